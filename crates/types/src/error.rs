@@ -1,0 +1,161 @@
+//! The public error of Nubo's core, with OpenNebula's error codes.
+
+use crate::{ObjectKind, Oid};
+
+/// OpenNebula's numeric error classes, as sent in the third element of a failure reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
+pub enum ErrorCode {
+    /// The call could not be authenticated.
+    Authentication = 0x100,
+    /// The caller may not do this.
+    Authorization = 0x200,
+    /// The object does not exist.
+    NoExists = 0x400,
+    /// The object is in a state that does not allow this.
+    Action = 0x800,
+    /// The parameters are wrong.
+    RpcApi = 0x1000,
+    /// Something inside failed.
+    Internal = 0x2000,
+    /// A new object could not be allocated.
+    Allocate = 0x4000,
+    /// The object is locked.
+    Locked = 0x8000,
+}
+
+/// Every failure the core reports. Each front end maps it onto its own wire form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The session did not name a valid, enabled user with the right secret.
+    #[error("User couldn't be authenticated, aborting call.")]
+    Authentication,
+    /// ACLs and permissions deny the request.
+    #[error("User [{uid}] : Not authorized to perform {op} {object}.")]
+    Authorization {
+        /// The caller.
+        uid: Oid,
+        /// The operation, e.g. `MANAGE`.
+        op: String,
+        /// The object, e.g. `USER [4]`.
+        object: String,
+    },
+    /// A named object is missing.
+    #[error("Error getting {} [{id}].", kind.human_name())]
+    NoExists {
+        /// What kind of object.
+        kind: ObjectKind,
+        /// Its id.
+        id: Oid,
+    },
+    /// The object's state does not allow the request.
+    #[error("{message}")]
+    Action {
+        /// What was wrong.
+        message: String,
+    },
+    /// The request's parameters are wrong.
+    #[error("{message}")]
+    Api {
+        /// What was wrong.
+        message: String,
+    },
+    /// An internal failure, e.g. the store failed.
+    #[error("Internal error: {message}")]
+    Internal {
+        /// What failed.
+        message: String,
+    },
+    /// A new object could not be created.
+    #[error("Error allocating a new {}. {message}", kind.human_name())]
+    Allocate {
+        /// What kind of object.
+        kind: ObjectKind,
+        /// Why.
+        message: String,
+    },
+    /// The object is locked.
+    #[error("The resource {} is locked. [{id}].", kind.human_name())]
+    Locked {
+        /// What kind of object.
+        kind: ObjectKind,
+        /// Its id.
+        id: Oid,
+    },
+}
+
+impl Error {
+    /// The OpenNebula error code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Authentication => ErrorCode::Authentication,
+            Error::Authorization { .. } => ErrorCode::Authorization,
+            Error::NoExists { .. } => ErrorCode::NoExists,
+            Error::Action { .. } => ErrorCode::Action,
+            Error::Api { .. } => ErrorCode::RpcApi,
+            Error::Internal { .. } => ErrorCode::Internal,
+            Error::Allocate { .. } => ErrorCode::Allocate,
+            Error::Locked { .. } => ErrorCode::Locked,
+        }
+    }
+
+    /// A state error.
+    pub fn action(message: impl Into<String>) -> Self {
+        Error::Action {
+            message: message.into(),
+        }
+    }
+
+    /// A parameter error.
+    pub fn api(message: impl Into<String>) -> Self {
+        Error::Api {
+            message: message.into(),
+        }
+    }
+
+    /// An internal error.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Error::Internal {
+            message: message.into(),
+        }
+    }
+
+    /// A missing object.
+    pub fn no_exists(kind: ObjectKind, id: Oid) -> Self {
+        Error::NoExists { kind, id }
+    }
+
+    /// An allocation failure.
+    pub fn allocate(kind: ObjectKind, message: impl Into<String>) -> Self {
+        Error::Allocate {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// Result with the core's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_match_opennebula() {
+        assert_eq!(Error::Authentication.code() as i32, 256);
+        assert_eq!(Error::no_exists(ObjectKind::Vm, 9).code() as i32, 1024);
+        assert_eq!(
+            Error::no_exists(ObjectKind::Vm, 9).to_string(),
+            "Error getting virtual machine [9]."
+        );
+        assert_eq!(
+            Error::Locked {
+                kind: ObjectKind::Image,
+                id: 3
+            }
+            .code() as i32,
+            0x8000
+        );
+    }
+}
