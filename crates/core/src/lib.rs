@@ -1,1 +1,140 @@
-//! placeholder
+//! Nubo's application layer. [`Core`] owns the cloud's state: it authenticates callers,
+//! authorizes every operation against permissions and ACLs, keeps every object in memory,
+//! and commits each change to the store before the caller hears of it.
+
+pub mod auth;
+pub mod bootstrap;
+mod clock;
+pub mod model;
+pub mod ops;
+pub mod state;
+pub mod tx;
+
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use nubo_store::Store;
+use nubo_types::{Error, Result};
+use tokio::sync::Mutex;
+
+pub use auth::Caller;
+pub use bootstrap::BootstrapConfig;
+pub use clock::now;
+pub use ops::pool::PoolFilter;
+use state::State;
+use tx::Tx;
+
+/// Settings of the core.
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// What to create on first start.
+    pub bootstrap: BootstrapConfig,
+    /// Directory under which datastores keep their files.
+    pub datastore_base: std::path::PathBuf,
+}
+
+/// The core service: one per `nubod`.
+#[derive(Debug, Clone)]
+pub struct Core {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: RwLock<State>,
+    writer: Arc<Mutex<()>>,
+    store: Store,
+    config: CoreConfig,
+}
+
+impl Core {
+    /// Opens the core over `store`: loads every object, and bootstraps an empty cloud.
+    /// Returns the core and, on first start, the generated oneadmin password (if any).
+    pub async fn open(store: Store, config: CoreConfig) -> Result<(Core, bootstrap::Outcome)> {
+        let snapshot = store
+            .load_all()
+            .await
+            .map_err(|e| Error::internal(format!("cannot load the store: {e}")))?;
+        let state = State::from_snapshot(snapshot)?;
+        let core = Core {
+            inner: Arc::new(Inner {
+                state: RwLock::new(state),
+                writer: Arc::new(Mutex::new(())),
+                store,
+                config,
+            }),
+        };
+        let outcome = bootstrap::run(&core).await?;
+        Ok((core, outcome))
+    }
+
+    /// The core's settings.
+    pub fn config(&self) -> &CoreConfig {
+        &self.inner.config
+    }
+
+    /// The store backend's name (`sqlite` or `postgresql`).
+    pub fn backend_name(&self) -> &'static str {
+        self.inner.store.backend_name()
+    }
+
+    /// Authenticates a session string (`user:secret`).
+    pub fn authenticate(&self, session: &str) -> Result<Caller> {
+        auth::authenticate(&*self.read_state()?, session, now())
+    }
+
+    /// A consistent read view of the state.
+    pub(crate) fn read_state(&self) -> Result<RwLockReadGuard<'_, State>> {
+        self.inner
+            .state
+            .read()
+            .map_err(|_| Error::internal("the state lock is poisoned"))
+    }
+
+    /// Runs a read-only operation on the state.
+    pub fn read<R>(&self, f: impl FnOnce(&State) -> Result<R>) -> Result<R> {
+        f(&*self.read_state()?)
+    }
+
+    /// Runs a write operation: `f` stages changes against the current state; they are
+    /// committed to the store in one transaction and then applied to memory. Writers are
+    /// serialised. The commit runs in its own task, so a caller that goes away mid-way
+    /// cannot leave memory and store apart.
+    pub async fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Tx) -> Result<R>,
+    ) -> Result<R> {
+        let guard = self.inner.writer.clone().lock_owned().await;
+        let (result, changes, apply) = {
+            let state = self.read_state()?;
+            let mut tx = Tx::new(&state);
+            let result = f(&mut tx)?;
+            let (changes, apply) = tx.finish();
+            (result, changes, apply)
+        };
+        let inner = self.inner.clone();
+        let task = tokio::spawn(async move {
+            let _guard = guard;
+            inner
+                .store
+                .commit(&changes)
+                .await
+                .map_err(|e| Error::internal(format!("cannot commit to the store: {e}")))?;
+            let mut state = inner
+                .state
+                .write()
+                .map_err(|_| Error::internal("the state lock is poisoned"))?;
+            for step in apply {
+                step(&mut state);
+            }
+            Ok::<(), Error>(())
+        });
+        task.await
+            .map_err(|e| Error::internal(format!("the commit task failed: {e}")))??;
+        Ok(result)
+    }
+
+    /// Closes the store.
+    pub async fn close(&self) {
+        self.inner.store.close().await;
+    }
+}

@@ -1,2 +1,74 @@
-//! placeholder
-fn main() {}
+//! `nubod`, the Nubo core daemon: reads its settings, opens the store, starts the core and
+//! serves the front ends until SIGTERM or Ctrl-C.
+
+mod config;
+mod first_start;
+
+use anyhow::Context;
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = config::Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let settings = config::Settings::resolve(&args)?;
+    run(settings).await.context("nubod stopped on an error")
+}
+
+async fn run(settings: config::Settings) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
+    let store = nubo_store::Store::open(&settings.database)
+        .await
+        .context("cannot open the database")?;
+    let datastore_base = settings.data_dir.join("datastores");
+    let core_config = nubo_core::CoreConfig {
+        bootstrap: nubo_core::BootstrapConfig {
+            admin_password: std::env::var("NUBO_ADMIN_PASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty()),
+        },
+        datastore_base: datastore_base.clone(),
+    };
+    let (core, outcome) = nubo_core::Core::open(store, core_config)
+        .await
+        .context("cannot start the core")?;
+    first_start::finish(&outcome, &datastore_base)?;
+    let listener = tokio::net::TcpListener::bind(&settings.xmlrpc)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.xmlrpc))?;
+    tracing::info!(
+        xmlrpc = %listener.local_addr()?,
+        backend = core.backend_name(),
+        data_dir = %settings.data_dir.display(),
+        "nubod is serving"
+    );
+    nubo_frontend_xmlrpc::serve(listener, core.clone(), settings.body_limit, shutdown_signal())
+        .await
+        .context("the XML-RPC server failed")?;
+    core.close().await;
+    tracing::info!("nubod stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+}

@@ -1,0 +1,181 @@
+//! First start: creates what OpenNebula creates in an empty cloud — oneadmin and
+//! serveradmin, the oneadmin and users groups, the default cluster, the system, default and
+//! files datastores, zone 0 and the default ACL rules.
+
+use std::collections::BTreeSet;
+
+use nubo_template::Template;
+use nubo_types::acl::{ALL_ID, CREATE, GROUP_ID, USE};
+use nubo_types::states::{DatastoreState, DatastoreType, DiskType, ZoneState};
+use nubo_types::{ObjectKind, Oid, Permissions, Result};
+
+use crate::Core;
+use crate::auth::{hash_password, random_hex};
+use crate::model::{AclRule, Cluster, Datastore, Group, Meta, Quotas, User, Zone};
+use crate::tx::Tx;
+
+/// What to create on first start.
+#[derive(Debug, Clone, Default)]
+pub struct BootstrapConfig {
+    /// oneadmin's password; generated when None.
+    pub admin_password: Option<String>,
+}
+
+/// What the bootstrap did.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Whether the cloud was empty and has just been created.
+    pub first_start: bool,
+    /// oneadmin's password, when it was created by this start (given or generated).
+    pub admin_password: Option<String>,
+    /// Whether that password was generated (and so must be shown once).
+    pub generated: bool,
+    /// serveradmin's password, when created by this start.
+    pub serveradmin_password: Option<String>,
+}
+
+pub(crate) async fn run(core: &Core) -> Result<Outcome> {
+    if !core.read(|s| Ok(s.users.is_empty()))? {
+        return Ok(Outcome::default());
+    }
+    let (admin_password, generated) = match &core.config().bootstrap.admin_password {
+        Some(p) => (p.clone(), false),
+        None => (random_hex(16)?, true),
+    };
+    let server_password = random_hex(16)?;
+    let base = core.config().datastore_base.clone();
+    let (a, s) = (admin_password.clone(), server_password.clone());
+    core.write(move |tx| create_all(tx, &a, &s, &base)).await?;
+    Ok(Outcome {
+        first_start: true,
+        admin_password: Some(admin_password),
+        generated,
+        serveradmin_password: Some(server_password),
+    })
+}
+
+fn user(id: Oid, name: &str, password: &str, driver: &str) -> User {
+    let mut template = Template::new();
+    if let Ok(token) = random_hex(16) {
+        template.set("TOKEN_PASSWORD", token);
+    }
+    User {
+        id,
+        gid: 0,
+        gname: "oneadmin".into(),
+        groups: BTreeSet::from([0]),
+        name: name.into(),
+        password: hash_password(password),
+        auth_driver: driver.into(),
+        enabled: true,
+        login_tokens: Vec::new(),
+        template,
+        quotas: Quotas::default(),
+    }
+}
+
+fn datastore(id: Oid, name: &str, ds_type: DatastoreType, base: &std::path::Path) -> Datastore {
+    let mut template = Template::new();
+    let ds_mad = if ds_type == DatastoreType::System { "-" } else { "fs" };
+    template.set("DS_MAD", ds_mad);
+    template.set("TM_MAD", "qcow2");
+    template.set("TYPE", ds_type.name());
+    template.set("SHARED", "YES");
+    template.set("ALLOW_ORPHANS", "YES");
+    Datastore {
+        meta: Meta {
+            id,
+            name: name.into(),
+            uid: 0,
+            gid: 0,
+            uname: "oneadmin".into(),
+            gname: "oneadmin".into(),
+            perms: Permissions::from_octal(0o644),
+            lock: None,
+        },
+        ds_mad: ds_mad.into(),
+        tm_mad: "qcow2".into(),
+        base_path: base.join(id.to_string()).to_string_lossy().into_owned(),
+        ds_type,
+        disk_type: DiskType::File,
+        state: DatastoreState::Ready,
+        clusters: BTreeSet::from([0]),
+        total_mb: 0,
+        free_mb: 0,
+        used_mb: 0,
+        images: BTreeSet::new(),
+        template,
+    }
+}
+
+fn create_all(tx: &mut Tx, admin: &str, server: &str, base: &std::path::Path) -> Result<()> {
+    tx.put(user(0, "oneadmin", admin, "core"))?;
+    tx.put(user(1, "serveradmin", server, "server_cipher"))?;
+    tx.set_last_oid(ObjectKind::User, 1);
+    for (id, name, users) in [(0, "oneadmin", vec![0, 1]), (1, "users", vec![])] {
+        tx.put(Group {
+            id,
+            name: name.into(),
+            template: Template::new(),
+            users: users.into_iter().collect(),
+            admins: BTreeSet::new(),
+            quotas: Quotas::default(),
+        })?;
+    }
+    tx.set_last_oid(ObjectKind::Group, 99);
+    tx.put(Cluster {
+        id: 0,
+        name: "default".into(),
+        hosts: BTreeSet::new(),
+        datastores: BTreeSet::from([0, 1, 2]),
+        vnets: BTreeSet::new(),
+        template: Template::new(),
+    })?;
+    tx.set_last_oid(ObjectKind::Cluster, 99);
+    tx.put(datastore(0, "system", DatastoreType::System, base))?;
+    tx.put(datastore(1, "default", DatastoreType::Image, base))?;
+    tx.put(datastore(2, "files", DatastoreType::File, base))?;
+    tx.set_last_oid(ObjectKind::Datastore, 99);
+    let mut zone_template = Template::new();
+    zone_template.set("ENDPOINT", "http://localhost:2633/RPC2");
+    tx.put(Zone {
+        id: 0,
+        name: "OpenNebula".into(),
+        state: ZoneState::Enabled,
+        template: zone_template,
+        servers: Vec::new(),
+    })?;
+    tx.set_last_oid(ObjectKind::Zone, 99);
+    let bits = |kinds: &[ObjectKind]| kinds.iter().fold(0u64, |acc, k| acc | k.acl_bit());
+    let rules = [
+        (
+            GROUP_ID | 1,
+            bits(&[
+                ObjectKind::Vm,
+                ObjectKind::Image,
+                ObjectKind::Template,
+                ObjectKind::Document,
+                ObjectKind::SecGroup,
+                ObjectKind::VmGroup,
+            ]) | ALL_ID,
+            CREATE,
+        ),
+        (ALL_ID, bits(&[ObjectKind::Zone]) | ALL_ID, USE),
+        (
+            ALL_ID,
+            bits(&[ObjectKind::Market, ObjectKind::MarketApp]) | ALL_ID,
+            USE,
+        ),
+    ];
+    for (id, (user, resource, rights)) in (0..).zip(rules) {
+        tx.put(AclRule {
+            id,
+            user,
+            resource,
+            rights,
+            zone: ALL_ID,
+        })?;
+    }
+    tx.set_last_oid(ObjectKind::Acl, 2);
+    Ok(())
+}

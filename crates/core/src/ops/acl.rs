@@ -1,0 +1,82 @@
+//! ACL rule operations: add, delete, list. Only administrators manage ACLs.
+
+use std::sync::Arc;
+
+use nubo_types::acl::{INDIVIDUAL_ID, parse_hex, validate};
+use nubo_types::{Error, ObjectKind, Oid, Result};
+
+use crate::auth::Caller;
+use crate::model::AclRule;
+use crate::Core;
+
+fn require_admin(caller: &Caller, op: &str) -> Result<()> {
+    if caller.is_admin() {
+        return Ok(());
+    }
+    Err(Error::Authorization {
+        uid: caller.uid,
+        op: op.into(),
+        object: "ACL".into(),
+    })
+}
+
+fn spec(text: &str, what: &str) -> Result<u64> {
+    parse_hex(text).ok_or_else(|| Error::api(format!("Error parsing rule: {what} \"{text}\" is not a hex number")))
+}
+
+impl Core {
+    /// Adds a rule from its hex specs; an empty zone means this zone (#0).
+    pub async fn acl_addrule(
+        &self,
+        caller: &Caller,
+        user: &str,
+        resource: &str,
+        rights: &str,
+        zone: &str,
+    ) -> Result<Oid> {
+        require_admin(caller, "MANAGE")?;
+        let user = spec(user, "user")?;
+        let resource = spec(resource, "resource")?;
+        let rights = spec(rights, "rights")?;
+        let zone = if zone.trim().is_empty() {
+            INDIVIDUAL_ID
+        } else {
+            spec(zone, "zone")?
+        };
+        validate(user, resource, rights, zone)
+            .map_err(|e| Error::action(format!("Error adding rule. {e}")))?;
+        self.write(move |tx| {
+            if tx.state.acls.values().any(|r| {
+                r.user == user && r.resource == resource && r.rights == rights && r.zone == zone
+            }) {
+                return Err(Error::action("Error adding rule. Rule already exists"));
+            }
+            let id = tx.next_oid(ObjectKind::Acl);
+            tx.put(AclRule {
+                id,
+                user,
+                resource,
+                rights,
+                zone,
+            })?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Deletes a rule.
+    pub async fn acl_delrule(&self, caller: &Caller, id: Oid) -> Result<Oid> {
+        require_admin(caller, "MANAGE")?;
+        self.write(|tx| {
+            tx.state.get::<AclRule>(id)?;
+            tx.delete::<AclRule>(id);
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Every rule (any authenticated user may read them, as in OpenNebula).
+    pub fn acl_info(&self, _caller: &Caller) -> Result<Vec<Arc<AclRule>>> {
+        self.read(|state| Ok(state.acls.values().cloned().collect()))
+    }
+}

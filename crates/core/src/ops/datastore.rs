@@ -1,0 +1,125 @@
+//! Datastore operations: allocate from a template, delete, enable/disable.
+
+use std::collections::BTreeSet;
+
+use nubo_types::states::{DatastoreState, DatastoreType, DiskType};
+use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
+
+use super::generic::{check_name, fetch_for, parse_template};
+use super::owner::new_meta;
+use crate::auth::{Caller, authorize_create};
+use crate::model::{Cluster, Datastore};
+use crate::Core;
+
+impl Core {
+    /// Creates a datastore from a template (NAME, TYPE, DS_MAD, TM_MAD, ...) in `cluster`
+    /// (-1: the default cluster).
+    pub async fn datastore_allocate(&self, caller: &Caller, text: &str, cluster: Oid) -> Result<Oid> {
+        let alloc = |m: String| Error::allocate(ObjectKind::Datastore, m);
+        let template = parse_template(text).map_err(|e| alloc(e.to_string()))?;
+        let name = template
+            .get("NAME")
+            .map(str::to_string)
+            .ok_or_else(|| alloc("No NAME in template".into()))?;
+        let ds_type = match template.get("TYPE") {
+            None => DatastoreType::Image,
+            Some(t) => DatastoreType::from_name(t)
+                .ok_or_else(|| alloc(format!("Invalid TYPE \"{t}\", must be IMAGE_DS, SYSTEM_DS, FILE_DS or BACKUP_DS")))?,
+        };
+        let ds_mad = template.get("DS_MAD").unwrap_or_default().to_string();
+        if ds_mad.is_empty() && ds_type != DatastoreType::System {
+            return Err(alloc("No DS_MAD in template.".into()));
+        }
+        let tm_mad = template
+            .get("TM_MAD")
+            .map(str::to_string)
+            .ok_or_else(|| alloc("No TM_MAD in template.".into()))?;
+        let disk_type = match template.get("DISK_TYPE") {
+            None => DiskType::File,
+            Some(t) => DiskType::from_name(t).ok_or_else(|| alloc(format!("Invalid DISK_TYPE \"{t}\"")))?,
+        };
+        let cluster_id = if cluster == -1 { 0 } else { cluster };
+        let base = self.config().datastore_base.clone();
+        self.write(move |tx| {
+            authorize_create(tx.state, caller, ObjectKind::Datastore)?;
+            check_name::<Datastore>(tx.state, &name, -1, None).map_err(|e| alloc(e.to_string()))?;
+            let mut cluster = (**tx.state.get::<Cluster>(cluster_id)?).clone();
+            let id = tx.next_oid(ObjectKind::Datastore);
+            cluster.datastores.insert(id);
+            tx.put(cluster)?;
+            let mut template = template;
+            template.remove("NAME");
+            template.set("TYPE", ds_type.name());
+            tx.put(Datastore {
+                meta: new_meta(caller, id, name),
+                ds_mad: if ds_mad.is_empty() { "-".into() } else { ds_mad },
+                tm_mad,
+                base_path: base.join(id.to_string()).to_string_lossy().into_owned(),
+                ds_type,
+                disk_type,
+                state: DatastoreState::Ready,
+                clusters: BTreeSet::from([cluster_id]),
+                total_mb: 0,
+                free_mb: 0,
+                used_mb: 0,
+                images: BTreeSet::new(),
+                template,
+            })?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Deletes a datastore that holds no images.
+    pub async fn datastore_delete(&self, caller: &Caller, id: Oid) -> Result<Oid> {
+        self.write(|tx| {
+            let ds = fetch_for::<Datastore>(tx.state, caller, id, AuthOp::Admin)?;
+            if !ds.images.is_empty() {
+                return Err(Error::action(format!(
+                    "Datastore {id} is not empty: it holds {} images",
+                    ds.images.len()
+                )));
+            }
+            for cid in &ds.clusters {
+                if let Some(cluster) = tx.state.clusters.get(cid) {
+                    let mut cluster = (**cluster).clone();
+                    cluster.datastores.remove(&id);
+                    tx.put(cluster)?;
+                }
+            }
+            tx.delete::<Datastore>(id);
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Enables or disables a datastore.
+    pub async fn datastore_enable(&self, caller: &Caller, id: Oid, enable: bool) -> Result<Oid> {
+        self.write(|tx| {
+            let mut ds = (*fetch_for::<Datastore>(tx.state, caller, id, AuthOp::Manage)?).clone();
+            ds.state = if enable {
+                DatastoreState::Ready
+            } else {
+                DatastoreState::Disabled
+            };
+            tx.put(ds)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Records capacity figures measured by the datastore monitor.
+    pub async fn datastore_monitor(&self, id: Oid, total_mb: i64, free_mb: i64, used_mb: i64) -> Result<()> {
+        self.write(|tx| {
+            let mut ds = (**tx.state.get::<Datastore>(id)?).clone();
+            if (ds.total_mb, ds.free_mb, ds.used_mb) != (total_mb, free_mb, used_mb) {
+                ds.total_mb = total_mb;
+                ds.free_mb = free_mb;
+                ds.used_mb = used_mb;
+                tx.put(ds)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,227 @@
+//! Operations every kind shares: info, update, rename, chmod, chown, lock and unlock.
+
+use std::sync::Arc;
+
+use nubo_template::Template;
+use nubo_types::{AuthOp, Error, Oid, Result};
+
+use crate::auth::{Caller, authorize};
+use crate::model::{Lock, NameScope, Named, Owned, PoolObject, Templated};
+use crate::state::State;
+use crate::{Core, now};
+
+/// Fails with LOCKED if `obj`'s lock blocks an operation needing `op`.
+pub fn check_lock<T: PoolObject>(obj: &T, op: AuthOp) -> Result<()> {
+    let Some(lock) = obj.lock() else {
+        return Ok(());
+    };
+    let blocked = match lock.level {
+        2 => matches!(op, AuthOp::Manage | AuthOp::Admin),
+        3 => op == AuthOp::Admin,
+        _ => true,
+    };
+    if blocked {
+        return Err(Error::Locked {
+            kind: T::KIND,
+            id: obj.oid(),
+        });
+    }
+    Ok(())
+}
+
+/// Authorizes `op` on object `id` and checks its lock; returns the object.
+pub fn fetch_for<T: PoolObject>(
+    state: &State,
+    caller: &Caller,
+    id: Oid,
+    op: AuthOp,
+) -> Result<Arc<T>> {
+    let obj = state.get::<T>(id)?;
+    authorize(state, caller, obj.as_ref(), op)?;
+    check_lock(obj.as_ref(), op)?;
+    Ok(obj.clone())
+}
+
+/// Parses a template given over the API, mapping syntax errors to an API error.
+pub fn parse_template(text: &str) -> Result<Template> {
+    Template::parse(text).map_err(|e| Error::api(e.to_string()))
+}
+
+/// Checks a new name: not empty, no control characters, unique as the kind requires.
+pub fn check_name<T: Named>(state: &State, name: &str, owner: Oid, except: Option<Oid>) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(Error::api("Invalid NAME, it cannot be empty"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::api("Invalid NAME, it cannot contain control characters"));
+    }
+    if name.len() > 128 {
+        return Err(Error::api("Invalid NAME, max length is 128 chars"));
+    }
+    let clash = |o: &Arc<T>| {
+        o.name() == name
+            && Some(o.oid()) != except
+            && match T::NAME_SCOPE {
+                NameScope::Global => true,
+                NameScope::PerOwner => o.uid() == owner,
+                NameScope::Free => false,
+            }
+    };
+    if let Some(other) = T::pool(state).values().find(|o| clash(o)) {
+        return Err(Error::action(format!(
+            "NAME is already taken by {} {}.",
+            T::KIND.acl_name(),
+            other.oid()
+        )));
+    }
+    Ok(())
+}
+
+impl Core {
+    /// The object `id`, if the caller may use it.
+    pub fn info<T: PoolObject>(&self, caller: &Caller, id: Oid) -> Result<Arc<T>> {
+        self.read(|state| {
+            let obj = state.get::<T>(id)?;
+            authorize(state, caller, obj.as_ref(), AuthOp::Use)?;
+            Ok(obj.clone())
+        })
+    }
+
+    /// Replaces (append = 0) or merges into (append = 1) the object's template.
+    pub async fn update_template<T: Templated>(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        text: &str,
+        append: i32,
+    ) -> Result<Oid> {
+        let new = parse_template(text)?;
+        if !(0..=1).contains(&append) {
+            return Err(Error::api(format!("Wrong update type {append}, must be 0 or 1")));
+        }
+        self.write(|tx| {
+            let mut obj = (*fetch_for::<T>(tx.state, caller, id, AuthOp::Manage)?).clone();
+            if append == 1 {
+                obj.template_mut().merge(&new);
+            } else {
+                *obj.template_mut() = new;
+            }
+            tx.put(obj)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Renames the object.
+    pub async fn rename<T: Named>(&self, caller: &Caller, id: Oid, name: &str) -> Result<Oid> {
+        let name = name.to_string();
+        self.write(move |tx| {
+            let mut obj = (*fetch_for::<T>(tx.state, caller, id, AuthOp::Manage)?).clone();
+            check_name::<T>(tx.state, &name, obj.uid(), Some(id))?;
+            obj.set_name(name);
+            tx.put(obj)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Changes permission bits; -1 keeps a bit. Changing an ADMIN bit needs ADMIN.
+    pub async fn chmod<T: Owned>(&self, caller: &Caller, id: Oid, bits: [i32; 9]) -> Result<Oid> {
+        let needs_admin = [bits[2], bits[5], bits[8]].iter().any(|b| *b != -1);
+        let op = if needs_admin { AuthOp::Admin } else { AuthOp::Manage };
+        self.write(|tx| {
+            let mut obj = (*fetch_for::<T>(tx.state, caller, id, op)?).clone();
+            let perms = obj.meta().perms.apply_chmod(bits).map_err(Error::api)?;
+            obj.meta_mut().perms = perms;
+            tx.put(obj)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Changes owner and/or group; -1 keeps each.
+    pub async fn chown<T: Owned>(&self, caller: &Caller, id: Oid, uid: Oid, gid: Oid) -> Result<Oid> {
+        self.write(|tx| {
+            let state = tx.state;
+            let mut obj = (*fetch_for::<T>(state, caller, id, AuthOp::Manage)?).clone();
+            let uname = if uid >= 0 {
+                let user = state.get::<crate::model::User>(uid)?;
+                authorize(state, caller, user.as_ref(), AuthOp::Manage)?;
+                Some(user.name.clone())
+            } else if uid < -1 {
+                return Err(Error::api(format!("Wrong user id {uid}")));
+            } else {
+                None
+            };
+            let gname = if gid >= 0 {
+                let group = state.get::<crate::model::Group>(gid)?;
+                authorize(state, caller, group.as_ref(), AuthOp::Use)?;
+                Some(group.name.clone())
+            } else if gid < -1 {
+                return Err(Error::api(format!("Wrong group id {gid}")));
+            } else {
+                None
+            };
+            if let Some(name) = uname {
+                obj.meta_mut().uid = uid;
+                obj.meta_mut().uname = name;
+            }
+            if let Some(name) = gname {
+                obj.meta_mut().gid = gid;
+                obj.meta_mut().gname = name;
+            }
+            tx.put(obj)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Locks the object at `level` (1 USE, 2 MANAGE, 3 ADMIN, 4 ALL). With `test`, an
+    /// object that is already locked is an error.
+    pub async fn lock<T: Owned>(&self, caller: &Caller, id: Oid, level: i32, test: bool) -> Result<Oid> {
+        let level = match level {
+            1..=3 => level,
+            4 => 1,
+            other => return Err(Error::api(format!("Wrong lock level {other}, must be 1, 2, 3 or 4"))),
+        };
+        self.write(|tx| {
+            let obj = tx.state.get::<T>(id)?;
+            authorize(tx.state, caller, obj.as_ref(), AuthOp::Manage)?;
+            if test && obj.lock().is_some() {
+                return Err(Error::Locked { kind: T::KIND, id });
+            }
+            let mut obj = (**obj).clone();
+            obj.meta_mut().lock = Some(Lock {
+                level,
+                owner: caller.uid,
+                time: now(),
+                req_id: 0,
+            });
+            tx.put(obj)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Unlocks the object. Only the locker or an administrator may.
+    pub async fn unlock<T: Owned>(&self, caller: &Caller, id: Oid) -> Result<Oid> {
+        self.write(|tx| {
+            let obj = tx.state.get::<T>(id)?;
+            authorize(tx.state, caller, obj.as_ref(), AuthOp::Manage)?;
+            if let Some(lock) = obj.lock()
+                && lock.owner != caller.uid
+                && !caller.is_admin()
+            {
+                return Err(Error::action(format!(
+                    "Cannot unlock: the lock is owned by user {}",
+                    lock.owner
+                )));
+            }
+            let mut obj = (**obj).clone();
+            obj.meta_mut().lock = None;
+            tx.put(obj)?;
+            Ok(id)
+        })
+        .await
+    }
+}

@@ -1,0 +1,171 @@
+//! Group operations: allocate, delete, administrators and quotas.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use nubo_template::Template;
+use nubo_types::acl::{ALL_ID, CREATE, GROUP_ID, ID_VALUE_MASK};
+use nubo_types::{AuthOp, Error, ONEADMIN_GID, ObjectKind, Oid, Result, USERS_GID};
+
+use super::generic::{check_name, parse_template};
+use super::quota::apply_quota_template;
+use crate::auth::{Caller, authorize, authorize_create};
+use crate::model::{AclRule, Group, Quotas, User};
+use crate::state::ATTR_DEFAULT_GROUP_QUOTAS;
+use crate::Core;
+
+/// Kinds a new group's members may create (the rule OpenNebula gives the users group).
+const GROUP_CREATE_KINDS: [ObjectKind; 6] = [
+    ObjectKind::Vm,
+    ObjectKind::Image,
+    ObjectKind::Template,
+    ObjectKind::Document,
+    ObjectKind::SecGroup,
+    ObjectKind::VmGroup,
+];
+
+impl Core {
+    /// Creates a group, with an ACL rule letting its members create VMs, images, templates,
+    /// documents, security groups and VM groups.
+    pub async fn group_allocate(&self, caller: &Caller, name: &str) -> Result<Oid> {
+        let name = name.to_string();
+        self.write(move |tx| {
+            authorize_create(tx.state, caller, ObjectKind::Group)?;
+            check_name::<Group>(tx.state, &name, -1, None)
+                .map_err(|e| Error::allocate(ObjectKind::Group, e.to_string()))?;
+            let id = tx.next_oid(ObjectKind::Group);
+            tx.put(Group {
+                id,
+                name,
+                template: Template::new(),
+                users: BTreeSet::new(),
+                admins: BTreeSet::new(),
+                quotas: Quotas::default(),
+            })?;
+            let rule_id = tx.next_oid(ObjectKind::Acl);
+            let kinds = GROUP_CREATE_KINDS.iter().fold(0, |acc, k| acc | k.acl_bit());
+            tx.put(AclRule {
+                id: rule_id,
+                user: GROUP_ID | id as u64,
+                resource: kinds | ALL_ID,
+                rights: CREATE,
+                zone: ALL_ID,
+            })?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// The group `id` (-1: the caller's primary group).
+    pub fn group_info(&self, caller: &Caller, id: Oid) -> Result<Arc<Group>> {
+        let id = if id == -1 { caller.gid } else { id };
+        self.read(|state| {
+            let group = state.get::<Group>(id)?;
+            if !caller.in_group(id) {
+                authorize(state, caller, group.as_ref(), AuthOp::Use)?;
+            }
+            Ok(group.clone())
+        })
+    }
+
+    /// Deletes an empty group and the ACL rules that name it.
+    pub async fn group_delete(&self, caller: &Caller, id: Oid) -> Result<Oid> {
+        self.write(|tx| {
+            let group = tx.state.get::<Group>(id)?;
+            authorize(tx.state, caller, group.as_ref(), AuthOp::Admin)?;
+            if id == ONEADMIN_GID || id == USERS_GID {
+                return Err(Error::action("System groups cannot be deleted."));
+            }
+            if !group.users.is_empty() {
+                return Err(Error::action(format!(
+                    "Group {id} is not empty: it has {} users.",
+                    group.users.len()
+                )));
+            }
+            let names_group = |spec: u64| spec & GROUP_ID != 0 && (spec & ID_VALUE_MASK) as Oid == id;
+            let rules: Vec<Oid> = tx
+                .state
+                .acls
+                .values()
+                .filter(|r| names_group(r.user) || names_group(r.resource))
+                .map(|r| r.id)
+                .collect();
+            for rule in rules {
+                tx.delete::<AclRule>(rule);
+            }
+            tx.delete::<Group>(id);
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Makes a member of the group one of its administrators (or removes that).
+    pub async fn group_admin(&self, caller: &Caller, gid: Oid, uid: Oid, add: bool) -> Result<Oid> {
+        self.write(|tx| {
+            let group = tx.state.get::<Group>(gid)?;
+            authorize(tx.state, caller, group.as_ref(), AuthOp::Manage)?;
+            let user = tx.state.get::<User>(uid)?;
+            authorize(tx.state, caller, user.as_ref(), AuthOp::Manage)?;
+            let mut group = (**group).clone();
+            if add {
+                if !user.groups.contains(&gid) {
+                    return Err(Error::action(format!(
+                        "User {uid} is not a member of group {gid}"
+                    )));
+                }
+                if !group.admins.insert(uid) {
+                    return Err(Error::action(format!("User {uid} is already an administrator")));
+                }
+            } else if !group.admins.remove(&uid) {
+                return Err(Error::action(format!("User {uid} is not an administrator")));
+            }
+            tx.put(group)?;
+            Ok(gid)
+        })
+        .await
+    }
+
+    /// Sets quota limits of a group.
+    pub async fn group_quota(&self, caller: &Caller, id: Oid, text: &str) -> Result<Oid> {
+        let template = parse_template(text)?;
+        self.write(move |tx| {
+            let group = tx.state.get::<Group>(id)?;
+            authorize(tx.state, caller, group.as_ref(), AuthOp::Admin)?;
+            if id == ONEADMIN_GID {
+                return Err(Error::action("Cannot set quotas for oneadmin group"));
+            }
+            let mut group = (**group).clone();
+            apply_quota_template(&mut group.quotas, &template)?;
+            tx.put(group)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// The default group quotas.
+    pub fn default_group_quotas(&self) -> Result<Quotas> {
+        self.read(|state| Ok(state.default_group_quotas.clone()))
+    }
+
+    /// Sets default group quota limits (administrators only); returns the new defaults.
+    pub async fn default_group_quotas_update(&self, caller: &Caller, text: &str) -> Result<Quotas> {
+        if !caller.is_admin() {
+            return Err(Error::Authorization {
+                uid: caller.uid,
+                op: "ADMIN".into(),
+                object: "GROUP_QUOTAS".into(),
+            });
+        }
+        let template = parse_template(text)?;
+        self.write(move |tx| {
+            let mut quotas = tx.state.default_group_quotas.clone();
+            apply_quota_template(&mut quotas, &template)?;
+            let stored = quotas.clone();
+            tx.set_attribute(ATTR_DEFAULT_GROUP_QUOTAS, &quotas, move |s| {
+                s.default_group_quotas = stored;
+            })?;
+            Ok(quotas)
+        })
+        .await
+    }
+}

@@ -1,0 +1,360 @@
+//! User operations: allocate, delete, passwords and auth drivers, groups, quotas, enable,
+//! login tokens.
+
+use std::sync::Arc;
+
+use nubo_template::Template;
+use nubo_types::{AuthOp, Error, ONEADMIN_UID, ObjectKind, Oid, Result, SERVERADMIN_UID, USERS_GID};
+
+use super::generic::{check_name, parse_template};
+use super::quota::apply_quota_template;
+use crate::auth::{Caller, authorize, authorize_create, hash_password, random_hex};
+use crate::model::{Group, LoginToken, Quotas, User};
+use crate::state::{ATTR_DEFAULT_USER_QUOTAS, State};
+use crate::tx::Tx;
+use crate::{Core, now};
+
+/// Stores `password` the way `driver` keeps it.
+fn stored_password(driver: &str, password: &str) -> String {
+    match driver {
+        "core" | "server_cipher" | "server_x509" => hash_password(password),
+        _ => password.to_string(),
+    }
+}
+
+fn check_password(driver: &str, password: &str) -> Result<()> {
+    if driver == "core" && password.is_empty() {
+        return Err(Error::api("Invalid password, it cannot be empty"));
+    }
+    if password.contains(char::is_whitespace) {
+        return Err(Error::api("Invalid password, it cannot contain spaces"));
+    }
+    Ok(())
+}
+
+fn user_of(state: &State, caller: &Caller, id: Oid, op: AuthOp) -> Result<User> {
+    let id = if id == -1 { caller.uid } else { id };
+    let user = state.get::<User>(id)?;
+    authorize(state, caller, user.as_ref(), op)?;
+    Ok((**user).clone())
+}
+
+fn group_with(tx: &Tx, gid: Oid, f: impl FnOnce(&mut Group)) -> Result<Group> {
+    let mut group = (**tx.state.get::<Group>(gid)?).clone();
+    f(&mut group);
+    Ok(group)
+}
+
+impl Core {
+    /// Creates a user. With no `gids` the user joins `users` when the caller is an
+    /// administrator, otherwise the caller's group.
+    pub async fn user_allocate(
+        &self,
+        caller: &Caller,
+        name: &str,
+        password: &str,
+        driver: &str,
+        gids: &[Oid],
+    ) -> Result<Oid> {
+        let driver = if driver.is_empty() { "core" } else { driver }.to_string();
+        if name.contains([':', ' ', '\t', '\n']) {
+            return Err(Error::allocate(
+                ObjectKind::User,
+                "Invalid NAME, it cannot contain spaces or ':'",
+            ));
+        }
+        check_password(&driver, password)
+            .map_err(|e| Error::allocate(ObjectKind::User, e.to_string()))?;
+        let gids: Vec<Oid> = if gids.is_empty() {
+            vec![if caller.is_admin() { USERS_GID } else { caller.gid }]
+        } else {
+            gids.to_vec()
+        };
+        let (name, password) = (name.to_string(), password.to_string());
+        self.write(move |tx| {
+            let state = tx.state;
+            authorize_create(state, caller, ObjectKind::User)?;
+            check_name::<User>(state, &name, -1, None)
+                .map_err(|e| Error::allocate(ObjectKind::User, e.to_string()))?;
+            for gid in &gids {
+                let group = state.get::<Group>(*gid)?;
+                authorize(state, caller, group.as_ref(), AuthOp::Manage)?;
+            }
+            let id = tx.next_oid(ObjectKind::User);
+            let primary = gids[0];
+            let mut template = Template::new();
+            template.set("TOKEN_PASSWORD", random_hex(32)?);
+            let user = User {
+                id,
+                gid: primary,
+                gname: state.get::<Group>(primary)?.name.clone(),
+                groups: gids.iter().copied().collect(),
+                name: name.clone(),
+                password: stored_password(&driver, &password),
+                auth_driver: driver.clone(),
+                enabled: true,
+                login_tokens: Vec::new(),
+                template,
+                quotas: Quotas::default(),
+            };
+            for gid in &gids {
+                let group = group_with(tx, *gid, |g| {
+                    g.users.insert(id);
+                })?;
+                tx.put(group)?;
+            }
+            tx.put(user)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// The user `id` (-1: the caller).
+    pub fn user_info(&self, caller: &Caller, id: Oid) -> Result<Arc<User>> {
+        let id = if id == -1 { caller.uid } else { id };
+        self.info::<User>(caller, id)
+    }
+
+    /// Deletes a user; oneadmin and serveradmin cannot be deleted.
+    pub async fn user_delete(&self, caller: &Caller, id: Oid) -> Result<Oid> {
+        self.write(|tx| {
+            let user = user_of(tx.state, caller, id, AuthOp::Admin)?;
+            if id == ONEADMIN_UID || id == SERVERADMIN_UID {
+                return Err(Error::action("Cannot delete the oneadmin or serveradmin account"));
+            }
+            for gid in &user.groups {
+                if tx.state.groups.contains_key(gid) {
+                    let group = group_with(tx, *gid, |g| {
+                        g.users.remove(&id);
+                        g.admins.remove(&id);
+                    })?;
+                    tx.put(group)?;
+                }
+            }
+            tx.delete::<User>(id);
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Sets a user's password.
+    pub async fn user_passwd(&self, caller: &Caller, id: Oid, password: &str) -> Result<Oid> {
+        let password = password.to_string();
+        self.write(move |tx| {
+            let mut user = user_of(tx.state, caller, id, AuthOp::Manage)?;
+            check_password(&user.auth_driver, &password)?;
+            user.password = stored_password(&user.auth_driver, &password);
+            tx.put(user)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Changes a user's auth driver and, if given, password.
+    pub async fn user_chauth(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        driver: &str,
+        password: &str,
+    ) -> Result<Oid> {
+        let (driver, password) = (driver.to_string(), password.to_string());
+        self.write(move |tx| {
+            let mut user = user_of(tx.state, caller, id, AuthOp::Admin)?;
+            if driver.is_empty() {
+                return Err(Error::api("The auth driver cannot be empty"));
+            }
+            if !password.is_empty() {
+                check_password(&driver, &password)?;
+                user.password = stored_password(&driver, &password);
+            }
+            user.auth_driver = driver;
+            tx.put(user)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Makes `gid` the user's primary group (leaving the old primary group).
+    pub async fn user_chgrp(&self, caller: &Caller, id: Oid, gid: Oid) -> Result<Oid> {
+        self.write(|tx| {
+            let mut user = user_of(tx.state, caller, id, AuthOp::Manage)?;
+            if id == ONEADMIN_UID {
+                return Err(Error::action("Cannot change the primary group of oneadmin"));
+            }
+            let group = tx.state.get::<Group>(gid)?.clone();
+            authorize(tx.state, caller, group.as_ref(), AuthOp::Manage)?;
+            if user.gid == gid {
+                return Ok(id);
+            }
+            let old = user.gid;
+            user.groups.remove(&old);
+            user.groups.insert(gid);
+            user.gid = gid;
+            user.gname = group.name.clone();
+            if tx.state.groups.contains_key(&old) {
+                let old_group = group_with(tx, old, |g| {
+                    g.users.remove(&id);
+                    g.admins.remove(&id);
+                })?;
+                tx.put(old_group)?;
+            }
+            let new_group = group_with(tx, gid, |g| {
+                g.users.insert(id);
+            })?;
+            tx.put(new_group)?;
+            tx.put(user)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Adds the user to a secondary group.
+    pub async fn user_addgroup(&self, caller: &Caller, id: Oid, gid: Oid) -> Result<Oid> {
+        self.write(|tx| {
+            let mut user = user_of(tx.state, caller, id, AuthOp::Manage)?;
+            let group = tx.state.get::<Group>(gid)?.clone();
+            authorize(tx.state, caller, group.as_ref(), AuthOp::Manage)?;
+            if !user.groups.insert(gid) {
+                return Err(Error::action(format!("User is already in group [{gid}]")));
+            }
+            let group = group_with(tx, gid, |g| {
+                g.users.insert(id);
+            })?;
+            tx.put(group)?;
+            tx.put(user)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Removes the user from a secondary group.
+    pub async fn user_delgroup(&self, caller: &Caller, id: Oid, gid: Oid) -> Result<Oid> {
+        self.write(|tx| {
+            let mut user = user_of(tx.state, caller, id, AuthOp::Manage)?;
+            let group = tx.state.get::<Group>(gid)?.clone();
+            authorize(tx.state, caller, group.as_ref(), AuthOp::Manage)?;
+            if user.gid == gid {
+                return Err(Error::action("Cannot remove user from its primary group"));
+            }
+            if !user.groups.remove(&gid) {
+                return Err(Error::action(format!("User is not part of group [{gid}]")));
+            }
+            let group = group_with(tx, gid, |g| {
+                g.users.remove(&id);
+                g.admins.remove(&id);
+            })?;
+            tx.put(group)?;
+            tx.put(user)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Sets quota limits of a user.
+    pub async fn user_quota(&self, caller: &Caller, id: Oid, text: &str) -> Result<Oid> {
+        let template = parse_template(text)?;
+        self.write(move |tx| {
+            let mut user = user_of(tx.state, caller, id, AuthOp::Admin)?;
+            if id == ONEADMIN_UID {
+                return Err(Error::action("Cannot set quotas for oneadmin user"));
+            }
+            apply_quota_template(&mut user.quotas, &template)?;
+            tx.put(user)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Enables or disables a user.
+    pub async fn user_enable(&self, caller: &Caller, id: Oid, enable: bool) -> Result<Oid> {
+        self.write(|tx| {
+            let mut user = user_of(tx.state, caller, id, AuthOp::Manage)?;
+            if id == ONEADMIN_UID && !enable {
+                return Err(Error::action("Cannot disable oneadmin"));
+            }
+            user.enabled = enable;
+            tx.put(user)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Creates, refreshes or revokes a login token; returns the token.
+    pub async fn user_login(
+        &self,
+        caller: &Caller,
+        username: &str,
+        token: &str,
+        valid: i64,
+        egid: Oid,
+    ) -> Result<String> {
+        let (username, token) = (username.to_string(), token.to_string());
+        self.write(move |tx| {
+            let state = tx.state;
+            let user = state
+                .users
+                .values()
+                .find(|u| u.name == username)
+                .ok_or_else(|| Error::action(format!("User {username} does not exist")))?;
+            authorize(state, caller, user.as_ref(), AuthOp::Manage)?;
+            let mut user = (**user).clone();
+            let now = now();
+            user.login_tokens
+                .retain(|t| t.expiration_time == -1 || t.expiration_time > now);
+            if valid == 0 {
+                if token.is_empty() {
+                    user.login_tokens.clear();
+                } else {
+                    user.login_tokens.retain(|t| t.token != token);
+                }
+                tx.put(user)?;
+                return Ok(token);
+            }
+            if valid < -1 {
+                return Err(Error::api(format!("Wrong valid time {valid}")));
+            }
+            if egid >= 0 && !user.groups.contains(&egid) {
+                return Err(Error::action(format!("EGID {egid} is not a group of the user")));
+            }
+            let expiration_time = if valid == -1 { -1 } else { now + valid };
+            let token = if token.is_empty() { random_hex(32)? } else { token };
+            user.login_tokens.retain(|t| t.token != token);
+            user.login_tokens.push(LoginToken {
+                token: token.clone(),
+                expiration_time,
+                egid: if egid < 0 { -1 } else { egid },
+            });
+            tx.put(user)?;
+            Ok(token)
+        })
+        .await
+    }
+
+    /// The default user quotas.
+    pub fn default_user_quotas(&self) -> Result<Quotas> {
+        self.read(|state| Ok(state.default_user_quotas.clone()))
+    }
+
+    /// Sets default user quota limits (administrators only); returns the new defaults.
+    pub async fn default_user_quotas_update(&self, caller: &Caller, text: &str) -> Result<Quotas> {
+        if !caller.is_admin() {
+            return Err(Error::Authorization {
+                uid: caller.uid,
+                op: "ADMIN".into(),
+                object: "USER_QUOTAS".into(),
+            });
+        }
+        let template = parse_template(text)?;
+        self.write(move |tx| {
+            let mut quotas = tx.state.default_user_quotas.clone();
+            apply_quota_template(&mut quotas, &template)?;
+            let stored = quotas.clone();
+            tx.set_attribute(ATTR_DEFAULT_USER_QUOTAS, &quotas, move |s| {
+                s.default_user_quotas = stored;
+            })?;
+            Ok(quotas)
+        })
+        .await
+    }
+}

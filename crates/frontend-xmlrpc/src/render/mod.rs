@@ -1,0 +1,21 @@
+//! Objects rendered as OpenNebula's XML: elements in XSD order, numbers as numbers, user
+//! strings in CDATA, templates sorted by attribute name.
+
+mod acl;
+mod cluster;
+mod common;
+mod datastore;
+mod group;
+mod host;
+mod quota;
+mod user;
+mod zone;
+
+pub use acl::acl_pool;
+pub use cluster::{cluster, cluster_pool};
+pub use common::pool;
+pub use datastore::{datastore, datastore_pool};
+pub use group::{group, group_pool, group_quota_defaults};
+pub use host::{host, host_pool};
+pub use user::{user, user_pool, user_quota_defaults};
+pub use zone::{raft_status, zone, zone_pool};

@@ -1,0 +1,125 @@
+//! nubod's settings: command-line flags over an optional TOML file over defaults.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// Command-line flags.
+#[derive(Debug, clap::Parser)]
+#[command(name = "nubod", version, about = "The Nubo cloud daemon")]
+pub struct Args {
+    /// TOML configuration file.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Where nubod keeps its database and datastores.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// XML-RPC listen address (ADDR:PORT).
+    #[arg(long)]
+    pub xmlrpc: Option<String>,
+    /// Database URL: postgres://... for PostgreSQL (default: SQLite in the data dir).
+    #[arg(long)]
+    pub database: Option<String>,
+    /// Log filter (error, warn, info, debug, trace); RUST_LOG overrides it.
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
+}
+
+/// The TOML configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Data directory.
+    pub data_dir: Option<PathBuf>,
+    /// Database URL.
+    pub database: Option<String>,
+    /// XML-RPC settings.
+    #[serde(default)]
+    pub xmlrpc: XmlRpcConfig,
+}
+
+/// `[xmlrpc]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XmlRpcConfig {
+    /// Listen address.
+    pub listen: Option<String>,
+    /// Largest request body in bytes.
+    pub max_body_bytes: Option<usize>,
+}
+
+/// The settings nubod runs with.
+#[derive(Debug)]
+pub struct Settings {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Database URL.
+    pub database: String,
+    /// XML-RPC listen address.
+    pub xmlrpc: String,
+    /// Largest request body in bytes.
+    pub body_limit: usize,
+}
+
+impl FileConfig {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> anyhow::Result<FileConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid configuration in {}", path.display()))
+    }
+}
+
+impl Settings {
+    /// Flags win over the file, the file over defaults.
+    pub fn resolve(args: &Args) -> anyhow::Result<Settings> {
+        let file = match &args.config {
+            Some(path) => FileConfig::load(path)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .or_else(|| dirs::data_dir().map(|d| d.join("nubo")))
+            .context("no data directory: pass --data-dir")?;
+        let database = args
+            .database
+            .clone()
+            .or(file.database)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("nubo.db").display()));
+        let xmlrpc = args
+            .xmlrpc
+            .clone()
+            .or(file.xmlrpc.listen)
+            .unwrap_or_else(|| "127.0.0.1:2633".to_string());
+        let body_limit = file
+            .xmlrpc
+            .max_body_bytes
+            .unwrap_or(nubo_frontend_xmlrpc::DEFAULT_BODY_LIMIT);
+        Ok(Settings {
+            data_dir,
+            database,
+            xmlrpc,
+            body_limit,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/nubod.example.toml");
+        let cfg = FileConfig::load(&path).expect("the example configuration is valid");
+        assert_eq!(cfg.xmlrpc.listen.as_deref(), Some("127.0.0.1:2633"));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<FileConfig>("colour = 1").is_err());
+    }
+}
