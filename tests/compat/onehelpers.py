@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import http.client
@@ -32,6 +33,7 @@ import pytest
 import xmlschema
 
 import pyone
+import pyone.acl
 from pyone import server_xrpc
 
 NS = "http://opennebula.org/XMLSchema"
@@ -564,3 +566,18 @@ class TestUser:
     @property
     def session(self) -> str:
         return f"{self.name}:{self.password}"
+
+
+def acl_hex(rule: str):
+    """'#5 IMAGE/#3 USE' -> the hex strings one.acl.addrule takes (pyone's parser)."""
+    return pyone.acl.OneAcl().parse_rule(rule)
+
+
+@contextlib.contextmanager
+def acl_rule(one: ValidatingOneServer, rule: str):
+    """Add an ACL rule for the duration of a block."""
+    rid = one.acl.addrule(*acl_hex(rule))
+    try:
+        yield rid
+    finally:
+        one.acl.delrule(rid)

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from onehelpers import (ACTION, AUTHENTICATION, AUTHORIZATION, INTERNAL, NO_EXISTS, RPC_API,
-                        connect, id_list, ids, sha256_hex, tmpl, uniq)
+                        acl_rule, connect, id_list, ids, sha256_hex, tmpl, uniq)
 
 
 # ---------------------------------------------------------------- allocate
@@ -86,6 +86,7 @@ def test_info_missing(one):
 
 
 def test_info_other_user_denied(make_user):
+    # semantics: USER objects grant nothing to group peers
     a, b = make_user(), make_user()
     a.one.fails(AUTHORIZATION, "user.info", b.id)
     a.one.fails(AUTHORIZATION, "user.info", 0)
@@ -296,11 +297,13 @@ def test_user_quota_visible_and_enforced(one, make_user):
     dq = one.xml("user.info", u.id).find("DATASTORE_QUOTA/DATASTORE")
     assert dq is not None
     assert (dq.findtext("ID"), dq.findtext("IMAGES"), dq.findtext("SIZE")) == ("1", "1", "100")
-    img = u.one.image.allocate(f'NAME="{uniq("q")}"\nTYPE="DATABLOCK"\nSIZE="10"', 1)
-    dq = one.xml("user.info", u.id).find("DATASTORE_QUOTA/DATASTORE")
-    assert dq.findtext("IMAGES_USED") == "1" and dq.findtext("SIZE_USED") == "10"
-    name = uniq("q")
-    u.one.fails(AUTHORIZATION, "image.allocate", f'NAME="{name}"\nTYPE="DATABLOCK"\nSIZE="10"', 1)
+    # the bootstrap ACLs give 'users' no datastore: grant USE on datastore 1
+    with acl_rule(one, f"#{u.id} DATASTORE/#1 USE"):
+        img = u.one.image.allocate(f'NAME="{uniq("q")}"\nTYPE="DATABLOCK"\nSIZE="10"', 1)
+        dq = one.xml("user.info", u.id).find("DATASTORE_QUOTA/DATASTORE")
+        assert dq.findtext("IMAGES_USED") == "1" and dq.findtext("SIZE_USED") == "10"
+        name = uniq("q")
+        u.one.fails(AUTHORIZATION, "image.allocate", f'NAME="{name}"\nTYPE="DATABLOCK"\nSIZE="10"', 1)
     assert name not in [i.findtext("NAME") for i in one.xml("imagepool.info", -2, -1, -1).findall("IMAGE")]
     assert img in ids(one.xml("imagepool.info", -2, -1, -1), "IMAGE")
 

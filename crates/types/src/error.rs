@@ -61,7 +61,7 @@ pub enum Error {
         message: String,
     },
     /// An internal failure, e.g. the store failed.
-    #[error("Internal error: {message}")]
+    #[error("{message}")]
     Internal {
         /// What failed.
         message: String,

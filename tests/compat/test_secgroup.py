@@ -1,0 +1,101 @@
+"""one.secgroup.*, one.secgrouppool.info"""
+
+from onehelpers import (ACTION, ALLOCATE, AUTHENTICATION, AUTHORIZATION, INTERNAL, NO_EXISTS,
+                        RPC_API, connect, ids, perms, tmpl, uniq)
+
+RULE = 'RULE=[PROTOCOL="TCP", RULE_TYPE="inbound", RANGE="22"]'
+
+
+def make_sg(one, name=None):
+    name = name or uniq("sg")
+    return one.secgroup.allocate(f'NAME="{name}"\nDESCRIPTION="ssh"\n{RULE}'), name
+
+
+def test_allocate_info(one):
+    sid, name = make_sg(one)
+    info = one.xml("secgroup.info", sid)
+    assert info.findtext("NAME") == name
+    rule = info.find("TEMPLATE/RULE")
+    assert rule is not None
+    assert (rule.findtext("PROTOCOL"), rule.findtext("RULE_TYPE"), rule.findtext("RANGE")) == \
+        ("TCP", "inbound", "22")
+    assert perms(info) == (1, 1, 0, 0, 0, 0, 0, 0, 0)
+    assert one.secgroup.info(sid).NAME == name
+
+
+def test_regular_user_can_create(make_user):
+    u = make_user()
+    sid, _ = make_sg(u.one)
+    info = u.one.xml("secgroup.info", sid)
+    assert int(info.findtext("UID")) == u.id and info.findtext("GID") == "1"
+
+
+def test_allocate_errors(one, make_user):
+    sid, name = make_sg(one)
+    one.fails({ALLOCATE, INTERNAL}, "secgroup.allocate", f'NAME="{name}"')
+    # semantics: an unknown PROTOCOL is rejected at allocation
+    bad = uniq("sg")
+    one.fails({ALLOCATE, INTERNAL}, "secgroup.allocate",
+              f'NAME="{bad}"\nRULE=[PROTOCOL="FOO", RULE_TYPE="inbound"]')
+    one.fails({ALLOCATE, INTERNAL}, "secgroup.allocate", 'NAME="x\nRULE=[')
+    connect(one.uri, "oneadmin:x").fails(AUTHENTICATION, "secgroup.allocate", f'NAME="{uniq("sg")}"')
+    names = [s.findtext("NAME") for s in one.xml("secgrouppool.info", -2, -1, -1).findall("SECURITY_GROUP")]
+    assert names.count(name) == 1 and bad not in names
+    one.fails(NO_EXISTS, "secgroup.info", 99999)
+    make_user().one.fails(AUTHORIZATION, "secgroup.info", sid)
+
+
+def test_clone(one, make_user):
+    sid, _ = make_sg(one)
+    cname = uniq("sgc")
+    cid = one.secgroup.clone(sid, cname)
+    info = one.xml("secgroup.info", cid)
+    assert info.findtext("NAME") == cname
+    assert info.find("TEMPLATE/RULE/RANGE").text == "22"
+    one.fails(NO_EXISTS, "secgroup.clone", 99999, uniq("x"))
+    make_user().one.fails(AUTHORIZATION, "secgroup.clone", sid, uniq("x"))
+
+
+def test_commit(one, make_user):
+    sid, _ = make_sg(one)
+    assert one.secgroup.commit(sid, False) == sid
+    assert one.secgroup.commit(sid, True) == sid
+    one.fails(NO_EXISTS, "secgroup.commit", 99999, False)
+    make_user().one.fails(AUTHORIZATION, "secgroup.commit", sid, False)
+
+
+def test_update_rename_chmod_chown_delete(one, make_user):
+    sid, _ = make_sg(one)
+    _, other_name = make_sg(one)
+    one.secgroup.update(sid, 'RULE=[PROTOCOL="UDP", RULE_TYPE="outbound", RANGE="53"]', 0)
+    info = one.xml("secgroup.info", sid)
+    rules = info.findall("TEMPLATE/RULE")
+    assert [(r.findtext("PROTOCOL"), r.findtext("RANGE")) for r in rules] == [("UDP", "53")]
+    one.secgroup.update(sid, 'LABEL="x"', 1)
+    assert tmpl(one.xml("secgroup.info", sid), "LABEL") == "x"
+    one.fails(RPC_API, "secgroup.update", sid, 'A="1"', 2)
+    new = uniq("sgr")
+    one.secgroup.rename(sid, new)
+    assert one.xml("secgroup.info", sid).findtext("NAME") == new
+    one.fails(ACTION, "secgroup.rename", sid, other_name)
+    u = make_user()
+    one.secgroup.chmod(sid, -1, -1, -1, -1, -1, -1, 1, 1, 0)
+    assert perms(one.xml("secgroup.info", sid)) == (1, 1, 0, 0, 0, 0, 1, 1, 0)
+    u.one.secgroup.update(sid, 'BY_OTHER="1"', 1)
+    one.secgroup.chown(sid, u.id, 1)
+    info = one.xml("secgroup.info", sid)
+    assert (int(info.findtext("UID")), info.findtext("GNAME")) == (u.id, "users")
+    make_user().one.fails(AUTHORIZATION, "secgroup.delete", sid)
+    u.one.secgroup.delete(sid)
+    one.fails(NO_EXISTS, "secgroup.info", sid)
+    one.fails(NO_EXISTS, "secgroup.delete", sid)
+
+
+def test_pool(one, make_user):
+    a, _ = make_sg(one)
+    b, _ = make_sg(one)
+    got = ids(one.xml("secgrouppool.info", -2, -1, -1), "SECURITY_GROUP")
+    assert {a, b} <= set(got) and got == sorted(got)
+    assert ids(one.xml("secgrouppool.info", -2, a, b), "SECURITY_GROUP") == [i for i in got if a <= i <= b]
+    one.fails(RPC_API, "secgrouppool.info", -5, -1, -1)
+    connect(one.uri, "a:b").fails(AUTHENTICATION, "secgrouppool.info", -2, -1, -1)
