@@ -85,6 +85,8 @@ def test_update_rename_chmod_chown_delete(one, make_user):
     one.secgroup.chown(sid, u.id, 1)
     info = one.xml("secgroup.info", sid)
     assert (int(info.findtext("UID")), info.findtext("GNAME")) == (u.id, "users")
+    # delete needs MANAGE: with OTHER_M cleared, another user may not delete it
+    u.one.secgroup.chmod(sid, -1, -1, -1, -1, -1, -1, 1, 0, -1)
     make_user().one.fails(AUTHORIZATION, "secgroup.delete", sid)
     u.one.secgroup.delete(sid)
     one.fails(NO_EXISTS, "secgroup.info", sid)

@@ -106,5 +106,7 @@ def test_pool(one, make_user):
     assert {a, b} <= set(got) and got == sorted(got)
     assert ids(one.xml("vntemplatepool.info", -2, b, b), "VNTEMPLATE") == [b]
     one.fails(RPC_API, "vntemplatepool.info", -9, -1, -1)
-    assert ids(make_user().one.xml("vntemplatepool.info", -2, -1, -1), "VNTEMPLATE") == []
+    # a fresh user sees none of oneadmin's mode-600 objects (other tests may have made
+    # some objects world-readable, so only these two are checked)
+    assert not {a, b} & set(ids(make_user().one.xml("vntemplatepool.info", -2, -1, -1), "VNTEMPLATE"))
     connect(one.uri, "a:b").fails(AUTHENTICATION, "vntemplatepool.info", -2, -1, -1)

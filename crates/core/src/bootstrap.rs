@@ -1,17 +1,17 @@
 //! First start: creates what OpenNebula creates in an empty cloud — oneadmin and
 //! serveradmin, the oneadmin and users groups, the default cluster, the system, default and
-//! files datastores, zone 0 and the default ACL rules.
+//! files datastores, zone 0, the default security group and the default ACL rules.
 
 use std::collections::BTreeSet;
 
-use nubo_template::Template;
+use nubo_template::{Attribute, Template};
 use nubo_types::acl::{ALL_ID, CREATE, GROUP_ID, USE};
 use nubo_types::states::{DatastoreState, DatastoreType, DiskType, ZoneState};
 use nubo_types::{ObjectKind, Oid, Permissions, Result};
 
 use crate::Core;
 use crate::auth::{hash_password, random_hex};
-use crate::model::{AclRule, Cluster, Datastore, Group, Meta, Quotas, User, Zone};
+use crate::model::{AclRule, Cluster, Datastore, Group, Meta, Quotas, SecGroup, User, Zone};
 use crate::tx::Tx;
 
 /// What to create on first start.
@@ -76,7 +76,11 @@ fn user(id: Oid, name: &str, password: &str, driver: &str) -> User {
 
 fn datastore(id: Oid, name: &str, ds_type: DatastoreType, base: &std::path::Path) -> Datastore {
     let mut template = Template::new();
-    let ds_mad = if ds_type == DatastoreType::System { "-" } else { "fs" };
+    let ds_mad = if ds_type == DatastoreType::System {
+        "-"
+    } else {
+        "fs"
+    };
     template.set("DS_MAD", ds_mad);
     template.set("TM_MAD", "qcow2");
     template.set("TYPE", ds_type.name());
@@ -90,7 +94,7 @@ fn datastore(id: Oid, name: &str, ds_type: DatastoreType, base: &std::path::Path
             gid: 0,
             uname: "oneadmin".into(),
             gname: "oneadmin".into(),
-            perms: Permissions::from_octal(0o644),
+            perms: Permissions::from_octal(0o640),
             lock: None,
         },
         ds_mad: ds_mad.into(),
@@ -104,6 +108,35 @@ fn datastore(id: Oid, name: &str, ds_type: DatastoreType, base: &std::path::Path
         free_mb: 0,
         used_mb: 0,
         images: BTreeSet::new(),
+        template,
+    }
+}
+
+/// Security group 0, `default`: every network gets it; it lets all traffic in and out.
+fn default_secgroup() -> SecGroup {
+    let mut template = Template::new();
+    template.set("DESCRIPTION", "The default security group is added to every network. Use it to add default filter rules for your networks. You may remove any rule from this security group");
+    for rule_type in ["OUTBOUND", "INBOUND"] {
+        template.push(Attribute::vector(
+            "RULE",
+            [("PROTOCOL", "ALL"), ("RULE_TYPE", rule_type)],
+        ));
+    }
+    SecGroup {
+        meta: Meta {
+            id: 0,
+            name: "default".into(),
+            uid: 0,
+            gid: 0,
+            uname: "oneadmin".into(),
+            gname: "oneadmin".into(),
+            perms: Permissions::from_octal(0o644),
+            lock: None,
+        },
+        updated_vms: BTreeSet::new(),
+        outdated_vms: BTreeSet::new(),
+        updating_vms: BTreeSet::new(),
+        error_vms: BTreeSet::new(),
         template,
     }
 }
@@ -146,6 +179,8 @@ fn create_all(tx: &mut Tx, admin: &str, server: &str, base: &std::path::Path) ->
         servers: Vec::new(),
     })?;
     tx.set_last_oid(ObjectKind::Zone, 99);
+    tx.put(default_secgroup())?;
+    tx.set_last_oid(ObjectKind::SecGroup, 99);
     let bits = |kinds: &[ObjectKind]| kinds.iter().fold(0u64, |acc, k| acc | k.acl_bit());
     let rules = [
         (

@@ -97,9 +97,7 @@ impl State {
 
     /// The object `id` of kind `T`, or a NO_EXISTS error.
     pub fn get<T: PoolObject>(&self, id: Oid) -> Result<&Arc<T>> {
-        T::pool(self)
-            .get(&id)
-            .ok_or(Error::no_exists(T::KIND, id))
+        T::pool(self).get(&id).ok_or(Error::no_exists(T::KIND, id))
     }
 
     /// Whether an object of kind `T` is named `name` (optionally among those owned by `uid`).

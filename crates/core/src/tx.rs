@@ -24,7 +24,9 @@ pub struct Tx<'a> {
 
 impl std::fmt::Debug for Tx<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tx").field("changes", &self.changes.len()).finish()
+        f.debug_struct("Tx")
+            .field("changes", &self.changes.len())
+            .finish()
     }
 }
 

@@ -69,17 +69,29 @@ impl Params {
 
     /// Optional integer parameter `i`.
     pub fn int_or(&self, i: usize, default: i32) -> Result<i32, CallError> {
-        if i < self.values.len() { self.int(i) } else { Ok(default) }
+        if i < self.values.len() {
+            self.int(i)
+        } else {
+            Ok(default)
+        }
     }
 
     /// Optional string parameter `i`.
     pub fn str_or<'a>(&'a self, i: usize, default: &'a str) -> Result<&'a str, CallError> {
-        if i < self.values.len() { self.str(i) } else { Ok(default) }
+        if i < self.values.len() {
+            self.str(i)
+        } else {
+            Ok(default)
+        }
     }
 
     /// Optional boolean parameter `i`.
     pub fn bool_or(&self, i: usize, default: bool) -> Result<bool, CallError> {
-        if i < self.values.len() { self.bool(i) } else { Ok(default) }
+        if i < self.values.len() {
+            self.bool(i)
+        } else {
+            Ok(default)
+        }
     }
 
     /// Optional array of integers `i`.
@@ -91,7 +103,10 @@ impl Params {
         let items = v.as_array().ok_or_else(|| Self::wrong(i, "an array", v))?;
         items
             .iter()
-            .map(|item| item.as_i32().ok_or_else(|| Self::wrong(i, "an array of integers", item)))
+            .map(|item| {
+                item.as_i32()
+                    .ok_or_else(|| Self::wrong(i, "an array of integers", item))
+            })
             .collect()
     }
 

@@ -32,6 +32,7 @@ fn message(error: &Error) -> String {
         | Error::Api { .. }
         | Error::Internal { .. }
         | Error::Allocate { .. }
+        | Error::Quota { .. }
         | Error::Locked { .. } => error.to_string(),
     }
 }

@@ -114,7 +114,12 @@ mod tests {
     #[test]
     fn writes_escaped_and_cdata() {
         let mut x = Xml::new();
-        x.open("A").num("ID", 3).text("NAME", "a<b&c").cdata("T", "x]]>y").flag("F", true).close("A");
+        x.open("A")
+            .num("ID", 3)
+            .text("NAME", "a<b&c")
+            .cdata("T", "x]]>y")
+            .flag("F", true)
+            .close("A");
         assert_eq!(
             x.finish(),
             "<A><ID>3</ID><NAME>a&lt;b&amp;c</NAME><T><![CDATA[x]]]]><![CDATA[>y]]></T><F>1</F></A>"

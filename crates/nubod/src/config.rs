@@ -67,7 +67,8 @@ impl FileConfig {
     pub fn load(path: &Path) -> anyhow::Result<FileConfig> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("invalid configuration in {}", path.display()))
+        toml::from_str(&text)
+            .with_context(|| format!("invalid configuration in {}", path.display()))
     }
 }
 

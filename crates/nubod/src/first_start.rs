@@ -8,10 +8,14 @@ use std::path::Path;
 use anyhow::Context;
 
 /// Creates datastore directories and, on first start, writes oneadmin's credentials.
-pub fn finish(outcome: &nubo_core::bootstrap::Outcome, datastore_base: &Path) -> anyhow::Result<()> {
+pub fn finish(
+    outcome: &nubo_core::bootstrap::Outcome,
+    datastore_base: &Path,
+) -> anyhow::Result<()> {
     for id in 0..=2 {
         let dir = datastore_base.join(id.to_string());
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let Some(password) = outcome.admin_password.as_deref() else {
         return Ok(());
@@ -25,7 +29,10 @@ pub fn finish(outcome: &nubo_core::bootstrap::Outcome, datastore_base: &Path) ->
     }
     if outcome.generated {
         println!("oneadmin's password: {password}");
-        println!("(written to {}; it will not be shown again)", path.display());
+        println!(
+            "(written to {}; it will not be shown again)",
+            path.display()
+        );
     }
     Ok(())
 }
@@ -41,6 +48,7 @@ fn write_auth(path: &Path, password: &str) -> anyhow::Result<()> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("cannot write {}", path.display()))?;
-    writeln!(file, "oneadmin:{password}").with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(file, "oneadmin:{password}")
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

@@ -16,6 +16,7 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let settings = config::Settings::resolve(&args)?;
     run(settings).await.context("nubod stopped on an error")
@@ -49,9 +50,14 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
         data_dir = %settings.data_dir.display(),
         "nubod is serving"
     );
-    nubo_frontend_xmlrpc::serve(listener, core.clone(), settings.body_limit, shutdown_signal())
-        .await
-        .context("the XML-RPC server failed")?;
+    nubo_frontend_xmlrpc::serve(
+        listener,
+        core.clone(),
+        settings.body_limit,
+        shutdown_signal(),
+    )
+    .await
+    .context("the XML-RPC server failed")?;
     core.close().await;
     tracing::info!("nubod stopped");
     Ok(())

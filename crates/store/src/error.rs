@@ -3,7 +3,6 @@
 
 use nubo_types::ObjectKind;
 
-
 /// Everything that can go wrong while opening, loading or writing the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -208,7 +208,9 @@ fn check_no_nul(changes: &[Change]) -> Result<(), StoreError> {
         if let Change::Attribute { name, body } = change
             && (name.contains('\0') || body.contains('\0'))
         {
-            return Err(StoreError::NulAttribute { name: name.replace('\0', "") });
+            return Err(StoreError::NulAttribute {
+                name: name.replace('\0', ""),
+            });
         }
     }
     Ok(())

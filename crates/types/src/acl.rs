@@ -27,7 +27,12 @@ pub const ADMIN: u64 = 0x4;
 /// Right: CREATE.
 pub const CREATE: u64 = 0x8;
 
-const RIGHTS: [(u64, &str); 4] = [(USE, "USE"), (MANAGE, "MANAGE"), (ADMIN, "ADMIN"), (CREATE, "CREATE")];
+const RIGHTS: [(u64, &str); 4] = [
+    (USE, "USE"),
+    (MANAGE, "MANAGE"),
+    (ADMIN, "ADMIN"),
+    (CREATE, "CREATE"),
+];
 
 /// Why a rule is malformed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,18 +61,25 @@ fn id_kinds(spec: u64) -> u32 {
 /// Checks a rule's four specs as OpenNebula's `AclRule::malformed` does.
 pub fn validate(user: u64, resource: u64, rights: u64, zone: u64) -> Result<(), AclError> {
     if id_kinds(user) != 1 || user & RESOURCE_MASK != 0 {
-        return Err(AclError::User("it must have exactly one of #, @, %, *".into()));
+        return Err(AclError::User(
+            "it must have exactly one of #, @, %, *".into(),
+        ));
     }
     if user & ALL_ID != 0 && user & ID_VALUE_MASK != 0 {
         return Err(AclError::User("* takes no id".into()));
     }
     if id_kinds(resource) != 1 {
-        return Err(AclError::Resource("it must have exactly one of #, @, %, *".into()));
+        return Err(AclError::Resource(
+            "it must have exactly one of #, @, %, *".into(),
+        ));
     }
     if resource & RESOURCE_MASK == 0 {
         return Err(AclError::Resource("no resource kind".into()));
     }
-    let known: u64 = ObjectKind::ALL.iter().map(|k| k.acl_bit()).fold(0, |a, b| a | b);
+    let known: u64 = ObjectKind::ALL
+        .iter()
+        .map(|k| k.acl_bit())
+        .fold(0, |a, b| a | b);
     if resource & RESOURCE_MASK & !known != 0 {
         return Err(AclError::Resource("unknown resource kind".into()));
     }
@@ -170,7 +182,10 @@ pub fn parse_rule(text: &str) -> Result<(u64, u64, u64, u64), AclError> {
 /// Parses one spec of `acl.addrule`: a hex number, with or without `0x`.
 pub fn parse_hex(text: &str) -> Option<u64> {
     let t = text.trim();
-    let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
+    let t = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
     u64::from_str_radix(t, 16).ok()
 }
 
@@ -193,7 +208,15 @@ mod tests {
         assert!(parse_rule("#1 FOO/* USE").is_err());
         assert!(parse_rule("#1 VM/* JUMP").is_err());
         assert!(parse_rule("#1 VM/*").is_err());
-        assert!(validate(INDIVIDUAL_ID | GROUP_ID, ObjectKind::Vm.acl_bit() | ALL_ID, USE, ALL_ID).is_err());
+        assert!(
+            validate(
+                INDIVIDUAL_ID | GROUP_ID,
+                ObjectKind::Vm.acl_bit() | ALL_ID,
+                USE,
+                ALL_ID
+            )
+            .is_err()
+        );
         assert!(validate(INDIVIDUAL_ID, ALL_ID, USE, ALL_ID).is_err());
         assert_eq!(parse_hex("0x100000001"), Some(INDIVIDUAL_ID | 1));
         assert_eq!(parse_hex("zz"), None);

@@ -74,6 +74,12 @@ pub enum Error {
         /// Why.
         message: String,
     },
+    /// A quota limit would be exceeded (reported as an AUTHORIZATION error, as oned does).
+    #[error("{message}")]
+    Quota {
+        /// Which limit, of whom.
+        message: String,
+    },
     /// The object is locked.
     #[error("The resource {} is locked. [{id}].", kind.human_name())]
     Locked {
@@ -89,7 +95,7 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::Authentication => ErrorCode::Authentication,
-            Error::Authorization { .. } => ErrorCode::Authorization,
+            Error::Authorization { .. } | Error::Quota { .. } => ErrorCode::Authorization,
             Error::NoExists { .. } => ErrorCode::NoExists,
             Error::Action { .. } => ErrorCode::Action,
             Error::Api { .. } => ErrorCode::RpcApi,

@@ -23,4 +23,3 @@ pub const SERVERADMIN_UID: Oid = 1;
 pub const ONEADMIN_GID: Oid = 0;
 /// The users group's id.
 pub const USERS_GID: Oid = 1;
-

@@ -113,10 +113,24 @@ impl Permissions {
                 -1 => {}
                 0 => *bit = false,
                 1 => *bit = true,
-                other => return Err(format!("Wrong permission value {other}, must be -1, 0 or 1")),
+                other => {
+                    return Err(format!(
+                        "Wrong permission value {other}, must be -1, 0 or 1"
+                    ));
+                }
             }
         }
-        let [owner_u, owner_m, owner_a, group_u, group_m, group_a, other_u, other_m, other_a] = bits;
+        let [
+            owner_u,
+            owner_m,
+            owner_a,
+            group_u,
+            group_m,
+            group_a,
+            other_u,
+            other_m,
+            other_a,
+        ] = bits;
         Ok(Permissions {
             owner_u,
             owner_m,
@@ -170,7 +184,9 @@ mod tests {
     #[test]
     fn chmod_keeps_sets_and_rejects() {
         let p = Permissions::from_octal(0o600);
-        let q = p.apply_chmod([-1, -1, 1, 1, -1, -1, -1, -1, 0]).expect("valid");
+        let q = p
+            .apply_chmod([-1, -1, 1, 1, -1, -1, -1, -1, 0])
+            .expect("valid");
         assert_eq!(q.to_octal(), 0o740);
         assert!(p.apply_chmod([2, -1, -1, -1, -1, -1, -1, -1, -1]).is_err());
     }

@@ -103,7 +103,10 @@ code_enum!(
 impl ImageType {
     /// Whether images of this type live in a FILE_DS rather than an IMAGE_DS.
     pub fn is_file(self) -> bool {
-        matches!(self, ImageType::Kernel | ImageType::Ramdisk | ImageType::Context)
+        matches!(
+            self,
+            ImageType::Kernel | ImageType::Ramdisk | ImageType::Context
+        )
     }
 }
 
@@ -184,9 +187,15 @@ mod tests {
     #[test]
     fn codes_and_names_round_trip() {
         assert_eq!(HostState::from_code(8), Some(HostState::Offline));
-        assert_eq!(ImageType::from_name("datablock"), Some(ImageType::Datablock));
+        assert_eq!(
+            ImageType::from_name("datablock"),
+            Some(ImageType::Datablock)
+        );
         assert_eq!(ImageState::UsedPers.code(), 8);
-        assert_eq!(DatastoreType::from_name("SYSTEM_DS").map(|t| t.code()), Some(1));
+        assert_eq!(
+            DatastoreType::from_name("SYSTEM_DS").map(|t| t.code()),
+            Some(1)
+        );
         assert_eq!(DiskType::None.code(), 255);
         assert_eq!(HostState::from_code(1), None);
     }

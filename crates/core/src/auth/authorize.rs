@@ -47,7 +47,12 @@ pub fn authorize_kind(
     let own_group = target.kind == ObjectKind::Group
         && target.oid.is_some_and(|g| caller.in_group(g))
         && op == AuthOp::Use;
-    if by_perms || own_user || own_group || acl_allows(state, caller, target, op) {
+    if by_perms
+        || own_user
+        || own_group
+        || group_admin_allows(state, caller, target, op)
+        || acl_allows(state, caller, target, op)
+    {
         return Ok(());
     }
     Err(Error::Authorization {
@@ -58,6 +63,29 @@ pub fn authorize_kind(
             None => target.kind.acl_name().to_string(),
         },
     })
+}
+
+/// Group administrators manage their group, its users (fully) and the objects owned in the
+/// group (use and manage), and may create users in it.
+fn group_admin_allows(state: &State, caller: &Caller, target: &Target, op: AuthOp) -> bool {
+    let administers = |gid: Oid| {
+        state
+            .groups
+            .get(&gid)
+            .is_some_and(|g| g.admins.contains(&caller.uid) && caller.in_group(gid))
+    };
+    match target.kind {
+        ObjectKind::User => administers(target.gid),
+        ObjectKind::Group => {
+            target.oid.is_some_and(administers) && matches!(op, AuthOp::Use | AuthOp::Manage)
+        }
+        ObjectKind::Host | ObjectKind::Cluster | ObjectKind::Zone | ObjectKind::Acl => false,
+        _ => {
+            target.oid.is_some()
+                && administers(target.gid)
+                && matches!(op, AuthOp::Use | AuthOp::Manage)
+        }
+    }
 }
 
 /// Checks that `caller` may create objects of `kind` (in the caller's group).

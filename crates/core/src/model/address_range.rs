@@ -211,7 +211,7 @@ mod tests {
         assert_eq!(ar.ip_at(9), Some(Ipv4Addr::new(10, 0, 0, 10)));
         assert_eq!(
             ar.slaac_at(0x2001_0db8_0000_0000, 0).to_string(),
-            "2001:db8::ff:fe0a:1"
+            "2001:db8::aff:fe00:1"
         );
         assert_eq!(parse_mac("02:00:0a:00:00:01"), Some(0x02_00_0a_00_00_01));
         assert_eq!(parse_mac("zz:00:0a:00:00:01"), None);

@@ -4,8 +4,7 @@ use std::collections::BTreeSet;
 
 use nubo_template::Template;
 use nubo_types::{
-    ObjectKind,
-    Oid,
+    ObjectKind, Oid,
     states::{DatastoreState, DatastoreType, DiskType},
 };
 use serde::{Deserialize, Serialize};

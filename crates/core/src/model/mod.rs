@@ -12,10 +12,10 @@ mod host;
 mod image;
 mod quota;
 mod secgroup;
+mod traits;
 mod user;
 mod vnet;
 mod vntemplate;
-mod traits;
 mod zone;
 
 pub use acl_rule::AclRule;
@@ -28,10 +28,10 @@ pub use host::{Host, HostShare};
 pub use image::{Image, ImageSnapshot};
 pub use quota::{QuotaEntry, QuotaKind, Quotas, format_quota_value};
 pub use secgroup::SecGroup;
+pub use traits::{NameScope, Named, Templated};
 pub use user::{LoginToken, User};
 pub use vnet::Vnet;
 pub use vntemplate::VnTemplate;
-pub use traits::{NameScope, Named, Templated};
 pub use zone::{Zone, ZoneServer};
 
 use nubo_types::{ObjectKind, Oid, Permissions};

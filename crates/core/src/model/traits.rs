@@ -42,7 +42,9 @@ macro_rules! templated {
         }
     )+};
 }
-templated!(User, Group, Host, Cluster, Datastore, Image, Vnet, VnTemplate, SecGroup, Document, Zone);
+templated!(
+    User, Group, Host, Cluster, Datastore, Image, Vnet, VnTemplate, SecGroup, Document, Zone
+);
 
 macro_rules! named_meta {
     ($($ty:ty => $scope:expr),+) => {$(

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use nubo_types::acl::{INDIVIDUAL_ID, parse_hex, validate};
 use nubo_types::{Error, ObjectKind, Oid, Result};
 
+use crate::Core;
 use crate::auth::Caller;
 use crate::model::AclRule;
-use crate::Core;
 
 fn require_admin(caller: &Caller, op: &str) -> Result<()> {
     if caller.is_admin() {
@@ -21,7 +21,11 @@ fn require_admin(caller: &Caller, op: &str) -> Result<()> {
 }
 
 fn spec(text: &str, what: &str) -> Result<u64> {
-    parse_hex(text).ok_or_else(|| Error::api(format!("Error parsing rule: {what} \"{text}\" is not a hex number")))
+    parse_hex(text).ok_or_else(|| {
+        Error::api(format!(
+            "Error parsing rule: {what} \"{text}\" is not a hex number"
+        ))
+    })
 }
 
 impl Core {
@@ -44,12 +48,12 @@ impl Core {
             spec(zone, "zone")?
         };
         validate(user, resource, rights, zone)
-            .map_err(|e| Error::action(format!("Error adding rule. {e}")))?;
+            .map_err(|e| Error::internal(format!("Error adding rule. {e}")))?;
         self.write(move |tx| {
             if tx.state.acls.values().any(|r| {
                 r.user == user && r.resource == resource && r.rights == rights && r.zone == zone
             }) {
-                return Err(Error::action("Error adding rule. Rule already exists"));
+                return Err(Error::internal("Error adding rule. Rule already exists"));
             }
             let id = tx.next_oid(ObjectKind::Acl);
             tx.put(AclRule {
@@ -68,15 +72,20 @@ impl Core {
     pub async fn acl_delrule(&self, caller: &Caller, id: Oid) -> Result<Oid> {
         require_admin(caller, "MANAGE")?;
         self.write(|tx| {
-            tx.state.get::<AclRule>(id)?;
+            if !tx.state.acls.contains_key(&id) {
+                return Err(Error::internal(format!(
+                    "Error deleting rule: ACL rule {id} does not exist"
+                )));
+            }
             tx.delete::<AclRule>(id);
             Ok(id)
         })
         .await
     }
 
-    /// Every rule (any authenticated user may read them, as in OpenNebula).
-    pub fn acl_info(&self, _caller: &Caller) -> Result<Vec<Arc<AclRule>>> {
+    /// Every rule (administrators only).
+    pub fn acl_info(&self, caller: &Caller) -> Result<Vec<Arc<AclRule>>> {
+        require_admin(caller, "USE")?;
         self.read(|state| Ok(state.acls.values().cloned().collect()))
     }
 }

@@ -6,10 +6,10 @@ use nubo_template::Template;
 use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
 
 use super::generic::{check_name, fetch_for};
+use crate::Core;
 use crate::auth::{Caller, authorize, authorize_create};
 use crate::model::{Cluster, Datastore, Host, Vnet};
 use crate::tx::Tx;
-use crate::Core;
 
 /// The default cluster, which hosts fall back to.
 pub const DEFAULT_CLUSTER: Oid = 0;
@@ -58,7 +58,10 @@ impl Core {
             if id == DEFAULT_CLUSTER {
                 return Err(Error::action("The default cluster cannot be deleted"));
             }
-            if !cluster.hosts.is_empty() || !cluster.datastores.is_empty() || !cluster.vnets.is_empty() {
+            if !cluster.hosts.is_empty()
+                || !cluster.datastores.is_empty()
+                || !cluster.vnets.is_empty()
+            {
                 return Err(Error::action(format!(
                     "Cluster {id} is not empty: it has hosts, datastores or virtual networks"
                 )));
@@ -70,7 +73,13 @@ impl Core {
     }
 
     /// Adds an object to a cluster. A host leaves its previous cluster.
-    pub async fn cluster_add(&self, caller: &Caller, id: Oid, member: Member, oid: Oid) -> Result<Oid> {
+    pub async fn cluster_add(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        member: Member,
+        oid: Oid,
+    ) -> Result<Oid> {
         self.write(|tx| {
             let mut cluster = cluster_for(tx, caller, id)?;
             let state = tx.state;
@@ -112,7 +121,13 @@ impl Core {
     }
 
     /// Removes an object from a cluster. A host goes back to the default cluster.
-    pub async fn cluster_del(&self, caller: &Caller, id: Oid, member: Member, oid: Oid) -> Result<Oid> {
+    pub async fn cluster_del(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        member: Member,
+        oid: Oid,
+    ) -> Result<Oid> {
         self.write(|tx| {
             let mut cluster = cluster_for(tx, caller, id)?;
             let state = tx.state;

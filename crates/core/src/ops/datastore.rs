@@ -7,14 +7,19 @@ use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
 
 use super::generic::{check_name, fetch_for, parse_template};
 use super::owner::new_meta;
+use crate::Core;
 use crate::auth::{Caller, authorize_create};
 use crate::model::{Cluster, Datastore};
-use crate::Core;
 
 impl Core {
     /// Creates a datastore from a template (NAME, TYPE, DS_MAD, TM_MAD, ...) in `cluster`
     /// (-1: the default cluster).
-    pub async fn datastore_allocate(&self, caller: &Caller, text: &str, cluster: Oid) -> Result<Oid> {
+    pub async fn datastore_allocate(
+        &self,
+        caller: &Caller,
+        text: &str,
+        cluster: Oid,
+    ) -> Result<Oid> {
         let alloc = |m: String| Error::allocate(ObjectKind::Datastore, m);
         let template = parse_template(text).map_err(|e| alloc(e.to_string()))?;
         let name = template
@@ -23,8 +28,11 @@ impl Core {
             .ok_or_else(|| alloc("No NAME in template".into()))?;
         let ds_type = match template.get("TYPE") {
             None => DatastoreType::Image,
-            Some(t) => DatastoreType::from_name(t)
-                .ok_or_else(|| alloc(format!("Invalid TYPE \"{t}\", must be IMAGE_DS, SYSTEM_DS, FILE_DS or BACKUP_DS")))?,
+            Some(t) => DatastoreType::from_name(t).ok_or_else(|| {
+                alloc(format!(
+                    "Invalid TYPE \"{t}\", must be IMAGE_DS, SYSTEM_DS, FILE_DS or BACKUP_DS"
+                ))
+            })?,
         };
         let ds_mad = template.get("DS_MAD").unwrap_or_default().to_string();
         if ds_mad.is_empty() && ds_type != DatastoreType::System {
@@ -36,7 +44,9 @@ impl Core {
             .ok_or_else(|| alloc("No TM_MAD in template.".into()))?;
         let disk_type = match template.get("DISK_TYPE") {
             None => DiskType::File,
-            Some(t) => DiskType::from_name(t).ok_or_else(|| alloc(format!("Invalid DISK_TYPE \"{t}\"")))?,
+            Some(t) => {
+                DiskType::from_name(t).ok_or_else(|| alloc(format!("Invalid DISK_TYPE \"{t}\"")))?
+            }
         };
         let cluster_id = if cluster == -1 { 0 } else { cluster };
         let base = self.config().datastore_base.clone();
@@ -52,7 +62,11 @@ impl Core {
             template.set("TYPE", ds_type.name());
             tx.put(Datastore {
                 meta: new_meta(caller, id, name),
-                ds_mad: if ds_mad.is_empty() { "-".into() } else { ds_mad },
+                ds_mad: if ds_mad.is_empty() {
+                    "-".into()
+                } else {
+                    ds_mad
+                },
                 tm_mad,
                 base_path: base.join(id.to_string()).to_string_lossy().into_owned(),
                 ds_type,
@@ -97,6 +111,12 @@ impl Core {
     pub async fn datastore_enable(&self, caller: &Caller, id: Oid, enable: bool) -> Result<Oid> {
         self.write(|tx| {
             let mut ds = (*fetch_for::<Datastore>(tx.state, caller, id, AuthOp::Manage)?).clone();
+            if ds.ds_type != DatastoreType::System {
+                return Err(Error::action(format!(
+                    "Only SYSTEM_DS datastores can be enabled or disabled; datastore {id} is {}",
+                    ds.ds_type.name()
+                )));
+            }
             ds.state = if enable {
                 DatastoreState::Ready
             } else {
@@ -109,7 +129,13 @@ impl Core {
     }
 
     /// Records capacity figures measured by the datastore monitor.
-    pub async fn datastore_monitor(&self, id: Oid, total_mb: i64, free_mb: i64, used_mb: i64) -> Result<()> {
+    pub async fn datastore_monitor(
+        &self,
+        id: Oid,
+        total_mb: i64,
+        free_mb: i64,
+        used_mb: i64,
+    ) -> Result<()> {
         self.write(|tx| {
             let mut ds = (**tx.state.get::<Datastore>(id)?).clone();
             if (ds.total_mb, ds.free_mb, ds.used_mb) != (total_mb, free_mb, used_mb) {

@@ -48,15 +48,22 @@ pub fn parse_template(text: &str) -> Result<Template> {
 }
 
 /// Checks a new name: not empty, no control characters, unique as the kind requires.
-pub fn check_name<T: Named>(state: &State, name: &str, owner: Oid, except: Option<Oid>) -> Result<()> {
+pub fn check_name<T: Named>(
+    state: &State,
+    name: &str,
+    owner: Oid,
+    except: Option<Oid>,
+) -> Result<()> {
     if name.trim().is_empty() {
-        return Err(Error::api("Invalid NAME, it cannot be empty"));
+        return Err(Error::action("Invalid NAME, it cannot be empty"));
     }
     if name.chars().any(char::is_control) {
-        return Err(Error::api("Invalid NAME, it cannot contain control characters"));
+        return Err(Error::action(
+            "Invalid NAME, it cannot contain control characters",
+        ));
     }
     if name.len() > 128 {
-        return Err(Error::api("Invalid NAME, max length is 128 chars"));
+        return Err(Error::action("Invalid NAME, max length is 128 chars"));
     }
     let clash = |o: &Arc<T>| {
         o.name() == name
@@ -95,9 +102,11 @@ impl Core {
         text: &str,
         append: i32,
     ) -> Result<Oid> {
-        let new = parse_template(text)?;
+        let new = parse_template(text).map_err(|e| Error::internal(e.to_string()))?;
         if !(0..=1).contains(&append) {
-            return Err(Error::api(format!("Wrong update type {append}, must be 0 or 1")));
+            return Err(Error::api(format!(
+                "Wrong update type {append}, must be 0 or 1"
+            )));
         }
         self.write(|tx| {
             let mut obj = (*fetch_for::<T>(tx.state, caller, id, AuthOp::Manage)?).clone();
@@ -127,9 +136,17 @@ impl Core {
 
     /// Changes permission bits; -1 keeps a bit. Changing an ADMIN bit needs ADMIN.
     pub async fn chmod<T: Owned>(&self, caller: &Caller, id: Oid, bits: [i32; 9]) -> Result<Oid> {
-        let needs_admin = [bits[2], bits[5], bits[8]].iter().any(|b| *b != -1);
-        let op = if needs_admin { AuthOp::Admin } else { AuthOp::Manage };
         self.write(|tx| {
+            // Setting an ADMIN bit to the value it has is no change and needs no ADMIN right.
+            let current = tx.state.get::<T>(id)?.meta().perms.as_array();
+            let needs_admin = [2, 5, 8]
+                .iter()
+                .any(|&i| bits[i] != -1 && (bits[i] == 1) != current[i]);
+            let op = if needs_admin {
+                AuthOp::Admin
+            } else {
+                AuthOp::Manage
+            };
             let mut obj = (*fetch_for::<T>(tx.state, caller, id, op)?).clone();
             let perms = obj.meta().perms.apply_chmod(bits).map_err(Error::api)?;
             obj.meta_mut().perms = perms;
@@ -140,7 +157,13 @@ impl Core {
     }
 
     /// Changes owner and/or group; -1 keeps each.
-    pub async fn chown<T: Owned>(&self, caller: &Caller, id: Oid, uid: Oid, gid: Oid) -> Result<Oid> {
+    pub async fn chown<T: Owned>(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        uid: Oid,
+        gid: Oid,
+    ) -> Result<Oid> {
         self.write(|tx| {
             let state = tx.state;
             let mut obj = (*fetch_for::<T>(state, caller, id, AuthOp::Manage)?).clone();
@@ -178,17 +201,30 @@ impl Core {
 
     /// Locks the object at `level` (1 USE, 2 MANAGE, 3 ADMIN, 4 ALL). With `test`, an
     /// object that is already locked is an error.
-    pub async fn lock<T: Owned>(&self, caller: &Caller, id: Oid, level: i32, test: bool) -> Result<Oid> {
+    pub async fn lock<T: Owned>(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        level: i32,
+        test: bool,
+    ) -> Result<Oid> {
         let level = match level {
             1..=3 => level,
             4 => 1,
-            other => return Err(Error::api(format!("Wrong lock level {other}, must be 1, 2, 3 or 4"))),
+            other => {
+                return Err(Error::action(format!(
+                    "Wrong lock level {other}, must be 1, 2, 3 or 4"
+                )));
+            }
         };
         self.write(|tx| {
             let obj = tx.state.get::<T>(id)?;
             authorize(tx.state, caller, obj.as_ref(), AuthOp::Manage)?;
             if test && obj.lock().is_some() {
-                return Err(Error::Locked { kind: T::KIND, id });
+                return Err(Error::action(format!(
+                    "{} [{id}] is already locked",
+                    T::KIND.human_name()
+                )));
             }
             let mut obj = (**obj).clone();
             obj.meta_mut().lock = Some(Lock {

@@ -7,12 +7,12 @@ use nubo_template::Template;
 use nubo_types::acl::{ALL_ID, CREATE, GROUP_ID, ID_VALUE_MASK};
 use nubo_types::{AuthOp, Error, ONEADMIN_GID, ObjectKind, Oid, Result, USERS_GID};
 
-use super::generic::{check_name, parse_template};
-use super::quota::apply_quota_template;
+use super::generic::check_name;
+use super::quota::{apply_quota_template, parse_quota_template};
+use crate::Core;
 use crate::auth::{Caller, authorize, authorize_create};
 use crate::model::{AclRule, Group, Quotas, User};
 use crate::state::ATTR_DEFAULT_GROUP_QUOTAS;
-use crate::Core;
 
 /// Kinds a new group's members may create (the rule OpenNebula gives the users group).
 const GROUP_CREATE_KINDS: [ObjectKind; 6] = [
@@ -43,7 +43,9 @@ impl Core {
                 quotas: Quotas::default(),
             })?;
             let rule_id = tx.next_oid(ObjectKind::Acl);
-            let kinds = GROUP_CREATE_KINDS.iter().fold(0, |acc, k| acc | k.acl_bit());
+            let kinds = GROUP_CREATE_KINDS
+                .iter()
+                .fold(0, |acc, k| acc | k.acl_bit());
             tx.put(AclRule {
                 id: rule_id,
                 user: GROUP_ID | id as u64,
@@ -82,7 +84,8 @@ impl Core {
                     group.users.len()
                 )));
             }
-            let names_group = |spec: u64| spec & GROUP_ID != 0 && (spec & ID_VALUE_MASK) as Oid == id;
+            let names_group =
+                |spec: u64| spec & GROUP_ID != 0 && (spec & ID_VALUE_MASK) as Oid == id;
             let rules: Vec<Oid> = tx
                 .state
                 .acls
@@ -114,7 +117,9 @@ impl Core {
                     )));
                 }
                 if !group.admins.insert(uid) {
-                    return Err(Error::action(format!("User {uid} is already an administrator")));
+                    return Err(Error::action(format!(
+                        "User {uid} is already an administrator"
+                    )));
                 }
             } else if !group.admins.remove(&uid) {
                 return Err(Error::action(format!("User {uid} is not an administrator")));
@@ -127,7 +132,7 @@ impl Core {
 
     /// Sets quota limits of a group.
     pub async fn group_quota(&self, caller: &Caller, id: Oid, text: &str) -> Result<Oid> {
-        let template = parse_template(text)?;
+        let template = parse_quota_template(text)?;
         self.write(move |tx| {
             let group = tx.state.get::<Group>(id)?;
             authorize(tx.state, caller, group.as_ref(), AuthOp::Admin)?;
@@ -156,7 +161,7 @@ impl Core {
                 object: "GROUP_QUOTAS".into(),
             });
         }
-        let template = parse_template(text)?;
+        let template = parse_quota_template(text)?;
         self.write(move |tx| {
             let mut quotas = tx.state.default_group_quotas.clone();
             apply_quota_template(&mut quotas, &template)?;

@@ -7,9 +7,9 @@ use nubo_types::states::HostState;
 use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
 
 use super::generic::{check_name, fetch_for};
+use crate::Core;
 use crate::auth::{Caller, authorize_create};
 use crate::model::{Cluster, Host, HostShare};
-use crate::Core;
 
 impl Core {
     /// Registers a host in `cluster` (-1: the default cluster).

@@ -1,13 +1,20 @@
 //! Every operation of the cloud, one module per kind of object, plus the generic ones.
 
 pub mod acl;
+pub mod address_range;
 pub mod cluster;
 pub mod datastore;
+pub mod document;
 pub mod generic;
 pub mod group;
 pub mod host;
+pub mod image;
+pub mod image_files;
 pub mod owner;
 pub mod pool;
 pub mod quota;
+pub mod secgroup;
 pub mod user;
+pub mod vnet;
+pub mod vntemplate;
 pub mod zone;

@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use nubo_types::{AuthOp, Error, Oid, Result};
 
+use crate::Core;
 use crate::auth::{Caller, may};
 use crate::model::PoolObject;
 use crate::state::State;
-use crate::Core;
 
 /// Which objects a pool call asks for (`filter`, `start`, `end`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

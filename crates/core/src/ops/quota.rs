@@ -6,6 +6,11 @@ use nubo_types::{Error, Oid, Result};
 
 use crate::model::{QuotaKind, Quotas};
 
+/// Parses a quota template; syntax errors are ACTION errors, as oned reports them.
+pub fn parse_quota_template(text: &str) -> Result<nubo_template::Template> {
+    nubo_template::Template::parse(text).map_err(|e| Error::action(e.to_string()))
+}
+
 /// Applies the limits of a quota template onto `quotas`.
 pub fn apply_quota_template(quotas: &mut Quotas, template: &Template) -> Result<()> {
     for kind in QuotaKind::ALL {
@@ -17,9 +22,8 @@ pub fn apply_quota_template(quotas: &mut Quotas, template: &Template) -> Result<
                     .map(|(_, v)| v.trim())
             };
             let id = if kind.has_id() {
-                let text = lookup("ID").ok_or_else(|| {
-                    Error::api(format!("{} quota needs an ID", kind.name()))
-                })?;
+                let text = lookup("ID")
+                    .ok_or_else(|| Error::api(format!("{} quota needs an ID", kind.name())))?;
                 text.parse::<Oid>().map_err(|_| {
                     Error::api(format!("Invalid ID \"{text}\" in {} quota", kind.name()))
                 })?
@@ -30,7 +34,10 @@ pub fn apply_quota_template(quotas: &mut Quotas, template: &Template) -> Result<
             for field in kind.limits() {
                 if let Some(text) = lookup(field) {
                     let value: f64 = text.parse().map_err(|_| {
-                        Error::api(format!("Invalid {field} \"{text}\" in {} quota", kind.name()))
+                        Error::api(format!(
+                            "Invalid {field} \"{text}\" in {} quota",
+                            kind.name()
+                        ))
                     })?;
                     if !value.is_finite() || value < -2.0 {
                         return Err(Error::api(format!(
@@ -66,11 +73,13 @@ pub fn charge(
             limit = default_entry.limit(field);
         }
         if *delta > 0.0 && limit >= 0.0 && used > limit {
-            return Err(Error::api(format!(
-                "{owner} [{}] limit of {limit} reached for {field} quota in {} [{id}].",
-                kind.name(),
-                kind.name()
-            )));
+            return Err(Error::Quota {
+                message: format!(
+                    "{owner} quota exceeded: limit of {} reached for {field} in {} [{id}].",
+                    crate::model::format_quota_value(limit),
+                    kind.name()
+                ),
+            });
         }
         entry.used.insert((*field).to_string(), used.max(0.0));
     }
@@ -87,14 +96,43 @@ mod tests {
         let t = Template::parse("DATASTORE=[ID=1, IMAGES=1, SIZE=100]").expect("template");
         apply_quota_template(&mut q, &t).expect("apply");
         let d = Quotas::default();
-        charge(&mut q, &d, QuotaKind::Datastore, 1, &[("IMAGES", 1.0), ("SIZE", 50.0)], "User")
-            .expect("first image fits");
-        let err = charge(&mut q, &d, QuotaKind::Datastore, 1, &[("IMAGES", 1.0)], "User");
+        charge(
+            &mut q,
+            &d,
+            QuotaKind::Datastore,
+            1,
+            &[("IMAGES", 1.0), ("SIZE", 50.0)],
+            "User",
+        )
+        .expect("first image fits");
+        let err = charge(
+            &mut q,
+            &d,
+            QuotaKind::Datastore,
+            1,
+            &[("IMAGES", 1.0)],
+            "User",
+        );
         assert!(err.is_err());
-        charge(&mut q, &d, QuotaKind::Datastore, 1, &[("IMAGES", -1.0), ("SIZE", -50.0)], "User")
-            .expect("release");
-        assert_eq!(q.entry(QuotaKind::Datastore, 1).map(|e| e.used("IMAGES")), Some(0.0));
-        assert!(apply_quota_template(&mut q, &Template::parse("VM=[CPU=abc]").expect("t")).is_err());
-        assert!(apply_quota_template(&mut q, &Template::parse("NETWORK=[LEASES=3]").expect("t")).is_err());
+        charge(
+            &mut q,
+            &d,
+            QuotaKind::Datastore,
+            1,
+            &[("IMAGES", -1.0), ("SIZE", -50.0)],
+            "User",
+        )
+        .expect("release");
+        assert_eq!(
+            q.entry(QuotaKind::Datastore, 1).map(|e| e.used("IMAGES")),
+            Some(0.0)
+        );
+        assert!(
+            apply_quota_template(&mut q, &Template::parse("VM=[CPU=abc]").expect("t")).is_err()
+        );
+        assert!(
+            apply_quota_template(&mut q, &Template::parse("NETWORK=[LEASES=3]").expect("t"))
+                .is_err()
+        );
     }
 }

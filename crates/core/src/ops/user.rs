@@ -4,10 +4,12 @@
 use std::sync::Arc;
 
 use nubo_template::Template;
-use nubo_types::{AuthOp, Error, ONEADMIN_UID, ObjectKind, Oid, Result, SERVERADMIN_UID, USERS_GID};
+use nubo_types::{
+    AuthOp, Error, ONEADMIN_UID, ObjectKind, Oid, Result, SERVERADMIN_UID, USERS_GID,
+};
 
-use super::generic::{check_name, parse_template};
-use super::quota::apply_quota_template;
+use super::generic::check_name;
+use super::quota::{apply_quota_template, parse_quota_template};
 use crate::auth::{Caller, authorize, authorize_create, hash_password, random_hex};
 use crate::model::{Group, LoginToken, Quotas, User};
 use crate::state::{ATTR_DEFAULT_USER_QUOTAS, State};
@@ -66,7 +68,11 @@ impl Core {
         check_password(&driver, password)
             .map_err(|e| Error::allocate(ObjectKind::User, e.to_string()))?;
         let gids: Vec<Oid> = if gids.is_empty() {
-            vec![if caller.is_admin() { USERS_GID } else { caller.gid }]
+            vec![if caller.is_admin() {
+                USERS_GID
+            } else {
+                caller.gid
+            }]
         } else {
             gids.to_vec()
         };
@@ -120,7 +126,9 @@ impl Core {
         self.write(|tx| {
             let user = user_of(tx.state, caller, id, AuthOp::Admin)?;
             if id == ONEADMIN_UID || id == SERVERADMIN_UID {
-                return Err(Error::action("Cannot delete the oneadmin or serveradmin account"));
+                return Err(Error::action(
+                    "Cannot delete the oneadmin or serveradmin account",
+                ));
             }
             for gid in &user.groups {
                 if tx.state.groups.contains_key(gid) {
@@ -142,7 +150,8 @@ impl Core {
         let password = password.to_string();
         self.write(move |tx| {
             let mut user = user_of(tx.state, caller, id, AuthOp::Manage)?;
-            check_password(&user.auth_driver, &password)?;
+            check_password(&user.auth_driver, &password)
+                .map_err(|e| Error::action(e.to_string()))?;
             user.password = stored_password(&user.auth_driver, &password);
             tx.put(user)?;
             Ok(id)
@@ -180,7 +189,9 @@ impl Core {
         self.write(|tx| {
             let mut user = user_of(tx.state, caller, id, AuthOp::Manage)?;
             if id == ONEADMIN_UID {
-                return Err(Error::action("Cannot change the primary group of oneadmin"));
+                return Err(Error::internal(
+                    "Cannot change the primary group of oneadmin",
+                ));
             }
             let group = tx.state.get::<Group>(gid)?.clone();
             authorize(tx.state, caller, group.as_ref(), AuthOp::Manage)?;
@@ -253,7 +264,7 @@ impl Core {
 
     /// Sets quota limits of a user.
     pub async fn user_quota(&self, caller: &Caller, id: Oid, text: &str) -> Result<Oid> {
-        let template = parse_template(text)?;
+        let template = parse_quota_template(text)?;
         self.write(move |tx| {
             let mut user = user_of(tx.state, caller, id, AuthOp::Admin)?;
             if id == ONEADMIN_UID {
@@ -292,11 +303,15 @@ impl Core {
         let (username, token) = (username.to_string(), token.to_string());
         self.write(move |tx| {
             let state = tx.state;
-            let user = state
-                .users
-                .values()
-                .find(|u| u.name == username)
-                .ok_or_else(|| Error::action(format!("User {username} does not exist")))?;
+            let user =
+                state
+                    .users
+                    .values()
+                    .find(|u| u.name == username)
+                    .ok_or(Error::NoExists {
+                        kind: ObjectKind::User,
+                        id: -1,
+                    })?;
             authorize(state, caller, user.as_ref(), AuthOp::Manage)?;
             let mut user = (**user).clone();
             let now = now();
@@ -305,20 +320,30 @@ impl Core {
             if valid == 0 {
                 if token.is_empty() {
                     user.login_tokens.clear();
-                } else {
+                } else if user.login_tokens.iter().any(|t| t.token == token) {
                     user.login_tokens.retain(|t| t.token != token);
+                } else {
+                    return Err(Error::api("The token to revoke does not exist"));
                 }
+                let name = user.name.clone();
                 tx.put(user)?;
-                return Ok(token);
+                // Never an empty string: pyone reads the first character of string replies.
+                return Ok(if token.is_empty() { name } else { token });
             }
             if valid < -1 {
                 return Err(Error::api(format!("Wrong valid time {valid}")));
             }
             if egid >= 0 && !user.groups.contains(&egid) {
-                return Err(Error::action(format!("EGID {egid} is not a group of the user")));
+                return Err(Error::action(format!(
+                    "EGID {egid} is not a group of the user"
+                )));
             }
             let expiration_time = if valid == -1 { -1 } else { now + valid };
-            let token = if token.is_empty() { random_hex(32)? } else { token };
+            let token = if token.is_empty() {
+                random_hex(32)?
+            } else {
+                token
+            };
             user.login_tokens.retain(|t| t.token != token);
             user.login_tokens.push(LoginToken {
                 token: token.clone(),
@@ -345,7 +370,7 @@ impl Core {
                 object: "USER_QUOTAS".into(),
             });
         }
-        let template = parse_template(text)?;
+        let template = parse_quota_template(text)?;
         self.write(move |tx| {
             let mut quotas = tx.state.default_user_quotas.clone();
             apply_quota_template(&mut quotas, &template)?;

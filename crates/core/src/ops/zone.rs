@@ -6,9 +6,9 @@ use nubo_types::states::ZoneState;
 use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
 
 use super::generic::{check_name, fetch_for, parse_template};
+use crate::Core;
 use crate::auth::{Caller, authorize_create};
 use crate::model::{Zone, ZoneServer};
-use crate::Core;
 
 impl Core {
     /// Registers a zone from a template with NAME (and ENDPOINT).
@@ -53,7 +53,11 @@ impl Core {
     pub async fn zone_enable(&self, caller: &Caller, id: Oid, enable: bool) -> Result<Oid> {
         self.write(|tx| {
             let mut zone = (*fetch_for::<Zone>(tx.state, caller, id, AuthOp::Admin)?).clone();
-            zone.state = if enable { ZoneState::Enabled } else { ZoneState::Disabled };
+            zone.state = if enable {
+                ZoneState::Enabled
+            } else {
+                ZoneState::Disabled
+            };
             tx.put(zone)?;
             Ok(id)
         })

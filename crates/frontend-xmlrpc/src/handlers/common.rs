@@ -73,14 +73,20 @@ pub async fn update<T: Templated>(core: &Core, p: &Params) -> CallResult {
 pub async fn rename<T: Named>(core: &Core, p: &Params) -> CallResult {
     let c = auth(core, p)?;
     let oid = p.int(1)?;
-    id(core.rename::<T>(&c, oid, p.str(2)?).await.map_err(on(oid))?)
+    id(core
+        .rename::<T>(&c, oid, p.str(2)?)
+        .await
+        .map_err(on(oid))?)
 }
 
 /// `chmod(id, 9 × bit)`.
 pub async fn chmod<T: Owned>(core: &Core, p: &Params) -> CallResult {
     let c = auth(core, p)?;
     let oid = p.int(1)?;
-    id(core.chmod::<T>(&c, oid, p.perms(2)?).await.map_err(on(oid))?)
+    id(core
+        .chmod::<T>(&c, oid, p.perms(2)?)
+        .await
+        .map_err(on(oid))?)
 }
 
 /// `chown(id, uid, gid)`.

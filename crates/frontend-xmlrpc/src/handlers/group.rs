@@ -54,7 +54,10 @@ async fn admin(core: &Core, p: &Params, add: bool) -> CallResult {
 async fn quota(core: &Core, p: &Params) -> CallResult {
     let c = auth(core, p)?;
     let oid = p.int(1)?;
-    id(core.group_quota(&c, oid, p.str(2)?).await.map_err(on(oid))?)
+    id(core
+        .group_quota(&c, oid, p.str(2)?)
+        .await
+        .map_err(on(oid))?)
 }
 
 fn pool(core: &Core, p: &Params) -> CallResult {

@@ -39,7 +39,10 @@ async fn delete(core: &Core, p: &Params) -> CallResult {
 async fn status(core: &Core, p: &Params) -> CallResult {
     let c = auth(core, p)?;
     let oid = p.int(1)?;
-    id(core.host_status(&c, oid, p.int(2)?).await.map_err(on(oid))?)
+    id(core
+        .host_status(&c, oid, p.int(2)?)
+        .await
+        .map_err(on(oid))?)
 }
 
 fn monitoring(core: &Core, p: &Params) -> CallResult {

@@ -5,10 +5,15 @@ pub mod acl;
 pub mod cluster;
 pub mod common;
 pub mod datastore;
+pub mod document;
 pub mod group;
 pub mod host;
+pub mod image;
+pub mod secgroup;
 pub mod system;
 pub mod user;
+pub mod vnet;
+pub mod vntemplate;
 pub mod zone;
 
 use nubo_core::Core;
@@ -36,6 +41,11 @@ pub async fn dispatch(core: &Core, method: &str, p: &Params) -> CallResult {
         "cluster" | "clusterpool" => cluster::call(core, object, verb, p).await,
         "datastore" | "datastorepool" => datastore::call(core, object, verb, p).await,
         "zone" | "zonepool" => zone::call(core, object, verb, p).await,
+        "vn" | "vnpool" => vnet::call(core, object, verb, p).await,
+        "vntemplate" | "vntemplatepool" => vntemplate::call(core, object, verb, p).await,
+        "secgroup" | "secgrouppool" => secgroup::call(core, object, verb, p).await,
+        "image" | "imagepool" => image::call(core, object, verb, p).await,
+        "document" | "documentpool" => document::call(core, object, verb, p).await,
         "system" => system::call(core, verb, p).await,
         _ => None,
     };

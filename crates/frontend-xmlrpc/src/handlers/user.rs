@@ -53,7 +53,10 @@ fn info(core: &Core, p: &Params) -> CallResult {
 async fn passwd(core: &Core, p: &Params) -> CallResult {
     let c = auth(core, p)?;
     let oid = p.int(1)?;
-    id(core.user_passwd(&c, oid, p.str(2)?).await.map_err(on(oid))?)
+    id(core
+        .user_passwd(&c, oid, p.str(2)?)
+        .await
+        .map_err(on(oid))?)
 }
 
 async fn chauth(core: &Core, p: &Params) -> CallResult {
@@ -91,13 +94,22 @@ async fn quota(core: &Core, p: &Params) -> CallResult {
 async fn enable(core: &Core, p: &Params) -> CallResult {
     let c = auth(core, p)?;
     let oid = p.int(1)?;
-    id(core.user_enable(&c, oid, p.bool(2)?).await.map_err(on(oid))?)
+    id(core
+        .user_enable(&c, oid, p.bool(2)?)
+        .await
+        .map_err(on(oid))?)
 }
 
 async fn login(core: &Core, p: &Params) -> CallResult {
     let c = auth(core, p)?;
     let token = core
-        .user_login(&c, p.str(1)?, p.str(2)?, i64::from(p.int(3)?), p.int_or(4, -1)?)
+        .user_login(
+            &c,
+            p.str(1)?,
+            p.str(2)?,
+            i64::from(p.int(3)?),
+            p.int_or(4, -1)?,
+        )
         .await?;
     Ok(nubo_xmlrpc::Value::String(token))
 }

@@ -39,19 +39,28 @@ async fn delete(core: &Core, p: &Params) -> CallResult {
 async fn enable(core: &Core, p: &Params) -> CallResult {
     let c = auth(core, p)?;
     let oid = p.int(1)?;
-    id(core.zone_enable(&c, oid, p.bool(2)?).await.map_err(on(oid))?)
+    id(core
+        .zone_enable(&c, oid, p.bool(2)?)
+        .await
+        .map_err(on(oid))?)
 }
 
 async fn addserver(core: &Core, p: &Params) -> CallResult {
     let c = auth(core, p)?;
     let oid = p.int(1)?;
-    id(core.zone_addserver(&c, oid, p.str(2)?).await.map_err(on(oid))?)
+    id(core
+        .zone_addserver(&c, oid, p.str(2)?)
+        .await
+        .map_err(on(oid))?)
 }
 
 async fn delserver(core: &Core, p: &Params) -> CallResult {
     let c = auth(core, p)?;
     let oid = p.int(1)?;
-    id(core.zone_delserver(&c, oid, p.int(2)?).await.map_err(on(oid))?)
+    id(core
+        .zone_delserver(&c, oid, p.int(2)?)
+        .await
+        .map_err(on(oid))?)
 }
 
 fn resetserver(core: &Core, p: &Params) -> CallResult {

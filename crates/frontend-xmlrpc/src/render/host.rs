@@ -33,7 +33,9 @@ fn write(x: &mut Xml, h: &Host) {
         .num("MAX_DISK", 0)
         .num("USED_DISK", 0)
         .close("DATASTORES");
-    x.empty("PCI_DEVICES").empty("NUMA_NODES").close("HOST_SHARE");
+    x.empty("PCI_DEVICES")
+        .empty("NUMA_NODES")
+        .close("HOST_SHARE");
     x.ids("VMS", &h.vms);
     template(x, "TEMPLATE", &h.template);
     x.open("MONITORING");

@@ -25,7 +25,10 @@ pub fn quotas(x: &mut Xml, q: &Quotas) {
             }
             for field in kind.limits() {
                 x.num(field, format_quota_value(entry.limit(field)));
-                x.num(&format!("{field}_USED"), format_quota_value(entry.used(field)));
+                x.num(
+                    &format!("{field}_USED"),
+                    format_quota_value(entry.used(field)),
+                );
             }
             x.close(kind.name());
         }

@@ -12,6 +12,7 @@ fn write(x: &mut Xml, z: &Zone) {
         .num("ID", z.id)
         .text("NAME", &z.name)
         .num("STATE", z.state.code());
+    // zone.xsd allows only ENDPOINT in TEMPLATE; other attributes are kept but not shown.
     x.open("TEMPLATE")
         .cdata("ENDPOINT", z.template.get("ENDPOINT").unwrap_or_default())
         .close("TEMPLATE");

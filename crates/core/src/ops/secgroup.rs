@@ -1,0 +1,280 @@
+//! Security group operations: allocate, delete, update (rules are validated as OpenNebula's
+//! `SecurityGroup::isValidRule` does), clone and commit (`one.secgroup.*`).
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+use nubo_template::Template;
+use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
+
+use super::generic::{check_name, fetch_for, parse_template};
+use super::owner::new_meta;
+use super::vnet::DEFAULT_SECGROUP;
+use crate::Core;
+use crate::auth::{Caller, authorize_create};
+use crate::model::SecGroup;
+use crate::tx::Tx;
+
+const PROTOCOLS: [&str; 6] = ["TCP", "UDP", "ICMP", "ICMPV6", "IPSEC", "ALL"];
+
+fn alloc(e: Error) -> Error {
+    Error::allocate(ObjectKind::SecGroup, e.to_string())
+}
+
+/// Whether `text` is a port list such as `22`, `1000:2000` or `22,80,1000:2000`.
+fn valid_range(text: &str) -> bool {
+    let port = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    text.split(',').all(|item| match item.split_once(':') {
+        Some((a, b)) => port(a) && port(b),
+        None => port(item),
+    })
+}
+
+/// Checks one `RULE=[..]` vector.
+pub fn check_rule(rule: &[(String, String)]) -> Result<()> {
+    let get = |key: &str| {
+        rule.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+    };
+    let proto = get("PROTOCOL").unwrap_or_default().to_ascii_uppercase();
+    if !PROTOCOLS.contains(&proto.as_str()) {
+        return Err(Error::api(
+            "Wrong PROTOCOL in rule. Valid options: TCP, UDP, ICMP, ICMPV6, IPSEC, ALL.",
+        ));
+    }
+    if let Some(range) = get("RANGE") {
+        if proto != "TCP" && proto != "UDP" {
+            return Err(Error::api(
+                "RANGE is supported only for TCP and UDP protocols.",
+            ));
+        }
+        if !valid_range(range) {
+            return Err(Error::api("Invalid RANGE specification."));
+        }
+    }
+    for (key, needs) in [("ICMP_TYPE", "ICMP"), ("ICMPV6_TYPE", "ICMPV6")] {
+        if let Some(v) = get(key) {
+            if proto != needs {
+                return Err(Error::api(format!(
+                    "{key} is supported only for {needs} protocol."
+                )));
+            }
+            if v.parse::<u32>().is_err() {
+                return Err(Error::api(format!("Wrong {key}, it must be integer")));
+            }
+        }
+    }
+    let rule_type = get("RULE_TYPE").unwrap_or_default().to_ascii_uppercase();
+    if rule_type != "INBOUND" && rule_type != "OUTBOUND" {
+        return Err(Error::api(
+            "Wrong RULE_TYPE in rule. Valid options: INBOUND, OUTBOUND.",
+        ));
+    }
+    if let Some(ip) = get("IP") {
+        if get("SIZE").and_then(|s| s.parse::<u32>().ok()).is_none() {
+            return Err(Error::api("Wrong or empty SIZE."));
+        }
+        if ip.parse::<Ipv4Addr>().is_err() {
+            return Err(Error::api("Wrong format for IP value."));
+        }
+    } else if let Some(net) = get("NETWORK_ID")
+        && net.parse::<Oid>().is_err()
+    {
+        return Err(Error::api("Wrong NETWORK_ID."));
+    }
+    Ok(())
+}
+
+/// Checks every `RULE` of a security group template.
+pub fn check_rules(t: &Template) -> Result<()> {
+    t.vectors("RULE").try_for_each(check_rule)
+}
+
+/// Stores a new security group `name` owned by `caller`.
+fn store_new(tx: &mut Tx, caller: &Caller, name: String, template: Template) -> Result<Oid> {
+    authorize_create(tx.state, caller, ObjectKind::SecGroup)?;
+    check_name::<SecGroup>(tx.state, &name, caller.uid, None).map_err(alloc)?;
+    let id = tx.next_oid(ObjectKind::SecGroup);
+    tx.put(SecGroup {
+        meta: new_meta(caller, id, name),
+        updated_vms: BTreeSet::new(),
+        outdated_vms: BTreeSet::new(),
+        updating_vms: BTreeSet::new(),
+        error_vms: BTreeSet::new(),
+        template,
+    })?;
+    Ok(id)
+}
+
+impl Core {
+    /// Creates a security group from a template (NAME and RULE vectors).
+    pub async fn secgroup_allocate(&self, caller: &Caller, text: &str) -> Result<Oid> {
+        let mut template = parse_template(text).map_err(alloc)?;
+        let name = template
+            .remove("NAME")
+            .into_iter()
+            .find_map(|a| a.value.as_single().map(|s| s.trim().to_string()))
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| alloc(Error::api("No NAME in template for Security Group.")))?;
+        check_rules(&template).map_err(alloc)?;
+        self.write(move |tx| store_new(tx, caller, name, template))
+            .await
+    }
+
+    /// Deletes a security group no VM uses (never the default group 0).
+    pub async fn secgroup_delete(&self, caller: &Caller, id: Oid) -> Result<Oid> {
+        self.write(|tx| {
+            let sg = fetch_for::<SecGroup>(tx.state, caller, id, AuthOp::Manage)?;
+            if id == DEFAULT_SECGROUP {
+                return Err(Error::action(
+                    "The default security group (ID 0) cannot be deleted.",
+                ));
+            }
+            let vms = sg.updated_vms.len()
+                + sg.outdated_vms.len()
+                + sg.updating_vms.len()
+                + sg.error_vms.len();
+            if vms > 0 {
+                return Err(Error::action(format!(
+                    "The security group has {vms} VMs using it"
+                )));
+            }
+            tx.delete::<SecGroup>(id);
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Replaces (append = 0) or merges into (append = 1) the template; the rules of the
+    /// result must be valid.
+    pub async fn secgroup_update(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        text: &str,
+        append: i32,
+    ) -> Result<Oid> {
+        let new = parse_template(text)?;
+        if !(0..=1).contains(&append) {
+            return Err(Error::api(format!(
+                "Wrong update type {append}, must be 0 or 1"
+            )));
+        }
+        self.write(|tx| {
+            let mut sg = (*fetch_for::<SecGroup>(tx.state, caller, id, AuthOp::Manage)?).clone();
+            if append == 1 {
+                sg.template.merge(&new);
+            } else {
+                sg.template = new;
+            }
+            check_rules(&sg.template)?;
+            tx.put(sg)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Copies a security group under a new name, owned by the caller.
+    pub async fn secgroup_clone(&self, caller: &Caller, id: Oid, name: &str) -> Result<Oid> {
+        let name = name.trim().to_string();
+        self.write(move |tx| {
+            let source = fetch_for::<SecGroup>(tx.state, caller, id, AuthOp::Use)?;
+            store_new(tx, caller, name, source.template.clone())
+        })
+        .await
+    }
+
+    /// Pushes the rules to the VMs using the group (only those not up to date with
+    /// `outdated_only`). Rules take effect as VMs are (re)configured, so every VM counts
+    /// as updated at once.
+    pub async fn secgroup_commit(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        outdated_only: bool,
+    ) -> Result<Oid> {
+        self.write(|tx| {
+            let mut sg = (*fetch_for::<SecGroup>(tx.state, caller, id, AuthOp::Manage)?).clone();
+            let mut moved = std::mem::take(&mut sg.outdated_vms);
+            moved.append(&mut sg.error_vms);
+            if !outdated_only {
+                moved.append(&mut sg.updating_vms);
+            }
+            if !moved.is_empty() {
+                sg.updated_vms.append(&mut moved);
+                tx.put(sg)?;
+            }
+            Ok(id)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn rules_are_checked() {
+        assert!(check_rule(&rule(&[("PROTOCOL", "ALL"), ("RULE_TYPE", "inbound")])).is_ok());
+        assert!(
+            check_rule(&rule(&[
+                ("PROTOCOL", "TCP"),
+                ("RULE_TYPE", "OUTBOUND"),
+                ("RANGE", "22,1000:2000")
+            ]))
+            .is_ok()
+        );
+        assert!(check_rule(&rule(&[("PROTOCOL", "SCTP"), ("RULE_TYPE", "INBOUND")])).is_err());
+        assert!(check_rule(&rule(&[("PROTOCOL", "TCP"), ("RULE_TYPE", "SIDEWAYS")])).is_err());
+        assert!(
+            check_rule(&rule(&[
+                ("PROTOCOL", "ICMP"),
+                ("RULE_TYPE", "INBOUND"),
+                ("RANGE", "22")
+            ]))
+            .is_err()
+        );
+        assert!(
+            check_rule(&rule(&[
+                ("PROTOCOL", "TCP"),
+                ("RULE_TYPE", "INBOUND"),
+                ("RANGE", "22:")
+            ]))
+            .is_err()
+        );
+        assert!(
+            check_rule(&rule(&[
+                ("PROTOCOL", "ALL"),
+                ("RULE_TYPE", "INBOUND"),
+                ("IP", "10.0.0.1")
+            ]))
+            .is_err()
+        );
+        assert!(
+            check_rule(&rule(&[
+                ("PROTOCOL", "ALL"),
+                ("RULE_TYPE", "INBOUND"),
+                ("IP", "10.0.0.1"),
+                ("SIZE", "4")
+            ]))
+            .is_ok()
+        );
+        assert!(
+            check_rule(&rule(&[
+                ("PROTOCOL", "ICMP"),
+                ("RULE_TYPE", "INBOUND"),
+                ("ICMP_TYPE", "x")
+            ]))
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,906 @@
+//! Virtual network operations with OpenNebula's `one.vn.*` semantics: allocate (driver
+//! checks, bridge and VLAN defaults, address ranges, clusters, the default security group),
+//! delete, update, address-range management, holds, reservations and recovery.
+
+use std::collections::BTreeSet;
+
+use nubo_template::Template;
+use nubo_types::states::VnetState;
+use nubo_types::{AuthOp, Error, ONEADMIN_GID, ONEADMIN_UID, ObjectKind, Oid, Result};
+
+use super::address_range::{self as ars, AddrQuery, value};
+use super::cluster::DEFAULT_CLUSTER;
+use super::generic::{check_name, fetch_for, parse_template};
+use super::owner::new_meta;
+use super::quota::charge;
+use crate::Core;
+use crate::auth::{Caller, authorize_create};
+use crate::model::{AddressRange, Cluster, Group, LeaseOwner, QuotaKind, User, Vnet};
+use crate::state::State;
+use crate::tx::Tx;
+
+/// The default security group every network gets.
+pub const DEFAULT_SECGROUP: Oid = 0;
+
+/// What a network driver requires, after OpenNebula's `parse_phydev_vlans` table and the
+/// `VN_MAD_CONF` bridge types of oned.conf.
+#[derive(Debug, Clone, Copy, Default)]
+struct DriverRules {
+    phydev: bool,
+    bridge: bool,
+    vlan: bool,
+    outer_vlan: bool,
+    bridge_type: &'static str,
+}
+
+fn driver_rules(vn_mad: &str) -> DriverRules {
+    let linux = DriverRules {
+        bridge_type: "linux",
+        ..DriverRules::default()
+    };
+    match vn_mad.to_ascii_lowercase().as_str() {
+        "dummy" => DriverRules {
+            bridge: true,
+            ..linux
+        },
+        "802.1q" | "vxlan" => DriverRules {
+            phydev: true,
+            vlan: true,
+            ..linux
+        },
+        "ovswitch" => DriverRules {
+            bridge_type: "openvswitch",
+            ..linux
+        },
+        "ovswitch_vxlan" => DriverRules {
+            outer_vlan: true,
+            bridge_type: "openvswitch",
+            ..linux
+        },
+        "vcenter" => DriverRules {
+            bridge_type: "vcenter_port_groups",
+            ..linux
+        },
+        _ => linux,
+    }
+}
+
+/// Whether the driver takes a VLAN id from the automatic pool (`VLAN_ID`, `OUTER_VLAN_ID`).
+fn auto_vlan_kinds(vn_mad: &str) -> (bool, bool) {
+    match vn_mad.to_ascii_lowercase().as_str() {
+        "802.1q" | "vxlan" | "ovswitch" => (true, false),
+        "ovswitch_vxlan" => (false, true),
+        _ => (false, false),
+    }
+}
+
+const BRIDGE_TYPES: [&str; 5] = [
+    "linux",
+    "openvswitch",
+    "openvswitch_dpdk",
+    "vcenter_port_groups",
+    "none",
+];
+
+/// Removes every `name` attribute and returns the first non-blank single value.
+fn take_single(t: &mut Template, name: &str) -> Option<String> {
+    t.remove(name)
+        .into_iter()
+        .find_map(|a| a.value.as_single().map(|s| s.trim().to_string()))
+        .filter(|s| !s.is_empty())
+}
+
+fn is_yes(text: Option<&str>) -> bool {
+    text.is_some_and(|t| {
+        ["YES", "TRUE", "1"]
+            .iter()
+            .any(|y| t.eq_ignore_ascii_case(y))
+    })
+}
+
+/// The pairs of the first `name` vector of a template.
+fn first_vector(t: &Template, name: &str) -> Option<Vec<(String, String)>> {
+    t.vectors(name).next().map(<[(String, String)]>::to_vec)
+}
+
+/// Random bits for the MACs of ranges without IPv4.
+fn random_u32() -> Result<u32> {
+    let mut bytes = [0u8; 4];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::internal(format!("no randomness available: {e}")))?;
+    Ok(u32::from_be_bytes(bytes))
+}
+
+/// `VLAN_ID` / `AUTOMATIC_VLAN_ID` (or the OUTER pair): the id given, or whether to pick one.
+fn parse_vlan(t: &mut Template, id_name: &str, auto_name: &str) -> (Option<String>, bool) {
+    let auto = t.remove(auto_name);
+    let auto = is_yes(auto.iter().find_map(|a| a.value.as_single()));
+    match take_single(t, id_name) {
+        Some(id) => {
+            t.set(id_name, id.clone());
+            (Some(id), false)
+        }
+        None => (None, auto),
+    }
+}
+
+/// The lowest VLAN id from 2 up that no network uses (4095 is reserved).
+fn pick_vlan(state: &State) -> String {
+    let used: BTreeSet<u32> = state
+        .vnets
+        .values()
+        .flat_map(|v| [v.vlan_id.as_deref(), v.outer_vlan_id.as_deref()])
+        .flatten()
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    (2u32..)
+        .find(|n| *n != 4095 && !used.contains(n))
+        .unwrap_or(2)
+        .to_string()
+}
+
+/// The network's `SECURITY_GROUPS`: the ones given plus the default group, sorted.
+fn security_groups(t: &mut Template) -> Result<String> {
+    let mut ids = BTreeSet::from([DEFAULT_SECGROUP]);
+    if let Some(text) = take_single(t, "SECURITY_GROUPS") {
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let id = part.parse::<Oid>().map_err(|_| {
+                Error::api(format!(
+                    "Invalid security group id \"{part}\" in SECURITY_GROUPS"
+                ))
+            })?;
+            ids.insert(id);
+        }
+    }
+    let ids: Vec<String> = ids.iter().map(Oid::to_string).collect();
+    Ok(ids.join(","))
+}
+
+/// Parses a new range for `vnet` (next free id, the network's IPAM_MAD) and checks it
+/// against the network's other ranges.
+fn new_range(
+    existing: &[AddressRange],
+    template: &Template,
+    pairs: &[(String, String)],
+) -> Result<AddressRange> {
+    let mut pairs = pairs.to_vec();
+    if let Some(ipam) = template.get("IPAM_MAD")
+        && value(&pairs, "IPAM_MAD").is_none()
+    {
+        pairs.push(("IPAM_MAD".into(), ipam.to_string()));
+    }
+    let ar = ars::parse_ar(&pairs, ars::next_ar_id(existing), random_u32()?)?;
+    ars::check_overlap(existing, &ar)?;
+    Ok(ar)
+}
+
+/// The name of a new network: NAME, or `<TEMPLATE_NAME>-<id>` when instantiated unnamed.
+fn vnet_name(t: &mut Template, id: Oid) -> Result<String> {
+    let name = take_single(t, "NAME");
+    let prefix = take_single(t, "TEMPLATE_NAME");
+    match (name, prefix) {
+        (Some(name), _) => Ok(name),
+        (None, Some(prefix)) => Ok(format!("{prefix}-{id}")),
+        (None, None) => Err(Error::api("No NAME in template for Virtual Network.")),
+    }
+}
+
+/// Driver, device, bridge and VLAN settings read from an allocate template.
+struct NetConfig {
+    vn_mad: String,
+    phydev: String,
+    bridge: String,
+    bridge_type: String,
+    vlan: (Option<String>, bool),
+    outer: (Option<String>, bool),
+}
+
+fn net_config(state: &State, t: &mut Template, id: Oid) -> Result<NetConfig> {
+    let vn_mad = take_single(t, "VN_MAD")
+        .ok_or_else(|| Error::api("No VN_MAD in template for Virtual Network."))?;
+    t.set("VN_MAD", vn_mad.clone());
+    let phydev = take_single(t, "PHYDEV").unwrap_or_default();
+    t.set("PHYDEV", phydev.clone());
+    let bridge = take_single(t, "BRIDGE").unwrap_or_default();
+    let mut vlan = parse_vlan(t, "VLAN_ID", "AUTOMATIC_VLAN_ID");
+    let mut outer = parse_vlan(t, "OUTER_VLAN_ID", "AUTOMATIC_OUTER_VLAN_ID");
+    let rules = driver_rules(&vn_mad);
+    let missing = |what: &str| {
+        Err(Error::api(format!(
+            "{what} is mandatory for driver {vn_mad}"
+        )))
+    };
+    if rules.phydev && phydev.is_empty() {
+        return missing("PHYDEV");
+    }
+    if rules.bridge && bridge.is_empty() {
+        return missing("BRIDGE");
+    }
+    if rules.vlan && vlan.0.is_none() && !vlan.1 {
+        return missing("VLAN_ID (or AUTOMATIC_VLAN_ID)");
+    }
+    if rules.outer_vlan && outer.0.is_none() && !outer.1 {
+        return missing("OUTER_VLAN_ID (or AUTOMATIC_OUTER_VLAN_ID)");
+    }
+    let (auto_inner, auto_outer) = auto_vlan_kinds(&vn_mad);
+    if vlan.1 && auto_inner {
+        vlan.0 = Some(pick_vlan(state));
+    }
+    if outer.1 && auto_outer {
+        outer.0 = Some(pick_vlan(state));
+    }
+    t.remove("BRIDGE_TYPE");
+    let bridge_type = rules.bridge_type.to_string();
+    t.set("BRIDGE_TYPE", bridge_type.clone());
+    let bridge = match (bridge.is_empty(), &vlan.0) {
+        (false, _) => bridge,
+        (true, Some(v)) => format!("onebr.{v}"),
+        (true, None) => format!("onebr{id}"),
+    };
+    t.set("BRIDGE", bridge.clone());
+    Ok(NetConfig {
+        vn_mad,
+        phydev,
+        bridge,
+        bridge_type,
+        vlan,
+        outer,
+    })
+}
+
+/// Builds (without storing) network `id`, owned by `caller`, from an allocate template.
+fn vnet_from_template(
+    state: &State,
+    caller: &Caller,
+    id: Oid,
+    mut t: Template,
+    template_id: Oid,
+) -> Result<Vnet> {
+    let name = vnet_name(&mut t, id)?;
+    let net = net_config(state, &mut t, id)?;
+    let mut ranges: Vec<AddressRange> = Vec::new();
+    for attr in t.remove("AR") {
+        if let Some(pairs) = attr.value.as_vector() {
+            let ar = new_range(&ranges, &t, pairs)?;
+            ranges.push(ar);
+        }
+    }
+    let sgs = security_groups(&mut t)?;
+    t.set("SECURITY_GROUPS", sgs);
+    Ok(Vnet {
+        meta: new_meta(caller, id, name),
+        clusters: BTreeSet::new(),
+        bridge: net.bridge,
+        bridge_type: net.bridge_type,
+        state: VnetState::Ready,
+        prev_state: VnetState::Init,
+        parent_network_id: -1,
+        template_id,
+        vn_mad: net.vn_mad,
+        phydev: net.phydev,
+        vlan_id: net.vlan.0,
+        outer_vlan_id: net.outer.0,
+        vlan_id_automatic: net.vlan.1,
+        outer_vlan_id_automatic: net.outer.1,
+        vrouters: BTreeSet::new(),
+        template: t,
+        ars: ranges,
+    })
+}
+
+/// Stores a new network and adds it to each of its clusters.
+fn store_new(tx: &mut Tx, vnet: Vnet) -> Result<Oid> {
+    let id = vnet.meta.id;
+    for cid in &vnet.clusters {
+        let mut cluster = (**tx.state.get::<Cluster>(*cid)?).clone();
+        cluster.vnets.insert(id);
+        tx.put(cluster)?;
+    }
+    tx.put(vnet)?;
+    Ok(id)
+}
+
+/// Creates a network from an allocate template (also used by vntemplate instantiation):
+/// template errors are ALLOCATE failures.
+pub(crate) fn create_vnet(
+    tx: &mut Tx,
+    caller: &Caller,
+    template: Template,
+    template_id: Oid,
+    clusters: BTreeSet<Oid>,
+) -> Result<Oid> {
+    let alloc = |e: Error| Error::allocate(ObjectKind::Vnet, e.to_string());
+    let id = tx.next_oid(ObjectKind::Vnet);
+    let mut vnet =
+        vnet_from_template(tx.state, caller, id, template, template_id).map_err(alloc)?;
+    check_name::<Vnet>(tx.state, &vnet.meta.name, caller.uid, None).map_err(alloc)?;
+    vnet.clusters = clusters;
+    store_new(tx, vnet)
+}
+
+/// Charges (or with a negative `delta`, releases) NETWORK leases quota of `vnet` to a
+/// user and group. oneadmin and the oneadmin group have no quotas.
+fn charge_leases(tx: &mut Tx, uid: Oid, gid: Oid, vnet: Oid, delta: f64) -> Result<()> {
+    let state = tx.state;
+    let amounts = [("LEASES", delta)];
+    if uid != ONEADMIN_UID
+        && let Some(user) = state.users.get(&uid)
+    {
+        let mut user: User = (**user).clone();
+        charge(
+            &mut user.quotas,
+            &state.default_user_quotas,
+            QuotaKind::Network,
+            vnet,
+            &amounts,
+            "User",
+        )?;
+        tx.put(user)?;
+    }
+    if gid != ONEADMIN_GID
+        && let Some(group) = state.groups.get(&gid)
+    {
+        let mut group: Group = (**group).clone();
+        charge(
+            &mut group.quotas,
+            &state.default_group_quotas,
+            QuotaKind::Network,
+            vnet,
+            &amounts,
+            "Group",
+        )?;
+        tx.put(group)?;
+    }
+    Ok(())
+}
+
+/// Network `id` for an operation needing `op`, in a state that allows address changes.
+fn ready_vnet(tx: &Tx, caller: &Caller, id: Oid, op: AuthOp) -> Result<Vnet> {
+    let vnet = (*fetch_for::<Vnet>(tx.state, caller, id, op)?).clone();
+    if !matches!(vnet.state, VnetState::Ready | VnetState::UpdateFailure) {
+        return Err(Error::action(format!(
+            "Virtual network {id} is in wrong state: {}",
+            vnet.state.name()
+        )));
+    }
+    Ok(vnet)
+}
+
+fn no_range(ar_id: Oid) -> Error {
+    Error::action(format!("Address Range {ar_id} does not exist"))
+}
+
+/// Gives the addresses of a reservation's ranges back to the parent network, releasing the
+/// owner's quota.
+fn return_to_parent(tx: &mut Tx, child: &Vnet, ranges: &[AddressRange]) -> Result<()> {
+    let Some(parent) = tx.state.vnets.get(&child.parent_network_id) else {
+        return Ok(());
+    };
+    let mut parent = (**parent).clone();
+    let owner = LeaseOwner::Vnet(child.meta.id);
+    let mut freed = 0usize;
+    for range in ranges {
+        let Some(par) = range
+            .parent_network_ar_id
+            .and_then(|pid| parent.ars.iter_mut().find(|a| a.id == pid))
+        else {
+            continue;
+        };
+        let (start, size) = match ars::index_of(par, AddrQuery::Mac(range.mac)) {
+            Some(start) => (start, range.size),
+            None => (0, par.size),
+        };
+        freed += ars::free_owned(par, owner, start, size);
+    }
+    let parent_id = parent.meta.id;
+    tx.put(parent)?;
+    charge_leases(
+        tx,
+        child.meta.uid,
+        child.meta.gid,
+        parent_id,
+        -(freed as f64),
+    )
+}
+
+/// Removes a network: out of its clusters, its reserved addresses back to the parent.
+fn remove_vnet(tx: &mut Tx, vnet: &Vnet) -> Result<()> {
+    for cid in &vnet.clusters {
+        if let Some(cluster) = tx.state.clusters.get(cid) {
+            let mut cluster = (**cluster).clone();
+            cluster.vnets.remove(&vnet.meta.id);
+            tx.put(cluster)?;
+        }
+    }
+    if vnet.parent_network_id != -1 {
+        return_to_parent(tx, vnet, &vnet.ars)?;
+    }
+    tx.delete::<Vnet>(vnet.meta.id);
+    Ok(())
+}
+
+/// Settings of `reserve`.
+#[derive(Debug)]
+struct ReserveRequest {
+    size: u32,
+    target: Option<Oid>,
+    name: Option<String>,
+    ar_id: Option<Oid>,
+    start: Option<AddrQuery>,
+}
+
+fn reserve_int(t: &Template, key: &str) -> Result<Option<i64>> {
+    t.get(key)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<i64>()
+                .map_err(|_| Error::action(format!("{key} must be an integer, not \"{s}\"")))
+        })
+        .transpose()
+}
+
+fn parse_reserve(text: &str, parent: Oid) -> Result<ReserveRequest> {
+    let t = parse_template(text).map_err(|e| Error::action(e.to_string()))?;
+    let size = reserve_int(&t, "SIZE")?
+        .and_then(|s| u32::try_from(s).ok())
+        .filter(|s| *s > 0)
+        .ok_or_else(|| Error::action("Reservation SIZE must be a greater than 0"))?;
+    let target = match reserve_int(&t, "NETWORK_ID")? {
+        Some(r) if r < 0 => {
+            return Err(Error::action("NETWORK_ID must be equal or greater than 0"));
+        }
+        Some(r) if r == i64::from(parent) => {
+            return Err(Error::action(
+                "Cannot add a reservation from the same network",
+            ));
+        }
+        Some(r) => Some(Oid::try_from(r).map_err(|_| Error::action("NETWORK_ID is out of range"))?),
+        None => None,
+    };
+    let name = t
+        .get("NAME")
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string);
+    if name.is_none() && target.is_none() {
+        return Err(Error::action("NAME for reservation has to be set"));
+    }
+    let ar_id = match reserve_int(&t, "AR_ID")? {
+        Some(a) if a < 0 => return Err(Error::action("AR_ID must be equal or greater than 0")),
+        Some(a) => Some(Oid::try_from(a).map_err(|_| Error::action("AR_ID is out of range"))?),
+        None => None,
+    };
+    let singles: Vec<(String, String)> = ["MAC", "IP", "IP6"]
+        .iter()
+        .filter_map(|k| t.get(k).map(|v| ((*k).to_string(), v.to_string())))
+        .collect();
+    let start = AddrQuery::from_pairs(&singles).map_err(|e| Error::action(e.to_string()))?;
+    if start.is_some() && ar_id.is_none() {
+        return Err(Error::action(
+            "AR_ID must be specified for IP/MAC based reservations",
+        ));
+    }
+    Ok(ReserveRequest {
+        size,
+        target,
+        name,
+        ar_id,
+        start,
+    })
+}
+
+/// Where a reservation's addresses come from: the range position and first index.
+fn pick_block(parent: &Vnet, req: &ReserveRequest) -> Result<(usize, u32)> {
+    let not_enough = || Error::action("Not enough free addresses in an address range");
+    let Some(ar_id) = req.ar_id else {
+        return parent
+            .ars
+            .iter()
+            .enumerate()
+            .find_map(|(pos, ar)| ars::free_block(ar, req.size).map(|i| (pos, i)))
+            .ok_or_else(not_enough);
+    };
+    let pos = parent
+        .ars
+        .iter()
+        .position(|a| a.id == ar_id)
+        .ok_or_else(|| no_range(ar_id))?;
+    let ar = &parent.ars[pos];
+    let first = match req.start {
+        Some(query) => ars::index_of(ar, query).filter(|i| ars::block_is_free(ar, *i, req.size)),
+        None => ars::free_block(ar, req.size),
+    };
+    first.map(|i| (pos, i)).ok_or_else(not_enough)
+}
+
+/// A new, empty reservation network of `parent` named `name`, owned by `caller`.
+fn reservation_of(parent: &Vnet, caller: &Caller, id: Oid, name: String) -> Vnet {
+    Vnet {
+        meta: new_meta(caller, id, name),
+        clusters: parent.clusters.clone(),
+        bridge: parent.bridge.clone(),
+        bridge_type: parent.bridge_type.clone(),
+        state: VnetState::Ready,
+        prev_state: VnetState::Init,
+        parent_network_id: parent.meta.id,
+        template_id: -1,
+        vn_mad: parent.vn_mad.clone(),
+        phydev: parent.phydev.clone(),
+        vlan_id: parent.vlan_id.clone(),
+        outer_vlan_id: parent.outer_vlan_id.clone(),
+        vlan_id_automatic: parent.vlan_id_automatic,
+        outer_vlan_id_automatic: parent.outer_vlan_id_automatic,
+        vrouters: BTreeSet::new(),
+        template: parent.template.clone(),
+        ars: Vec::new(),
+    }
+}
+
+/// The reservation network a `reserve` fills: an existing one of `parent`, or a new one.
+fn reservation_target(
+    tx: &mut Tx,
+    caller: &Caller,
+    parent: &Vnet,
+    req: &ReserveRequest,
+) -> Result<(Vnet, bool)> {
+    let state = tx.state;
+    if let Some(rid) = req.target {
+        let existing = state.get::<Vnet>(rid)?;
+        if existing.parent_network_id == -1 {
+            return Err(Error::action(
+                "Cannot add reservations to a non-reservation VNET",
+            ));
+        }
+        if existing.parent_network_id != parent.meta.id {
+            return Err(Error::action(format!(
+                "New reservations for virtual network {rid} have to be from network {}",
+                existing.parent_network_id
+            )));
+        }
+        let existing = fetch_for::<Vnet>(state, caller, rid, AuthOp::Manage)?;
+        return Ok(((*existing).clone(), false));
+    }
+    let name = req.name.clone().unwrap_or_default();
+    check_name::<Vnet>(state, &name, caller.uid, None)?;
+    let id = tx.next_oid(ObjectKind::Vnet);
+    Ok((reservation_of(parent, caller, id, name), true))
+}
+
+/// Re-reads the driver settings after a template update, as oned's `post_update_template`.
+fn apply_config(vnet: &mut Vnet) {
+    let t = &mut vnet.template;
+    if let Some(vn_mad) = take_single(t, "VN_MAD") {
+        vnet.vn_mad = vn_mad;
+    }
+    t.set("VN_MAD", vnet.vn_mad.clone());
+    if let Some(phydev) = take_single(t, "PHYDEV") {
+        vnet.phydev = phydev;
+    }
+    t.set("PHYDEV", vnet.phydev.clone());
+    t.remove("AUTOMATIC_VLAN_ID");
+    t.remove("AUTOMATIC_OUTER_VLAN_ID");
+    for (name, auto, id) in [
+        ("VLAN_ID", vnet.vlan_id_automatic, &mut vnet.vlan_id),
+        (
+            "OUTER_VLAN_ID",
+            vnet.outer_vlan_id_automatic,
+            &mut vnet.outer_vlan_id,
+        ),
+    ] {
+        let given = take_single(t, name);
+        if auto {
+            continue;
+        }
+        if given.is_some() {
+            *id = given;
+        }
+        if let Some(v) = id {
+            t.set(name, v.clone());
+        }
+    }
+    if let Some(bridge) = take_single(t, "BRIDGE") {
+        vnet.bridge = bridge;
+    }
+    t.set("BRIDGE", vnet.bridge.clone());
+    if let Some(bt) = take_single(t, "BRIDGE_TYPE").filter(|b| BRIDGE_TYPES.contains(&b.as_str())) {
+        vnet.bridge_type = bt;
+    }
+    t.set("BRIDGE_TYPE", vnet.bridge_type.clone());
+}
+
+fn set_state(vnet: &mut Vnet, state: VnetState) {
+    vnet.prev_state = vnet.state;
+    vnet.state = state;
+}
+
+/// The `LEASES=[..]` of a hold/release (or top-level MAC/IP/IP6/AR_ID attributes).
+fn lease_request(text: &str) -> Result<(AddrQuery, Option<Oid>)> {
+    let t = parse_template(text)?;
+    let pairs = first_vector(&t, "LEASES").unwrap_or_else(|| {
+        ["MAC", "IP", "IP6", "AR_ID"]
+            .iter()
+            .filter_map(|k| t.get(k).map(|v| ((*k).to_string(), v.to_string())))
+            .collect()
+    });
+    if pairs.is_empty() {
+        return Err(Error::api("Empty lease description."));
+    }
+    let query =
+        AddrQuery::from_pairs(&pairs)?.ok_or_else(|| Error::api("Missing MAC, IP or IP6."))?;
+    let ar_id = value(&pairs, "AR_ID")
+        .map(|s| {
+            s.parse::<Oid>()
+                .map_err(|_| Error::api(format!("Wrong AR_ID \"{s}\"")))
+        })
+        .transpose()?;
+    Ok((query, ar_id))
+}
+
+impl Core {
+    /// Creates a network from a template in `cluster` (-1: the default cluster).
+    pub async fn vnet_allocate(&self, caller: &Caller, text: &str, cluster: Oid) -> Result<Oid> {
+        let template =
+            parse_template(text).map_err(|e| Error::allocate(ObjectKind::Vnet, e.to_string()))?;
+        let cluster_id = if cluster == -1 {
+            DEFAULT_CLUSTER
+        } else {
+            cluster
+        };
+        self.write(move |tx| {
+            authorize_create(tx.state, caller, ObjectKind::Vnet)?;
+            tx.state.get::<Cluster>(cluster_id)?;
+            create_vnet(tx, caller, template, -1, BTreeSet::from([cluster_id]))
+        })
+        .await
+    }
+
+    /// Deletes a network with no leases in use; a reservation gives its addresses back.
+    pub async fn vnet_delete(&self, caller: &Caller, id: Oid) -> Result<Oid> {
+        self.write(|tx| {
+            let vnet = fetch_for::<Vnet>(tx.state, caller, id, AuthOp::Manage)?;
+            if matches!(vnet.state, VnetState::LockCreate | VnetState::LockDelete | VnetState::Done) {
+                return Err(Error::action(format!(
+                    "Cannot delete virtual network. Can not remove a Virtual Network, wrong state {}",
+                    vnet.state.name()
+                )));
+            }
+            if vnet.used_leases() > 0 {
+                return Err(Error::action(
+                    "Cannot delete virtual network. Can not remove a virtual network with leases in use",
+                ));
+            }
+            remove_vnet(tx, &vnet)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Replaces (append = 0) or merges into (append = 1) the template, then re-reads the
+    /// driver, device, VLAN and bridge settings from it.
+    pub async fn vnet_update(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        text: &str,
+        append: i32,
+    ) -> Result<Oid> {
+        let new = parse_template(text)?;
+        if !(0..=1).contains(&append) {
+            return Err(Error::api(format!(
+                "Wrong update type {append}, must be 0 or 1"
+            )));
+        }
+        self.write(|tx| {
+            let mut vnet = (*fetch_for::<Vnet>(tx.state, caller, id, AuthOp::Manage)?).clone();
+            if append == 1 {
+                vnet.template.merge(&new);
+            } else {
+                vnet.template = new;
+            }
+            apply_config(&mut vnet);
+            tx.put(vnet)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Adds an address range (`AR=[..]`).
+    pub async fn vnet_add_ar(&self, caller: &Caller, id: Oid, text: &str) -> Result<Oid> {
+        let template = parse_template(text)?;
+        let pairs = first_vector(&template, "AR")
+            .ok_or_else(|| Error::api("Wrong AR definition. AR vector attribute is missing."))?;
+        self.write(move |tx| {
+            let mut vnet = ready_vnet(tx, caller, id, AuthOp::Admin)?;
+            let ar = new_range(&vnet.ars, &vnet.template, &pairs).map_err(as_action)?;
+            vnet.ars.push(ar);
+            tx.put(vnet)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Removes an address range; one with leases in use only with `force`.
+    pub async fn vnet_rm_ar(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        ar_id: Oid,
+        force: bool,
+    ) -> Result<Oid> {
+        self.write(|tx| remove_ar(tx, caller, id, ar_id, force, AuthOp::Admin))
+            .await
+    }
+
+    /// Frees an address range (typically of a reservation, giving its addresses back to the
+    /// parent network): OpenNebula's `free_ar`, a `rm_ar` without force that needs MANAGE.
+    pub async fn vnet_free_ar(&self, caller: &Caller, id: Oid, ar_id: Oid) -> Result<Oid> {
+        self.write(|tx| remove_ar(tx, caller, id, ar_id, false, AuthOp::Manage))
+            .await
+    }
+
+    /// Updates an address range (`AR=[AR_ID=..,..]`).
+    pub async fn vnet_update_ar(&self, caller: &Caller, id: Oid, text: &str) -> Result<Oid> {
+        let template = parse_template(text)?;
+        let pairs = first_vector(&template, "AR")
+            .ok_or_else(|| Error::api("Wrong AR definition. AR vector attribute is missing."))?;
+        let ar_id = value(&pairs, "AR_ID")
+            .and_then(|s| s.parse::<Oid>().ok())
+            .ok_or_else(|| {
+                Error::api("Wrong AR definition. AR_ID attribute is missing or wrong.")
+            })?;
+        self.write(move |tx| {
+            let mut vnet = ready_vnet(tx, caller, id, AuthOp::Manage)?;
+            let pos = vnet
+                .ars
+                .iter()
+                .position(|a| a.id == ar_id)
+                .ok_or_else(|| no_range(ar_id))?;
+            let updated = ars::update_range(&vnet.ars[pos], &pairs)?;
+            ars::check_overlap(&vnet.ars, &updated)?;
+            vnet.ars[pos] = updated;
+            tx.put(vnet)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Puts an address on hold (`LEASES=[IP=..]`, or MAC / IP6, optionally AR_ID).
+    pub async fn vnet_hold(&self, caller: &Caller, id: Oid, text: &str) -> Result<Oid> {
+        let (query, ar_id) = lease_request(text)?;
+        self.write(move |tx| {
+            let mut vnet = ready_vnet(tx, caller, id, AuthOp::Manage)?;
+            ars::hold(&mut vnet.ars, query, ar_id)?;
+            tx.put(vnet)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Releases an address on hold.
+    pub async fn vnet_release(&self, caller: &Caller, id: Oid, text: &str) -> Result<Oid> {
+        let (query, ar_id) = lease_request(text)?;
+        self.write(move |tx| {
+            let mut vnet = ready_vnet(tx, caller, id, AuthOp::Manage)?;
+            ars::release(&mut vnet.ars, query, ar_id)?;
+            tx.put(vnet)?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// Reserves addresses of network `id` into a new reservation network (`SIZE`, `NAME`)
+    /// or an existing one (`NETWORK_ID`); optionally from `AR_ID` starting at IP/MAC/IP6.
+    /// Returns the reservation network's id.
+    pub async fn vnet_reserve(&self, caller: &Caller, id: Oid, text: &str) -> Result<Oid> {
+        let req = parse_reserve(text, id)?;
+        self.write(move |tx| {
+            let mut parent = (*fetch_for::<Vnet>(tx.state, caller, id, AuthOp::Use)?).clone();
+            if parent.parent_network_id != -1 {
+                return Err(Error::action(
+                    "Cannot reserve addresses from a reserved VNET",
+                ));
+            }
+            let (mut child, is_new) = reservation_target(tx, caller, &parent, &req)?;
+            let child_id = child.meta.id;
+            charge_leases(tx, child.meta.uid, child.meta.gid, id, f64::from(req.size))?;
+            let (pos, start) = pick_block(&parent, &req)?;
+            let range = ars::child_range(
+                &parent.ars[pos],
+                start,
+                req.size,
+                ars::next_ar_id(&child.ars),
+            );
+            ars::take_block(
+                &mut parent.ars[pos],
+                start,
+                req.size,
+                LeaseOwner::Vnet(child_id),
+            );
+            child.ars.push(range);
+            tx.put(parent)?;
+            if is_new {
+                store_new(tx, child)?;
+            } else {
+                tx.put(child)?;
+            }
+            Ok(child_id)
+        })
+        .await
+    }
+
+    /// Recovers a network stuck in a transient or failed state: 0 failure, 1 success,
+    /// 2 delete, 3 retry.
+    pub async fn vnet_recover(&self, caller: &Caller, id: Oid, op: i32) -> Result<Oid> {
+        if !(0..=3).contains(&op) {
+            return Err(Error::action("Wrong recovery operation code"));
+        }
+        self.write(|tx| {
+            let mut vnet = (*fetch_for::<Vnet>(tx.state, caller, id, AuthOp::Manage)?).clone();
+            let state = vnet.state;
+            let wrong = |what: &str| {
+                Err(Error::action(format!(
+                    "Could not perform 'recover {what}' on VN {id}, wrong state {}.",
+                    state.name()
+                )))
+            };
+            use VnetState as S;
+            match (op, state) {
+                (0, S::Init | S::LockCreate | S::LockDelete) => {
+                    set_state(&mut vnet, S::Error);
+                    vnet.template.set("ERROR", "Failure forced by user");
+                }
+                (0, _) => return wrong("failure"),
+                (1, S::Init | S::LockCreate | S::Error | S::UpdateFailure) => {
+                    vnet.template.remove("ERROR");
+                    set_state(&mut vnet, S::Ready);
+                }
+                (1, S::LockDelete) | (2, S::Init | S::LockCreate | S::LockDelete | S::Error) => {
+                    remove_vnet(tx, &vnet)?;
+                    return Ok(id);
+                }
+                (1, _) => return wrong("success"),
+                (2, _) => return wrong("delete"),
+                (_, S::UpdateFailure) => set_state(&mut vnet, S::Ready),
+                (_, _) => return wrong("retry"),
+            }
+            tx.put(vnet)?;
+            Ok(id)
+        })
+        .await
+    }
+}
+
+/// `rm_ar` / `free_ar`: removes range `ar_id` of network `id`.
+fn remove_ar(
+    tx: &mut Tx,
+    caller: &Caller,
+    id: Oid,
+    ar_id: Oid,
+    force: bool,
+    op: AuthOp,
+) -> Result<Oid> {
+    let mut vnet = ready_vnet(tx, caller, id, op)?;
+    let pos = vnet
+        .ars
+        .iter()
+        .position(|a| a.id == ar_id)
+        .ok_or_else(|| no_range(ar_id))?;
+    if !force && vnet.ars[pos].used_leases() > 0 {
+        return Err(Error::action("Address Range has leases in use"));
+    }
+    let removed = vnet.ars.remove(pos);
+    if vnet.parent_network_id != -1 && removed.parent_network_ar_id.is_some() {
+        return_to_parent(tx, &vnet, std::slice::from_ref(&removed))?;
+    }
+    tx.put(vnet)?;
+    Ok(id)
+}
+
+/// oned reports a bad address range given to an existing network as an ACTION error.
+fn as_action(e: Error) -> Error {
+    match e {
+        Error::Api { message } => Error::Action { message },
+        other => other,
+    }
+}
