@@ -141,3 +141,21 @@ def test_delete(one, make_user):
     make_user().one.fails(AUTHORIZATION, "group.delete", g2)
     connect(one.uri, "oneadmin:bad").fails(AUTHENTICATION, "group.delete", g2)
     assert one.group.info(g2).ID == g2
+
+
+def test_vlan_rules(one, make_user):
+    gid = one.group.allocate(uniq("g"))
+    one.group.vlan(gid, 'RULE=[ID="1,33,400-700", SCOPE="0", VNTEMPLATE="5"]\nRULE=[ID="9", SCOPE="1", VNTEMPLATE="6"]')
+    rules = one.xml("group.info", gid).findall("VLAN_RULES/RULE")
+    assert [(r.findtext("ID"), r.findtext("SCOPE"), r.findtext("VNTEMPLATE")) for r in rules] == [
+        ("1,33,400-700", "0", "5"), ("9", "1", "6")]
+    assert one.xml("group.info", gid).findtext("VLAN_RULES/ID") == str(gid)
+    # a bad id list changes nothing
+    one.fails(ACTION, "group.vlan", gid, 'RULE=[ID="700-400", SCOPE="0", VNTEMPLATE="5"]')
+    one.fails(ACTION, "group.vlan", gid, 'RULE=[ID="5000", SCOPE="0", VNTEMPLATE="5"]')
+    assert len(one.xml("group.info", gid).findall("VLAN_RULES/RULE")) == 2
+    make_user().one.fails(AUTHORIZATION, "group.vlan", gid, 'RULE=[ID="1", SCOPE="0", VNTEMPLATE="5"]')
+    one.fails(NO_EXISTS, "group.vlan", 99999, 'RULE=[ID="1", SCOPE="0", VNTEMPLATE="5"]')
+    # an empty template clears the rules
+    one.group.vlan(gid, "")
+    assert one.xml("group.info", gid).findall("VLAN_RULES/RULE") == []

@@ -153,6 +153,7 @@ fn create_all(tx: &mut Tx, admin: &str, server: &str, base: &std::path::Path) ->
             users: users.into_iter().collect(),
             admins: BTreeSet::new(),
             quotas: Quotas::default(),
+            vlan_rules: Vec::new(),
         })?;
     }
     tx.set_last_oid(ObjectKind::Group, 99);

@@ -24,6 +24,20 @@ pub struct Group {
     pub admins: BTreeSet<Oid>,
     /// Quotas and their usage.
     pub quotas: Quotas,
+    /// VLAN ranges delegated to the group (`group.vlan`).
+    #[serde(default)]
+    pub vlan_rules: Vec<VlanRule>,
+}
+
+/// A VLAN range delegated to a group: which VLAN ids, where, through which vnet template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VlanRule {
+    /// VLAN ids, e.g. `1,33,400-700`.
+    pub ids: String,
+    /// Where they apply (a cluster or network).
+    pub scope: String,
+    /// The network template members instantiate with them.
+    pub vntemplate: String,
 }
 
 impl PoolObject for Group {

@@ -23,7 +23,7 @@ pub use address_range::{AddressRange, ArType, Lease, LeaseOwner, format_mac, par
 pub use cluster::Cluster;
 pub use datastore::Datastore;
 pub use document::Document;
-pub use group::Group;
+pub use group::{Group, VlanRule};
 pub use host::{Host, HostShare};
 pub use image::{Image, ImageSnapshot};
 pub use quota::{QuotaEntry, QuotaKind, Quotas, format_quota_value};

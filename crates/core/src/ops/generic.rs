@@ -102,6 +102,20 @@ impl Core {
         text: &str,
         append: i32,
     ) -> Result<Oid> {
+        self.update_template_with::<T>(caller, id, text, append, |_| Ok(()))
+            .await
+    }
+
+    /// Like [`Core::update_template`], then lets the kind re-read or check its template
+    /// (`after` may refuse the result, and then nothing changes).
+    pub async fn update_template_with<T: Templated>(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        text: &str,
+        append: i32,
+        after: impl FnOnce(&mut T) -> Result<()>,
+    ) -> Result<Oid> {
         let new = parse_template(text).map_err(|e| Error::internal(e.to_string()))?;
         if !(0..=1).contains(&append) {
             return Err(Error::api(format!(
@@ -115,6 +129,7 @@ impl Core {
             } else {
                 *obj.template_mut() = new;
             }
+            after(&mut obj)?;
             tx.put(obj)?;
             Ok(id)
         })

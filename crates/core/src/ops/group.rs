@@ -7,11 +7,11 @@ use nubo_template::Template;
 use nubo_types::acl::{ALL_ID, CREATE, GROUP_ID, ID_VALUE_MASK};
 use nubo_types::{AuthOp, Error, ONEADMIN_GID, ObjectKind, Oid, Result, USERS_GID};
 
-use super::generic::check_name;
+use super::generic::{check_name, parse_template};
 use super::quota::{apply_quota_template, parse_quota_template};
 use crate::Core;
 use crate::auth::{Caller, authorize, authorize_create};
-use crate::model::{AclRule, Group, Quotas, User};
+use crate::model::{AclRule, Group, Quotas, User, VlanRule};
 use crate::state::ATTR_DEFAULT_GROUP_QUOTAS;
 
 /// Kinds a new group's members may create (the rule OpenNebula gives the users group).
@@ -41,6 +41,7 @@ impl Core {
                 users: BTreeSet::new(),
                 admins: BTreeSet::new(),
                 quotas: Quotas::default(),
+                vlan_rules: Vec::new(),
             })?;
             let rule_id = tx.next_oid(ObjectKind::Acl);
             let kinds = GROUP_CREATE_KINDS
@@ -126,6 +127,50 @@ impl Core {
             }
             tx.put(group)?;
             Ok(gid)
+        })
+        .await
+    }
+
+    /// Replaces the VLAN ranges delegated to a group: `RULE=[ID="1,33,400-700",
+    /// SCOPE=.., VNTEMPLATE=..]` vectors. Administrators only.
+    pub async fn group_vlan(&self, caller: &Caller, id: Oid, text: &str) -> Result<Oid> {
+        let template = parse_template(text).map_err(|e| Error::internal(e.to_string()))?;
+        let mut rules = Vec::new();
+        for rule in template.vectors("RULE") {
+            let get = |k: &str| {
+                rule.iter()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.trim().to_string())
+                    .unwrap_or_default()
+            };
+            let ids = get("ID");
+            let valid = !ids.is_empty()
+                && ids.split(',').all(|part| {
+                    let mut ends = part.trim().splitn(2, '-').map(|n| n.trim().parse::<u16>());
+                    match (ends.next(), ends.next()) {
+                        (Some(Ok(a)), None) => a <= 4095,
+                        (Some(Ok(a)), Some(Ok(b))) => a <= b && b <= 4095,
+                        _ => false,
+                    }
+                });
+            if !valid {
+                return Err(Error::action(format!(
+                    "Wrong VLAN ids \"{ids}\": use ids and ranges 0-4095, e.g. 1,33,400-700"
+                )));
+            }
+            rules.push(VlanRule {
+                ids,
+                scope: get("SCOPE"),
+                vntemplate: get("VNTEMPLATE"),
+            });
+        }
+        self.write(move |tx| {
+            let group = tx.state.get::<Group>(id)?;
+            authorize(tx.state, caller, group.as_ref(), AuthOp::Admin)?;
+            let mut group = (**group).clone();
+            group.vlan_rules = rules;
+            tx.put(group)?;
+            Ok(id)
         })
         .await
     }

@@ -156,22 +156,8 @@ impl Core {
         text: &str,
         append: i32,
     ) -> Result<Oid> {
-        let new = parse_template(text)?;
-        if !(0..=1).contains(&append) {
-            return Err(Error::api(format!(
-                "Wrong update type {append}, must be 0 or 1"
-            )));
-        }
-        self.write(|tx| {
-            let mut sg = (*fetch_for::<SecGroup>(tx.state, caller, id, AuthOp::Manage)?).clone();
-            if append == 1 {
-                sg.template.merge(&new);
-            } else {
-                sg.template = new;
-            }
-            check_rules(&sg.template)?;
-            tx.put(sg)?;
-            Ok(id)
+        self.update_template_with::<SecGroup>(caller, id, text, append, |sg| {
+            check_rules(&sg.template)
         })
         .await
     }

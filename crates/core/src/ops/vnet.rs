@@ -685,22 +685,9 @@ impl Core {
         text: &str,
         append: i32,
     ) -> Result<Oid> {
-        let new = parse_template(text)?;
-        if !(0..=1).contains(&append) {
-            return Err(Error::api(format!(
-                "Wrong update type {append}, must be 0 or 1"
-            )));
-        }
-        self.write(|tx| {
-            let mut vnet = (*fetch_for::<Vnet>(tx.state, caller, id, AuthOp::Manage)?).clone();
-            if append == 1 {
-                vnet.template.merge(&new);
-            } else {
-                vnet.template = new;
-            }
-            apply_config(&mut vnet);
-            tx.put(vnet)?;
-            Ok(id)
+        self.update_template_with::<Vnet>(caller, id, text, append, |vnet| {
+            apply_config(vnet);
+            Ok(())
         })
         .await
     }

@@ -17,6 +17,7 @@ pub async fn call(core: &Core, object: &str, verb: &str, p: &Params) -> Option<C
         ("group", "addadmin") => admin(core, p, true).await,
         ("group", "deladmin") => admin(core, p, false).await,
         ("group", "quota") => quota(core, p).await,
+        ("group", "vlan") => vlan(core, p).await,
         ("grouppool", "info") => pool(core, p),
         ("groupquota", "info") => defaults(core, p),
         ("groupquota", "update") => defaults_update(core, p).await,
@@ -49,6 +50,12 @@ async fn admin(core: &Core, p: &Params, add: bool) -> CallResult {
         .group_admin(&c, oid, p.int(2)?, add)
         .await
         .map_err(on(oid))?)
+}
+
+async fn vlan(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let oid = p.int(1)?;
+    id(core.group_vlan(&c, oid, p.str(2)?).await.map_err(on(oid))?)
 }
 
 async fn quota(core: &Core, p: &Params) -> CallResult {

@@ -15,7 +15,15 @@ fn head(x: &mut Xml, g: &Group) {
 }
 
 fn vlan_rules(x: &mut Xml, g: &Group) {
-    x.open("VLAN_RULES").num("ID", g.id).close("VLAN_RULES");
+    x.open("VLAN_RULES").num("ID", g.id);
+    for r in &g.vlan_rules {
+        x.open("RULE")
+            .cdata("ID", &r.ids)
+            .cdata("SCOPE", &r.scope)
+            .cdata("VNTEMPLATE", &r.vntemplate)
+            .close("RULE");
+    }
+    x.close("VLAN_RULES");
 }
 
 fn defaults(x: &mut Xml, q: &Quotas) {
