@@ -1,96 +1,20 @@
 //! nubod end to end: a write that was acknowledged survives `kill -9`, and the data of a
 //! stopped daemon is served again by the next one.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nubo_xmlrpc::{MethodCall, MethodResponse, Value, parse_response, write_call};
-
-struct Daemon {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn start(data: &Path, home: &Path) -> Daemon {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_nubod"))
-        .arg("--data-dir")
-        .arg(data)
-        .arg("--xmlrpc")
-        .arg(format!("127.0.0.1:{port}"))
-        .env("NUBO_ADMIN_PASSWORD", "pw")
-        .env("HOME", home)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nubod starts");
-    let daemon = Daemon {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}/RPC2"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while call(&daemon.endpoint, "one.system.version", vec![]).is_err() {
-        assert!(Instant::now() < deadline, "nubod did not answer in 20 s");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    daemon
-}
-
-/// Calls `method` as oneadmin; Ok(value) on success, Err(message) otherwise.
-fn call(endpoint: &str, method: &str, mut params: Vec<Value>) -> Result<Value, String> {
-    params.insert(0, Value::from("oneadmin:pw"));
-    let body = write_call(&MethodCall {
-        method: method.to_string(),
-        params,
-    });
-    let reply = ureq::post(endpoint)
-        .header("Content-Type", "text/xml")
-        .send(body.as_bytes())
-        .map_err(|e| e.to_string())?
-        .body_mut()
-        .read_to_vec()
-        .map_err(|e| e.to_string())?;
-    match parse_response(&reply).map_err(|e| e.to_string())? {
-        MethodResponse::Success(Value::Array(items))
-            if items.first() == Some(&Value::Bool(true)) =>
-        {
-            Ok(items.get(1).cloned().unwrap_or(Value::Nil))
-        }
-        other => Err(format!("{other:?}")),
-    }
-}
+use common::{call, dirs, start};
+use nubo_xmlrpc::Value;
 
 fn user_names(endpoint: &str) -> String {
     match call(endpoint, "one.userpool.info", vec![]).expect("userpool.info") {
         Value::String(xml) => xml,
         other => panic!("unexpected {other:?}"),
     }
-}
-
-fn dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let root = tempfile::tempdir().expect("tempdir");
-    let data = root.path().join("data");
-    let home = root.path().join("home");
-    std::fs::create_dir_all(&home).expect("home");
-    (root, data, home)
 }
 
 #[test]
