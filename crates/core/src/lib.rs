@@ -23,6 +23,16 @@ pub use ops::pool::PoolFilter;
 use state::State;
 use tx::Tx;
 
+/// Whether a change can alter who a session stands for (users and groups).
+fn touches_identity(change: &nubo_store::Change) -> bool {
+    use nubo_types::ObjectKind::{Group, User};
+    match change {
+        nubo_store::Change::Put(row) => matches!(row.kind, User | Group),
+        nubo_store::Change::Delete { kind, .. } => matches!(kind, User | Group),
+        _ => false,
+    }
+}
+
 /// Settings of the core.
 #[derive(Debug, Clone)]
 pub struct CoreConfig {
@@ -44,6 +54,7 @@ struct Inner {
     writer: Arc<Mutex<()>>,
     store: Store,
     config: CoreConfig,
+    sessions: auth::SessionCache,
 }
 
 impl Core {
@@ -61,6 +72,7 @@ impl Core {
                 writer: Arc::new(Mutex::new(())),
                 store,
                 config,
+                sessions: auth::SessionCache::default(),
             }),
         };
         let outcome = bootstrap::run(&core).await?;
@@ -77,9 +89,18 @@ impl Core {
         self.inner.store.backend_name()
     }
 
-    /// Authenticates a session string (`user:secret`).
+    /// Authenticates a session string (`user:secret`), from the session cache when it was
+    /// verified recently.
     pub fn authenticate(&self, session: &str) -> Result<Caller> {
-        auth::authenticate(&*self.read_state()?, session, now())
+        let now = now();
+        if let Some(caller) = self.inner.sessions.get(session, now) {
+            return Ok(caller);
+        }
+        let generation = self.inner.sessions.generation();
+        let verified = auth::authenticate(&*self.read_state()?, session, now)?;
+        let caller = verified.caller.clone();
+        self.inner.sessions.put(session, verified, generation);
+        Ok(caller)
     }
 
     /// A consistent read view of the state.
@@ -125,6 +146,9 @@ impl Core {
                 .map_err(|_| Error::internal("the state lock is poisoned"))?;
             for step in apply {
                 step(&mut state);
+            }
+            if changes.iter().any(touches_identity) {
+                inner.sessions.clear();
             }
             Ok::<(), Error>(())
         });

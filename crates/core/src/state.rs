@@ -100,6 +100,14 @@ impl State {
         T::pool(self).get(&id).ok_or(Error::no_exists(T::KIND, id))
     }
 
+    /// The user called `name`.
+    pub fn user_by_name(&self, name: &str) -> Option<&User> {
+        self.users
+            .values()
+            .map(Arc::as_ref)
+            .find(|u| u.name == name)
+    }
+
     /// Whether an object of kind `T` is named `name` (optionally among those owned by `uid`).
     pub fn name_taken<T: PoolObject>(&self, name: &str, uid: Option<Oid>) -> bool {
         T::pool(self)

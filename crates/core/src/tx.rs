@@ -2,6 +2,7 @@
 //! the state; [`crate::Core::write`] commits them to the store in one transaction and only
 //! then applies them to memory. Writers are serialised, so no update is lost.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use crate::model::PoolObject;
 use crate::state::State;
 
 type Apply = Box<dyn FnOnce(&mut State) + Send>;
+type Staged = Option<Arc<dyn Any + Send + Sync>>;
 
 /// Staged changes of one operation.
 pub struct Tx<'a> {
@@ -20,6 +22,8 @@ pub struct Tx<'a> {
     changes: Vec<Change>,
     apply: Vec<Apply>,
     last_oids: HashMap<ObjectKind, Oid>,
+    /// Objects put (Some) or deleted (None) so far, so that later steps read them.
+    staged: HashMap<(ObjectKind, Oid), Staged>,
 }
 
 impl std::fmt::Debug for Tx<'_> {
@@ -38,7 +42,26 @@ impl<'a> Tx<'a> {
             changes: Vec::new(),
             apply: Vec::new(),
             last_oids: HashMap::new(),
+            staged: HashMap::new(),
         }
+    }
+
+    /// The object `id` of kind `T` as this transaction sees it: staged puts and deletes
+    /// first, then the state.
+    pub fn get<T: PoolObject>(&self, id: Oid) -> Result<Arc<T>> {
+        match self.staged.get(&(T::KIND, id)) {
+            Some(Some(obj)) => obj
+                .clone()
+                .downcast::<T>()
+                .map_err(|_| Error::internal("a staged object has the wrong type")),
+            Some(None) => Err(Error::no_exists(T::KIND, id)),
+            None => self.state.get::<T>(id).cloned(),
+        }
+    }
+
+    /// Like [`Tx::get`], but an owned copy to change and put back.
+    pub fn get_mut<T: PoolObject>(&self, id: Oid) -> Result<T> {
+        self.get::<T>(id).map(|o| (*o).clone())
     }
 
     /// Stages an insert or replacement of `obj`.
@@ -46,6 +69,11 @@ impl<'a> Tx<'a> {
         let body = serde_json::to_string(&obj)
             .map_err(|e| Error::internal(format!("cannot encode {}: {e}", T::KIND.acl_name())))?;
         let id = obj.oid();
+        let obj = Arc::new(obj);
+        self.staged.insert(
+            (T::KIND, id),
+            Some(obj.clone() as Arc<dyn Any + Send + Sync>),
+        );
         self.changes.push(Change::Put(Row {
             kind: T::KIND,
             oid: id,
@@ -55,13 +83,14 @@ impl<'a> Tx<'a> {
             body,
         }));
         self.apply.push(Box::new(move |state: &mut State| {
-            T::pool_mut(state).insert(id, Arc::new(obj));
+            T::pool_mut(state).insert(id, obj);
         }));
         Ok(())
     }
 
     /// Stages the deletion of object `id` of kind `T`.
     pub fn delete<T: PoolObject>(&mut self, id: Oid) {
+        self.staged.insert((T::KIND, id), None);
         self.changes.push(Change::Delete {
             kind: T::KIND,
             oid: id,

@@ -538,3 +538,53 @@ async fn restricted_directories_and_datastore_files_cannot_be_imported() {
         .expect_err("datastore files are off limits");
     assert_eq!(code(err), 0x4000);
 }
+
+#[tokio::test]
+async fn chown_moves_the_datastore_quota_to_the_new_owner() {
+    let cloud = Cloud::new().await;
+    let alice = cloud.user("alice").await;
+    let bob = cloud.user("bob").await;
+    let core = &cloud.core;
+    let id = core
+        .image_allocate(
+            &cloud.admin,
+            "NAME=d\nTYPE=DATABLOCK\nSIZE=20",
+            DEFAULT_DS,
+            false,
+        )
+        .await
+        .expect("image");
+    core.chown::<Image>(&cloud.admin, id, alice.uid, -1)
+        .await
+        .expect("to alice");
+    assert_eq!(cloud.datastore_users(alice.uid, "SIZE"), 20.0);
+    assert_eq!(cloud.datastore_users(alice.uid, "IMAGES"), 1.0);
+    // Only the group changes: alice's usage stays counted once.
+    core.chown::<Image>(&cloud.admin, id, -1, 0)
+        .await
+        .expect("chgrp");
+    assert_eq!(cloud.datastore_users(alice.uid, "IMAGES"), 1.0);
+    // Bob cannot take more than his quota.
+    core.user_quota(&cloud.admin, bob.uid, "DATASTORE=[ID=1, SIZE=10]")
+        .await
+        .expect("quota");
+    let over = core
+        .chown::<Image>(&cloud.admin, id, bob.uid, -1)
+        .await
+        .expect_err("over bob's quota");
+    assert_eq!(code(over), 0x200);
+    assert_eq!(
+        cloud.datastore_users(alice.uid, "SIZE"),
+        20.0,
+        "nothing moved"
+    );
+    core.user_quota(&cloud.admin, bob.uid, "DATASTORE=[ID=1, SIZE=-2]")
+        .await
+        .expect("unlimited");
+    core.chown::<Image>(&cloud.admin, id, bob.uid, 1)
+        .await
+        .expect("to bob");
+    assert_eq!(cloud.datastore_users(alice.uid, "SIZE"), 0.0);
+    assert_eq!(cloud.datastore_users(alice.uid, "IMAGES"), 0.0);
+    assert_eq!(cloud.datastore_users(bob.uid, "SIZE"), 20.0);
+}

@@ -4,10 +4,14 @@ mod acl;
 mod authorize;
 mod caller;
 mod password;
+mod server_cipher;
 mod session;
+mod session_cache;
 
 pub use acl::Target;
 pub use authorize::{authorize, authorize_create, authorize_kind, may};
 pub use caller::Caller;
 pub use password::{hash_password, random_hex};
-pub use session::authenticate;
+pub use server_cipher::login_token as server_login_token;
+pub use session::{SESSION_EXPIRATION_TIME, Verified, authenticate};
+pub use session_cache::SessionCache;

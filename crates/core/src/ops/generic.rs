@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use nubo_template::Template;
-use nubo_types::{AuthOp, Error, Oid, Result};
+use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
 
 use crate::auth::{Caller, authorize};
 use crate::model::{Lock, NameScope, Named, Owned, PoolObject, Templated};
@@ -200,6 +200,11 @@ impl Core {
             } else {
                 None
             };
+            if T::KIND == ObjectKind::Image {
+                let new_uid = if uid >= 0 { uid } else { obj.meta().uid };
+                let new_gid = if gid >= 0 { gid } else { obj.meta().gid };
+                super::image::move_image_quota(tx, id, new_uid, new_gid)?;
+            }
             if let Some(name) = uname {
                 obj.meta_mut().uid = uid;
                 obj.meta_mut().uname = name;

@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 
 use nubo_template::Template;
 use nubo_types::states::{DatastoreState, DatastoreType, ImageState, ImageType};
-use nubo_types::{AuthOp, Error, ONEADMIN_GID, ONEADMIN_UID, ObjectKind, Oid, Result};
+use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
 
 use super::generic::{check_name, fetch_for, parse_template};
 use super::image_files;
 use super::owner::new_meta;
-use super::quota::charge;
+use super::quota::charge_owners;
 use crate::auth::{Caller, authorize, authorize_create};
 use crate::model::{Datastore, Image, QuotaKind};
 use crate::state::State;
@@ -237,8 +237,7 @@ fn check_capacity(ds: &Datastore, size: i64) -> Result<()> {
 }
 
 /// Adds `images` and `size` MB to the DATASTORE quota usage of user `uid` and group `gid`
-/// (negative amounts release). oneadmin and the oneadmin group are not accounted, as in
-/// OpenNebula.
+/// (negative amounts release).
 fn charge_datastore(
     tx: &mut Tx,
     uid: Oid,
@@ -248,40 +247,17 @@ fn charge_datastore(
     size: i64,
 ) -> Result<()> {
     let amounts = [("IMAGES", images as f64), ("SIZE", size as f64)];
-    let state = tx.state;
-    if uid != ONEADMIN_UID
-        && let Some(user) = state.users.get(&uid)
-    {
-        let mut user = (**user).clone();
-        let defaults = &state.default_user_quotas;
-        let owner = format!("User [{uid}]");
-        charge(
-            &mut user.quotas,
-            defaults,
-            QuotaKind::Datastore,
-            ds_id,
-            &amounts,
-            &owner,
-        )?;
-        tx.put(user)?;
-    }
-    if gid != ONEADMIN_GID
-        && let Some(group) = state.groups.get(&gid)
-    {
-        let mut group = (**group).clone();
-        let defaults = &state.default_group_quotas;
-        let owner = format!("Group [{gid}]");
-        charge(
-            &mut group.quotas,
-            defaults,
-            QuotaKind::Datastore,
-            ds_id,
-            &amounts,
-            &owner,
-        )?;
-        tx.put(group)?;
-    }
-    Ok(())
+    charge_owners(tx, uid, gid, QuotaKind::Datastore, ds_id, &amounts)
+}
+
+/// Moves the DATASTORE quota usage of image `id` from its current owner to `uid`/`gid`
+/// (staged by a chown, before the image itself is changed).
+pub(crate) fn move_image_quota(tx: &mut Tx, id: Oid, uid: Oid, gid: Oid) -> Result<()> {
+    let image = tx.get::<Image>(id)?;
+    let (old_uid, old_gid) = (image.meta.uid, image.meta.gid);
+    let (ds, size) = (image.datastore_id, image.size);
+    charge_datastore(tx, old_uid, old_gid, ds, -1, -size)?;
+    charge_datastore(tx, uid, gid, ds, 1, size)
 }
 
 fn build_image(caller: &Caller, id: Oid, img: &NewImage, ds: &Datastore) -> Image {

@@ -86,6 +86,52 @@ pub fn charge(
     Ok(())
 }
 
+/// Charges `amounts` to both owners of an object: user `uid` and group `gid`, reading
+/// them as `tx` sees them. oneadmin and the oneadmin group are not accounted, as in
+/// OpenNebula. Negative amounts release.
+pub fn charge_owners(
+    tx: &mut crate::tx::Tx,
+    uid: Oid,
+    gid: Oid,
+    kind: QuotaKind,
+    id: Oid,
+    amounts: &[(&str, f64)],
+) -> Result<()> {
+    use crate::model::{Group, User};
+    use nubo_types::{ONEADMIN_GID, ONEADMIN_UID};
+    if uid != ONEADMIN_UID
+        && let Ok(user) = tx.get::<User>(uid)
+    {
+        let mut user = (*user).clone();
+        let defaults = &tx.state.default_user_quotas;
+        charge(
+            &mut user.quotas,
+            defaults,
+            kind,
+            id,
+            amounts,
+            &format!("User [{uid}]"),
+        )?;
+        tx.put(user)?;
+    }
+    if gid != ONEADMIN_GID
+        && let Ok(group) = tx.get::<Group>(gid)
+    {
+        let mut group = (*group).clone();
+        let defaults = &tx.state.default_group_quotas;
+        charge(
+            &mut group.quotas,
+            defaults,
+            kind,
+            id,
+            amounts,
+            &format!("Group [{gid}]"),
+        )?;
+        tx.put(group)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

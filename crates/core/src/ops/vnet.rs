@@ -6,16 +6,16 @@ use std::collections::BTreeSet;
 
 use nubo_template::Template;
 use nubo_types::states::VnetState;
-use nubo_types::{AuthOp, Error, ONEADMIN_GID, ONEADMIN_UID, ObjectKind, Oid, Result};
+use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
 
 use super::address_range::{self as ars, AddrQuery, value};
 use super::cluster::DEFAULT_CLUSTER;
 use super::generic::{check_name, fetch_for, parse_template};
 use super::owner::new_meta;
-use super::quota::charge;
+use super::quota::charge_owners;
 use crate::Core;
 use crate::auth::{Caller, authorize_create};
-use crate::model::{AddressRange, Cluster, Group, LeaseOwner, QuotaKind, User, Vnet};
+use crate::model::{AddressRange, Cluster, LeaseOwner, QuotaKind, Vnet};
 use crate::state::State;
 use crate::tx::Tx;
 
@@ -319,39 +319,9 @@ pub(crate) fn create_vnet(
 }
 
 /// Charges (or with a negative `delta`, releases) NETWORK leases quota of `vnet` to a
-/// user and group. oneadmin and the oneadmin group have no quotas.
+/// user and group.
 fn charge_leases(tx: &mut Tx, uid: Oid, gid: Oid, vnet: Oid, delta: f64) -> Result<()> {
-    let state = tx.state;
-    let amounts = [("LEASES", delta)];
-    if uid != ONEADMIN_UID
-        && let Some(user) = state.users.get(&uid)
-    {
-        let mut user: User = (**user).clone();
-        charge(
-            &mut user.quotas,
-            &state.default_user_quotas,
-            QuotaKind::Network,
-            vnet,
-            &amounts,
-            "User",
-        )?;
-        tx.put(user)?;
-    }
-    if gid != ONEADMIN_GID
-        && let Some(group) = state.groups.get(&gid)
-    {
-        let mut group: Group = (**group).clone();
-        charge(
-            &mut group.quotas,
-            &state.default_group_quotas,
-            QuotaKind::Network,
-            vnet,
-            &amounts,
-            "Group",
-        )?;
-        tx.put(group)?;
-    }
-    Ok(())
+    charge_owners(tx, uid, gid, QuotaKind::Network, vnet, &[("LEASES", delta)])
 }
 
 /// Network `id` for an operation needing `op`, in a state that allows address changes.
