@@ -72,11 +72,13 @@ mod tests {
     #[test]
     fn a_token_made_for_a_target_verifies_until_it_expires() {
         let stored = hash_password("srvpass");
-        let token = login_token("serveradmin", &stored, "alice", 1000).unwrap();
-        let grant = verify("serveradmin", &stored, &format!("alice:{token}"), 999).unwrap();
+        let token = login_token("serveradmin", &stored, "alice", 1000).expect("verifies");
+        let grant =
+            verify("serveradmin", &stored, &format!("alice:{token}"), 999).expect("verifies");
         assert_eq!(grant.target, "alice");
         assert_eq!(grant.egid, None);
-        let grant = verify("serveradmin", &stored, &format!("alice:105:{token}"), 999).unwrap();
+        let grant =
+            verify("serveradmin", &stored, &format!("alice:105:{token}"), 999).expect("verifies");
         assert_eq!(grant.egid, Some(105));
         assert!(verify("serveradmin", &stored, &format!("alice:{token}"), 1000).is_none());
         assert!(verify("serveradmin", &stored, &format!("bob:{token}"), 10).is_none());
@@ -93,7 +95,7 @@ mod tests {
         // aes-256-cbc, no IV set (zeros), base64 without newlines. Known answer computed
         // with `openssl enc -aes-256-cbc -K <hex of key> -iv 00..00 -a`.
         let stored = hash_password("srvpass");
-        let token = login_token("serveradmin", &stored, "oneadmin", 2000000000).unwrap();
+        let token = login_token("serveradmin", &stored, "oneadmin", 2000000000).expect("verifies");
         assert_eq!(token, "kqwrHkFtgRyY5oDbFkbxEdYph07aSr2E8teswUaI3DQ=");
         assert_eq!(
             decrypt(&stored, &token).as_deref(),
