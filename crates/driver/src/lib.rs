@@ -1,0 +1,189 @@
+//! The hypervisor interface. The core asks a host's driver to carry out one
+//! [`Operation`] on one VM at a time and learns the outcome; it polls the driver for a
+//! [`HostReport`] (capacity, usage and the VMs it knows). Implementations: `driver-sim`
+//! (simulated, for scale tests and guest-less logic) and, later, `driver-kvm` behind
+//! `nubo-hostd`.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::{Deserialize, Serialize};
+
+/// A boxed future, so that the trait stays object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a driver does to a VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Operation {
+    /// Bring the VM's disks to the host.
+    Prolog,
+    /// Start the VM (the reply carries its deploy id).
+    Deploy,
+    /// ACPI shutdown.
+    Shutdown,
+    /// Hard power off.
+    Cancel,
+    /// Save the memory to a file.
+    Save,
+    /// Restore the memory from the saved file.
+    Restore,
+    /// Live-migrate to the request's target host.
+    Migrate,
+    /// Move the disks to the request's target host.
+    PrologMigrate,
+    /// Take the disks back and clean the host.
+    Epilog,
+    /// ACPI reboot.
+    Reboot,
+    /// Hard reset.
+    Reset,
+    /// Remove whatever the VM left on the host.
+    Cleanup,
+    /// Hot-attach a disk.
+    AttachDisk,
+    /// Hot-detach a disk.
+    DetachDisk,
+    /// Hot-attach a NIC.
+    AttachNic,
+    /// Hot-detach a NIC.
+    DetachNic,
+    /// Change a NIC's settings.
+    UpdateNic,
+    /// Apply the VM's security groups again.
+    UpdateSecurityGroups,
+    /// Take a VM snapshot.
+    SnapshotCreate,
+    /// Revert to a VM snapshot.
+    SnapshotRevert,
+    /// Delete a VM snapshot.
+    SnapshotDelete,
+    /// Snapshot a disk.
+    DiskSnapshotCreate,
+    /// Revert a disk to a snapshot.
+    DiskSnapshotRevert,
+    /// Delete a disk snapshot.
+    DiskSnapshotDelete,
+    /// Grow a disk.
+    DiskResize,
+    /// Copy a disk to a new image.
+    DiskSaveas,
+    /// Change CPU and memory of a running VM.
+    Resize,
+}
+
+impl Operation {
+    /// The operation's upper-case name, as OpenNebula's drivers spell their actions.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Prolog => "PROLOG",
+            Operation::Deploy => "DEPLOY",
+            Operation::Shutdown => "SHUTDOWN",
+            Operation::Cancel => "CANCEL",
+            Operation::Save => "SAVE",
+            Operation::Restore => "RESTORE",
+            Operation::Migrate => "MIGRATE",
+            Operation::PrologMigrate => "PROLOG_MIGRATE",
+            Operation::Epilog => "EPILOG",
+            Operation::Reboot => "REBOOT",
+            Operation::Reset => "RESET",
+            Operation::Cleanup => "CLEANUP",
+            Operation::AttachDisk => "ATTACHDISK",
+            Operation::DetachDisk => "DETACHDISK",
+            Operation::AttachNic => "ATTACHNIC",
+            Operation::DetachNic => "DETACHNIC",
+            Operation::UpdateNic => "UPDATENIC",
+            Operation::UpdateSecurityGroups => "UPDATESG",
+            Operation::SnapshotCreate => "SNAPSHOTCREATE",
+            Operation::SnapshotRevert => "SNAPSHOTREVERT",
+            Operation::SnapshotDelete => "SNAPSHOTDELETE",
+            Operation::DiskSnapshotCreate => "DISKSNAPSHOTCREATE",
+            Operation::DiskSnapshotRevert => "DISKSNAPSHOTREVERT",
+            Operation::DiskSnapshotDelete => "DISKSNAPSHOTDELETE",
+            Operation::DiskResize => "RESIZEDISK",
+            Operation::DiskSaveas => "DISKSAVEAS",
+            Operation::Resize => "RESIZE",
+        }
+    }
+}
+
+/// One operation on one VM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// The VM's id.
+    pub vm_id: i32,
+    /// What to do.
+    pub operation: Operation,
+    /// The hypervisor's name of the VM (empty before the first deploy).
+    pub deploy_id: String,
+    /// The host the VM is on (or is going to).
+    pub host: String,
+    /// For migrations: the destination host.
+    pub target_host: Option<String>,
+    /// Virtual CPUs.
+    pub vcpu: u32,
+    /// Memory (MB).
+    pub memory_mb: u64,
+}
+
+/// A driver's answer: `Ok(info)` (for DEPLOY, the deploy id) or `Err(message)`.
+pub type Outcome = Result<String, String>;
+
+/// What the hypervisor says of one VM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GuestState {
+    /// Running.
+    Running,
+    /// Paused (suspended).
+    Paused,
+    /// Off, but known to the hypervisor.
+    Poweroff,
+}
+
+/// Monitoring of one VM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VmReport {
+    /// The VM's id.
+    pub vm_id: i32,
+    /// Its deploy id.
+    pub deploy_id: String,
+    /// Its state.
+    pub state: GuestState,
+    /// CPU used (percent of one core).
+    pub cpu: f64,
+    /// Memory used (KB).
+    pub memory_kb: u64,
+    /// Bytes received.
+    pub netrx: u64,
+    /// Bytes sent.
+    pub nettx: u64,
+}
+
+/// A host's capacity, usage and VMs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostReport {
+    /// Hypervisor name (HYPERVISOR).
+    pub hypervisor: String,
+    /// CPU capacity (percent: 100 per core).
+    pub total_cpu: i64,
+    /// Memory capacity (KB).
+    pub total_memory_kb: i64,
+    /// CPU in use (percent).
+    pub used_cpu: i64,
+    /// Memory in use (KB).
+    pub used_memory_kb: i64,
+    /// Extra attributes for the host template (e.g. ACCELERATION, CPU model).
+    pub attributes: BTreeMap<String, String>,
+    /// The VMs the hypervisor knows.
+    pub vms: Vec<VmReport>,
+}
+
+/// A hypervisor on one host.
+pub trait Hypervisor: Send + Sync + std::fmt::Debug {
+    /// Carries out one operation.
+    fn execute(&self, request: Request) -> BoxFuture<'static, Outcome>;
+    /// Reports capacity, usage and VMs; `Err` when the host cannot be reached.
+    fn monitor(&self) -> BoxFuture<'static, Result<HostReport, String>>;
+    /// Takes settings from the host's template (driver-specific keys; unknown ones ignored).
+    fn configure(&self, settings: &BTreeMap<String, String>);
+}
