@@ -7,6 +7,7 @@ pub mod bootstrap;
 mod clock;
 pub mod model;
 pub mod ops;
+mod runtime;
 pub mod state;
 pub mod tx;
 
@@ -20,6 +21,7 @@ pub use auth::Caller;
 pub use bootstrap::BootstrapConfig;
 pub use clock::now;
 pub use ops::pool::PoolFilter;
+pub use runtime::RuntimeConfig;
 use state::State;
 use tx::Tx;
 
@@ -40,6 +42,8 @@ pub struct CoreConfig {
     pub bootstrap: BootstrapConfig,
     /// Directory under which datastores keep their files.
     pub datastore_base: std::path::PathBuf,
+    /// Drivers, scheduler and monitoring.
+    pub runtime: RuntimeConfig,
 }
 
 /// The core service: one per `nubod`.
@@ -55,6 +59,7 @@ struct Inner {
     store: Store,
     config: CoreConfig,
     sessions: auth::SessionCache,
+    runtime: runtime::Runtime,
 }
 
 impl Core {
@@ -66,6 +71,7 @@ impl Core {
             .await
             .map_err(|e| Error::internal(format!("cannot load the store: {e}")))?;
         let state = State::from_snapshot(snapshot)?;
+        let (runtime, replies) = runtime::Runtime::new(config.runtime.clone());
         let core = Core {
             inner: Arc::new(Inner {
                 state: RwLock::new(state),
@@ -73,9 +79,12 @@ impl Core {
                 store,
                 config,
                 sessions: auth::SessionCache::default(),
+                runtime,
             }),
         };
         let outcome = bootstrap::run(&core).await?;
+        runtime::start(&core, replies);
+        core.resume_operations()?;
         Ok((core, outcome))
     }
 

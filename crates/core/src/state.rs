@@ -9,7 +9,7 @@ use nubo_types::{Error, ObjectKind, Oid, Result};
 
 use crate::model::{
     AclRule, Cluster, Datastore, Document, Group, Host, Image, PoolObject, Quotas, SecGroup, User,
-    VnTemplate, Vnet, Zone,
+    Vm, VmTemplate, VnTemplate, Vnet, Zone,
 };
 
 /// Objects of one kind, by id.
@@ -42,6 +42,10 @@ pub struct State {
     pub documents: Pool<Document>,
     /// Zones.
     pub zones: Pool<Zone>,
+    /// VM templates.
+    pub templates: Pool<VmTemplate>,
+    /// Virtual machines (DONE ones included).
+    pub vms: Pool<Vm>,
     /// Last id handed out per kind.
     pub last_oids: HashMap<ObjectKind, Oid>,
     /// Default quotas of users.
@@ -88,6 +92,8 @@ impl State {
             ObjectKind::SecGroup => insert::<SecGroup>(self, &row),
             ObjectKind::Document => insert::<Document>(self, &row),
             ObjectKind::Zone => insert::<Zone>(self, &row),
+            ObjectKind::Template => insert::<VmTemplate>(self, &row),
+            ObjectKind::Vm => insert::<Vm>(self, &row),
             other => Err(Error::internal(format!(
                 "the store holds {} objects, which this version does not know",
                 other.acl_name()

@@ -31,6 +31,7 @@ async fn setup() -> Ctx {
             admin_password: Some("pw".into()),
         },
         datastore_base: dir.path().to_path_buf(),
+        runtime: Default::default(),
     };
     let (core, _) = Core::open(store, config).await.expect("core");
     let admin = core.authenticate("oneadmin:pw").expect("oneadmin");

@@ -21,6 +21,12 @@ pub struct Args {
     /// Database URL: postgres://... for PostgreSQL (default: SQLite in the data dir).
     #[arg(long)]
     pub database: Option<String>,
+    /// Delay of each operation on simulated hosts, in milliseconds (default 100).
+    #[arg(long)]
+    pub sim_delay_ms: Option<u64>,
+    /// Seconds between host monitoring rounds (default 30).
+    #[arg(long)]
+    pub monitor_interval: Option<u64>,
     /// Log filter (error, warn, info, debug, trace); RUST_LOG overrides it.
     #[arg(long, default_value = "info")]
     pub log_level: String,
@@ -37,6 +43,21 @@ pub struct FileConfig {
     /// XML-RPC settings.
     #[serde(default)]
     pub xmlrpc: XmlRpcConfig,
+    /// Scheduler, monitoring and simulated hosts.
+    #[serde(default)]
+    pub runtime: RuntimeFileConfig,
+}
+
+/// `[runtime]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuntimeFileConfig {
+    /// Delay of each operation on simulated hosts, in milliseconds.
+    pub sim_delay_ms: Option<u64>,
+    /// Seconds between host monitoring rounds.
+    pub monitor_interval_s: Option<u64>,
+    /// Seconds between scheduler retries of VMs it could not place.
+    pub sched_retry_s: Option<u64>,
 }
 
 /// `[xmlrpc]` section.
@@ -60,6 +81,8 @@ pub struct Settings {
     pub xmlrpc: String,
     /// Largest request body in bytes.
     pub body_limit: usize,
+    /// Scheduler, monitoring and simulated hosts.
+    pub runtime: nubo_core::RuntimeConfig,
 }
 
 impl FileConfig {
@@ -99,11 +122,23 @@ impl Settings {
             .xmlrpc
             .max_body_bytes
             .unwrap_or(nubo_frontend_xmlrpc::DEFAULT_BODY_LIMIT);
+        let mut runtime = nubo_core::RuntimeConfig::default();
+        let secs = std::time::Duration::from_secs;
+        if let Some(ms) = args.sim_delay_ms.or(file.runtime.sim_delay_ms) {
+            runtime.sim_delay = std::time::Duration::from_millis(ms);
+        }
+        if let Some(s) = args.monitor_interval.or(file.runtime.monitor_interval_s) {
+            runtime.monitor_interval = secs(s.max(1));
+        }
+        if let Some(s) = file.runtime.sched_retry_s {
+            runtime.sched_retry = secs(s.max(1));
+        }
         Ok(Settings {
             data_dir,
             database,
             xmlrpc,
             body_limit,
+            runtime,
         })
     }
 }

@@ -36,6 +36,7 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
                 .filter(|p| !p.is_empty()),
         },
         datastore_base: datastore_base.clone(),
+        runtime: settings.runtime.clone(),
     };
     let (core, outcome) = nubo_core::Core::open(store, core_config)
         .await

@@ -19,6 +19,7 @@
 //! the attribute-name rules, `error` the error type.
 
 mod error;
+mod expression;
 mod lexer;
 mod name;
 mod parse_text;
@@ -31,6 +32,7 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 pub use error::ParseError;
+pub use expression::{ExprError, Rank, Requirements, Vars};
 
 /// An OpenNebula template: attributes in insertion order, repeated names
 /// kept (a VM has one `DISK` attribute per disk).

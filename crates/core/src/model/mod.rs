@@ -14,6 +14,8 @@ mod quota;
 mod secgroup;
 mod traits;
 mod user;
+mod vm;
+mod vm_template;
 mod vnet;
 mod vntemplate;
 mod zone;
@@ -30,6 +32,8 @@ pub use quota::{QuotaEntry, QuotaKind, Quotas, format_quota_value};
 pub use secgroup::SecGroup;
 pub use traits::{NameScope, Named, Templated};
 pub use user::{LoginToken, User};
+pub use vm::{History, Vm, VmOrigin};
+pub use vm_template::VmTemplate;
 pub use vnet::Vnet;
 pub use vntemplate::VnTemplate;
 pub use zone::{Zone, ZoneServer};
@@ -163,4 +167,6 @@ macro_rules! owned_meta {
         }
     )+};
 }
-owned_meta!(Datastore, Document, Image, SecGroup, Vnet, VnTemplate);
+owned_meta!(
+    Datastore, Document, Image, SecGroup, Vm, VmTemplate, Vnet, VnTemplate
+);

@@ -3,8 +3,8 @@
 use nubo_template::Template;
 
 use super::{
-    Cluster, Datastore, Document, Group, Host, Image, PoolObject, SecGroup, User, VnTemplate, Vnet,
-    Zone,
+    Cluster, Datastore, Document, Group, Host, Image, PoolObject, SecGroup, User, Vm, VmTemplate,
+    VnTemplate, Vnet, Zone,
 };
 
 /// An object with a user-editable template.
@@ -43,8 +43,20 @@ macro_rules! templated {
     )+};
 }
 templated!(
-    User, Group, Host, Cluster, Datastore, Image, Vnet, VnTemplate, SecGroup, Document, Zone
+    User, Group, Host, Cluster, Datastore, Image, Vnet, VnTemplate, SecGroup, Document, Zone,
+    VmTemplate
 );
+
+/// A VM's editable template is its USER_TEMPLATE.
+#[allow(clippy::misnamed_getters)]
+impl Templated for Vm {
+    fn template(&self) -> &Template {
+        &self.user_template
+    }
+    fn template_mut(&mut self) -> &mut Template {
+        &mut self.user_template
+    }
+}
 
 macro_rules! named_meta {
     ($($ty:ty => $scope:expr),+) => {$(
@@ -60,6 +72,8 @@ named_meta!(
     Vnet => NameScope::PerOwner,
     VnTemplate => NameScope::PerOwner,
     SecGroup => NameScope::PerOwner,
+    VmTemplate => NameScope::PerOwner,
+    Vm => NameScope::Free,
     Document => NameScope::Free
 );
 

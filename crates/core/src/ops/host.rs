@@ -52,6 +52,7 @@ impl Core {
             Ok(id)
         })
         .await
+        .inspect(|_| self.monitor_soon())
     }
 
     /// Deletes a host that runs no VMs.
@@ -73,6 +74,7 @@ impl Core {
             Ok(id)
         })
         .await
+        .inspect(|_| self.forget_driver(id))
     }
 
     /// Enables (0), disables (1) or sets offline (2) a host.
@@ -102,5 +104,9 @@ impl Core {
             Ok(id)
         })
         .await
+        .inspect(|_| {
+            self.wake_scheduler();
+            self.monitor_soon();
+        })
     }
 }

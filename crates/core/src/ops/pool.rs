@@ -58,9 +58,19 @@ impl PoolFilter {
 
 /// Lists the objects of kind `T` that `filter` selects for `caller`, in id order.
 pub fn list<T: PoolObject>(state: &State, caller: &Caller, filter: PoolFilter) -> Vec<Arc<T>> {
+    list_where(state, caller, filter, |_: &T| true)
+}
+
+/// Like [`list`], keeping only objects for which `keep` holds (before pagination).
+pub fn list_where<T: PoolObject>(
+    state: &State,
+    caller: &Caller,
+    filter: PoolFilter,
+    keep: impl Fn(&T) -> bool,
+) -> Vec<Arc<T>> {
     let selected = T::pool(state)
         .values()
-        .filter(|o| filter.wants(state, caller, o.as_ref()));
+        .filter(|o| keep(o.as_ref()) && filter.wants(state, caller, o.as_ref()));
     if filter.end < -1 {
         let offset = usize::try_from(filter.start.max(0)).unwrap_or(0);
         let limit = usize::try_from(filter.end.unsigned_abs()).unwrap_or(usize::MAX);

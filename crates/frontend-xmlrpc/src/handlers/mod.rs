@@ -12,6 +12,7 @@ pub mod image;
 pub mod secgroup;
 pub mod system;
 pub mod user;
+pub mod vm;
 pub mod vnet;
 pub mod vntemplate;
 pub mod zone;
@@ -46,6 +47,7 @@ pub async fn dispatch(core: &Core, method: &str, p: &Params) -> CallResult {
         "secgroup" | "secgrouppool" => secgroup::call(core, object, verb, p).await,
         "image" | "imagepool" => image::call(core, object, verb, p).await,
         "document" | "documentpool" => document::call(core, object, verb, p).await,
+        "vm" | "vmpool" | "template" | "templatepool" => vm::call(core, object, verb, p).await,
         "system" => system::call(core, verb, p).await,
         _ => None,
     };

@@ -1,0 +1,126 @@
+//! A virtual machine: its phase in the life cycle, its two templates (the system part
+//! OpenNebula's XSD fixes, and the user's part), its placement history and what the
+//! core needs to drive it.
+
+use nubo_template::Template;
+use nubo_types::ObjectKind;
+use nubo_types::states::{LcmState, VmState};
+use serde::{Deserialize, Serialize};
+
+use super::{Meta, owned_object};
+
+/// Where a PENDING VM resumes from (kept so the deploy picks the right path).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum VmOrigin {
+    /// New or resubmitted.
+    #[default]
+    Fresh,
+    /// Resumed from STOPPED.
+    Stopped,
+    /// Resumed from UNDEPLOYED.
+    Undeployed,
+}
+
+/// A virtual machine (`VM` element).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Vm {
+    /// Id, name, owner, permissions, lock.
+    pub meta: Meta,
+    /// STATE.
+    pub state: VmState,
+    /// LCM_STATE.
+    pub lcm_state: LcmState,
+    /// PREV_STATE.
+    pub prev_state: VmState,
+    /// PREV_LCM_STATE.
+    pub prev_lcm_state: LcmState,
+    /// RESCHED flag.
+    pub resched: bool,
+    /// Start time (epoch seconds).
+    pub stime: i64,
+    /// End time (0 until DONE).
+    pub etime: i64,
+    /// The hypervisor's name of the VM.
+    pub deploy_id: String,
+    /// Last monitoring time.
+    pub last_poll: i64,
+    /// The system template (CPU, MEMORY, DISK, NIC, CONTEXT, OS, …).
+    pub template: Template,
+    /// The user template (everything else; SCHED_* and messages live here).
+    pub user_template: Template,
+    /// Placement history, oldest first.
+    pub history: Vec<History>,
+    /// Requested CPU (the template's CPU).
+    pub cpu: f64,
+    /// Requested virtual CPUs.
+    pub vcpu: u32,
+    /// Requested memory (MB).
+    pub memory_mb: i64,
+    /// Where the next deploy resumes from.
+    pub origin: VmOrigin,
+    /// Sequence number of the driver operation in flight; a reply for an older one is
+    /// ignored.
+    pub op_seq: u64,
+    /// A migration in flight: the host the VM is leaving.
+    pub migrating_from: Option<History>,
+}
+
+/// One placement of a VM on a host (`HISTORY` element).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct History {
+    /// Sequence number within the VM.
+    pub seq: i32,
+    /// Host name.
+    pub hostname: String,
+    /// Host id.
+    pub hid: i32,
+    /// Cluster id.
+    pub cid: i32,
+    /// Start and end of the placement.
+    pub stime: i64,
+    /// End (0 while open).
+    pub etime: i64,
+    /// Virtualization driver.
+    pub vm_mad: String,
+    /// Transfer driver of the system datastore.
+    pub tm_mad: String,
+    /// System datastore id.
+    pub ds_id: i32,
+    /// Prolog start and end.
+    pub pstime: i64,
+    /// Prolog end.
+    pub petime: i64,
+    /// Running start.
+    pub rstime: i64,
+    /// Running end.
+    pub retime: i64,
+    /// Epilog start.
+    pub estime: i64,
+    /// Epilog end.
+    pub eetime: i64,
+    /// HISTORY ACTION code of the action that closed (or is running in) this record.
+    pub action: i32,
+    /// Who asked for that action.
+    pub uid: i32,
+    /// Their group.
+    pub gid: i32,
+}
+
+impl Vm {
+    /// The current placement, if any.
+    pub fn current(&self) -> Option<&History> {
+        self.history.last()
+    }
+
+    /// The current placement, mutably.
+    pub fn current_mut(&mut self) -> Option<&mut History> {
+        self.history.last_mut()
+    }
+
+    /// The host the VM currently takes capacity on.
+    pub fn host_id(&self) -> Option<i32> {
+        self.current().filter(|h| h.etime == 0).map(|h| h.hid)
+    }
+}
+
+owned_object!(Vm, ObjectKind::Vm, vms);

@@ -1,0 +1,270 @@
+//! The VM calls that change its phase: allocate, `vm.action`, deploy, migrate, recover;
+//! and the intake of driver replies.
+
+use nubo_lifecycle::{Event, MigrateKind, RecoverOp, UserAction};
+use nubo_types::states::{DatastoreType, HostState, VmState};
+use nubo_types::{AuthOp, Error, Oid, Result};
+
+use super::create::create_vm;
+use super::transition::{Followup, Placement, apply_event, deploy_event};
+use crate::Core;
+use crate::auth::Caller;
+use crate::model::{Datastore, Host, Vm};
+use crate::ops::generic::{fetch_for, parse_template};
+use crate::state::State;
+use crate::tx::Tx;
+
+/// A `vm.recover` request.
+pub type RecoverRequest = RecoverOp;
+
+/// The rights a `vm.action` needs (OpenNebula's default VM_*_OPERATIONS).
+fn action_op(action: UserAction) -> AuthOp {
+    match action {
+        UserAction::Resched | UserAction::Unresched => AuthOp::Admin,
+        _ => AuthOp::Manage,
+    }
+}
+
+fn wrong_state(what: &str, vm: &Vm) -> Error {
+    Error::action(format!(
+        "Error performing \"{what}\" on virtual machine [{}]: wrong state {}/{}",
+        vm.meta.id,
+        vm.state.name(),
+        vm.lcm_state.name()
+    ))
+}
+
+/// Runs `event` on VM `id` inside `tx`, mapping a refusal to the wrong-state error.
+fn transition(
+    tx: &mut Tx,
+    who: &Caller,
+    id: Oid,
+    op: AuthOp,
+    what: &str,
+    event: Event,
+    at: Option<Placement>,
+) -> Result<Followup> {
+    let mut vm = (*fetch_for::<Vm>(tx.state, who, id, op)?).clone();
+    let follow =
+        apply_event(tx, Some(who), &mut vm, event, at).map_err(|_| wrong_state(what, &vm))?;
+    tx.put(vm)?;
+    Ok(follow)
+}
+
+/// The system datastore for a VM on `host`: `ds` if given (-1: the first system datastore
+/// of the host's cluster, else system datastore 0).
+pub(crate) fn system_ds(state: &State, host: &Host, ds: Oid) -> Result<Oid> {
+    if ds >= 0 {
+        let d = state.get::<Datastore>(ds)?;
+        if d.ds_type != DatastoreType::System {
+            return Err(Error::action(format!(
+                "Datastore [{ds}] is not a system datastore"
+            )));
+        }
+        return Ok(ds);
+    }
+    Ok(state
+        .datastores
+        .values()
+        .find(|d| d.ds_type == DatastoreType::System && d.clusters.contains(&host.cluster_id))
+        .map_or(0, |d| d.meta.id))
+}
+
+/// Checks that `host` can take `vm` now (with `enforce`, its capacity too).
+fn check_host(host: &Host, vm: &Vm, enforce: bool) -> Result<()> {
+    if matches!(host.state, HostState::Offline | HostState::Error) {
+        return Err(Error::action(format!(
+            "Host [{}] is {} and cannot run VMs",
+            host.id,
+            host.state.name()
+        )));
+    }
+    if enforce {
+        let cpu = (vm.cpu * 100.0).round() as i64;
+        let mem = vm.memory_mb * 1024;
+        if host.share.cpu_usage + cpu > host.share.max_cpu
+            || host.share.mem_usage + mem > host.share.max_mem
+        {
+            return Err(Error::action(format!(
+                "Host [{}] does not have enough capacity for VM [{}]",
+                host.id, vm.meta.id
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl Core {
+    /// Creates a VM from a template (`vm.allocate`), PENDING, or HOLD with `hold`.
+    pub async fn vm_allocate(&self, caller: &Caller, text: &str, hold: bool) -> Result<Oid> {
+        let template = parse_template(text)
+            .map_err(|e| Error::allocate(nubo_types::ObjectKind::Vm, e.to_string()))?;
+        let (id, follow) = self
+            .write(move |tx| create_vm(tx, caller, template, hold, None))
+            .await?;
+        self.follow_up(follow);
+        Ok(id)
+    }
+
+    /// Performs a `vm.action` by name.
+    pub async fn vm_action(&self, caller: &Caller, name: &str, id: Oid) -> Result<Oid> {
+        let action = UserAction::from_name(name)
+            .ok_or_else(|| Error::action(format!("Action \"{name}\" is not supported")))?;
+        let follow = self
+            .write(|tx| {
+                transition(
+                    tx,
+                    caller,
+                    id,
+                    action_op(action),
+                    name,
+                    Event::Action(action),
+                    None,
+                )
+            })
+            .await?;
+        self.follow_up(follow);
+        Ok(id)
+    }
+
+    /// Deploys a PENDING, HOLD, STOPPED or UNDEPLOYED VM on `host_id` (`vm.deploy`).
+    pub async fn vm_deploy(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        host_id: Oid,
+        enforce: bool,
+        ds_id: Oid,
+    ) -> Result<Oid> {
+        let follow = self
+            .write(|tx| {
+                let vm = fetch_for::<Vm>(tx.state, caller, id, AuthOp::Admin)?;
+                let host = tx.state.get::<Host>(host_id)?.clone();
+                check_host(&host, &vm, enforce)?;
+                let at = Placement {
+                    host_id,
+                    ds_id: system_ds(tx.state, &host, ds_id)?,
+                };
+                let event = deploy_event(&vm);
+                transition(tx, caller, id, AuthOp::Admin, "deploy", event, Some(at))
+            })
+            .await?;
+        self.follow_up(follow);
+        Ok(id)
+    }
+
+    /// Migrates a VM to `host_id` (`vm.migrate`): live, or cold (type 0 save, 1 poweroff,
+    /// 2 poweroff-hard).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn vm_migrate(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        host_id: Oid,
+        live: bool,
+        enforce: bool,
+        ds_id: Oid,
+        kind: i32,
+    ) -> Result<Oid> {
+        let migrate = match (live, kind) {
+            (true, _) => MigrateKind::Live,
+            (false, 1) => MigrateKind::Poweroff,
+            (false, 2) => MigrateKind::PoweroffHard,
+            _ => MigrateKind::Cold,
+        };
+        let follow = self
+            .write(|tx| {
+                let vm = fetch_for::<Vm>(tx.state, caller, id, AuthOp::Admin)?;
+                if vm.host_id() == Some(host_id) {
+                    return Err(Error::action(format!(
+                        "VM [{id}] is already running on host [{host_id}]"
+                    )));
+                }
+                let host = tx.state.get::<Host>(host_id)?.clone();
+                check_host(&host, &vm, enforce)?;
+                let ds = match ds_id {
+                    -1 => vm.current().map_or(0, |h| h.ds_id),
+                    ds => ds,
+                };
+                let at = Placement {
+                    host_id,
+                    ds_id: system_ds(tx.state, &host, ds)?,
+                };
+                transition(
+                    tx,
+                    caller,
+                    id,
+                    AuthOp::Admin,
+                    "migrate",
+                    Event::Migrate(migrate),
+                    Some(at),
+                )
+            })
+            .await?;
+        self.follow_up(follow);
+        Ok(id)
+    }
+
+    /// Recovers a VM (`vm.recover`): op 0 failure, 1 success, 2 retry, 3 delete,
+    /// 4 delete-recreate, 5 delete-db.
+    pub async fn vm_recover(&self, caller: &Caller, id: Oid, op: i32) -> Result<Oid> {
+        let op = RecoverOp::from_code(op)
+            .ok_or_else(|| Error::action(format!("Wrong recovery operation code {op}")))?;
+        let follow = self
+            .write(|tx| {
+                transition(
+                    tx,
+                    caller,
+                    id,
+                    AuthOp::Admin,
+                    "recover",
+                    Event::Recover(op),
+                    None,
+                )
+            })
+            .await?;
+        self.follow_up(follow);
+        Ok(id)
+    }
+
+    /// Applies driver replies: each is (VM, operation sequence, success, message). A
+    /// reply for an operation the VM no longer waits for is dropped.
+    pub(crate) async fn driver_replies(
+        &self,
+        replies: Vec<(Oid, u64, std::result::Result<String, String>)>,
+    ) -> Result<()> {
+        let follow = self
+            .write(move |tx| {
+                let mut follow = Followup::default();
+                for (id, seq, outcome) in replies {
+                    let Ok(vm) = tx.get::<Vm>(id) else { continue };
+                    if vm.op_seq != seq || vm.state == VmState::Done {
+                        continue;
+                    }
+                    let mut vm = (*vm).clone();
+                    let event = match &outcome {
+                        Ok(info) => {
+                            if vm.deploy_id.is_empty() && !info.is_empty() {
+                                vm.deploy_id = info.clone();
+                            }
+                            vm.user_template.remove("ERROR");
+                            Event::DriverSuccess
+                        }
+                        Err(message) => {
+                            vm.user_template.set("ERROR", message.clone());
+                            Event::DriverFailure
+                        }
+                    };
+                    // The reply may race with a user's recover; a refused event is dropped.
+                    if let Ok(f) = apply_event(tx, None, &mut vm, event, None) {
+                        follow.extend(f);
+                        tx.put(vm)?;
+                    }
+                }
+                Ok(follow)
+            })
+            .await?;
+        self.follow_up(follow);
+        Ok(())
+    }
+}

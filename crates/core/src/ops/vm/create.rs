@@ -1,0 +1,249 @@
+//! Creating a VM: validating CPU and MEMORY, splitting the template into the system part
+//! and the user part, charging quotas, and leaving the VM PENDING (or on HOLD).
+
+use nubo_template::Template;
+use nubo_types::states::{LcmState, VmState};
+use nubo_types::{Error, ObjectKind, Oid, Result};
+
+use super::transition::Followup;
+use crate::auth::{Caller, authorize_create};
+use crate::model::{QuotaKind, Vm, VmOrigin};
+use crate::now;
+use crate::ops::owner::new_meta;
+use crate::ops::quota::charge_owners;
+use crate::tx::Tx;
+
+/// Attributes of the VM's system TEMPLATE, in the order vm.xsd gives; every other
+/// attribute goes to USER_TEMPLATE.
+pub const SYSTEM_ATTRIBUTES: &[&str] = &[
+    "AUTOMATIC_DS_REQUIREMENTS",
+    "AUTOMATIC_NIC_REQUIREMENTS",
+    "AUTOMATIC_REQUIREMENTS",
+    "CLONING_TEMPLATE_ID",
+    "CONTEXT",
+    "CPU",
+    "CPU_COST",
+    "DISK",
+    "DISK_COST",
+    "EMULATOR",
+    "FEATURES",
+    "HYPERV_OPTIONS",
+    "GRAPHICS",
+    "VIDEO",
+    "IMPORTED",
+    "INPUT",
+    "MEMORY",
+    "MEMORY_COST",
+    "MEMORY_MAX",
+    "MEMORY_SLOTS",
+    "MEMORY_RESIZE_MODE",
+    "NIC",
+    "NIC_ALIAS",
+    "NIC_DEFAULT",
+    "NUMA_NODE",
+    "OS",
+    "PCI",
+    "QEMU_GA_EXEC",
+    "RAW",
+    "SECURITY_GROUP_RULE",
+    "SNAPSHOT",
+    "SPICE_OPTIONS",
+    "SUBMIT_ON_HOLD",
+    "TEMPLATE_ID",
+    "TM_MAD_SYSTEM",
+    "TOPOLOGY",
+    "TPM",
+    "MEMORY_ENCRYPTION",
+    "VCPU",
+    "VCPU_MAX",
+    "VMGROUP",
+    "VMID",
+    "VROUTER_ID",
+    "VROUTER_KEEPALIVED_ID",
+    "VROUTER_KEEPALIVED_PASSWORD",
+    "SCHED_ACTION",
+];
+
+fn system_rank(name: &str) -> Option<usize> {
+    SYSTEM_ATTRIBUTES.iter().position(|a| *a == name)
+}
+
+/// Splits `all` into (system template in XSD order, user template).
+pub fn split_template(all: Template) -> (Template, Template) {
+    let mut system: Vec<(usize, nubo_template::Attribute)> = Vec::new();
+    let mut user = Template::new();
+    for attr in all.attrs {
+        match system_rank(&attr.name) {
+            Some(rank) => system.push((rank, attr)),
+            None => user.push(attr),
+        }
+    }
+    system.sort_by_key(|(rank, _)| *rank);
+    let mut template = Template::new();
+    for (_, attr) in system {
+        template.push(attr);
+    }
+    (template, user)
+}
+
+/// Sets a system attribute, keeping the XSD order.
+pub fn set_system(template: &mut Template, name: &str, value: String) {
+    template.remove(name);
+    let rank = system_rank(name).unwrap_or(usize::MAX);
+    let at = template
+        .attrs
+        .iter()
+        .position(|a| system_rank(&a.name).unwrap_or(usize::MAX) > rank)
+        .unwrap_or(template.attrs.len());
+    template
+        .attrs
+        .insert(at, nubo_template::Attribute::single(name, value));
+}
+
+fn positive_float(t: &Template, name: &str) -> Option<f64> {
+    t.get(name)
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v > 0.0)
+}
+
+fn positive_int(t: &Template, name: &str) -> Option<i64> {
+    t.get(name)
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .filter(|v| *v > 0)
+}
+
+fn alloc(message: impl Into<String>) -> Error {
+    Error::allocate(ObjectKind::Vm, message.into())
+}
+
+/// The VM quota amounts of a VM: VMS, CPU, MEMORY.
+pub fn vm_quota(vm: &Vm) -> [(&'static str, f64); 3] {
+    [
+        ("VMS", 1.0),
+        ("CPU", vm.cpu),
+        ("MEMORY", vm.memory_mb as f64),
+    ]
+}
+
+/// Stages a new VM from a full template (as `vm.allocate` receives it or
+/// `template.instantiate` builds it). Returns its id and what to do after the commit.
+pub(crate) fn create_vm(
+    tx: &mut Tx,
+    caller: &Caller,
+    template: Template,
+    hold: bool,
+    template_name: Option<&str>,
+) -> Result<(Oid, Followup)> {
+    authorize_create(tx.state, caller, ObjectKind::Vm)?;
+    let memory_mb = positive_int(&template, "MEMORY")
+        .ok_or_else(|| alloc("MEMORY attribute must be a positive integer value."))?;
+    let cpu = positive_float(&template, "CPU")
+        .ok_or_else(|| alloc("CPU attribute must be a positive float or integer value."))?;
+    let vcpu = match template.get("VCPU") {
+        None => 1,
+        Some(_) => positive_int(&template, "VCPU")
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| alloc("VCPU attribute must be a positive integer value."))?,
+    };
+    super::transition::check_expressions(&template).map_err(|e| alloc(e.to_string()))?;
+    let id = tx.next_oid(ObjectKind::Vm);
+    let name = match template
+        .get("NAME")
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        Some(n) => n.to_string(),
+        None => match template_name {
+            Some(t) => format!("{t}-{id}"),
+            None => format!("one-{id}"),
+        },
+    };
+    let on_hold = hold
+        || template
+            .get("SUBMIT_ON_HOLD")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("yes"));
+    let mut all = template;
+    all.remove("NAME");
+    let (mut system, user) = split_template(all);
+    set_system(&mut system, "VMID", id.to_string());
+    set_system(&mut system, "TM_MAD_SYSTEM", String::new());
+    if system.get("AUTOMATIC_REQUIREMENTS").is_none() {
+        set_system(
+            &mut system,
+            "AUTOMATIC_REQUIREMENTS",
+            "!(PUBLIC_CLOUD = YES)".to_string(),
+        );
+    }
+    let state = if on_hold {
+        VmState::Hold
+    } else {
+        VmState::Pending
+    };
+    let vm = Vm {
+        meta: new_meta(caller, id, name),
+        state,
+        lcm_state: LcmState::LcmInit,
+        prev_state: state,
+        prev_lcm_state: LcmState::LcmInit,
+        resched: false,
+        stime: now(),
+        etime: 0,
+        deploy_id: String::new(),
+        last_poll: 0,
+        template: system,
+        user_template: user,
+        history: Vec::new(),
+        cpu,
+        vcpu,
+        memory_mb,
+        origin: VmOrigin::Fresh,
+        op_seq: 0,
+        migrating_from: None,
+    };
+    charge_owners(
+        tx,
+        caller.uid,
+        caller.gid,
+        QuotaKind::Vm,
+        -1,
+        &vm_quota(&vm),
+    )?;
+    tx.put(vm)?;
+    Ok((
+        id,
+        Followup {
+            schedule: !on_hold,
+            ..Followup::default()
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_attributes_go_first_in_xsd_order_and_the_rest_to_the_user_template() {
+        let t = Template::parse("MEMORY=1\nFOO=bar\nCPU=1\nNIC=[NETWORK_ID=0]\nCONTEXT=[A=1]")
+            .expect("template");
+        let (system, user) = split_template(t);
+        let names: Vec<&str> = system.attrs.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["CONTEXT", "CPU", "MEMORY", "NIC"]);
+        assert_eq!(user.get("FOO"), Some("bar"));
+        let mut system = system;
+        set_system(&mut system, "VMID", "3".into());
+        set_system(&mut system, "AUTOMATIC_REQUIREMENTS", "x".into());
+        let names: Vec<&str> = system.attrs.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "AUTOMATIC_REQUIREMENTS",
+                "CONTEXT",
+                "CPU",
+                "MEMORY",
+                "NIC",
+                "VMID"
+            ]
+        );
+    }
+}

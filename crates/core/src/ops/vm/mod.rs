@@ -1,0 +1,54 @@
+//! Virtual machine operations (`one.vm.*`): creation, the life cycle through the
+//! `lifecycle` state machine, placement, and what follows a commit (driver operations,
+//! scheduling).
+
+mod actions;
+mod create;
+mod scheduled;
+mod transition;
+
+pub use actions::RecoverRequest;
+pub(crate) use create::create_vm;
+pub(crate) use transition::{Dispatch, Followup, apply_event};
+
+use std::sync::Arc;
+
+use nubo_types::Result;
+use nubo_types::states::VmState;
+
+use crate::Core;
+use crate::auth::Caller;
+use crate::model::Vm;
+use crate::ops::pool::{PoolFilter, list_where};
+
+impl Core {
+    /// `vmpool.info`: VMs selected by `filter`, in STATE `state` (-1: any but DONE, -2:
+    /// any).
+    pub fn vm_pool_info(
+        &self,
+        caller: &Caller,
+        filter: PoolFilter,
+        state: i32,
+    ) -> Result<Vec<Arc<Vm>>> {
+        let filter = filter.validate()?;
+        if state < -2 || (state >= 0 && VmState::from_code(state).is_none()) {
+            return Err(nubo_types::Error::api(format!("Incorrect state {state}")));
+        }
+        self.read(|s| {
+            Ok(list_where(s, caller, filter, |vm: &Vm| match state {
+                -2 => true,
+                -1 => vm.state != VmState::Done,
+                code => vm.state.code() == code,
+            }))
+        })
+    }
+
+    /// `vmpool.infoset`: the VMs with these ids that the caller may see.
+    pub fn vm_pool_set(&self, caller: &Caller, ids: &[i32]) -> Result<Vec<Arc<Vm>>> {
+        self.read(|s| {
+            Ok(list_where(s, caller, PoolFilter::ALL, |vm: &Vm| {
+                ids.contains(&vm.meta.id)
+            }))
+        })
+    }
+}

@@ -1,0 +1,157 @@
+//! The driver of each host, made on first use from the host's `vm_mad`, and the dispatch
+//! of one operation: build the request from the state, run it, send the reply back.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nubo_driver::{Hypervisor, Operation, Request};
+use nubo_driver_sim::SimFleet;
+use nubo_lifecycle::{DriverOp, Reconfig};
+
+use crate::Core;
+use crate::model::{Host, Vm};
+use crate::ops::vm::Dispatch;
+
+/// One host's driver and the settings it was last configured with.
+#[derive(Debug, Clone)]
+struct Entry {
+    driver: Arc<dyn Hypervisor>,
+    settings: BTreeMap<String, String>,
+}
+
+/// Every host's driver.
+#[derive(Debug)]
+pub(crate) struct Drivers {
+    fleet: SimFleet,
+    hosts: Mutex<HashMap<i32, Entry>>,
+}
+
+impl Drivers {
+    pub fn new(sim_delay: Duration) -> Drivers {
+        Drivers {
+            fleet: SimFleet::new(sim_delay),
+            hosts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The driver of `host`, configured from its template; `Err` for a `vm_mad` that this
+    /// nubod has no driver for.
+    pub fn of(&self, host: &Host) -> Result<Arc<dyn Hypervisor>, String> {
+        let settings: BTreeMap<String, String> = host
+            .template
+            .attrs
+            .iter()
+            .filter(|a| a.name.starts_with("SIM_"))
+            .filter_map(|a| Some((a.name.clone(), a.value.as_single()?.to_string())))
+            .collect();
+        let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(entry) = hosts.get_mut(&host.id) {
+            if entry.settings != settings {
+                entry.driver.configure(&settings);
+                entry.settings = settings;
+            }
+            return Ok(entry.driver.clone());
+        }
+        let driver: Arc<dyn Hypervisor> = match host.vm_mad.as_str() {
+            "dummy" | "sim" => Arc::new(self.fleet.host(&host.name)),
+            other => {
+                return Err(format!(
+                    "no driver for VM_MAD \"{other}\" on this front-end"
+                ));
+            }
+        };
+        driver.configure(&settings);
+        hosts.insert(
+            host.id,
+            Entry {
+                driver: driver.clone(),
+                settings,
+            },
+        );
+        Ok(driver)
+    }
+
+    /// Forgets a deleted host's driver.
+    pub fn forget(&self, host_id: i32) {
+        self.hosts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&host_id);
+    }
+}
+
+fn operation(op: DriverOp) -> Operation {
+    match op {
+        DriverOp::Prolog => Operation::Prolog,
+        DriverOp::Deploy => Operation::Deploy,
+        DriverOp::Shutdown => Operation::Shutdown,
+        DriverOp::Cancel => Operation::Cancel,
+        DriverOp::Save => Operation::Save,
+        DriverOp::Restore => Operation::Restore,
+        DriverOp::Migrate => Operation::Migrate,
+        DriverOp::PrologMigrate => Operation::PrologMigrate,
+        DriverOp::Epilog => Operation::Epilog,
+        DriverOp::Reboot => Operation::Reboot,
+        DriverOp::Reset => Operation::Reset,
+        DriverOp::Cleanup => Operation::Cleanup,
+        DriverOp::Reconfig(r) => match r {
+            Reconfig::AttachDisk => Operation::AttachDisk,
+            Reconfig::DetachDisk => Operation::DetachDisk,
+            Reconfig::AttachNic => Operation::AttachNic,
+            Reconfig::DetachNic => Operation::DetachNic,
+            Reconfig::UpdateNic => Operation::UpdateNic,
+            Reconfig::SecurityGroup => Operation::UpdateSecurityGroups,
+            Reconfig::SnapshotCreate => Operation::SnapshotCreate,
+            Reconfig::SnapshotRevert => Operation::SnapshotRevert,
+            Reconfig::SnapshotDelete => Operation::SnapshotDelete,
+            Reconfig::DiskSnapshotCreate => Operation::DiskSnapshotCreate,
+            Reconfig::DiskSnapshotRevert => Operation::DiskSnapshotRevert,
+            Reconfig::DiskSnapshotDelete => Operation::DiskSnapshotDelete,
+            Reconfig::DiskResize => Operation::DiskResize,
+            Reconfig::DiskSaveas => Operation::DiskSaveas,
+            Reconfig::Resize => Operation::Resize,
+        },
+    }
+}
+
+/// Builds the request for `d` from the state, or the reason it cannot run.
+fn request(core: &Core, d: &Dispatch) -> Result<(Arc<dyn Hypervisor>, Request), String> {
+    core.read(|state| {
+        let vm = state.get::<Vm>(d.vm_id)?;
+        let host = state.get::<Host>(d.host_id)?;
+        let target = d
+            .target_host_id
+            .and_then(|t| state.hosts.get(&t).map(|h| h.name.clone()));
+        Ok((
+            core.inner.runtime.drivers.of(host),
+            Request {
+                vm_id: d.vm_id,
+                operation: operation(d.op),
+                deploy_id: vm.deploy_id.clone(),
+                host: host.name.clone(),
+                target_host: target,
+                vcpu: vm.vcpu,
+                memory_mb: u64::try_from(vm.memory_mb).unwrap_or(0),
+            },
+        ))
+    })
+    .map_err(|e| e.to_string())
+    .and_then(|(driver, request)| Ok((driver?, request)))
+}
+
+/// Starts one driver operation; its reply goes to the reply loop.
+pub(crate) fn dispatch(core: &Core, d: Dispatch) {
+    let replies = core.inner.runtime.replies.clone();
+    match request(core, &d) {
+        Ok((driver, request)) => {
+            tokio::spawn(async move {
+                let outcome = driver.execute(request).await;
+                let _ = replies.send((d.vm_id, d.seq, outcome));
+            });
+        }
+        Err(message) => {
+            let _ = replies.send((d.vm_id, d.seq, Err(message)));
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! What runs beside the request path: the driver of every host (operations started after
+//! a commit, replies fed back as life-cycle events in batches), the event-driven scheduler,
+//! and host monitoring. Started by [`crate::Core::open`].
+
+mod drivers;
+mod monitor;
+mod placement;
+mod scheduler;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, mpsc};
+
+pub(crate) use drivers::Drivers;
+pub(crate) use monitor::Monitored;
+
+use crate::Core;
+use crate::ops::vm::Followup;
+
+/// Settings of the runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Delay of every simulated operation (hosts can override it).
+    pub sim_delay: Duration,
+    /// How often hosts are monitored.
+    pub monitor_interval: Duration,
+    /// How often the scheduler looks again at VMs it could not place (it is also woken
+    /// whenever VMs become pending or capacity is freed).
+    pub sched_retry: Duration,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            sim_delay: Duration::from_millis(100),
+            monitor_interval: Duration::from_secs(30),
+            sched_retry: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A driver reply: VM, operation sequence, outcome.
+pub(crate) type Reply = (i32, u64, Result<String, String>);
+
+/// The runtime's shared parts.
+#[derive(Debug)]
+pub(crate) struct Runtime {
+    pub drivers: Drivers,
+    pub replies: mpsc::UnboundedSender<Reply>,
+    pub schedule: Arc<Notify>,
+    pub monitor_now: Arc<Notify>,
+    pub config: RuntimeConfig,
+}
+
+impl Runtime {
+    /// A runtime and the receiving end of its reply channel.
+    pub fn new(config: RuntimeConfig) -> (Runtime, mpsc::UnboundedReceiver<Reply>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Runtime {
+                drivers: Drivers::new(config.sim_delay),
+                replies: tx,
+                schedule: Arc::new(Notify::new()),
+                monitor_now: Arc::new(Notify::new()),
+                config,
+            },
+            rx,
+        )
+    }
+}
+
+/// Starts the background tasks of `core`.
+pub(crate) fn start(core: &Core, replies: mpsc::UnboundedReceiver<Reply>) {
+    tokio::spawn(reply_loop(core.clone(), replies));
+    tokio::spawn(scheduler::run(core.clone()));
+    tokio::spawn(monitor::run(core.clone()));
+}
+
+/// Applies driver replies in batches: one commit for all replies that are waiting.
+async fn reply_loop(core: Core, mut rx: mpsc::UnboundedReceiver<Reply>) {
+    const BATCH: usize = 1024;
+    let mut batch = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        let replies = std::mem::take(&mut batch);
+        if let Err(e) = core.driver_replies(replies).await {
+            tracing::error!(error = %e, "cannot apply driver replies");
+        }
+    }
+}
+
+impl Core {
+    /// Carries out what a commit asked for: start driver operations, wake the scheduler.
+    pub(crate) fn follow_up(&self, follow: Followup) {
+        if follow.schedule {
+            self.inner.runtime.schedule.notify_one();
+        }
+        for d in follow.dispatch {
+            drivers::dispatch(self, d);
+        }
+    }
+
+    /// Wakes the scheduler (capacity or hosts changed).
+    pub(crate) fn wake_scheduler(&self) {
+        self.inner.runtime.schedule.notify_one();
+    }
+
+    /// Forgets the driver of a deleted host.
+    pub(crate) fn forget_driver(&self, host_id: i32) {
+        self.inner.runtime.drivers.forget(host_id);
+    }
+
+    /// Asks for a monitoring round now (a host was added or changed).
+    pub(crate) fn monitor_soon(&self) {
+        self.inner.runtime.monitor_now.notify_one();
+    }
+}
+
+impl Core {
+    /// After a start: operations that were in flight when nubod stopped are started again
+    /// (each driver operation is safe to repeat), pending VMs are scheduled and hosts
+    /// monitored.
+    pub(crate) fn resume_operations(&self) -> nubo_types::Result<()> {
+        let dispatch = self.read(|state| {
+            Ok(state
+                .vms
+                .values()
+                .filter(|vm| vm.state == nubo_types::states::VmState::Active)
+                .filter_map(|vm| {
+                    let op = nubo_lifecycle::pending_op(vm.lcm_state)?;
+                    let hid = vm.current()?.hid;
+                    let (host_id, target_host_id) = match (&vm.migrating_from, op) {
+                        (
+                            Some(from),
+                            nubo_lifecycle::DriverOp::Migrate | nubo_lifecycle::DriverOp::Save,
+                        ) => (from.hid, Some(hid)),
+                        _ => (hid, None),
+                    };
+                    Some(crate::ops::vm::Dispatch {
+                        vm_id: vm.meta.id,
+                        seq: vm.op_seq,
+                        op,
+                        host_id,
+                        target_host_id,
+                    })
+                })
+                .collect::<Vec<_>>())
+        })?;
+        self.follow_up(Followup {
+            dispatch,
+            schedule: true,
+        });
+        self.monitor_soon();
+        Ok(())
+    }
+}

@@ -1,0 +1,93 @@
+//! From the state to the scheduler's inputs: candidate hosts and pending VMs.
+
+use std::collections::{BTreeSet, HashMap};
+
+use nubo_scheduler::{HostCandidate, VmRequest};
+use nubo_template::{Rank, Requirements, Template};
+use nubo_types::states::{HostState, VmState};
+
+use crate::model::{Host, Vm};
+use crate::state::State;
+
+/// Hosts that may take VMs: monitored and enabled.
+pub fn candidates(state: &State) -> Vec<HostCandidate> {
+    state
+        .hosts
+        .values()
+        .filter(|h| h.state == HostState::Monitored)
+        .map(|h| candidate(state, h))
+        .collect()
+}
+
+fn singles(t: &Template, into: &mut HashMap<String, Vec<String>>) {
+    for a in &t.attrs {
+        if let Some(v) = a.value.as_single() {
+            into.entry(a.name.clone()).or_default().push(v.to_string());
+        }
+    }
+}
+
+fn candidate(state: &State, h: &Host) -> HostCandidate {
+    let mut attributes = HashMap::new();
+    if let Some(c) = state.clusters.get(&h.cluster_id) {
+        singles(&c.template, &mut attributes);
+    }
+    singles(&h.template, &mut attributes);
+    HostCandidate {
+        id: h.id,
+        name: h.name.clone(),
+        cluster_id: h.cluster_id,
+        max_cpu: h.share.max_cpu,
+        max_mem: h.share.max_mem,
+        cpu_usage: h.share.cpu_usage,
+        mem_usage: h.share.mem_usage,
+        free_cpu_monitored: h.share.total_cpu - h.share.cpu_usage,
+        vms: h.vms.iter().copied().collect(),
+        attributes,
+    }
+}
+
+/// The pending VMs, oldest first, as scheduler requests; VMs whose expressions do not
+/// parse come back apart with the message to show.
+pub fn pending(state: &State) -> (Vec<VmRequest>, Vec<(i32, String)>) {
+    let mut requests = Vec::new();
+    let mut broken = Vec::new();
+    for vm in state.vms.values().filter(|v| v.state == VmState::Pending) {
+        match request(vm) {
+            Ok(r) => requests.push(r),
+            Err(message) => broken.push((vm.meta.id, message)),
+        }
+    }
+    (requests, broken)
+}
+
+fn request(vm: &Vm) -> Result<VmRequest, String> {
+    let mut requirements = Vec::new();
+    for (t, name) in [
+        (&vm.template, "AUTOMATIC_REQUIREMENTS"),
+        (&vm.user_template, "SCHED_REQUIREMENTS"),
+    ] {
+        if let Some(text) = t.get(name) {
+            let r = Requirements::parse(text).map_err(|e| format!("Parse error in {name}: {e}"))?;
+            if !r.is_empty() {
+                requirements.push(r);
+            }
+        }
+    }
+    let rank = match vm.user_template.get("SCHED_RANK") {
+        Some(text) if !text.trim().is_empty() => {
+            Some(Rank::parse(text).map_err(|e| format!("Parse error in SCHED_RANK: {e}"))?)
+        }
+        _ => None,
+    };
+    Ok(VmRequest {
+        id: vm.meta.id,
+        cpu: (vm.cpu * 100.0).round() as i64,
+        memory_kb: vm.memory_mb * 1024,
+        requirements,
+        rank,
+        avoid_host: None,
+        only_hosts: None,
+        not_hosts: BTreeSet::new(),
+    })
+}

@@ -1,0 +1,153 @@
+//! `one.vm.*`, `one.vmpool.*`, `one.template.*`, `one.templatepool.*`.
+
+use nubo_core::model::{Vm, VmTemplate};
+use nubo_core::{Core, PoolFilter};
+
+use super::common::{auth, chmod, chown, id, info, lock, on, pool3, rename, unlock, update, xml};
+use crate::params::{CallResult, Params};
+use crate::render;
+
+/// Handles a VM or VM template call; None if the verb is unknown.
+pub async fn call(core: &Core, object: &str, verb: &str, p: &Params) -> Option<CallResult> {
+    Some(match (object, verb) {
+        ("vm", "allocate") => allocate(core, p).await,
+        ("vm", "info") => info::<Vm>(core, p, render::vm),
+        ("vm", "update") => update::<Vm>(core, p).await,
+        ("vm", "rename") => rename::<Vm>(core, p).await,
+        ("vm", "chmod") => chmod::<Vm>(core, p).await,
+        ("vm", "chown") => chown::<Vm>(core, p).await,
+        ("vm", "lock") => lock::<Vm>(core, p).await,
+        ("vm", "unlock") => unlock::<Vm>(core, p).await,
+        ("vm", "action") => action(core, p).await,
+        ("vm", "deploy") => deploy(core, p).await,
+        ("vm", "migrate") => migrate(core, p).await,
+        ("vm", "recover") => recover(core, p).await,
+        ("vmpool", "info") => vm_pool(core, p, false),
+        ("vmpool", "infoextended") => vm_pool(core, p, true),
+        ("vmpool", "infoset") => vm_set(core, p),
+        ("template", "allocate") => t_allocate(core, p).await,
+        ("template", "delete") => t_delete(core, p).await,
+        ("template", "info") => info::<VmTemplate>(core, p, render::vm_template),
+        ("template", "update") => update::<VmTemplate>(core, p).await,
+        ("template", "rename") => rename::<VmTemplate>(core, p).await,
+        ("template", "chmod") => chmod::<VmTemplate>(core, p).await,
+        ("template", "chown") => chown::<VmTemplate>(core, p).await,
+        ("template", "lock") => lock::<VmTemplate>(core, p).await,
+        ("template", "unlock") => unlock::<VmTemplate>(core, p).await,
+        ("template", "clone") => t_clone(core, p).await,
+        ("template", "instantiate") => t_instantiate(core, p).await,
+        ("templatepool", "info") => pool3::<VmTemplate>(core, p, render::vm_template_pool),
+        _ => return None,
+    })
+}
+
+async fn allocate(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    id(core
+        .vm_allocate(&c, p.str(1)?, p.bool_or(2, false)?)
+        .await?)
+}
+
+async fn action(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let name = p.str(1)?;
+    let oid = p.int(2)?;
+    id(core.vm_action(&c, name, oid).await.map_err(on(oid))?)
+}
+
+async fn deploy(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let oid = p.int(1)?;
+    let out = core
+        .vm_deploy(&c, oid, p.int(2)?, p.bool_or(3, false)?, p.int_or(4, -1)?)
+        .await;
+    id(out.map_err(on(oid))?)
+}
+
+async fn migrate(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let oid = p.int(1)?;
+    let out = core
+        .vm_migrate(
+            &c,
+            oid,
+            p.int(2)?,
+            p.bool_or(3, false)?,
+            p.bool_or(4, false)?,
+            p.int_or(5, -1)?,
+            p.int_or(6, 0)?,
+        )
+        .await;
+    id(out.map_err(on(oid))?)
+}
+
+async fn recover(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let oid = p.int(1)?;
+    id(core.vm_recover(&c, oid, p.int(2)?).await.map_err(on(oid))?)
+}
+
+fn vm_pool(core: &Core, p: &Params, extended: bool) -> CallResult {
+    let c = auth(core, p)?;
+    let filter = PoolFilter {
+        filter: p.int(1)?,
+        start: p.int(2)?,
+        end: p.int(3)?,
+    };
+    let vms = core.vm_pool_info(&c, filter, p.int_or(4, -1)?)?;
+    xml(if extended {
+        render::vm_pool_extended(&vms)
+    } else {
+        render::vm_pool(&vms)
+    })
+}
+
+fn vm_set(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let ids: Vec<i32> = p
+        .str(1)?
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let vms = core.vm_pool_set(&c, &ids)?;
+    xml(if p.bool_or(2, false)? {
+        render::vm_pool_extended(&vms)
+    } else {
+        render::vm_pool(&vms)
+    })
+}
+
+async fn t_allocate(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    id(core.template_allocate(&c, p.str(1)?).await?)
+}
+
+async fn t_delete(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let oid = p.int(1)?;
+    id(core.template_delete(&c, oid).await.map_err(on(oid))?)
+}
+
+async fn t_clone(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let oid = p.int(1)?;
+    id(core
+        .template_clone(&c, oid, p.str(2)?)
+        .await
+        .map_err(on(oid))?)
+}
+
+async fn t_instantiate(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let oid = p.int(1)?;
+    let out = core
+        .template_instantiate(
+            &c,
+            oid,
+            p.str_or(2, "")?,
+            p.bool_or(3, false)?,
+            p.str_or(4, "")?,
+        )
+        .await;
+    id(out.map_err(on(oid))?)
+}
