@@ -517,7 +517,8 @@ class Nubod:
         data_dir.mkdir()
         home.mkdir()
         self.port = free_port()
-        args = [str(binary), "--data-dir", str(data_dir), "--xmlrpc", f"127.0.0.1:{self.port}"]
+        args = [str(binary), "--data-dir", str(data_dir), "--xmlrpc", f"127.0.0.1:{self.port}",
+                "--sim-delay-ms", "20", "--monitor-interval", "1"]
         pg = os.environ.get("NUBO_TEST_DATABASE")
         if pg:
             self.db = PgDatabase(pg)

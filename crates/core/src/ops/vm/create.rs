@@ -64,6 +64,34 @@ pub const SYSTEM_ATTRIBUTES: &[&str] = &[
     "SCHED_ACTION",
 ];
 
+/// System attributes that may repeat (vm.xsd: maxOccurs unbounded).
+const REPEATABLE: &[&str] = &[
+    "DISK",
+    "NIC",
+    "NIC_ALIAS",
+    "PCI",
+    "SECURITY_GROUP_RULE",
+    "SNAPSHOT",
+    "SCHED_ACTION",
+];
+
+/// Keeps only the last value of each system attribute that may not repeat, so that a
+/// later value (e.g. from `template.instantiate`'s extra template) overrides an earlier one.
+fn dedupe_singles(t: &mut Template) {
+    let mut seen = std::collections::HashSet::new();
+    let mut keep = vec![true; t.attrs.len()];
+    for (i, a) in t.attrs.iter().enumerate().rev() {
+        if system_rank(&a.name).is_some()
+            && !REPEATABLE.contains(&a.name.as_str())
+            && !seen.insert(a.name.clone())
+        {
+            keep[i] = false;
+        }
+    }
+    let mut flags = keep.into_iter();
+    t.attrs.retain(|_| flags.next().unwrap_or(true));
+}
+
 fn system_rank(name: &str) -> Option<usize> {
     SYSTEM_ATTRIBUTES.iter().position(|a| *a == name)
 }
@@ -130,11 +158,12 @@ pub fn vm_quota(vm: &Vm) -> [(&'static str, f64); 3] {
 pub(crate) fn create_vm(
     tx: &mut Tx,
     caller: &Caller,
-    template: Template,
+    mut template: Template,
     hold: bool,
     template_name: Option<&str>,
 ) -> Result<(Oid, Followup)> {
     authorize_create(tx.state, caller, ObjectKind::Vm)?;
+    dedupe_singles(&mut template);
     let memory_mb = positive_int(&template, "MEMORY")
         .ok_or_else(|| alloc("MEMORY attribute must be a positive integer value."))?;
     let cpu = positive_float(&template, "CPU")

@@ -289,8 +289,11 @@ pub(crate) fn apply_event(
             }
         }
     }
+    // The action goes on the open record; a closed one keeps the action that closed it.
     if let Some(action) = action
-        && let Some(h) = vm.current_mut()
+        && let Some(h) = vm
+            .current_mut()
+            .filter(|h| h.etime == 0 || to.0 == VmState::Done)
     {
         h.action = action.code();
         h.uid = who.map_or(-1, |c| c.uid);
