@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod bootstrap;
 mod clock;
+mod commit;
 pub mod model;
 pub mod ops;
 mod runtime;
@@ -55,11 +56,12 @@ pub struct Core {
 #[derive(Debug)]
 struct Inner {
     state: RwLock<State>,
-    writer: Arc<Mutex<()>>,
+    writer: Mutex<()>,
     store: Store,
     config: CoreConfig,
     sessions: auth::SessionCache,
     runtime: runtime::Runtime,
+    commits: tokio::sync::mpsc::UnboundedSender<commit::Pending>,
 }
 
 impl Core {
@@ -72,16 +74,19 @@ impl Core {
             .map_err(|e| Error::internal(format!("cannot load the store: {e}")))?;
         let state = State::from_snapshot(snapshot)?;
         let (runtime, replies) = runtime::Runtime::new(config.runtime.clone());
+        let (commits, queued) = tokio::sync::mpsc::unbounded_channel();
         let core = Core {
             inner: Arc::new(Inner {
                 state: RwLock::new(state),
-                writer: Arc::new(Mutex::new(())),
+                writer: Mutex::new(()),
                 store,
                 config,
                 sessions: auth::SessionCache::default(),
                 runtime,
+                commits,
             }),
         };
+        tokio::spawn(commit::run(core.inner.clone(), queued));
         let outcome = bootstrap::run(&core).await?;
         runtime::start(&core, replies);
         core.resume_operations()?;
@@ -126,43 +131,47 @@ impl Core {
     }
 
     /// Runs a write operation: `f` stages changes against the current state; they are
-    /// committed to the store in one transaction and then applied to memory. Writers are
-    /// serialised. The commit runs in its own task, so a caller that goes away mid-way
-    /// cannot leave memory and store apart.
+    /// applied to memory at once and committed to the store by the group-commit task
+    /// ([`commit`]); this returns only when they are durable. Writers are serialised while
+    /// staging. Once staged, the commit goes on even if the caller goes away.
     pub async fn write<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Tx) -> Result<R>,
     ) -> Result<R> {
-        let guard = self.inner.writer.clone().lock_owned().await;
-        let (result, changes, apply) = {
-            let state = self.read_state()?;
-            let mut tx = Tx::new(&state);
-            let result = f(&mut tx)?;
-            let (changes, apply) = tx.finish();
-            (result, changes, apply)
-        };
-        let inner = self.inner.clone();
-        let task = tokio::spawn(async move {
-            let _guard = guard;
-            inner
-                .store
-                .commit(&changes)
-                .await
-                .map_err(|e| Error::internal(format!("cannot commit to the store: {e}")))?;
-            let mut state = inner
-                .state
-                .write()
-                .map_err(|_| Error::internal("the state lock is poisoned"))?;
-            for step in apply {
-                step(&mut state);
+        let done = {
+            let _writer = self.inner.writer.lock().await;
+            let (result, changes, apply) = {
+                let state = self.read_state()?;
+                let mut tx = Tx::new(&state);
+                let result = f(&mut tx)?;
+                let (changes, apply) = tx.finish();
+                (result, changes, apply)
+            };
+            if !changes.is_empty() {
+                let mut state = self
+                    .inner
+                    .state
+                    .write()
+                    .map_err(|_| Error::internal("the state lock is poisoned"))?;
+                for step in apply {
+                    step(&mut state);
+                }
             }
             if changes.iter().any(touches_identity) {
-                inner.sessions.clear();
+                self.inner.sessions.clear();
             }
-            Ok::<(), Error>(())
-        });
-        task.await
-            .map_err(|e| Error::internal(format!("the commit task failed: {e}")))??;
+            // Even a write that changed nothing waits for what is queued before it: its
+            // answer may rest on changes not yet durable.
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            self.inner
+                .commits
+                .send(commit::Pending { changes, done: tx })
+                .map_err(|_| Error::internal("the commit task has stopped"))?;
+            (result, rx)
+        };
+        let (result, rx) = done;
+        rx.await
+            .map_err(|_| Error::internal("the commit task has stopped"))??;
         Ok(result)
     }
 

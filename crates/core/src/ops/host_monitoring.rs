@@ -10,6 +10,9 @@ use crate::Core;
 use crate::model::{Host, Vm};
 use crate::runtime::Monitored;
 
+/// Seconds after which an unchanged host's monitoring time is stored again.
+const STORE_EVERY: i64 = 300;
+
 impl Core {
     pub(crate) async fn apply_monitoring(&self, results: Vec<Monitored>) -> Result<()> {
         let now = crate::now();
@@ -22,6 +25,8 @@ impl Core {
                     };
                     let mut host = (*host).clone();
                     let before = (host.state, host.share.max_cpu, host.share.max_mem);
+                    let template_before = host.template.clone();
+                    let last_stored = host.last_monitored;
                     match &m.report {
                         Ok(r) => {
                             host.share.total_cpu = r.total_cpu;
@@ -75,7 +80,12 @@ impl Core {
                     if after != before {
                         follow.schedule = true;
                     }
-                    if after != before || host.last_monitored == now {
+                    // Unchanged hosts are stored again only now and then, so a large
+                    // cloud's monitoring does not rewrite every host every round.
+                    if after != before
+                        || host.template != template_before
+                        || now - last_stored >= STORE_EVERY
+                    {
                         tx.put(host)?;
                     }
                 }

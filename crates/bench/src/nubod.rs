@@ -1,0 +1,82 @@
+//! A nubod started for the benchmark: a fresh data directory, a free port, simulated hosts
+//! with no delay; stopped when dropped.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use nubo_client::Client;
+
+/// The running daemon.
+pub struct Nubod {
+    child: Child,
+    endpoint: String,
+    session: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Nubod {
+    /// Starts `binary` and waits until it answers.
+    pub fn start(binary: &Path) -> Result<Nubod> {
+        let dir = tempfile::tempdir()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let password = "bench-password";
+        let child = Command::new(binary)
+            .args(["--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--xmlrpc", &format!("127.0.0.1:{port}")])
+            .args([
+                "--sim-delay-ms",
+                "0",
+                "--monitor-interval",
+                "30",
+                "--log-level",
+                "warn",
+            ])
+            .env("NUBO_ADMIN_PASSWORD", password)
+            .env("HOME", dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let nubod = Nubod {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}/RPC2"),
+            session: format!("oneadmin:{password}"),
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while nubod.client().version().is_err() {
+            if Instant::now() > deadline {
+                bail!("nubod did not answer within 30 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(nubod)
+    }
+
+    /// A client as oneadmin.
+    pub fn client(&self) -> Client {
+        Client::new(&self.endpoint, &self.session)
+    }
+
+    /// nubod's peak resident memory (VmHWM), in KiB.
+    pub fn peak_rss_kib(&self) -> Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("no VmHWM in /proc status")
+    }
+}
+
+impl Drop for Nubod {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
