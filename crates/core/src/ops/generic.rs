@@ -205,6 +205,11 @@ impl Core {
                 let new_gid = if gid >= 0 { gid } else { obj.meta().gid };
                 super::image::move_image_quota(tx, id, new_uid, new_gid)?;
             }
+            if T::KIND == ObjectKind::Vm {
+                let new_uid = if uid >= 0 { uid } else { obj.meta().uid };
+                let new_gid = if gid >= 0 { gid } else { obj.meta().gid };
+                super::vm::move_quota(tx, id, new_uid, new_gid)?;
+            }
             if let Some(name) = uname {
                 obj.meta_mut().uid = uid;
                 obj.meta_mut().uname = name;

@@ -144,12 +144,16 @@ fn alloc(message: impl Into<String>) -> Error {
     Error::allocate(ObjectKind::Vm, message.into())
 }
 
-/// The VM quota amounts of a VM: VMS, CPU, MEMORY.
-pub fn vm_quota(vm: &Vm) -> [(&'static str, f64); 3] {
+/// The VM quota amounts of a VM: VMS, CPU, MEMORY, SYSTEM_DISK_SIZE.
+pub fn vm_quota(vm: &Vm) -> [(&'static str, f64); 4] {
     [
         ("VMS", 1.0),
         ("CPU", vm.cpu),
         ("MEMORY", vm.memory_mb as f64),
+        (
+            "SYSTEM_DISK_SIZE",
+            super::resources::system_disk_mb(&vm.template) as f64,
+        ),
     ]
 }
 
@@ -208,7 +212,7 @@ pub(crate) fn create_vm(
     } else {
         VmState::Pending
     };
-    let vm = Vm {
+    let mut vm = Vm {
         meta: new_meta(caller, id, name),
         state,
         lcm_state: LcmState::LcmInit,
@@ -229,6 +233,7 @@ pub(crate) fn create_vm(
         op_seq: 0,
         migrating_from: None,
     };
+    super::resources::acquire(tx, caller, &mut vm)?;
     charge_owners(
         tx,
         caller.uid,

@@ -4,11 +4,13 @@
 
 mod actions;
 mod create;
+mod resources;
 mod scheduled;
 mod transition;
 
 pub use actions::RecoverRequest;
 pub(crate) use create::create_vm;
+pub(crate) use transition::move_quota;
 pub(crate) use transition::{Dispatch, Followup, apply_event};
 
 use std::sync::Arc;

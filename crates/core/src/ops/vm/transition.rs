@@ -116,6 +116,30 @@ fn running_quota(tx: &mut Tx, vm: &Vm, sign: f64) -> Result<()> {
     charge_owners(tx, vm.meta.uid, vm.meta.gid, QuotaKind::Vm, -1, &amounts)
 }
 
+/// Moves every quota a VM holds (VM, running, NETWORK leases, IMAGE) from its owner to
+/// `uid`/`gid` (staged by a chown, before the VM itself is changed).
+pub(crate) fn move_quota(tx: &mut Tx, id: Oid, uid: Oid, gid: Oid) -> Result<()> {
+    let mut vm = (*tx.get::<Vm>(id)?).clone();
+    if vm.state == VmState::Done {
+        return Ok(());
+    }
+    let amounts = vm_quota(&vm);
+    let released = amounts.map(|(k, v)| (k, -v));
+    charge_owners(tx, vm.meta.uid, vm.meta.gid, QuotaKind::Vm, -1, &released)?;
+    let running = vm.host_id().is_some();
+    if running {
+        running_quota(tx, &vm, -1.0)?;
+    }
+    super::resources::move_quota(tx, &vm, uid, gid)?;
+    vm.meta.uid = uid;
+    vm.meta.gid = gid;
+    charge_owners(tx, uid, gid, QuotaKind::Vm, -1, &amounts)?;
+    if running {
+        running_quota(tx, &vm, 1.0)?;
+    }
+    Ok(())
+}
+
 fn open_history(tx: &mut Tx, vm: &mut Vm, at: Placement) -> Result<()> {
     let host = tx.get::<Host>(at.host_id)?;
     let ds = tx.get::<Datastore>(at.ds_id).ok();
@@ -194,7 +218,8 @@ fn rollback_migration(tx: &mut Tx, vm: &mut Vm) -> Result<()> {
 fn release(tx: &mut Tx, vm: &mut Vm) -> Result<()> {
     vm.etime = now();
     let amounts = vm_quota(vm).map(|(k, v)| (k, -v));
-    charge_owners(tx, vm.meta.uid, vm.meta.gid, QuotaKind::Vm, -1, &amounts)
+    charge_owners(tx, vm.meta.uid, vm.meta.gid, QuotaKind::Vm, -1, &amounts)?;
+    super::resources::release(tx, vm)
 }
 
 /// Where an operation runs: (host, target host).
