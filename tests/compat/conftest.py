@@ -9,6 +9,7 @@ Environment:
   NUBO_TEST_DATABASE   postgres URL; each nubod then gets a fresh database
   NUBO_XSD_DIR         OpenNebula XSD directory (default ../shared/spec/opennebula-xsd)
   NUBO_COMPAT_KEEP     keep nubod's temp dir (data, logs) after the run
+  NUBO_CRASH_SEED      seed of test_crash.py (kill moments, VMs terminated); printed by it
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@
   seam every call goes through (``_do_request``), so each reply is checked for
   shape and XML replies are validated before pyone's bindings see them.
 - ``raw_call`` / ``http_post``: protocol-level access without pyone.
-- ``Nubod``: starts and stops one ``nubod`` process.
+- ``Nubod``: starts and stops one ``nubod`` process (and kills / restarts it on the same
+  data dir, database and port).
 """
 
 from __future__ import annotations
@@ -497,6 +498,10 @@ class Nubod:
     tmp: Path | None = None
     db: PgDatabase | None = None
     stderr_path: Path | None = None
+    # the binary to run (default: NUBOD_BIN or target/debug/nubod)
+    binary: Path | None = None
+    # how many times ``restart`` started it again
+    restarts: int = 0
 
     @property
     def endpoint(self) -> str:
@@ -507,30 +512,57 @@ class Nubod:
         return f"oneadmin:{self.admin_password}"
 
     def start(self, ready_timeout: float = 20.0) -> "Nubod":
-        binary = nubod_binary()
+        """Starts nubod on a fresh data dir (and a fresh database with
+        NUBO_TEST_DATABASE) and a free port."""
+        binary = self.binary or nubod_binary()
         if not binary.is_file():
             pytest.fail(f"nubod binary not found at {binary}; run `cargo build -p nubo-nubod` "
                         f"or set NUBOD_BIN", pytrace=False)
+        self.binary = binary
         self.tmp = Path(tempfile.mkdtemp(prefix="nubo-compat-"))
-        data_dir = self.tmp / "data"
-        home = self.tmp / "home"
-        data_dir.mkdir()
-        home.mkdir()
+        (self.tmp / "data").mkdir()
+        (self.tmp / "home").mkdir()
         self.port = free_port()
-        args = [str(binary), "--data-dir", str(data_dir), "--xmlrpc", f"127.0.0.1:{self.port}",
-                "--sim-delay-ms", "20", "--monitor-interval", "1"]
         pg = os.environ.get("NUBO_TEST_DATABASE")
         if pg:
             self.db = PgDatabase(pg)
-            args += ["--database", self.db.create()]
+            self.db.create()
+        self.stderr_path = self.tmp / "nubod.stderr"
+        self._spawn(ready_timeout)
+        return self
+
+    def kill(self) -> None:
+        """kill -9: nubod gets no chance to flush or shut down. The data dir, the database
+        and the port are kept for ``restart``."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait(timeout=15)
+
+    def restart(self, ready_timeout: float = 20.0) -> "Nubod":
+        """Starts nubod again on the same data dir, database and port (after ``kill``, a
+        crash or a clean ``proc`` exit); its output is appended to the same log files."""
+        if self.alive():
+            raise RuntimeError("nubod is still running; kill() it first")
+        self.restarts += 1
+        with open(self.stderr_path, "ab") as f:
+            f.write(f"\n===== test harness: restart #{self.restarts} =====\n".encode())
+        self._spawn(ready_timeout)
+        return self
+
+    def _spawn(self, ready_timeout: float) -> None:
+        args = [str(self.binary), "--data-dir", str(self.tmp / "data"),
+                "--xmlrpc", f"127.0.0.1:{self.port}",
+                "--sim-delay-ms", "20", "--monitor-interval", "1"]
+        if self.db is not None:
+            args += ["--database", self.db.url]
         env = dict(os.environ)
         env["NUBO_ADMIN_PASSWORD"] = self.admin_password
-        env["HOME"] = str(home)
+        env["HOME"] = str(self.tmp / "home")
         env.setdefault("RUST_BACKTRACE", "1")
-        self.stderr_path = self.tmp / "nubod.stderr"
-        self.proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL,
-                                     stdout=open(self.tmp / "nubod.stdout", "wb"),
-                                     stderr=open(self.stderr_path, "wb"))
+        with open(self.tmp / "nubod.stdout", "ab") as out, open(self.stderr_path, "ab") as err:
+            self.proc = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=out, stderr=err)
         deadline = time.monotonic() + ready_timeout
         last_err = None
         while time.monotonic() < deadline:
@@ -539,13 +571,12 @@ class Nubod:
             try:
                 ret = raw_call(self.endpoint, "one.system.version", self.admin_session)
                 if isinstance(ret, list) and ret and ret[0] is True:
-                    return self
+                    return
                 last_err = f"unexpected reply {ret!r}"
             except Exception as e:  # noqa: BLE001 - not ready yet
                 last_err = repr(e)
             time.sleep(0.1)
         self._fail_start(f"nubod did not answer one.system.version within {ready_timeout}s ({last_err})")
-        return self
 
     def stderr_tail(self, limit: int = 6000) -> str:
         try:
