@@ -138,6 +138,14 @@ METHOD_SCHEMA = {
     "one.vmpool.infoextended": ("vm_pool_extended.xsd", None),
 }
 
+# Methods whose reply wraps elements that only a schema's inner declaration describes:
+# host monitoring is MONITORING_DATA (monitoring_data.xsd has only the VM form) holding
+# the MONITORING element of host.xsd, each validated against that declaration.
+METHOD_CHILD_SCHEMA = {
+    "one.host.monitoring": ("MONITORING_DATA", "host.xsd", "HOST/MONITORING"),
+    "one.hostpool.monitoring": ("MONITORING_DATA", "host.xsd", "HOST/MONITORING"),
+}
+
 _ROOT_TAG = re.compile(r"^<([A-Za-z_][A-Za-z0-9_.\-]*)")
 
 
@@ -199,6 +207,8 @@ def validate_xml(method: str, xml: str) -> ET.Element:
     if m is None:
         raise XmlValidationError(f"{method}: reply is not XML: {xml[:80]!r}")
     root = m.group(1)
+    if method in METHOD_CHILD_SCHEMA:
+        return _validate_children(method, root, xml, *METHOD_CHILD_SCHEMA[method])
     target = METHOD_SCHEMA.get(method) or ROOT_SCHEMA.get(root)
     if target is None:
         raise XmlValidationError(f"{method}: no OpenNebula schema has root element <{root}>")
@@ -219,6 +229,23 @@ def validate_xml(method: str, xml: str) -> ET.Element:
             f"{method}: reply <{root}> does not validate against {filename} "
             f"({len(errors)} error(s)); first:\n{detail}"
         )
+    return ET.fromstring(xml)
+
+
+def _validate_children(method: str, root: str, xml: str, want_root: str, filename: str,
+                       path: str) -> ET.Element:
+    if root != want_root:
+        raise XmlValidationError(f"{method}: root is <{root}>, expected <{want_root}>")
+    try:
+        doc = ET.fromstring(add_namespace(xml))
+    except ET.ParseError as e:
+        raise XmlValidationError(f"{method}: reply is not well-formed XML: {e}") from e
+    decl = _element_decl(filename, path)
+    for child in doc:
+        errors = list(decl.iter_errors(child))
+        if errors:
+            raise XmlValidationError(f"{method}: a <{child.tag}> does not validate against "
+                                     f"{filename} {path}: {str(errors[0]).strip()[:400]}")
     return ET.fromstring(xml)
 
 

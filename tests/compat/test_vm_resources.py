@@ -120,7 +120,7 @@ def test_quotas_follow_resources_and_chown(one, make_user, hid):
     nid = vnet(one, size=4, ip="10.9.2.1")
     img, _ = datablock(one, size=10)
     wait_ready(one, img)
-    one.vn.chmod(nid, -1, -1, -1, -1, -1, -1, 1, -1, -1)   # group USE
+    one.vn.chmod(nid, -1, -1, -1, -1, -1, -1, 1, -1, -1)   # others USE
     one.image.chmod(img, -1, -1, -1, -1, -1, -1, 1, -1, -1)
     u, w = make_user(), make_user()
     one.user.quota(u.id, f"NETWORK=[ID={nid}, LEASES=1]")

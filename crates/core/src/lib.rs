@@ -7,6 +7,7 @@ pub mod bootstrap;
 mod clock;
 mod commit;
 pub mod model;
+pub mod monitoring;
 pub mod ops;
 mod runtime;
 pub mod state;
@@ -61,6 +62,7 @@ struct Inner {
     config: CoreConfig,
     sessions: auth::SessionCache,
     runtime: runtime::Runtime,
+    monitoring: monitoring::MonitoringLog,
     commits: tokio::sync::mpsc::UnboundedSender<commit::Pending>,
 }
 
@@ -83,12 +85,13 @@ impl Core {
                 config,
                 sessions: auth::SessionCache::default(),
                 runtime,
+                monitoring: monitoring::MonitoringLog::default(),
                 commits,
             }),
         };
         tokio::spawn(commit::run(core.inner.clone(), queued));
         let outcome = bootstrap::run(&core).await?;
-        runtime::start(&core, replies);
+        runtime::start(&core, replies)?;
         core.resume_operations()?;
         Ok((core, outcome))
     }

@@ -218,6 +218,13 @@ impl Hypervisor for SimHypervisor {
         })
     }
 
+    fn restore(&self, running: Vec<Request>) {
+        for mut r in running {
+            r.operation = Operation::Deploy;
+            self.inner.apply(&r);
+        }
+    }
+
     fn configure(&self, settings: &BTreeMap<String, String>) {
         let mut s = Settings::default();
         for (key, value) in settings {

@@ -186,4 +186,9 @@ pub trait Hypervisor: Send + Sync + std::fmt::Debug {
     fn monitor(&self) -> BoxFuture<'static, Result<HostReport, String>>;
     /// Takes settings from the host's template (driver-specific keys; unknown ones ignored).
     fn configure(&self, settings: &BTreeMap<String, String>);
+    /// After the front-end restarted: the VMs it knows to be running on this host (each as
+    /// the request that would deploy it). A real hypervisor keeps its guests across a
+    /// front-end restart and ignores this; a simulated one lives in the front-end's memory
+    /// and takes them back.
+    fn restore(&self, _running: Vec<Request>) {}
 }

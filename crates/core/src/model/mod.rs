@@ -32,7 +32,7 @@ pub use quota::{QuotaEntry, QuotaKind, Quotas, format_quota_value};
 pub use secgroup::SecGroup;
 pub use traits::{NameScope, Named, Templated};
 pub use user::{LoginToken, User};
-pub use vm::{History, Vm, VmOrigin};
+pub use vm::{DiskSnapshots, History, PendingChange, Vm, VmOrigin};
 pub use vm_template::VmTemplate;
 pub use vnet::Vnet;
 pub use vntemplate::VnTemplate;

@@ -63,6 +63,129 @@ pub struct Vm {
     pub op_seq: u64,
     /// A migration in flight: the host the VM is leaving.
     pub migrating_from: Option<History>,
+    /// The in-place change waiting for its driver operation.
+    #[serde(default)]
+    pub pending: Option<PendingChange>,
+    /// Disk snapshots, per disk (`SNAPSHOTS` elements).
+    #[serde(default)]
+    pub disk_snapshots: Vec<DiskSnapshots>,
+}
+
+/// An in-place change (hotplug, snapshot, resize, …) waiting for its driver operation:
+/// what to finish when it succeeds and what to undo when it fails.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PendingChange {
+    /// A DISK was added (marked ATTACH=YES until done).
+    AttachDisk {
+        /// Its DISK_ID.
+        disk_id: i32,
+    },
+    /// A DISK is being removed.
+    DetachDisk {
+        /// Its DISK_ID.
+        disk_id: i32,
+    },
+    /// A NIC was added (marked ATTACH=YES until done).
+    AttachNic {
+        /// Its NIC_ID.
+        nic_id: i32,
+    },
+    /// A NIC is being removed.
+    DetachNic {
+        /// Its NIC_ID.
+        nic_id: i32,
+    },
+    /// A NIC's attributes (or security groups) were changed; `before` is the old NIC.
+    UpdateNic {
+        /// Its NIC_ID.
+        nic_id: i32,
+        /// The NIC as it was.
+        before: Vec<(String, String)>,
+    },
+    /// A VM snapshot is being taken.
+    SnapshotCreate {
+        /// The new SNAPSHOT_ID.
+        snap_id: i32,
+        /// Its name.
+        name: String,
+    },
+    /// The VM is going back to a snapshot.
+    SnapshotRevert {
+        /// The SNAPSHOT_ID.
+        snap_id: i32,
+    },
+    /// A VM snapshot is being deleted.
+    SnapshotDelete {
+        /// The SNAPSHOT_ID.
+        snap_id: i32,
+    },
+    /// A disk snapshot is being taken.
+    DiskSnapshotCreate {
+        /// The DISK_ID.
+        disk_id: i32,
+        /// The new snapshot id.
+        snap_id: i32,
+        /// Its name.
+        name: String,
+    },
+    /// A disk is going back to a snapshot.
+    DiskSnapshotRevert {
+        /// The DISK_ID.
+        disk_id: i32,
+        /// The snapshot id.
+        snap_id: i32,
+    },
+    /// A disk snapshot is being deleted.
+    DiskSnapshotDelete {
+        /// The DISK_ID.
+        disk_id: i32,
+        /// The snapshot id.
+        snap_id: i32,
+    },
+    /// A disk was grown (SIZE already set); `before` is the old size (MB).
+    DiskResize {
+        /// The DISK_ID.
+        disk_id: i32,
+        /// The old size.
+        before: i64,
+    },
+    /// A disk is being saved into a new image.
+    DiskSaveas {
+        /// The DISK_ID.
+        disk_id: i32,
+        /// The new image.
+        image_id: i32,
+    },
+    /// CPU, VCPU and memory were changed; the old values.
+    Resize {
+        /// Old CPU.
+        cpu: f64,
+        /// Old VCPU.
+        vcpu: u32,
+        /// Old memory (MB).
+        memory_mb: i64,
+    },
+}
+
+/// The snapshots of one disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskSnapshots {
+    /// The DISK_ID.
+    pub disk_id: i32,
+    /// The id the next snapshot gets.
+    pub next_snapshot: i32,
+    /// The snapshots, oldest first.
+    pub snapshots: Vec<super::ImageSnapshot>,
+}
+
+impl DiskSnapshots {
+    /// The active snapshot's id, or -1.
+    pub fn current_base(&self) -> i32 {
+        self.snapshots
+            .iter()
+            .find(|s| s.active)
+            .map_or(-1, |s| s.id)
+    }
 }
 
 /// One placement of a VM on a host (`HISTORY` element).

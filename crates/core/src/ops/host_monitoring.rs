@@ -7,7 +7,10 @@ use nubo_types::states::{HostState, LcmState, VmState};
 
 use super::vm::{Followup, apply_event};
 use crate::Core;
+use crate::auth::Caller;
 use crate::model::{Host, Vm};
+use crate::monitoring::{HostSample, VmSample};
+use crate::ops::pool::PoolFilter;
 use crate::runtime::Monitored;
 
 /// Seconds after which an unchanged host's monitoring time is stored again.
@@ -16,6 +19,31 @@ const STORE_EVERY: i64 = 300;
 impl Core {
     pub(crate) async fn apply_monitoring(&self, results: Vec<Monitored>) -> Result<()> {
         let now = crate::now();
+        let log = &self.inner.monitoring;
+        log.prune(now);
+        for m in &results {
+            let Ok(r) = &m.report else { continue };
+            log.record_host(
+                m.host_id,
+                HostSample {
+                    timestamp: now,
+                    total_cpu: r.total_cpu,
+                    used_cpu: r.used_cpu,
+                    total_memory: r.total_memory_kb,
+                    used_memory: r.used_memory_kb,
+                },
+            );
+            log.record_vms(r.vms.iter().map(|v| {
+                let sample = VmSample {
+                    timestamp: now,
+                    cpu: v.cpu,
+                    memory_kb: v.memory_kb,
+                    netrx: v.netrx,
+                    nettx: v.nettx,
+                };
+                (v.vm_id, sample)
+            }));
+        }
         let follow = self
             .write(move |tx| {
                 let mut follow = Followup::default();
@@ -94,5 +122,40 @@ impl Core {
             .await?;
         self.follow_up(follow);
         Ok(())
+    }
+}
+
+impl Core {
+    /// `host.monitoring`: the recent samples of one host.
+    pub fn host_monitoring(&self, caller: &Caller, id: i32) -> Result<Vec<HostSample>> {
+        self.info::<Host>(caller, id)?;
+        Ok(self.inner.monitoring.host(id, 0))
+    }
+
+    /// `hostpool.monitoring`: samples of every host the caller may see, from the last
+    /// `seconds` (-1: all kept; 0: only the latest of each).
+    pub fn host_pool_monitoring(
+        &self,
+        caller: &Caller,
+        seconds: i32,
+    ) -> Result<Vec<(i32, HostSample)>> {
+        let hosts = self.pool_info::<Host>(caller, PoolFilter::ALL)?;
+        let since = if seconds > 0 {
+            crate::now() - i64::from(seconds)
+        } else {
+            0
+        };
+        let log = &self.inner.monitoring;
+        Ok(hosts
+            .iter()
+            .flat_map(|h| {
+                let samples = if seconds == 0 {
+                    log.host_latest(h.id).into_iter().collect()
+                } else {
+                    log.host(h.id, since)
+                };
+                samples.into_iter().map(move |s| (h.id, s))
+            })
+            .collect())
     }
 }

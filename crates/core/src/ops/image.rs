@@ -314,6 +314,42 @@ fn insert_image(
     Ok(id)
 }
 
+/// Stages the image a `vm.disksaveas` makes from a disk of `source`: in the same
+/// datastore, owned by the caller, LOCKED until the copy is done.
+pub(crate) fn stage_saveas(
+    tx: &mut Tx,
+    caller: &Caller,
+    name: &str,
+    image_type: &str,
+    source: &Image,
+    size: i64,
+) -> Result<Oid> {
+    let image_type = parse_type(Some(image_type)).map_err(|e| Error::action(e.to_string()))?;
+    let ds = (*tx.get::<Datastore>(source.datastore_id)?).clone();
+    let img = NewImage {
+        name: name.to_string(),
+        image_type,
+        persistent: false,
+        template: Template::new(),
+        origin: Origin::Empty,
+        path: String::new(),
+        source: String::new(),
+        format: source.format.clone(),
+        fs: String::new(),
+        size,
+        cloning_id: -1,
+    };
+    let id = insert_image(tx, caller, &img, &ds, false).map_err(|e| match e {
+        Error::Allocate { message, .. } => Error::action(message),
+        other => other,
+    })?;
+    let mut image = tx.get_mut::<Image>(id)?;
+    image.state = ImageState::Locked;
+    image.source = format!("{}/{}", ds.base_path.trim_end_matches('/'), id);
+    tx.put(image)?;
+    Ok(id)
+}
+
 fn stage_allocate(
     tx: &mut Tx,
     caller: &Caller,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use nubo_driver::{Hypervisor, Operation, Request};
 use nubo_driver_sim::SimFleet;
 use nubo_lifecycle::{DriverOp, Reconfig};
+use nubo_types::states::{LcmState, VmState};
 
 use crate::Core;
 use crate::model::{Host, Vm};
@@ -154,4 +155,69 @@ pub(crate) fn dispatch(core: &Core, d: Dispatch) {
             let _ = replies.send((d.vm_id, d.seq, Err(message)));
         }
     }
+}
+
+/// Whether a VM in this phase has a guest on its host (running, or changing in place,
+/// or being shut down, saved or migrated away).
+fn has_guest(lcm: LcmState) -> bool {
+    use LcmState as L;
+    matches!(
+        lcm,
+        L::Running
+            | L::Hotplug
+            | L::HotplugNic
+            | L::HotplugSnapshot
+            | L::HotplugSaveas
+            | L::HotplugResize
+            | L::DiskSnapshot
+            | L::DiskSnapshotDelete
+            | L::DiskResize
+            | L::Shutdown
+            | L::ShutdownPoweroff
+            | L::ShutdownUndeploy
+            | L::SaveStop
+            | L::SaveSuspend
+            | L::SaveMigrate
+            | L::Migrate
+    )
+}
+
+/// After a start: tells each host's driver which guests the core knows to be on it (a
+/// simulated host, which lives in this process, takes them back).
+pub(crate) fn restore_guests(core: &Core) -> nubo_types::Result<()> {
+    let by_host = core.read(|state| {
+        let mut by_host: HashMap<i32, Vec<Request>> = HashMap::new();
+        for vm in state.vms.values() {
+            if vm.state != VmState::Active || !has_guest(vm.lcm_state) {
+                continue;
+            }
+            let Some(current) = vm.current() else {
+                continue;
+            };
+            let hid = match (&vm.migrating_from, vm.lcm_state) {
+                (Some(from), LcmState::Migrate | LcmState::SaveMigrate) => from.hid,
+                _ => current.hid,
+            };
+            let Some(host) = state.hosts.get(&hid) else {
+                continue;
+            };
+            by_host.entry(hid).or_default().push(Request {
+                vm_id: vm.meta.id,
+                operation: Operation::Deploy,
+                deploy_id: vm.deploy_id.clone(),
+                host: host.name.clone(),
+                target_host: None,
+                vcpu: vm.vcpu,
+                memory_mb: u64::try_from(vm.memory_mb).unwrap_or(0),
+            });
+        }
+        Ok(by_host)
+    })?;
+    for (hid, guests) in by_host {
+        let host = core.read(|s| s.get::<Host>(hid).cloned())?;
+        if let Ok(driver) = core.inner.runtime.drivers.of(&host) {
+            driver.restore(guests);
+        }
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@ mod drivers;
 mod monitor;
 mod placement;
 mod scheduler;
+mod timer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +51,7 @@ pub(crate) struct Runtime {
     pub replies: mpsc::UnboundedSender<Reply>,
     pub schedule: Arc<Notify>,
     pub monitor_now: Arc<Notify>,
+    pub timer: Arc<Notify>,
     pub config: RuntimeConfig,
 }
 
@@ -63,6 +65,7 @@ impl Runtime {
                 replies: tx,
                 schedule: Arc::new(Notify::new()),
                 monitor_now: Arc::new(Notify::new()),
+                timer: Arc::new(Notify::new()),
                 config,
             },
             rx,
@@ -70,11 +73,18 @@ impl Runtime {
     }
 }
 
-/// Starts the background tasks of `core`.
-pub(crate) fn start(core: &Core, replies: mpsc::UnboundedReceiver<Reply>) {
+/// Starts the background tasks of `core`, once the drivers know the guests they host (a
+/// first monitoring round must not find a simulated host empty).
+pub(crate) fn start(
+    core: &Core,
+    replies: mpsc::UnboundedReceiver<Reply>,
+) -> nubo_types::Result<()> {
+    drivers::restore_guests(core)?;
     tokio::spawn(reply_loop(core.clone(), replies));
     tokio::spawn(scheduler::run(core.clone()));
     tokio::spawn(monitor::run(core.clone()));
+    tokio::spawn(timer::run(core.clone()));
+    Ok(())
 }
 
 /// Applies driver replies in batches: one commit for all replies that are waiting.
@@ -108,6 +118,11 @@ impl Core {
     /// Forgets the driver of a deleted host.
     pub(crate) fn forget_driver(&self, host_id: i32) {
         self.inner.runtime.drivers.forget(host_id);
+    }
+
+    /// Wakes the timer of scheduled actions (one was added or changed).
+    pub(crate) fn wake_timer(&self) {
+        self.inner.runtime.timer.notify_one();
     }
 
     /// Asks for a monitoring round now (a host was added or changed).

@@ -48,11 +48,14 @@ async fn status(core: &Core, p: &Params) -> CallResult {
 fn monitoring(core: &Core, p: &Params) -> CallResult {
     let c = auth(core, p)?;
     let oid = p.int(1)?;
-    core.info::<Host>(&c, oid).map_err(on(oid))?;
-    xml("<MONITORING_DATA></MONITORING_DATA>".into())
+    let samples = core.host_monitoring(&c, oid).map_err(on(oid))?;
+    let tagged: Vec<(i32, _)> = samples.into_iter().map(|s| (oid, s)).collect();
+    xml(render::host_monitoring(&tagged))
 }
 
 fn pool_monitoring(core: &Core, p: &Params) -> CallResult {
-    auth(core, p)?;
-    xml("<MONITORING_DATA></MONITORING_DATA>".into())
+    let c = auth(core, p)?;
+    xml(render::host_monitoring(
+        &core.host_pool_monitoring(&c, p.int_or(1, -1)?)?,
+    ))
 }

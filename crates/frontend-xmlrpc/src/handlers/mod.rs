@@ -13,6 +13,7 @@ pub mod secgroup;
 pub mod system;
 pub mod user;
 pub mod vm;
+mod vm_changes;
 pub mod vnet;
 pub mod vntemplate;
 pub mod zone;

@@ -25,6 +25,11 @@ pub async fn call(core: &Core, object: &str, verb: &str, p: &Params) -> Option<C
         ("vmpool", "info") => vm_pool(core, p, false),
         ("vmpool", "infoextended") => vm_pool(core, p, true),
         ("vmpool", "infoset") => vm_set(core, p),
+        ("vm", "monitoring") => vm_monitoring(core, p),
+        ("vmpool", "monitoring") => pool_monitoring(core, p),
+        ("vmpool", "accounting") => accounting(core, p),
+        ("vmpool", "showback") => showback(core, p),
+        ("vmpool", "calculateshowback") => calculate_showback(core, p),
         ("template", "allocate") => t_allocate(core, p).await,
         ("template", "delete") => t_delete(core, p).await,
         ("template", "info") => info::<VmTemplate>(core, p, render::vm_template),
@@ -37,6 +42,7 @@ pub async fn call(core: &Core, object: &str, verb: &str, p: &Params) -> Option<C
         ("template", "clone") => t_clone(core, p).await,
         ("template", "instantiate") => t_instantiate(core, p).await,
         ("templatepool", "info") => pool3::<VmTemplate>(core, p, render::vm_template_pool),
+        ("vm", verb) => return super::vm_changes::call(core, verb, p).await,
         _ => return None,
     })
 }
@@ -115,6 +121,56 @@ fn vm_set(core: &Core, p: &Params) -> CallResult {
     } else {
         render::vm_pool(&vms)
     })
+}
+
+fn vm_monitoring(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let oid = p.int(1)?;
+    let samples = core.vm_monitoring(&c, oid).map_err(on(oid))?;
+    let tagged: Vec<(i32, _)> = samples.into_iter().map(|s| (oid, s)).collect();
+    xml(render::vm_monitoring(&tagged))
+}
+
+fn pool_monitoring(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let samples = core.vm_pool_monitoring(&c, p.int(1)?, p.int_or(2, -1)?)?;
+    xml(render::vm_monitoring(&samples))
+}
+
+fn accounting(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let records = core.vm_pool_accounting(
+        &c,
+        p.int(1)?,
+        i64::from(p.int_or(2, -1)?),
+        i64::from(p.int_or(3, -1)?),
+    )?;
+    xml(render::accounting(&records))
+}
+
+fn showback(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let records = core.vm_pool_showback(
+        &c,
+        p.int(1)?,
+        (p.int_or(2, -1)?, p.int_or(3, -1)?),
+        (p.int_or(4, -1)?, p.int_or(5, -1)?),
+    )?;
+    xml(render::showback(&records))
+}
+
+/// Showback is computed when asked for; there is nothing to calculate ahead.
+fn calculate_showback(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    if !c.is_admin() {
+        return Err(nubo_types::Error::Authorization {
+            uid: c.uid,
+            op: "MANAGE".into(),
+            object: "VM POOL SHOWBACK".into(),
+        }
+        .into());
+    }
+    Ok(nubo_xmlrpc::Value::String(" ".into()))
 }
 
 async fn t_allocate(core: &Core, p: &Params) -> CallResult {

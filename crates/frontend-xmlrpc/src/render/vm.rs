@@ -30,6 +30,18 @@ fn ordered_template(x: &mut Xml, root: &str, t: &Template, keep: impl Fn(&str) -
 }
 
 fn history_full(x: &mut Xml, vm: &Vm, h: &History) {
+    history_fields(x, vm, h);
+    x.close("HISTORY");
+}
+
+/// A placement record with its whole VM (acct.xsd).
+pub(super) fn history_with_vm(x: &mut Xml, vm: &Vm, h: &History) {
+    history_fields(x, vm, h);
+    write_full(x, vm);
+    x.close("HISTORY");
+}
+
+fn history_fields(x: &mut Xml, vm: &Vm, h: &History) {
     x.open("HISTORY")
         .num("OID", vm.meta.id)
         .num("SEQ", h.seq)
@@ -52,8 +64,7 @@ fn history_full(x: &mut Xml, vm: &Vm, h: &History) {
         .num("ACTION", h.action)
         .num("UID", h.uid)
         .num("GID", h.gid)
-        .text("REQUEST_ID", "-1")
-        .close("HISTORY");
+        .text("REQUEST_ID", "-1");
 }
 
 fn head(x: &mut Xml, vm: &Vm) {
@@ -75,7 +86,13 @@ fn write_full(x: &mut Xml, vm: &Vm) {
         .text("DEPLOY_ID", &vm.deploy_id);
     lock(x, vm.meta.lock.as_ref());
     x.empty("MONITORING");
-    x.empty("SCHED_ACTIONS");
+    x.open("SCHED_ACTIONS");
+    for sa in vm.template.vectors("SCHED_ACTION") {
+        if let Some(id) = sa.iter().find(|(k, _)| k == "ID") {
+            x.text("ID", &id.1);
+        }
+    }
+    x.close("SCHED_ACTIONS");
     ordered_template(x, "TEMPLATE", &vm.template, |_| true);
     template(x, "USER_TEMPLATE", &vm.user_template);
     x.open("HISTORY_RECORDS");
@@ -83,11 +100,44 @@ fn write_full(x: &mut Xml, vm: &Vm) {
         history_full(x, vm, h);
     }
     x.close("HISTORY_RECORDS");
+    disk_snapshots(x, vm);
     x.open("BACKUPS")
         .empty("BACKUP_CONFIG")
         .empty("BACKUP_IDS")
         .close("BACKUPS");
     x.close("VM");
+}
+
+fn disk_snapshots(x: &mut Xml, vm: &Vm) {
+    for d in &vm.disk_snapshots {
+        x.open("SNAPSHOTS")
+            .text("ALLOW_ORPHANS", "NO")
+            .num("CURRENT_BASE", d.current_base())
+            .num("DISK_ID", d.disk_id)
+            .num("NEXT_SNAPSHOT", d.next_snapshot);
+        for s in &d.snapshots {
+            x.open("SNAPSHOT");
+            if s.active {
+                x.text("ACTIVE", "YES");
+            }
+            let children: Vec<String> = d
+                .snapshots
+                .iter()
+                .filter(|c| c.parent == s.id)
+                .map(|c| c.id.to_string())
+                .collect();
+            if !children.is_empty() {
+                x.text("CHILDREN", &children.join(","));
+            }
+            x.num("DATE", s.date)
+                .num("ID", s.id)
+                .text("NAME", &s.name)
+                .num("PARENT", s.parent)
+                .num("SIZE", s.size)
+                .close("SNAPSHOT");
+        }
+        x.close("SNAPSHOTS");
+    }
 }
 
 /// The attributes of the short form's TEMPLATE, in vm_pool.xsd order.

@@ -232,7 +232,10 @@ pub(crate) fn create_vm(
         origin: VmOrigin::Fresh,
         op_seq: 0,
         migrating_from: None,
+        pending: None,
+        disk_snapshots: Vec::new(),
     };
+    super::sched_actions::number(&mut vm.template, id).map_err(|e| alloc(e.to_string()))?;
     super::resources::acquire(tx, caller, &mut vm)?;
     charge_owners(
         tx,

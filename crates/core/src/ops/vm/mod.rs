@@ -2,12 +2,16 @@
 //! `lifecycle` state machine, placement, and what follows a commit (driver operations,
 //! scheduling).
 
+mod accounting;
 mod actions;
+mod changes;
 mod create;
 mod resources;
+mod sched_actions;
 mod scheduled;
 mod transition;
 
+pub use accounting::Showback;
 pub use actions::RecoverRequest;
 pub(crate) use create::create_vm;
 pub(crate) use transition::move_quota;

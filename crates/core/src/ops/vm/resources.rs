@@ -22,7 +22,7 @@ fn alloc(message: impl Into<String>) -> Error {
     Error::allocate(ObjectKind::Vm, message.into())
 }
 
-fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+pub(super) fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(key))
@@ -30,7 +30,7 @@ fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-fn set(pairs: &mut Vec<(String, String)>, key: &str, value: impl Into<String>) {
+pub(super) fn set(pairs: &mut Vec<(String, String)>, key: &str, value: impl Into<String>) {
     let value = value.into();
     match pairs.iter_mut().find(|(k, _)| k.eq_ignore_ascii_case(key)) {
         Some(pair) => pair.1 = value,
@@ -83,7 +83,7 @@ fn target_name(prefix: &str, index: usize) -> String {
 
 /// What a new VM takes, computed while staging it.
 #[derive(Debug, Default)]
-struct Taken {
+pub(super) struct Taken {
     /// Clusters allowed by each network and image datastore (intersected).
     clusters: Option<BTreeSet<Oid>>,
 }
@@ -149,7 +149,7 @@ pub(crate) fn acquire(tx: &mut Tx, caller: &Caller, vm: &mut Vm) -> Result<()> {
     Ok(())
 }
 
-fn take_lease(
+pub(super) fn take_lease(
     tx: &mut Tx,
     caller: &Caller,
     vm: &Vm,
@@ -253,10 +253,7 @@ fn take_lease(
     taken.restrict(&vnet.clusters.clone());
     tx.put(vnet)?;
     for sg in sgs.split(',').filter_map(|s| s.trim().parse::<Oid>().ok()) {
-        if let Ok(mut group) = tx.get_mut::<SecGroup>(sg) {
-            group.updated_vms.insert(vm.meta.id);
-            tx.put(group)?;
-        }
+        join_group(tx, vm.meta.id, sg)?;
     }
     charge_owners(
         tx,
@@ -280,7 +277,7 @@ fn parse_size_mb(pairs: &[(String, String)]) -> Result<Option<i64>> {
         .transpose()
 }
 
-fn take_disk(
+pub(super) fn take_disk(
     tx: &mut Tx,
     caller: &Caller,
     vm: &Vm,
@@ -436,82 +433,122 @@ pub fn system_disk_mb(template: &Template) -> i64 {
         .sum()
 }
 
-/// Gives back everything `vm` took: leases, images, security group membership, and the
-/// NETWORK and IMAGE quotas.
-pub(crate) fn release(tx: &mut Tx, vm: &Vm) -> Result<()> {
+/// Gives back the lease of one NIC of `vm` (and its security group membership when no
+/// other NIC keeps it), releasing the NETWORK quota.
+pub(super) fn release_nic(tx: &mut Tx, vm: &Vm, nic: &[(String, String)]) -> Result<()> {
     let owner = LeaseOwner::Vm(vm.meta.id);
-    let nets: BTreeSet<Oid> = vm
-        .template
-        .vectors("NIC")
-        .filter_map(|n| get(n, "NETWORK_ID").and_then(|v| v.parse().ok()))
-        .collect();
-    for net_id in nets {
-        let Ok(mut vnet) = tx.get_mut::<Vnet>(net_id) else {
-            continue;
-        };
-        let freed: usize = vnet
-            .ars
-            .iter_mut()
-            .map(|ar| {
-                let size = ar.size;
-                ars::free_owned(ar, owner, 0, size)
+    if let Some(net_id) = get(nic, "NETWORK_ID").and_then(|v| v.parse::<Oid>().ok())
+        && let Ok(mut vnet) = tx.get_mut::<Vnet>(net_id)
+    {
+        let mac = get(nic, "MAC").and_then(crate::model::parse_mac);
+        let ar_id = get(nic, "AR_ID").and_then(|v| v.parse::<Oid>().ok());
+        let freed = mac
+            .and_then(|m| ars::locate(&vnet.ars, AddrQuery::Mac(m), ar_id))
+            .and_then(|(pos, index)| {
+                let ar = vnet.ars.get_mut(pos)?;
+                (ar.leases.get(&index).map(|l| l.owner) == Some(owner))
+                    .then(|| ar.leases.remove(&index))
             })
-            .sum();
+            .is_some();
         tx.put(vnet)?;
-        charge_owners(
-            tx,
-            vm.meta.uid,
-            vm.meta.gid,
-            QuotaKind::Network,
-            net_id,
-            &[("LEASES", -(freed as f64))],
-        )?;
+        if freed {
+            charge_owners(
+                tx,
+                vm.meta.uid,
+                vm.meta.gid,
+                QuotaKind::Network,
+                net_id,
+                &[("LEASES", -1.0)],
+            )?;
+        }
     }
-    let groups: BTreeSet<Oid> = vm
+    let others: BTreeSet<Oid> = vm
         .template
         .vectors("NIC")
+        .filter(|n| get(n, "NIC_ID") != get(nic, "NIC_ID"))
         .filter_map(|n| get(n, "SECURITY_GROUPS"))
         .flat_map(|s| s.split(','))
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    for sg in groups {
-        if let Ok(mut group) = tx.get_mut::<SecGroup>(sg) {
-            for set in [
-                &mut group.updated_vms,
-                &mut group.outdated_vms,
-                &mut group.updating_vms,
-                &mut group.error_vms,
-            ] {
-                set.remove(&vm.meta.id);
-            }
-            tx.put(group)?;
+    for sg in security_groups(nic) {
+        if !others.contains(&sg) {
+            leave_group(tx, vm.meta.id, sg)?;
         }
     }
-    let images: Vec<Oid> = vm
-        .template
-        .vectors("DISK")
-        .filter_map(|d| get(d, "IMAGE_ID").and_then(|v| v.parse().ok()))
-        .collect();
-    for image_id in images {
-        if let Ok(mut image) = tx.get_mut::<Image>(image_id)
-            && image.vms.remove(&vm.meta.id)
-        {
-            image.running_vms = (image.running_vms - 1).max(0);
-            if image.running_vms == 0
-                && matches!(image.state, ImageState::Used | ImageState::UsedPers)
-            {
-                image.state = ImageState::Ready;
-            }
-            tx.put(image)?;
+    Ok(())
+}
+
+/// The security groups of a NIC.
+pub(super) fn security_groups(nic: &[(String, String)]) -> Vec<Oid> {
+    get(nic, "SECURITY_GROUPS")
+        .map(|s| s.split(',').filter_map(|p| p.trim().parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Adds VM `vm` to security group `sg` (if it exists).
+pub(super) fn join_group(tx: &mut Tx, vm: Oid, sg: Oid) -> Result<()> {
+    if let Ok(mut group) = tx.get_mut::<SecGroup>(sg) {
+        group.updated_vms.insert(vm);
+        tx.put(group)?;
+    }
+    Ok(())
+}
+
+/// Removes VM `vm` from security group `sg`.
+pub(super) fn leave_group(tx: &mut Tx, vm: Oid, sg: Oid) -> Result<()> {
+    if let Ok(mut group) = tx.get_mut::<SecGroup>(sg) {
+        for set in [
+            &mut group.updated_vms,
+            &mut group.outdated_vms,
+            &mut group.updating_vms,
+            &mut group.error_vms,
+        ] {
+            set.remove(&vm);
         }
-        charge_owners(
-            tx,
-            vm.meta.uid,
-            vm.meta.gid,
-            QuotaKind::Image,
-            image_id,
-            &[("RVMS", -1.0)],
-        )?;
+        tx.put(group)?;
+    }
+    Ok(())
+}
+
+/// Gives back the image of one DISK of `vm`, releasing the IMAGE quota.
+pub(super) fn release_disk(tx: &mut Tx, vm: &Vm, disk: &[(String, String)]) -> Result<()> {
+    let Some(image_id) = get(disk, "IMAGE_ID").and_then(|v| v.parse::<Oid>().ok()) else {
+        return Ok(());
+    };
+    if let Ok(mut image) = tx.get_mut::<Image>(image_id)
+        && image.vms.remove(&vm.meta.id)
+    {
+        image.running_vms = (image.running_vms - 1).max(0);
+        if image.running_vms == 0 && matches!(image.state, ImageState::Used | ImageState::UsedPers)
+        {
+            image.state = ImageState::Ready;
+        }
+        tx.put(image)?;
+    }
+    charge_owners(
+        tx,
+        vm.meta.uid,
+        vm.meta.gid,
+        QuotaKind::Image,
+        image_id,
+        &[("RVMS", -1.0)],
+    )
+}
+
+/// Gives back everything `vm` took: leases, images, security group membership, and the
+/// NETWORK and IMAGE quotas.
+pub(crate) fn release(tx: &mut Tx, vm: &Vm) -> Result<()> {
+    let nics: Vec<Vec<(String, String)>> = vm.template.vectors("NIC").map(<[_]>::to_vec).collect();
+    for nic in &nics {
+        release_nic(tx, vm, nic)?;
+    }
+    for sg in nics.iter().flat_map(|n| security_groups(n)) {
+        leave_group(tx, vm.meta.id, sg)?;
+    }
+    let disks: Vec<Vec<(String, String)>> =
+        vm.template.vectors("DISK").map(<[_]>::to_vec).collect();
+    for disk in &disks {
+        release_disk(tx, vm, disk)?;
     }
     Ok(())
 }

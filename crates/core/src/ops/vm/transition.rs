@@ -299,7 +299,8 @@ pub(crate) fn apply_event(
             }
             Effect::ClearResched => vm.resched = false,
             Effect::SetOrigin(o) => vm.origin = origin_from(o),
-            Effect::CommitReconfig | Effect::RollbackReconfig => {}
+            Effect::CommitReconfig => super::changes::commit(tx, vm)?,
+            Effect::RollbackReconfig => super::changes::rollback(tx, vm)?,
             Effect::Run(op) => {
                 let (host_id, target_host_id) = op_hosts(vm, op)
                     .ok_or_else(|| Error::internal("the VM has no host to run on"))?;
