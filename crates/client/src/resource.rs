@@ -23,6 +23,9 @@ pub enum PoolShape {
     Filtered,
     /// `documentpool.info(filter, start, end, type)`: also filtered by document type.
     Typed,
+    /// `vmpool.info(filter, start, end, state)`: also filtered by state (listed here with -1,
+    /// every state but DONE).
+    Stated,
 }
 
 /// What the wire calls a kind of object.
@@ -54,8 +57,8 @@ pub trait Renamable: Noun {}
 pub trait Owned: Noun {}
 /// Kinds with `lock(id, level)` and `unlock(id)`.
 pub trait Lockable: Noun {}
-/// Kinds whose pool is listed with `<x>pool.info` without a type ([`PoolShape::Whole`] or
-/// [`PoolShape::Filtered`]).
+/// Kinds whose pool is listed with `<x>pool.info` without a type ([`PoolShape::Whole`],
+/// [`PoolShape::Filtered`] or [`PoolShape::Stated`]).
 pub trait Listable: Noun {}
 /// Kinds created from a template alone: `allocate(tmpl)`.
 pub trait TemplateAllocate: Noun {}
@@ -236,8 +239,8 @@ impl<'c, N: Noun> Resource<'c, N> {
 }
 
 impl<N: Listable> Resource<'_, N> {
-    /// The pool as XML. `filter` only matters for [`PoolShape::Filtered`] kinds; the others
-    /// always answer with the whole pool.
+    /// The pool as XML. `filter` only matters for [`PoolShape::Filtered`] and
+    /// [`PoolShape::Stated`] kinds; the others always answer with the whole pool.
     pub fn pool_info(&self, filter: Filter) -> Result<String, ClientError> {
         self.pool_call(pool_params(N::KIND.pool, filter))
     }
@@ -273,6 +276,12 @@ fn pool_params(shape: PoolShape, filter: Filter) -> Vec<Value> {
         PoolShape::Filtered | PoolShape::Typed => {
             vec![Value::Int(filter.code()), Value::Int(-1), Value::Int(-1)]
         }
+        PoolShape::Stated => vec![
+            Value::Int(filter.code()),
+            Value::Int(-1),
+            Value::Int(-1),
+            Value::Int(-1),
+        ],
     }
 }
 
