@@ -253,7 +253,8 @@ impl<N: Listable> Resource<'_, N> {
 
 impl<N: Noun> Resource<'_, N> {
     /// The id of the object `name_or_id` designates: a number is taken as an id, anything
-    /// else is looked up by NAME in the pool (not possible for [`PoolShape::Typed`] kinds).
+    /// else is looked up by NAME in the pool (not possible for [`PoolShape::Typed`] kinds;
+    /// VMs are looked for among the live ones first, then among the ended ones).
     pub fn id_of(&self, name_or_id: &str) -> Result<i32, ClientError> {
         if let Ok(id) = name_or_id.trim().parse::<i32>() {
             return Ok(id);
@@ -265,7 +266,20 @@ impl<N: Noun> Resource<'_, N> {
             });
         }
         let pool = Element::parse(&self.pool_call(pool_params(N::KIND.pool, Filter::All))?)?;
-        find_by_name(&pool, N::KIND, name_or_id)
+        match find_by_name(&pool, N::KIND, name_or_id) {
+            // A VM that has ended is only listed with state -2 (every state): look there too,
+            // after the live ones, so a new VM can reuse an ended one's name.
+            Err(ClientError::NameNotFound { .. }) if N::KIND.pool == PoolShape::Stated => {
+                let mut params = pool_params(PoolShape::Stated, Filter::All);
+                params[3] = Value::Int(-2);
+                find_by_name(
+                    &Element::parse(&self.pool_call(params)?)?,
+                    N::KIND,
+                    name_or_id,
+                )
+            }
+            other => other,
+        }
     }
 }
 

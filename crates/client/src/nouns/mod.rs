@@ -7,8 +7,10 @@ mod cluster;
 mod document;
 mod host;
 mod image;
+mod template;
 mod user;
 mod vm;
+mod vm_devices;
 mod vmgroup;
 mod vnet;
 

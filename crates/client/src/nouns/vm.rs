@@ -1,11 +1,11 @@
-//! Verbs of virtual machines and VM templates beyond the generic ones: creation, the life
-//! cycle (`vm.action`, deploy, migrate, recover), disks, NICs, snapshots, resizing,
-//! scheduled actions, state-filtered pools and template instantiation.
+//! Verbs of virtual machines beyond the generic ones: creation, the life cycle
+//! (`vm.action`, deploy, migrate, recover) and state-filtered pools. Changes in place live
+//! in `vm_devices`.
 
 use nubo_types::states::VmState;
 use nubo_xmlrpc::Value;
 
-use super::{Vm, VmTemplate};
+use super::Vm;
 use crate::ClientError;
 use crate::resource::{Filter, Resource};
 
@@ -251,169 +251,6 @@ impl Resource<'_, Vm> {
         self.client()
             .call_string(&Self::method("monitoring"), vec![Value::Int(id)])
     }
-
-    /// `vm.resize(id, "CPU=… VCPU=… MEMORY=…", enforce)`.
-    pub fn resize(&self, id: i32, template: &str, enforce: bool) -> Result<(), ClientError> {
-        self.act(
-            "resize",
-            id,
-            vec![Value::from(template), Value::Bool(enforce)],
-        )
-    }
-
-    /// `vm.updateconf(id, tmpl, append)`: changes OS, FEATURES, CONTEXT, GRAPHICS….
-    pub fn updateconf(&self, id: i32, template: &str, append: bool) -> Result<(), ClientError> {
-        self.act(
-            "updateconf",
-            id,
-            vec![Value::from(template), Value::Int(i32::from(append))],
-        )
-    }
-
-    /// `vm.attach(id, "DISK=[…]")`.
-    pub fn disk_attach(&self, id: i32, template: &str) -> Result<(), ClientError> {
-        self.act("attach", id, vec![Value::from(template)])
-    }
-
-    /// `vm.detach(id, disk)`.
-    pub fn disk_detach(&self, id: i32, disk: i32) -> Result<(), ClientError> {
-        self.act("detach", id, vec![Value::Int(disk)])
-    }
-
-    /// `vm.diskresize(id, disk, size)`: the new size in MB.
-    pub fn disk_resize(&self, id: i32, disk: i32, size_mb: u64) -> Result<(), ClientError> {
-        self.act(
-            "diskresize",
-            id,
-            vec![Value::Int(disk), Value::from(size_mb.to_string().as_str())],
-        )
-    }
-
-    /// `vm.disksaveas(id, disk, name, type, snap)`: copies a disk (or one of its snapshots,
-    /// snap -1 for none) into a new image. Returns the image's id.
-    pub fn disk_saveas(
-        &self,
-        id: i32,
-        disk: i32,
-        name: &str,
-        image_type: &str,
-        snap: i32,
-    ) -> Result<i32, ClientError> {
-        self.call_id(
-            "disksaveas",
-            vec![
-                Value::Int(id),
-                Value::Int(disk),
-                Value::from(name),
-                Value::from(image_type),
-                Value::Int(snap),
-            ],
-        )
-    }
-
-    /// `vm.disksnapshotcreate(id, disk, name)`. Returns the snapshot's id.
-    pub fn disk_snapshot_create(&self, id: i32, disk: i32, name: &str) -> Result<i32, ClientError> {
-        self.call_id(
-            "disksnapshotcreate",
-            vec![Value::Int(id), Value::Int(disk), Value::from(name)],
-        )
-    }
-
-    /// `vm.disksnapshotrevert(id, disk, snap)`.
-    pub fn disk_snapshot_revert(&self, id: i32, disk: i32, snap: i32) -> Result<(), ClientError> {
-        self.act(
-            "disksnapshotrevert",
-            id,
-            vec![Value::Int(disk), Value::Int(snap)],
-        )
-    }
-
-    /// `vm.disksnapshotdelete(id, disk, snap)`.
-    pub fn disk_snapshot_delete(&self, id: i32, disk: i32, snap: i32) -> Result<(), ClientError> {
-        self.act(
-            "disksnapshotdelete",
-            id,
-            vec![Value::Int(disk), Value::Int(snap)],
-        )
-    }
-
-    /// `vm.disksnapshotrename(id, disk, snap, name)`.
-    pub fn disk_snapshot_rename(
-        &self,
-        id: i32,
-        disk: i32,
-        snap: i32,
-        name: &str,
-    ) -> Result<(), ClientError> {
-        self.act(
-            "disksnapshotrename",
-            id,
-            vec![Value::Int(disk), Value::Int(snap), Value::from(name)],
-        )
-    }
-
-    /// `vm.attachnic(id, "NIC=[…]")`.
-    pub fn nic_attach(&self, id: i32, template: &str) -> Result<(), ClientError> {
-        self.act("attachnic", id, vec![Value::from(template)])
-    }
-
-    /// `vm.detachnic(id, nic)`.
-    pub fn nic_detach(&self, id: i32, nic: i32) -> Result<(), ClientError> {
-        self.act("detachnic", id, vec![Value::Int(nic)])
-    }
-
-    /// `vm.updatenic(id, nic, tmpl, append)`.
-    pub fn nic_update(
-        &self,
-        id: i32,
-        nic: i32,
-        template: &str,
-        append: bool,
-    ) -> Result<(), ClientError> {
-        self.act(
-            "updatenic",
-            id,
-            vec![
-                Value::Int(nic),
-                Value::from(template),
-                Value::Int(i32::from(append)),
-            ],
-        )
-    }
-
-    /// `vm.snapshotcreate(id, name)`. Returns the snapshot's id.
-    pub fn snapshot_create(&self, id: i32, name: &str) -> Result<i32, ClientError> {
-        self.call_id("snapshotcreate", vec![Value::Int(id), Value::from(name)])
-    }
-
-    /// `vm.snapshotrevert(id, snap)`.
-    pub fn snapshot_revert(&self, id: i32, snap: i32) -> Result<(), ClientError> {
-        self.act("snapshotrevert", id, vec![Value::Int(snap)])
-    }
-
-    /// `vm.snapshotdelete(id, snap)`.
-    pub fn snapshot_delete(&self, id: i32, snap: i32) -> Result<(), ClientError> {
-        self.act("snapshotdelete", id, vec![Value::Int(snap)])
-    }
-
-    /// `vm.schedadd(id, "SCHED_ACTION=[…]")`. Returns the scheduled action's id.
-    pub fn sched_add(&self, id: i32, template: &str) -> Result<i32, ClientError> {
-        self.call_id("schedadd", vec![Value::Int(id), Value::from(template)])
-    }
-
-    /// `vm.schedupdate(id, sa, "SCHED_ACTION=[…]")`.
-    pub fn sched_update(&self, id: i32, sa: i32, template: &str) -> Result<(), ClientError> {
-        self.act(
-            "schedupdate",
-            id,
-            vec![Value::Int(sa), Value::from(template)],
-        )
-    }
-
-    /// `vm.scheddelete(id, sa)`.
-    pub fn sched_delete(&self, id: i32, sa: i32) -> Result<(), ClientError> {
-        self.act("scheddelete", id, vec![Value::Int(sa)])
-    }
 }
 
 /// The parameters of `vmpool.info` / `infoextended`.
@@ -424,71 +261,6 @@ fn stated(filter: Filter, state: StateFilter) -> Vec<Value> {
         Value::Int(-1),
         Value::Int(state.code()),
     ]
-}
-
-impl Resource<'_, VmTemplate> {
-    /// `template.instantiate(id, name, hold, extra, persistent)`: creates a VM (an empty name
-    /// lets the server choose; `persistent` gives it private copies of the images). Returns
-    /// the VM's id.
-    pub fn instantiate(
-        &self,
-        id: i32,
-        name: &str,
-        hold: bool,
-        extra: &str,
-        persistent: bool,
-    ) -> Result<i32, ClientError> {
-        self.call_id(
-            "instantiate",
-            vec![
-                Value::Int(id),
-                Value::from(name),
-                Value::Bool(hold),
-                Value::from(extra),
-                Value::Bool(persistent),
-            ],
-        )
-    }
-
-    /// `template.info(id, extended)`: with `extended`, the disks and NICs are filled in from
-    /// their images and networks.
-    pub fn info_extended(&self, id: i32, extended: bool) -> Result<String, ClientError> {
-        self.client().call_string(
-            &Self::method("info"),
-            vec![Value::Int(id), Value::Bool(extended)],
-        )
-    }
-
-    /// `template.delete(id, recursive)`: with `recursive`, the template's images go too.
-    pub fn delete_recursive(&self, id: i32, recursive: bool) -> Result<(), ClientError> {
-        self.act("delete", id, vec![Value::Bool(recursive)])
-    }
-
-    /// `template.clone(id, name, recursive)`: with `recursive`, the images are cloned too.
-    /// Returns the copy's id.
-    pub fn clone_recursive(
-        &self,
-        id: i32,
-        name: &str,
-        recursive: bool,
-    ) -> Result<i32, ClientError> {
-        self.call_id(
-            "clone",
-            vec![Value::Int(id), Value::from(name), Value::Bool(recursive)],
-        )
-    }
-
-    /// `template.chmod(id, …9 bits, recursive)`: with `recursive`, the images too.
-    pub fn chmod_recursive(
-        &self,
-        id: i32,
-        bits: [i32; 9],
-        recursive: bool,
-    ) -> Result<(), ClientError> {
-        let mut params: Vec<Value> = bits.into_iter().map(Value::Int).collect();
-        params.push(Value::Bool(recursive));
-        self.act("chmod", id, params)
-    }
 }
 
 #[cfg(test)]
