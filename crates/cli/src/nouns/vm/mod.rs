@@ -35,7 +35,8 @@ pub struct ListArgs {
 /// What a new VM is made from.
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// Template file (- reads standard input); the flags below add to it.
+    /// Template file (- reads standard input); the flags replace its NAME, CPU, VCPU and
+    /// MEMORY and add disks and NICs.
     #[arg(value_name = "FILE")]
     file: Option<String>,
     /// Capacity, disks and networks.
