@@ -42,8 +42,8 @@ pub enum Read {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Whose objects: all (every object you may use), mine, group (your primary group's),
-    /// mine-group (yours and your groups'), or a user id. Only images, networks, network
-    /// templates, security groups and documents can be filtered.
+    /// mine-group (yours and your groups'), or a user id. Only VMs, templates, VM groups,
+    /// images, networks, network templates, security groups and documents can be filtered.
     #[arg(long, short, default_value = "all", value_name = "FILTER")]
     pub filter: Filter,
 }
@@ -102,15 +102,39 @@ pub struct UpdateArgs {
 impl Write {
     /// Runs `update` / `delete` for kind `N`.
     pub fn run<N: Noun>(self, ctx: &Ctx) -> anyhow::Result<()> {
-        let res = ctx.client.resource::<N>();
         match self {
-            Write::Update(u) => {
-                let template = input::template(&u.file)?;
-                Ok(res.update(res.id_of(&u.id)?, &template, u.append)?)
+            Write::Update(u) => update::<N>(ctx, &u),
+            Write::Delete(t) => {
+                let res = ctx.client.resource::<N>();
+                Ok(res.delete(res.id_of(&t.id)?)?)
             }
-            Write::Delete(t) => Ok(res.delete(res.id_of(&t.id)?)?),
         }
     }
+}
+
+/// `update` alone, for kinds that are not deleted with a plain `delete` (VMs, templates).
+#[derive(Debug, Subcommand)]
+pub enum Edit {
+    /// Replace the object's template with the one in FILE; with --append, merge into it.
+    ///
+    /// The template is in OpenNebula's language, e.g. `DESCRIPTION="web tier"` lines and
+    /// `KEY=[ A="1", B="2" ]` vectors. Restricted attributes are kept either way.
+    Update(UpdateArgs),
+}
+
+impl Edit {
+    /// Runs `update` for kind `N`.
+    pub fn run<N: Noun>(self, ctx: &Ctx) -> anyhow::Result<()> {
+        let Edit::Update(u) = self;
+        update::<N>(ctx, &u)
+    }
+}
+
+/// Replaces (or with `--append` merges into) the template of an object of kind `N`.
+pub fn update<N: Noun>(ctx: &Ctx, args: &UpdateArgs) -> anyhow::Result<()> {
+    let res = ctx.client.resource::<N>();
+    let template = input::template(&args.file)?;
+    Ok(res.update(res.id_of(&args.id)?, &template, args.append)?)
 }
 
 /// `rename`.

@@ -60,6 +60,33 @@ impl Ctx {
         self.print_xml(xml, output::show)
     }
 
+    /// Prints one object: `human` renders it unless --json or --xml asked otherwise.
+    pub fn show_with(
+        &self,
+        xml: &str,
+        human: impl FnOnce(&Element) -> String,
+    ) -> anyhow::Result<()> {
+        self.print_xml(xml, human)
+    }
+
+    /// Reports the ids of new objects: one `ID: n` line each, or a JSON array of them.
+    pub fn created_all(&self, ids: &[i32]) -> anyhow::Result<()> {
+        match (ids, self.format) {
+            ([one], _) => self.created(*one),
+            (_, Format::Json) => {
+                let all: Vec<_> = ids
+                    .iter()
+                    .map(|id| serde_json::json!({ "ID": id }))
+                    .collect();
+                emit(&serde_json::Value::from(all).to_string())
+            }
+            (_, Format::Human | Format::Xml) => {
+                let lines: Vec<String> = ids.iter().map(|id| format!("ID: {id}")).collect();
+                emit(&lines.join("\n"))
+            }
+        }
+    }
+
     /// Reports the id of a new object.
     pub fn created(&self, id: i32) -> anyhow::Result<()> {
         match self.format {

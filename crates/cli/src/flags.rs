@@ -18,11 +18,12 @@ Output:
   server's XML reply to JSON (repeated elements become arrays) and --xml prints it as is.
 
 Exit status:
-  0 success, 1 the server refused the request, 2 bad usage,
-  3 the server could not be reached or no credentials were found";
+  0 success, 1 the server refused the request (or `vm wait` timed out, or the VM failed),
+  2 bad usage, 3 the server could not be reached or no credentials were found";
 
-/// Manage a Nubo (or OpenNebula 7.4) cloud: users, groups, ACLs, hosts, clusters,
-/// datastores, images, virtual networks, security groups, documents and zones.
+/// Manage a Nubo (or OpenNebula 7.4) cloud: VMs, VM templates and groups, users, groups,
+/// ACLs, hosts, clusters, datastores, images, virtual networks, security groups, documents
+/// and zones.
 ///
 /// Objects are named by id or, where the kind's pool can be listed, by name.
 #[derive(Debug, Parser)]

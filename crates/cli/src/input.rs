@@ -33,6 +33,32 @@ pub fn octal(mode: &str) -> anyhow::Result<[i32; 9]> {
         })
 }
 
+/// A size in megabytes: a plain number of MB, or a number with a unit, M, G or T (an
+/// optional trailing B, any case): `512`, `512M`, `2G`, `1.5GB`. Whole megabytes, above 0.
+pub fn megabytes(text: &str) -> Result<u64, String> {
+    let t = text.trim().to_ascii_uppercase();
+    let t = t.strip_suffix('B').unwrap_or(&t);
+    let (number, factor) = match t.char_indices().last() {
+        Some((i, 'M')) => (&t[..i], 1.0),
+        Some((i, 'G')) => (&t[..i], 1024.0),
+        Some((i, 'T')) => (&t[..i], 1024.0 * 1024.0),
+        _ => (t, 1.0),
+    };
+    let value = number
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .map(|n| n * factor)
+        .filter(|mb| mb.is_finite() && *mb >= 1.0 && mb.fract() == 0.0 && *mb < 1e15);
+    match value {
+        // A whole number between 1 and 1e15: the cast is exact.
+        Some(mb) => Ok(mb as u64),
+        None => Err(format!(
+            "invalid size {text:?}: expected whole megabytes such as 512, 512M, 2G or 1.5G"
+        )),
+    }
+}
+
 /// `"value"` quoted for OpenNebula's template language (only `"` is escaped there).
 pub fn quote(value: &str) -> String {
     format!("\"{}\"", value.replace('"', "\\\""))
@@ -64,5 +90,17 @@ mod tests {
         let err = template("/no/such/file").expect_err("missing");
         assert!(err.to_string().starts_with("cannot read /no/such/file"));
         assert_eq!(quote("a\"b"), "\"a\\\"b\"");
+    }
+
+    #[test]
+    fn sizes_in_megabytes() {
+        assert_eq!(megabytes("512"), Ok(512));
+        assert_eq!(megabytes("512M"), Ok(512));
+        assert_eq!(megabytes("2g"), Ok(2048));
+        assert_eq!(megabytes("1.5GB"), Ok(1536));
+        assert_eq!(megabytes("1T"), Ok(1_048_576));
+        for bad in ["", "0", "-5", "1.5", "x", "2X", "G"] {
+            assert!(megabytes(bad).is_err(), "accepted {bad:?}");
+        }
     }
 }

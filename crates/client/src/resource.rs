@@ -23,6 +23,9 @@ pub enum PoolShape {
     Filtered,
     /// `documentpool.info(filter, start, end, type)`: also filtered by document type.
     Typed,
+    /// `vmpool.info(filter, start, end, state)`: also filtered by state (listed here with -1,
+    /// every state but DONE).
+    Stated,
 }
 
 /// What the wire calls a kind of object.
@@ -54,8 +57,8 @@ pub trait Renamable: Noun {}
 pub trait Owned: Noun {}
 /// Kinds with `lock(id, level)` and `unlock(id)`.
 pub trait Lockable: Noun {}
-/// Kinds whose pool is listed with `<x>pool.info` without a type ([`PoolShape::Whole`] or
-/// [`PoolShape::Filtered`]).
+/// Kinds whose pool is listed with `<x>pool.info` without a type ([`PoolShape::Whole`],
+/// [`PoolShape::Filtered`] or [`PoolShape::Stated`]).
 pub trait Listable: Noun {}
 /// Kinds created from a template alone: `allocate(tmpl)`.
 pub trait TemplateAllocate: Noun {}
@@ -236,8 +239,8 @@ impl<'c, N: Noun> Resource<'c, N> {
 }
 
 impl<N: Listable> Resource<'_, N> {
-    /// The pool as XML. `filter` only matters for [`PoolShape::Filtered`] kinds; the others
-    /// always answer with the whole pool.
+    /// The pool as XML. `filter` only matters for [`PoolShape::Filtered`] and
+    /// [`PoolShape::Stated`] kinds; the others always answer with the whole pool.
     pub fn pool_info(&self, filter: Filter) -> Result<String, ClientError> {
         self.pool_call(pool_params(N::KIND.pool, filter))
     }
@@ -250,7 +253,8 @@ impl<N: Listable> Resource<'_, N> {
 
 impl<N: Noun> Resource<'_, N> {
     /// The id of the object `name_or_id` designates: a number is taken as an id, anything
-    /// else is looked up by NAME in the pool (not possible for [`PoolShape::Typed`] kinds).
+    /// else is looked up by NAME in the pool (not possible for [`PoolShape::Typed`] kinds;
+    /// VMs are looked for among the live ones first, then among the ended ones).
     pub fn id_of(&self, name_or_id: &str) -> Result<i32, ClientError> {
         if let Ok(id) = name_or_id.trim().parse::<i32>() {
             return Ok(id);
@@ -262,7 +266,20 @@ impl<N: Noun> Resource<'_, N> {
             });
         }
         let pool = Element::parse(&self.pool_call(pool_params(N::KIND.pool, Filter::All))?)?;
-        find_by_name(&pool, N::KIND, name_or_id)
+        match find_by_name(&pool, N::KIND, name_or_id) {
+            // A VM that has ended is only listed with state -2 (every state): look there too,
+            // after the live ones, so a new VM can reuse an ended one's name.
+            Err(ClientError::NameNotFound { .. }) if N::KIND.pool == PoolShape::Stated => {
+                let mut params = pool_params(PoolShape::Stated, Filter::All);
+                params[3] = Value::Int(-2);
+                find_by_name(
+                    &Element::parse(&self.pool_call(params)?)?,
+                    N::KIND,
+                    name_or_id,
+                )
+            }
+            other => other,
+        }
     }
 }
 
@@ -273,6 +290,12 @@ fn pool_params(shape: PoolShape, filter: Filter) -> Vec<Value> {
         PoolShape::Filtered | PoolShape::Typed => {
             vec![Value::Int(filter.code()), Value::Int(-1), Value::Int(-1)]
         }
+        PoolShape::Stated => vec![
+            Value::Int(filter.code()),
+            Value::Int(-1),
+            Value::Int(-1),
+            Value::Int(-1),
+        ],
     }
 }
 

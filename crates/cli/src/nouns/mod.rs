@@ -9,7 +9,10 @@ mod group;
 mod host;
 mod image;
 mod secgroup;
+mod template;
 mod user;
+mod vm;
+mod vmgroup;
 mod vnet;
 mod vntemplate;
 mod zone;
@@ -21,6 +24,16 @@ use crate::context::Ctx;
 /// The kinds of objects `nubo` manages.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Virtual machines: create, list, show, every life-cycle action, disks, NICs,
+    /// snapshots, and waiting for a state.
+    #[command(subcommand)]
+    Vm(vm::Cmd),
+    /// VM templates: create from a file or flags, instantiate into VMs.
+    #[command(subcommand)]
+    Template(template::Cmd),
+    /// VM groups: roles of VMs and their affinity rules.
+    #[command(subcommand)]
+    Vmgroup(vmgroup::Cmd),
     /// Users: create, list, passwords, groups, quotas, login tokens.
     #[command(subcommand)]
     User(user::Cmd),
@@ -62,6 +75,9 @@ pub enum Command {
 /// Runs a command.
 pub fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
     match command {
+        Command::Vm(cmd) => cmd.run(ctx),
+        Command::Template(cmd) => cmd.run(ctx),
+        Command::Vmgroup(cmd) => cmd.run(ctx),
         Command::User(cmd) => cmd.run(ctx),
         Command::Group(cmd) => cmd.run(ctx),
         Command::Acl(cmd) => cmd.run(ctx),

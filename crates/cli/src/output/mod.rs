@@ -8,7 +8,7 @@ mod table;
 
 pub use cells::{bytes_mb, code_name, date, id_list, yes_no};
 pub use json::json;
-pub use show::show;
+pub use show::{permissions, show, template_text};
 pub use table::table;
 
 use nubo_client::Element;

@@ -55,7 +55,7 @@ fn inline(el: &Element) -> Option<String> {
 }
 
 /// `um- u-- ---` from the nine `PERMISSIONS` bits.
-fn permissions(el: &Element) -> String {
+pub fn permissions(el: &Element) -> String {
     ["OWNER", "GROUP", "OTHER"]
         .iter()
         .map(|who| {

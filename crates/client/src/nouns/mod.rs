@@ -7,12 +7,17 @@ mod cluster;
 mod document;
 mod host;
 mod image;
+mod template;
 mod user;
+mod vm;
+mod vm_devices;
+mod vmgroup;
 mod vnet;
 
 pub use acl::Acl;
 pub use cluster::Member;
 pub use host::HostStatus;
+pub use vm::{MigrateMode, RecoverOp, StateFilter, VmAction};
 
 use crate::Client;
 use crate::resource::{
@@ -90,6 +95,16 @@ nouns! {
     /// Generic documents (`DOCUMENT`); their pool is listed per document type.
     Document, document: "document", "document", "documentpool", "DOCUMENT", "DOCUMENT_POOL",
         Typed; [Renamable, Owned, Lockable, Clonable]
+    /// Virtual machines (`VM`); their pool is also filtered by state.
+    Vm, vm: "virtual machine", "vm", "vmpool", "VM", "VM_POOL", Stated;
+        [Listable, Renamable, Owned, Lockable]
+    /// VM templates (`VMTEMPLATE`).
+    VmTemplate, template: "template", "template", "templatepool", "VMTEMPLATE",
+        "VMTEMPLATE_POOL", Filtered;
+        [Listable, Renamable, Owned, Lockable, TemplateAllocate, Clonable]
+    /// VM groups (`VM_GROUP`): roles of VMs with affinity rules.
+    VmGroup, vmgroup: "VM group", "vmgroup", "vmgrouppool", "VM_GROUP", "VM_GROUP_POOL",
+        Filtered; [Listable, Renamable, Owned, Lockable, TemplateAllocate]
     /// Zones (`ZONE`).
     Zone, zone: "zone", "zone", "zonepool", "ZONE", "ZONE_POOL", Whole;
         [Listable, Renamable, TemplateAllocate, Enableable]
@@ -115,5 +130,10 @@ mod tests {
         );
         assert_eq!(<Document as Noun>::KIND.pool, PoolShape::Typed);
         assert_eq!(<User as Noun>::KIND.pool_element, "USER_POOL");
+        assert_eq!(
+            Resource::<'_, VmTemplate>::method("info"),
+            "one.template.info"
+        );
+        assert_eq!(<VmGroup as Noun>::KIND.element, "VM_GROUP");
     }
 }
