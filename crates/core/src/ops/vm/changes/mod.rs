@@ -1,0 +1,211 @@
+//! Changes to a VM in place: disk and NIC hotplug, NIC updates and security groups, VM
+//! and disk snapshots, disk resize and save-as, CPU/memory resize, `updateconf`.
+//!
+//! A change the hypervisor must carry out is staged with the VM in a hotplug phase and a
+//! [`PendingChange`] that says how to finish it (driver success) or undo it (failure);
+//! [`commit`] and [`rollback`] are run by the life-cycle effects. Resources a change takes
+//! (leases, images, quota) are taken when it is asked for, so a refusal changes nothing.
+
+use nubo_lifecycle::{Event, Reconfig};
+use nubo_template::{Attribute, Template, Value};
+use nubo_types::states::{ImageState, LcmState, VmState};
+use nubo_types::{AuthOp, Error, Oid, Result};
+
+use super::resources::{self, Taken, get, set};
+use super::transition::apply_event;
+use crate::Core;
+use crate::auth::Caller;
+use crate::model::{DiskSnapshots, Host, Image, ImageSnapshot, PendingChange, QuotaKind, Vm};
+use crate::now;
+use crate::ops::generic::{fetch_for, parse_template};
+use crate::ops::quota::charge_owners;
+use crate::tx::Tx;
+
+mod disks;
+mod finish;
+mod nics;
+mod sizing;
+mod snapshots;
+
+pub(crate) use finish::{commit, rollback};
+
+type Pairs = Vec<(String, String)>;
+
+fn wrong_state(what: &str, vm: &Vm) -> Error {
+    Error::action(format!(
+        "Error performing \"{what}\" on virtual machine [{}]: wrong state {}/{}",
+        vm.meta.id,
+        vm.state.name(),
+        vm.lcm_state.name()
+    ))
+}
+
+/// Whether the life cycle allows `r` now.
+fn allowed(vm: &Vm, r: Reconfig) -> bool {
+    nubo_lifecycle::next((vm.state, vm.lcm_state), Event::Reconfig(r)).is_ok()
+}
+
+/// Index (in the template) of the vector `name` whose `key` is `id`.
+fn find(t: &Template, name: &str, key: &str, id: i32) -> Option<usize> {
+    let want = id.to_string();
+    t.attrs.iter().position(|a| {
+        a.name == name
+            && a.value
+                .as_vector()
+                .is_some_and(|p| get(p, key) == Some(&want))
+    })
+}
+
+fn vector_mut(t: &mut Template, at: usize) -> Option<&mut Pairs> {
+    match t.attrs.get_mut(at).map(|a| &mut a.value) {
+        Some(Value::Vector(p)) => Some(p),
+        _ => None,
+    }
+}
+
+fn no_disk(vm: Oid, disk: i32) -> Error {
+    Error::action(format!("VM {vm} has no DISK with DISK_ID {disk}"))
+}
+
+fn no_nic(vm: Oid, nic: i32) -> Error {
+    Error::action(format!("VM {vm} has no NIC with NIC_ID {nic}"))
+}
+
+/// The next free id of `key` among the `name` vectors.
+fn next_id(t: &Template, name: &str, key: &str) -> i32 {
+    t.vectors(name)
+        .filter_map(|p| get(p, key).and_then(|v| v.parse::<i32>().ok()))
+        .max()
+        .map_or(0, |m| m + 1)
+}
+
+/// Re-charges the VM's SYSTEM_DISK_SIZE quota after its disks changed from `before` MB.
+fn recharge_system_disk(tx: &mut Tx, vm: &Vm, before: i64) -> Result<()> {
+    let delta = resources::system_disk_mb(&vm.template) - before;
+    if delta == 0 {
+        return Ok(());
+    }
+    charge_owners(
+        tx,
+        vm.meta.uid,
+        vm.meta.gid,
+        QuotaKind::Vm,
+        -1,
+        &[("SYSTEM_DISK_SIZE", delta as f64)],
+    )
+}
+
+fn clear_attach(vm: &mut Vm, name: &str, key: &str, id: i32) {
+    if let Some(at) = find(&vm.template, name, key, id)
+        && let Some(p) = vector_mut(&mut vm.template, at)
+    {
+        p.retain(|(k, _)| k != "ATTACH");
+    }
+}
+
+/// Adds a system attribute after the others of its name (keeping the XSD order).
+pub(super) fn push_system(vm: &mut Vm, attr: Attribute) {
+    let rank = |n: &str| {
+        super::create::SYSTEM_ATTRIBUTES
+            .iter()
+            .position(|a| *a == n)
+    };
+    let mine = rank(&attr.name);
+    let at = vm
+        .template
+        .attrs
+        .iter()
+        .position(|a| rank(&a.name).unwrap_or(usize::MAX) > mine.unwrap_or(usize::MAX))
+        .unwrap_or(vm.template.attrs.len());
+    vm.template.attrs.insert(at, attr);
+}
+
+fn disk_snapshots_mut(vm: &mut Vm, disk_id: i32) -> &mut DiskSnapshots {
+    let at = match vm.disk_snapshots.iter().position(|s| s.disk_id == disk_id) {
+        Some(at) => at,
+        None => {
+            vm.disk_snapshots.push(DiskSnapshots {
+                disk_id,
+                next_snapshot: 0,
+                snapshots: Vec::new(),
+            });
+            vm.disk_snapshots.len() - 1
+        }
+    };
+    &mut vm.disk_snapshots[at]
+}
+
+/// Parses `NAME=[..]` (the single vector a hotplug call takes).
+fn single_vector(text: &str, names: &[&str]) -> Result<(String, Pairs)> {
+    let t = parse_template(text)?;
+    let mut found = t
+        .attrs
+        .into_iter()
+        .filter(|a| names.contains(&a.name.as_str()));
+    match (found.next(), found.next()) {
+        (
+            Some(Attribute {
+                name,
+                value: Value::Vector(p),
+            }),
+            None,
+        ) => Ok((name, p)),
+        _ => Err(Error::action(format!(
+            "The template must hold exactly one {} vector",
+            names.join(" or ")
+        ))),
+    }
+}
+
+fn to_action(e: Error) -> Error {
+    match e {
+        Error::Allocate { message, .. } => Error::action(message),
+        other => other,
+    }
+}
+
+impl Core {
+    /// Stages an in-place change `r` on VM `id`: `prepare` changes the VM (taking what it
+    /// needs) and says how to finish; the VM enters its hotplug phase and the driver runs.
+    pub(super) async fn reconfigure<R: Send + 'static>(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        what: &'static str,
+        r: Reconfig,
+        prepare: impl FnOnce(&mut Tx, &mut Vm) -> Result<(Option<PendingChange>, R)> + Send,
+    ) -> Result<R> {
+        let (follow, out) = self
+            .write(|tx| {
+                let mut vm = (*fetch_for::<Vm>(tx.state, caller, id, AuthOp::Manage)?).clone();
+                if !allowed(&vm, r) {
+                    return Err(wrong_state(what, &vm));
+                }
+                let (pending, out) = prepare(tx, &mut vm)?;
+                vm.pending = pending;
+                let follow = apply_event(tx, Some(caller), &mut vm, Event::Reconfig(r), None)
+                    .map_err(|_| wrong_state(what, &vm))?;
+                tx.put(vm)?;
+                Ok((follow, out))
+            })
+            .await?;
+        self.follow_up(follow);
+        Ok(out)
+    }
+
+    /// Changes VM `id` at once, with no driver operation (a VM that is not on a host).
+    pub(super) async fn change_now<R: Send + 'static>(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        change: impl FnOnce(&mut Tx, &mut Vm) -> Result<R> + Send,
+    ) -> Result<R> {
+        self.write(|tx| {
+            let mut vm = (*fetch_for::<Vm>(tx.state, caller, id, AuthOp::Manage)?).clone();
+            let out = change(tx, &mut vm)?;
+            tx.put(vm)?;
+            Ok(out)
+        })
+        .await
+    }
+}
