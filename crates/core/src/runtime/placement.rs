@@ -44,6 +44,7 @@ fn candidate(state: &State, h: &Host) -> HostCandidate {
         free_cpu_monitored: h.share.total_cpu - h.share.cpu_usage,
         vms: h.vms.iter().copied().collect(),
         attributes,
+        roles: BTreeSet::new(),
     }
 }
 
@@ -87,7 +88,6 @@ fn request(vm: &Vm) -> Result<VmRequest, String> {
         requirements,
         rank,
         avoid_host: None,
-        only_hosts: None,
-        not_hosts: BTreeSet::new(),
+        affinity: None,
     })
 }
