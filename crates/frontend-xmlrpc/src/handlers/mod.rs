@@ -13,6 +13,7 @@ pub mod secgroup;
 pub mod system;
 pub mod user;
 pub mod vm;
+pub mod vmgroup;
 pub mod vnet;
 pub mod vntemplate;
 pub mod zone;
@@ -47,6 +48,7 @@ pub async fn dispatch(core: &Core, method: &str, p: &Params) -> CallResult {
         "secgroup" | "secgrouppool" => secgroup::call(core, object, verb, p).await,
         "image" | "imagepool" => image::call(core, object, verb, p).await,
         "document" | "documentpool" => document::call(core, object, verb, p).await,
+        "vmgroup" | "vmgrouppool" => vmgroup::call(core, object, verb, p).await,
         "vm" | "vmpool" | "template" | "templatepool" => vm::call(core, object, verb, p).await,
         "system" => system::call(core, verb, p).await,
         _ => None,
