@@ -3,12 +3,10 @@
 //! must share a host with (its own role when `POLICY=AFFINED`, and the roles `AFFINED`
 //! rules tie it to) and the roles it must never share a host with (its own role when
 //! `POLICY=ANTI_AFFINED`, and the other roles of its `ANTI_AFFINED` rules). Hosts say which
-//! roles their VMs play ([`crate::HostCandidate::roles`]); [`check`] decides whether one host
+//! roles their VMs play (`HostCandidate::roles`); [`check`] decides whether one host
 //! suits one VM, and a [`Rule`] names what keeps it off.
 
 use std::collections::{BTreeMap, BTreeSet};
-
-use crate::HostCandidate;
 
 /// A role of a VM group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -36,6 +34,9 @@ pub struct Affinity {
     pub affined: BTreeSet<RoleRef>,
     /// Roles whose VMs this VM must never share a host with.
     pub anti_affined: BTreeSet<RoleRef>,
+    /// Roles that have a VM on some host, counting hosts that are not candidates now (a
+    /// disabled one, say): an affined set that runs there is not started anew elsewhere.
+    pub placed: BTreeSet<RoleRef>,
 }
 
 impl Affinity {
@@ -48,6 +49,7 @@ impl Affinity {
             host_anti_affined: BTreeSet::new(),
             affined: BTreeSet::new(),
             anti_affined: BTreeSet::new(),
+            placed: BTreeSet::new(),
         }
     }
 
@@ -113,16 +115,22 @@ impl Rule {
     }
 }
 
-/// Whether `host` suits a VM with affinity `aff`, given the roles that have a VM on some
-/// host (`placed`); the first rule that fails otherwise.
-pub fn check(host: &HostCandidate, aff: &Affinity, placed: &BTreeSet<RoleRef>) -> Result<(), Rule> {
-    if !aff.host_affined.is_empty() && !aff.host_affined.contains(&host.id) {
+/// Whether host `host_id`, whose VMs play `host_roles`, suits a VM with affinity `aff`,
+/// given the roles that have a VM on some host (`placed`); the first rule that fails
+/// otherwise.
+pub fn check(
+    host_id: i32,
+    host_roles: &BTreeSet<RoleRef>,
+    aff: &Affinity,
+    placed: &BTreeSet<RoleRef>,
+) -> Result<(), Rule> {
+    if !aff.host_affined.is_empty() && !aff.host_affined.contains(&host_id) {
         return Err(Rule::HostAffined(aff.role));
     }
-    if aff.host_anti_affined.contains(&host.id) {
+    if aff.host_anti_affined.contains(&host_id) {
         return Err(Rule::HostAntiAffined(aff.role));
     }
-    if let Some(with) = aff.anti_affined.iter().find(|r| host.roles.contains(r)) {
+    if let Some(with) = aff.anti_affined.iter().find(|r| host_roles.contains(r)) {
         return Err(Rule::AntiAffined {
             role: aff.role,
             with: *with,
@@ -130,7 +138,7 @@ pub fn check(host: &HostCandidate, aff: &Affinity, placed: &BTreeSet<RoleRef>) -
     }
     if !aff.starts_affined_set(placed)
         && !aff.affined.is_empty()
-        && aff.affined.is_disjoint(&host.roles)
+        && aff.affined.is_disjoint(host_roles)
     {
         return Err(Rule::Affined(aff.role));
     }

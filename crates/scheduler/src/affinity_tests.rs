@@ -91,6 +91,19 @@ fn vm_group_rules_decide_where_vms_go() {
             )],
         },
         Case {
+            name: "an affined role running on a host that takes no VMs now waits",
+            hosts: vec![(1, 800, vec![]), (2, 800, vec![])],
+            vms: vec![member(
+                10,
+                100,
+                aff(0, |a| {
+                    a.affined = set(&[0]);
+                    a.placed = set(&[0]);
+                }),
+            )],
+            want: vec![Why("AFFINED (its affined VMs run elsewhere) on 2")],
+        },
+        Case {
             name: "an affined set no host fits together waits, all of it",
             hosts: vec![(1, 250, vec![]), (2, 250, vec![])],
             vms: (10..13).map(|i| member(i, 100, affined(0))).collect(),

@@ -119,7 +119,7 @@ fn rules_misfit(
         return Some(Misfit::Rescheduled);
     }
     let affinity = vm.affinity.as_ref()?;
-    affinity::check(host, affinity, placed)
+    affinity::check(host.id, &host.roles, affinity, placed)
         .err()
         .map(Misfit::Group)
 }
@@ -155,8 +155,15 @@ fn score(host: &HostCandidate, vm: &VmRequest, policy: &Policy) -> f64 {
 /// pending VMs of affined roles none of whose VMs runs yet are placed together, when the
 /// first of them comes up: on one host that fits them all, or none is placed.
 pub fn place(hosts: &mut [HostCandidate], vms: &[VmRequest], policy: &Policy) -> Vec<Decision> {
-    let mut placed: BTreeSet<RoleRef> =
-        hosts.iter().flat_map(|h| h.roles.iter().copied()).collect();
+    let mut placed: BTreeSet<RoleRef> = hosts
+        .iter()
+        .flat_map(|h| h.roles.iter().copied())
+        .chain(
+            vms.iter()
+                .filter_map(|v| v.affinity.as_ref())
+                .flat_map(|a| a.placed.iter().copied()),
+        )
+        .collect();
     // Decisions taken ahead of their turn, for the members of an affined set.
     let mut early: HashMap<usize, Result<i32, String>> = HashMap::new();
     let mut decisions = Vec::with_capacity(vms.len());

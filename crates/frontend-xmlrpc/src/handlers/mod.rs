@@ -49,6 +49,7 @@ pub async fn dispatch(core: &Core, method: &str, p: &Params) -> CallResult {
         "image" | "imagepool" => image::call(core, object, verb, p).await,
         "document" | "documentpool" => document::call(core, object, verb, p).await,
         "vmgroup" | "vmgrouppool" => vmgroup::call(core, object, verb, p).await,
+        "vm" if verb.starts_with("vmgroup") => vmgroup::call(core, object, verb, p).await,
         "vm" | "vmpool" | "template" | "templatepool" => vm::call(core, object, verb, p).await,
         "system" => system::call(core, verb, p).await,
         _ => None,

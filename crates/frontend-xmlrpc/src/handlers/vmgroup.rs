@@ -1,4 +1,5 @@
-//! `one.vmgroup.*`, `one.vmgrouppool.info`.
+//! `one.vmgroup.*`, `one.vmgrouppool.info`, and the VM's `one.vm.vmgroupadd` /
+//! `one.vm.vmgroupdel`.
 
 use nubo_core::Core;
 use nubo_core::model::VmGroup;
@@ -23,6 +24,8 @@ pub async fn call(core: &Core, object: &str, verb: &str, p: &Params) -> Option<C
         ("vmgroup", "roledelete") => role_delete(core, p).await,
         ("vmgroup", "roleupdate") => role_update(core, p).await,
         ("vmgrouppool", "info") => pool3::<VmGroup>(core, p, render::vmgroup_pool),
+        ("vm", "vmgroupadd") => vm_add(core, p).await,
+        ("vm", "vmgroupdel") => vm_del(core, p).await,
         _ => return None,
     })
 }
@@ -68,4 +71,17 @@ async fn role_update(core: &Core, p: &Params) -> CallResult {
         .vmgroup_role_update(&c, oid, p.int(2)?, p.str(3)?)
         .await;
     id(out.map_err(on(oid))?)
+}
+
+async fn vm_add(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let oid = p.int(1)?;
+    let out = core.vm_vmgroup_add(&c, oid, p.int(2)?, p.str(3)?).await;
+    id(out.map_err(on(oid))?)
+}
+
+async fn vm_del(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let oid = p.int(1)?;
+    id(core.vm_vmgroup_del(&c, oid).await.map_err(on(oid))?)
 }

@@ -234,6 +234,7 @@ pub(crate) fn create_vm(
         migrating_from: None,
     };
     super::resources::acquire(tx, caller, &mut vm)?;
+    crate::ops::vmgroup::join(tx, caller, &mut vm)?;
     charge_owners(
         tx,
         caller.uid,

@@ -1,9 +1,11 @@
 //! VM group operations (`one.vmgroup.*`): allocate, delete, update, and the roles
 //! (roleadd, roledelete, roleupdate). Every change is checked as a whole before it is
-//! staged, so a refused one leaves the group as it was. Info, rename, chmod, chown, lock
-//! and the pool are the generic ones.
+//! staged, so a refused one leaves the group as it was. VMs join and leave groups through
+//! [`membership`]; info, rename, chmod, chown, lock and the pool are the generic ones.
 
+mod affinity;
 mod check;
+mod membership;
 
 use nubo_template::{Attribute, Template};
 use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
@@ -14,6 +16,9 @@ use crate::Core;
 use crate::auth::{Caller, authorize_create};
 use crate::model::VmGroup;
 use crate::tx::Tx;
+
+pub(crate) use affinity::{roles_among, roles_of_vms, vm_affinity};
+pub(crate) use membership::{join, leave};
 
 fn alloc(message: impl std::fmt::Display) -> Error {
     Error::allocate(ObjectKind::VmGroup, message.to_string())
