@@ -9,7 +9,7 @@ use nubo_types::{Error, ObjectKind, Oid, Result};
 
 use crate::model::{
     AclRule, Cluster, Datastore, Document, Group, Host, Image, PoolObject, Quotas, SecGroup, User,
-    Vm, VmTemplate, VnTemplate, Vnet, Zone,
+    Vm, VmGroup, VmTemplate, VnTemplate, Vnet, Zone,
 };
 
 /// Objects of one kind, by id.
@@ -46,6 +46,8 @@ pub struct State {
     pub templates: Pool<VmTemplate>,
     /// Virtual machines (DONE ones included).
     pub vms: Pool<Vm>,
+    /// VM groups.
+    pub vmgroups: Pool<VmGroup>,
     /// Last id handed out per kind.
     pub last_oids: HashMap<ObjectKind, Oid>,
     /// Default quotas of users.
@@ -94,6 +96,7 @@ impl State {
             ObjectKind::Zone => insert::<Zone>(self, &row),
             ObjectKind::Template => insert::<VmTemplate>(self, &row),
             ObjectKind::Vm => insert::<Vm>(self, &row),
+            ObjectKind::VmGroup => insert::<VmGroup>(self, &row),
             other => Err(Error::internal(format!(
                 "the store holds {} objects, which this version does not know",
                 other.acl_name()

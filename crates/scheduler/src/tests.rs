@@ -6,7 +6,7 @@ use proptest::prelude::*;
 
 use super::*;
 
-fn host(id: i32, cpu: i64, mem: i64) -> HostCandidate {
+pub(crate) fn host(id: i32, cpu: i64, mem: i64) -> HostCandidate {
     HostCandidate {
         id,
         name: format!("h{id}"),
@@ -18,10 +18,11 @@ fn host(id: i32, cpu: i64, mem: i64) -> HostCandidate {
         free_cpu_monitored: cpu,
         vms: Vec::new(),
         attributes: HashMap::new(),
+        roles: BTreeSet::new(),
     }
 }
 
-fn vm(id: i32, cpu: i64, mem: i64) -> VmRequest {
+pub(crate) fn vm(id: i32, cpu: i64, mem: i64) -> VmRequest {
     VmRequest {
         id,
         cpu,
@@ -29,9 +30,16 @@ fn vm(id: i32, cpu: i64, mem: i64) -> VmRequest {
         requirements: Vec::new(),
         rank: None,
         avoid_host: None,
-        only_hosts: None,
-        not_hosts: BTreeSet::new(),
+        affinity: None,
     }
+}
+
+/// A role of group 1 with these host lists.
+fn host_rules(id: i32, affined: &[i32], anti: &[i32]) -> Option<Affinity> {
+    let mut a = Affinity::new(RoleRef { group: 1, role: id }, format!("r{id}"));
+    a.host_affined = affined.iter().copied().collect();
+    a.host_anti_affined = anti.iter().copied().collect();
+    Some(a)
 }
 
 fn hosts_of(decisions: &[Decision]) -> Vec<Result<i32, String>> {
@@ -87,9 +95,9 @@ fn requirements_rank_and_rules_decide() {
     avoid.avoid_host = Some(1);
     avoid.rank = Some(Rank::parse("-ID").expect("rank"));
     let mut only = vm(12, 100, 1);
-    only.only_hosts = Some(BTreeSet::from([3]));
+    only.affinity = host_rules(0, &[3], &[]);
     let mut not = vm(13, 100, 1);
-    not.not_hosts = BTreeSet::from([1, 2, 3]);
+    not.affinity = host_rules(1, &[], &[1, 2, 3]);
     let got = hosts_of(&place(
         &mut hosts,
         &[needs_gpu, avoid, only, not],
@@ -97,7 +105,10 @@ fn requirements_rank_and_rules_decide() {
     ));
     assert_eq!(got[..3], [Ok(2), Ok(2), Ok(3)]);
     let why = got[3].clone().expect_err("no host");
-    assert!(why.contains("VM group rules on 3"), "{why}");
+    assert!(
+        why.contains("VM group 1 role \"r1\" HOST_ANTI_AFFINED on 3"),
+        "{why}"
+    );
 }
 
 #[test]
@@ -147,8 +158,8 @@ proptest! {
             .map(|(i, (c, m, rule))| {
                 let mut v = vm(i as i32, *c, *m);
                 match rule {
-                    1 => v.not_hosts = BTreeSet::from([0]),
-                    2 => v.only_hosts = Some(BTreeSet::from([0])),
+                    1 => v.affinity = host_rules(0, &[], &[0]),
+                    2 => v.affinity = host_rules(1, &[0], &[]),
                     _ => {}
                 }
                 v
@@ -162,8 +173,10 @@ proptest! {
                 let u = used.entry(h).or_default();
                 u.0 += v.cpu;
                 u.1 += v.memory_kb;
-                prop_assert!(!v.not_hosts.contains(&h));
-                prop_assert!(v.only_hosts.as_ref().is_none_or(|o| o.contains(&h)));
+                if let Some(a) = &v.affinity {
+                    prop_assert!(!a.host_anti_affined.contains(&h));
+                    prop_assert!(a.host_affined.is_empty() || a.host_affined.contains(&h));
+                }
             }
         }
         for h in &hosts {

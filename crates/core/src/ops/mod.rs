@@ -18,6 +18,7 @@ pub mod secgroup;
 pub mod user;
 pub mod vm;
 pub mod vm_template;
+pub mod vmgroup;
 pub mod vnet;
 pub mod vntemplate;
 pub mod zone;

@@ -7,15 +7,20 @@ use nubo_template::{Rank, Requirements, Template};
 use nubo_types::states::{HostState, VmState};
 
 use crate::model::{Host, Vm};
+use crate::ops::vmgroup::{roles_among, roles_of_vms, vm_affinity};
 use crate::state::State;
 
 /// Hosts that may take VMs: monitored and enabled.
 pub fn candidates(state: &State) -> Vec<HostCandidate> {
+    let index = roles_of_vms(state);
     state
         .hosts
         .values()
         .filter(|h| h.state == HostState::Monitored)
-        .map(|h| candidate(state, h))
+        .map(|h| HostCandidate {
+            roles: roles_among(h.vms.iter().copied(), &index),
+            ..candidate(state, h)
+        })
         .collect()
 }
 
@@ -44,6 +49,7 @@ fn candidate(state: &State, h: &Host) -> HostCandidate {
         free_cpu_monitored: h.share.total_cpu - h.share.cpu_usage,
         vms: h.vms.iter().copied().collect(),
         attributes,
+        roles: BTreeSet::new(),
     }
 }
 
@@ -52,9 +58,13 @@ fn candidate(state: &State, h: &Host) -> HostCandidate {
 pub fn pending(state: &State) -> (Vec<VmRequest>, Vec<(i32, String)>) {
     let mut requests = Vec::new();
     let mut broken = Vec::new();
+    let index = roles_of_vms(state);
     for vm in state.vms.values().filter(|v| v.state == VmState::Pending) {
         match request(vm) {
-            Ok(r) => requests.push(r),
+            Ok(r) => requests.push(VmRequest {
+                affinity: vm_affinity(state, vm.meta.id, &index),
+                ..r
+            }),
             Err(message) => broken.push((vm.meta.id, message)),
         }
     }
@@ -87,7 +97,6 @@ fn request(vm: &Vm) -> Result<VmRequest, String> {
         requirements,
         rank,
         avoid_host: None,
-        only_hosts: None,
-        not_hosts: BTreeSet::new(),
+        affinity: None,
     })
 }

@@ -14,6 +14,7 @@ pub mod system;
 pub mod user;
 pub mod vm;
 mod vm_changes;
+pub mod vmgroup;
 pub mod vnet;
 pub mod vntemplate;
 pub mod zone;
@@ -48,6 +49,8 @@ pub async fn dispatch(core: &Core, method: &str, p: &Params) -> CallResult {
         "secgroup" | "secgrouppool" => secgroup::call(core, object, verb, p).await,
         "image" | "imagepool" => image::call(core, object, verb, p).await,
         "document" | "documentpool" => document::call(core, object, verb, p).await,
+        "vmgroup" | "vmgrouppool" => vmgroup::call(core, object, verb, p).await,
+        "vm" if verb.starts_with("vmgroup") => vmgroup::call(core, object, verb, p).await,
         "vm" | "vmpool" | "template" | "templatepool" => vm::call(core, object, verb, p).await,
         "system" => system::call(core, verb, p).await,
         _ => None,

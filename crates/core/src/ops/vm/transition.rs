@@ -219,6 +219,7 @@ fn release(tx: &mut Tx, vm: &mut Vm) -> Result<()> {
     vm.etime = now();
     let amounts = vm_quota(vm).map(|(k, v)| (k, -v));
     charge_owners(tx, vm.meta.uid, vm.meta.gid, QuotaKind::Vm, -1, &amounts)?;
+    crate::ops::vmgroup::leave(tx, vm)?;
     super::resources::release(tx, vm)
 }
 
