@@ -58,6 +58,11 @@ impl Nubod {
         Ok(nubod)
     }
 
+    /// The XML-RPC endpoint and oneadmin's session.
+    pub fn endpoint(&self) -> (&str, &str) {
+        (&self.endpoint, &self.session)
+    }
+
     /// A client as oneadmin.
     pub fn client(&self) -> Client {
         Client::new(&self.endpoint, &self.session)

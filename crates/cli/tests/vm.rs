@@ -334,19 +334,44 @@ fn in_place_changes_reach_the_server() {
     let group = s.file("group.tmpl", "NAME=\"g\"\nROLE=[NAME=\"web\"]\n");
     // Each change goes through the simulated driver; the VM comes back to its state.
     let steps: &[(&[&str], &str)] = &[
-        (&["vm", "resize", "x", "--cpu", "0.2", "--memory", "128M"], "running"),
+        (
+            &["vm", "resize", "x", "--cpu", "0.2", "--memory", "128M"],
+            "running",
+        ),
         (&["vm", "disk-attach", "x", "--image", "data"], "running"),
         (&["vm", "disk-resize", "x", "0", "1G"], "running"),
         (&["vm", "disk-snapshot-create", "x", "0", "s"], "running"),
-        (&["vm", "disk-snapshot-rename", "x", "0", "0", "t"], "running"),
+        (
+            &["vm", "disk-snapshot-rename", "x", "0", "0", "t"],
+            "running",
+        ),
         (&["vm", "snapshot-create", "x", "snap"], "running"),
         (&["vm", "snapshot-revert", "x", "0"], "running"),
         (&["vm", "snapshot-delete", "x", "0"], "running"),
         (
-            &["vm", "nic-attach", "x", "--network", "priv", "--ip", "10.0.0.15"],
+            &[
+                "vm",
+                "nic-attach",
+                "x",
+                "--network",
+                "priv",
+                "--ip",
+                "10.0.0.15",
+            ],
             "running",
         ),
-        (&["vm", "sched-add", "x", "--action", "poweroff", "--time", "+3600"], "running"),
+        (
+            &[
+                "vm",
+                "sched-add",
+                "x",
+                "--action",
+                "poweroff",
+                "--time",
+                "+3600",
+            ],
+            "running",
+        ),
         (&["vm", "sched-delete", "x", "0"], "running"),
         (&["vm", "updateconf", "x", &conf, "--append"], "running"),
     ];

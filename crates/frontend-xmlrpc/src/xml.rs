@@ -1,9 +1,14 @@
 //! A tiny writer for OpenNebula-shaped XML: elements in a fixed order, numbers raw, names
 //! escaped, user strings in CDATA, no whitespace between elements.
+//!
+//! Every reply document travels inside an XML-RPC `<string>`, so the writer produces it
+//! already escaped for that string (`<` as `&lt;`, a `&lt;` of the document as
+//! `&amp;lt;`, …) and the reply carries it as an [`nubo_xmlrpc::Value::EscapedString`]: a 20,000-VM
+//! pool is written once instead of written and then escaped again.
 
 use std::fmt::Display;
 
-/// An XML document being written.
+/// An XML document being written (in its XML-RPC-escaped form).
 #[derive(Debug, Default)]
 pub struct Xml {
     out: String,
@@ -12,34 +17,40 @@ pub struct Xml {
 impl Xml {
     /// An empty document.
     pub fn new() -> Self {
+        Xml::with_capacity(1024)
+    }
+
+    /// An empty document with room for about `bytes` of text.
+    pub fn with_capacity(bytes: usize) -> Self {
         Xml {
-            out: String::with_capacity(1024),
+            out: String::with_capacity(bytes),
         }
     }
 
-    /// The written text.
+    /// The document in its wire form: the text of a [`nubo_xmlrpc::Value::EscapedString`].
     pub fn finish(self) -> String {
         self.out
     }
 
-    /// The buffer, for writers that append directly (templates).
-    pub fn buffer(&mut self) -> &mut String {
-        &mut self.out
+    /// Appends a piece of plain XML written elsewhere (a template's XML form).
+    pub fn fragment(&mut self, xml: &str) -> &mut Self {
+        wire_into(&mut self.out, xml);
+        self
     }
 
     /// Opens `<name>`.
     pub fn open(&mut self, name: &str) -> &mut Self {
-        self.out.push('<');
+        self.out.push_str("&lt;");
         self.out.push_str(name);
-        self.out.push('>');
+        self.out.push_str("&gt;");
         self
     }
 
     /// Closes `</name>`.
     pub fn close(&mut self, name: &str) -> &mut Self {
-        self.out.push_str("</");
+        self.out.push_str("&lt;/");
         self.out.push_str(name);
-        self.out.push('>');
+        self.out.push_str("&gt;");
         self
     }
 
@@ -81,35 +92,74 @@ impl Xml {
 
     /// An empty `<name/>`.
     pub fn empty(&mut self, name: &str) -> &mut Self {
-        self.out.push('<');
+        self.out.push_str("&lt;");
         self.out.push_str(name);
-        self.out.push_str("/>");
+        self.out.push_str("/&gt;");
         self
     }
 }
 
-/// Appends `value` with `&`, `<` and `>` escaped.
-pub fn escape_into(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
-        }
+/// Appends plain text in its XML-RPC string form (`&`, `<`, `>`, `\r` replaced).
+fn wire_into(out: &mut String, text: &str) {
+    // The replaced characters are ASCII, so byte positions are character boundaries.
+    let mut plain_from = 0;
+    for (at, b) in text.bytes().enumerate() {
+        let replacement = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'\r' => "&#13;",
+            _ => continue,
+        };
+        out.push_str(&text[plain_from..at]);
+        out.push_str(replacement);
+        plain_from = at + 1;
     }
+    out.push_str(&text[plain_from..]);
+}
+
+/// Appends `value` escaped for XML (`&`, `<`, `>`) and then for the XML-RPC string.
+fn escape_into(out: &mut String, value: &str) {
+    let mut plain_from = 0;
+    for (at, b) in value.bytes().enumerate() {
+        let replacement = match b {
+            b'&' => "&amp;amp;",
+            b'<' => "&amp;lt;",
+            b'>' => "&amp;gt;",
+            b'\r' => "&#13;",
+            _ => continue,
+        };
+        out.push_str(&value[plain_from..at]);
+        out.push_str(replacement);
+        plain_from = at + 1;
+    }
+    out.push_str(&value[plain_from..]);
 }
 
 /// Appends `value` as CDATA, splitting any `]]>` so the document stays well-formed.
-pub fn cdata_into(out: &mut String, value: &str) {
-    out.push_str("<![CDATA[");
-    out.push_str(&value.replace("]]>", "]]]]><![CDATA[>"));
-    out.push_str("]]>");
+fn cdata_into(out: &mut String, value: &str) {
+    out.push_str("&lt;![CDATA[");
+    if value.contains("]]>") {
+        wire_into(out, &value.replace("]]>", "]]]]><![CDATA[>"));
+    } else {
+        wire_into(out, value);
+    }
+    out.push_str("]]&gt;");
+}
+
+/// The plain XML of a wire-form document.
+#[cfg(test)]
+fn unescape_wire(wire: &str) -> String {
+    wire.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#13;", "\r")
+        .replace("&amp;", "&")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nubo_xmlrpc::Value;
 
     #[test]
     fn writes_escaped_and_cdata() {
@@ -119,10 +169,28 @@ mod tests {
             .text("NAME", "a<b&c")
             .cdata("T", "x]]>y")
             .flag("F", true)
+            .fragment("<T2><![CDATA[&]]></T2>")
+            .empty("E")
             .close("A");
         assert_eq!(
-            x.finish(),
-            "<A><ID>3</ID><NAME>a&lt;b&amp;c</NAME><T><![CDATA[x]]]]><![CDATA[>y]]></T><F>1</F></A>"
+            unescape_wire(&x.finish()),
+            "<A><ID>3</ID><NAME>a&lt;b&amp;c</NAME><T><![CDATA[x]]]]><![CDATA[>y]]></T>\
+             <F>1</F><T2><![CDATA[&]]></T2><E/></A>"
         );
+    }
+
+    #[test]
+    fn the_wire_form_is_what_an_xml_rpc_string_carries() {
+        let mut x = Xml::new();
+        x.open("A").text("N", "a<&\r").cdata("C", "<&>").close("A");
+        let wire = x.finish();
+        let reply = nubo_xmlrpc::write_response(&nubo_xmlrpc::MethodResponse::Success(
+            Value::EscapedString(wire),
+        ));
+        let parsed = nubo_xmlrpc::parse_response(reply.as_bytes()).expect("parses");
+        let nubo_xmlrpc::MethodResponse::Success(Value::String(plain)) = parsed else {
+            panic!("not a string");
+        };
+        assert_eq!(plain, "<A><N>a&lt;&amp;\r</N><C><![CDATA[<&>]]></C></A>");
     }
 }

@@ -278,6 +278,23 @@ impl<'a> Parser<'a> {
 
     /// The character data up to the closing tag of the element just opened; no child
     /// elements allowed.
+    /// The text of a `<string>` (its start tag consumed), read in one piece rather than
+    /// event by event: large strings (whole XML documents) are the common case.
+    fn read_string(&mut self, position: u64) -> Result<String, DecodeError> {
+        if self.pending_end.is_some() {
+            return self.read_text();
+        }
+        let raw = self
+            .reader
+            .read_text(quick_xml::name::QName(b"string"))
+            .map_err(|e| DecodeError::Xml {
+                position: self.base + self.reader.error_position(),
+                message: shorten(&e.to_string(), XML_MESSAGE_CHARS),
+            })?;
+        self.past_decl = true;
+        unescape_content(&raw, position)
+    }
+
     fn read_text(&mut self) -> Result<String, DecodeError> {
         let mut out = String::new();
         loop {
@@ -401,7 +418,7 @@ impl<'a> Parser<'a> {
             "i8" => Value::I8(parse_int(&self.read_text()?, "i8", position)?),
             "boolean" => Value::Bool(parse_bool(&self.read_text()?, position)?),
             "double" => Value::Double(parse_double(&self.read_text()?, position)?),
-            "string" => Value::String(self.read_text()?),
+            "string" => Value::String(self.read_string(position)?),
             "dateTime.iso8601" => Value::DateTime(trim_xml_space(&self.read_text()?).to_owned()),
             "base64" => Value::Base64(parse_base64(&self.read_text()?, position)?),
             "nil" => {
@@ -488,6 +505,93 @@ fn resolve_reference(r: &BytesRef<'_>, position: u64) -> Result<Cow<'static, str
             position,
         }),
     }
+}
+
+/// Resolves the references of raw element content, keeps CDATA sections and drops
+/// comments; an element inside is an error. Byte by byte: large values (whole XML
+/// documents) have a reference every few bytes.
+fn unescape_content(raw: &str, position: u64) -> Result<String, DecodeError> {
+    let bytes = raw.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'&' => {
+                let tail = &raw[i..];
+                let Some(end) = tail.find(';') else {
+                    return Err(DecodeError::UnknownEntity {
+                        name: snippet(&tail[1..]),
+                        position,
+                    });
+                };
+                let name = &tail[1..end];
+                match name {
+                    "lt" => out.push(b'<'),
+                    "gt" => out.push(b'>'),
+                    "amp" => out.push(b'&'),
+                    "quot" => out.push(b'"'),
+                    "apos" => out.push(b'\''),
+                    _ => {
+                        let c = name.strip_prefix('#').and_then(|number| {
+                            let code = match number.strip_prefix('x') {
+                                Some(hex) => u32::from_str_radix(hex, 16).ok(),
+                                None => number.parse::<u32>().ok(),
+                            };
+                            code.and_then(char::from_u32).filter(|c| *c != '\0')
+                        });
+                        match (c, name.starts_with('#')) {
+                            (Some(c), _) => {
+                                let mut buf = [0u8; 4];
+                                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                            }
+                            (None, true) => {
+                                return Err(DecodeError::InvalidCharRef {
+                                    reference: snippet(name),
+                                    position,
+                                });
+                            }
+                            (None, false) => {
+                                return Err(DecodeError::UnknownEntity {
+                                    name: snippet(name),
+                                    position,
+                                });
+                            }
+                        }
+                    }
+                }
+                i += end + 1;
+            }
+            b'<' => {
+                let tail = &raw[i..];
+                if let Some(after) = tail.strip_prefix("<![CDATA[") {
+                    let end = after.find("]]>").unwrap_or(after.len());
+                    out.extend_from_slice(&after.as_bytes()[..end]);
+                    i += "<![CDATA[".len() + (end + 3).min(after.len());
+                } else if let Some(after) = tail.strip_prefix("<!--") {
+                    let end = after.find("-->").unwrap_or(after.len());
+                    i += "<!--".len() + (end + 3).min(after.len());
+                } else {
+                    let name: String = tail[1..]
+                        .chars()
+                        .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
+                        .collect();
+                    return Err(DecodeError::UnexpectedElement {
+                        found: name,
+                        expected: "text",
+                        position,
+                    });
+                }
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    // Whole characters were copied or pushed, so this is UTF-8 as `raw` was.
+    String::from_utf8(out).map_err(|e| DecodeError::InvalidUtf8 {
+        offset: e.utf8_error().valid_up_to(),
+    })
 }
 
 /// XML's whitespace characters.

@@ -12,6 +12,10 @@ pub enum Value {
     Bool(bool),
     /// `<string>`, or an untyped `<value>`.
     String(String),
+    /// A `<string>` whose text is already escaped for XML character data (`&`, `<`, `>`
+    /// and `\r` replaced), written as it is: a server that renders a large XML document
+    /// straight into this form saves escaping it a second time. Parsers never produce it.
+    EscapedString(String),
     /// `<double>`.
     Double(f64),
     /// `<dateTime.iso8601>`, kept as the text that was sent.
@@ -86,7 +90,7 @@ impl Value {
             Value::Int(_) => "int",
             Value::I8(_) => "i8",
             Value::Bool(_) => "boolean",
-            Value::String(_) => "string",
+            Value::String(_) | Value::EscapedString(_) => "string",
             Value::Double(_) => "double",
             Value::DateTime(_) => "dateTime.iso8601",
             Value::Base64(_) => "base64",

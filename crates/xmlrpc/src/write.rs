@@ -31,7 +31,7 @@ pub fn write_call(call: &MethodCall) -> String {
 
 /// Serialise a `<methodResponse>`, either one value or a `<fault>`.
 pub fn write_response(resp: &MethodResponse) -> String {
-    let mut out = String::with_capacity(128);
+    let mut out = String::with_capacity(128 + size_hint(resp));
     out.push_str(XML_DECL);
     match resp {
         MethodResponse::Success(value) => {
@@ -59,6 +59,23 @@ pub fn write_response(resp: &MethodResponse) -> String {
     out
 }
 
+/// About how long the strings of a response are once escaped (a tenth more than their
+/// length), so a large reply is written without growing its buffer again and again.
+fn size_hint(resp: &MethodResponse) -> usize {
+    fn len(v: &Value) -> usize {
+        match v {
+            Value::String(s) => s.len() + s.len() / 10,
+            Value::EscapedString(s) => s.len(),
+            Value::Array(items) => items.iter().map(len).sum::<usize>() + 32 * items.len(),
+            _ => 32,
+        }
+    }
+    match resp {
+        MethodResponse::Success(v) => len(v),
+        MethodResponse::Fault { message, .. } => message.len(),
+    }
+}
+
 /// Append the typed content of a `<value>` element (without the `<value>` tags themselves).
 fn push_value(out: &mut String, value: &Value) {
     match value {
@@ -69,6 +86,11 @@ fn push_value(out: &mut String, value: &Value) {
         Value::String(s) => {
             out.push_str("<string>");
             push_escaped(out, s);
+            out.push_str("</string>");
+        }
+        Value::EscapedString(s) => {
+            out.push_str("<string>");
+            out.push_str(s);
             out.push_str("</string>");
         }
         Value::DateTime(s) => {
@@ -114,18 +136,19 @@ fn push_scalar(out: &mut String, tag: &str, text: &str) {
 
 /// Append `text` with `&`, `<`, `>` and `\r` replaced by references.
 fn push_escaped(out: &mut String, text: &str) {
+    // The escaped characters are ASCII, so byte positions are character boundaries.
     let mut plain_from = 0;
-    for (at, c) in text.char_indices() {
-        let replacement = match c {
-            '&' => "&amp;",
-            '<' => "&lt;",
-            '>' => "&gt;",
-            '\r' => "&#13;",
+    for (at, b) in text.bytes().enumerate() {
+        let replacement = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'\r' => "&#13;",
             _ => continue,
         };
         out.push_str(&text[plain_from..at]);
         out.push_str(replacement);
-        plain_from = at + c.len_utf8();
+        plain_from = at + 1;
     }
     out.push_str(&text[plain_from..]);
 }

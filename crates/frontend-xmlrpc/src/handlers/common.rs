@@ -21,9 +21,9 @@ pub fn id(v: i32) -> CallResult {
     Ok(Value::Int(v))
 }
 
-/// An XML reply.
+/// An XML reply: a document from [`crate::xml::Xml`], already in its wire form.
 pub fn xml(s: String) -> CallResult {
-    Ok(Value::String(s))
+    Ok(Value::EscapedString(s))
 }
 
 /// `info(id)`: the object rendered by `render`.

@@ -45,12 +45,14 @@ pub fn lock(x: &mut Xml, lock: Option<&Lock>) {
 
 /// Writes `TEMPLATE` (or another root name).
 pub fn template(x: &mut Xml, root: &str, t: &Template) {
-    t.write_xml(root, x.buffer());
+    let mut plain = String::new();
+    t.write_xml(root, &mut plain);
+    x.fragment(&plain);
 }
 
 /// Writes a pool: `<ROOT>` then each item.
 pub fn pool<T>(root: &str, items: &[Arc<T>], item: impl Fn(&mut Xml, &T)) -> String {
-    let mut x = Xml::new();
+    let mut x = Xml::with_capacity(64 + items.len() * 640);
     x.open(root);
     for i in items {
         item(&mut x, i);
