@@ -10,6 +10,20 @@ use nubo_xmlrpc::Value;
 
 use crate::nubod::Nubod;
 
+/// Seconds of CPU time the hypervisor gave to other guests (steal, all CPUs), from
+/// `/proc/stat`: a busy neighbour slows every figure, and this says how much.
+pub fn steal_seconds() -> f64 {
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(8))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(0.0, |ticks| ticks / 100.0)
+}
+
 /// Lines of the report.
 #[derive(Debug, Default)]
 pub struct Report {

@@ -53,13 +53,27 @@ fn candidate(state: &State, h: &Host) -> HostCandidate {
     }
 }
 
-/// The pending VMs, oldest first, as scheduler requests; VMs whose expressions do not
-/// parse come back apart with the message to show.
-pub fn pending(state: &State) -> (Vec<VmRequest>, Vec<(i32, String)>) {
+/// Up to `limit` pending VMs with ids above `after`, oldest first, as scheduler requests
+/// (VMs whose expressions do not parse come back apart with the message to show), and
+/// whether more are waiting.
+pub fn pending(
+    state: &State,
+    after: Option<i32>,
+    limit: usize,
+) -> (Vec<VmRequest>, Vec<(i32, String)>, bool) {
     let mut requests = Vec::new();
     let mut broken = Vec::new();
     let index = roles_of_vms(state);
-    for vm in state.vms.values().filter(|v| v.state == VmState::Pending) {
+    let from = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+    let mut waiting = state
+        .vms
+        .range((from, std::ops::Bound::Unbounded))
+        .map(|(_, v)| v)
+        .filter(|v| v.state == VmState::Pending);
+    for vm in waiting.by_ref() {
+        if requests.len() + broken.len() >= limit {
+            return (requests, broken, true);
+        }
         match request(vm) {
             Ok(r) => requests.push(VmRequest {
                 affinity: vm_affinity(state, vm.meta.id, &index),
@@ -68,7 +82,7 @@ pub fn pending(state: &State) -> (Vec<VmRequest>, Vec<(i32, String)>) {
             Err(message) => broken.push((vm.meta.id, message)),
         }
     }
-    (requests, broken)
+    (requests, broken, false)
 }
 
 fn request(vm: &Vm) -> Result<VmRequest, String> {

@@ -10,36 +10,65 @@ use crate::Core;
 /// Placements committed per write.
 const BATCH: usize = 512;
 
+/// The most pending VMs planned in one round (the oldest first); the next round follows at
+/// once, so placements reach the hosts while the rest is still being planned.
+const ROUND: usize = 2048;
+
+/// How long a wake-up waits for more VMs to become pending, so a burst of requests is
+/// planned in a few rounds rather than one round per request.
+const WINDOW: std::time::Duration = std::time::Duration::from_millis(10);
+
 pub(crate) async fn run(core: Core) {
     let notify = core.inner.runtime.schedule.clone();
     let retry = core.inner.runtime.config.sched_retry;
     loop {
         tokio::select! {
-            () = notify.notified() => {}
+            () = notify.notified() => tokio::time::sleep(WINDOW).await,
             () = tokio::time::sleep(retry) => {}
         }
-        if let Err(e) = round(&core).await {
-            tracing::error!(error = %e, "scheduler round failed");
+        let mut after = None;
+        loop {
+            match round(&core, after).await {
+                Ok(Some(last)) => after = Some(last),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "scheduler round failed");
+                    break;
+                }
+            }
         }
     }
 }
 
-/// One round: plan every pending VM, commit what could be placed and the reasons for the
-/// rest.
-async fn round(core: &Core) -> nubo_types::Result<()> {
-    let (decisions, broken) = core.read(|state| {
-        let (requests, broken) = pending(state);
-        if requests.is_empty() {
-            return Ok((Vec::new(), broken));
-        }
-        let mut hosts = candidates(state);
-        Ok((place(&mut hosts, &requests, &Policy::Striping), broken))
+/// One round: plan up to [`ROUND`] pending VMs with ids above `after`, commit what could
+/// be placed and the reasons for the rest. Returns the last id planned when more pending
+/// VMs wait behind it. The plan is made on a copy of what it needs, so writers are not
+/// held up meanwhile.
+async fn round(core: &Core, after: Option<i32>) -> nubo_types::Result<Option<i32>> {
+    let (requests, broken, mut hosts, more) = core.read(|state| {
+        let (requests, broken, more) = pending(state, after, ROUND);
+        let hosts = if requests.is_empty() {
+            Vec::new()
+        } else {
+            candidates(state)
+        };
+        Ok((requests, broken, hosts, more))
     })?;
+    let decisions = if requests.is_empty() {
+        Vec::new()
+    } else {
+        place(&mut hosts, &requests, &Policy::Striping)
+    };
+    let last = requests
+        .iter()
+        .map(|r| r.id)
+        .chain(broken.iter().map(|(id, _)| *id))
+        .max();
     let mut outcomes: Vec<(i32, Result<i32, String>)> =
         decisions.into_iter().map(|d| (d.vm, d.host)).collect();
     outcomes.extend(broken.into_iter().map(|(vm, m)| (vm, Err(m))));
     for chunk in outcomes.chunks(BATCH) {
         core.place_vms(chunk.to_vec()).await?;
     }
-    Ok(())
+    Ok(last.filter(|_| more))
 }
