@@ -71,6 +71,9 @@ def test_monitoring_of_hosts_and_vms(one, hid):
     samples = one.xml("vm.monitoring", vid).findall("MONITORING")
     assert all(s.findtext("ID") == str(vid) for s in samples)
     assert int(samples[-1].findtext("TIMESTAMP")) >= int(samples[0].findtext("TIMESTAMP"))
+    latest = one.xml("vm.info", vid).find("MONITORING")
+    assert int(latest.findtext("TIMESTAMP")) >= int(samples[-1].findtext("TIMESTAMP"))
+    assert latest.findtext("MEMORY") is not None
     pool = one.xml("vmpool.monitoring", -2, 0)
     assert str(vid) in [m.findtext("ID") for m in pool.findall("MONITORING")]
     hm = one.xml("host.monitoring", hid).findall("MONITORING")

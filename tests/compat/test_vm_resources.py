@@ -4,7 +4,7 @@ system disk quota; all is given back when the VM ends, and a chown moves the quo
 
 import pytest
 
-from onehelpers import ALLOCATE, AUTHORIZATION, ACTION, wait_for, uniq, tmpl
+from onehelpers import ALLOCATE, AUTHORIZATION, ACTION, NO_EXISTS, wait_for, uniq, tmpl
 from test_image import datablock, wait_ready
 from test_vm import ACTIVE, DONE, RUNNING, host, wait_state
 
@@ -164,3 +164,32 @@ def test_clusters_of_networks_and_datastores_constrain_placement(one):
     wait_for(lambda: one.vm.info(vid).LCM_STATE == RUNNING, what=f"VM {vid} RUNNING")
     assert one.xml("vm.info", vid).findtext("HISTORY_RECORDS/HISTORY/HID") == str(h)
     terminate(one, vid)
+
+
+def test_template_calls_reach_their_images(one, hid):
+    img, img_name = datablock(one, size=6)
+    wait_ready(one, img)
+    name = uniq("tpl")
+    tid = one.template.allocate(f'NAME="{name}"\nCPU="0.1"\nMEMORY="64"\n'
+                                f'SCHED_REQUIREMENTS="ID = {hid}"\nDISK=[IMAGE="{img_name}"]')
+    # chmod recursive: the image gets the bits too.
+    one.template.chmod(tid, -1, -1, -1, -1, -1, -1, 1, -1, -1, True)
+    assert one.xml("image.info", img).findtext("PERMISSIONS/OTHER_U") == "1"
+    # clone recursive: the copy uses a clone of the image.
+    copy = one.template.clone(tid, uniq("copy"), True)
+    disk = one.xml("template.info", copy).find("TEMPLATE/DISK")
+    cloned = int(disk.findtext("IMAGE_ID"))
+    assert cloned != img
+    wait_ready(one, cloned)
+    # instantiate persistent: the VM runs on a persistent clone; the original stays free.
+    vid = one.template.instantiate(tid, uniq("pvm"), False, "", True)
+    used = int(one.xml("vm.info", vid).findtext("TEMPLATE/DISK/IMAGE_ID"))
+    assert used not in (img, cloned)
+    assert one.xml("image.info", used).findtext("PERSISTENT") == "1"
+    terminate(one, vid)
+    # delete recursive: the copy and its image go.
+    one.template.delete(copy, True)
+    one.fails(NO_EXISTS, "image.info", cloned)
+    one.fails(NO_EXISTS, "template.info", copy)
+    one.template.delete(tid, False)
+    assert one.xml("image.info", img).findtext("NAME") == img_name

@@ -18,6 +18,7 @@ pub mod secgroup;
 pub mod user;
 pub mod vm;
 pub mod vm_template;
+mod vm_template_images;
 pub mod vmgroup;
 pub mod vnet;
 pub mod vntemplate;

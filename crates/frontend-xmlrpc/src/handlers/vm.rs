@@ -11,7 +11,7 @@ use crate::render;
 pub async fn call(core: &Core, object: &str, verb: &str, p: &Params) -> Option<CallResult> {
     Some(match (object, verb) {
         ("vm", "allocate") => allocate(core, p).await,
-        ("vm", "info") => info::<Vm>(core, p, render::vm),
+        ("vm", "info") => vm_info(core, p),
         ("vm", "update") => update::<Vm>(core, p).await,
         ("vm", "rename") => rename::<Vm>(core, p).await,
         ("vm", "chmod") => chmod::<Vm>(core, p).await,
@@ -35,7 +35,7 @@ pub async fn call(core: &Core, object: &str, verb: &str, p: &Params) -> Option<C
         ("template", "info") => info::<VmTemplate>(core, p, render::vm_template),
         ("template", "update") => update::<VmTemplate>(core, p).await,
         ("template", "rename") => rename::<VmTemplate>(core, p).await,
-        ("template", "chmod") => chmod::<VmTemplate>(core, p).await,
+        ("template", "chmod") => t_chmod(core, p).await,
         ("template", "chown") => chown::<VmTemplate>(core, p).await,
         ("template", "lock") => lock::<VmTemplate>(core, p).await,
         ("template", "unlock") => unlock::<VmTemplate>(core, p).await,
@@ -123,6 +123,16 @@ fn vm_set(core: &Core, p: &Params) -> CallResult {
     })
 }
 
+fn vm_info(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let oid = p.int(1)?;
+    let vm = core.info::<Vm>(&c, oid).map_err(on(oid))?;
+    xml(render::vm_monitored(
+        &vm,
+        core.vm_latest_sample(oid).as_ref(),
+    ))
+}
+
 fn vm_monitoring(core: &Core, p: &Params) -> CallResult {
     let c = auth(core, p)?;
     let oid = p.int(1)?;
@@ -181,29 +191,48 @@ async fn t_allocate(core: &Core, p: &Params) -> CallResult {
 async fn t_delete(core: &Core, p: &Params) -> CallResult {
     let c = auth(core, p)?;
     let oid = p.int(1)?;
-    id(core.template_delete(&c, oid).await.map_err(on(oid))?)
+    let out = if p.bool_or(2, false)? {
+        core.template_delete_recursive(&c, oid).await
+    } else {
+        core.template_delete(&c, oid).await
+    };
+    id(out.map_err(on(oid))?)
 }
 
 async fn t_clone(core: &Core, p: &Params) -> CallResult {
     let c = auth(core, p)?;
     let oid = p.int(1)?;
-    id(core
-        .template_clone(&c, oid, p.str(2)?)
-        .await
-        .map_err(on(oid))?)
+    let out = if p.bool_or(3, false)? {
+        core.template_clone_recursive(&c, oid, p.str(2)?, false)
+            .await
+    } else {
+        core.template_clone(&c, oid, p.str(2)?).await
+    };
+    id(out.map_err(on(oid))?)
+}
+
+/// `template.chmod(id, 9 × bit, recursive?)`: with `recursive`, its images too.
+async fn t_chmod(core: &Core, p: &Params) -> CallResult {
+    let out = chmod::<VmTemplate>(core, p).await?;
+    if p.bool_or(11, false)? {
+        let c = auth(core, p)?;
+        let oid = p.int(1)?;
+        core.template_chmod_images(&c, oid, p.perms(2)?)
+            .await
+            .map_err(on(oid))?;
+    }
+    Ok(out)
 }
 
 async fn t_instantiate(core: &Core, p: &Params) -> CallResult {
     let c = auth(core, p)?;
     let oid = p.int(1)?;
-    let out = core
-        .template_instantiate(
-            &c,
-            oid,
-            p.str_or(2, "")?,
-            p.bool_or(3, false)?,
-            p.str_or(4, "")?,
-        )
-        .await;
+    let (name, hold, extra) = (p.str_or(2, "")?, p.bool_or(3, false)?, p.str_or(4, "")?);
+    let out = if p.bool_or(5, false)? {
+        core.template_instantiate_persistent(&c, oid, name, hold, extra)
+            .await
+    } else {
+        core.template_instantiate(&c, oid, name, hold, extra).await
+    };
     id(out.map_err(on(oid))?)
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use nubo_core::model::{History, Vm, VmTemplate};
+use nubo_core::monitoring::VmSample;
 use nubo_template::{Template, Value};
 
 use super::common::{lock, owner_head, permissions, pool, template};
@@ -74,6 +75,24 @@ fn head(x: &mut Xml, vm: &Vm) {
 }
 
 fn write_full(x: &mut Xml, vm: &Vm) {
+    write_full_monitored(x, vm, None);
+}
+
+fn write_monitoring(x: &mut Xml, sample: Option<&VmSample>) {
+    let Some(s) = sample else {
+        x.empty("MONITORING");
+        return;
+    };
+    x.open("MONITORING")
+        .num("CPU", format!("{:.2}", s.cpu))
+        .num("MEMORY", s.memory_kb)
+        .num("NETRX", s.netrx)
+        .num("NETTX", s.nettx)
+        .num("TIMESTAMP", s.timestamp)
+        .close("MONITORING");
+}
+
+fn write_full_monitored(x: &mut Xml, vm: &Vm, sample: Option<&VmSample>) {
     x.open("VM");
     owner_head(x, &vm.meta);
     permissions(x, vm.meta.perms);
@@ -85,7 +104,7 @@ fn write_full(x: &mut Xml, vm: &Vm) {
         .num("ETIME", vm.etime)
         .text("DEPLOY_ID", &vm.deploy_id);
     lock(x, vm.meta.lock.as_ref());
-    x.empty("MONITORING");
+    write_monitoring(x, sample);
     x.open("SCHED_ACTIONS");
     for sa in vm.template.vectors("SCHED_ACTION") {
         if let Some(id) = sa.iter().find(|(k, _)| k == "ID") {
@@ -188,6 +207,13 @@ fn write_short(x: &mut Xml, vm: &Vm) {
     }
     x.close("HISTORY_RECORDS");
     x.close("VM");
+}
+
+/// One VM, full, with its latest monitoring sample.
+pub fn vm_monitored(vm: &Vm, sample: Option<&VmSample>) -> String {
+    let mut x = Xml::new();
+    write_full_monitored(&mut x, vm, sample);
+    x.finish()
 }
 
 /// One VM, full.

@@ -92,6 +92,12 @@ impl Core {
         Ok(self.inner.monitoring.vm(id, 0))
     }
 
+    /// The latest monitoring sample of VM `id` (for its MONITORING element; the caller
+    /// has already been authorized to see the VM).
+    pub fn vm_latest_sample(&self, id: Oid) -> Option<VmSample> {
+        self.inner.monitoring.vm_latest(id)
+    }
+
     /// `vmpool.monitoring`: samples of the VMs `filter` selects, from the last `seconds`
     /// (-1: all kept; 0: only the latest of each VM).
     pub fn vm_pool_monitoring(
