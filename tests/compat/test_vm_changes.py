@@ -2,6 +2,8 @@
 disk snapshots, disk resize and save-as, resize, updateconf; each through the driver
 when the VM is on a host, with the failure of the driver undoing it."""
 
+import time
+
 import pytest
 
 from onehelpers import ACTION, wait_for, uniq
@@ -202,3 +204,27 @@ def test_wrong_states_for_changes(one, hid):
     assert one.xml("vm.info", vid).findtext("TEMPLATE/MEMORY") == "128"
     one.vm.action("terminate", vid)
     wait_state(one, vid, DONE)
+
+
+def test_resched_moves_the_vm_to_another_host(one):
+    a, b = host(one), host(one)
+    vid = one.vm.allocate(f'NAME="{uniq("vm")}"\nCPU="0.1"\nMEMORY="64"\n'
+                          f'SCHED_REQUIREMENTS="ID = {a} | ID = {b}"', True)
+    one.vm.deploy(vid, a, False, -1)
+    settled(one, vid)
+    one.vm.action("resched", vid)
+    wait_for(lambda: one.xml("vm.info", vid).findtext("HISTORY_RECORDS/HISTORY[last()]/HID") == str(b)
+             and one.vm.info(vid).LCM_STATE == RUNNING, what=f"VM {vid} moved to host {b}")
+    vm = one.xml("vm.info", vid)
+    assert vm.findtext("RESCHED") == "0"
+    assert [h.findtext("HID") for h in vm.findall("HISTORY_RECORDS/HISTORY")] == [str(a), str(b)]
+    # With nowhere else to go, the flag stays and the VM stays.
+    one.host.status(a, 1)   # disabled: no longer a candidate
+    one.vm.action("resched", vid)
+    time.sleep(0.5)
+    vm = one.xml("vm.info", vid)
+    assert vm.findtext("HISTORY_RECORDS/HISTORY[last()]/HID") == str(b)
+    assert vm.findtext("RESCHED") == "1" and one.vm.info(vid).LCM_STATE == RUNNING
+    one.vm.action("unresched", vid)
+    one.host.status(a, 0)
+    terminate(one, vid)

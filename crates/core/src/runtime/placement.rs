@@ -85,6 +85,30 @@ pub fn pending(
     (requests, broken, false)
 }
 
+/// VMs flagged for rescheduling (RUNNING or POWEROFF with RESCHED=1) as requests that
+/// avoid their current host: a host found for one is where it migrates.
+pub fn rescheduled(state: &State) -> Vec<VmRequest> {
+    let index = roles_of_vms(state);
+    state
+        .vms
+        .values()
+        .filter(|v| {
+            v.resched
+                && (v.state == VmState::Poweroff
+                    || (v.state == VmState::Active
+                        && v.lcm_state == nubo_types::states::LcmState::Running))
+        })
+        .filter_map(|vm| {
+            let r = request(vm).ok()?;
+            Some(VmRequest {
+                avoid_host: vm.host_id(),
+                affinity: vm_affinity(state, vm.meta.id, &index),
+                ..r
+            })
+        })
+        .collect()
+}
+
 fn request(vm: &Vm) -> Result<VmRequest, String> {
     let mut requirements = Vec::new();
     for (t, name) in [

@@ -4,7 +4,7 @@
 
 use nubo_scheduler::{Policy, place};
 
-use super::placement::{candidates, pending};
+use super::placement::{candidates, pending, rescheduled};
 use crate::Core;
 
 /// Placements committed per write.
@@ -36,6 +36,9 @@ pub(crate) async fn run(core: Core) {
                     break;
                 }
             }
+        }
+        if let Err(e) = resched_round(&core).await {
+            tracing::error!(error = %e, "rescheduling round failed");
         }
     }
 }
@@ -71,4 +74,29 @@ async fn round(core: &Core, after: Option<i32>) -> nubo_types::Result<Option<i32
         core.place_vms(chunk.to_vec()).await?;
     }
     Ok(last.filter(|_| more))
+}
+
+/// Moves VMs flagged for rescheduling to another host that fits them (live for a RUNNING
+/// VM, cold for a powered-off one); a VM that fits nowhere else stays where it is.
+async fn resched_round(core: &Core) -> nubo_types::Result<()> {
+    let (requests, mut hosts) = core.read(|state| {
+        let requests = rescheduled(state);
+        let hosts = if requests.is_empty() {
+            Vec::new()
+        } else {
+            candidates(state)
+        };
+        Ok((requests, hosts))
+    })?;
+    if requests.is_empty() {
+        return Ok(());
+    }
+    let moves: Vec<(i32, i32)> = place(&mut hosts, &requests, &Policy::Striping)
+        .into_iter()
+        .filter_map(|d| d.host.ok().map(|h| (d.vm, h)))
+        .collect();
+    for chunk in moves.chunks(BATCH) {
+        core.migrate_vms(chunk.to_vec()).await?;
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! Writes made by the runtime rather than by a caller: the scheduler's placements and
 //! messages.
 
+use nubo_lifecycle::{Event, MigrateKind};
 use nubo_types::states::VmState;
 use nubo_types::{Oid, Result};
 
@@ -59,6 +60,43 @@ impl Core {
                                 tx.put(vm)?;
                             }
                         }
+                    }
+                }
+                Ok(follow)
+            })
+            .await?;
+        self.follow_up(follow);
+        Ok(())
+    }
+}
+
+impl Core {
+    /// Commits rescheduling decisions: each VM still flagged moves to its new host (a
+    /// live migration when RUNNING, a cold one when powered off) and loses the flag.
+    pub(crate) async fn migrate_vms(&self, moves: Vec<(Oid, Oid)>) -> Result<()> {
+        let follow = self
+            .write(move |tx| {
+                let mut follow = Followup::default();
+                for (id, host_id) in moves {
+                    let Ok(vm) = tx.get::<Vm>(id) else { continue };
+                    if !vm.resched || vm.host_id() == Some(host_id) {
+                        continue;
+                    }
+                    let kind = if vm.state == VmState::Poweroff {
+                        MigrateKind::Cold
+                    } else {
+                        MigrateKind::Live
+                    };
+                    let mut vm = (*vm).clone();
+                    let host = tx.get::<Host>(host_id)?;
+                    let at = Placement {
+                        host_id,
+                        ds_id: system_ds(tx.state, &host, -1)?,
+                    };
+                    vm.resched = false;
+                    if let Ok(f) = apply_event(tx, None, &mut vm, Event::Migrate(kind), Some(at)) {
+                        follow.extend(f);
+                        tx.put(vm)?;
                     }
                 }
                 Ok(follow)
