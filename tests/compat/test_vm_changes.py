@@ -228,3 +228,22 @@ def test_resched_moves_the_vm_to_another_host(one):
     one.vm.action("unresched", vid)
     one.host.status(a, 0)
     terminate(one, vid)
+
+
+def test_system_datastore_follows_ds_requirements_and_rank(one):
+    h = host(one)
+    fast = one.datastore.allocate(f'NAME="{uniq("sys")}"\nTYPE="SYSTEM_DS"\nTM_MAD="ssh"\nSPEED="10"', -1)
+    slow = one.datastore.allocate(f'NAME="{uniq("sys")}"\nTYPE="SYSTEM_DS"\nTM_MAD="ssh"\nSPEED="1"', -1)
+    base = f'NAME="{uniq("vm")}"\nCPU="0.1"\nMEMORY="64"\nSCHED_REQUIREMENTS="ID = {h}"\n'
+    ranked = one.vm.allocate(base + f'SCHED_DS_REQUIREMENTS="ID = {fast} | ID = {slow}"\nSCHED_DS_RANK="-SPEED"', False)
+    pinned = one.vm.allocate(base + f'SCHED_DS_REQUIREMENTS="ID = {fast}"', False)
+    nowhere = one.vm.allocate(base + 'SCHED_DS_REQUIREMENTS="ID = 99999"', False)
+    for v in (ranked, pinned):
+        settled(one, v)
+    ds = lambda v: one.xml("vm.info", v).findtext("HISTORY_RECORDS/HISTORY/DS_ID")
+    assert ds(ranked) == str(slow) and ds(pinned) == str(fast)
+    wait_for(lambda: "SCHED_DS_REQUIREMENTS" in (one.xml("vm.info", nowhere).findtext("USER_TEMPLATE/SCHED_MESSAGE") or ""),
+             what="the datastore message")
+    assert one.vm.info(nowhere).STATE == 1
+    one.vm.action("terminate", nowhere)
+    terminate(one, ranked, pinned)

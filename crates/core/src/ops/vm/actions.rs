@@ -51,9 +51,9 @@ fn transition(
     Ok(follow)
 }
 
-/// The system datastore for a VM on `host`: `ds` if given (-1: the first system datastore
-/// of the host's cluster, else system datastore 0).
-pub(crate) fn system_ds(state: &State, host: &Host, ds: Oid) -> Result<Oid> {
+/// The system datastore for `vm` on `host`: `ds` if given, else the one the VM's
+/// SCHED_DS_REQUIREMENTS and SCHED_DS_RANK choose.
+fn system_ds(state: &State, host: &Host, vm: &Vm, ds: Oid) -> Result<Oid> {
     if ds >= 0 {
         let d = state.get::<Datastore>(ds)?;
         if d.ds_type != DatastoreType::System {
@@ -63,11 +63,7 @@ pub(crate) fn system_ds(state: &State, host: &Host, ds: Oid) -> Result<Oid> {
         }
         return Ok(ds);
     }
-    Ok(state
-        .datastores
-        .values()
-        .find(|d| d.ds_type == DatastoreType::System && d.clusters.contains(&host.cluster_id))
-        .map_or(0, |d| d.meta.id))
+    super::system_ds::choose(state, host, vm).map_err(Error::action)
 }
 
 /// Checks that `host` can take `vm` now (with `enforce`, its capacity too).
@@ -143,7 +139,7 @@ impl Core {
                 check_host(&host, &vm, enforce)?;
                 let at = Placement {
                     host_id,
-                    ds_id: system_ds(tx.state, &host, ds_id)?,
+                    ds_id: system_ds(tx.state, &host, &vm, ds_id)?,
                 };
                 let event = deploy_event(&vm);
                 transition(tx, caller, id, AuthOp::Admin, "deploy", event, Some(at))
@@ -188,7 +184,7 @@ impl Core {
                 };
                 let at = Placement {
                     host_id,
-                    ds_id: system_ds(tx.state, &host, ds)?,
+                    ds_id: system_ds(tx.state, &host, &vm, ds)?,
                 };
                 transition(
                     tx,

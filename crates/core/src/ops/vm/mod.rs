@@ -9,6 +9,7 @@ mod create;
 mod resources;
 mod sched_actions;
 mod scheduled;
+mod system_ds;
 mod transition;
 
 pub use accounting::Showback;

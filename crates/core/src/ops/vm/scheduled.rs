@@ -5,7 +5,6 @@ use nubo_lifecycle::{Event, MigrateKind};
 use nubo_types::states::VmState;
 use nubo_types::{Oid, Result};
 
-use super::actions::system_ds;
 use super::transition::{Followup, Placement, apply_event, deploy_event};
 use crate::Core;
 use crate::model::{Host, Vm};
@@ -35,10 +34,16 @@ impl Core {
                             {
                                 continue;
                             }
-                            let at = Placement {
-                                host_id,
-                                ds_id: system_ds(tx.state, &host, -1)?,
+                            let ds_id = match super::system_ds::choose(tx.state, &host, &vm) {
+                                Ok(ds) => ds,
+                                Err(message) => {
+                                    if set_message(&mut vm, &message) {
+                                        tx.put(vm)?;
+                                    }
+                                    continue;
+                                }
                             };
+                            let at = Placement { host_id, ds_id };
                             let event = deploy_event(&vm);
                             match apply_event(tx, None, &mut vm, event, Some(at)) {
                                 Ok(f) => {
@@ -89,10 +94,10 @@ impl Core {
                     };
                     let mut vm = (*vm).clone();
                     let host = tx.get::<Host>(host_id)?;
-                    let at = Placement {
-                        host_id,
-                        ds_id: system_ds(tx.state, &host, -1)?,
+                    let Ok(ds_id) = super::system_ds::choose(tx.state, &host, &vm) else {
+                        continue;
                     };
+                    let at = Placement { host_id, ds_id };
                     vm.resched = false;
                     if let Ok(f) = apply_event(tx, None, &mut vm, Event::Migrate(kind), Some(at)) {
                         follow.extend(f);
