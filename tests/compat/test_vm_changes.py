@@ -154,10 +154,13 @@ def test_disk_resize_and_saveas(one, hid, make_user):
     quota = lambda: one.xml("user.info", u.id).findtext("VM_QUOTA/VM/SYSTEM_DISK_SIZE_USED")
     before = float(quota())
     assert before == 18
+    disk_usage = lambda: int(one.xml("host.info", hid).findtext("HOST_SHARE/DATASTORES/DISK_USAGE"))
+    host_before = disk_usage()
     one.vm.diskresize(vid, 1, "30")
     vm = settled(one, vid)
     assert vm.findall("TEMPLATE/DISK")[1].findtext("SIZE") == "30"
     assert float(quota()) == before + 20
+    assert disk_usage() == host_before + 20, "the host counts the grown disk"
     one.fails(ACTION, "vm.diskresize", vid, 1, "5")
     new = u.one.vm.disksaveas(vid, 0, uniq("saved"), "", -1)
     settled(one, vid)
@@ -167,6 +170,7 @@ def test_disk_resize_and_saveas(one, hid, make_user):
     one.fails(ACTION, "vm.disksaveas", vid, 1, uniq("vol"), "", -1)   # volatile
     terminate(one, vid)
     assert float(quota()) == 0, "the clone (8) and the resized volatile disk (30) released"
+    assert disk_usage() == host_before - 18, "the host gives back all 38 MB"
     one.image.delete(new)
 
 

@@ -55,6 +55,9 @@ pub struct HostShare {
     pub max_cpu: i64,
     /// Running VMs.
     pub running_vms: i64,
+    /// Disk allocated to VMs in system datastores (MB).
+    #[serde(default)]
+    pub disk_usage: i64,
 }
 
 impl PoolObject for Host {

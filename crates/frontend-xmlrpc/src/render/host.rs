@@ -28,7 +28,7 @@ fn write(x: &mut Xml, h: &Host) {
         .num("RUNNING_VMS", s.running_vms)
         .num("VMS_THREAD", 1);
     x.open("DATASTORES")
-        .num("DISK_USAGE", 0)
+        .num("DISK_USAGE", s.disk_usage)
         .num("FREE_DISK", 0)
         .num("MAX_DISK", 0)
         .num("USED_DISK", 0)

@@ -99,6 +99,7 @@ fn share(tx: &mut Tx, hid: Oid, vm: &Vm, sign: i64) -> Result<()> {
     host.share.cpu_usage += sign * (vm.cpu * 100.0).round() as i64;
     host.share.mem_usage += sign * vm.memory_mb * 1024;
     host.share.running_vms += sign;
+    host.share.disk_usage += sign * super::resources::system_disk_mb(&vm.template);
     if sign > 0 {
         host.vms.insert(vm.meta.id);
     } else {

@@ -79,11 +79,18 @@ fn next_id(t: &Template, name: &str, key: &str) -> i32 {
         .map_or(0, |m| m + 1)
 }
 
-/// Re-charges the VM's SYSTEM_DISK_SIZE quota after its disks changed from `before` MB.
+/// Re-charges the VM's SYSTEM_DISK_SIZE quota (and its host's DISK_USAGE) after its disks
+/// changed from `before` MB.
 fn recharge_system_disk(tx: &mut Tx, vm: &Vm, before: i64) -> Result<()> {
     let delta = resources::system_disk_mb(&vm.template) - before;
     if delta == 0 {
         return Ok(());
+    }
+    // The host the VM takes capacity on counts its disks too.
+    if let Some(hid) = vm.host_id() {
+        let mut host = tx.get_mut::<Host>(hid)?;
+        host.share.disk_usage += delta;
+        tx.put(host)?;
     }
     charge_owners(
         tx,
