@@ -75,7 +75,8 @@ def hosts(nubod, cli):
 
 
 def in_parallel(*chains):
-    """Runs independent command chains (callables) two at a time; re-raises the first error."""
+    """Runs independent command chains (callables) two at a time; re-raises the first error.
+    A pyone OneServer is not thread-safe: each chain opens its own."""
     with ThreadPoolExecutor(max_workers=2) as pool:
         for f in [pool.submit(c) for c in chains]:
             f.result()
@@ -131,12 +132,13 @@ def test_template_create_instantiate_list_show_wait(one, cli, hosts, tmp_path):
     terminate_all(one, cli, vid, held)
 
 
-def test_life_cycle_every_action_from_a_state_that_allows_it(one, cli, hosts):
+def test_life_cycle_every_action_from_a_state_that_allows_it(one, nubod, cli, hosts):
     hid = hosts[0]
     a, b = running_vm(one, hid), running_vm(one, hid)
 
     def chain(vid, steps):
         def run():
+            one = nubod.admin()
             for args, st in steps:
                 cli("vm", *args[:1], vid, *args[1:])
                 wait_state(one, vid, st, RUNNING if st == ACTIVE else None)
@@ -216,7 +218,7 @@ def test_recover_retry_and_success(one, cli):
     wait_state(one, vid, DONE)
 
 
-def test_disks_nics_snapshots_resize(one, cli, hosts):
+def test_disks_nics_snapshots_resize(one, nubod, cli, hosts):
     hid = hosts[0]
     iid, img_name = datablock(one)
     wait_ready(one, iid)
@@ -225,6 +227,7 @@ def test_disks_nics_snapshots_resize(one, cli, hosts):
     disks_vm, other_vm = running_vm(one, hid), running_vm(one, hid)
 
     def disks():
+        one = nubod.admin()
         cli("vm", "disk-attach", disks_vm, "--image-id", iid)
         wait_state(one, disks_vm, ACTIVE, RUNNING)
         disk = one.xml("vm.info", disks_vm).find("TEMPLATE/DISK")
@@ -246,6 +249,7 @@ def test_disks_nics_snapshots_resize(one, cli, hosts):
         wait_for(lambda: one.xml("image.info", iid).findtext("RUNNING_VMS") == "0", what="image released")
 
     def nics_snapshots_resize():
+        one = nubod.admin()
         cli("vm", "nic-attach", other_vm, "--network", net_name)
         wait_state(one, other_vm, ACTIVE, RUNNING)
         nic = one.xml("vm.info", other_vm).find("TEMPLATE/NIC")
