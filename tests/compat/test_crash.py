@@ -498,3 +498,34 @@ def lease_problems(admin, vnet: int, uid: int, live: dict) -> list[str]:
     if used != n_live:
         problems.append(f"user NETWORK quota LEASES_USED {used}, live VMs {n_live}")
     return problems
+
+
+def test_a_change_in_flight_finishes_after_a_kill(tmp_path):
+    """A VM killed mid-hotplug (its driver operation in flight) gets the operation again
+    after the restart and finishes it: the disk is attached, the image in use, no VM left
+    in a HOTPLUG state."""
+    binary = tmp_path / "nubod"
+    shutil.copy2(nubod_binary(), binary)
+    nubod = Nubod(binary=binary).start()
+    try:
+        one = nubod.admin()
+        hid = one.host.allocate(uniq("h"), "dummy", "dummy", -1)
+        one.host.update(hid, 'SIM_ATTACHDISK="success 2"', 1)
+        wait_for(lambda: one.host.info(hid).STATE == 2, what="host MONITORED")
+        iid = one.image.allocate(f'NAME="{uniq("img")}"\nTYPE="DATABLOCK"\nSIZE="4"', 1)
+        wait_for(lambda: one.image.info(iid).STATE == 1, what="image READY")
+        vid = one.vm.allocate(f'CPU="0.1"\nMEMORY="64"\nSCHED_REQUIREMENTS="ID = {hid}"', False)
+        wait_for(lambda: one.vm.info(vid).LCM_STATE == 3, what="VM RUNNING")
+        one.vm.attach(vid, f"DISK=[IMAGE_ID={iid}]")
+        assert one.vm.info(vid).LCM_STATE == 17  # HOTPLUG, the driver takes 2 s
+        nubod.kill()
+        nubod.restart()
+        one = nubod.admin()
+        wait_for(lambda: one.vm.info(vid).LCM_STATE == 3, timeout=30,
+                 what="the attach finished after the restart")
+        vm = one.vm.info(vid)
+        disk = vm.TEMPLATE["DISK"]
+        assert str(disk["IMAGE_ID"]) == str(iid) and "ATTACH" not in disk
+        assert one.image.info(iid).STATE == 2  # USED
+    finally:
+        nubod.stop()

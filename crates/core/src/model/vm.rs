@@ -167,6 +167,29 @@ pub enum PendingChange {
     },
 }
 
+impl PendingChange {
+    /// The driver operation that carries the change out.
+    pub fn reconfig(&self) -> nubo_lifecycle::Reconfig {
+        use nubo_lifecycle::Reconfig as R;
+        match self {
+            PendingChange::AttachDisk { .. } => R::AttachDisk,
+            PendingChange::DetachDisk { .. } => R::DetachDisk,
+            PendingChange::AttachNic { .. } => R::AttachNic,
+            PendingChange::DetachNic { .. } => R::DetachNic,
+            PendingChange::UpdateNic { .. } => R::UpdateNic,
+            PendingChange::SnapshotCreate { .. } => R::SnapshotCreate,
+            PendingChange::SnapshotRevert { .. } => R::SnapshotRevert,
+            PendingChange::SnapshotDelete { .. } => R::SnapshotDelete,
+            PendingChange::DiskSnapshotCreate { .. } => R::DiskSnapshotCreate,
+            PendingChange::DiskSnapshotRevert { .. } => R::DiskSnapshotRevert,
+            PendingChange::DiskSnapshotDelete { .. } => R::DiskSnapshotDelete,
+            PendingChange::DiskResize { .. } => R::DiskResize,
+            PendingChange::DiskSaveas { .. } => R::DiskSaveas,
+            PendingChange::Resize { .. } => R::Resize,
+        }
+    }
+}
+
 /// The snapshots of one disk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiskSnapshots {

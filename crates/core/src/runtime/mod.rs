@@ -142,7 +142,12 @@ impl Core {
                 .values()
                 .filter(|vm| vm.state == nubo_types::states::VmState::Active)
                 .filter_map(|vm| {
-                    let op = nubo_lifecycle::pending_op(vm.lcm_state)?;
+                    // An in-place change waits for the operation its PendingChange names.
+                    let op = nubo_lifecycle::pending_op(vm.lcm_state).or_else(|| {
+                        vm.pending
+                            .as_ref()
+                            .map(|p| nubo_lifecycle::DriverOp::Reconfig(p.reconfig()))
+                    })?;
                     let hid = vm.current()?.hid;
                     let (host_id, target_host_id) = match (&vm.migrating_from, op) {
                         (
