@@ -2,6 +2,9 @@
 (persistent: one VM at a time; non-persistent: shared), volatile disks count in the
 system disk quota; all is given back when the VM ends, and a chown moves the quotas."""
 
+import time
+
+import pyone
 import pytest
 
 from onehelpers import ALLOCATE, AUTHORIZATION, ACTION, NO_EXISTS, wait_for, uniq, tmpl
@@ -34,12 +37,24 @@ def vm_text(hid, extra):
     return f'NAME="{uniq("vm")}"\nCPU="0.1"\nMEMORY="64"\nSCHED_REQUIREMENTS="ID = {hid}"\n{extra}'
 
 
+def terminate_when_settled(one, vid, timeout=20):
+    """terminate-hard, retried while the VM is between phases (a PENDING VM may be placed
+    between the look and the call)."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            one.vm.action("terminate-hard", vid)
+            return
+        except pyone.OneActionException as e:
+            if "wrong state" not in str(e) or time.time() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 def terminate(one, *vids):
-    """Terminates VMs once they are RUNNING (or never placed) and waits for DONE."""
+    """Terminates VMs (once they are RUNNING, or never placed) and waits for DONE."""
     for v in vids:
-        wait_for(lambda: (lambda vm: vm.STATE != ACTIVE or vm.LCM_STATE == RUNNING)(one.vm.info(v)),
-                 what=f"VM {v} settled")
-        one.vm.action("terminate-hard", v)
+        terminate_when_settled(one, v)
     for v in vids:
         wait_state(one, v, DONE)
 

@@ -37,11 +37,10 @@ def held_vm(one, vmgroup, extra=""):
 
 
 def terminate(one, *vids):
-    """Terminates VMs once they are RUNNING (or never placed) and waits for DONE."""
+    """Terminates VMs (once they are RUNNING, or never placed) and waits for DONE."""
+    from test_vm_resources import terminate_when_settled
     for v in vids:
-        wait_for(lambda v=v: (lambda vm: vm.STATE != 3 or vm.LCM_STATE == 3)(one.vm.info(v)),
-                 what=f"VM {v} settled")
-        one.vm.action("terminate-hard", v)
+        terminate_when_settled(one, v)
     for v in vids:
         wait_for(lambda v=v: one.vm.info(v).STATE == DONE, what=f"VM {v} DONE")
 
