@@ -251,3 +251,16 @@ def test_system_datastore_follows_ds_requirements_and_rank(one):
     assert one.vm.info(nowhere).STATE == 1
     one.vm.action("terminate", nowhere)
     terminate(one, ranked, pinned)
+
+
+def test_nic_alias_attach_and_detach(one, hid):
+    nid = vnet(one, ip="10.9.10.1")
+    vid = running_vm(one, hid)
+    one.vm.attachnic(vid, f"NIC_ALIAS=[NETWORK_ID={nid}]")
+    vm = settled(one, vid)
+    alias = vm.find("TEMPLATE/NIC_ALIAS")
+    assert alias.findtext("IP") == "10.9.10.1" and used_leases(one, nid) == 1
+    one.vm.detachnic(vid, int(alias.findtext("NIC_ID")))
+    vm = settled(one, vid)
+    assert vm.find("TEMPLATE/NIC_ALIAS") is None and used_leases(one, nid) == 0
+    terminate(one, vid)

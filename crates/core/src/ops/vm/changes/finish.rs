@@ -10,7 +10,7 @@ pub(crate) fn commit(tx: &mut Tx, vm: &mut Vm) -> Result<()> {
     };
     match change {
         PendingChange::AttachDisk { disk_id } => clear_attach(vm, "DISK", "DISK_ID", disk_id),
-        PendingChange::AttachNic { nic_id } => clear_attach(vm, "NIC", "NIC_ID", nic_id),
+        PendingChange::AttachNic { nic_id } => clear_nic_attach(vm, nic_id),
         PendingChange::DetachDisk { disk_id } => {
             if let Some(at) = find(&vm.template, "DISK", "DISK_ID", disk_id) {
                 let before = resources::system_disk_mb(&vm.template);
@@ -21,7 +21,7 @@ pub(crate) fn commit(tx: &mut Tx, vm: &mut Vm) -> Result<()> {
             }
         }
         PendingChange::DetachNic { nic_id } => {
-            if let Some(at) = find(&vm.template, "NIC", "NIC_ID", nic_id) {
+            if let Some(at) = find_nic(&vm.template, nic_id) {
                 let pairs = vm.template.attrs[at]
                     .value
                     .as_vector()
@@ -135,7 +135,7 @@ pub(crate) fn rollback(tx: &mut Tx, vm: &mut Vm) -> Result<()> {
             }
         }
         PendingChange::AttachNic { nic_id } => {
-            if let Some(at) = find(&vm.template, "NIC", "NIC_ID", nic_id) {
+            if let Some(at) = find_nic(&vm.template, nic_id) {
                 let pairs = vm.template.attrs[at]
                     .value
                     .as_vector()
@@ -146,7 +146,7 @@ pub(crate) fn rollback(tx: &mut Tx, vm: &mut Vm) -> Result<()> {
             }
         }
         PendingChange::DetachDisk { disk_id } => clear_attach(vm, "DISK", "DISK_ID", disk_id),
-        PendingChange::DetachNic { nic_id } => clear_attach(vm, "NIC", "NIC_ID", nic_id),
+        PendingChange::DetachNic { nic_id } => clear_nic_attach(vm, nic_id),
         PendingChange::UpdateNic { nic_id, before } => {
             if let Some(at) = find(&vm.template, "NIC", "NIC_ID", nic_id) {
                 let now_groups = vm.template.attrs[at]
@@ -192,4 +192,14 @@ pub(crate) fn rollback(tx: &mut Tx, vm: &mut Vm) -> Result<()> {
         | PendingChange::DiskSnapshotDelete { .. } => {}
     }
     Ok(())
+}
+
+/// A NIC or NIC alias by NIC_ID.
+fn find_nic(t: &Template, nic_id: i32) -> Option<usize> {
+    find(t, "NIC", "NIC_ID", nic_id).or_else(|| find(t, "NIC_ALIAS", "NIC_ID", nic_id))
+}
+
+fn clear_nic_attach(vm: &mut Vm, nic_id: i32) {
+    clear_attach(vm, "NIC", "NIC_ID", nic_id);
+    clear_attach(vm, "NIC_ALIAS", "NIC_ID", nic_id);
 }
