@@ -379,8 +379,10 @@ def test_vmgroupadd_and_vmgroupdel(one, hosts, make_user):
     assert role_vms(one, gid, "free") == [vid]
     vm = one.xml("vm.info", vid)
     assert (vm.findtext("TEMPLATE/VMGROUP/VMGROUP_ID"), vm.findtext("TEMPLATE/VMGROUP/ROLE")) == (str(gid), "free")
+    assert vm.findtext("HISTORY_RECORDS/HISTORY[last()]/ACTION") == "64"  # vmgroup-add
     assert "already" in one.fails(ACTION, "vm.vmgroupadd", vid, gid, "free")
     assert one.vm.vmgroupdel(vid) == vid
+    assert one.xml("vm.info", vid).findtext("HISTORY_RECORDS/HISTORY[last()]/ACTION") == "65"
     assert role_vms(one, gid, "free") == []
     assert one.xml("vm.info", vid).find("TEMPLATE/VMGROUP") is None
     one.fails(ACTION, "vm.vmgroupdel", vid)

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use nubo_template::{Attribute, Template};
-use nubo_types::states::VmState;
+use nubo_types::states::{HistoryAction, VmState};
 use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
 
 use super::affinity::{affinity, roles_among, roles_of_vms};
@@ -151,6 +151,16 @@ fn check_host(tx: &Tx, group: &VmGroup, role: &str, vm_id: Oid, hid: Oid) -> Res
     })
 }
 
+/// Records `action` (and who asked) on the VM's open placement record, as oned does for
+/// the calls that change a placed VM.
+fn record_action(vm: &mut Vm, caller: &Caller, action: HistoryAction) {
+    if let Some(h) = vm.current_mut().filter(|h| h.etime == 0) {
+        h.action = action.code();
+        h.uid = caller.uid;
+        h.gid = caller.gid;
+    }
+}
+
 impl Core {
     /// Puts a VM in role `role` of VM group `group_id` (`vm.vmgroupadd`).
     pub async fn vm_vmgroup_add(
@@ -188,6 +198,7 @@ impl Core {
                 ("VMGROUP_ID".to_string(), group_id.to_string()),
             ];
             set_vmgroup(&mut vm.template, pairs);
+            record_action(&mut vm, caller, HistoryAction::VmgroupAdd);
             tx.put(vm)?;
             Ok(id)
         })
@@ -205,6 +216,7 @@ impl Core {
             }
             leave(tx, &vm)?;
             vm.template.remove("VMGROUP");
+            record_action(&mut vm, caller, HistoryAction::VmgroupDel);
             tx.put(vm)?;
             Ok(id)
         })
