@@ -529,6 +529,8 @@ class Nubod:
     binary: Path | None = None
     # how many times ``restart`` started it again
     restarts: int = 0
+    # more command-line options for nubod
+    extra_args: list = field(default_factory=list)
 
     @property
     def endpoint(self) -> str:
@@ -580,7 +582,7 @@ class Nubod:
     def _spawn(self, ready_timeout: float) -> None:
         args = [str(self.binary), "--data-dir", str(self.tmp / "data"),
                 "--xmlrpc", f"127.0.0.1:{self.port}",
-                "--sim-delay-ms", "20", "--monitor-interval", "1"]
+                "--sim-delay-ms", "20", "--monitor-interval", "1", *self.extra_args]
         if self.db is not None:
             args += ["--database", self.db.url]
         env = dict(os.environ)

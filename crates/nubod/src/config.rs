@@ -27,6 +27,10 @@ pub struct Args {
     /// Seconds between host monitoring rounds (default 30).
     #[arg(long)]
     pub monitor_interval: Option<u64>,
+    /// Scheduler host policy: striping (default), packing, load-aware, or custom (with
+    /// `sched_rank` in the config file).
+    #[arg(long)]
+    pub sched_policy: Option<String>,
     /// Log filter (error, warn, info, debug, trace); RUST_LOG overrides it.
     #[arg(long, default_value = "info")]
     pub log_level: String,
@@ -58,6 +62,32 @@ pub struct RuntimeFileConfig {
     pub monitor_interval_s: Option<u64>,
     /// Seconds between scheduler retries of VMs it could not place.
     pub sched_retry_s: Option<u64>,
+    /// Host policy: "striping" (default), "packing", "load-aware" or "custom".
+    pub sched_policy: Option<String>,
+    /// The rank expression of the "custom" policy (highest wins), e.g. "FREE_CPU".
+    pub sched_rank: Option<String>,
+}
+
+/// The scheduler's host policy by name (OpenNebula's packing, striping, load-aware and
+/// custom-rank policies).
+fn sched_policy(name: &str, rank: Option<&str>) -> anyhow::Result<nubo_scheduler::Policy> {
+    use nubo_scheduler::Policy;
+    Ok(match name.trim().to_ascii_lowercase().as_str() {
+        "striping" => Policy::Striping,
+        "packing" => Policy::Packing,
+        "load-aware" | "load_aware" => Policy::LoadAware,
+        "custom" => {
+            let text = rank.ok_or_else(|| {
+                anyhow::anyhow!("sched_policy \"custom\" needs sched_rank (an expression)")
+            })?;
+            Policy::Custom(
+                nubo_template::Rank::parse(text).map_err(|e| anyhow::anyhow!("sched_rank: {e}"))?,
+            )
+        }
+        other => anyhow::bail!(
+            "unknown sched_policy \"{other}\" (striping, packing, load-aware or custom)"
+        ),
+    })
 }
 
 /// `[xmlrpc]` section.
@@ -132,6 +162,10 @@ impl Settings {
         }
         if let Some(s) = file.runtime.sched_retry_s {
             runtime.sched_retry = secs(s.max(1));
+        }
+        let policy = args.sched_policy.clone().or(file.runtime.sched_policy);
+        if let Some(name) = policy {
+            runtime.sched_policy = sched_policy(&name, file.runtime.sched_rank.as_deref())?;
         }
         Ok(Settings {
             data_dir,

@@ -29,6 +29,8 @@ pub struct RuntimeConfig {
     /// How often the scheduler looks again at VMs it could not place (it is also woken
     /// whenever VMs become pending or capacity is freed).
     pub sched_retry: Duration,
+    /// How the scheduler chooses among the hosts that fit a VM without SCHED_RANK.
+    pub sched_policy: nubo_scheduler::Policy,
 }
 
 impl Default for RuntimeConfig {
@@ -37,6 +39,7 @@ impl Default for RuntimeConfig {
             sim_delay: Duration::from_millis(100),
             monitor_interval: Duration::from_secs(30),
             sched_retry: Duration::from_secs(5),
+            sched_policy: nubo_scheduler::Policy::Striping,
         }
     }
 }

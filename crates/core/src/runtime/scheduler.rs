@@ -2,7 +2,7 @@
 //! `sched_retry` as a safety net), it plans all pending VMs on a consistent view of the
 //! state and commits the placements in batches.
 
-use nubo_scheduler::{Policy, place};
+use nubo_scheduler::place;
 
 use super::placement::{candidates, pending, rescheduled};
 use crate::Core;
@@ -60,7 +60,11 @@ async fn round(core: &Core, after: Option<i32>) -> nubo_types::Result<Option<i32
     let decisions = if requests.is_empty() {
         Vec::new()
     } else {
-        place(&mut hosts, &requests, &Policy::Striping)
+        place(
+            &mut hosts,
+            &requests,
+            &core.inner.runtime.config.sched_policy,
+        )
     };
     let last = requests
         .iter()
@@ -91,10 +95,14 @@ async fn resched_round(core: &Core) -> nubo_types::Result<()> {
     if requests.is_empty() {
         return Ok(());
     }
-    let moves: Vec<(i32, i32)> = place(&mut hosts, &requests, &Policy::Striping)
-        .into_iter()
-        .filter_map(|d| d.host.ok().map(|h| (d.vm, h)))
-        .collect();
+    let moves: Vec<(i32, i32)> = place(
+        &mut hosts,
+        &requests,
+        &core.inner.runtime.config.sched_policy,
+    )
+    .into_iter()
+    .filter_map(|d| d.host.ok().map(|h| (d.vm, h)))
+    .collect();
     for chunk in moves.chunks(BATCH) {
         core.migrate_vms(chunk.to_vec()).await?;
     }
