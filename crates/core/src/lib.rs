@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod bootstrap;
+mod calendar;
 mod clock;
 mod commit;
 pub mod model;

@@ -8,6 +8,9 @@
 
 use std::fmt::Display;
 
+// Plain text in its XML-RPC string form (`&`, `<`, `>`, `\r` replaced).
+use nubo_xmlrpc::push_escaped as wire_into;
+
 /// An XML document being written (in its XML-RPC-escaped form).
 #[derive(Debug, Default)]
 pub struct Xml {
@@ -97,25 +100,6 @@ impl Xml {
         self.out.push_str("/&gt;");
         self
     }
-}
-
-/// Appends plain text in its XML-RPC string form (`&`, `<`, `>`, `\r` replaced).
-fn wire_into(out: &mut String, text: &str) {
-    // The replaced characters are ASCII, so byte positions are character boundaries.
-    let mut plain_from = 0;
-    for (at, b) in text.bytes().enumerate() {
-        let replacement = match b {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'\r' => "&#13;",
-            _ => continue,
-        };
-        out.push_str(&text[plain_from..at]);
-        out.push_str(replacement);
-        plain_from = at + 1;
-    }
-    out.push_str(&text[plain_from..]);
 }
 
 /// Appends `value` escaped for XML (`&`, `<`, `>`) and then for the XML-RPC string.

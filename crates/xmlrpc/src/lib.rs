@@ -21,7 +21,7 @@ mod write;
 pub use error::DecodeError;
 pub use parse::{MAX_DEPTH, parse_call, parse_response};
 pub use value::{MethodCall, MethodResponse, Value, failure, success};
-pub use write::{write_call, write_response};
+pub use write::{push_escaped, write_call, write_response};
 
 /// Fault codes xmlrpc-c uses, which OpenNebula clients see.
 pub mod fault {

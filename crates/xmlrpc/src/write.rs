@@ -134,8 +134,9 @@ fn push_scalar(out: &mut String, tag: &str, text: &str) {
     out.push('>');
 }
 
-/// Append `text` with `&`, `<`, `>` and `\r` replaced by references.
-fn push_escaped(out: &mut String, text: &str) {
+/// Append `text` with `&`, `<`, `>` and `\r` replaced by references: the text of an
+/// XML-RPC `<string>`.
+pub fn push_escaped(out: &mut String, text: &str) {
     // The escaped characters are ASCII, so byte positions are character boundaries.
     let mut plain_from = 0;
     for (at, b) in text.bytes().enumerate() {

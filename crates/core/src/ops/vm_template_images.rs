@@ -7,6 +7,7 @@
 use nubo_template::{Template, Value};
 use nubo_types::{AuthOp, Error, Oid, Result};
 
+use super::address_range::value;
 use super::generic::fetch_for;
 use crate::Core;
 use crate::auth::Caller;
@@ -18,11 +19,7 @@ fn images_of(core: &Core, t: &VmTemplate) -> Result<Vec<Oid>> {
     core.read(|s| {
         let mut ids = Vec::new();
         for disk in t.template.vectors("DISK") {
-            let get = |k: &str| {
-                disk.iter()
-                    .find(|(key, _)| key.eq_ignore_ascii_case(k))
-                    .map(|(_, v)| v.trim())
-            };
+            let get = |k: &str| value(disk, k);
             let id = match get("IMAGE_ID").and_then(|v| v.parse::<Oid>().ok()) {
                 Some(id) => Some(id),
                 None => get("IMAGE").and_then(|name| {

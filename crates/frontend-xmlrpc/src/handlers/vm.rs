@@ -169,17 +169,10 @@ fn showback(core: &Core, p: &Params) -> CallResult {
     xml(render::showback(&records))
 }
 
-/// Showback is computed when asked for; there is nothing to calculate ahead.
+/// `vmpool.calculateshowback`: answers `" "`, as oned does.
 fn calculate_showback(core: &Core, p: &Params) -> CallResult {
     let c = auth(core, p)?;
-    if !c.is_admin() {
-        return Err(nubo_types::Error::Authorization {
-            uid: c.uid,
-            op: "MANAGE".into(),
-            object: "VM POOL SHOWBACK".into(),
-        }
-        .into());
-    }
+    core.vm_pool_calculate_showback(&c)?;
     Ok(nubo_xmlrpc::Value::String(" ".into()))
 }
 

@@ -8,6 +8,7 @@ use nubo_types::{AuthOp, Error, Oid, Result};
 
 use crate::Core;
 use crate::auth::Caller;
+use crate::calendar::{self, days_from_civil};
 use crate::model::{History, Vm};
 use crate::monitoring::VmSample;
 use crate::ops::generic::fetch_for;
@@ -43,14 +44,7 @@ impl Showback {
 
 /// The epoch second a month starts.
 fn month_start(year: i32, month: u32) -> i64 {
-    let (y, m) = (i64::from(year), i64::from(month));
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    (era * 146_097 + doe - 719_468) * 86_400
+    days_from_civil(i64::from(year), i64::from(month), 1) * 86_400
 }
 
 fn next_month(year: i32, month: u32) -> (i32, u32) {
@@ -165,6 +159,20 @@ impl Core {
             .collect())
     }
 
+    /// `vmpool.calculateshowback`: showback is computed when asked for, so there is nothing
+    /// to calculate ahead; only oneadmin's group may ask, as in oned.
+    pub fn vm_pool_calculate_showback(&self, caller: &Caller) -> Result<()> {
+        if caller.is_admin() {
+            Ok(())
+        } else {
+            Err(Error::Authorization {
+                uid: caller.uid,
+                op: "MANAGE".into(),
+                object: "VM POOL SHOWBACK".into(),
+            })
+        }
+    }
+
     /// `vmpool.showback`: monthly use and cost of the VMs `filter` selects, from
     /// `m1/y1` to `m2/y2` (-1: from the first / to the current month).
     pub fn vm_pool_showback(
@@ -192,8 +200,8 @@ impl Core {
             .flat_map(|v| v.history.iter().map(|h| h.stime))
             .min()
             .unwrap_or(now);
-        let (fy, fm, _) = civil(first);
-        let (ny, nm, _) = civil(now);
+        let (fy, fm) = year_month(first);
+        let (ny, nm) = year_month(now);
         let from = if m1 < 0 || y1 < 0 {
             (fy, fm)
         } else {
@@ -241,21 +249,12 @@ impl Core {
     }
 }
 
-/// (year, month, day) of an epoch second.
-fn civil(t: i64) -> (i32, u32, u32) {
-    let z = t.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+/// (year, month) of an epoch second.
+fn year_month(t: i64) -> (i32, u32) {
+    let (y, m, _) = calendar::civil(t.div_euclid(86_400));
     (
         i32::try_from(y).unwrap_or(i32::MAX),
         u32::try_from(m).unwrap_or(1),
-        u32::try_from(d).unwrap_or(1),
     )
 }
 
@@ -267,7 +266,7 @@ mod tests {
     fn months_and_days() {
         assert_eq!(month_start(1970, 1), 0);
         assert_eq!(month_start(2026, 12), 1_796_083_200);
-        assert_eq!(civil(1_796_126_400), (2026, 12, 1));
+        assert_eq!(year_month(1_796_126_400), (2026, 12));
         assert_eq!(next_month(2026, 12), (2027, 1));
         assert_eq!(overlap(10, 20, 15, 30), 5);
         assert_eq!(overlap(10, 20, 25, 30), 0);

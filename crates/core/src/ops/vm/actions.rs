@@ -25,7 +25,7 @@ fn action_op(action: UserAction) -> AuthOp {
     }
 }
 
-fn wrong_state(what: &str, vm: &Vm) -> Error {
+pub(super) fn wrong_state(what: &str, vm: &Vm) -> Error {
     Error::action(format!(
         "Error performing \"{what}\" on virtual machine [{}]: wrong state {}/{}",
         vm.meta.id,

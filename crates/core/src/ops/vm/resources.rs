@@ -22,13 +22,8 @@ fn alloc(message: impl Into<String>) -> Error {
     Error::allocate(ObjectKind::Vm, message.into())
 }
 
-pub(super) fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
-}
+/// A vector's value (case-insensitive key; blank is missing).
+pub(super) use crate::ops::address_range::value as get;
 
 pub(super) fn set(pairs: &mut Vec<(String, String)>, key: &str, value: impl Into<String>) {
     let value = value.into();

@@ -14,6 +14,7 @@ use nubo_types::{AuthOp, Error, Oid, Result};
 use super::resources::{get, set};
 use crate::Core;
 use crate::auth::Caller;
+use crate::calendar::{civil, days_from_civil};
 use crate::model::Vm;
 use crate::now;
 use crate::ops::generic::{fetch_for, parse_template};
@@ -161,29 +162,6 @@ fn civil_day_of_month(days: i64) -> i64 {
 fn day_of_year(days: i64) -> i64 {
     let (y, _, _) = civil(days);
     days - days_from_civil(y, 1, 1)
-}
-
-// Howard Hinnant's civil calendar algorithms.
-fn civil(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 fn find(vm: &Vm, sa: i64) -> Option<usize> {

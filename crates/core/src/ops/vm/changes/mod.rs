@@ -31,14 +31,7 @@ pub(crate) use finish::{commit, rollback};
 
 type Pairs = Vec<(String, String)>;
 
-fn wrong_state(what: &str, vm: &Vm) -> Error {
-    Error::action(format!(
-        "Error performing \"{what}\" on virtual machine [{}]: wrong state {}/{}",
-        vm.meta.id,
-        vm.state.name(),
-        vm.lcm_state.name()
-    ))
-}
+use super::actions::wrong_state;
 
 /// Whether the life cycle allows `r` now.
 fn allowed(vm: &Vm, r: Reconfig) -> bool {
