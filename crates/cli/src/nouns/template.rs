@@ -5,10 +5,9 @@ use clap::{Args, Subcommand};
 use nubo_client::nouns::VmTemplate;
 
 use super::vm::made_before;
-use super::vm::spec::{SpecArgs, merge};
+use super::vm::spec::{SpecArgs, base_template, merge};
 use crate::common::{Edit, Lock, Owner, Read, Rename, Target};
 use crate::context::Ctx;
-use crate::exit::usage_error;
 use crate::input;
 use crate::output::{Column, OWNED, date, text, with};
 
@@ -115,17 +114,11 @@ impl Cmd {
             Cmd::Owner(c) => c.run::<VmTemplate>(ctx),
             Cmd::Lock(c) => c.run::<VmTemplate>(ctx),
             Cmd::Create(c) => {
-                let base = c
-                    .file
-                    .as_deref()
-                    .map(input::template)
-                    .transpose()?
-                    .unwrap_or_default();
-                if base.trim().is_empty() && c.spec.is_empty() {
-                    return Err(usage_error(
-                        "give a template FILE, or flags such as --name small --cpu 1 --memory 512M",
-                    ));
-                }
+                let base = base_template(
+                    c.file.as_deref(),
+                    &c.spec,
+                    "--name small --cpu 1 --memory 512M",
+                )?;
                 let flags = c.spec.attributes(ctx)?;
                 let template = merge(&base, c.spec.name_for(0).as_deref(), &flags)?;
                 ctx.created(templates.allocate(&template)?)

@@ -16,8 +16,6 @@ use nubo_client::nouns::{StateFilter, Vm};
 
 use crate::common::{Edit, Lock, Owner, Rename, Target};
 use crate::context::Ctx;
-use crate::exit::usage_error;
-use crate::input;
 
 /// Which VMs to list.
 #[derive(Debug, Args)]
@@ -110,17 +108,7 @@ impl Cmd {
 
 /// `vm create`: one `vm.allocate` per VM.
 fn create(ctx: &Ctx, args: &CreateArgs) -> anyhow::Result<()> {
-    let base = args
-        .file
-        .as_deref()
-        .map(input::template)
-        .transpose()?
-        .unwrap_or_default();
-    if base.trim().is_empty() && args.spec.is_empty() {
-        return Err(usage_error(
-            "give a template FILE, or flags such as --cpu 1 --memory 512M",
-        ));
-    }
+    let base = spec::base_template(args.file.as_deref(), &args.spec, "--cpu 1 --memory 512M")?;
     let flags = args.spec.attributes(ctx)?;
     let vms = ctx.client.resource::<Vm>();
     let mut ids = Vec::new();

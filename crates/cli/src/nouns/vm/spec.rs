@@ -87,6 +87,21 @@ impl SpecArgs {
     }
 }
 
+/// The template text of FILE (`-` for standard input), or empty; a usage error when
+/// neither a file nor any flag was given (`example` shows flags that would do).
+pub fn base_template(file: Option<&str>, spec: &SpecArgs, example: &str) -> anyhow::Result<String> {
+    let base = file
+        .map(crate::input::template)
+        .transpose()?
+        .unwrap_or_default();
+    if base.trim().is_empty() && spec.is_empty() {
+        return Err(usage_error(format!(
+            "give a template FILE, or flags such as {example}"
+        )));
+    }
+    Ok(base)
+}
+
 /// `base` (a template file's text) with `name` and `flags` (from [`SpecArgs::attributes`])
 /// applied: NAME, CPU, VCPU and MEMORY replace the file's, disks and NICs are added. With
 /// nothing to apply, `base` is returned as it is.
