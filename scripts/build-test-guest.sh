@@ -83,6 +83,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 mount -t tmpfs tmp /tmp
+mkdir -p /var/run /var/log
 echo "GUEST-UP $(cut -d' ' -f1 /proc/uptime)"
 for ko in $(cat /etc/modules); do insmod "/lib/modules/$(uname -r)/$ko" 2>/dev/null; done
 mdev -s 2>/dev/null
@@ -182,7 +183,7 @@ fi
 echo "nubo-test-guest $(hostname)" > /www/index.html
 cp /root/.ssh/authorized_keys /www/authorized_keys 2>/dev/null
 httpd -p 80 -h /www
-acpid -c /etc/acpi 2>/dev/null || acpid
+acpid -c /etc/acpi -l /tmp/acpid.log || echo "GUEST-NO-ACPID"
 echo "GUEST-READY $(cut -d' ' -f1 /proc/uptime)"
 if grep -q 'guest.mode=poweroff' /proc/cmdline; then poweroff -f; fi
 exec setsid cttyhack sh -l

@@ -258,6 +258,7 @@ mod tests {
             target_host: Some("h2".into()),
             vcpu: 2,
             memory_mb: 512,
+            spec: None,
         }
     }
 

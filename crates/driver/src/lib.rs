@@ -10,6 +10,13 @@ use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
 
+mod spec;
+
+pub use spec::{
+    ContextSpec, DiskKind, DiskSource, DiskSpec, FirewallRule, GraphicsSpec, NicSpec, OsSpec,
+    VmSpec,
+};
+
 /// A boxed future, so that the trait stays object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -124,6 +131,10 @@ pub struct Request {
     pub vcpu: u32,
     /// Memory (MB).
     pub memory_mb: u64,
+    /// The VM's full description, for drivers that run real guests
+    /// ([`Hypervisor::wants_spec`]).
+    #[serde(default)]
+    pub spec: Option<Box<VmSpec>>,
 }
 
 /// A driver's answer: `Ok(info)` (for DEPLOY, the deploy id) or `Err(message)`.
@@ -191,4 +202,9 @@ pub trait Hypervisor: Send + Sync + std::fmt::Debug {
     /// front-end restart and ignores this; a simulated one lives in the front-end's memory
     /// and takes them back.
     fn restore(&self, _running: Vec<Request>) {}
+    /// Whether requests should carry the VM's [`VmSpec`] (real guests need it; simulated
+    /// ones don't, and skipping it keeps scale runs light).
+    fn wants_spec(&self) -> bool {
+        false
+    }
 }

@@ -1,0 +1,279 @@
+//! The QEMU driver: runs real guests on this host. Each VM gets a directory (its spec,
+//! sockets, serial log, pid, disks, context cdrom), a QEMU started with `-daemonize` so it
+//! outlives the agent, and a lock so that one operation at a time touches it. After a
+//! restart the driver finds its guests again from those directories and pid files.
+//! Acceleration is KVM when a probe shows it works, TCG otherwise ([`accel`]).
+
+pub mod accel;
+pub mod args;
+pub mod disks;
+pub mod error;
+pub mod guest;
+pub mod layout;
+mod monitor;
+pub mod network;
+pub mod process;
+pub mod qmp;
+mod tools;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nubo_driver::{BoxFuture, HostReport, Hypervisor, Operation, Outcome, Request, VmSpec};
+use tokio::sync::OnceCell;
+
+use crate::accel::{Accel, AccelChoice};
+use crate::args::{Incoming, Machine};
+use crate::disks::ImageFiles;
+use crate::error::KvmError;
+use crate::layout::VmDir;
+
+/// Settings of the driver.
+#[derive(Debug, Clone)]
+pub struct KvmConfig {
+    /// The QEMU program.
+    pub qemu: String,
+    /// Where VM directories live.
+    pub state_dir: PathBuf,
+    /// KVM, TCG or probe.
+    pub accel: AccelChoice,
+    /// TCG translation cache (MB per guest).
+    pub tcg_tb_size_mb: u32,
+    /// How long a guest may take to power off after ACPI before it is stopped hard.
+    pub shutdown_timeout: Duration,
+    /// How long a save, restore or migration may take.
+    pub migrate_timeout: Duration,
+}
+
+impl KvmConfig {
+    /// Defaults with the given state directory.
+    pub fn new(state_dir: PathBuf) -> KvmConfig {
+        KvmConfig {
+            qemu: "qemu-system-x86_64".into(),
+            state_dir,
+            accel: AccelChoice::Auto,
+            tcg_tb_size_mb: 32,
+            shutdown_timeout: Duration::from_secs(60),
+            migrate_timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: KvmConfig,
+    accel: OnceCell<(Accel, String)>,
+    locks: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
+    cpu_seen: Mutex<HashMap<i32, (u64, std::time::Instant)>>,
+    images: Arc<dyn ImageFiles>,
+}
+
+/// The QEMU driver of one host.
+#[derive(Debug, Clone)]
+pub struct KvmDriver {
+    inner: Arc<Inner>,
+}
+
+impl KvmDriver {
+    /// A driver keeping its VMs under `config.state_dir`, finding image files with
+    /// `images`.
+    pub fn new(config: KvmConfig, images: Arc<dyn ImageFiles>) -> KvmDriver {
+        KvmDriver {
+            inner: Arc::new(Inner {
+                config,
+                accel: OnceCell::new(),
+                locks: Mutex::new(HashMap::new()),
+                cpu_seen: Mutex::new(HashMap::new()),
+                images,
+            }),
+        }
+    }
+
+    /// The acceleration in use and why (probed once).
+    pub async fn accel(&self) -> (Accel, String) {
+        self.inner
+            .accel
+            .get_or_init(|| accel::choose(self.inner.config.accel, &self.inner.config.qemu))
+            .await
+            .clone()
+    }
+
+    /// The files of VM `vm_id`.
+    pub fn vm_dir(&self, vm_id: i32) -> VmDir {
+        VmDir::new(&self.inner.config.state_dir, vm_id)
+    }
+
+    fn lock(&self, vm_id: i32) -> Arc<tokio::sync::Mutex<()>> {
+        self.inner
+            .locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(vm_id)
+            .or_default()
+            .clone()
+    }
+
+    /// Carries out one operation while holding the VM's lock.
+    pub async fn run(&self, request: Request) -> Result<String, KvmError> {
+        let lock = self.lock(request.vm_id);
+        let _guard = lock.lock().await;
+        let dir = self.vm_dir(request.vm_id);
+        let cfg = &self.inner.config;
+        match request.operation {
+            Operation::Prolog => {
+                let spec = need_spec(&request)?;
+                dir.create().await?;
+                dir.save_spec(spec).await?;
+                disks::prepare(&dir, &spec.disks, self.inner.images.as_ref()).await?;
+                Ok(String::new())
+            }
+            Operation::Deploy => {
+                if guest::running(&dir).is_some() {
+                    return Ok(deploy_id(&request));
+                }
+                let spec = need_spec(&request)?;
+                self.start(&dir, spec, &Incoming::Boot).await?;
+                Ok(deploy_id(&request))
+            }
+            Operation::Shutdown => {
+                let spec = dir.load_spec().await;
+                guest::power_down(&dir, cfg.shutdown_timeout).await?;
+                if let Some(spec) = spec {
+                    network::unplug(&spec.nics).await;
+                }
+                Ok(String::new())
+            }
+            Operation::Cancel => {
+                guest::stop_hard(&dir).await;
+                if let Some(spec) = dir.load_spec().await {
+                    network::unplug(&spec.nics).await;
+                }
+                Ok(String::new())
+            }
+            Operation::Save => {
+                if guest::running(&dir).is_none() {
+                    return Err(KvmError::Qemu("the VM is not running".into()));
+                }
+                qmp::run(&dir.qmp(), "stop", None).await?;
+                let uri = format!("file:{}", dir.saved().display());
+                if let Err(e) = guest::migrate_out(&dir, &uri, cfg.migrate_timeout).await {
+                    let _ = qmp::run(&dir.qmp(), "cont", None).await;
+                    let _ = tokio::fs::remove_file(dir.saved()).await;
+                    return Err(e);
+                }
+                guest::stop_hard(&dir).await;
+                if let Some(spec) = dir.load_spec().await {
+                    network::unplug(&spec.nics).await;
+                }
+                Ok(String::new())
+            }
+            Operation::Restore => {
+                if guest::running(&dir).is_some() {
+                    return Ok(deploy_id(&request));
+                }
+                let spec = match request.spec.as_deref() {
+                    Some(s) => s.clone(),
+                    None => dir.load_spec().await.ok_or_else(|| {
+                        KvmError::BadRequest("no spec for the VM to restore".into())
+                    })?,
+                };
+                let saved = dir.saved();
+                if tokio::fs::metadata(&saved).await.is_err() {
+                    return Err(KvmError::file(&saved, "no saved memory to restore"));
+                }
+                let incoming = Incoming::File(saved.display().to_string());
+                self.start(&dir, &spec, &incoming).await?;
+                if let Err(e) = guest::resume_incoming(&dir, cfg.migrate_timeout).await {
+                    guest::stop_hard(&dir).await;
+                    return Err(e);
+                }
+                let _ = tokio::fs::remove_file(&saved).await;
+                Ok(deploy_id(&request))
+            }
+            Operation::Reboot | Operation::Reset => {
+                qmp::run(&dir.qmp(), "system_reset", None).await?;
+                Ok(String::new())
+            }
+            Operation::Epilog | Operation::Cleanup => {
+                guest::stop_hard(&dir).await;
+                if let Some(spec) = dir.load_spec().await {
+                    network::unplug(&spec.nics).await;
+                }
+                dir.remove().await?;
+                Ok(String::new())
+            }
+            other => Err(KvmError::BadRequest(format!(
+                "the kvm driver does not support {} yet",
+                other.name()
+            ))),
+        }
+    }
+
+    async fn start(&self, dir: &VmDir, spec: &VmSpec, incoming: &Incoming) -> Result<(), KvmError> {
+        let (accel, _) = self.accel().await;
+        let machine = Machine {
+            accel,
+            tcg_tb_size_mb: self.inner.config.tcg_tb_size_mb,
+            dir,
+        };
+        match guest::start(
+            &self.inner.config.qemu,
+            &machine,
+            spec,
+            self.inner.images.as_ref(),
+            incoming,
+        )
+        .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                guest::stop_hard(dir).await;
+                network::unplug(&spec.nics).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Reports the host and its guests.
+    pub async fn report(&self) -> HostReport {
+        monitor::report(self).await
+    }
+}
+
+fn need_spec(request: &Request) -> Result<&VmSpec, KvmError> {
+    request.spec.as_deref().ok_or_else(|| {
+        KvmError::BadRequest(format!(
+            "{} needs the VM's description",
+            request.operation.name()
+        ))
+    })
+}
+
+fn deploy_id(request: &Request) -> String {
+    request
+        .spec
+        .as_deref()
+        .map(|s| s.name.clone())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| format!("one-{}", request.vm_id))
+}
+
+impl Hypervisor for KvmDriver {
+    fn execute(&self, request: Request) -> BoxFuture<'static, Outcome> {
+        let me = self.clone();
+        Box::pin(async move { me.run(request).await.map_err(|e| e.to_string()) })
+    }
+
+    fn monitor(&self) -> BoxFuture<'static, Result<HostReport, String>> {
+        let me = self.clone();
+        Box::pin(async move { Ok(me.report().await) })
+    }
+
+    fn configure(&self, _settings: &BTreeMap<String, String>) {}
+
+    fn wants_spec(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,118 @@
+//! What the host reports: CPU and memory capacity and use (from /proc), the acceleration
+//! in use, and each guest it has a directory for: running or paused (asked over QMP, with
+//! CPU and memory of its QEMU) or powered off (directory left, QEMU gone).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use nubo_driver::{GuestState, HostReport, VmReport};
+
+use crate::KvmDriver;
+use crate::guest;
+use crate::layout::VmDir;
+use crate::process;
+
+/// Clock ticks per second of /proc's CPU times (USER_HZ is 100 on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (total_kb, available_kb) = meminfo();
+    let (accel, reason) = driver.accel().await;
+    let mut attributes = BTreeMap::new();
+    attributes.insert("ACCELERATION".into(), accel.name().to_string());
+    attributes.insert("ACCELERATION_REASON".into(), reason);
+    if let Some(model) = cpu_model() {
+        attributes.insert("MODELNAME".into(), model);
+    }
+    let mut vms = Vec::new();
+    let mut used_cpu = 0.0;
+    for vm_id in VmDir::list(&driver.inner.config.state_dir) {
+        let dir = driver.vm_dir(vm_id);
+        let Some(spec) = dir.load_spec().await else {
+            continue;
+        };
+        let (state, cpu, memory_kb) = match guest::running(&dir) {
+            Some(r) => {
+                let state = match guest::status(&dir).await.as_deref() {
+                    Ok("paused") | Ok("postmigrate") | Ok("suspended") => GuestState::Paused,
+                    _ => GuestState::Running,
+                };
+                let (cpu, mem) = cpu_and_memory(driver, vm_id, r);
+                (state, cpu, mem)
+            }
+            None => {
+                driver
+                    .inner
+                    .cpu_seen
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&vm_id);
+                (GuestState::Poweroff, 0.0, 0)
+            }
+        };
+        used_cpu += cpu;
+        vms.push(VmReport {
+            vm_id,
+            deploy_id: spec.name.clone(),
+            state,
+            cpu,
+            memory_kb,
+            netrx: 0,
+            nettx: 0,
+        });
+    }
+    let cores_i = i64::try_from(cores).unwrap_or(1);
+    HostReport {
+        hypervisor: "kvm".into(),
+        total_cpu: cores_i * 100,
+        total_memory_kb: total_kb,
+        used_cpu: used_cpu.round() as i64,
+        used_memory_kb: total_kb - available_kb,
+        attributes,
+        vms,
+    }
+}
+
+/// Percent of one core used since the last report, and resident memory (KB).
+fn cpu_and_memory(driver: &KvmDriver, vm_id: i32, r: process::Running) -> (f64, u64) {
+    let Some((ticks, rss)) = process::usage(r) else {
+        return (0.0, 0);
+    };
+    let now = Instant::now();
+    let mut seen = driver
+        .inner
+        .cpu_seen
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let cpu = match seen.insert(vm_id, (ticks, now)) {
+        Some((before, at)) if ticks >= before => {
+            let secs = now.duration_since(at).as_secs_f64();
+            if secs > 0.0 {
+                (ticks - before) as f64 / TICKS_PER_SECOND / secs * 100.0
+            } else {
+                0.0
+            }
+        }
+        _ => 0.0,
+    };
+    (cpu, rss)
+}
+
+fn meminfo() -> (i64, i64) {
+    let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let field = |name: &str| -> i64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("MemTotal:"), field("MemAvailable:"))
+}
+
+fn cpu_model() -> Option<String> {
+    let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|rest| rest.trim_start_matches([' ', '\t', ':']).trim().to_string())
+}

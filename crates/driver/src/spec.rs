@@ -1,0 +1,163 @@
+//! What a real hypervisor needs to know to run a VM: its boot settings, disks, NICs,
+//! contextualization files and console. The core builds a [`VmSpec`] from the VM's template
+//! (names and values as OpenNebula's deployment files carry them); drivers that simulate
+//! guests never ask for one.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything a driver needs to start (or restore) one VM.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct VmSpec {
+    /// The hypervisor's name of the VM (`one-<id>`).
+    pub name: String,
+    /// Virtual CPUs.
+    pub vcpu: u32,
+    /// Memory (MB).
+    pub memory_mb: u64,
+    /// Boot settings (OS section).
+    pub os: OsSpec,
+    /// Disks, in DISK_ID order.
+    pub disks: Vec<DiskSpec>,
+    /// NICs, in NIC_ID order.
+    pub nics: Vec<NicSpec>,
+    /// The contextualization cdrom, when the VM has a CONTEXT.
+    pub context: Option<ContextSpec>,
+    /// The remote console, when the VM has GRAPHICS.
+    pub graphics: Option<GraphicsSpec>,
+}
+
+/// The OS section: direct kernel boot or the disks' boot order.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct OsSpec {
+    /// A kernel file on the host (OS/KERNEL), for direct kernel boot.
+    pub kernel: Option<String>,
+    /// An initrd file on the host (OS/INITRD).
+    pub initrd: Option<String>,
+    /// The kernel command line (OS/KERNEL_CMD, plus `root=` from OS/ROOT).
+    pub kernel_cmd: Option<String>,
+    /// Boot order (OS/BOOT), e.g. `disk0,nic0`.
+    pub boot: Option<String>,
+    /// QEMU machine type (OS/MACHINE), e.g. `q35` or `pc`.
+    pub machine: Option<String>,
+}
+
+/// What kind of device a disk is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum DiskKind {
+    /// A block device (virtio).
+    #[default]
+    Disk,
+    /// A read-only cdrom.
+    Cdrom,
+}
+
+/// Where a disk's contents come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum DiskSource {
+    /// An image of the front-end's datastore: the host fetches it (by URL, checked
+    /// against the checksum) unless it already has it.
+    Image {
+        /// The image's id.
+        image_id: i32,
+        /// Where the host can fetch the image (empty when the file is reachable as
+        /// `path` on the host, e.g. on the front-end itself).
+        url: String,
+        /// The image's path on the front-end.
+        path: String,
+        /// SHA-256 of the image file, hex (empty when not known).
+        sha256: String,
+        /// The image's format (`qcow2`, `raw`).
+        format: String,
+        /// Persistent: the VM writes the image itself; otherwise it writes a copy-on-write
+        /// overlay that goes away with the VM.
+        persistent: bool,
+    },
+    /// A volatile disk made empty on the host.
+    Volatile {
+        /// Size (MB).
+        size_mb: u64,
+        /// `raw` or `qcow2`.
+        format: String,
+    },
+}
+
+/// One disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiskSpec {
+    /// DISK_ID.
+    pub disk_id: i32,
+    /// Disk or cdrom.
+    pub kind: DiskKind,
+    /// Where its contents come from.
+    pub source: DiskSource,
+    /// The guest's device name (TARGET), e.g. `vda`.
+    pub target: String,
+    /// Read-only.
+    pub readonly: bool,
+    /// Size the disk should have (MB), when it should be larger than its image.
+    pub size_mb: Option<u64>,
+}
+
+/// One NIC.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct NicSpec {
+    /// NIC_ID.
+    pub nic_id: i32,
+    /// MAC address.
+    pub mac: String,
+    /// IPv4 address of the lease, if any.
+    pub ip: Option<String>,
+    /// Linux bridge the tap joins (BRIDGE); none means user-mode networking.
+    pub bridge: Option<String>,
+    /// Network driver (VN_MAD): `bridge`, `802.1Q`, `dummy`, …
+    pub vn_mad: String,
+    /// 802.1Q VLAN id (VLAN_ID), for the `802.1Q` driver.
+    pub vlan_id: Option<u16>,
+    /// Physical device the VLAN rides on (PHYDEV).
+    pub phydev: Option<String>,
+    /// Device model (MODEL), default `virtio`.
+    pub model: Option<String>,
+    /// The host's name of the tap (TARGET), e.g. `one-7-0`.
+    pub target: String,
+    /// Security group rules that apply to this NIC's traffic.
+    pub rules: Vec<FirewallRule>,
+}
+
+/// One security group rule, as the host firewall applies it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct FirewallRule {
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// `ALL`, `TCP`, `UDP`, `ICMP`, `ICMPV6`, `IPSEC`.
+    pub protocol: String,
+    /// Remote addresses (CIDR); none means any.
+    pub cidr: Option<String>,
+    /// Port range `from:to` or list `a,b`; none means any.
+    pub ports: Option<String>,
+}
+
+/// The contextualization cdrom: file name → contents. The OpenNebula form carries
+/// `context.sh`; a cloud-init NoCloud seed carries `meta-data`, `user-data` and
+/// `network-config`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ContextSpec {
+    /// The volume label: `CONTEXT` or `cidata`.
+    pub label: String,
+    /// Files on the cdrom.
+    pub files: BTreeMap<String, String>,
+    /// The cdrom's guest device name (TARGET of the context).
+    pub target: String,
+}
+
+/// The remote console.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GraphicsSpec {
+    /// `VNC`.
+    pub kind: String,
+    /// Address to listen on.
+    pub listen: String,
+    /// TCP port (5900 + display); none lets the driver choose.
+    pub port: Option<u16>,
+}
