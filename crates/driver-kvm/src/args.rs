@@ -121,8 +121,7 @@ pub fn build(
     if cdroms {
         push(&["-device", "virtio-scsi-pci,id=scsi0"]);
     }
-    let mut boot_index = 1;
-    for d in disks {
+    for (boot_index, d) in (1..).zip(disks.iter()) {
         let node = format!("d{}", d.disk_id);
         let readonly = d.readonly || d.kind == DiskKind::Cdrom;
         push(&[
@@ -149,7 +148,6 @@ pub fn build(
                 d.disk_id
             ),
         };
-        boot_index += 1;
         push(&["-device", &device]);
     }
     if let Some(iso) = context_iso {

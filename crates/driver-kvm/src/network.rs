@@ -74,11 +74,12 @@ pub async fn plug(nics: &[NicSpec]) -> Result<(), KvmError> {
 /// Removes the taps of the NICs (bridges stay: other VMs may use them).
 pub async fn unplug(nics: &[NicSpec]) {
     for nic in nics {
-        if nic.bridge.is_some() && check_name(&nic.target).is_ok() && link_exists(&nic.target).await
+        if nic.bridge.is_some()
+            && check_name(&nic.target).is_ok()
+            && link_exists(&nic.target).await
+            && let Err(e) = tools::run("ip", ["link", "del", "dev", &nic.target]).await
         {
-            if let Err(e) = tools::run("ip", ["link", "del", "dev", &nic.target]).await {
-                tracing::warn!(tap = %nic.target, error = %e, "cannot remove tap");
-            }
+            tracing::warn!(tap = %nic.target, error = %e, "cannot remove tap");
         }
     }
 }
