@@ -24,7 +24,7 @@ pub use auth::Caller;
 pub use bootstrap::BootstrapConfig;
 pub use clock::now;
 pub use ops::pool::PoolFilter;
-pub use runtime::RuntimeConfig;
+pub use runtime::{HostKey, RuntimeConfig};
 use state::State;
 use tx::Tx;
 

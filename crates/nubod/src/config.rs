@@ -13,7 +13,7 @@ pub struct Args {
     #[arg(long, short)]
     pub config: Option<PathBuf>,
     /// Where nubod keeps its database and datastores.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub data_dir: Option<PathBuf>,
     /// XML-RPC listen address (ADDR:PORT).
     #[arg(long)]
@@ -34,6 +34,19 @@ pub struct Args {
     /// Log filter (error, warn, info, debug, trace); RUST_LOG overrides it.
     #[arg(long, default_value = "info")]
     pub log_level: String,
+    /// Instead of serving: a one-off command.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// One-off commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Prints the secret that host NAME's agent (nubo-hostd) must be given.
+    HostSecret {
+        /// The host's name, as created with `nubo host create NAME`.
+        name: String,
+    },
 }
 
 /// The TOML configuration file.
@@ -111,7 +124,7 @@ pub struct Settings {
     pub xmlrpc: String,
     /// Largest request body in bytes.
     pub body_limit: usize,
-    /// Scheduler, monitoring and simulated hosts.
+    /// Scheduler, monitoring, simulated hosts and the host key (read at start).
     pub runtime: nubo_core::RuntimeConfig,
 }
 

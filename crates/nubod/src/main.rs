@@ -3,6 +3,7 @@
 
 mod config;
 mod first_start;
+mod host_key;
 
 use anyhow::Context;
 use clap::Parser;
@@ -18,13 +19,18 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let settings = config::Settings::resolve(&args)?;
+    let mut settings = config::Settings::resolve(&args)?;
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
+    settings.runtime.host_key = host_key::load_or_create(&settings.data_dir)?;
+    if let Some(config::Command::HostSecret { name }) = &args.command {
+        println!("{}", settings.runtime.host_key.secret_of(name));
+        return Ok(());
+    }
     run(settings).await.context("nubod stopped on an error")
 }
 
 async fn run(settings: config::Settings) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
     let store = nubo_store::Store::open(&settings.database)
         .await
         .context("cannot open the database")?;

@@ -1,6 +1,8 @@
-//! Committing a monitoring round: host capacity and state, and VMs their host no longer
-//! knows (RUNNING → UNKNOWN).
+//! Committing a monitoring round: host capacity and state, and what the hypervisor says of
+//! the VMs: gone (RUNNING → UNKNOWN), powered off by the guest (RUNNING → POWEROFF), or
+//! running again (UNKNOWN or POWEROFF → RUNNING).
 
+use nubo_driver::GuestState;
 use nubo_lifecycle::Event;
 use nubo_types::Result;
 use nubo_types::states::{HostState, LcmState, VmState};
@@ -70,25 +72,22 @@ impl Core {
                                     host.template.set(k, v.clone());
                                 }
                             }
-                            let known: std::collections::HashSet<i32> =
-                                r.vms.iter().map(|v| v.vm_id).collect();
+                            let known: std::collections::HashMap<i32, GuestState> =
+                                r.vms.iter().map(|v| (v.vm_id, v.state)).collect();
                             for (vm_id, seq) in &m.vm_seqs {
-                                if known.contains(vm_id) {
-                                    continue;
-                                }
                                 let Ok(vm) = tx.get::<Vm>(*vm_id) else {
                                     continue;
                                 };
-                                if vm.op_seq != *seq
-                                    || (vm.state, vm.lcm_state)
-                                        != (VmState::Active, LcmState::Running)
-                                {
+                                if vm.op_seq != *seq {
                                     continue;
                                 }
+                                let Some(event) =
+                                    monitor_event(vm.state, vm.lcm_state, known.get(vm_id))
+                                else {
+                                    continue;
+                                };
                                 let mut vm = (*vm).clone();
-                                if let Ok(f) =
-                                    apply_event(tx, None, &mut vm, Event::MonitorMissing, None)
-                                {
+                                if let Ok(f) = apply_event(tx, None, &mut vm, event, None) {
                                     follow.extend(f);
                                     tx.put(vm)?;
                                 }
@@ -157,5 +156,42 @@ impl Core {
                 samples.into_iter().map(move |s| (h.id, s))
             })
             .collect())
+    }
+}
+
+/// The life-cycle event a hypervisor's word on a VM means, if any.
+fn monitor_event(state: VmState, lcm: LcmState, seen: Option<&GuestState>) -> Option<Event> {
+    match (state, lcm, seen) {
+        (VmState::Active, LcmState::Running, None) => Some(Event::MonitorMissing),
+        (VmState::Active, LcmState::Running, Some(GuestState::Poweroff)) => {
+            Some(Event::MonitorPoweroff)
+        }
+        (VmState::Active, LcmState::Unknown, Some(GuestState::Running))
+        | (VmState::Poweroff, _, Some(GuestState::Running)) => Some(Event::MonitorRunning),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hypervisors_word_maps_onto_monitor_events() {
+        use GuestState as G;
+        let running = (VmState::Active, LcmState::Running);
+        let ev = |(s, l): (VmState, LcmState), g: Option<G>| monitor_event(s, l, g.as_ref());
+        assert_eq!(ev(running, None), Some(Event::MonitorMissing));
+        assert_eq!(ev(running, Some(G::Poweroff)), Some(Event::MonitorPoweroff));
+        assert_eq!(ev(running, Some(G::Running)), None);
+        assert_eq!(ev(running, Some(G::Paused)), None);
+        let unknown = (VmState::Active, LcmState::Unknown);
+        assert_eq!(ev(unknown, Some(G::Running)), Some(Event::MonitorRunning));
+        assert_eq!(ev(unknown, None), None);
+        let off = (VmState::Poweroff, LcmState::LcmInit);
+        assert_eq!(ev(off, Some(G::Running)), Some(Event::MonitorRunning));
+        assert_eq!(ev(off, Some(G::Poweroff)), None);
+        let suspended = (VmState::Suspended, LcmState::LcmInit);
+        assert_eq!(ev(suspended, Some(G::Poweroff)), None);
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use nubo_driver::{Hypervisor, Operation, Request};
 use nubo_driver_sim::SimFleet;
+use nubo_hostapi::{Endpoint, RemoteHost};
 use nubo_lifecycle::{DriverOp, Reconfig};
 use nubo_types::states::{LcmState, VmState};
 
@@ -21,19 +22,60 @@ struct Entry {
     settings: BTreeMap<String, String>,
 }
 
+/// The front-end's secret key, from which each host agent's secret is derived. Never
+/// printed.
+#[derive(Clone, Default)]
+pub struct HostKey(pub Vec<u8>);
+
+impl std::fmt::Debug for HostKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HostKey(..)")
+    }
+}
+
+impl HostKey {
+    /// The secret of host `name`'s agent.
+    pub fn secret_of(&self, name: &str) -> String {
+        nubo_hostapi::auth::host_secret(&self.0, name)
+    }
+}
+
+/// The host template attribute that gives a host agent's address.
+const ENDPOINT_ATTR: &str = "HOSTD_ENDPOINT";
+
 /// Every host's driver.
 #[derive(Debug)]
 pub(crate) struct Drivers {
     fleet: SimFleet,
+    key: HostKey,
     hosts: Mutex<HashMap<i32, Entry>>,
 }
 
 impl Drivers {
-    pub fn new(sim_delay: Duration) -> Drivers {
+    pub fn new(sim_delay: Duration, key: HostKey) -> Drivers {
         Drivers {
             fleet: SimFleet::new(sim_delay),
+            key,
             hosts: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The agent of a host whose guests run under `nubo-hostd`.
+    fn remote(&self, host: &Host) -> Result<Arc<dyn Hypervisor>, String> {
+        if self.key.0.is_empty() {
+            return Err("this front-end has no host key, so it cannot reach host agents".into());
+        }
+        let address = host
+            .template
+            .get(ENDPOINT_ATTR)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("http://{}:{}", host.name, nubo_hostapi::DEFAULT_PORT));
+        let endpoint = Endpoint::parse(&address)?;
+        Ok(Arc::new(RemoteHost::new(
+            host.name.clone(),
+            endpoint,
+            self.key.secret_of(&host.name),
+        )))
     }
 
     /// The driver of `host`, configured from its template; `Err` for a `vm_mad` that this
@@ -43,10 +85,16 @@ impl Drivers {
             .template
             .attrs
             .iter()
-            .filter(|a| a.name.starts_with("SIM_"))
+            .filter(|a| a.name.starts_with("SIM_") || a.name == ENDPOINT_ATTR)
             .filter_map(|a| Some((a.name.clone(), a.value.as_single()?.to_string())))
             .collect();
         let mut hosts = self.hosts.lock().unwrap_or_else(|p| p.into_inner());
+        let endpoint_changed = hosts
+            .get(&host.id)
+            .is_some_and(|e| e.settings.get(ENDPOINT_ATTR) != settings.get(ENDPOINT_ATTR));
+        if endpoint_changed {
+            hosts.remove(&host.id);
+        }
         if let Some(entry) = hosts.get_mut(&host.id) {
             if entry.settings != settings {
                 entry.driver.configure(&settings);
@@ -56,6 +104,7 @@ impl Drivers {
         }
         let driver: Arc<dyn Hypervisor> = match host.vm_mad.as_str() {
             "dummy" | "sim" => Arc::new(self.fleet.host(&host.name)),
+            "kvm" | "qemu" => self.remote(host)?,
             other => {
                 return Err(format!(
                     "no driver for VM_MAD \"{other}\" on this front-end"
@@ -124,8 +173,13 @@ fn request(core: &Core, d: &Dispatch) -> Result<(Arc<dyn Hypervisor>, Request), 
         let target = d
             .target_host_id
             .and_then(|t| state.hosts.get(&t).map(|h| h.name.clone()));
+        let driver = core.inner.runtime.drivers.of(host);
+        let spec = match &driver {
+            Ok(d) if d.wants_spec() => Some(Box::new(super::spec::build(state, vm))),
+            _ => None,
+        };
         Ok((
-            core.inner.runtime.drivers.of(host),
+            driver,
             Request {
                 vm_id: d.vm_id,
                 operation: operation(d.op),
@@ -134,6 +188,7 @@ fn request(core: &Core, d: &Dispatch) -> Result<(Arc<dyn Hypervisor>, Request), 
                 target_host: target,
                 vcpu: vm.vcpu,
                 memory_mb: u64::try_from(vm.memory_mb).unwrap_or(0),
+                spec,
             },
         ))
     })
@@ -209,6 +264,7 @@ pub(crate) fn restore_guests(core: &Core) -> nubo_types::Result<()> {
                 target_host: None,
                 vcpu: vm.vcpu,
                 memory_mb: u64::try_from(vm.memory_mb).unwrap_or(0),
+                spec: None,
             });
         }
         Ok(by_host)

@@ -6,6 +6,7 @@ mod drivers;
 mod monitor;
 mod placement;
 mod scheduler;
+mod spec;
 mod timer;
 
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 
 pub(crate) use drivers::Drivers;
+pub use drivers::HostKey;
 pub(crate) use monitor::Monitored;
 
 use crate::Core;
@@ -31,6 +33,8 @@ pub struct RuntimeConfig {
     pub sched_retry: Duration,
     /// How the scheduler chooses among the hosts that fit a VM without SCHED_RANK.
     pub sched_policy: nubo_scheduler::Policy,
+    /// The key host agents' secrets are derived from (empty: no agents).
+    pub host_key: HostKey,
 }
 
 impl Default for RuntimeConfig {
@@ -40,6 +44,7 @@ impl Default for RuntimeConfig {
             monitor_interval: Duration::from_secs(30),
             sched_retry: Duration::from_secs(5),
             sched_policy: nubo_scheduler::Policy::Striping,
+            host_key: HostKey::default(),
         }
     }
 }
@@ -64,7 +69,7 @@ impl Runtime {
         let (tx, rx) = mpsc::unbounded_channel();
         (
             Runtime {
-                drivers: Drivers::new(config.sim_delay),
+                drivers: Drivers::new(config.sim_delay, config.host_key.clone()),
                 replies: tx,
                 schedule: Arc::new(Notify::new()),
                 monitor_now: Arc::new(Notify::new()),

@@ -1,0 +1,202 @@
+//! nubod's side of the wire: a [`RemoteHost`] is the [`Hypervisor`] of a host whose
+//! guests are run by a `nubo-hostd`. Each call is one signed HTTP/1.1 request on its own
+//! connection; the answer is accepted only with the agent's signature.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request as HttpRequest;
+use hyper_util::rt::TokioIo;
+use nubo_driver::{BoxFuture, HostReport, Hypervisor, Outcome, Request};
+use tokio::net::TcpStream;
+
+use crate::auth;
+use crate::{EXECUTE_PATH, MONITOR_PATH};
+
+/// How long a monitoring call may take.
+const MONITOR_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long an operation may take (saves and migrations of large guests are slow).
+const EXECUTE_TIMEOUT: Duration = Duration::from_secs(1800);
+
+/// A host agent's address: `http://HOST:PORT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `HOST:PORT`.
+    pub authority: String,
+}
+
+impl Endpoint {
+    /// Reads `http://host[:port]` (or `host[:port]`); the port defaults to 2634.
+    pub fn parse(text: &str) -> Result<Endpoint, String> {
+        let rest = text.strip_prefix("http://").unwrap_or(text);
+        if text.starts_with("https://") {
+            return Err(format!("{text}: TLS to host agents is not supported yet"));
+        }
+        let rest = rest.trim_end_matches('/');
+        if rest.is_empty() || rest.contains('/') || rest.contains('@') {
+            return Err(format!("\"{text}\" is not an http://HOST:PORT address"));
+        }
+        let authority = if rest
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            rest.to_string()
+        } else {
+            format!("{rest}:{}", crate::DEFAULT_PORT)
+        };
+        Ok(Endpoint { authority })
+    }
+}
+
+/// A host run by a `nubo-hostd`.
+#[derive(Debug, Clone)]
+pub struct RemoteHost {
+    name: String,
+    endpoint: Endpoint,
+    secret: String,
+}
+
+impl RemoteHost {
+    /// The agent of host `name` at `endpoint`, sharing `secret`.
+    pub fn new(name: String, endpoint: Endpoint, secret: String) -> RemoteHost {
+        RemoteHost {
+            name,
+            endpoint,
+            secret,
+        }
+    }
+
+    /// One signed call; the verified body of a 200 answer.
+    pub async fn call(&self, method: &str, path: &str, body: Vec<u8>) -> Result<Vec<u8>, String> {
+        let date = crate::now();
+        let signature = auth::sign_request(&self.secret, method, path, date, &body);
+        let stream = TcpStream::connect(&self.endpoint.authority)
+            .await
+            .map_err(|e| {
+                format!(
+                    "cannot reach the host agent at {}: {e}",
+                    self.endpoint.authority
+                )
+            })?;
+        let _ = stream.set_nodelay(true);
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("host agent at {}: {e}", self.endpoint.authority))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let request = HttpRequest::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, &self.endpoint.authority)
+            .header(hyper::header::CONTENT_TYPE, "application/json")
+            .header(auth::HOST_HEADER, &self.name)
+            .header(auth::DATE_HEADER, date.to_string())
+            .header(auth::SIGNATURE_HEADER, &signature)
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| e.to_string())?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| format!("host agent at {}: {e}", self.endpoint.authority))?;
+        let status = response.status().as_u16();
+        let answer_signature = response
+            .headers()
+            .get(auth::SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| format!("host agent at {}: {e}", self.endpoint.authority))?
+            .to_bytes();
+        if status == 401 || status == 403 {
+            return Err(format!(
+                "host agent at {} refused nubod: {}",
+                self.endpoint.authority,
+                String::from_utf8_lossy(&bytes).trim()
+            ));
+        }
+        auth::verify_response(
+            &self.secret,
+            &signature,
+            status,
+            answer_signature.as_deref(),
+            &bytes,
+        )
+        .map_err(|e| {
+            format!(
+                "the answer of {} is not from host {}'s agent: {e}",
+                self.endpoint.authority, self.name
+            )
+        })?;
+        if status != 200 {
+            return Err(format!(
+                "host agent at {} answered {status}: {}",
+                self.endpoint.authority,
+                String::from_utf8_lossy(&bytes).trim()
+            ));
+        }
+        Ok(bytes.to_vec())
+    }
+}
+
+impl Hypervisor for RemoteHost {
+    fn execute(&self, request: Request) -> BoxFuture<'static, Outcome> {
+        let me = self.clone();
+        Box::pin(async move {
+            let body = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
+            let call = me.call("POST", EXECUTE_PATH, body);
+            let bytes = tokio::time::timeout(EXECUTE_TIMEOUT, call)
+                .await
+                .map_err(|_| format!("host {} did not answer in time", me.name))??;
+            serde_json::from_slice::<Outcome>(&bytes)
+                .map_err(|e| format!("bad answer from host {}: {e}", me.name))?
+        })
+    }
+
+    fn monitor(&self) -> BoxFuture<'static, Result<HostReport, String>> {
+        let me = self.clone();
+        Box::pin(async move {
+            let call = me.call("GET", MONITOR_PATH, Vec::new());
+            let bytes = tokio::time::timeout(MONITOR_TIMEOUT, call)
+                .await
+                .map_err(|_| format!("host {} did not answer in time", me.name))??;
+            serde_json::from_slice(&bytes)
+                .map_err(|e| format!("bad report from host {}: {e}", me.name))
+        })
+    }
+
+    fn configure(&self, _settings: &BTreeMap<String, String>) {}
+
+    fn wants_spec(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_default_the_port_and_refuse_paths() {
+        assert_eq!(
+            Endpoint::parse("http://node1").expect("ok").authority,
+            "node1:2634"
+        );
+        assert_eq!(
+            Endpoint::parse("10.0.0.5:7000").expect("ok").authority,
+            "10.0.0.5:7000"
+        );
+        assert_eq!(
+            Endpoint::parse("http://[::1]:7000/").expect("ok").authority,
+            "[::1]:7000"
+        );
+        assert!(Endpoint::parse("http://a/b").is_err());
+        assert!(Endpoint::parse("https://a").is_err());
+        assert!(Endpoint::parse("").is_err());
+    }
+}

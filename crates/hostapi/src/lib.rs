@@ -1,0 +1,24 @@
+//! The wire between nubod and `nubo-hostd`: nubod asks a host's agent to carry out an
+//! operation (`POST /v1/execute`, a JSON [`nubo_driver::Request`], answered with a JSON
+//! [`nubo_driver::Outcome`]) and to report (`GET /v1/monitor`, a JSON
+//! [`nubo_driver::HostReport`]). Both directions are signed with the host's secret
+//! ([`auth`]); [`client::RemoteHost`] is nubod's side.
+
+pub mod auth;
+pub mod client;
+
+pub use client::{Endpoint, RemoteHost};
+
+/// Where an agent carries out operations.
+pub const EXECUTE_PATH: &str = "/v1/execute";
+/// Where an agent reports.
+pub const MONITOR_PATH: &str = "/v1/monitor";
+/// The agent's default TCP port.
+pub const DEFAULT_PORT: u16 = 2634;
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}

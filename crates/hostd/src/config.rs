@@ -1,0 +1,198 @@
+//! nubo-hostd's settings: command-line flags over an optional TOML file over defaults.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use nubo_driver_kvm::accel::AccelChoice;
+use serde::Deserialize;
+
+/// Command-line flags.
+#[derive(Debug, clap::Parser)]
+#[command(name = "nubo-hostd", version, about = "The Nubo host agent")]
+pub struct Args {
+    /// TOML configuration file.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// This host's name, as it was created in nubod (`nubo host create NAME`).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Listen address (ADDR:PORT, default 127.0.0.1:2634).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// File holding the host's secret (`nubod host-secret NAME` prints it).
+    #[arg(long)]
+    pub secret_file: Option<PathBuf>,
+    /// Where the agent keeps its guests' files.
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Hypervisor: kvm (QEMU; TCG when KVM does not work) or sim (simulated guests).
+    #[arg(long)]
+    pub driver: Option<String>,
+    /// Acceleration: auto (probe), kvm or tcg.
+    #[arg(long)]
+    pub accel: Option<String>,
+    /// Log filter (error, warn, info, debug, trace); RUST_LOG overrides it.
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
+}
+
+/// The TOML configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Host name.
+    pub name: Option<String>,
+    /// Listen address.
+    pub listen: Option<String>,
+    /// The secret, inline (prefer `secret_file`).
+    pub secret: Option<String>,
+    /// File holding the secret.
+    pub secret_file: Option<PathBuf>,
+    /// State directory.
+    pub state_dir: Option<PathBuf>,
+    /// `kvm` or `sim`.
+    pub driver: Option<String>,
+    /// QEMU settings.
+    #[serde(default)]
+    pub kvm: KvmFileConfig,
+}
+
+/// `[kvm]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KvmFileConfig {
+    /// The QEMU program.
+    pub qemu: Option<String>,
+    /// `auto`, `kvm` or `tcg`.
+    pub accel: Option<String>,
+    /// TCG translation cache per guest (MB).
+    pub tcg_tb_size_mb: Option<u32>,
+    /// Seconds a guest gets to power off after ACPI before it is stopped hard.
+    pub shutdown_timeout_s: Option<u64>,
+}
+
+/// Which hypervisor runs the guests.
+#[derive(Debug, Clone)]
+pub enum DriverKind {
+    /// QEMU.
+    Kvm(nubo_driver_kvm::KvmConfig),
+    /// Simulated guests.
+    Sim,
+}
+
+/// Resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Host name.
+    pub name: String,
+    /// Listen address.
+    pub listen: String,
+    /// The host's secret.
+    pub secret: String,
+    /// The hypervisor.
+    pub driver: DriverKind,
+}
+
+fn accel(name: &str) -> anyhow::Result<AccelChoice> {
+    Ok(match name {
+        "auto" => AccelChoice::Auto,
+        "kvm" => AccelChoice::Kvm,
+        "tcg" => AccelChoice::Tcg,
+        other => anyhow::bail!("accel must be auto, kvm or tcg, not \"{other}\""),
+    })
+}
+
+/// Reads a TOML config file.
+pub fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("bad config file {}", path.display()))
+}
+
+impl Settings {
+    /// Flags over the file over defaults.
+    pub fn resolve(args: &Args) -> anyhow::Result<Settings> {
+        let file = match &args.config {
+            Some(p) => read_file(p)?,
+            None => FileConfig::default(),
+        };
+        let name = args
+            .name
+            .clone()
+            .or(file.name)
+            .context("the host's name is required (--name or name in the config file)")?;
+        let secret = match (
+            args.secret_file.as_ref().or(file.secret_file.as_ref()),
+            file.secret,
+        ) {
+            (Some(path), _) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the secret file {}", path.display()))?
+                .trim()
+                .to_string(),
+            (None, Some(s)) => s,
+            (None, None) => anyhow::bail!(
+                "the host's secret is required (--secret-file; `nubod host-secret {name}` prints it)"
+            ),
+        };
+        anyhow::ensure!(secret.len() >= 16, "the host's secret is too short");
+        let state_dir = args
+            .state_dir
+            .clone()
+            .or(file.state_dir)
+            .unwrap_or_else(|| PathBuf::from("/var/lib/nubo-hostd"));
+        let driver = match args
+            .driver
+            .as_deref()
+            .or(file.driver.as_deref())
+            .unwrap_or("kvm")
+        {
+            "kvm" | "qemu" => {
+                let mut k = nubo_driver_kvm::KvmConfig::new(state_dir);
+                if let Some(q) = file.kvm.qemu {
+                    k.qemu = q;
+                }
+                if let Some(a) = args.accel.as_deref().or(file.kvm.accel.as_deref()) {
+                    k.accel = accel(a)?;
+                }
+                if let Some(t) = file.kvm.tcg_tb_size_mb {
+                    k.tcg_tb_size_mb = t;
+                }
+                if let Some(s) = file.kvm.shutdown_timeout_s {
+                    k.shutdown_timeout = Duration::from_secs(s);
+                }
+                DriverKind::Kvm(k)
+            }
+            "sim" => DriverKind::Sim,
+            other => anyhow::bail!("driver must be kvm or sim, not \"{other}\""),
+        };
+        Ok(Settings {
+            name,
+            listen: args
+                .listen
+                .clone()
+                .or(file.listen)
+                .unwrap_or_else(|| format!("127.0.0.1:{}", nubo_hostapi::DEFAULT_PORT)),
+            secret,
+            driver,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/hostd.example.toml");
+        let file = read_file(&path).expect("parses");
+        assert_eq!(file.driver.as_deref(), Some("kvm"));
+        assert!(file.kvm.accel.is_some());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<FileConfig>("nmae = \"x\"").is_err());
+    }
+}

@@ -1,0 +1,74 @@
+//! `nubo-hostd`, the agent on every hypervisor host: serves nubod's signed requests with
+//! the host's driver (QEMU, or simulated guests) until SIGTERM or Ctrl-C. Guests outlive the
+//! agent; a restarted agent finds them again in its state directory.
+
+mod config;
+mod server;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use nubo_driver::Hypervisor;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = config::Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level)),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let settings = config::Settings::resolve(&args)?;
+    let driver: Arc<dyn Hypervisor> = match &settings.driver {
+        config::DriverKind::Kvm(k) => {
+            std::fs::create_dir_all(&k.state_dir)
+                .with_context(|| format!("cannot create {}", k.state_dir.display()))?;
+            let kvm = nubo_driver_kvm::KvmDriver::new(
+                k.clone(),
+                Arc::new(nubo_driver_kvm::disks::SharedFiles),
+            );
+            let (accel, reason) = kvm.accel().await;
+            tracing::info!(accel = accel.name(), %reason, "acceleration chosen");
+            Arc::new(kvm)
+        }
+        config::DriverKind::Sim => Arc::new(
+            nubo_driver_sim::SimFleet::new(Duration::from_millis(100)).host(&settings.name),
+        ),
+    };
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    tracing::info!(name = %settings.name, listen = %listener.local_addr()?, "nubo-hostd is serving");
+    let app = server::router(server::Agent {
+        name: settings.name.clone(),
+        secret: settings.secret.clone(),
+        driver,
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the agent's server failed")?;
+    tracing::info!("nubo-hostd stopped; guests keep running");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+}

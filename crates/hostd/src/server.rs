@@ -1,0 +1,129 @@
+//! The agent's HTTP API: every request must carry nubod's signature for this host, and
+//! every answer carries the agent's, bound to that request. `POST /v1/execute` runs one
+//! operation and answers its outcome; `GET /v1/monitor` answers the host report.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use nubo_driver::{Hypervisor, Request};
+use nubo_hostapi::{EXECUTE_PATH, MONITOR_PATH, auth};
+
+/// Largest request body (a VM spec with its context files).
+const BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    /// The host's name.
+    pub name: String,
+    /// The host's secret.
+    pub secret: String,
+    /// The hypervisor.
+    pub driver: Arc<dyn Hypervisor>,
+}
+
+/// The router.
+pub fn router(agent: Agent) -> Router {
+    Router::new()
+        .fallback(handle)
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(Arc::new(agent))
+}
+
+async fn handle(
+    State(agent): State<Arc<Agent>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let path = uri.path();
+    if let Err(e) = auth::verify_request(
+        &agent.secret,
+        method.as_str(),
+        path,
+        header(auth::DATE_HEADER),
+        header(auth::SIGNATURE_HEADER),
+        &body,
+        nubo_hostapi::now(),
+    ) {
+        tracing::warn!(%path, error = %e, "refused an unauthenticated request");
+        return plain(StatusCode::UNAUTHORIZED, e.to_string());
+    }
+    let signature = header(auth::SIGNATURE_HEADER)
+        .unwrap_or_default()
+        .to_string();
+    if header(auth::HOST_HEADER) != Some(agent.name.as_str()) {
+        let message = format!(
+            "this is the agent of host \"{}\", not \"{}\"",
+            agent.name,
+            header(auth::HOST_HEADER).unwrap_or_default()
+        );
+        return signed(
+            &agent,
+            &signature,
+            StatusCode::CONFLICT,
+            message.into_bytes(),
+        );
+    }
+    let (status, answer) = match (method.as_str(), path) {
+        ("POST", EXECUTE_PATH) => execute(&agent, &body).await,
+        ("GET", MONITOR_PATH) => match agent.driver.monitor().await {
+            Ok(report) => json(&report),
+            Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.into_bytes()),
+        },
+        _ => (StatusCode::NOT_FOUND, b"no such call".to_vec()),
+    };
+    signed(&agent, &signature, status, answer)
+}
+
+async fn execute(agent: &Agent, body: &[u8]) -> (StatusCode, Vec<u8>) {
+    let request: Request = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("bad request: {e}").into_bytes(),
+            );
+        }
+    };
+    let (vm_id, op) = (request.vm_id, request.operation.name());
+    tracing::info!(vm_id, op, "operation started");
+    let outcome = agent.driver.execute(request).await;
+    match &outcome {
+        Ok(_) => tracing::info!(vm_id, op, "operation done"),
+        Err(e) => tracing::warn!(vm_id, op, error = %e, "operation failed"),
+    }
+    json(&outcome)
+}
+
+fn json<T: serde::Serialize>(value: &T) -> (StatusCode, Vec<u8>) {
+    match serde_json::to_vec(value) {
+        Ok(bytes) => (StatusCode::OK, bytes),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            e.to_string().into_bytes(),
+        ),
+    }
+}
+
+fn signed(agent: &Agent, request_signature: &str, status: StatusCode, body: Vec<u8>) -> Response {
+    let signature = auth::sign_response(&agent.secret, request_signature, status.as_u16(), &body);
+    Response::builder()
+        .status(status)
+        .header(auth::SIGNATURE_HEADER, signature)
+        .body(Body::from(body))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+fn plain(status: StatusCode, text: String) -> Response {
+    Response::builder()
+        .status(status)
+        .body(Body::from(text))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}

@@ -1,0 +1,160 @@
+"""A real nubo-hostd for tests, run inside its own network namespace.
+
+Each ``Hostd`` gets a namespace joined to the root namespace by a veth pair
+(10.213.N.1 outside, 10.213.N.2 inside, where nubod reaches the agent), and a bridge
+``br0`` (10.99.N.1/24) for its guests, so nothing a test makes touches the machine's
+own network. ``guest_dir()`` finds the test guest built by scripts/build-test-guest.sh.
+
+Environment:
+  NUBO_HOSTD_BIN        path of nubo-hostd (default: beside NUBOD_BIN, else target/debug)
+  NUBO_TEST_GUEST       directory with vmlinuz and initramfs.gz (default target/test-guest)
+  NUBO_REQUIRE_GUESTS   1: fail instead of skipping when QEMU, the guest or root is missing
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from onehelpers import REPO_ROOT, nubod_binary
+
+
+def guest_dir() -> Path:
+    d = Path(os.environ.get("NUBO_TEST_GUEST", REPO_ROOT / "target" / "test-guest"))
+    missing = []
+    if not (d / "vmlinuz").is_file() or not (d / "initramfs.gz").is_file():
+        missing.append(f"the test guest in {d} (scripts/build-test-guest.sh)")
+    if shutil.which("qemu-system-x86_64") is None:
+        missing.append("qemu-system-x86_64")
+    if os.geteuid() != 0:
+        missing.append("root (network namespaces, bridges, taps)")
+    if missing:
+        why = "missing: " + ", ".join(missing)
+        if os.environ.get("NUBO_REQUIRE_GUESTS") == "1":
+            pytest.fail(why, pytrace=False)
+        pytest.skip(why)
+    return d
+
+
+def hostd_binary() -> Path:
+    env = os.environ.get("NUBO_HOSTD_BIN")
+    if env:
+        return Path(env)
+    return nubod_binary().parent / "nubo-hostd"
+
+
+def sh(*args: str, check: bool = True) -> str:
+    r = subprocess.run(list(args), capture_output=True, text=True, timeout=60)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)}: {r.stderr.strip()}")
+    return r.stdout
+
+
+class Hostd:
+    """One agent in namespace ``ns`` serving host ``name``."""
+
+    def __init__(self, nubod, index: int):
+        self.nubod = nubod
+        self.index = index
+        tag = uuid.uuid4().hex[:6]
+        self.name = f"kvm-{tag}"
+        self.ns = f"nubo-{tag}"
+        self.outside = f"nv{tag}"
+        self.addr = f"10.213.{index}.2"
+        self.bridge_ip = f"10.99.{index}.1"
+        self.port = 2634
+        self.tmp = Path(tempfile.mkdtemp(prefix="nubo-hostd-"))
+        self.state_dir = self.tmp / "state"
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.addr}:{self.port}"
+
+    def netns(self, *args: str, check: bool = True) -> str:
+        return sh("ip", "netns", "exec", self.ns, *args, check=check)
+
+    def start(self) -> "Hostd":
+        sh("ip", "netns", "add", self.ns)
+        sh("ip", "link", "add", self.outside, "type", "veth", "peer", "name", "eth0", "netns", self.ns)
+        sh("ip", "addr", "add", f"10.213.{self.index}.1/24", "dev", self.outside)
+        sh("ip", "link", "set", self.outside, "up")
+        self.netns("ip", "link", "set", "lo", "up")
+        self.netns("ip", "addr", "add", f"{self.addr}/24", "dev", "eth0")
+        self.netns("ip", "link", "set", "eth0", "up")
+        self.netns("ip", "link", "add", "br0", "type", "bridge")
+        self.netns("ip", "addr", "add", f"{self.bridge_ip}/24", "dev", "br0")
+        self.netns("ip", "link", "set", "br0", "up")
+        secret = subprocess.run([str(self.nubod.binary), "--data-dir", str(self.nubod.tmp / "data"),
+                                 "host-secret", self.name], capture_output=True, text=True,
+                                check=True, timeout=30).stdout.strip()
+        secret_file = self.tmp / "secret"
+        secret_file.write_text(secret + "\n")
+        secret_file.chmod(0o600)
+        self.log = self.tmp / "hostd.log"
+        with open(self.log, "ab") as err:
+            self.proc = subprocess.Popen(
+                ["ip", "netns", "exec", self.ns, str(hostd_binary()), "--name", self.name,
+                 "--listen", f"{self.addr}:{self.port}", "--secret-file", str(secret_file),
+                 "--state-dir", str(self.state_dir), "--driver", "kvm", "--log-level", "debug"],
+                stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+        return self
+
+    def register(self, one) -> int:
+        """Creates the host in nubod, points it at this agent and waits for MONITORED."""
+        hid = one.host.allocate(self.name, "kvm", "kvm", -1)
+        one.host.update(hid, f'HOSTD_ENDPOINT="{self.endpoint}"', 1)
+        deadline = time.monotonic() + 60
+        while one.host.info(hid).STATE != 2:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"host {hid} not MONITORED; hostd log:\n{self.log_tail()}")
+            time.sleep(0.2)
+        return hid
+
+    def vm_dir(self, vid: int) -> Path:
+        return self.state_dir / "vms" / str(vid)
+
+    def serial(self, vid: int) -> str:
+        try:
+            return (self.vm_dir(vid) / "serial.log").read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, limit: int = 6000) -> str:
+        try:
+            return self.log.read_bytes()[-limit:].decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def qemu_pids(self) -> list[int]:
+        out = sh("pgrep", "-f", f"qemu-system.*{self.state_dir}", check=False)
+        return [int(p) for p in out.split()]
+
+    def links(self) -> list[str]:
+        return [line.split(":")[1].strip().split("@")[0]
+                for line in self.netns("ip", "-o", "link", "show").splitlines()]
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        for pid in self.qemu_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        sh("ip", "link", "del", self.outside, check=False)
+        sh("ip", "netns", "del", self.ns, check=False)
+        if os.environ.get("NUBO_COMPAT_KEEP") is None:
+            shutil.rmtree(self.tmp, ignore_errors=True)

@@ -1,0 +1,140 @@
+"""Real guests through pyone: nubod drives a nubo-hostd (in its own network namespace)
+that runs the test guest under QEMU. The guest gets its IP and SSH key from the context
+cdrom, answers HTTP on its lease's address, and survives suspend/resume and
+poweroff/resume; terminate leaves no process, tap, file or lease behind; a guest that
+powers itself off is seen as POWEROFF."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+
+from hostd import Hostd, guest_dir
+from onehelpers import Nubod, uniq, wait_for
+
+ACTIVE, SUSPENDED, DONE, POWEROFF = 3, 5, 6, 8
+RUNNING = 3
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINuboTestKey test@nubo"
+
+
+@pytest.fixture(scope="module")
+def guest():
+    return guest_dir()
+
+
+@pytest.fixture(scope="module")
+def cloud(guest):
+    d = Nubod().start()
+    h = Hostd(d, index=1).start()
+    try:
+        yield d, h
+    finally:
+        alive = h.proc is not None and h.proc.poll() is None
+        tail = h.log_tail()
+        h.stop()
+        d.stop()
+        if not alive:
+            pytest.fail(f"nubo-hostd died\n{tail}", pytrace=False)
+
+
+def state(one, vid):
+    vm = one.vm.info(vid)
+    return vm.STATE, vm.LCM_STATE
+
+
+def wait_state(one, h, vid, st, lcm=None, timeout=90):
+    def ok():
+        s = state(one, vid)
+        return s[0] == st and (lcm is None or s[1] == lcm)
+    deadline = time.monotonic() + timeout
+    while not ok():
+        if time.monotonic() > deadline:
+            vm = one.vm.info(vid)
+            raise AssertionError(
+                f"VM {vid} not in {(st, lcm)} but {state(one, vid)}: "
+                f"{vm.USER_TEMPLATE.get('ERROR') if hasattr(vm, 'USER_TEMPLATE') else ''}\n"
+                f"serial:\n{h.serial(vid)}\nhostd:\n{h.log_tail()}")
+        time.sleep(0.2)
+
+
+def http_get(h: Hostd, url: str) -> str:
+    r = subprocess.run(["ip", "netns", "exec", h.ns, "curl", "-sf", "-m", "3", url],
+                       capture_output=True, text=True, timeout=20)
+    return r.stdout if r.returncode == 0 else ""
+
+
+def test_a_real_guest_runs_suspends_powers_off_and_leaves_nothing(cloud, guest):
+    d, h = cloud
+    one = d.admin()
+    hid = h.register(one)
+    host = one.host.info(hid)
+    assert host.TEMPLATE["ACCELERATION"] in ("kvm", "tcg")
+    net = one.vn.allocate(
+        f'NAME="{uniq("net")}"\nVN_MAD="bridge"\nBRIDGE="br0"\n'
+        f'NETWORK_MASK="255.255.255.0"\nGATEWAY="10.99.1.1"\n'
+        f'AR=[TYPE="IP4", IP="10.99.1.10", SIZE="5"]', -1)
+    tid = one.template.allocate(
+        f'NAME="{uniq("guest")}"\nCPU="0.5"\nVCPU="1"\nMEMORY="128"\n'
+        f'OS=[KERNEL="{guest}/vmlinuz", INITRD="{guest}/initramfs.gz", '
+        f'KERNEL_CMD="console=ttyS0 quiet no_timer_check panic=-1"]\n'
+        f'NIC=[NETWORK_ID="{net}"]\n'
+        f'CONTEXT=[NETWORK="YES", HOSTNAME="g1", SSH_PUBLIC_KEY="{KEY}"]\n'
+        f'SCHED_REQUIREMENTS="ID = {hid}"')
+    vid = one.template.instantiate(tid, "", False, "", False)
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    ip = one.vm.info(vid).TEMPLATE["NIC"]["IP"]
+    assert ip == "10.99.1.10"
+    wait_for(lambda: "GUEST-READY" in h.serial(vid), timeout=90, what="GUEST-READY on the serial log")
+    serial = h.serial(vid)
+    assert f"GUEST-NET eth0 {ip}/24" in serial, serial
+    assert "GUEST-SSH-KEY ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINuboTestKey" in serial, serial
+    wait_for(lambda: "nubo-test-guest g1" in http_get(h, f"http://{ip}/"), timeout=30,
+             what="the guest answering HTTP on its lease")
+    assert http_get(h, f"http://{ip}/authorized_keys").strip() == KEY
+    assert f"one-{vid}-0" in h.links()
+
+    one.vm.action("suspend", vid)
+    wait_state(one, h, vid, SUSPENDED)
+    assert h.qemu_pids() == []
+    one.vm.action("resume", vid)
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    wait_for(lambda: "nubo-test-guest g1" in http_get(h, f"http://{ip}/"), timeout=30,
+             what="the guest answering after resume")
+
+    one.vm.action("poweroff", vid)
+    wait_state(one, h, vid, POWEROFF)
+    assert "GUEST-ACPI-POWERDOWN" in h.serial(vid)
+    assert h.qemu_pids() == []
+    assert f"one-{vid}-0" not in h.links()
+    one.vm.action("resume", vid)
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    wait_for(lambda: "nubo-test-guest g1" in http_get(h, f"http://{ip}/"), timeout=60,
+             what="the guest answering after poweroff/resume")
+
+    one.vm.action("terminate-hard", vid)
+    wait_state(one, h, vid, DONE)
+    assert h.qemu_pids() == []
+    assert f"one-{vid}-0" not in h.links()
+    assert not h.vm_dir(vid).exists()
+    leases = one.vn.info(net).AR_POOL.AR[0].LEASES
+    assert not getattr(leases, "LEASE", None), "the lease was given back"
+
+
+def test_a_guest_that_powers_itself_off_is_seen_as_poweroff(cloud, guest):
+    d, h = cloud
+    one = d.admin()
+    known = [x.ID for x in one.hostpool.info().HOST if x.NAME == h.name]
+    hid = known[0] if known else h.register(one)
+    vid = one.vm.allocate(
+        f'NAME="{uniq("self-off")}"\nCPU="0.5"\nMEMORY="128"\n'
+        f'OS=[KERNEL="{guest}/vmlinuz", INITRD="{guest}/initramfs.gz", '
+        f'KERNEL_CMD="console=ttyS0 quiet no_timer_check panic=-1 guest.mode=poweroff"]\n'
+        f'SCHED_REQUIREMENTS="ID = {hid}"', False)
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    wait_state(one, h, vid, POWEROFF, timeout=120)
+    assert "GUEST-READY" in h.serial(vid)
+    one.vm.action("terminate-hard", vid)
+    wait_state(one, h, vid, DONE)
+    assert not h.vm_dir(vid).exists()
