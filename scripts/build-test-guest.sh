@@ -23,10 +23,10 @@ for tool in busybox cpio depmod modprobe dpkg-deb apt-get; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install busybox-static cpio kmod)" >&2; exit 1; }
 done
 busybox_bin="$(command -v busybox)"
-if ! file -L "$busybox_bin" 2>/dev/null | grep -q 'statically linked' && ! ldd "$busybox_bin" 2>&1 | grep -q 'not a dynamic'; then
-  echo "busybox is not static (apt-get install busybox-static)" >&2
-  exit 1
-fi
+case "$(ldd "$busybox_bin" 2>&1 || true)" in
+  *"not a dynamic"*) ;;
+  *) echo "busybox is not static (apt-get install busybox-static)" >&2; exit 1 ;;
+esac
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
