@@ -14,7 +14,7 @@ import pytest
 from hostd import Hostd, guest_dir
 from onehelpers import Nubod, uniq, wait_for
 
-ACTIVE, SUSPENDED, DONE, POWEROFF = 3, 5, 6, 8
+ACTIVE, STOPPED, SUSPENDED, DONE, POWEROFF, UNDEPLOYED = 3, 4, 5, 6, 8, 9
 RUNNING = 3
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINuboTestKey test@nubo"
 
@@ -138,3 +138,42 @@ def test_a_guest_that_powers_itself_off_is_seen_as_poweroff(cloud, guest):
     one.vm.action("terminate-hard", vid)
     wait_state(one, h, vid, DONE)
     assert not h.vm_dir(vid).exists()
+
+
+def test_stop_and_undeploy_keep_the_guest_for_its_resume(cloud, guest):
+    d, h = cloud
+    one = d.admin()
+    known = [x.ID for x in one.hostpool.info().HOST if x.NAME == h.name]
+    hid = known[0] if known else h.register(one)
+    vid = one.vm.allocate(
+        f'NAME="{uniq("keep")}"\nCPU="0.5"\nMEMORY="128"\n'
+        f'OS=[KERNEL="{guest}/vmlinuz", INITRD="{guest}/initramfs.gz", '
+        f'KERNEL_CMD="console=ttyS0 quiet no_timer_check panic=-1"]\n'
+        f'DISK=[SIZE="16", TYPE="fs"]\n'
+        f'SCHED_REQUIREMENTS="ID = {hid}"', False)
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    wait_for(lambda: "GUEST-READY" in h.serial(vid), timeout=90, what="GUEST-READY")
+    disk = h.vm_dir(vid) / "disk.0"
+    assert disk.exists()
+
+    one.vm.action("stop", vid)
+    wait_state(one, h, vid, STOPPED)
+    assert (h.vm_dir(vid) / "memory.state").exists() and disk.exists()
+    assert h.qemu_pids() == []
+    boots = h.serial(vid).count("GUEST-UP")
+    one.vm.action("resume", vid)
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    assert h.serial(vid).count("GUEST-UP") == boots, "resumed from memory, not booted again"
+    assert not (h.vm_dir(vid) / "memory.state").exists()
+
+    one.vm.action("undeploy", vid)
+    wait_state(one, h, vid, UNDEPLOYED)
+    assert disk.exists() and h.qemu_pids() == []
+    one.vm.action("resume", vid)
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    wait_for(lambda: h.serial(vid).count("GUEST-READY") > boots, timeout=90,
+             what="the guest booting again after undeploy")
+
+    one.vm.action("terminate-hard", vid)
+    wait_state(one, h, vid, DONE)
+    assert not h.vm_dir(vid).exists() and h.qemu_pids() == []

@@ -201,7 +201,11 @@ impl KvmDriver {
                 if let Some(spec) = dir.load_spec().await {
                     network::unplug(&spec.nics).await;
                 }
-                dir.remove().await?;
+                let keep = request.operation == Operation::Epilog
+                    && request.spec.as_deref().is_some_and(|s| s.keep_files);
+                if !keep {
+                    dir.remove().await?;
+                }
                 Ok(String::new())
             }
             other => Err(KvmError::BadRequest(format!(

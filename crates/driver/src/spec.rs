@@ -26,6 +26,10 @@ pub struct VmSpec {
     pub context: Option<ContextSpec>,
     /// The remote console, when the VM has GRAPHICS.
     pub graphics: Option<GraphicsSpec>,
+    /// The VM is being stopped or undeployed: EPILOG keeps its disks and saved memory on
+    /// the host for the resume, instead of removing them.
+    #[serde(default)]
+    pub keep_files: bool,
 }
 
 /// The OS section: direct kernel boot or the disks' boot order.

@@ -6,7 +6,7 @@
 use nubo_driver::{
     ContextSpec, DiskKind, DiskSource, DiskSpec, GraphicsSpec, NicSpec, OsSpec, VmSpec,
 };
-use nubo_types::states::ImageType;
+use nubo_types::states::{ImageType, LcmState};
 
 use crate::model::Vm;
 use crate::state::State;
@@ -45,6 +45,10 @@ pub(crate) fn build(state: &State, vm: &Vm) -> VmSpec {
                 .or_else(|| u16::try_from(5900 + vm.meta.id).ok()),
         }),
         nics,
+        keep_files: matches!(
+            vm.lcm_state,
+            LcmState::EpilogStop | LcmState::EpilogUndeploy
+        ),
     }
 }
 
