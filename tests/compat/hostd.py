@@ -1,9 +1,8 @@
 """A real nubo-hostd for tests, run inside its own network namespace.
 
-Each ``Hostd`` gets a namespace joined to the root namespace by a veth pair
-(10.213.N.1 outside, 10.213.N.2 inside, where nubod reaches the agent), and a bridge
-``br0`` (10.99.N.1/24) for its guests, so nothing a test makes touches the machine's
-own network. ``guest_dir()`` finds the test guest built by scripts/build-test-guest.sh.
+A ``Lab`` makes the networks of a test (see its docstring); each ``Hostd`` runs in its
+own namespace joined to them, so nothing a test makes touches the machine's own
+network. ``guest_dir()`` finds the test guest built by scripts/build-test-guest.sh.
 
 Environment:
   NUBO_HOSTD_BIN        path of nubo-hostd (default: beside NUBOD_BIN, else target/debug)
@@ -58,18 +57,53 @@ def sh(*args: str, check: bool = True) -> str:
     return r.stdout
 
 
-class Hostd:
-    """One agent in namespace ``ns`` serving host ``name``."""
+class Lab:
+    """The networks of a test: in the root namespace, a bridge between hosts (the
+    "fabric", 10.213.N.1/24, where nubod reaches the agents and live migrations travel)
+    and a bridge for the guests' LAN (10.99.N.1/24, which the test reaches guests on).
+    Each host's namespace joins both: its eth0 on the fabric, and its br0 (the bridge the
+    guests' taps join) through an uplink to the LAN."""
 
-    def __init__(self, nubod, index: int):
-        self.nubod = nubod
+    def __init__(self, index: int):
         self.index = index
-        tag = uuid.uuid4().hex[:6]
+        self.tag = uuid.uuid4().hex[:6]
+        self.fabric = f"nf{self.tag}"
+        self.lan = f"ng{self.tag}"
+        self.gateway = f"10.99.{index}.1"
+        self.hosts: list[Hostd] = []
+
+    def start(self) -> "Lab":
+        for bridge, addr in ((self.fabric, f"10.213.{self.index}.1/24"),
+                             (self.lan, f"{self.gateway}/24")):
+            sh("ip", "link", "add", bridge, "type", "bridge")
+            sh("ip", "addr", "add", addr, "dev", bridge)
+            sh("ip", "link", "set", bridge, "up")
+        return self
+
+    def add_host(self, nubod) -> "Hostd":
+        h = Hostd(nubod, self, len(self.hosts) + 1).start()
+        self.hosts.append(h)
+        return h
+
+    def stop(self) -> None:
+        for h in self.hosts:
+            h.stop()
+        for bridge in (self.fabric, self.lan):
+            sh("ip", "link", "del", bridge, check=False)
+
+
+class Hostd:
+    """One agent in its own namespace, serving host ``name``."""
+
+    def __init__(self, nubod, lab: Lab, number: int):
+        self.nubod = nubod
+        self.lab = lab
+        tag = f"{lab.tag}{number}"
         self.name = f"kvm-{tag}"
         self.ns = f"nubo-{tag}"
-        self.outside = f"nv{tag}"
-        self.addr = f"10.213.{index}.2"
-        self.bridge_ip = f"10.99.{index}.1"
+        self.to_fabric = f"hf{tag}"
+        self.to_lan = f"hg{tag}"
+        self.addr = f"10.213.{lab.index}.{10 + number}"
         self.port = 2634
         self.tmp = Path(tempfile.mkdtemp(prefix="nubo-hostd-"))
         self.state_dir = self.tmp / "state"
@@ -84,15 +118,16 @@ class Hostd:
 
     def start(self) -> "Hostd":
         sh("ip", "netns", "add", self.ns)
-        sh("ip", "link", "add", self.outside, "type", "veth", "peer", "name", "eth0", "netns", self.ns)
-        sh("ip", "addr", "add", f"10.213.{self.index}.1/24", "dev", self.outside)
-        sh("ip", "link", "set", self.outside, "up")
         self.netns("ip", "link", "set", "lo", "up")
+        sh("ip", "link", "add", self.to_fabric, "type", "veth", "peer", "name", "eth0", "netns", self.ns)
+        sh("ip", "link", "set", self.to_fabric, "master", self.lab.fabric, "up")
         self.netns("ip", "addr", "add", f"{self.addr}/24", "dev", "eth0")
         self.netns("ip", "link", "set", "eth0", "up")
         self.netns("ip", "link", "add", "br0", "type", "bridge")
-        self.netns("ip", "addr", "add", f"{self.bridge_ip}/24", "dev", "br0")
         self.netns("ip", "link", "set", "br0", "up")
+        sh("ip", "link", "add", self.to_lan, "type", "veth", "peer", "name", "uplink", "netns", self.ns)
+        sh("ip", "link", "set", self.to_lan, "master", self.lab.lan, "up")
+        self.netns("ip", "link", "set", "uplink", "master", "br0", "up")
         secret = subprocess.run([str(self.nubod.binary), "--data-dir", str(self.nubod.tmp / "data"),
                                  "host-secret", self.name], capture_output=True, text=True,
                                 check=True, timeout=30).stdout.strip()
@@ -154,7 +189,8 @@ class Hostd:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        sh("ip", "link", "del", self.outside, check=False)
+        sh("ip", "link", "del", self.to_fabric, check=False)
+        sh("ip", "link", "del", self.to_lan, check=False)
         sh("ip", "netns", "del", self.ns, check=False)
         if os.environ.get("NUBO_COMPAT_KEEP") is None:
             shutil.rmtree(self.tmp, ignore_errors=True)

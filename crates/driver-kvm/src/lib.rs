@@ -45,6 +45,9 @@ pub struct KvmConfig {
     pub shutdown_timeout: Duration,
     /// How long a save, restore or migration may take.
     pub migrate_timeout: Duration,
+    /// The address other hosts send live-migrating guests to (this host's address on
+    /// the network between hosts).
+    pub migration_address: String,
 }
 
 impl KvmConfig {
@@ -57,6 +60,7 @@ impl KvmConfig {
             tcg_tb_size_mb: 32,
             shutdown_timeout: Duration::from_secs(60),
             migrate_timeout: Duration::from_secs(600),
+            migration_address: "127.0.0.1".into(),
         }
     }
 }
@@ -192,6 +196,42 @@ impl KvmDriver {
                 let _ = tokio::fs::remove_file(&saved).await;
                 Ok(deploy_id(&request))
             }
+            Operation::MigrateIn => {
+                let spec = need_spec(&request)?;
+                if let Some(disk) = spec.disks.iter().find(|d| local_writable(d)) {
+                    return Err(KvmError::BadRequest(format!(
+                        "live migration of a VM with a local writable disk (DISK_ID {}) is not supported yet",
+                        disk.disk_id
+                    )));
+                }
+                // A guest left from an earlier, failed attempt goes first.
+                guest::stop_hard(&dir).await;
+                let address = cfg.migration_address.clone();
+                let port = free_port(&address)?;
+                let target = if address.contains(':') {
+                    format!("[{address}]:{port}")
+                } else {
+                    format!("{address}:{port}")
+                };
+                self.start(&dir, spec, &Incoming::Tcp(target.clone()))
+                    .await?;
+                Ok(format!("tcp:{target}"))
+            }
+            Operation::Migrate => {
+                let uri = request.migrate_uri.clone().ok_or_else(|| {
+                    KvmError::BadRequest("MIGRATE needs the destination's address".into())
+                })?;
+                if guest::running(&dir).is_none() {
+                    return Err(KvmError::Qemu("the VM is not running here".into()));
+                }
+                guest::migrate_out(&dir, &uri, cfg.migrate_timeout).await?;
+                guest::stop_hard(&dir).await;
+                if let Some(spec) = dir.load_spec().await {
+                    network::unplug(&spec.nics).await;
+                }
+                dir.remove().await?;
+                Ok(String::new())
+            }
             Operation::Reboot | Operation::Reset => {
                 qmp::run(&dir.qmp(), "system_reset", None).await?;
                 Ok(String::new())
@@ -253,6 +293,29 @@ fn need_spec(request: &Request) -> Result<&VmSpec, KvmError> {
             request.operation.name()
         ))
     })
+}
+
+/// A disk the VM writes that lives only on this host (an overlay or a volatile disk), so
+/// a live migration would have to copy it.
+fn local_writable(d: &nubo_driver::DiskSpec) -> bool {
+    use nubo_driver::{DiskKind, DiskSource};
+    if d.readonly || d.kind == DiskKind::Cdrom {
+        return false;
+    }
+    match &d.source {
+        DiskSource::Volatile { .. } => true,
+        DiskSource::Image { persistent, .. } => !persistent,
+    }
+}
+
+/// A TCP port free on `address` right now.
+fn free_port(address: &str) -> Result<u16, KvmError> {
+    let listener = std::net::TcpListener::bind((address, 0))
+        .map_err(|e| KvmError::Qemu(format!("no free port on {address}: {e}")))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| KvmError::Qemu(e.to_string()))
 }
 
 fn deploy_id(request: &Request) -> String {

@@ -74,6 +74,7 @@ fn request(op: Operation, spec: &VmSpec) -> Request {
         vcpu: 1,
         memory_mb: 128,
         spec: Some(Box::new(spec.clone())),
+        migrate_uri: None,
     }
 }
 

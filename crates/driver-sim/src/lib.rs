@@ -259,6 +259,7 @@ mod tests {
             vcpu: 2,
             memory_mb: 512,
             spec: None,
+            migrate_uri: None,
         }
     }
 

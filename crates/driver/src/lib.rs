@@ -35,8 +35,12 @@ pub enum Operation {
     Save,
     /// Restore the memory from the saved file.
     Restore,
-    /// Live-migrate to the request's target host.
+    /// Live-migrate to the request's target host (whose agent was first asked to
+    /// [`Operation::MigrateIn`]; the request's `migrate_uri` says where to send the guest).
     Migrate,
+    /// On the destination of a live migration: get ready to receive the guest; answers the
+    /// URI the source sends it to.
+    MigrateIn,
     /// Move the disks to the request's target host.
     PrologMigrate,
     /// Take the disks back and clean the host.
@@ -90,6 +94,7 @@ impl Operation {
             Operation::Save => "SAVE",
             Operation::Restore => "RESTORE",
             Operation::Migrate => "MIGRATE",
+            Operation::MigrateIn => "MIGRATE_IN",
             Operation::PrologMigrate => "PROLOG_MIGRATE",
             Operation::Epilog => "EPILOG",
             Operation::Reboot => "REBOOT",
@@ -135,6 +140,9 @@ pub struct Request {
     /// ([`Hypervisor::wants_spec`]).
     #[serde(default)]
     pub spec: Option<Box<VmSpec>>,
+    /// For a live migration between agents: where the destination waits for the guest.
+    #[serde(default)]
+    pub migrate_uri: Option<String>,
 }
 
 /// A driver's answer: `Ok(info)` (for DEPLOY, the deploy id) or `Err(message)`.

@@ -70,6 +70,9 @@ pub struct KvmFileConfig {
     pub tcg_tb_size_mb: Option<u32>,
     /// Seconds a guest gets to power off after ACPI before it is stopped hard.
     pub shutdown_timeout_s: Option<u64>,
+    /// Where other hosts send live-migrating guests (this host's address between hosts;
+    /// default: the listen address, or the host's name when listening on all addresses).
+    pub migration_address: Option<String>,
 }
 
 /// Which hypervisor runs the guests.
@@ -141,6 +144,11 @@ impl Settings {
             .clone()
             .or(file.state_dir)
             .unwrap_or_else(|| PathBuf::from("/var/lib/nubo-hostd"));
+        let listen = args
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| format!("127.0.0.1:{}", nubo_hostapi::DEFAULT_PORT));
         let driver = match args
             .driver
             .as_deref()
@@ -161,6 +169,20 @@ impl Settings {
                 if let Some(s) = file.kvm.shutdown_timeout_s {
                     k.shutdown_timeout = Duration::from_secs(s);
                 }
+                k.migration_address = match file.kvm.migration_address {
+                    Some(a) => a,
+                    None => {
+                        let ip = listen
+                            .rsplit_once(':')
+                            .map_or(listen.as_str(), |(ip, _)| ip);
+                        let ip = ip.trim_start_matches('[').trim_end_matches(']');
+                        if ip == "0.0.0.0" || ip == "::" || ip.is_empty() {
+                            name.clone()
+                        } else {
+                            ip.to_string()
+                        }
+                    }
+                };
                 DriverKind::Kvm(k)
             }
             "sim" => DriverKind::Sim,
@@ -168,11 +190,7 @@ impl Settings {
         };
         Ok(Settings {
             name,
-            listen: args
-                .listen
-                .clone()
-                .or(file.listen)
-                .unwrap_or_else(|| format!("127.0.0.1:{}", nubo_hostapi::DEFAULT_PORT)),
+            listen,
             secret,
             driver,
         })

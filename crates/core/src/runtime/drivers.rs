@@ -165,8 +165,12 @@ fn operation(op: DriverOp) -> Operation {
     }
 }
 
+/// A driver operation ready to run: the host's driver, the request, and for a live
+/// migration between host agents, the destination's driver.
+type Prepared = (Arc<dyn Hypervisor>, Request, Option<Arc<dyn Hypervisor>>);
+
 /// Builds the request for `d` from the state, or the reason it cannot run.
-fn request(core: &Core, d: &Dispatch) -> Result<(Arc<dyn Hypervisor>, Request), String> {
+fn request(core: &Core, d: &Dispatch) -> Result<Prepared, String> {
     core.read(|state| {
         let vm = state.get::<Vm>(d.vm_id)?;
         let host = state.get::<Host>(d.host_id)?;
@@ -176,6 +180,16 @@ fn request(core: &Core, d: &Dispatch) -> Result<(Arc<dyn Hypervisor>, Request), 
         let driver = core.inner.runtime.drivers.of(host);
         let spec = match &driver {
             Ok(d) if d.wants_spec() => Some(Box::new(super::spec::build(state, vm))),
+            _ => None,
+        };
+        // A live migration between agents needs the destination's agent too.
+        let target_driver = match (d.op, &spec, d.target_host_id) {
+            (DriverOp::Migrate, Some(_), Some(t)) => Some(
+                state
+                    .get::<Host>(t)
+                    .map_err(|e| e.to_string())
+                    .and_then(|h| core.inner.runtime.drivers.of(h)),
+            ),
             _ => None,
         };
         Ok((
@@ -189,20 +203,53 @@ fn request(core: &Core, d: &Dispatch) -> Result<(Arc<dyn Hypervisor>, Request), 
                 vcpu: vm.vcpu,
                 memory_mb: u64::try_from(vm.memory_mb).unwrap_or(0),
                 spec,
+                migrate_uri: None,
             },
+            target_driver,
         ))
     })
     .map_err(|e| e.to_string())
-    .and_then(|(driver, request)| Ok((driver?, request)))
+    .and_then(|(driver, request, target)| Ok((driver?, request, target.transpose()?)))
+}
+
+/// A live migration between two agents: the destination gets ready and says where to
+/// send the guest, then the source sends it; if the source fails, the destination drops
+/// what it prepared.
+async fn migrate_between(
+    source: Arc<dyn Hypervisor>,
+    target: Arc<dyn Hypervisor>,
+    mut request: Request,
+) -> Result<String, String> {
+    let mut incoming = request.clone();
+    incoming.operation = Operation::MigrateIn;
+    let uri = target
+        .execute(incoming.clone())
+        .await
+        .map_err(|e| format!("destination host: {e}"))?;
+    request.migrate_uri = Some(uri);
+    let vm_id = request.vm_id;
+    match source.execute(request).await {
+        Ok(info) => Ok(info),
+        Err(e) => {
+            incoming.operation = Operation::Cleanup;
+            if let Err(cleanup) = target.execute(incoming).await {
+                tracing::warn!(vm_id, error = %cleanup, "cannot clean the destination after a failed migration");
+            }
+            Err(e)
+        }
+    }
 }
 
 /// Starts one driver operation; its reply goes to the reply loop.
 pub(crate) fn dispatch(core: &Core, d: Dispatch) {
     let replies = core.inner.runtime.replies.clone();
     match request(core, &d) {
-        Ok((driver, request)) => {
+        Ok((driver, request, target)) => {
             tokio::spawn(async move {
-                let outcome = driver.execute(request).await;
+                let outcome = match target {
+                    Some(target) => migrate_between(driver, target, request).await,
+                    None => driver.execute(request).await,
+                };
                 let _ = replies.send((d.vm_id, d.seq, outcome));
             });
         }
@@ -265,6 +312,7 @@ pub(crate) fn restore_guests(core: &Core) -> nubo_types::Result<()> {
                 vcpu: vm.vcpu,
                 memory_mb: u64::try_from(vm.memory_mb).unwrap_or(0),
                 spec: None,
+                migrate_uri: None,
             });
         }
         Ok(by_host)

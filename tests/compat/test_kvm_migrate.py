@@ -1,0 +1,106 @@
+"""Live migration of a real guest between two nubo-hostd, each in its own network
+namespace, joined by a fabric bridge (agents, migration traffic) and a LAN bridge (the
+guests' network). The guest keeps its memory (a file written before the move is served
+after it), keeps answering on its address, and leaves nothing on the host it left."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+
+import pytest
+
+from hostd import Lab, guest_dir
+from onehelpers import Nubod, uniq, wait_for
+
+ACTIVE, DONE, RUNNING = 3, 6, 3
+
+
+@pytest.fixture(scope="module")
+def guest():
+    return guest_dir()
+
+
+@pytest.fixture(scope="module")
+def two_hosts(guest):
+    d = Nubod().start()
+    lab = Lab(index=2).start()
+    try:
+        h1, h2 = lab.add_host(d), lab.add_host(d)
+        yield d, lab, h1, h2
+    finally:
+        logs = "\n".join(f"--- {h.name} ---\n{h.log_tail()}" for h in lab.hosts)
+        dead = [h.name for h in lab.hosts if h.proc is None or h.proc.poll() is not None]
+        lab.stop()
+        d.stop()
+        if dead:
+            pytest.fail(f"nubo-hostd died: {dead}\n{logs}", pytrace=False)
+
+
+def http_get(url: str) -> str:
+    r = subprocess.run(["curl", "-sf", "-m", "2", url], capture_output=True, text=True, timeout=20)
+    return r.stdout if r.returncode == 0 else ""
+
+
+def type_into(h, vid: int, line: str) -> None:
+    """Types a line into the guest's serial console."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(h.vm_dir(vid) / "serial.sock"))
+        s.sendall(line.encode() + b"\n")
+        time.sleep(0.5)
+
+
+def wait_running_on(one, hosts, vid, hid, timeout=120):
+    def where():
+        vm = one.vm.info(vid)
+        hist = vm.HISTORY_RECORDS.HISTORY
+        last = (hist[-1] if hist else None) if isinstance(hist, list) else hist
+        return vm.STATE, vm.LCM_STATE, last.HID if last is not None else None
+    deadline = time.monotonic() + timeout
+    while where() != (ACTIVE, RUNNING, hid):
+        if time.monotonic() > deadline:
+            logs = "\n".join(f"--- {h.name} ---\n{h.log_tail(3000)}" for h in hosts)
+            raise AssertionError(f"VM {vid} is {where()}, not RUNNING on {hid}\n{logs}")
+        time.sleep(0.2)
+
+
+def test_a_running_guest_moves_live_and_back(two_hosts, guest):
+    d, lab, h1, h2 = two_hosts
+    one = d.admin()
+    id1, id2 = h1.register(one), h2.register(one)
+    net = one.vn.allocate(
+        f'NAME="{uniq("lan")}"\nVN_MAD="bridge"\nBRIDGE="br0"\n'
+        f'NETWORK_MASK="255.255.255.0"\nGATEWAY="{lab.gateway}"\n'
+        f'AR=[TYPE="IP4", IP="10.99.{lab.index}.10", SIZE="5"]', -1)
+    vid = one.vm.allocate(
+        f'NAME="{uniq("mover")}"\nCPU="0.5"\nMEMORY="128"\n'
+        f'OS=[KERNEL="{guest}/vmlinuz", INITRD="{guest}/initramfs.gz", '
+        f'KERNEL_CMD="console=ttyS0 quiet no_timer_check panic=-1"]\n'
+        f'NIC=[NETWORK_ID="{net}"]\nCONTEXT=[NETWORK="YES", HOSTNAME="mover"]\n'
+        f'SCHED_REQUIREMENTS="ID = {id1}"', False)
+    wait_running_on(one, lab.hosts, vid, id1)
+    ip = one.vm.info(vid).TEMPLATE["NIC"]["IP"]
+    wait_for(lambda: "nubo-test-guest mover" in http_get(f"http://{ip}/"), timeout=90,
+             what="the guest answering on h1")
+    marker = uniq("marker")
+    type_into(h1, vid, f"echo {marker} > /www/marker")
+    assert http_get(f"http://{ip}/marker").strip() == marker
+
+    one.vm.migrate(vid, id2, True, False, -1, 0)
+    wait_running_on(one, lab.hosts, vid, id2)
+    assert http_get(f"http://{ip}/marker").strip() == marker, "memory moved with the guest"
+    assert "GUEST-UP" not in h2.serial(vid), "the guest was not booted again on h2"
+    assert h1.qemu_pids() == [] and not h1.vm_dir(vid).exists()
+    assert f"one-{vid}-0" not in h1.links() and f"one-{vid}-0" in h2.links()
+
+    one.vm.migrate(vid, id1, True, False, -1, 0)
+    wait_running_on(one, lab.hosts, vid, id1)
+    assert http_get(f"http://{ip}/marker").strip() == marker
+    assert h2.qemu_pids() == [] and not h2.vm_dir(vid).exists()
+
+    one.vm.action("terminate-hard", vid)
+    wait_for(lambda: one.vm.info(vid).STATE == DONE, timeout=60, what="DONE")
+    for h in (h1, h2):
+        assert h.qemu_pids() == [] and not h.vm_dir(vid).exists()
+        assert f"one-{vid}-0" not in h.links()
