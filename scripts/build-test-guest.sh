@@ -5,9 +5,12 @@
 #
 #   scripts/build-test-guest.sh [OUT_DIR]      (default: target/test-guest)
 #
-# Writes OUT_DIR/vmlinuz and OUT_DIR/initramfs.gz. Needs apt-get (to download, not install,
-# the kernel package), dpkg-deb, busybox-static, cpio and kmod. Rebuilds only when this script
-# changed since the last build.
+# Writes OUT_DIR/vmlinuz and OUT_DIR/initramfs.gz (for direct kernel boot) and
+# OUT_DIR/nubo-test-guest.qcow2, a disk image that boots the same guest from its own disk
+# (FAT + syslinux), to import as an OS image. Needs apt-get (to download, not install, the
+# kernel package), dpkg-deb, busybox-static, cpio, kmod, and for the disk image syslinux,
+# mtools, dosfstools and qemu-img. Rebuilds only when this script changed since the last
+# build.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -15,12 +18,16 @@ out="${1:-$here/../target/test-guest}"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
 stamp="$(sha256sum "$0" | cut -c1-16)"
-if [ -f "$out/vmlinuz" ] && [ -f "$out/initramfs.gz" ] && [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]; then
+if [ -f "$out/vmlinuz" ] && [ -f "$out/initramfs.gz" ] && [ -f "$out/nubo-test-guest.qcow2" ] \
+   && [ "$(cat "$out/.stamp" 2>/dev/null)" = "$stamp" ]; then
   echo "test guest up to date in $out"
   exit 0
 fi
-for tool in busybox cpio depmod modprobe dpkg-deb apt-get; do
-  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install busybox-static cpio kmod)" >&2; exit 1; }
+for tool in busybox cpio depmod modprobe dpkg-deb apt-get syslinux mcopy mkfs.fat qemu-img; do
+  command -v "$tool" >/dev/null || {
+    echo "missing $tool (apt-get install busybox-static cpio kmod syslinux mtools dosfstools qemu-utils)" >&2
+    exit 1
+  }
 done
 busybox_bin="$(command -v busybox)"
 case "$(ldd "$busybox_bin" 2>&1 || true)" in
@@ -191,7 +198,28 @@ EOF
 chmod +x "$root/init"
 (cd "$root" && find . -print0 | cpio --null -o -H newc --quiet) | gzip -9 > "$out/initramfs.gz.new"
 
+# The disk image: an unpartitioned FAT filesystem whose boot sector is syslinux's, holding
+# the kernel, the initramfs and the kernel command line; the BIOS boots it as a disk.
+fat="$work/disk.img"
+kb=$(( ($(stat -c %s "$out/vmlinuz.new") + $(stat -c %s "$out/initramfs.gz.new")) / 1024 + 2048 ))
+mkfs.fat -C -n NUBOGUEST "$fat" "$kb" >/dev/null
+cat > "$work/syslinux.cfg" <<'CFG'
+DEFAULT nubo
+PROMPT 0
+TIMEOUT 0
+LABEL nubo
+  KERNEL vmlinuz
+  INITRD initrd.gz
+  APPEND console=ttyS0 quiet no_timer_check panic=-1
+CFG
+mcopy -i "$fat" "$out/vmlinuz.new" ::vmlinuz
+mcopy -i "$fat" "$out/initramfs.gz.new" ::initrd.gz
+mcopy -i "$fat" "$work/syslinux.cfg" ::syslinux.cfg
+syslinux --install "$fat"
+qemu-img convert -q -O qcow2 "$fat" "$out/nubo-test-guest.qcow2.new"
+
 mv "$out/vmlinuz.new" "$out/vmlinuz"
 mv "$out/initramfs.gz.new" "$out/initramfs.gz"
+mv "$out/nubo-test-guest.qcow2.new" "$out/nubo-test-guest.qcow2"
 echo "$stamp" > "$out/.stamp"
 echo "test guest built in $out (kernel $kver, $(wc -l < "$root/etc/modules") modules)"

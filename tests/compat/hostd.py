@@ -70,6 +70,7 @@ class Lab:
         self.fabric = f"nf{self.tag}"
         self.lan = f"ng{self.tag}"
         self.gateway = f"10.99.{index}.1"
+        self.fabric_ip = f"10.213.{index}.1"
         self.hosts: list[Hostd] = []
 
     def start(self) -> "Lab":

@@ -531,6 +531,8 @@ class Nubod:
     restarts: int = 0
     # more command-line options for nubod
     extra_args: list = field(default_factory=list)
+    # where host agents reach nubod (ADDR:PORT); a free port on 127.0.0.1 by default
+    host_api: str = ""
 
     @property
     def endpoint(self) -> str:
@@ -552,6 +554,8 @@ class Nubod:
         (self.tmp / "data").mkdir()
         (self.tmp / "home").mkdir()
         self.port = free_port()
+        if not self.host_api:
+            self.host_api = f"127.0.0.1:{free_port()}"
         pg = os.environ.get("NUBO_TEST_DATABASE")
         if pg:
             self.db = PgDatabase(pg)
@@ -582,6 +586,7 @@ class Nubod:
     def _spawn(self, ready_timeout: float) -> None:
         args = [str(self.binary), "--data-dir", str(self.tmp / "data"),
                 "--xmlrpc", f"127.0.0.1:{self.port}",
+                "--host-api", f"{self.host_api}",
                 "--sim-delay-ms", "20", "--monitor-interval", "1", *self.extra_args]
         if self.db is not None:
             args += ["--database", self.db.url]

@@ -6,13 +6,14 @@ powers itself off is seen as POWEROFF."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 
 import pytest
 
 from hostd import Hostd, Lab, guest_dir
-from onehelpers import Nubod, uniq, wait_for
+from onehelpers import Nubod, free_port, tmpl, uniq, wait_for
 
 ACTIVE, STOPPED, SUSPENDED, DONE, POWEROFF, UNDEPLOYED = 3, 4, 5, 6, 8, 9
 RUNNING = 3
@@ -26,18 +27,20 @@ def guest():
 
 @pytest.fixture(scope="module")
 def cloud(guest):
-    d = Nubod().start()
     lab = Lab(index=1).start()
-    h = lab.add_host(d)
+    d = None
     try:
+        d = Nubod(host_api=f"{lab.fabric_ip}:{free_port()}").start()
+        h = lab.add_host(d)
         yield d, h
     finally:
-        alive = h.proc is not None and h.proc.poll() is None
-        tail = h.log_tail()
+        dead = [h.name for h in lab.hosts if h.proc is None or h.proc.poll() is not None]
+        tails = "\n".join(h.log_tail() for h in lab.hosts)
         lab.stop()
-        d.stop()
-        if not alive:
-            pytest.fail(f"nubo-hostd died\n{tail}", pytrace=False)
+        if d is not None:
+            d.stop()
+        if dead:
+            pytest.fail(f"nubo-hostd died: {dead}\n{tails}", pytrace=False)
 
 
 def state(one, vid):
@@ -178,3 +181,68 @@ def test_stop_and_undeploy_keep_the_guest_for_its_resume(cloud, guest):
     one.vm.action("terminate-hard", vid)
     wait_state(one, h, vid, DONE)
     assert not h.vm_dir(vid).exists() and h.qemu_pids() == []
+
+
+def host_of(one, h):
+    known = [x.ID for x in one.hostpool.info().HOST if x.NAME == h.name]
+    return known[0] if known else h.register(one)
+
+
+def test_guests_boot_from_an_imported_image_fetched_once_by_the_host(cloud, guest):
+    d, h = cloud
+    one = d.admin()
+    hid = host_of(one, h)
+    img = one.image.allocate(
+        f'NAME="{uniq("guest-img")}"\nTYPE="OS"\nPATH="{guest}/nubo-test-guest.qcow2"', 1)
+    wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")
+    image = one.image.info(img)
+    assert image.FORMAT == "qcow2"
+    net = one.vn.allocate(
+        f'NAME="{uniq("net")}"\nVN_MAD="bridge"\nBRIDGE="br0"\n'
+        f'NETWORK_MASK="255.255.255.0"\nGATEWAY="10.99.1.1"\n'
+        f'AR=[TYPE="IP4", IP="10.99.1.30", SIZE="5"]', -1)
+    tid = one.template.allocate(
+        f'NAME="{uniq("from-disk")}"\nCPU="0.5"\nMEMORY="128"\n'
+        f'DISK=[IMAGE_ID="{img}"]\nNIC=[NETWORK_ID="{net}"]\n'
+        f'CONTEXT=[NETWORK="YES", HOSTNAME="disk-guest"]\nSCHED_REQUIREMENTS="ID = {hid}"')
+    vids = [one.template.instantiate(tid, "", False, "", False) for _ in range(2)]
+    for vid in vids:
+        wait_state(one, h, vid, ACTIVE, RUNNING)
+        wait_for(lambda: "GUEST-READY" in h.serial(vid), timeout=120, what=f"VM {vid} ready")
+        ip = one.vm.info(vid).TEMPLATE["NIC"]["IP"]
+        wait_for(lambda: "nubo-test-guest disk-guest" in http_get(h, f"http://{ip}/"), timeout=30,
+                 what=f"VM {vid} answering")
+        overlay = h.vm_dir(vid) / "disk.0"
+        info = subprocess.run(["qemu-img", "info", "-U", "--output=json", str(overlay)],
+                              capture_output=True, text=True, check=True).stdout
+        assert f"/images/{img}-" in info, f"the overlay sits on the cached base: {info}"
+    cached = list((h.state_dir / "images").glob(f"{img}-*"))
+    assert len(cached) == 1
+    assert h.log_tail(200000).count("image fetched from the front-end") == 1, "fetched once"
+    for vid in vids:
+        one.vm.action("terminate-hard", vid)
+    for vid in vids:
+        wait_state(one, h, vid, DONE)
+        assert not h.vm_dir(vid).exists()
+    assert cached[0].exists(), "the cache outlives the VMs"
+    assert one.image.info(img).STATE == 1
+
+
+def test_a_missing_image_file_fails_the_prolog_with_a_message(cloud, guest):
+    d, h = cloud
+    one = d.admin()
+    hid = host_of(one, h)
+    img = one.image.allocate(
+        f'NAME="{uniq("doomed")}"\nTYPE="OS"\nPATH="{guest}/nubo-test-guest.qcow2"', 1)
+    wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")
+    os.remove(one.image.info(img).SOURCE)
+    vid = one.vm.allocate(
+        f'NAME="{uniq("no-disk")}"\nCPU="0.5"\nMEMORY="128"\nDISK=[IMAGE_ID="{img}"]\n'
+        f'SCHED_REQUIREMENTS="ID = {hid}"', False)
+    PROLOG_FAILURE = 39
+    wait_state(one, h, vid, ACTIVE, PROLOG_FAILURE, timeout=60)
+    error = tmpl(one.xml("vm.info", vid), "ERROR", "USER_TEMPLATE")
+    assert f"cannot read image {img}" in error, error
+    one.vm.recover(vid, 3)  # delete
+    wait_state(one, h, vid, DONE)
+    assert not h.vm_dir(vid).exists()

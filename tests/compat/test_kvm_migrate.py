@@ -12,7 +12,7 @@ import time
 import pytest
 
 from hostd import Lab, guest_dir
-from onehelpers import Nubod, uniq, wait_for
+from onehelpers import Nubod, free_port, uniq, wait_for
 
 ACTIVE, DONE, RUNNING = 3, 6, 3
 
@@ -24,16 +24,18 @@ def guest():
 
 @pytest.fixture(scope="module")
 def two_hosts(guest):
-    d = Nubod().start()
     lab = Lab(index=2).start()
+    d = None
     try:
+        d = Nubod(host_api=f"{lab.fabric_ip}:{free_port()}").start()
         h1, h2 = lab.add_host(d), lab.add_host(d)
         yield d, lab, h1, h2
     finally:
         logs = "\n".join(f"--- {h.name} ---\n{h.log_tail()}" for h in lab.hosts)
         dead = [h.name for h in lab.hosts if h.proc is None or h.proc.poll() is not None]
         lab.stop()
-        d.stop()
+        if d is not None:
+            d.stop()
         if dead:
             pytest.fail(f"nubo-hostd died: {dead}\n{logs}", pytrace=False)
 

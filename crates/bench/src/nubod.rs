@@ -28,6 +28,7 @@ impl Nubod {
             .args(["--data-dir"])
             .arg(dir.path().join("data"))
             .args(["--xmlrpc", &format!("127.0.0.1:{port}")])
+            .args(["--host-api", "127.0.0.1:0"])
             .args([
                 "--sim-delay-ms",
                 "0",

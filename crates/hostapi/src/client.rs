@@ -70,37 +70,16 @@ impl RemoteHost {
 
     /// One signed call; the verified body of a 200 answer.
     pub async fn call(&self, method: &str, path: &str, body: Vec<u8>) -> Result<Vec<u8>, String> {
-        let date = crate::now();
-        let signature = auth::sign_request(&self.secret, method, path, date, &body);
-        let stream = TcpStream::connect(&self.endpoint.authority)
-            .await
-            .map_err(|e| {
-                format!(
-                    "cannot reach the host agent at {}: {e}",
-                    self.endpoint.authority
-                )
-            })?;
-        let _ = stream.set_nodelay(true);
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("host agent at {}: {e}", self.endpoint.authority))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        let request = HttpRequest::builder()
-            .method(method)
-            .uri(path)
-            .header(hyper::header::HOST, &self.endpoint.authority)
-            .header(hyper::header::CONTENT_TYPE, "application/json")
-            .header(auth::HOST_HEADER, &self.name)
-            .header(auth::DATE_HEADER, date.to_string())
-            .header(auth::SIGNATURE_HEADER, &signature)
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| e.to_string())?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| format!("host agent at {}: {e}", self.endpoint.authority))?;
+        let (signature, response) = send(
+            &self.endpoint.authority,
+            &self.name,
+            &self.secret,
+            method,
+            path,
+            body,
+            &[],
+        )
+        .await?;
         let status = response.status().as_u16();
         let answer_signature = response
             .headers()
@@ -142,6 +121,50 @@ impl RemoteHost {
         }
         Ok(bytes.to_vec())
     }
+}
+
+/// Sends one request signed as host `name` (or as nubod for host `name`) and returns the
+/// request's signature with the response, whose body is not read yet.
+pub(crate) async fn send(
+    authority: &str,
+    name: &str,
+    secret: &str,
+    method: &str,
+    path: &str,
+    body: Vec<u8>,
+    headers: &[(&str, &str)],
+) -> Result<(String, hyper::Response<hyper::body::Incoming>), String> {
+    let date = crate::now();
+    let signature = auth::sign_request(secret, method, path, date, &body);
+    let stream = TcpStream::connect(authority)
+        .await
+        .map_err(|e| format!("cannot reach {authority}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("{authority}: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut builder = HttpRequest::builder()
+        .method(method)
+        .uri(path)
+        .header(hyper::header::HOST, authority)
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .header(auth::HOST_HEADER, name)
+        .header(auth::DATE_HEADER, date.to_string())
+        .header(auth::SIGNATURE_HEADER, &signature);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    let request = builder
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| format!("{authority}: {e}"))?;
+    Ok((signature, response))
 }
 
 impl Hypervisor for RemoteHost {

@@ -2,10 +2,12 @@
 //! operation (`POST /v1/execute`, a JSON [`nubo_driver::Request`], answered with a JSON
 //! [`nubo_driver::Outcome`]) and to report (`GET /v1/monitor`, a JSON
 //! [`nubo_driver::HostReport`]). Both directions are signed with the host's secret
-//! ([`auth`]); [`client::RemoteHost`] is nubod's side.
+//! ([`auth`]); [`client::RemoteHost`] is nubod's side. Agents fetch image files from
+//! nubod the same way ([`images`]).
 
 pub mod auth;
 pub mod client;
+pub mod images;
 
 pub use client::{Endpoint, RemoteHost};
 

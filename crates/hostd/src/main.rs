@@ -3,6 +3,7 @@
 //! agent; a restarted agent finds them again in its state directory.
 
 mod config;
+mod image_cache;
 mod server;
 
 use std::sync::Arc;
@@ -28,10 +29,14 @@ async fn main() -> anyhow::Result<()> {
         config::DriverKind::Kvm(k) => {
             std::fs::create_dir_all(&k.state_dir)
                 .with_context(|| format!("cannot create {}", k.state_dir.display()))?;
-            let kvm = nubo_driver_kvm::KvmDriver::new(
-                k.clone(),
-                Arc::new(nubo_driver_kvm::disks::SharedFiles),
+            let images = image_cache::ImageCache::new(
+                &k.state_dir,
+                nubo_hostapi::images::HostIdentity {
+                    name: settings.name.clone(),
+                    secret: settings.secret.clone(),
+                },
             );
+            let kvm = nubo_driver_kvm::KvmDriver::new(k.clone(), Arc::new(images));
             let (accel, reason) = kvm.accel().await;
             tracing::info!(accel = accel.name(), %reason, "acceleration chosen");
             Arc::new(kvm)

@@ -18,6 +18,9 @@ pub struct Args {
     /// XML-RPC listen address (ADDR:PORT).
     #[arg(long)]
     pub xmlrpc: Option<String>,
+    /// Where host agents fetch image files (ADDR:PORT, default 127.0.0.1:2635).
+    #[arg(long)]
+    pub host_api: Option<String>,
     /// Database URL: postgres://... for PostgreSQL (default: SQLite in the data dir).
     #[arg(long)]
     pub database: Option<String>,
@@ -63,6 +66,19 @@ pub struct FileConfig {
     /// Scheduler, monitoring and simulated hosts.
     #[serde(default)]
     pub runtime: RuntimeFileConfig,
+    /// The listener host agents use.
+    #[serde(default)]
+    pub hosts: HostsFileConfig,
+}
+
+/// `[hosts]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostsFileConfig {
+    /// Listen address of the host agents' API.
+    pub listen: Option<String>,
+    /// The URL host agents reach it at (default: http:// and the listen address).
+    pub url: Option<String>,
 }
 
 /// `[runtime]` section.
@@ -124,6 +140,8 @@ pub struct Settings {
     pub xmlrpc: String,
     /// Largest request body in bytes.
     pub body_limit: usize,
+    /// The host agents' API listen address.
+    pub host_api: String,
     /// Scheduler, monitoring, simulated hosts and the host key (read at start).
     pub runtime: nubo_core::RuntimeConfig,
 }
@@ -180,11 +198,24 @@ impl Settings {
         if let Some(name) = policy {
             runtime.sched_policy = sched_policy(&name, file.runtime.sched_rank.as_deref())?;
         }
+        let host_api = args
+            .host_api
+            .clone()
+            .or(file.hosts.listen)
+            .unwrap_or_else(|| "127.0.0.1:2635".to_string());
+        runtime.host_api_url = Some(
+            file.hosts
+                .url
+                .unwrap_or_else(|| format!("http://{host_api}"))
+                .trim_end_matches('/')
+                .to_string(),
+        );
         Ok(Settings {
             data_dir,
             database,
             xmlrpc,
             body_limit,
+            host_api,
             runtime,
         })
     }

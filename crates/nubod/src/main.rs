@@ -51,20 +51,42 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&settings.xmlrpc)
         .await
         .with_context(|| format!("cannot listen on {}", settings.xmlrpc))?;
+    let hosts_listener = tokio::net::TcpListener::bind(&settings.host_api)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.host_api))?;
     tracing::info!(
         xmlrpc = %listener.local_addr()?,
+        host_api = %hosts_listener.local_addr()?,
         backend = core.backend_name(),
         data_dir = %settings.data_dir.display(),
         "nubod is serving"
     );
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let hosts = tokio::spawn(nubo_frontend_hosts::serve(
+        hosts_listener,
+        core.clone(),
+        stopped(stop_rx.clone()),
+    ));
     nubo_frontend_xmlrpc::serve(
         listener,
         core.clone(),
         settings.body_limit,
-        shutdown_signal(),
+        stopped(stop_rx),
     )
     .await
     .context("the XML-RPC server failed")?;
+    match hosts.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "the host agents' server failed"),
+        Err(e) => tracing::error!(error = %e, "the host agents' server panicked"),
+    }
     core.close().await;
     tracing::info!("nubod stopped");
     Ok(())

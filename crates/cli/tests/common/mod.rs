@@ -66,6 +66,7 @@ impl Server {
             .arg(dir.path().join("data"))
             .arg("--xmlrpc")
             .arg(format!("127.0.0.1:{port}"))
+            .args(["--host-api", "127.0.0.1:0"])
             .args(["--sim-delay-ms", "20", "--monitor-interval", "1"])
             .env("NUBO_ADMIN_PASSWORD", "pw")
             .env("HOME", dir.path())

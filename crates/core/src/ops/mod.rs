@@ -8,6 +8,7 @@ pub mod document;
 pub mod generic;
 pub mod group;
 pub mod host;
+pub mod host_access;
 mod host_monitoring;
 pub mod image;
 pub mod image_files;

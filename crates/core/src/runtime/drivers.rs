@@ -179,7 +179,11 @@ fn request(core: &Core, d: &Dispatch) -> Result<Prepared, String> {
             .and_then(|t| state.hosts.get(&t).map(|h| h.name.clone()));
         let driver = core.inner.runtime.drivers.of(host);
         let spec = match &driver {
-            Ok(d) if d.wants_spec() => Some(Box::new(super::spec::build(state, vm))),
+            Ok(d) if d.wants_spec() => Some(Box::new(super::spec::build(
+                state,
+                vm,
+                core.inner.runtime.config.host_api_url.as_deref(),
+            ))),
             _ => None,
         };
         // A live migration between agents needs the destination's agent too.

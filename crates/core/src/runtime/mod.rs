@@ -35,6 +35,9 @@ pub struct RuntimeConfig {
     pub sched_policy: nubo_scheduler::Policy,
     /// The key host agents' secrets are derived from (empty: no agents).
     pub host_key: HostKey,
+    /// Where host agents fetch image files (`http://ADDR:PORT`); none: agents open the
+    /// images' paths themselves (shared storage).
+    pub host_api_url: Option<String>,
 }
 
 impl Default for RuntimeConfig {
@@ -45,6 +48,7 @@ impl Default for RuntimeConfig {
             sched_retry: Duration::from_secs(5),
             sched_policy: nubo_scheduler::Policy::Striping,
             host_key: HostKey::default(),
+            host_api_url: None,
         }
     }
 }

@@ -23,8 +23,9 @@ fn yes(pairs: &[(String, String)], key: &str) -> bool {
     get(pairs, key).is_some_and(|v| v.eq_ignore_ascii_case("yes"))
 }
 
-/// The spec of `vm`.
-pub(crate) fn build(state: &State, vm: &Vm) -> VmSpec {
+/// The spec of `vm`; image files are fetched from `images_url` (the host agents' API of
+/// this front-end) when given.
+pub(crate) fn build(state: &State, vm: &Vm, images_url: Option<&str>) -> VmSpec {
     let t = &vm.template;
     let nics: Vec<NicSpec> = t.vectors("NIC").map(nic).collect();
     VmSpec {
@@ -32,7 +33,10 @@ pub(crate) fn build(state: &State, vm: &Vm) -> VmSpec {
         vcpu: vm.vcpu.max(1),
         memory_mb: u64::try_from(vm.memory_mb).unwrap_or(0),
         os: t.vectors("OS").next().map(os).unwrap_or_default(),
-        disks: t.vectors("DISK").map(|d| disk(state, d)).collect(),
+        disks: t
+            .vectors("DISK")
+            .map(|d| disk(state, d, images_url))
+            .collect(),
         context: t
             .vectors("CONTEXT")
             .next()
@@ -70,7 +74,7 @@ fn os(pairs: &[(String, String)]) -> OsSpec {
     }
 }
 
-fn disk(state: &State, pairs: &[(String, String)]) -> DiskSpec {
+fn disk(state: &State, pairs: &[(String, String)], images_url: Option<&str>) -> DiskSpec {
     let disk_id = get(pairs, "DISK_ID")
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
@@ -89,7 +93,9 @@ fn disk(state: &State, pairs: &[(String, String)]) -> DiskSpec {
             (
                 DiskSource::Image {
                     image_id: img.meta.id,
-                    url: String::new(),
+                    url: images_url
+                        .map(|u| format!("{u}{}{}", nubo_hostapi::images::IMAGES_PATH, img.meta.id))
+                        .unwrap_or_default(),
                     path: img.source.clone(),
                     sha256: String::new(),
                     format: get(pairs, "FORMAT").unwrap_or(&img.format).to_string(),

@@ -37,6 +37,7 @@ pub fn start_with(data: &Path, home: &Path, args: &[&str]) -> Daemon {
         .arg(data)
         .arg("--xmlrpc")
         .arg(format!("127.0.0.1:{port}"))
+        .args(["--host-api", "127.0.0.1:0"])
         .args(args)
         .env("NUBO_ADMIN_PASSWORD", "pw")
         .env("HOME", home)

@@ -1,0 +1,45 @@
+//! What a host agent may ask of the front-end, once it proved it is the agent of host
+//! NAME: the file of an image that a VM placed on that host uses, and the secret to check
+//! its signatures with.
+
+use std::path::PathBuf;
+
+use nubo_types::{Error, Result};
+
+use crate::Core;
+use crate::model::Image;
+
+impl Core {
+    /// The secret of host `name`'s agent (derived from the front-end's host key); none
+    /// when this front-end has no host key.
+    pub fn host_secret(&self, name: &str) -> Option<String> {
+        let key = &self.inner.runtime.config.host_key;
+        (!key.0.is_empty()).then(|| key.secret_of(name))
+    }
+
+    /// The file of image `image_id`, if a VM on host `host_name` (or on its way there or
+    /// away from it) uses it.
+    pub fn image_file_for_host(&self, host_name: &str, image_id: i32) -> Result<PathBuf> {
+        self.read(|state| {
+            let host = state
+                .hosts
+                .values()
+                .find(|h| h.name == host_name)
+                .ok_or_else(|| Error::action(format!("no host named \"{host_name}\"")))?;
+            let image = state.get::<Image>(image_id)?;
+            let used_there = image.vms.iter().any(|vid| {
+                state.vms.get(vid).is_some_and(|vm| {
+                    vm.history.iter().rev().take(2).any(|h| h.hid == host.id)
+                        || vm.migrating_from.as_ref().is_some_and(|h| h.hid == host.id)
+                })
+            });
+            if !used_there {
+                return Err(Error::action(format!(
+                    "no VM on host {} uses image {image_id}",
+                    host.name
+                )));
+            }
+            Ok(PathBuf::from(&image.source))
+        })
+    }
+}

@@ -1,0 +1,145 @@
+//! The front end for host agents (`nubo-hostd`), on its own listener: every request must be
+//! signed with the secret of the host it names, every answer is signed back. Today it
+//! serves `GET /v1/images/<ID>`: the file of an image that a VM on that host uses, with its
+//! SHA-256 (or 304 when the agent's copy has the same digest).
+
+mod checksums;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use nubo_hostapi::auth;
+use nubo_hostapi::images::{HAVE_HEADER, IMAGES_PATH, SHA256_HEADER};
+use tokio::io::AsyncReadExt;
+
+/// What the handlers share.
+#[derive(Debug)]
+struct Shared {
+    core: nubo_core::Core,
+    checksums: checksums::Checksums,
+}
+
+/// Serves host agents on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    core: nubo_core::Core,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(core))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// The router.
+pub fn router(core: nubo_core::Core) -> Router {
+    Router::new()
+        .fallback(handle)
+        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
+        .with_state(Arc::new(Shared {
+            core,
+            checksums: checksums::Checksums::default(),
+        }))
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let path = uri.path();
+    let host = header(auth::HOST_HEADER).unwrap_or_default().to_string();
+    let Some(secret) = shared.core.host_secret(&host) else {
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this front-end has no host key",
+        );
+    };
+    if let Err(e) = auth::verify_request(
+        &secret,
+        method.as_str(),
+        path,
+        header(auth::DATE_HEADER),
+        header(auth::SIGNATURE_HEADER),
+        &body,
+        nubo_hostapi::now(),
+    ) {
+        tracing::warn!(%host, %path, error = %e, "refused a host agent's request");
+        return plain(StatusCode::UNAUTHORIZED, &e.to_string());
+    }
+    let request_signature = header(auth::SIGNATURE_HEADER)
+        .unwrap_or_default()
+        .to_string();
+    let signed = |status: StatusCode, text: String| {
+        let body = text.into_bytes();
+        let sig = auth::sign_response(&secret, &request_signature, status.as_u16(), &body);
+        Response::builder()
+            .status(status)
+            .header(auth::SIGNATURE_HEADER, sig)
+            .body(Body::from(body))
+            .unwrap_or_else(|_| Response::new(Body::empty()))
+    };
+    let image_id = match (method.as_str(), path.strip_prefix(IMAGES_PATH)) {
+        ("GET", Some(id)) => match id.parse::<i32>() {
+            Ok(id) => id,
+            Err(_) => return signed(StatusCode::BAD_REQUEST, format!("bad image id \"{id}\"")),
+        },
+        _ => return signed(StatusCode::NOT_FOUND, "no such call".into()),
+    };
+    let file = match shared.core.image_file_for_host(&host, image_id) {
+        Ok(p) => p,
+        Err(e) => return signed(StatusCode::FORBIDDEN, e.to_string()),
+    };
+    let sha = match shared.checksums.of(&file).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(image_id, path = %file.display(), error = %e, "cannot read an image file");
+            return signed(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot read image {image_id}'s file"),
+            );
+        }
+    };
+    if header(HAVE_HEADER) == Some(sha.as_str()) {
+        return signed(StatusCode::NOT_MODIFIED, String::new());
+    }
+    let opened = tokio::fs::File::open(&file).await;
+    let Ok(handle) = opened else {
+        return signed(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot open image {image_id}'s file"),
+        );
+    };
+    tracing::info!(%host, image_id, "sending an image to a host");
+    let stream = futures_util::stream::unfold(handle, |mut f| async move {
+        let mut buf = vec![0u8; 256 * 1024];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), f))
+            }
+            Err(e) => Some((Err(e), f)),
+        }
+    });
+    let sig = auth::sign_response_digest(&secret, &request_signature, 200, &sha);
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(auth::SIGNATURE_HEADER, sig)
+        .header(SHA256_HEADER, &sha)
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+fn plain(status: StatusCode, text: &str) -> Response {
+    Response::builder()
+        .status(status)
+        .body(Body::from(text.to_string()))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}

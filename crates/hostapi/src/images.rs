@@ -1,0 +1,161 @@
+//! Image transfer from the front-end to a host: the agent asks nubod for an image's file
+//! (`GET /v1/images/<ID>`, signed with the host's secret), nubod streams it with its SHA-256
+//! in a header and signs the answer over that digest; the agent writes it while hashing and
+//! keeps it only if the digest it computed matches both. With the digest of the copy it
+//! already holds, the agent is answered 304 when nothing changed.
+
+use std::path::Path;
+
+use http_body_util::BodyExt;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use crate::auth;
+use crate::client::{Endpoint, send};
+
+/// Where nubod serves image files (followed by the image's id).
+pub const IMAGES_PATH: &str = "/v1/images/";
+/// Request header: the SHA-256 of the copy the host has.
+pub const HAVE_HEADER: &str = "x-nubo-have-sha256";
+/// Response header: the SHA-256 of the file sent.
+pub const SHA256_HEADER: &str = "x-nubo-sha256";
+
+/// What a fetch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched {
+    /// The host's copy is current.
+    Unchanged,
+    /// A new copy was written; its SHA-256.
+    Written(String),
+}
+
+/// A host's identity when it fetches from nubod.
+#[derive(Debug, Clone)]
+pub struct HostIdentity {
+    /// The host's name.
+    pub name: String,
+    /// The host's secret.
+    pub secret: String,
+}
+
+/// Splits `http://HOST:PORT/PATH` into an endpoint and the path.
+pub fn split_url(url: &str) -> Result<(Endpoint, String), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("\"{url}\" is not an http:// URL"))?;
+    let (authority, path) = rest
+        .split_once('/')
+        .ok_or_else(|| format!("\"{url}\" has no path"))?;
+    Ok((Endpoint::parse(authority)?, format!("/{path}")))
+}
+
+/// Fetches `url` into `dest` unless `have` (the SHA-256 of the current copy) is still
+/// current.
+pub async fn fetch(
+    who: &HostIdentity,
+    url: &str,
+    dest: &Path,
+    have: Option<&str>,
+) -> Result<Fetched, String> {
+    let (endpoint, path) = split_url(url)?;
+    let headers: Vec<(&str, &str)> = have.map(|h| (HAVE_HEADER, h)).into_iter().collect();
+    let (signature, response) = send(
+        &endpoint.authority,
+        &who.name,
+        &who.secret,
+        "GET",
+        &path,
+        Vec::new(),
+        &headers,
+    )
+    .await?;
+    let status = response.status().as_u16();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let answer_signature = header(auth::SIGNATURE_HEADER);
+    let announced = header(SHA256_HEADER);
+    let mut body = response.into_body();
+    if status != 200 {
+        let bytes = body
+            .collect()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?
+            .to_bytes();
+        auth::verify_response(
+            &who.secret,
+            &signature,
+            status,
+            answer_signature.as_deref(),
+            &bytes,
+        )
+        .map_err(|e| format!("{url}: the answer is not from nubod: {e}"))?;
+        if status == 304 {
+            return Ok(Fetched::Unchanged);
+        }
+        return Err(format!(
+            "{url}: {status} {}",
+            String::from_utf8_lossy(&bytes).trim()
+        ));
+    }
+    let tmp = dest.with_extension("part");
+    let mut file = tokio::fs::File::create(&tmp)
+        .await
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let mut hasher = Sha256::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| format!("{url}: {e}"))?;
+        if let Ok(data) = frame.into_data() {
+            hasher.update(&data);
+            file.write_all(&data)
+                .await
+                .map_err(|e| format!("{}: {e}", tmp.display()))?;
+        }
+    }
+    file.sync_all()
+        .await
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    drop(file);
+    let got = hex::encode(hasher.finalize());
+    let checked = auth::verify_response_digest(
+        &who.secret,
+        &signature,
+        status,
+        answer_signature.as_deref(),
+        &got,
+    );
+    if let Err(e) = checked {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(format!(
+            "{url}: the image arrived damaged or not from nubod: {e}"
+        ));
+    }
+    if announced.as_deref() != Some(got.as_str()) {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(format!("{url}: checksum mismatch"));
+    }
+    tokio::fs::rename(&tmp, dest)
+        .await
+        .map_err(|e| format!("{}: {e}", dest.display()))?;
+    Ok(Fetched::Written(got))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_endpoint_and_path() {
+        let (e, p) = split_url("http://10.0.0.1:2635/v1/images/7").expect("ok");
+        assert_eq!(
+            (e.authority.as_str(), p.as_str()),
+            ("10.0.0.1:2635", "/v1/images/7")
+        );
+        assert!(split_url("ftp://x/y").is_err());
+        assert!(split_url("http://x").is_err());
+    }
+}
