@@ -144,6 +144,13 @@ class Hostd:
                 stdin=subprocess.DEVNULL, stdout=err, stderr=err)
         return self
 
+    def host_id(self, one) -> int:
+        """The host's id in nubod, registering it first if needed."""
+        for x in one.hostpool.info().HOST:
+            if x.NAME == self.name:
+                return x.ID
+        return self.register(one)
+
     def register(self, one) -> int:
         """Creates the host in nubod, points it at this agent and waits for MONITORED."""
         hid = one.host.allocate(self.name, "kvm", "kvm", -1)

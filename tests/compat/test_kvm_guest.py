@@ -72,7 +72,7 @@ def http_get(h: Hostd, url: str) -> str:
 def test_a_real_guest_runs_suspends_powers_off_and_leaves_nothing(cloud, guest):
     d, h = cloud
     one = d.admin()
-    hid = h.register(one)
+    hid = h.host_id(one)
     host = one.host.info(hid)
     assert host.TEMPLATE["ACCELERATION"] in ("kvm", "tcg")
     net = one.vn.allocate(
@@ -129,8 +129,7 @@ def test_a_real_guest_runs_suspends_powers_off_and_leaves_nothing(cloud, guest):
 def test_a_guest_that_powers_itself_off_is_seen_as_poweroff(cloud, guest):
     d, h = cloud
     one = d.admin()
-    known = [x.ID for x in one.hostpool.info().HOST if x.NAME == h.name]
-    hid = known[0] if known else h.register(one)
+    hid = h.host_id(one)
     vid = one.vm.allocate(
         f'NAME="{uniq("self-off")}"\nCPU="0.5"\nMEMORY="128"\n'
         f'OS=[KERNEL="{guest}/vmlinuz", INITRD="{guest}/initramfs.gz", '
@@ -147,8 +146,7 @@ def test_a_guest_that_powers_itself_off_is_seen_as_poweroff(cloud, guest):
 def test_stop_and_undeploy_keep_the_guest_for_its_resume(cloud, guest):
     d, h = cloud
     one = d.admin()
-    known = [x.ID for x in one.hostpool.info().HOST if x.NAME == h.name]
-    hid = known[0] if known else h.register(one)
+    hid = h.host_id(one)
     vid = one.vm.allocate(
         f'NAME="{uniq("keep")}"\nCPU="0.5"\nMEMORY="128"\n'
         f'OS=[KERNEL="{guest}/vmlinuz", INITRD="{guest}/initramfs.gz", '
@@ -183,15 +181,10 @@ def test_stop_and_undeploy_keep_the_guest_for_its_resume(cloud, guest):
     assert not h.vm_dir(vid).exists() and h.qemu_pids() == []
 
 
-def host_of(one, h):
-    known = [x.ID for x in one.hostpool.info().HOST if x.NAME == h.name]
-    return known[0] if known else h.register(one)
-
-
 def test_guests_boot_from_an_imported_image_fetched_once_by_the_host(cloud, guest):
     d, h = cloud
     one = d.admin()
-    hid = host_of(one, h)
+    hid = h.host_id(one)
     img = one.image.allocate(
         f'NAME="{uniq("guest-img")}"\nTYPE="OS"\nPATH="{guest}/nubo-test-guest.qcow2"', 1)
     wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")
@@ -231,7 +224,7 @@ def test_guests_boot_from_an_imported_image_fetched_once_by_the_host(cloud, gues
 def test_a_missing_image_file_fails_the_prolog_with_a_message(cloud, guest):
     d, h = cloud
     one = d.admin()
-    hid = host_of(one, h)
+    hid = h.host_id(one)
     img = one.image.allocate(
         f'NAME="{uniq("doomed")}"\nTYPE="OS"\nPATH="{guest}/nubo-test-guest.qcow2"', 1)
     wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")

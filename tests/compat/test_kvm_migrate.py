@@ -70,7 +70,7 @@ def wait_running_on(one, hosts, vid, hid, timeout=120):
 def test_a_running_guest_moves_live_and_back(two_hosts, guest):
     d, lab, h1, h2 = two_hosts
     one = d.admin()
-    id1, id2 = h1.register(one), h2.register(one)
+    id1, id2 = h1.host_id(one), h2.host_id(one)
     net = one.vn.allocate(
         f'NAME="{uniq("lan")}"\nVN_MAD="bridge"\nBRIDGE="br0"\n'
         f'NETWORK_MASK="255.255.255.0"\nGATEWAY="{lab.gateway}"\n'
@@ -106,3 +106,37 @@ def test_a_running_guest_moves_live_and_back(two_hosts, guest):
     for h in (h1, h2):
         assert h.qemu_pids() == [] and not h.vm_dir(vid).exists()
         assert f"one-{vid}-0" not in h.links()
+
+
+def test_a_guest_with_local_disks_moves_live_with_them(two_hosts, guest):
+    d, lab, h1, h2 = two_hosts
+    one = d.admin()
+    id1, id2 = h1.host_id(one), h2.host_id(one)
+    img = one.image.allocate(
+        f'NAME="{uniq("boot")}"\nTYPE="OS"\nPATH="{guest}/nubo-test-guest.qcow2"', 1)
+    wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")
+    vid = one.vm.allocate(
+        f'NAME="{uniq("disky")}"\nCPU="0.5"\nMEMORY="128"\n'
+        f'DISK=[IMAGE_ID="{img}"]\nDISK=[SIZE="8", TYPE="fs"]\n'
+        f'SCHED_REQUIREMENTS="ID = {id1}"', False)
+    wait_running_on(one, lab.hosts, vid, id1)
+    wait_for(lambda: "GUEST-READY" in h1.serial(vid), timeout=120, what="GUEST-READY on h1")
+    marker = uniq("on-disk")
+    type_into(h1, vid, f"printf {marker} > /dev/vdb; sync; echo WROTE-$((6*7))")
+    wait_for(lambda: "WROTE-42" in h1.serial(vid), timeout=20, what="the guest writing its disk")
+
+    one.vm.migrate(vid, id2, True, False, -1, 0)
+    wait_running_on(one, lab.hosts, vid, id2)
+    copy = (h2.vm_dir(vid) / "disk.1").read_bytes()
+    assert copy.startswith(marker.encode()), "the volatile disk's data reached h2"
+    overlay = subprocess.run(["qemu-img", "info", "-U", "--output=json", str(h2.vm_dir(vid) / "disk.0")],
+                             capture_output=True, text=True, check=True).stdout
+    assert f"/images/{img}-" in overlay, "h2's overlay sits on h2's cached base"
+    type_into(h2, vid, "echo 3 > /proc/sys/vm/drop_caches; echo READ-$(head -c 40 /dev/vdb)")
+    wait_for(lambda: f"READ-{marker}" in h2.serial(vid), timeout=20,
+             what="the guest reading its disk back on h2")
+    assert h1.qemu_pids() == [] and not h1.vm_dir(vid).exists()
+
+    one.vm.action("terminate-hard", vid)
+    wait_for(lambda: one.vm.info(vid).STATE == DONE, timeout=60, what="DONE")
+    assert not h2.vm_dir(vid).exists()

@@ -127,6 +127,15 @@ pub async fn status(dir: &VmDir) -> Result<String, KvmError> {
 /// Sends the guest's memory to `uri` (`file:…` or `tcp:…`) and waits for the end.
 pub async fn migrate_out(dir: &VmDir, uri: &str, timeout: Duration) -> Result<(), KvmError> {
     let mut q = qmp::Qmp::connect(&dir.qmp()).await?;
+    migrate_out_on(&mut q, uri, timeout).await
+}
+
+/// The same on an open QMP connection (QEMU serves one at a time).
+pub async fn migrate_out_on(
+    q: &mut qmp::Qmp,
+    uri: &str,
+    timeout: Duration,
+) -> Result<(), KvmError> {
     q.execute("migrate", Some(json!({ "uri": uri }))).await?;
     let deadline = Instant::now() + timeout;
     loop {

@@ -10,6 +10,7 @@ pub mod disks;
 pub mod error;
 pub mod guest;
 pub mod layout;
+pub mod migration;
 mod monitor;
 pub mod network;
 pub mod process;
@@ -198,37 +199,53 @@ impl KvmDriver {
             }
             Operation::MigrateIn => {
                 let spec = need_spec(&request)?;
-                if let Some(disk) = spec.disks.iter().find(|d| local_writable(d)) {
-                    return Err(KvmError::BadRequest(format!(
-                        "live migration of a VM with a local writable disk (DISK_ID {}) is not supported yet",
-                        disk.disk_id
-                    )));
-                }
                 // A guest left from an earlier, failed attempt goes first.
                 guest::stop_hard(&dir).await;
                 let address = cfg.migration_address.clone();
-                let port = free_port(&address)?;
-                let target = if address.contains(':') {
-                    format!("[{address}]:{port}")
-                } else {
-                    format!("{address}:{port}")
+                let at = |port: u16| {
+                    if address.contains(':') {
+                        format!("[{address}]:{port}")
+                    } else {
+                        format!("{address}:{port}")
+                    }
                 };
-                self.start(&dir, spec, &Incoming::Tcp(target.clone()))
+                let memory = at(free_port(&address)?);
+                self.start(&dir, spec, &Incoming::Tcp(memory.clone()))
                     .await?;
-                Ok(format!("tcp:{target}"))
+                let disks = if spec.disks.iter().any(migration::local_writable) {
+                    let nbd = at(free_port(&address)?);
+                    if let Err(e) =
+                        migration::export_disks(&dir, spec, &nbd, cfg.migrate_timeout).await
+                    {
+                        guest::stop_hard(&dir).await;
+                        network::unplug(&spec.nics).await;
+                        return Err(e);
+                    }
+                    Some(nbd)
+                } else {
+                    None
+                };
+                let to = migration::Destination {
+                    memory: format!("tcp:{memory}"),
+                    disks,
+                };
+                Ok(to.to_text())
             }
             Operation::Migrate => {
-                let uri = request.migrate_uri.clone().ok_or_else(|| {
+                let to = request.migrate_uri.as_deref().ok_or_else(|| {
                     KvmError::BadRequest("MIGRATE needs the destination's address".into())
                 })?;
+                let to = migration::Destination::parse(to)?;
                 if guest::running(&dir).is_none() {
                     return Err(KvmError::Qemu("the VM is not running here".into()));
                 }
-                guest::migrate_out(&dir, &uri, cfg.migrate_timeout).await?;
+                let spec = match dir.load_spec().await {
+                    Some(s) => s,
+                    None => need_spec(&request)?.clone(),
+                };
+                migration::send(&dir, &spec, &to, cfg.migrate_timeout).await?;
                 guest::stop_hard(&dir).await;
-                if let Some(spec) = dir.load_spec().await {
-                    network::unplug(&spec.nics).await;
-                }
+                network::unplug(&spec.nics).await;
                 dir.remove().await?;
                 Ok(String::new())
             }
@@ -293,19 +310,6 @@ fn need_spec(request: &Request) -> Result<&VmSpec, KvmError> {
             request.operation.name()
         ))
     })
-}
-
-/// A disk the VM writes that lives only on this host (an overlay or a volatile disk), so
-/// a live migration would have to copy it.
-fn local_writable(d: &nubo_driver::DiskSpec) -> bool {
-    use nubo_driver::{DiskKind, DiskSource};
-    if d.readonly || d.kind == DiskKind::Cdrom {
-        return false;
-    }
-    match &d.source {
-        DiskSource::Volatile { .. } => true,
-        DiskSource::Image { persistent, .. } => !persistent,
-    }
 }
 
 /// A TCP port free on `address` right now.

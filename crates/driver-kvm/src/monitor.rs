@@ -12,6 +12,9 @@ use crate::guest;
 use crate::layout::VmDir;
 use crate::process;
 
+/// How long the report waits for a guest's QMP socket.
+const STATUS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Clock ticks per second of /proc's CPU times (USER_HZ is 100 on Linux).
 const TICKS_PER_SECOND: f64 = 100.0;
 
@@ -34,8 +37,13 @@ pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
         };
         let (state, cpu, memory_kb) = match guest::running(&dir) {
             Some(r) => {
-                let state = match guest::status(&dir).await.as_deref() {
-                    Ok("paused") | Ok("postmigrate") | Ok("suspended") => GuestState::Paused,
+                // QEMU serves one QMP client at a time: while an operation holds the
+                // socket (a migration, say), the guest counts as running.
+                let status = tokio::time::timeout(STATUS_TIMEOUT, guest::status(&dir)).await;
+                let state = match status {
+                    Ok(Ok(s)) if matches!(s.as_str(), "paused" | "postmigrate" | "suspended") => {
+                        GuestState::Paused
+                    }
                     _ => GuestState::Running,
                 };
                 let (cpu, mem) = cpu_and_memory(driver, vm_id, r);
