@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds Nubo's test guest from Debian packages only: the Debian cloud kernel and a busybox
 # initramfs whose /init reads the VM's context (an OpenNebula CONTEXT cdrom or a cloud-init
-# NoCloud seed), configures eth0, answers HTTP on port 80 and powers off on ACPI.
+# NoCloud seed), configures eth0, answers HTTP on port 80 and powers off on ACPI. Kernel
+# command line switches: guest.mode=poweroff (power off once ready), guest.acpi=ignore (no
+# acpid: the power button does nothing).
 #
 #   scripts/build-test-guest.sh [OUT_DIR]      (default: target/test-guest)
 #
@@ -190,7 +192,11 @@ fi
 echo "nubo-test-guest $(hostname)" > /www/index.html
 cp /root/.ssh/authorized_keys /www/authorized_keys 2>/dev/null
 httpd -p 80 -h /www
-acpid -c /etc/acpi -l /tmp/acpid.log || echo "GUEST-NO-ACPID"
+if grep -q 'guest.acpi=ignore' /proc/cmdline; then
+  echo "GUEST-IGNORES-ACPI"
+else
+  acpid -c /etc/acpi -l /tmp/acpid.log || echo "GUEST-NO-ACPID"
+fi
 echo "GUEST-READY $(cut -d' ' -f1 /proc/uptime)"
 if grep -q 'guest.mode=poweroff' /proc/cmdline; then poweroff -f; fi
 exec setsid cttyhack sh -l

@@ -81,8 +81,8 @@ class Lab:
             sh("ip", "link", "set", bridge, "up")
         return self
 
-    def add_host(self, nubod) -> "Hostd":
-        h = Hostd(nubod, self, len(self.hosts) + 1).start()
+    def add_host(self, nubod, extra_args=()) -> "Hostd":
+        h = Hostd(nubod, self, len(self.hosts) + 1, extra_args).start()
         self.hosts.append(h)
         return h
 
@@ -96,8 +96,9 @@ class Lab:
 class Hostd:
     """One agent in its own namespace, serving host ``name``."""
 
-    def __init__(self, nubod, lab: Lab, number: int):
+    def __init__(self, nubod, lab: Lab, number: int, extra_args=()):
         self.nubod = nubod
+        self.extra_args = list(extra_args)
         self.lab = lab
         tag = f"{lab.tag}{number}"
         self.name = f"kvm-{tag}"
@@ -132,17 +133,32 @@ class Hostd:
         secret = subprocess.run([str(self.nubod.binary), "--data-dir", str(self.nubod.tmp / "data"),
                                  "host-secret", self.name], capture_output=True, text=True,
                                 check=True, timeout=30).stdout.strip()
-        secret_file = self.tmp / "secret"
-        secret_file.write_text(secret + "\n")
-        secret_file.chmod(0o600)
+        self.secret_file = self.tmp / "secret"
+        self.secret_file.write_text(secret + "\n")
+        self.secret_file.chmod(0o600)
         self.log = self.tmp / "hostd.log"
+        self._spawn()
+        return self
+
+    def _spawn(self) -> None:
         with open(self.log, "ab") as err:
             self.proc = subprocess.Popen(
                 ["ip", "netns", "exec", self.ns, str(hostd_binary()), "--name", self.name,
-                 "--listen", f"{self.addr}:{self.port}", "--secret-file", str(secret_file),
-                 "--state-dir", str(self.state_dir), "--driver", "kvm", "--log-level", "debug"],
+                 "--listen", f"{self.addr}:{self.port}", "--secret-file", str(self.secret_file),
+                 "--state-dir", str(self.state_dir), "--driver", "kvm", "--log-level", "debug",
+                 *self.extra_args],
                 stdin=subprocess.DEVNULL, stdout=err, stderr=err)
-        return self
+
+    def kill(self) -> None:
+        """kill -9 the agent (its guests keep running)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=15)
+
+    def restart(self) -> None:
+        with open(self.log, "ab") as f:
+            f.write(b"\n===== test harness: restart =====\n")
+        self._spawn()
 
     def host_id(self, one) -> int:
         """The host's id in nubod, registering it first if needed."""

@@ -71,7 +71,14 @@ pub fn build(
     push(&["-accel", &accel, "-cpu", cpu, "-machine", &kind]);
     push(&["-m", &format!("{}M", spec.memory_mb.max(16))]);
     push(&["-smp", &spec.vcpu.max(1).to_string()]);
-    push(&["-nodefaults", "-no-user-config", "-daemonize"]);
+    // -no-shutdown: when the guest powers off, QEMU stays (in "shutdown") so the agent can
+    // tell a guest that powered off from a QEMU that died.
+    push(&[
+        "-nodefaults",
+        "-no-user-config",
+        "-daemonize",
+        "-no-shutdown",
+    ]);
     push(&["-pidfile", &dir.pid().display().to_string()]);
     push(&[
         "-chardev",

@@ -41,7 +41,7 @@ pub async fn start(
         None => None,
     };
     network::plug(&spec.nics).await?;
-    for stale in [dir.qmp(), dir.serial(), dir.pid()] {
+    for stale in [dir.qmp(), dir.serial(), dir.pid(), dir.powered_off()] {
         let _ = tokio::fs::remove_file(stale).await;
     }
     let iso_text = iso.as_ref().map(|p| p.display().to_string());
@@ -101,18 +101,29 @@ pub async fn stop_hard(dir: &VmDir) {
     }
 }
 
-/// ACPI power-down; a hard stop if the guest is still running after `timeout`. Whether
-/// the guest went down by itself.
+/// ACPI power-down; a hard stop if the guest has not powered off after `timeout`.
+/// Whether the guest went down by itself.
 pub async fn power_down(dir: &VmDir, timeout: Duration) -> Result<bool, KvmError> {
     if running(dir).is_none() {
         return Ok(true);
     }
     qmp::run(&dir.qmp(), "system_powerdown", None).await?;
-    if wait_gone(dir, timeout).await {
-        return Ok(true);
-    }
+    // QEMU runs with -no-shutdown: a guest that powered off leaves QEMU in "shutdown".
+    let deadline = Instant::now() + timeout;
+    let by_itself = loop {
+        if running(dir).is_none() {
+            break true;
+        }
+        if status(dir).await.is_ok_and(|s| s == "shutdown") {
+            break true;
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     stop_hard(dir).await;
-    Ok(false)
+    Ok(by_itself)
 }
 
 /// The guest's run state as QMP names it (`running`, `paused`, `inmigrate`, …).

@@ -47,6 +47,11 @@ impl VmDir {
     pub fn qemu_log(&self) -> PathBuf {
         self.root.join("qemu.log")
     }
+    /// Left when the guest powered itself off (QEMU was then stopped by the agent), so
+    /// later reports still say "powered off" rather than "vanished".
+    pub fn powered_off(&self) -> PathBuf {
+        self.root.join("powered-off")
+    }
     /// The memory saved by suspend/stop.
     pub fn saved(&self) -> PathBuf {
         self.root.join("memory.state")

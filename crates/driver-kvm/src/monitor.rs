@@ -1,6 +1,6 @@
 //! What the host reports: CPU and memory capacity and use (from /proc), the acceleration
-//! in use, and each guest it has a directory for: running or paused (asked over QMP, with
-//! CPU and memory of its QEMU) or powered off (directory left, QEMU gone).
+//! in use, and its guests: running or paused (asked over QMP, with CPU and memory of their
+//! QEMU), or powered off by themselves. A guest whose QEMU is gone otherwise is left out.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -40,14 +40,21 @@ pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
                 // QEMU serves one QMP client at a time: while an operation holds the
                 // socket (a migration, say), the guest counts as running.
                 let status = tokio::time::timeout(STATUS_TIMEOUT, guest::status(&dir)).await;
-                let state = match status {
-                    Ok(Ok(s)) if matches!(s.as_str(), "paused" | "postmigrate" | "suspended") => {
-                        GuestState::Paused
+                match status {
+                    Ok(Ok(s)) if s == "shutdown" => {
+                        // The guest powered itself off: QEMU goes, the fact stays.
+                        let _ = tokio::fs::write(dir.powered_off(), b"").await;
+                        guest::stop_hard(&dir).await;
+                        (GuestState::Poweroff, 0.0, 0)
                     }
-                    _ => GuestState::Running,
-                };
-                let (cpu, mem) = cpu_and_memory(driver, vm_id, r);
-                (state, cpu, mem)
+                    Ok(Ok(s)) if matches!(s.as_str(), "paused" | "postmigrate" | "suspended") => {
+                        (GuestState::Paused, 0.0, 0)
+                    }
+                    _ => {
+                        let (cpu, mem) = cpu_and_memory(driver, vm_id, r);
+                        (GuestState::Running, cpu, mem)
+                    }
+                }
             }
             None => {
                 driver
@@ -56,6 +63,11 @@ pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .remove(&vm_id);
+                if tokio::fs::metadata(dir.powered_off()).await.is_err() {
+                    // QEMU is gone without the guest powering off (killed, crashed,
+                    // or stopped on purpose): not reported, so a RUNNING VM goes UNKNOWN.
+                    continue;
+                }
                 (GuestState::Poweroff, 0.0, 0)
             }
         };

@@ -132,8 +132,8 @@ async fn a_guest_boots_is_saved_restored_shut_down_and_cleaned_up() {
         .expect("save");
     assert!(dir.saved().exists());
     assert!(nubo_driver_kvm::guest::running(&dir).is_none());
-    let report = driver.report().await;
-    assert_eq!(report.vms[0].state, GuestState::Poweroff);
+    // Saved on purpose: no QEMU, not powered off by the guest, so not reported.
+    assert!(driver.report().await.vms.is_empty());
 
     driver
         .run(request(Operation::Restore, &spec))

@@ -32,6 +32,9 @@ pub struct Args {
     /// Acceleration: auto (probe), kvm or tcg.
     #[arg(long)]
     pub accel: Option<String>,
+    /// Seconds a guest gets to power off after ACPI before it is stopped hard (default 60).
+    #[arg(long)]
+    pub shutdown_timeout: Option<u64>,
     /// Log filter (error, warn, info, debug, trace); RUST_LOG overrides it.
     #[arg(long, default_value = "info")]
     pub log_level: String,
@@ -166,7 +169,7 @@ impl Settings {
                 if let Some(t) = file.kvm.tcg_tb_size_mb {
                     k.tcg_tb_size_mb = t;
                 }
-                if let Some(s) = file.kvm.shutdown_timeout_s {
+                if let Some(s) = args.shutdown_timeout.or(file.kvm.shutdown_timeout_s) {
                     k.shutdown_timeout = Duration::from_secs(s);
                 }
                 k.migration_address = match file.kvm.migration_address {

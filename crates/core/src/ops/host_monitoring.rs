@@ -163,7 +163,7 @@ impl Core {
 fn monitor_event(state: VmState, lcm: LcmState, seen: Option<&GuestState>) -> Option<Event> {
     match (state, lcm, seen) {
         (VmState::Active, LcmState::Running, None) => Some(Event::MonitorMissing),
-        (VmState::Active, LcmState::Running, Some(GuestState::Poweroff)) => {
+        (VmState::Active, LcmState::Running | LcmState::Unknown, Some(GuestState::Poweroff)) => {
             Some(Event::MonitorPoweroff)
         }
         (VmState::Active, LcmState::Unknown, Some(GuestState::Running))
@@ -188,6 +188,7 @@ mod tests {
         let unknown = (VmState::Active, LcmState::Unknown);
         assert_eq!(ev(unknown, Some(G::Running)), Some(Event::MonitorRunning));
         assert_eq!(ev(unknown, None), None);
+        assert_eq!(ev(unknown, Some(G::Poweroff)), Some(Event::MonitorPoweroff));
         let off = (VmState::Poweroff, LcmState::LcmInit);
         assert_eq!(ev(off, Some(G::Running)), Some(Event::MonitorRunning));
         assert_eq!(ev(off, Some(G::Poweroff)), None);
