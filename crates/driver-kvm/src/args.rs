@@ -115,15 +115,28 @@ pub fn build(
             push(&["-append", cmd]);
         }
     }
+    // On q35 every disk and NIC sits on a root port of its own (so each can be unplugged),
+    // and HOTPLUG_PORTS more are left free; the first ports are the hot-plug ones.
     let pcie = kind.starts_with("q35") || kind.starts_with("pc-q35");
+    let cold = disks.iter().filter(|d| d.kind == DiskKind::Disk).count() + spec.nics.len();
+    let cold = u32::try_from(cold).unwrap_or(0);
     if pcie {
-        for n in 1..=HOTPLUG_PORTS {
+        for n in 1..=HOTPLUG_PORTS + cold {
             push(&[
                 "-device",
                 &format!("pcie-root-port,id=rp{n},chassis={n},slot={n}"),
             ]);
         }
     }
+    let mut next_port = HOTPLUG_PORTS;
+    let mut port = || {
+        next_port += 1;
+        if pcie {
+            format!(",bus=rp{next_port}")
+        } else {
+            String::new()
+        }
+    };
     let cdroms = disks.iter().any(|d| d.kind == DiskKind::Cdrom) || context_iso.is_some();
     if cdroms {
         push(&["-device", "virtio-scsi-pci,id=scsi0"]);
@@ -147,8 +160,9 @@ pub fn build(
         ]);
         let device = match d.kind {
             DiskKind::Disk => format!(
-                "virtio-blk-pci,drive={node},id=disk{},bootindex={boot_index}",
-                d.disk_id
+                "virtio-blk-pci,drive={node},id=disk{},bootindex={boot_index}{}",
+                d.disk_id,
+                port()
             ),
             DiskKind::Cdrom => format!(
                 "scsi-cd,drive={node},id=disk{},bus=scsi0.0,bootindex={boot_index}",
@@ -184,8 +198,11 @@ pub fn build(
             &netdev,
             "-device",
             &format!(
-                "{model},netdev=n{},mac={},id=nic{}",
-                nic.nic_id, nic.mac, nic.nic_id
+                "{model},netdev=n{},mac={},id=nic{}{}",
+                nic.nic_id,
+                nic.mac,
+                nic.nic_id,
+                port()
             ),
         ]);
     }
@@ -251,16 +268,16 @@ mod tests {
             "-kernel /k -initrd /i -append console=ttyS0",
             "-pidfile /var/lib/nubo-hostd/vms/7/qemu.pid",
             "driver=qcow2,file=d0f,node-name=d0,read-only=off",
-            "virtio-blk-pci,drive=d0,id=disk0,bootindex=1",
+            "virtio-blk-pci,drive=d0,id=disk0,bootindex=1,bus=rp5",
             "scsi-cd,drive=ctx,id=context,bus=scsi0.0",
             "tap,id=n0,ifname=one-7-0,script=no,downscript=no",
-            "virtio-net-pci,netdev=n0,mac=02:00:0a:00:00:02,id=nic0",
-            "pcie-root-port,id=rp4,chassis=4,slot=4",
+            "virtio-net-pci,netdev=n0,mac=02:00:0a:00:00:02,id=nic0,bus=rp6",
+            "pcie-root-port,id=rp6,chassis=6,slot=6",
             "-display none",
         ] {
             assert!(a.contains(part), "{part} missing from {a}");
         }
-        assert!(!a.contains("-incoming"));
+        assert!(!a.contains("-incoming") && !a.contains("id=rp7,"));
     }
 
     #[test]

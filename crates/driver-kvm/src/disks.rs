@@ -62,7 +62,8 @@ pub async fn prepare(
     Ok(out)
 }
 
-async fn prepare_one(
+/// Makes one disk ready (idempotent).
+pub async fn prepare_one(
     dir: &VmDir,
     d: &DiskSpec,
     images: &dyn ImageFiles,

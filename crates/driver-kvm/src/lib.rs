@@ -6,6 +6,7 @@
 
 pub mod accel;
 pub mod args;
+pub mod changes;
 pub mod disks;
 pub mod error;
 pub mod guest;
@@ -263,6 +264,34 @@ impl KvmDriver {
                 if !keep {
                     dir.remove().await?;
                 }
+                Ok(String::new())
+            }
+            Operation::AttachDisk
+            | Operation::DetachDisk
+            | Operation::AttachNic
+            | Operation::DetachNic
+            | Operation::UpdateNic
+            | Operation::UpdateSecurityGroups
+            | Operation::SnapshotCreate
+            | Operation::SnapshotRevert
+            | Operation::SnapshotDelete
+            | Operation::DiskSnapshotCreate
+            | Operation::DiskSnapshotRevert
+            | Operation::DiskSnapshotDelete
+            | Operation::DiskResize
+            | Operation::DiskSaveas
+            | Operation::Resize => {
+                let spec = need_spec(&request)?;
+                let change = spec.change.clone().ok_or_else(|| {
+                    KvmError::BadRequest(format!(
+                        "{} needs the change to make",
+                        request.operation.name()
+                    ))
+                })?;
+                dir.create().await?;
+                let after =
+                    changes::apply(&dir, spec, &change, self.inner.images.as_ref()).await?;
+                dir.save_spec(&after).await?;
                 Ok(String::new())
             }
             other => Err(KvmError::BadRequest(format!(

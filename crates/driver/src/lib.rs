@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 mod spec;
 
 pub use spec::{
-    ContextSpec, DiskKind, DiskSource, DiskSpec, FirewallRule, GraphicsSpec, NicSpec, OsSpec,
+    Change, ContextSpec, DiskKind, DiskSource, DiskSpec, FirewallRule, GraphicsSpec, NicSpec, OsSpec,
     VmSpec,
 };
 

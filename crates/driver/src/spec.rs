@@ -30,6 +30,92 @@ pub struct VmSpec {
     /// the host for the resume, instead of removing them.
     #[serde(default)]
     pub keep_files: bool,
+    /// The in-place change a reconfiguring operation carries out.
+    #[serde(default)]
+    pub change: Option<Change>,
+}
+
+/// An in-place change of a VM (hot-plug, snapshots, resizes), named by the ids in the
+/// spec's disks and NICs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Change {
+    /// Plug in the disk with this DISK_ID (it is in the spec).
+    AttachDisk {
+        /// DISK_ID.
+        disk_id: i32,
+    },
+    /// Unplug the disk with this DISK_ID.
+    DetachDisk {
+        /// DISK_ID.
+        disk_id: i32,
+    },
+    /// Plug in the NIC with this NIC_ID (it is in the spec).
+    AttachNic {
+        /// NIC_ID.
+        nic_id: i32,
+    },
+    /// Unplug the NIC with this NIC_ID.
+    DetachNic {
+        /// NIC_ID.
+        nic_id: i32,
+    },
+    /// Apply the NIC's settings (security group rules) again.
+    UpdateNic {
+        /// NIC_ID.
+        nic_id: i32,
+    },
+    /// Take a snapshot of the whole VM (memory and disks).
+    SnapshotCreate {
+        /// SNAPSHOT_ID.
+        snap_id: i32,
+    },
+    /// Go back to a VM snapshot.
+    SnapshotRevert {
+        /// SNAPSHOT_ID.
+        snap_id: i32,
+    },
+    /// Delete a VM snapshot.
+    SnapshotDelete {
+        /// SNAPSHOT_ID.
+        snap_id: i32,
+    },
+    /// Snapshot one disk.
+    DiskSnapshotCreate {
+        /// DISK_ID.
+        disk_id: i32,
+        /// The snapshot's id.
+        snap_id: i32,
+    },
+    /// Take a disk back to a snapshot.
+    DiskSnapshotRevert {
+        /// DISK_ID.
+        disk_id: i32,
+        /// The snapshot's id.
+        snap_id: i32,
+    },
+    /// Delete a disk snapshot.
+    DiskSnapshotDelete {
+        /// DISK_ID.
+        disk_id: i32,
+        /// The snapshot's id.
+        snap_id: i32,
+    },
+    /// Grow a disk.
+    DiskResize {
+        /// DISK_ID.
+        disk_id: i32,
+        /// The new size (MB).
+        size_mb: u64,
+    },
+    /// Copy a disk into a new image.
+    DiskSaveas {
+        /// DISK_ID.
+        disk_id: i32,
+        /// The new image's id.
+        image_id: i32,
+    },
+    /// New CPU and memory (in the spec).
+    Resize,
 }
 
 /// The OS section: direct kernel boot or the disks' boot order.

@@ -4,11 +4,11 @@
 //! OpenNebula's `context.sh` form, and GRAPHICS.
 
 use nubo_driver::{
-    ContextSpec, DiskKind, DiskSource, DiskSpec, GraphicsSpec, NicSpec, OsSpec, VmSpec,
+    Change, ContextSpec, DiskKind, DiskSource, DiskSpec, GraphicsSpec, NicSpec, OsSpec, VmSpec,
 };
 use nubo_types::states::{ImageType, LcmState};
 
-use crate::model::Vm;
+use crate::model::{PendingChange, Vm};
 use crate::state::State;
 
 fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
@@ -53,6 +53,51 @@ pub(crate) fn build(state: &State, vm: &Vm, images_url: Option<&str>) -> VmSpec 
             vm.lcm_state,
             LcmState::EpilogStop | LcmState::EpilogUndeploy
         ),
+        change: vm.pending.as_ref().map(|p| change(vm, p)),
+    }
+}
+
+/// The driver's view of the change a VM waits for.
+fn change(vm: &Vm, pending: &PendingChange) -> Change {
+    use PendingChange as P;
+    match pending {
+        P::AttachDisk { disk_id } => Change::AttachDisk { disk_id: *disk_id },
+        P::DetachDisk { disk_id } => Change::DetachDisk { disk_id: *disk_id },
+        P::AttachNic { nic_id } => Change::AttachNic { nic_id: *nic_id },
+        P::DetachNic { nic_id } => Change::DetachNic { nic_id: *nic_id },
+        P::UpdateNic { nic_id, .. } => Change::UpdateNic { nic_id: *nic_id },
+        P::SnapshotCreate { snap_id, .. } => Change::SnapshotCreate { snap_id: *snap_id },
+        P::SnapshotRevert { snap_id } => Change::SnapshotRevert { snap_id: *snap_id },
+        P::SnapshotDelete { snap_id } => Change::SnapshotDelete { snap_id: *snap_id },
+        P::DiskSnapshotCreate {
+            disk_id, snap_id, ..
+        } => Change::DiskSnapshotCreate {
+            disk_id: *disk_id,
+            snap_id: *snap_id,
+        },
+        P::DiskSnapshotRevert { disk_id, snap_id } => Change::DiskSnapshotRevert {
+            disk_id: *disk_id,
+            snap_id: *snap_id,
+        },
+        P::DiskSnapshotDelete { disk_id, snap_id } => Change::DiskSnapshotDelete {
+            disk_id: *disk_id,
+            snap_id: *snap_id,
+        },
+        P::DiskResize { disk_id, .. } => Change::DiskResize {
+            disk_id: *disk_id,
+            size_mb: vm
+                .template
+                .vectors("DISK")
+                .find(|d| get(d, "DISK_ID").and_then(|v| v.parse().ok()) == Some(*disk_id))
+                .and_then(|d| get(d, "SIZE"))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0),
+        },
+        P::DiskSaveas { disk_id, image_id } => Change::DiskSaveas {
+            disk_id: *disk_id,
+            image_id: *image_id,
+        },
+        P::Resize { .. } => Change::Resize,
     }
 }
 

@@ -1,0 +1,281 @@
+//! In-place changes of a VM: disks and NICs plugged in and out (QMP `blockdev-add` /
+//! `device_add` on a free PCIe root port, and back), VM snapshots (`savevm` inside the
+//! qcow2 disks), disk snapshots and resizes (QMP while the guest runs, `qemu-img` while it
+//! is off). After a change the VM's saved spec says what it now has, so a restart or a
+//! migration brings the same devices.
+
+use std::time::{Duration, Instant};
+
+use nubo_driver::{Change, DiskKind, DiskSource, DiskSpec, NicSpec, VmSpec};
+use serde_json::{Value, json};
+
+use crate::args::HOTPLUG_PORTS;
+use crate::disks::{self, ImageFiles};
+use crate::error::KvmError;
+use crate::layout::VmDir;
+use crate::qmp::Qmp;
+use crate::{guest, network, tools};
+
+/// How long a guest gets to let go of an unplugged device.
+const UNPLUG_TIMEOUT: Duration = Duration::from_secs(30);
+
+fn disk_of(spec: &VmSpec, id: i32) -> Result<&DiskSpec, KvmError> {
+    spec.disks
+        .iter()
+        .find(|d| d.disk_id == id)
+        .ok_or_else(|| KvmError::BadRequest(format!("the VM has no DISK_ID {id}")))
+}
+
+fn nic_of(spec: &VmSpec, id: i32) -> Result<&NicSpec, KvmError> {
+    spec.nics
+        .iter()
+        .find(|n| n.nic_id == id)
+        .ok_or_else(|| KvmError::BadRequest(format!("the VM has no NIC_ID {id}")))
+}
+
+/// Carries out `change` on the VM in `dir` (running or not); the spec to keep afterwards.
+pub async fn apply(
+    dir: &VmDir,
+    spec: &VmSpec,
+    change: &Change,
+    images: &dyn ImageFiles,
+) -> Result<VmSpec, KvmError> {
+    let running = guest::running(dir).is_some();
+    let mut after = spec.clone();
+    after.change = None;
+    match change {
+        Change::AttachDisk { disk_id } => {
+            let d = disk_of(spec, *disk_id)?;
+            let prepared = disks::prepare_one(dir, d, images).await?;
+            if running {
+                let mut q = Qmp::connect(&dir.qmp()).await?;
+                let node = format!("d{disk_id}");
+                let readonly = prepared.readonly || prepared.kind == DiskKind::Cdrom;
+                q.execute(
+                    "blockdev-add",
+                    Some(json!({
+                        "driver": prepared.format, "node-name": node, "read-only": readonly,
+                        "file": { "driver": "file", "filename": prepared.path, "read-only": readonly }
+                    })),
+                )
+                .await?;
+                let device = match d.kind {
+                    DiskKind::Disk => json!({ "driver": "virtio-blk-pci", "drive": node, "id": format!("disk{disk_id}") }),
+                    DiskKind::Cdrom => json!({ "driver": "scsi-cd", "drive": node, "id": format!("disk{disk_id}"), "bus": "scsi0.0" }),
+                };
+                if let Err(e) = plug_device(&mut q, device, d.kind == DiskKind::Disk).await {
+                    let _ = q.execute("blockdev-del", Some(json!({ "node-name": node }))).await;
+                    return Err(e);
+                }
+            }
+        }
+        Change::DetachDisk { disk_id } => {
+            let d = disk_of(spec, *disk_id)?.clone();
+            if running {
+                let mut q = Qmp::connect(&dir.qmp()).await?;
+                unplug_device(&mut q, &format!("disk{disk_id}")).await?;
+                q.execute("blockdev-del", Some(json!({ "node-name": format!("d{disk_id}") })))
+                    .await?;
+            }
+            if owned_file(&d) {
+                let _ = tokio::fs::remove_file(dir.disk(*disk_id)).await;
+            }
+            after.disks.retain(|x| x.disk_id != *disk_id);
+        }
+        Change::AttachNic { nic_id } => {
+            let nic = nic_of(spec, *nic_id)?;
+            if running {
+                network::plug(std::slice::from_ref(nic)).await?;
+                let mut q = Qmp::connect(&dir.qmp()).await?;
+                let netdev = match &nic.bridge {
+                    Some(_) => json!({ "type": "tap", "id": format!("n{nic_id}"), "ifname": nic.target, "script": "no", "downscript": "no" }),
+                    None => json!({ "type": "user", "id": format!("n{nic_id}") }),
+                };
+                q.execute("netdev_add", Some(netdev)).await?;
+                let device = json!({
+                    "driver": "virtio-net-pci", "netdev": format!("n{nic_id}"),
+                    "mac": nic.mac, "id": format!("nic{nic_id}")
+                });
+                if let Err(e) = plug_device(&mut q, device, true).await {
+                    let _ = q.execute("netdev_del", Some(json!({ "id": format!("n{nic_id}") }))).await;
+                    network::unplug(std::slice::from_ref(nic)).await;
+                    return Err(e);
+                }
+            }
+        }
+        Change::DetachNic { nic_id } => {
+            let nic = nic_of(spec, *nic_id)?.clone();
+            if running {
+                let mut q = Qmp::connect(&dir.qmp()).await?;
+                unplug_device(&mut q, &format!("nic{nic_id}")).await?;
+                q.execute("netdev_del", Some(json!({ "id": format!("n{nic_id}") })))
+                    .await?;
+                network::unplug(std::slice::from_ref(&nic)).await;
+            }
+            after.nics.retain(|n| n.nic_id != *nic_id);
+        }
+        Change::UpdateNic { .. } => {}
+        Change::Resize => {
+            if running {
+                return Err(KvmError::BadRequest(
+                    "CPU and memory of a running guest cannot change here; power it off first"
+                        .into(),
+                ));
+            }
+        }
+        Change::SnapshotCreate { snap_id } => hmp(dir, &format!("savevm snap-{snap_id}")).await?,
+        Change::SnapshotRevert { snap_id } => hmp(dir, &format!("loadvm snap-{snap_id}")).await?,
+        Change::SnapshotDelete { snap_id } => hmp(dir, &format!("delvm snap-{snap_id}")).await?,
+        Change::DiskSnapshotCreate { disk_id, snap_id } => {
+            disk_snapshot(dir, spec, *disk_id, *snap_id, running, SnapOp::Create).await?;
+        }
+        Change::DiskSnapshotRevert { disk_id, snap_id } => {
+            disk_snapshot(dir, spec, *disk_id, *snap_id, running, SnapOp::Revert).await?;
+        }
+        Change::DiskSnapshotDelete { disk_id, snap_id } => {
+            disk_snapshot(dir, spec, *disk_id, *snap_id, running, SnapOp::Delete).await?;
+        }
+        Change::DiskResize { disk_id, size_mb } => {
+            let d = disk_of(spec, *disk_id)?;
+            let bytes = size_mb.saturating_mul(1024 * 1024);
+            if running {
+                let mut q = Qmp::connect(&dir.qmp()).await?;
+                q.execute(
+                    "block_resize",
+                    Some(json!({ "node-name": format!("d{disk_id}"), "size": bytes })),
+                )
+                .await?;
+            } else {
+                let path = writable_file(dir, d, images).await?;
+                tools::run("qemu-img", ["resize", "-q", &path, &format!("{size_mb}M")]).await?;
+            }
+        }
+        Change::DiskSaveas { .. } => {
+            return Err(KvmError::BadRequest(
+                "the kvm driver cannot save disks as images yet".into(),
+            ));
+        }
+    }
+    Ok(after)
+}
+
+/// Whether the disk's file was made for this VM (and goes with it).
+fn owned_file(d: &DiskSpec) -> bool {
+    match &d.source {
+        DiskSource::Volatile { .. } => true,
+        DiskSource::Image { persistent, .. } => {
+            !persistent && !d.readonly && d.kind == DiskKind::Disk
+        }
+    }
+}
+
+/// The file the VM writes for disk `d`.
+async fn writable_file(
+    dir: &VmDir,
+    d: &DiskSpec,
+    images: &dyn ImageFiles,
+) -> Result<String, KvmError> {
+    if owned_file(d) {
+        return Ok(dir.disk(d.disk_id).display().to_string());
+    }
+    match &d.source {
+        DiskSource::Image { persistent: true, .. } => {
+            Ok(images.local_path(&d.source).await?.display().to_string())
+        }
+        _ => Err(KvmError::BadRequest(format!(
+            "DISK_ID {} is read-only",
+            d.disk_id
+        ))),
+    }
+}
+
+enum SnapOp {
+    Create,
+    Revert,
+    Delete,
+}
+
+async fn disk_snapshot(
+    dir: &VmDir,
+    spec: &VmSpec,
+    disk_id: i32,
+    snap_id: i32,
+    running: bool,
+    op: SnapOp,
+) -> Result<(), KvmError> {
+    let d = disk_of(spec, disk_id)?;
+    let tag = format!("dsnap-{snap_id}");
+    if running {
+        let mut q = Qmp::connect(&dir.qmp()).await?;
+        let node = format!("d{disk_id}");
+        let command = match op {
+            SnapOp::Create => "blockdev-snapshot-internal-sync",
+            SnapOp::Delete => "blockdev-snapshot-delete-internal-sync",
+            SnapOp::Revert => {
+                return Err(KvmError::BadRequest(
+                    "a disk goes back to a snapshot only while the VM is powered off".into(),
+                ));
+            }
+        };
+        q.execute(command, Some(json!({ "device": node, "name": tag })))
+            .await?;
+        return Ok(());
+    }
+    let path = match d.source {
+        DiskSource::Volatile { .. } | DiskSource::Image { persistent: false, .. } => {
+            dir.disk(disk_id).display().to_string()
+        }
+        DiskSource::Image { ref path, .. } => path.clone(),
+    };
+    let flag = match op {
+        SnapOp::Create => "-c",
+        SnapOp::Revert => "-a",
+        SnapOp::Delete => "-d",
+    };
+    tools::run("qemu-img", ["snapshot", flag, &tag, &path]).await?;
+    Ok(())
+}
+
+async fn hmp(dir: &VmDir, command: &str) -> Result<(), KvmError> {
+    if guest::running(dir).is_none() {
+        return Err(KvmError::Qemu("the VM is not running".into()));
+    }
+    Qmp::connect(&dir.qmp()).await?.hmp(command).await
+}
+
+/// Adds a device, on the first free hot-plug root port when it is a PCI device.
+async fn plug_device(q: &mut Qmp, device: Value, pci: bool) -> Result<(), KvmError> {
+    if !pci {
+        q.execute("device_add", Some(device)).await?;
+        return Ok(());
+    }
+    let mut last = None;
+    for port in 1..=HOTPLUG_PORTS {
+        let mut d = device.clone();
+        d["bus"] = json!(format!("rp{port}"));
+        match q.execute("device_add", Some(d)).await {
+            Ok(_) => return Ok(()),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| KvmError::Qemu("no free hot-plug port".into())))
+}
+
+/// Asks the guest to let go of a device and waits until it did.
+async fn unplug_device(q: &mut Qmp, id: &str) -> Result<(), KvmError> {
+    q.execute("device_del", Some(json!({ "id": id }))).await?;
+    let path = format!("/machine/peripheral/{id}");
+    let deadline = Instant::now() + UNPLUG_TIMEOUT;
+    loop {
+        if q.execute("qom-list", Some(json!({ "path": path }))).await.is_err() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(KvmError::Timeout(format!(
+                "the guest did not release {id} in {} s",
+                UNPLUG_TIMEOUT.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,151 @@
+"""Changes in place on a real guest: a disk and a NIC plugged in and out while it runs
+(the guest sees them come and go), a VM snapshot taken and reverted, a disk snapshot and a
+disk grown while it runs, and a disk taken back to a snapshot while it is powered off."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+
+import pytest
+
+from hostd import Lab, guest_dir
+from onehelpers import Nubod, free_port, uniq, wait_for
+
+ACTIVE, DONE, POWEROFF = 3, 6, 8
+RUNNING = 3
+
+
+@pytest.fixture(scope="module")
+def guest():
+    return guest_dir()
+
+
+@pytest.fixture(scope="module")
+def cloud(guest):
+    lab = Lab(index=4).start()
+    d = None
+    try:
+        d = Nubod(host_api=f"{lab.fabric_ip}:{free_port()}").start()
+        h = lab.add_host(d)
+        yield d, lab, h
+    finally:
+        lab.stop()
+        if d is not None:
+            d.stop()
+
+
+def state(one, vid):
+    vm = one.vm.info(vid)
+    return vm.STATE, vm.LCM_STATE
+
+
+def wait_state(one, h, vid, st, lcm=None, timeout=90):
+    deadline = time.monotonic() + timeout
+    while True:
+        s = state(one, vid)
+        if s[0] == st and (lcm is None or s[1] == lcm):
+            return
+        if time.monotonic() > deadline:
+            vm = one.vm.info(vid)
+            raise AssertionError(f"VM {vid} is {s}, not {(st, lcm)}: "
+                                 f"{vm.USER_TEMPLATE.get('ERROR')}\nhostd:\n{h.log_tail()}")
+        time.sleep(0.2)
+
+
+def ask(h, vid, command: str, timeout=20) -> str:
+    """Runs `command` on the guest's serial console; its output."""
+    tag = uniq("ans")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(str(h.vm_dir(vid) / "serial.sock"))
+        s.sendall(f'echo "{tag}-BEGIN"; {command}; echo; echo "{tag}-END"\n'.encode())
+        # The console stays connected until the answer is there: QEMU drops what a
+        # client sent if it leaves before the guest read it.
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = h.serial(vid)
+            begin = text.rfind(f"\n{tag}-BEGIN")
+            end = text.rfind(f"\n{tag}-END")
+            if begin >= 0 and end > begin:
+                return text[begin + len(tag) + 7:end].strip()
+            time.sleep(0.2)
+    raise AssertionError(f"no answer to {command!r}:\n{h.serial(vid)[-2000:]}")
+
+
+def test_disks_nics_and_snapshots_change_on_a_running_guest(cloud, guest):
+    d, lab, h = cloud
+    one = d.admin()
+    hid = h.host_id(one)
+    img = one.image.allocate(
+        f'NAME="{uniq("boot")}"\nTYPE="OS"\nPATH="{guest}/nubo-test-guest.qcow2"', 1)
+    wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")
+    nets = [one.vn.allocate(
+        f'NAME="{uniq("net")}"\nVN_MAD="bridge"\nBRIDGE="br0"\nNETWORK_MASK="255.255.255.0"\n'
+        f'AR=[TYPE="IP4", IP="10.99.{lab.index}.{10 + 10 * i}", SIZE="5"]', -1) for i in range(2)]
+    vid = one.vm.allocate(
+        f'NAME="{uniq("changer")}"\nCPU="0.5"\nMEMORY="128"\nDISK=[IMAGE_ID="{img}"]\n'
+        f'NIC=[NETWORK_ID="{nets[0]}"]\nCONTEXT=[NETWORK="YES"]\nSCHED_REQUIREMENTS="ID = {hid}"',
+        False)
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    wait_for(lambda: "GUEST-READY" in h.serial(vid), timeout=120, what="GUEST-READY")
+    assert ask(h, vid, "ls /sys/block | grep vd") == "vda"
+
+    data = one.image.allocate(
+        f'NAME="{uniq("data")}"\nTYPE="DATABLOCK"\nSIZE="16"\nFORMAT="qcow2"', 1)
+    wait_for(lambda: one.image.info(data).STATE == 1, timeout=60, what="datablock READY")
+    one.vm.attach(vid, f'DISK=[IMAGE_ID="{data}"]')
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    wait_for(lambda: "vdb" in ask(h, vid, "ls /sys/block"), timeout=20, what="vdb in the guest")
+    assert (h.vm_dir(vid) / "disk.1").exists()
+    assert ask(h, vid, "printf before-snap > /dev/vdb; sync; echo ok") == "ok"
+
+    snap = one.vm.snapshotcreate(vid, "s1")
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    assert ask(h, vid, "printf after-snap > /dev/vdb; sync; head -c 10 /dev/vdb") == "after-snap"
+    one.vm.snapshotrevert(vid, snap)
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    assert ask(h, vid, "echo 3 > /proc/sys/vm/drop_caches; head -c 11 /dev/vdb") == "before-snap"
+    one.vm.snapshotdelete(vid, snap)
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+
+    one.vm.disksnapshotcreate(vid, 1, "ds1")
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    info = subprocess.run(["qemu-img", "snapshot", "-U", "-l", str(h.vm_dir(vid) / "disk.1")],
+                          capture_output=True, text=True).stdout
+    assert "dsnap-0" in info, info
+    one.vm.diskresize(vid, 1, "32")
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    wait_for(lambda: ask(h, vid, "cat /sys/block/vdb/size") == str(32 * 2048), timeout=20,
+             what="the guest seeing the bigger disk")
+
+    one.vm.attachnic(vid, f'NIC=[NETWORK_ID="{nets[1]}"]')
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    wait_for(lambda: "eth1" in ask(h, vid, "ls /sys/class/net"), timeout=20, what="eth1")
+    mac = one.vm.info(vid).TEMPLATE["NIC"][1]["MAC"]
+    assert ask(h, vid, "cat /sys/class/net/eth1/address") == mac
+    assert f"one-{vid}-1" in h.links()
+    one.vm.detachnic(vid, 1)
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    wait_for(lambda: "eth1" not in ask(h, vid, "ls /sys/class/net"), timeout=20, what="eth1 gone")
+    assert f"one-{vid}-1" not in h.links()
+
+    one.vm.action("poweroff", vid)
+    wait_state(one, h, vid, POWEROFF)
+    one.vm.disksnapshotrevert(vid, 1, 0)
+    wait_state(one, h, vid, POWEROFF)
+    one.vm.action("resume", vid)
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    wait_for(lambda: h.serial(vid).count("GUEST-READY") == 2, timeout=120, what="booted again")
+    # The snapshot ds1 was taken after "before-snap" was written back by the revert.
+    assert ask(h, vid, "head -c 11 /dev/vdb") == "before-snap"
+
+    one.vm.detach(vid, 1)
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    wait_for(lambda: "vdb" not in ask(h, vid, "ls /sys/block"), timeout=20, what="vdb gone")
+    assert not (h.vm_dir(vid) / "disk.1").exists()
+    assert one.image.info(data).STATE == 1, "the datablock is free again"
+
+    one.vm.action("terminate-hard", vid)
+    wait_state(one, h, vid, DONE)
+    assert not h.vm_dir(vid).exists()
