@@ -124,6 +124,14 @@ def test_a_guest_with_local_disks_moves_live_with_them(two_hosts, guest):
     marker = uniq("on-disk")
     type_into(h1, vid, f"printf {marker} > /dev/vdb; sync; echo WROTE-$((6*7))")
     wait_for(lambda: "WROTE-42" in h1.serial(vid), timeout=20, what="the guest writing its disk")
+    # A disk plugged in while it runs moves too (both ends build the same machine).
+    data = one.image.allocate(
+        f'NAME="{uniq("data")}"\nTYPE="DATABLOCK"\nSIZE="8"\nFORMAT="qcow2"', 1)
+    wait_for(lambda: one.image.info(data).STATE == 1, timeout=60, what="datablock READY")
+    one.vm.attach(vid, f'DISK=[IMAGE_ID="{data}"]')
+    wait_running_on(one, lab.hosts, vid, id1)
+    type_into(h1, vid, f"sleep 1; printf {marker}-hot > /dev/vdc; sync; echo WROTE-HOT-$((6*7))")
+    wait_for(lambda: "WROTE-HOT-42" in h1.serial(vid), timeout=20, what="the guest writing vdc")
 
     one.vm.migrate(vid, id2, True, False, -1, 0)
     wait_running_on(one, lab.hosts, vid, id2)
@@ -135,6 +143,9 @@ def test_a_guest_with_local_disks_moves_live_with_them(two_hosts, guest):
     type_into(h2, vid, "echo 3 > /proc/sys/vm/drop_caches; echo READ-$(head -c 40 /dev/vdb)")
     wait_for(lambda: f"READ-{marker}" in h2.serial(vid), timeout=20,
              what="the guest reading its disk back on h2")
+    type_into(h2, vid, "echo HOT-$(head -c 60 /dev/vdc)")
+    wait_for(lambda: f"HOT-{marker}-hot" in h2.serial(vid), timeout=20,
+             what="the hot-plugged disk's data on h2")
     assert h1.qemu_pids() == [] and not h1.vm_dir(vid).exists()
 
     one.vm.action("terminate-hard", vid)

@@ -7,8 +7,25 @@ use nubo_driver::{DiskKind, VmSpec};
 use crate::accel::Accel;
 use crate::layout::VmDir;
 
-/// Root ports left free for hot-plugged disks and NICs.
-pub const HOTPLUG_PORTS: u32 = 4;
+/// Disks with DISK_ID below this get a PCIe root port of their own (port `1 + DISK_ID`).
+pub const DISK_PORTS: i32 = 16;
+/// NICs with NIC_ID below this get a PCIe root port of their own (port `17 + NIC_ID`).
+pub const NIC_PORTS: i32 = 8;
+
+/// The root port of disk `disk_id` on q35 (the same whether it was there at boot or
+/// plugged in later, so both ends of a migration build the same machine).
+pub fn disk_port(disk_id: i32) -> Option<String> {
+    (0..DISK_PORTS)
+        .contains(&disk_id)
+        .then(|| format!("rp{}", 1 + disk_id))
+}
+
+/// The root port of NIC `nic_id` on q35.
+pub fn nic_port(nic_id: i32) -> Option<String> {
+    (0..NIC_PORTS)
+        .contains(&nic_id)
+        .then(|| format!("rp{}", 1 + DISK_PORTS + nic_id))
+}
 
 /// A disk ready for QEMU.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,32 +132,23 @@ pub fn build(
             push(&["-append", cmd]);
         }
     }
-    // On q35 every disk and NIC sits on a root port of its own (so each can be unplugged),
-    // and HOTPLUG_PORTS more are left free; the first ports are the hot-plug ones.
+    // On q35 every disk and NIC sits on a root port of its own, fixed by its id, so it can
+    // be unplugged, and ports wait for the ones plugged in later.
     let pcie = kind.starts_with("q35") || kind.starts_with("pc-q35");
-    let cold = disks.iter().filter(|d| d.kind == DiskKind::Disk).count() + spec.nics.len();
-    let cold = u32::try_from(cold).unwrap_or(0);
     if pcie {
-        for n in 1..=HOTPLUG_PORTS + cold {
+        for n in 1..=DISK_PORTS + NIC_PORTS {
             push(&[
                 "-device",
                 &format!("pcie-root-port,id=rp{n},chassis={n},slot={n}"),
             ]);
         }
     }
-    let mut next_port = HOTPLUG_PORTS;
-    let mut port = || {
-        next_port += 1;
-        if pcie {
-            format!(",bus=rp{next_port}")
-        } else {
-            String::new()
-        }
+    let on = |port: Option<String>| match port {
+        Some(p) if pcie => format!(",bus={p}"),
+        _ => String::new(),
     };
-    let cdroms = disks.iter().any(|d| d.kind == DiskKind::Cdrom) || context_iso.is_some();
-    if cdroms {
-        push(&["-device", "virtio-scsi-pci,id=scsi0"]);
-    }
+    // Always there, so cdroms can be plugged in and both ends of a migration match.
+    push(&["-device", "virtio-scsi-pci,id=scsi0"]);
     for (boot_index, d) in (1..).zip(disks.iter()) {
         let node = format!("d{}", d.disk_id);
         let readonly = d.readonly || d.kind == DiskKind::Cdrom;
@@ -162,7 +170,7 @@ pub fn build(
             DiskKind::Disk => format!(
                 "virtio-blk-pci,drive={node},id=disk{},bootindex={boot_index}{}",
                 d.disk_id,
-                port()
+                on(disk_port(d.disk_id))
             ),
             DiskKind::Cdrom => format!(
                 "scsi-cd,drive={node},id=disk{},bus=scsi0.0,bootindex={boot_index}",
@@ -202,7 +210,7 @@ pub fn build(
                 nic.nic_id,
                 nic.mac,
                 nic.nic_id,
-                port()
+                on(nic_port(nic.nic_id))
             ),
         ]);
     }
@@ -268,16 +276,16 @@ mod tests {
             "-kernel /k -initrd /i -append console=ttyS0",
             "-pidfile /var/lib/nubo-hostd/vms/7/qemu.pid",
             "driver=qcow2,file=d0f,node-name=d0,read-only=off",
-            "virtio-blk-pci,drive=d0,id=disk0,bootindex=1,bus=rp5",
+            "virtio-blk-pci,drive=d0,id=disk0,bootindex=1,bus=rp1",
             "scsi-cd,drive=ctx,id=context,bus=scsi0.0",
             "tap,id=n0,ifname=one-7-0,script=no,downscript=no",
-            "virtio-net-pci,netdev=n0,mac=02:00:0a:00:00:02,id=nic0,bus=rp6",
-            "pcie-root-port,id=rp6,chassis=6,slot=6",
+            "virtio-net-pci,netdev=n0,mac=02:00:0a:00:00:02,id=nic0,bus=rp17",
+            "pcie-root-port,id=rp24,chassis=24,slot=24",
             "-display none",
         ] {
             assert!(a.contains(part), "{part} missing from {a}");
         }
-        assert!(!a.contains("-incoming") && !a.contains("id=rp7,"));
+        assert!(!a.contains("-incoming") && !a.contains("id=rp25,"));
     }
 
     #[test]

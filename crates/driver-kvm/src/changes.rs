@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use nubo_driver::{Change, DiskKind, DiskSource, DiskSpec, NicSpec, VmSpec};
 use serde_json::{Value, json};
 
-use crate::args::HOTPLUG_PORTS;
+use crate::args::{DISK_PORTS, NIC_PORTS, disk_port, nic_port};
 use crate::disks::{self, ImageFiles};
 use crate::error::KvmError;
 use crate::layout::VmDir;
@@ -48,6 +48,14 @@ pub async fn apply(
             let d = disk_of(spec, *disk_id)?;
             let prepared = disks::prepare_one(dir, d, images).await?;
             if running {
+                let bus = match d.kind {
+                    DiskKind::Disk => Some(disk_port(*disk_id).ok_or_else(|| {
+                        KvmError::BadRequest(format!(
+                            "disks from DISK_ID {DISK_PORTS} on cannot be plugged into a running VM"
+                        ))
+                    })?),
+                    DiskKind::Cdrom => None,
+                };
                 let mut q = Qmp::connect(&dir.qmp()).await?;
                 let node = format!("d{disk_id}");
                 let readonly = prepared.readonly || prepared.kind == DiskKind::Cdrom;
@@ -60,11 +68,17 @@ pub async fn apply(
                 )
                 .await?;
                 let device = match d.kind {
-                    DiskKind::Disk => json!({ "driver": "virtio-blk-pci", "drive": node, "id": format!("disk{disk_id}") }),
-                    DiskKind::Cdrom => json!({ "driver": "scsi-cd", "drive": node, "id": format!("disk{disk_id}"), "bus": "scsi0.0" }),
+                    DiskKind::Disk => {
+                        json!({ "driver": "virtio-blk-pci", "drive": node, "id": format!("disk{disk_id}") })
+                    }
+                    DiskKind::Cdrom => {
+                        json!({ "driver": "scsi-cd", "drive": node, "id": format!("disk{disk_id}"), "bus": "scsi0.0" })
+                    }
                 };
-                if let Err(e) = plug_device(&mut q, device, d.kind == DiskKind::Disk).await {
-                    let _ = q.execute("blockdev-del", Some(json!({ "node-name": node }))).await;
+                if let Err(e) = plug_device(&mut q, device, bus).await {
+                    let _ = q
+                        .execute("blockdev-del", Some(json!({ "node-name": node })))
+                        .await;
                     return Err(e);
                 }
             }
@@ -74,8 +88,11 @@ pub async fn apply(
             if running {
                 let mut q = Qmp::connect(&dir.qmp()).await?;
                 unplug_device(&mut q, &format!("disk{disk_id}")).await?;
-                q.execute("blockdev-del", Some(json!({ "node-name": format!("d{disk_id}") })))
-                    .await?;
+                q.execute(
+                    "blockdev-del",
+                    Some(json!({ "node-name": format!("d{disk_id}") })),
+                )
+                .await?;
             }
             if owned_file(&d) {
                 let _ = tokio::fs::remove_file(dir.disk(*disk_id)).await;
@@ -85,10 +102,17 @@ pub async fn apply(
         Change::AttachNic { nic_id } => {
             let nic = nic_of(spec, *nic_id)?;
             if running {
+                let bus = nic_port(*nic_id).ok_or_else(|| {
+                    KvmError::BadRequest(format!(
+                        "NICs from NIC_ID {NIC_PORTS} on cannot be plugged into a running VM"
+                    ))
+                })?;
                 network::plug(std::slice::from_ref(nic)).await?;
                 let mut q = Qmp::connect(&dir.qmp()).await?;
                 let netdev = match &nic.bridge {
-                    Some(_) => json!({ "type": "tap", "id": format!("n{nic_id}"), "ifname": nic.target, "script": "no", "downscript": "no" }),
+                    Some(_) => {
+                        json!({ "type": "tap", "id": format!("n{nic_id}"), "ifname": nic.target, "script": "no", "downscript": "no" })
+                    }
                     None => json!({ "type": "user", "id": format!("n{nic_id}") }),
                 };
                 q.execute("netdev_add", Some(netdev)).await?;
@@ -96,8 +120,10 @@ pub async fn apply(
                     "driver": "virtio-net-pci", "netdev": format!("n{nic_id}"),
                     "mac": nic.mac, "id": format!("nic{nic_id}")
                 });
-                if let Err(e) = plug_device(&mut q, device, true).await {
-                    let _ = q.execute("netdev_del", Some(json!({ "id": format!("n{nic_id}") }))).await;
+                if let Err(e) = plug_device(&mut q, device, Some(bus)).await {
+                    let _ = q
+                        .execute("netdev_del", Some(json!({ "id": format!("n{nic_id}") })))
+                        .await;
                     network::unplug(std::slice::from_ref(nic)).await;
                     return Err(e);
                 }
@@ -179,9 +205,9 @@ async fn writable_file(
         return Ok(dir.disk(d.disk_id).display().to_string());
     }
     match &d.source {
-        DiskSource::Image { persistent: true, .. } => {
-            Ok(images.local_path(&d.source).await?.display().to_string())
-        }
+        DiskSource::Image {
+            persistent: true, ..
+        } => Ok(images.local_path(&d.source).await?.display().to_string()),
         _ => Err(KvmError::BadRequest(format!(
             "DISK_ID {} is read-only",
             d.disk_id
@@ -222,9 +248,10 @@ async fn disk_snapshot(
         return Ok(());
     }
     let path = match d.source {
-        DiskSource::Volatile { .. } | DiskSource::Image { persistent: false, .. } => {
-            dir.disk(disk_id).display().to_string()
-        }
+        DiskSource::Volatile { .. }
+        | DiskSource::Image {
+            persistent: false, ..
+        } => dir.disk(disk_id).display().to_string(),
         DiskSource::Image { ref path, .. } => path.clone(),
     };
     let flag = match op {
@@ -243,22 +270,13 @@ async fn hmp(dir: &VmDir, command: &str) -> Result<(), KvmError> {
     Qmp::connect(&dir.qmp()).await?.hmp(command).await
 }
 
-/// Adds a device, on the first free hot-plug root port when it is a PCI device.
-async fn plug_device(q: &mut Qmp, device: Value, pci: bool) -> Result<(), KvmError> {
-    if !pci {
-        q.execute("device_add", Some(device)).await?;
-        return Ok(());
+/// Adds a device on the given bus (its own root port for a PCI device).
+async fn plug_device(q: &mut Qmp, mut device: Value, bus: Option<String>) -> Result<(), KvmError> {
+    if let Some(bus) = bus {
+        device["bus"] = json!(bus);
     }
-    let mut last = None;
-    for port in 1..=HOTPLUG_PORTS {
-        let mut d = device.clone();
-        d["bus"] = json!(format!("rp{port}"));
-        match q.execute("device_add", Some(d)).await {
-            Ok(_) => return Ok(()),
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| KvmError::Qemu("no free hot-plug port".into())))
+    q.execute("device_add", Some(device)).await?;
+    Ok(())
 }
 
 /// Asks the guest to let go of a device and waits until it did.
@@ -267,7 +285,10 @@ async fn unplug_device(q: &mut Qmp, id: &str) -> Result<(), KvmError> {
     let path = format!("/machine/peripheral/{id}");
     let deadline = Instant::now() + UNPLUG_TIMEOUT;
     loop {
-        if q.execute("qom-list", Some(json!({ "path": path }))).await.is_err() {
+        if q.execute("qom-list", Some(json!({ "path": path })))
+            .await
+            .is_err()
+        {
             return Ok(());
         }
         if Instant::now() > deadline {

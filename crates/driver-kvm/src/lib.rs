@@ -289,8 +289,7 @@ impl KvmDriver {
                     ))
                 })?;
                 dir.create().await?;
-                let after =
-                    changes::apply(&dir, spec, &change, self.inner.images.as_ref()).await?;
+                let after = changes::apply(&dir, spec, &change, self.inner.images.as_ref()).await?;
                 dir.save_spec(&after).await?;
                 Ok(String::new())
             }

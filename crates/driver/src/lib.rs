@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 mod spec;
 
 pub use spec::{
-    Change, ContextSpec, DiskKind, DiskSource, DiskSpec, FirewallRule, GraphicsSpec, NicSpec, OsSpec,
-    VmSpec,
+    Change, ContextSpec, DiskKind, DiskSource, DiskSpec, FirewallRule, GraphicsSpec, NicSpec,
+    OsSpec, VmSpec,
 };
 
 /// A boxed future, so that the trait stays object-safe.
