@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -23,7 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from onehelpers import REPO_ROOT, nubod_binary
+from onehelpers import REPO_ROOT, nubod_binary, uniq
+
+SHELL_BANNER = "Enter 'help' for a list of built-in commands."
 
 
 def guest_dir() -> Path:
@@ -186,6 +189,39 @@ class Hostd:
             return (self.vm_dir(vid) / "serial.log").read_text(errors="replace")
         except OSError:
             return ""
+
+    def wait_shell(self, vid: int, boots: int = 1, timeout: float = 120) -> None:
+        """Waits until the guest's serial console has offered its shell `boots` times."""
+        deadline = time.monotonic() + timeout
+        while self.serial(vid).count(SHELL_BANNER) < boots:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no shell on VM {vid}'s console:\n{self.serial(vid)[-2000:]}")
+            time.sleep(0.2)
+
+    def ask(self, vid: int, command: str, timeout: float = 60) -> str:
+        """Runs `command` in the guest's serial shell (once it is there); its output."""
+        self.wait_shell(vid)
+        tag = uniq("ans")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(str(self.vm_dir(vid) / "serial.sock"))
+            s.sendall(f'echo "{tag}-BEGIN"; {command}; echo; echo "{tag}-END"\n'.encode())
+            # Connected until the answer is there: QEMU drops what a client sent if it
+            # leaves before the guest read it. What the console sends back is drained,
+            # or the guest's console stalls once the socket's buffer is full.
+            s.setblocking(False)
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                try:
+                    while s.recv(65536):
+                        pass
+                except BlockingIOError:
+                    pass
+                text = self.serial(vid)
+                begin, end = text.rfind(f"\n{tag}-BEGIN"), text.rfind(f"\n{tag}-END")
+                if begin >= 0 and end > begin:
+                    return text[begin + len(tag) + 7:end].strip()
+                time.sleep(0.05)
+        raise AssertionError(f"no answer to {command!r}:\n{self.serial(vid)[-2000:]}")
 
     def log_tail(self, limit: int = 6000) -> str:
         try:

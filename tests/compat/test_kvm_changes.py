@@ -4,7 +4,6 @@ disk grown while it runs, and a disk taken back to a snapshot while it is powere
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 
@@ -54,25 +53,6 @@ def wait_state(one, h, vid, st, lcm=None, timeout=90):
         time.sleep(0.2)
 
 
-def ask(h, vid, command: str, timeout=20) -> str:
-    """Runs `command` on the guest's serial console; its output."""
-    tag = uniq("ans")
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-        s.connect(str(h.vm_dir(vid) / "serial.sock"))
-        s.sendall(f'echo "{tag}-BEGIN"; {command}; echo; echo "{tag}-END"\n'.encode())
-        # The console stays connected until the answer is there: QEMU drops what a
-        # client sent if it leaves before the guest read it.
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            text = h.serial(vid)
-            begin = text.rfind(f"\n{tag}-BEGIN")
-            end = text.rfind(f"\n{tag}-END")
-            if begin >= 0 and end > begin:
-                return text[begin + len(tag) + 7:end].strip()
-            time.sleep(0.2)
-    raise AssertionError(f"no answer to {command!r}:\n{h.serial(vid)[-2000:]}")
-
-
 def test_disks_nics_and_snapshots_change_on_a_running_guest(cloud, guest):
     d, lab, h = cloud
     one = d.admin()
@@ -89,23 +69,23 @@ def test_disks_nics_and_snapshots_change_on_a_running_guest(cloud, guest):
         False)
     wait_state(one, h, vid, ACTIVE, RUNNING)
     wait_for(lambda: "GUEST-READY" in h.serial(vid), timeout=120, what="GUEST-READY")
-    assert ask(h, vid, "ls /sys/block | grep vd") == "vda"
+    assert h.ask(vid, "ls /sys/block | grep vd") == "vda"
 
     data = one.image.allocate(
         f'NAME="{uniq("data")}"\nTYPE="DATABLOCK"\nSIZE="16"\nFORMAT="qcow2"', 1)
     wait_for(lambda: one.image.info(data).STATE == 1, timeout=60, what="datablock READY")
     one.vm.attach(vid, f'DISK=[IMAGE_ID="{data}"]')
     wait_state(one, h, vid, ACTIVE, RUNNING)
-    wait_for(lambda: "vdb" in ask(h, vid, "ls /sys/block"), timeout=20, what="vdb in the guest")
+    wait_for(lambda: "vdb" in h.ask(vid, "ls /sys/block"), timeout=20, what="vdb in the guest")
     assert (h.vm_dir(vid) / "disk.1").exists()
-    assert ask(h, vid, "printf before-snap > /dev/vdb; sync; echo ok") == "ok"
+    assert h.ask(vid, "printf before-snap > /dev/vdb; sync; echo ok") == "ok"
 
     snap = one.vm.snapshotcreate(vid, "s1")
     wait_state(one, h, vid, ACTIVE, RUNNING)
-    assert ask(h, vid, "printf after-snap > /dev/vdb; sync; head -c 10 /dev/vdb") == "after-snap"
+    assert h.ask(vid, "printf after-snap > /dev/vdb; sync; head -c 10 /dev/vdb") == "after-snap"
     one.vm.snapshotrevert(vid, snap)
     wait_state(one, h, vid, ACTIVE, RUNNING)
-    assert ask(h, vid, "echo 3 > /proc/sys/vm/drop_caches; head -c 11 /dev/vdb") == "before-snap"
+    assert h.ask(vid, "echo 3 > /proc/sys/vm/drop_caches; head -c 11 /dev/vdb") == "before-snap"
     one.vm.snapshotdelete(vid, snap)
     wait_state(one, h, vid, ACTIVE, RUNNING)
 
@@ -116,18 +96,18 @@ def test_disks_nics_and_snapshots_change_on_a_running_guest(cloud, guest):
     assert "dsnap-0" in info, info
     one.vm.diskresize(vid, 1, "32")
     wait_state(one, h, vid, ACTIVE, RUNNING)
-    wait_for(lambda: ask(h, vid, "cat /sys/block/vdb/size") == str(32 * 2048), timeout=20,
+    wait_for(lambda: h.ask(vid, "cat /sys/block/vdb/size") == str(32 * 2048), timeout=20,
              what="the guest seeing the bigger disk")
 
     one.vm.attachnic(vid, f'NIC=[NETWORK_ID="{nets[1]}"]')
     wait_state(one, h, vid, ACTIVE, RUNNING)
-    wait_for(lambda: "eth1" in ask(h, vid, "ls /sys/class/net"), timeout=20, what="eth1")
+    wait_for(lambda: "eth1" in h.ask(vid, "ls /sys/class/net"), timeout=20, what="eth1")
     mac = one.vm.info(vid).TEMPLATE["NIC"][1]["MAC"]
-    assert ask(h, vid, "cat /sys/class/net/eth1/address") == mac
+    assert h.ask(vid, "cat /sys/class/net/eth1/address") == mac
     assert f"one-{vid}-1" in h.links()
     one.vm.detachnic(vid, 1)
     wait_state(one, h, vid, ACTIVE, RUNNING)
-    wait_for(lambda: "eth1" not in ask(h, vid, "ls /sys/class/net"), timeout=20, what="eth1 gone")
+    wait_for(lambda: "eth1" not in h.ask(vid, "ls /sys/class/net"), timeout=20, what="eth1 gone")
     assert f"one-{vid}-1" not in h.links()
 
     one.vm.action("poweroff", vid)
@@ -137,12 +117,13 @@ def test_disks_nics_and_snapshots_change_on_a_running_guest(cloud, guest):
     one.vm.action("resume", vid)
     wait_state(one, h, vid, ACTIVE, RUNNING)
     wait_for(lambda: h.serial(vid).count("GUEST-READY") == 2, timeout=120, what="booted again")
+    h.wait_shell(vid, boots=2)
     # The snapshot ds1 was taken after "before-snap" was written back by the revert.
-    assert ask(h, vid, "head -c 11 /dev/vdb") == "before-snap"
+    assert h.ask(vid, "head -c 11 /dev/vdb") == "before-snap"
 
     one.vm.detach(vid, 1)
     wait_state(one, h, vid, ACTIVE, RUNNING)
-    wait_for(lambda: "vdb" not in ask(h, vid, "ls /sys/block"), timeout=20, what="vdb gone")
+    wait_for(lambda: "vdb" not in h.ask(vid, "ls /sys/block"), timeout=20, what="vdb gone")
     assert not (h.vm_dir(vid) / "disk.1").exists()
     assert one.image.info(data).STATE == 1, "the datablock is free again"
 

@@ -86,6 +86,7 @@ def test_a_running_guest_moves_live_and_back(two_hosts, guest):
     wait_for(lambda: "nubo-test-guest mover" in http_get(f"http://{ip}/"), timeout=90,
              what="the guest answering on h1")
     marker = uniq("marker")
+    h1.wait_shell(vid)
     type_into(h1, vid, f"echo {marker} > /www/marker")
     assert http_get(f"http://{ip}/marker").strip() == marker
 
@@ -122,6 +123,7 @@ def test_a_guest_with_local_disks_moves_live_with_them(two_hosts, guest):
     wait_running_on(one, lab.hosts, vid, id1)
     wait_for(lambda: "GUEST-READY" in h1.serial(vid), timeout=120, what="GUEST-READY on h1")
     marker = uniq("on-disk")
+    h1.wait_shell(vid)
     type_into(h1, vid, f"printf {marker} > /dev/vdb; sync; echo WROTE-$((6*7))")
     wait_for(lambda: "WROTE-42" in h1.serial(vid), timeout=20, what="the guest writing its disk")
     # A disk plugged in while it runs moves too (both ends build the same machine).

@@ -108,6 +108,7 @@ pub async fn apply(
                     ))
                 })?;
                 network::plug(std::slice::from_ref(nic)).await?;
+                crate::firewall::apply(std::slice::from_ref(nic)).await?;
                 let mut q = Qmp::connect(&dir.qmp()).await?;
                 let netdev = match &nic.bridge {
                     Some(_) => {
@@ -140,7 +141,11 @@ pub async fn apply(
             }
             after.nics.retain(|n| n.nic_id != *nic_id);
         }
-        Change::UpdateNic { .. } => {}
+        Change::UpdateNic { nic_id } => {
+            if running {
+                crate::firewall::refresh(nic_of(spec, *nic_id)?).await?;
+            }
+        }
         Change::Resize => {
             if running {
                 return Err(KvmError::BadRequest(

@@ -9,6 +9,7 @@ pub mod args;
 pub mod changes;
 pub mod disks;
 pub mod error;
+pub mod firewall;
 pub mod guest;
 pub mod layout;
 pub mod migration;

@@ -1,5 +1,6 @@
 //! The host side of a VM's NICs: a Linux bridge per network (made when missing, with the
-//! 802.1Q sub-interface of the physical device for VLAN networks) and a tap per NIC on it.
+//! 802.1Q sub-interface of the physical device for VLAN networks, or a VXLAN interface on
+//! it for `vxlan` networks) and a tap per NIC on it.
 //! NICs without a bridge use QEMU's user-mode network and need nothing here.
 
 use nubo_driver::NicSpec;
@@ -39,27 +40,44 @@ pub async fn plug(nics: &[NicSpec]) -> Result<(), KvmError> {
             tools::run("ip", ["link", "add", bridge, "type", "bridge"]).await?;
         }
         tools::run("ip", ["link", "set", bridge, "up"]).await?;
-        if let (Some(vlan), Some(phydev)) = (nic.vlan_id, &nic.phydev) {
+        if let (Some(id), Some(phydev)) = (nic.vlan_id, &nic.phydev) {
             check_name(phydev)?;
-            let sub = format!("{phydev}.{vlan}");
+            let sub = format!("{phydev}.{id}");
             check_name(&sub)?;
             if !link_exists(&sub).await {
-                tools::run(
-                    "ip",
-                    [
-                        "link",
-                        "add",
-                        "link",
-                        phydev,
-                        "name",
-                        &sub,
-                        "type",
-                        "vlan",
-                        "id",
-                        &vlan.to_string(),
-                    ],
-                )
-                .await?;
+                let id_text = id.to_string();
+                if nic.vn_mad.eq_ignore_ascii_case("vxlan") {
+                    // VXLAN over multicast on PHYDEV: group 239.0.0.0 + VNI.
+                    let group = std::net::Ipv4Addr::from(0xEF00_0000u32 + u32::from(id));
+                    tools::run(
+                        "ip",
+                        [
+                            "link",
+                            "add",
+                            &sub,
+                            "type",
+                            "vxlan",
+                            "id",
+                            &id_text,
+                            "group",
+                            &group.to_string(),
+                            "dev",
+                            phydev,
+                            "dstport",
+                            "4789",
+                        ],
+                    )
+                    .await?;
+                } else {
+                    tools::run(
+                        "ip",
+                        [
+                            "link", "add", "link", phydev, "name", &sub, "type", "vlan", "id",
+                            &id_text,
+                        ],
+                    )
+                    .await?;
+                }
             }
             tools::run("ip", ["link", "set", &sub, "master", bridge, "up"]).await?;
         }
@@ -71,8 +89,10 @@ pub async fn plug(nics: &[NicSpec]) -> Result<(), KvmError> {
     Ok(())
 }
 
-/// Removes the taps of the NICs (bridges stay: other VMs may use them).
+/// Removes the taps of the NICs and their firewall rules (bridges stay: other VMs may use
+/// them).
 pub async fn unplug(nics: &[NicSpec]) {
+    crate::firewall::remove(nics).await;
     for nic in nics {
         if nic.bridge.is_some()
             && check_name(&nic.target).is_ok()

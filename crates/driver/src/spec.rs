@@ -203,7 +203,7 @@ pub struct NicSpec {
     pub bridge: Option<String>,
     /// Network driver (VN_MAD): `bridge`, `802.1Q`, `dummy`, …
     pub vn_mad: String,
-    /// 802.1Q VLAN id (VLAN_ID), for the `802.1Q` driver.
+    /// VLAN_ID: the 802.1Q tag for `802.1Q` networks, the VNI for `vxlan` ones.
     pub vlan_id: Option<u16>,
     /// Physical device the VLAN rides on (PHYDEV).
     pub phydev: Option<String>,
@@ -211,6 +211,10 @@ pub struct NicSpec {
     pub model: Option<String>,
     /// The host's name of the tap (TARGET), e.g. `one-7-0`.
     pub target: String,
+    /// Whether security groups filter this NIC's traffic (then only what `rules` allow
+    /// passes, besides answers to allowed traffic).
+    #[serde(default)]
+    pub filtered: bool,
     /// Security group rules that apply to this NIC's traffic.
     pub rules: Vec<FirewallRule>,
 }
@@ -218,14 +222,19 @@ pub struct NicSpec {
 /// One security group rule, as the host firewall applies it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct FirewallRule {
-    /// `inbound` or `outbound`.
+    /// `inbound` (to the VM) or `outbound` (from it).
     pub direction: String,
-    /// `ALL`, `TCP`, `UDP`, `ICMP`, `ICMPV6`, `IPSEC`.
+    /// `ALL`, `TCP`, `UDP`, `ICMP`, `ICMPV6` or `IPSEC`.
     pub protocol: String,
-    /// Remote addresses (CIDR); none means any.
-    pub cidr: Option<String>,
-    /// Port range `from:to` or list `a,b`; none means any.
+    /// Remote IPv4 addresses: CIDRs (`10.0.0.0/24`) or ranges (`10.0.0.5-10.0.0.9`); none
+    /// means any.
+    #[serde(default)]
+    pub addresses: Vec<String>,
+    /// Ports: `22`, `22,80`, `1000:2000`; none means any.
     pub ports: Option<String>,
+    /// ICMP type, for ICMP rules.
+    #[serde(default)]
+    pub icmp_type: Option<u8>,
 }
 
 /// The contextualization cdrom: file name → contents. The OpenNebula form carries

@@ -2,6 +2,7 @@
 //! a commit, replies fed back as life-cycle events in batches), the event-driven scheduler,
 //! and host monitoring. Started by [`crate::Core::open`].
 
+mod context_cdrom;
 mod drivers;
 mod monitor;
 mod placement;

@@ -1,17 +1,17 @@
 //! The description a real hypervisor gets of a VM ([`VmSpec`]), built from the VM's
 //! template as the core filled it in: OS boot settings, DISKs (images by their source
-//! path, volatile disks by size), NICs (leases, bridge, VLAN), the CONTEXT cdrom in
-//! OpenNebula's `context.sh` form, and GRAPHICS.
+//! path or URL, volatile disks by size), NICs (leases, bridge, VLAN, security group
+//! rules), the CONTEXT cdrom (`context_cdrom.rs`), GRAPHICS, and the change in progress.
 
 use nubo_driver::{
-    Change, ContextSpec, DiskKind, DiskSource, DiskSpec, GraphicsSpec, NicSpec, OsSpec, VmSpec,
+    Change, DiskKind, DiskSource, DiskSpec, FirewallRule, GraphicsSpec, NicSpec, OsSpec, VmSpec,
 };
 use nubo_types::states::{ImageType, LcmState};
 
 use crate::model::{PendingChange, Vm};
 use crate::state::State;
 
-fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+pub(super) fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(key))
@@ -19,7 +19,7 @@ fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-fn yes(pairs: &[(String, String)], key: &str) -> bool {
+pub(super) fn yes(pairs: &[(String, String)], key: &str) -> bool {
     get(pairs, key).is_some_and(|v| v.eq_ignore_ascii_case("yes"))
 }
 
@@ -27,7 +27,7 @@ fn yes(pairs: &[(String, String)], key: &str) -> bool {
 /// this front-end) when given.
 pub(crate) fn build(state: &State, vm: &Vm, images_url: Option<&str>) -> VmSpec {
     let t = &vm.template;
-    let nics: Vec<NicSpec> = t.vectors("NIC").map(nic).collect();
+    let nics: Vec<NicSpec> = t.vectors("NIC").map(|n| nic(state, n)).collect();
     VmSpec {
         name: format!("one-{}", vm.meta.id),
         vcpu: vm.vcpu.max(1),
@@ -37,10 +37,14 @@ pub(crate) fn build(state: &State, vm: &Vm, images_url: Option<&str>) -> VmSpec 
             .vectors("DISK")
             .map(|d| disk(state, d, images_url))
             .collect(),
-        context: t
-            .vectors("CONTEXT")
-            .next()
-            .map(|c| context(c, t.vectors("NIC"), vm.template.vectors("DISK").count())),
+        context: t.vectors("CONTEXT").next().map(|c| {
+            super::context_cdrom::build(
+                vm.meta.id,
+                c,
+                t.vectors("NIC"),
+                vm.template.vectors("DISK").count(),
+            )
+        }),
         graphics: t.vectors("GRAPHICS").next().map(|g| GraphicsSpec {
             kind: get(g, "TYPE").unwrap_or("VNC").to_ascii_uppercase(),
             listen: get(g, "LISTEN").unwrap_or("127.0.0.1").to_string(),
@@ -167,7 +171,23 @@ fn disk(state: &State, pairs: &[(String, String)], images_url: Option<&str>) -> 
     }
 }
 
-fn nic(pairs: &[(String, String)]) -> NicSpec {
+fn nic(state: &State, pairs: &[(String, String)]) -> NicSpec {
+    let vnet = get(pairs, "NETWORK_ID")
+        .and_then(|v| v.parse().ok())
+        .and_then(|id| state.vnets.get(&id));
+    let groups: Vec<i32> = get(pairs, "SECURITY_GROUPS")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|v| v.trim().parse().ok())
+        .collect();
+    let rules = groups
+        .iter()
+        .filter_map(|id| state.secgroups.get(id))
+        .flat_map(|sg| sg.template.vectors("RULE"))
+        .filter_map(|r| rule(state, r))
+        .collect();
+    let vn_mad = get(pairs, "VN_MAD").unwrap_or("bridge").to_string();
+    let vlan = vn_mad.eq_ignore_ascii_case("802.1Q") || vn_mad.eq_ignore_ascii_case("vxlan");
     NicSpec {
         nic_id: get(pairs, "NIC_ID")
             .and_then(|v| v.parse().ok())
@@ -175,65 +195,56 @@ fn nic(pairs: &[(String, String)]) -> NicSpec {
         mac: get(pairs, "MAC").unwrap_or_default().to_string(),
         ip: get(pairs, "IP").map(str::to_string),
         bridge: get(pairs, "BRIDGE").map(str::to_string),
-        vn_mad: get(pairs, "VN_MAD").unwrap_or("bridge").to_string(),
-        vlan_id: get(pairs, "VLAN_ID").and_then(|v| v.parse().ok()),
-        phydev: get(pairs, "PHYDEV").map(str::to_string),
+        vlan_id: get(pairs, "VLAN_ID")
+            .and_then(|v| v.parse().ok())
+            .or_else(|| vnet.and_then(|n| n.vlan_id.as_deref()?.parse().ok()))
+            .filter(|_| vlan),
+        phydev: get(pairs, "PHYDEV")
+            .map(str::to_string)
+            .or_else(|| vnet.map(|n| n.phydev.clone()).filter(|p| !p.is_empty()))
+            .filter(|_| vlan),
+        vn_mad,
         model: get(pairs, "MODEL").map(str::to_string),
         target: get(pairs, "TARGET").unwrap_or_default().to_string(),
-        rules: Vec::new(),
+        filtered: !groups.is_empty(),
+        rules,
     }
 }
 
-/// Context attributes that steer contextualization rather than reach the guest.
-const CONTROL: &[&str] = &["NETWORK", "TARGET", "FILES_DS", "FILES", "TOKEN"];
-
-/// Quotes a value for `context.sh` (single quotes; a quote inside becomes `'\''`).
-fn quote(v: &str) -> String {
-    format!("'{}'", v.replace('\'', "'\\''"))
-}
-
-fn context<'a>(
-    ctx: &[(String, String)],
-    nics: impl Iterator<Item = &'a [(String, String)]>,
-    disks: usize,
-) -> ContextSpec {
-    let mut text = String::from("# Context variables generated by Nubo\n");
-    for (k, v) in ctx {
-        let key = k.to_ascii_uppercase();
-        if CONTROL.contains(&key.as_str()) {
-            continue;
-        }
-        text.push_str(&format!("{key}={}\n", quote(v)));
-    }
-    if yes(ctx, "NETWORK") {
-        for nic in nics {
-            let id = get(nic, "NIC_ID").unwrap_or("0");
-            for (ctx_key, nic_key) in [
-                ("MAC", "MAC"),
-                ("IP", "IP"),
-                ("MASK", "NETWORK_MASK"),
-                ("NETWORK", "NETWORK_ADDRESS"),
-                ("GATEWAY", "GATEWAY"),
-                ("DNS", "DNS"),
-                ("MTU", "MTU"),
-                ("VLAN_ID", "VLAN_ID"),
-                ("IP6", "IP6"),
-            ] {
-                if let Some(v) = get(nic, nic_key) {
-                    text.push_str(&format!("ETH{id}_{ctx_key}={}\n", quote(v)));
-                }
+/// One security group RULE for the host firewall: remote addresses from IP and SIZE, or
+/// from the address ranges of NETWORK_ID.
+fn rule(state: &State, r: &[(String, String)]) -> Option<FirewallRule> {
+    let mut addresses = Vec::new();
+    if let Some(ip) = get(r, "IP").and_then(|v| v.parse::<std::net::Ipv4Addr>().ok()) {
+        let size: u32 = get(r, "SIZE")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1)
+            .max(1);
+        let last = std::net::Ipv4Addr::from(u32::from(ip).saturating_add(size - 1));
+        addresses.push(format!("{ip}-{last}"));
+    } else if let Some(net) = get(r, "NETWORK_ID")
+        .and_then(|v| v.parse().ok())
+        .and_then(|id| state.vnets.get(&id))
+    {
+        for ar in &net.ars {
+            if let (Some(first), Some(last)) = (ar.ip_at(0), ar.ip_at(ar.size.saturating_sub(1))) {
+                addresses.push(format!("{first}-{last}"));
             }
         }
+        if addresses.is_empty() {
+            // A network without IPv4 ranges matches nothing, not everything.
+            return None;
+        }
     }
-    let target = get(ctx, "TARGET").map(str::to_string).unwrap_or_else(|| {
-        let letter = char::from(b'a' + u8::try_from(disks.min(25)).unwrap_or(0));
-        format!("hd{letter}")
-    });
-    ContextSpec {
-        label: "CONTEXT".into(),
-        files: [("context.sh".to_string(), text)].into_iter().collect(),
-        target,
-    }
+    Some(FirewallRule {
+        direction: get(r, "RULE_TYPE")
+            .unwrap_or("inbound")
+            .to_ascii_lowercase(),
+        protocol: get(r, "PROTOCOL").unwrap_or("ALL").to_ascii_uppercase(),
+        addresses,
+        ports: get(r, "RANGE").map(str::to_string),
+        icmp_type: get(r, "ICMP_TYPE").and_then(|v| v.parse().ok()),
+    })
 }
 
 #[cfg(test)]
@@ -245,37 +256,6 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
-    }
-
-    #[test]
-    fn context_sh_carries_the_variables_and_each_nic_when_network_is_yes() {
-        let ctx = pairs(&[
-            ("NETWORK", "YES"),
-            ("SSH_PUBLIC_KEY", "ssh-ed25519 AAAA it's-me"),
-            ("HOSTNAME", "web1"),
-        ]);
-        let nic = pairs(&[
-            ("NIC_ID", "0"),
-            ("MAC", "02:00:0a:00:00:02"),
-            ("IP", "10.0.0.2"),
-            ("NETWORK_MASK", "255.255.255.0"),
-            ("GATEWAY", "10.0.0.1"),
-        ]);
-        let spec = context(&ctx, [nic.as_slice()].into_iter(), 1);
-        let text = &spec.files["context.sh"];
-        assert!(
-            text.contains("SSH_PUBLIC_KEY='ssh-ed25519 AAAA it'\\''s-me'\n"),
-            "{text}"
-        );
-        assert!(text.contains("HOSTNAME='web1'\n"));
-        assert!(text.contains(
-            "ETH0_MAC='02:00:0a:00:00:02'\nETH0_IP='10.0.0.2'\nETH0_MASK='255.255.255.0'\n"
-        ));
-        assert!(text.contains("ETH0_GATEWAY='10.0.0.1'\n"));
-        assert!(!text.contains("NETWORK='YES'"));
-        assert_eq!(spec.target, "hdb");
-        let quiet = context(&pairs(&[("A", "1")]), [nic.as_slice()].into_iter(), 0);
-        assert!(!quiet.files["context.sh"].contains("ETH0"));
     }
 
     #[test]

@@ -237,6 +237,7 @@ pub(crate) fn create_vm(
     };
     super::sched_actions::number(&mut vm.template, id).map_err(|e| alloc(e.to_string()))?;
     super::resources::acquire(tx, caller, &mut vm)?;
+    super::context::substitute(tx.state, &mut vm);
     crate::ops::vmgroup::join(tx, caller, &mut vm)?;
     charge_owners(
         tx,

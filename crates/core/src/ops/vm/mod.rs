@@ -5,6 +5,7 @@
 mod accounting;
 mod actions;
 mod changes;
+mod context;
 mod create;
 mod resources;
 mod sched_actions;

@@ -236,11 +236,29 @@ pub(super) fn take_lease(
     set(pairs, "NETWORK_ID", net_id.to_string());
     set(pairs, "NETWORK_UNAME", vnet.meta.uname.clone());
     set(pairs, "NIC_ID", nic_id.to_string());
-    let sgs = vnet
-        .template
-        .get("SECURITY_GROUPS")
-        .unwrap_or("0")
-        .to_string();
+    // The NIC's own groups join the network's, as in OpenNebula.
+    let mut groups: BTreeSet<Oid> = BTreeSet::new();
+    for text in [
+        vnet.template.get("SECURITY_GROUPS").unwrap_or("0"),
+        get(pairs, "SECURITY_GROUPS").unwrap_or(""),
+    ] {
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let id: Oid = part.parse().map_err(|_| {
+                alloc(format!(
+                    "Invalid security group id \"{part}\" in NIC SECURITY_GROUPS"
+                ))
+            })?;
+            if !tx.state.secgroups.contains_key(&id) {
+                return Err(alloc(format!("Security group {id} does not exist")));
+            }
+            groups.insert(id);
+        }
+    }
+    let sgs = groups
+        .iter()
+        .map(|g| g.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     set(pairs, "SECURITY_GROUPS", sgs.clone());
     set(pairs, "TARGET", format!("one-{}-{nic_id}", vm.meta.id));
     set(pairs, "VN_MAD", vnet.vn_mad.clone());
