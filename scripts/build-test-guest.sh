@@ -155,7 +155,7 @@ elif [ "$ctx" = nocloud ]; then
   cp /mnt/ctx/meta-data /www/meta-data
   [ -f /mnt/ctx/user-data ] && cp /mnt/ctx/user-data /www/user-data
   [ -f /mnt/ctx/network-config ] && cp /mnt/ctx/network-config /www/network-config
-  h="$(sed -n 's/^local-hostname: *//p' /mnt/ctx/meta-data)"
+  h="$(sed -n 's/^local-hostname: *//p' /mnt/ctx/meta-data | tr -d '"')"
   [ -n "$h" ] && hostname "$h"
   # network-config (version 2 or 1): the first address and gateway given, on the first NIC
   # whose MAC matches, else on eth0.

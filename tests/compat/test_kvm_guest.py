@@ -239,3 +239,91 @@ def test_a_missing_image_file_fails_the_prolog_with_a_message(cloud, guest):
     one.vm.recover(vid, 3)  # delete
     wait_state(one, h, vid, DONE)
     assert not h.vm_dir(vid).exists()
+
+
+def test_context_variables_and_a_cloud_init_seed_reach_the_guest(cloud, guest):
+    d, h = cloud
+    one = d.admin()
+    hid = h.host_id(one)
+    one.user.update(0, f'SSH_PUBLIC_KEY="{KEY}"', 1)   # oneadmin owns the VMs below
+    net = one.vn.allocate(
+        f'NAME="{uniq("net")}"\nVN_MAD="bridge"\nBRIDGE="br0"\nNETWORK_MASK="255.255.255.0"\n'
+        f'GATEWAY="10.99.1.1"\nAR=[TYPE="IP4", IP="10.99.1.40", SIZE="5"]', -1)
+    base = (f'CPU="0.5"\nMEMORY="128"\nOS=[KERNEL="{guest}/vmlinuz", INITRD="{guest}/initramfs.gz", '
+            f'KERNEL_CMD="console=ttyS0 quiet no_timer_check panic=-1"]\nNIC=[NETWORK_ID="{net}"]\n'
+            f'SCHED_REQUIREMENTS="ID = {hid}"\n')
+    # OpenNebula's form, with variables replaced at creation.
+    one_ctx = one.vm.allocate(
+        base + f'NAME="{uniq("one")}"\nCONTEXT=[NETWORK="YES", SSH_PUBLIC_KEY="$USER[SSH_PUBLIC_KEY]", '
+        f'HOSTNAME="vm-$VMID", GW="$NETWORK[GATEWAY, NETWORK_ID={net}]", MYIP="$NIC[IP]"]', False)
+    ctx = one.vm.info(one_ctx).TEMPLATE["CONTEXT"]
+    ip = one.vm.info(one_ctx).TEMPLATE["NIC"]["IP"]
+    assert ctx["SSH_PUBLIC_KEY"] == KEY
+    assert ctx["HOSTNAME"] == f"vm-{one_ctx}" and ctx["GW"] == "10.99.1.1" and ctx["MYIP"] == ip
+    # cloud-init NoCloud: the guest reads meta-data, user-data and network-config.
+    seeded = one.vm.allocate(
+        base + f'NAME="{uniq("ci")}"\nCONTEXT=[CLOUD_INIT="YES", HOSTNAME="seeded", '
+        f'SSH_PUBLIC_KEY="{KEY}"]', False)
+    for vid in (one_ctx, seeded):
+        wait_state(one, h, vid, ACTIVE, RUNNING)
+        wait_for(lambda: "GUEST-READY" in h.serial(vid), timeout=90, what=f"VM {vid} ready")
+    assert f"vm-{one_ctx}" in http_get(h, f"http://{ip}/")
+    serial = h.serial(seeded)
+    assert "GUEST-CONTEXT nocloud" in serial, serial
+    seeded_ip = one.vm.info(seeded).TEMPLATE["NIC"]["IP"]
+    assert f"GUEST-NET eth0 {seeded_ip}/24" in serial, serial
+    wait_for(lambda: "nubo-test-guest seeded" in http_get(h, f"http://{seeded_ip}/"), timeout=30,
+             what="the seeded guest answering")
+    assert http_get(h, f"http://{seeded_ip}/authorized_keys").strip() == KEY
+    assert "instance-id: one-" in http_get(h, f"http://{seeded_ip}/meta-data")
+    for vid in (one_ctx, seeded):
+        one.vm.action("terminate-hard", vid)
+    for vid in (one_ctx, seeded):
+        wait_state(one, h, vid, DONE)
+
+
+def nubo_cli(d, *args: str) -> subprocess.CompletedProcess:
+    """Runs the `nubo` CLI (beside nubod) as oneadmin."""
+    auth = d.tmp / "cli_auth"
+    auth.write_text(d.admin_session + "\n")
+    env = {**os.environ, "ONE_XMLRPC": d.endpoint, "ONE_AUTH": str(auth)}
+    return subprocess.run([str(d.binary.parent / "nubo"), *args], capture_output=True, text=True,
+                          env=env, timeout=60)
+
+
+def test_the_cli_shows_the_serial_console_and_the_vnc_address(cloud, guest):
+    d, h = cloud
+    one = d.admin()
+    hid = h.host_id(one)
+    vid = one.vm.allocate(
+        f'NAME="{uniq("screen")}"\nCPU="0.5"\nMEMORY="128"\n'
+        f'OS=[KERNEL="{guest}/vmlinuz", INITRD="{guest}/initramfs.gz", '
+        f'KERNEL_CMD="console=ttyS0 quiet no_timer_check panic=-1"]\n'
+        f'GRAPHICS=[TYPE="VNC", LISTEN="0.0.0.0"]\nSCHED_REQUIREMENTS="ID = {hid}"', False)
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    wait_for(lambda: "GUEST-READY" in h.serial(vid), timeout=90, what="guest ready")
+    out = nubo_cli(d, "vm", "console", str(vid))
+    assert out.returncode == 0, out.stderr
+    assert "GUEST-UP" in out.stdout and "GUEST-READY" in out.stdout
+    vnc = nubo_cli(d, "vm", "vnc", str(vid))
+    assert vnc.returncode == 0, vnc.stderr
+    assert vnc.stdout.strip() == f"{h.name}:{5900 + vid}"
+    # The VNC server answers on the host with the RFB greeting.
+    banner = h.netns("sh", "-c", f"busybox nc -w 2 {h.addr} {5900 + vid} </dev/null | head -c 12")
+    assert banner.startswith("RFB 003."), banner
+    # Someone who may not manage the VM does not see its console.
+    peeker = uniq("peek")
+    assert one.user.allocate(peeker, "pw", "core", []) > 0
+    peek = subprocess.run([str(d.binary.parent / "nubo"), "vm", "console", str(vid)],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "ONE_XMLRPC": d.endpoint,
+                               "ONE_AUTH": str(_auth(d, uniq("peekauth"), peeker))})
+    assert peek.returncode != 0
+    one.vm.action("terminate-hard", vid)
+    wait_state(one, h, vid, DONE)
+
+
+def _auth(d, name: str, user: str):
+    p = d.tmp / name
+    p.write_text(f"{user}:pw\n")
+    return p

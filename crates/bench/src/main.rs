@@ -4,7 +4,7 @@
 //! time from instantiate to RUNNING, and nubod's peak memory. Prints a Markdown report.
 
 mod measure;
-mod nubod;
+use nubo_bench::nubod;
 
 use std::time::{Duration, Instant};
 

@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use nubo_client::Client;
 
 /// The running daemon.
+#[derive(Debug)]
 pub struct Nubod {
     child: Child,
     endpoint: String,
@@ -57,6 +58,11 @@ impl Nubod {
             std::thread::sleep(Duration::from_millis(100));
         }
         Ok(nubod)
+    }
+
+    /// Its data directory.
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self._dir.path().join("data")
     }
 
     /// The XML-RPC endpoint and oneadmin's session.

@@ -7,6 +7,7 @@
 pub mod accel;
 pub mod args;
 pub mod changes;
+mod console;
 pub mod disks;
 pub mod error;
 pub mod firewall;
@@ -24,7 +25,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use nubo_driver::{BoxFuture, HostReport, Hypervisor, Operation, Outcome, Request, VmSpec};
+use nubo_driver::{
+    BoxFuture, ConsoleChunk, HostReport, Hypervisor, Operation, Outcome, Request, VmSpec,
+};
 use tokio::sync::OnceCell;
 
 use crate::accel::{Accel, AccelChoice};
@@ -375,5 +378,10 @@ impl Hypervisor for KvmDriver {
 
     fn wants_spec(&self) -> bool {
         true
+    }
+
+    fn console(&self, vm_id: i32, offset: u64) -> BoxFuture<'static, Result<ConsoleChunk, String>> {
+        let log = self.vm_dir(vm_id).serial_log();
+        Box::pin(async move { console::read(&log, offset).await })
     }
 }

@@ -197,6 +197,15 @@ pub struct HostReport {
     pub vms: Vec<VmReport>,
 }
 
+/// A piece of a guest's serial console output.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ConsoleChunk {
+    /// The bytes from the requested offset on (at most a bounded amount).
+    pub data: Vec<u8>,
+    /// The offset to ask for next.
+    pub next: u64,
+}
+
 /// A hypervisor on one host.
 pub trait Hypervisor: Send + Sync + std::fmt::Debug {
     /// Carries out one operation.
@@ -214,5 +223,13 @@ pub trait Hypervisor: Send + Sync + std::fmt::Debug {
     /// ones don't, and skipping it keeps scale runs light).
     fn wants_spec(&self) -> bool {
         false
+    }
+    /// What VM `vm_id`'s serial console printed from byte `offset` on.
+    fn console(
+        &self,
+        _vm_id: i32,
+        _offset: u64,
+    ) -> BoxFuture<'static, Result<ConsoleChunk, String>> {
+        Box::pin(async { Err("this host keeps no console output".to_string()) })
     }
 }

@@ -9,11 +9,11 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request as HttpRequest;
 use hyper_util::rt::TokioIo;
-use nubo_driver::{BoxFuture, HostReport, Hypervisor, Outcome, Request};
+use nubo_driver::{BoxFuture, ConsoleChunk, HostReport, Hypervisor, Outcome, Request};
 use tokio::net::TcpStream;
 
 use crate::auth;
-use crate::{EXECUTE_PATH, MONITOR_PATH};
+use crate::{CONSOLE_PATH, ConsoleRequest, EXECUTE_PATH, MONITOR_PATH};
 
 /// How long a monitoring call may take.
 const MONITOR_TIMEOUT: Duration = Duration::from_secs(20);
@@ -197,6 +197,20 @@ impl Hypervisor for RemoteHost {
 
     fn wants_spec(&self) -> bool {
         true
+    }
+
+    fn console(&self, vm_id: i32, offset: u64) -> BoxFuture<'static, Result<ConsoleChunk, String>> {
+        let me = self.clone();
+        Box::pin(async move {
+            let body =
+                serde_json::to_vec(&ConsoleRequest { vm_id, offset }).map_err(|e| e.to_string())?;
+            let call = me.call("POST", CONSOLE_PATH, body);
+            let bytes = tokio::time::timeout(MONITOR_TIMEOUT, call)
+                .await
+                .map_err(|_| format!("host {} did not answer in time", me.name))??;
+            serde_json::from_slice::<Result<ConsoleChunk, String>>(&bytes)
+                .map_err(|e| format!("bad answer from host {}: {e}", me.name))?
+        })
     }
 }
 

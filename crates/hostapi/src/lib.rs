@@ -1,7 +1,7 @@
 //! The wire between nubod and `nubo-hostd`: nubod asks a host's agent to carry out an
 //! operation (`POST /v1/execute`, a JSON [`nubo_driver::Request`], answered with a JSON
 //! [`nubo_driver::Outcome`]) and to report (`GET /v1/monitor`, a JSON
-//! [`nubo_driver::HostReport`]). Both directions are signed with the host's secret
+//! [`nubo_driver::HostReport`]) and what a guest's console printed (`POST /v1/console`). Both directions are signed with the host's secret
 //! ([`auth`]); [`client::RemoteHost`] is nubod's side. Agents fetch image files from
 //! nubod the same way ([`images`]).
 
@@ -15,6 +15,17 @@ pub use client::{Endpoint, RemoteHost};
 pub const EXECUTE_PATH: &str = "/v1/execute";
 /// Where an agent reports.
 pub const MONITOR_PATH: &str = "/v1/monitor";
+/// Where an agent answers what a guest's serial console printed.
+pub const CONSOLE_PATH: &str = "/v1/console";
+
+/// The body of a console request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConsoleRequest {
+    /// The VM.
+    pub vm_id: i32,
+    /// From which byte on.
+    pub offset: u64,
+}
 /// The agent's default TCP port.
 pub const DEFAULT_PORT: u16 = 2634;
 

@@ -1,6 +1,7 @@
 //! The agent's HTTP API: every request must carry nubod's signature for this host, and
 //! every answer carries the agent's, bound to that request. `POST /v1/execute` runs one
-//! operation and answers its outcome; `GET /v1/monitor` answers the host report.
+//! operation and answers its outcome; `GET /v1/monitor` answers the host report;
+//! `POST /v1/console` what a guest's serial console printed.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use nubo_driver::{Hypervisor, Request};
-use nubo_hostapi::{EXECUTE_PATH, MONITOR_PATH, auth};
+use nubo_hostapi::{CONSOLE_PATH, ConsoleRequest, EXECUTE_PATH, MONITOR_PATH, auth};
 
 /// Largest request body (a VM spec with its context files).
 const BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -76,6 +77,13 @@ async fn handle(
         ("GET", MONITOR_PATH) => match agent.driver.monitor().await {
             Ok(report) => json(&report),
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.into_bytes()),
+        },
+        ("POST", CONSOLE_PATH) => match serde_json::from_slice::<ConsoleRequest>(&body) {
+            Ok(r) => json(&agent.driver.console(r.vm_id, r.offset).await),
+            Err(e) => (
+                StatusCode::BAD_REQUEST,
+                format!("bad request: {e}").into_bytes(),
+            ),
         },
         _ => (StatusCode::NOT_FOUND, b"no such call".to_vec()),
     };

@@ -246,6 +246,30 @@ impl Resource<'_, Vm> {
         )
     }
 
+    /// `vm.console(id, offset)` (a Nubo extension): what the VM's serial console printed
+    /// from byte `offset` on, and the offset to ask for next.
+    pub fn console(&self, id: i32, offset: u64) -> Result<(Vec<u8>, u64), ClientError> {
+        use base64::Engine;
+        let method = Self::method("console");
+        let bad = |detail: String| ClientError::Reply {
+            method: method.clone(),
+            detail,
+        };
+        let offset = i32::try_from(offset).unwrap_or(i32::MAX);
+        let xml = self
+            .client()
+            .call_string(&method, vec![Value::Int(id), Value::Int(offset)])?;
+        let doc = crate::xml::Element::parse(&xml).map_err(|e| bad(e.to_string()))?;
+        let next = doc
+            .text_of("OFFSET")
+            .and_then(|t| t.parse().ok())
+            .ok_or_else(|| bad("no OFFSET".into()))?;
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(doc.text_of("DATA").unwrap_or_default())
+            .map_err(|e| bad(e.to_string()))?;
+        Ok((data, next))
+    }
+
     /// `vm.monitoring(id)`: the VM's monitoring records, as XML.
     pub fn monitoring(&self, id: i32) -> Result<String, ClientError> {
         self.client()

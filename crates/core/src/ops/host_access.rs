@@ -43,3 +43,28 @@ impl Core {
         })
     }
 }
+
+impl Core {
+    /// What VM `id`'s serial console printed from byte `offset` on, asked of the host it
+    /// runs on (MANAGE rights on the VM).
+    pub async fn vm_console(
+        &self,
+        caller: &crate::Caller,
+        id: i32,
+        offset: u64,
+    ) -> Result<nubo_driver::ConsoleChunk> {
+        use crate::model::{Host, Vm};
+        use crate::ops::generic::fetch_for;
+        use nubo_types::AuthOp;
+        let driver = self.read(|state| {
+            let vm = fetch_for::<Vm>(state, caller, id, AuthOp::Manage)?;
+            let hid = vm
+                .current()
+                .map(|h| h.hid)
+                .ok_or_else(|| Error::action(format!("VM {id} has not run on any host")))?;
+            let host = state.get::<Host>(hid)?;
+            self.inner.runtime.drivers.of(host).map_err(Error::action)
+        })?;
+        driver.console(id, offset).await.map_err(Error::action)
+    }
+}

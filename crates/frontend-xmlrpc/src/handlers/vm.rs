@@ -26,6 +26,7 @@ pub async fn call(core: &Core, object: &str, verb: &str, p: &Params) -> Option<C
         ("vmpool", "infoextended") => vm_pool(core, p, true),
         ("vmpool", "infoset") => vm_set(core, p),
         ("vm", "monitoring") => vm_monitoring(core, p),
+        ("vm", "console") => console(core, p).await,
         ("vmpool", "monitoring") => pool_monitoring(core, p),
         ("vmpool", "accounting") => accounting(core, p),
         ("vmpool", "showback") => showback(core, p),
@@ -139,6 +140,16 @@ fn vm_monitoring(core: &Core, p: &Params) -> CallResult {
     let samples = core.vm_monitoring(&c, oid).map_err(on(oid))?;
     let tagged: Vec<(i32, _)> = samples.into_iter().map(|s| (oid, s)).collect();
     xml(render::vm_monitoring(&tagged))
+}
+
+/// `one.vm.console(session, id, offset)`: a Nubo extension, what the VM's serial console
+/// printed from byte `offset` on.
+async fn console(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let oid = p.int(1)?;
+    let offset = u64::try_from(p.int_or(2, 0)?.max(0)).unwrap_or(0);
+    let chunk = core.vm_console(&c, oid, offset).await.map_err(on(oid))?;
+    xml(render::vm_console(oid, &chunk.data, chunk.next))
 }
 
 fn pool_monitoring(core: &Core, p: &Params) -> CallResult {

@@ -27,7 +27,7 @@ pub use document::{document, document_pool};
 pub use group::{group, group_pool, group_quota_defaults};
 pub use host::{host, host_pool};
 pub use image::{image, image_pool};
-pub use monitoring::{accounting, host_monitoring, showback, vm_monitoring};
+pub use monitoring::{accounting, host_monitoring, showback, vm_console, vm_monitoring};
 pub use secgroup::{secgroup, secgroup_pool};
 pub use user::{user, user_pool, user_quota_defaults};
 pub use vm::{vm, vm_monitored, vm_pool, vm_pool_extended, vm_template, vm_template_pool};

@@ -88,3 +88,20 @@ pub fn showback(records: &[Showback]) -> String {
     x.close("SHOWBACK_RECORDS");
     x.finish()
 }
+
+/// A piece of a VM's serial console (`one.vm.console`, a Nubo extension): the bytes, in
+/// base64 because a console prints control characters XML cannot carry, and the offset
+/// to ask for next.
+pub fn vm_console(id: i32, data: &[u8], next: u64) -> String {
+    use base64::Engine;
+    let mut x = Xml::new();
+    x.open("CONSOLE")
+        .num("ID", id)
+        .num("OFFSET", next)
+        .text(
+            "DATA",
+            &base64::engine::general_purpose::STANDARD.encode(data),
+        )
+        .close("CONSOLE");
+    x.finish()
+}

@@ -1,7 +1,8 @@
 //! `nubo vm`: virtual machines. Listing with onevm's short states, a readable `show`,
 //! creation from a template file or from flags, every life-cycle action, changes in place,
-//! snapshots, scheduled actions, and `wait` for a state.
+//! snapshots, scheduled actions, consoles (serial and VNC), and `wait` for a state.
 
+mod console;
 mod devices;
 mod lifecycle;
 mod snapshots;
@@ -76,6 +77,8 @@ pub enum Cmd {
     Devices(devices::Devices),
     #[command(flatten)]
     Snapshots(snapshots::Snapshots),
+    #[command(flatten)]
+    Consoles(console::Consoles),
     /// Wait until a VM is in STATE; fails on timeout, or when the VM fails or ends instead.
     ///
     /// Example: nubo vm wait web running --timeout 120
@@ -101,6 +104,7 @@ impl Cmd {
             Cmd::Placement(c) => c.run(ctx),
             Cmd::Devices(c) => c.run(ctx),
             Cmd::Snapshots(c) => c.run(ctx),
+            Cmd::Consoles(c) => c.run(ctx),
             Cmd::Wait(w) => w.run(ctx),
         }
     }

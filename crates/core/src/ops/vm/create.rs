@@ -238,6 +238,7 @@ pub(crate) fn create_vm(
     super::sched_actions::number(&mut vm.template, id).map_err(|e| alloc(e.to_string()))?;
     super::resources::acquire(tx, caller, &mut vm)?;
     super::context::substitute(tx.state, &mut vm);
+    vnc_port(&mut vm);
     crate::ops::vmgroup::join(tx, caller, &mut vm)?;
     charge_owners(
         tx,
@@ -255,6 +256,23 @@ pub(crate) fn create_vm(
             ..Followup::default()
         },
     ))
+}
+
+/// A GRAPHICS without a PORT gets OpenNebula's default, 5900 + the VM's id.
+fn vnc_port(vm: &mut Vm) {
+    let id = vm.meta.id;
+    for attr in vm
+        .template
+        .attrs
+        .iter_mut()
+        .filter(|a| a.name == "GRAPHICS")
+    {
+        if let nubo_template::Value::Vector(pairs) = &mut attr.value
+            && !pairs.iter().any(|(k, _)| k == "PORT")
+        {
+            pairs.push(("PORT".into(), (5900 + id).to_string()));
+        }
+    }
 }
 
 #[cfg(test)]

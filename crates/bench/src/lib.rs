@@ -1,0 +1,3 @@
+//! What the benchmark binaries share: a nubod started in a temporary directory.
+
+pub mod nubod;

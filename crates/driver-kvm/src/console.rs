@@ -1,0 +1,62 @@
+//! Reading a guest's serial log from an offset, a bounded piece at a time.
+
+use std::io::SeekFrom;
+use std::path::Path;
+
+use nubo_driver::ConsoleChunk;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+/// The most one read returns.
+const MAX_CHUNK: u64 = 64 * 1024;
+
+/// What the log at `path` holds from `offset` on (empty when nothing new; from the start
+/// again when the log is shorter than `offset`).
+pub async fn read(path: &Path, offset: u64) -> Result<ConsoleChunk, String> {
+    let mut file = match tokio::fs::File::open(path).await {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err("the VM has no console output on this host".into());
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    let len = file.metadata().await.map_err(|e| e.to_string())?.len();
+    let start = if offset > len { 0 } else { offset };
+    file.seek(SeekFrom::Start(start))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut data = Vec::new();
+    file.take(MAX_CHUNK)
+        .read_to_end(&mut data)
+        .await
+        .map_err(|e| e.to_string())?;
+    let next = start + data.len() as u64;
+    Ok(ConsoleChunk { data, next })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_log_is_read_in_pieces_from_an_offset() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("serial.log");
+        tokio::fs::write(&log, b"GUEST-UP\nGUEST-READY\n")
+            .await
+            .expect("write");
+        let all = read(&log, 0).await.expect("read");
+        assert_eq!(all.data, b"GUEST-UP\nGUEST-READY\n");
+        let rest = read(&log, 9).await.expect("read");
+        assert_eq!(
+            (rest.data.as_slice(), rest.next),
+            (&b"GUEST-READY\n"[..], 21)
+        );
+        assert!(read(&log, 21).await.expect("read").data.is_empty());
+        assert_eq!(
+            read(&log, 99).await.expect("read").next,
+            21,
+            "a shorter log starts over"
+        );
+        assert!(read(&dir.path().join("none"), 0).await.is_err());
+    }
+}
