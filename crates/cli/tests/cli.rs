@@ -38,6 +38,20 @@ fn users_groups_acls_hosts_and_clusters() {
     );
 
     let hid = created(&s.ok(&["host", "create", "node1", "--im", "dummy", "--vm", "dummy"]));
+    // --im defaults to --vm; --hostd says where the host's agent listens.
+    let agent = created(&s.ok(&[
+        "host",
+        "create",
+        "node9",
+        "--vm",
+        "dummy",
+        "--hostd",
+        "http://10.0.0.9:2634",
+    ]));
+    let shown = s.ok(&["host", "show", &agent.to_string(), "--json"]);
+    assert!(shown.contains("\"IM_MAD\": \"dummy\""), "{shown}");
+    assert!(shown.contains("http://10.0.0.9:2634"), "{shown}");
+    s.ok(&["host", "delete", "node9"]);
     let cid = created(&s.ok(&["cluster", "create", "edge"]));
     s.ok(&["cluster", "addhost", "edge", "node1"]);
     s.ok(&["host", "disable", "node1"]);

@@ -111,7 +111,7 @@ fn main() -> Result<()> {
     let tid = client.call_id(
         "one.template.allocate",
         vec![Value::from(format!(
-            "NAME=\"tiny\"\nCPU=\"0.05\"\nVCPU=\"1\"\nMEMORY=\"128\"\n\
+            "NAME=\"tiny\"\nCPU=\"0.01\"\nVCPU=\"1\"\nMEMORY=\"128\"\n\
              OS=[KERNEL=\"{0}/vmlinuz\", INITRD=\"{0}/initramfs.gz\", KERNEL_CMD=\"{CMDLINE}\"]\n\
              SCHED_REQUIREMENTS=\"ID = {hid}\"",
             guest.display()

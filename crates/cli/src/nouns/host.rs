@@ -6,6 +6,7 @@ use nubo_types::states::HostState;
 
 use crate::common::{self, Read, Rename, Target, Write};
 use crate::context::Ctx;
+use crate::input::quote;
 use crate::output::{Column, code_name, text, with};
 
 /// Columns of `nubo host list`.
@@ -32,16 +33,20 @@ pub enum Cmd {
     Rename(Rename),
     /// Register a host; prints its id.
     ///
-    /// For tests and scale runs, `--im dummy --vm dummy` gives a host with no hypervisor.
+    /// `--vm kvm` is a host whose guests a nubo-hostd runs (see docs/hosts.md); for tests
+    /// and scale runs, `--vm dummy` gives a host with simulated guests.
     Create {
         /// The host's name (its address, for real drivers).
         name: String,
-        /// Information (monitoring) driver, e.g. kvm or dummy.
+        /// Information (monitoring) driver (default: the same as --vm).
         #[arg(long, short)]
-        im: String,
-        /// Virtualization driver, e.g. kvm or dummy.
+        im: Option<String>,
+        /// Virtualization driver: kvm (or qemu), or dummy.
         #[arg(long, short)]
         vm: String,
+        /// Where its nubo-hostd listens, when not at http://NAME:2634 (HOSTD_ENDPOINT).
+        #[arg(long = "hostd", value_name = "URL")]
+        hostd_endpoint: Option<String>,
         /// Cluster to put the host in, by id or name (default: the default cluster).
         #[arg(long, short)]
         cluster: Option<String>,
@@ -67,10 +72,16 @@ impl Cmd {
                 name,
                 im,
                 vm,
+                hostd_endpoint,
                 cluster,
             } => {
                 let cid = cluster.map_or(Ok(-1), |c| common::id::<Cluster>(ctx, &c))?;
-                ctx.created(hosts.allocate(&name, &im, &vm, cid)?)
+                let im = im.unwrap_or_else(|| vm.clone());
+                let id = hosts.allocate(&name, &im, &vm, cid)?;
+                if let Some(url) = hostd_endpoint {
+                    hosts.update(id, &format!("HOSTD_ENDPOINT={}", quote(&url)), true)?;
+                }
+                ctx.created(id)
             }
             Cmd::Enable(t) => status(t, HostStatus::Enabled),
             Cmd::Disable(t) => status(t, HostStatus::Disabled),
