@@ -27,8 +27,12 @@ async fn main() -> anyhow::Result<()> {
     let settings = config::Settings::resolve(&args)?;
     let driver: Arc<dyn Hypervisor> = match &settings.driver {
         config::DriverKind::Kvm(k) => {
+            let mut k = k.clone();
             std::fs::create_dir_all(&k.state_dir)
                 .with_context(|| format!("cannot create {}", k.state_dir.display()))?;
+            // Absolute, because overlays name their base image by path.
+            k.state_dir = std::fs::canonicalize(&k.state_dir)
+                .with_context(|| format!("cannot resolve {}", k.state_dir.display()))?;
             let images = image_cache::ImageCache::new(
                 &k.state_dir,
                 nubo_hostapi::images::HostIdentity {
@@ -36,7 +40,7 @@ async fn main() -> anyhow::Result<()> {
                     secret: settings.secret.clone(),
                 },
             );
-            let kvm = nubo_driver_kvm::KvmDriver::new(k.clone(), Arc::new(images));
+            let kvm = nubo_driver_kvm::KvmDriver::new(k, Arc::new(images));
             let (accel, reason) = kvm.accel().await;
             tracing::info!(accel = accel.name(), %reason, "acceleration chosen");
             Arc::new(kvm)
