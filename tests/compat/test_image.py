@@ -253,3 +253,40 @@ def test_pool(one, make_user):
     # some objects world-readable, so only these two are checked)
     assert not {a, b} & set(ids(make_user().one.xml("imagepool.info", -2, -1, -1), "IMAGE"))
     connect(one.uri, "a:b").fails(AUTHENTICATION, "imagepool.info", -2, -1, -1)
+
+
+def test_allocate_from_an_http_url(one, tmp_path):
+    import hashlib
+    import http.server
+    import threading
+    qemu_img = shutil.which("qemu-img")
+    if qemu_img is None:
+        pytest.skip("qemu-img is not installed")
+    subprocess.run([qemu_img, "create", "-q", "-f", "qcow2", str(tmp_path / "web.qcow2"), "20M"],
+                   check=True)
+    sha = hashlib.sha256((tmp_path / "web.qcow2").read_bytes()).hexdigest()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(tmp_path), **kw)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        iid = one.image.allocate(
+            f'NAME="{uniq("web")}"\nTYPE="OS"\nPATH="{base}/web.qcow2"\nSHA256="{sha}"', 1)
+        img = one.image.info(iid)
+        assert (img.STATE, img.FORMAT, img.SIZE) == (1, "qcow2", 20)
+        assert hashlib.sha256(open(img.SOURCE, "rb").read()).hexdigest() == sha
+        msg = one.fails(ALLOCATE, "image.allocate",
+                        f'NAME="{uniq("w")}"\nTYPE="OS"\nPATH="{base}/nope.qcow2"', 1)
+        assert "404" in msg
+        msg = one.fails(ALLOCATE, "image.allocate",
+                        f'NAME="{uniq("w")}"\nTYPE="OS"\nPATH="{base}/web.qcow2"\nSHA256="{"0" * 64}"', 1)
+        assert "SHA-256" in msg
+    finally:
+        server.shutdown()

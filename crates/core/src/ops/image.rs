@@ -15,9 +15,9 @@ use nubo_types::states::{DatastoreState, DatastoreType, ImageState, ImageType};
 use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
 
 use super::generic::{check_name, fetch_for, parse_template};
-use super::image_files;
 use super::owner::new_meta;
 use super::quota::charge_owners;
+use super::{image_download, image_files};
 use crate::auth::{Caller, authorize, authorize_create};
 use crate::model::{Datastore, Image, QuotaKind};
 use crate::state::State;
@@ -658,6 +658,22 @@ impl Core {
         let Origin::File(path) = &img.origin else {
             return Ok(None);
         };
+        if image_download::is_url(path) {
+            let sha = value(&img.template, "SHA256");
+            let fetched =
+                image_download::fetch(path, Path::new(&ds.base_path), sha.as_deref()).await?;
+            match image_files::inspect(&fetched).await {
+                Ok(info) => {
+                    img.format = info.format;
+                    img.size = info.size_mb;
+                    return Ok(Some(fetched));
+                }
+                Err(e) => {
+                    image_files::remove(&fetched).await;
+                    return Err(e);
+                }
+            }
+        }
         let real = image_files::check_import_path(path, ds, &self.config().datastore_base).await?;
         let info = image_files::inspect(&real).await?;
         img.format = info.format;
@@ -676,6 +692,8 @@ impl Core {
         }
         let dir = Path::new(&ds.base_path);
         let created = match (&img.origin, import) {
+            // Downloaded straight into the datastore: nothing to copy.
+            (Origin::File(p), Some(real)) if image_download::is_url(p) => real.to_path_buf(),
             (Origin::File(_), Some(real)) => image_files::copy_in(real, dir).await?,
             (Origin::Clone, _) => image_files::copy_in(Path::new(&img.path), dir).await?,
             (Origin::Empty, _) => image_files::create_empty(dir, &img.format, img.size).await?,
@@ -699,7 +717,14 @@ impl Core {
         self.dry_run(|tx| stage_allocate(tx, caller, &img, ds_id, skip))?;
         let ds = self.read(|s| Ok(s.get::<Datastore>(ds_id)?.clone()))?;
         let import = self.measure(&mut img, &ds).await?;
-        self.dry_run(|tx| stage_allocate(tx, caller, &img, ds_id, skip))?;
+        if let Err(e) = self.dry_run(|tx| stage_allocate(tx, caller, &img, ds_id, skip)) {
+            if let (Origin::File(p), Some(file)) = (&img.origin, &import)
+                && image_download::is_url(p)
+            {
+                image_files::remove(file).await;
+            }
+            return Err(e);
+        }
         let created = Self::materialize(&mut img, &ds, import.as_deref()).await?;
         self.commit_new_image(created, |tx| stage_allocate(tx, caller, &img, ds_id, skip))
             .await

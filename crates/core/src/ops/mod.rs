@@ -11,6 +11,7 @@ pub mod host;
 pub mod host_access;
 mod host_monitoring;
 pub mod image;
+pub mod image_download;
 pub mod image_files;
 pub mod owner;
 pub mod pool;
