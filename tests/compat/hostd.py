@@ -149,7 +149,7 @@ class Hostd:
                 ["ip", "netns", "exec", self.ns, str(hostd_binary()), "--name", self.name,
                  "--listen", f"{self.addr}:{self.port}", "--secret-file", str(self.secret_file),
                  "--state-dir", str(self.state_dir), "--driver", "kvm", "--log-level", "debug",
-                 *self.extra_args],
+                 "--nubod", f"http://{self.nubod.host_api}", *self.extra_args],
                 stdin=subprocess.DEVNULL, stdout=err, stderr=err)
 
     def kill(self) -> None:
@@ -171,14 +171,15 @@ class Hostd:
         return self.register(one)
 
     def register(self, one) -> int:
-        """Creates the host in nubod, points it at this agent and waits for MONITORED."""
+        """Creates the host in nubod and waits for MONITORED: the agent's hello tells
+        nubod where it listens."""
         hid = one.host.allocate(self.name, "kvm", "kvm", -1)
-        one.host.update(hid, f'HOSTD_ENDPOINT="{self.endpoint}"', 1)
         deadline = time.monotonic() + 60
         while one.host.info(hid).STATE != 2:
             if time.monotonic() > deadline:
                 raise AssertionError(f"host {hid} not MONITORED; hostd log:\n{self.log_tail()}")
             time.sleep(0.2)
+        assert one.host.info(hid).TEMPLATE["HOSTD_ENDPOINT"] == self.endpoint
         return hid
 
     def vm_dir(self, vid: int) -> Path:

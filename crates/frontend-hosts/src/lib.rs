@@ -1,7 +1,9 @@
 //! The front end for host agents (`nubo-hostd`), on its own listener: every request must be
-//! signed with the secret of the host it names, every answer is signed back. Today it
-//! serves `GET /v1/images/<ID>`: the file of an image that a VM on that host uses, with its
-//! SHA-256 (or 304 when the agent's copy has the same digest).
+//! signed with the secret of the host it names, every answer is signed back. It serves
+//! `GET /v1/images/<ID>`: the file of an image that a VM on that host uses, with its
+//! SHA-256 (or 304 when the agent's copy has the same digest), and `POST /v1/hello`: an
+//! agent that started or whose guests changed (its address is recorded, hosts are
+//! monitored at once).
 
 mod checksums;
 
@@ -85,6 +87,16 @@ async fn handle(
             .body(Body::from(body))
             .unwrap_or_else(|_| Response::new(Body::empty()))
     };
+    if method == Method::POST && path == nubo_hostapi::HELLO_PATH {
+        let hello: nubo_hostapi::Hello = match serde_json::from_slice(&body) {
+            Ok(h) => h,
+            Err(e) => return signed(StatusCode::BAD_REQUEST, format!("bad hello: {e}")),
+        };
+        return match shared.core.host_hello(&host, hello.endpoint).await {
+            Ok(()) => signed(StatusCode::OK, String::new()),
+            Err(e) => signed(StatusCode::FORBIDDEN, e.to_string()),
+        };
+    }
     let image_id = match (method.as_str(), path.strip_prefix(IMAGES_PATH)) {
         ("GET", Some(id)) => match id.parse::<i32>() {
             Ok(id) => id,

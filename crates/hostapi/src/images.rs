@@ -144,6 +144,51 @@ pub async fn fetch(
     Ok(Fetched::Written(got))
 }
 
+/// Says hello to nubod at `front` (its host API, `http://ADDR:PORT`).
+pub async fn hello(who: &HostIdentity, front: &str, hello: &crate::Hello) -> Result<(), String> {
+    let url = format!("{}{}", front.trim_end_matches('/'), crate::HELLO_PATH);
+    let (endpoint, path) = split_url(&url)?;
+    let body = serde_json::to_vec(hello).map_err(|e| e.to_string())?;
+    let (signature, response) = send(
+        &endpoint.authority,
+        &who.name,
+        &who.secret,
+        "POST",
+        &path,
+        body,
+        &[],
+    )
+    .await?;
+    let status = response.status().as_u16();
+    let answer_signature = response
+        .headers()
+        .get(auth::SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?
+        .to_bytes();
+    auth::verify_response(
+        &who.secret,
+        &signature,
+        status,
+        answer_signature.as_deref(),
+        &bytes,
+    )
+    .map_err(|e| format!("{url}: the answer is not from nubod: {e}"))?;
+    if status == 200 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{url}: {status} {}",
+            String::from_utf8_lossy(&bytes).trim()
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,16 @@ pub use client::{Endpoint, RemoteHost};
 pub const EXECUTE_PATH: &str = "/v1/execute";
 /// Where an agent reports.
 pub const MONITOR_PATH: &str = "/v1/monitor";
+/// Where an agent says hello to nubod (its front end for hosts).
+pub const HELLO_PATH: &str = "/v1/hello";
+
+/// What an agent says when it starts or its guests changed.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Hello {
+    /// Where nubod reaches the agent, if it knows.
+    pub endpoint: Option<String>,
+}
+
 /// Where an agent answers what a guest's serial console printed.
 pub const CONSOLE_PATH: &str = "/v1/console";
 

@@ -35,6 +35,14 @@ pub struct Args {
     /// Seconds a guest gets to power off after ACPI before it is stopped hard (default 60).
     #[arg(long)]
     pub shutdown_timeout: Option<u64>,
+    /// nubod's host API (`http://ADDR:2635`), to say hello to on start and when guests
+    /// change.
+    #[arg(long)]
+    pub nubod: Option<String>,
+    /// The address nubod should reach this agent at (default: http:// and the listen
+    /// address, unless that is 0.0.0.0).
+    #[arg(long)]
+    pub advertise: Option<String>,
     /// Log filter (error, warn, info, debug, trace); RUST_LOG overrides it.
     #[arg(long, default_value = "info")]
     pub log_level: String,
@@ -56,6 +64,10 @@ pub struct FileConfig {
     pub state_dir: Option<PathBuf>,
     /// `kvm` or `sim`.
     pub driver: Option<String>,
+    /// nubod's host API URL.
+    pub nubod: Option<String>,
+    /// The URL nubod should reach this agent at.
+    pub advertise: Option<String>,
     /// QEMU settings.
     #[serde(default)]
     pub kvm: KvmFileConfig,
@@ -98,6 +110,10 @@ pub struct Settings {
     pub secret: String,
     /// The hypervisor.
     pub driver: DriverKind,
+    /// nubod's host API, to say hello to.
+    pub nubod: Option<String>,
+    /// Where nubod should reach this agent.
+    pub advertise: Option<String>,
 }
 
 fn accel(name: &str) -> anyhow::Result<AccelChoice> {
@@ -191,11 +207,17 @@ impl Settings {
             "sim" => DriverKind::Sim,
             other => anyhow::bail!("driver must be kvm or sim, not \"{other}\""),
         };
+        let advertise = args.advertise.clone().or(file.advertise).or_else(|| {
+            let ip = listen.rsplit_once(':').map_or("", |(ip, _)| ip);
+            (!matches!(ip, "0.0.0.0" | "[::]" | "")).then(|| format!("http://{listen}"))
+        });
         Ok(Settings {
             name,
             listen,
             secret,
             driver,
+            nubod: args.nubod.clone().or(file.nubod),
+            advertise,
         })
     }
 }

@@ -3,6 +3,7 @@
 //! agent; a restarted agent finds them again in its state directory.
 
 mod config;
+mod hello;
 mod image_cache;
 mod server;
 
@@ -53,6 +54,17 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     tracing::info!(name = %settings.name, listen = %listener.local_addr()?, "nubo-hostd is serving");
+    if let Some(front) = settings.nubod.clone() {
+        tokio::spawn(hello::run(
+            driver.clone(),
+            nubo_hostapi::images::HostIdentity {
+                name: settings.name.clone(),
+                secret: settings.secret.clone(),
+            },
+            front,
+            settings.advertise.clone(),
+        ));
+    }
     let app = server::router(server::Agent {
         name: settings.name.clone(),
         secret: settings.secret.clone(),

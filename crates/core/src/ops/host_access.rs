@@ -68,3 +68,35 @@ impl Core {
         driver.console(id, offset).await.map_err(Error::action)
     }
 }
+
+impl Core {
+    /// A host agent said hello (on start, and when its guests changed): its address is
+    /// recorded as the host's `HOSTD_ENDPOINT` when it gave one, and hosts are monitored
+    /// now rather than at the next round.
+    pub async fn host_hello(&self, host_name: &str, endpoint: Option<String>) -> Result<()> {
+        use crate::model::Host;
+        let hid = self.read(|state| {
+            state
+                .hosts
+                .values()
+                .find(|h| h.name == host_name)
+                .map(|h| h.id)
+                .ok_or_else(|| Error::action(format!("no host named \"{host_name}\"")))
+        })?;
+        if let Some(url) = endpoint {
+            nubo_hostapi::Endpoint::parse(&url).map_err(Error::api)?;
+            self.write(move |tx| {
+                let current = tx.get::<Host>(hid)?;
+                if current.template.get("HOSTD_ENDPOINT") != Some(url.as_str()) {
+                    let mut host = (*current).clone();
+                    host.template.set("HOSTD_ENDPOINT", url);
+                    tx.put(host)?;
+                }
+                Ok(())
+            })
+            .await?;
+        }
+        self.inner.runtime.monitor_now.notify_one();
+        Ok(())
+    }
+}
