@@ -1,6 +1,6 @@
-//! What a host agent may ask of the front-end, once it proved it is the agent of host
-//! NAME: the file of an image that a VM placed on that host uses, and the secret to check
-//! its signatures with.
+//! Host agents and the front-end: the secret that checks an agent's signatures, what an
+//! agent may ask (the file of an image a VM on its host uses), an agent's hello (its
+//! address, and "look at me now"), and a VM's serial console, asked of its host.
 
 use std::path::PathBuf;
 
@@ -42,9 +42,7 @@ impl Core {
             Ok(PathBuf::from(&image.source))
         })
     }
-}
 
-impl Core {
     /// What VM `id`'s serial console printed from byte `offset` on, asked of the host it
     /// runs on (MANAGE rights on the VM).
     pub async fn vm_console(
@@ -67,9 +65,7 @@ impl Core {
         })?;
         driver.console(id, offset).await.map_err(Error::action)
     }
-}
 
-impl Core {
     /// A host agent said hello (on start, and when its guests changed): its address is
     /// recorded as the host's `HOSTD_ENDPOINT` when it gave one, and hosts are monitored
     /// now rather than at the next round.
