@@ -80,33 +80,18 @@ impl RemoteHost {
             &[],
         )
         .await?;
-        let status = response.status().as_u16();
-        let answer_signature = response
-            .headers()
-            .get(auth::SIGNATURE_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let bytes = response
-            .into_body()
-            .collect()
+        let answer = Answer::read(response)
             .await
-            .map_err(|e| format!("host agent at {}: {e}", self.endpoint.authority))?
-            .to_bytes();
+            .map_err(|e| format!("host agent at {}: {e}", self.endpoint.authority))?;
+        let (status, bytes) = (answer.status, &answer.body);
         if status == 401 || status == 403 {
             return Err(format!(
                 "host agent at {} refused nubod: {}",
                 self.endpoint.authority,
-                String::from_utf8_lossy(&bytes).trim()
+                answer.text()
             ));
         }
-        auth::verify_response(
-            &self.secret,
-            &signature,
-            status,
-            answer_signature.as_deref(),
-            &bytes,
-        )
-        .map_err(|e| {
+        answer.verify(&self.secret, &signature).map_err(|e| {
             format!(
                 "the answer of {} is not from host {}'s agent: {e}",
                 self.endpoint.authority, self.name
@@ -116,10 +101,59 @@ impl RemoteHost {
             return Err(format!(
                 "host agent at {} answered {status}: {}",
                 self.endpoint.authority,
-                String::from_utf8_lossy(&bytes).trim()
+                answer.text()
             ));
         }
         Ok(bytes.to_vec())
+    }
+}
+
+/// A whole answer: status, body, and the signature it carried.
+pub(crate) struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The body.
+    pub body: Bytes,
+    signature: Option<String>,
+}
+
+impl Answer {
+    /// Reads the rest of `response`.
+    pub async fn read(response: hyper::Response<hyper::body::Incoming>) -> Result<Answer, String> {
+        let status = response.status().as_u16();
+        let signature = response
+            .headers()
+            .get(auth::SIGNATURE_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok(Answer {
+            status,
+            body,
+            signature,
+        })
+    }
+
+    /// Checks that the answer is signed with `secret` for the request signed
+    /// `request_signature`.
+    pub fn verify(&self, secret: &str, request_signature: &str) -> Result<(), auth::AuthError> {
+        auth::verify_response(
+            secret,
+            request_signature,
+            self.status,
+            self.signature.as_deref(),
+            &self.body,
+        )
+    }
+
+    /// The body as text, for error messages.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).trim().to_string()
     }
 }
 

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use crate::auth;
-use crate::client::{Endpoint, send};
+use crate::client::{Answer, Endpoint, send};
 
 /// Where nubod serves image files (followed by the image's id).
 pub const IMAGES_PATH: &str = "/v1/images/";
@@ -70,6 +70,18 @@ pub async fn fetch(
     )
     .await?;
     let status = response.status().as_u16();
+    if status != 200 {
+        let answer = Answer::read(response)
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        answer
+            .verify(&who.secret, &signature)
+            .map_err(|e| format!("{url}: the answer is not from nubod: {e}"))?;
+        if status == 304 {
+            return Ok(Fetched::Unchanged);
+        }
+        return Err(format!("{url}: {status} {}", answer.text()));
+    }
     let header = |name: &str| {
         response
             .headers()
@@ -80,28 +92,6 @@ pub async fn fetch(
     let answer_signature = header(auth::SIGNATURE_HEADER);
     let announced = header(SHA256_HEADER);
     let mut body = response.into_body();
-    if status != 200 {
-        let bytes = body
-            .collect()
-            .await
-            .map_err(|e| format!("{url}: {e}"))?
-            .to_bytes();
-        auth::verify_response(
-            &who.secret,
-            &signature,
-            status,
-            answer_signature.as_deref(),
-            &bytes,
-        )
-        .map_err(|e| format!("{url}: the answer is not from nubod: {e}"))?;
-        if status == 304 {
-            return Ok(Fetched::Unchanged);
-        }
-        return Err(format!(
-            "{url}: {status} {}",
-            String::from_utf8_lossy(&bytes).trim()
-        ));
-    }
     let tmp = dest.with_extension("part");
     let mut file = tokio::fs::File::create(&tmp)
         .await
@@ -159,33 +149,16 @@ pub async fn hello(who: &HostIdentity, front: &str, hello: &crate::Hello) -> Res
         &[],
     )
     .await?;
-    let status = response.status().as_u16();
-    let answer_signature = response
-        .headers()
-        .get(auth::SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let bytes = response
-        .into_body()
-        .collect()
+    let answer = Answer::read(response)
         .await
-        .map_err(|e| format!("{url}: {e}"))?
-        .to_bytes();
-    auth::verify_response(
-        &who.secret,
-        &signature,
-        status,
-        answer_signature.as_deref(),
-        &bytes,
-    )
-    .map_err(|e| format!("{url}: the answer is not from nubod: {e}"))?;
-    if status == 200 {
+        .map_err(|e| format!("{url}: {e}"))?;
+    answer
+        .verify(&who.secret, &signature)
+        .map_err(|e| format!("{url}: the answer is not from nubod: {e}"))?;
+    if answer.status == 200 {
         Ok(())
     } else {
-        Err(format!(
-            "{url}: {status} {}",
-            String::from_utf8_lossy(&bytes).trim()
-        ))
+        Err(format!("{url}: {} {}", answer.status, answer.text()))
     }
 }
 

@@ -8,7 +8,8 @@
 use base64::Engine;
 use nubo_driver::ContextSpec;
 
-use super::spec::{get, yes};
+use super::spec::yes;
+use crate::ops::address_range::value;
 
 /// Context attributes that steer contextualization rather than reach the guest.
 const CONTROL: &[&str] = &[
@@ -49,7 +50,7 @@ pub(super) fn build<'a>(
     nics: impl Iterator<Item = &'a [(String, String)]>,
     disks: usize,
 ) -> ContextSpec {
-    let target = get(ctx, "TARGET").map(str::to_string).unwrap_or_else(|| {
+    let target = value(ctx, "TARGET").map(str::to_string).unwrap_or_else(|| {
         let letter = char::from(b'a' + u8::try_from(disks.min(25)).unwrap_or(0));
         format!("hd{letter}")
     });
@@ -71,7 +72,7 @@ pub(super) fn build<'a>(
     }
     if yes(ctx, "NETWORK") {
         for nic in &nics {
-            let id = get(nic, "NIC_ID").unwrap_or("0");
+            let id = value(nic, "NIC_ID").unwrap_or("0");
             for (ctx_key, nic_key) in [
                 ("MAC", "MAC"),
                 ("IP", "IP"),
@@ -83,7 +84,7 @@ pub(super) fn build<'a>(
                 ("VLAN_ID", "VLAN_ID"),
                 ("IP6", "IP6"),
             ] {
-                if let Some(v) = get(nic, nic_key) {
+                if let Some(v) = value(nic, nic_key) {
                     text.push_str(&format!("ETH{id}_{ctx_key}={}\n", quote(v)));
                 }
             }
@@ -101,16 +102,16 @@ fn nocloud(
     ctx: &[(String, String)],
     nics: &[&[(String, String)]],
 ) -> std::collections::BTreeMap<String, String> {
-    let hostname = get(ctx, "SET_HOSTNAME")
-        .or_else(|| get(ctx, "HOSTNAME"))
+    let hostname = value(ctx, "SET_HOSTNAME")
+        .or_else(|| value(ctx, "HOSTNAME"))
         .map(str::to_string)
         .unwrap_or_else(|| format!("one-{vm_id}"));
     let meta = format!(
         "instance-id: one-{vm_id}\nlocal-hostname: {}\n",
         yaml(&hostname)
     );
-    let user = match get(ctx, "USER_DATA") {
-        Some(data) if get(ctx, "USER_DATA_ENCODING") == Some("base64") => {
+    let user = match value(ctx, "USER_DATA") {
+        Some(data) if value(ctx, "USER_DATA_ENCODING") == Some("base64") => {
             base64::engine::general_purpose::STANDARD
                 .decode(data.trim())
                 .ok()
@@ -120,7 +121,7 @@ fn nocloud(
         Some(data) => data.to_string(),
         None => {
             let mut u = format!("#cloud-config\nhostname: {}\n", yaml(&hostname));
-            if let Some(key) = get(ctx, "SSH_PUBLIC_KEY") {
+            if let Some(key) = value(ctx, "SSH_PUBLIC_KEY") {
                 u.push_str("ssh_authorized_keys:\n");
                 for line in key.lines().filter(|l| !l.trim().is_empty()) {
                     u.push_str(&format!("  - {}\n", line.trim()));
@@ -131,19 +132,21 @@ fn nocloud(
     };
     let mut net = String::from("version: 2\nethernets:\n");
     for nic in nics {
-        let id = get(nic, "NIC_ID").unwrap_or("0");
+        let id = value(nic, "NIC_ID").unwrap_or("0");
         net.push_str(&format!("  nic{id}:\n"));
-        if let Some(mac) = get(nic, "MAC") {
+        if let Some(mac) = value(nic, "MAC") {
             net.push_str(&format!("    match:\n      macaddress: {}\n", yaml(mac)));
         }
-        match get(nic, "IP") {
+        match value(nic, "IP") {
             Some(ip) => {
-                let len = get(nic, "NETWORK_MASK").and_then(prefix_len).unwrap_or(24);
+                let len = value(nic, "NETWORK_MASK")
+                    .and_then(prefix_len)
+                    .unwrap_or(24);
                 net.push_str(&format!("    addresses:\n      - {ip}/{len}\n"));
-                if let Some(gw) = get(nic, "GATEWAY") {
+                if let Some(gw) = value(nic, "GATEWAY") {
                     net.push_str(&format!("    gateway4: {gw}\n"));
                 }
-                if let Some(dns) = get(nic, "DNS") {
+                if let Some(dns) = value(nic, "DNS") {
                     let list: Vec<&str> = dns.split_whitespace().collect();
                     net.push_str(&format!(
                         "    nameservers:\n      addresses: [{}]\n",

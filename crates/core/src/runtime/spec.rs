@@ -9,18 +9,11 @@ use nubo_driver::{
 use nubo_types::states::{ImageType, LcmState};
 
 use crate::model::{PendingChange, Vm};
+use crate::ops::address_range::value;
 use crate::state::State;
 
-pub(super) fn get<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
-}
-
 pub(super) fn yes(pairs: &[(String, String)], key: &str) -> bool {
-    get(pairs, key).is_some_and(|v| v.eq_ignore_ascii_case("yes"))
+    value(pairs, key).is_some_and(|v| v.eq_ignore_ascii_case("yes"))
 }
 
 /// The spec of `vm`; image files are fetched from `images_url` (the host agents' API of
@@ -46,9 +39,9 @@ pub(crate) fn build(state: &State, vm: &Vm, images_url: Option<&str>) -> VmSpec 
             )
         }),
         graphics: t.vectors("GRAPHICS").next().map(|g| GraphicsSpec {
-            kind: get(g, "TYPE").unwrap_or("VNC").to_ascii_uppercase(),
-            listen: get(g, "LISTEN").unwrap_or("127.0.0.1").to_string(),
-            port: get(g, "PORT")
+            kind: value(g, "TYPE").unwrap_or("VNC").to_ascii_uppercase(),
+            listen: value(g, "LISTEN").unwrap_or("127.0.0.1").to_string(),
+            port: value(g, "PORT")
                 .and_then(|p| p.parse().ok())
                 .or_else(|| u16::try_from(5900 + vm.meta.id).ok()),
         }),
@@ -92,8 +85,8 @@ fn change(vm: &Vm, pending: &PendingChange) -> Change {
             size_mb: vm
                 .template
                 .vectors("DISK")
-                .find(|d| get(d, "DISK_ID").and_then(|v| v.parse().ok()) == Some(*disk_id))
-                .and_then(|d| get(d, "SIZE"))
+                .find(|d| value(d, "DISK_ID").and_then(|v| v.parse().ok()) == Some(*disk_id))
+                .and_then(|d| value(d, "SIZE"))
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
         },
@@ -106,8 +99,8 @@ fn change(vm: &Vm, pending: &PendingChange) -> Change {
 }
 
 fn os(pairs: &[(String, String)]) -> OsSpec {
-    let mut cmd = get(pairs, "KERNEL_CMD").map(str::to_string);
-    if let Some(root) = get(pairs, "ROOT") {
+    let mut cmd = value(pairs, "KERNEL_CMD").map(str::to_string);
+    if let Some(root) = value(pairs, "ROOT") {
         let root = format!("root=/dev/{root}");
         cmd = Some(match cmd {
             Some(c) => format!("{root} {c}"),
@@ -115,25 +108,25 @@ fn os(pairs: &[(String, String)]) -> OsSpec {
         });
     }
     OsSpec {
-        kernel: get(pairs, "KERNEL").map(str::to_string),
-        initrd: get(pairs, "INITRD").map(str::to_string),
+        kernel: value(pairs, "KERNEL").map(str::to_string),
+        initrd: value(pairs, "INITRD").map(str::to_string),
         kernel_cmd: cmd,
-        boot: get(pairs, "BOOT").map(str::to_string),
-        machine: get(pairs, "MACHINE").map(str::to_string),
+        boot: value(pairs, "BOOT").map(str::to_string),
+        machine: value(pairs, "MACHINE").map(str::to_string),
     }
 }
 
 fn disk(state: &State, pairs: &[(String, String)], images_url: Option<&str>) -> DiskSpec {
-    let disk_id = get(pairs, "DISK_ID")
+    let disk_id = value(pairs, "DISK_ID")
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let image = get(pairs, "IMAGE_ID")
+    let image = value(pairs, "IMAGE_ID")
         .and_then(|v| v.parse().ok())
         .and_then(|id| state.images.get(&id));
-    let size: Option<u64> = get(pairs, "SIZE").and_then(|v| v.parse().ok());
+    let size: Option<u64> = value(pairs, "SIZE").and_then(|v| v.parse().ok());
     let (source, kind) = match image {
         Some(img) => {
-            let original: Option<u64> = get(pairs, "ORIGINAL_SIZE").and_then(|v| v.parse().ok());
+            let original: Option<u64> = value(pairs, "ORIGINAL_SIZE").and_then(|v| v.parse().ok());
             let kind = if img.image_type == ImageType::Cdrom {
                 DiskKind::Cdrom
             } else {
@@ -147,7 +140,7 @@ fn disk(state: &State, pairs: &[(String, String)], images_url: Option<&str>) -> 
                         .unwrap_or_default(),
                     path: img.source.clone(),
                     sha256: String::new(),
-                    format: get(pairs, "FORMAT").unwrap_or(&img.format).to_string(),
+                    format: value(pairs, "FORMAT").unwrap_or(&img.format).to_string(),
                     persistent: img.persistent,
                 },
                 (kind, size.filter(|s| original.is_some_and(|o| *s > o))),
@@ -156,7 +149,7 @@ fn disk(state: &State, pairs: &[(String, String)], images_url: Option<&str>) -> 
         None => (
             DiskSource::Volatile {
                 size_mb: size.unwrap_or(0),
-                format: get(pairs, "FORMAT").unwrap_or("raw").to_string(),
+                format: value(pairs, "FORMAT").unwrap_or("raw").to_string(),
             },
             (DiskKind::Disk, None),
         ),
@@ -165,17 +158,17 @@ fn disk(state: &State, pairs: &[(String, String)], images_url: Option<&str>) -> 
         disk_id,
         kind: kind.0,
         source,
-        target: get(pairs, "TARGET").unwrap_or_default().to_string(),
+        target: value(pairs, "TARGET").unwrap_or_default().to_string(),
         readonly: yes(pairs, "READONLY"),
         size_mb: kind.1,
     }
 }
 
 fn nic(state: &State, pairs: &[(String, String)]) -> NicSpec {
-    let vnet = get(pairs, "NETWORK_ID")
+    let vnet = value(pairs, "NETWORK_ID")
         .and_then(|v| v.parse().ok())
         .and_then(|id| state.vnets.get(&id));
-    let groups: Vec<i32> = get(pairs, "SECURITY_GROUPS")
+    let groups: Vec<i32> = value(pairs, "SECURITY_GROUPS")
         .unwrap_or_default()
         .split(',')
         .filter_map(|v| v.trim().parse().ok())
@@ -186,26 +179,26 @@ fn nic(state: &State, pairs: &[(String, String)]) -> NicSpec {
         .flat_map(|sg| sg.template.vectors("RULE"))
         .filter_map(|r| rule(state, r))
         .collect();
-    let vn_mad = get(pairs, "VN_MAD").unwrap_or("bridge").to_string();
+    let vn_mad = value(pairs, "VN_MAD").unwrap_or("bridge").to_string();
     let vlan = vn_mad.eq_ignore_ascii_case("802.1Q") || vn_mad.eq_ignore_ascii_case("vxlan");
     NicSpec {
-        nic_id: get(pairs, "NIC_ID")
+        nic_id: value(pairs, "NIC_ID")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0),
-        mac: get(pairs, "MAC").unwrap_or_default().to_string(),
-        ip: get(pairs, "IP").map(str::to_string),
-        bridge: get(pairs, "BRIDGE").map(str::to_string),
-        vlan_id: get(pairs, "VLAN_ID")
+        mac: value(pairs, "MAC").unwrap_or_default().to_string(),
+        ip: value(pairs, "IP").map(str::to_string),
+        bridge: value(pairs, "BRIDGE").map(str::to_string),
+        vlan_id: value(pairs, "VLAN_ID")
             .and_then(|v| v.parse().ok())
             .or_else(|| vnet.and_then(|n| n.vlan_id.as_deref()?.parse().ok()))
             .filter(|_| vlan),
-        phydev: get(pairs, "PHYDEV")
+        phydev: value(pairs, "PHYDEV")
             .map(str::to_string)
             .or_else(|| vnet.map(|n| n.phydev.clone()).filter(|p| !p.is_empty()))
             .filter(|_| vlan),
         vn_mad,
-        model: get(pairs, "MODEL").map(str::to_string),
-        target: get(pairs, "TARGET").unwrap_or_default().to_string(),
+        model: value(pairs, "MODEL").map(str::to_string),
+        target: value(pairs, "TARGET").unwrap_or_default().to_string(),
         filtered: !groups.is_empty(),
         rules,
     }
@@ -215,14 +208,14 @@ fn nic(state: &State, pairs: &[(String, String)]) -> NicSpec {
 /// from the address ranges of NETWORK_ID.
 fn rule(state: &State, r: &[(String, String)]) -> Option<FirewallRule> {
     let mut addresses = Vec::new();
-    if let Some(ip) = get(r, "IP").and_then(|v| v.parse::<std::net::Ipv4Addr>().ok()) {
-        let size: u32 = get(r, "SIZE")
+    if let Some(ip) = value(r, "IP").and_then(|v| v.parse::<std::net::Ipv4Addr>().ok()) {
+        let size: u32 = value(r, "SIZE")
             .and_then(|v| v.parse().ok())
             .unwrap_or(1)
             .max(1);
         let last = std::net::Ipv4Addr::from(u32::from(ip).saturating_add(size - 1));
         addresses.push(format!("{ip}-{last}"));
-    } else if let Some(net) = get(r, "NETWORK_ID")
+    } else if let Some(net) = value(r, "NETWORK_ID")
         .and_then(|v| v.parse().ok())
         .and_then(|id| state.vnets.get(&id))
     {
@@ -237,13 +230,13 @@ fn rule(state: &State, r: &[(String, String)]) -> Option<FirewallRule> {
         }
     }
     Some(FirewallRule {
-        direction: get(r, "RULE_TYPE")
+        direction: value(r, "RULE_TYPE")
             .unwrap_or("inbound")
             .to_ascii_lowercase(),
-        protocol: get(r, "PROTOCOL").unwrap_or("ALL").to_ascii_uppercase(),
+        protocol: value(r, "PROTOCOL").unwrap_or("ALL").to_ascii_uppercase(),
         addresses,
-        ports: get(r, "RANGE").map(str::to_string),
-        icmp_type: get(r, "ICMP_TYPE").and_then(|v| v.parse().ok()),
+        ports: value(r, "RANGE").map(str::to_string),
+        icmp_type: value(r, "ICMP_TYPE").and_then(|v| v.parse().ok()),
     })
 }
 
