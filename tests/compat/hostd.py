@@ -12,6 +12,7 @@ Environment:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -255,3 +256,63 @@ class Hostd:
         sh("ip", "netns", "del", self.ns, check=False)
         if os.environ.get("NUBO_COMPAT_KEEP") is None:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def lab_cloud(index: int, hosts: int = 1, extra_args=()):
+    """A nubod and `hosts` agents in a lab of their own: yields (nubod, lab, [agents]);
+    fails the module if an agent died during it."""
+    from onehelpers import Nubod, free_port
+    lab = Lab(index=index).start()
+    d = None
+    try:
+        d = Nubod(host_api=f"{lab.fabric_ip}:{free_port()}").start()
+        agents = [lab.add_host(d, extra_args) for _ in range(hosts)]
+        yield d, lab, agents
+    finally:
+        dead = [h.name for h in lab.hosts if h.proc is None or h.proc.poll() is not None]
+        logs = "\n".join(f"--- {h.name} ---\n{h.log_tail()}" for h in lab.hosts)
+        lab.stop()
+        if d is not None:
+            d.stop()
+        if dead:
+            pytest.fail(f"nubo-hostd died: {dead}\n{logs}", pytrace=False)
+
+
+def vm_state(one, vid) -> tuple[int, int]:
+    vm = one.vm.info(vid)
+    return vm.STATE, vm.LCM_STATE
+
+
+def wait_state(one, h, vid, st, lcm=None, timeout=90) -> None:
+    """Waits until VM `vid` is in STATE `st` (and LCM_STATE `lcm`); on timeout, fails with
+    its error, its serial console and agent `h`'s log."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = vm_state(one, vid)
+        if s[0] == st and (lcm is None or s[1] == lcm):
+            return
+        if time.monotonic() > deadline:
+            vm = one.vm.info(vid)
+            error = vm.USER_TEMPLATE.get("ERROR") if hasattr(vm, "USER_TEMPLATE") else ""
+            raise AssertionError(f"VM {vid} is {s}, not {(st, lcm)}: {error}\n"
+                                 f"serial:\n{h.serial(vid)}\nhostd:\n{h.log_tail()}")
+        time.sleep(0.2)
+
+
+def http_get(url: str, netns: str | None = None) -> str:
+    """GET from the guests' LAN (the root namespace, or `netns`); empty when it fails."""
+    prefix = ["ip", "netns", "exec", netns] if netns else []
+    r = subprocess.run([*prefix, "curl", "-sf", "-m", "3", url], capture_output=True, text=True,
+                       timeout=20)
+    return r.stdout if r.returncode == 0 else ""
+
+
+GUEST_CMDLINE = "console=ttyS0 quiet no_timer_check panic=-1"
+
+
+def kernel_boot(guest: Path, cmdline: str = "") -> str:
+    """The OS section that boots the test guest's kernel and initramfs directly."""
+    kernel_cmd = f"{GUEST_CMDLINE} {cmdline}".strip()
+    return (f'OS=[KERNEL="{guest}/vmlinuz", INITRD="{guest}/initramfs.gz", '
+            f'KERNEL_CMD="{kernel_cmd}"]')

@@ -5,12 +5,11 @@ disk grown while it runs, and a disk taken back to a snapshot while it is powere
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pytest
 
-from hostd import Lab, guest_dir
-from onehelpers import Nubod, free_port, uniq, wait_for
+from hostd import guest_dir, lab_cloud, wait_state
+from onehelpers import uniq, wait_for
 
 ACTIVE, DONE, POWEROFF = 3, 6, 8
 RUNNING = 3
@@ -23,34 +22,8 @@ def guest():
 
 @pytest.fixture(scope="module")
 def cloud(guest):
-    lab = Lab(index=4).start()
-    d = None
-    try:
-        d = Nubod(host_api=f"{lab.fabric_ip}:{free_port()}").start()
-        h = lab.add_host(d)
+    with lab_cloud(index=4) as (d, lab, (h,)):
         yield d, lab, h
-    finally:
-        lab.stop()
-        if d is not None:
-            d.stop()
-
-
-def state(one, vid):
-    vm = one.vm.info(vid)
-    return vm.STATE, vm.LCM_STATE
-
-
-def wait_state(one, h, vid, st, lcm=None, timeout=90):
-    deadline = time.monotonic() + timeout
-    while True:
-        s = state(one, vid)
-        if s[0] == st and (lcm is None or s[1] == lcm):
-            return
-        if time.monotonic() > deadline:
-            vm = one.vm.info(vid)
-            raise AssertionError(f"VM {vid} is {s}, not {(st, lcm)}: "
-                                 f"{vm.USER_TEMPLATE.get('ERROR')}\nhostd:\n{h.log_tail()}")
-        time.sleep(0.2)
 
 
 def test_disks_nics_and_snapshots_change_on_a_running_guest(cloud, guest):

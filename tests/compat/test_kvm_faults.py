@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from hostd import Lab, guest_dir
-from onehelpers import Nubod, free_port, uniq, wait_for
+from hostd import guest_dir, http_get, kernel_boot, lab_cloud, vm_state, wait_state
+from onehelpers import uniq, wait_for
 
 ACTIVE, DONE, POWEROFF = 3, 6, 8
 RUNNING, UNKNOWN = 3, 16
@@ -27,41 +27,15 @@ def guest():
 
 @pytest.fixture(scope="module")
 def cloud(guest):
-    lab = Lab(index=3).start()
-    d = None
-    try:
-        d = Nubod(host_api=f"{lab.fabric_ip}:{free_port()}").start()
-        h = lab.add_host(d, extra_args=["--shutdown-timeout", "4"])
+    with lab_cloud(index=3, extra_args=["--shutdown-timeout", "4"]) as (d, lab, (h,)):
         yield d, lab, h
-    finally:
-        lab.stop()
-        if d is not None:
-            d.stop()
-
-
-def state(one, vid):
-    vm = one.vm.info(vid)
-    return vm.STATE, vm.LCM_STATE
-
-
-def wait_state(one, h, vid, st, lcm=None, timeout=90):
-    deadline = time.monotonic() + timeout
-    while True:
-        s = state(one, vid)
-        if s[0] == st and (lcm is None or s[1] == lcm):
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError(f"VM {vid} is {s}, not {(st, lcm)}\nserial:\n{h.serial(vid)}\n"
-                                 f"hostd:\n{h.log_tail()}")
-        time.sleep(0.2)
 
 
 def boot(one, guest, hid, cmdline="", nic=None):
     extra = f'NIC=[NETWORK_ID="{nic}"]\nCONTEXT=[NETWORK="YES"]\n' if nic is not None else ""
     return one.vm.allocate(
         f'NAME="{uniq("f")}"\nCPU="0.5"\nMEMORY="128"\n'
-        f'OS=[KERNEL="{guest}/vmlinuz", INITRD="{guest}/initramfs.gz", '
-        f'KERNEL_CMD="console=ttyS0 quiet no_timer_check panic=-1 {cmdline}"]\n'
+        + kernel_boot(guest, cmdline) + '\n'
         f'{extra}SCHED_REQUIREMENTS="ID = {hid}"', False)
 
 
@@ -69,11 +43,6 @@ def qemu_of(h, vid) -> list[int]:
     out = subprocess.run(["pgrep", "-f", f"qemu-system.*{h.vm_dir(vid)}/"],
                          capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
-
-
-def http_get(url: str) -> str:
-    r = subprocess.run(["curl", "-sf", "-m", "2", url], capture_output=True, text=True, timeout=20)
-    return r.stdout if r.returncode == 0 else ""
 
 
 def test_a_restarted_agent_finds_its_running_guests(cloud, guest):
@@ -92,7 +61,7 @@ def test_a_restarted_agent_finds_its_running_guests(cloud, guest):
     h.kill()
     wait_for(lambda: one.host.info(hid).STATE == HOST_ERROR, timeout=30, what="host ERROR")
     assert "nubo-test-guest" in http_get(f"http://{ip}/"), "the guest runs without its agent"
-    assert state(one, vid) == (ACTIVE, RUNNING)
+    assert vm_state(one, vid) == (ACTIVE, RUNNING)
     h.restart()
     wait_for(lambda: one.host.info(hid).STATE == HOST_MONITORED, timeout=30, what="host back")
     assert qemu_of(h, vid) == pid, "the same QEMU, found again"
@@ -144,7 +113,7 @@ def test_nubod_killed_after_an_instantiate_finishes_the_deploy_after_restart(clo
     one = d.admin()
     hid = h.host_id(one)
     vid = boot(one, guest, hid)
-    wait_for(lambda: state(one, vid)[0] == ACTIVE, timeout=30, what="VM placed")
+    wait_for(lambda: vm_state(one, vid)[0] == ACTIVE, timeout=30, what="VM placed")
     d.kill()
     d.restart()
     one = d.admin()

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 
 import pytest
 
-from hostd import Hostd, Lab, guest_dir
-from onehelpers import Nubod, free_port, tmpl, uniq, wait_for
+from hostd import guest_dir, http_get, kernel_boot, lab_cloud, wait_state
+from onehelpers import tmpl, uniq, wait_for
 
 ACTIVE, STOPPED, SUSPENDED, DONE, POWEROFF, UNDEPLOYED = 3, 4, 5, 6, 8, 9
 RUNNING = 3
@@ -27,46 +26,8 @@ def guest():
 
 @pytest.fixture(scope="module")
 def cloud(guest):
-    lab = Lab(index=1).start()
-    d = None
-    try:
-        d = Nubod(host_api=f"{lab.fabric_ip}:{free_port()}").start()
-        h = lab.add_host(d)
+    with lab_cloud(index=1) as (d, _lab, (h,)):
         yield d, h
-    finally:
-        dead = [h.name for h in lab.hosts if h.proc is None or h.proc.poll() is not None]
-        tails = "\n".join(h.log_tail() for h in lab.hosts)
-        lab.stop()
-        if d is not None:
-            d.stop()
-        if dead:
-            pytest.fail(f"nubo-hostd died: {dead}\n{tails}", pytrace=False)
-
-
-def state(one, vid):
-    vm = one.vm.info(vid)
-    return vm.STATE, vm.LCM_STATE
-
-
-def wait_state(one, h, vid, st, lcm=None, timeout=90):
-    def ok():
-        s = state(one, vid)
-        return s[0] == st and (lcm is None or s[1] == lcm)
-    deadline = time.monotonic() + timeout
-    while not ok():
-        if time.monotonic() > deadline:
-            vm = one.vm.info(vid)
-            raise AssertionError(
-                f"VM {vid} not in {(st, lcm)} but {state(one, vid)}: "
-                f"{vm.USER_TEMPLATE.get('ERROR') if hasattr(vm, 'USER_TEMPLATE') else ''}\n"
-                f"serial:\n{h.serial(vid)}\nhostd:\n{h.log_tail()}")
-        time.sleep(0.2)
-
-
-def http_get(h: Hostd, url: str) -> str:
-    """GET from the guests' LAN (the root namespace)."""
-    r = subprocess.run(["curl", "-sf", "-m", "3", url], capture_output=True, text=True, timeout=20)
-    return r.stdout if r.returncode == 0 else ""
 
 
 def test_a_real_guest_runs_suspends_powers_off_and_leaves_nothing(cloud, guest):
@@ -81,8 +42,7 @@ def test_a_real_guest_runs_suspends_powers_off_and_leaves_nothing(cloud, guest):
         f'AR=[TYPE="IP4", IP="10.99.1.10", SIZE="5"]', -1)
     tid = one.template.allocate(
         f'NAME="{uniq("guest")}"\nCPU="0.5"\nVCPU="1"\nMEMORY="128"\n'
-        f'OS=[KERNEL="{guest}/vmlinuz", INITRD="{guest}/initramfs.gz", '
-        f'KERNEL_CMD="console=ttyS0 quiet no_timer_check panic=-1"]\n'
+        + kernel_boot(guest) + f'\n'
         f'NIC=[NETWORK_ID="{net}"]\n'
         f'CONTEXT=[NETWORK="YES", HOSTNAME="g1", SSH_PUBLIC_KEY="{KEY}"]\n'
         f'SCHED_REQUIREMENTS="ID = {hid}"')
@@ -94,9 +54,9 @@ def test_a_real_guest_runs_suspends_powers_off_and_leaves_nothing(cloud, guest):
     serial = h.serial(vid)
     assert f"GUEST-NET eth0 {ip}/24" in serial, serial
     assert "GUEST-SSH-KEY ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINuboTestKey" in serial, serial
-    wait_for(lambda: "nubo-test-guest g1" in http_get(h, f"http://{ip}/"), timeout=30,
+    wait_for(lambda: "nubo-test-guest g1" in http_get(f"http://{ip}/"), timeout=30,
              what="the guest answering HTTP on its lease")
-    assert http_get(h, f"http://{ip}/authorized_keys").strip() == KEY
+    assert http_get(f"http://{ip}/authorized_keys").strip() == KEY
     assert f"one-{vid}-0" in h.links()
 
     one.vm.action("suspend", vid)
@@ -104,7 +64,7 @@ def test_a_real_guest_runs_suspends_powers_off_and_leaves_nothing(cloud, guest):
     assert h.qemu_pids() == []
     one.vm.action("resume", vid)
     wait_state(one, h, vid, ACTIVE, RUNNING)
-    wait_for(lambda: "nubo-test-guest g1" in http_get(h, f"http://{ip}/"), timeout=30,
+    wait_for(lambda: "nubo-test-guest g1" in http_get(f"http://{ip}/"), timeout=30,
              what="the guest answering after resume")
 
     one.vm.action("poweroff", vid)
@@ -114,7 +74,7 @@ def test_a_real_guest_runs_suspends_powers_off_and_leaves_nothing(cloud, guest):
     assert f"one-{vid}-0" not in h.links()
     one.vm.action("resume", vid)
     wait_state(one, h, vid, ACTIVE, RUNNING)
-    wait_for(lambda: "nubo-test-guest g1" in http_get(h, f"http://{ip}/"), timeout=60,
+    wait_for(lambda: "nubo-test-guest g1" in http_get(f"http://{ip}/"), timeout=60,
              what="the guest answering after poweroff/resume")
 
     one.vm.action("terminate-hard", vid)
@@ -132,8 +92,7 @@ def test_a_guest_that_powers_itself_off_is_seen_as_poweroff(cloud, guest):
     hid = h.host_id(one)
     vid = one.vm.allocate(
         f'NAME="{uniq("self-off")}"\nCPU="0.5"\nMEMORY="128"\n'
-        f'OS=[KERNEL="{guest}/vmlinuz", INITRD="{guest}/initramfs.gz", '
-        f'KERNEL_CMD="console=ttyS0 quiet no_timer_check panic=-1 guest.mode=poweroff"]\n'
+        + kernel_boot(guest, "guest.mode=poweroff") + f'\n'
         f'SCHED_REQUIREMENTS="ID = {hid}"', False)
     wait_state(one, h, vid, ACTIVE, RUNNING)
     wait_state(one, h, vid, POWEROFF, timeout=120)
@@ -149,8 +108,7 @@ def test_stop_and_undeploy_keep_the_guest_for_its_resume(cloud, guest):
     hid = h.host_id(one)
     vid = one.vm.allocate(
         f'NAME="{uniq("keep")}"\nCPU="0.5"\nMEMORY="128"\n'
-        f'OS=[KERNEL="{guest}/vmlinuz", INITRD="{guest}/initramfs.gz", '
-        f'KERNEL_CMD="console=ttyS0 quiet no_timer_check panic=-1"]\n'
+        + kernel_boot(guest) + f'\n'
         f'DISK=[SIZE="16", TYPE="fs"]\n'
         f'SCHED_REQUIREMENTS="ID = {hid}"', False)
     wait_state(one, h, vid, ACTIVE, RUNNING)
@@ -203,7 +161,7 @@ def test_guests_boot_from_an_imported_image_fetched_once_by_the_host(cloud, gues
         wait_state(one, h, vid, ACTIVE, RUNNING)
         wait_for(lambda: "GUEST-READY" in h.serial(vid), timeout=120, what=f"VM {vid} ready")
         ip = one.vm.info(vid).TEMPLATE["NIC"]["IP"]
-        wait_for(lambda: "nubo-test-guest disk-guest" in http_get(h, f"http://{ip}/"), timeout=30,
+        wait_for(lambda: "nubo-test-guest disk-guest" in http_get(f"http://{ip}/"), timeout=30,
                  what=f"VM {vid} answering")
         overlay = h.vm_dir(vid) / "disk.0"
         info = subprocess.run(["qemu-img", "info", "-U", "--output=json", str(overlay)],
@@ -267,15 +225,15 @@ def test_context_variables_and_a_cloud_init_seed_reach_the_guest(cloud, guest):
     for vid in (one_ctx, seeded):
         wait_state(one, h, vid, ACTIVE, RUNNING)
         wait_for(lambda: "GUEST-READY" in h.serial(vid), timeout=90, what=f"VM {vid} ready")
-    assert f"vm-{one_ctx}" in http_get(h, f"http://{ip}/")
+    assert f"vm-{one_ctx}" in http_get(f"http://{ip}/")
     serial = h.serial(seeded)
     assert "GUEST-CONTEXT nocloud" in serial, serial
     seeded_ip = one.vm.info(seeded).TEMPLATE["NIC"]["IP"]
     assert f"GUEST-NET eth0 {seeded_ip}/24" in serial, serial
-    wait_for(lambda: "nubo-test-guest seeded" in http_get(h, f"http://{seeded_ip}/"), timeout=30,
+    wait_for(lambda: "nubo-test-guest seeded" in http_get(f"http://{seeded_ip}/"), timeout=30,
              what="the seeded guest answering")
-    assert http_get(h, f"http://{seeded_ip}/authorized_keys").strip() == KEY
-    assert "instance-id: one-" in http_get(h, f"http://{seeded_ip}/meta-data")
+    assert http_get(f"http://{seeded_ip}/authorized_keys").strip() == KEY
+    assert "instance-id: one-" in http_get(f"http://{seeded_ip}/meta-data")
     for vid in (one_ctx, seeded):
         one.vm.action("terminate-hard", vid)
     for vid in (one_ctx, seeded):
@@ -297,8 +255,7 @@ def test_the_cli_shows_the_serial_console_and_the_vnc_address(cloud, guest):
     hid = h.host_id(one)
     vid = one.vm.allocate(
         f'NAME="{uniq("screen")}"\nCPU="0.5"\nMEMORY="128"\n'
-        f'OS=[KERNEL="{guest}/vmlinuz", INITRD="{guest}/initramfs.gz", '
-        f'KERNEL_CMD="console=ttyS0 quiet no_timer_check panic=-1"]\n'
+        + kernel_boot(guest) + f'\n'
         f'GRAPHICS=[TYPE="VNC", LISTEN="0.0.0.0"]\nSCHED_REQUIREMENTS="ID = {hid}"', False)
     wait_state(one, h, vid, ACTIVE, RUNNING)
     wait_for(lambda: "GUEST-READY" in h.serial(vid), timeout=90, what="guest ready")

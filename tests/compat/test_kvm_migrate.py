@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from hostd import Lab, guest_dir
-from onehelpers import Nubod, free_port, uniq, wait_for
+from hostd import guest_dir, http_get, kernel_boot, lab_cloud
+from onehelpers import uniq, wait_for
 
 ACTIVE, DONE, RUNNING = 3, 6, 3
 
@@ -24,25 +24,8 @@ def guest():
 
 @pytest.fixture(scope="module")
 def two_hosts(guest):
-    lab = Lab(index=2).start()
-    d = None
-    try:
-        d = Nubod(host_api=f"{lab.fabric_ip}:{free_port()}").start()
-        h1, h2 = lab.add_host(d), lab.add_host(d)
+    with lab_cloud(index=2, hosts=2) as (d, lab, (h1, h2)):
         yield d, lab, h1, h2
-    finally:
-        logs = "\n".join(f"--- {h.name} ---\n{h.log_tail()}" for h in lab.hosts)
-        dead = [h.name for h in lab.hosts if h.proc is None or h.proc.poll() is not None]
-        lab.stop()
-        if d is not None:
-            d.stop()
-        if dead:
-            pytest.fail(f"nubo-hostd died: {dead}\n{logs}", pytrace=False)
-
-
-def http_get(url: str) -> str:
-    r = subprocess.run(["curl", "-sf", "-m", "2", url], capture_output=True, text=True, timeout=20)
-    return r.stdout if r.returncode == 0 else ""
 
 
 def type_into(h, vid: int, line: str) -> None:
@@ -77,8 +60,7 @@ def test_a_running_guest_moves_live_and_back(two_hosts, guest):
         f'AR=[TYPE="IP4", IP="10.99.{lab.index}.10", SIZE="5"]', -1)
     vid = one.vm.allocate(
         f'NAME="{uniq("mover")}"\nCPU="0.5"\nMEMORY="128"\n'
-        f'OS=[KERNEL="{guest}/vmlinuz", INITRD="{guest}/initramfs.gz", '
-        f'KERNEL_CMD="console=ttyS0 quiet no_timer_check panic=-1"]\n'
+        + kernel_boot(guest) + f'\n'
         f'NIC=[NETWORK_ID="{net}"]\nCONTEXT=[NETWORK="YES", HOSTNAME="mover"]\n'
         f'SCHED_REQUIREMENTS="ID = {id1}"', False)
     wait_running_on(one, lab.hosts, vid, id1)

@@ -6,13 +6,12 @@ the untagged network, even with an address of the same subnet)."""
 from __future__ import annotations
 
 import subprocess
-import time
 import uuid
 
 import pytest
 
-from hostd import Lab, guest_dir, sh
-from onehelpers import Nubod, free_port, uniq, wait_for
+from hostd import guest_dir, http_get, kernel_boot, lab_cloud, sh, wait_state
+from onehelpers import uniq, wait_for
 
 ACTIVE, DONE = 3, 6
 RUNNING = 3
@@ -25,43 +24,21 @@ def guest():
 
 @pytest.fixture(scope="module")
 def cloud(guest):
-    lab = Lab(index=5).start()
-    d = None
-    try:
-        d = Nubod(host_api=f"{lab.fabric_ip}:{free_port()}").start()
-        h = lab.add_host(d)
+    with lab_cloud(index=5) as (d, lab, (h,)):
         yield d, lab, h
-    finally:
-        lab.stop()
-        if d is not None:
-            d.stop()
 
 
 def wait_running(one, h, vid, timeout=90):
-    deadline = time.monotonic() + timeout
-    while (lambda vm: (vm.STATE, vm.LCM_STATE))(one.vm.info(vid)) != (ACTIVE, RUNNING):
-        if time.monotonic() > deadline:
-            vm = one.vm.info(vid)
-            raise AssertionError(f"VM {vid}: {vm.STATE}/{vm.LCM_STATE} "
-                                 f"{vm.USER_TEMPLATE.get('ERROR')}\n{h.log_tail()}")
-        time.sleep(0.2)
+    wait_state(one, h, vid, ACTIVE, RUNNING, timeout)
 
 
 def boot(one, guest, hid, net, name, extra=""):
     vid = one.vm.allocate(
         f'NAME="{uniq(name)}"\nCPU="0.5"\nMEMORY="128"\n'
-        f'OS=[KERNEL="{guest}/vmlinuz", INITRD="{guest}/initramfs.gz", '
-        f'KERNEL_CMD="console=ttyS0 quiet no_timer_check panic=-1"]\n'
+        + kernel_boot(guest) + f'\n'
         f'NIC=[NETWORK_ID="{net}"{extra}]\nCONTEXT=[NETWORK="YES", HOSTNAME="{name}"]\n'
         f'SCHED_REQUIREMENTS="ID = {hid}"', False)
     return vid
-
-
-def http_get(url: str, netns: str | None = None) -> str:
-    prefix = ["ip", "netns", "exec", netns] if netns else []
-    r = subprocess.run([*prefix, "curl", "-sf", "-m", "2", url], capture_output=True, text=True,
-                       timeout=20)
-    return r.stdout if r.returncode == 0 else ""
 
 
 def pings(ip: str, netns: str | None = None) -> bool:
