@@ -160,9 +160,19 @@ class Hostd:
             self.proc.wait(timeout=15)
 
     def restart(self) -> None:
+        """Starts the agent again; returns once it accepts connections."""
         with open(self.log, "ab") as f:
             f.write(b"\n===== test harness: restart =====\n")
         self._spawn()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection((self.addr, self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise AssertionError(f"{self.name}'s agent does not listen:\n{self.log_tail()}")
+                time.sleep(0.1)
 
     def host_id(self, one) -> int:
         """The host's id in nubod, registering it first if needed."""

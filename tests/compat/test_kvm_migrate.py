@@ -12,7 +12,7 @@ import time
 import pytest
 
 from hostd import guest_dir, http_get, kernel_boot, lab_cloud
-from onehelpers import uniq, wait_for
+from onehelpers import tmpl, uniq, wait_for
 
 ACTIVE, DONE, RUNNING = 3, 6, 3
 
@@ -132,6 +132,109 @@ def test_a_guest_with_local_disks_moves_live_with_them(two_hosts, guest):
              what="the hot-plugged disk's data on h2")
     assert h1.qemu_pids() == [] and not h1.vm_dir(vid).exists()
 
+    one.vm.action("terminate-hard", vid)
+    wait_for(lambda: one.vm.info(vid).STATE == DONE, timeout=60, what="DONE")
+    assert not h2.vm_dir(vid).exists()
+
+
+def wait_on(one, hosts, vid, state, lcm, hid, timeout=120):
+    def where():
+        vm = one.vm.info(vid)
+        hist = vm.HISTORY_RECORDS.HISTORY
+        last = (hist[-1] if hist else None) if isinstance(hist, list) else hist
+        return vm.STATE, vm.LCM_STATE, last.HID if last is not None else None
+    deadline = time.monotonic() + timeout
+    while where() != (state, lcm, hid):
+        if time.monotonic() > deadline:
+            logs = "\n".join(f"--- {h.name} ---\n{h.log_tail(3000)}" for h in hosts)
+            error = tmpl(one.xml("vm.info", vid), "ERROR", "USER_TEMPLATE")
+            raise AssertionError(f"VM {vid} is {where()}, not {(state, lcm, hid)} "
+                                 f"(error: {error})\n{logs}")
+        time.sleep(0.2)
+
+
+def test_a_guest_moves_cold_with_its_memory_and_disks_and_back_powered_off(two_hosts, guest):
+    """Without --live: the guest is saved on h1, its overlay, volatile disk and memory
+    travel to h2 (checked against their digests), the overlay is rebased onto h2's copy
+    of the image, and the guest resumes where it was. Powered off, it moves back."""
+    d, lab, h1, h2 = two_hosts
+    one = d.admin()
+    id1, id2 = h1.host_id(one), h2.host_id(one)
+    img = one.image.allocate(
+        f'NAME="{uniq("boot")}"\nTYPE="OS"\nPATH="{guest}/nubo-test-guest.qcow2"', 1)
+    wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")
+    vid = one.vm.allocate(
+        f'NAME="{uniq("cold")}"\nCPU="0.5"\nMEMORY="128"\n'
+        f'DISK=[IMAGE_ID="{img}"]\nDISK=[SIZE="8", TYPE="fs"]\n'
+        f'SCHED_REQUIREMENTS="ID = {id1}"', False)
+    wait_running_on(one, lab.hosts, vid, id1)
+    wait_for(lambda: "GUEST-READY" in h1.serial(vid), timeout=120, what="GUEST-READY on h1")
+    marker = uniq("cold")
+    h1.wait_shell(vid)
+    type_into(h1, vid, f"printf {marker} > /dev/vdb; sync; echo {marker}-ram > /www/marker; "
+                       f"echo WROTE-$((6*7))")
+    wait_for(lambda: "WROTE-42" in h1.serial(vid), timeout=20, what="the guest writing")
+
+    one.vm.migrate(vid, id2, False, False, -1, 0)
+    wait_running_on(one, lab.hosts, vid, id2)
+    assert "memory.state" not in {p.name for p in h2.vm_dir(vid).iterdir()}, \
+        "the saved memory was restored and dropped"
+    assert (h2.vm_dir(vid) / "disk.1").read_bytes().startswith(marker.encode())
+    overlay = subprocess.run(["qemu-img", "info", "-U", "--output=json", str(h2.vm_dir(vid) / "disk.0")],
+                             capture_output=True, text=True, check=True).stdout
+    assert f"{h2.state_dir}/images/{img}-" in overlay, "h2's overlay sits on h2's cached base"
+    assert h1.qemu_pids() == [] and not h1.vm_dir(vid).exists(), "h1 dropped its copy"
+    assert "GUEST-UP" not in h2.serial(vid).split("WROTE-42")[-1], "resumed, not booted again"
+    type_into(h2, vid, "echo RAM-$(cat /www/marker)")
+    wait_for(lambda: f"RAM-{marker}-ram" in h2.serial(vid), timeout=20,
+             what="the guest's memory on h2")
+
+    one.vm.action("poweroff-hard", vid)
+    wait_on(one, lab.hosts, vid, 8, 0, id2)
+    one.vm.migrate(vid, id1, False, False, -1, 0)
+    wait_on(one, lab.hosts, vid, 8, 0, id1)
+    assert not h2.vm_dir(vid).exists()
+    one.vm.action("resume", vid)
+    wait_running_on(one, lab.hosts, vid, id1)
+    h1.wait_shell(vid, boots=2)  # the console log moved with the VM: this is its 2nd boot
+    assert h1.ask(vid, "head -c 40 /dev/vdb").startswith(marker), \
+        "the volatile disk's data is back on h1 after a fresh boot"
+
+    one.vm.action("terminate-hard", vid)
+    wait_for(lambda: one.vm.info(vid).STATE == DONE, timeout=60, what="DONE")
+    for h in (h1, h2):
+        assert h.qemu_pids() == [] and not h.vm_dir(vid).exists()
+
+
+def test_a_cold_migration_from_a_host_whose_agent_is_down_fails_and_recovers(two_hosts, guest):
+    """The previous host cannot offer the files: PROLOG_MIGRATE_POWEROFF_FAILURE with the
+    reason, its files untouched; once its agent is back, a retry moves the VM."""
+    d, lab, h1, h2 = two_hosts
+    one = d.admin()
+    id1, id2 = h1.host_id(one), h2.host_id(one)
+    vid = one.vm.allocate(
+        f'NAME="{uniq("stuck")}"\nCPU="0.5"\nMEMORY="128"\n'
+        + kernel_boot(guest) + f'\nDISK=[SIZE="4", TYPE="fs"]\n'
+        f'SCHED_REQUIREMENTS="ID = {id1}"', False)
+    wait_running_on(one, lab.hosts, vid, id1)
+    one.vm.action("poweroff-hard", vid)
+    wait_on(one, lab.hosts, vid, 8, 0, id1)
+    files = sorted(p.name for p in h1.vm_dir(vid).iterdir())
+    h1.kill()
+    try:
+        one.vm.migrate(vid, id2, False, False, -1, 0)
+        wait_on(one, lab.hosts, vid, 3, 44, id2)  # PROLOG_MIGRATE_POWEROFF_FAILURE
+        error = tmpl(one.xml("vm.info", vid), "ERROR", "USER_TEMPLATE")
+        assert "previous host" in error and "cannot reach" in error, error
+        assert sorted(p.name for p in h1.vm_dir(vid).iterdir()) == files
+        assert not h2.vm_dir(vid).exists()
+    finally:
+        h1.restart()
+    one.vm.recover(vid, 2)
+    wait_on(one, lab.hosts, vid, 8, 0, id2)
+    disks = [f for f in files if f.startswith("disk.")]
+    assert disks and all((h2.vm_dir(vid) / f).exists() for f in disks), disks
+    assert not h1.vm_dir(vid).exists()
     one.vm.action("terminate-hard", vid)
     wait_for(lambda: one.vm.info(vid).STATE == DONE, timeout=60, what="DONE")
     assert not h2.vm_dir(vid).exists()

@@ -7,6 +7,7 @@
 pub mod accel;
 pub mod args;
 pub mod changes;
+pub mod cold_migration;
 mod console;
 pub mod disks;
 pub mod error;
@@ -22,7 +23,7 @@ mod tools;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use nubo_driver::{
@@ -32,6 +33,7 @@ use tokio::sync::OnceCell;
 
 use crate::accel::{Accel, AccelChoice};
 use crate::args::{Incoming, Machine};
+use crate::cold_migration::FileTransport;
 use crate::disks::ImageFiles;
 use crate::error::KvmError;
 use crate::layout::VmDir;
@@ -78,6 +80,7 @@ struct Inner {
     locks: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
     cpu_seen: Mutex<HashMap<i32, (u64, std::time::Instant)>>,
     images: Arc<dyn ImageFiles>,
+    transport: OnceLock<Arc<dyn FileTransport>>,
 }
 
 /// The QEMU driver of one host.
@@ -97,8 +100,27 @@ impl KvmDriver {
                 locks: Mutex::new(HashMap::new()),
                 cpu_seen: Mutex::new(HashMap::new()),
                 images,
+                transport: OnceLock::new(),
             }),
         }
+    }
+
+    /// Lets VM files move to and from other hosts with `transport` (cold migration);
+    /// without one, cold migrations are refused. Set once.
+    pub fn set_transport(&self, transport: Arc<dyn FileTransport>) {
+        let _ = self.inner.transport.set(transport);
+    }
+
+    fn transport(&self) -> Result<&dyn FileTransport, KvmError> {
+        self.inner
+            .transport
+            .get()
+            .map(|t| t.as_ref())
+            .ok_or_else(|| {
+                KvmError::BadRequest(
+                    "this host cannot move VM files to other hosts (no transport)".into(),
+                )
+            })
     }
 
     /// The acceleration in use and why (probed once).
@@ -254,6 +276,28 @@ impl KvmDriver {
                 dir.remove().await?;
                 Ok(String::new())
             }
+            Operation::PrologMigrateOut => {
+                let offer = cold_migration::offer(&dir, request.vm_id, self.transport()?).await?;
+                serde_json::to_string(&offer).map_err(|e| KvmError::BadRequest(e.to_string()))
+            }
+            Operation::PrologMigrate => {
+                let spec = need_spec(&request)?;
+                let offer = request.migrate_uri.as_deref().ok_or_else(|| {
+                    KvmError::BadRequest("PROLOG_MIGRATE needs the previous host's offer".into())
+                })?;
+                let offer: cold_migration::Offer = serde_json::from_str(offer).map_err(|e| {
+                    KvmError::BadRequest(format!("bad offer from the previous host: {e}"))
+                })?;
+                cold_migration::receive(
+                    &dir,
+                    spec,
+                    &offer,
+                    self.transport()?,
+                    self.inner.images.as_ref(),
+                )
+                .await?;
+                Ok(String::new())
+            }
             Operation::Reboot | Operation::Reset => {
                 qmp::run(&dir.qmp(), "system_reset", None).await?;
                 Ok(String::new())
@@ -297,10 +341,6 @@ impl KvmDriver {
                 dir.save_spec(&after).await?;
                 Ok(String::new())
             }
-            other => Err(KvmError::BadRequest(format!(
-                "the kvm driver does not support {} yet",
-                other.name()
-            ))),
         }
     }
 

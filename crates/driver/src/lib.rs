@@ -41,8 +41,13 @@ pub enum Operation {
     /// On the destination of a live migration: get ready to receive the guest; answers the
     /// URI the source sends it to.
     MigrateIn,
-    /// Move the disks to the request's target host.
+    /// Move the VM's files to this host from the request's target host (the VM's
+    /// previous host). Between host agents the request's `migrate_uri` carries the offer
+    /// the previous host made with [`Operation::PrologMigrateOut`].
     PrologMigrate,
+    /// On the host a VM leaves by cold migration: offer its files (answers the offer the
+    /// destination fetches them with).
+    PrologMigrateOut,
     /// Take the disks back and clean the host.
     Epilog,
     /// ACPI reboot.
@@ -96,6 +101,7 @@ impl Operation {
             Operation::Migrate => "MIGRATE",
             Operation::MigrateIn => "MIGRATE_IN",
             Operation::PrologMigrate => "PROLOG_MIGRATE",
+            Operation::PrologMigrateOut => "PROLOG_MIGRATE_OUT",
             Operation::Epilog => "EPILOG",
             Operation::Reboot => "REBOOT",
             Operation::Reset => "RESET",

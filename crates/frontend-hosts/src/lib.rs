@@ -16,7 +16,6 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use nubo_hostapi::auth;
 use nubo_hostapi::images::{HAVE_HEADER, IMAGES_PATH, SHA256_HEADER};
-use tokio::io::AsyncReadExt;
 
 /// What the handlers share.
 #[derive(Debug)]
@@ -129,17 +128,7 @@ async fn handle(
         );
     };
     tracing::info!(%host, image_id, "sending an image to a host");
-    let stream = futures_util::stream::unfold(handle, |mut f| async move {
-        let mut buf = vec![0u8; 256 * 1024];
-        match f.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), f))
-            }
-            Err(e) => Some((Err(e), f)),
-        }
-    });
+    let stream = nubo_hostapi::transfer::file_chunks(handle);
     let sig = auth::sign_response_digest(&secret, &request_signature, 200, &sha);
     Response::builder()
         .status(StatusCode::OK)

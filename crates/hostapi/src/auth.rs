@@ -30,6 +30,19 @@ fn mac(secret: &[u8], parts: &[&[u8]]) -> HmacSha256 {
     m
 }
 
+/// HMAC-SHA256 of `parts` (joined by newlines) with `secret`, hex.
+pub fn hex_mac(secret: &str, parts: &[&[u8]]) -> String {
+    hex::encode(mac(secret.as_bytes(), parts).finalize().into_bytes())
+}
+
+/// Checks (constant-time) that `given` (hex) is the HMAC of `parts` with `secret`.
+pub fn verify_mac(secret: &str, parts: &[&[u8]], given: &str) -> Result<(), AuthError> {
+    let given = hex::decode(given).map_err(|_| AuthError::Signature)?;
+    mac(secret.as_bytes(), parts)
+        .verify_slice(&given)
+        .map_err(|_| AuthError::Signature)
+}
+
 /// SHA-256 of `body`, hex.
 pub fn digest(body: &[u8]) -> String {
     hex::encode(Sha256::digest(body))

@@ -3,11 +3,13 @@
 //! [`nubo_driver::Outcome`]) and to report (`GET /v1/monitor`, a JSON
 //! [`nubo_driver::HostReport`]) and what a guest's console printed (`POST /v1/console`). Both directions are signed with the host's secret
 //! ([`auth`]); [`client::RemoteHost`] is nubod's side. Agents fetch image files from
-//! nubod the same way ([`images`]).
+//! nubod the same way ([`images`]), and each other's VM files
+//! for a cold migration ([`transfer`]).
 
 pub mod auth;
 pub mod client;
 pub mod images;
+pub mod transfer;
 
 pub use client::{Endpoint, RemoteHost};
 

@@ -133,6 +133,26 @@ pub fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
 }
 
 impl Settings {
+    /// Where other agents reach this one: the advertised address, else the migration
+    /// address on the port it listens on.
+    pub fn peer_address(&self, kvm: &nubo_driver_kvm::KvmConfig) -> String {
+        if let Some(a) = &self.advertise {
+            return a.clone();
+        }
+        let port = self
+            .listen
+            .rsplit_once(':')
+            .map_or(nubo_hostapi::DEFAULT_PORT.to_string(), |(_, p)| {
+                p.to_string()
+            });
+        let host = &kvm.migration_address;
+        if host.contains(':') {
+            format!("http://[{host}]:{port}")
+        } else {
+            format!("http://{host}:{port}")
+        }
+    }
+
     /// Flags over the file over defaults.
     pub fn resolve(args: &Args) -> anyhow::Result<Settings> {
         let file = match &args.config {

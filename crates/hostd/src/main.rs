@@ -6,6 +6,7 @@ mod config;
 mod hello;
 mod image_cache;
 mod server;
+mod transfer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,7 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let settings = config::Settings::resolve(&args)?;
+    let mut transfers = None;
     let driver: Arc<dyn Hypervisor> = match &settings.driver {
         config::DriverKind::Kvm(k) => {
             let mut k = k.clone();
@@ -41,7 +43,14 @@ async fn main() -> anyhow::Result<()> {
                     secret: settings.secret.clone(),
                 },
             );
+            let t = transfer::Transfers {
+                secret: settings.secret.clone(),
+                address: settings.peer_address(&k),
+                state_dir: k.state_dir.clone(),
+            };
             let kvm = nubo_driver_kvm::KvmDriver::new(k, Arc::new(images));
+            kvm.set_transport(Arc::new(t.clone()));
+            transfers = Some(t);
             let (accel, reason) = kvm.accel().await;
             tracing::info!(accel = accel.name(), %reason, "acceleration chosen");
             Arc::new(kvm)
@@ -69,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
         name: settings.name.clone(),
         secret: settings.secret.clone(),
         driver,
+        transfers,
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -1,7 +1,8 @@
 //! The agent's HTTP API: every request must carry nubod's signature for this host, and
 //! every answer carries the agent's, bound to that request. `POST /v1/execute` runs one
 //! operation and answers its outcome; `GET /v1/monitor` answers the host report;
-//! `POST /v1/console` what a guest's serial console printed.
+//! `POST /v1/console` what a guest's serial console printed. Other agents fetch VM files
+//! for a cold migration with a token instead (`GET /v1/transfer/…`, [`crate::transfer`]).
 
 use std::sync::Arc;
 
@@ -11,7 +12,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use nubo_driver::{Hypervisor, Request};
+use nubo_hostapi::transfer::TRANSFER_PATH;
 use nubo_hostapi::{CONSOLE_PATH, ConsoleRequest, EXECUTE_PATH, MONITOR_PATH, auth};
+
+use crate::transfer::Transfers;
 
 /// Largest request body (a VM spec with its context files).
 const BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -25,6 +29,8 @@ pub struct Agent {
     pub secret: String,
     /// The hypervisor.
     pub driver: Arc<dyn Hypervisor>,
+    /// VM files offered to other agents (the QEMU driver's).
+    pub transfers: Option<Transfers>,
 }
 
 /// The router.
@@ -44,6 +50,12 @@ async fn handle(
 ) -> Response {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let path = uri.path();
+    if method == Method::GET && path.starts_with(TRANSFER_PATH) {
+        return match &agent.transfers {
+            Some(t) => t.serve(path, uri.query()).await,
+            None => plain(StatusCode::NOT_FOUND, "this agent moves no VM files".into()),
+        };
+    }
     if let Err(e) = auth::verify_request(
         &agent.secret,
         method.as_str(),

@@ -165,8 +165,9 @@ fn operation(op: DriverOp) -> Operation {
     }
 }
 
-/// A driver operation ready to run: the host's driver, the request, and for a live
-/// migration between host agents, the destination's driver.
+/// A driver operation ready to run: the host's driver, the request, and for a migration
+/// between host agents the other host's driver (a live migration's destination, a cold
+/// migration's previous host).
 type Prepared = (Arc<dyn Hypervisor>, Request, Option<Arc<dyn Hypervisor>>);
 
 /// Builds the request for `d` from the state, or the reason it cannot run.
@@ -186,9 +187,9 @@ fn request(core: &Core, d: &Dispatch) -> Result<Prepared, String> {
             ))),
             _ => None,
         };
-        // A live migration between agents needs the destination's agent too.
-        let target_driver = match (d.op, &spec, d.target_host_id) {
-            (DriverOp::Migrate, Some(_), Some(t)) => Some(
+        // A migration between agents needs the other host's agent too.
+        let peer_driver = match (d.op, &spec, d.target_host_id) {
+            (DriverOp::Migrate | DriverOp::PrologMigrate, Some(_), Some(t)) => Some(
                 state
                     .get::<Host>(t)
                     .map_err(|e| e.to_string())
@@ -209,11 +210,11 @@ fn request(core: &Core, d: &Dispatch) -> Result<Prepared, String> {
                 spec,
                 migrate_uri: None,
             },
-            target_driver,
+            peer_driver,
         ))
     })
     .map_err(|e| e.to_string())
-    .and_then(|(driver, request, target)| Ok((driver?, request, target.transpose()?)))
+    .and_then(|(driver, request, peer)| Ok((driver?, request, peer.transpose()?)))
 }
 
 /// A live migration between two agents: the destination gets ready and says where to
@@ -244,15 +245,59 @@ async fn migrate_between(
     }
 }
 
+/// A cold migration between two agents: the previous host offers the VM's files, this
+/// host fetches them, then the previous host drops its copy. If the fetch fails, the
+/// previous host keeps everything (the VM can be recovered there) and this host drops
+/// what it fetched.
+async fn transfer_between(
+    previous: Arc<dyn Hypervisor>,
+    here: Arc<dyn Hypervisor>,
+    mut request: Request,
+) -> Result<String, String> {
+    let vm_id = request.vm_id;
+    let mut out = request.clone();
+    out.operation = Operation::PrologMigrateOut;
+    if let Some(previous_name) = out.target_host.take() {
+        out.target_host = Some(std::mem::replace(&mut out.host, previous_name));
+    }
+    let offer = previous
+        .execute(out.clone())
+        .await
+        .map_err(|e| format!("previous host: {e}"))?;
+    request.migrate_uri = Some(offer);
+    match here.execute(request.clone()).await {
+        Ok(info) => {
+            out.operation = Operation::Cleanup;
+            out.spec = None;
+            if let Err(e) = previous.execute(out).await {
+                tracing::warn!(vm_id, error = %e, "cannot clean the previous host after a cold migration");
+            }
+            Ok(info)
+        }
+        Err(e) => {
+            request.operation = Operation::Cleanup;
+            if let Err(cleanup) = here.execute(request).await {
+                tracing::warn!(vm_id, error = %cleanup, "cannot clean up after a failed cold migration");
+            }
+            Err(e)
+        }
+    }
+}
+
 /// Starts one driver operation; its reply goes to the reply loop.
 pub(crate) fn dispatch(core: &Core, d: Dispatch) {
     let replies = core.inner.runtime.replies.clone();
     match request(core, &d) {
-        Ok((driver, request, target)) => {
+        Ok((driver, request, peer)) => {
             tokio::spawn(async move {
-                let outcome = match target {
-                    Some(target) => migrate_between(driver, target, request).await,
-                    None => driver.execute(request).await,
+                let outcome = match (request.operation, peer) {
+                    (Operation::Migrate, Some(target)) => {
+                        migrate_between(driver, target, request).await
+                    }
+                    (Operation::PrologMigrate, Some(previous)) => {
+                        transfer_between(previous, driver, request).await
+                    }
+                    _ => driver.execute(request).await,
                 };
                 let _ = replies.send((d.vm_id, d.seq, outcome));
             });
