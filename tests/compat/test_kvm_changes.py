@@ -5,10 +5,12 @@ disk grown while it runs, and a disk taken back to a snapshot while it is powere
 from __future__ import annotations
 
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
-from hostd import guest_dir, lab_cloud, wait_state
+from hostd import guest_dir, kernel_boot, lab_cloud, wait_state
 from onehelpers import uniq, wait_for
 
 ACTIVE, DONE, POWEROFF = 3, 6, 8
@@ -103,3 +105,63 @@ def test_disks_nics_and_snapshots_change_on_a_running_guest(cloud, guest):
     one.vm.action("terminate-hard", vid)
     wait_state(one, h, vid, DONE)
     assert not h.vm_dir(vid).exists()
+
+
+def raw_head(path: str, n: int) -> bytes:
+    """The first `n` bytes of the disk an image file holds (any format)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "head"
+        subprocess.run(["qemu-img", "dd", "-f", "qcow2", "-O", "raw", f"if={path}",
+                        f"of={out}", "bs=512", "count=1"], capture_output=True, check=True)
+        return out.read_bytes()[:n]
+
+
+def test_disks_are_saved_as_new_images_running_from_a_snapshot_and_powered_off(cloud, guest):
+    """disk-saveas copies the disk (paused for a moment while it runs) and the agent sends
+    it to nubod, which checks its digest: the new image is READY, standalone, holds what
+    the guest wrote, and boots other VMs."""
+    d, lab, h = cloud
+    one = d.admin()
+    hid = h.host_id(one)
+    data = one.image.allocate(
+        f'NAME="{uniq("src")}"\nTYPE="DATABLOCK"\nSIZE="16"\nFORMAT="qcow2"', 1)
+    wait_for(lambda: one.image.info(data).STATE == 1, timeout=60, what="datablock READY")
+    vid = one.vm.allocate(
+        f'NAME="{uniq("saver")}"\nCPU="0.5"\nMEMORY="128"\n' + kernel_boot(guest) + '\n'
+        f'DISK=[IMAGE_ID="{data}"]\nSCHED_REQUIREMENTS="ID = {hid}"', False)
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    assert h.ask(vid, "printf saved-live > /dev/vda; sync; echo ok") == "ok"
+
+    live = one.vm.disksaveas(vid, 0, uniq("live"), "", -1)
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    wait_for(lambda: one.image.info(live).STATE == 1, timeout=60, what="the saved image READY")
+    source = one.image.info(live).SOURCE
+    info = subprocess.run(["qemu-img", "info", "--output=json", source],
+                          capture_output=True, text=True, check=True).stdout
+    assert '"format": "qcow2"' in info and "backing-filename" not in info, info
+    assert raw_head(source, 10) == b"saved-live"
+    assert h.ask(vid, "echo still-here") == "still-here", "the guest runs on after the copy"
+    assert not list(h.vm_dir(vid).glob("saveas.*")), "the agent kept no copy"
+
+    one.vm.disksnapshotcreate(vid, 0, "ds")
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    assert h.ask(vid, "printf after-snap > /dev/vda; sync; echo ok") == "ok"
+    one.vm.action("poweroff-hard", vid)
+    wait_state(one, h, vid, POWEROFF)
+    from_snap = one.vm.disksaveas(vid, 0, uniq("snap"), "", 0)
+    wait_state(one, h, vid, POWEROFF)
+    now = one.vm.disksaveas(vid, 0, uniq("now"), "", -1)
+    wait_state(one, h, vid, POWEROFF)
+    for img in (from_snap, now):
+        wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="saved image READY")
+    assert raw_head(one.image.info(from_snap).SOURCE, 10) == b"saved-live"
+    assert raw_head(one.image.info(now).SOURCE, 10) == b"after-snap"
+
+    reader = one.vm.allocate(
+        f'NAME="{uniq("reader")}"\nCPU="0.5"\nMEMORY="128"\n' + kernel_boot(guest) + '\n'
+        f'DISK=[IMAGE_ID="{live}"]\nSCHED_REQUIREMENTS="ID = {hid}"', False)
+    wait_state(one, h, reader, ACTIVE, RUNNING)
+    assert h.ask(reader, "head -c 10 /dev/vda") == "saved-live"
+    for v in (vid, reader):
+        one.vm.action("terminate-hard", v)
+        wait_state(one, h, v, DONE)

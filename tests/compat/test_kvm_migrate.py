@@ -8,6 +8,8 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -137,6 +139,14 @@ def test_a_guest_with_local_disks_moves_live_with_them(two_hosts, guest):
     assert not h2.vm_dir(vid).exists()
 
 
+def status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
 def wait_on(one, hosts, vid, state, lcm, hid, timeout=120):
     def where():
         vm = one.vm.info(vid)
@@ -220,6 +230,11 @@ def test_a_cold_migration_from_a_host_whose_agent_is_down_fails_and_recovers(two
     one.vm.action("poweroff-hard", vid)
     wait_on(one, lab.hosts, vid, 8, 0, id1)
     files = sorted(p.name for p in h1.vm_dir(vid).iterdir())
+    # The agent serves VM files only with a token it minted, for that VM, unexpired.
+    url = f"{h1.endpoint}/v1/transfer/{vid}/disk.0"
+    assert status_of(url) == 401
+    assert status_of(url + "?expires=99999999999&token=" + "0" * 64) == 401
+    assert status_of(f"{h1.endpoint}/v1/transfer/{vid}/spec.json?expires=1&token=00") == 401
     h1.kill()
     try:
         one.vm.migrate(vid, id2, False, False, -1, 0)

@@ -1,7 +1,8 @@
 //! In-place changes of a VM: disks and NICs plugged in and out (QMP `blockdev-add` /
 //! `device_add` on a free PCIe root port, and back), VM snapshots (`savevm` inside the
 //! qcow2 disks), disk snapshots and resizes (QMP while the guest runs, `qemu-img` while it
-//! is off). After a change the VM's saved spec says what it now has, so a restart or a
+//! is off), disks saved as new images (copied while the guest is paused, sent to the
+//! front-end). After a change the VM's saved spec says what it now has, so a restart or a
 //! migration brings the same devices.
 
 use std::time::{Duration, Instant};
@@ -10,6 +11,7 @@ use nubo_driver::{Change, DiskKind, DiskSource, DiskSpec, NicSpec, VmSpec};
 use serde_json::{Value, json};
 
 use crate::args::{DISK_PORTS, NIC_PORTS, disk_port, nic_port};
+use crate::cold_migration::FileTransport;
 use crate::disks::{self, ImageFiles};
 use crate::error::KvmError;
 use crate::layout::VmDir;
@@ -39,6 +41,7 @@ pub async fn apply(
     spec: &VmSpec,
     change: &Change,
     images: &dyn ImageFiles,
+    transport: Option<&dyn FileTransport>,
 ) -> Result<VmSpec, KvmError> {
     let running = guest::running(dir).is_some();
     let mut after = spec.clone();
@@ -181,13 +184,79 @@ pub async fn apply(
                 tools::run("qemu-img", ["resize", "-q", &path, &format!("{size_mb}M")]).await?;
             }
         }
-        Change::DiskSaveas { .. } => {
-            return Err(KvmError::BadRequest(
-                "the kvm driver cannot save disks as images yet".into(),
-            ));
+        Change::DiskSaveas {
+            disk_id,
+            image_id,
+            snap_id,
+            url,
+        } => {
+            let transport = transport.ok_or_else(|| {
+                KvmError::BadRequest("this host cannot send images to the front-end".into())
+            })?;
+            if url.is_empty() {
+                return Err(KvmError::BadRequest(
+                    "the front-end gave no address to send the image to".into(),
+                ));
+            }
+            let d = disk_of(spec, *disk_id)?;
+            let saved = dir.root.join(format!("saveas.{image_id}"));
+            let outcome = match save_disk(dir, d, *snap_id, &saved, running, images).await {
+                Ok(()) => transport.upload(url, &saved).await,
+                Err(e) => Err(e),
+            };
+            let _ = tokio::fs::remove_file(&saved).await;
+            outcome?;
         }
     }
     Ok(after)
+}
+
+/// Copies disk `d` (or its snapshot `snap_id`) into `out`, a standalone file in the
+/// image's format. A running guest is paused meanwhile (QEMU flushes its disks when it
+/// stops), so the copy is consistent.
+async fn save_disk(
+    dir: &VmDir,
+    d: &DiskSpec,
+    snap_id: i32,
+    out: &std::path::Path,
+    running: bool,
+    images: &dyn ImageFiles,
+) -> Result<(), KvmError> {
+    let DiskSource::Image { format, .. } = &d.source else {
+        return Err(KvmError::BadRequest(format!(
+            "DISK_ID {} is volatile and has no image to save",
+            d.disk_id
+        )));
+    };
+    let format = if format.is_empty() { "raw" } else { format };
+    let source = if owned_file(d) {
+        dir.disk(d.disk_id)
+    } else {
+        images.local_path(&d.source).await?
+    };
+    let mut args = vec!["convert".to_string(), "-q".into()];
+    if running {
+        args.push("-U".into());
+    }
+    if snap_id >= 0 {
+        args.push("-l".into());
+        args.push(format!("snapshot.name=dsnap-{snap_id}"));
+    }
+    args.extend([
+        "-O".to_string(),
+        format.to_string(),
+        source.display().to_string(),
+        out.display().to_string(),
+    ]);
+    if !running {
+        return tools::run("qemu-img", &args).await.map(|_| ());
+    }
+    let mut q = Qmp::connect(&dir.qmp()).await?;
+    q.execute("stop", None).await?;
+    let copied = tools::run("qemu-img", &args).await;
+    let resumed = q.execute("cont", None).await;
+    copied?;
+    resumed.map(|_| ())
 }
 
 /// Whether the disk's file was made for this VM (and goes with it).

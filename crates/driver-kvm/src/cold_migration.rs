@@ -16,7 +16,8 @@ use crate::error::KvmError;
 use crate::layout::VmDir;
 use crate::{guest, migration, tools};
 
-/// How VM files travel between hosts; the agent provides it.
+/// How VM files travel between hosts, and saved disks to the front-end; the agent
+/// provides it.
 pub trait FileTransport: Send + Sync + std::fmt::Debug {
     /// Where other hosts may fetch VM `vm_id`'s files for a while: the URL the file's name
     /// is appended to, and the query that authorizes the fetch.
@@ -25,6 +26,9 @@ pub trait FileTransport: Send + Sync + std::fmt::Debug {
     /// Fetches `url` into `dest`; the SHA-256 (hex) of what was written.
     fn fetch<'a>(&'a self, url: &'a str, dest: &'a Path)
     -> BoxFuture<'a, Result<String, KvmError>>;
+
+    /// Sends `file` to the front-end as the content of the image at `url` (disk-saveas).
+    fn upload<'a>(&'a self, url: &'a str, file: &'a Path) -> BoxFuture<'a, Result<(), KvmError>>;
 }
 
 /// The files of one VM, offered for a cold migration.

@@ -337,7 +337,10 @@ impl KvmDriver {
                     ))
                 })?;
                 dir.create().await?;
-                let after = changes::apply(&dir, spec, &change, self.inner.images.as_ref()).await?;
+                let transport = self.inner.transport.get().map(|t| t.as_ref());
+                let after =
+                    changes::apply(&dir, spec, &change, self.inner.images.as_ref(), transport)
+                        .await?;
                 dir.save_spec(&after).await?;
                 Ok(String::new())
             }

@@ -113,6 +113,13 @@ pub enum Change {
         disk_id: i32,
         /// The new image's id.
         image_id: i32,
+        /// The disk snapshot to save (-1: the disk as it is now).
+        #[serde(default)]
+        snap_id: i32,
+        /// Where the host sends the new image's content (empty: the front-end shares
+        /// its datastore with the host).
+        #[serde(default)]
+        url: String,
     },
     /// New CPU and memory (in the spec).
     Resize,

@@ -3,16 +3,18 @@
 //! `GET /v1/images/<ID>`: the file of an image that a VM on that host uses, with its
 //! SHA-256 (or 304 when the agent's copy has the same digest), and `POST /v1/hello`: an
 //! agent that started or whose guests changed (its address is recorded, hosts are
-//! monitored at once).
+//! monitored at once), and `PUT /v1/images/<ID>`: a disk a VM on that host saved as a new
+//! image ([`upload`]).
 
 mod checksums;
+mod upload;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use nubo_hostapi::auth;
 use nubo_hostapi::images::{HAVE_HEADER, IMAGES_PATH, SHA256_HEADER};
@@ -35,24 +37,29 @@ pub async fn serve(
         .await
 }
 
+/// Largest body of a request other than an image upload.
+const BODY_LIMIT: usize = 64 * 1024;
+
 /// The router.
 pub fn router(core: nubo_core::Core) -> Router {
-    Router::new()
-        .fallback(handle)
-        .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
-        .with_state(Arc::new(Shared {
-            core,
-            checksums: checksums::Checksums::default(),
-        }))
+    Router::new().fallback(handle).with_state(Arc::new(Shared {
+        core,
+        checksums: checksums::Checksums::default(),
+    }))
 }
 
-async fn handle(
-    State(shared): State<Arc<Shared>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
+    if method == Method::PUT && uri.path().starts_with(IMAGES_PATH) {
+        return upload::receive(&shared.core, uri.path(), &headers, body).await;
+    }
+    let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        return plain(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the request body is too large",
+        );
+    };
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let path = uri.path();
     let host = header(auth::HOST_HEADER).unwrap_or_default().to_string();
@@ -77,15 +84,8 @@ async fn handle(
     let request_signature = header(auth::SIGNATURE_HEADER)
         .unwrap_or_default()
         .to_string();
-    let signed = |status: StatusCode, text: String| {
-        let body = text.into_bytes();
-        let sig = auth::sign_response(&secret, &request_signature, status.as_u16(), &body);
-        Response::builder()
-            .status(status)
-            .header(auth::SIGNATURE_HEADER, sig)
-            .body(Body::from(body))
-            .unwrap_or_else(|_| Response::new(Body::empty()))
-    };
+    let signed =
+        |status: StatusCode, text: String| signed(&secret, &request_signature, status, text);
     if method == Method::POST && path == nubo_hostapi::HELLO_PATH {
         let hello: nubo_hostapi::Hello = match serde_json::from_slice(&body) {
             Ok(h) => h,
@@ -135,6 +135,17 @@ async fn handle(
         .header(auth::SIGNATURE_HEADER, sig)
         .header(SHA256_HEADER, &sha)
         .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
+}
+
+/// An answer signed for the request signed `request_signature`.
+fn signed(secret: &str, request_signature: &str, status: StatusCode, text: String) -> Response {
+    let body = text.into_bytes();
+    let sig = auth::sign_response(secret, request_signature, status.as_u16(), &body);
+    Response::builder()
+        .status(status)
+        .header(auth::SIGNATURE_HEADER, sig)
+        .body(Body::from(body))
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 

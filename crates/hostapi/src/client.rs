@@ -170,6 +170,47 @@ pub(crate) async fn send(
 ) -> Result<(String, hyper::Response<hyper::body::Incoming>), String> {
     let date = crate::now();
     let signature = auth::sign_request(secret, method, path, date, &body);
+    let signed = Signed {
+        name,
+        date,
+        signature: &signature,
+    };
+    let response = send_signed(
+        authority,
+        &signed,
+        method,
+        path,
+        Full::new(Bytes::from(body)),
+        headers,
+    )
+    .await?;
+    Ok((signature, response))
+}
+
+/// Who signed a request, when, and the signature.
+pub(crate) struct Signed<'a> {
+    /// The host's name.
+    pub name: &'a str,
+    /// Seconds since the epoch.
+    pub date: i64,
+    /// The signature.
+    pub signature: &'a str,
+}
+
+/// Sends one request with a body of any kind (a file streamed as it is read) under a
+/// signature made beforehand.
+pub(crate) async fn send_signed<B>(
+    authority: &str,
+    signed: &Signed<'_>,
+    method: &str,
+    path: &str,
+    body: B,
+    headers: &[(&str, &str)],
+) -> Result<hyper::Response<hyper::body::Incoming>, String>
+where
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let stream = TcpStream::connect(authority)
         .await
         .map_err(|e| format!("cannot reach {authority}: {e}"))?;
@@ -185,20 +226,17 @@ pub(crate) async fn send(
         .uri(path)
         .header(hyper::header::HOST, authority)
         .header(hyper::header::CONTENT_TYPE, "application/json")
-        .header(auth::HOST_HEADER, name)
-        .header(auth::DATE_HEADER, date.to_string())
-        .header(auth::SIGNATURE_HEADER, &signature);
+        .header(auth::HOST_HEADER, signed.name)
+        .header(auth::DATE_HEADER, signed.date.to_string())
+        .header(auth::SIGNATURE_HEADER, signed.signature);
     for (k, v) in headers {
         builder = builder.header(*k, *v);
     }
-    let request = builder
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| e.to_string())?;
-    let response = sender
+    let request = builder.body(body).map_err(|e| e.to_string())?;
+    sender
         .send_request(request)
         .await
-        .map_err(|e| format!("{authority}: {e}"))?;
-    Ok((signature, response))
+        .map_err(|e| format!("{authority}: {e}"))
 }
 
 impl Hypervisor for RemoteHost {

@@ -2,16 +2,18 @@
 //! (`GET /v1/images/<ID>`, signed with the host's secret), nubod streams it with its SHA-256
 //! in a header and signs the answer over that digest; the agent writes it while hashing and
 //! keeps it only if the digest it computed matches both. With the digest of the copy it
-//! already holds, the agent is answered 304 when nothing changed.
+//! already holds, the agent is answered 304 when nothing changed. The other way, an agent
+//! sends nubod a disk saved as a new image ([`upload`]).
 
 use std::path::Path;
 
-use http_body_util::BodyExt;
+use futures_util::TryStreamExt;
+use http_body_util::{BodyExt, StreamBody};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::auth;
-use crate::client::{Answer, Endpoint, send};
+use crate::client::{Answer, Endpoint, Signed, send, send_signed};
 
 /// Where nubod serves image files (followed by the image's id).
 pub const IMAGES_PATH: &str = "/v1/images/";
@@ -159,6 +161,66 @@ pub async fn hello(who: &HostIdentity, front: &str, hello: &crate::Hello) -> Res
         Ok(())
     } else {
         Err(format!("{url}: {} {}", answer.status, answer.text()))
+    }
+}
+
+/// Sends `file` to nubod as the content of image `url` (`PUT /v1/images/<ID>`, the
+/// image a disk-saveas makes): signed over the file's SHA-256, which nubod checks once
+/// it has written the file.
+pub async fn upload(who: &HostIdentity, url: &str, file: &Path) -> Result<(), String> {
+    let (endpoint, path) = split_url(url)?;
+    let sha = file_sha256(file).await?;
+    let length = tokio::fs::metadata(file)
+        .await
+        .map_err(|e| format!("{}: {e}", file.display()))?
+        .len()
+        .to_string();
+    let handle = tokio::fs::File::open(file)
+        .await
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let body =
+        StreamBody::new(crate::transfer::file_chunks(handle).map_ok(hyper::body::Frame::data));
+    let date = crate::now();
+    let signature = auth::sign_request_digest(&who.secret, "PUT", &path, date, &sha);
+    let signed = Signed {
+        name: &who.name,
+        date,
+        signature: &signature,
+    };
+    let headers = [
+        (SHA256_HEADER, sha.as_str()),
+        ("content-length", length.as_str()),
+    ];
+    let response = send_signed(&endpoint.authority, &signed, "PUT", &path, body, &headers).await?;
+    let answer = Answer::read(response)
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    answer
+        .verify(&who.secret, &signature)
+        .map_err(|e| format!("{url}: the answer is not from nubod: {e}"))?;
+    if answer.status == 200 {
+        Ok(())
+    } else {
+        Err(format!("{url}: {} {}", answer.status, answer.text()))
+    }
+}
+
+/// The SHA-256 (hex) of a file.
+pub async fn file_sha256(file: &Path) -> Result<String, String> {
+    let mut handle = tokio::fs::File::open(file)
+        .await
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1024 * 1024];
+    loop {
+        let n = handle
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("{}: {e}", file.display()))?;
+        if n == 0 {
+            return Ok(hex::encode(hasher.finalize()));
+        }
+        hasher.update(&buf[..n]);
     }
 }
 

@@ -44,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
                 },
             );
             let t = transfer::Transfers {
+                name: settings.name.clone(),
                 secret: settings.secret.clone(),
                 address: settings.peer_address(&k),
                 state_dir: k.state_dir.clone(),

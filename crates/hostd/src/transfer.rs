@@ -2,6 +2,7 @@
 //! the VM's files under its own address with a token only it can mint
 //! ([`nubo_hostapi::transfer`]) and serves `GET /v1/transfer/<VM>/<FILE>` to whoever
 //! shows a valid, unexpired token for that VM; as the host the VM goes to, it fetches them.
+//! It also sends nubod the disks VMs save as new images.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,8 @@ use nubo_hostapi::transfer::{self as wire, TRANSFER_PATH};
 /// This agent's side of VM file transfers.
 #[derive(Debug, Clone)]
 pub struct Transfers {
+    /// The host's name (uploads to nubod are signed as this host).
+    pub name: String,
     /// The host's secret (tokens are minted and checked with it).
     pub secret: String,
     /// Where other agents reach this one (`http://HOST:PORT`).
@@ -47,6 +50,21 @@ impl FileTransport for Transfers {
                 .await
                 .map_err(|message| KvmError::Tool {
                     program: "file transfer".into(),
+                    message,
+                })
+        })
+    }
+
+    fn upload<'a>(&'a self, url: &'a str, file: &'a Path) -> BoxFuture<'a, Result<(), KvmError>> {
+        Box::pin(async move {
+            let who = nubo_hostapi::images::HostIdentity {
+                name: self.name.clone(),
+                secret: self.secret.clone(),
+            };
+            nubo_hostapi::images::upload(&who, url, file)
+                .await
+                .map_err(|message| KvmError::Tool {
+                    program: "image upload".into(),
                     message,
                 })
         })

@@ -71,6 +71,10 @@ pub struct Vm {
     pub disk_snapshots: Vec<DiskSnapshots>,
 }
 
+fn no_snapshot() -> i32 {
+    -1
+}
+
 /// An in-place change (hotplug, snapshot, resize, …) waiting for its driver operation:
 /// what to finish when it succeeds and what to undo when it fails.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,6 +159,9 @@ pub enum PendingChange {
         disk_id: i32,
         /// The new image.
         image_id: i32,
+        /// The disk snapshot to save (-1: the disk as it is now).
+        #[serde(default = "no_snapshot")]
+        snap_id: i32,
     },
     /// CPU, VCPU and memory were changed; the old values.
     Resize {

@@ -1,5 +1,6 @@
 //! Host agents and the front-end: the secret that checks an agent's signatures, what an
-//! agent may ask (the file of an image a VM on its host uses), an agent's hello (its
+//! agent may ask (the file of an image a VM on its host uses) and send (a disk saved as
+//! an image by a VM on its host), an agent's hello (its
 //! address, and "look at me now"), and a VM's serial console, asked of its host.
 
 use std::path::PathBuf;
@@ -36,6 +37,32 @@ impl Core {
             if !used_there {
                 return Err(Error::action(format!(
                     "no VM on host {} uses image {image_id}",
+                    host.name
+                )));
+            }
+            Ok(PathBuf::from(&image.source))
+        })
+    }
+
+    /// Where the content of image `image_id` goes when host `host_name`'s agent sends it:
+    /// only for the LOCKED image a disk-saveas of a VM on that host is making.
+    pub fn image_upload_target(&self, host_name: &str, image_id: i32) -> Result<PathBuf> {
+        use crate::model::PendingChange;
+        use nubo_types::states::ImageState;
+        self.read(|state| {
+            let host = state
+                .hosts
+                .values()
+                .find(|h| h.name == host_name)
+                .ok_or_else(|| Error::action(format!("no host named \"{host_name}\"")))?;
+            let image = state.get::<Image>(image_id)?;
+            let saving_here = state.vms.values().any(|vm| {
+                matches!(vm.pending, Some(PendingChange::DiskSaveas { image_id: i, .. }) if i == image_id)
+                    && vm.current().is_some_and(|h| h.hid == host.id)
+            });
+            if image.state != ImageState::Locked || !saving_here {
+                return Err(Error::action(format!(
+                    "no VM on host {} is saving a disk into image {image_id}",
                     host.name
                 )));
             }

@@ -50,12 +50,12 @@ pub(crate) fn build(state: &State, vm: &Vm, images_url: Option<&str>) -> VmSpec 
             vm.lcm_state,
             LcmState::EpilogStop | LcmState::EpilogUndeploy
         ),
-        change: vm.pending.as_ref().map(|p| change(vm, p)),
+        change: vm.pending.as_ref().map(|p| change(vm, p, images_url)),
     }
 }
 
 /// The driver's view of the change a VM waits for.
-fn change(vm: &Vm, pending: &PendingChange) -> Change {
+fn change(vm: &Vm, pending: &PendingChange, images_url: Option<&str>) -> Change {
     use PendingChange as P;
     match pending {
         P::AttachDisk { disk_id } => Change::AttachDisk { disk_id: *disk_id },
@@ -90,9 +90,17 @@ fn change(vm: &Vm, pending: &PendingChange) -> Change {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
         },
-        P::DiskSaveas { disk_id, image_id } => Change::DiskSaveas {
+        P::DiskSaveas {
+            disk_id,
+            image_id,
+            snap_id,
+        } => Change::DiskSaveas {
             disk_id: *disk_id,
             image_id: *image_id,
+            snap_id: *snap_id,
+            url: images_url
+                .map(|u| format!("{u}{}{image_id}", nubo_hostapi::images::IMAGES_PATH))
+                .unwrap_or_default(),
         },
         P::Resize { .. } => Change::Resize,
     }

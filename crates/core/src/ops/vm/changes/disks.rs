@@ -148,7 +148,11 @@ impl Core {
                     size,
                 )?;
                 Ok((
-                    Some(PendingChange::DiskSaveas { disk_id, image_id }),
+                    Some(PendingChange::DiskSaveas {
+                        disk_id,
+                        image_id,
+                        snap_id,
+                    }),
                     image_id,
                 ))
             },

@@ -1,0 +1,124 @@
+//! `PUT /v1/images/<ID>`: an agent sends the disk a VM on its host saved as a new image.
+//! The request is signed over the SHA-256 it announces; the file is written next to the
+//! image's place while hashing, kept only if the digest matches, synced, then moved into
+//! place. Only the LOCKED image of a disk-saveas of a VM on that host may be written.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use http_body_util::BodyExt;
+use nubo_hostapi::auth;
+use nubo_hostapi::images::{IMAGES_PATH, SHA256_HEADER};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+/// Receives one image upload.
+pub async fn receive(
+    core: &nubo_core::Core,
+    path: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let host = header(auth::HOST_HEADER).unwrap_or_default().to_string();
+    let Some(secret) = core.host_secret(&host) else {
+        return super::plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this front-end has no host key",
+        );
+    };
+    let Some(announced) = header(SHA256_HEADER).map(str::to_string) else {
+        return super::plain(StatusCode::BAD_REQUEST, "an upload needs its SHA-256");
+    };
+    if let Err(e) = auth::verify_request_digest(
+        &secret,
+        "PUT",
+        path,
+        header(auth::DATE_HEADER),
+        header(auth::SIGNATURE_HEADER),
+        &announced,
+        nubo_hostapi::now(),
+    ) {
+        tracing::warn!(%host, %path, error = %e, "refused a host agent's upload");
+        return super::plain(StatusCode::UNAUTHORIZED, &e.to_string());
+    }
+    let request_signature = header(auth::SIGNATURE_HEADER)
+        .unwrap_or_default()
+        .to_string();
+    let answer =
+        |status: StatusCode, text: String| super::signed(&secret, &request_signature, status, text);
+    let id = path.strip_prefix(IMAGES_PATH).unwrap_or_default();
+    let Ok(image_id) = id.parse::<i32>() else {
+        return answer(StatusCode::BAD_REQUEST, format!("bad image id \"{id}\""));
+    };
+    let target = match core.image_upload_target(&host, image_id) {
+        Ok(p) => p,
+        Err(e) => return answer(StatusCode::FORBIDDEN, e.to_string()),
+    };
+    match write(&target, body, &announced).await {
+        Ok(()) => {
+            tracing::info!(%host, image_id, "a host sent a saved disk");
+            answer(StatusCode::OK, String::new())
+        }
+        Err((status, message)) => {
+            tracing::warn!(%host, image_id, %message, "an image upload failed");
+            answer(status, message)
+        }
+    }
+}
+
+/// Writes `body` to `target` if its SHA-256 is `announced`.
+async fn write(
+    target: &std::path::Path,
+    mut body: Body,
+    announced: &str,
+) -> Result<(), (StatusCode, String)> {
+    let internal = |e: std::io::Error| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot write the image: {e}"),
+        )
+    };
+    if let Some(dir) = target.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(internal)?;
+    }
+    let mut name = target.as_os_str().to_owned();
+    name.push(".upload");
+    let tmp = std::path::PathBuf::from(name);
+    let mut file = tokio::fs::File::create(&tmp).await.map_err(internal)?;
+    let mut hasher = Sha256::new();
+    let written: Result<(), (StatusCode, String)> = async {
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                (
+                    StatusCode::BAD_REQUEST,
+                    format!("the upload broke off: {e}"),
+                )
+            })?;
+            if let Ok(data) = frame.into_data() {
+                hasher.update(&data);
+                file.write_all(&data).await.map_err(internal)?;
+            }
+        }
+        file.sync_all().await.map_err(internal)?;
+        Ok(())
+    }
+    .await;
+    drop(file);
+    let got = hex::encode(hasher.finalize());
+    let outcome = written.and_then(|()| {
+        if got == announced {
+            Ok(())
+        } else {
+            Err((
+                StatusCode::BAD_REQUEST,
+                format!("the upload arrived damaged (SHA-256 {got}, announced {announced})"),
+            ))
+        }
+    });
+    if let Err(e) = outcome {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(e);
+    }
+    tokio::fs::rename(&tmp, target).await.map_err(internal)
+}
