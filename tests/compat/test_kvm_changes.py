@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hostd import guest_dir, kernel_boot, lab_cloud, wait_state
-from onehelpers import uniq, wait_for
+from onehelpers import tmpl, uniq, wait_for
 
 ACTIVE, DONE, POWEROFF = 3, 6, 8
 RUNNING = 3
@@ -165,3 +165,36 @@ def test_disks_are_saved_as_new_images_running_from_a_snapshot_and_powered_off(c
     for v in (vid, reader):
         one.vm.action("terminate-hard", v)
         wait_state(one, h, v, DONE)
+
+
+def test_cpu_and_memory_change_while_powered_off(cloud, guest):
+    """resize of a powered-off VM: it boots again with the new VCPU and MEMORY; a running
+    guest's resize is refused with the reason and changes nothing."""
+    d, lab, h = cloud
+    one = d.admin()
+    hid = h.host_id(one)
+    vid = one.vm.allocate(
+        f'NAME="{uniq("sizer")}"\nCPU="0.5"\nVCPU="1"\nMEMORY="128"\n' + kernel_boot(guest)
+        + f'\nSCHED_REQUIREMENTS="ID = {hid}"', False)
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    assert h.ask(vid, "grep -c ^processor /proc/cpuinfo") == "1"
+    one.vm.resize(vid, 'MEMORY="192"', False)
+    wait_for(lambda: "power it off first" in str(
+        tmpl(one.xml("vm.info", vid), "ERROR", "USER_TEMPLATE") or ""), timeout=30,
+        what="the running guest's resize refused")
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    assert str(one.vm.info(vid).TEMPLATE["MEMORY"]) == "128", "the refused resize is undone"
+    one.vm.action("poweroff-hard", vid)
+    wait_state(one, h, vid, POWEROFF)
+    one.vm.resize(vid, 'CPU="1"\nVCPU="2"\nMEMORY="256"', False)
+    wait_state(one, h, vid, POWEROFF)
+    vm = one.vm.info(vid)
+    assert (str(vm.TEMPLATE["VCPU"]), str(vm.TEMPLATE["MEMORY"])) == ("2", "256")
+    one.vm.action("resume", vid)
+    wait_state(one, h, vid, ACTIVE, RUNNING)
+    h.wait_shell(vid, boots=2)
+    assert h.ask(vid, "grep -c ^processor /proc/cpuinfo") == "2"
+    mem_kb = int(h.ask(vid, "grep MemTotal /proc/meminfo").split()[1])
+    assert 200 * 1024 < mem_kb <= 256 * 1024, mem_kb
+    one.vm.action("terminate-hard", vid)
+    wait_state(one, h, vid, DONE)
