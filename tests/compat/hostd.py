@@ -269,14 +269,16 @@ class Hostd:
 
 
 @contextlib.contextmanager
-def lab_cloud(index: int, hosts: int = 1, extra_args=()):
-    """A nubod and `hosts` agents in a lab of their own: yields (nubod, lab, [agents]);
-    fails the module if an agent died during it."""
+def lab_cloud(index: int, hosts: int = 1, extra_args=(), monitor_interval: int = 1):
+    """A nubod (asking its hosts every `monitor_interval` seconds) and `hosts` agents
+    (with `extra_args`) in a lab of their own: yields (nubod, lab, [agents]); fails the
+    module if an agent died during it."""
     from onehelpers import Nubod, free_port
     lab = Lab(index=index).start()
     d = None
     try:
-        d = Nubod(host_api=f"{lab.fabric_ip}:{free_port()}").start()
+        d = Nubod(host_api=f"{lab.fabric_ip}:{free_port()}",
+                  monitor_interval=monitor_interval).start()
         agents = [lab.add_host(d, extra_args) for _ in range(hosts)]
         yield d, lab, agents
     finally:

@@ -533,6 +533,8 @@ class Nubod:
     extra_args: list = field(default_factory=list)
     # where host agents reach nubod (ADDR:PORT); a free port on 127.0.0.1 by default
     host_api: str = ""
+    # seconds between the monitoring rounds in which nubod asks its hosts
+    monitor_interval: int = 1
 
     @property
     def endpoint(self) -> str:
@@ -587,7 +589,8 @@ class Nubod:
         args = [str(self.binary), "--data-dir", str(self.tmp / "data"),
                 "--xmlrpc", f"127.0.0.1:{self.port}",
                 "--host-api", f"{self.host_api}",
-                "--sim-delay-ms", "20", "--monitor-interval", "1", *self.extra_args]
+                "--sim-delay-ms", "20", "--monitor-interval", str(self.monitor_interval),
+                *self.extra_args]
         if self.db is not None:
             args += ["--database", self.db.url]
         env = dict(os.environ)

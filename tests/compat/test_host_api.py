@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
+import json
 import os
 import subprocess
 import time
@@ -27,7 +28,9 @@ def mac(secret: str, *parts: str) -> str:
 
 @pytest.fixture(scope="module")
 def front():
-    d = Nubod().start()
+    # nubod asks its hosts once at their creation, then hourly: what else it learns comes
+    # from the reports pushed here.
+    d = Nubod(monitor_interval=3600).start()
     yield d
     d.stop()
 
@@ -78,7 +81,7 @@ def test_requests_must_be_signed_by_the_host_they_name(front):
     status, _, _, _ = call(front, "GET", "/v1/images/0", host=other, secret=secret)
     assert status == 401, "a host's secret does not sign for another host"
     status, body, _, _ = call(front, "POST", "/v1/hello", host=name, secret=secret,
-                              body=b"{" + b" " * 70000 + b"}")
+                              body=b"{" + b" " * (5 << 20) + b"}")
     assert status == 413
 
 
@@ -144,3 +147,39 @@ def test_an_agent_sends_only_the_image_its_vm_is_saving_and_only_intact(front):
         assert f.read() == content
     assert not os.path.exists(target + ".upload")
     wait_for(lambda: one.image.info(new).STATE == 1, timeout=40, what="the copy READY")
+
+
+def test_a_pushed_report_counts_for_a_vm_only_after_its_latest_operation(front):
+    """A report that lacks a RUNNING VM makes it UNKNOWN only if the agent says it had
+    carried out the VM's latest operation; with an older operation number it is ignored."""
+    one = front.admin()
+    name = uniq("pusher")
+    hid = one.host.allocate(name, "dummy", "dummy", -1)
+    wait_for(lambda: one.host.info(hid).STATE == 2, what="host MONITORED")
+    secret = secret_of(front, name)
+    vid = one.vm.allocate(f'CPU="0.1"\nMEMORY="64"\nSCHED_REQUIREMENTS="ID = {hid}"', False)
+    wait_for(lambda: one.vm.info(vid).LCM_STATE == 3, what="VM RUNNING")
+
+    def push(seq: int) -> int:
+        report = {"hypervisor": "sim", "total_cpu": 800, "total_memory_kb": 1 << 24,
+                  "used_cpu": 0, "used_memory_kb": 0,
+                  "attributes": {"PUSHED_BY_TEST": str(seq)}, "vms": [],
+                  "seqs": {str(vid): seq}}
+        status, body, _, _ = call(front, "POST", "/v1/monitor", host=name, secret=secret,
+                                  body=json.dumps(report).encode())
+        assert status == 200, body
+        return one.vm.info(vid).LCM_STATE
+
+    ignored = []
+    for seq in range(0, 20):
+        if push(seq) == 16:  # UNKNOWN
+            break
+        assert one.host.info(hid).TEMPLATE["PUSHED_BY_TEST"] == str(seq), "the host part counts"
+        ignored.append(seq)
+    else:
+        pytest.fail("no pushed report made the vanished VM UNKNOWN")
+    assert ignored, "reports made before the VM's latest operation were ignored"
+
+    status, _, _, _ = call(front, "POST", "/v1/monitor", host=name, secret=secret,
+                           body=b"{not json")
+    assert status == 400

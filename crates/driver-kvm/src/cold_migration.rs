@@ -54,10 +54,11 @@ pub struct OfferedFile {
 }
 
 /// Whether a file of a VM's directory moves with the VM: regular files the driver made,
-/// except the spec (the destination is given its own) and what a running QEMU leaves.
+/// except the spec (the destination is given its own), the operation count (each host
+/// keeps its own) and what a running QEMU leaves.
 pub fn moves(name: &str) -> bool {
     is_plain_name(name)
-        && !matches!(name, "spec.json" | "qemu.pid")
+        && !matches!(name, "spec.json" | "qemu.pid" | "op-seq")
         && !name.ends_with(".tmp")
         && !name.ends_with(".part")
 }
@@ -219,6 +220,7 @@ mod tests {
         for name in [
             "spec.json",
             "qemu.pid",
+            "op-seq",
             "spec.json.tmp",
             "disk.0.part",
             "../disk.0",

@@ -56,6 +56,10 @@ impl VmDir {
     pub fn saved(&self) -> PathBuf {
         self.root.join("memory.state")
     }
+    /// The number of the last operation carried out on the VM here.
+    pub fn op_seq(&self) -> PathBuf {
+        self.root.join("op-seq")
+    }
     /// The context cdrom.
     pub fn context_iso(&self) -> PathBuf {
         self.root.join("context.iso")

@@ -79,6 +79,7 @@ struct Inner {
     accel: OnceCell<(Accel, String)>,
     locks: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
     cpu_seen: Mutex<HashMap<i32, (u64, std::time::Instant)>>,
+    seqs: Mutex<HashMap<i32, u64>>,
     images: Arc<dyn ImageFiles>,
     transport: OnceLock<Arc<dyn FileTransport>>,
 }
@@ -99,6 +100,7 @@ impl KvmDriver {
                 accel: OnceCell::new(),
                 locks: Mutex::new(HashMap::new()),
                 cpu_seen: Mutex::new(HashMap::new()),
+                seqs: Mutex::new(HashMap::new()),
                 images,
                 transport: OnceLock::new(),
             }),
@@ -147,10 +149,49 @@ impl KvmDriver {
             .clone()
     }
 
-    /// Carries out one operation while holding the VM's lock.
+    /// Carries out one operation while holding the VM's lock, then notes its number
+    /// (`request.seq`) as the last one carried out on the VM.
     pub async fn run(&self, request: Request) -> Result<String, KvmError> {
         let lock = self.lock(request.vm_id);
         let _guard = lock.lock().await;
+        let (vm_id, seq) = (request.vm_id, request.seq);
+        let outcome = self.carry_out(request).await;
+        if seq > 0 {
+            self.inner
+                .seqs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(vm_id, seq);
+            let dir = self.vm_dir(vm_id);
+            if tokio::fs::metadata(&dir.root).await.is_ok() {
+                let _ = tokio::fs::write(dir.op_seq(), seq.to_string()).await;
+            }
+        }
+        outcome
+    }
+
+    /// The number of the last operation carried out on each VM (this run's, else the one
+    /// its directory keeps).
+    pub(crate) async fn last_seqs(&self, vm_ids: &[i32]) -> BTreeMap<i32, u64> {
+        let mut seqs = BTreeMap::new();
+        for id in vm_ids {
+            let kept = tokio::fs::read_to_string(self.vm_dir(*id).op_seq())
+                .await
+                .ok()
+                .and_then(|t| t.trim().parse().ok());
+            if let Some(seq) = kept {
+                seqs.insert(*id, seq);
+            }
+        }
+        let here = self.inner.seqs.lock().unwrap_or_else(|p| p.into_inner());
+        for (id, seq) in here.iter() {
+            let e = seqs.entry(*id).or_insert(*seq);
+            *e = (*e).max(*seq);
+        }
+        seqs
+    }
+
+    async fn carry_out(&self, request: Request) -> Result<String, KvmError> {
         let dir = self.vm_dir(request.vm_id);
         let cfg = &self.inner.config;
         match request.operation {

@@ -1,6 +1,8 @@
-//! What the host reports: CPU and memory capacity and use (from /proc), the acceleration
-//! in use, and its guests: running or paused (asked over QMP, with CPU and memory of their
-//! QEMU), or powered off by themselves. A guest whose QEMU is gone otherwise is left out.
+//! What the host reports: CPU and memory capacity and use (from /proc), the space of the
+//! state directory's file system, the acceleration in use, and its guests: running or
+//! paused (asked over QMP, with CPU and memory of their QEMU and the bytes through their
+//! taps), or powered off by themselves. A guest whose QEMU is gone otherwise is left out.
+//! With them goes the number of the last operation carried out on each VM.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -28,9 +30,19 @@ pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
     if let Some(model) = cpu_model() {
         attributes.insert("MODELNAME".into(), model);
     }
+    if let Some((total, free)) = disk_space(&driver.inner.config.state_dir) {
+        attributes.insert("DS_LOCATION_TOTAL_MB".into(), total.to_string());
+        attributes.insert("DS_LOCATION_FREE_MB".into(), free.to_string());
+        attributes.insert(
+            "DS_LOCATION_USED_MB".into(),
+            total.saturating_sub(free).to_string(),
+        );
+    }
     let mut vms = Vec::new();
     let mut used_cpu = 0.0;
-    for vm_id in VmDir::list(&driver.inner.config.state_dir) {
+    let vm_ids = VmDir::list(&driver.inner.config.state_dir);
+    let seqs = driver.last_seqs(&vm_ids).await;
+    for vm_id in vm_ids {
         let dir = driver.vm_dir(vm_id);
         let Some(spec) = dir.load_spec().await else {
             continue;
@@ -72,14 +84,20 @@ pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
             }
         };
         used_cpu += cpu;
+        // A tap receives what the guest sends.
+        let (mut netrx, mut nettx) = (0, 0);
+        for nic in &spec.nics {
+            nettx += counter(&nic.target, "rx_bytes");
+            netrx += counter(&nic.target, "tx_bytes");
+        }
         vms.push(VmReport {
             vm_id,
             deploy_id: spec.name.clone(),
             state,
             cpu,
             memory_kb,
-            netrx: 0,
-            nettx: 0,
+            netrx,
+            nettx,
         });
     }
     let cores_i = i64::try_from(cores).unwrap_or(1);
@@ -91,7 +109,26 @@ pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
         used_memory_kb: total_kb - available_kb,
         attributes,
         vms,
+        seqs,
     }
+}
+
+/// A network interface's counter (0 when it has none).
+fn counter(interface: &str, name: &str) -> u64 {
+    if interface.is_empty() || interface.contains('/') {
+        return 0;
+    }
+    std::fs::read_to_string(format!("/sys/class/net/{interface}/statistics/{name}"))
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Total and free MB of the file system holding `dir`.
+fn disk_space(dir: &std::path::Path) -> Option<(u64, u64)> {
+    let st = rustix::fs::statvfs(dir).ok()?;
+    let mb = |blocks: u64| blocks.saturating_mul(st.f_frsize) / (1024 * 1024);
+    Some((mb(st.f_blocks), mb(st.f_bavail)))
 }
 
 /// Percent of one core used since the last report, and resident memory (KB).

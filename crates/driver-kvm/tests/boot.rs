@@ -75,6 +75,7 @@ fn request(op: Operation, spec: &VmSpec) -> Request {
         memory_mb: 128,
         spec: Some(Box::new(spec.clone())),
         migrate_uri: None,
+        seq: 0,
     }
 }
 

@@ -184,6 +184,7 @@ impl SimHost {
             used_memory_kb,
             attributes: BTreeMap::from([("HYPERVISOR".to_string(), "sim".to_string())]),
             vms,
+            seqs: BTreeMap::new(),
         }
     }
 }
@@ -260,6 +261,7 @@ mod tests {
             memory_mb: 512,
             spec: None,
             migrate_uri: None,
+            seq: 0,
         }
     }
 

@@ -149,6 +149,11 @@ pub struct Request {
     /// For a live migration between agents: where the destination waits for the guest.
     #[serde(default)]
     pub migrate_uri: Option<String>,
+    /// The VM's operation number in the core (0: none). A host that counts them reports
+    /// the last one it carried out ([`HostReport::seqs`]), so a report made before an
+    /// operation ended is told from one made after.
+    #[serde(default)]
+    pub seq: u64,
 }
 
 /// A driver's answer: `Ok(info)` (for DEPLOY, the deploy id) or `Err(message)`.
@@ -201,6 +206,10 @@ pub struct HostReport {
     pub attributes: BTreeMap<String, String>,
     /// The VMs the hypervisor knows.
     pub vms: Vec<VmReport>,
+    /// For each VM, the number ([`Request::seq`]) of the last operation this host carried
+    /// out on it; empty from hosts that keep no count.
+    #[serde(default)]
+    pub seqs: BTreeMap<i32, u64>,
 }
 
 /// A piece of a guest's serial console output.

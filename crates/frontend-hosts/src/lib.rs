@@ -3,7 +3,8 @@
 //! `GET /v1/images/<ID>`: the file of an image that a VM on that host uses, with its
 //! SHA-256 (or 304 when the agent's copy has the same digest), and `POST /v1/hello`: an
 //! agent that started or whose guests changed (its address is recorded, hosts are
-//! monitored at once), and `PUT /v1/images/<ID>`: a disk a VM on that host saved as a new
+//! monitored at once), `POST /v1/monitor`: the report an agent pushes, and
+//! `PUT /v1/images/<ID>`: a disk a VM on that host saved as a new
 //! image ([`upload`]).
 
 mod checksums;
@@ -37,8 +38,9 @@ pub async fn serve(
         .await
 }
 
-/// Largest body of a request other than an image upload.
-const BODY_LIMIT: usize = 64 * 1024;
+/// Largest body of a request other than an image upload (a report of a host with
+/// thousands of guests fits).
+const BODY_LIMIT: usize = 4 * 1024 * 1024;
 
 /// The router.
 pub fn router(core: nubo_core::Core) -> Router {
@@ -92,6 +94,16 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             Err(e) => return signed(StatusCode::BAD_REQUEST, format!("bad hello: {e}")),
         };
         return match shared.core.host_hello(&host, hello.endpoint).await {
+            Ok(()) => signed(StatusCode::OK, String::new()),
+            Err(e) => signed(StatusCode::FORBIDDEN, e.to_string()),
+        };
+    }
+    if method == Method::POST && path == nubo_hostapi::MONITOR_PATH {
+        let report: nubo_driver::HostReport = match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => return signed(StatusCode::BAD_REQUEST, format!("bad report: {e}")),
+        };
+        return match shared.core.host_report_pushed(&host, report).await {
             Ok(()) => signed(StatusCode::OK, String::new()),
             Err(e) => signed(StatusCode::FORBIDDEN, e.to_string()),
         };

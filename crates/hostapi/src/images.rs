@@ -136,34 +136,6 @@ pub async fn fetch(
     Ok(Fetched::Written(got))
 }
 
-/// Says hello to nubod at `front` (its host API, `http://ADDR:PORT`).
-pub async fn hello(who: &HostIdentity, front: &str, hello: &crate::Hello) -> Result<(), String> {
-    let url = format!("{}{}", front.trim_end_matches('/'), crate::HELLO_PATH);
-    let (endpoint, path) = split_url(&url)?;
-    let body = serde_json::to_vec(hello).map_err(|e| e.to_string())?;
-    let (signature, response) = send(
-        &endpoint.authority,
-        &who.name,
-        &who.secret,
-        "POST",
-        &path,
-        body,
-        &[],
-    )
-    .await?;
-    let answer = Answer::read(response)
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
-    answer
-        .verify(&who.secret, &signature)
-        .map_err(|e| format!("{url}: the answer is not from nubod: {e}"))?;
-    if answer.status == 200 {
-        Ok(())
-    } else {
-        Err(format!("{url}: {} {}", answer.status, answer.text()))
-    }
-}
-
 /// Sends `file` to nubod as the content of image `url` (`PUT /v1/images/<ID>`, the
 /// image a disk-saveas makes): signed over the file's SHA-256, which nubod checks once
 /// it has written the file.

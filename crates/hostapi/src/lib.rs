@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod front;
 pub mod images;
 pub mod transfer;
 
@@ -15,7 +16,8 @@ pub use client::{Endpoint, RemoteHost};
 
 /// Where an agent carries out operations.
 pub const EXECUTE_PATH: &str = "/v1/execute";
-/// Where an agent reports.
+/// Where an agent reports when asked (GET, on the agent) and where it pushes its reports
+/// (POST, on nubod).
 pub const MONITOR_PATH: &str = "/v1/monitor";
 /// Where an agent says hello to nubod (its front end for hosts).
 pub const HELLO_PATH: &str = "/v1/hello";

@@ -35,10 +35,13 @@ pub struct Args {
     /// Seconds a guest gets to power off after ACPI before it is stopped hard (default 60).
     #[arg(long)]
     pub shutdown_timeout: Option<u64>,
-    /// nubod's host API (`http://ADDR:2635`), to say hello to on start and when guests
-    /// change.
+    /// nubod's host API (`http://ADDR:2635`), to say hello to on start and push reports to.
     #[arg(long)]
     pub nubod: Option<String>,
+    /// Seconds between the reports pushed to nubod (default 30; also pushed whenever a
+    /// guest changes state).
+    #[arg(long)]
+    pub push_interval: Option<u64>,
     /// The address nubod should reach this agent at (default: http:// and the listen
     /// address, unless that is 0.0.0.0).
     #[arg(long)]
@@ -68,6 +71,8 @@ pub struct FileConfig {
     pub nubod: Option<String>,
     /// The URL nubod should reach this agent at.
     pub advertise: Option<String>,
+    /// Seconds between the reports pushed to nubod.
+    pub push_interval_s: Option<u64>,
     /// QEMU settings.
     #[serde(default)]
     pub kvm: KvmFileConfig,
@@ -114,6 +119,8 @@ pub struct Settings {
     pub nubod: Option<String>,
     /// Where nubod should reach this agent.
     pub advertise: Option<String>,
+    /// How often the report is pushed to nubod.
+    pub push_every: Duration,
 }
 
 fn accel(name: &str) -> anyhow::Result<AccelChoice> {
@@ -238,6 +245,12 @@ impl Settings {
             driver,
             nubod: args.nubod.clone().or(file.nubod),
             advertise,
+            push_every: Duration::from_secs(
+                args.push_interval
+                    .or(file.push_interval_s)
+                    .unwrap_or(30)
+                    .max(1),
+            ),
         })
     }
 }

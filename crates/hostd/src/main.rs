@@ -3,8 +3,8 @@
 //! agent; a restarted agent finds them again in its state directory.
 
 mod config;
-mod hello;
 mod image_cache;
+mod reporting;
 mod server;
 mod transfer;
 
@@ -65,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     tracing::info!(name = %settings.name, listen = %listener.local_addr()?, "nubo-hostd is serving");
     if let Some(front) = settings.nubod.clone() {
-        tokio::spawn(hello::run(
+        tokio::spawn(reporting::run(
             driver.clone(),
             nubo_hostapi::images::HostIdentity {
                 name: settings.name.clone(),
@@ -73,6 +73,7 @@ async fn main() -> anyhow::Result<()> {
             },
             front,
             settings.advertise.clone(),
+            settings.push_every,
         ));
     }
     let app = server::router(server::Agent {

@@ -93,7 +93,7 @@ impl Core {
         driver.console(id, offset).await.map_err(Error::action)
     }
 
-    /// A host agent said hello (on start, and when its guests changed): its address is
+    /// A host agent said hello (when it starts): its address is
     /// recorded as the host's `HOSTD_ENDPOINT` when it gave one, and hosts are monitored
     /// now rather than at the next round.
     pub async fn host_hello(&self, host_name: &str, endpoint: Option<String>) -> Result<()> {

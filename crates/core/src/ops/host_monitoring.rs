@@ -1,11 +1,14 @@
 //! Committing a monitoring round: host capacity and state, and what the hypervisor says of
 //! the VMs: gone (RUNNING → UNKNOWN), powered off by the guest (RUNNING → POWEROFF), or
-//! running again (UNKNOWN or POWEROFF → RUNNING).
+//! running again (UNKNOWN or POWEROFF → RUNNING); from rounds nubod runs and from reports
+//! host agents push.
 
-use nubo_driver::GuestState;
+use std::collections::HashMap;
+
+use nubo_driver::{GuestState, HostReport};
 use nubo_lifecycle::Event;
-use nubo_types::Result;
 use nubo_types::states::{HostState, LcmState, VmState};
+use nubo_types::{Error, Result};
 
 use super::vm::{Followup, apply_event};
 use crate::Core;
@@ -125,6 +128,59 @@ impl Core {
 }
 
 impl Core {
+    /// A report host `host_name`'s agent pushed. It is applied like one nubod asked for,
+    /// but for each VM only when the agent had carried out the VM's latest operation (a
+    /// report made before an operation ended says nothing about its outcome). When it
+    /// covers every VM of the host, the host is not asked at the next monitoring round.
+    pub async fn host_report_pushed(&self, host_name: &str, report: HostReport) -> Result<()> {
+        let found = self.read(|state| {
+            let host = state
+                .hosts
+                .values()
+                .find(|h| h.name == host_name)
+                .ok_or_else(|| Error::action(format!("no host named \"{host_name}\"")))?;
+            if host.state == HostState::Offline {
+                return Ok(None);
+            }
+            let mut vm_seqs = HashMap::new();
+            let mut covered = true;
+            for id in &host.vms {
+                let Some(vm) = state.vms.get(id) else {
+                    continue;
+                };
+                match report.seqs.get(id) {
+                    Some(seq) if *seq == vm.op_seq => {
+                        vm_seqs.insert(*id, *seq);
+                    }
+                    _ => covered = false,
+                }
+            }
+            Ok(Some((host.id, vm_seqs, covered)))
+        })?;
+        let Some((host_id, vm_seqs, covered)) = found else {
+            return Ok(());
+        };
+        {
+            let mut pushed = self
+                .inner
+                .runtime
+                .pushed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if covered {
+                pushed.insert(host_id, std::time::Instant::now());
+            } else {
+                pushed.remove(&host_id);
+            }
+        }
+        self.apply_monitoring(vec![Monitored {
+            host_id,
+            report: Ok(report),
+            vm_seqs,
+        }])
+        .await
+    }
+
     /// `host.monitoring`: the recent samples of one host.
     pub fn host_monitoring(&self, caller: &Caller, id: i32) -> Result<Vec<HostSample>> {
         self.info::<Host>(caller, id)?;

@@ -209,6 +209,7 @@ fn request(core: &Core, d: &Dispatch) -> Result<Prepared, String> {
                 memory_mb: u64::try_from(vm.memory_mb).unwrap_or(0),
                 spec,
                 migrate_uri: None,
+                seq: d.seq,
             },
             peer_driver,
         ))
@@ -362,6 +363,7 @@ pub(crate) fn restore_guests(core: &Core) -> nubo_types::Result<()> {
                 memory_mb: u64::try_from(vm.memory_mb).unwrap_or(0),
                 spec: None,
                 migrate_uri: None,
+                seq: vm.op_seq,
             });
         }
         Ok(by_host)

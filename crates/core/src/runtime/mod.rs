@@ -1,6 +1,6 @@
 //! What runs beside the request path: the driver of every host (operations started after
 //! a commit, replies fed back as life-cycle events in batches), the event-driven scheduler,
-//! and host monitoring. Started by [`crate::Core::open`].
+//! and host monitoring (asked of the hosts whose agents pushed no report lately). Started by [`crate::Core::open`].
 
 mod context_cdrom;
 mod drivers;
@@ -66,6 +66,8 @@ pub(crate) struct Runtime {
     pub monitor_now: Arc<Notify>,
     pub timer: Arc<Notify>,
     pub config: RuntimeConfig,
+    /// When each host's agent last pushed a report that covered all its VMs.
+    pub pushed: std::sync::Mutex<std::collections::HashMap<i32, std::time::Instant>>,
 }
 
 impl Runtime {
@@ -80,6 +82,7 @@ impl Runtime {
                 monitor_now: Arc::new(Notify::new()),
                 timer: Arc::new(Notify::new()),
                 config,
+                pushed: std::sync::Mutex::default(),
             },
             rx,
         )

@@ -1,9 +1,10 @@
 //! Host monitoring: every `monitor_interval` (and at once when a host is added), each
-//! host's driver reports capacity and VMs; the results are committed in one write. A host
+//! host's driver reports capacity and VMs; the results are committed in one write. Hosts
+//! whose agents pushed a full report within the interval are not asked. A host
 //! that cannot be monitored goes to ERROR; a RUNNING VM its host no longer knows goes to
 //! UNKNOWN.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use nubo_driver::HostReport;
 use nubo_types::states::HostState;
@@ -33,11 +34,22 @@ pub(crate) struct Monitored {
 }
 
 async fn round(core: &Core) -> nubo_types::Result<()> {
+    let every = core.inner.runtime.config.monitor_interval;
+    let pushed: HashSet<i32> = core
+        .inner
+        .runtime
+        .pushed
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter(|(_, at)| at.elapsed() < every)
+        .map(|(id, _)| *id)
+        .collect();
     let targets = core.read(|state| {
         Ok(state
             .hosts
             .values()
-            .filter(|h| h.state != HostState::Offline)
+            .filter(|h| h.state != HostState::Offline && !pushed.contains(&h.id))
             .map(|h| {
                 let seqs = h
                     .vms
