@@ -85,8 +85,10 @@ class Lab:
             sh("ip", "link", "set", bridge, "up")
         return self
 
-    def add_host(self, nubod, extra_args=()) -> "Hostd":
-        h = Hostd(nubod, self, len(self.hosts) + 1, extra_args).start()
+    def add_host(self, nubod, extra_args=(), tls=None) -> "Hostd":
+        """A new agent; with `tls` (cert, key, ca) it serves TLS, trusts `ca` and reaches
+        nubod at https://."""
+        h = Hostd(nubod, self, len(self.hosts) + 1, extra_args, tls).start()
         self.hosts.append(h)
         return h
 
@@ -100,9 +102,10 @@ class Lab:
 class Hostd:
     """One agent in its own namespace, serving host ``name``."""
 
-    def __init__(self, nubod, lab: Lab, number: int, extra_args=()):
+    def __init__(self, nubod, lab: Lab, number: int, extra_args=(), tls=None):
         self.nubod = nubod
         self.extra_args = list(extra_args)
+        self.tls = tls
         self.lab = lab
         tag = f"{lab.tag}{number}"
         self.name = f"kvm-{tag}"
@@ -117,7 +120,7 @@ class Hostd:
 
     @property
     def endpoint(self) -> str:
-        return f"http://{self.addr}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.addr}:{self.port}"
 
     def netns(self, *args: str, check: bool = True) -> str:
         return sh("ip", "netns", "exec", self.ns, *args, check=check)
@@ -150,8 +153,15 @@ class Hostd:
                 ["ip", "netns", "exec", self.ns, str(hostd_binary()), "--name", self.name,
                  "--listen", f"{self.addr}:{self.port}", "--secret-file", str(self.secret_file),
                  "--state-dir", str(self.state_dir), "--driver", "kvm", "--log-level", "debug",
-                 "--nubod", f"http://{self.nubod.host_api}", *self.extra_args],
+                 "--nubod", f"{'https' if self.tls else 'http'}://{self.nubod.host_api}",
+                 *self.tls_args(), *self.extra_args],
                 stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+
+    def tls_args(self) -> list[str]:
+        if not self.tls:
+            return []
+        cert, key, ca = self.tls
+        return ["--tls-cert", str(cert), "--tls-key", str(key), "--ca-file", str(ca)]
 
     def kill(self) -> None:
         """kill -9 the agent (its guests keep running)."""
@@ -269,17 +279,23 @@ class Hostd:
 
 
 @contextlib.contextmanager
-def lab_cloud(index: int, hosts: int = 1, extra_args=(), monitor_interval: int = 1):
+def lab_cloud(index: int, hosts: int = 1, extra_args=(), monitor_interval: int = 1, tls=None):
     """A nubod (asking its hosts every `monitor_interval` seconds) and `hosts` agents
     (with `extra_args`) in a lab of their own: yields (nubod, lab, [agents]); fails the
-    module if an agent died during it."""
+    module if an agent died during it. With `tls` (cert, key, ca), nubod and the agents
+    serve TLS with that certificate and trust that authority."""
     from onehelpers import Nubod, free_port
     lab = Lab(index=index).start()
     d = None
     try:
+        nubod_args = []
+        if tls:
+            cert, key, ca = tls
+            nubod_args = ["--host-api-tls-cert", str(cert), "--host-api-tls-key", str(key),
+                          "--ca-file", str(ca)]
         d = Nubod(host_api=f"{lab.fabric_ip}:{free_port()}",
-                  monitor_interval=monitor_interval).start()
-        agents = [lab.add_host(d, extra_args) for _ in range(hosts)]
+                  monitor_interval=monitor_interval, extra_args=nubod_args).start()
+        agents = [lab.add_host(d, extra_args, tls) for _ in range(hosts)]
         yield d, lab, agents
     finally:
         dead = [h.name for h in lab.hosts if h.proc is None or h.proc.poll() is not None]

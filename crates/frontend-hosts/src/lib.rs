@@ -27,15 +27,14 @@ struct Shared {
     checksums: checksums::Checksums,
 }
 
-/// Serves host agents on `listener` until `shutdown` resolves.
+/// Serves host agents on `listener` (over TLS with `tls`) until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
+    tls: Option<std::sync::Arc<nubo_hostapi::tls::ServerConfig>>,
     core: nubo_core::Core,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(core))
-        .with_graceful_shutdown(shutdown)
-        .await
+    nubo_hostapi::tls::serve(listener, tls, router(core), shutdown).await
 }
 
 /// Largest body of a request other than an image upload (a report of a host with

@@ -1,6 +1,7 @@
 //! nubod's side of the wire: a [`RemoteHost`] is the [`Hypervisor`] of a host whose
 //! guests are run by a `nubo-hostd`. Each call is one signed HTTP/1.1 request on its own
-//! connection; the answer is accepted only with the agent's signature.
+//! connection (TLS for `https://` agents); the answer is accepted only with the agent's
+//! signature.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,7 +11,6 @@ use http_body_util::{BodyExt, Full};
 use hyper::Request as HttpRequest;
 use hyper_util::rt::TokioIo;
 use nubo_driver::{BoxFuture, ConsoleChunk, HostReport, Hypervisor, Outcome, Request};
-use tokio::net::TcpStream;
 
 use crate::auth;
 use crate::{CONSOLE_PATH, ConsoleRequest, EXECUTE_PATH, MONITOR_PATH};
@@ -20,23 +20,23 @@ const MONITOR_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long an operation may take (saves and migrations of large guests are slow).
 const EXECUTE_TIMEOUT: Duration = Duration::from_secs(1800);
 
-/// A host agent's address: `http://HOST:PORT`.
+/// A host agent's (or nubod's) address: `http://HOST:PORT` or `https://HOST:PORT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     /// `HOST:PORT`.
     pub authority: String,
+    /// Whether it speaks TLS.
+    pub tls: bool,
 }
 
 impl Endpoint {
-    /// Reads `http://host[:port]` (or `host[:port]`); the port defaults to 2634.
+    /// Reads `http(s)://host[:port]` (or `host[:port]`, plain HTTP); the port defaults
+    /// to 2634.
     pub fn parse(text: &str) -> Result<Endpoint, String> {
-        let rest = text.strip_prefix("http://").unwrap_or(text);
-        if text.starts_with("https://") {
-            return Err(format!("{text}: TLS to host agents is not supported yet"));
-        }
+        let (tls, rest) = crate::tls::scheme(text).unwrap_or((false, text));
         let rest = rest.trim_end_matches('/');
-        if rest.is_empty() || rest.contains('/') || rest.contains('@') {
-            return Err(format!("\"{text}\" is not an http://HOST:PORT address"));
+        if rest.is_empty() || rest.contains('/') || rest.contains('@') || rest.contains("://") {
+            return Err(format!("\"{text}\" is not an http(s)://HOST:PORT address"));
         }
         let authority = if rest
             .rsplit_once(':')
@@ -46,7 +46,13 @@ impl Endpoint {
         } else {
             format!("{rest}:{}", crate::DEFAULT_PORT)
         };
-        Ok(Endpoint { authority })
+        Ok(Endpoint { authority, tls })
+    }
+
+    /// The address as a URL.
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.authority)
     }
 }
 
@@ -71,7 +77,7 @@ impl RemoteHost {
     /// One signed call; the verified body of a 200 answer.
     pub async fn call(&self, method: &str, path: &str, body: Vec<u8>) -> Result<Vec<u8>, String> {
         let (signature, response) = send(
-            &self.endpoint.authority,
+            &self.endpoint,
             &self.name,
             &self.secret,
             method,
@@ -160,7 +166,7 @@ impl Answer {
 /// Sends one request signed as host `name` (or as nubod for host `name`) and returns the
 /// request's signature with the response, whose body is not read yet.
 pub(crate) async fn send(
-    authority: &str,
+    endpoint: &Endpoint,
     name: &str,
     secret: &str,
     method: &str,
@@ -176,7 +182,7 @@ pub(crate) async fn send(
         signature: &signature,
     };
     let response = send_signed(
-        authority,
+        endpoint,
         &signed,
         method,
         path,
@@ -200,7 +206,7 @@ pub(crate) struct Signed<'a> {
 /// Sends one request with a body of any kind (a file streamed as it is read) under a
 /// signature made beforehand.
 pub(crate) async fn send_signed<B>(
-    authority: &str,
+    endpoint: &Endpoint,
     signed: &Signed<'_>,
     method: &str,
     path: &str,
@@ -211,10 +217,8 @@ where
     B: hyper::body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let stream = TcpStream::connect(authority)
-        .await
-        .map_err(|e| format!("cannot reach {authority}: {e}"))?;
-    let _ = stream.set_nodelay(true);
+    let authority = endpoint.authority.as_str();
+    let stream = crate::tls::connect(authority, endpoint.tls).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("{authority}: {e}"))?;
@@ -305,7 +309,10 @@ mod tests {
             "[::1]:7000"
         );
         assert!(Endpoint::parse("http://a/b").is_err());
-        assert!(Endpoint::parse("https://a").is_err());
+        let tls = Endpoint::parse("https://node1").expect("ok");
+        assert!(tls.tls && tls.url() == "https://node1:2634");
+        assert!(!Endpoint::parse("http://node1").expect("ok").tls);
+        assert!(Endpoint::parse("ftp://a").is_err());
         assert!(Endpoint::parse("").is_err());
     }
 }

@@ -26,16 +26,8 @@ pub async fn push_report(
 async fn post(who: &HostIdentity, front: &str, path: &str, body: Vec<u8>) -> Result<(), String> {
     let url = format!("{}{path}", front.trim_end_matches('/'));
     let (endpoint, path) = split_url(&url)?;
-    let (signature, response) = send(
-        &endpoint.authority,
-        &who.name,
-        &who.secret,
-        "POST",
-        &path,
-        body,
-        &[],
-    )
-    .await?;
+    let (signature, response) =
+        send(&endpoint, &who.name, &who.secret, "POST", &path, body, &[]).await?;
     let answer = Answer::read(response)
         .await
         .map_err(|e| format!("{url}: {e}"))?;

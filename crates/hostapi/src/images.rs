@@ -40,15 +40,16 @@ pub struct HostIdentity {
     pub secret: String,
 }
 
-/// Splits `http://HOST:PORT/PATH` into an endpoint and the path.
+/// Splits `http(s)://HOST:PORT/PATH` into an endpoint and the path.
 pub fn split_url(url: &str) -> Result<(Endpoint, String), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("\"{url}\" is not an http:// URL"))?;
+    let (tls, rest) =
+        crate::tls::scheme(url).ok_or_else(|| format!("\"{url}\" is not an http(s):// URL"))?;
     let (authority, path) = rest
         .split_once('/')
         .ok_or_else(|| format!("\"{url}\" has no path"))?;
-    Ok((Endpoint::parse(authority)?, format!("/{path}")))
+    let mut endpoint = Endpoint::parse(authority)?;
+    endpoint.tls = tls;
+    Ok((endpoint, format!("/{path}")))
 }
 
 /// Fetches `url` into `dest` unless `have` (the SHA-256 of the current copy) is still
@@ -62,7 +63,7 @@ pub async fn fetch(
     let (endpoint, path) = split_url(url)?;
     let headers: Vec<(&str, &str)> = have.map(|h| (HAVE_HEADER, h)).into_iter().collect();
     let (signature, response) = send(
-        &endpoint.authority,
+        &endpoint,
         &who.name,
         &who.secret,
         "GET",
@@ -163,7 +164,7 @@ pub async fn upload(who: &HostIdentity, url: &str, file: &Path) -> Result<(), St
         (SHA256_HEADER, sha.as_str()),
         ("content-length", length.as_str()),
     ];
-    let response = send_signed(&endpoint.authority, &signed, "PUT", &path, body, &headers).await?;
+    let response = send_signed(&endpoint, &signed, "PUT", &path, body, &headers).await?;
     let answer = Answer::read(response)
         .await
         .map_err(|e| format!("{url}: {e}"))?;
@@ -208,6 +209,7 @@ mod tests {
             ("10.0.0.1:2635", "/v1/images/7")
         );
         assert!(split_url("ftp://x/y").is_err());
+        assert!(split_url("https://x:1/y").expect("ok").0.tls);
         assert!(split_url("http://x").is_err());
     }
 }

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod client;
 pub mod front;
 pub mod images;
+pub mod tls;
 pub mod transfer;
 
 pub use client::{Endpoint, RemoteHost};

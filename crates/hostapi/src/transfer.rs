@@ -12,7 +12,6 @@ use hyper::Request as HttpRequest;
 use hyper_util::rt::TokioIo;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::auth::{self, AuthError};
 use crate::images::split_url;
@@ -98,9 +97,7 @@ pub fn file_chunks(
 pub async fn download(url: &str, dest: &Path) -> Result<String, String> {
     let (endpoint, path) = split_url(url)?;
     let authority = endpoint.authority;
-    let stream = TcpStream::connect(&authority)
-        .await
-        .map_err(|e| format!("cannot reach {authority}: {e}"))?;
+    let stream = crate::tls::connect(&authority, endpoint.tls).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| format!("{authority}: {e}"))?;

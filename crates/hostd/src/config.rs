@@ -46,6 +46,17 @@ pub struct Args {
     /// address, unless that is 0.0.0.0).
     #[arg(long)]
     pub advertise: Option<String>,
+    /// Certificate chain (PEM): serve TLS (with --tls-key); other agents and nubod then
+    /// reach this one at https://.
+    #[arg(long)]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of the certificate.
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
+    /// Certificate authorities (PEM) trusted besides the system's, for https:// nubod and
+    /// other agents (repeatable).
+    #[arg(long)]
+    pub ca_file: Vec<PathBuf>,
     /// Log filter (error, warn, info, debug, trace); RUST_LOG overrides it.
     #[arg(long, default_value = "info")]
     pub log_level: String,
@@ -73,6 +84,13 @@ pub struct FileConfig {
     pub advertise: Option<String>,
     /// Seconds between the reports pushed to nubod.
     pub push_interval_s: Option<u64>,
+    /// Certificate chain (PEM): serve TLS.
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of the certificate.
+    pub tls_key: Option<PathBuf>,
+    /// Certificate authorities (PEM) trusted besides the system's.
+    #[serde(default)]
+    pub ca_files: Vec<PathBuf>,
     /// QEMU settings.
     #[serde(default)]
     pub kvm: KvmFileConfig,
@@ -121,6 +139,10 @@ pub struct Settings {
     pub advertise: Option<String>,
     /// How often the report is pushed to nubod.
     pub push_every: Duration,
+    /// The certificate and key the agent serves TLS with.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Certificate authorities trusted besides the system's.
+    pub ca_files: Vec<PathBuf>,
 }
 
 fn accel(name: &str) -> anyhow::Result<AccelChoice> {
@@ -153,10 +175,11 @@ impl Settings {
                 p.to_string()
             });
         let host = &kvm.migration_address;
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
         if host.contains(':') {
-            format!("http://[{host}]:{port}")
+            format!("{scheme}://[{host}]:{port}")
         } else {
-            format!("http://{host}:{port}")
+            format!("{scheme}://{host}:{port}")
         }
     }
 
@@ -234,10 +257,21 @@ impl Settings {
             "sim" => DriverKind::Sim,
             other => anyhow::bail!("driver must be kvm or sim, not \"{other}\""),
         };
+        let tls = match (
+            args.tls_cert.clone().or(file.tls_cert),
+            args.tls_key.clone().or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => anyhow::bail!("TLS needs both a certificate (--tls-cert) and a key (--tls-key)"),
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let advertise = args.advertise.clone().or(file.advertise).or_else(|| {
             let ip = listen.rsplit_once(':').map_or("", |(ip, _)| ip);
-            (!matches!(ip, "0.0.0.0" | "[::]" | "")).then(|| format!("http://{listen}"))
+            (!matches!(ip, "0.0.0.0" | "[::]" | "")).then(|| format!("{scheme}://{listen}"))
         });
+        let mut ca_files = file.ca_files;
+        ca_files.extend(args.ca_file.iter().cloned());
         Ok(Settings {
             name,
             listen,
@@ -245,6 +279,8 @@ impl Settings {
             driver,
             nubod: args.nubod.clone().or(file.nubod),
             advertise,
+            tls,
+            ca_files,
             push_every: Duration::from_secs(
                 args.push_interval
                     .or(file.push_interval_s)

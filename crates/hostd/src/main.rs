@@ -27,6 +27,13 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let settings = config::Settings::resolve(&args)?;
+    nubo_hostapi::tls::trust(&settings.ca_files).context("cannot set up TLS")?;
+    let tls = match &settings.tls {
+        Some((cert, key)) => {
+            Some(nubo_hostapi::tls::server_config(cert, key).context("cannot set up TLS")?)
+        }
+        None => None,
+    };
     let mut transfers = None;
     let driver: Arc<dyn Hypervisor> = match &settings.driver {
         config::DriverKind::Kvm(k) => {
@@ -82,8 +89,7 @@ async fn main() -> anyhow::Result<()> {
         driver,
         transfers,
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    nubo_hostapi::tls::serve(listener, tls, app, shutdown_signal())
         .await
         .context("the agent's server failed")?;
     tracing::info!("nubo-hostd stopped; guests keep running");

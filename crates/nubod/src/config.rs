@@ -21,6 +21,16 @@ pub struct Args {
     /// Where host agents fetch image files (ADDR:PORT, default 127.0.0.1:2635).
     #[arg(long)]
     pub host_api: Option<String>,
+    /// Certificate chain (PEM) the host agents' API serves TLS with (with --host-api-tls-key).
+    #[arg(long)]
+    pub host_api_tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of that certificate.
+    #[arg(long)]
+    pub host_api_tls_key: Option<PathBuf>,
+    /// Certificate authorities (PEM) trusted besides the system's, for https:// host
+    /// agents and image URLs (repeatable).
+    #[arg(long)]
+    pub ca_file: Vec<PathBuf>,
     /// Database URL: postgres://... for PostgreSQL (default: SQLite in the data dir).
     #[arg(long)]
     pub database: Option<String>,
@@ -77,8 +87,16 @@ pub struct FileConfig {
 pub struct HostsFileConfig {
     /// Listen address of the host agents' API.
     pub listen: Option<String>,
-    /// The URL host agents reach it at (default: http:// and the listen address).
+    /// The URL host agents reach it at (default: http(s):// and the listen address).
     pub url: Option<String>,
+    /// Certificate chain (PEM): serve TLS (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) of the certificate.
+    pub tls_key: Option<PathBuf>,
+    /// Certificate authorities (PEM) trusted besides the system's, for https:// host
+    /// agents and image URLs.
+    #[serde(default)]
+    pub ca_files: Vec<PathBuf>,
 }
 
 /// `[runtime]` section.
@@ -142,6 +160,10 @@ pub struct Settings {
     pub body_limit: usize,
     /// The host agents' API listen address.
     pub host_api: String,
+    /// The certificate and key the host agents' API serves TLS with.
+    pub host_api_tls: Option<(PathBuf, PathBuf)>,
+    /// Certificate authorities trusted besides the system's.
+    pub ca_files: Vec<PathBuf>,
     /// Scheduler, monitoring, simulated hosts and the host key (read at start).
     pub runtime: nubo_core::RuntimeConfig,
 }
@@ -203,10 +225,25 @@ impl Settings {
             .clone()
             .or(file.hosts.listen)
             .unwrap_or_else(|| "127.0.0.1:2635".to_string());
+        let host_api_tls = match (
+            args.host_api_tls_cert.clone().or(file.hosts.tls_cert),
+            args.host_api_tls_key.clone().or(file.hosts.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => anyhow::bail!("TLS for the host agents' API needs both a certificate and a key"),
+        };
+        let scheme = if host_api_tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let mut ca_files = file.hosts.ca_files;
+        ca_files.extend(args.ca_file.iter().cloned());
         runtime.host_api_url = Some(
             file.hosts
                 .url
-                .unwrap_or_else(|| format!("http://{host_api}"))
+                .unwrap_or_else(|| format!("{scheme}://{host_api}"))
                 .trim_end_matches('/')
                 .to_string(),
         );
@@ -216,6 +253,8 @@ impl Settings {
             xmlrpc,
             body_limit,
             host_api,
+            host_api_tls,
+            ca_files,
             runtime,
         })
     }

@@ -44,6 +44,14 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
         datastore_base: datastore_base.clone(),
         runtime: settings.runtime.clone(),
     };
+    nubo_hostapi::tls::trust(&settings.ca_files).context("cannot set up TLS")?;
+    let host_api_tls = match &settings.host_api_tls {
+        Some((cert, key)) => Some(
+            nubo_hostapi::tls::server_config(cert, key)
+                .context("cannot set up TLS for the host agents' API")?,
+        ),
+        None => None,
+    };
     let (core, outcome) = nubo_core::Core::open(store, core_config)
         .await
         .context("cannot start the core")?;
@@ -71,6 +79,7 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
     };
     let hosts = tokio::spawn(nubo_frontend_hosts::serve(
         hosts_listener,
+        host_api_tls,
         core.clone(),
         stopped(stop_rx.clone()),
     ));

@@ -67,7 +67,8 @@ impl Core {
                             host.share.max_cpu = r.total_cpu;
                             host.share.max_mem = r.total_memory_kb;
                             host.last_monitored = now;
-                            if matches!(host.state, HostState::Init | HostState::Error) {
+                            if matches!(host.state, HostState::Init | HostState::Error) && !m.pushed
+                            {
                                 host.state = HostState::Monitored;
                             }
                             for (k, v) in &r.attributes {
@@ -103,7 +104,7 @@ impl Core {
                             host.template.set("ERROR", message.clone());
                         }
                     }
-                    if m.report.is_ok() {
+                    if m.report.is_ok() && !m.pushed {
                         host.template.remove("ERROR");
                     }
                     let after = (host.state, host.share.max_cpu, host.share.max_mem);
@@ -130,8 +131,9 @@ impl Core {
 impl Core {
     /// A report host `host_name`'s agent pushed. It is applied like one nubod asked for,
     /// but for each VM only when the agent had carried out the VM's latest operation (a
-    /// report made before an operation ended says nothing about its outcome). When it
-    /// covers every VM of the host, the host is not asked at the next monitoring round.
+    /// report made before an operation ended says nothing about its outcome). It does not
+    /// turn a host MONITORED (only nubod reaching the agent does). When it covers every VM
+    /// of a MONITORED host, the host is not asked at the next monitoring rounds.
     pub async fn host_report_pushed(&self, host_name: &str, report: HostReport) -> Result<()> {
         let found = self.read(|state| {
             let host = state
@@ -177,6 +179,7 @@ impl Core {
             host_id,
             report: Ok(report),
             vm_seqs,
+            pushed: true,
         }])
         .await
     }

@@ -1,6 +1,7 @@
-//! Images registered from an `http://` URL: the file is fetched straight into the
+//! Images registered from an `http://` or `https://` URL (TLS with rustls, trusting the
+//! system's authorities and those nubod was given): the file is fetched straight into the
 //! datastore directory while its SHA-256 is computed; a `SHA256` attribute in the image's
-//! template, when given, must match. (`https://` needs TLS, which this build lacks.)
+//! template, when given, must match.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,9 +29,9 @@ pub fn is_url(path: &str) -> bool {
 
 /// Fetches `url` into a new file of datastore directory `dir`; the file and its SHA-256.
 pub async fn fetch(url: &str, dir: &Path, want_sha256: Option<&str>) -> Result<PathBuf> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
+    let (tls, rest) = nubo_hostapi::tls::scheme(url).ok_or_else(|| {
         alloc(format!(
-            "Cannot download \"{url}\": only http:// URLs are supported by this build"
+            "Cannot download \"{url}\": only http:// and https:// URLs are supported"
         ))
     })?;
     let (authority, path) = match rest.split_once('/') {
@@ -45,11 +46,13 @@ pub async fn fetch(url: &str, dir: &Path, want_sha256: Option<&str>) -> Result<P
         .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
     {
         authority.to_string()
+    } else if tls {
+        format!("{authority}:443")
     } else {
         format!("{authority}:80")
     };
     let failed = |e: &dyn std::fmt::Display| alloc(format!("Cannot download \"{url}\": {e}"));
-    let stream = tokio::time::timeout(STALL, tokio::net::TcpStream::connect(&address))
+    let stream = tokio::time::timeout(STALL, nubo_hostapi::tls::connect(&address, tls))
         .await
         .map_err(|_| failed(&"connection timed out"))?
         .map_err(|e| failed(&e))?;

@@ -1,6 +1,7 @@
 //! Host monitoring: every `monitor_interval` (and at once when a host is added), each
-//! host's driver reports capacity and VMs; the results are committed in one write. Hosts
-//! whose agents pushed a full report within the interval are not asked. A host
+//! host's driver reports capacity and VMs; the results are committed in one write.
+//! MONITORED hosts whose agents pushed a full report within the interval are asked only
+//! every tenth round. A host
 //! that cannot be monitored goes to ERROR; a RUNNING VM its host no longer knows goes to
 //! UNKNOWN.
 
@@ -12,11 +13,15 @@ use tokio::task::JoinSet;
 
 use crate::Core;
 
+/// Every how many rounds hosts are asked even though their agents push reports (so a
+/// host nubod cannot reach any more turns ERROR).
+const ASK_ALL_EVERY: u64 = 10;
+
 pub(crate) async fn run(core: Core) {
     let notify = core.inner.runtime.monitor_now.clone();
     let every = core.inner.runtime.config.monitor_interval;
-    loop {
-        if let Err(e) = round(&core).await {
+    for n in 0u64.. {
+        if let Err(e) = round(&core, n % ASK_ALL_EVERY == 0).await {
             tracing::error!(error = %e, "monitoring round failed");
         }
         tokio::select! {
@@ -31,9 +36,12 @@ pub(crate) struct Monitored {
     pub host_id: i32,
     pub report: Result<HostReport, String>,
     pub vm_seqs: HashMap<i32, u64>,
+    /// Pushed by the host's agent rather than asked for: it proves the agent alive, not
+    /// that nubod reaches it, so it does not turn the host MONITORED.
+    pub pushed: bool,
 }
 
-async fn round(core: &Core) -> nubo_types::Result<()> {
+async fn round(core: &Core, ask_all: bool) -> nubo_types::Result<()> {
     let every = core.inner.runtime.config.monitor_interval;
     let pushed: HashSet<i32> = core
         .inner
@@ -49,7 +57,10 @@ async fn round(core: &Core) -> nubo_types::Result<()> {
         Ok(state
             .hosts
             .values()
-            .filter(|h| h.state != HostState::Offline && !pushed.contains(&h.id))
+            .filter(|h| {
+                let fresh = !ask_all && h.state == HostState::Monitored && pushed.contains(&h.id);
+                h.state != HostState::Offline && !fresh
+            })
             .map(|h| {
                 let seqs = h
                     .vms
@@ -71,6 +82,7 @@ async fn round(core: &Core) -> nubo_types::Result<()> {
                 host_id,
                 report,
                 vm_seqs,
+                pushed: false,
             }
         });
     }
