@@ -253,3 +253,39 @@ def test_a_cold_migration_from_a_host_whose_agent_is_down_fails_and_recovers(two
     one.vm.action("terminate-hard", vid)
     wait_for(lambda: one.vm.info(vid).STATE == DONE, timeout=60, what="DONE")
     assert not h2.vm_dir(vid).exists()
+
+
+def test_an_undeployed_or_stopped_guest_resumes_on_another_host_with_its_files(two_hosts, guest):
+    """undeploy and stop keep the VM's files on its host; deployed onto the other host,
+    the VM takes them along (its disk after undeploy, its disk and memory after stop)."""
+    d, lab, h1, h2 = two_hosts
+    one = d.admin()
+    id1, id2 = h1.host_id(one), h2.host_id(one)
+    vid = one.vm.allocate(
+        f'NAME="{uniq("wanderer")}"\nCPU="0.5"\nMEMORY="128"\n'
+        + kernel_boot(guest) + f'\nDISK=[SIZE="4", TYPE="fs"]\n'
+        f'SCHED_REQUIREMENTS="ID = {id1}"', False)
+    wait_running_on(one, lab.hosts, vid, id1)
+    marker = uniq("kept")
+    assert h1.ask(vid, f"printf {marker} > /dev/vda; sync; echo ok") == "ok"
+
+    one.vm.action("undeploy-hard", vid)
+    wait_on(one, lab.hosts, vid, 9, 0, id1)  # UNDEPLOYED
+    assert (h1.vm_dir(vid) / "disk.0").exists()
+    one.vm.deploy(vid, id2, False, -1)
+    wait_running_on(one, lab.hosts, vid, id2)
+    h2.wait_shell(vid, boots=2)
+    assert h2.ask(vid, "head -c 40 /dev/vda").startswith(marker)
+    assert not h1.vm_dir(vid).exists()
+
+    assert h2.ask(vid, f"echo {marker}-ram > /www/marker; echo ok") == "ok"
+    one.vm.action("stop", vid)
+    wait_on(one, lab.hosts, vid, 4, 0, id2)  # STOPPED
+    one.vm.deploy(vid, id1, False, -1)
+    wait_running_on(one, lab.hosts, vid, id1)
+    assert h1.ask(vid, "cat /www/marker") == f"{marker}-ram", "the memory came along"
+    assert not h2.vm_dir(vid).exists()
+    one.vm.action("terminate-hard", vid)
+    wait_for(lambda: one.vm.info(vid).STATE == DONE, timeout=60, what="DONE")
+    for h in (h1, h2):
+        assert not h.vm_dir(vid).exists()

@@ -179,7 +179,12 @@ pub async fn migrate_out_on(
 pub async fn resume_incoming(dir: &VmDir, timeout: Duration) -> Result<(), KvmError> {
     let deadline = Instant::now() + timeout;
     loop {
-        let state = status(dir).await?;
+        // While QEMU loads the memory it may not take QMP connections (its backlog is
+        // one): that is waited out like the load itself.
+        let state = match status(dir).await {
+            Ok(s) => s,
+            Err(e) => format!("unknown ({e})"),
+        };
         match state.as_str() {
             "running" => return Ok(()),
             "paused" | "postmigrate" | "prelaunch" => {
@@ -199,6 +204,6 @@ pub async fn resume_incoming(dir: &VmDir, timeout: Duration) -> Result<(), KvmEr
                 timeout.as_secs()
             )));
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -189,12 +189,14 @@ fn request(core: &Core, d: &Dispatch) -> Result<Prepared, String> {
         };
         // A migration between agents needs the other host's agent too.
         let peer_driver = match (d.op, &spec, d.target_host_id) {
-            (DriverOp::Migrate | DriverOp::PrologMigrate, Some(_), Some(t)) => Some(
-                state
-                    .get::<Host>(t)
-                    .map_err(|e| e.to_string())
-                    .and_then(|h| core.inner.runtime.drivers.of(h)),
-            ),
+            (DriverOp::Migrate | DriverOp::PrologMigrate | DriverOp::Prolog, Some(_), Some(t)) => {
+                Some(
+                    state
+                        .get::<Host>(t)
+                        .map_err(|e| e.to_string())
+                        .and_then(|h| core.inner.runtime.drivers.of(h)),
+                )
+            }
             _ => None,
         };
         Ok((
@@ -296,6 +298,13 @@ pub(crate) fn dispatch(core: &Core, d: Dispatch) {
                         migrate_between(driver, target, request).await
                     }
                     (Operation::PrologMigrate, Some(previous)) => {
+                        transfer_between(previous, driver, request).await
+                    }
+                    // A resume onto another host than the one that kept the VM's files
+                    // moves them as a cold migration does.
+                    (Operation::Prolog, Some(previous)) => {
+                        let mut request = request;
+                        request.operation = Operation::PrologMigrate;
                         transfer_between(previous, driver, request).await
                     }
                     _ => driver.execute(request).await,

@@ -164,14 +164,7 @@ impl Core {
                             .as_ref()
                             .map(|p| nubo_lifecycle::DriverOp::Reconfig(p.reconfig()))
                     })?;
-                    let hid = vm.current()?.hid;
-                    let (host_id, target_host_id) = match (&vm.migrating_from, op) {
-                        (
-                            Some(from),
-                            nubo_lifecycle::DriverOp::Migrate | nubo_lifecycle::DriverOp::Save,
-                        ) => (from.hid, Some(hid)),
-                        _ => (hid, None),
-                    };
+                    let (host_id, target_host_id) = crate::ops::vm::op_hosts(vm, op)?;
                     Some(crate::ops::vm::Dispatch {
                         vm_id: vm.meta.id,
                         seq: vm.op_seq,

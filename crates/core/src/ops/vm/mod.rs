@@ -17,7 +17,7 @@ pub use accounting::Showback;
 pub use actions::RecoverRequest;
 pub(crate) use create::create_vm;
 pub(crate) use transition::move_quota;
-pub(crate) use transition::{Dispatch, Followup, apply_event};
+pub(crate) use transition::{Dispatch, Followup, apply_event, op_hosts};
 
 use std::sync::Arc;
 

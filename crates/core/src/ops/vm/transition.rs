@@ -224,12 +224,23 @@ fn release(tx: &mut Tx, vm: &mut Vm) -> Result<()> {
     super::resources::release(tx, vm)
 }
 
-/// Where an operation runs: (host, target host).
-fn op_hosts(vm: &Vm, op: DriverOp) -> Option<(Oid, Option<Oid>)> {
+/// Where an operation runs: (host, target host). A cold migration's target is the host
+/// the VM leaves; so is a resume's from STOPPED or UNDEPLOYED onto another host than the
+/// one that kept its files.
+pub(crate) fn op_hosts(vm: &Vm, op: DriverOp) -> Option<(Oid, Option<Oid>)> {
     let current = vm.current()?.hid;
     match (&vm.migrating_from, op) {
         (Some(from), DriverOp::Migrate | DriverOp::Save) => Some((from.hid, Some(current))),
         (Some(from), DriverOp::PrologMigrate) => Some((current, Some(from.hid))),
+        (_, DriverOp::Prolog)
+            if matches!(
+                vm.lcm_state,
+                LcmState::PrologResume | LcmState::PrologUndeploy
+            ) =>
+        {
+            let kept_on = vm.history.iter().rev().nth(1).map(|h| h.hid);
+            Some((current, kept_on.filter(|h| *h != current)))
+        }
         _ => Some((current, None)),
     }
 }
