@@ -85,10 +85,11 @@ class Lab:
             sh("ip", "link", "set", bridge, "up")
         return self
 
-    def add_host(self, nubod, extra_args=(), tls=None) -> "Hostd":
+    def add_host(self, nubod, extra_args=(), tls=None, hide=()) -> "Hostd":
         """A new agent; with `tls` (cert, key, ca) it serves TLS, trusts `ca` and reaches
-        nubod at https://."""
-        h = Hostd(nubod, self, len(self.hosts) + 1, extra_args, tls).start()
+        nubod at https://; the directories in `hide` (nubod's datastores, say) are covered
+        by an empty tmpfs in its mount namespace, as if it ran on another machine."""
+        h = Hostd(nubod, self, len(self.hosts) + 1, extra_args, tls, hide).start()
         self.hosts.append(h)
         return h
 
@@ -102,10 +103,11 @@ class Lab:
 class Hostd:
     """One agent in its own namespace, serving host ``name``."""
 
-    def __init__(self, nubod, lab: Lab, number: int, extra_args=(), tls=None):
+    def __init__(self, nubod, lab: Lab, number: int, extra_args=(), tls=None, hide=()):
         self.nubod = nubod
         self.extra_args = list(extra_args)
         self.tls = tls
+        self.hide = [str(p) for p in hide]
         self.lab = lab
         tag = f"{lab.tag}{number}"
         self.name = f"kvm-{tag}"
@@ -149,8 +151,12 @@ class Hostd:
 
     def _spawn(self) -> None:
         with open(self.log, "ab") as err:
+            # `ip netns exec` gives the agent a mount namespace of its own (a slave of the
+            # machine's), so what is mounted there is seen by the agent alone.
+            hiding = ["sh", "-c", "".join(f'mount -t tmpfs nubo-hidden "{p}" && ' for p in self.hide)
+                      + 'exec "$0" "$@"'] if self.hide else []
             self.proc = subprocess.Popen(
-                ["ip", "netns", "exec", self.ns, str(hostd_binary()), "--name", self.name,
+                ["ip", "netns", "exec", self.ns, *hiding, str(hostd_binary()), "--name", self.name,
                  "--listen", f"{self.addr}:{self.port}", "--secret-file", str(self.secret_file),
                  "--state-dir", str(self.state_dir), "--driver", "kvm", "--log-level", "debug",
                  "--nubod", f"{'https' if self.tls else 'http'}://{self.nubod.host_api}",

@@ -10,6 +10,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -289,3 +290,39 @@ def test_an_undeployed_or_stopped_guest_resumes_on_another_host_with_its_files(t
     wait_for(lambda: one.vm.info(vid).STATE == DONE, timeout=60, what="DONE")
     for h in (h1, h2):
         assert not h.vm_dir(vid).exists()
+
+
+def test_a_host_without_the_datastore_works_on_a_copy_of_a_persistent_image(two_hosts, guest):
+    """A host that cannot see nubod's datastore (hidden under a tmpfs in its mount
+    namespace) fetches a persistent image, the VM writes the copy, and the copy goes back
+    to the datastore when the VM ends: the next VM reads what the first one wrote."""
+    d, lab, _, _ = two_hosts
+    one = d.admin()
+    h3 = lab.add_host(d, hide=[d.tmp / "data"])
+    id3 = h3.host_id(one)
+    img = one.image.allocate(
+        f'NAME="{uniq("mine")}"\nTYPE="DATABLOCK"\nSIZE="4"\nFORMAT="raw"\nPERSISTENT="YES"', 1)
+    wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")
+    source = Path(one.image.info(img).SOURCE)
+
+    def boot() -> int:
+        vid = one.vm.allocate(
+            f'NAME="{uniq("keeper")}"\nCPU="0.5"\nMEMORY="128"\n' + kernel_boot(guest) + '\n'
+            f'DISK=[IMAGE_ID="{img}"]\nSCHED_REQUIREMENTS="ID = {id3}"', False)
+        wait_running_on(one, lab.hosts, vid, id3)
+        return vid
+
+    first = boot()
+    assert (h3.vm_dir(first) / "disk.0").exists(), "the VM works on a copy in its directory"
+    marker = uniq("persisted")
+    assert h3.ask(first, f"printf {marker} > /dev/vda; sync; echo ok") == "ok"
+    assert not source.read_bytes().startswith(marker.encode()), "the datastore is untouched meanwhile"
+    one.vm.action("terminate", first)
+    wait_for(lambda: one.vm.info(first).STATE == DONE, timeout=90, what="DONE")
+    assert source.read_bytes().startswith(marker.encode()), "the copy came back"
+    assert not h3.vm_dir(first).exists()
+
+    second = boot()
+    assert h3.ask(second, "head -c 40 /dev/vda").startswith(marker)
+    one.vm.action("terminate-hard", second)
+    wait_for(lambda: one.vm.info(second).STATE == DONE, timeout=90, what="DONE")

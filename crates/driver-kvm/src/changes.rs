@@ -97,7 +97,16 @@ pub async fn apply(
                 )
                 .await?;
             }
-            if owned_file(&d) {
+            if disks::persistent_copy(&d) && dir.disk(*disk_id).exists() {
+                // The copy of a persistent image goes back to the front-end first.
+                if let DiskSource::Image { url, .. } = &d.source {
+                    let transport = transport.ok_or_else(|| {
+                        KvmError::BadRequest("this host cannot send images to the front-end".into())
+                    })?;
+                    transport.upload(url, &dir.disk(*disk_id)).await?;
+                }
+                let _ = tokio::fs::remove_file(dir.disk(*disk_id)).await;
+            } else if owned_file(&d) {
                 let _ = tokio::fs::remove_file(dir.disk(*disk_id)).await;
             }
             after.disks.retain(|x| x.disk_id != *disk_id);
@@ -229,7 +238,7 @@ async fn save_disk(
         )));
     };
     let format = if format.is_empty() { "raw" } else { format };
-    let source = if owned_file(d) {
+    let source = if owned_file(d) || disks::persistent_copy(d) {
         dir.disk(d.disk_id)
     } else {
         images.local_path(&d.source).await?
@@ -275,7 +284,7 @@ async fn writable_file(
     d: &DiskSpec,
     images: &dyn ImageFiles,
 ) -> Result<String, KvmError> {
-    if owned_file(d) {
+    if owned_file(d) || disks::persistent_copy(d) {
         return Ok(dir.disk(d.disk_id).display().to_string());
     }
     match &d.source {

@@ -153,7 +153,12 @@ async fn receive_into(
     }
     dir.save_spec(spec).await?;
     for d in spec.disks.iter().filter(|d| migration::local_writable(d)) {
-        let DiskSource::Image { format, .. } = &d.source else {
+        let DiskSource::Image {
+            format,
+            persistent: false,
+            ..
+        } = &d.source
+        else {
             continue;
         };
         let overlay = dir.disk(d.disk_id);

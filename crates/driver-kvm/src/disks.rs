@@ -1,5 +1,6 @@
 //! A VM's disks on the host: a copy-on-write qcow2 overlay on the image (non-persistent),
-//! the image itself (persistent, and cdroms), or an empty volatile disk; and the context
+//! the image itself (persistent, and cdroms; a copy when the host cannot open the
+//! front-end's file, sent back when the VM ends), or an empty volatile disk; and the context
 //! cdrom, an ISO9660 image made with genisoimage. Everything made here lives in the VM's
 //! directory, so removing the directory leaves nothing behind.
 
@@ -49,6 +50,30 @@ impl ImageFiles for SharedFiles {
     }
 }
 
+/// Whether disk `d` is a persistent image this host cannot open where the front-end keeps
+/// it: the VM then works on a copy in its directory, sent back to the front-end when the
+/// VM ends ([`persistent_copies`]).
+pub fn persistent_copy(d: &DiskSpec) -> bool {
+    match &d.source {
+        DiskSource::Image {
+            persistent: true,
+            path,
+            ..
+        } => d.kind == DiskKind::Disk && !d.readonly && std::fs::metadata(path).is_err(),
+        _ => false,
+    }
+}
+
+/// The persistent disks of a VM that live as copies in its directory: (disk, copy).
+pub fn persistent_copies<'a>(dir: &VmDir, disks: &'a [DiskSpec]) -> Vec<(&'a DiskSpec, PathBuf)> {
+    disks
+        .iter()
+        .filter(|d| persistent_copy(d))
+        .map(|d| (d, dir.disk(d.disk_id)))
+        .filter(|(_, copy)| copy.exists())
+        .collect()
+}
+
 /// Makes every disk of the VM ready (idempotent: what exists is kept).
 pub async fn prepare(
     dir: &VmDir,
@@ -91,8 +116,27 @@ pub async fn prepare_one(
         DiskSource::Image {
             persistent, format, ..
         } => {
-            let base = images.local_path(&d.source).await?;
             let format = if format.is_empty() { "raw" } else { format };
+            if persistent_copy(d) {
+                if !exists(&own).await {
+                    let image = images.local_path(&d.source).await?;
+                    let part = own.with_extension("part");
+                    tokio::fs::copy(&image, &part)
+                        .await
+                        .map_err(|e| KvmError::file(&part, e))?;
+                    tokio::fs::rename(&part, &own)
+                        .await
+                        .map_err(|e| KvmError::file(&own, e))?;
+                }
+                return Ok(PreparedDisk {
+                    disk_id: d.disk_id,
+                    path: own.display().to_string(),
+                    format: format.to_string(),
+                    kind: d.kind,
+                    readonly: d.readonly,
+                });
+            }
+            let base = images.local_path(&d.source).await?;
             if *persistent || d.kind == DiskKind::Cdrom || d.readonly {
                 (base, format.to_string())
             } else {

@@ -345,14 +345,21 @@ impl KvmDriver {
             }
             Operation::Epilog | Operation::Cleanup => {
                 guest::stop_hard(&dir).await;
-                if let Some(spec) = dir.load_spec().await {
+                let saved = dir.load_spec().await;
+                if let Some(spec) = &saved {
                     network::unplug(&spec.nics).await;
                 }
                 let keep = request.operation == Operation::Epilog
                     && request.spec.as_deref().is_some_and(|s| s.keep_files);
-                if !keep {
-                    dir.remove().await?;
+                if keep {
+                    return Ok(String::new());
                 }
+                if request.operation == Operation::Epilog
+                    && let Some(spec) = request.spec.as_deref().or(saved.as_ref())
+                {
+                    self.send_back_persistent(&dir, spec).await?;
+                }
+                dir.remove().await?;
                 Ok(String::new())
             }
             Operation::AttachDisk
@@ -386,6 +393,23 @@ impl KvmDriver {
                 Ok(String::new())
             }
         }
+    }
+
+    /// Sends the copies of persistent images the VM worked on back to the front-end.
+    async fn send_back_persistent(&self, dir: &VmDir, spec: &VmSpec) -> Result<(), KvmError> {
+        for (d, copy) in disks::persistent_copies(dir, &spec.disks) {
+            let nubo_driver::DiskSource::Image { url, image_id, .. } = &d.source else {
+                continue;
+            };
+            if url.is_empty() {
+                return Err(KvmError::BadRequest(format!(
+                    "no address to send persistent image {image_id} back to"
+                )));
+            }
+            self.transport()?.upload(url, &copy).await?;
+            tracing::info!(vm = %spec.name, image_id, "persistent image sent back");
+        }
+        Ok(())
     }
 
     async fn start(&self, dir: &VmDir, spec: &VmSpec, incoming: &Incoming) -> Result<(), KvmError> {

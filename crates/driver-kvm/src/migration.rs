@@ -14,15 +14,15 @@ use crate::guest;
 use crate::layout::VmDir;
 use crate::qmp::{self, Qmp};
 
-/// A disk the VM writes that lives only on this host (an overlay or a volatile disk), so
-/// a live migration has to copy it.
+/// A disk the VM writes that lives only on this host (an overlay, a volatile disk, or a
+/// copy of a persistent image), so a live migration has to copy it.
 pub fn local_writable(d: &DiskSpec) -> bool {
     if d.readonly || d.kind == DiskKind::Cdrom {
         return false;
     }
     match &d.source {
         DiskSource::Volatile { .. } => true,
-        DiskSource::Image { persistent, .. } => !persistent,
+        DiskSource::Image { persistent, .. } => !persistent || crate::disks::persistent_copy(d),
     }
 }
 
@@ -148,7 +148,8 @@ pub async fn send(
                     })),
                 )
                 .await?;
-                // An overlay's base is the same image on both hosts: copy the top only.
+                // An overlay's base is the same image on both hosts: copy the top only
+                // (a persistent image's copy has no base: its top is all of it).
                 let sync = match d.source {
                     DiskSource::Image { .. } => "top",
                     DiskSource::Volatile { .. } => "full",

@@ -1,8 +1,9 @@
 //! The host's copies of front-end images. A non-persistent disk's overlay sits on a cached
 //! base: `images/<ID>-<SHA256 prefix>` under the state directory, fetched from nubod once
 //! and checked against its SHA-256; each version keeps its own file, so overlays made on an
-//! older version stay valid. Persistent images (written by the VM) and images without a
-//! URL are opened at their path, which must then be shared with the front-end.
+//! older version stay valid. Persistent images (written by the VM) are opened at their
+//! path when the host shares the front-end's storage, else fetched like the others (the
+//! driver works on a copy and sends it back); images without a URL must be shared.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -104,13 +105,10 @@ impl ImageFiles for ImageCache {
                     let p = PathBuf::from(path);
                     if tokio::fs::metadata(&p).await.is_ok() {
                         Ok(p)
-                    } else if *persistent {
-                        Err(KvmError::file(
-                            &p,
-                            format!(
-                                "persistent image {image_id} must be on storage shared with the front-end"
-                            ),
-                        ))
+                    } else if !url.is_empty() {
+                        // A persistent image this host does not share: the driver copies
+                        // the fetched file and sends the copy back when the VM ends.
+                        self.cached(*image_id, url).await
                     } else {
                         Err(KvmError::file(&p, "image file not found on the host"))
                     }

@@ -1,6 +1,6 @@
 //! Host agents and the front-end: the secret that checks an agent's signatures, what an
 //! agent may ask (the file of an image a VM on its host uses) and send (a disk saved as
-//! an image by a VM on its host), an agent's hello (its
+//! an image, or a persistent image given back, by a VM on its host), an agent's hello (its
 //! address, and "look at me now"), and a VM's serial console, asked of its host.
 
 use std::path::PathBuf;
@@ -45,10 +45,12 @@ impl Core {
     }
 
     /// Where the content of image `image_id` goes when host `host_name`'s agent sends it:
-    /// only for the LOCKED image a disk-saveas of a VM on that host is making.
+    /// only for the LOCKED image a disk-saveas of a VM on that host is making, or for a
+    /// persistent image a VM on that host worked on, when the VM ends (EPILOG) or lets go
+    /// of the disk.
     pub fn image_upload_target(&self, host_name: &str, image_id: i32) -> Result<PathBuf> {
         use crate::model::PendingChange;
-        use nubo_types::states::ImageState;
+        use nubo_types::states::{ImageState, LcmState};
         self.read(|state| {
             let host = state
                 .hosts
@@ -56,13 +58,31 @@ impl Core {
                 .find(|h| h.name == host_name)
                 .ok_or_else(|| Error::action(format!("no host named \"{host_name}\"")))?;
             let image = state.get::<Image>(image_id)?;
+            let on_host = |vm: &crate::model::Vm| vm.current().is_some_and(|h| h.hid == host.id);
             let saving_here = state.vms.values().any(|vm| {
                 matches!(vm.pending, Some(PendingChange::DiskSaveas { image_id: i, .. }) if i == image_id)
-                    && vm.current().is_some_and(|h| h.hid == host.id)
+                    && on_host(vm)
             });
-            if image.state != ImageState::Locked || !saving_here {
+            // A persistent image comes back when its VM ends or lets go of the disk.
+            let giving_back = |vm: &crate::model::Vm| match vm.pending {
+                Some(PendingChange::DetachDisk { disk_id }) => vm.template.vectors("DISK").any(|d| {
+                    let id = |k| crate::ops::address_range::value(d, k);
+                    id("DISK_ID") == Some(disk_id.to_string().as_str())
+                        && id("IMAGE_ID") == Some(image_id.to_string().as_str())
+                }),
+                _ => vm.lcm_state == LcmState::Epilog,
+            };
+            let returned_here = image.persistent
+                && image.vms.iter().any(|id| {
+                    state
+                        .vms
+                        .get(id)
+                        .is_some_and(|vm| giving_back(vm) && on_host(vm))
+                });
+            let saved_here = image.state == ImageState::Locked && saving_here;
+            if !(saved_here || returned_here) {
                 return Err(Error::action(format!(
-                    "no VM on host {} is saving a disk into image {image_id}",
+                    "no VM on host {} is saving a disk into image {image_id} or giving it back",
                     host.name
                 )));
             }
