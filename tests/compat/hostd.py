@@ -85,11 +85,12 @@ class Lab:
             sh("ip", "link", "set", bridge, "up")
         return self
 
-    def add_host(self, nubod, extra_args=(), tls=None, hide=()) -> "Hostd":
+    def add_host(self, nubod, extra_args=(), tls=None, hide=(), state_mb=None) -> "Hostd":
         """A new agent; with `tls` (cert, key, ca) it serves TLS, trusts `ca` and reaches
         nubod at https://; the directories in `hide` (nubod's datastores, say) are covered
-        by an empty tmpfs in its mount namespace, as if it ran on another machine."""
-        h = Hostd(nubod, self, len(self.hosts) + 1, extra_args, tls, hide).start()
+        by an empty tmpfs in its mount namespace, as if it ran on another machine; with
+        `state_mb` its state directory is a tmpfs that small."""
+        h = Hostd(nubod, self, len(self.hosts) + 1, extra_args, tls, hide, state_mb).start()
         self.hosts.append(h)
         return h
 
@@ -103,8 +104,10 @@ class Lab:
 class Hostd:
     """One agent in its own namespace, serving host ``name``."""
 
-    def __init__(self, nubod, lab: Lab, number: int, extra_args=(), tls=None, hide=()):
+    def __init__(self, nubod, lab: Lab, number: int, extra_args=(), tls=None, hide=(),
+                 state_mb=None):
         self.nubod = nubod
+        self.state_mb = state_mb
         self.extra_args = list(extra_args)
         self.tls = tls
         self.hide = [str(p) for p in hide]
@@ -146,6 +149,9 @@ class Hostd:
         self.secret_file.write_text(secret + "\n")
         self.secret_file.chmod(0o600)
         self.log = self.tmp / "hostd.log"
+        if self.state_mb:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            sh("mount", "-t", "tmpfs", "-o", f"size={self.state_mb}m", "nubo-state", str(self.state_dir))
         self._spawn()
         return self
 
@@ -277,6 +283,8 @@ class Hostd:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        if self.state_mb:
+            sh("umount", "-l", str(self.state_dir), check=False)
         sh("ip", "link", "del", self.to_fabric, check=False)
         sh("ip", "link", "del", self.to_lan, check=False)
         sh("ip", "netns", "del", self.ns, check=False)

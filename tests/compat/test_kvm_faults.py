@@ -13,7 +13,7 @@ import time
 import pytest
 
 from hostd import guest_dir, http_get, kernel_boot, lab_cloud, vm_state, wait_state
-from onehelpers import uniq, wait_for
+from onehelpers import tmpl, uniq, wait_for
 
 ACTIVE, DONE, POWEROFF = 3, 6, 8
 RUNNING, UNKNOWN = 3, 16
@@ -123,3 +123,26 @@ def test_nubod_killed_after_an_instantiate_finishes_the_deploy_after_restart(clo
     one.vm.action("terminate-hard", vid)
     wait_state(one, h, vid, DONE)
     assert qemu_of(h, vid) == [] and not h.vm_dir(vid).exists()
+
+
+def test_a_full_disk_fails_the_prolog_with_the_reason_and_leaves_nothing(cloud, guest):
+    """A host whose state directory has no room for the image: PROLOG_FAILURE with the
+    reason, no partial file left in its image cache; recover --delete ends the VM."""
+    d, lab, _ = cloud
+    one = d.admin()
+    small = lab.add_host(d, state_mb=8)
+    hid = small.host_id(one)
+    img = one.image.allocate(
+        f'NAME="{uniq("big")}"\nTYPE="OS"\nPATH="{guest}/nubo-test-guest.qcow2"', 1)
+    wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")
+    vid = one.vm.allocate(
+        f'NAME="{uniq("cramped")}"\nCPU="0.5"\nMEMORY="128"\nDISK=[IMAGE_ID="{img}"]\n'
+        f'SCHED_REQUIREMENTS="ID = {hid}"', False)
+    wait_state(one, small, vid, ACTIVE, 39, timeout=60)  # PROLOG_FAILURE
+    error = str(tmpl(one.xml("vm.info", vid), "ERROR", "USER_TEMPLATE"))
+    assert "No space left on device" in error, error
+    leftovers = [p.name for p in (small.state_dir / "images").iterdir()]
+    assert not [n for n in leftovers if n.startswith(f"{img}")], leftovers
+    one.vm.recover(vid, 3)  # delete
+    wait_state(one, small, vid, DONE)
+    assert not small.vm_dir(vid).exists()

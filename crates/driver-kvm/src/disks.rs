@@ -121,9 +121,10 @@ pub async fn prepare_one(
                 if !exists(&own).await {
                     let image = images.local_path(&d.source).await?;
                     let part = own.with_extension("part");
-                    tokio::fs::copy(&image, &part)
-                        .await
-                        .map_err(|e| KvmError::file(&part, e))?;
+                    if let Err(e) = tokio::fs::copy(&image, &part).await {
+                        let _ = tokio::fs::remove_file(&part).await;
+                        return Err(KvmError::file(&part, e));
+                    }
                     tokio::fs::rename(&part, &own)
                         .await
                         .map_err(|e| KvmError::file(&own, e))?;

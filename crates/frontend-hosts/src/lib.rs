@@ -139,7 +139,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         );
     };
     tracing::info!(%host, image_id, "sending an image to a host");
-    let stream = nubo_hostapi::transfer::file_chunks(handle);
+    let stream = nubo_hostapi::files::file_chunks(handle);
     let sig = auth::sign_response_digest(&secret, &request_signature, 200, &sha);
     Response::builder()
         .status(StatusCode::OK)

@@ -8,9 +8,7 @@
 use std::path::Path;
 
 use futures_util::TryStreamExt;
-use http_body_util::{BodyExt, StreamBody};
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use http_body_util::StreamBody;
 
 use crate::auth;
 use crate::client::{Answer, Endpoint, Signed, send, send_signed};
@@ -94,26 +92,8 @@ pub async fn fetch(
     };
     let answer_signature = header(auth::SIGNATURE_HEADER);
     let announced = header(SHA256_HEADER);
-    let mut body = response.into_body();
     let tmp = dest.with_extension("part");
-    let mut file = tokio::fs::File::create(&tmp)
-        .await
-        .map_err(|e| format!("{}: {e}", tmp.display()))?;
-    let mut hasher = Sha256::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| format!("{url}: {e}"))?;
-        if let Ok(data) = frame.into_data() {
-            hasher.update(&data);
-            file.write_all(&data)
-                .await
-                .map_err(|e| format!("{}: {e}", tmp.display()))?;
-        }
-    }
-    file.sync_all()
-        .await
-        .map_err(|e| format!("{}: {e}", tmp.display()))?;
-    drop(file);
-    let got = hex::encode(hasher.finalize());
+    let got = crate::files::receive(response.into_body(), &tmp, url).await?;
     let checked = auth::verify_response_digest(
         &who.secret,
         &signature,
@@ -142,7 +122,7 @@ pub async fn fetch(
 /// it has written the file.
 pub async fn upload(who: &HostIdentity, url: &str, file: &Path) -> Result<(), String> {
     let (endpoint, path) = split_url(url)?;
-    let sha = file_sha256(file).await?;
+    let sha = crate::files::sha256(file).await?;
     let length = tokio::fs::metadata(file)
         .await
         .map_err(|e| format!("{}: {e}", file.display()))?
@@ -151,8 +131,7 @@ pub async fn upload(who: &HostIdentity, url: &str, file: &Path) -> Result<(), St
     let handle = tokio::fs::File::open(file)
         .await
         .map_err(|e| format!("{}: {e}", file.display()))?;
-    let body =
-        StreamBody::new(crate::transfer::file_chunks(handle).map_ok(hyper::body::Frame::data));
+    let body = StreamBody::new(crate::files::file_chunks(handle).map_ok(hyper::body::Frame::data));
     let date = crate::now();
     let signature = auth::sign_request_digest(&who.secret, "PUT", &path, date, &sha);
     let signed = Signed {
@@ -175,25 +154,6 @@ pub async fn upload(who: &HostIdentity, url: &str, file: &Path) -> Result<(), St
         Ok(())
     } else {
         Err(format!("{url}: {} {}", answer.status, answer.text()))
-    }
-}
-
-/// The SHA-256 (hex) of a file.
-pub async fn file_sha256(file: &Path) -> Result<String, String> {
-    let mut handle = tokio::fs::File::open(file)
-        .await
-        .map_err(|e| format!("{}: {e}", file.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1024 * 1024];
-    loop {
-        let n = handle
-            .read(&mut buf)
-            .await
-            .map_err(|e| format!("{}: {e}", file.display()))?;
-        if n == 0 {
-            return Ok(hex::encode(hasher.finalize()));
-        }
-        hasher.update(&buf[..n]);
     }
 }
 

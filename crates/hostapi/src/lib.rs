@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod files;
 pub mod front;
 pub mod images;
 pub mod tls;

@@ -10,8 +10,6 @@ use std::path::Path;
 use http_body_util::{BodyExt, Empty};
 use hyper::Request as HttpRequest;
 use hyper_util::rt::TokioIo;
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::auth::{self, AuthError};
 use crate::images::split_url;
@@ -75,23 +73,6 @@ pub fn parse_query(query: &str) -> Option<(i64, String)> {
     Some((expires?, token?))
 }
 
-/// A file's contents as a stream of chunks, for a response body.
-pub fn file_chunks(
-    file: tokio::fs::File,
-) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
-    futures_util::stream::unfold(file, |mut f| async move {
-        let mut buf = vec![0u8; 256 * 1024];
-        match f.read(&mut buf).await {
-            Ok(0) => None,
-            Ok(n) => {
-                buf.truncate(n);
-                Some((Ok(bytes::Bytes::from(buf)), f))
-            }
-            Err(e) => Some((Err(e), f)),
-        }
-    })
-}
-
 /// Fetches `url` into `dest` (through `dest.part`, renamed when complete) and answers
 /// the SHA-256 of what was written.
 pub async fn download(url: &str, dest: &Path) -> Result<String, String> {
@@ -115,7 +96,7 @@ pub async fn download(url: &str, dest: &Path) -> Result<String, String> {
         .await
         .map_err(|e| format!("{authority}: {e}"))?;
     let status = response.status().as_u16();
-    let mut body = response.into_body();
+    let body = response.into_body();
     if status != 200 {
         let text = body
             .collect()
@@ -128,27 +109,11 @@ pub async fn download(url: &str, dest: &Path) -> Result<String, String> {
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let tmp = dest.with_file_name(format!("{name}.part"));
-    let mut file = tokio::fs::File::create(&tmp)
-        .await
-        .map_err(|e| format!("{}: {e}", tmp.display()))?;
-    let mut hasher = Sha256::new();
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| format!("{authority}: {e}"))?;
-        if let Ok(data) = frame.into_data() {
-            hasher.update(&data);
-            file.write_all(&data)
-                .await
-                .map_err(|e| format!("{}: {e}", tmp.display()))?;
-        }
-    }
-    file.sync_all()
-        .await
-        .map_err(|e| format!("{}: {e}", tmp.display()))?;
-    drop(file);
+    let sha = crate::files::receive(body, &tmp, &authority).await?;
     tokio::fs::rename(&tmp, dest)
         .await
         .map_err(|e| format!("{}: {e}", dest.display()))?;
-    Ok(hex::encode(hasher.finalize()))
+    Ok(sha)
 }
 
 #[cfg(test)]

@@ -106,7 +106,7 @@ impl Transfers {
             Err(e) => return plain(StatusCode::NOT_FOUND, format!("VM {vm_id} {name}: {e}")),
         };
         tracing::info!(vm_id, file = name, "sending a VM file to another host");
-        let stream = nubo_hostapi::transfer::file_chunks(handle);
+        let stream = nubo_hostapi::files::file_chunks(handle);
         Response::builder()
             .status(StatusCode::OK)
             .body(Body::from_stream(stream))
