@@ -141,3 +141,54 @@ def test_a_guest_on_a_vlan_is_cut_off_from_the_untagged_network(cloud, guest, ki
     finally:
         sh("ip", "link", "del", f"{probe}o", check=False)
         sh("ip", "netns", "del", probe, check=False)
+
+
+def test_a_guest_cannot_send_from_an_address_its_network_does_not_give_it(cloud, guest):
+    """FILTER_IP_SPOOFING and FILTER_MAC_SPOOFING: on such a network a guest that takes
+    another address or MAC is cut off until it goes back to its own; on a network without
+    them the same trick works (so the filter, not the trick, is what stops it)."""
+    d, lab, h = cloud
+    one = d.admin()
+    hid = h.host_id(one)
+    nets = {}
+    for name, base, flags in (("guarded", 40, 'FILTER_IP_SPOOFING="YES"\nFILTER_MAC_SPOOFING="YES"\n'),
+                              ("open", 50, "")):
+        nets[name] = one.vn.allocate(
+            f'NAME="{uniq(name)}"\nVN_MAD="bridge"\nBRIDGE="br0"\nNETWORK_MASK="255.255.255.0"\n'
+            f'{flags}AR=[TYPE="IP4", IP="10.99.{lab.index}.{base}", SIZE="5"]', -1)
+    vms = {name: boot(one, guest, hid, net, f"spoof-{name}") for name, net in nets.items()}
+    for vid in vms.values():
+        wait_running(one, h, vid)
+        h.wait_shell(vid)
+    gw = lab.gateway
+    ping = f"ping -c 1 -W 2 {gw} >/dev/null && echo PING-OK || echo PING-NO"
+    # The default group 0 lets everything out and (in this module) only :80 in; pings
+    # from the guest get their answers back through connection tracking.
+    one.secgroup.update(0, 'RULE=[PROTOCOL="ALL", RULE_TYPE="outbound"]\n'
+                           'RULE=[PROTOCOL="ALL", RULE_TYPE="inbound"]', 0)
+    for vid in vms.values():
+        assert h.ask(vid, ping) == "PING-OK"
+
+    for name, vid in vms.items():
+        fake = f"10.99.{lab.index}.{99 if name == 'guarded' else 98}"
+        spoofed = (f"ip addr flush dev eth0; ip addr add {fake}/24 dev eth0; "
+                   f"ip neigh flush all >/dev/null 2>&1; {ping}")
+        expected = "PING-NO" if name == "guarded" else "PING-OK"
+        assert h.ask(vid, spoofed, timeout=30) == expected, f"{name} network, address {fake}"
+        own = one.vm.info(vid).TEMPLATE["NIC"]["IP"]
+        assert h.ask(vid, f"ip addr flush dev eth0; ip addr add {own}/24 dev eth0; {ping}",
+                     timeout=30) == "PING-OK"
+
+    vid = vms["guarded"]
+    mac = one.vm.info(vid).TEMPLATE["NIC"]["MAC"]
+    assert h.ask(vid, f"ip link set eth0 address 02:00:de:ad:be:ef; ip neigh flush all >/dev/null 2>&1; {ping}",
+                 timeout=30) == "PING-NO"
+    assert h.ask(vid, f"ip link set eth0 address {mac}; ip neigh flush all >/dev/null 2>&1; {ping}",
+                 timeout=30) == "PING-OK"
+
+    for vid in vms.values():
+        one.vm.action("terminate-hard", vid)
+    for vid in vms.values():
+        wait_for(lambda: one.vm.info(vid).STATE == DONE, timeout=60, what="DONE")
+    left = h.netns("nft", "list", "table", "bridge", "nubo", check=False)
+    assert "spoof_" not in left, f"no chain left behind:\n{left}"

@@ -121,6 +121,7 @@ pub async fn apply(
                 })?;
                 network::plug(std::slice::from_ref(nic)).await?;
                 crate::firewall::apply(std::slice::from_ref(nic)).await?;
+                crate::spoofing::apply(std::slice::from_ref(nic)).await?;
                 let mut q = Qmp::connect(&dir.qmp()).await?;
                 let netdev = match &nic.bridge {
                     Some(_) => {
@@ -155,7 +156,9 @@ pub async fn apply(
         }
         Change::UpdateNic { nic_id } => {
             if running {
-                crate::firewall::refresh(nic_of(spec, *nic_id)?).await?;
+                let nic = nic_of(spec, *nic_id)?;
+                crate::firewall::refresh(nic).await?;
+                crate::spoofing::apply(std::slice::from_ref(nic)).await?;
             }
         }
         Change::Resize => {

@@ -124,7 +124,8 @@ fn nic_script(nic: &NicSpec, ip: &str) -> Result<String, KvmError> {
     Ok(s)
 }
 
-async fn nft(script: &str) -> Result<(), KvmError> {
+/// Runs an nftables script.
+pub(crate) async fn nft(script: &str) -> Result<(), KvmError> {
     use std::process::Stdio;
     use tokio::io::AsyncWriteExt;
     let mut child = tokio::process::Command::new("nft")

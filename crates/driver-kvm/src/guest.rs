@@ -42,6 +42,7 @@ pub async fn start(
     };
     network::plug(&spec.nics).await?;
     crate::firewall::apply(&spec.nics).await?;
+    crate::spoofing::apply(&spec.nics).await?;
     for stale in [dir.qmp(), dir.serial(), dir.pid(), dir.powered_off()] {
         let _ = tokio::fs::remove_file(stale).await;
     }

@@ -19,6 +19,7 @@ mod monitor;
 pub mod network;
 pub mod process;
 pub mod qmp;
+pub mod spoofing;
 mod tools;
 
 use std::collections::{BTreeMap, HashMap};

@@ -93,6 +93,7 @@ pub async fn plug(nics: &[NicSpec]) -> Result<(), KvmError> {
 /// them).
 pub async fn unplug(nics: &[NicSpec]) {
     crate::firewall::remove(nics).await;
+    crate::spoofing::remove(nics).await;
     for nic in nics {
         if nic.bridge.is_some()
             && check_name(&nic.target).is_ok()

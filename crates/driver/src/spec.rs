@@ -224,6 +224,12 @@ pub struct NicSpec {
     pub filtered: bool,
     /// Security group rules that apply to this NIC's traffic.
     pub rules: Vec<FirewallRule>,
+    /// Only frames from the NIC's own MAC may leave it (FILTER_MAC_SPOOFING).
+    #[serde(default)]
+    pub filter_mac: bool,
+    /// Only IPv4 packets and ARP from the NIC's lease may leave it (FILTER_IP_SPOOFING).
+    #[serde(default)]
+    pub filter_ip: bool,
 }
 
 /// One security group rule, as the host firewall applies it.

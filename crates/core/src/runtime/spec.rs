@@ -188,6 +188,11 @@ fn nic(state: &State, pairs: &[(String, String)]) -> NicSpec {
         .filter_map(|r| rule(state, r))
         .collect();
     let vn_mad = value(pairs, "VN_MAD").unwrap_or("bridge").to_string();
+    let flag = |name: &str| {
+        value(pairs, name)
+            .or_else(|| vnet.and_then(|n| n.template.get(name)))
+            .is_some_and(|v| v.eq_ignore_ascii_case("YES"))
+    };
     let vlan = vn_mad.eq_ignore_ascii_case("802.1Q") || vn_mad.eq_ignore_ascii_case("vxlan");
     NicSpec {
         nic_id: value(pairs, "NIC_ID")
@@ -209,6 +214,8 @@ fn nic(state: &State, pairs: &[(String, String)]) -> NicSpec {
         target: value(pairs, "TARGET").unwrap_or_default().to_string(),
         filtered: !groups.is_empty(),
         rules,
+        filter_mac: flag("FILTER_MAC_SPOOFING"),
+        filter_ip: flag("FILTER_IP_SPOOFING"),
     }
 }
 
