@@ -326,3 +326,28 @@ def test_a_host_without_the_datastore_works_on_a_copy_of_a_persistent_image(two_
     assert h3.ask(second, "head -c 40 /dev/vda").startswith(marker)
     one.vm.action("terminate-hard", second)
     wait_for(lambda: one.vm.info(second).STATE == DONE, timeout=90, what="DONE")
+
+
+def test_a_live_migration_the_destination_cannot_take_leaves_the_guest_where_it_was(two_hosts, guest):
+    """The destination cannot get the VM's image (its file was removed from the datastore
+    after the VM started): the migration fails with the reason, the guest runs on where it
+    was, and the destination keeps nothing of it."""
+    d, lab, h1, h2 = two_hosts
+    one = d.admin()
+    id1, id2 = h1.host_id(one), h2.host_id(one)
+    img = one.image.allocate(
+        f'NAME="{uniq("vanishing")}"\nTYPE="OS"\nPATH="{guest}/nubo-test-guest.qcow2"', 1)
+    wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")
+    vid = one.vm.allocate(
+        f'NAME="{uniq("stayer")}"\nCPU="0.5"\nMEMORY="128"\nDISK=[IMAGE_ID="{img}"]\n'
+        f'SCHED_REQUIREMENTS="ID = {id1}"', False)
+    wait_running_on(one, lab.hosts, vid, id1)
+    Path(one.image.info(img).SOURCE).unlink()
+    one.vm.migrate(vid, id2, True, False, -1, 0)
+    wait_for(lambda: "destination host" in str(tmpl(one.xml("vm.info", vid), "ERROR", "USER_TEMPLATE") or ""),
+             timeout=60, what="the failed migration's reason")
+    wait_running_on(one, lab.hosts, vid, id1)
+    assert not h2.vm_dir(vid).exists(), "the destination keeps nothing"
+    assert h1.qemu_pids(), "the guest runs on"
+    one.vm.action("terminate-hard", vid)
+    wait_for(lambda: one.vm.info(vid).STATE == DONE, timeout=60, what="DONE")

@@ -221,8 +221,8 @@ fn request(core: &Core, d: &Dispatch) -> Result<Prepared, String> {
 }
 
 /// A live migration between two agents: the destination gets ready and says where to
-/// send the guest, then the source sends it; if the source fails, the destination drops
-/// what it prepared.
+/// send the guest, then the source sends it; if either fails, the destination drops what
+/// it prepared.
 async fn migrate_between(
     source: Arc<dyn Hypervisor>,
     target: Arc<dyn Hypervisor>,
@@ -230,10 +230,17 @@ async fn migrate_between(
 ) -> Result<String, String> {
     let mut incoming = request.clone();
     incoming.operation = Operation::MigrateIn;
-    let uri = target
-        .execute(incoming.clone())
-        .await
-        .map_err(|e| format!("destination host: {e}"))?;
+    let uri = match target.execute(incoming.clone()).await {
+        Ok(uri) => uri,
+        Err(e) => {
+            // What the destination prepared (fresh disks) is of no use to anyone.
+            incoming.operation = Operation::Cleanup;
+            if let Err(cleanup) = target.execute(incoming).await {
+                tracing::warn!(vm_id = request.vm_id, error = %cleanup, "cannot clean the destination after a failed migration");
+            }
+            return Err(format!("destination host: {e}"));
+        }
+    };
     request.migrate_uri = Some(uri);
     let vm_id = request.vm_id;
     match source.execute(request).await {
