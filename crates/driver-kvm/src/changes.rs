@@ -49,41 +49,9 @@ pub async fn apply(
     match change {
         Change::AttachDisk { disk_id } => {
             let d = disk_of(spec, *disk_id)?;
-            let prepared = disks::prepare_one(dir, d, images).await?;
+            disks::prepare_one(dir, d, images).await?;
             if running {
-                let bus = match d.kind {
-                    DiskKind::Disk => Some(disk_port(*disk_id).ok_or_else(|| {
-                        KvmError::BadRequest(format!(
-                            "disks from DISK_ID {DISK_PORTS} on cannot be plugged into a running VM"
-                        ))
-                    })?),
-                    DiskKind::Cdrom => None,
-                };
-                let mut q = Qmp::connect(&dir.qmp()).await?;
-                let node = format!("d{disk_id}");
-                let readonly = prepared.readonly || prepared.kind == DiskKind::Cdrom;
-                q.execute(
-                    "blockdev-add",
-                    Some(json!({
-                        "driver": prepared.format, "node-name": node, "read-only": readonly,
-                        "file": { "driver": "file", "filename": prepared.path, "read-only": readonly }
-                    })),
-                )
-                .await?;
-                let device = match d.kind {
-                    DiskKind::Disk => {
-                        json!({ "driver": "virtio-blk-pci", "drive": node, "id": format!("disk{disk_id}") })
-                    }
-                    DiskKind::Cdrom => {
-                        json!({ "driver": "scsi-cd", "drive": node, "id": format!("disk{disk_id}"), "bus": "scsi0.0" })
-                    }
-                };
-                if let Err(e) = plug_device(&mut q, device, bus).await {
-                    let _ = q
-                        .execute("blockdev-del", Some(json!({ "node-name": node })))
-                        .await;
-                    return Err(e);
-                }
+                plug_disk(dir, d, images).await?;
             }
         }
         Change::DetachDisk { disk_id } => {
@@ -97,13 +65,14 @@ pub async fn apply(
                 )
                 .await?;
             }
-            if disks::persistent_copy(&d) && dir.disk(*disk_id).exists() {
-                // The copy of a persistent image goes back to the front-end first.
-                if let DiskSource::Image { url, .. } = &d.source {
-                    let transport = transport.ok_or_else(|| {
-                        KvmError::BadRequest("this host cannot send images to the front-end".into())
-                    })?;
-                    transport.upload(url, &dir.disk(*disk_id)).await?;
+            if disks::has_copy(dir, &d) {
+                // The copy of a persistent image goes back to the front-end first; if it
+                // cannot, the guest gets its disk back and the detach fails.
+                if let Err(e) = send_back(dir, &d, transport).await {
+                    if running && let Err(replug) = plug_disk(dir, &d, images).await {
+                        tracing::warn!(disk_id, error = %replug, "cannot plug the disk back in");
+                    }
+                    return Err(e);
                 }
                 let _ = tokio::fs::remove_file(dir.disk(*disk_id)).await;
             } else if owned_file(&d) {
@@ -223,6 +192,68 @@ pub async fn apply(
     Ok(after)
 }
 
+/// Plugs disk `d` (prepared) into the running guest, on the root port its id names.
+async fn plug_disk(dir: &VmDir, d: &DiskSpec, images: &dyn ImageFiles) -> Result<(), KvmError> {
+    let disk_id = d.disk_id;
+    let prepared = disks::prepare_one(dir, d, images).await?;
+    let bus = match d.kind {
+        DiskKind::Disk => Some(disk_port(disk_id).ok_or_else(|| {
+            KvmError::BadRequest(format!(
+                "disks from DISK_ID {DISK_PORTS} on cannot be plugged into a running VM"
+            ))
+        })?),
+        DiskKind::Cdrom => None,
+    };
+    let mut q = Qmp::connect(&dir.qmp()).await?;
+    let node = format!("d{disk_id}");
+    let readonly = prepared.readonly || prepared.kind == DiskKind::Cdrom;
+    q.execute(
+        "blockdev-add",
+        Some(json!({
+            "driver": prepared.format, "node-name": node, "read-only": readonly,
+            "file": { "driver": "file", "filename": prepared.path, "read-only": readonly }
+        })),
+    )
+    .await?;
+    let device = match d.kind {
+        DiskKind::Disk => {
+            json!({ "driver": "virtio-blk-pci", "drive": node, "id": format!("disk{disk_id}") })
+        }
+        DiskKind::Cdrom => {
+            json!({ "driver": "scsi-cd", "drive": node, "id": format!("disk{disk_id}"), "bus": "scsi0.0" })
+        }
+    };
+    if let Err(e) = plug_device(&mut q, device, bus).await {
+        let _ = q
+            .execute("blockdev-del", Some(json!({ "node-name": node })))
+            .await;
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// Sends the copy of persistent disk `d` back to the front-end.
+pub async fn send_back(
+    dir: &VmDir,
+    d: &DiskSpec,
+    transport: Option<&dyn FileTransport>,
+) -> Result<(), KvmError> {
+    let DiskSource::Image { url, image_id, .. } = &d.source else {
+        return Ok(());
+    };
+    if url.is_empty() {
+        return Err(KvmError::BadRequest(format!(
+            "no address to send persistent image {image_id} back to"
+        )));
+    }
+    let transport = transport.ok_or_else(|| {
+        KvmError::BadRequest("this host cannot send images to the front-end".into())
+    })?;
+    transport.upload(url, &dir.disk(d.disk_id)).await?;
+    tracing::info!(image_id, "persistent image sent back");
+    Ok(())
+}
+
 /// Copies disk `d` (or its snapshot `snap_id`) into `out`, a standalone file in the
 /// image's format. A running guest is paused meanwhile (QEMU flushes its disks when it
 /// stops), so the copy is consistent.
@@ -241,7 +272,7 @@ async fn save_disk(
         )));
     };
     let format = if format.is_empty() { "raw" } else { format };
-    let source = if owned_file(d) || disks::persistent_copy(d) {
+    let source = if owned_file(d) || disks::has_copy(dir, d) {
         dir.disk(d.disk_id)
     } else {
         images.local_path(&d.source).await?
@@ -287,7 +318,7 @@ async fn writable_file(
     d: &DiskSpec,
     images: &dyn ImageFiles,
 ) -> Result<String, KvmError> {
-    if owned_file(d) || disks::persistent_copy(d) {
+    if owned_file(d) || disks::has_copy(dir, d) {
         return Ok(dir.disk(d.disk_id).display().to_string());
     }
     match &d.source {

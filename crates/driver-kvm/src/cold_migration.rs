@@ -152,7 +152,11 @@ async fn receive_into(
         }
     }
     dir.save_spec(spec).await?;
-    for d in spec.disks.iter().filter(|d| migration::local_writable(d)) {
+    for d in spec
+        .disks
+        .iter()
+        .filter(|d| migration::local_writable(dir, d))
+    {
         let DiskSource::Image {
             format,
             persistent: false,

@@ -51,8 +51,8 @@ impl ImageFiles for SharedFiles {
 }
 
 /// Whether disk `d` is a persistent image this host cannot open where the front-end keeps
-/// it: the VM then works on a copy in its directory, sent back to the front-end when the
-/// VM ends ([`persistent_copies`]).
+/// it: the VM then works on a copy in its directory ([`has_copy`]), sent back to the
+/// front-end when the VM ends.
 pub fn persistent_copy(d: &DiskSpec) -> bool {
     match &d.source {
         DiskSource::Image {
@@ -64,14 +64,24 @@ pub fn persistent_copy(d: &DiskSpec) -> bool {
     }
 }
 
-/// The persistent disks of a VM that live as copies in its directory: (disk, copy).
-pub fn persistent_copies<'a>(dir: &VmDir, disks: &'a [DiskSpec]) -> Vec<(&'a DiskSpec, PathBuf)> {
-    disks
-        .iter()
-        .filter(|d| persistent_copy(d))
-        .map(|d| (d, dir.disk(d.disk_id)))
-        .filter(|(_, copy)| copy.exists())
-        .collect()
+/// Whether the VM works on a copy of persistent disk `d` in its directory (made when the
+/// disk was first prepared here, or brought along by a migration): once made, the copy
+/// is the disk, whatever the host sees of the front-end's file since.
+pub fn has_copy(dir: &VmDir, d: &DiskSpec) -> bool {
+    matches!(
+        d.source,
+        DiskSource::Image {
+            persistent: true,
+            ..
+        }
+    ) && d.kind == DiskKind::Disk
+        && !d.readonly
+        && dir.disk(d.disk_id).exists()
+}
+
+/// The persistent disks of a VM that live as copies in its directory.
+pub fn persistent_copies<'a>(dir: &VmDir, disks: &'a [DiskSpec]) -> Vec<&'a DiskSpec> {
+    disks.iter().filter(|d| has_copy(dir, d)).collect()
 }
 
 /// Makes every disk of the VM ready (idempotent: what exists is kept).
@@ -117,7 +127,7 @@ pub async fn prepare_one(
             persistent, format, ..
         } => {
             let format = if format.is_empty() { "raw" } else { format };
-            if persistent_copy(d) {
+            if has_copy(dir, d) || persistent_copy(d) {
                 if !exists(&own).await {
                     let image = images.local_path(&d.source).await?;
                     let part = own.with_extension("part");

@@ -281,7 +281,11 @@ impl KvmDriver {
                 let memory = at(free_port(&address)?);
                 self.start(&dir, spec, &Incoming::Tcp(memory.clone()))
                     .await?;
-                let disks = if spec.disks.iter().any(migration::local_writable) {
+                let disks = if spec
+                    .disks
+                    .iter()
+                    .any(|d| migration::local_writable(&dir, d))
+                {
                     let nbd = at(free_port(&address)?);
                     if let Err(e) =
                         migration::export_disks(&dir, spec, &nbd, cfg.migrate_timeout).await
@@ -355,10 +359,22 @@ impl KvmDriver {
                 if keep {
                     return Ok(String::new());
                 }
-                if request.operation == Operation::Epilog
-                    && let Some(spec) = request.spec.as_deref().or(saved.as_ref())
-                {
-                    self.send_back_persistent(&dir, spec).await?;
+                // With the VM's description the VM ends here (EPILOG, or CLEANUP when it
+                // is deleted): persistent copies go back. A CLEANUP without one only drops
+                // what this host holds of a VM that lives on elsewhere (after a migration).
+                if let Some(spec) = request.spec.as_deref() {
+                    let sent = self.send_back_persistent(&dir, spec).await;
+                    match (request.operation, sent) {
+                        (_, Ok(())) => {}
+                        (Operation::Epilog, Err(e)) => return Err(e),
+                        // Deleting the VM does not delete what it wrote into a persistent
+                        // image: the copy stays on the host for an administrator.
+                        (_, Err(e)) => {
+                            tracing::warn!(vm_id = request.vm_id, error = %e, dir = %dir.root.display(),
+                                "a persistent image's copy could not go back; its directory is kept");
+                            return Ok(String::new());
+                        }
+                    }
                 }
                 dir.remove().await?;
                 Ok(String::new())
@@ -398,17 +414,9 @@ impl KvmDriver {
 
     /// Sends the copies of persistent images the VM worked on back to the front-end.
     async fn send_back_persistent(&self, dir: &VmDir, spec: &VmSpec) -> Result<(), KvmError> {
-        for (d, copy) in disks::persistent_copies(dir, &spec.disks) {
-            let nubo_driver::DiskSource::Image { url, image_id, .. } = &d.source else {
-                continue;
-            };
-            if url.is_empty() {
-                return Err(KvmError::BadRequest(format!(
-                    "no address to send persistent image {image_id} back to"
-                )));
-            }
-            self.transport()?.upload(url, &copy).await?;
-            tracing::info!(vm = %spec.name, image_id, "persistent image sent back");
+        let transport = self.inner.transport.get().map(|t| t.as_ref());
+        for d in disks::persistent_copies(dir, &spec.disks) {
+            changes::send_back(dir, d, transport).await?;
         }
         Ok(())
     }

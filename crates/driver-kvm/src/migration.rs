@@ -15,14 +15,15 @@ use crate::layout::VmDir;
 use crate::qmp::{self, Qmp};
 
 /// A disk the VM writes that lives only on this host (an overlay, a volatile disk, or a
-/// copy of a persistent image), so a live migration has to copy it.
-pub fn local_writable(d: &DiskSpec) -> bool {
+/// copy of a persistent image, once the disks are prepared), so a live migration has to
+/// copy it.
+pub fn local_writable(dir: &VmDir, d: &DiskSpec) -> bool {
     if d.readonly || d.kind == DiskKind::Cdrom {
         return false;
     }
     match &d.source {
         DiskSource::Volatile { .. } => true,
-        DiskSource::Image { persistent, .. } => !persistent || crate::disks::persistent_copy(d),
+        DiskSource::Image { persistent, .. } => !persistent || crate::disks::has_copy(dir, d),
     }
 }
 
@@ -96,7 +97,7 @@ pub async fn export_disks(
         Some(json!({ "addr": { "type": "inet", "data": { "host": host, "port": port } } })),
     )
     .await?;
-    for d in spec.disks.iter().filter(|d| local_writable(d)) {
+    for d in spec.disks.iter().filter(|d| local_writable(dir, d)) {
         let node = format!("d{}", d.disk_id);
         q.execute(
             "block-export-add",
@@ -129,7 +130,11 @@ pub async fn send(
     timeout: Duration,
 ) -> Result<(), KvmError> {
     let mut q = Qmp::connect(&dir.qmp()).await?;
-    let local: Vec<&DiskSpec> = spec.disks.iter().filter(|d| local_writable(d)).collect();
+    let local: Vec<&DiskSpec> = spec
+        .disks
+        .iter()
+        .filter(|d| local_writable(dir, d))
+        .collect();
     let mut jobs = Vec::new();
     let result = async {
         if !local.is_empty() {

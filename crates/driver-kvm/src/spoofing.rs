@@ -20,7 +20,14 @@ add rule bridge nubo prerouting iifname vmap @from_tap
 ";
 
 fn guarded(nic: &NicSpec) -> bool {
-    (nic.filter_mac || nic.filter_ip) && !nic.target.is_empty()
+    (nic.filter_mac || nic.filter_ip) && plain_name(&nic.target)
+}
+
+fn plain_name(tap: &str) -> bool {
+    !tap.is_empty()
+        && tap
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
 }
 
 fn chain(nic: &NicSpec) -> String {
@@ -30,10 +37,7 @@ fn chain(nic: &NicSpec) -> String {
 /// The script that (re)makes a NIC's chain and hooks it to its tap.
 fn nic_script(nic: &NicSpec) -> Result<String, KvmError> {
     let tap = &nic.target;
-    if !tap
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
-    {
+    if !plain_name(tap) {
         return Err(KvmError::BadRequest(format!("bad tap name \"{tap}\"")));
     }
     let c = chain(nic);
@@ -61,9 +65,12 @@ fn nic_script(nic: &NicSpec) -> Result<String, KvmError> {
             })?
             .parse::<std::net::Ipv4Addr>()
             .map_err(|_| KvmError::BadRequest("bad NIC address".into()))?;
+        // The NIC has no IPv6 lease, and tagged frames would carry anything past the
+        // checks: both are dropped.
         s.push_str(&format!(
             "add rule bridge nubo {c} ether type ip ip saddr != {{ {ip}, 0.0.0.0 }} drop\n\
-             add rule bridge nubo {c} ether type arp arp saddr ip != {{ {ip}, 0.0.0.0 }} drop\n"
+             add rule bridge nubo {c} ether type arp arp saddr ip != {{ {ip}, 0.0.0.0 }} drop\n\
+             add rule bridge nubo {c} ether type {{ 0x86dd, 0x8100, 0x88a8 }} drop\n"
         ));
     }
     s.push_str(&format!(
@@ -85,8 +92,9 @@ pub async fn apply(nics: &[NicSpec]) -> Result<(), KvmError> {
     {
         nft(BASE).await?;
     }
+    // Each NIC's chain is flushed and filled again in one atomic script: no moment
+    // without its filter.
     for nic in guarded {
-        remove_one(nic).await;
         nft(&nic_script(nic)?).await?;
     }
     Ok(())
@@ -131,6 +139,7 @@ mod tests {
         assert!(s.contains("spoof_one_3_0 ether saddr != 02:00:0a:63:05:0a drop"));
         assert!(s.contains("ip saddr != { 10.99.5.10, 0.0.0.0 } drop"));
         assert!(s.contains("arp saddr ip != { 10.99.5.10, 0.0.0.0 } drop"));
+        assert!(s.contains("ether type { 0x86dd, 0x8100, 0x88a8 } drop"));
         assert!(s.contains("from_tap { \"one-3-0\" : jump spoof_one_3_0 }"));
         let mut bad = nic.clone();
         bad.mac = "02:00:0a:63:05:0a drop; flush ruleset".into();

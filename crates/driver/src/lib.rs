@@ -54,7 +54,9 @@ pub enum Operation {
     Reboot,
     /// Hard reset.
     Reset,
-    /// Remove whatever the VM left on the host.
+    /// Remove whatever the VM left on the host. With the VM's spec the VM ends here
+    /// (copies of persistent images go back first); without, the host only drops its copy
+    /// of a VM that lives on elsewhere.
     Cleanup,
     /// Hot-attach a disk.
     AttachDisk,

@@ -114,7 +114,7 @@ pub enum Change {
         /// The new image's id.
         image_id: i32,
         /// The disk snapshot to save (-1: the disk as it is now).
-        #[serde(default)]
+        #[serde(default = "no_snapshot")]
         snap_id: i32,
         /// Where the host sends the new image's content (empty: the front-end shares
         /// its datastore with the host).
@@ -272,4 +272,8 @@ pub struct GraphicsSpec {
     pub listen: String,
     /// TCP port (5900 + display); none lets the driver choose.
     pub port: Option<u16>,
+}
+
+fn no_snapshot() -> i32 {
+    -1
 }

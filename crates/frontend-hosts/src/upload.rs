@@ -55,7 +55,8 @@ pub async fn receive(
         Ok(p) => p,
         Err(e) => return answer(StatusCode::FORBIDDEN, e.to_string()),
     };
-    match write(&target, body, &announced).await {
+    let still_allowed = || core.image_upload_target(&host, image_id).is_ok();
+    match write(&target, body, &announced, still_allowed).await {
         Ok(()) => {
             tracing::info!(%host, image_id, "a host sent a saved disk");
             answer(StatusCode::OK, String::new())
@@ -67,11 +68,17 @@ pub async fn receive(
     }
 }
 
-/// Writes `body` to `target` if its SHA-256 is `announced`.
+/// Each upload's own temporary file, so that two uploads (a replayed request, say)
+/// never write into the same one.
+static UPLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Writes `body` to `target` if its SHA-256 is `announced` and the upload is
+/// `still_allowed` once received.
 async fn write(
     target: &std::path::Path,
     mut body: Body,
     announced: &str,
+    still_allowed: impl Fn() -> bool,
 ) -> Result<(), (StatusCode, String)> {
     let internal = |e: std::io::Error| {
         (
@@ -82,8 +89,9 @@ async fn write(
     if let Some(dir) = target.parent() {
         tokio::fs::create_dir_all(dir).await.map_err(internal)?;
     }
+    let n = UPLOADS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut name = target.as_os_str().to_owned();
-    name.push(".upload");
+    name.push(format!(".upload-{}-{n}", std::process::id()));
     let tmp = std::path::PathBuf::from(name);
     let mut file = tokio::fs::File::create(&tmp).await.map_err(internal)?;
     let mut hasher = Sha256::new();
@@ -106,19 +114,33 @@ async fn write(
     .await;
     drop(file);
     let got = hex::encode(hasher.finalize());
-    let outcome = written.and_then(|()| {
-        if got == announced {
-            Ok(())
-        } else {
-            Err((
-                StatusCode::BAD_REQUEST,
-                format!("the upload arrived damaged (SHA-256 {got}, announced {announced})"),
-            ))
-        }
-    });
-    if let Err(e) = outcome {
+    let outcome = written
+        .and_then(|()| {
+            if got == announced {
+                Ok(())
+            } else {
+                Err((
+                    StatusCode::BAD_REQUEST,
+                    format!("the upload arrived damaged (SHA-256 {got}, announced {announced})"),
+                ))
+            }
+        })
+        .and_then(|()| {
+            if still_allowed() {
+                Ok(())
+            } else {
+                Err((
+                    StatusCode::FORBIDDEN,
+                    "the image may no longer be written".to_string(),
+                ))
+            }
+        });
+    let outcome = match outcome {
+        Ok(()) => tokio::fs::rename(&tmp, target).await.map_err(internal),
+        Err(e) => Err(e),
+    };
+    if outcome.is_err() {
         let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(e);
     }
-    tokio::fs::rename(&tmp, target).await.map_err(internal)
+    outcome
 }

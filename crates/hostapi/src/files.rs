@@ -8,6 +8,9 @@ use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// How long a body may send nothing before the transfer is given up.
+const STALL: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// A file's contents as a stream of chunks, for a body.
 pub fn file_chunks(
     file: tokio::fs::File,
@@ -25,8 +28,8 @@ pub fn file_chunks(
     })
 }
 
-/// Writes `body` into `tmp` (synced) and answers its SHA-256; on any failure `tmp` is
-/// removed. `from` names the sender in errors.
+/// Writes `body` into `tmp` (synced) and answers its SHA-256; on any failure (or two
+/// minutes without data) `tmp` is removed. `from` names the sender in errors.
 pub async fn receive<B>(mut body: B, tmp: &Path, from: &str) -> Result<String, String>
 where
     B: hyper::body::Body<Data = bytes::Bytes> + Unpin,
@@ -37,7 +40,11 @@ where
             .await
             .map_err(|e| format!("{}: {e}", tmp.display()))?;
         let mut hasher = Sha256::new();
-        while let Some(frame) = body.frame().await {
+        loop {
+            let next = tokio::time::timeout(STALL, body.frame())
+                .await
+                .map_err(|_| format!("{from}: no data for {} s", STALL.as_secs()))?;
+            let Some(frame) = next else { break };
             let frame = frame.map_err(|e| format!("{from}: {e}"))?;
             if let Ok(data) = frame.into_data() {
                 hasher.update(&data);

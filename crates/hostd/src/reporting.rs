@@ -45,11 +45,16 @@ pub async fn run(
             let due = pushed.is_none_or(|at| at.elapsed() >= push_every);
             if said && (changed || due) {
                 match push_report(&who, &front, &report).await {
-                    Ok(()) => pushed = Some(Instant::now()),
+                    Ok(()) => {
+                        pushed = Some(Instant::now());
+                        last = Some(now);
+                    }
+                    // The change is told again at the next look.
                     Err(e) => tracing::warn!(%front, error = %e, "cannot push the report to nubod"),
                 }
+            } else if last.is_none() {
+                last = Some(now);
             }
-            last = Some(now);
         }
         tokio::time::sleep(LOOK_EVERY).await;
     }

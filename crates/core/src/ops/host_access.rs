@@ -70,7 +70,10 @@ impl Core {
                     id("DISK_ID") == Some(disk_id.to_string().as_str())
                         && id("IMAGE_ID") == Some(image_id.to_string().as_str())
                 }),
-                _ => vm.lcm_state == LcmState::Epilog,
+                _ => matches!(
+                    vm.lcm_state,
+                    LcmState::Epilog | LcmState::CleanupDelete | LcmState::CleanupResubmit
+                ),
             };
             let returned_here = image.persistent
                 && image.vms.iter().any(|id| {

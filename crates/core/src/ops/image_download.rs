@@ -119,12 +119,20 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn only_http_urls_are_fetched() {
+    async fn only_http_and_https_urls_are_fetched() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let err = fetch("https://example.org/x.qcow2", dir.path(), None)
+        let err = fetch("ftp://example.org/x.qcow2", dir.path(), None)
             .await
-            .expect_err("no TLS");
-        assert!(err.to_string().contains("only http://"), "{err}");
-        assert!(is_url("http://a/b") && !is_url("/var/tmp/x"));
+            .expect_err("no FTP");
+        assert!(
+            err.to_string().contains("only http:// and https://"),
+            "{err}"
+        );
+        let err = fetch("https://user@example.org/x.qcow2", dir.path(), None)
+            .await
+            .expect_err("no credentials in URLs");
+        assert!(err.to_string().contains("bad host"), "{err}");
+        assert!(is_url("http://a/b") && is_url("https://a/b") && !is_url("/var/tmp/x"));
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
     }
 }

@@ -187,8 +187,12 @@ fn request(core: &Core, d: &Dispatch) -> Result<Prepared, String> {
             ))),
             _ => None,
         };
-        // A migration between agents needs the other host's agent too.
-        let peer_driver = match (d.op, &spec, d.target_host_id) {
+        // A migration between agents needs the other host's agent too. (A resume whose
+        // files were kept on a host deleted since starts afresh.)
+        let target_host_id = d
+            .target_host_id
+            .filter(|t| d.op != DriverOp::Prolog || state.hosts.contains_key(t));
+        let peer_driver = match (d.op, &spec, target_host_id) {
             (DriverOp::Migrate | DriverOp::PrologMigrate | DriverOp::Prolog, Some(_), Some(t)) => {
                 Some(
                     state
@@ -235,6 +239,7 @@ async fn migrate_between(
         Err(e) => {
             // What the destination prepared (fresh disks) is of no use to anyone.
             incoming.operation = Operation::Cleanup;
+            incoming.spec = None;
             if let Err(cleanup) = target.execute(incoming).await {
                 tracing::warn!(vm_id = request.vm_id, error = %cleanup, "cannot clean the destination after a failed migration");
             }
@@ -247,6 +252,7 @@ async fn migrate_between(
         Ok(info) => Ok(info),
         Err(e) => {
             incoming.operation = Operation::Cleanup;
+            incoming.spec = None;
             if let Err(cleanup) = target.execute(incoming).await {
                 tracing::warn!(vm_id, error = %cleanup, "cannot clean the destination after a failed migration");
             }
@@ -286,6 +292,7 @@ async fn transfer_between(
         }
         Err(e) => {
             request.operation = Operation::Cleanup;
+            request.spec = None;
             if let Err(cleanup) = here.execute(request).await {
                 tracing::warn!(vm_id, error = %cleanup, "cannot clean up after a failed cold migration");
             }

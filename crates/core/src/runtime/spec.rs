@@ -188,11 +188,9 @@ fn nic(state: &State, pairs: &[(String, String)]) -> NicSpec {
         .filter_map(|r| rule(state, r))
         .collect();
     let vn_mad = value(pairs, "VN_MAD").unwrap_or("bridge").to_string();
-    let flag = |name: &str| {
-        value(pairs, name)
-            .or_else(|| vnet.and_then(|n| n.template.get(name)))
-            .is_some_and(|v| v.eq_ignore_ascii_case("YES"))
-    };
+    // The network's word wins: a user cannot switch its filters off in a NIC.
+    let yes = |v: Option<&str>| v.is_some_and(|v| v.eq_ignore_ascii_case("YES"));
+    let flag = |name: &str| yes(vnet.and_then(|n| n.template.get(name))) || yes(value(pairs, name));
     let vlan = vn_mad.eq_ignore_ascii_case("802.1Q") || vn_mad.eq_ignore_ascii_case("vxlan");
     NicSpec {
         nic_id: value(pairs, "NIC_ID")
