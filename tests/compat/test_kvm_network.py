@@ -192,3 +192,52 @@ def test_a_guest_cannot_send_from_an_address_its_network_does_not_give_it(cloud,
         wait_for(lambda: one.vm.info(vid).STATE == DONE, timeout=60, what="DONE")
     left = h.netns("nft", "list", "table", "bridge", "nubo", check=False)
     assert "spoof_" not in left, f"no chain left behind:\n{left}"
+
+
+def link_local(mac: str) -> str:
+    """The IPv6 link-local address a NIC with `mac` gives itself (EUI-64)."""
+    b = [int(x, 16) for x in mac.split(":")]
+    b[0] ^= 2
+    eui = b[:3] + [0xFF, 0xFE] + b[3:]
+    return "fe80::" + ":".join(f"{eui[i] << 8 | eui[i + 1]:x}" for i in range(0, 8, 2))
+
+
+def pings6(addr: str, dev: str) -> bool:
+    return subprocess.run(["busybox", "ping6", "-c", "1", "-W", "2", "-I", dev, addr],
+                          capture_output=True, timeout=20).returncode == 0
+
+
+def test_security_groups_filter_ipv6_too(cloud, guest):
+    """A guest's IPv6 (here its link-local address) obeys its security groups: ICMPv6 gets
+    in only while a group allows it, neighbour discovery always works, and an ICMPv6 rule
+    opens nothing for IPv4."""
+    d, lab, h = cloud
+    one = d.admin()
+    hid = h.host_id(one)
+    one.secgroup.update(0, 'RULE=[PROTOCOL="ALL", RULE_TYPE="outbound"]', 0)
+    icmp6 = one.secgroup.allocate(
+        f'NAME="{uniq("icmp6")}"\nRULE=[PROTOCOL="ICMPV6", RULE_TYPE="inbound"]')
+    net = one.vn.allocate(
+        f'NAME="{uniq("lan6")}"\nVN_MAD="bridge"\nBRIDGE="br0"\nNETWORK_MASK="255.255.255.0"\n'
+        f'AR=[TYPE="IP4", IP="10.99.{lab.index}.60", SIZE="5"]', -1)
+    vid = boot(one, guest, hid, net, "v6", f', SECURITY_GROUPS="{icmp6}"')
+    wait_running(one, h, vid)
+    h.wait_shell(vid)
+    nic = one.vm.info(vid).TEMPLATE["NIC"]
+    addr = link_local(nic["MAC"])
+    wait_for(lambda: pings6(addr, lab.lan), timeout=30, what="ICMPv6 to the guest, allowed")
+    assert not pings(nic["IP"]), "an ICMPv6 rule does not let IPv4 ICMP in"
+    rules = h.netns("nft", "list", "table", "inet", "nubo")
+    assert "vm6_one_" in rules and "ipv6-icmp accept" in rules, rules
+
+    one.vm.detachsg(vid, 0, icmp6)
+    wait_running(one, h, vid)
+    wait_for(lambda: not pings6(addr, lab.lan), timeout=15, what="ICMPv6 to the guest blocked")
+    one.vm.attachsg(vid, 0, icmp6)
+    wait_running(one, h, vid)
+    wait_for(lambda: pings6(addr, lab.lan), timeout=15, what="ICMPv6 allowed again")
+
+    one.vm.action("terminate-hard", vid)
+    wait_for(lambda: one.vm.info(vid).STATE == DONE, timeout=60, what="DONE")
+    left = h.netns("nft", "list", "table", "inet", "nubo", check=False)
+    assert "vm6_one_" not in left, f"no chain left behind:\n{left}"

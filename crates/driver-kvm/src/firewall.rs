@@ -1,9 +1,11 @@
-//! Security groups on the host, with nftables. Bridged IPv4 traffic passes the `inet`
-//! hooks (br_netfilter), where connection tracking lets answers through: table `inet nubo`
-//! has a forward chain that accepts established traffic and sends what goes to or comes
-//! from a filtered NIC's address to that NIC's chains (`vm_<tap>_in`, `vm_<tap>_out`),
-//! which accept what its rules allow and drop the rest. NICs without an IP lease are not
-//! filtered.
+//! Security groups on the host, with nftables. Bridged traffic passes the `inet` hooks
+//! (br_netfilter), where connection tracking lets answers through: table `inet nubo` has a
+//! forward chain that accepts established traffic and sends IPv4 that goes to or comes
+//! from a filtered NIC's lease to that NIC's chains (`vm_<tap>_in`, `vm_<tap>_out`), and
+//! IPv6 addressed to or sent from its MAC to its IPv6 chains (`vm6_<tap>_in`,
+//! `vm6_<tap>_out`); each accepts what its rules allow and drops the rest. IPv6 neighbour
+//! and router discovery always pass. A rule with remote addresses applies to the family
+//! of those addresses only.
 
 use nubo_driver::{FirewallRule, NicSpec};
 
@@ -23,8 +25,40 @@ add rule inet nubo forward ip daddr vmap @to_vm
 add rule inet nubo forward ip saddr vmap @from_vm
 ";
 
+const BASE6: &str = "add map inet nubo to_vm6 { type ether_addr : verdict ; }
+add map inet nubo from_vm6 { type ether_addr : verdict ; }
+add rule inet nubo forward icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, nd-router-advert, nd-redirect } accept
+add rule inet nubo forward meta nfproto ipv6 ether daddr vmap @to_vm6
+add rule inet nubo forward meta nfproto ipv6 ether saddr vmap @from_vm6
+";
+
 fn chain(nic: &NicSpec, direction: &str) -> String {
     format!("vm_{}_{direction}", nic.target.replace(['-', '.'], "_"))
+}
+
+fn chain6(nic: &NicSpec, direction: &str) -> String {
+    format!("vm6_{}_{direction}", nic.target.replace(['-', '.'], "_"))
+}
+
+/// An IP family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    V4,
+    V6,
+}
+
+/// A NIC's MAC in nftables' form, checked.
+pub(crate) fn mac_of(nic: &NicSpec) -> Result<String, KvmError> {
+    let mac = nic.mac.to_ascii_lowercase();
+    let valid = mac.len() == 17
+        && mac
+            .split(':')
+            .all(|b| b.len() == 2 && b.chars().all(|c| c.is_ascii_hexdigit()));
+    if valid {
+        Ok(mac)
+    } else {
+        Err(KvmError::BadRequest(format!("bad NIC MAC \"{}\"", nic.mac)))
+    }
 }
 
 /// An nftables set or single value from a port list (`22,80,1000:2000`).
@@ -49,44 +83,80 @@ fn num<T: std::str::FromStr>(s: &str, whole: &str) -> Result<T, KvmError> {
         .map_err(|_| KvmError::BadRequest(format!("bad port range \"{whole}\"")))
 }
 
-/// An nftables set of addresses; each must be an IPv4 address, CIDR or range.
-fn addresses(list: &[String]) -> Result<String, KvmError> {
-    for a in list {
-        let ok = a
-            .split(['/', '-'])
-            .all(|p| p.parse::<std::net::Ipv4Addr>().is_ok() || p.parse::<u8>().is_ok());
-        if !ok {
-            return Err(KvmError::BadRequest(format!("bad address \"{a}\"")));
-        }
-    }
-    Ok(format!("{{ {} }}", list.join(", ")))
+/// The family of one address, CIDR or range (`a`, `a/n`, `a-b`), if it is one.
+fn family_of(a: &str) -> Option<Family> {
+    let mut parts = a.splitn(2, ['/', '-']);
+    let first = parts.next()?;
+    let rest = parts.next();
+    let family = match first.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(_) => Family::V4,
+        std::net::IpAddr::V6(_) => Family::V6,
+    };
+    let ok = match (rest, a.contains('/')) {
+        (None, _) => true,
+        (Some(n), true) => n.parse::<u8>().is_ok(),
+        (Some(b), false) => match b.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(_)) => family == Family::V4,
+            Ok(std::net::IpAddr::V6(_)) => family == Family::V6,
+            Err(_) => false,
+        },
+    };
+    ok.then_some(family)
 }
 
-/// The nftables statement of one rule (without its chain), or none for rules this
-/// firewall leaves out (IPv6).
-fn statement(rule: &FirewallRule) -> Result<Option<String>, KvmError> {
+/// The rule's addresses of `family` as an nftables set: `Some("")` when the rule names
+/// none at all (any address), `None` when it names only the other family's.
+fn addresses(list: &[String], family: Family) -> Result<Option<String>, KvmError> {
+    let mut mine = Vec::new();
+    for a in list {
+        match family_of(a) {
+            Some(f) if f == family => mine.push(a.as_str()),
+            Some(_) => {}
+            None => return Err(KvmError::BadRequest(format!("bad address \"{a}\""))),
+        }
+    }
+    if list.is_empty() {
+        return Ok(Some(String::new()));
+    }
+    if mine.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(format!("{{ {} }}", mine.join(", "))))
+}
+
+/// The nftables statement of one rule for `family` (without its chain), or none when the
+/// rule does not apply to that family.
+fn statement_for(rule: &FirewallRule, family: Family) -> Result<Option<String>, KvmError> {
     let inbound = rule.direction.eq_ignore_ascii_case("inbound");
     let mut s = String::new();
-    if !rule.addresses.is_empty() {
+    let Some(set) = addresses(&rule.addresses, family)? else {
+        return Ok(None);
+    };
+    if !set.is_empty() {
         let dir = if inbound { "saddr" } else { "daddr" };
-        s.push_str(&format!("ip {dir} {} ", addresses(&rule.addresses)?));
+        let proto = if family == Family::V4 { "ip" } else { "ip6" };
+        s.push_str(&format!("{proto} {dir} {set} "));
     }
-    match rule.protocol.to_ascii_uppercase().as_str() {
-        "ALL" | "" => {}
-        p @ ("TCP" | "UDP") => {
+    match (rule.protocol.to_ascii_uppercase().as_str(), family) {
+        ("ALL" | "", _) => {}
+        (p @ ("TCP" | "UDP"), _) => {
             let p = p.to_ascii_lowercase();
             match &rule.ports {
                 Some(r) if !r.trim().is_empty() => s.push_str(&format!("{p} dport {} ", ports(r)?)),
                 _ => s.push_str(&format!("meta l4proto {p} ")),
             }
         }
-        "ICMP" => match rule.icmp_type {
+        ("ICMP", Family::V4) => match rule.icmp_type {
             Some(t) => s.push_str(&format!("icmp type {t} ")),
             None => s.push_str("meta l4proto icmp "),
         },
-        "IPSEC" => s.push_str("meta l4proto { esp, ah } "),
-        "ICMPV6" => return Ok(None),
-        other => {
+        ("ICMPV6", Family::V6) => match rule.icmp_type {
+            Some(t) => s.push_str(&format!("icmpv6 type {t} ")),
+            None => s.push_str("meta l4proto ipv6-icmp "),
+        },
+        ("ICMP", Family::V6) | ("ICMPV6", Family::V4) => return Ok(None),
+        ("IPSEC", _) => s.push_str("meta l4proto { esp, ah } "),
+        (other, _) => {
             return Err(KvmError::BadRequest(format!(
                 "unknown security group protocol \"{other}\""
             )));
@@ -96,31 +166,47 @@ fn statement(rule: &FirewallRule) -> Result<Option<String>, KvmError> {
     Ok(Some(s))
 }
 
-/// The script that (re)makes a NIC's chains and hooks them to its address.
-fn nic_script(nic: &NicSpec, ip: &str) -> Result<String, KvmError> {
-    let (cin, cout) = (chain(nic, "in"), chain(nic, "out"));
+/// The script that (re)makes a NIC's chains and hooks them to its IPv4 lease (when it
+/// has one) and its MAC.
+fn nic_script(nic: &NicSpec, ip: Option<&str>) -> Result<String, KvmError> {
+    let mac = mac_of(nic)?;
     let mut s = String::new();
-    for c in [&cin, &cout] {
+    let families: &[Family] = if ip.is_some() {
+        &[Family::V4, Family::V6]
+    } else {
+        &[Family::V6]
+    };
+    for &family in families {
+        let (cin, cout) = match family {
+            Family::V4 => (chain(nic, "in"), chain(nic, "out")),
+            Family::V6 => (chain6(nic, "in"), chain6(nic, "out")),
+        };
+        for c in [&cin, &cout] {
+            s.push_str(&format!(
+                "add chain inet nubo {c}\nflush chain inet nubo {c}\n"
+            ));
+        }
+        for rule in &nic.rules {
+            if let Some(st) = statement_for(rule, family)? {
+                let c = if rule.direction.eq_ignore_ascii_case("inbound") {
+                    &cin
+                } else {
+                    &cout
+                };
+                s.push_str(&format!("add rule inet nubo {c} {st}\n"));
+            }
+        }
+        for c in [&cin, &cout] {
+            s.push_str(&format!("add rule inet nubo {c} drop\n"));
+        }
+        let (key, to, from) = match family {
+            Family::V4 => (ip.unwrap_or_default().to_string(), "to_vm", "from_vm"),
+            Family::V6 => (mac.clone(), "to_vm6", "from_vm6"),
+        };
         s.push_str(&format!(
-            "add chain inet nubo {c}\nflush chain inet nubo {c}\n"
+            "add element inet nubo {to} {{ {key} : jump {cin} }}\nadd element inet nubo {from} {{ {key} : jump {cout} }}\n"
         ));
     }
-    for rule in &nic.rules {
-        if let Some(st) = statement(rule)? {
-            let c = if rule.direction.eq_ignore_ascii_case("inbound") {
-                &cin
-            } else {
-                &cout
-            };
-            s.push_str(&format!("add rule inet nubo {c} {st}\n"));
-        }
-    }
-    for c in [&cin, &cout] {
-        s.push_str(&format!("add rule inet nubo {c} drop\n"));
-    }
-    s.push_str(&format!(
-        "add element inet nubo to_vm {{ {ip} : jump {cin} }}\nadd element inet nubo from_vm {{ {ip} : jump {cout} }}\n"
-    ));
     Ok(s)
 }
 
@@ -163,45 +249,59 @@ pub(crate) async fn nft(script: &str) -> Result<(), KvmError> {
 }
 
 async fn ensure_base() -> Result<(), KvmError> {
-    // Bridged traffic reaches the inet hooks only with this switched on.
-    let knob = "/proc/sys/net/bridge/bridge-nf-call-iptables";
-    if !tokio::fs::read_to_string(knob)
-        .await
-        .is_ok_and(|v| v.trim() == "1")
-    {
-        tokio::fs::write(knob, b"1")
+    // Bridged traffic reaches the inet hooks only with these switched on.
+    for knob in [
+        "/proc/sys/net/bridge/bridge-nf-call-iptables",
+        "/proc/sys/net/bridge/bridge-nf-call-ip6tables",
+    ] {
+        if !tokio::fs::read_to_string(knob)
             .await
-            .map_err(|e| KvmError::Tool {
-                program: "br_netfilter".into(),
-                message: format!("security groups need {knob} = 1: {e}"),
-            })?;
+            .is_ok_and(|v| v.trim() == "1")
+        {
+            tokio::fs::write(knob, b"1")
+                .await
+                .map_err(|e| KvmError::Tool {
+                    program: "br_netfilter".into(),
+                    message: format!("security groups need {knob} = 1: {e}"),
+                })?;
+        }
     }
-    if crate::tools::run("nft", ["list", "chain", "inet", "nubo", "forward"])
-        .await
-        .is_ok()
-    {
-        return Ok(());
+    let has = |what: &'static str, name: &'static str| {
+        crate::tools::run("nft", ["list", what, "inet", "nubo", name])
+    };
+    if has("chain", "forward").await.is_err() {
+        return nft(&format!("{BASE}{BASE_RULES}{BASE6}")).await;
     }
-    nft(&format!("{BASE}{BASE_RULES}")).await
+    // A table made before IPv6 was filtered gets its IPv6 part.
+    if has("map", "to_vm6").await.is_err() {
+        nft(BASE6).await?;
+    }
+    Ok(())
 }
 
 /// Applies the security groups of the filtered NICs among `nics`.
 pub async fn apply(nics: &[NicSpec]) -> Result<(), KvmError> {
-    let filtered: Vec<(&NicSpec, &str)> = nics
+    let filtered: Vec<&NicSpec> = nics
         .iter()
         .filter(|n| n.filtered && n.bridge.is_some())
-        .filter_map(|n| n.ip.as_deref().map(|ip| (n, ip)))
         .collect();
     if filtered.is_empty() {
         return Ok(());
     }
     let _guard = LOCK.lock().await;
     ensure_base().await?;
-    for (nic, ip) in filtered {
-        ip.parse::<std::net::Ipv4Addr>()
-            .map_err(|_| KvmError::BadRequest(format!("bad NIC address \"{ip}\"")))?;
+    for nic in filtered {
+        let ip = match nic.ip.as_deref() {
+            Some(ip) => Some(
+                ip.parse::<std::net::Ipv4Addr>()
+                    .map_err(|_| KvmError::BadRequest(format!("bad NIC address \"{ip}\"")))?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        let script = nic_script(nic, ip.as_deref())?;
         remove_one(nic).await;
-        nft(&nic_script(nic, ip)?).await?;
+        nft(&script).await?;
     }
     Ok(())
 }
@@ -228,14 +328,23 @@ pub async fn remove(nics: &[NicSpec]) {
 }
 
 async fn remove_one(nic: &NicSpec) {
-    let Some(ip) = nic.ip.as_deref() else { return };
-    if ip.parse::<std::net::Ipv4Addr>().is_err() {
-        return;
-    }
     // Each piece may be missing; each is removed on its own.
-    let _ = nft(&format!("delete element inet nubo to_vm {{ {ip} }}\n")).await;
-    let _ = nft(&format!("delete element inet nubo from_vm {{ {ip} }}\n")).await;
-    for c in [chain(nic, "in"), chain(nic, "out")] {
+    if let Some(ip) = nic.ip.as_deref()
+        && ip.parse::<std::net::Ipv4Addr>().is_ok()
+    {
+        let _ = nft(&format!("delete element inet nubo to_vm {{ {ip} }}\n")).await;
+        let _ = nft(&format!("delete element inet nubo from_vm {{ {ip} }}\n")).await;
+    }
+    if let Ok(mac) = mac_of(nic) {
+        let _ = nft(&format!("delete element inet nubo to_vm6 {{ {mac} }}\n")).await;
+        let _ = nft(&format!("delete element inet nubo from_vm6 {{ {mac} }}\n")).await;
+    }
+    for c in [
+        chain(nic, "in"),
+        chain(nic, "out"),
+        chain6(nic, "in"),
+        chain6(nic, "out"),
+    ] {
         let _ = nft(&format!("delete chain inet nubo {c}\n")).await;
     }
 }
@@ -243,6 +352,10 @@ async fn remove_one(nic: &NicSpec) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn statement(rule: &FirewallRule) -> Result<Option<String>, KvmError> {
+        statement_for(rule, Family::V4)
+    }
 
     fn rule(direction: &str, protocol: &str, ports: Option<&str>) -> FirewallRule {
         FirewallRule {
@@ -277,6 +390,26 @@ mod tests {
                 .expect("ok")
                 .is_none()
         );
+        assert_eq!(
+            statement_for(&rule("inbound", "ICMPV6", None), Family::V6)
+                .expect("ok")
+                .as_deref(),
+            Some("meta l4proto ipv6-icmp accept")
+        );
+        assert!(
+            statement_for(&rule("inbound", "ICMP", None), Family::V6)
+                .expect("ok")
+                .is_none()
+        );
+        // A rule naming IPv4 addresses says nothing about IPv6, and the other way round.
+        let mut v6 = rule("inbound", "TCP", Some("22"));
+        v6.addresses = vec!["2001:db8::1-2001:db8::9".into()];
+        assert!(statement(&v6).expect("ok").is_none());
+        assert_eq!(
+            statement_for(&v6, Family::V6).expect("ok").as_deref(),
+            Some("ip6 saddr { 2001:db8::1-2001:db8::9 } tcp dport { 22 } accept")
+        );
+        assert!(statement_for(&icmp, Family::V6).expect("ok").is_none());
         assert!(statement(&rule("inbound", "TCP", Some("22;rm"))).is_err());
         let mut bad = rule("inbound", "ALL", None);
         bad.addresses = vec!["10.0.0.1; flush ruleset".into()];
@@ -287,11 +420,20 @@ mod tests {
     fn a_nic_gets_two_chains_ending_in_drop_and_map_entries() {
         let nic = NicSpec {
             target: "one-7-0".into(),
+            mac: "02:00:0a:00:00:07".into(),
             filtered: true,
             rules: vec![rule("inbound", "TCP", Some("80"))],
             ..NicSpec::default()
         };
-        let s = nic_script(&nic, "10.0.0.7").expect("script");
+        let s = nic_script(&nic, Some("10.0.0.7")).expect("script");
+        assert!(s.contains("add rule inet nubo vm6_one_7_0_in tcp dport { 80 } accept\n"));
+        assert!(s.contains("add rule inet nubo vm6_one_7_0_in drop\n"));
+        assert!(s.contains("to_vm6 { 02:00:0a:00:00:07 : jump vm6_one_7_0_in }"));
+        let v6_only = nic_script(&nic, None).expect("script");
+        assert!(!v6_only.contains("to_vm {") && v6_only.contains("to_vm6"));
+        let mut bad = nic.clone();
+        bad.mac = "02:00:0a:00:00:07 } flush ruleset".into();
+        assert!(nic_script(&bad, None).is_err());
         assert!(s.contains("add rule inet nubo vm_one_7_0_in tcp dport { 80 } accept\n"));
         assert!(s.contains("add rule inet nubo vm_one_7_0_in drop\n"));
         assert!(s.contains("add rule inet nubo vm_one_7_0_out drop\n"));

@@ -43,14 +43,7 @@ fn nic_script(nic: &NicSpec) -> Result<String, KvmError> {
     let c = chain(nic);
     let mut s = format!("add chain bridge nubo {c}\nflush chain bridge nubo {c}\n");
     if nic.filter_mac {
-        let mac = nic.mac.to_ascii_lowercase();
-        let valid = mac.len() == 17
-            && mac
-                .split(':')
-                .all(|b| b.len() == 2 && b.chars().all(|c| c.is_ascii_hexdigit()));
-        if !valid {
-            return Err(KvmError::BadRequest(format!("bad NIC MAC \"{}\"", nic.mac)));
-        }
+        let mac = crate::firewall::mac_of(nic)?;
         s.push_str(&format!(
             "add rule bridge nubo {c} ether saddr != {mac} drop\n\
              add rule bridge nubo {c} arp saddr ether != {mac} drop\n"

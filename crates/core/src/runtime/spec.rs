@@ -217,17 +217,26 @@ fn nic(state: &State, pairs: &[(String, String)]) -> NicSpec {
     }
 }
 
-/// One security group RULE for the host firewall: remote addresses from IP and SIZE, or
-/// from the address ranges of NETWORK_ID.
+/// One security group RULE for the host firewall: remote addresses from IP (IPv4 or IPv6)
+/// and SIZE, or from the IPv4 ranges of NETWORK_ID. A malformed IP matches nothing.
 fn rule(state: &State, r: &[(String, String)]) -> Option<FirewallRule> {
     let mut addresses = Vec::new();
-    if let Some(ip) = value(r, "IP").and_then(|v| v.parse::<std::net::Ipv4Addr>().ok()) {
+    if let Some(ip) = value(r, "IP") {
         let size: u32 = value(r, "SIZE")
             .and_then(|v| v.parse().ok())
             .unwrap_or(1)
             .max(1);
-        let last = std::net::Ipv4Addr::from(u32::from(ip).saturating_add(size - 1));
-        addresses.push(format!("{ip}-{last}"));
+        match ip.parse::<std::net::IpAddr>().ok()? {
+            std::net::IpAddr::V4(ip) => {
+                let last = std::net::Ipv4Addr::from(u32::from(ip).saturating_add(size - 1));
+                addresses.push(format!("{ip}-{last}"));
+            }
+            std::net::IpAddr::V6(ip) => {
+                let last =
+                    std::net::Ipv6Addr::from(u128::from(ip).saturating_add(u128::from(size) - 1));
+                addresses.push(format!("{ip}-{last}"));
+            }
+        }
     } else if let Some(net) = value(r, "NETWORK_ID")
         .and_then(|v| v.parse().ok())
         .and_then(|id| state.vnets.get(&id))
@@ -273,5 +282,30 @@ mod tests {
         ]));
         assert_eq!(o.kernel.as_deref(), Some("/k"));
         assert_eq!(o.kernel_cmd.as_deref(), Some("root=/dev/vda quiet"));
+    }
+
+    #[test]
+    fn rule_addresses_come_in_either_family_and_bad_ones_match_nothing() {
+        let state = State::default();
+        let v6 = rule(
+            &state,
+            &pairs(&[
+                ("PROTOCOL", "ICMPV6"),
+                ("IP", "2001:db8::1"),
+                ("SIZE", "16"),
+            ]),
+        )
+        .expect("a rule");
+        assert_eq!(v6.addresses, vec!["2001:db8::1-2001:db8::10".to_string()]);
+        assert_eq!(v6.protocol, "ICMPV6");
+        let v4 = rule(&state, &pairs(&[("IP", "10.0.0.5"), ("SIZE", "5")])).expect("a rule");
+        assert_eq!(v4.addresses, vec!["10.0.0.5-10.0.0.9".to_string()]);
+        assert!(rule(&state, &pairs(&[("IP", "not-an-address")])).is_none());
+        assert!(
+            rule(&state, &pairs(&[("PROTOCOL", "TCP")]))
+                .expect("a rule")
+                .addresses
+                .is_empty()
+        );
     }
 }
