@@ -1,7 +1,7 @@
 """Monitoring pushed by the agent: with nubod asking its hosts only once an hour, what it
 knows of a real guest comes from the reports nubo-hostd pushes every few seconds and
-whenever a guest changes: the host's disk space, the guest's network bytes, and a guest
-whose QEMU died (RUNNING → UNKNOWN)."""
+whenever a guest changes: the host's disk space, the guest's network bytes, disk traffic
+and disk sizes, and a guest whose QEMU died (RUNNING → UNKNOWN)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ def test_reports_pushed_by_the_agent_keep_nubod_current(cloud, guest):
         f'AR=[TYPE="IP4", IP="10.99.{lab.index}.10", SIZE="5"]', -1)
     vid = one.vm.allocate(
         f'NAME="{uniq("watched")}"\nCPU="0.5"\nMEMORY="128"\n' + kernel_boot(guest) + '\n'
+        f'DISK=[SIZE="8", TYPE="fs"]\n'
         f'NIC=[NETWORK_ID="{net}"]\nCONTEXT=[NETWORK="YES"]\nSCHED_REQUIREMENTS="ID = {hid}"',
         False)
     wait_state(one, h, vid, ACTIVE, RUNNING)
@@ -54,6 +55,15 @@ def test_reports_pushed_by_the_agent_keep_nubod_current(cloud, guest):
     def sent() -> int:
         return int(getattr(one.vm.info(vid).MONITORING, "NETTX", 0) or 0)
     wait_for(lambda: sent() > 1000, timeout=30, what="the guest's sent bytes in a pushed report")
+
+    assert h.ask(vid, "dd if=/dev/urandom of=/dev/vda bs=1M count=3 2>/dev/null; sync; echo ok") == "ok"
+
+    def disk() -> tuple[int, dict[str, str]]:
+        m = one.xml("vm.info", vid).find("MONITORING")
+        sizes = {e.findtext("ID"): e.findtext("SIZE") for e in m.findall("DISK_SIZE")}
+        return int(m.findtext("DISKWRBYTES") or 0), sizes
+    wait_for(lambda: disk()[0] >= 3 << 20 and int(disk()[1].get("0", 0)) >= 3, timeout=30,
+             what="the guest's disk writes and its disk's size in a pushed report")
 
     pids = subprocess.run(["pgrep", "-f", f"qemu-system.*{h.vm_dir(vid)}/"],
                           capture_output=True, text=True).stdout.split()

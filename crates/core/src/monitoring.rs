@@ -29,7 +29,7 @@ pub struct HostSample {
 }
 
 /// One VM sample.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct VmSample {
     /// When (epoch seconds).
     pub timestamp: i64,
@@ -41,6 +41,10 @@ pub struct VmSample {
     pub netrx: u64,
     /// Bytes sent.
     pub nettx: u64,
+    /// Disk traffic so far.
+    pub disk_io: nubo_driver::DiskIo,
+    /// Space of each disk file on the host: (DISK_ID, MB).
+    pub disk_sizes: Vec<(i32, u64)>,
 }
 
 /// The samples, by host and by VM.
@@ -54,7 +58,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn push<T: Copy>(q: &mut VecDeque<T>, sample: T, at: i64, time: impl Fn(&T) -> i64) {
+fn push<T>(q: &mut VecDeque<T>, sample: T, at: i64, time: impl Fn(&T) -> i64) {
     q.push_back(sample);
     while q.len() > KEEP || q.front().is_some_and(|s| at - time(s) > EXPIRE) {
         q.pop_front();
@@ -77,9 +81,8 @@ impl MonitoringLog {
     pub fn record_vms(&self, samples: impl IntoIterator<Item = (Oid, VmSample)>) {
         let mut vms = lock(&self.vms);
         for (id, sample) in samples {
-            push(vms.entry(id).or_default(), sample, sample.timestamp, |s| {
-                s.timestamp
-            });
+            let at = sample.timestamp;
+            push(vms.entry(id).or_default(), sample, at, |s| s.timestamp);
         }
     }
 
@@ -113,13 +116,13 @@ impl MonitoringLog {
     pub fn vm(&self, id: Oid, since: i64) -> Vec<VmSample> {
         lock(&self.vms)
             .get(&id)
-            .map(|q| q.iter().filter(|s| s.timestamp >= since).copied().collect())
+            .map(|q| q.iter().filter(|s| s.timestamp >= since).cloned().collect())
             .unwrap_or_default()
     }
 
     /// The latest sample of VM `id`.
     pub fn vm_latest(&self, id: Oid) -> Option<VmSample> {
-        lock(&self.vms).get(&id).and_then(|q| q.back().copied())
+        lock(&self.vms).get(&id).and_then(|q| q.back().cloned())
     }
 
     /// The latest sample of host `id`.
@@ -139,6 +142,8 @@ mod tests {
             memory_kb: 2,
             netrx: 3,
             nettx: 4,
+            disk_io: nubo_driver::DiskIo::default(),
+            disk_sizes: Vec::new(),
         }
     }
 

@@ -137,6 +137,33 @@ pub async fn status(dir: &VmDir) -> Result<String, KvmError> {
         .to_string())
 }
 
+/// The guest's run state and disk traffic, on one QMP connection.
+pub async fn status_and_io(dir: &VmDir) -> Result<(String, nubo_driver::DiskIo), KvmError> {
+    let mut q = qmp::Qmp::connect(&dir.qmp()).await?;
+    let status = q.execute("query-status", None).await?;
+    let status = status
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
+        .to_string();
+    let mut io = nubo_driver::DiskIo::default();
+    if let Ok(Value::Array(devices)) = q.execute("query-blockstats", None).await {
+        for d in &devices {
+            let stat = |k: &str| {
+                d.get("stats")
+                    .and_then(|s| s.get(k))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+            };
+            io.read_bytes += stat("rd_bytes");
+            io.write_bytes += stat("wr_bytes");
+            io.read_ops += stat("rd_operations");
+            io.write_ops += stat("wr_operations");
+        }
+    }
+    Ok((status, io))
+}
+
 /// Sends the guest's memory to `uri` (`file:…` or `tcp:…`) and waits for the end.
 pub async fn migrate_out(dir: &VmDir, uri: &str, timeout: Duration) -> Result<(), KvmError> {
     let mut q = qmp::Qmp::connect(&dir.qmp()).await?;

@@ -1,7 +1,8 @@
 //! What the host reports: CPU and memory capacity and use (from /proc), the space of the
 //! state directory's file system, the acceleration in use, and its guests: running or
-//! paused (asked over QMP, with CPU and memory of their QEMU and the bytes through their
-//! taps), or powered off by themselves. A guest whose QEMU is gone otherwise is left out.
+//! paused (asked over QMP, with CPU and memory of their QEMU, their disk traffic, the
+//! bytes through their taps and the space their disk files take), or powered off by
+//! themselves. A guest whose QEMU is gone otherwise is left out.
 //! With them goes the number of the last operation carried out on each VM.
 
 use std::collections::BTreeMap;
@@ -47,11 +48,20 @@ pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
         let Some(spec) = dir.load_spec().await else {
             continue;
         };
+        let mut disk_io = nubo_driver::DiskIo::default();
         let (state, cpu, memory_kb) = match guest::running(&dir) {
             Some(r) => {
                 // QEMU serves one QMP client at a time: while an operation holds the
                 // socket (a migration, say), the guest counts as running.
-                let status = tokio::time::timeout(STATUS_TIMEOUT, guest::status(&dir)).await;
+                let status = tokio::time::timeout(STATUS_TIMEOUT, guest::status_and_io(&dir)).await;
+                let status = match status {
+                    Ok(Ok((s, io))) => {
+                        disk_io = io;
+                        Ok(Ok(s))
+                    }
+                    Ok(Err(e)) => Ok(Err(e)),
+                    Err(e) => Err(e),
+                };
                 match status {
                     Ok(Ok(s)) if s == "shutdown" => {
                         // The guest powered itself off: QEMU goes, the fact stays.
@@ -90,6 +100,14 @@ pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
             nettx += counter(&nic.target, "rx_bytes");
             netrx += counter(&nic.target, "tx_bytes");
         }
+        let disk_sizes = spec
+            .disks
+            .iter()
+            .filter_map(|d| {
+                let m = std::fs::metadata(dir.disk(d.disk_id)).ok()?;
+                Some((d.disk_id, allocated_mb(&m)))
+            })
+            .collect();
         vms.push(VmReport {
             vm_id,
             deploy_id: spec.name.clone(),
@@ -98,6 +116,8 @@ pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
             memory_kb,
             netrx,
             nettx,
+            disk_io,
+            disk_sizes,
         });
     }
     let cores_i = i64::try_from(cores).unwrap_or(1);
@@ -111,6 +131,12 @@ pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
         vms,
         seqs,
     }
+}
+
+/// The space a file takes on disk (sparse files count what they hold), in MB.
+fn allocated_mb(m: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    m.blocks().saturating_mul(512) / (1024 * 1024)
 }
 
 /// A network interface's counter (0 when it has none).

@@ -170,6 +170,8 @@ impl SimHost {
                         memory_kb: vm.memory_kb,
                         netrx: 0,
                         nettx: 0,
+                        disk_io: nubo_driver::DiskIo::default(),
+                        disk_sizes: Vec::new(),
                     })
                     .collect()
             })

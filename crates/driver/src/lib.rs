@@ -189,6 +189,25 @@ pub struct VmReport {
     pub netrx: u64,
     /// Bytes sent.
     pub nettx: u64,
+    /// The guest's disk traffic so far.
+    #[serde(default)]
+    pub disk_io: DiskIo,
+    /// Space each disk file of the VM takes on the host: (DISK_ID, MB).
+    #[serde(default)]
+    pub disk_sizes: Vec<(i32, u64)>,
+}
+
+/// A guest's disk traffic so far, over all its disks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DiskIo {
+    /// Bytes read.
+    pub read_bytes: u64,
+    /// Bytes written.
+    pub write_bytes: u64,
+    /// Read operations.
+    pub read_ops: u64,
+    /// Write operations.
+    pub write_ops: u64,
 }
 
 /// A host's capacity, usage and VMs.

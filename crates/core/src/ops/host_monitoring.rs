@@ -45,6 +45,8 @@ impl Core {
                     memory_kb: v.memory_kb,
                     netrx: v.netrx,
                     nettx: v.nettx,
+                    disk_io: v.disk_io,
+                    disk_sizes: v.disk_sizes.clone(),
                 };
                 (v.vm_id, sample)
             }));

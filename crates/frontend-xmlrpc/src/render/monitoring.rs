@@ -14,17 +14,34 @@ pub fn vm_monitoring(samples: &[(i32, VmSample)]) -> String {
     let mut x = Xml::new();
     x.open("MONITORING_DATA");
     for (id, s) in samples {
-        x.open("MONITORING")
-            .num("CPU", format!("{:.2}", s.cpu))
-            .num("ID", id)
-            .num("MEMORY", s.memory_kb)
-            .num("NETRX", s.netrx)
-            .num("NETTX", s.nettx)
-            .num("TIMESTAMP", s.timestamp)
-            .close("MONITORING");
+        vm_sample(&mut x, s, Some(*id));
     }
     x.close("MONITORING_DATA");
     x.finish()
+}
+
+/// One VM sample as a MONITORING element (vm.xsd and monitoring_data.xsd order).
+pub(crate) fn vm_sample(x: &mut Xml, s: &VmSample, id: Option<i32>) {
+    x.open("MONITORING")
+        .num("CPU", format!("{:.2}", s.cpu))
+        .num("DISKRDBYTES", s.disk_io.read_bytes)
+        .num("DISKRDIOPS", s.disk_io.read_ops)
+        .num("DISKWRBYTES", s.disk_io.write_bytes)
+        .num("DISKWRIOPS", s.disk_io.write_ops);
+    for (disk, mb) in &s.disk_sizes {
+        x.open("DISK_SIZE")
+            .num("ID", disk)
+            .num("SIZE", mb)
+            .close("DISK_SIZE");
+    }
+    if let Some(id) = id {
+        x.num("ID", id);
+    }
+    x.num("MEMORY", s.memory_kb)
+        .num("NETRX", s.netrx)
+        .num("NETTX", s.nettx)
+        .num("TIMESTAMP", s.timestamp)
+        .close("MONITORING");
 }
 
 /// Host samples (the MONITORING element of host.xsd).

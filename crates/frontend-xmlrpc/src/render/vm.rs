@@ -83,13 +83,7 @@ fn write_monitoring(x: &mut Xml, sample: Option<&VmSample>) {
         x.empty("MONITORING");
         return;
     };
-    x.open("MONITORING")
-        .num("CPU", format!("{:.2}", s.cpu))
-        .num("MEMORY", s.memory_kb)
-        .num("NETRX", s.netrx)
-        .num("NETTX", s.nettx)
-        .num("TIMESTAMP", s.timestamp)
-        .close("MONITORING");
+    super::monitoring::vm_sample(x, s, None);
 }
 
 fn write_full_monitored(x: &mut Xml, vm: &Vm, sample: Option<&VmSample>) {
