@@ -212,6 +212,10 @@ def test_recover_retry_and_success(one, cli):
     wait_state(one, vid, ACTIVE, RUNNING)
     cli("vm", "poweroff", vid)
     wait_state(one, vid, ACTIVE, 18)  # SHUTDOWN_POWEROFF, never answered
+    # The simulated guest still runs, and monitoring would rightly bring a POWEROFF VM
+    # whose guest runs back to RUNNING: the host is not monitored from here on.
+    one.host.update(hid, 'SIM_MONITOR="failure"', 1)
+    wait_for(lambda: one.host.info(hid).STATE == 3, what="host ERROR")
     cli("vm", "recover", vid, "--success")
     wait_state(one, vid, POWEROFF)
     cli("vm", "recover", vid, "--delete")

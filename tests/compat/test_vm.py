@@ -161,7 +161,10 @@ def test_failures_land_in_failure_states_and_recover(one):
     wait_state(one, vid, ACTIVE, RUNNING)
 
     # An operation that never answers is settled by hand: recover success / failure.
-    one.host.update(hid, 'SIM_SHUTDOWN="-"', 1)
+    # (The simulated guest runs on, and monitoring would rightly bring a POWEROFF VM whose
+    # guest runs back to RUNNING: the host is not monitored meanwhile.)
+    one.host.update(hid, 'SIM_SHUTDOWN="-"\nSIM_MONITOR="failure"', 1)
+    wait_for(lambda: one.host.info(hid).STATE == 3, what="host ERROR")
     one.vm.action("poweroff", vid)
     wait_state(one, vid, ACTIVE, SHUTDOWN_POWEROFF)
     one.vm.recover(vid, 1)
@@ -172,6 +175,8 @@ def test_failures_land_in_failure_states_and_recover(one):
     wait_state(one, vid, ACTIVE, SHUTDOWN_POWEROFF)
     one.vm.recover(vid, 0)
     wait_state(one, vid, ACTIVE, RUNNING)
+    one.host.update(hid, 'SIM_MONITOR="ok"', 1)
+    wait_for(lambda: one.host.info(hid).STATE == 2, what="host MONITORED")
 
     one.host.update(hid, 'SIM_PROLOG="failure"', 1)
     second = small_vm(one, hid)
