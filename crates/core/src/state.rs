@@ -117,6 +117,15 @@ impl State {
             .find(|u| u.name == name)
     }
 
+    /// The host called `name` (host agents name themselves), or an ACTION error.
+    pub fn host_named(&self, name: &str) -> Result<&Host> {
+        self.hosts
+            .values()
+            .map(Arc::as_ref)
+            .find(|h| h.name == name)
+            .ok_or_else(|| Error::action(format!("no host named \"{name}\"")))
+    }
+
     /// Whether an object of kind `T` is named `name` (optionally among those owned by `uid`).
     pub fn name_taken<T: PoolObject>(&self, name: &str, uid: Option<Oid>) -> bool {
         T::pool(self)

@@ -22,11 +22,7 @@ impl Core {
     /// away from it) uses it.
     pub fn image_file_for_host(&self, host_name: &str, image_id: i32) -> Result<PathBuf> {
         self.read(|state| {
-            let host = state
-                .hosts
-                .values()
-                .find(|h| h.name == host_name)
-                .ok_or_else(|| Error::action(format!("no host named \"{host_name}\"")))?;
+            let host = state.host_named(host_name)?;
             let image = state.get::<Image>(image_id)?;
             let used_there = image.vms.iter().any(|vid| {
                 state.vms.get(vid).is_some_and(|vm| {
@@ -52,11 +48,7 @@ impl Core {
         use crate::model::PendingChange;
         use nubo_types::states::{ImageState, LcmState};
         self.read(|state| {
-            let host = state
-                .hosts
-                .values()
-                .find(|h| h.name == host_name)
-                .ok_or_else(|| Error::action(format!("no host named \"{host_name}\"")))?;
+            let host = state.host_named(host_name)?;
             let image = state.get::<Image>(image_id)?;
             let on_host = |vm: &crate::model::Vm| vm.current().is_some_and(|h| h.hid == host.id);
             let saving_here = state.vms.values().any(|vm| {
@@ -121,14 +113,7 @@ impl Core {
     /// now rather than at the next round.
     pub async fn host_hello(&self, host_name: &str, endpoint: Option<String>) -> Result<()> {
         use crate::model::Host;
-        let hid = self.read(|state| {
-            state
-                .hosts
-                .values()
-                .find(|h| h.name == host_name)
-                .map(|h| h.id)
-                .ok_or_else(|| Error::action(format!("no host named \"{host_name}\"")))
-        })?;
+        let hid = self.read(|state| state.host_named(host_name).map(|h| h.id))?;
         if let Some(url) = endpoint {
             nubo_hostapi::Endpoint::parse(&url).map_err(Error::api)?;
             self.write(move |tx| {

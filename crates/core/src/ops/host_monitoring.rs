@@ -7,8 +7,8 @@ use std::collections::HashMap;
 
 use nubo_driver::{GuestState, HostReport};
 use nubo_lifecycle::Event;
+use nubo_types::Result;
 use nubo_types::states::{HostState, LcmState, VmState};
-use nubo_types::{Error, Result};
 
 use super::vm::{Followup, apply_event};
 use crate::Core;
@@ -138,11 +138,7 @@ impl Core {
     /// of a MONITORED host, the host is not asked at the next monitoring rounds.
     pub async fn host_report_pushed(&self, host_name: &str, report: HostReport) -> Result<()> {
         let found = self.read(|state| {
-            let host = state
-                .hosts
-                .values()
-                .find(|h| h.name == host_name)
-                .ok_or_else(|| Error::action(format!("no host named \"{host_name}\"")))?;
+            let host = state.host_named(host_name)?;
             if host.state == HostState::Offline {
                 return Ok(None);
             }
