@@ -161,6 +161,32 @@ impl Answer {
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).trim().to_string()
     }
+
+    /// Reads an answer of nubod (at `url`) to a request an agent signed `request_signature`
+    /// with `secret`, and checks nubod signed it.
+    pub async fn from_nubod(
+        response: hyper::Response<hyper::body::Incoming>,
+        secret: &str,
+        request_signature: &str,
+        url: &str,
+    ) -> Result<Answer, String> {
+        let answer = Answer::read(response)
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        answer
+            .verify(secret, request_signature)
+            .map_err(|e| format!("{url}: the answer is not from nubod: {e}"))?;
+        Ok(answer)
+    }
+
+    /// `Ok` for a 200 answer, else the status and text as the error.
+    pub fn ok(&self, url: &str) -> Result<(), String> {
+        if self.status == 200 {
+            Ok(())
+        } else {
+            Err(format!("{url}: {} {}", self.status, self.text()))
+        }
+    }
 }
 
 /// Sends one request signed as host `name` (or as nubod for host `name`) and returns the

@@ -28,15 +28,7 @@ async fn post(who: &HostIdentity, front: &str, path: &str, body: Vec<u8>) -> Res
     let (endpoint, path) = split_url(&url)?;
     let (signature, response) =
         send(&endpoint, &who.name, &who.secret, "POST", &path, body, &[]).await?;
-    let answer = Answer::read(response)
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
-    answer
-        .verify(&who.secret, &signature)
-        .map_err(|e| format!("{url}: the answer is not from nubod: {e}"))?;
-    if answer.status == 200 {
-        Ok(())
-    } else {
-        Err(format!("{url}: {} {}", answer.status, answer.text()))
-    }
+    Answer::from_nubod(response, &who.secret, &signature, &url)
+        .await?
+        .ok(&url)
 }

@@ -72,12 +72,7 @@ pub async fn fetch(
     .await?;
     let status = response.status().as_u16();
     if status != 200 {
-        let answer = Answer::read(response)
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
-        answer
-            .verify(&who.secret, &signature)
-            .map_err(|e| format!("{url}: the answer is not from nubod: {e}"))?;
+        let answer = Answer::from_nubod(response, &who.secret, &signature, url).await?;
         if status == 304 {
             return Ok(Fetched::Unchanged);
         }
@@ -144,17 +139,9 @@ pub async fn upload(who: &HostIdentity, url: &str, file: &Path) -> Result<(), St
         ("content-length", length.as_str()),
     ];
     let response = send_signed(&endpoint, &signed, "PUT", &path, body, &headers).await?;
-    let answer = Answer::read(response)
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
-    answer
-        .verify(&who.secret, &signature)
-        .map_err(|e| format!("{url}: the answer is not from nubod: {e}"))?;
-    if answer.status == 200 {
-        Ok(())
-    } else {
-        Err(format!("{url}: {} {}", answer.status, answer.text()))
-    }
+    Answer::from_nubod(response, &who.secret, &signature, url)
+        .await?
+        .ok(url)
 }
 
 #[cfg(test)]
