@@ -141,7 +141,8 @@ fn signed(agent: &Agent, request_signature: &str, status: StatusCode, body: Vec<
         .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
-fn plain(status: StatusCode, text: String) -> Response {
+/// An unsigned plain-text answer.
+pub(crate) fn plain(status: StatusCode, text: String) -> Response {
     Response::builder()
         .status(status)
         .body(Body::from(text))

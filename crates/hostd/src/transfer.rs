@@ -15,6 +15,8 @@ use nubo_driver_kvm::error::KvmError;
 use nubo_driver_kvm::layout::VmDir;
 use nubo_hostapi::transfer::{self as wire, TRANSFER_PATH};
 
+use crate::server::plain;
+
 /// This agent's side of VM file transfers.
 #[derive(Debug, Clone)]
 pub struct Transfers {
@@ -112,11 +114,4 @@ impl Transfers {
             .body(Body::from_stream(stream))
             .unwrap_or_else(|_| Response::new(Body::empty()))
     }
-}
-
-fn plain(status: StatusCode, text: String) -> Response {
-    Response::builder()
-        .status(status)
-        .body(Body::from(text))
-        .unwrap_or_else(|_| Response::new(Body::empty()))
 }

@@ -238,24 +238,25 @@ async fn migrate_between(
         Ok(uri) => uri,
         Err(e) => {
             // What the destination prepared (fresh disks) is of no use to anyone.
-            incoming.operation = Operation::Cleanup;
-            incoming.spec = None;
-            if let Err(cleanup) = target.execute(incoming).await {
-                tracing::warn!(vm_id = request.vm_id, error = %cleanup, "cannot clean the destination after a failed migration");
-            }
+            drop_copy(
+                &target,
+                incoming,
+                "the destination after a failed migration",
+            )
+            .await;
             return Err(format!("destination host: {e}"));
         }
     };
     request.migrate_uri = Some(uri);
-    let vm_id = request.vm_id;
     match source.execute(request).await {
         Ok(info) => Ok(info),
         Err(e) => {
-            incoming.operation = Operation::Cleanup;
-            incoming.spec = None;
-            if let Err(cleanup) = target.execute(incoming).await {
-                tracing::warn!(vm_id, error = %cleanup, "cannot clean the destination after a failed migration");
-            }
+            drop_copy(
+                &target,
+                incoming,
+                "the destination after a failed migration",
+            )
+            .await;
             Err(e)
         }
     }
@@ -270,7 +271,6 @@ async fn transfer_between(
     here: Arc<dyn Hypervisor>,
     mut request: Request,
 ) -> Result<String, String> {
-    let vm_id = request.vm_id;
     let mut out = request.clone();
     out.operation = Operation::PrologMigrateOut;
     if let Some(previous_name) = out.target_host.take() {
@@ -283,21 +283,24 @@ async fn transfer_between(
     request.migrate_uri = Some(offer);
     match here.execute(request.clone()).await {
         Ok(info) => {
-            out.operation = Operation::Cleanup;
-            out.spec = None;
-            if let Err(e) = previous.execute(out).await {
-                tracing::warn!(vm_id, error = %e, "cannot clean the previous host after a cold migration");
-            }
+            drop_copy(&previous, out, "the previous host after a cold migration").await;
             Ok(info)
         }
         Err(e) => {
-            request.operation = Operation::Cleanup;
-            request.spec = None;
-            if let Err(cleanup) = here.execute(request).await {
-                tracing::warn!(vm_id, error = %cleanup, "cannot clean up after a failed cold migration");
-            }
+            drop_copy(&here, request, "this host after a failed cold migration").await;
             Err(e)
         }
+    }
+}
+
+/// Has `host` drop what it holds of a VM that lives on elsewhere: a CLEANUP without the
+/// VM's description (so nothing is sent back from there). A failure is only logged.
+async fn drop_copy(host: &Arc<dyn Hypervisor>, mut request: Request, which: &str) {
+    let vm_id = request.vm_id;
+    request.operation = Operation::Cleanup;
+    request.spec = None;
+    if let Err(e) = host.execute(request).await {
+        tracing::warn!(vm_id, error = %e, "cannot clean {which}");
     }
 }
 
