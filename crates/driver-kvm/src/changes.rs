@@ -272,10 +272,9 @@ async fn save_disk(
         )));
     };
     let format = if format.is_empty() { "raw" } else { format };
-    let source = if owned_file(d) || disks::has_copy(dir, d) {
-        dir.disk(d.disk_id)
-    } else {
-        images.local_path(&d.source).await?
+    let source = match own_file(dir, d) {
+        Some(f) => f,
+        None => images.local_path(&d.source).await?,
     };
     let mut args = vec!["convert".to_string(), "-q".into()];
     if running {
@@ -312,14 +311,20 @@ fn owned_file(d: &DiskSpec) -> bool {
     }
 }
 
+/// The file in the VM's directory that holds disk `d`, if one does: a file made for the
+/// VM, or its copy of a persistent image.
+fn own_file(dir: &VmDir, d: &DiskSpec) -> Option<std::path::PathBuf> {
+    (owned_file(d) || disks::has_copy(dir, d)).then(|| dir.disk(d.disk_id))
+}
+
 /// The file the VM writes for disk `d`.
 async fn writable_file(
     dir: &VmDir,
     d: &DiskSpec,
     images: &dyn ImageFiles,
 ) -> Result<String, KvmError> {
-    if owned_file(d) || disks::has_copy(dir, d) {
-        return Ok(dir.disk(d.disk_id).display().to_string());
+    if let Some(f) = own_file(dir, d) {
+        return Ok(f.display().to_string());
     }
     match &d.source {
         DiskSource::Image {

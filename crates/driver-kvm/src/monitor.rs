@@ -53,25 +53,22 @@ pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
             Some(r) => {
                 // QEMU serves one QMP client at a time: while an operation holds the
                 // socket (a migration, say), the guest counts as running.
-                let status = tokio::time::timeout(STATUS_TIMEOUT, guest::status_and_io(&dir)).await;
-                let status = match status {
-                    Ok(Ok((s, io))) => {
-                        disk_io = io;
-                        Ok(Ok(s))
-                    }
-                    Ok(Err(e)) => Ok(Err(e)),
-                    Err(e) => Err(e),
-                };
-                match status {
-                    Ok(Ok(s)) if s == "shutdown" => {
+                let status =
+                    match tokio::time::timeout(STATUS_TIMEOUT, guest::status_and_io(&dir)).await {
+                        Ok(Ok((s, io))) => {
+                            disk_io = io;
+                            Some(s)
+                        }
+                        _ => None,
+                    };
+                match status.as_deref() {
+                    Some("shutdown") => {
                         // The guest powered itself off: QEMU goes, the fact stays.
                         let _ = tokio::fs::write(dir.powered_off(), b"").await;
                         guest::stop_hard(&dir).await;
                         (GuestState::Poweroff, 0.0, 0)
                     }
-                    Ok(Ok(s)) if matches!(s.as_str(), "paused" | "postmigrate" | "suspended") => {
-                        (GuestState::Paused, 0.0, 0)
-                    }
+                    Some("paused" | "postmigrate" | "suspended") => (GuestState::Paused, 0.0, 0),
                     _ => {
                         let (cpu, mem) = cpu_and_memory(driver, vm_id, r);
                         (GuestState::Running, cpu, mem)
