@@ -321,6 +321,15 @@ def lab_cloud(index: int, hosts: int = 1, extra_args=(), monitor_interval: int =
             pytest.fail(f"nubo-hostd died: {dead}\n{logs}", pytrace=False)
 
 
+def import_guest_image(one, guest: Path, name: str = "boot") -> int:
+    """Imports the test guest's bootable disk as an OS image; its id, once READY."""
+    from onehelpers import wait_for
+    img = one.image.allocate(
+        f'NAME="{uniq(name)}"\nTYPE="OS"\nPATH="{guest}/nubo-test-guest.qcow2"', 1)
+    wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")
+    return img
+
+
 def vm_state(one, vid) -> tuple[int, int]:
     vm = one.vm.info(vid)
     return vm.STATE, vm.LCM_STATE

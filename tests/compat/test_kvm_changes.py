@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hostd import guest_dir, kernel_boot, lab_cloud, wait_state
+from hostd import guest_dir, import_guest_image, kernel_boot, lab_cloud, wait_state
 from onehelpers import tmpl, uniq, wait_for
 
 ACTIVE, DONE, POWEROFF = 3, 6, 8
@@ -32,9 +32,7 @@ def test_disks_nics_and_snapshots_change_on_a_running_guest(cloud, guest):
     d, lab, h = cloud
     one = d.admin()
     hid = h.host_id(one)
-    img = one.image.allocate(
-        f'NAME="{uniq("boot")}"\nTYPE="OS"\nPATH="{guest}/nubo-test-guest.qcow2"', 1)
-    wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")
+    img = import_guest_image(one, guest, "boot")
     nets = [one.vn.allocate(
         f'NAME="{uniq("net")}"\nVN_MAD="bridge"\nBRIDGE="br0"\nNETWORK_MASK="255.255.255.0"\n'
         f'AR=[TYPE="IP4", IP="10.99.{lab.index}.{10 + 10 * i}", SIZE="5"]', -1) for i in range(2)]

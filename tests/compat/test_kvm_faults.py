@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from hostd import guest_dir, http_get, kernel_boot, lab_cloud, vm_state, wait_state
+from hostd import (guest_dir, http_get, import_guest_image, kernel_boot, lab_cloud, vm_state,
+                   wait_state)
 from onehelpers import tmpl, uniq, wait_for
 
 ACTIVE, DONE, POWEROFF = 3, 6, 8
@@ -132,9 +133,7 @@ def test_a_full_disk_fails_the_prolog_with_the_reason_and_leaves_nothing(cloud, 
     one = d.admin()
     small = lab.add_host(d, state_mb=8)
     hid = small.host_id(one)
-    img = one.image.allocate(
-        f'NAME="{uniq("big")}"\nTYPE="OS"\nPATH="{guest}/nubo-test-guest.qcow2"', 1)
-    wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")
+    img = import_guest_image(one, guest, "big")
     vid = one.vm.allocate(
         f'NAME="{uniq("cramped")}"\nCPU="0.5"\nMEMORY="128"\nDISK=[IMAGE_ID="{img}"]\n'
         f'SCHED_REQUIREMENTS="ID = {hid}"', False)

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from hostd import guest_dir, http_get, kernel_boot, lab_cloud, wait_state
+from hostd import guest_dir, http_get, import_guest_image, kernel_boot, lab_cloud, wait_state
 from onehelpers import tmpl, uniq, wait_for
 
 ACTIVE, STOPPED, SUSPENDED, DONE, POWEROFF, UNDEPLOYED = 3, 4, 5, 6, 8, 9
@@ -143,9 +143,7 @@ def test_guests_boot_from_an_imported_image_fetched_once_by_the_host(cloud, gues
     d, h = cloud
     one = d.admin()
     hid = h.host_id(one)
-    img = one.image.allocate(
-        f'NAME="{uniq("guest-img")}"\nTYPE="OS"\nPATH="{guest}/nubo-test-guest.qcow2"', 1)
-    wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")
+    img = import_guest_image(one, guest, "guest-img")
     image = one.image.info(img)
     assert image.FORMAT == "qcow2"
     net = one.vn.allocate(
@@ -183,9 +181,7 @@ def test_a_missing_image_file_fails_the_prolog_with_a_message(cloud, guest):
     d, h = cloud
     one = d.admin()
     hid = h.host_id(one)
-    img = one.image.allocate(
-        f'NAME="{uniq("doomed")}"\nTYPE="OS"\nPATH="{guest}/nubo-test-guest.qcow2"', 1)
-    wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")
+    img = import_guest_image(one, guest, "doomed")
     os.remove(one.image.info(img).SOURCE)
     vid = one.vm.allocate(
         f'NAME="{uniq("no-disk")}"\nCPU="0.5"\nMEMORY="128"\nDISK=[IMAGE_ID="{img}"]\n'

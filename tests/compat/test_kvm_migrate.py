@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hostd import guest_dir, http_get, kernel_boot, lab_cloud
+from hostd import guest_dir, http_get, import_guest_image, kernel_boot, lab_cloud
 from onehelpers import tmpl, uniq, wait_for
 
 ACTIVE, DONE, RUNNING = 3, 6, 3
@@ -39,18 +39,24 @@ def type_into(h, vid: int, line: str) -> None:
         time.sleep(0.5)
 
 
-def wait_running_on(one, hosts, vid, hid, timeout=120):
+def wait_on(one, hosts, vid, state, lcm, hid, timeout=120):
     def where():
         vm = one.vm.info(vid)
         hist = vm.HISTORY_RECORDS.HISTORY
         last = (hist[-1] if hist else None) if isinstance(hist, list) else hist
         return vm.STATE, vm.LCM_STATE, last.HID if last is not None else None
     deadline = time.monotonic() + timeout
-    while where() != (ACTIVE, RUNNING, hid):
+    while where() != (state, lcm, hid):
         if time.monotonic() > deadline:
             logs = "\n".join(f"--- {h.name} ---\n{h.log_tail(3000)}" for h in hosts)
-            raise AssertionError(f"VM {vid} is {where()}, not RUNNING on {hid}\n{logs}")
+            error = tmpl(one.xml("vm.info", vid), "ERROR", "USER_TEMPLATE")
+            raise AssertionError(f"VM {vid} is {where()}, not {(state, lcm, hid)} "
+                                 f"(error: {error})\n{logs}")
         time.sleep(0.2)
+
+
+def wait_running_on(one, hosts, vid, hid, timeout=120):
+    wait_on(one, hosts, vid, ACTIVE, RUNNING, hid, timeout)
 
 
 def test_a_running_guest_moves_live_and_back(two_hosts, guest):
@@ -98,9 +104,7 @@ def test_a_guest_with_local_disks_moves_live_with_them(two_hosts, guest):
     d, lab, h1, h2 = two_hosts
     one = d.admin()
     id1, id2 = h1.host_id(one), h2.host_id(one)
-    img = one.image.allocate(
-        f'NAME="{uniq("boot")}"\nTYPE="OS"\nPATH="{guest}/nubo-test-guest.qcow2"', 1)
-    wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")
+    img = import_guest_image(one, guest, "boot")
     vid = one.vm.allocate(
         f'NAME="{uniq("disky")}"\nCPU="0.5"\nMEMORY="128"\n'
         f'DISK=[IMAGE_ID="{img}"]\nDISK=[SIZE="8", TYPE="fs"]\n'
@@ -148,22 +152,6 @@ def status_of(url: str) -> int:
         return e.code
 
 
-def wait_on(one, hosts, vid, state, lcm, hid, timeout=120):
-    def where():
-        vm = one.vm.info(vid)
-        hist = vm.HISTORY_RECORDS.HISTORY
-        last = (hist[-1] if hist else None) if isinstance(hist, list) else hist
-        return vm.STATE, vm.LCM_STATE, last.HID if last is not None else None
-    deadline = time.monotonic() + timeout
-    while where() != (state, lcm, hid):
-        if time.monotonic() > deadline:
-            logs = "\n".join(f"--- {h.name} ---\n{h.log_tail(3000)}" for h in hosts)
-            error = tmpl(one.xml("vm.info", vid), "ERROR", "USER_TEMPLATE")
-            raise AssertionError(f"VM {vid} is {where()}, not {(state, lcm, hid)} "
-                                 f"(error: {error})\n{logs}")
-        time.sleep(0.2)
-
-
 def test_a_guest_moves_cold_with_its_memory_and_disks_and_back_powered_off(two_hosts, guest):
     """Without --live: the guest is saved on h1, its overlay, volatile disk and memory
     travel to h2 (checked against their digests), the overlay is rebased onto h2's copy
@@ -171,9 +159,7 @@ def test_a_guest_moves_cold_with_its_memory_and_disks_and_back_powered_off(two_h
     d, lab, h1, h2 = two_hosts
     one = d.admin()
     id1, id2 = h1.host_id(one), h2.host_id(one)
-    img = one.image.allocate(
-        f'NAME="{uniq("boot")}"\nTYPE="OS"\nPATH="{guest}/nubo-test-guest.qcow2"', 1)
-    wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")
+    img = import_guest_image(one, guest, "boot")
     vid = one.vm.allocate(
         f'NAME="{uniq("cold")}"\nCPU="0.5"\nMEMORY="128"\n'
         f'DISK=[IMAGE_ID="{img}"]\nDISK=[SIZE="8", TYPE="fs"]\n'
@@ -335,9 +321,7 @@ def test_a_live_migration_the_destination_cannot_take_leaves_the_guest_where_it_
     d, lab, h1, h2 = two_hosts
     one = d.admin()
     id1, id2 = h1.host_id(one), h2.host_id(one)
-    img = one.image.allocate(
-        f'NAME="{uniq("vanishing")}"\nTYPE="OS"\nPATH="{guest}/nubo-test-guest.qcow2"', 1)
-    wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")
+    img = import_guest_image(one, guest, "vanishing")
     vid = one.vm.allocate(
         f'NAME="{uniq("stayer")}"\nCPU="0.5"\nMEMORY="128"\nDISK=[IMAGE_ID="{img}"]\n'
         f'SCHED_REQUIREMENTS="ID = {id1}"', False)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from hostd import guest_dir, kernel_boot, lab_cloud, wait_state
+from hostd import guest_dir, import_guest_image, kernel_boot, lab_cloud, wait_state
 from onehelpers import tmpl, uniq, wait_for
 
 ACTIVE, DONE, RUNNING = 3, 6, 3
@@ -72,9 +72,7 @@ def test_nubod_and_agents_speak_tls_both_ways(cloud, guest):
     with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
         urllib.request.urlopen(f"http://{h1.addr}:{h1.port}/v1/monitor", timeout=10).read()
 
-    img = one.image.allocate(
-        f'NAME="{uniq("boot")}"\nTYPE="OS"\nPATH="{guest}/nubo-test-guest.qcow2"', 1)
-    wait_for(lambda: one.image.info(img).STATE == 1, timeout=60, what="image READY")
+    img = import_guest_image(one, guest, "boot")
     vid = one.vm.allocate(
         f'NAME="{uniq("sealed")}"\nCPU="0.5"\nMEMORY="128"\nDISK=[IMAGE_ID="{img}"]\n'
         f'SCHED_REQUIREMENTS="ID = {id1}"', False)
