@@ -9,7 +9,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request as HttpRequest;
-use hyper_util::rt::TokioIo;
 use nubo_driver::{BoxFuture, ConsoleChunk, HostReport, Hypervisor, Outcome, Request};
 
 use crate::auth;
@@ -244,13 +243,7 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let authority = endpoint.authority.as_str();
-    let stream = crate::tls::connect(authority, endpoint.tls).await?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("{authority}: {e}"))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
+    let mut sender = crate::tls::http1(authority, endpoint.tls).await?;
     let mut builder = HttpRequest::builder()
         .method(method)
         .uri(path)

@@ -114,6 +114,27 @@ pub async fn connect(authority: &str, tls: bool) -> Result<Box<dyn Io>, String> 
     Ok(Box::new(stream))
 }
 
+/// An HTTP/1.1 connection to `authority` (over TLS when `tls`), ready for requests; the
+/// connection is driven in the background until the sender is dropped.
+pub async fn http1<B>(
+    authority: &str,
+    tls: bool,
+) -> Result<hyper::client::conn::http1::SendRequest<B>, String>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let stream = connect(authority, tls).await?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("{authority}: {e}"))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
 /// A server configuration from a certificate chain and its private key (PEM files).
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
     let chain = CertificateDer::pem_file_iter(cert)

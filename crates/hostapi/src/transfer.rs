@@ -9,7 +9,6 @@ use std::path::Path;
 
 use http_body_util::{BodyExt, Empty};
 use hyper::Request as HttpRequest;
-use hyper_util::rt::TokioIo;
 
 use crate::auth::{self, AuthError};
 use crate::images::split_url;
@@ -78,13 +77,7 @@ pub fn parse_query(query: &str) -> Option<(i64, String)> {
 pub async fn download(url: &str, dest: &Path) -> Result<String, String> {
     let (endpoint, path) = split_url(url)?;
     let authority = endpoint.authority;
-    let stream = crate::tls::connect(&authority, endpoint.tls).await?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("{authority}: {e}"))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
+    let mut sender = crate::tls::http1(&authority, endpoint.tls).await?;
     let request = HttpRequest::builder()
         .method("GET")
         .uri(&path)

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
 use nubo_types::{Error, ObjectKind, Result};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -52,16 +51,10 @@ pub async fn fetch(url: &str, dir: &Path, want_sha256: Option<&str>) -> Result<P
         format!("{authority}:80")
     };
     let failed = |e: &dyn std::fmt::Display| alloc(format!("Cannot download \"{url}\": {e}"));
-    let stream = tokio::time::timeout(STALL, nubo_hostapi::tls::connect(&address, tls))
+    let mut sender = tokio::time::timeout(STALL, nubo_hostapi::tls::http1(&address, tls))
         .await
         .map_err(|_| failed(&"connection timed out"))?
         .map_err(|e| failed(&e))?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| failed(&e))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
     let request = hyper::Request::get(&path)
         .header(hyper::header::HOST, authority)
         .header(hyper::header::USER_AGENT, "nubod")
