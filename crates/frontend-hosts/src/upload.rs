@@ -6,11 +6,9 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use http_body_util::BodyExt;
 use nubo_hostapi::auth;
+use nubo_hostapi::files::{self, ReceiveError};
 use nubo_hostapi::images::{IMAGES_PATH, SHA256_HEADER};
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
 /// Receives one image upload.
 pub async fn receive(
@@ -76,7 +74,7 @@ static UPLOADS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 /// `still_allowed` once received.
 async fn write(
     target: &std::path::Path,
-    mut body: Body,
+    body: Body,
     announced: &str,
     still_allowed: impl Fn() -> bool,
 ) -> Result<(), (StatusCode, String)> {
@@ -93,51 +91,30 @@ async fn write(
     let mut name = target.as_os_str().to_owned();
     name.push(format!(".upload-{}-{n}", std::process::id()));
     let tmp = std::path::PathBuf::from(name);
-    let mut file = tokio::fs::File::create(&tmp).await.map_err(internal)?;
-    let mut hasher = Sha256::new();
-    let written: Result<(), (StatusCode, String)> = async {
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| {
-                (
-                    StatusCode::BAD_REQUEST,
-                    format!("the upload broke off: {e}"),
-                )
-            })?;
-            if let Ok(data) = frame.into_data() {
-                hasher.update(&data);
-                file.write_all(&data).await.map_err(internal)?;
-            }
-        }
-        file.sync_all().await.map_err(internal)?;
-        Ok(())
-    }
-    .await;
-    drop(file);
-    let got = hex::encode(hasher.finalize());
-    let outcome = written
-        .and_then(|()| {
-            if got == announced {
-                Ok(())
-            } else {
-                Err((
-                    StatusCode::BAD_REQUEST,
-                    format!("the upload arrived damaged (SHA-256 {got}, announced {announced})"),
-                ))
-            }
-        })
-        .and_then(|()| {
-            if still_allowed() {
-                Ok(())
-            } else {
-                Err((
-                    StatusCode::FORBIDDEN,
-                    "the image may no longer be written".to_string(),
-                ))
-            }
-        });
-    let outcome = match outcome {
-        Ok(()) => tokio::fs::rename(&tmp, target).await.map_err(internal),
-        Err(e) => Err(e),
+    let got = files::receive(body, &tmp, "the agent")
+        .await
+        .map_err(|e| match e {
+            ReceiveError::Sender(e) => (
+                StatusCode::BAD_REQUEST,
+                format!("the upload broke off: {e}"),
+            ),
+            ReceiveError::Write(e) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot write the image: {e}"),
+            ),
+        })?;
+    let outcome = if got != announced {
+        Err((
+            StatusCode::BAD_REQUEST,
+            format!("the upload arrived damaged (SHA-256 {got}, announced {announced})"),
+        ))
+    } else if !still_allowed() {
+        Err((
+            StatusCode::FORBIDDEN,
+            "the image may no longer be written".to_string(),
+        ))
+    } else {
+        tokio::fs::rename(&tmp, target).await.map_err(internal)
     };
     if outcome.is_err() {
         let _ = tokio::fs::remove_file(&tmp).await;

@@ -28,34 +28,48 @@ pub fn file_chunks(
     })
 }
 
+/// Why a body could not be received.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReceiveError {
+    /// The sender broke off or went silent.
+    #[error("{0}")]
+    Sender(String),
+    /// The file could not be written (a full disk, say).
+    #[error("{0}")]
+    Write(String),
+}
+
+impl From<ReceiveError> for String {
+    fn from(e: ReceiveError) -> String {
+        e.to_string()
+    }
+}
+
 /// Writes `body` into `tmp` (synced) and answers its SHA-256; on any failure (or two
 /// minutes without data) `tmp` is removed. `from` names the sender in errors.
-pub async fn receive<B>(mut body: B, tmp: &Path, from: &str) -> Result<String, String>
+pub async fn receive<B>(mut body: B, tmp: &Path, from: &str) -> Result<String, ReceiveError>
 where
     B: hyper::body::Body<Data = bytes::Bytes> + Unpin,
     B::Error: std::fmt::Display,
 {
-    let written: Result<String, String> = async {
-        let mut file = tokio::fs::File::create(tmp)
-            .await
-            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let write = |e: std::io::Error| ReceiveError::Write(format!("{}: {e}", tmp.display()));
+    let written: Result<String, ReceiveError> = async {
+        let mut file = tokio::fs::File::create(tmp).await.map_err(write)?;
         let mut hasher = Sha256::new();
         loop {
             let next = tokio::time::timeout(STALL, body.frame())
                 .await
-                .map_err(|_| format!("{from}: no data for {} s", STALL.as_secs()))?;
+                .map_err(|_| {
+                    ReceiveError::Sender(format!("{from}: no data for {} s", STALL.as_secs()))
+                })?;
             let Some(frame) = next else { break };
-            let frame = frame.map_err(|e| format!("{from}: {e}"))?;
+            let frame = frame.map_err(|e| ReceiveError::Sender(format!("{from}: {e}")))?;
             if let Ok(data) = frame.into_data() {
                 hasher.update(&data);
-                file.write_all(&data)
-                    .await
-                    .map_err(|e| format!("{}: {e}", tmp.display()))?;
+                file.write_all(&data).await.map_err(write)?;
             }
         }
-        file.sync_all()
-            .await
-            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+        file.sync_all().await.map_err(write)?;
         Ok(hex::encode(hasher.finalize()))
     }
     .await;
