@@ -69,6 +69,7 @@ fn user(id: Oid, name: &str, password: &str, driver: &str) -> User {
         auth_driver: driver.into(),
         enabled: true,
         login_tokens: Vec::new(),
+        ec2_keys: Vec::new(),
         template,
         quotas: Quotas::default(),
     }

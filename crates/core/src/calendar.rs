@@ -3,7 +3,7 @@
 //! showback (months) need, without a date crate.
 
 /// (year, month 1–12, day 1–31) of day number `days` since 1970-01-01.
-pub(crate) fn civil(days: i64) -> (i64, i64, i64) {
+pub fn civil(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -16,7 +16,7 @@ pub(crate) fn civil(days: i64) -> (i64, i64, i64) {
 }
 
 /// The day number since 1970-01-01 of `y`-`m`-`d`.
-pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+pub fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;

@@ -4,7 +4,7 @@
 
 pub mod auth;
 pub mod bootstrap;
-mod calendar;
+pub mod calendar;
 mod clock;
 mod commit;
 pub mod model;

@@ -3,6 +3,7 @@
 mod acl;
 mod authorize;
 mod caller;
+pub mod ec2_secret;
 mod password;
 mod server_cipher;
 mod session;
@@ -13,5 +14,5 @@ pub use authorize::{authorize, authorize_create, authorize_kind, may};
 pub use caller::Caller;
 pub use password::{hash_password, random_hex};
 pub use server_cipher::login_token as server_login_token;
-pub use session::{SESSION_EXPIRATION_TIME, Verified, authenticate};
+pub use session::{SESSION_EXPIRATION_TIME, Verified, authenticate, caller_of};
 pub use session_cache::SessionCache;

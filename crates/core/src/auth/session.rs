@@ -70,6 +70,12 @@ fn driver_accepts(user: &User, secret: &str) -> bool {
     }
 }
 
+/// The caller that user `user` is when acting with all of its groups (as an EC2 access key
+/// does).
+pub fn caller_of(state: &State, user: &User) -> Result<Caller> {
+    Ok(verified(state, user, None, 0)?.caller)
+}
+
 fn verified(state: &State, user: &User, egid: Option<i32>, valid_until: i64) -> Result<Verified> {
     let (gid, groups) = match egid {
         Some(g) if user.groups.contains(&g) => (g, [g].into_iter().collect()),

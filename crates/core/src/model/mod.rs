@@ -32,7 +32,7 @@ pub use image::{Image, ImageSnapshot};
 pub use quota::{QuotaEntry, QuotaKind, Quotas, format_quota_value};
 pub use secgroup::SecGroup;
 pub use traits::{NameScope, Named, Templated};
-pub use user::{LoginToken, User};
+pub use user::{Ec2Key, LoginToken, User};
 pub use vm::{DiskSnapshots, History, PendingChange, Vm, VmOrigin};
 pub use vm_template::VmTemplate;
 pub use vmgroup::{RolePolicy, VmGroup, VmGroupRole, split_names};

@@ -1,4 +1,4 @@
-//! A user: credentials, group membership, login tokens and quotas.
+//! A user: credentials, group membership, login tokens, EC2 access keys and quotas.
 
 use std::collections::BTreeSet;
 
@@ -30,6 +30,9 @@ pub struct User {
     pub enabled: bool,
     /// Login tokens.
     pub login_tokens: Vec<LoginToken>,
+    /// EC2 access keys (their secrets sealed, see `auth::ec2_secret`).
+    #[serde(default)]
+    pub ec2_keys: Vec<Ec2Key>,
     /// User template.
     pub template: Template,
     /// Quotas and their usage.
@@ -45,6 +48,17 @@ pub struct LoginToken {
     pub expiration_time: i64,
     /// The effective group of sessions opened with it; -1 for none.
     pub egid: Oid,
+}
+
+/// An EC2 access key of a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ec2Key {
+    /// The access key id (public; it names the key in signed requests).
+    pub access_key_id: String,
+    /// The secret access key, sealed under a key that lives outside the database.
+    pub sealed_secret: String,
+    /// When it was made (epoch seconds).
+    pub created: i64,
 }
 
 impl PoolObject for User {

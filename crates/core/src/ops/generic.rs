@@ -136,6 +136,23 @@ impl Core {
         .await
     }
 
+    /// Edits the object's template with `edit` in one write (the caller needs MANAGE):
+    /// what `edit` changes is committed together, or nothing is when it fails.
+    pub async fn edit_template<T: Templated, R: Send + 'static>(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        edit: impl FnOnce(&mut Template) -> Result<R>,
+    ) -> Result<R> {
+        self.write(|tx| {
+            let mut obj = (*fetch_for::<T>(tx.state, caller, id, AuthOp::Manage)?).clone();
+            let out = edit(obj.template_mut())?;
+            tx.put(obj)?;
+            Ok(out)
+        })
+        .await
+    }
+
     /// Renames the object.
     pub async fn rename<T: Named>(&self, caller: &Caller, id: Oid, name: &str) -> Result<Oid> {
         let name = name.to_string();

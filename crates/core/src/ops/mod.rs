@@ -5,6 +5,7 @@ pub mod address_range;
 pub mod cluster;
 pub mod datastore;
 pub mod document;
+pub mod ec2_keys;
 pub mod generic;
 pub mod group;
 pub mod host;

@@ -100,6 +100,7 @@ impl Core {
                 auth_driver: driver.clone(),
                 enabled: true,
                 login_tokens: Vec::new(),
+                ec2_keys: Vec::new(),
                 template,
                 quotas: Quotas::default(),
             };

@@ -93,3 +93,120 @@ impl Core {
         Ok(vm_id)
     }
 }
+
+/// VMs to create together from one template (EC2's RunInstances): one extra template per
+/// VM, at most; at least `min` of them, else none.
+#[derive(Debug, Clone)]
+pub struct InstantiateBatch {
+    /// Merged into the template, one per VM (their number is the most VMs made).
+    pub extras: Vec<String>,
+    /// The fewest VMs worth creating.
+    pub min: usize,
+    /// An idempotency token: a user attribute name and value that every VM of the batch
+    /// carries. When VMs of the caller already carry it, they are the answer and nothing
+    /// is created.
+    pub token: Option<(String, String)>,
+}
+
+/// What [`Core::template_instantiate_batch`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// The batch's VMs, in creation order.
+    pub ids: Vec<Oid>,
+    /// False when the token named an earlier batch, which is returned instead.
+    pub created: bool,
+}
+
+impl Core {
+    /// Creates as many VMs of `batch` as quotas allow, between `min` and the number of
+    /// extras, from template `id`, each in one all-or-nothing write; or returns the earlier
+    /// batch that carries the same token.
+    pub async fn template_instantiate_batch(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        batch: InstantiateBatch,
+    ) -> Result<BatchOutcome> {
+        let extras = batch
+            .extras
+            .iter()
+            .map(|e| parse_template(e))
+            .collect::<Result<Vec<_>>>()?;
+        let max = extras.len();
+        if batch.min == 0 || batch.min > max {
+            return Err(Error::api(format!(
+                "Cannot create between {} and {max} VMs",
+                batch.min
+            )));
+        }
+        // The most VMs that fit: a batch that succeeds is committed, so try the largest
+        // first and step down while quotas refuse, to the minimum.
+        let mut count = max;
+        loop {
+            match self
+                .instantiate_n(caller, id, &extras[..count], batch.token.clone())
+                .await
+            {
+                Err(Error::Quota { .. }) if count > batch.min => count -= 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn instantiate_n(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        extras: &[Template],
+        token: Option<(String, String)>,
+    ) -> Result<BatchOutcome> {
+        let extras = extras.to_vec();
+        let (outcome, follow) = self
+            .write(move |tx| {
+                if let Some((attr, value)) = &token {
+                    let earlier: Vec<Oid> = tx
+                        .state
+                        .vms
+                        .values()
+                        .filter(|vm| {
+                            vm.meta.uid == caller.uid && vm.user_template.get(attr) == Some(value)
+                        })
+                        .map(|vm| vm.meta.id)
+                        .collect();
+                    if !earlier.is_empty() {
+                        let outcome = BatchOutcome {
+                            ids: earlier,
+                            created: false,
+                        };
+                        return Ok((outcome, crate::ops::vm::Followup::default()));
+                    }
+                }
+                let source = fetch_for::<VmTemplate>(tx.state, caller, id, AuthOp::Use)?;
+                let mut ids = Vec::new();
+                let mut follow = crate::ops::vm::Followup::default();
+                for extra in &extras {
+                    let mut template = source.template.clone();
+                    template.merge(extra);
+                    // A NAME only from the extra; otherwise the VM gets the template's name
+                    // and its id, as template.instantiate does.
+                    let name = extra.get("NAME").map(|n| n.trim().to_string());
+                    template.remove("NAME");
+                    if let Some(name) = name.filter(|n| !n.is_empty()) {
+                        template.set("NAME", name);
+                    }
+                    template.set("TEMPLATE_ID", id.to_string());
+                    if let Some((attr, value)) = &token {
+                        template.set(attr, value.clone());
+                    }
+                    let (vm_id, more) =
+                        create_vm(tx, caller, template, false, Some(&source.meta.name))?;
+                    ids.push(vm_id);
+                    follow.extend(more);
+                }
+                Ok((BatchOutcome { ids, created: true }, follow))
+            })
+            .await?;
+        self.follow_up(follow);
+        Ok(outcome)
+    }
+}
