@@ -5,6 +5,7 @@ mod acl;
 mod cluster;
 mod datastore;
 mod document;
+mod ec2_key;
 mod group;
 mod host;
 mod image;
@@ -70,6 +71,9 @@ pub enum Command {
     /// Zones.
     #[command(subcommand)]
     Zone(zone::Cmd),
+    /// EC2 access keys: create (prints the secret once), list, delete.
+    #[command(subcommand)]
+    Ec2Key(ec2_key::Cmd),
 }
 
 /// Runs a command.
@@ -90,5 +94,6 @@ pub fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
         Command::Secgroup(cmd) => cmd.run(ctx),
         Command::Document(cmd) => cmd.run(ctx),
         Command::Zone(cmd) => cmd.run(ctx),
+        Command::Ec2Key(cmd) => cmd.run(ctx),
     }
 }

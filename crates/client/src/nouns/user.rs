@@ -1,5 +1,5 @@
 //! Verbs of users and groups beyond the generic ones: creation, passwords, authentication
-//! drivers, group membership, group admins and login tokens.
+//! drivers, group membership, group admins, login tokens and EC2 access keys.
 
 use nubo_xmlrpc::Value;
 
@@ -75,6 +75,25 @@ impl Resource<'_, User> {
             Value::Int(egid),
         ];
         self.client().call_string(&method, params)
+    }
+
+    /// `user.ec2keycreate(id)` (Nubo; -1: the caller): a new EC2 access key, as
+    /// `<EC2_KEY>` XML with `ACCESS_KEY_ID` and `SECRET_ACCESS_KEY`.
+    pub fn ec2_key_create(&self, id: i32) -> Result<String, ClientError> {
+        self.client()
+            .call_string(&Self::method("ec2keycreate"), vec![Value::Int(id)])
+    }
+
+    /// `user.ec2keyinfo(id)` (Nubo; -1: the caller): the user's EC2 access keys as
+    /// `<EC2_KEYS>` XML, without secrets.
+    pub fn ec2_key_info(&self, id: i32) -> Result<String, ClientError> {
+        self.client()
+            .call_string(&Self::method("ec2keyinfo"), vec![Value::Int(id)])
+    }
+
+    /// `user.ec2keydelete(id, access_key_id)` (Nubo; -1: the caller).
+    pub fn ec2_key_delete(&self, id: i32, access_key_id: &str) -> Result<(), ClientError> {
+        self.act("ec2keydelete", id, vec![Value::from(access_key_id)])
     }
 }
 

@@ -22,6 +22,9 @@ pub async fn call(core: &Core, object: &str, verb: &str, p: &Params) -> Option<C
         ("user", "quota") => quota(core, p).await,
         ("user", "enable") => enable(core, p).await,
         ("user", "login") => login(core, p).await,
+        ("user", "ec2keycreate") => ec2_key_create(core, p).await,
+        ("user", "ec2keyinfo") => ec2_key_info(core, p),
+        ("user", "ec2keydelete") => ec2_key_delete(core, p).await,
         ("userpool", "info") => pool(core, p),
         ("userquota", "info") => defaults(core, p),
         ("userquota", "update") => defaults_update(core, p).await,
@@ -112,6 +115,33 @@ async fn login(core: &Core, p: &Params) -> CallResult {
         )
         .await?;
     Ok(nubo_xmlrpc::Value::String(token))
+}
+
+/// `one.user.ec2keycreate(session, uid)` (Nubo): a new EC2 access key and its secret.
+async fn ec2_key_create(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let oid = p.int(1)?;
+    let key = core.ec2_key_create(&c, oid).await.map_err(on(oid))?;
+    xml(render::ec2_key_new(&key))
+}
+
+/// `one.user.ec2keyinfo(session, uid)` (Nubo): the user's EC2 access keys, no secrets.
+fn ec2_key_info(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let oid = p.int(1)?;
+    xml(render::ec2_keys(
+        &core.ec2_key_list(&c, oid).map_err(on(oid))?,
+    ))
+}
+
+/// `one.user.ec2keydelete(session, uid, access_key_id)` (Nubo).
+async fn ec2_key_delete(core: &Core, p: &Params) -> CallResult {
+    let c = auth(core, p)?;
+    let oid = p.int(1)?;
+    id(core
+        .ec2_key_delete(&c, oid, p.str(2)?)
+        .await
+        .map_err(on(oid))?)
 }
 
 fn pool(core: &Core, p: &Params) -> CallResult {

@@ -29,7 +29,7 @@ pub use host::{host, host_pool};
 pub use image::{image, image_pool};
 pub use monitoring::{accounting, host_monitoring, showback, vm_console, vm_monitoring};
 pub use secgroup::{secgroup, secgroup_pool};
-pub use user::{user, user_pool, user_quota_defaults};
+pub use user::{ec2_key_new, ec2_keys, user, user_pool, user_quota_defaults};
 pub use vm::{vm, vm_monitored, vm_pool, vm_pool_extended, vm_template, vm_template_pool};
 pub use vmgroup::{vmgroup, vmgroup_pool};
 pub use vnet::{vnet, vnet_pool};

@@ -1,8 +1,9 @@
-//! `USER`, `USER_POOL` and `DEFAULT_USER_QUOTAS`.
+//! `USER`, `USER_POOL`, `DEFAULT_USER_QUOTAS`, and Nubo's `EC2_KEY` / `EC2_KEYS`.
 
 use std::sync::Arc;
 
 use nubo_core::model::{Quotas, User};
+use nubo_core::ops::ec2_keys::{Ec2KeyInfo, NewEc2Key};
 
 use super::common::template;
 use super::quota::{pool_quotas, quotas};
@@ -63,5 +64,32 @@ pub fn user_pool(users: &[Arc<User>], default_quotas: &Quotas) -> String {
 pub fn user_quota_defaults(q: &Quotas) -> String {
     let mut x = Xml::new();
     defaults(&mut x, q);
+    x.finish()
+}
+
+/// A new EC2 access key with its secret (the only time the secret is shown).
+pub fn ec2_key_new(k: &NewEc2Key) -> String {
+    let mut x = Xml::new();
+    x.open("EC2_KEY")
+        .num("USER_ID", k.uid)
+        .text("ACCESS_KEY_ID", &k.access_key_id)
+        .text("SECRET_ACCESS_KEY", &k.secret)
+        .close("EC2_KEY");
+    x.finish()
+}
+
+/// A user's EC2 access keys, without secrets.
+pub fn ec2_keys(keys: &[Ec2KeyInfo]) -> String {
+    let mut x = Xml::new();
+    x.open("EC2_KEYS");
+    for k in keys {
+        x.open("EC2_KEY")
+            .num("USER_ID", k.uid)
+            .text("USER_NAME", &k.uname)
+            .text("ACCESS_KEY_ID", &k.access_key_id)
+            .num("CREATED", k.created)
+            .close("EC2_KEY");
+    }
+    x.close("EC2_KEYS");
     x.finish()
 }
