@@ -31,6 +31,12 @@ pub struct Args {
     /// agents and image URLs (repeatable).
     #[arg(long)]
     pub ca_file: Vec<PathBuf>,
+    /// Serve the EC2 Query API on ADDR:PORT (`--ec2` alone: 127.0.0.1:4567; off without it).
+    #[arg(long, num_args = 0..=1, default_missing_value = DEFAULT_EC2_LISTEN, value_name = "ADDR:PORT")]
+    pub ec2: Option<String>,
+    /// The region EC2 requests must be signed for (default "nubo").
+    #[arg(long)]
+    pub ec2_region: Option<String>,
     /// Database URL: postgres://... for PostgreSQL (default: SQLite in the data dir).
     #[arg(long)]
     pub database: Option<String>,
@@ -51,6 +57,9 @@ pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
 }
+
+/// Where `--ec2` alone serves the EC2 API (econe's port).
+const DEFAULT_EC2_LISTEN: &str = "127.0.0.1:4567";
 
 /// One-off commands.
 #[derive(Debug, clap::Subcommand)]
@@ -79,6 +88,21 @@ pub struct FileConfig {
     /// The listener host agents use.
     #[serde(default)]
     pub hosts: HostsFileConfig,
+    /// The EC2 Query API.
+    #[serde(default)]
+    pub ec2: Ec2FileConfig,
+}
+
+/// `[ec2]` section: the EC2 API is served when `listen` is set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ec2FileConfig {
+    /// Listen address (ADDR:PORT).
+    pub listen: Option<String>,
+    /// The region requests must be signed for (default "nubo").
+    pub region: Option<String>,
+    /// Largest request body in bytes.
+    pub max_body_bytes: Option<usize>,
 }
 
 /// `[hosts]` section.
@@ -166,6 +190,8 @@ pub struct Settings {
     pub ca_files: Vec<PathBuf>,
     /// Scheduler, monitoring, simulated hosts and the host key (read at start).
     pub runtime: nubo_core::RuntimeConfig,
+    /// The EC2 API's listen address and settings, when it is served.
+    pub ec2: Option<(String, nubo_frontend_ec2::Ec2Config)>,
 }
 
 impl FileConfig {
@@ -247,7 +273,22 @@ impl Settings {
                 .trim_end_matches('/')
                 .to_string(),
         );
+        let ec2 = args.ec2.clone().or(file.ec2.listen).map(|listen| {
+            let config = nubo_frontend_ec2::Ec2Config {
+                region: args
+                    .ec2_region
+                    .clone()
+                    .or(file.ec2.region.clone())
+                    .unwrap_or_else(|| "nubo".to_string()),
+                body_limit: file
+                    .ec2
+                    .max_body_bytes
+                    .unwrap_or(nubo_frontend_ec2::DEFAULT_BODY_LIMIT),
+            };
+            (listen, config)
+        });
         Ok(Settings {
+            ec2,
             data_dir,
             database,
             xmlrpc,

@@ -83,6 +83,21 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
         core.clone(),
         stopped(stop_rx.clone()),
     ));
+    let ec2 = match settings.ec2.clone() {
+        Some((listen, config)) => {
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen} for the EC2 API"))?;
+            tracing::info!(ec2 = %listener.local_addr()?, region = %config.region, "serving the EC2 API");
+            Some(tokio::spawn(nubo_frontend_ec2::serve(
+                listener,
+                core.clone(),
+                config,
+                stopped(stop_rx.clone()),
+            )))
+        }
+        None => None,
+    };
     nubo_frontend_xmlrpc::serve(
         listener,
         core.clone(),
@@ -91,6 +106,13 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
     )
     .await
     .context("the XML-RPC server failed")?;
+    if let Some(ec2) = ec2 {
+        match ec2.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "the EC2 server failed"),
+            Err(e) => tracing::error!(error = %e, "the EC2 server panicked"),
+        }
+    }
     match hosts.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "the host agents' server failed"),

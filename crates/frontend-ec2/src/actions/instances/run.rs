@@ -1,0 +1,185 @@
+//! RunInstances: the instance type's template instantiated with the image as first disk,
+//! the key pair's public key and the user data in its context, security groups on its
+//! NICs, the zone as a cluster requirement, and the tags, reservation and client token in
+//! the VM's user template; a client token makes a retry return the first launch.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use nubo_core::model::Image;
+use nubo_core::ops::vm_template::InstantiateBatch;
+use nubo_template::{Attribute, Template};
+
+use crate::error::{Ec2Error, Ec2Result};
+use crate::ids::{self, IMAGE};
+use crate::params::Params;
+use crate::tags;
+use crate::xml::Xml;
+
+use super::super::{Ctx, instance_types, key_pairs, tag_specifications};
+use super::{
+    CLIENT_TOKEN, IMAGE_ID, Instance, KEY_NAME, LAUNCH_INDEX, RESERVATION, write_instance,
+};
+
+/// Most instances one RunInstances may ask for.
+const MAX_COUNT: i64 = 100;
+
+/// RunInstances.
+pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
+    let min = p
+        .int("MinCount")?
+        .ok_or_else(|| Ec2Error::missing("MinCount"))?;
+    let max = p
+        .int("MaxCount")?
+        .ok_or_else(|| Ec2Error::missing("MaxCount"))?;
+    if min < 1 || max < min || max > MAX_COUNT {
+        return Err(Ec2Error::client(
+            "InvalidParameterValue",
+            format!(
+                "MinCount ({min}) and MaxCount ({max}) must satisfy 1 <= MinCount <= MaxCount <= {MAX_COUNT}"
+            ),
+        ));
+    }
+    let image_text = p.required("ImageId")?;
+    let image_id = IMAGE.parse(image_text)?;
+    let image = ctx
+        .core
+        .info::<Image>(&ctx.caller, image_id)
+        .map_err(|_| super::super::images::not_found(image_text))?;
+    let type_name = p.get("InstanceType").unwrap_or("m1.small");
+    let itype = instance_types::find(ctx, type_name)?;
+    let mut context: Vec<(String, String)> = itype
+        .template
+        .template
+        .vectors("CONTEXT")
+        .next()
+        .map(<[(String, String)]>::to_vec)
+        .unwrap_or_default();
+    let set_context = |context: &mut Vec<(String, String)>, k: &str, v: String| {
+        context.retain(|(n, _)| n != k);
+        context.push((k.to_string(), v));
+    };
+    let key_name = p.get("KeyName").filter(|k| !k.is_empty());
+    if let Some(name) = key_name {
+        let key = key_pairs::find(ctx, name)?;
+        set_context(&mut context, "SSH_PUBLIC_KEY", key.public_key);
+    }
+    if let Some(data) = p.get("UserData").filter(|d| !d.is_empty()) {
+        let compact: String = data.split_whitespace().collect();
+        STANDARD
+            .decode(&compact)
+            .map_err(|_| Ec2Error::invalid("UserData", "…", "It must be base64."))?;
+        set_context(&mut context, "USER_DATA", compact);
+        set_context(&mut context, "USER_DATA_ENCODING", "base64".to_string());
+    }
+    if !context.iter().any(|(k, _)| k == "NETWORK") {
+        set_context(&mut context, "NETWORK", "YES".to_string());
+    }
+    let tags = tag_specifications(p, "instance")?;
+    let groups = super::super::security_group_ids(ctx, p)?;
+    let mut base = Template::new();
+    base.push(Attribute::vector(
+        "DISK",
+        [("IMAGE_ID", image.meta.id.to_string())],
+    ));
+    // The type's other disks follow the image.
+    for d in itype.template.template.vectors("DISK").skip(1) {
+        base.push(Attribute::vector("DISK", d.iter().cloned()));
+    }
+    if !groups.is_empty() {
+        let list = groups
+            .iter()
+            .map(i32::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        for nic in itype.template.template.vectors("NIC") {
+            let mut nic = nic.to_vec();
+            nic.retain(|(k, _)| k != "SECURITY_GROUPS");
+            nic.push(("SECURITY_GROUPS".into(), list.clone()));
+            base.push(Attribute::vector("NIC", nic));
+        }
+    }
+    if let Some(zone) = p
+        .get("Placement.AvailabilityZone")
+        .filter(|z| !z.is_empty())
+    {
+        let cid = ctx
+            .core
+            .read(|s| Ok(s.clusters.values().find(|c| c.name == zone).map(|c| c.id)))?
+            .ok_or_else(|| {
+                Ec2Error::client(
+                    "InvalidParameterValue",
+                    format!("Invalid availability zone: [{zone}]"),
+                )
+            })?;
+        let mut req = format!("CLUSTER_ID = {cid}");
+        if let Some(old) = itype
+            .template
+            .template
+            .get("SCHED_REQUIREMENTS")
+            .filter(|r| !r.trim().is_empty())
+        {
+            req = format!("({old}) & {req}");
+        }
+        base.set("SCHED_REQUIREMENTS", req);
+    }
+    base.push(Attribute::vector("CONTEXT", context));
+    base.set(IMAGE_ID, IMAGE.id(image.meta.id));
+    base.set(RESERVATION, reservation_id()?);
+    if let Some(name) = key_name {
+        base.set(KEY_NAME, name);
+    }
+    tags::add(&mut base, &tags)?;
+    let name = tags
+        .iter()
+        .find(|(k, _)| k == "Name")
+        .map(|(_, v)| v.clone());
+    let extras: Vec<String> = (0..max)
+        .map(|i| {
+            let mut t = base.clone();
+            t.set(LAUNCH_INDEX, i.to_string());
+            if let Some(n) = &name {
+                t.set("NAME", n.clone());
+            }
+            t.to_text()
+        })
+        .collect();
+    let token = p
+        .get("ClientToken")
+        .filter(|t| !t.is_empty())
+        .map(|t| (CLIENT_TOKEN.to_string(), t.to_string()));
+    let outcome = ctx
+        .core
+        .template_instantiate_batch(
+            &ctx.caller,
+            itype.template.meta.id,
+            InstantiateBatch {
+                extras,
+                min: usize::try_from(min).unwrap_or(1),
+                token,
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            nubo_types::Error::Quota { message } => {
+                Ec2Error::client("InstanceLimitExceeded", message)
+            }
+            other => other.into(),
+        })?;
+    let vms = ctx.core.vm_pool_set(&ctx.caller, &outcome.ids)?;
+    let instances: Vec<Instance> = vms.into_iter().map(|vm| Instance::new(ctx, vm)).collect();
+    let first = instances
+        .first()
+        .ok_or_else(|| Ec2Error::internal("RunInstances made no instance"))?;
+    x.text("reservationId", &first.reservation())
+        .text("ownerId", &ids::account(first.vm.meta.uid))
+        .list("groupSet", Vec::<()>::new(), |_, _| {})
+        .list("instancesSet", &instances, write_instance);
+    Ok(())
+}
+
+/// A new reservation id: `r-` and 17 hex digits, as EC2's.
+fn reservation_id() -> Ec2Result<String> {
+    let mut b = [0u8; 9];
+    getrandom::fill(&mut b).map_err(|e| Ec2Error::internal(format!("no randomness: {e}")))?;
+    Ok(format!("r-{}", &hex::encode(b)[..17]))
+}

@@ -1,0 +1,142 @@
+//! The actions: each reads its parameters, calls the core as the request's user, and
+//! writes the members of its `<ActionResponse>`.
+
+mod account;
+mod images;
+mod instance_types;
+mod instances;
+mod key_pairs;
+mod regions;
+mod tagging;
+
+use nubo_core::{Caller, Core};
+
+use crate::error::{Ec2Error, Ec2Result};
+use crate::params::Params;
+use crate::xml::Xml;
+
+/// What an action runs with.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The core.
+    pub core: Core,
+    /// The user who signed the request.
+    pub caller: Caller,
+    /// This cloud's region.
+    pub region: String,
+    /// The Host the request was sent to (the endpoint regions report).
+    pub host: String,
+}
+
+/// Every action this front end knows.
+const ACTIONS: &[&str] = &[
+    "DescribeRegions",
+    "DescribeAvailabilityZones",
+    "DescribeAccountAttributes",
+    "DescribeInstanceTypes",
+    "RunInstances",
+    "DescribeInstances",
+    "DescribeInstanceStatus",
+    "StartInstances",
+    "StopInstances",
+    "RebootInstances",
+    "TerminateInstances",
+    "DescribeImages",
+    "RegisterImage",
+    "DeregisterImage",
+    "CreateImage",
+    "ImportKeyPair",
+    "DescribeKeyPairs",
+    "DeleteKeyPair",
+    "CreateTags",
+    "DeleteTags",
+    "DescribeTags",
+];
+
+/// Runs `action`, writing its reply members into `x`.
+pub async fn dispatch(ctx: &Ctx, action: &str, p: &Params, x: &mut Xml) -> Ec2Result<()> {
+    if !ACTIONS.contains(&action) {
+        return Err(Ec2Error::client(
+            "InvalidAction",
+            format!("The action {action} is not valid for this web service."),
+        ));
+    }
+    // The signature and the key's user were checked; nothing is changed on a dry run.
+    if p.bool("DryRun")? == Some(true) {
+        return Err(Ec2Error::dry_run());
+    }
+    match action {
+        "DescribeRegions" => regions::describe_regions(ctx, p, x),
+        "DescribeAvailabilityZones" => regions::describe_zones(ctx, p, x),
+        "DescribeAccountAttributes" => account::describe_attributes(ctx, p, x),
+        "DescribeInstanceTypes" => instance_types::describe(ctx, p, x),
+        "RunInstances" => instances::run(ctx, p, x).await,
+        "DescribeInstances" => instances::describe(ctx, p, x),
+        "DescribeInstanceStatus" => instances::describe_status(ctx, p, x),
+        "StartInstances" => instances::change(ctx, p, x, instances::Change::Start).await,
+        "StopInstances" => instances::change(ctx, p, x, instances::Change::Stop).await,
+        "TerminateInstances" => instances::change(ctx, p, x, instances::Change::Terminate).await,
+        "RebootInstances" => instances::reboot(ctx, p, x).await,
+        "DescribeImages" => images::describe(ctx, p, x),
+        "RegisterImage" => images::register(ctx, p, x).await,
+        "DeregisterImage" => images::deregister(ctx, p, x).await,
+        "CreateImage" => images::create(ctx, p, x).await,
+        "ImportKeyPair" => key_pairs::import(ctx, p, x).await,
+        "DescribeKeyPairs" => key_pairs::describe(ctx, p, x),
+        "DeleteKeyPair" => key_pairs::delete(ctx, p, x).await,
+        "CreateTags" => tagging::create(ctx, p, x).await,
+        "DeleteTags" => tagging::delete(ctx, p, x).await,
+        "DescribeTags" => tagging::describe(ctx, p, x),
+        _ => Err(Ec2Error::internal(format!("no handler for {action}"))),
+    }
+}
+
+/// `TagSpecification.N.*` tags for resources of `kind` (`instance`, `image`, …).
+pub fn tag_specifications(p: &Params, kind: &str) -> Ec2Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for spec in p.structs("TagSpecification") {
+        let Some(rt) = spec.get("ResourceType") else {
+            return Err(Ec2Error::missing("TagSpecification.N.ResourceType"));
+        };
+        if rt == kind {
+            out.extend(spec.tags("Tag")?);
+        }
+    }
+    Ok(out)
+}
+
+/// The Nubo security groups named by `SecurityGroupId.N` (ids) and `SecurityGroup.N`
+/// (names), which the caller must be able to use.
+pub fn security_group_ids(ctx: &Ctx, p: &Params) -> Ec2Result<Vec<i32>> {
+    use nubo_core::PoolFilter;
+    use nubo_core::model::SecGroup;
+    let visible = ctx
+        .core
+        .pool_info::<SecGroup>(&ctx.caller, PoolFilter::ALL)?;
+    let mut out = Vec::new();
+    for text in p.list("SecurityGroupId") {
+        let id = crate::ids::SECURITY_GROUP.parse(text)?;
+        if !visible.iter().any(|g| g.meta.id == id) {
+            return Err(Ec2Error::client(
+                "InvalidGroup.NotFound",
+                format!("The security group '{text}' does not exist"),
+            ));
+        }
+        out.push(id);
+    }
+    for name in p.list("SecurityGroup") {
+        let group = visible
+            .iter()
+            .filter(|g| g.meta.name == name)
+            .min_by_key(|g| (g.meta.uid != ctx.caller.uid, g.meta.id))
+            .ok_or_else(|| {
+                Ec2Error::client(
+                    "InvalidGroup.NotFound",
+                    format!("The security group '{name}' does not exist"),
+                )
+            })?;
+        out.push(group.meta.id);
+    }
+    out.dedup();
+    Ok(out)
+}

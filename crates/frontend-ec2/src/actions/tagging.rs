@@ -1,0 +1,197 @@
+//! CreateTags, DeleteTags and DescribeTags over instances (their VM's user template) and
+//! AMIs (their image's template).
+
+use nubo_core::PoolFilter;
+use nubo_core::model::{Image, Vm};
+use nubo_types::states::{ImageType, VmState};
+
+use crate::error::{Ec2Error, Ec2Result};
+use crate::filters::{Facts, Filters};
+use crate::ids::{IMAGE, INSTANCE};
+use crate::paging::Page;
+use crate::params::{Params, check_tag};
+use crate::tags;
+use crate::xml::Xml;
+
+use super::Ctx;
+
+/// A taggable resource named by an EC2 id.
+#[derive(Debug, Clone, Copy)]
+enum Resource {
+    Instance(i32),
+    Image(i32),
+}
+
+fn resource(ctx: &Ctx, text: &str) -> Ec2Result<Resource> {
+    let r = match text.split_once('-').map(|(p, _)| p) {
+        Some("i") => Resource::Instance(INSTANCE.parse(text)?),
+        Some("ami") => Resource::Image(IMAGE.parse(text)?),
+        _ => {
+            return Err(Ec2Error::client(
+                "InvalidID",
+                format!("The ID '{text}' is not valid (only instances and images take tags here)"),
+            ));
+        }
+    };
+    let exists = match r {
+        Resource::Instance(id) => ctx
+            .core
+            .info::<Vm>(&ctx.caller, id)
+            .is_ok_and(|vm| vm.state != VmState::Done),
+        Resource::Image(id) => ctx
+            .core
+            .info::<Image>(&ctx.caller, id)
+            .is_ok_and(|i| i.image_type == ImageType::Os),
+    };
+    if !exists {
+        return Err(match r {
+            Resource::Instance(_) => Ec2Error::not_found(
+                "InvalidInstanceID.NotFound",
+                format!("The instance ID '{text}' does not exist"),
+            ),
+            Resource::Image(_) => super::images::not_found(text),
+        });
+    }
+    Ok(r)
+}
+
+async fn edit(
+    ctx: &Ctx,
+    r: Resource,
+    f: impl FnOnce(&mut nubo_template::Template) -> Ec2Result<()> + Send + 'static,
+) -> Ec2Result<()> {
+    let mut failure = None;
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let out = slot.clone();
+    let edit = move |t: &mut nubo_template::Template| match f(t) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            if let Ok(mut s) = out.lock() {
+                *s = Some(e);
+            }
+            Err(nubo_types::Error::api("tag change refused"))
+        }
+    };
+    let result = match r {
+        Resource::Instance(id) => ctx.core.edit_template::<Vm, _>(&ctx.caller, id, edit).await,
+        Resource::Image(id) => {
+            ctx.core
+                .edit_template::<Image, _>(&ctx.caller, id, edit)
+                .await
+        }
+    };
+    if let Ok(mut s) = slot.lock() {
+        failure = s.take();
+    }
+    match (result, failure) {
+        (_, Some(e)) => Err(e),
+        (Err(e), None) => Err(e.into()),
+        (Ok(()), None) => Ok(()),
+    }
+}
+
+fn resources(ctx: &Ctx, p: &Params) -> Ec2Result<Vec<Resource>> {
+    let ids = p.list("ResourceId");
+    if ids.is_empty() {
+        return Err(Ec2Error::missing("ResourceId"));
+    }
+    ids.iter().map(|id| resource(ctx, id)).collect()
+}
+
+/// CreateTags.
+pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
+    let targets = resources(ctx, p)?;
+    let new = p.tags("Tag")?;
+    if new.is_empty() {
+        return Err(Ec2Error::missing("Tag"));
+    }
+    for r in targets {
+        let new = new.clone();
+        edit(ctx, r, move |t| tags::add(t, &new)).await?;
+    }
+    x.flag("return", true);
+    Ok(())
+}
+
+/// DeleteTags.
+pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
+    let targets = resources(ctx, p)?;
+    let mut which = Vec::new();
+    for t in p.structs("Tag") {
+        let key = t
+            .required("Key")
+            .map_err(|_| Ec2Error::missing("Tag.N.Key"))?;
+        check_tag(key, t.get("Value").unwrap_or(""))?;
+        which.push((key.to_string(), t.get("Value").map(str::to_string)));
+    }
+    for r in targets {
+        let which = which.clone();
+        edit(ctx, r, move |t| {
+            tags::remove(t, &which);
+            Ok(())
+        })
+        .await?;
+    }
+    x.flag("return", true);
+    Ok(())
+}
+
+struct Tag {
+    resource_id: String,
+    resource_type: &'static str,
+    key: String,
+    value: String,
+}
+
+impl Facts for Tag {
+    fn facts(&self, name: &str) -> Option<Vec<String>> {
+        Some(vec![match name {
+            "key" => self.key.clone(),
+            "value" => self.value.clone(),
+            "resource-id" => self.resource_id.clone(),
+            "resource-type" => self.resource_type.to_string(),
+            _ => return None,
+        }])
+    }
+}
+
+/// DescribeTags.
+pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
+    let filters = Filters::parse(p)?;
+    filters.check(&|n| matches!(n, "key" | "value" | "resource-id" | "resource-type"))?;
+    let page = Page::parse(p, 5, 1000)?;
+    let mut all = Vec::new();
+    for vm in ctx.core.vm_pool_info(&ctx.caller, PoolFilter::ALL, -1)? {
+        for (key, value) in tags::read(&vm.user_template) {
+            all.push(Tag {
+                resource_id: INSTANCE.id(vm.meta.id),
+                resource_type: "instance",
+                key,
+                value,
+            });
+        }
+    }
+    for img in ctx.core.pool_info::<Image>(&ctx.caller, PoolFilter::ALL)? {
+        if img.image_type != ImageType::Os {
+            continue;
+        }
+        for (key, value) in tags::read(&img.template) {
+            all.push(Tag {
+                resource_id: IMAGE.id(img.meta.id),
+                resource_type: "image",
+                key,
+                value,
+            });
+        }
+    }
+    let chosen: Vec<Tag> = all.into_iter().filter(|t| filters.matches(t)).collect();
+    let (chosen, next) = page.cut(chosen);
+    x.list("tagSet", chosen, |x, t| {
+        x.text("resourceId", &t.resource_id)
+            .text("resourceType", t.resource_type)
+            .text("key", &t.key)
+            .text("value", &t.value);
+    });
+    x.opt("nextToken", next.as_deref());
+    Ok(())
+}

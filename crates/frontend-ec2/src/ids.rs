@@ -1,0 +1,81 @@
+//! EC2 ids of Nubo objects: a prefix and the object's id in eight or more decimal digits
+//! (`i-00000012` is VM 12, `ami-00000003` image 3), as OpenNebula's econe server wrote them.
+
+use nubo_types::Oid;
+
+use crate::error::{Ec2Error, Ec2Result};
+
+/// Instances (VMs).
+pub const INSTANCE: Kind = Kind {
+    prefix: "i",
+    malformed: "InvalidInstanceID.Malformed",
+};
+/// Machine images (images of type OS).
+pub const IMAGE: Kind = Kind {
+    prefix: "ami",
+    malformed: "InvalidAMIID.Malformed",
+};
+/// Reservations (the VMs of one RunInstances, named after the first).
+pub const RESERVATION: Kind = Kind {
+    prefix: "r",
+    malformed: "InvalidParameterValue",
+};
+/// Security groups.
+pub const SECURITY_GROUP: Kind = Kind {
+    prefix: "sg",
+    malformed: "InvalidGroupId.Malformed",
+};
+
+/// A kind of EC2 id.
+#[derive(Debug, Clone, Copy)]
+pub struct Kind {
+    /// The prefix before `-`.
+    pub prefix: &'static str,
+    /// The error code of a malformed id.
+    pub malformed: &'static str,
+}
+
+impl Kind {
+    /// The EC2 id of object `id`.
+    pub fn id(&self, id: Oid) -> String {
+        format!("{}-{id:08}", self.prefix)
+    }
+
+    /// The object id in an EC2 id.
+    pub fn parse(&self, text: &str) -> Ec2Result<Oid> {
+        text.strip_prefix(self.prefix)
+            .and_then(|r| r.strip_prefix('-'))
+            .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse::<Oid>().ok())
+            .ok_or_else(|| {
+                Ec2Error::client(
+                    self.malformed,
+                    format!("Invalid id: \"{text}\" (expecting \"{}-...\")", self.prefix),
+                )
+            })
+    }
+}
+
+/// A Nubo user id as a 12-digit account id.
+pub fn account(uid: Oid) -> String {
+    format!("{uid:012}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_and_malformed_ids_are_refused() {
+        assert_eq!(INSTANCE.id(12), "i-00000012");
+        assert_eq!(INSTANCE.parse("i-00000012").expect("ok"), 12);
+        assert_eq!(INSTANCE.parse("i-123456789").expect("ok"), 123_456_789);
+        for bad in ["i-", "i-x1", "ami-00000001", "i00000001", "i-99999999999"] {
+            assert_eq!(
+                INSTANCE.parse(bad).expect_err(bad).code,
+                "InvalidInstanceID.Malformed"
+            );
+        }
+        assert_eq!(account(7), "000000000007");
+    }
+}
