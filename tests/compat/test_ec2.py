@@ -1,0 +1,466 @@
+"""The EC2 Query API driven by real boto3 and the aws CLI against nubod, on simulated
+hosts: access keys (nubo CLI and XML-RPC), signatures (V4 header and presigned, V2), every
+instance action with waiters, filters and pagination, key pairs, images, tags, errors in
+EC2's form, permissions and quotas, and instances seen as the same VMs through pyone."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import subprocess
+from unittest import mock
+
+import botocore.auth
+import pytest
+import requests
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from ec2helpers import REGION, Ec2Cloud
+from onehelpers import raw_call, tmpl, uniq, wait_for
+
+ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILgIoeCyNSpzVW3WVr1piQmp+zzx/wtufMLVXGe6ogW6 me@host"
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory):
+    c = Ec2Cloud(tmp_path_factory.mktemp("ec2"))
+    yield c
+    alive = c.nubod.alive()
+    tail = c.nubod.stderr_tail()
+    c.stop()
+    assert alive, f"nubod died\n{tail}"
+
+
+@pytest.fixture(scope="module")
+def alice(cloud):
+    return cloud.user()
+
+
+@pytest.fixture(scope="module")
+def ec2(cloud, alice):
+    return cloud.client(alice)
+
+
+def code_of(call, *args, **kwargs) -> str:
+    with pytest.raises(ClientError) as e:
+        call(*args, **kwargs)
+    return e.value.response["Error"]["Code"]
+
+
+def ami(cloud) -> str:
+    return f"ami-{cloud.image:08d}"
+
+
+def states(ec2, ids):
+    r = ec2.describe_instances(InstanceIds=ids)
+    return {i["InstanceId"]: i["State"]["Name"] for res in r["Reservations"] for i in res["Instances"]}
+
+
+def run(ec2, cloud, n=1, **kw):
+    r = ec2.run_instances(ImageId=ami(cloud), MinCount=n, MaxCount=n,
+                          InstanceType=kw.pop("InstanceType", "m1.small"), **kw)
+    return r, [i["InstanceId"] for i in r["Instances"]]
+
+
+def fast(ec2, waiter, ids):
+    ec2.get_waiter(waiter).wait(InstanceIds=ids, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+
+
+def signed(cloud, user, body: str, *, region=REGION, when=None, secret=None) -> requests.Response:
+    """POSTs `body` signed with SigV4 by botocore's own signer (at `when`, if given)."""
+    req = AWSRequest(method="POST", url=cloud.url + "/", data=body,
+                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    creds = Credentials(user.access_key_id, secret or user.secret)
+    if when is None:
+        botocore.auth.SigV4Auth(creds, "ec2", region).add_auth(req)
+    else:
+        with mock.patch("botocore.auth.get_current_datetime", return_value=when):
+            botocore.auth.SigV4Auth(creds, "ec2", region).add_auth(req)
+    return requests.post(cloud.url + "/", data=body, headers=dict(req.headers), timeout=30)
+
+
+def error_code(resp: requests.Response) -> str:
+    import xml.etree.ElementTree as ET
+    root = ET.fromstring(resp.content)
+    assert root.tag == "Response", resp.text
+    assert root.findtext("RequestID"), resp.text
+    assert resp.headers.get("x-amzn-RequestId") == root.findtext("RequestID")
+    return root.findtext("Errors/Error/Code")
+
+
+# ---------------------------------------------------------------- access keys
+
+
+def test_access_keys_with_the_cli_and_xmlrpc(cloud, alice):
+    session = f"{alice.name}:{alice.password}"
+    listed = json.loads(cloud.nubo(session, "ec2-key", "list", "--json").stdout)
+    assert alice.access_key_id in json.dumps(listed)
+    assert alice.secret not in json.dumps(listed)
+    # Human output of create prints both, once.
+    second = cloud.nubo(session, "ec2-key", "create").stdout
+    assert "ACCESS_KEY_ID" in second and "SECRET_ACCESS_KEY" in second
+    second_id = second.split()[1]
+    # Two keys at most.
+    third = cloud.nubo(session, "ec2-key", "create", check=False)
+    assert third.returncode != 0 and "2 EC2 access keys" in third.stderr
+    # XML-RPC: list, delete.
+    ret = raw_call(cloud.nubod.endpoint, "one.user.ec2keyinfo", session, -1)
+    assert ret[0] is True and second_id in ret[1] and alice.access_key_id in ret[1]
+    ret = raw_call(cloud.nubod.endpoint, "one.user.ec2keydelete", session, -1, second_id)
+    assert ret[0] is True
+    ret = raw_call(cloud.nubod.endpoint, "one.user.ec2keydelete", session, -1, second_id)
+    assert ret[0] is False and "no EC2 access key" in ret[1]
+    # A deleted key signs nothing.
+    gone = cloud.client(akid=second_id, secret="x" * 40)
+    assert code_of(gone.describe_regions) == "AuthFailure"
+    # Another user can neither list nor make keys for alice; oneadmin can.
+    bob = cloud.user()
+    ret = raw_call(cloud.nubod.endpoint, "one.user.ec2keyinfo", f"{bob.name}:{bob.password}", alice.uid)
+    assert ret[0] is False and "Not authorized" in ret[1]
+    made = cloud.nubo(cloud.nubod.admin_session, "ec2-key", "create", "--owner", alice.name, "--json")
+    made_id = json.loads(made.stdout)["EC2_KEY"]["ACCESS_KEY_ID"]
+    cloud.nubo(cloud.nubod.admin_session, "ec2-key", "delete", made_id, "--owner", str(alice.uid))
+
+
+def test_secrets_are_not_in_the_database(cloud, alice):
+    if cloud.nubod.db is None:
+        data = b"".join(p.read_bytes() for p in (cloud.nubod.tmp / "data").glob("nubo.db*"))
+    else:
+        data = subprocess.run(["pg_dump", cloud.nubod.db.url], capture_output=True,
+                              check=True).stdout
+    assert alice.access_key_id.encode() in data
+    assert alice.secret.encode() not in data
+
+
+# ---------------------------------------------------------------- signatures
+
+
+def test_signatures_v4_presigned_and_v2(cloud, alice, ec2):
+    assert ec2.describe_regions()["Regions"][0]["RegionName"] == REGION
+    url = ec2.generate_presigned_url("describe_regions", HttpMethod="GET", ExpiresIn=60)
+    r = requests.get(url, timeout=30)
+    assert r.status_code == 200 and "<regionName>nubo</regionName>" in r.text
+    tampered = url.replace("DescribeRegions", "DescribeImages")
+    assert error_code(requests.get(tampered, timeout=30)) == "AuthFailure"
+    v2 = cloud.client(alice, signature_version="v2")
+    assert v2.describe_regions()["Regions"][0]["RegionName"] == REGION
+    bad_v2 = cloud.client(akid=alice.access_key_id, secret="wrong", signature_version="v2")
+    assert code_of(bad_v2.describe_regions) == "AuthFailure"
+
+
+def test_bad_requests_get_ec2_errors_and_change_nothing(cloud, alice, ec2):
+    before = len(states(ec2, []) or {})
+    wrong_secret = cloud.client(akid=alice.access_key_id, secret="not-the-secret")
+    assert code_of(wrong_secret.describe_instances) == "AuthFailure"
+    unknown = cloud.client(akid="NUBOAAAAAAAAAAAAAAAA", secret="x")
+    assert code_of(unknown.describe_instances) == "AuthFailure"
+    elsewhere = cloud.client(alice, region="us-east-1")
+    assert code_of(elsewhere.describe_instances) == "AuthFailure"
+    # Unsigned.
+    r = requests.post(cloud.url + "/", data="Action=DescribeRegions&Version=2016-11-15", timeout=30)
+    assert r.status_code == 401 and error_code(r) == "MissingAuthenticationToken"
+    # Signed 20 minutes ago, and 20 minutes ahead.
+    for minutes in (-20, 20):
+        when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=minutes)
+        r = signed(cloud, alice, "Action=DescribeRegions&Version=2016-11-15",
+                   when=when.replace(tzinfo=None))
+        assert r.status_code == 400 and error_code(r) == "RequestExpired"
+    # Signed now, but the body changed after signing.
+    req = AWSRequest(method="POST", url=cloud.url + "/", data="Action=DescribeRegions&Version=2016-11-15",
+                     headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    botocore.auth.SigV4Auth(Credentials(alice.access_key_id, alice.secret), "ec2", REGION).add_auth(req)
+    r = requests.post(cloud.url + "/", headers=dict(req.headers), timeout=30,
+                      data=f"Action=RunInstances&Version=2016-11-15&ImageId={ami(cloud)}&MinCount=1&MaxCount=1")
+    assert r.status_code == 401 and error_code(r) == "AuthFailure"
+    # Unknown and missing actions, malformed and missing parameters.
+    r = signed(cloud, alice, "Action=LaunchRockets&Version=2016-11-15")
+    assert r.status_code == 400 and error_code(r) == "InvalidAction"
+    r = signed(cloud, alice, "Version=2016-11-15")
+    assert r.status_code == 400 and error_code(r) == "MissingAction"
+    r = signed(cloud, alice, f"Action=RunInstances&Version=2016-11-15&ImageId={ami(cloud)}&MinCount=x&MaxCount=1")
+    assert error_code(r) == "InvalidParameterValue"
+    loose = cloud.client(alice, parameter_validation=False)
+    assert code_of(loose.run_instances, ImageId=ami(cloud), MaxCount=1) == "MissingParameter"
+    assert code_of(loose.run_instances, MinCount=1, MaxCount=1) == "MissingParameter"
+    r = signed(cloud, alice, "Action=DescribeInstances&Version=2016-11-15&Filter.1.Value.1=x")
+    assert error_code(r) == "MissingParameter"
+    # Oversized body.
+    r = requests.post(cloud.url + "/", data=b"Action=DescribeRegions&X=" + b"a" * (2 * 1024 * 1024),
+                      timeout=30)
+    assert r.status_code == 413 and error_code(r) == "RequestEntityTooLarge"
+    # Dry runs change nothing.
+    assert code_of(ec2.run_instances, ImageId=ami(cloud), MinCount=1, MaxCount=1,
+                   InstanceType="m1.small", DryRun=True) == "DryRunOperation"
+    assert len(states(ec2, []) or {}) == before
+    # The listener still serves.
+    assert ec2.describe_regions()["Regions"]
+
+
+# ---------------------------------------------------------------- regions, types, account
+
+
+def test_regions_zones_account_and_instance_types(cloud, ec2):
+    zones = ec2.describe_availability_zones()["AvailabilityZones"]
+    assert "default" in [z["ZoneName"] for z in zones]
+    assert all(z["RegionName"] == REGION and z["State"] == "available" for z in zones)
+    assert code_of(ec2.describe_availability_zones, ZoneNames=["nowhere"]) == "InvalidParameterValue"
+    assert code_of(ec2.describe_regions, RegionNames=["mars-1"]) == "InvalidParameterValue"
+    attrs = {a["AttributeName"]: a["AttributeValues"][0]["AttributeValue"]
+             for a in ec2.describe_account_attributes()["AccountAttributes"]}
+    assert attrs["supported-platforms"] == "VPC" and "max-instances" in attrs
+    types = {t["InstanceType"]: t for t in ec2.describe_instance_types()["InstanceTypes"]}
+    assert types["m1.small"]["MemoryInfo"]["SizeInMiB"] == 128
+    assert types["m1.large"]["VCpuInfo"]["DefaultVCpus"] == 2
+    assert types["m1.large"]["ProcessorInfo"]["SupportedArchitectures"] == ["x86_64"]
+    only = ec2.describe_instance_types(Filters=[{"Name": "memory-info.size-in-mib", "Values": ["1024"]}])
+    assert [t["InstanceType"] for t in only["InstanceTypes"]] == ["m1.large"]
+    assert code_of(ec2.describe_instance_types, InstanceTypes=["x9.huge"]) == "InvalidInstanceType"
+
+
+# ---------------------------------------------------------------- instances
+
+
+def test_instance_life_cycle_with_waiters_and_pyone(cloud, alice, ec2):
+    ec2.import_key_pair(KeyName="lc-key", PublicKeyMaterial=ED25519.encode())
+    token = uniq("tok")
+    r, ids = run(ec2, cloud, 2, KeyName="lc-key", UserData="#!/bin/sh\necho hi\n",
+                 ClientToken=token,
+                 TagSpecifications=[{"ResourceType": "instance",
+                                     "Tags": [{"Key": "Name", "Value": "web"},
+                                              {"Key": "tier", "Value": "front"}]}])
+    assert len(ids) == 2 and r["ReservationId"].startswith("r-")
+    assert r["OwnerId"] == f"{alice.uid:012d}"
+    assert {i["State"]["Name"] for i in r["Instances"]} <= {"pending", "running"}
+    assert [i["AmiLaunchIndex"] for i in r["Instances"]] == [0, 1]
+    # The same client token is the same launch.
+    again, again_ids = run(ec2, cloud, 2, KeyName="lc-key", ClientToken=token)
+    assert again_ids == ids and again["ReservationId"] == r["ReservationId"]
+    fast(ec2, "instance_running", ids)
+    desc = ec2.describe_instances(InstanceIds=ids)["Reservations"]
+    assert len(desc) == 1 and desc[0]["ReservationId"] == r["ReservationId"]
+    inst = desc[0]["Instances"][0]
+    assert inst["KeyName"] == "lc-key" and inst["InstanceType"] == "m1.small"
+    assert inst["ImageId"] == ami(cloud) and inst["PrivateIpAddress"].startswith("10.77.0.")
+    assert inst["State"] == {"Code": 16, "Name": "running"}
+    assert {"Key": "Name", "Value": "web"} in inst["Tags"] and inst["ClientToken"] == token
+    assert inst["Placement"]["AvailabilityZone"] == "default"
+    # pyone sees the same VM.
+    vid = int(ids[0].split("-")[1])
+    vm = cloud.one.xml("vm.info", vid)
+    assert vm.findtext("NAME") == "web" and vm.findtext("UID") == str(alice.uid)
+    assert vm.findtext("STATE") == "3" and vm.findtext("LCM_STATE") == "3"
+    assert vm.findtext("TEMPLATE/CONTEXT/SSH_PUBLIC_KEY").startswith("ssh-ed25519 AAAA")
+    assert base64.b64decode(vm.findtext("TEMPLATE/CONTEXT/USER_DATA")) == b"#!/bin/sh\necho hi\n"
+    assert vm.findtext("TEMPLATE/CONTEXT/USER_DATA_ENCODING") == "base64"
+    assert vm.findtext("TEMPLATE/DISK/IMAGE_ID") == str(cloud.image)
+    assert tmpl(vm, "EC2_CLIENT_TOKEN", "USER_TEMPLATE") == token
+    # Status.
+    st = ec2.describe_instance_status(InstanceIds=ids)["InstanceStatuses"]
+    assert {s["InstanceStatus"]["Status"] for s in st} == {"ok"}
+    # Stop, start, reboot.
+    stopping = ec2.stop_instances(InstanceIds=[ids[0]])["StoppingInstances"][0]
+    assert stopping["PreviousState"]["Name"] == "running"
+    assert stopping["CurrentState"]["Name"] in ("stopping", "stopped")
+    fast(ec2, "instance_stopped", [ids[0]])
+    assert cloud.one.vm.info(vid).STATE == 8  # POWEROFF
+    assert code_of(ec2.reboot_instances, InstanceIds=[ids[0]]) == "IncorrectInstanceState"
+    assert ec2.describe_instance_status(InstanceIds=[ids[0]])["InstanceStatuses"] == []
+    every = ec2.describe_instance_status(InstanceIds=[ids[0]], IncludeAllInstances=True)
+    assert every["InstanceStatuses"][0]["InstanceState"]["Name"] == "stopped"
+    started = ec2.start_instances(InstanceIds=[ids[0]])["StartingInstances"][0]
+    assert started["PreviousState"]["Name"] == "stopped"
+    fast(ec2, "instance_running", [ids[0]])
+    ec2.reboot_instances(InstanceIds=ids)
+    # Terminate; terminated instances stay visible.
+    gone = ec2.terminate_instances(InstanceIds=ids)["TerminatingInstances"]
+    assert {g["PreviousState"]["Name"] for g in gone} == {"running"}
+    fast(ec2, "instance_terminated", ids)
+    assert set(states(ec2, ids).values()) == {"terminated"}
+    assert cloud.one.vm.info(vid).STATE == 6  # DONE
+    assert code_of(ec2.start_instances, InstanceIds=[ids[0]]) == "IncorrectInstanceState"
+    # Terminating again is harmless.
+    assert ec2.terminate_instances(InstanceIds=[ids[0]])["TerminatingInstances"][0]["CurrentState"]["Name"] == "terminated"
+
+
+def test_describe_filters_pagination_and_unknown_ids(cloud, ec2):
+    _, ids = run(ec2, cloud, 6, TagSpecifications=[
+        {"ResourceType": "instance", "Tags": [{"Key": "batch", "Value": "pages"}]}])
+    mine = [{"Name": "tag:batch", "Values": ["pages"]}]
+    found = ec2.describe_instances(Filters=mine)["Reservations"][0]["Instances"]
+    assert sorted(i["InstanceId"] for i in found) == sorted(ids)
+    paged = []
+    for page in ec2.get_paginator("describe_instances").paginate(Filters=mine, PaginationConfig={"PageSize": 5}):
+        paged += [i["InstanceId"] for r in page["Reservations"] for i in r["Instances"]]
+    assert sorted(paged) == sorted(ids)
+    first = ec2.describe_instances(Filters=mine, MaxResults=5)
+    assert "NextToken" in first
+    assert code_of(ec2.describe_instances, NextToken="bogus") == "InvalidPaginationToken"
+    assert code_of(ec2.describe_instances, InstanceIds=ids[:1], MaxResults=5) == "InvalidParameterCombination"
+    wild = ec2.describe_instances(Filters=[{"Name": "tag:batch", "Values": ["pa*"]},
+                                           {"Name": "instance-state-code", "Values": ["0", "16"]}])
+    assert len([i for r in wild["Reservations"] for i in r["Instances"]]) == 6
+    none = ec2.describe_instances(Filters=mine + [{"Name": "instance-type", "Values": ["m1.large"]}])
+    assert none["Reservations"] == []
+    assert code_of(ec2.describe_instances, Filters=[{"Name": "colour", "Values": ["red"]}]) == "InvalidParameterValue"
+    assert code_of(ec2.describe_instances, InstanceIds=[ids[0], "i-99999999"]) == "InvalidInstanceID.NotFound"
+    assert code_of(ec2.describe_instances, InstanceIds=["i-zz"]) == "InvalidInstanceID.Malformed"
+    assert code_of(ec2.terminate_instances, InstanceIds=["i-99999999"]) == "InvalidInstanceID.NotFound"
+    assert code_of(ec2.run_instances, ImageId="ami-99999999", MinCount=1, MaxCount=1) == "InvalidAMIID.NotFound"
+    assert code_of(ec2.run_instances, ImageId=ami(cloud), MinCount=1, MaxCount=1,
+                   InstanceType="x9.huge") == "InvalidInstanceType"
+    assert code_of(ec2.run_instances, ImageId=ami(cloud), MinCount=1, MaxCount=1,
+                   KeyName="no-such-key") == "InvalidKeyPair.NotFound"
+    ec2.terminate_instances(InstanceIds=ids)
+
+
+def test_placement_and_security_groups(cloud, ec2, alice):
+    sg = cloud.one.secgroup.allocate(f'NAME="{uniq("web")}"\nRULE=[PROTOCOL="TCP",RULE_TYPE="inbound",RANGE="80"]')
+    cloud.one.secgroup.chmod(sg, 1, 1, 0, 1, 0, 0, 1, 0, 0)
+    _, ids = run(ec2, cloud, 1, SecurityGroupIds=[f"sg-{sg:08d}"],
+                 Placement={"AvailabilityZone": "default"})
+    inst = ec2.describe_instances(InstanceIds=ids)["Reservations"][0]["Instances"][0]
+    assert f"sg-{sg:08d}" in [g["GroupId"] for g in inst["SecurityGroups"]]
+    vm = cloud.one.xml("vm.info", int(ids[0][2:]))
+    assert str(sg) in vm.findtext("TEMPLATE/NIC/SECURITY_GROUPS").split(",")
+    assert "CLUSTER_ID = 0" in tmpl(vm, "SCHED_REQUIREMENTS", "USER_TEMPLATE")
+    assert code_of(ec2.run_instances, ImageId=ami(cloud), MinCount=1, MaxCount=1,
+                   SecurityGroupIds=["sg-99999999"]) == "InvalidGroup.NotFound"
+    assert code_of(ec2.run_instances, ImageId=ami(cloud), MinCount=1, MaxCount=1,
+                   Placement={"AvailabilityZone": "nowhere"}) == "InvalidParameterValue"
+    ec2.terminate_instances(InstanceIds=ids)
+
+
+def test_users_are_bound_by_their_permissions_and_quotas(cloud, ec2):
+    bob = cloud.user()
+    theirs = cloud.client(bob)
+    _, ids = run(ec2, cloud, 1)
+    assert code_of(theirs.describe_instances, InstanceIds=ids) == "InvalidInstanceID.NotFound"
+    assert code_of(theirs.terminate_instances, InstanceIds=ids) == "InvalidInstanceID.NotFound"
+    assert ids[0] not in json.dumps(theirs.describe_instances(), default=str)
+    cloud.one.user.quota(bob.uid, 'VM=[VMS="2"]')
+    # MaxCount above the quota launches what fits; MinCount above it launches nothing.
+    assert code_of(theirs.run_instances, ImageId=ami(cloud), MinCount=3, MaxCount=3,
+                   InstanceType="m1.small") == "InstanceLimitExceeded"
+    _, got = run(theirs, cloud, 1)
+    r = theirs.run_instances(ImageId=ami(cloud), MinCount=1, MaxCount=5, InstanceType="m1.small")
+    assert len(got) + len(r["Instances"]) == 2
+    attrs = {a["AttributeName"]: a["AttributeValues"][0]["AttributeValue"]
+             for a in theirs.describe_account_attributes()["AccountAttributes"]}
+    assert attrs["max-instances"] == "2"
+    # A disabled user's keys sign nothing.
+    cloud.one.user.enable(bob.uid, False)
+    assert code_of(theirs.describe_instances) == "AuthFailure"
+    cloud.one.user.enable(bob.uid, True)
+    theirs.terminate_instances(InstanceIds=got + [i["InstanceId"] for i in r["Instances"]])
+    ec2.terminate_instances(InstanceIds=ids)
+
+
+# ---------------------------------------------------------------- key pairs
+
+
+def test_key_pairs(cloud, alice, ec2, tmp_path):
+    name = uniq("kp")
+    made = ec2.import_key_pair(KeyName=name, PublicKeyMaterial=ED25519.encode())
+    assert made["KeyFingerprint"] == "imYPMgwft2JwMvJlfEzT+3fABKQeN5vGGj0gRZB0sbo="
+    assert made["KeyPairId"].startswith("key-")
+    assert code_of(ec2.import_key_pair, KeyName=name, PublicKeyMaterial=ED25519.encode()) == "InvalidKeyPair.Duplicate"
+    assert code_of(ec2.import_key_pair, KeyName=uniq("kp"), PublicKeyMaterial=b"ssh-rsa nonsense") == "InvalidKeyPair.Format"
+    pairs = ec2.describe_key_pairs(KeyNames=[name], IncludePublicKey=True)["KeyPairs"]
+    assert pairs[0]["KeyType"] == "ed25519" and pairs[0]["PublicKey"].startswith("ssh-ed25519 ")
+    assert ec2.describe_key_pairs(Filters=[{"Name": "key-name", "Values": [name]}])["KeyPairs"][0]["KeyPairId"] == made["KeyPairId"]
+    assert code_of(ec2.describe_key_pairs, KeyNames=["missing"]) == "InvalidKeyPair.NotFound"
+    # The aws CLI imports from a file, as users do.
+    pub = tmp_path / "id.pub"
+    pub.write_text(ED25519 + "\n")
+    cli_name = uniq("clikp")
+    out = json.loads(cloud.aws(alice, "import-key-pair", "--key-name", cli_name,
+                               "--public-key-material", f"fileb://{pub}").stdout)
+    assert out["KeyName"] == cli_name
+    # Key pairs are per user.
+    bob = cloud.user()
+    assert cloud.client(bob).describe_key_pairs()["KeyPairs"] == []
+    assert ec2.delete_key_pair(KeyName=name)["Return"] is True
+    assert ec2.delete_key_pair(KeyName=name)["Return"] is True
+    assert code_of(ec2.describe_key_pairs, KeyNames=[name]) == "InvalidKeyPair.NotFound"
+    ec2.delete_key_pair(KeyPairId=ec2.describe_key_pairs(KeyNames=[cli_name])["KeyPairs"][0]["KeyPairId"])
+
+
+# ---------------------------------------------------------------- images and tags
+
+
+def test_images(cloud, alice, ec2, tmp_path):
+    images = ec2.describe_images()["Images"]
+    shared = [i for i in images if i["ImageId"] == ami(cloud)]
+    assert shared and shared[0]["State"] == "available" and shared[0]["OwnerId"] == "000000000000"
+    assert ec2.describe_images(Owners=["self"])["Images"] == [] or \
+        all(i["OwnerId"] == f"{alice.uid:012d}" for i in ec2.describe_images(Owners=["self"])["Images"])
+    assert code_of(ec2.describe_images, ImageIds=["ami-99999999"]) == "InvalidAMIID.NotFound"
+    assert code_of(ec2.describe_images, ImageIds=["vol-1"]) == "InvalidAMIID.Malformed"
+    # Register from a URL the cloud can fetch... here a file served over HTTP by nothing:
+    # a path is refused to users, so oneadmin's client registers it.
+    admin_akid, admin_secret = cloud.new_key(cloud.nubod.admin_session)
+    admin = cloud.client(akid=admin_akid, secret=admin_secret)
+    disk = tmp_path / "reg.img"
+    disk.write_bytes(b"\1" * 1024 * 1024)
+    name = uniq("reg")
+    made = admin.register_image(Name=name, ImageLocation=str(disk), Description="registered",
+                                TagSpecifications=[{"ResourceType": "image",
+                                                    "Tags": [{"Key": "os", "Value": "busybox"}]}])
+    iid = made["ImageId"]
+    img = admin.describe_images(ImageIds=[iid])["Images"][0]
+    assert img["Name"] == name and img["Description"] == "registered"
+    assert {"Key": "os", "Value": "busybox"} in img["Tags"]
+    assert admin.describe_images(Filters=[{"Name": "name", "Values": [name]}])["Images"][0]["ImageId"] == iid
+    loose = cloud.client(akid=admin_akid, secret=admin_secret, parameter_validation=False)
+    assert code_of(loose.register_image, Name="ab", ImageLocation=str(disk)) == "InvalidParameterValue"
+    # pyone sees the image.
+    assert cloud.one.image.info(int(iid[4:])).NAME == name
+    assert admin.deregister_image(ImageId=iid)["Return"] is True
+    wait_for(lambda: iid not in json.dumps(admin.describe_images(), default=str), what="image gone")
+    assert code_of(admin.deregister_image, ImageId=iid) == "InvalidAMIID.NotFound"
+
+
+def test_tags(cloud, alice, ec2):
+    _, ids = run(ec2, cloud, 1)
+    ec2.create_tags(Resources=ids, Tags=[{"Key": "env", "Value": "test"}, {"Key": "owner", "Value": "alice"}])
+    got = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": ids}])["Tags"]
+    assert {(t["Key"], t["Value"], t["ResourceType"]) for t in got} == {
+        ("env", "test", "instance"), ("owner", "alice", "instance")}
+    assert tmpl(cloud.one.xml("vm.info", int(ids[0][2:])), "EC2_TAG", "USER_TEMPLATE") is not None
+    found = ec2.describe_instances(Filters=[{"Name": "tag:env", "Values": ["test"]}])["Reservations"]
+    assert ids[0] in [i["InstanceId"] for r in found for i in r["Instances"]]
+    ec2.delete_tags(Resources=ids, Tags=[{"Key": "env", "Value": "other"}])
+    assert len(ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": ids}])["Tags"]) == 2
+    ec2.delete_tags(Resources=ids, Tags=[{"Key": "env"}])
+    left = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": ids}])["Tags"]
+    assert [t["Key"] for t in left] == ["owner"]
+    assert code_of(ec2.create_tags, Resources=["i-99999999"], Tags=[{"Key": "a", "Value": "b"}]) == "InvalidInstanceID.NotFound"
+    assert code_of(ec2.create_tags, Resources=ids, Tags=[{"Key": "aws:x", "Value": "b"}]) == "InvalidParameterValue"
+    many = [{"Key": f"k{n}", "Value": "v"} for n in range(50)]
+    assert code_of(ec2.create_tags, Resources=ids, Tags=many) == "TagLimitExceeded"
+    bob = cloud.client(cloud.user())
+    assert code_of(bob.create_tags, Resources=ids, Tags=[{"Key": "a", "Value": "b"}]) == "InvalidInstanceID.NotFound"
+    ec2.terminate_instances(InstanceIds=ids)
+
+
+# ---------------------------------------------------------------- the aws CLI
+
+
+def test_the_aws_cli_runs_waits_and_terminates(cloud, alice):
+    out = json.loads(cloud.aws(
+        alice, "run-instances", "--image-id", ami(cloud), "--count", "1",
+        "--instance-type", "m1.small", "--user-data", "hello",
+        "--tag-specifications", "ResourceType=instance,Tags=[{Key=Name,Value=cli}]").stdout)
+    iid = out["Instances"][0]["InstanceId"]
+    cloud.aws(alice, "wait", "instance-running", "--instance-ids", iid)
+    listed = json.loads(cloud.aws(
+        alice, "describe-instances", "--filters", "Name=tag:Name,Values=cli",
+        "Name=instance-state-name,Values=pending,running").stdout)
+    assert [i["InstanceId"] for r in listed["Reservations"] for i in r["Instances"]] == [iid]
+    bad = cloud.aws(alice, "describe-instances", "--instance-ids", "i-99999999", check=False)
+    assert bad.returncode != 0 and "InvalidInstanceID.NotFound" in bad.stderr
+    cloud.aws(alice, "terminate-instances", "--instance-ids", iid)
+    cloud.aws(alice, "wait", "instance-terminated", "--instance-ids", iid)
