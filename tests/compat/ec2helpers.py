@@ -40,6 +40,8 @@ class Ec2Cloud:
             f'NAME="{uniq("ec2net")}"\nBRIDGE="br-ec2"\nVN_MAD="dummy"\n'
             'AR=[TYPE="IP4", IP="10.77.0.10", SIZE="200"]', -1)
         one.vn.chmod(self.vnet, 1, 1, 0, 1, 0, 0, 1, 0, 0)
+        # Users keep volumes and snapshots in the default image datastore.
+        one.datastore.chmod(1, 1, 1, 0, 1, 0, 0, 1, 0, 0)
         disk = tmp / "os.img"
         disk.write_bytes(b"\0" * 1024 * 1024)
         self.image = one.image.allocate(f'NAME="{uniq("ec2os")}"\nTYPE="OS"\nPATH="{disk}"', 1)

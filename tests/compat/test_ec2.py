@@ -464,3 +464,139 @@ def test_the_aws_cli_runs_waits_and_terminates(cloud, alice):
     assert bad.returncode != 0 and "InvalidInstanceID.NotFound" in bad.stderr
     cloud.aws(alice, "terminate-instances", "--instance-ids", iid)
     cloud.aws(alice, "wait", "instance-terminated", "--instance-ids", iid)
+
+
+# ---------------------------------------------------------------- security groups
+
+
+def test_security_groups(cloud, alice, ec2):
+    name = uniq("websg")
+    gid = ec2.create_security_group(GroupName=name, Description="web servers",
+                                    TagSpecifications=[{"ResourceType": "security-group",
+                                                        "Tags": [{"Key": "role", "Value": "web"}]}])["GroupId"]
+    assert code_of(ec2.create_security_group, GroupName=name, Description="again") == "InvalidGroup.Duplicate"
+    g = ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0]
+    assert g["GroupName"] == name and g["Description"] == "web servers"
+    assert g["IpPermissions"] == []
+    assert g["IpPermissionsEgress"][0]["IpProtocol"] == "-1"
+    assert {"Key": "role", "Value": "web"} in g["Tags"]
+    ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "ssh"}]},
+        {"IpProtocol": "tcp", "FromPort": 8000, "ToPort": 8080, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        {"IpProtocol": "icmp", "FromPort": 8, "ToPort": -1, "IpRanges": [{"CidrIp": "192.168.1.7/32"}]},
+    ])
+    assert code_of(ec2.authorize_security_group_ingress, GroupId=gid, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]) == "InvalidPermission.Duplicate"
+    assert code_of(ec2.authorize_security_group_ingress, GroupId=gid, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/99"}]}]) == "InvalidParameterValue"
+    g = ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0]
+    perms = {(p["IpProtocol"], p.get("FromPort"), p.get("ToPort")): [r["CidrIp"] for r in p["IpRanges"]]
+             for p in g["IpPermissions"]}
+    assert perms == {("tcp", 22, 22): ["10.0.0.0/8"], ("tcp", 8000, 8080): ["0.0.0.0/0"],
+                     ("icmp", 8, -1): ["192.168.1.7/32"]}
+    # Nubo holds them as rules, which pyone sees.
+    sg = cloud.one.xml("secgroup.info", int(gid[3:]))
+    rules = [{c.tag: c.text for c in r} for r in sg.findall("TEMPLATE/RULE")]
+    assert {"PROTOCOL": "TCP", "RULE_TYPE": "inbound", "RANGE": "22", "IP": "10.0.0.0",
+            "SIZE": "16777216", "DESCRIPTION": "ssh"} in rules
+    # The CLI's short form, and egress.
+    cloud.aws(alice, "authorize-security-group-ingress", "--group-name", name,
+              "--protocol", "udp", "--port", "53", "--cidr", "10.1.0.0/16")
+    ec2.revoke_security_group_egress(GroupId=gid, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    ec2.authorize_security_group_egress(GroupId=gid, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    g = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]}])["SecurityGroups"][0]
+    assert [(p["IpProtocol"], p["FromPort"]) for p in g["IpPermissionsEgress"]] == [("tcp", 443)]
+    assert ("udp", 53, 53) in [(p["IpProtocol"], p.get("FromPort"), p.get("ToPort")) for p in g["IpPermissions"]]
+    ec2.revoke_security_group_ingress(GroupId=gid, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
+    assert code_of(ec2.revoke_security_group_ingress, GroupId=gid, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]) == "InvalidPermission.NotFound"
+    # In use, it cannot be deleted; rules reach its VMs.
+    _, ids = run(ec2, cloud, 1, SecurityGroupIds=[gid])
+    fast(ec2, "instance_running", ids)
+    assert code_of(ec2.delete_security_group, GroupId=gid) == "DependencyViolation"
+    ec2.terminate_instances(InstanceIds=ids)
+    fast(ec2, "instance_terminated", ids)
+    # Other users cannot touch it.
+    bob = cloud.client(cloud.user())
+    assert code_of(bob.authorize_security_group_ingress, GroupId=gid, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 1, "ToPort": 1, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]) == "InvalidGroup.NotFound"
+    assert ec2.delete_security_group(GroupId=gid)["Return"] is True
+    assert code_of(ec2.describe_security_groups, GroupIds=[gid]) == "InvalidGroup.NotFound"
+    assert code_of(ec2.describe_security_groups, GroupIds=["sg-x"]) == "InvalidGroupId.Malformed"
+
+
+# ---------------------------------------------------------------- volumes and snapshots
+
+
+def wait_volume(ec2, vid, status):
+    wait_for(lambda: ec2.describe_volumes(VolumeIds=[vid])["Volumes"][0]["State"] == status,
+             timeout=30, what=f"volume {vid} {status}")
+
+
+def test_volumes_and_snapshots(cloud, alice, ec2):
+    vol = ec2.create_volume(Size=1, AvailabilityZone="default", VolumeType="gp3",
+                            TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "Name", "Value": "data"}]}])
+    vid = vol["VolumeId"]
+    assert vol["Size"] == 1 and vol["AvailabilityZone"] == "default" and vol["VolumeType"] == "gp3"
+    ec2.get_waiter("volume_available").wait(VolumeIds=[vid], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    # The same client token is the same volume.
+    token = uniq("vt")
+    a = ec2.create_volume(Size=1, AvailabilityZone="default", ClientToken=token)["VolumeId"]
+    assert ec2.create_volume(Size=1, AvailabilityZone="default", ClientToken=token)["VolumeId"] == a
+    # pyone sees a persistent DATABLOCK of 1024 MB.
+    img = cloud.one.image.info(int(vid[4:]))
+    assert img.TYPE == 2 and img.PERSISTENT == 1 and img.SIZE == 1024
+    _, ids = run(ec2, cloud, 1)
+    fast(ec2, "instance_running", ids)
+    att = ec2.attach_volume(VolumeId=vid, InstanceId=ids[0], Device="/dev/sdf")
+    assert att["State"] == "attaching" and att["Device"] == "/dev/sdf"
+    ec2.get_waiter("volume_in_use").wait(VolumeIds=[vid], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    wait_for(lambda: ec2.describe_volumes(VolumeIds=[vid])["Volumes"][0]["Attachments"][0]["State"] == "attached",
+             what="attached")
+    v = ec2.describe_volumes(VolumeIds=[vid])["Volumes"][0]
+    assert v["Attachments"][0]["InstanceId"] == ids[0] and v["Attachments"][0]["Device"] == "/dev/sdf"
+    vm = cloud.one.xml("vm.info", int(ids[0][2:]))
+    assert any(d.findtext("IMAGE_ID") == str(int(vid[4:])) and d.findtext("TARGET") == "vdf"
+               for d in vm.findall("TEMPLATE/DISK"))
+    inst = ec2.describe_instances(InstanceIds=ids)["Reservations"][0]["Instances"][0]
+    assert vid in [b["Ebs"].get("VolumeId") for b in inst["BlockDeviceMappings"]]
+    found = ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": ids}])["Volumes"]
+    assert [f["VolumeId"] for f in found] == [vid]
+    assert code_of(ec2.attach_volume, VolumeId=vid, InstanceId=ids[0], Device="/dev/sdg") == "VolumeInUse"
+    assert code_of(ec2.attach_volume, VolumeId=a, InstanceId=ids[0], Device="/dev/sdf") == "InvalidParameterValue"
+    assert code_of(ec2.delete_volume, VolumeId=vid) == "VolumeInUse"
+    # A snapshot of an attached volume, then of a detached one.
+    snap = ec2.create_snapshot(VolumeId=vid, Description="nightly",
+                               TagSpecifications=[{"ResourceType": "snapshot", "Tags": [{"Key": "k", "Value": "v"}]}])
+    sid = snap["SnapshotId"]
+    assert snap["VolumeId"] == vid and snap["Description"] == "nightly"
+    ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[sid], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    s = ec2.describe_snapshots(SnapshotIds=[sid])["Snapshots"][0]
+    assert s["VolumeSize"] == 1 and {"Key": "k", "Value": "v"} in s["Tags"] and s["OwnerId"] == f"{alice.uid:012d}"
+    assert [x["SnapshotId"] for x in ec2.describe_snapshots(OwnerIds=["self"], Filters=[{"Name": "volume-id", "Values": [vid]}])["Snapshots"]] == [sid]
+    ec2.detach_volume(VolumeId=vid)
+    ec2.get_waiter("volume_available").wait(VolumeIds=[vid], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    assert code_of(ec2.detach_volume, VolumeId=vid) == "IncorrectState"
+    snap2 = ec2.create_snapshot(VolumeId=vid)["SnapshotId"]
+    ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snap2], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    # A volume from a snapshot (the one copied by nubod: simulated hosts write no files).
+    restored = ec2.create_volume(SnapshotId=snap2, AvailabilityZone="default")
+    assert restored["SnapshotId"] == snap2 and restored["Size"] == 1
+    ec2.get_waiter("volume_available").wait(VolumeIds=[restored["VolumeId"]], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    # Errors.
+    assert code_of(ec2.describe_volumes, VolumeIds=["vol-99999999"]) == "InvalidVolume.NotFound"
+    assert code_of(ec2.describe_snapshots, SnapshotIds=["snap-99999999"]) == "InvalidSnapshot.NotFound"
+    assert code_of(ec2.create_volume, AvailabilityZone="default", Size=0) == "InvalidParameterValue"
+    assert code_of(ec2.create_volume, AvailabilityZone="nowhere", Size=1) == "InvalidParameterValue"
+    bob = cloud.client(cloud.user())
+    assert code_of(bob.delete_volume, VolumeId=vid) == "InvalidVolume.NotFound"
+    # Clean up; deleted volumes and snapshots are gone.
+    for v in (vid, a, restored["VolumeId"]):
+        ec2.delete_volume(VolumeId=v)
+    ec2.get_waiter("volume_deleted").wait(VolumeIds=[vid], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    for s_ in (sid, snap2):
+        ec2.delete_snapshot(SnapshotId=s_)
+    assert code_of(ec2.describe_snapshots, SnapshotIds=[sid]) == "InvalidSnapshot.NotFound"
+    ec2.terminate_instances(InstanceIds=ids)

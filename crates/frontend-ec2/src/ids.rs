@@ -1,5 +1,6 @@
 //! EC2 ids of Nubo objects: a prefix and the object's id in eight or more decimal digits
-//! (`i-00000012` is VM 12, `ami-00000003` image 3), as OpenNebula's econe server wrote them.
+//! (`i-00000012` is VM 12, `ami-00000003` image 3, `vol-00000004` image 4), as
+//! OpenNebula's econe server wrote them.
 
 use nubo_types::Oid;
 
@@ -14,6 +15,16 @@ pub const INSTANCE: Kind = Kind {
 pub const IMAGE: Kind = Kind {
     prefix: "ami",
     malformed: "InvalidAMIID.Malformed",
+};
+/// Volumes (persistent DATABLOCK images).
+pub const VOLUME: Kind = Kind {
+    prefix: "vol",
+    malformed: "InvalidVolumeID.Malformed",
+};
+/// Snapshots (DATABLOCK images copied from a volume).
+pub const SNAPSHOT: Kind = Kind {
+    prefix: "snap",
+    malformed: "InvalidSnapshotID.Malformed",
 };
 /// Reservations (the VMs of one RunInstances, named after the first).
 pub const RESERVATION: Kind = Kind {

@@ -7,7 +7,10 @@ mod instance_types;
 mod instances;
 mod key_pairs;
 mod regions;
+mod security_groups;
+mod snapshots;
 mod tagging;
+mod volumes;
 
 use nubo_core::{Caller, Core};
 
@@ -48,6 +51,21 @@ const ACTIONS: &[&str] = &[
     "ImportKeyPair",
     "DescribeKeyPairs",
     "DeleteKeyPair",
+    "CreateSecurityGroup",
+    "DescribeSecurityGroups",
+    "AuthorizeSecurityGroupIngress",
+    "AuthorizeSecurityGroupEgress",
+    "RevokeSecurityGroupIngress",
+    "RevokeSecurityGroupEgress",
+    "DeleteSecurityGroup",
+    "CreateVolume",
+    "DescribeVolumes",
+    "AttachVolume",
+    "DetachVolume",
+    "DeleteVolume",
+    "CreateSnapshot",
+    "DescribeSnapshots",
+    "DeleteSnapshot",
     "CreateTags",
     "DeleteTags",
     "DescribeTags",
@@ -84,6 +102,21 @@ pub async fn dispatch(ctx: &Ctx, action: &str, p: &Params, x: &mut Xml) -> Ec2Re
         "ImportKeyPair" => key_pairs::import(ctx, p, x).await,
         "DescribeKeyPairs" => key_pairs::describe(ctx, p, x),
         "DeleteKeyPair" => key_pairs::delete(ctx, p, x).await,
+        "CreateSecurityGroup" => security_groups::create(ctx, p, x).await,
+        "DescribeSecurityGroups" => security_groups::describe(ctx, p, x),
+        "AuthorizeSecurityGroupIngress" => security_groups::authorize(ctx, p, x, false).await,
+        "AuthorizeSecurityGroupEgress" => security_groups::authorize(ctx, p, x, true).await,
+        "RevokeSecurityGroupIngress" => security_groups::revoke(ctx, p, x, false).await,
+        "RevokeSecurityGroupEgress" => security_groups::revoke(ctx, p, x, true).await,
+        "DeleteSecurityGroup" => security_groups::delete(ctx, p, x).await,
+        "CreateVolume" => volumes::create(ctx, p, x).await,
+        "DescribeVolumes" => volumes::describe(ctx, p, x),
+        "AttachVolume" => volumes::attach(ctx, p, x).await,
+        "DetachVolume" => volumes::detach(ctx, p, x).await,
+        "DeleteVolume" => volumes::delete(ctx, p, x).await,
+        "CreateSnapshot" => snapshots::create(ctx, p, x).await,
+        "DescribeSnapshots" => snapshots::describe(ctx, p, x),
+        "DeleteSnapshot" => snapshots::delete(ctx, p, x).await,
         "CreateTags" => tagging::create(ctx, p, x).await,
         "DeleteTags" => tagging::delete(ctx, p, x).await,
         "DescribeTags" => tagging::describe(ctx, p, x),

@@ -1,13 +1,13 @@
-//! CreateTags, DeleteTags and DescribeTags over instances (their VM's user template) and
-//! AMIs (their image's template).
+//! CreateTags, DeleteTags and DescribeTags over instances (their VM's user template), AMIs,
+//! volumes and snapshots (their image's template) and security groups (their template).
 
 use nubo_core::PoolFilter;
-use nubo_core::model::{Image, Vm};
+use nubo_core::model::{Image, SecGroup, Vm};
 use nubo_types::states::{ImageType, VmState};
 
 use crate::error::{Ec2Error, Ec2Result};
 use crate::filters::{Facts, Filters};
-use crate::ids::{IMAGE, INSTANCE};
+use crate::ids::{IMAGE, INSTANCE, SECURITY_GROUP, SNAPSHOT, VOLUME};
 use crate::paging::Page;
 use crate::params::{Params, check_tag};
 use crate::tags;
@@ -20,16 +20,24 @@ use super::Ctx;
 enum Resource {
     Instance(i32),
     Image(i32),
+    Volume(i32),
+    Snapshot(i32),
+    SecurityGroup(i32),
 }
 
 fn resource(ctx: &Ctx, text: &str) -> Ec2Result<Resource> {
     let r = match text.split_once('-').map(|(p, _)| p) {
         Some("i") => Resource::Instance(INSTANCE.parse(text)?),
         Some("ami") => Resource::Image(IMAGE.parse(text)?),
+        Some("sg") => Resource::SecurityGroup(SECURITY_GROUP.parse(text)?),
+        Some("vol") => Resource::Volume(VOLUME.parse(text)?),
+        Some("snap") => Resource::Snapshot(SNAPSHOT.parse(text)?),
         _ => {
             return Err(Ec2Error::client(
                 "InvalidID",
-                format!("The ID '{text}' is not valid (only instances and images take tags here)"),
+                format!(
+                    "The ID '{text}' is not valid (instances, images, volumes, snapshots and security groups take tags here)"
+                ),
             ));
         }
     };
@@ -42,6 +50,15 @@ fn resource(ctx: &Ctx, text: &str) -> Ec2Result<Resource> {
             .core
             .info::<Image>(&ctx.caller, id)
             .is_ok_and(|i| i.image_type == ImageType::Os),
+        Resource::Volume(id) => ctx
+            .core
+            .info::<Image>(&ctx.caller, id)
+            .is_ok_and(|i| super::volumes::is_volume(&i)),
+        Resource::Snapshot(id) => ctx
+            .core
+            .info::<Image>(&ctx.caller, id)
+            .is_ok_and(|i| super::volumes::is_snapshot(&i)),
+        Resource::SecurityGroup(id) => ctx.core.info::<SecGroup>(&ctx.caller, id).is_ok(),
     };
     if !exists {
         return Err(match r {
@@ -50,6 +67,15 @@ fn resource(ctx: &Ctx, text: &str) -> Ec2Result<Resource> {
                 format!("The instance ID '{text}' does not exist"),
             ),
             Resource::Image(_) => super::images::not_found(text),
+            Resource::Volume(_) => super::volumes::not_found(text),
+            Resource::Snapshot(_) => Ec2Error::client(
+                "InvalidSnapshot.NotFound",
+                format!("The snapshot '{text}' does not exist."),
+            ),
+            Resource::SecurityGroup(_) => Ec2Error::client(
+                "InvalidGroup.NotFound",
+                format!("The security group '{text}' does not exist"),
+            ),
         });
     }
     Ok(r)
@@ -74,9 +100,14 @@ async fn edit(
     };
     let result = match r {
         Resource::Instance(id) => ctx.core.edit_template::<Vm, _>(&ctx.caller, id, edit).await,
-        Resource::Image(id) => {
+        Resource::Image(id) | Resource::Volume(id) | Resource::Snapshot(id) => {
             ctx.core
                 .edit_template::<Image, _>(&ctx.caller, id, edit)
+                .await
+        }
+        Resource::SecurityGroup(id) => {
+            ctx.core
+                .edit_template::<SecGroup, _>(&ctx.caller, id, edit)
                 .await
         }
     };
@@ -172,13 +203,32 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         }
     }
     for img in ctx.core.pool_info::<Image>(&ctx.caller, PoolFilter::ALL)? {
-        if img.image_type != ImageType::Os {
+        let (resource_id, resource_type) = if img.image_type == ImageType::Os {
+            (IMAGE.id(img.meta.id), "image")
+        } else if super::volumes::is_volume(&img) {
+            (VOLUME.id(img.meta.id), "volume")
+        } else if super::volumes::is_snapshot(&img) {
+            (SNAPSHOT.id(img.meta.id), "snapshot")
+        } else {
             continue;
-        }
+        };
         for (key, value) in tags::read(&img.template) {
             all.push(Tag {
-                resource_id: IMAGE.id(img.meta.id),
-                resource_type: "image",
+                resource_id: resource_id.clone(),
+                resource_type,
+                key,
+                value,
+            });
+        }
+    }
+    for sg in ctx
+        .core
+        .pool_info::<SecGroup>(&ctx.caller, PoolFilter::ALL)?
+    {
+        for (key, value) in tags::read(&sg.template) {
+            all.push(Tag {
+                resource_id: SECURITY_GROUP.id(sg.meta.id),
+                resource_type: "security-group",
                 key,
                 value,
             });

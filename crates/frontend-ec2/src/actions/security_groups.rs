@@ -1,0 +1,658 @@
+//! Security groups are Nubo security groups; an IpPermission is one `RULE` per address
+//! range (`RULE_TYPE` inbound for ingress, outbound for egress; `PROTOCOL`; `RANGE` of
+//! ports; `IP`/`SIZE` from a CIDR, none for 0.0.0.0/0; `ICMP_TYPE`). A new group allows all
+//! egress, as on EC2. Changes reach the group's VMs at once (the group is committed).
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use nubo_core::PoolFilter;
+use nubo_core::model::SecGroup;
+use nubo_template::{Attribute, Template};
+
+use crate::error::{Ec2Error, Ec2Result};
+use crate::filters::{Facts, Filters, tag_facts};
+use crate::ids::{self, SECURITY_GROUP};
+use crate::paging::Page;
+use crate::params::Params;
+use crate::tags;
+use crate::xml::Xml;
+
+use super::{Ctx, tag_specifications};
+
+/// (ipProtocol, fromPort, toPort) of an IpPermission.
+type Ports = (String, Option<i64>, Option<i64>);
+
+/// One Nubo rule, as the fields EC2 can express.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Rule {
+    outbound: bool,
+    /// TCP, UDP, ICMP, ICMPV6 or ALL.
+    protocol: String,
+    /// `RANGE` (`22`, `1000:2000`), none for every port.
+    range: Option<String>,
+    /// `ICMP_TYPE` / `ICMPV6_TYPE`.
+    icmp_type: Option<String>,
+    /// (IP, SIZE), none for any address.
+    ip: Option<(Ipv4Addr, u32)>,
+    description: String,
+}
+
+impl Rule {
+    fn from_pairs(pairs: &[(String, String)]) -> Option<Rule> {
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let ip = match (get("IP"), get("SIZE")) {
+            (Some(ip), Some(size)) => Some((ip.parse().ok()?, size.parse().ok()?)),
+            _ => None,
+        };
+        Some(Rule {
+            outbound: get("RULE_TYPE")?.eq_ignore_ascii_case("outbound"),
+            protocol: get("PROTOCOL")?.to_ascii_uppercase(),
+            range: get("RANGE"),
+            icmp_type: get("ICMP_TYPE").or_else(|| get("ICMPV6_TYPE")),
+            ip,
+            description: get("DESCRIPTION").unwrap_or_default(),
+        })
+    }
+
+    fn to_attribute(&self) -> Attribute {
+        let mut pairs = vec![
+            ("PROTOCOL".to_string(), self.protocol.clone()),
+            (
+                "RULE_TYPE".to_string(),
+                if self.outbound { "outbound" } else { "inbound" }.to_string(),
+            ),
+        ];
+        if let Some(r) = &self.range {
+            pairs.push(("RANGE".into(), r.clone()));
+        }
+        if let Some(t) = &self.icmp_type {
+            let key = if self.protocol == "ICMPV6" {
+                "ICMPV6_TYPE"
+            } else {
+                "ICMP_TYPE"
+            };
+            pairs.push((key.into(), t.clone()));
+        }
+        if let Some((ip, size)) = self.ip {
+            pairs.push(("IP".into(), ip.to_string()));
+            pairs.push(("SIZE".into(), size.to_string()));
+        }
+        if !self.description.is_empty() {
+            pairs.push(("DESCRIPTION".into(), self.description.clone()));
+        }
+        Attribute::vector("RULE", pairs)
+    }
+
+    /// Same rule, descriptions aside.
+    fn same(&self, other: &Rule) -> bool {
+        Rule {
+            description: String::new(),
+            ..self.clone()
+        } == Rule {
+            description: String::new(),
+            ..other.clone()
+        }
+    }
+
+    /// (ipProtocol, fromPort, toPort) of the rule.
+    fn ports(&self) -> Ports {
+        let proto = match self.protocol.as_str() {
+            "TCP" => "tcp",
+            "UDP" => "udp",
+            "ICMP" => "icmp",
+            "ICMPV6" => "icmpv6",
+            _ => "-1",
+        }
+        .to_string();
+        match self.protocol.as_str() {
+            "TCP" | "UDP" => match self
+                .range
+                .as_deref()
+                .map(|r| r.split_once(':').unwrap_or((r, r)))
+            {
+                Some((a, b)) => (proto, a.trim().parse().ok(), b.trim().parse().ok()),
+                None => (proto, Some(0), Some(65535)),
+            },
+            "ICMP" | "ICMPV6" => {
+                let t = self
+                    .icmp_type
+                    .as_deref()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(-1);
+                (proto, Some(t), Some(-1))
+            }
+            _ => (proto, None, None),
+        }
+    }
+
+    fn cidr(&self) -> String {
+        match self.ip {
+            None => "0.0.0.0/0".into(),
+            Some((ip, size)) => {
+                let bits = 32 - size.max(1).ilog2();
+                format!("{ip}/{bits}")
+            }
+        }
+    }
+}
+
+fn rules_of(t: &Template) -> Vec<Rule> {
+    t.vectors("RULE").filter_map(Rule::from_pairs).collect()
+}
+
+fn malformed(message: impl Into<String>) -> Ec2Error {
+    Ec2Error::client("InvalidParameterValue", message)
+}
+
+/// A CIDR as (network address, number of addresses); `None` for 0.0.0.0/0.
+fn parse_cidr(cidr: &str) -> Ec2Result<Option<(Ipv4Addr, u32)>> {
+    let bad = || malformed(format!("Invalid IPv4 CIDR '{cidr}'"));
+    let (ip, bits) = cidr.split_once('/').ok_or_else(bad)?;
+    let ip: Ipv4Addr = ip.parse().map_err(|_| bad())?;
+    let bits: u32 = bits.parse().ok().filter(|b| *b <= 32).ok_or_else(bad)?;
+    if bits == 0 {
+        return Ok(None);
+    }
+    let mask = if bits == 32 {
+        u32::MAX
+    } else {
+        !(u32::MAX >> bits)
+    };
+    let network = Ipv4Addr::from(u32::from(ip) & mask);
+    Ok(Some((network, 1u32 << (32 - bits))))
+}
+
+/// The rules an `IpPermissions.N` (or the legacy flat parameters) asks for.
+fn requested_rules(p: &Params, outbound: bool) -> Ec2Result<Vec<Rule>> {
+    let mut perms = p.structs("IpPermissions");
+    if perms.is_empty() && p.get("IpProtocol").is_some() {
+        // The legacy form: IpProtocol, FromPort, ToPort, CidrIp.
+        let mut pairs = Vec::new();
+        for k in ["IpProtocol", "FromPort", "ToPort"] {
+            if let Some(v) = p.get(k) {
+                pairs.push((k.to_string(), v.to_string()));
+            }
+        }
+        if let Some(c) = p.get("CidrIp") {
+            pairs.push(("IpRanges.1.CidrIp".into(), c.to_string()));
+        }
+        perms.push(Params::from_pairs(pairs));
+    }
+    if perms.is_empty() {
+        return Err(Ec2Error::missing("IpPermissions"));
+    }
+    let mut out = Vec::new();
+    for perm in perms {
+        if !perm.structs("Groups").is_empty() || !perm.structs("PrefixListIds").is_empty() {
+            return Err(malformed(
+                "Rules that name other security groups or prefix lists are not supported; use CIDR ranges",
+            ));
+        }
+        if !perm.structs("Ipv6Ranges").is_empty() {
+            return Err(malformed(
+                "IPv6 ranges are not supported yet; use IPv4 CIDR ranges",
+            ));
+        }
+        let proto_text = perm
+            .required("IpProtocol")
+            .map_err(|_| Ec2Error::missing("IpPermissions.N.IpProtocol"))?;
+        let protocol = match proto_text.to_ascii_lowercase().as_str() {
+            "tcp" | "6" => "TCP",
+            "udp" | "17" => "UDP",
+            "icmp" | "1" => "ICMP",
+            "icmpv6" | "58" => "ICMPV6",
+            "-1" | "all" => "ALL",
+            other => return Err(malformed(format!("Invalid IP protocol '{other}'"))),
+        };
+        let from = perm.int("FromPort")?;
+        let to = perm.int("ToPort")?;
+        let (range, icmp_type) = match protocol {
+            "TCP" | "UDP" => {
+                let (from, to) = match (from, to) {
+                    (Some(f), Some(t)) => (f, t),
+                    _ => return Err(Ec2Error::missing("IpPermissions.N.FromPort and ToPort")),
+                };
+                if !(0..=65535).contains(&from) || !(0..=65535).contains(&to) || from > to {
+                    if from == -1 && to == -1 {
+                        (None, None)
+                    } else {
+                        return Err(malformed(format!("Invalid port range {from}-{to}")));
+                    }
+                } else if from == 0 && to == 65535 {
+                    (None, None)
+                } else if from == to {
+                    (Some(from.to_string()), None)
+                } else {
+                    (Some(format!("{from}:{to}")), None)
+                }
+            }
+            "ICMP" | "ICMPV6" => match from {
+                Some(t) if t >= 0 => (None, Some(t.to_string())),
+                _ => (None, None),
+            },
+            _ => (None, None),
+        };
+        let ranges = perm.structs("IpRanges");
+        let ranges: Vec<(Option<(Ipv4Addr, u32)>, String)> = if ranges.is_empty() {
+            vec![(None, String::new())]
+        } else {
+            ranges
+                .iter()
+                .map(|r| {
+                    let cidr = r
+                        .required("CidrIp")
+                        .map_err(|_| Ec2Error::missing("IpRanges.N.CidrIp"))?;
+                    Ok((
+                        parse_cidr(cidr)?,
+                        r.get("Description").unwrap_or("").to_string(),
+                    ))
+                })
+                .collect::<Ec2Result<_>>()?
+        };
+        for (ip, description) in ranges {
+            out.push(Rule {
+                outbound,
+                protocol: protocol.to_string(),
+                range: range.clone(),
+                icmp_type: icmp_type.clone(),
+                ip,
+                description,
+            });
+        }
+    }
+    Ok(out)
+}
+
+struct Group {
+    sg: Arc<SecGroup>,
+    tags: Vec<(String, String)>,
+}
+
+impl Group {
+    fn description(&self) -> &str {
+        self.sg.template.get("DESCRIPTION").unwrap_or("")
+    }
+}
+
+impl Facts for Group {
+    fn facts(&self, name: &str) -> Option<Vec<String>> {
+        Some(match name {
+            "group-id" => vec![SECURITY_GROUP.id(self.sg.meta.id)],
+            "group-name" => vec![self.sg.meta.name.clone()],
+            "description" => vec![self.description().to_string()],
+            "owner-id" => vec![ids::account(self.sg.meta.uid)],
+            n => return tag_facts(&self.tags, n),
+        })
+    }
+}
+
+fn visible(ctx: &Ctx) -> Ec2Result<Vec<Group>> {
+    Ok(ctx
+        .core
+        .pool_info::<SecGroup>(&ctx.caller, PoolFilter::ALL)?
+        .into_iter()
+        .map(|sg| Group {
+            tags: tags::read(&sg.template),
+            sg,
+        })
+        .collect())
+}
+
+fn not_found(what: &str) -> Ec2Error {
+    Ec2Error::client(
+        "InvalidGroup.NotFound",
+        format!("The security group '{what}' does not exist"),
+    )
+}
+
+/// The group a request names by `GroupId` or `GroupName` (the caller's own first).
+fn target(ctx: &Ctx, p: &Params) -> Ec2Result<Arc<SecGroup>> {
+    let groups = visible(ctx)?;
+    if let Some(text) = p.get("GroupId").filter(|g| !g.is_empty()) {
+        let id = SECURITY_GROUP.parse(text)?;
+        return groups
+            .into_iter()
+            .find(|g| g.sg.meta.id == id)
+            .map(|g| g.sg)
+            .ok_or_else(|| not_found(text));
+    }
+    let name = p
+        .get("GroupName")
+        .filter(|g| !g.is_empty())
+        .ok_or_else(|| Ec2Error::missing("GroupId"))?;
+    groups
+        .into_iter()
+        .filter(|g| g.sg.meta.name == name)
+        .min_by_key(|g| (g.sg.meta.uid != ctx.caller.uid, g.sg.meta.id))
+        .map(|g| g.sg)
+        .ok_or_else(|| not_found(name))
+}
+
+/// CreateSecurityGroup.
+pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
+    let name = p.required("GroupName")?;
+    let description = p.required("GroupDescription")?;
+    if name.len() > 255 || description.len() > 255 {
+        return Err(malformed(
+            "GroupName and GroupDescription must be at most 255 characters",
+        ));
+    }
+    if visible(ctx)?
+        .iter()
+        .any(|g| g.sg.meta.name == name && g.sg.meta.uid == ctx.caller.uid)
+    {
+        return Err(Ec2Error::client(
+            "InvalidGroup.Duplicate",
+            format!("The security group '{name}' already exists"),
+        ));
+    }
+    let mut t = Template::new();
+    t.set("NAME", name);
+    t.set("DESCRIPTION", description);
+    t.push(
+        Rule {
+            outbound: true,
+            protocol: "ALL".into(),
+            range: None,
+            icmp_type: None,
+            ip: None,
+            description: String::new(),
+        }
+        .to_attribute(),
+    );
+    let tags = tag_specifications(p, "security-group")?;
+    tags::add(&mut t, &tags)?;
+    let id = ctx
+        .core
+        .secgroup_allocate(&ctx.caller, &t.to_text())
+        .await
+        .map_err(|e| match e {
+            nubo_types::Error::Allocate { message, .. }
+                if message.contains("already") || message.contains("taken") =>
+            {
+                Ec2Error::client(
+                    "InvalidGroup.Duplicate",
+                    format!("The security group '{name}' already exists"),
+                )
+            }
+            other => other.into(),
+        })?;
+    x.text("groupId", &SECURITY_GROUP.id(id)).tags(&tags);
+    Ok(())
+}
+
+/// DescribeSecurityGroups.
+pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
+    let filters = Filters::parse(p)?;
+    filters.check(&|n| {
+        n.starts_with("tag:")
+            || matches!(
+                n,
+                "group-id" | "group-name" | "description" | "owner-id" | "tag-key" | "tag-value"
+            )
+    })?;
+    let page = Page::parse(p, 5, 1000)?;
+    let groups = visible(ctx)?;
+    let (id_texts, names) = (p.list("GroupId"), p.list("GroupName"));
+    let ids = id_texts
+        .iter()
+        .map(|t| SECURITY_GROUP.parse(t))
+        .collect::<Ec2Result<Vec<_>>>()?;
+    for (id, text) in ids.iter().zip(&id_texts) {
+        if !groups.iter().any(|g| g.sg.meta.id == *id) {
+            return Err(not_found(text));
+        }
+    }
+    for n in &names {
+        if !groups.iter().any(|g| g.sg.meta.name == *n) {
+            return Err(not_found(n));
+        }
+    }
+    if (!ids.is_empty() || !names.is_empty()) && page.limited() {
+        return Err(Ec2Error::client(
+            "InvalidParameterCombination",
+            "MaxResults cannot be used with GroupIds or GroupNames",
+        ));
+    }
+    let chosen: Vec<&Group> = groups
+        .iter()
+        .filter(|g| ids.is_empty() || ids.contains(&g.sg.meta.id))
+        .filter(|g| names.is_empty() || names.contains(&g.sg.meta.name.as_str()))
+        .filter(|g| filters.matches(*g))
+        .collect();
+    let (chosen, next) = page.cut(chosen);
+    x.list("securityGroupInfo", chosen, |x, g| {
+        let rules = rules_of(&g.sg.template);
+        x.text("ownerId", &ids::account(g.sg.meta.uid))
+            .text("groupId", &SECURITY_GROUP.id(g.sg.meta.id))
+            .text("groupName", &g.sg.meta.name)
+            .text("groupDescription", g.description());
+        write_permissions(x, "ipPermissions", rules.iter().filter(|r| !r.outbound));
+        write_permissions(
+            x,
+            "ipPermissionsEgress",
+            rules.iter().filter(|r| r.outbound),
+        );
+        x.tags(&g.tags);
+    });
+    x.opt("nextToken", next.as_deref());
+    Ok(())
+}
+
+/// Rules grouped by (protocol, ports) into IpPermissions with their ranges.
+fn write_permissions<'a>(x: &mut Xml, name: &str, rules: impl Iterator<Item = &'a Rule>) {
+    let mut perms: Vec<(Ports, Vec<&Rule>)> = Vec::new();
+    for r in rules {
+        let key = r.ports();
+        match perms.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(r),
+            None => perms.push((key, vec![r])),
+        }
+    }
+    x.list(name, perms, |x, ((proto, from, to), members)| {
+        x.text("ipProtocol", &proto);
+        if let Some(f) = from {
+            x.num("fromPort", f);
+        }
+        if let Some(t) = to {
+            x.num("toPort", t);
+        }
+        x.list("groups", Vec::<()>::new(), |_, _| {})
+            .list("ipRanges", members, |x, r| {
+                x.text("cidrIp", &r.cidr());
+                if !r.description.is_empty() {
+                    x.text("description", &r.description);
+                }
+            })
+            .list("ipv6Ranges", Vec::<()>::new(), |_, _| {})
+            .list("prefixListIds", Vec::<()>::new(), |_, _| {});
+    });
+}
+
+/// Edits the group's rules in one write, then brings its VMs up to date.
+async fn edit_rules(
+    ctx: &Ctx,
+    id: i32,
+    f: impl FnOnce(&mut Vec<Rule>) -> Result<(), String> + Send + 'static,
+) -> Ec2Result<()> {
+    let refused = ctx
+        .core
+        .edit_template::<SecGroup, _>(&ctx.caller, id, move |t| {
+            let mut rules = rules_of(t);
+            if let Err(why) = f(&mut rules) {
+                return Ok(Some(why));
+            }
+            t.remove("RULE");
+            for r in &rules {
+                t.push(r.to_attribute());
+            }
+            nubo_core::ops::secgroup::check_rules(t)?;
+            Ok(None)
+        })
+        .await?;
+    if let Some(why) = refused {
+        let code = if why.starts_with("dup:") {
+            "InvalidPermission.Duplicate"
+        } else {
+            "InvalidPermission.NotFound"
+        };
+        return Err(Ec2Error::client(
+            code,
+            why.trim_start_matches("dup:")
+                .trim_start_matches("missing:")
+                .to_string(),
+        ));
+    }
+    ctx.core.secgroup_commit(&ctx.caller, id, false).await?;
+    Ok(())
+}
+
+/// AuthorizeSecurityGroupIngress / AuthorizeSecurityGroupEgress.
+pub async fn authorize(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec2Result<()> {
+    let sg = target(ctx, p)?;
+    let wanted = requested_rules(p, outbound)?;
+    let shown = wanted.clone();
+    edit_rules(ctx, sg.meta.id, move |rules| {
+        for w in wanted {
+            if rules.iter().any(|r| r.same(&w)) {
+                return Err(format!(
+                    "dup:the specified rule \"peer: {}, {}, ALLOW\" already exists",
+                    w.cidr(),
+                    w.protocol
+                ));
+            }
+            rules.push(w);
+        }
+        Ok(())
+    })
+    .await?;
+    x.flag("return", true).list(
+        "securityGroupRuleSet",
+        shown.iter().enumerate(),
+        |x, (n, r)| {
+            let (proto, from, to) = r.ports();
+            x.text(
+                "securityGroupRuleId",
+                &format!("sgr-{:08}{n:02}", sg.meta.id),
+            )
+            .text("groupId", &SECURITY_GROUP.id(sg.meta.id))
+            .text("groupOwnerId", &ids::account(sg.meta.uid))
+            .flag("isEgress", r.outbound)
+            .text("ipProtocol", &proto);
+            if let Some(f) = from {
+                x.num("fromPort", f);
+            }
+            if let Some(t) = to {
+                x.num("toPort", t);
+            }
+            x.text("cidrIpv4", &r.cidr());
+        },
+    );
+    Ok(())
+}
+
+/// RevokeSecurityGroupIngress / RevokeSecurityGroupEgress.
+pub async fn revoke(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec2Result<()> {
+    let sg = target(ctx, p)?;
+    let wanted = requested_rules(p, outbound)?;
+    edit_rules(ctx, sg.meta.id, move |rules| {
+        for w in wanted {
+            let before = rules.len();
+            rules.retain(|r| !r.same(&w));
+            if rules.len() == before {
+                return Err(format!(
+                    "missing:The specified rule does not exist in this security group ({} {})",
+                    w.protocol,
+                    w.cidr()
+                ));
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    x.flag("return", true);
+    Ok(())
+}
+
+/// DeleteSecurityGroup.
+pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
+    let sg = target(ctx, p)?;
+    ctx.core
+        .secgroup_delete(&ctx.caller, sg.meta.id)
+        .await
+        .map_err(|e| match e {
+            nubo_types::Error::Action { message } => {
+                Ec2Error::client("DependencyViolation", message)
+            }
+            other => other.into(),
+        })?;
+    x.flag("return", true)
+        .text("groupId", &SECURITY_GROUP.id(sg.meta.id));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidrs_become_ip_and_size_and_back() {
+        assert_eq!(parse_cidr("0.0.0.0/0").expect("any"), None);
+        assert_eq!(
+            parse_cidr("10.1.2.3/24").expect("net"),
+            Some((Ipv4Addr::new(10, 1, 2, 0), 256))
+        );
+        assert_eq!(
+            parse_cidr("10.1.2.3/32").expect("one"),
+            Some((Ipv4Addr::new(10, 1, 2, 3), 1))
+        );
+        assert!(parse_cidr("10.1.2.3").is_err());
+        assert!(parse_cidr("10.1.2.3/33").is_err());
+        let r = Rule {
+            outbound: false,
+            protocol: "TCP".into(),
+            range: Some("22".into()),
+            icmp_type: None,
+            ip: Some((Ipv4Addr::new(10, 1, 2, 0), 256)),
+            description: String::new(),
+        };
+        assert_eq!(r.cidr(), "10.1.2.0/24");
+        assert_eq!(r.ports(), ("tcp".into(), Some(22), Some(22)));
+    }
+
+    #[test]
+    fn permissions_become_rules() {
+        let p = Params::from_pairs(
+            [
+                ("IpPermissions.1.IpProtocol", "tcp"),
+                ("IpPermissions.1.FromPort", "1000"),
+                ("IpPermissions.1.ToPort", "2000"),
+                ("IpPermissions.1.IpRanges.1.CidrIp", "10.0.0.0/8"),
+                ("IpPermissions.1.IpRanges.2.CidrIp", "0.0.0.0/0"),
+                ("IpPermissions.2.IpProtocol", "icmp"),
+                ("IpPermissions.2.FromPort", "8"),
+                ("IpPermissions.2.ToPort", "-1"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let rules = requested_rules(&p, false).expect("rules");
+        assert_eq!(rules.len(), 3);
+        assert_eq!(rules[0].range.as_deref(), Some("1000:2000"));
+        assert_eq!(rules[1].ip, None);
+        assert_eq!(rules[2].icmp_type.as_deref(), Some("8"));
+        let mut t = Template::new();
+        for r in &rules {
+            t.push(r.to_attribute());
+        }
+        nubo_core::ops::secgroup::check_rules(&t).expect("valid Nubo rules");
+        assert_eq!(rules_of(&t), rules);
+    }
+}

@@ -1,0 +1,230 @@
+//! Snapshots are DATABLOCK images copied from a volume (`EC2_SNAPSHOT_OF` names it): from
+//! the running VM's disk when the volume is attached (disk-saveas), else a clone of the
+//! image. A snapshot is `pending` until its copy is done.
+
+use std::sync::Arc;
+
+use nubo_core::PoolFilter;
+use nubo_core::model::Image;
+use nubo_types::states::ImageState;
+
+use crate::error::{Ec2Error, Ec2Result};
+use crate::filters::{Facts, Filters, tag_facts};
+use crate::ids::{self, SNAPSHOT, VOLUME};
+use crate::paging::Page;
+use crate::params::Params;
+use crate::tags;
+use crate::xml::Xml;
+
+use super::volumes::{self, SNAPSHOT_OF, gib, is_snapshot};
+use super::{Ctx, tag_specifications};
+
+/// `InvalidSnapshot.NotFound` for `id`.
+fn not_found(id: &str) -> Ec2Error {
+    Ec2Error::not_found(
+        "InvalidSnapshot.NotFound",
+        format!("The snapshot '{id}' does not exist."),
+    )
+}
+
+struct Snapshot {
+    img: Arc<Image>,
+    tags: Vec<(String, String)>,
+}
+
+impl Snapshot {
+    fn status(&self) -> &'static str {
+        match self.img.state {
+            ImageState::Ready | ImageState::Used | ImageState::UsedPers => "completed",
+            ImageState::Error | ImageState::Disabled => "error",
+            _ => "pending",
+        }
+    }
+    fn volume(&self) -> &str {
+        self.img.template.get(SNAPSHOT_OF).unwrap_or("")
+    }
+    fn description(&self) -> &str {
+        self.img.template.get("DESCRIPTION").unwrap_or("")
+    }
+}
+
+impl Facts for Snapshot {
+    fn facts(&self, name: &str) -> Option<Vec<String>> {
+        Some(vec![match name {
+            "snapshot-id" => SNAPSHOT.id(self.img.meta.id),
+            "volume-id" => self.volume().to_string(),
+            "status" => self.status().to_string(),
+            "owner-id" => ids::account(self.img.meta.uid),
+            "description" => self.description().to_string(),
+            "volume-size" => gib(self.img.size).to_string(),
+            "start-time" => crate::xml::iso8601(self.img.regtime),
+            "encrypted" => "false".into(),
+            n => return tag_facts(&self.tags, n),
+        }])
+    }
+}
+
+fn all(ctx: &Ctx) -> Ec2Result<Vec<Snapshot>> {
+    Ok(ctx
+        .core
+        .pool_info::<Image>(&ctx.caller, PoolFilter::ALL)?
+        .into_iter()
+        .filter(|i| is_snapshot(i))
+        .map(|img| Snapshot {
+            tags: tags::read(&img.template),
+            img,
+        })
+        .collect())
+}
+
+/// The snapshot image `text` names.
+pub fn find(ctx: &Ctx, text: &str) -> Ec2Result<Arc<Image>> {
+    let id = SNAPSHOT.parse(text)?;
+    all(ctx)?
+        .into_iter()
+        .find(|s| s.img.meta.id == id)
+        .map(|s| s.img)
+        .ok_or_else(|| not_found(text))
+}
+
+fn write_snapshot(x: &mut Xml, s: &Snapshot) {
+    let img = &s.img;
+    x.text("snapshotId", &SNAPSHOT.id(img.meta.id))
+        .text("volumeId", s.volume())
+        .text("status", s.status())
+        .time("startTime", img.regtime)
+        .text(
+            "progress",
+            if s.status() == "completed" {
+                "100%"
+            } else {
+                "0%"
+            },
+        )
+        .text("ownerId", &ids::account(img.meta.uid))
+        .num("volumeSize", gib(img.size))
+        .text("description", s.description())
+        .flag("encrypted", false)
+        .tags(&s.tags);
+}
+
+/// CreateSnapshot.
+pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
+    let vol_text = p.required("VolumeId")?;
+    let volume = volumes::find(ctx, vol_text)?;
+    let name = volumes::random_name("snapshot")?;
+    let attached = volumes::attachment_of(&volume);
+    let id = match attached {
+        Some((vm, disk_id)) => ctx
+            .core
+            .vm_disk_saveas(&ctx.caller, vm, disk_id, &name, "DATABLOCK", -1)
+            .await
+            .map_err(|e| match e {
+                nubo_types::Error::Action { message } => {
+                    Ec2Error::client("IncorrectState", message)
+                }
+                other => other.into(),
+            })?,
+        None => {
+            let id = ctx
+                .core
+                .image_clone(&ctx.caller, volumes::image_id(&volume), &name, 1)
+                .await?;
+            // A clone keeps its source's persistence; a snapshot is not a volume.
+            ctx.core.image_persistent(&ctx.caller, id, false).await?;
+            id
+        }
+    };
+    let tags_to_set = tag_specifications(p, "snapshot")?;
+    let description = p.get("Description").unwrap_or("").to_string();
+    let source = VOLUME.id(volumes::image_id(&volume));
+    ctx.core
+        .edit_template::<Image, _>(&ctx.caller, id, move |t| {
+            for attr in [
+                "EC2_VOLUME_TYPE",
+                "EC2_AVAILABILITY_ZONE",
+                "EC2_CLIENT_TOKEN",
+                "EC2_FROM_SNAPSHOT",
+            ] {
+                t.remove(attr);
+            }
+            t.set(SNAPSHOT_OF, source);
+            t.set("DESCRIPTION", description);
+            tags::remove(t, &[]);
+            tags::add(t, &tags_to_set).map_err(|e| nubo_types::Error::api(e.message))
+        })
+        .await?;
+    let snap = all(ctx)?
+        .into_iter()
+        .find(|s| s.img.meta.id == id)
+        .ok_or_else(|| Ec2Error::internal("the new snapshot vanished"))?;
+    write_snapshot(x, &snap);
+    Ok(())
+}
+
+/// DescribeSnapshots.
+pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
+    let filters = Filters::parse(p)?;
+    filters.check(&|n| {
+        n.starts_with("tag:")
+            || matches!(
+                n,
+                "snapshot-id"
+                    | "volume-id"
+                    | "status"
+                    | "owner-id"
+                    | "description"
+                    | "volume-size"
+                    | "start-time"
+                    | "encrypted"
+                    | "tag-key"
+                    | "tag-value"
+            )
+    })?;
+    let page = Page::parse(p, 5, 1000)?;
+    let snaps = all(ctx)?;
+    let texts = p.list("SnapshotId");
+    let ids = texts
+        .iter()
+        .map(|t| SNAPSHOT.parse(t))
+        .collect::<Ec2Result<Vec<_>>>()?;
+    for (id, text) in ids.iter().zip(&texts) {
+        if !snaps.iter().any(|s| s.img.meta.id == *id) {
+            return Err(not_found(text));
+        }
+    }
+    let owners = p.list("Owner");
+    let chosen: Vec<&Snapshot> = snaps
+        .iter()
+        .filter(|s| ids.is_empty() || ids.contains(&s.img.meta.id))
+        .filter(|s| {
+            owners.is_empty()
+                || owners.iter().any(|o| match *o {
+                    "self" => s.img.meta.uid == ctx.caller.uid,
+                    account => account.parse::<i32>().ok() == Some(s.img.meta.uid),
+                })
+        })
+        .filter(|s| filters.matches(*s))
+        .collect();
+    let (chosen, next) = page.cut(chosen);
+    x.list("snapshotSet", chosen, write_snapshot);
+    x.opt("nextToken", next.as_deref());
+    Ok(())
+}
+
+/// DeleteSnapshot.
+pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
+    let text = p.required("SnapshotId")?;
+    let img = find(ctx, text)?;
+    ctx.core
+        .image_delete(&ctx.caller, img.meta.id, false)
+        .await
+        .map_err(|e| match e {
+            nubo_types::Error::Action { message } => {
+                Ec2Error::client("InvalidSnapshot.InUse", message)
+            }
+            other => other.into(),
+        })?;
+    x.flag("return", true);
+    Ok(())
+}
