@@ -40,6 +40,11 @@ class Ec2Cloud:
             f'NAME="{uniq("ec2net")}"\nBRIDGE="br-ec2"\nVN_MAD="dummy"\n'
             'AR=[TYPE="IP4", IP="10.77.0.10", SIZE="200"]', -1)
         one.vn.chmod(self.vnet, 1, 1, 0, 1, 0, 0, 1, 0, 0)
+        # Elastic IPs come from a network marked EC2_ELASTIC_IPS.
+        self.public = one.vn.allocate(
+            f'NAME="{uniq("ec2pub")}"\nBRIDGE="br-pub"\nVN_MAD="dummy"\nEC2_ELASTIC_IPS="YES"\n'
+            'AR=[TYPE="IP4", IP="203.0.113.10", SIZE="3"]', -1)
+        one.vn.chmod(self.public, 1, 1, 0, 1, 0, 0, 1, 0, 0)
         # Users keep volumes and snapshots in the default image datastore.
         one.datastore.chmod(1, 1, 1, 0, 1, 0, 0, 1, 0, 0)
         disk = tmp / "os.img"

@@ -379,6 +379,28 @@ def test_key_pairs(cloud, alice, ec2, tmp_path):
     out = json.loads(cloud.aws(alice, "import-key-pair", "--key-name", cli_name,
                                "--public-key-material", f"fileb://{pub}").stdout)
     assert out["KeyName"] == cli_name
+    # Created pairs: the private key comes back once; its fingerprint is AWS's (SHA-1 of
+    # the PKCS#8 DER), and it matches the public key nubod keeps.
+    for kind in ("rsa", "ed25519"):
+        made_name = uniq(kind)
+        made = ec2.create_key_pair(KeyName=made_name, KeyType=kind)
+        pem = tmp_path / made_name
+        pem.write_text(made["KeyMaterial"])
+        pem.chmod(0o600)
+        derived = subprocess.run(["ssh-keygen", "-y", "-f", str(pem)], capture_output=True, text=True,
+                                 check=True).stdout.split()[:2]
+        stored = ec2.describe_key_pairs(KeyNames=[made_name], IncludePublicKey=True)["KeyPairs"][0]
+        assert stored["PublicKey"].split()[:2] == derived and stored["KeyType"] == kind
+        assert "KeyMaterial" not in stored
+        if kind == "rsa":
+            assert made["KeyMaterial"].startswith("-----BEGIN RSA PRIVATE KEY-----")
+            der = subprocess.run(["openssl", "pkcs8", "-topk8", "-nocrypt", "-in", str(pem), "-outform", "DER"],
+                                 capture_output=True, check=True).stdout
+            import hashlib
+            want = ":".join(f"{b:02x}" for b in hashlib.sha1(der).digest())
+            assert made["KeyFingerprint"] == want
+        ec2.delete_key_pair(KeyName=made_name)
+    assert code_of(ec2.create_key_pair, KeyName=name) == "InvalidKeyPair.Duplicate"
     # Key pairs are per user.
     bob = cloud.user()
     assert cloud.client(bob).describe_key_pairs()["KeyPairs"] == []
@@ -599,4 +621,50 @@ def test_volumes_and_snapshots(cloud, alice, ec2):
     for s_ in (sid, snap2):
         ec2.delete_snapshot(SnapshotId=s_)
     assert code_of(ec2.describe_snapshots, SnapshotIds=[sid]) == "InvalidSnapshot.NotFound"
+    ec2.terminate_instances(InstanceIds=ids)
+
+
+# ---------------------------------------------------------------- elastic IPs
+
+
+def test_elastic_ips(cloud, alice, ec2):
+    a = ec2.allocate_address(Domain="vpc")
+    ip, alloc = a["PublicIp"], a["AllocationId"]
+    assert ip.startswith("203.0.113.") and alloc.startswith("eipalloc-")
+    assert ec2.describe_addresses(AllocationIds=[alloc])["Addresses"][0]["PublicIp"] == ip
+    _, ids = run(ec2, cloud, 2)
+    fast(ec2, "instance_running", ids)
+    assoc = ec2.associate_address(AllocationId=alloc, InstanceId=ids[0])["AssociationId"]
+    wait_for(lambda: ec2.describe_instances(InstanceIds=[ids[0]])["Reservations"][0]["Instances"][0].get("PublicIpAddress") == ip,
+             what="public IP on the instance")
+    inst = ec2.describe_instances(Filters=[{"Name": "ip-address", "Values": [ip]}])["Reservations"]
+    assert [i["InstanceId"] for r in inst for i in r["Instances"]] == [ids[0]]
+    got = ec2.describe_addresses(PublicIps=[ip])["Addresses"][0]
+    assert got["InstanceId"] == ids[0] and got["AssociationId"] == assoc
+    # pyone: the VM has a NIC with that address.
+    vm = cloud.one.xml("vm.info", int(ids[0][2:]))
+    assert ip in [n.findtext("IP") for n in vm.findall("TEMPLATE/NIC")]
+    assert code_of(ec2.associate_address, AllocationId=alloc, InstanceId=ids[1]) == "Resource.AlreadyAssociated"
+    assert code_of(ec2.release_address, AllocationId=alloc) == "InvalidIPAddress.InUse"
+    # Move it with AllowReassociation.
+    wait_for(lambda: cloud.one.vm.info(int(ids[0][2:])).LCM_STATE == 3, what="hotplug done")
+    ec2.associate_address(AllocationId=alloc, InstanceId=ids[1], AllowReassociation=True)
+    wait_for(lambda: ec2.describe_addresses(AllocationIds=[alloc])["Addresses"][0].get("InstanceId") == ids[1],
+             what="address moved")
+    wait_for(lambda: cloud.one.vm.info(int(ids[1][2:])).LCM_STATE == 3, what="hotplug done")
+    ec2.disassociate_address(AssociationId=assoc)
+    wait_for(lambda: "InstanceId" not in ec2.describe_addresses(AllocationIds=[alloc])["Addresses"][0],
+             what="address free")
+    assert code_of(ec2.disassociate_address, AssociationId=assoc) == "InvalidAssociationID.NotFound"
+    # The pool holds three addresses.
+    more = [ec2.allocate_address(Domain="vpc")["AllocationId"] for _ in range(2)]
+    assert code_of(ec2.allocate_address, Domain="vpc") == "AddressLimitExceeded"
+    for x in more:
+        ec2.release_address(AllocationId=x)
+    # The aws CLI.
+    out = json.loads(cloud.aws(alice, "allocate-address", "--domain", "vpc").stdout)
+    cloud.aws(alice, "release-address", "--allocation-id", out["AllocationId"])
+    ec2.release_address(AllocationId=alloc)
+    assert code_of(ec2.describe_addresses, AllocationIds=[alloc]) == "InvalidAllocationID.NotFound"
+    assert code_of(ec2.release_address, PublicIp="198.51.100.1") == "InvalidAddress.NotFound"
     ec2.terminate_instances(InstanceIds=ids)

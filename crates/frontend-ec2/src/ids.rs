@@ -26,6 +26,16 @@ pub const SNAPSHOT: Kind = Kind {
     prefix: "snap",
     malformed: "InvalidSnapshotID.Malformed",
 };
+/// Elastic IP allocations (the reservation network holding the address).
+pub const ALLOCATION: Kind = Kind {
+    prefix: "eipalloc",
+    malformed: "InvalidAllocationID.Malformed",
+};
+/// Elastic IP associations (named after the allocation: one at a time).
+pub const ASSOCIATION: Kind = Kind {
+    prefix: "eipassoc",
+    malformed: "InvalidAssociationID.Malformed",
+};
 /// Reservations (the VMs of one RunInstances, named after the first).
 pub const RESERVATION: Kind = Kind {
     prefix: "r",

@@ -1,13 +1,13 @@
 //! Key pairs live in their user's template, one `EC2_KEYPAIR = [ ID, NAME, TYPE,
 //! FINGERPRINT, PUBLIC_KEY, CREATED ]` each, changed in one write so that concurrent calls
-//! lose nothing. ImportKeyPair takes an OpenSSH public key (ssh-rsa or ssh-ed25519);
+//! lose nothing. ImportKeyPair takes an OpenSSH public key (ssh-rsa or ssh-ed25519),
+//! CreateKeyPair makes one and returns its private key once (nubod keeps only the public key);
 //! RunInstances puts a pair's public key in the VM's context as SSH_PUBLIC_KEY.
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use nubo_core::model::User;
 use nubo_template::{Attribute, Template};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Ec2Error, Ec2Result};
 use crate::filters::{Facts, Filters};
@@ -15,6 +15,7 @@ use crate::params::Params;
 use crate::xml::Xml;
 
 use super::Ctx;
+use super::ssh_keys::{format_error, generate, parse_public_key};
 
 const ATTR: &str = "EC2_KEYPAIR";
 
@@ -84,125 +85,13 @@ fn missing(name: &str) -> Ec2Error {
     )
 }
 
-fn format_error(why: &str) -> Ec2Error {
-    Ec2Error::client(
-        "InvalidKeyPair.Format",
-        format!("Key is not in valid OpenSSH public key format: {why}"),
-    )
-}
-
-/// Reads an OpenSSH public key line: (type, public key line, fingerprint).
-fn parse_public_key(text: &str) -> Ec2Result<(String, String, String)> {
-    let mut fields = text.split_whitespace();
-    let (kind, blob64) = match (fields.next(), fields.next()) {
-        (Some(k), Some(b)) => (k, b),
-        _ => return Err(format_error("expected '<type> <base64> [comment]'")),
-    };
-    let blob = STANDARD
-        .decode(blob64)
-        .map_err(|_| format_error("the key is not base64"))?;
-    let mut reader = SshReader(&blob);
-    if reader.string()? != kind.as_bytes() {
-        return Err(format_error("the key's type does not match its data"));
-    }
-    let line = format!("{kind} {blob64}");
-    match kind {
-        "ssh-ed25519" => {
-            if reader.string()?.len() != 32 {
-                return Err(format_error("an ed25519 key has 32 bytes"));
-            }
-            let fp = STANDARD_NO_PAD.encode(Sha256::digest(&blob));
-            Ok(("ed25519".into(), line, format!("{fp}=")))
-        }
-        "ssh-rsa" => {
-            let e = reader.string()?;
-            let n = reader.string()?;
-            if n.len() < 128 {
-                return Err(format_error("RSA keys must have at least 1024 bits"));
-            }
-            let fp = md5_colon_hex(&rsa_spki_der(e, n));
-            Ok(("rsa".into(), line, fp))
-        }
-        other => Err(format_error(&format!(
-            "unsupported key type {other} (use ssh-rsa or ssh-ed25519)"
-        ))),
-    }
-}
-
-/// Length-prefixed strings of the SSH wire format.
-struct SshReader<'a>(&'a [u8]);
-
-impl<'a> SshReader<'a> {
-    fn string(&mut self) -> Ec2Result<&'a [u8]> {
-        let bad = || format_error("truncated key data");
-        let len_bytes: [u8; 4] = self
-            .0
-            .get(..4)
-            .ok_or_else(bad)?
-            .try_into()
-            .map_err(|_| bad())?;
-        let len = usize::try_from(u32::from_be_bytes(len_bytes)).map_err(|_| bad())?;
-        let s = self.0.get(4..4 + len).ok_or_else(bad)?;
-        self.0 = &self.0[4 + len..];
-        Ok(s)
-    }
-}
-
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
-/// The DER SubjectPublicKeyInfo of an RSA key (SSH mpints are DER integers' contents).
-fn rsa_spki_der(e: &[u8], n: &[u8]) -> Vec<u8> {
-    let rsa_key = der(0x30, &[der(0x02, n), der(0x02, e)].concat());
-    let mut bits = vec![0u8];
-    bits.extend(rsa_key);
-    // rsaEncryption (1.2.840.113549.1.1.1) with NULL parameters.
-    let algorithm = der(
-        0x30,
-        &[
-            der(
-                0x06,
-                &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01],
-            ),
-            vec![0x05, 0x00],
-        ]
-        .concat(),
-    );
-    der(0x30, &[algorithm, der(0x03, &bits)].concat())
-}
-
-fn md5_colon_hex(data: &[u8]) -> String {
-    use md5::Digest as _;
-    md5::Md5::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 fn key_pair_id() -> Ec2Result<String> {
     let mut b = [0u8; 9];
     getrandom::fill(&mut b).map_err(|e| Ec2Error::internal(format!("no randomness: {e}")))?;
     Ok(format!("key-{}", &hex::encode(b)[..17]))
 }
 
-/// ImportKeyPair.
-pub async fn import(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
+fn key_name(p: &Params) -> Ec2Result<String> {
     let name = p.required("KeyName")?.to_string();
     if name.chars().count() > 255 {
         return Err(Ec2Error::invalid(
@@ -211,6 +100,34 @@ pub async fn import(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             "It must be at most 255 characters.",
         ));
     }
+    Ok(name)
+}
+
+/// Stores a new pair in the caller's template, unless one of that name exists.
+async fn store(ctx: &Ctx, pair: KeyPair) -> Ec2Result<()> {
+    let name = pair.name.clone();
+    let stored = ctx
+        .core
+        .edit_template::<User, _>(&ctx.caller, ctx.caller.uid, move |t| {
+            if read(t).iter().any(|k| k.name == pair.name) {
+                return Ok(false);
+            }
+            t.push(to_attribute(&pair));
+            Ok(true)
+        })
+        .await?;
+    if !stored {
+        return Err(Ec2Error::client(
+            "InvalidKeyPair.Duplicate",
+            format!("The keypair '{name}' already exists."),
+        ));
+    }
+    Ok(())
+}
+
+/// ImportKeyPair.
+pub async fn import(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
+    let name = key_name(p)?;
     let material = p.required("PublicKeyMaterial")?;
     let text = STANDARD
         .decode(material.trim())
@@ -220,31 +137,49 @@ pub async fn import(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let (key_type, public_key, fingerprint) = parse_public_key(&text)?;
     let pair = KeyPair {
         id: key_pair_id()?,
-        name: name.clone(),
+        name,
         key_type,
         fingerprint,
         public_key,
         created: nubo_core::now(),
     };
-    let stored = pair.clone();
-    let outcome = ctx
-        .core
-        .edit_template::<User, _>(&ctx.caller, ctx.caller.uid, move |t| {
-            if read(t).iter().any(|k| k.name == stored.name) {
-                return Ok(false);
-            }
-            t.push(to_attribute(&stored));
-            Ok(true)
-        })
-        .await?;
-    if !outcome {
+    store(ctx, pair.clone()).await?;
+    x.text("keyFingerprint", &pair.fingerprint)
+        .text("keyName", &pair.name)
+        .text("keyPairId", &pair.id)
+        .list("tagSet", Vec::<()>::new(), |_, _| {});
+    Ok(())
+}
+
+/// CreateKeyPair: a new pair whose private key is in the reply only.
+pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
+    let name = key_name(p)?;
+    let key_type = match p.get("KeyType").unwrap_or("rsa") {
+        t @ ("rsa" | "ed25519") => t,
+        other => return Err(Ec2Error::invalid("KeyType", other, "Use rsa or ed25519.")),
+    };
+    if let Some(f) = p.get("KeyFormat").filter(|f| *f != "pem") {
+        return Err(Ec2Error::invalid("KeyFormat", f, "Only pem is supported."));
+    }
+    if mine(ctx)?.iter().any(|k| k.name == name) {
         return Err(Ec2Error::client(
             "InvalidKeyPair.Duplicate",
             format!("The keypair '{name}' already exists."),
         ));
     }
-    x.text("keyFingerprint", &pair.fingerprint)
-        .text("keyName", &pair.name)
+    let made = generate(key_type).await?;
+    let pair = KeyPair {
+        id: key_pair_id()?,
+        name,
+        key_type: made.key_type,
+        fingerprint: made.fingerprint,
+        public_key: made.public_key,
+        created: nubo_core::now(),
+    };
+    store(ctx, pair.clone()).await?;
+    x.text("keyName", &pair.name)
+        .text("keyFingerprint", &pair.fingerprint)
+        .text("keyMaterial", &made.private_key)
         .text("keyPairId", &pair.id)
         .list("tagSet", Vec::<()>::new(), |_, _| {});
     Ok(())
@@ -333,36 +268,4 @@ pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         .await?;
     x.flag("return", true).opt("keyPairId", deleted.as_deref());
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ed25519_and_rsa_keys_are_read_and_fingerprinted_as_aws_does() {
-        // Made with ssh-keygen; `ssh-keygen -lf` gave SHA256:imYPMgwf…sbo for the ed25519
-        // key, and `ssh-keygen -e -m PKCS8 | openssl pkey -pubin -outform DER | openssl md5
-        // -c` gave 3a:0f:…:4c:54 for the RSA one.
-        let ed = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILgIoeCyNSpzVW3WVr1piQmp+zzx/wtufMLVXGe6ogW6 me@host";
-        let (t, line, fp) = parse_public_key(ed).expect("ed25519");
-        assert_eq!(t, "ed25519");
-        assert!(line.starts_with("ssh-ed25519 AAAA") && !line.contains("me@host"));
-        assert_eq!(fp, "imYPMgwft2JwMvJlfEzT+3fABKQeN5vGGj0gRZB0sbo=");
-        let rsa = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDllgr4CbDx55gGZFsriCUxBv2T0wiOPiloalZqCDjqNV3+JVOobmrfwMaEe5VWHuZh38W5BT1kVBj0MjQW6op3Zxd9uO+cL5WouNvNIG68QysZEAd3Bsflf6nc5aDvkSZK0rfhuLgGvVbSswNAMHfxo2P0lZDZD3X0FeKY8Eu82msLQ3gZnMGnog9RL4tq+rU2fFfN3cjUhxGQ7ExRLMXfl0yv7Zw39nl9nqt05QbXSr6PHoDCpIPsnisrZC0Oq8zzMuAv+Mql5gIpx78MC4lq5UD3WfyuL0hclBvynxyqf3xbdiyCy7ydM691+r1liPECuRPKNoJODTVDoYwqrbwj x";
-        let (t, _, fp) = parse_public_key(rsa).expect("rsa");
-        assert_eq!(t, "rsa");
-        assert_eq!(fp, "3a:0f:17:65:21:2f:4a:68:57:79:c1:28:a6:dd:4c:54");
-        assert!(parse_public_key("ssh-ed25519 AAAA").is_err());
-        assert!(parse_public_key("ssh-dss AAAAB3NzaC1kc3MAAACBAP").is_err());
-        assert!(parse_public_key("nonsense").is_err());
-        assert_eq!(
-            parse_public_key(
-                "ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAILgIoeCyNSpzVW3WVr1piQmp+zzx/wtufMLVXGe6ogW6"
-            )
-            .expect_err("type mismatch")
-            .code,
-            "InvalidKeyPair.Format"
-        );
-    }
 }

@@ -2,6 +2,7 @@
 //! writes the members of its `<ActionResponse>`.
 
 mod account;
+mod addresses;
 mod images;
 mod instance_types;
 mod instances;
@@ -9,6 +10,7 @@ mod key_pairs;
 mod regions;
 mod security_groups;
 mod snapshots;
+mod ssh_keys;
 mod tagging;
 mod volumes;
 
@@ -48,6 +50,7 @@ const ACTIONS: &[&str] = &[
     "RegisterImage",
     "DeregisterImage",
     "CreateImage",
+    "CreateKeyPair",
     "ImportKeyPair",
     "DescribeKeyPairs",
     "DeleteKeyPair",
@@ -66,6 +69,11 @@ const ACTIONS: &[&str] = &[
     "CreateSnapshot",
     "DescribeSnapshots",
     "DeleteSnapshot",
+    "AllocateAddress",
+    "DescribeAddresses",
+    "AssociateAddress",
+    "DisassociateAddress",
+    "ReleaseAddress",
     "CreateTags",
     "DeleteTags",
     "DescribeTags",
@@ -99,6 +107,7 @@ pub async fn dispatch(ctx: &Ctx, action: &str, p: &Params, x: &mut Xml) -> Ec2Re
         "RegisterImage" => images::register(ctx, p, x).await,
         "DeregisterImage" => images::deregister(ctx, p, x).await,
         "CreateImage" => images::create(ctx, p, x).await,
+        "CreateKeyPair" => key_pairs::create(ctx, p, x).await,
         "ImportKeyPair" => key_pairs::import(ctx, p, x).await,
         "DescribeKeyPairs" => key_pairs::describe(ctx, p, x),
         "DeleteKeyPair" => key_pairs::delete(ctx, p, x).await,
@@ -117,6 +126,11 @@ pub async fn dispatch(ctx: &Ctx, action: &str, p: &Params, x: &mut Xml) -> Ec2Re
         "CreateSnapshot" => snapshots::create(ctx, p, x).await,
         "DescribeSnapshots" => snapshots::describe(ctx, p, x),
         "DeleteSnapshot" => snapshots::delete(ctx, p, x).await,
+        "AllocateAddress" => addresses::allocate(ctx, p, x).await,
+        "DescribeAddresses" => addresses::describe(ctx, p, x),
+        "AssociateAddress" => addresses::associate(ctx, p, x).await,
+        "DisassociateAddress" => addresses::disassociate(ctx, p, x).await,
+        "ReleaseAddress" => addresses::release(ctx, p, x).await,
         "CreateTags" => tagging::create(ctx, p, x).await,
         "DeleteTags" => tagging::delete(ctx, p, x).await,
         "DescribeTags" => tagging::describe(ctx, p, x),

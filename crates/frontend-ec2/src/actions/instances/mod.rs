@@ -99,6 +99,7 @@ pub struct Instance {
     tags: Vec<(String, String)>,
     zone: String,
     groups: Vec<(i32, String)>,
+    public_ip: Option<String>,
 }
 
 impl Instance {
@@ -136,11 +137,13 @@ impl Instance {
                 .unwrap_or_default();
             groups.push((id, name));
         }
+        let public_ip = super::addresses::public_ip_of(ctx, &vm);
         Instance {
             vm,
             tags,
             zone,
             groups,
+            public_ip,
         }
     }
 
@@ -201,7 +204,8 @@ impl Facts for Instance {
             "key-name" => one(self.attr(KEY_NAME)),
             "availability-zone" => vec![self.zone.clone()],
             "private-ip-address" => one(self.private_ip()),
-            "ip-address" | "dns-name" | "private-dns-name" => vec![],
+            "ip-address" => self.public_ip.clone().into_iter().collect(),
+            "dns-name" | "private-dns-name" => vec![],
             "reservation-id" => vec![self.reservation()],
             "client-token" => one(self.attr(CLIENT_TOKEN)),
             "launch-time" => vec![crate::xml::iso8601(self.vm.stime)],
@@ -295,6 +299,7 @@ fn write_instance(x: &mut Xml, i: &Instance) {
         .text("state", "disabled")
         .close("monitoring")
         .opt("privateIpAddress", i.private_ip())
+        .opt("ipAddress", i.public_ip.as_deref())
         .list("groupSet", &i.groups, |x, (id, name)| {
             x.text("groupId", &ids::SECURITY_GROUP.id(*id))
                 .text("groupName", name);
