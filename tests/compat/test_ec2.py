@@ -668,3 +668,68 @@ def test_elastic_ips(cloud, alice, ec2):
     assert code_of(ec2.describe_addresses, AllocationIds=[alloc]) == "InvalidAllocationID.NotFound"
     assert code_of(ec2.release_address, PublicIp="198.51.100.1") == "InvalidAddress.NotFound"
     ec2.terminate_instances(InstanceIds=ids)
+
+
+# ---------------------------------------------------------------- dry runs
+
+
+def test_dry_runs_check_everything_and_change_nothing(cloud, alice, ec2):
+    _, ids = run(ec2, cloud, 1)
+    fast(ec2, "instance_running", ids)
+    vol = ec2.create_volume(Size=1, AvailabilityZone="default")["VolumeId"]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[vol], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    sg = ec2.create_security_group(GroupName=uniq("dry"), Description="dry")["GroupId"]
+    perm = [{"IpProtocol": "tcp", "FromPort": 1, "ToPort": 1, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    calls = [
+        (ec2.run_instances, dict(ImageId=ami(cloud), MinCount=1, MaxCount=1, InstanceType="m1.small")),
+        (ec2.stop_instances, dict(InstanceIds=ids)),
+        (ec2.reboot_instances, dict(InstanceIds=ids)),
+        (ec2.terminate_instances, dict(InstanceIds=ids)),
+        (ec2.create_tags, dict(Resources=ids, Tags=[{"Key": "dry", "Value": "run"}])),
+        (ec2.create_volume, dict(Size=1, AvailabilityZone="default")),
+        (ec2.attach_volume, dict(VolumeId=vol, InstanceId=ids[0], Device="/dev/sdh")),
+        (ec2.create_snapshot, dict(VolumeId=vol)),
+        (ec2.delete_volume, dict(VolumeId=vol)),
+        (ec2.create_security_group, dict(GroupName=uniq("dry"), Description="x")),
+        (ec2.authorize_security_group_ingress, dict(GroupId=sg, IpPermissions=perm)),
+        (ec2.delete_security_group, dict(GroupId=sg)),
+        (ec2.import_key_pair, dict(KeyName=uniq("dry"), PublicKeyMaterial=ED25519.encode())),
+        (ec2.create_key_pair, dict(KeyName=uniq("dry"))),
+        (ec2.allocate_address, dict(Domain="vpc")),
+        (ec2.create_image, dict(InstanceId=ids[0], Name=uniq("dry"))),
+        (ec2.describe_instances, dict()),
+    ]
+    images_before = len(ec2.describe_images()["Images"])
+    for call, kwargs in calls:
+        assert code_of(call, DryRun=True, **kwargs) == "DryRunOperation", call
+    assert set(states(ec2, ids).values()) == {"running"}
+    assert len(ec2.describe_volumes()["Volumes"]) == 1
+    assert ec2.describe_volumes(VolumeIds=[vol])["Volumes"][0]["State"] == "available"
+    assert ec2.describe_tags(Filters=[{"Name": "key", "Values": ["dry"]}])["Tags"] == []
+    assert ec2.describe_security_groups(GroupIds=[sg])["SecurityGroups"][0]["IpPermissions"] == []
+    assert ec2.describe_addresses()["Addresses"] == []
+    assert len(ec2.describe_images()["Images"]) == images_before
+    assert [k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"] if k["KeyName"].startswith("dry")] == []
+    # A dry run still checks: objects must exist and be the caller's to use.
+    assert code_of(ec2.terminate_instances, InstanceIds=["i-99999999"], DryRun=True) == "InvalidInstanceID.NotFound"
+    bob = cloud.client(cloud.user())
+    assert code_of(bob.stop_instances, InstanceIds=ids, DryRun=True) == "InvalidInstanceID.NotFound"
+    ec2.delete_security_group(GroupId=sg)
+    ec2.delete_volume(VolumeId=vol)
+    ec2.terminate_instances(InstanceIds=ids)
+
+
+def test_create_image_from_an_instance(cloud, ec2):
+    _, ids = run(ec2, cloud, 1)
+    fast(ec2, "instance_running", ids)
+    name = uniq("saved")
+    iid = ec2.create_image(InstanceId=ids[0], Name=name, TagSpecifications=[
+        {"ResourceType": "image", "Tags": [{"Key": "from", "Value": ids[0]}]}])["ImageId"]
+    ec2.get_waiter("image_available").wait(ImageIds=[iid], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    img = ec2.describe_images(ImageIds=[iid])["Images"][0]
+    assert img["Name"] == name and {"Key": "from", "Value": ids[0]} in img["Tags"]
+    assert cloud.one.image.info(int(iid[4:])).TYPE == 0  # OS
+    assert code_of(ec2.create_image, InstanceId="i-99999999", Name=uniq("x")) == "InvalidInstanceID.NotFound"
+    ec2.terminate_instances(InstanceIds=ids)
+    fast(ec2, "instance_terminated", ids)
+    ec2.deregister_image(ImageId=iid)

@@ -148,6 +148,7 @@ async fn serve(
             caller,
             region: shared.config.region.clone(),
             host,
+            dry_run: params.bool("DryRun")?.unwrap_or(false),
         };
         let mut x = Xml::new();
         dispatch(&ctx, action, &params, &mut x).await?;

@@ -181,6 +181,7 @@ pub async fn allocate(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         ));
     }
     let tags = tag_specifications(p, "elastic-ip")?;
+    ctx.proceed()?;
     let wanted = p.get("Address").filter(|a| !a.is_empty());
     let mut last = None;
     for pool in &pools {
@@ -357,6 +358,7 @@ pub async fn associate(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
                 format!("The instance ID '{inst}' does not exist"),
             )
         })?;
+    ctx.proceed()?;
     match a.vm {
         Some(v) if v == vm_id => {}
         Some(_) if p.bool("AllowReassociation")? != Some(true) => {
@@ -409,6 +411,7 @@ pub async fn disassociate(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             format!("The address {} is not associated", a.public_ip()),
         ));
     }
+    ctx.proceed()?;
     unplug(ctx, &a).await?;
     x.flag("return", true);
     Ok(())
@@ -426,6 +429,7 @@ pub async fn release(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             ),
         ));
     }
+    ctx.proceed()?;
     ctx.core.vnet_delete(&ctx.caller, a.net.meta.id).await?;
     x.flag("return", true);
     Ok(())

@@ -198,6 +198,7 @@ pub async fn register(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         t.set("DESCRIPTION", d);
     }
     tags::add(&mut t, &tag_specifications(p, "image")?)?;
+    ctx.proceed()?;
     let id = ctx
         .core
         .image_allocate(&ctx.caller, &t.to_text(), DEFAULT_DATASTORE, false)
@@ -213,6 +214,7 @@ pub async fn deregister(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     if !amis(ctx)?.iter().any(|a| a.img.meta.id == id) {
         return Err(not_found(text));
     }
+    ctx.proceed()?;
     ctx.core.image_delete(&ctx.caller, id, false).await?;
     x.flag("return", true);
     Ok(())
@@ -241,6 +243,8 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
                 format!("The instance '{text}' has no disk"),
             )
         })?;
+    let tags = tag_specifications(p, "image")?;
+    ctx.proceed()?;
     let id = ctx
         .core
         .vm_disk_saveas(&ctx.caller, vm_id, disk, name, "OS", -1)
@@ -251,7 +255,6 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             }
             other => other.into(),
         })?;
-    let tags = tag_specifications(p, "image")?;
     if !tags.is_empty() {
         ctx.core
             .edit_template::<Image, _>(&ctx.caller, id, move |t| {

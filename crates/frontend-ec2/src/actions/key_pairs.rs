@@ -143,6 +143,7 @@ pub async fn import(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         public_key,
         created: nubo_core::now(),
     };
+    ctx.proceed()?;
     store(ctx, pair.clone()).await?;
     x.text("keyFingerprint", &pair.fingerprint)
         .text("keyName", &pair.name)
@@ -167,6 +168,7 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             format!("The keypair '{name}' already exists."),
         ));
     }
+    ctx.proceed()?;
     let made = generate(key_type).await?;
     let pair = KeyPair {
         id: key_pair_id()?,
@@ -249,6 +251,7 @@ pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     if name.is_none() && id.is_none() {
         return Err(Ec2Error::missing("KeyName"));
     }
+    ctx.proceed()?;
     let deleted = ctx
         .core
         .edit_template::<User, _>(&ctx.caller, ctx.caller.uid, move |t| {

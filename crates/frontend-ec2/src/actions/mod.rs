@@ -31,6 +31,19 @@ pub struct Ctx {
     pub region: String,
     /// The Host the request was sent to (the endpoint regions report).
     pub host: String,
+    /// `DryRun=true`: check everything, change nothing, answer `DryRunOperation`.
+    pub dry_run: bool,
+}
+
+impl Ctx {
+    /// Marks the point after which an action changes things: on a dry run the action
+    /// stops here, having checked its parameters, objects and rights.
+    pub fn proceed(&self) -> Ec2Result<()> {
+        if self.dry_run {
+            return Err(Ec2Error::dry_run());
+        }
+        Ok(())
+    }
 }
 
 /// Every action this front end knows.
@@ -87,10 +100,15 @@ pub async fn dispatch(ctx: &Ctx, action: &str, p: &Params, x: &mut Xml) -> Ec2Re
             format!("The action {action} is not valid for this web service."),
         ));
     }
-    // The signature and the key's user were checked; nothing is changed on a dry run.
-    if p.bool("DryRun")? == Some(true) {
+    let outcome = run(ctx, action, p, x).await;
+    // Actions that change things stop at `Ctx::proceed` on a dry run; a Describe only reads.
+    if ctx.dry_run && outcome.is_ok() {
         return Err(Ec2Error::dry_run());
     }
+    outcome
+}
+
+async fn run(ctx: &Ctx, action: &str, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     match action {
         "DescribeRegions" => regions::describe_regions(ctx, p, x),
         "DescribeAvailabilityZones" => regions::describe_zones(ctx, p, x),

@@ -369,6 +369,7 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     );
     let tags = tag_specifications(p, "security-group")?;
     tags::add(&mut t, &tags)?;
+    ctx.proceed()?;
     let id = ctx
         .core
         .secgroup_allocate(&ctx.caller, &t.to_text())
@@ -518,6 +519,7 @@ async fn edit_rules(
 pub async fn authorize(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec2Result<()> {
     let sg = target(ctx, p)?;
     let wanted = requested_rules(p, outbound)?;
+    ctx.proceed()?;
     let shown = wanted.clone();
     edit_rules(ctx, sg.meta.id, move |rules| {
         for w in wanted {
@@ -562,6 +564,7 @@ pub async fn authorize(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec
 pub async fn revoke(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec2Result<()> {
     let sg = target(ctx, p)?;
     let wanted = requested_rules(p, outbound)?;
+    ctx.proceed()?;
     edit_rules(ctx, sg.meta.id, move |rules| {
         for w in wanted {
             let before = rules.len();
@@ -584,6 +587,7 @@ pub async fn revoke(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec2Re
 /// DeleteSecurityGroup.
 pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let sg = target(ctx, p)?;
+    ctx.proceed()?;
     ctx.core
         .secgroup_delete(&ctx.caller, sg.meta.id)
         .await

@@ -114,6 +114,7 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let volume = volumes::find(ctx, vol_text)?;
     let name = volumes::random_name("snapshot")?;
     let attached = volumes::attachment_of(&volume);
+    ctx.proceed()?;
     let id = match attached {
         Some((vm, disk_id)) => ctx
             .core
@@ -216,6 +217,7 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
 pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let text = p.required("SnapshotId")?;
     let img = find(ctx, text)?;
+    ctx.proceed()?;
     ctx.core
         .image_delete(&ctx.caller, img.meta.id, false)
         .await

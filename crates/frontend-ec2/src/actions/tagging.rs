@@ -136,6 +136,7 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     if new.is_empty() {
         return Err(Ec2Error::missing("Tag"));
     }
+    ctx.proceed()?;
     for r in targets {
         let new = new.clone();
         edit(ctx, r, move |t| tags::add(t, &new)).await?;
@@ -155,6 +156,7 @@ pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         check_tag(key, t.get("Value").unwrap_or(""))?;
         which.push((key.to_string(), t.get("Value").map(str::to_string)));
     }
+    ctx.proceed()?;
     for r in targets {
         let which = which.clone();
         edit(ctx, r, move |t| {

@@ -220,6 +220,7 @@ pub fn zone(ctx: &Ctx, asked: Option<&str>) -> Ec2Result<String> {
 /// CreateVolume.
 pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let zone = zone(ctx, p.get("AvailabilityZone"))?;
+    ctx.proceed()?;
     let token = p.get("ClientToken").filter(|t| !t.is_empty());
     if let Some(t) = token
         && let Some(v) = all(ctx)?
@@ -430,6 +431,7 @@ pub async fn attach(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             (DEVICE, device.to_string()),
         ],
     ));
+    ctx.proceed()?;
     ctx.core
         .vm_attach_disk(&ctx.caller, vm_id, &t.to_text())
         .await
@@ -472,6 +474,7 @@ pub async fn detach(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             "The root volume of an instance cannot be detached",
         ));
     }
+    ctx.proceed()?;
     ctx.core
         .vm_detach_disk(&ctx.caller, a.vm, a.disk_id)
         .await
@@ -495,6 +498,7 @@ pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             format!("Volume {text} is currently attached to an instance"),
         ));
     }
+    ctx.proceed()?;
     ctx.core
         .image_delete(&ctx.caller, volume.img.meta.id, false)
         .await

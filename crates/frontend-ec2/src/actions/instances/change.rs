@@ -65,6 +65,7 @@ pub async fn change(ctx: &Ctx, p: &Params, x: &mut Xml, change: Change) -> Ec2Re
         .iter()
         .map(|i| action_for(change, &i.vm, force))
         .collect::<Ec2Result<Vec<_>>>()?;
+    ctx.proceed()?;
     let mut results = Vec::new();
     for (i, plan) in instances.iter().zip(plans) {
         let before = state_of(&i.vm);
@@ -144,6 +145,7 @@ pub async fn reboot(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             ));
         }
     }
+    ctx.proceed()?;
     for i in &instances {
         ctx.core
             .vm_action(&ctx.caller, "reboot", i.vm.meta.id)

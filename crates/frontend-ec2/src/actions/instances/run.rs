@@ -147,6 +147,7 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         .get("ClientToken")
         .filter(|t| !t.is_empty())
         .map(|t| (CLIENT_TOKEN.to_string(), t.to_string()));
+    ctx.proceed()?;
     let outcome = ctx
         .core
         .template_instantiate_batch(
