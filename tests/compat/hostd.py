@@ -293,20 +293,21 @@ class Hostd:
 
 
 @contextlib.contextmanager
-def lab_cloud(index: int, hosts: int = 1, extra_args=(), monitor_interval: int = 1, tls=None):
-    """A nubod (asking its hosts every `monitor_interval` seconds) and `hosts` agents
-    (with `extra_args`) in a lab of their own: yields (nubod, lab, [agents]); fails the
-    module if an agent died during it. With `tls` (cert, key, ca), nubod and the agents
-    serve TLS with that certificate and trust that authority."""
+def lab_cloud(index: int, hosts: int = 1, extra_args=(), monitor_interval: int = 1, tls=None,
+              nubod_args=()):
+    """A nubod (asking its hosts every `monitor_interval` seconds, with `nubod_args`) and
+    `hosts` agents (with `extra_args`) in a lab of their own: yields (nubod, lab, [agents]);
+    fails the module if an agent died during it. With `tls` (cert, key, ca), nubod and the
+    agents serve TLS with that certificate and trust that authority."""
     from onehelpers import Nubod, free_port
     lab = Lab(index=index).start()
     d = None
     try:
-        nubod_args = []
+        nubod_args = list(nubod_args)
         if tls:
             cert, key, ca = tls
-            nubod_args = ["--host-api-tls-cert", str(cert), "--host-api-tls-key", str(key),
-                          "--ca-file", str(ca)]
+            nubod_args += ["--host-api-tls-cert", str(cert), "--host-api-tls-key", str(key),
+                           "--ca-file", str(ca)]
         d = Nubod(host_api=f"{lab.fabric_ip}:{free_port()}",
                   monitor_interval=monitor_interval, extra_args=nubod_args).start()
         agents = [lab.add_host(d, extra_args, tls) for _ in range(hosts)]

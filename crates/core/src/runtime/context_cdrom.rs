@@ -12,6 +12,8 @@ use super::spec::yes;
 use crate::ops::address_range::value;
 
 /// Context attributes that steer contextualization rather than reach the guest.
+/// (USER_DATA and its encoding do reach it: one-context and cloud-init's OpenNebula
+/// datasource read them from context.sh.)
 const CONTROL: &[&str] = &[
     "NETWORK",
     "TARGET",
@@ -19,8 +21,6 @@ const CONTROL: &[&str] = &[
     "FILES",
     "TOKEN",
     "CLOUD_INIT",
-    "USER_DATA",
-    "USER_DATA_ENCODING",
 ];
 
 /// Quotes a value for `context.sh` (single quotes; a quote inside becomes `'\''`).
@@ -191,6 +191,8 @@ mod tests {
             ("NETWORK", "YES"),
             ("SSH_PUBLIC_KEY", "ssh-ed25519 AAAA it's-me"),
             ("HOSTNAME", "web1"),
+            ("USER_DATA", "I2Nsb3VkLWNvbmZpZwo="),
+            ("USER_DATA_ENCODING", "base64"),
         ]);
         let nic = pairs(&[
             ("NIC_ID", "0"),
@@ -206,6 +208,8 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("HOSTNAME='web1'\n"));
+        // one-context and cloud-init's OpenNebula datasource read user data from here.
+        assert!(text.contains("USER_DATA='I2Nsb3VkLWNvbmZpZwo='\nUSER_DATA_ENCODING='base64'\n"));
         assert!(text.contains(
             "ETH0_MAC='02:00:0a:00:00:02'\nETH0_IP='10.0.0.2'\nETH0_MASK='255.255.255.0'\n"
         ));
