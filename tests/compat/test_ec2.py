@@ -19,7 +19,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from ec2helpers import REGION, Ec2Cloud
-from onehelpers import raw_call, tmpl, uniq, wait_for
+from onehelpers import connect, raw_call, tmpl, uniq, wait_for
 
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILgIoeCyNSpzVW3WVr1piQmp+zzx/wtufMLVXGe6ogW6 me@host"
 
@@ -175,6 +175,16 @@ def test_bad_requests_get_ec2_errors_and_change_nothing(cloud, alice, ec2):
     r = requests.post(cloud.url + "/", headers=dict(req.headers), timeout=30,
                       data=f"Action=RunInstances&Version=2016-11-15&ImageId={ami(cloud)}&MinCount=1&MaxCount=1")
     assert r.status_code == 401 and error_code(r) == "AuthFailure"
+    # SigV2 with odd timestamps: refused, never a crash; Expires far ahead is refused too.
+    for stamp in ("2026-11-23T05:22:5\u00e9", "2026-11-23T05:22:50+9999999999999999:00"):
+        r = requests.post(cloud.url + "/", timeout=30, data={
+            "Action": "DescribeRegions", "AWSAccessKeyId": alice.access_key_id, "SignatureVersion": "2",
+            "SignatureMethod": "HmacSHA256", "Timestamp": stamp, "Signature": "AAAA"})
+        assert r.status_code == 400 and error_code(r) == "InvalidParameterValue", r.text
+    far = requests.post(cloud.url + "/", timeout=30, data={
+        "Action": "DescribeRegions", "AWSAccessKeyId": alice.access_key_id, "SignatureVersion": "2",
+        "SignatureMethod": "HmacSHA256", "Expires": "2099-01-01T00:00:00Z", "Signature": "AAAA"})
+    assert error_code(far) == "RequestExpired"
     # Unknown and missing actions, malformed and missing parameters.
     r = signed(cloud, alice, "Action=LaunchRockets&Version=2016-11-15")
     assert r.status_code == 400 and error_code(r) == "InvalidAction"
@@ -185,6 +195,8 @@ def test_bad_requests_get_ec2_errors_and_change_nothing(cloud, alice, ec2):
     loose = cloud.client(alice, parameter_validation=False)
     assert code_of(loose.run_instances, ImageId=ami(cloud), MaxCount=1) == "MissingParameter"
     assert code_of(loose.run_instances, MinCount=1, MaxCount=1) == "MissingParameter"
+    assert code_of(ec2.run_instances, ImageId=ami(cloud), MinCount=1, MaxCount=1,
+                   InstanceType="m1.small", UserData="x" * 17000) == "InvalidParameterValue"
     r = signed(cloud, alice, "Action=DescribeInstances&Version=2016-11-15&Filter.1.Value.1=x")
     assert error_code(r) == "MissingParameter"
     # Oversized body.
@@ -255,6 +267,8 @@ def test_instance_life_cycle_with_waiters_and_pyone(cloud, alice, ec2):
     assert vm.findtext("TEMPLATE/CONTEXT/SSH_PUBLIC_KEY").startswith("ssh-ed25519 AAAA")
     assert base64.b64decode(vm.findtext("TEMPLATE/CONTEXT/USER_DATA")) == b"#!/bin/sh\necho hi\n"
     assert vm.findtext("TEMPLATE/CONTEXT/USER_DATA_ENCODING") == "base64"
+    assert json.loads(vm.findtext("TEMPLATE/CONTEXT/EC2_TAGS")) == {"Name": "web", "tier": "front"}
+    assert vm.findtext("TEMPLATE/CONTEXT/EC2_KEY_NAME") == "lc-key"
     assert vm.findtext("TEMPLATE/DISK/IMAGE_ID") == str(cloud.image)
     assert tmpl(vm, "EC2_CLIENT_TOKEN", "USER_TEMPLATE") == token
     # Status.
@@ -421,10 +435,13 @@ def test_images(cloud, alice, ec2, tmp_path):
         all(i["OwnerId"] == f"{alice.uid:012d}" for i in ec2.describe_images(Owners=["self"])["Images"])
     assert code_of(ec2.describe_images, ImageIds=["ami-99999999"]) == "InvalidAMIID.NotFound"
     assert code_of(ec2.describe_images, ImageIds=["vol-1"]) == "InvalidAMIID.Malformed"
-    # Register from a URL the cloud can fetch... here a file served over HTTP by nothing:
-    # a path is refused to users, so oneadmin's client registers it.
+    # Users register images from URLs only; oneadmin may name a path, but never one of
+    # nubod's own files (its data directory holds host.key, which seals the EC2 secrets).
+    assert code_of(ec2.register_image, Name=uniq("mine"), ImageLocation=str(tmp_path)) == "InvalidParameterValue"
     admin_akid, admin_secret = cloud.new_key(cloud.nubod.admin_session)
     admin = cloud.client(akid=admin_akid, secret=admin_secret)
+    host_key = cloud.nubod.tmp / "data" / "host.key"
+    assert code_of(admin.register_image, Name=uniq("key"), ImageLocation=str(host_key)) == "InvalidParameterValue"
     disk = tmp_path / "reg.img"
     disk.write_bytes(b"\1" * 1024 * 1024)
     name = uniq("reg")
@@ -534,6 +551,19 @@ def test_security_groups(cloud, alice, ec2):
         {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}])
     assert code_of(ec2.revoke_security_group_ingress, GroupId=gid, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]) == "InvalidPermission.NotFound"
+    # A rule EC2 cannot express (a network instead of a CIDR) is kept as it is by every edit.
+    alice_one = connect(cloud.nubod.endpoint, f"{alice.name}:{alice.password}")
+    alice_one.secgroup.update(int(gid[3:]), 'RULE=[PROTOCOL="TCP", RULE_TYPE="inbound", RANGE="5432", NETWORK_ID="0"]', 1)
+    ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 9000, "ToPort": 9000, "IpRanges": [{"CidrIp": "10.9.0.0/16"}]}])
+    assert code_of(ec2.revoke_security_group_ingress, GroupId=gid, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]) == "InvalidPermission.NotFound"
+    rules = [{c.tag: c.text for c in r} for r in cloud.one.xml("secgroup.info", int(gid[3:])).findall("TEMPLATE/RULE")]
+    assert {"PROTOCOL": "TCP", "RULE_TYPE": "inbound", "RANGE": "5432", "NETWORK_ID": "0"} in rules
+    shown = ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0]["IpPermissions"]
+    assert 5432 not in [p.get("FromPort") for p in shown]
+    ec2.revoke_security_group_ingress(GroupId=gid, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 9000, "ToPort": 9000, "IpRanges": [{"CidrIp": "10.9.0.0/16"}]}])
     # In use, it cannot be deleted; rules reach its VMs.
     _, ids = run(ec2, cloud, 1, SecurityGroupIds=[gid])
     fast(ec2, "instance_running", ids)
@@ -714,6 +744,18 @@ def test_dry_runs_check_everything_and_change_nothing(cloud, alice, ec2):
     assert code_of(ec2.terminate_instances, InstanceIds=["i-99999999"], DryRun=True) == "InvalidInstanceID.NotFound"
     bob = cloud.client(cloud.user())
     assert code_of(bob.stop_instances, InstanceIds=ids, DryRun=True) == "InvalidInstanceID.NotFound"
+    # Bob may use alice's VM (group USE) but not manage it: a dry run says so.
+    bob_user = cloud.user()
+    cloud.one.vm.chmod(int(ids[0][2:]), 1, 1, 0, 1, 0, 0, 0, 0, 0)
+    bob2 = cloud.client(bob_user)
+    assert code_of(bob2.stop_instances, InstanceIds=ids, DryRun=True) == "UnauthorizedOperation"
+    assert code_of(bob2.create_tags, Resources=ids, Tags=[{"Key": "a", "Value": "b"}], DryRun=True) == "UnauthorizedOperation"
+    # Tags are checked before anything is made: no snapshot is left behind.
+    before = len(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"])
+    many = [{"Key": f"k{n}", "Value": "v"} for n in range(51)]
+    assert code_of(ec2.create_snapshot, VolumeId=vol,
+                   TagSpecifications=[{"ResourceType": "snapshot", "Tags": many}]) == "TagLimitExceeded"
+    assert len(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"]) == before
     ec2.delete_security_group(GroupId=sg)
     ec2.delete_volume(VolumeId=vol)
     ec2.terminate_instances(InstanceIds=ids)

@@ -44,7 +44,8 @@ pub fn authenticate(
                 format!("X-Amz-Date '{}' is not yyyymmddThhmmssZ", claim.amz_date),
             )
         })?;
-        if !claim.amz_date.starts_with(&claim.scope_date) {
+        if claim.scope_date.len() != 8 || claim.amz_date.get(..8) != Some(claim.scope_date.as_str())
+        {
             return Err(Ec2Error::auth(
                 "The date of the credential scope does not match X-Amz-Date",
             ));
@@ -67,7 +68,9 @@ pub fn authenticate(
             (None, Some(e)) => {
                 let until = parse_iso8601(e)
                     .ok_or_else(|| Ec2Error::invalid("Expires", e, "It must be ISO 8601."))?;
-                if now > until {
+                // Good until it expires, and never for longer than the clock window ahead:
+                // a far-off Expires would make a request replayable for that long.
+                if now > until || until > now + MAX_SKEW {
                     return Err(expired());
                 }
             }
@@ -145,7 +148,8 @@ pub fn parse_amz_date(s: &str) -> Option<i64> {
     )
 }
 
-/// `2026-11-23T05:22:50Z`, with optional fractions and a `Z` or `+00:00` zone.
+/// `2026-11-23T05:22:50Z`, with optional fractions and a `Z` or `±hh:mm` zone (at most
+/// 14 hours off).
 pub fn parse_iso8601(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 19
@@ -158,10 +162,10 @@ pub fn parse_iso8601(s: &str) -> Option<i64> {
         return None;
     }
     let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let mut rest = &s[19..];
+    let mut rest = s.get(19..)?;
     if let Some(frac) = rest.strip_prefix('.') {
         let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        rest = &frac[digits..];
+        rest = frac.get(digits..)?;
     }
     let offset = match rest {
         "" | "Z" => 0,
@@ -171,8 +175,12 @@ pub fn parse_iso8601(s: &str) -> Option<i64> {
                 b'-' => -1,
                 _ => return None,
             };
-            let (h, m) = zone[1..].split_once(':')?;
-            sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60)
+            let (h, m) = zone.get(1..)?.split_once(':')?;
+            let (h, m) = (h.parse::<i64>().ok()?, m.parse::<i64>().ok()?);
+            if !(0..=14).contains(&h) || !(0..60).contains(&m) {
+                return None;
+            }
+            sign * (h * 3600 + m * 60)
         }
     };
     Some(
@@ -188,7 +196,12 @@ pub fn parse_iso8601(s: &str) -> Option<i64> {
 }
 
 fn epoch(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> Option<i64> {
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+    if !(1..=12).contains(&mo)
+        || !(1..=31).contains(&d)
+        || !(0..=23).contains(&h)
+        || !(0..=59).contains(&mi)
+        || !(0..=60).contains(&s)
+    {
         return None;
     }
     Some(nubo_core::calendar::days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s)
@@ -212,6 +225,15 @@ mod tests {
         );
         assert_eq!(parse_amz_date("2026-11-23"), None);
         assert_eq!(parse_iso8601("20261123T050000Z"), None);
+        // Never a panic on odd input: a multi-byte character where the zone starts, a
+        // zone far out of range.
+        assert_eq!(parse_iso8601("2026-11-23T05:22:5\u{e9}"), None);
+        assert_eq!(
+            parse_iso8601("2026-11-23T05:22:50+9999999999999999:00"),
+            None
+        );
+        assert_eq!(parse_iso8601("2026-11-23T05:22:50.12\u{e9}"), None);
+        assert_eq!(parse_amz_date("2026112\u{e9}T05000Z"), None);
     }
 
     #[test]

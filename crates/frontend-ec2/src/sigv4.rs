@@ -98,9 +98,17 @@ fn header_claim(auth: &str, headers: &HeaderMap) -> Ec2Result<Claim> {
         .get("x-amz-date")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| incomplete("The request has no X-Amz-Date header"))?;
+    let signed =
+        signed.ok_or_else(|| incomplete("Authorization header requires 'SignedHeaders'"))?;
+    if !signed
+        .split(';')
+        .any(|h| h.eq_ignore_ascii_case("x-amz-date"))
+    {
+        return Err(incomplete("SignedHeaders must include x-amz-date"));
+    }
     build(
         credential.ok_or_else(|| incomplete("Authorization header requires 'Credential'"))?,
-        signed.ok_or_else(|| incomplete("Authorization header requires 'SignedHeaders'"))?,
+        signed,
         signature.ok_or_else(|| incomplete("Authorization header requires 'Signature'"))?,
         amz_date,
         None,

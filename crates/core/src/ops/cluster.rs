@@ -176,6 +176,20 @@ impl Core {
         .await
     }
 
+    /// Every cluster's id and name, in id order: facts every user may know (the EC2 API
+    /// shows clusters as availability zones).
+    pub fn cluster_names(&self) -> Result<Vec<(Oid, String)>> {
+        self.read(|s| {
+            let mut all: Vec<(Oid, String)> = s
+                .clusters
+                .values()
+                .map(|c| (c.id, c.name.clone()))
+                .collect();
+            all.sort();
+            Ok(all)
+        })
+    }
+
     /// Checks a cluster for the DRS calls (optimize, planexecute, plandelete): Nubo's
     /// scheduler places VMs as events happen, so there is never a pending plan.
     pub fn cluster_plan_check(&self, caller: &Caller, id: Oid) -> Result<Oid> {

@@ -13,7 +13,7 @@ use crate::{Core, now};
 pub const MAX_KEYS_PER_USER: usize = 2;
 
 /// A new access key, the only time its secret is shown.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct NewEc2Key {
     /// The user the key belongs to.
     pub uid: Oid,
@@ -37,12 +37,31 @@ pub struct Ec2KeyInfo {
 }
 
 /// Who a verified access key stands for, and the secret to verify signatures with.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Ec2Credentials {
     /// The key's user, as a caller.
     pub caller: Caller,
     /// The secret access key.
     pub secret: String,
+}
+
+impl std::fmt::Debug for NewEc2Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewEc2Key")
+            .field("uid", &self.uid)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret", &"..")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Ec2Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ec2Credentials")
+            .field("caller", &self.caller)
+            .field("secret", &"..")
+            .finish()
+    }
 }
 
 fn managed_user(state: &State, caller: &Caller, id: Oid) -> Result<User> {

@@ -136,6 +136,15 @@ impl Core {
         .await
     }
 
+    /// Checks that the caller may do `op` on object `id` (front ends ask before they act,
+    /// so that a dry run answers what the real call would).
+    pub fn authorize_op<T: PoolObject>(&self, caller: &Caller, id: Oid, op: AuthOp) -> Result<()> {
+        self.read(|state| {
+            let obj = state.get::<T>(id)?;
+            authorize(state, caller, obj.as_ref(), op)
+        })
+    }
+
     /// Edits the object's template with `edit` in one write (the caller needs MANAGE):
     /// what `edit` changes is committed together, or nothing is when it fails.
     pub async fn edit_template<T: Templated, R: Send + 'static>(

@@ -52,7 +52,8 @@ fn dirs(ds: &Datastore, attr: &str, default: &str) -> Vec<PathBuf> {
 
 /// Resolves `path` (a PATH given to `image.allocate`) to a readable regular file that the
 /// datastore lets images be registered from: not under its `RESTRICTED_DIRS` (default
-/// `/etc`) or under any datastore's files, unless under its `SAFE_DIRS` (default `/var/tmp`).
+/// `/etc`), any datastore's files or nubod's data directory (the datastores' parent),
+/// unless under its `SAFE_DIRS` (default `/var/tmp`).
 pub async fn check_import_path(
     path: &str,
     ds: &Datastore,
@@ -69,6 +70,11 @@ pub async fn check_import_path(
     let base = tokio::fs::canonicalize(datastore_base)
         .await
         .unwrap_or_else(|_| datastore_base.to_path_buf());
+    // nubod's data directory holds the datastores, the database and host.key (which
+    // seals the EC2 secrets): none of it may become an image.
+    if let Some(data_dir) = base.parent() {
+        restricted.push(data_dir.to_path_buf());
+    }
     restricted.push(base);
     let safe = dirs(ds, "SAFE_DIRS", DEFAULT_SAFE_DIRS);
     let under = |list: &[PathBuf]| list.iter().any(|d| real.starts_with(d));

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use nubo_core::PoolFilter;
 use nubo_core::model::{LeaseOwner, Vm, Vnet};
 use nubo_template::{Attribute, Template};
+use nubo_types::AuthOp;
 
 use crate::error::{Ec2Error, Ec2Result};
 use crate::filters::{Facts, Filters, tag_facts};
@@ -70,13 +71,11 @@ fn is_pool(net: &Vnet) -> bool {
 /// Every elastic IP the caller may use.
 pub fn all(ctx: &Ctx) -> Ec2Result<Vec<Address>> {
     let nets = ctx.core.pool_info::<Vnet>(&ctx.caller, PoolFilter::ALL)?;
-    let pools: Vec<i32> = ctx.core.read(|s| {
-        Ok(s.vnets
-            .values()
-            .filter(|n| is_pool(n))
-            .map(|n| n.meta.id)
-            .collect())
-    })?;
+    let pools: Vec<i32> = nets
+        .iter()
+        .filter(|n| is_pool(n))
+        .map(|n| n.meta.id)
+        .collect();
     Ok(nets
         .into_iter()
         .filter(|n| pools.contains(&n.parent_network_id))
@@ -101,17 +100,21 @@ pub fn all(ctx: &Ctx) -> Ec2Result<Vec<Address>> {
 
 /// The public address of an instance: a NIC on an elastic IP's network.
 pub fn public_ip_of(ctx: &Ctx, vm: &Vm) -> Option<String> {
-    ctx.core
-        .read(|s| {
-            Ok(vm.template.vectors("NIC").find_map(|nic| {
-                let get = |k: &str| nic.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-                let net = s.vnets.get(&get("NETWORK_ID")?.parse().ok()?)?;
-                let parent = s.vnets.get(&net.parent_network_id)?;
-                is_pool(parent).then(|| get("IP").map(str::to_string))?
-            }))
-        })
-        .ok()
-        .flatten()
+    vm.template.vectors("NIC").find_map(|nic| {
+        let get = |k: &str| nic.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let net = ctx
+            .core
+            .info::<Vnet>(&ctx.caller, get("NETWORK_ID")?.parse().ok()?)
+            .ok()?;
+        if net.parent_network_id < 0 {
+            return None;
+        }
+        let parent = ctx
+            .core
+            .info::<Vnet>(&ctx.caller, net.parent_network_id)
+            .ok()?;
+        is_pool(&parent).then(|| get("IP").map(str::to_string))?
+    })
 }
 
 fn not_found(what: &str) -> Ec2Error {
@@ -181,6 +184,7 @@ pub async fn allocate(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         ));
     }
     let tags = tag_specifications(p, "elastic-ip")?;
+    ctx.check_new_tags(&tags)?;
     ctx.proceed()?;
     let wanted = p.get("Address").filter(|a| !a.is_empty());
     let mut last = None;
@@ -192,8 +196,9 @@ pub async fn allocate(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             let Some(ar) = pool.ars.iter().find(|ar| {
                 ar.ip.is_some_and(|start| {
                     ip.parse::<Ipv4Addr>().is_ok_and(|want| {
-                        u32::from(want) >= u32::from(start)
-                            && u32::from(want) < u32::from(start) + ar.size
+                        let (want, start) =
+                            (u64::from(u32::from(want)), u64::from(u32::from(start)));
+                        want >= start && want < start + u64::from(ar.size)
                     })
                 })
             }) else {
@@ -358,6 +363,11 @@ pub async fn associate(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
                 format!("The instance ID '{inst}' does not exist"),
             )
         })?;
+    ctx.may::<Vm>(vm_id, AuthOp::Manage)?;
+    ctx.may::<Vnet>(a.net.meta.id, AuthOp::Use)?;
+    if let Some(previous) = a.vm {
+        ctx.may::<Vm>(previous, AuthOp::Manage)?;
+    }
     ctx.proceed()?;
     match a.vm {
         Some(v) if v == vm_id => {}
@@ -411,6 +421,9 @@ pub async fn disassociate(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             format!("The address {} is not associated", a.public_ip()),
         ));
     }
+    if let Some(vm) = a.vm {
+        ctx.may::<Vm>(vm, AuthOp::Manage)?;
+    }
     ctx.proceed()?;
     unplug(ctx, &a).await?;
     x.flag("return", true);
@@ -429,6 +442,7 @@ pub async fn release(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             ),
         ));
     }
+    ctx.may::<Vnet>(a.net.meta.id, AuthOp::Manage)?;
     ctx.proceed()?;
     ctx.core.vnet_delete(&ctx.caller, a.net.meta.id).await?;
     x.flag("return", true);

@@ -198,6 +198,14 @@ pub async fn register(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         t.set("DESCRIPTION", d);
     }
     tags::add(&mut t, &tag_specifications(p, "image")?)?;
+    let url = location.starts_with("http://") || location.starts_with("https://");
+    if !(url || ctx.caller.is_admin()) {
+        return Err(Ec2Error::invalid(
+            "ImageLocation",
+            location,
+            "It must be an http:// or https:// URL the cloud can download.",
+        ));
+    }
     ctx.proceed()?;
     let id = ctx
         .core
@@ -214,6 +222,7 @@ pub async fn deregister(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     if !amis(ctx)?.iter().any(|a| a.img.meta.id == id) {
         return Err(not_found(text));
     }
+    ctx.may::<Image>(id, AuthOp::Manage)?;
     ctx.proceed()?;
     ctx.core.image_delete(&ctx.caller, id, false).await?;
     x.flag("return", true);
@@ -244,6 +253,8 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             )
         })?;
     let tags = tag_specifications(p, "image")?;
+    ctx.check_new_tags(&tags)?;
+    ctx.may::<Vm>(vm_id, AuthOp::Manage)?;
     ctx.proceed()?;
     let id = ctx
         .core

@@ -143,6 +143,7 @@ pub async fn import(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         public_key,
         created: nubo_core::now(),
     };
+    ctx.may::<User>(ctx.caller.uid, nubo_types::AuthOp::Manage)?;
     ctx.proceed()?;
     store(ctx, pair.clone()).await?;
     x.text("keyFingerprint", &pair.fingerprint)
@@ -168,6 +169,7 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             format!("The keypair '{name}' already exists."),
         ));
     }
+    ctx.may::<User>(ctx.caller.uid, nubo_types::AuthOp::Manage)?;
     ctx.proceed()?;
     let made = generate(key_type).await?;
     let pair = KeyPair {
@@ -251,6 +253,7 @@ pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     if name.is_none() && id.is_none() {
         return Err(Ec2Error::missing("KeyName"));
     }
+    ctx.may::<User>(ctx.caller.uid, nubo_types::AuthOp::Manage)?;
     ctx.proceed()?;
     let deleted = ctx
         .core

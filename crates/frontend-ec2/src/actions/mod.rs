@@ -36,6 +36,20 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// Checks that the caller may do `op` on object `id` (403 `UnauthorizedOperation`).
+    pub fn may<T: nubo_core::model::PoolObject>(
+        &self,
+        id: i32,
+        op: nubo_types::AuthOp,
+    ) -> Ec2Result<()> {
+        Ok(self.core.authorize_op::<T>(&self.caller, id, op)?)
+    }
+
+    /// Checks that `tags` may be set on a new object (keys, values, how many).
+    pub fn check_new_tags(&self, tags: &[(String, String)]) -> Ec2Result<()> {
+        crate::tags::add(&mut nubo_template::Template::new(), tags)
+    }
+
     /// Marks the point after which an action changes things: on a dry run the action
     /// stops here, having checked its parameters, objects and rights.
     pub fn proceed(&self) -> Ec2Result<()> {

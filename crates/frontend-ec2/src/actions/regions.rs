@@ -1,7 +1,5 @@
 //! DescribeRegions (this cloud is one region) and DescribeAvailabilityZones (its clusters).
 
-use nubo_core::model::Cluster;
-
 use crate::error::{Ec2Error, Ec2Result};
 use crate::filters::{Facts, Filters};
 use crate::params::Params;
@@ -75,12 +73,7 @@ pub fn zone_id(region: &str, id: i32) -> String {
 /// DescribeAvailabilityZones.
 pub fn describe_zones(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let filters = Filters::parse(p)?;
-    let clusters: Vec<(i32, String)> = ctx.core.read(|s| {
-        Ok(s.clusters
-            .values()
-            .map(|c: &std::sync::Arc<Cluster>| (c.id, c.name.clone()))
-            .collect())
-    })?;
+    let clusters = ctx.core.cluster_names()?;
     let zones: Vec<Zone<'_>> = clusters
         .iter()
         .map(|(id, name)| Zone {

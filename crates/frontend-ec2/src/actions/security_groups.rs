@@ -9,6 +9,7 @@ use std::sync::Arc;
 use nubo_core::PoolFilter;
 use nubo_core::model::SecGroup;
 use nubo_template::{Attribute, Template};
+use nubo_types::AuthOp;
 
 use crate::error::{Ec2Error, Ec2Result};
 use crate::filters::{Facts, Filters, tag_facts};
@@ -39,7 +40,25 @@ struct Rule {
 }
 
 impl Rule {
+    /// The rule, when EC2 can express it: only the keys below, an `IP` with its `SIZE`.
+    /// Other rules (a `NETWORK_ID`, say) are left alone by every EC2 call.
     fn from_pairs(pairs: &[(String, String)]) -> Option<Rule> {
+        const KNOWN: &[&str] = &[
+            "PROTOCOL",
+            "RULE_TYPE",
+            "RANGE",
+            "ICMP_TYPE",
+            "ICMPV6_TYPE",
+            "IP",
+            "SIZE",
+            "DESCRIPTION",
+        ];
+        if pairs
+            .iter()
+            .any(|(k, _)| !KNOWN.iter().any(|n| n.eq_ignore_ascii_case(k)))
+        {
+            return None;
+        }
         let get = |k: &str| {
             pairs
                 .iter()
@@ -49,7 +68,8 @@ impl Rule {
         };
         let ip = match (get("IP"), get("SIZE")) {
             (Some(ip), Some(size)) => Some((ip.parse().ok()?, size.parse().ok()?)),
-            _ => None,
+            (None, None) => None,
+            _ => return None,
         };
         Some(Rule {
             outbound: get("RULE_TYPE")?.eq_ignore_ascii_case("outbound"),
@@ -477,39 +497,80 @@ fn write_permissions<'a>(x: &mut Xml, name: &str, rules: impl Iterator<Item = &'
     });
 }
 
-/// Edits the group's rules in one write, then brings its VMs up to date.
-async fn edit_rules(
-    ctx: &Ctx,
-    id: i32,
-    f: impl FnOnce(&mut Vec<Rule>) -> Result<(), String> + Send + 'static,
-) -> Ec2Result<()> {
+/// What an edit does to a group's rules.
+enum RuleEdit {
+    /// Add these, none of which may exist already.
+    Add(Vec<Rule>),
+    /// Remove these, each of which must exist.
+    Remove(Vec<Rule>),
+}
+
+/// Edits the group's rules in one write, then brings its VMs up to date. Only rules EC2
+/// can express are matched; every other `RULE` stays as it is.
+async fn edit_rules(ctx: &Ctx, id: i32, change: RuleEdit) -> Ec2Result<()> {
     let refused = ctx
         .core
         .edit_template::<SecGroup, _>(&ctx.caller, id, move |t| {
-            let mut rules = rules_of(t);
-            if let Err(why) = f(&mut rules) {
-                return Ok(Some(why));
+            // Index by index as `remove("RULE")` gives them back below.
+            let existing: Vec<Option<Rule>> = t
+                .get_all("RULE")
+                .map(|a| a.value.as_vector().and_then(Rule::from_pairs))
+                .collect();
+            // Decide first; the template changes only when the whole edit is possible.
+            let mut gone = vec![false; existing.len()];
+            let mut added = Vec::new();
+            match change {
+                RuleEdit::Add(rules) => {
+                    for r in rules {
+                        if existing.iter().flatten().any(|e| e.same(&r)) {
+                            return Ok(Some(Ec2Error::client(
+                                "InvalidPermission.Duplicate",
+                                format!(
+                                    "the specified rule \"peer: {}, {}, ALLOW\" already exists",
+                                    r.cidr(),
+                                    r.protocol
+                                ),
+                            )));
+                        }
+                        added.push(r.to_attribute());
+                    }
+                }
+                RuleEdit::Remove(rules) => {
+                    for r in rules {
+                        let at = existing.iter().enumerate().position(|(n, e)| {
+                            !gone[n] && e.as_ref().is_some_and(|e| e.same(&r))
+                        });
+                        match at {
+                            Some(n) => gone[n] = true,
+                            None => {
+                                return Ok(Some(Ec2Error::client(
+                                    "InvalidPermission.NotFound",
+                                    format!(
+                                        "The specified rule does not exist in this security group ({} {})",
+                                        r.protocol,
+                                        r.cidr()
+                                    ),
+                                )));
+                            }
+                        }
+                    }
+                }
             }
-            t.remove("RULE");
-            for r in &rules {
-                t.push(r.to_attribute());
+            let kept: Vec<Attribute> = t
+                .remove("RULE")
+                .into_iter()
+                .zip(gone)
+                .filter_map(|(a, g)| (!g).then_some(a))
+                .collect();
+            for a in kept.into_iter().chain(added) {
+                t.push(a);
             }
             nubo_core::ops::secgroup::check_rules(t)?;
             Ok(None)
         })
         .await?;
-    if let Some(why) = refused {
-        let code = if why.starts_with("dup:") {
-            "InvalidPermission.Duplicate"
-        } else {
-            "InvalidPermission.NotFound"
-        };
-        return Err(Ec2Error::client(
-            code,
-            why.trim_start_matches("dup:")
-                .trim_start_matches("missing:")
-                .to_string(),
-        ));
+    if let Some(e) = refused {
+        return Err(e);
     }
     ctx.core.secgroup_commit(&ctx.caller, id, false).await?;
     Ok(())
@@ -519,22 +580,10 @@ async fn edit_rules(
 pub async fn authorize(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec2Result<()> {
     let sg = target(ctx, p)?;
     let wanted = requested_rules(p, outbound)?;
+    ctx.may::<SecGroup>(sg.meta.id, AuthOp::Manage)?;
     ctx.proceed()?;
     let shown = wanted.clone();
-    edit_rules(ctx, sg.meta.id, move |rules| {
-        for w in wanted {
-            if rules.iter().any(|r| r.same(&w)) {
-                return Err(format!(
-                    "dup:the specified rule \"peer: {}, {}, ALLOW\" already exists",
-                    w.cidr(),
-                    w.protocol
-                ));
-            }
-            rules.push(w);
-        }
-        Ok(())
-    })
-    .await?;
+    edit_rules(ctx, sg.meta.id, RuleEdit::Add(wanted)).await?;
     x.flag("return", true).list(
         "securityGroupRuleSet",
         shown.iter().enumerate(),
@@ -564,22 +613,9 @@ pub async fn authorize(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec
 pub async fn revoke(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec2Result<()> {
     let sg = target(ctx, p)?;
     let wanted = requested_rules(p, outbound)?;
+    ctx.may::<SecGroup>(sg.meta.id, AuthOp::Manage)?;
     ctx.proceed()?;
-    edit_rules(ctx, sg.meta.id, move |rules| {
-        for w in wanted {
-            let before = rules.len();
-            rules.retain(|r| !r.same(&w));
-            if rules.len() == before {
-                return Err(format!(
-                    "missing:The specified rule does not exist in this security group ({} {})",
-                    w.protocol,
-                    w.cidr()
-                ));
-            }
-        }
-        Ok(())
-    })
-    .await?;
+    edit_rules(ctx, sg.meta.id, RuleEdit::Remove(wanted)).await?;
     x.flag("return", true);
     Ok(())
 }
@@ -587,6 +623,7 @@ pub async fn revoke(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec2Re
 /// DeleteSecurityGroup.
 pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let sg = target(ctx, p)?;
+    ctx.may::<SecGroup>(sg.meta.id, AuthOp::Manage)?;
     ctx.proceed()?;
     ctx.core
         .secgroup_delete(&ctx.caller, sg.meta.id)

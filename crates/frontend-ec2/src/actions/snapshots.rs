@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use nubo_core::PoolFilter;
 use nubo_core::model::Image;
+use nubo_types::AuthOp;
 use nubo_types::states::ImageState;
 
 use crate::error::{Ec2Error, Ec2Result};
@@ -114,6 +115,12 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let volume = volumes::find(ctx, vol_text)?;
     let name = volumes::random_name("snapshot")?;
     let attached = volumes::attachment_of(&volume);
+    let tags_to_set = tag_specifications(p, "snapshot")?;
+    ctx.check_new_tags(&tags_to_set)?;
+    ctx.may::<Image>(volumes::image_id(&volume), AuthOp::Use)?;
+    if let Some((vm, _)) = attached {
+        ctx.may::<nubo_core::model::Vm>(vm, AuthOp::Manage)?;
+    }
     ctx.proceed()?;
     let id = match attached {
         Some((vm, disk_id)) => ctx
@@ -127,16 +134,11 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
                 other => other.into(),
             })?,
         None => {
-            let id = ctx
-                .core
+            ctx.core
                 .image_clone(&ctx.caller, volumes::image_id(&volume), &name, 1)
-                .await?;
-            // A clone keeps its source's persistence; a snapshot is not a volume.
-            ctx.core.image_persistent(&ctx.caller, id, false).await?;
-            id
+                .await?
         }
     };
-    let tags_to_set = tag_specifications(p, "snapshot")?;
     let description = p.get("Description").unwrap_or("").to_string();
     let source = VOLUME.id(volumes::image_id(&volume));
     ctx.core
@@ -155,6 +157,11 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             tags::add(t, &tags_to_set).map_err(|e| nubo_types::Error::api(e.message))
         })
         .await?;
+    if attached.is_none() {
+        // A clone keeps its source's persistence; a snapshot is not a volume (and, marked
+        // EC2_SNAPSHOT_OF above, is not taken for one meanwhile).
+        ctx.core.image_persistent(&ctx.caller, id, false).await?;
+    }
     let snap = all(ctx)?
         .into_iter()
         .find(|s| s.img.meta.id == id)
@@ -217,6 +224,7 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
 pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let text = p.required("SnapshotId")?;
     let img = find(ctx, text)?;
+    ctx.may::<Image>(img.meta.id, AuthOp::Manage)?;
     ctx.proceed()?;
     ctx.core
         .image_delete(&ctx.caller, img.meta.id, false)

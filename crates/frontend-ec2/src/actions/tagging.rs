@@ -3,6 +3,7 @@
 
 use nubo_core::PoolFilter;
 use nubo_core::model::{Image, SecGroup, Vm};
+use nubo_types::AuthOp;
 use nubo_types::states::{ImageType, VmState};
 
 use crate::error::{Ec2Error, Ec2Result};
@@ -121,6 +122,29 @@ async fn edit(
     }
 }
 
+/// Checks that the caller may tag `r` and, with `adding`, that the tags fit on it (so that
+/// a call over several resources fails before it changes any).
+fn check(ctx: &Ctx, r: Resource, adding: Option<&[(String, String)]>) -> Ec2Result<()> {
+    let template = match r {
+        Resource::Instance(id) => {
+            ctx.may::<Vm>(id, AuthOp::Manage)?;
+            ctx.core.info::<Vm>(&ctx.caller, id)?.user_template.clone()
+        }
+        Resource::Image(id) | Resource::Volume(id) | Resource::Snapshot(id) => {
+            ctx.may::<Image>(id, AuthOp::Manage)?;
+            ctx.core.info::<Image>(&ctx.caller, id)?.template.clone()
+        }
+        Resource::SecurityGroup(id) => {
+            ctx.may::<SecGroup>(id, AuthOp::Manage)?;
+            ctx.core.info::<SecGroup>(&ctx.caller, id)?.template.clone()
+        }
+    };
+    if let Some(new) = adding {
+        tags::add(&mut template.clone(), new)?;
+    }
+    Ok(())
+}
+
 fn resources(ctx: &Ctx, p: &Params) -> Ec2Result<Vec<Resource>> {
     let ids = p.list("ResourceId");
     if ids.is_empty() {
@@ -135,6 +159,9 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let new = p.tags("Tag")?;
     if new.is_empty() {
         return Err(Ec2Error::missing("Tag"));
+    }
+    for r in &targets {
+        check(ctx, *r, Some(&new))?;
     }
     ctx.proceed()?;
     for r in targets {
@@ -155,6 +182,9 @@ pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             .map_err(|_| Ec2Error::missing("Tag.N.Key"))?;
         check_tag(key, t.get("Value").unwrap_or(""))?;
         which.push((key.to_string(), t.get("Value").map(str::to_string)));
+    }
+    for r in &targets {
+        check(ctx, *r, None)?;
     }
     ctx.proceed()?;
     for r in targets {

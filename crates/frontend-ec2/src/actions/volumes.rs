@@ -7,6 +7,7 @@ use std::sync::Arc;
 use nubo_core::PoolFilter;
 use nubo_core::model::{Image, Vm};
 use nubo_template::Template;
+use nubo_types::AuthOp;
 use nubo_types::states::{ImageState, ImageType, LcmState};
 
 use crate::error::{Ec2Error, Ec2Result};
@@ -32,7 +33,9 @@ const DEVICE: &str = "EC2_DEVICE";
 
 /// Whether an image is a volume.
 pub fn is_volume(img: &Image) -> bool {
-    img.image_type == ImageType::Datablock && img.persistent
+    img.image_type == ImageType::Datablock
+        && img.persistent
+        && img.template.get(SNAPSHOT_OF).is_none()
 }
 
 /// Whether an image is a snapshot.
@@ -206,7 +209,10 @@ pub fn random_name(prefix: &str) -> Ec2Result<String> {
 pub fn zone(ctx: &Ctx, asked: Option<&str>) -> Ec2Result<String> {
     let names: Vec<String> = ctx
         .core
-        .read(|s| Ok(s.clusters.values().map(|c| c.name.clone()).collect()))?;
+        .cluster_names()?
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
     match asked.filter(|z| !z.is_empty()) {
         Some(z) if names.iter().any(|n| n == z) => Ok(z.to_string()),
         Some(z) => Err(Ec2Error::client(
@@ -220,6 +226,8 @@ pub fn zone(ctx: &Ctx, asked: Option<&str>) -> Ec2Result<String> {
 /// CreateVolume.
 pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let zone = zone(ctx, p.get("AvailabilityZone"))?;
+    let tags_to_set = tag_specifications(p, "volume")?;
+    ctx.check_new_tags(&tags_to_set)?;
     ctx.proceed()?;
     let token = p.get("ClientToken").filter(|t| !t.is_empty());
     if let Some(t) = token
@@ -232,7 +240,6 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     }
     let size = p.int("Size")?;
     let volume_type = p.get("VolumeType").unwrap_or("standard").to_string();
-    let tags_to_set = tag_specifications(p, "volume")?;
     let name = random_name("volume")?;
     let quota = |e: nubo_types::Error| match e {
         nubo_types::Error::Quota { message } => Ec2Error::client("VolumeLimitExceeded", message),
@@ -242,12 +249,15 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         Some(snap_text) => {
             let snap = super::snapshots::find(ctx, snap_text)?;
             if let Some(s) = size
-                && s < gib(snap.size)
+                && s != gib(snap.size)
             {
                 return Err(Ec2Error::invalid(
                     "Size",
                     &s.to_string(),
-                    "It is smaller than the snapshot.",
+                    format!(
+                        "A volume made from a snapshot has the snapshot's size ({} GiB) for now.",
+                        gib(snap.size)
+                    ),
                 ));
             }
             let id = ctx
@@ -431,6 +441,8 @@ pub async fn attach(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             (DEVICE, device.to_string()),
         ],
     ));
+    ctx.may::<Vm>(vm_id, AuthOp::Manage)?;
+    ctx.may::<Image>(volume.img.meta.id, AuthOp::Use)?;
     ctx.proceed()?;
     ctx.core
         .vm_attach_disk(&ctx.caller, vm_id, &t.to_text())
@@ -474,6 +486,7 @@ pub async fn detach(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             "The root volume of an instance cannot be detached",
         ));
     }
+    ctx.may::<Vm>(a.vm, AuthOp::Manage)?;
     ctx.proceed()?;
     ctx.core
         .vm_detach_disk(&ctx.caller, a.vm, a.disk_id)
@@ -498,6 +511,7 @@ pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             format!("Volume {text} is currently attached to an instance"),
         ));
     }
+    ctx.may::<Image>(volume.img.meta.id, AuthOp::Manage)?;
     ctx.proceed()?;
     ctx.core
         .image_delete(&ctx.caller, volume.img.meta.id, false)

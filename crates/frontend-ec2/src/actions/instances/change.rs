@@ -2,6 +2,7 @@
 //! actions, refused as a whole when one instance cannot change.
 
 use nubo_core::model::Vm;
+use nubo_types::AuthOp;
 use nubo_types::states::VmState;
 
 use crate::error::{Ec2Error, Ec2Result};
@@ -65,13 +66,17 @@ pub async fn change(ctx: &Ctx, p: &Params, x: &mut Xml, change: Change) -> Ec2Re
         .iter()
         .map(|i| action_for(change, &i.vm, force))
         .collect::<Ec2Result<Vec<_>>>()?;
+    for i in &instances {
+        ctx.may::<Vm>(i.vm.meta.id, AuthOp::Manage)?;
+    }
     ctx.proceed()?;
+    let deadline = tokio::time::Instant::now() + SETTLE;
     let mut results = Vec::new();
     for (i, plan) in instances.iter().zip(plans) {
         let before = state_of(&i.vm);
         if let Some(action) = plan {
             let id = i.vm.meta.id;
-            match run_action(ctx, action, id, change).await {
+            match run_action(ctx, action, id, change, deadline).await {
                 Ok(_) => {}
                 Err(nubo_types::Error::Action { message })
                     if change == Change::Terminate && action == "terminate" =>
@@ -105,26 +110,30 @@ pub async fn change(ctx: &Ctx, p: &Params, x: &mut Xml, change: Change) -> Ec2Re
     Ok(())
 }
 
-/// How long a terminate waits for a pending instance to settle (prolog, boot) before
-/// giving up, in milliseconds.
-const SETTLE_MS: u64 = 30_000;
+/// How long one request waits, in all, for pending instances to settle (prolog, boot)
+/// before it terminates them.
+const SETTLE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Runs `action` on VM `id`. A pending instance is between driver operations (PROLOG,
 /// BOOT) that nothing may interrupt; EC2 lets it be terminated, so termination waits for it
-/// to settle, within [`SETTLE_MS`].
-async fn run_action(ctx: &Ctx, action: &str, id: i32, change: Change) -> nubo_types::Result<i32> {
-    let mut waited = 0;
+/// to settle, until `deadline`.
+async fn run_action(
+    ctx: &Ctx,
+    action: &str,
+    id: i32,
+    change: Change,
+    deadline: tokio::time::Instant,
+) -> nubo_types::Result<i32> {
     loop {
         match ctx.core.vm_action(&ctx.caller, action, id).await {
             Err(nubo_types::Error::Action { message })
-                if change == Change::Terminate && waited < SETTLE_MS =>
+                if change == Change::Terminate && tokio::time::Instant::now() < deadline =>
             {
                 let vm = ctx.core.info::<Vm>(&ctx.caller, id)?;
                 if state_of(&vm).1 != "pending" || vm.state != VmState::Active {
                     return Err(nubo_types::Error::Action { message });
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                waited += 200;
             }
             other => return other,
         }
@@ -144,6 +153,9 @@ pub async fn reboot(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
                 format!("The instance '{}' is not running.", i.id()),
             ));
         }
+    }
+    for i in &instances {
+        ctx.may::<Vm>(i.vm.meta.id, AuthOp::Manage)?;
     }
     ctx.proceed()?;
     for i in &instances {

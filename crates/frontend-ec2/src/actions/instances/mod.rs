@@ -14,7 +14,7 @@ pub use run::run;
 use std::sync::Arc;
 
 use nubo_core::PoolFilter;
-use nubo_core::model::Vm;
+use nubo_core::model::{SecGroup, Vm};
 use nubo_types::states::{LcmState, VmState};
 
 use crate::error::{Ec2Error, Ec2Result};
@@ -109,9 +109,11 @@ impl Instance {
         let zone = cid
             .and_then(|cid| {
                 ctx.core
-                    .read(|s| Ok(s.clusters.get(&cid).map(|c| c.name.clone())))
-                    .ok()
-                    .flatten()
+                    .cluster_names()
+                    .ok()?
+                    .into_iter()
+                    .find(|(id, _)| *id == cid)
+                    .map(|(_, n)| n)
             })
             .unwrap_or_default();
         let ids: Vec<i32> = vm
@@ -129,11 +131,11 @@ impl Instance {
             if groups.iter().any(|(g, _)| *g == id) {
                 continue;
             }
+            // A group the caller may not see keeps its name to itself.
             let name = ctx
                 .core
-                .read(|s| Ok(s.secgroups.get(&id).map(|g| g.meta.name.clone())))
-                .ok()
-                .flatten()
+                .info::<SecGroup>(&ctx.caller, id)
+                .map(|g| g.meta.name.clone())
                 .unwrap_or_default();
             groups.push((id, name));
         }

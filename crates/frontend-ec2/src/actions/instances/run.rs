@@ -1,5 +1,6 @@
 //! RunInstances: the instance type's template instantiated with the image as first disk,
-//! the key pair's public key and the user data in its context, security groups on its
+//! the key pair's public key (and name), the user data and the tags (`EC2_TAGS`, JSON) in
+//! its context, security groups on its
 //! NICs, the zone as a cluster requirement, and the tags, reservation and client token in
 //! the VM's user template; a client token makes a retry return the first launch.
 
@@ -22,6 +23,8 @@ use super::{
 
 /// Most instances one RunInstances may ask for.
 const MAX_COUNT: i64 = 100;
+/// Most bytes of user data (decoded), as on EC2.
+const MAX_USER_DATA: usize = 16 * 1024;
 
 /// RunInstances.
 pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
@@ -62,12 +65,19 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     if let Some(name) = key_name {
         let key = key_pairs::find(ctx, name)?;
         set_context(&mut context, "SSH_PUBLIC_KEY", key.public_key);
+        set_context(&mut context, "EC2_KEY_NAME", name.to_string());
     }
     if let Some(data) = p.get("UserData").filter(|d| !d.is_empty()) {
         let compact: String = data.split_whitespace().collect();
-        STANDARD
+        let decoded = STANDARD
             .decode(&compact)
             .map_err(|_| Ec2Error::invalid("UserData", "…", "It must be base64."))?;
+        if decoded.len() > MAX_USER_DATA {
+            return Err(Ec2Error::client(
+                "InvalidParameterValue",
+                format!("User data is limited to {MAX_USER_DATA} bytes"),
+            ));
+        }
         set_context(&mut context, "USER_DATA", compact);
         set_context(&mut context, "USER_DATA_ENCODING", "base64".to_string());
     }
@@ -75,6 +85,18 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         set_context(&mut context, "NETWORK", "YES".to_string());
     }
     let tags = tag_specifications(p, "instance")?;
+    if !tags.is_empty() {
+        // The guest sees its tags as a JSON object, as EC2 guests see them in metadata.
+        let object: serde_json::Map<String, serde_json::Value> = tags
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        set_context(
+            &mut context,
+            "EC2_TAGS",
+            serde_json::Value::Object(object).to_string(),
+        );
+    }
     let groups = super::super::security_group_ids(ctx, p)?;
     let mut base = Template::new();
     base.push(Attribute::vector(
@@ -104,7 +126,10 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     {
         let cid = ctx
             .core
-            .read(|s| Ok(s.clusters.values().find(|c| c.name == zone).map(|c| c.id)))?
+            .cluster_names()?
+            .into_iter()
+            .find(|(_, n)| n == zone)
+            .map(|(id, _)| id)
             .ok_or_else(|| {
                 Ec2Error::client(
                     "InvalidParameterValue",
