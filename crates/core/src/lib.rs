@@ -45,6 +45,9 @@ pub struct CoreConfig {
     pub bootstrap: BootstrapConfig,
     /// Directory under which datastores keep their files.
     pub datastore_base: std::path::PathBuf,
+    /// Directories of nubod's own files (its data directory: the database, `host.key`,
+    /// which seals the EC2 secrets) that no image may be imported from.
+    pub private_dirs: Vec<std::path::PathBuf>,
     /// Drivers, scheduler and monitoring.
     pub runtime: RuntimeConfig,
 }

@@ -31,6 +31,7 @@ impl Cloud {
                 admin_password: Some("pw".into()),
             },
             datastore_base: dir.path().join("datastores"),
+            private_dirs: Vec::new(),
             runtime: Default::default(),
         };
         let (core, _) = Core::open(store, config).await.expect("core");

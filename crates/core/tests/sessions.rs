@@ -14,6 +14,7 @@ async fn core() -> (Core, tempfile::TempDir) {
             admin_password: Some("pw".into()),
         },
         datastore_base: dir.path().to_path_buf(),
+        private_dirs: Vec::new(),
         runtime: Default::default(),
     };
     let (core, _) = Core::open(store, config).await.expect("core");

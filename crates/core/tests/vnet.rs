@@ -31,6 +31,7 @@ async fn setup() -> Ctx {
             admin_password: Some("pw".into()),
         },
         datastore_base: dir.path().to_path_buf(),
+        private_dirs: Vec::new(),
         runtime: Default::default(),
     };
     let (core, _) = Core::open(store, config).await.expect("core");

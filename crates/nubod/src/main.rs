@@ -42,6 +42,7 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
                 .filter(|p| !p.is_empty()),
         },
         datastore_base: datastore_base.clone(),
+        private_dirs: vec![settings.data_dir.clone()],
         runtime: settings.runtime.clone(),
     };
     nubo_hostapi::tls::trust(&settings.ca_files).context("cannot set up TLS")?;

@@ -674,7 +674,13 @@ impl Core {
                 }
             }
         }
-        let real = image_files::check_import_path(path, ds, &self.config().datastore_base).await?;
+        let real = image_files::check_import_path(
+            path,
+            ds,
+            &self.config().datastore_base,
+            &self.config().private_dirs,
+        )
+        .await?;
         let info = image_files::inspect(&real).await?;
         img.format = info.format;
         img.size = info.size_mb;

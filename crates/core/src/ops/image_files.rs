@@ -52,12 +52,13 @@ fn dirs(ds: &Datastore, attr: &str, default: &str) -> Vec<PathBuf> {
 
 /// Resolves `path` (a PATH given to `image.allocate`) to a readable regular file that the
 /// datastore lets images be registered from: not under its `RESTRICTED_DIRS` (default
-/// `/etc`), any datastore's files or nubod's data directory (the datastores' parent),
-/// unless under its `SAFE_DIRS` (default `/var/tmp`).
+/// `/etc`) or under any datastore's files, unless under its `SAFE_DIRS` (default
+/// `/var/tmp`); never under nubod's own `private_dirs`.
 pub async fn check_import_path(
     path: &str,
     ds: &Datastore,
     datastore_base: &Path,
+    private_dirs: &[PathBuf],
 ) -> Result<PathBuf> {
     let unreadable = |e: std::io::Error| alloc(format!("Cannot read PATH \"{path}\": {e}"));
     let real = tokio::fs::canonicalize(path).await.map_err(unreadable)?;
@@ -70,12 +71,19 @@ pub async fn check_import_path(
     let base = tokio::fs::canonicalize(datastore_base)
         .await
         .unwrap_or_else(|_| datastore_base.to_path_buf());
-    // nubod's data directory holds the datastores, the database and host.key (which
-    // seals the EC2 secrets): none of it may become an image.
-    if let Some(data_dir) = base.parent() {
-        restricted.push(data_dir.to_path_buf());
-    }
     restricted.push(base);
+    // nubod's own files (the database, host.key which seals the EC2 secrets) are never
+    // an image, whatever SAFE_DIRS says.
+    for dir in private_dirs {
+        let dir = tokio::fs::canonicalize(dir)
+            .await
+            .unwrap_or_else(|_| dir.clone());
+        if real.starts_with(&dir) {
+            return Err(alloc(format!(
+                "Not allowed to copy images from \"{path}\": it is among nubod's own files"
+            )));
+        }
+    }
     let safe = dirs(ds, "SAFE_DIRS", DEFAULT_SAFE_DIRS);
     let under = |list: &[PathBuf]| list.iter().any(|d| real.starts_with(d));
     if under(&restricted) && !under(&safe) {
