@@ -238,18 +238,20 @@ def test_regions_zones_account_and_instance_types(cloud, ec2):
 def test_instance_life_cycle_with_waiters_and_pyone(cloud, alice, ec2):
     ec2.import_key_pair(KeyName="lc-key", PublicKeyMaterial=ED25519.encode())
     token = uniq("tok")
-    r, ids = run(ec2, cloud, 2, KeyName="lc-key", UserData="#!/bin/sh\necho hi\n",
-                 ClientToken=token,
-                 TagSpecifications=[{"ResourceType": "instance",
-                                     "Tags": [{"Key": "Name", "Value": "web"},
-                                              {"Key": "tier", "Value": "front"}]}])
+    launch = dict(KeyName="lc-key", UserData="#!/bin/sh\necho hi\n", ClientToken=token,
+                  TagSpecifications=[{"ResourceType": "instance",
+                                      "Tags": [{"Key": "Name", "Value": "web"},
+                                               {"Key": "tier", "Value": "front"}]}])
+    r, ids = run(ec2, cloud, 2, **launch)
     assert len(ids) == 2 and r["ReservationId"].startswith("r-")
     assert r["OwnerId"] == f"{alice.uid:012d}"
     assert {i["State"]["Name"] for i in r["Instances"]} <= {"pending", "running"}
     assert [i["AmiLaunchIndex"] for i in r["Instances"]] == [0, 1]
-    # The same client token is the same launch.
-    again, again_ids = run(ec2, cloud, 2, KeyName="lc-key", ClientToken=token)
+    # The same client token is the same launch; with other parameters, a mistake.
+    again, again_ids = run(ec2, cloud, 2, **launch)
     assert again_ids == ids and again["ReservationId"] == r["ReservationId"]
+    assert code_of(ec2.run_instances, ImageId=ami(cloud), MinCount=2, MaxCount=2,
+                   InstanceType="m1.large", **launch) == "IdempotentParameterMismatch"
     fast(ec2, "instance_running", ids)
     desc = ec2.describe_instances(InstanceIds=ids)["Reservations"]
     assert len(desc) == 1 and desc[0]["ReservationId"] == r["ReservationId"]

@@ -23,6 +23,8 @@ use super::{
 
 /// Most instances one RunInstances may ask for.
 const MAX_COUNT: i64 = 100;
+/// The user-template attribute holding the digest of the request that made a VM.
+const REQUEST_DIGEST: &str = "EC2_REQUEST_DIGEST";
 /// Most bytes of user data (decoded), as on EC2.
 const MAX_USER_DATA: usize = 16 * 1024;
 
@@ -42,6 +44,7 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             ),
         ));
     }
+    let digest = request_digest(p);
     let image_text = p.required("ImageId")?;
     let image_id = IMAGE.parse(image_text)?;
     let image = ctx
@@ -165,6 +168,7 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             if let Some(n) = &name {
                 t.set("NAME", n.clone());
             }
+            t.set(REQUEST_DIGEST, digest.clone());
             t.to_text()
         })
         .collect();
@@ -192,6 +196,19 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             other => other.into(),
         })?;
     let vms = ctx.core.vm_pool_set(&ctx.caller, &outcome.ids)?;
+    // A token names one request: the same token with other parameters is a mistake.
+    if !outcome.created
+        && vms.iter().any(|vm| {
+            vm.user_template
+                .get(REQUEST_DIGEST)
+                .is_some_and(|d| d != digest)
+        })
+    {
+        return Err(Ec2Error::client(
+            "IdempotentParameterMismatch",
+            "The client token was used before with different parameters",
+        ));
+    }
     let instances: Vec<Instance> = vms.into_iter().map(|vm| Instance::new(ctx, vm)).collect();
     let first = instances
         .first()
@@ -208,4 +225,32 @@ fn reservation_id() -> Ec2Result<String> {
     let mut b = [0u8; 9];
     getrandom::fill(&mut b).map_err(|e| Ec2Error::internal(format!("no randomness: {e}")))?;
     Ok(format!("r-{}", &hex::encode(b)[..17]))
+}
+
+/// SHA-256 of the request's parameters, signature and retry-invariant ones aside, in name
+/// order: what must be equal for a repeated client token to be the same request.
+fn request_digest(p: &Params) -> String {
+    use sha2::{Digest, Sha256};
+    const IGNORED: &[&str] = &[
+        "ClientToken",
+        "DryRun",
+        "Version",
+        "AWSAccessKeyId",
+        "Signature",
+        "SignatureMethod",
+        "SignatureVersion",
+        "Timestamp",
+        "Expires",
+    ];
+    let mut hash = Sha256::new();
+    for (k, v) in p.iter() {
+        if IGNORED.contains(&k) || k.starts_with("X-Amz-") {
+            continue;
+        }
+        hash.update(k.as_bytes());
+        hash.update([0]);
+        hash.update(v.as_bytes());
+        hash.update([0]);
+    }
+    hex::encode(hash.finalize())
 }
