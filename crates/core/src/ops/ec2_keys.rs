@@ -3,8 +3,9 @@
 
 use nubo_types::{AuthOp, Error, Oid, Result};
 
+use super::user::user_of;
+use crate::auth::Caller;
 use crate::auth::ec2_secret::{new_access_key_id, new_secret, open, seal};
-use crate::auth::{Caller, authorize};
 use crate::model::{Ec2Key, User};
 use crate::state::State;
 use crate::{Core, now};
@@ -64,13 +65,6 @@ impl std::fmt::Debug for Ec2Credentials {
     }
 }
 
-fn managed_user(state: &State, caller: &Caller, id: Oid) -> Result<User> {
-    let id = if id == -1 { caller.uid } else { id };
-    let user = state.get::<User>(id)?;
-    authorize(state, caller, user.as_ref(), AuthOp::Manage)?;
-    Ok((**user).clone())
-}
-
 impl Core {
     fn sealing_key(&self) -> Vec<u8> {
         self.config().runtime.host_key.0.clone()
@@ -80,7 +74,7 @@ impl Core {
     pub async fn ec2_key_create(&self, caller: &Caller, id: Oid) -> Result<NewEc2Key> {
         let master = self.sealing_key();
         self.write(move |tx| {
-            let mut user = managed_user(tx.state, caller, id)?;
+            let mut user = user_of(tx.state, caller, id, AuthOp::Manage)?;
             if user.ec2_keys.len() >= MAX_KEYS_PER_USER {
                 return Err(Error::action(format!(
                     "User {} already has {MAX_KEYS_PER_USER} EC2 access keys; delete one first",
@@ -113,7 +107,7 @@ impl Core {
     /// The access keys of user `id` (-1: the caller).
     pub fn ec2_key_list(&self, caller: &Caller, id: Oid) -> Result<Vec<Ec2KeyInfo>> {
         self.read(|state| {
-            let user = managed_user(state, caller, id)?;
+            let user = user_of(state, caller, id, AuthOp::Manage)?;
             Ok(user
                 .ec2_keys
                 .iter()
@@ -136,7 +130,7 @@ impl Core {
     ) -> Result<Oid> {
         let access_key_id = access_key_id.to_string();
         self.write(move |tx| {
-            let mut user = managed_user(tx.state, caller, id)?;
+            let mut user = user_of(tx.state, caller, id, AuthOp::Manage)?;
             let before = user.ec2_keys.len();
             user.ec2_keys.retain(|k| k.access_key_id != access_key_id);
             if user.ec2_keys.len() == before {

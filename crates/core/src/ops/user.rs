@@ -34,7 +34,8 @@ fn check_password(driver: &str, password: &str) -> Result<()> {
     Ok(())
 }
 
-fn user_of(state: &State, caller: &Caller, id: Oid, op: AuthOp) -> Result<User> {
+/// User `id` (-1: the caller), if the caller may do `op` on it.
+pub(crate) fn user_of(state: &State, caller: &Caller, id: Oid, op: AuthOp) -> Result<User> {
     let id = if id == -1 { caller.uid } else { id };
     let user = state.get::<User>(id)?;
     authorize(state, caller, user.as_ref(), op)?;
