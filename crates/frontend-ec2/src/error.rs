@@ -68,10 +68,23 @@ impl Ec2Error {
             "Request would have succeeded, but DryRun flag is set.",
         )
     }
+}
 
-    /// Replaces the code of a 400-class error that stands for a missing object.
-    pub fn not_found(code: &str, message: impl Into<String>) -> Ec2Error {
-        Ec2Error::client(code, message)
+/// Maps core errors as [`From`] does, a refused state change (an Action error) becoming
+/// `code` (`IncorrectInstanceState`, `VolumeInUse`, …).
+pub fn state_refused(code: &'static str) -> impl Fn(CoreError) -> Ec2Error {
+    move |e| match e {
+        CoreError::Action { message } => Ec2Error::client(code, message),
+        other => other.into(),
+    }
+}
+
+/// Maps core errors as [`From`] does, an exceeded quota becoming `code`
+/// (`InstanceLimitExceeded`, `VolumeLimitExceeded`, …).
+pub fn quota_exceeded(code: &'static str) -> impl Fn(CoreError) -> Ec2Error {
+    move |e| match e {
+        CoreError::Quota { message } => Ec2Error::client(code, message),
+        other => other.into(),
     }
 }
 

@@ -77,6 +77,13 @@ impl Kind {
     }
 }
 
+/// A new random name or id: `prefix`, `-` and `digits` hex digits (EC2's key pair and
+/// reservation ids have 17).
+pub fn random(prefix: &str, digits: usize) -> Ec2Result<String> {
+    let hex = nubo_core::auth::random_hex(digits.div_ceil(2))?;
+    Ok(format!("{prefix}-{}", &hex[..digits]))
+}
+
 /// A Nubo user id as a 12-digit account id.
 pub fn account(uid: Oid) -> String {
     format!("{uid:012}")

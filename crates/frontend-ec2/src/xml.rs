@@ -85,6 +85,11 @@ impl Xml {
         self.close(name)
     }
 
+    /// An empty list: `<name></name>` (botocore wants the wrapper even with no items).
+    pub fn empty(&mut self, name: &str) -> &mut Xml {
+        self.open(name).close(name)
+    }
+
     /// A list of strings: `<name><item>a</item>…</name>`.
     pub fn strings<'a>(
         &mut self,

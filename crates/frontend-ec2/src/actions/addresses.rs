@@ -12,7 +12,7 @@ use nubo_core::model::{LeaseOwner, Vm, Vnet};
 use nubo_template::{Attribute, Template};
 use nubo_types::AuthOp;
 
-use crate::error::{Ec2Error, Ec2Result};
+use crate::error::{Ec2Error, Ec2Result, state_refused};
 use crate::filters::{Facts, Filters, tag_facts};
 use crate::ids::{ALLOCATION, ASSOCIATION, INSTANCE};
 use crate::params::Params;
@@ -161,12 +161,6 @@ fn write_address(x: &mut Xml, a: &Address) {
     x.text("publicIpv4Pool", "nubo").tags(&a.tags);
 }
 
-fn random_name() -> Ec2Result<String> {
-    let mut b = [0u8; 6];
-    getrandom::fill(&mut b).map_err(|e| Ec2Error::internal(format!("no randomness: {e}")))?;
-    Ok(format!("eip-{}", hex::encode(b)))
-}
-
 /// AllocateAddress.
 pub async fn allocate(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let pools: Vec<Arc<Vnet>> = ctx
@@ -191,7 +185,7 @@ pub async fn allocate(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     for pool in &pools {
         let mut req = Template::new();
         req.set("SIZE", "1");
-        req.set("NAME", random_name()?);
+        req.set("NAME", crate::ids::random("eip", 12)?);
         if let Some(ip) = wanted {
             let Some(ar) = pool.ars.iter().find(|ar| {
                 ar.ip.is_some_and(|start| {
@@ -214,10 +208,7 @@ pub async fn allocate(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         {
             Ok(id) => {
                 let tags = tags.clone();
-                ctx.core
-                    .edit_template::<Vnet, _>(&ctx.caller, id, move |t| {
-                        tags::add(t, &tags).map_err(|e| nubo_types::Error::api(e.message))
-                    })
+                ctx.edit::<Vnet, _>(id, move |t| tags::add(t, &tags))
                     .await?;
                 let a = all(ctx)?
                     .into_iter()
@@ -300,15 +291,6 @@ fn nic_on(vm: &Vm, net: i32) -> Option<i32> {
     })
 }
 
-fn wrong_state(e: nubo_types::Error) -> Ec2Error {
-    match e {
-        nubo_types::Error::Action { message } => {
-            Ec2Error::client("IncorrectInstanceState", message)
-        }
-        other => other.into(),
-    }
-}
-
 async fn unplug(ctx: &Ctx, a: &Address) -> Ec2Result<()> {
     let Some(vm_id) = a.vm else {
         return Ok(());
@@ -319,7 +301,7 @@ async fn unplug(ctx: &Ctx, a: &Address) -> Ec2Result<()> {
     ctx.core
         .vm_detach_nic(&ctx.caller, vm_id, nic)
         .await
-        .map_err(wrong_state)?;
+        .map_err(state_refused("IncorrectInstanceState"))?;
     Ok(())
 }
 
@@ -352,17 +334,7 @@ async fn released(ctx: &Ctx, net: i32) -> Ec2Result<()> {
 pub async fn associate(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let a = target(ctx, p)?;
     let inst = p.required("InstanceId")?;
-    let vm_id = INSTANCE.parse(inst)?;
-    ctx.core
-        .info::<Vm>(&ctx.caller, vm_id)
-        .ok()
-        .filter(|vm| vm.state != nubo_types::states::VmState::Done)
-        .ok_or_else(|| {
-            Ec2Error::not_found(
-                "InvalidInstanceID.NotFound",
-                format!("The instance ID '{inst}' does not exist"),
-            )
-        })?;
+    let vm_id = super::instances::live(ctx, inst)?.meta.id;
     ctx.may::<Vm>(vm_id, AuthOp::Manage)?;
     ctx.may::<Vnet>(a.net.meta.id, AuthOp::Use)?;
     if let Some(previous) = a.vm {
@@ -390,7 +362,7 @@ pub async fn associate(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             ctx.core
                 .vm_attach_nic(&ctx.caller, vm_id, &t.to_text())
                 .await
-                .map_err(wrong_state)?;
+                .map_err(state_refused("IncorrectInstanceState"))?;
         }
     }
     x.flag("return", true)

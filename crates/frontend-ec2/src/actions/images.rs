@@ -10,7 +10,7 @@ use nubo_template::Template;
 use nubo_types::AuthOp;
 use nubo_types::states::{ImageState, ImageType};
 
-use crate::error::{Ec2Error, Ec2Result};
+use crate::error::{Ec2Error, Ec2Result, state_refused};
 use crate::filters::{Facts, Filters, tag_facts};
 use crate::ids::{self, IMAGE, INSTANCE};
 use crate::paging::Page;
@@ -25,7 +25,7 @@ const DEFAULT_DATASTORE: i32 = 1;
 
 /// `InvalidAMIID.NotFound` for `id`.
 pub fn not_found(id: &str) -> Ec2Error {
-    Ec2Error::not_found(
+    Ec2Error::client(
         "InvalidAMIID.NotFound",
         format!("The image id '[{id}]' does not exist"),
     )
@@ -127,17 +127,10 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         }
     }
     let owners = p.list("Owner");
-    let owned_by = |a: &Ami| {
-        owners.is_empty()
-            || owners.iter().any(|o| match *o {
-                "self" => a.img.meta.uid == ctx.caller.uid,
-                account => account.parse::<i32>().ok() == Some(a.img.meta.uid),
-            })
-    };
     let chosen: Vec<&Ami> = all
         .iter()
         .filter(|a| ids.is_empty() || ids.contains(&a.img.meta.id))
-        .filter(|a| owned_by(a) && filters.matches(*a))
+        .filter(|a| ctx.owned_by(&owners, a.img.meta.uid) && filters.matches(*a))
         .collect();
     let (chosen, next) = page.cut(chosen);
     x.list("imagesSet", chosen, |x, a| {
@@ -234,12 +227,10 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let text = p.required("InstanceId")?;
     let name = check_name(p)?;
     let vm_id = INSTANCE.parse(text)?;
-    let vm = ctx.core.info::<Vm>(&ctx.caller, vm_id).map_err(|_| {
-        Ec2Error::not_found(
-            "InvalidInstanceID.NotFound",
-            format!("The instance ID '{text}' does not exist"),
-        )
-    })?;
+    let vm = ctx
+        .core
+        .info::<Vm>(&ctx.caller, vm_id)
+        .map_err(|_| super::instances::not_found(text))?;
     let disk = vm
         .template
         .vectors("DISK")
@@ -260,17 +251,9 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         .core
         .vm_disk_saveas(&ctx.caller, vm_id, disk, name, "OS", -1)
         .await
-        .map_err(|e| match e {
-            nubo_types::Error::Action { message } => {
-                Ec2Error::client("IncorrectInstanceState", message)
-            }
-            other => other.into(),
-        })?;
+        .map_err(state_refused("IncorrectInstanceState"))?;
     if !tags.is_empty() {
-        ctx.core
-            .edit_template::<Image, _>(&ctx.caller, id, move |t| {
-                tags::add(t, &tags).map_err(|e| nubo_types::Error::api(e.message))
-            })
+        ctx.edit::<Image, _>(id, move |t| tags::add(t, &tags))
             .await?;
     }
     x.text("imageId", &IMAGE.id(id));

@@ -79,16 +79,10 @@ pub fn find(ctx: &Ctx, name: &str) -> Ec2Result<KeyPair> {
 }
 
 fn missing(name: &str) -> Ec2Error {
-    Ec2Error::not_found(
+    Ec2Error::client(
         "InvalidKeyPair.NotFound",
         format!("The key pair '{name}' does not exist"),
     )
-}
-
-fn key_pair_id() -> Ec2Result<String> {
-    let mut b = [0u8; 9];
-    getrandom::fill(&mut b).map_err(|e| Ec2Error::internal(format!("no randomness: {e}")))?;
-    Ok(format!("key-{}", &hex::encode(b)[..17]))
 }
 
 fn key_name(p: &Params) -> Ec2Result<String> {
@@ -105,24 +99,17 @@ fn key_name(p: &Params) -> Ec2Result<String> {
 
 /// Stores a new pair in the caller's template, unless one of that name exists.
 async fn store(ctx: &Ctx, pair: KeyPair) -> Ec2Result<()> {
-    let name = pair.name.clone();
-    let stored = ctx
-        .core
-        .edit_template::<User, _>(&ctx.caller, ctx.caller.uid, move |t| {
-            if read(t).iter().any(|k| k.name == pair.name) {
-                return Ok(false);
-            }
-            t.push(to_attribute(&pair));
-            Ok(true)
-        })
-        .await?;
-    if !stored {
-        return Err(Ec2Error::client(
-            "InvalidKeyPair.Duplicate",
-            format!("The keypair '{name}' already exists."),
-        ));
-    }
-    Ok(())
+    ctx.edit::<User, _>(ctx.caller.uid, move |t| {
+        if read(t).iter().any(|k| k.name == pair.name) {
+            return Err(Ec2Error::client(
+                "InvalidKeyPair.Duplicate",
+                format!("The keypair '{}' already exists.", pair.name),
+            ));
+        }
+        t.push(to_attribute(&pair));
+        Ok(())
+    })
+    .await
 }
 
 /// ImportKeyPair.
@@ -136,7 +123,7 @@ pub async fn import(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         .ok_or_else(|| format_error("PublicKeyMaterial must be the base64 of the key"))?;
     let (key_type, public_key, fingerprint) = parse_public_key(&text)?;
     let pair = KeyPair {
-        id: key_pair_id()?,
+        id: crate::ids::random("key", 17)?,
         name,
         key_type,
         fingerprint,
@@ -149,7 +136,7 @@ pub async fn import(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     x.text("keyFingerprint", &pair.fingerprint)
         .text("keyName", &pair.name)
         .text("keyPairId", &pair.id)
-        .list("tagSet", Vec::<()>::new(), |_, _| {});
+        .empty("tagSet");
     Ok(())
 }
 
@@ -173,7 +160,7 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     ctx.proceed()?;
     let made = generate(key_type).await?;
     let pair = KeyPair {
-        id: key_pair_id()?,
+        id: crate::ids::random("key", 17)?,
         name,
         key_type: made.key_type,
         fingerprint: made.fingerprint,
@@ -185,7 +172,7 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         .text("keyFingerprint", &pair.fingerprint)
         .text("keyMaterial", &made.private_key)
         .text("keyPairId", &pair.id)
-        .list("tagSet", Vec::<()>::new(), |_, _| {});
+        .empty("tagSet");
     Ok(())
 }
 
@@ -214,7 +201,7 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     }
     for i in &ids {
         if !all.iter().any(|k| k.id == *i) {
-            return Err(Ec2Error::not_found(
+            return Err(Ec2Error::client(
                 "InvalidKeyPair.NotFound",
                 format!("The key pair ID '{i}' does not exist"),
             ));
@@ -235,7 +222,7 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         if with_key {
             x.text("publicKey", &k.public_key);
         }
-        x.list("tagSet", Vec::<()>::new(), |_, _| {});
+        x.empty("tagSet");
     });
     Ok(())
 }

@@ -45,9 +45,42 @@ impl Ctx {
         Ok(self.core.authorize_op::<T>(&self.caller, id, op)?)
     }
 
+    /// Edits object `id`'s template with `f` in one write. When `f` refuses, the write is
+    /// dropped (nothing `f` did is kept) and its EC2 error is the answer.
+    pub async fn edit<T: nubo_core::model::Templated, R: Send + 'static>(
+        &self,
+        id: i32,
+        f: impl FnOnce(&mut nubo_template::Template) -> Ec2Result<R>,
+    ) -> Ec2Result<R> {
+        let mut refused = None;
+        let outcome = self
+            .core
+            .edit_template::<T, _>(&self.caller, id, |t| {
+                f(t).map_err(|e| {
+                    refused = Some(e);
+                    nubo_types::Error::api("refused by the EC2 front end")
+                })
+            })
+            .await;
+        match refused {
+            Some(e) => Err(e),
+            None => Ok(outcome?),
+        }
+    }
+
     /// Checks that `tags` may be set on a new object (keys, values, how many).
     pub fn check_new_tags(&self, tags: &[(String, String)]) -> Ec2Result<()> {
         crate::tags::add(&mut nubo_template::Template::new(), tags)
+    }
+
+    /// Whether an object of user `uid` is among `owners` (`Owner.N`: `self` or account ids;
+    /// none given: every owner).
+    pub fn owned_by(&self, owners: &[&str], uid: i32) -> bool {
+        owners.is_empty()
+            || owners.iter().any(|o| match *o {
+                "self" => uid == self.caller.uid,
+                account => account.parse::<i32>().ok() == Some(uid),
+            })
     }
 
     /// Marks the point after which an action changes things: on a dry run the action
@@ -181,41 +214,5 @@ pub fn tag_specifications(p: &Params, kind: &str) -> Ec2Result<Vec<(String, Stri
             out.extend(spec.tags("Tag")?);
         }
     }
-    Ok(out)
-}
-
-/// The Nubo security groups named by `SecurityGroupId.N` (ids) and `SecurityGroup.N`
-/// (names), which the caller must be able to use.
-pub fn security_group_ids(ctx: &Ctx, p: &Params) -> Ec2Result<Vec<i32>> {
-    use nubo_core::PoolFilter;
-    use nubo_core::model::SecGroup;
-    let visible = ctx
-        .core
-        .pool_info::<SecGroup>(&ctx.caller, PoolFilter::ALL)?;
-    let mut out = Vec::new();
-    for text in p.list("SecurityGroupId") {
-        let id = crate::ids::SECURITY_GROUP.parse(text)?;
-        if !visible.iter().any(|g| g.meta.id == id) {
-            return Err(Ec2Error::client(
-                "InvalidGroup.NotFound",
-                format!("The security group '{text}' does not exist"),
-            ));
-        }
-        out.push(id);
-    }
-    for name in p.list("SecurityGroup") {
-        let group = visible
-            .iter()
-            .filter(|g| g.meta.name == name)
-            .min_by_key(|g| (g.meta.uid != ctx.caller.uid, g.meta.id))
-            .ok_or_else(|| {
-                Ec2Error::client(
-                    "InvalidGroup.NotFound",
-                    format!("The security group '{name}' does not exist"),
-                )
-            })?;
-        out.push(group.meta.id);
-    }
-    out.dedup();
     Ok(out)
 }

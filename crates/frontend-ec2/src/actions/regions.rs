@@ -121,7 +121,7 @@ pub fn describe_zones(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             .text("zoneType", "availability-zone")
             .text("optInStatus", "opt-in-not-required")
             .text("groupName", z.region)
-            .list("messageSet", Vec::<()>::new(), |_, _| {});
+            .empty("messageSet");
     });
     Ok(())
 }

@@ -11,7 +11,7 @@ use nubo_core::model::SecGroup;
 use nubo_template::{Attribute, Template};
 use nubo_types::AuthOp;
 
-use crate::error::{Ec2Error, Ec2Result};
+use crate::error::{Ec2Error, Ec2Result, state_refused};
 use crate::filters::{Facts, Filters, tag_facts};
 use crate::ids::{self, SECURITY_GROUP};
 use crate::paging::Page;
@@ -325,7 +325,8 @@ fn visible(ctx: &Ctx) -> Ec2Result<Vec<Group>> {
         .collect())
 }
 
-fn not_found(what: &str) -> Ec2Error {
+/// `InvalidGroup.NotFound` for `what` (an id or a name).
+pub fn not_found(what: &str) -> Ec2Error {
     Ec2Error::client(
         "InvalidGroup.NotFound",
         format!("The security group '{what}' does not exist"),
@@ -334,25 +335,51 @@ fn not_found(what: &str) -> Ec2Error {
 
 /// The group a request names by `GroupId` or `GroupName` (the caller's own first).
 fn target(ctx: &Ctx, p: &Params) -> Ec2Result<Arc<SecGroup>> {
-    let groups = visible(ctx)?;
+    let groups: Vec<Arc<SecGroup>> = visible(ctx)?.into_iter().map(|g| g.sg).collect();
     if let Some(text) = p.get("GroupId").filter(|g| !g.is_empty()) {
-        let id = SECURITY_GROUP.parse(text)?;
-        return groups
-            .into_iter()
-            .find(|g| g.sg.meta.id == id)
-            .map(|g| g.sg)
-            .ok_or_else(|| not_found(text));
+        return by_id(&groups, text).cloned();
     }
     let name = p
         .get("GroupName")
         .filter(|g| !g.is_empty())
         .ok_or_else(|| Ec2Error::missing("GroupId"))?;
+    by_name(ctx, &groups, name).cloned()
+}
+
+/// The group `text` (`sg-…`) among `groups`.
+fn by_id<'a>(groups: &'a [Arc<SecGroup>], text: &str) -> Ec2Result<&'a Arc<SecGroup>> {
+    let id = SECURITY_GROUP.parse(text)?;
     groups
-        .into_iter()
-        .filter(|g| g.sg.meta.name == name)
-        .min_by_key(|g| (g.sg.meta.uid != ctx.caller.uid, g.sg.meta.id))
-        .map(|g| g.sg)
+        .iter()
+        .find(|g| g.meta.id == id)
+        .ok_or_else(|| not_found(text))
+}
+
+/// The group called `name` among `groups` that the caller means: its own first, then the
+/// oldest.
+fn by_name<'a>(ctx: &Ctx, groups: &'a [Arc<SecGroup>], name: &str) -> Ec2Result<&'a Arc<SecGroup>> {
+    groups
+        .iter()
+        .filter(|g| g.meta.name == name)
+        .min_by_key(|g| (g.meta.uid != ctx.caller.uid, g.meta.id))
         .ok_or_else(|| not_found(name))
+}
+
+/// The groups a launch names by `SecurityGroupId.N` (ids) and `SecurityGroup.N` (names),
+/// which the caller must be able to use.
+pub fn requested_ids(ctx: &Ctx, p: &Params) -> Ec2Result<Vec<i32>> {
+    let groups = ctx
+        .core
+        .pool_info::<SecGroup>(&ctx.caller, PoolFilter::ALL)?;
+    let mut out = Vec::new();
+    for text in p.list("SecurityGroupId") {
+        out.push(by_id(&groups, text)?.meta.id);
+    }
+    for name in p.list("SecurityGroup") {
+        out.push(by_name(ctx, &groups, name)?.meta.id);
+    }
+    out.dedup();
+    Ok(out)
 }
 
 /// CreateSecurityGroup.
@@ -485,15 +512,15 @@ fn write_permissions<'a>(x: &mut Xml, name: &str, rules: impl Iterator<Item = &'
         if let Some(t) = to {
             x.num("toPort", t);
         }
-        x.list("groups", Vec::<()>::new(), |_, _| {})
+        x.empty("groups")
             .list("ipRanges", members, |x, r| {
                 x.text("cidrIp", &r.cidr());
                 if !r.description.is_empty() {
                     x.text("description", &r.description);
                 }
             })
-            .list("ipv6Ranges", Vec::<()>::new(), |_, _| {})
-            .list("prefixListIds", Vec::<()>::new(), |_, _| {});
+            .empty("ipv6Ranges")
+            .empty("prefixListIds");
     });
 }
 
@@ -508,29 +535,26 @@ enum RuleEdit {
 /// Edits the group's rules in one write, then brings its VMs up to date. Only rules EC2
 /// can express are matched; every other `RULE` stays as it is.
 async fn edit_rules(ctx: &Ctx, id: i32, change: RuleEdit) -> Ec2Result<()> {
-    let refused = ctx
-        .core
-        .edit_template::<SecGroup, _>(&ctx.caller, id, move |t| {
+    ctx.edit::<SecGroup, _>(id, move |t| {
             // Index by index as `remove("RULE")` gives them back below.
             let existing: Vec<Option<Rule>> = t
                 .get_all("RULE")
                 .map(|a| a.value.as_vector().and_then(Rule::from_pairs))
                 .collect();
-            // Decide first; the template changes only when the whole edit is possible.
             let mut gone = vec![false; existing.len()];
             let mut added = Vec::new();
             match change {
                 RuleEdit::Add(rules) => {
                     for r in rules {
                         if existing.iter().flatten().any(|e| e.same(&r)) {
-                            return Ok(Some(Ec2Error::client(
+                            return Err(Ec2Error::client(
                                 "InvalidPermission.Duplicate",
                                 format!(
                                     "the specified rule \"peer: {}, {}, ALLOW\" already exists",
                                     r.cidr(),
                                     r.protocol
                                 ),
-                            )));
+                            ));
                         }
                         added.push(r.to_attribute());
                     }
@@ -543,14 +567,14 @@ async fn edit_rules(ctx: &Ctx, id: i32, change: RuleEdit) -> Ec2Result<()> {
                         match at {
                             Some(n) => gone[n] = true,
                             None => {
-                                return Ok(Some(Ec2Error::client(
+                                return Err(Ec2Error::client(
                                     "InvalidPermission.NotFound",
                                     format!(
                                         "The specified rule does not exist in this security group ({} {})",
                                         r.protocol,
                                         r.cidr()
                                     ),
-                                )));
+                                ));
                             }
                         }
                     }
@@ -565,13 +589,9 @@ async fn edit_rules(ctx: &Ctx, id: i32, change: RuleEdit) -> Ec2Result<()> {
             for a in kept.into_iter().chain(added) {
                 t.push(a);
             }
-            nubo_core::ops::secgroup::check_rules(t)?;
-            Ok(None)
+            Ok(nubo_core::ops::secgroup::check_rules(t)?)
         })
         .await?;
-    if let Some(e) = refused {
-        return Err(e);
-    }
     ctx.core.secgroup_commit(&ctx.caller, id, false).await?;
     Ok(())
 }
@@ -628,12 +648,7 @@ pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     ctx.core
         .secgroup_delete(&ctx.caller, sg.meta.id)
         .await
-        .map_err(|e| match e {
-            nubo_types::Error::Action { message } => {
-                Ec2Error::client("DependencyViolation", message)
-            }
-            other => other.into(),
-        })?;
+        .map_err(state_refused("DependencyViolation"))?;
     x.flag("return", true)
         .text("groupId", &SECURITY_GROUP.id(sg.meta.id));
     Ok(())

@@ -9,7 +9,7 @@ use nubo_core::model::Image;
 use nubo_types::AuthOp;
 use nubo_types::states::ImageState;
 
-use crate::error::{Ec2Error, Ec2Result};
+use crate::error::{Ec2Error, Ec2Result, state_refused};
 use crate::filters::{Facts, Filters, tag_facts};
 use crate::ids::{self, SNAPSHOT, VOLUME};
 use crate::paging::Page;
@@ -21,8 +21,8 @@ use super::volumes::{self, SNAPSHOT_OF, gib, is_snapshot};
 use super::{Ctx, tag_specifications};
 
 /// `InvalidSnapshot.NotFound` for `id`.
-fn not_found(id: &str) -> Ec2Error {
-    Ec2Error::not_found(
+pub fn not_found(id: &str) -> Ec2Error {
+    Ec2Error::client(
         "InvalidSnapshot.NotFound",
         format!("The snapshot '{id}' does not exist."),
     )
@@ -113,7 +113,7 @@ fn write_snapshot(x: &mut Xml, s: &Snapshot) {
 pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let vol_text = p.required("VolumeId")?;
     let volume = volumes::find(ctx, vol_text)?;
-    let name = volumes::random_name("snapshot")?;
+    let name = crate::ids::random("snapshot", 12)?;
     let attached = volumes::attachment_of(&volume);
     let tags_to_set = tag_specifications(p, "snapshot")?;
     ctx.check_new_tags(&tags_to_set)?;
@@ -127,12 +127,7 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             .core
             .vm_disk_saveas(&ctx.caller, vm, disk_id, &name, "DATABLOCK", -1)
             .await
-            .map_err(|e| match e {
-                nubo_types::Error::Action { message } => {
-                    Ec2Error::client("IncorrectState", message)
-                }
-                other => other.into(),
-            })?,
+            .map_err(state_refused("IncorrectState"))?,
         None => {
             ctx.core
                 .image_clone(&ctx.caller, volumes::image_id(&volume), &name, 1)
@@ -141,22 +136,21 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     };
     let description = p.get("Description").unwrap_or("").to_string();
     let source = VOLUME.id(volumes::image_id(&volume));
-    ctx.core
-        .edit_template::<Image, _>(&ctx.caller, id, move |t| {
-            for attr in [
-                "EC2_VOLUME_TYPE",
-                "EC2_AVAILABILITY_ZONE",
-                "EC2_CLIENT_TOKEN",
-                "EC2_FROM_SNAPSHOT",
-            ] {
-                t.remove(attr);
-            }
-            t.set(SNAPSHOT_OF, source);
-            t.set("DESCRIPTION", description);
-            tags::remove(t, &[]);
-            tags::add(t, &tags_to_set).map_err(|e| nubo_types::Error::api(e.message))
-        })
-        .await?;
+    ctx.edit::<Image, _>(id, move |t| {
+        for attr in [
+            "EC2_VOLUME_TYPE",
+            "EC2_AVAILABILITY_ZONE",
+            "EC2_CLIENT_TOKEN",
+            "EC2_FROM_SNAPSHOT",
+        ] {
+            t.remove(attr);
+        }
+        t.set(SNAPSHOT_OF, source);
+        t.set("DESCRIPTION", description);
+        tags::remove(t, &[]);
+        tags::add(t, &tags_to_set)
+    })
+    .await?;
     if attached.is_none() {
         // A clone keeps its source's persistence; a snapshot is not a volume (and, marked
         // EC2_SNAPSHOT_OF above, is not taken for one meanwhile).
@@ -205,14 +199,7 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let chosen: Vec<&Snapshot> = snaps
         .iter()
         .filter(|s| ids.is_empty() || ids.contains(&s.img.meta.id))
-        .filter(|s| {
-            owners.is_empty()
-                || owners.iter().any(|o| match *o {
-                    "self" => s.img.meta.uid == ctx.caller.uid,
-                    account => account.parse::<i32>().ok() == Some(s.img.meta.uid),
-                })
-        })
-        .filter(|s| filters.matches(*s))
+        .filter(|s| ctx.owned_by(&owners, s.img.meta.uid) && filters.matches(*s))
         .collect();
     let (chosen, next) = page.cut(chosen);
     x.list("snapshotSet", chosen, write_snapshot);
@@ -229,12 +216,7 @@ pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     ctx.core
         .image_delete(&ctx.caller, img.meta.id, false)
         .await
-        .map_err(|e| match e {
-            nubo_types::Error::Action { message } => {
-                Ec2Error::client("InvalidSnapshot.InUse", message)
-            }
-            other => other.into(),
-        })?;
+        .map_err(state_refused("InvalidSnapshot.InUse"))?;
     x.flag("return", true);
     Ok(())
 }

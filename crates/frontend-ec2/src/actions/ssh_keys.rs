@@ -45,7 +45,7 @@ pub fn parse_public_key(text: &str) -> Ec2Result<(String, String, String)> {
             if n.len() < 128 {
                 return Err(format_error("RSA keys must have at least 1024 bits"));
             }
-            let fp = md5_colon_hex(&rsa_spki_der(e, n));
+            let fp = colon_hex(&<md5::Md5 as md5::Digest>::digest(rsa_spki_der(e, n)));
             Ok(("rsa".into(), line, fp))
         }
         other => Err(format_error(&format!(
@@ -111,18 +111,9 @@ fn rsa_spki_der(e: &[u8], n: &[u8]) -> Vec<u8> {
     der(0x30, &[algorithm, der(0x03, &bits)].concat())
 }
 
-fn md5_colon_hex(data: &[u8]) -> String {
-    use md5::Digest as _;
-    md5::Md5::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
-fn sha1_colon_hex(data: &[u8]) -> String {
-    use sha1::Digest as _;
-    sha1::Sha1::digest(data)
+/// A digest as colon-separated hex pairs, as AWS shows RSA fingerprints.
+fn colon_hex(digest: &[u8]) -> String {
+    digest
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
@@ -203,7 +194,7 @@ pub async fn generate(key_type: &str) -> Ec2Result<NewKey> {
     let fingerprint = if kind == "rsa" {
         let pkcs1 = pem_der(&private_key)
             .ok_or_else(|| Ec2Error::internal("ssh-keygen wrote an unreadable RSA key"))?;
-        sha1_colon_hex(&rsa_pkcs8_der(&pkcs1))
+        colon_hex(&<sha1::Sha1 as sha1::Digest>::digest(rsa_pkcs8_der(&pkcs1)))
     } else {
         ed_fingerprint
     };

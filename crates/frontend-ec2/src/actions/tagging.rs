@@ -63,20 +63,11 @@ fn resource(ctx: &Ctx, text: &str) -> Ec2Result<Resource> {
     };
     if !exists {
         return Err(match r {
-            Resource::Instance(_) => Ec2Error::not_found(
-                "InvalidInstanceID.NotFound",
-                format!("The instance ID '{text}' does not exist"),
-            ),
+            Resource::Instance(_) => super::instances::not_found(text),
             Resource::Image(_) => super::images::not_found(text),
             Resource::Volume(_) => super::volumes::not_found(text),
-            Resource::Snapshot(_) => Ec2Error::client(
-                "InvalidSnapshot.NotFound",
-                format!("The snapshot '{text}' does not exist."),
-            ),
-            Resource::SecurityGroup(_) => Ec2Error::client(
-                "InvalidGroup.NotFound",
-                format!("The security group '{text}' does not exist"),
-            ),
+            Resource::Snapshot(_) => super::snapshots::not_found(text),
+            Resource::SecurityGroup(_) => super::security_groups::not_found(text),
         });
     }
     Ok(r)
@@ -85,40 +76,14 @@ fn resource(ctx: &Ctx, text: &str) -> Ec2Result<Resource> {
 async fn edit(
     ctx: &Ctx,
     r: Resource,
-    f: impl FnOnce(&mut nubo_template::Template) -> Ec2Result<()> + Send + 'static,
+    f: impl FnOnce(&mut nubo_template::Template) -> Ec2Result<()>,
 ) -> Ec2Result<()> {
-    let mut failure = None;
-    let slot = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let out = slot.clone();
-    let edit = move |t: &mut nubo_template::Template| match f(t) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            if let Ok(mut s) = out.lock() {
-                *s = Some(e);
-            }
-            Err(nubo_types::Error::api("tag change refused"))
-        }
-    };
-    let result = match r {
-        Resource::Instance(id) => ctx.core.edit_template::<Vm, _>(&ctx.caller, id, edit).await,
+    match r {
+        Resource::Instance(id) => ctx.edit::<Vm, _>(id, f).await,
         Resource::Image(id) | Resource::Volume(id) | Resource::Snapshot(id) => {
-            ctx.core
-                .edit_template::<Image, _>(&ctx.caller, id, edit)
-                .await
+            ctx.edit::<Image, _>(id, f).await
         }
-        Resource::SecurityGroup(id) => {
-            ctx.core
-                .edit_template::<SecGroup, _>(&ctx.caller, id, edit)
-                .await
-        }
-    };
-    if let Ok(mut s) = slot.lock() {
-        failure = s.take();
-    }
-    match (result, failure) {
-        (_, Some(e)) => Err(e),
-        (Err(e), None) => Err(e.into()),
-        (Ok(()), None) => Ok(()),
+        Resource::SecurityGroup(id) => ctx.edit::<SecGroup, _>(id, f).await,
     }
 }
 

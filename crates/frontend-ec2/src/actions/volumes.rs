@@ -10,7 +10,7 @@ use nubo_template::Template;
 use nubo_types::AuthOp;
 use nubo_types::states::{ImageState, ImageType, LcmState};
 
-use crate::error::{Ec2Error, Ec2Result};
+use crate::error::{Ec2Error, Ec2Result, quota_exceeded, state_refused};
 use crate::filters::{Facts, Filters, tag_facts};
 use crate::ids::{INSTANCE, SNAPSHOT, VOLUME};
 use crate::paging::Page;
@@ -47,7 +47,7 @@ pub fn is_snapshot(img: &Image) -> bool {
 
 /// `InvalidVolume.NotFound` for `id`.
 pub fn not_found(id: &str) -> Ec2Error {
-    Ec2Error::not_found(
+    Ec2Error::client(
         "InvalidVolume.NotFound",
         format!("The volume '{id}' does not exist."),
     )
@@ -199,12 +199,6 @@ fn write_volume(x: &mut Xml, v: &Volume) {
         .tags(&v.tags);
 }
 
-pub fn random_name(prefix: &str) -> Ec2Result<String> {
-    let mut b = [0u8; 6];
-    getrandom::fill(&mut b).map_err(|e| Ec2Error::internal(format!("no randomness: {e}")))?;
-    Ok(format!("{prefix}-{}", hex::encode(b)))
-}
-
 /// The zone a request names (which must be a cluster), or the first cluster.
 pub fn zone(ctx: &Ctx, asked: Option<&str>) -> Ec2Result<String> {
     let names: Vec<String> = ctx
@@ -240,11 +234,8 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     }
     let size = p.int("Size")?;
     let volume_type = p.get("VolumeType").unwrap_or("standard").to_string();
-    let name = random_name("volume")?;
-    let quota = |e: nubo_types::Error| match e {
-        nubo_types::Error::Quota { message } => Ec2Error::client("VolumeLimitExceeded", message),
-        other => other.into(),
-    };
+    let name = crate::ids::random("volume", 12)?;
+    let quota = quota_exceeded("VolumeLimitExceeded");
     let id = match p.get("SnapshotId").filter(|s| !s.is_empty()) {
         Some(snap_text) => {
             let snap = super::snapshots::find(ctx, snap_text)?;
@@ -269,19 +260,18 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             let snap_id = SNAPSHOT.id(snap.meta.id);
             let (vt, z, tok) = (volume_type.clone(), zone.clone(), token.map(str::to_string));
             let tags_copy = tags_to_set.clone();
-            ctx.core
-                .edit_template::<Image, _>(&ctx.caller, id, move |t| {
-                    t.remove(SNAPSHOT_OF);
-                    t.set(FROM_SNAPSHOT, snap_id);
-                    t.set(VOLUME_TYPE, vt);
-                    t.set(ZONE, z);
-                    if let Some(tok) = tok {
-                        t.set(CLIENT_TOKEN, tok);
-                    }
-                    tags::remove(t, &[]);
-                    tags::add(t, &tags_copy).map_err(|e| nubo_types::Error::api(e.message))
-                })
-                .await?;
+            ctx.edit::<Image, _>(id, move |t| {
+                t.remove(SNAPSHOT_OF);
+                t.set(FROM_SNAPSHOT, snap_id);
+                t.set(VOLUME_TYPE, vt);
+                t.set(ZONE, z);
+                if let Some(tok) = tok {
+                    t.set(CLIENT_TOKEN, tok);
+                }
+                tags::remove(t, &[]);
+                tags::add(t, &tags_copy)
+            })
+            .await?;
             id
         }
         None => {
@@ -378,33 +368,14 @@ fn target_of(device: &str) -> Ec2Result<String> {
     Ok(format!("vd{tail}"))
 }
 
-fn wrong_state(e: nubo_types::Error) -> Ec2Error {
-    match e {
-        nubo_types::Error::Action { message } => {
-            Ec2Error::client("IncorrectInstanceState", message)
-        }
-        other => other.into(),
-    }
-}
-
 /// AttachVolume.
 pub async fn attach(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let vol_text = p.required("VolumeId")?;
     let inst_text = p.required("InstanceId")?;
     let device = p.required("Device")?;
     let volume = find(ctx, vol_text)?;
-    let vm_id = INSTANCE.parse(inst_text)?;
-    let vm = ctx
-        .core
-        .info::<Vm>(&ctx.caller, vm_id)
-        .ok()
-        .filter(|vm| vm.state != nubo_types::states::VmState::Done)
-        .ok_or_else(|| {
-            Ec2Error::not_found(
-                "InvalidInstanceID.NotFound",
-                format!("The instance ID '{inst_text}' does not exist"),
-            )
-        })?;
+    let vm = super::instances::live(ctx, inst_text)?;
+    let vm_id = vm.meta.id;
     match volume.status() {
         "available" => {}
         "in-use" => {
@@ -447,7 +418,7 @@ pub async fn attach(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     ctx.core
         .vm_attach_disk(&ctx.caller, vm_id, &t.to_text())
         .await
-        .map_err(wrong_state)?;
+        .map_err(state_refused("IncorrectInstanceState"))?;
     x.text("volumeId", vol_text)
         .text("instanceId", inst_text)
         .text("device", device)
@@ -491,7 +462,7 @@ pub async fn detach(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     ctx.core
         .vm_detach_disk(&ctx.caller, a.vm, a.disk_id)
         .await
-        .map_err(wrong_state)?;
+        .map_err(state_refused("IncorrectInstanceState"))?;
     x.text("volumeId", vol_text)
         .text("instanceId", &INSTANCE.id(a.vm))
         .text("device", &a.device)
@@ -516,10 +487,7 @@ pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     ctx.core
         .image_delete(&ctx.caller, volume.img.meta.id, false)
         .await
-        .map_err(|e| match e {
-            nubo_types::Error::Action { message } => Ec2Error::client("VolumeInUse", message),
-            other => other.into(),
-        })?;
+        .map_err(state_refused("VolumeInUse"))?;
     x.flag("return", true);
     Ok(())
 }

@@ -5,7 +5,7 @@ use nubo_core::model::Vm;
 use nubo_types::AuthOp;
 use nubo_types::states::VmState;
 
-use crate::error::{Ec2Error, Ec2Result};
+use crate::error::{Ec2Error, Ec2Result, state_refused};
 use crate::ids::INSTANCE;
 use crate::params::Params;
 use crate::xml::Xml;
@@ -162,12 +162,7 @@ pub async fn reboot(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         ctx.core
             .vm_action(&ctx.caller, "reboot", i.vm.meta.id)
             .await
-            .map_err(|e| match e {
-                nubo_types::Error::Action { message } => {
-                    Ec2Error::client("IncorrectInstanceState", message)
-                }
-                other => other.into(),
-            })?;
+            .map_err(state_refused("IncorrectInstanceState"))?;
     }
     x.flag("return", true);
     Ok(())

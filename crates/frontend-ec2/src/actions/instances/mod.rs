@@ -239,6 +239,16 @@ fn visible(ctx: &Ctx) -> Ec2Result<Vec<Arc<Vm>>> {
         .collect())
 }
 
+/// The VM instance `text` names, unless it is unknown to the caller or terminated.
+pub fn live(ctx: &Ctx, text: &str) -> Ec2Result<Arc<Vm>> {
+    let id = INSTANCE.parse(text)?;
+    ctx.core
+        .info::<Vm>(&ctx.caller, id)
+        .ok()
+        .filter(|vm| vm.state != VmState::Done)
+        .ok_or_else(|| not_found(text))
+}
+
 /// The instances named by `InstanceId.N` (all of them must exist), or every visible one.
 fn selected(ctx: &Ctx, p: &Params) -> Ec2Result<(Vec<Instance>, bool)> {
     let wanted = p.list("InstanceId");
@@ -264,8 +274,9 @@ fn selected(ctx: &Ctx, p: &Params) -> Ec2Result<(Vec<Instance>, bool)> {
     Ok((out, true))
 }
 
-fn not_found(id: &str) -> Ec2Error {
-    Ec2Error::not_found(
+/// `InvalidInstanceID.NotFound` for `id`.
+pub fn not_found(id: &str) -> Ec2Error {
+    Ec2Error::client(
         "InvalidInstanceID.NotFound",
         format!("The instance ID '{id}' does not exist"),
     )
@@ -290,7 +301,7 @@ fn write_instance(x: &mut Xml, i: &Instance) {
                 .and_then(|v| v.parse::<i64>().ok())
                 .unwrap_or(0),
         )
-        .list("productCodes", Vec::<()>::new(), |_, _| {})
+        .empty("productCodes")
         .text("instanceType", i.instance_type())
         .time("launchTime", vm.stime)
         .open("placement")
@@ -353,7 +364,7 @@ fn write_reservations(x: &mut Xml, instances: &[Instance]) {
     x.list("reservationSet", groups, |x, (r, members)| {
         x.text("reservationId", &r)
             .text("ownerId", &ids::account(members[0].vm.meta.uid))
-            .list("groupSet", Vec::<()>::new(), |_, _| {})
+            .empty("groupSet")
             .list("instancesSet", members, write_instance);
     });
 }

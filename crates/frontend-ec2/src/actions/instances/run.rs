@@ -10,7 +10,7 @@ use nubo_core::model::Image;
 use nubo_core::ops::vm_template::InstantiateBatch;
 use nubo_template::{Attribute, Template};
 
-use crate::error::{Ec2Error, Ec2Result};
+use crate::error::{Ec2Error, Ec2Result, quota_exceeded};
 use crate::ids::{self, IMAGE};
 use crate::params::Params;
 use crate::tags;
@@ -100,7 +100,7 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             serde_json::Value::Object(object).to_string(),
         );
     }
-    let groups = super::super::security_group_ids(ctx, p)?;
+    let groups = super::super::security_groups::requested_ids(ctx, p)?;
     let mut base = Template::new();
     base.push(Attribute::vector(
         "DISK",
@@ -152,7 +152,7 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     }
     base.push(Attribute::vector("CONTEXT", context));
     base.set(IMAGE_ID, IMAGE.id(image.meta.id));
-    base.set(RESERVATION, reservation_id()?);
+    base.set(RESERVATION, ids::random("r", 17)?);
     if let Some(name) = key_name {
         base.set(KEY_NAME, name);
     }
@@ -189,12 +189,7 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             },
         )
         .await
-        .map_err(|e| match e {
-            nubo_types::Error::Quota { message } => {
-                Ec2Error::client("InstanceLimitExceeded", message)
-            }
-            other => other.into(),
-        })?;
+        .map_err(quota_exceeded("InstanceLimitExceeded"))?;
     let vms = ctx.core.vm_pool_set(&ctx.caller, &outcome.ids)?;
     // A token names one request: the same token with other parameters is a mistake.
     if !outcome.created
@@ -215,16 +210,9 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         .ok_or_else(|| Ec2Error::internal("RunInstances made no instance"))?;
     x.text("reservationId", &first.reservation())
         .text("ownerId", &ids::account(first.vm.meta.uid))
-        .list("groupSet", Vec::<()>::new(), |_, _| {})
+        .empty("groupSet")
         .list("instancesSet", &instances, write_instance);
     Ok(())
-}
-
-/// A new reservation id: `r-` and 17 hex digits, as EC2's.
-fn reservation_id() -> Ec2Result<String> {
-    let mut b = [0u8; 9];
-    getrandom::fill(&mut b).map_err(|e| Ec2Error::internal(format!("no randomness: {e}")))?;
-    Ok(format!("r-{}", &hex::encode(b)[..17]))
 }
 
 /// SHA-256 of the request's parameters, signature and retry-invariant ones aside, in name
