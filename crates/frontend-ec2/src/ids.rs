@@ -62,6 +62,27 @@ impl Kind {
         format!("{}-{id:08}", self.prefix)
     }
 
+    /// The objects the EC2 ids `texts` name, all of which `known` must know (an unknown one
+    /// fails the whole call with `missing`, as on EC2).
+    pub fn known(
+        &self,
+        texts: &[&str],
+        known: impl Fn(Oid) -> bool,
+        missing: impl Fn(&str) -> Ec2Error,
+    ) -> Ec2Result<Vec<Oid>> {
+        texts
+            .iter()
+            .map(|text| {
+                let id = self.parse(text)?;
+                if known(id) {
+                    Ok(id)
+                } else {
+                    Err(missing(text))
+                }
+            })
+            .collect()
+    }
+
     /// The object id in an EC2 id.
     pub fn parse(&self, text: &str) -> Ec2Result<Oid> {
         text.strip_prefix(self.prefix)

@@ -116,16 +116,11 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
                     | "tag-value"
             )
     })?;
-    let wanted = p.list("ImageId");
-    let ids = wanted
-        .iter()
-        .map(|w| IMAGE.parse(w))
-        .collect::<Ec2Result<Vec<_>>>()?;
-    for (id, text) in ids.iter().zip(&wanted) {
-        if !all.iter().any(|a| a.img.meta.id == *id) {
-            return Err(not_found(text));
-        }
-    }
+    let ids = IMAGE.known(
+        &p.list("ImageId"),
+        |id| all.iter().any(|a| a.img.meta.id == id),
+        not_found,
+    )?;
     let owners = p.list("Owner");
     let chosen: Vec<&Ami> = all
         .iter()

@@ -448,16 +448,12 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     })?;
     let page = Page::parse(p, 5, 1000)?;
     let groups = visible(ctx)?;
-    let (id_texts, names) = (p.list("GroupId"), p.list("GroupName"));
-    let ids = id_texts
-        .iter()
-        .map(|t| SECURITY_GROUP.parse(t))
-        .collect::<Ec2Result<Vec<_>>>()?;
-    for (id, text) in ids.iter().zip(&id_texts) {
-        if !groups.iter().any(|g| g.sg.meta.id == *id) {
-            return Err(not_found(text));
-        }
-    }
+    let names = p.list("GroupName");
+    let ids = SECURITY_GROUP.known(
+        &p.list("GroupId"),
+        |id| groups.iter().any(|g| g.sg.meta.id == id),
+        not_found,
+    )?;
     for n in &names {
         if !groups.iter().any(|g| g.sg.meta.name == *n) {
             return Err(not_found(n));

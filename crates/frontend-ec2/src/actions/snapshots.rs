@@ -185,16 +185,11 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     })?;
     let page = Page::parse(p, 5, 1000)?;
     let snaps = all(ctx)?;
-    let texts = p.list("SnapshotId");
-    let ids = texts
-        .iter()
-        .map(|t| SNAPSHOT.parse(t))
-        .collect::<Ec2Result<Vec<_>>>()?;
-    for (id, text) in ids.iter().zip(&texts) {
-        if !snaps.iter().any(|s| s.img.meta.id == *id) {
-            return Err(not_found(text));
-        }
-    }
+    let ids = SNAPSHOT.known(
+        &p.list("SnapshotId"),
+        |id| snaps.iter().any(|s| s.img.meta.id == id),
+        not_found,
+    )?;
     let owners = p.list("Owner");
     let chosen: Vec<&Snapshot> = snaps
         .iter()

@@ -91,13 +91,9 @@ fn der(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The DER SubjectPublicKeyInfo of an RSA key (SSH mpints are DER integers' contents).
-fn rsa_spki_der(e: &[u8], n: &[u8]) -> Vec<u8> {
-    let rsa_key = der(0x30, &[der(0x02, n), der(0x02, e)].concat());
-    let mut bits = vec![0u8];
-    bits.extend(rsa_key);
-    // rsaEncryption (1.2.840.113549.1.1.1) with NULL parameters.
-    let algorithm = der(
+/// The DER AlgorithmIdentifier of rsaEncryption (1.2.840.113549.1.1.1, NULL parameters).
+fn rsa_algorithm() -> Vec<u8> {
+    der(
         0x30,
         &[
             der(
@@ -107,7 +103,15 @@ fn rsa_spki_der(e: &[u8], n: &[u8]) -> Vec<u8> {
             vec![0x05, 0x00],
         ]
         .concat(),
-    );
+    )
+}
+
+/// The DER SubjectPublicKeyInfo of an RSA key (SSH mpints are DER integers' contents).
+fn rsa_spki_der(e: &[u8], n: &[u8]) -> Vec<u8> {
+    let rsa_key = der(0x30, &[der(0x02, n), der(0x02, e)].concat());
+    let mut bits = vec![0u8];
+    bits.extend(rsa_key);
+    let algorithm = rsa_algorithm();
     der(0x30, &[algorithm, der(0x03, &bits)].concat())
 }
 
@@ -135,17 +139,7 @@ pub struct NewKey {
 
 /// The PKCS#8 DER of an RSA private key given as PKCS#1 DER.
 fn rsa_pkcs8_der(pkcs1: &[u8]) -> Vec<u8> {
-    let algorithm = der(
-        0x30,
-        &[
-            der(
-                0x06,
-                &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01],
-            ),
-            vec![0x05, 0x00],
-        ]
-        .concat(),
-    );
+    let algorithm = rsa_algorithm();
     der(
         0x30,
         &[der(0x02, &[0]), algorithm, der(0x04, pkcs1)].concat(),

@@ -328,16 +328,11 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     })?;
     let page = Page::parse(p, 5, 500)?;
     let volumes = all(ctx)?;
-    let texts = p.list("VolumeId");
-    let ids = texts
-        .iter()
-        .map(|t| VOLUME.parse(t))
-        .collect::<Ec2Result<Vec<_>>>()?;
-    for (id, text) in ids.iter().zip(&texts) {
-        if !volumes.iter().any(|v| v.img.meta.id == *id) {
-            return Err(not_found(text));
-        }
-    }
+    let ids = VOLUME.known(
+        &p.list("VolumeId"),
+        |id| volumes.iter().any(|v| v.img.meta.id == id),
+        not_found,
+    )?;
     if !ids.is_empty() && page.limited() {
         return Err(Ec2Error::client(
             "InvalidParameterCombination",
