@@ -20,6 +20,8 @@ use crate::{guest, network, tools};
 
 /// How long a guest gets to let go of an unplugged device.
 const UNPLUG_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a back end may stay "in use" after its device was unplugged.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn disk_of(spec: &VmSpec, id: i32) -> Result<&DiskSpec, KvmError> {
     spec.disks
@@ -59,9 +61,10 @@ pub async fn apply(
             if running {
                 let mut q = Qmp::connect(&dir.qmp()).await?;
                 unplug_device(&mut q, &format!("disk{disk_id}")).await?;
-                q.execute(
+                release(
+                    &mut q,
                     "blockdev-del",
-                    Some(json!({ "node-name": format!("d{disk_id}") })),
+                    json!({ "node-name": format!("d{disk_id}") }),
                 )
                 .await?;
             }
@@ -117,8 +120,7 @@ pub async fn apply(
             if running {
                 let mut q = Qmp::connect(&dir.qmp()).await?;
                 unplug_device(&mut q, &format!("nic{nic_id}")).await?;
-                q.execute("netdev_del", Some(json!({ "id": format!("n{nic_id}") })))
-                    .await?;
+                release(&mut q, "netdev_del", json!({ "id": format!("n{nic_id}") })).await?;
                 network::unplug(std::slice::from_ref(&nic)).await;
             }
             after.nics.retain(|n| n.nic_id != *nic_id);
@@ -401,9 +403,12 @@ async fn plug_device(q: &mut Qmp, mut device: Value, bus: Option<String>) -> Res
     Ok(())
 }
 
-/// Asks the guest to let go of a device and waits until it did.
+/// Asks the guest to let go of a device and waits until it did. A device that is already
+/// gone (an earlier detach that timed out finished later) counts as unplugged.
 async fn unplug_device(q: &mut Qmp, id: &str) -> Result<(), KvmError> {
-    q.execute("device_del", Some(json!({ "id": id }))).await?;
+    if let Err(e) = q.execute("device_del", Some(json!({ "id": id }))).await {
+        return if already_gone(&e) { Ok(()) } else { Err(e) };
+    }
     let path = format!("/machine/peripheral/{id}");
     let deadline = Instant::now() + UNPLUG_TIMEOUT;
     loop {
@@ -421,4 +426,27 @@ async fn unplug_device(q: &mut Qmp, id: &str) -> Result<(), KvmError> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Deletes the back end (block node or netdev) of an unplugged device. QEMU drops the
+/// device's last reference to it a moment after the device leaves the QOM tree, so "in
+/// use" is retried for a few seconds; a back end that is already gone counts as deleted.
+async fn release(q: &mut Qmp, command: &str, args: Value) -> Result<(), KvmError> {
+    let deadline = Instant::now() + RELEASE_TIMEOUT;
+    loop {
+        match q.execute(command, Some(args.clone())).await {
+            Ok(_) => return Ok(()),
+            Err(e) if already_gone(&e) => return Ok(()),
+            Err(KvmError::Qmp(desc)) if desc.contains("in use") && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether QEMU refused because the named device or back end does not exist.
+fn already_gone(e: &KvmError) -> bool {
+    matches!(e, KvmError::Qmp(desc)
+        if desc.contains("not found") || desc.contains("Failed to find") || desc.contains("No such"))
 }
