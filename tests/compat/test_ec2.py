@@ -656,6 +656,113 @@ def test_volumes_and_snapshots(cloud, alice, ec2):
     ec2.terminate_instances(InstanceIds=ids)
 
 
+def volumes_tagged(ec2, key, value):
+    return ec2.describe_volumes(Filters=[{"Name": f"tag:{key}", "Values": [value]}])["Volumes"]
+
+
+def test_block_device_mappings(cloud, alice, ec2):
+    app = uniq("app")
+    volume_tags = [{"ResourceType": "volume", "Tags": [{"Key": "app", "Value": app}]}]
+    mappings = [
+        {"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 3}},
+        {"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 2}},
+        {"DeviceName": "/dev/sdc", "Ebs": {"VolumeSize": 1, "DeleteOnTermination": False,
+                                            "VolumeType": "gp3"}},
+    ]
+    _, ids = run(ec2, cloud, 2, BlockDeviceMappings=mappings, TagSpecifications=volume_tags)
+    fast(ec2, "instance_running", ids)
+    inst = ec2.describe_instances(InstanceIds=ids[:1])["Reservations"][0]["Instances"][0]
+    maps = {b["DeviceName"]: b["Ebs"] for b in inst["BlockDeviceMappings"]}
+    assert set(maps) == {"/dev/vda", "/dev/sdb", "/dev/sdc"}, maps
+    assert maps["/dev/sdb"]["DeleteOnTermination"] is True and "VolumeId" not in maps["/dev/sdb"]
+    assert maps["/dev/sdc"]["DeleteOnTermination"] is False
+    # pyone: the root grown to 3 GiB, a volatile 2 GiB disk, and a volume of its own.
+    vm = cloud.one.xml("vm.info", int(ids[0][2:]))
+    root, blank, kept = vm.findall("TEMPLATE/DISK")
+    assert root.findtext("IMAGE_ID") == str(cloud.image) and root.findtext("SIZE") == "3072"
+    assert blank.findtext("IMAGE_ID") is None and blank.findtext("SIZE") == "2048"
+    assert blank.findtext("TARGET") == "vdb"
+    assert kept.findtext("TARGET") == "vdc" and kept.findtext("PERSISTENT") == "YES"
+    assert maps["/dev/sdc"]["VolumeId"] == f"vol-{int(kept.findtext('IMAGE_ID')):08d}"
+    # Each instance has its own volume, tagged, in use, visible as a volume.
+    vols = volumes_tagged(ec2, "app", app)
+    assert len(vols) == 2 and {v["State"] for v in vols} == {"in-use"}
+    assert {v["Attachments"][0]["InstanceId"] for v in vols} == set(ids)
+    assert {(v["Size"], v["VolumeType"], v["Attachments"][0]["Device"]) for v in vols} == {(1, "gp3", "/dev/sdc")}
+    # Terminated instances leave their kept volumes available.
+    ec2.terminate_instances(InstanceIds=ids)
+    fast(ec2, "instance_terminated", ids)
+    vol_ids = [v["VolumeId"] for v in vols]
+    ec2.get_waiter("volume_available").wait(VolumeIds=vol_ids, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    for v in vol_ids:
+        ec2.delete_volume(VolumeId=v)
+
+    # A type's own disks: NoDevice leaves one out, a mapping on its device replaces it.
+    typed = cloud.one.template.allocate(
+        f'NAME="{uniq("d1")}"\nCPU="0.5"\nMEMORY="128"\nEC2_INSTANCE_TYPE="d1.{uniq("x")}"\n'
+        'DISK=[TYPE="fs",SIZE="16"]\nDISK=[TYPE="fs",SIZE="512"]\nDISK=[TYPE="swap",SIZE="256"]\n'
+        f'SCHED_REQUIREMENTS="ID = {cloud.host}"')
+    cloud.one.template.chmod(typed, 1, 1, 0, 1, 0, 0, 1, 0, 0)
+    itype = cloud.one.xml("template.info", typed).findtext("TEMPLATE/EC2_INSTANCE_TYPE")
+    _, ids = run(ec2, cloud, 1, InstanceType=itype, BlockDeviceMappings=[
+        {"DeviceName": "/dev/sdb", "NoDevice": ""},
+        {"DeviceName": "/dev/xvdc", "Ebs": {"VolumeSize": 1}}])
+    vm = cloud.one.xml("vm.info", int(ids[0][2:]))
+    disks = [(d.findtext("TARGET"), d.findtext("SIZE")) for d in vm.findall("TEMPLATE/DISK")]
+    assert disks == [("vda", "1"), ("vdc", "1024")], disks
+    ec2.terminate_instances(InstanceIds=ids)
+
+    # A disk made from a snapshot, grown on the way.
+    vol = ec2.create_volume(Size=1, AvailabilityZone="default")["VolumeId"]
+    ec2.get_waiter("volume_available").wait(VolumeIds=[vol], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    snap = ec2.create_snapshot(VolumeId=vol)["SnapshotId"]
+    ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snap], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    _, ids = run(ec2, cloud, 1, BlockDeviceMappings=[
+        {"DeviceName": "/dev/sdd", "Ebs": {"SnapshotId": snap, "VolumeSize": 2}}])
+    vm = cloud.one.xml("vm.info", int(ids[0][2:]))
+    made = vm.findall("TEMPLATE/DISK")[1]
+    assert made.findtext("IMAGE_ID") == str(int(snap[5:])) and made.findtext("SIZE") == "2048"
+    assert made.findtext("TARGET") == "vdd" and made.findtext("PERSISTENT") == "NO"
+    ec2.terminate_instances(InstanceIds=ids)
+
+    # Mappings that cannot be: EC2's errors, and nothing launched or left behind.
+    before = len(ec2.describe_instances()["Reservations"])
+
+    def refused(*maps):
+        return code_of(ec2.run_instances, ImageId=ami(cloud), MinCount=1, MaxCount=1,
+                       BlockDeviceMappings=list(maps))
+
+    assert refused({"DeviceName": "/dev/sdb"}) == "InvalidBlockDeviceMapping"
+    assert refused({"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 1}},
+                   {"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 2}}) == "InvalidBlockDeviceMapping"
+    assert refused({"DeviceName": "/dev/sda1", "NoDevice": ""}) == "InvalidBlockDeviceMapping"
+    assert refused({"DeviceName": "/dev/sda1", "Ebs": {"SnapshotId": snap}}) == "InvalidBlockDeviceMapping"
+    assert refused({"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 0}}) == "InvalidParameterValue"
+    assert refused({"DeviceName": "/dev/nvme1n1", "Ebs": {"VolumeSize": 1}}) == "InvalidParameterValue"
+    assert refused({"DeviceName": "/dev/sdb", "VirtualName": "ephemeral0"}) == "Unsupported"
+    assert refused({"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 1, "Encrypted": True}}) == "Unsupported"
+    assert refused({"DeviceName": "/dev/sda1", "Ebs": {"DeleteOnTermination": False}}) == "Unsupported"
+    assert refused({"DeviceName": "/dev/sdb", "Ebs": {"SnapshotId": "snap-99999999"}}) == "InvalidSnapshot.NotFound"
+    assert len(ec2.describe_instances()["Reservations"]) == before
+    ec2.delete_snapshot(SnapshotId=snap)
+    ec2.delete_volume(VolumeId=vol)
+
+    # Volumes made for instances a quota did not let launch are deleted again.
+    carol = cloud.user()
+    theirs = cloud.client(carol)
+    cloud.one.user.quota(carol.uid, 'VM=[VMS="1"]')
+    keep = [{"DeviceName": "/dev/sdf", "Ebs": {"VolumeSize": 1, "DeleteOnTermination": False}}]
+    r = theirs.run_instances(ImageId=ami(cloud), MinCount=1, MaxCount=3, InstanceType="m1.small",
+                             BlockDeviceMappings=keep)
+    assert len(r["Instances"]) == 1
+    assert code_of(theirs.run_instances, ImageId=ami(cloud), MinCount=1, MaxCount=1,
+                   InstanceType="m1.small", BlockDeviceMappings=keep) == "InstanceLimitExceeded"
+    wait_for(lambda: len(theirs.describe_volumes()["Volumes"]) == 1, timeout=30,
+             what="only the launched instance's volume left")
+    assert theirs.describe_volumes()["Volumes"][0]["Attachments"][0]["InstanceId"] == r["Instances"][0]["InstanceId"]
+    theirs.terminate_instances(InstanceIds=[r["Instances"][0]["InstanceId"]])
+
+
 # ---------------------------------------------------------------- elastic IPs
 
 

@@ -1,6 +1,7 @@
 """A real guest launched, stopped, started and terminated over the EC2 API: boto3 signs
 as a Nubo user, RunInstances boots the test guest under QEMU on a nubo-hostd host, and
-the guest serves the imported key pair's public key and sees the user data."""
+the guest serves the imported key pair's public key, sees the user data, and has the disks
+its block device mappings asked for."""
 
 from __future__ import annotations
 
@@ -54,8 +55,12 @@ def test_a_real_guest_over_ec2(cloud, guest):
     ec2 = boto3.client("ec2", endpoint_url=url, region_name="nubo", aws_access_key_id=akid,
                        aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}))
     ec2.import_key_pair(KeyName="mine", PublicKeyMaterial=KEY.encode())
+    # The root grown to 1 GiB and a blank 2 GiB disk, both deleted with the instance.
+    mappings = [{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 1}},
+                {"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 2}}]
     r = ec2.run_instances(ImageId=f"ami-{image:08d}", InstanceType="t1.guest", MinCount=1,
-                          MaxCount=1, KeyName="mine", UserData=USER_DATA)
+                          MaxCount=1, KeyName="mine", UserData=USER_DATA,
+                          BlockDeviceMappings=mappings)
     iid = r["Instances"][0]["InstanceId"]
     vid = int(iid[2:])
     wait = {"Delay": 2, "MaxAttempts": 90}
@@ -67,6 +72,8 @@ def test_a_real_guest_over_ec2(cloud, guest):
              what="the key pair's public key in the guest")
     ctx = http_get(f"http://{ip}/context.sh")
     assert base64.b64encode(USER_DATA.encode()).decode() in ctx, ctx
+    sectors = {dev: h.ask(vid, f"cat /sys/block/{dev}/size") for dev in ("vda", "vdb")}
+    assert sectors == {"vda": str(1024 * 2048), "vdb": str(2048 * 2048)}, sectors
     # Stop: the guest goes away; start: it comes back, with its disk.
     ec2.stop_instances(InstanceIds=[iid])
     ec2.get_waiter("instance_stopped").wait(InstanceIds=[iid], WaiterConfig=wait)

@@ -28,8 +28,10 @@ const FROM_SNAPSHOT: &str = "EC2_FROM_SNAPSHOT";
 const VOLUME_TYPE: &str = "EC2_VOLUME_TYPE";
 const ZONE: &str = "EC2_AVAILABILITY_ZONE";
 const CLIENT_TOKEN: &str = "EC2_CLIENT_TOKEN";
-/// The device name a volume was attached as, kept in the VM's DISK.
-const DEVICE: &str = "EC2_DEVICE";
+/// The device name a volume was attached or mapped as, kept in the VM's DISK.
+pub const DEVICE: &str = "EC2_DEVICE";
+/// The largest volume, in GiB.
+const MAX_GIB: i64 = 16384;
 
 /// Whether an image is a volume.
 pub fn is_volume(img: &Image) -> bool {
@@ -276,33 +278,60 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         }
         None => {
             let size = size.ok_or_else(|| Ec2Error::missing("Size"))?;
-            if !(1..=16384).contains(&size) {
-                return Err(Ec2Error::invalid(
-                    "Size",
-                    &size.to_string(),
-                    "It must be between 1 and 16384 GiB.",
-                ));
-            }
-            let mut t = Template::new();
-            t.set("NAME", name);
-            t.set("TYPE", "DATABLOCK");
-            t.set("SIZE", (size * 1024).to_string());
-            t.set("PERSISTENT", "YES");
-            t.set(VOLUME_TYPE, volume_type);
-            t.set(ZONE, zone);
-            if let Some(tok) = token {
-                t.set(CLIENT_TOKEN, tok);
-            }
-            tags::add(&mut t, &tags_to_set)?;
-            ctx.core
-                .image_allocate(&ctx.caller, &t.to_text(), DATASTORE, false)
-                .await
-                .map_err(quota)?
+            check_size("Size", size)?;
+            let blank = Blank {
+                size_gib: size,
+                volume_type,
+                zone,
+                tags: tags_to_set,
+            };
+            create_blank(ctx, &blank, token).await?
         }
     };
     let v = find(ctx, &VOLUME.id(id))?;
     write_volume(x, &v);
     Ok(())
+}
+
+/// What a new empty volume is made of.
+#[derive(Debug, Clone)]
+pub struct Blank {
+    pub size_gib: i64,
+    pub volume_type: String,
+    pub zone: String,
+    pub tags: Vec<(String, String)>,
+}
+
+/// Checks a volume size in GiB given as parameter `name`.
+pub fn check_size(name: &str, size_gib: i64) -> Ec2Result<()> {
+    if (1..=MAX_GIB).contains(&size_gib) {
+        Ok(())
+    } else {
+        Err(Ec2Error::invalid(
+            name,
+            &size_gib.to_string(),
+            format!("It must be between 1 and {MAX_GIB} GiB."),
+        ))
+    }
+}
+
+/// Allocates an empty volume (a persistent DATABLOCK), returning its image id.
+pub async fn create_blank(ctx: &Ctx, blank: &Blank, token: Option<&str>) -> Ec2Result<i32> {
+    let mut t = Template::new();
+    t.set("NAME", crate::ids::random("volume", 12)?);
+    t.set("TYPE", "DATABLOCK");
+    t.set("SIZE", (blank.size_gib * 1024).to_string());
+    t.set("PERSISTENT", "YES");
+    t.set(VOLUME_TYPE, blank.volume_type.clone());
+    t.set(ZONE, blank.zone.clone());
+    if let Some(tok) = token {
+        t.set(CLIENT_TOKEN, tok);
+    }
+    tags::add(&mut t, &blank.tags)?;
+    ctx.core
+        .image_allocate(&ctx.caller, &t.to_text(), DATASTORE, false)
+        .await
+        .map_err(quota_exceeded("VolumeLimitExceeded"))
 }
 
 /// DescribeVolumes.
@@ -350,7 +379,7 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
 }
 
 /// The target name of an EC2 device (`/dev/sdf`, `/dev/xvdf`, `/dev/vdf` are all `vdf`).
-fn target_of(device: &str) -> Ec2Result<String> {
+pub fn target_of(device: &str) -> Ec2Result<String> {
     let name = device.strip_prefix("/dev/").unwrap_or(device);
     let tail = name
         .strip_prefix("xvd")

@@ -3,6 +3,7 @@
 //! XML, the filters they answer, and which VMs a request names. Terminated (DONE) VMs stay
 //! visible for an hour, as on EC2.
 
+mod block_devices;
 mod change;
 mod describe;
 mod run;
@@ -321,8 +322,10 @@ fn write_instance(x: &mut Xml, i: &Instance) {
         .text("rootDeviceType", "ebs")
         .text("rootDeviceName", "/dev/vda")
         .list("blockDeviceMapping", vm.template.vectors("DISK"), |x, d| {
-            let target = value(d, "TARGET").unwrap_or("vda");
-            x.text("deviceName", &format!("/dev/{target}"))
+            let device = value(d, super::volumes::DEVICE)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("/dev/{}", value(d, "TARGET").unwrap_or("vda")));
+            x.text("deviceName", &device)
                 .open("ebs")
                 .opt("volumeId", volume_of(d).as_deref())
                 .text("status", "attached")

@@ -1,8 +1,9 @@
-//! RunInstances: the instance type's template instantiated with the image as first disk,
-//! the key pair's public key (and name), the user data and the tags (`EC2_TAGS`, JSON) in
-//! its context, security groups on its
-//! NICs, the zone as a cluster requirement, and the tags, reservation and client token in
-//! the VM's user template; a client token makes a retry return the first launch.
+//! RunInstances: the instance type's template instantiated with the image as first disk
+//! and the disks the block device mappings ask for (new volumes made here, and deleted
+//! again for instances that were not launched), the key pair's public key (and name), the
+//! user data and the tags (`EC2_TAGS`, JSON) in its context, security groups on its NICs,
+//! the zone as a cluster requirement, and the tags, reservation and client token in the
+//! VM's user template; a client token makes a retry return the first launch.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -16,9 +17,10 @@ use crate::params::Params;
 use crate::tags;
 use crate::xml::Xml;
 
-use super::super::{Ctx, instance_types, key_pairs, tag_specifications};
+use super::super::{Ctx, instance_types, key_pairs, tag_specifications, volumes};
 use super::{
-    CLIENT_TOKEN, IMAGE_ID, Instance, KEY_NAME, LAUNCH_INDEX, RESERVATION, write_instance,
+    CLIENT_TOKEN, IMAGE_ID, Instance, KEY_NAME, LAUNCH_INDEX, RESERVATION, block_devices,
+    write_instance,
 };
 
 /// Most instances one RunInstances may ask for.
@@ -101,15 +103,21 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         );
     }
     let groups = super::super::security_groups::requested_ids(ctx, p)?;
+    // The type's other disks follow the image, as the block device mappings change them.
+    let type_disks = itype
+        .template
+        .template
+        .vectors("DISK")
+        .skip(1)
+        .map(<[(String, String)]>::to_vec)
+        .collect();
+    let layout = block_devices::layout(ctx, p, &image, type_disks)?;
     let mut base = Template::new();
-    base.push(Attribute::vector(
-        "DISK",
-        [("IMAGE_ID", image.meta.id.to_string())],
-    ));
-    // The type's other disks follow the image.
-    for d in itype.template.template.vectors("DISK").skip(1) {
-        base.push(Attribute::vector("DISK", d.iter().cloned()));
+    let mut root = vec![("IMAGE_ID".to_string(), image.meta.id.to_string())];
+    if let Some(mb) = layout.root_size_mb {
+        root.push(("SIZE".into(), mb.to_string()));
     }
+    base.push(Attribute::vector("DISK", root));
     if !groups.is_empty() {
         let list = groups
             .iter()
@@ -123,10 +131,10 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             base.push(Attribute::vector("NIC", nic));
         }
     }
-    if let Some(zone) = p
+    let zone = p
         .get("Placement.AvailabilityZone")
-        .filter(|z| !z.is_empty())
-    {
+        .filter(|z| !z.is_empty());
+    if let Some(zone) = zone {
         let cid = ctx
             .core
             .cluster_names()?
@@ -161,9 +169,25 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         .iter()
         .find(|(k, _)| k == "Name")
         .map(|(_, v)| v.clone());
-    let extras: Vec<String> = (0..max)
+    let token = p
+        .get("ClientToken")
+        .filter(|t| !t.is_empty())
+        .map(|t| (CLIENT_TOKEN.to_string(), t.to_string()));
+    let count = usize::try_from(max).unwrap_or(1);
+    let per_instance = layout.volumes_per_instance();
+    let volume_tags = tag_specifications(p, "volume")?;
+    ctx.check_new_tags(&volume_tags)?;
+    let volume_zone = volumes::zone(ctx, zone)?;
+    ctx.proceed()?;
+    let volumes = make_volumes(ctx, &layout, count, &volume_zone, &volume_tags).await?;
+    let extras: Vec<String> = (0..count)
         .map(|i| {
             let mut t = base.clone();
+            let start = i * per_instance;
+            let mine = volumes.get(start..start + per_instance).unwrap_or_default();
+            for d in layout.disks_with(mine) {
+                t.push(Attribute::vector("DISK", d));
+            }
             t.set(LAUNCH_INDEX, i.to_string());
             if let Some(n) = &name {
                 t.set("NAME", n.clone());
@@ -172,11 +196,6 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             t.to_text()
         })
         .collect();
-    let token = p
-        .get("ClientToken")
-        .filter(|t| !t.is_empty())
-        .map(|t| (CLIENT_TOKEN.to_string(), t.to_string()));
-    ctx.proceed()?;
     let outcome = ctx
         .core
         .template_instantiate_batch(
@@ -189,7 +208,14 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             },
         )
         .await
-        .map_err(quota_exceeded("InstanceLimitExceeded"))?;
+        .map_err(quota_exceeded("InstanceLimitExceeded"));
+    // Volumes of instances that were not made (or of a repeated request) go again.
+    let used = match &outcome {
+        Ok(o) if o.created => o.ids.len() * per_instance,
+        _ => 0,
+    };
+    drop_volumes(ctx, volumes.get(used..).unwrap_or_default()).await;
+    let outcome = outcome?;
     let vms = ctx.core.vm_pool_set(&ctx.caller, &outcome.ids)?;
     // A token names one request: the same token with other parameters is a mistake.
     if !outcome.created
@@ -213,6 +239,53 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         .empty("groupSet")
         .list("instancesSet", &instances, write_instance);
     Ok(())
+}
+
+/// Makes `count` instances' worth of the new volumes `layout` asks for, in instance order;
+/// if one cannot be made, those already made are deleted.
+async fn make_volumes(
+    ctx: &Ctx,
+    layout: &block_devices::Layout,
+    count: usize,
+    zone: &str,
+    tags: &[(String, String)],
+) -> Ec2Result<Vec<i32>> {
+    let mut made = Vec::new();
+    for _ in 0..count {
+        for d in &layout.disks {
+            let block_devices::Disk::Volume {
+                size_gib,
+                volume_type,
+                ..
+            } = d
+            else {
+                continue;
+            };
+            let blank = volumes::Blank {
+                size_gib: *size_gib,
+                volume_type: volume_type.clone(),
+                zone: zone.to_string(),
+                tags: tags.to_vec(),
+            };
+            match volumes::create_blank(ctx, &blank, None).await {
+                Ok(id) => made.push(id),
+                Err(e) => {
+                    drop_volumes(ctx, &made).await;
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(made)
+}
+
+/// Deletes volumes made for instances that were not launched.
+async fn drop_volumes(ctx: &Ctx, ids: &[i32]) {
+    for id in ids {
+        if let Err(e) = ctx.core.image_delete(&ctx.caller, *id, false).await {
+            tracing::warn!(image_id = id, error = %e, "cannot delete a volume made for a launch that did not happen");
+        }
+    }
 }
 
 /// SHA-256 of the request's parameters, signature and retry-invariant ones aside, in name
