@@ -669,7 +669,12 @@ def test_block_device_mappings(cloud, alice, ec2):
         {"DeviceName": "/dev/sdc", "Ebs": {"VolumeSize": 1, "DeleteOnTermination": False,
                                             "VolumeType": "gp3"}},
     ]
-    _, ids = run(ec2, cloud, 2, BlockDeviceMappings=mappings, TagSpecifications=volume_tags)
+    token = uniq("bdm")
+    _, ids = run(ec2, cloud, 2, BlockDeviceMappings=mappings, TagSpecifications=volume_tags,
+                 ClientToken=token)
+    # A retry with the same token is the same launch, and makes no more volumes.
+    assert run(ec2, cloud, 2, BlockDeviceMappings=mappings, TagSpecifications=volume_tags,
+               ClientToken=token)[1] == ids
     fast(ec2, "instance_running", ids)
     inst = ec2.describe_instances(InstanceIds=ids[:1])["Reservations"][0]["Instances"][0]
     maps = {b["DeviceName"]: b["Ebs"] for b in inst["BlockDeviceMappings"]}
@@ -734,7 +739,9 @@ def test_block_device_mappings(cloud, alice, ec2):
 
     assert refused({"DeviceName": "/dev/sdb"}) == "InvalidBlockDeviceMapping"
     assert refused({"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 1}},
-                   {"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 2}}) == "InvalidBlockDeviceMapping"
+                   {"DeviceName": "/dev/xvdb", "Ebs": {"VolumeSize": 2}}) == "InvalidBlockDeviceMapping"
+    assert refused({"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 1}},
+                   {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 2}}) == "InvalidBlockDeviceMapping"
     assert refused({"DeviceName": "/dev/sda1", "NoDevice": ""}) == "InvalidBlockDeviceMapping"
     assert refused({"DeviceName": "/dev/sda1", "Ebs": {"SnapshotId": snap}}) == "InvalidBlockDeviceMapping"
     assert refused({"DeviceName": "/dev/sdb", "Ebs": {"VolumeSize": 0}}) == "InvalidParameterValue"

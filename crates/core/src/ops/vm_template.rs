@@ -117,7 +117,33 @@ pub struct BatchOutcome {
     pub created: bool,
 }
 
+/// The VMs of `caller` (terminated ones too, while they are kept) whose user template has
+/// `attr` = `value`: the launch a client token names.
+fn launched_with(
+    state: &crate::state::State,
+    caller: &Caller,
+    attr: &str,
+    value: &str,
+) -> Vec<Oid> {
+    state
+        .vms
+        .values()
+        .filter(|vm| vm.meta.uid == caller.uid && vm.user_template.get(attr) == Some(value))
+        .map(|vm| vm.meta.id)
+        .collect()
+}
+
 impl Core {
+    /// The VMs an earlier batch made with token `attr` = `value`, if there was one.
+    pub fn batch_launched_with(
+        &self,
+        caller: &Caller,
+        attr: &str,
+        value: &str,
+    ) -> Result<Vec<Oid>> {
+        self.read(|state| Ok(launched_with(state, caller, attr, value)))
+    }
+
     /// Creates as many VMs of `batch` as quotas allow, between `min` and the number of
     /// extras, from template `id`, each in one all-or-nothing write; or returns the earlier
     /// batch that carries the same token.
@@ -164,15 +190,7 @@ impl Core {
         let (outcome, follow) = self
             .write(move |tx| {
                 if let Some((attr, value)) = &token {
-                    let earlier: Vec<Oid> = tx
-                        .state
-                        .vms
-                        .values()
-                        .filter(|vm| {
-                            vm.meta.uid == caller.uid && vm.user_template.get(attr) == Some(value)
-                        })
-                        .map(|vm| vm.meta.id)
-                        .collect();
+                    let earlier = launched_with(tx.state, caller, attr, value);
                     if !earlier.is_empty() {
                         let outcome = BatchOutcome {
                             ids: earlier,

@@ -378,13 +378,15 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     Ok(())
 }
 
-/// The target name of an EC2 device (`/dev/sdf`, `/dev/xvdf`, `/dev/vdf` are all `vdf`).
+/// The target name of an EC2 device (`/dev/sdf`, `/dev/xvdf`, `/dev/hdf`, `/dev/vdf` are
+/// all `vdf`).
 pub fn target_of(device: &str) -> Ec2Result<String> {
     let name = device.strip_prefix("/dev/").unwrap_or(device);
     let tail = name
         .strip_prefix("xvd")
         .or_else(|| name.strip_prefix("sd"))
         .or_else(|| name.strip_prefix("vd"))
+        .or_else(|| name.strip_prefix("hd"))
         .filter(|t| !t.is_empty() && t.len() <= 2 && t.bytes().all(|b| b.is_ascii_lowercase()))
         .ok_or_else(|| {
             Ec2Error::invalid("Device", device, "Use a name like /dev/sdf or /dev/xvdf.")

@@ -116,6 +116,7 @@ fn is_root(device: &str) -> bool {
 /// The disks of `image` launched as an instance of a type whose disks after the first are
 /// `type_disks`, as the request's mappings change them.
 pub fn layout(ctx: &Ctx, p: &Params, image: &Image, type_disks: Vec<Pairs>) -> Ec2Result<Layout> {
+    // Each disk keyed by its virtio name (a type's `sdb` or `hdb` is `vdb` too).
     let mut disks: Vec<(String, Disk)> = type_disks
         .into_iter()
         .enumerate()
@@ -125,7 +126,7 @@ pub fn layout(ctx: &Ctx, p: &Params, image: &Image, type_disks: Vec<Pairs>) -> E
                 .unwrap_or_else(|| target_name(value(&d, "DEV_PREFIX").unwrap_or("vd"), i + 1));
             d.retain(|(k, _)| !k.eq_ignore_ascii_case("TARGET"));
             d.push(("TARGET".into(), target.clone()));
-            (target, Disk::Fixed(d))
+            (virtio_name(&target), Disk::Fixed(d))
         })
         .collect();
     let mut root_size_mb = None;
@@ -134,7 +135,19 @@ pub fn layout(ctx: &Ctx, p: &Params, image: &Image, type_disks: Vec<Pairs>) -> E
         let device = m
             .required("DeviceName")
             .map_err(|_| Ec2Error::missing("BlockDeviceMapping.N.DeviceName"))?;
-        if !seen.insert(device.to_string()) {
+        let root = is_root(device);
+        let target = if root {
+            "vda".to_string()
+        } else {
+            volumes::target_of(device).map_err(|_| {
+                Ec2Error::invalid(
+                    "BlockDeviceMapping.N.DeviceName",
+                    device,
+                    "Use a name like /dev/sdf or /dev/xvdf.",
+                )
+            })?
+        };
+        if !seen.insert(target.clone()) {
             return Err(invalid(format!(
                 "The device {device} is mapped more than once"
             )));
@@ -154,7 +167,7 @@ pub fn layout(ctx: &Ctx, p: &Params, image: &Image, type_disks: Vec<Pairs>) -> E
         if let Some(s) = size {
             volumes::check_size("BlockDeviceMapping.N.Ebs.VolumeSize", s)?;
         }
-        if is_root(device) {
+        if root {
             if no_device {
                 return Err(invalid("The root device cannot be left out"));
             }
@@ -181,7 +194,6 @@ pub fn layout(ctx: &Ctx, p: &Params, image: &Image, type_disks: Vec<Pairs>) -> E
             }
             continue;
         }
-        let target = volumes::target_of(device)?;
         disks.retain(|(t, _)| *t != target);
         if no_device {
             continue;
@@ -243,10 +255,18 @@ pub fn layout(ctx: &Ctx, p: &Params, image: &Image, type_disks: Vec<Pairs>) -> E
         };
         disks.push((target, disk));
     }
+    // The guest names its disks in the order they are plugged: in target order, the
+    // names it sees match the mapped devices' as long as no letter is skipped.
+    disks.sort_by(|(a, _), (b, _)| (a.len(), a).cmp(&(b.len(), b)));
     Ok(Layout {
         root_size_mb,
         disks: disks.into_iter().map(|(_, d)| d).collect(),
     })
+}
+
+/// The virtio name (`vdb`) of a target with any prefix (`sdb`, `hdb`, `xvdb`).
+fn virtio_name(target: &str) -> String {
+    volumes::target_of(target).unwrap_or_else(|_| target.to_string())
 }
 
 #[cfg(test)]
@@ -261,6 +281,13 @@ mod tests {
         for other in ["/dev/sdb", "/dev/xvdf", "/dev/sdaa", "/dev/nvme0n1"] {
             assert!(!is_root(other), "{other}");
         }
+    }
+
+    #[test]
+    fn type_disks_of_any_prefix_are_keyed_by_their_virtio_name() {
+        assert_eq!(virtio_name("sdb"), "vdb");
+        assert_eq!(virtio_name("hdc"), "vdc");
+        assert_eq!(virtio_name("vdd"), "vdd");
     }
 
     #[test]

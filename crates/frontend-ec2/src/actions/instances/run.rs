@@ -8,7 +8,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use nubo_core::model::Image;
-use nubo_core::ops::vm_template::InstantiateBatch;
+use nubo_core::ops::vm_template::{BatchOutcome, InstantiateBatch};
 use nubo_template::{Attribute, Template};
 
 use crate::error::{Ec2Error, Ec2Result, quota_exceeded};
@@ -173,49 +173,27 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         .get("ClientToken")
         .filter(|t| !t.is_empty())
         .map(|t| (CLIENT_TOKEN.to_string(), t.to_string()));
-    let count = usize::try_from(max).unwrap_or(1);
-    let per_instance = layout.volumes_per_instance();
     let volume_tags = tag_specifications(p, "volume")?;
     ctx.check_new_tags(&volume_tags)?;
     let volume_zone = volumes::zone(ctx, zone)?;
     ctx.proceed()?;
-    let volumes = make_volumes(ctx, &layout, count, &volume_zone, &volume_tags).await?;
-    let extras: Vec<String> = (0..count)
-        .map(|i| {
-            let mut t = base.clone();
-            let start = i * per_instance;
-            let mine = volumes.get(start..start + per_instance).unwrap_or_default();
-            for d in layout.disks_with(mine) {
-                t.push(Attribute::vector("DISK", d));
-            }
-            t.set(LAUNCH_INDEX, i.to_string());
-            if let Some(n) = &name {
-                t.set("NAME", n.clone());
-            }
-            t.set(REQUEST_DIGEST, digest.clone());
-            t.to_text()
-        })
-        .collect();
-    let outcome = ctx
-        .core
-        .template_instantiate_batch(
-            &ctx.caller,
-            itype.template.meta.id,
-            InstantiateBatch {
-                extras,
-                min: usize::try_from(min).unwrap_or(1),
-                token,
-            },
-        )
-        .await
-        .map_err(quota_exceeded("InstanceLimitExceeded"));
-    // Volumes of instances that were not made (or of a repeated request) go again.
-    let used = match &outcome {
-        Ok(o) if o.created => o.ids.len() * per_instance,
-        _ => 0,
+    let launch = Launch {
+        template_id: itype.template.meta.id,
+        base,
+        layout,
+        min: usize::try_from(min).unwrap_or(1),
+        max: usize::try_from(max).unwrap_or(1),
+        name,
+        digest: digest.clone(),
+        token,
+        volume_zone,
+        volume_tags,
     };
-    drop_volumes(ctx, volumes.get(used..).unwrap_or_default()).await;
-    let outcome = outcome?;
+    // Spawned, so that a client hanging up cannot stop it between making volumes and
+    // handing them to instances (or deleting them).
+    let outcome = tokio::spawn(launch.run(ctx.clone()))
+        .await
+        .map_err(|e| Ec2Error::internal(format!("the launch stopped: {e}")))??;
     let vms = ctx.core.vm_pool_set(&ctx.caller, &outcome.ids)?;
     // A token names one request: the same token with other parameters is a mistake.
     if !outcome.created
@@ -241,42 +219,116 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     Ok(())
 }
 
-/// Makes `count` instances' worth of the new volumes `layout` asks for, in instance order;
-/// if one cannot be made, those already made are deleted.
-async fn make_volumes(
-    ctx: &Ctx,
-    layout: &block_devices::Layout,
-    count: usize,
-    zone: &str,
-    tags: &[(String, String)],
-) -> Ec2Result<Vec<i32>> {
-    let mut made = Vec::new();
-    for _ in 0..count {
-        for d in &layout.disks {
-            let block_devices::Disk::Volume {
-                size_gib,
-                volume_type,
-                ..
-            } = d
-            else {
-                continue;
-            };
-            let blank = volumes::Blank {
-                size_gib: *size_gib,
-                volume_type: volume_type.clone(),
-                zone: zone.to_string(),
-                tags: tags.to_vec(),
-            };
-            match volumes::create_blank(ctx, &blank, None).await {
-                Ok(id) => made.push(id),
-                Err(e) => {
-                    drop_volumes(ctx, &made).await;
-                    return Err(e);
+/// What RunInstances launches once the request is checked.
+struct Launch {
+    template_id: i32,
+    /// Each instance's template but for the disks after the root and its launch index.
+    base: Template,
+    layout: block_devices::Layout,
+    min: usize,
+    max: usize,
+    name: Option<String>,
+    digest: String,
+    token: Option<(String, String)>,
+    volume_zone: String,
+    volume_tags: Vec<(String, String)>,
+}
+
+impl Launch {
+    /// Makes the volumes the instances need (as many instances' worth as the quota
+    /// allows, at least `min`), then the instances; deletes the volumes of instances that
+    /// were not made. A repeated client token makes nothing and names the first launch.
+    async fn run(self, ctx: Ctx) -> Ec2Result<BatchOutcome> {
+        let repeated = match &self.token {
+            Some((attr, value)) => !ctx
+                .core
+                .batch_launched_with(&ctx.caller, attr, value)?
+                .is_empty(),
+            None => false,
+        };
+        let per_instance = self.layout.volumes_per_instance();
+        let (volumes, count) = if repeated || per_instance == 0 {
+            (Vec::new(), self.max)
+        } else {
+            let made = self.make_volumes(&ctx, per_instance).await?;
+            let count = made.len() / per_instance;
+            (made, count)
+        };
+        let extras: Vec<String> = (0..count)
+            .map(|i| {
+                let mut t = self.base.clone();
+                let start = i * per_instance;
+                let mine = volumes.get(start..start + per_instance).unwrap_or_default();
+                for d in self.layout.disks_with(mine) {
+                    t.push(Attribute::vector("DISK", d));
+                }
+                t.set(LAUNCH_INDEX, i.to_string());
+                if let Some(n) = &self.name {
+                    t.set("NAME", n.clone());
+                }
+                t.set(REQUEST_DIGEST, self.digest.clone());
+                t.to_text()
+            })
+            .collect();
+        let outcome = ctx
+            .core
+            .template_instantiate_batch(
+                &ctx.caller,
+                self.template_id,
+                InstantiateBatch {
+                    extras,
+                    min: self.min,
+                    token: self.token.clone(),
+                },
+            )
+            .await
+            .map_err(quota_exceeded("InstanceLimitExceeded"));
+        let used = match &outcome {
+            Ok(o) if o.created => o.ids.len() * per_instance,
+            _ => 0,
+        };
+        drop_volumes(&ctx, volumes.get(used..).unwrap_or_default()).await;
+        outcome
+    }
+
+    /// Makes the new volumes of up to `max` instances, in instance order, stopping at the
+    /// first that cannot be made once `min` instances have theirs; otherwise those made are
+    /// deleted and the error is returned.
+    async fn make_volumes(&self, ctx: &Ctx, per_instance: usize) -> Ec2Result<Vec<i32>> {
+        let mut made = Vec::new();
+        for _ in 0..self.max {
+            for d in &self.layout.disks {
+                let block_devices::Disk::Volume {
+                    size_gib,
+                    volume_type,
+                    ..
+                } = d
+                else {
+                    continue;
+                };
+                let blank = volumes::Blank {
+                    size_gib: *size_gib,
+                    volume_type: volume_type.clone(),
+                    zone: self.volume_zone.clone(),
+                    tags: self.volume_tags.clone(),
+                };
+                match volumes::create_blank(ctx, &blank, None).await {
+                    Ok(id) => made.push(id),
+                    Err(_) if made.len() / per_instance >= self.min => {
+                        let whole = made.len() - made.len() % per_instance;
+                        drop_volumes(ctx, &made[whole..]).await;
+                        made.truncate(whole);
+                        return Ok(made);
+                    }
+                    Err(e) => {
+                        drop_volumes(ctx, &made).await;
+                        return Err(e);
+                    }
                 }
             }
         }
+        Ok(made)
     }
-    Ok(made)
 }
 
 /// Deletes volumes made for instances that were not launched.
