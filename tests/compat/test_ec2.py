@@ -570,6 +570,17 @@ def test_security_groups(cloud, alice, ec2):
     _, ids = run(ec2, cloud, 1, SecurityGroupIds=[gid])
     fast(ec2, "instance_running", ids)
     assert code_of(ec2.delete_security_group, GroupId=gid) == "DependencyViolation"
+    members = lambda which: {int(x.text) for x in cloud.one.xml("secgroup.info", int(gid[3:])).findall(f"{which}_VMS/ID")}
+    vid = int(ids[0][2:])
+    rule = lambda port: [{"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    cloud.one.host.update(cloud.host, 'SIM_UPDATESG="failure"', 1)
+    try:
+        ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=rule(7000))
+        wait_for(lambda: vid in members("ERROR"), timeout=20, what="the host refusing the new rules")
+    finally:
+        cloud.one.host.update(cloud.host, 'SIM_UPDATESG="success"', 1)
+    ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=rule(7001))
+    wait_for(lambda: vid in members("UPDATED"), timeout=20, what="the new rules on the instance's host")
     ec2.terminate_instances(InstanceIds=ids)
     fast(ec2, "instance_terminated", ids)
     # Other users cannot touch it.

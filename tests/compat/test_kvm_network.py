@@ -87,6 +87,17 @@ def test_security_groups_let_through_only_what_they_allow(cloud, guest):
     wait_for(lambda: not pings(ip_a), timeout=15, what="ICMP to A blocked again")
     assert "nubo-test-guest" in http_get(f"http://{ip_a}/")
 
+    # A group's new rules reach its running guests at once, their VMs staying RUNNING.
+    web = 'RULE=[PROTOCOL="TCP", RULE_TYPE="inbound", RANGE="80"]\nRULE=[PROTOCOL="ALL", RULE_TYPE="outbound"]'
+    one.secgroup.update(0, web + '\nRULE=[PROTOCOL="ICMP", RULE_TYPE="inbound"]', 0)
+    wait_for(lambda: pings(ip_a), timeout=30, what="ICMP to A once its group lets it in")
+    updated = lambda: {int(x.text) for x in one.xml("secgroup.info", 0).findall("UPDATED_VMS/ID")}
+    wait_for(lambda: {a, b} <= updated(), timeout=30, what="both VMs UPDATED")
+    assert one.vm.info(a).LCM_STATE == RUNNING
+    one.secgroup.update(0, web, 0)
+    wait_for(lambda: not pings(ip_a), timeout=30, what="ICMP to A blocked again by its group")
+    assert "nubo-test-guest" in http_get(f"http://{ip_a}/")
+
     for vid in (a, b):
         one.vm.action("terminate-hard", vid)
     for vid in (a, b):

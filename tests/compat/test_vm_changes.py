@@ -103,6 +103,43 @@ def test_nic_hotplug_update_and_security_groups(one, hid):
     terminate(one, vid)
 
 
+def sg_members(one, sg, which):
+    return {int(x.text) for x in one.xml("secgroup.info", sg).findall(f"{which}_VMS/ID")}
+
+
+def test_rule_changes_reach_running_vms(one):
+    """A group's new rules are sent to the hosts of its running VMs (UPDATESG), without
+    touching the VMs' states: OUTDATED → UPDATING → UPDATED, or ERROR until a commit."""
+    hid = host(one)
+    nid = vnet(one, ip="10.9.8.1")
+    sg = one.secgroup.allocate(f'NAME="{uniq("sg")}"\nRULE=[PROTOCOL="TCP", RULE_TYPE="inbound", RANGE="22"]')
+    nic = f'NIC=[NETWORK_ID="{nid}", SECURITY_GROUPS="{sg}"]'
+    vid = running_vm(one, hid, nic)
+    off = running_vm(one, hid, nic)
+    one.vm.action("poweroff", off)
+    settled(one, off, POWEROFF)
+    assert {vid, off} <= sg_members(one, sg, "UPDATED")
+    # The host refuses: the VM is in ERROR, still RUNNING; the powered-off one needs nothing.
+    one.host.update(hid, 'SIM_UPDATESG="failure"', 1)
+    one.secgroup.update(sg, 'RULE=[PROTOCOL="TCP", RULE_TYPE="inbound", RANGE="80"]', 0)
+    wait_for(lambda: vid in sg_members(one, sg, "ERROR"), timeout=20, what="the update failed")
+    assert off in sg_members(one, sg, "UPDATED")
+    settled(one, vid)
+    # A commit of the outdated ones tries again; a slow update is seen UPDATING.
+    one.host.update(hid, 'SIM_UPDATESG="success 2"', 1)
+    one.secgroup.commit(sg, True)
+    wait_for(lambda: vid in sg_members(one, sg, "UPDATING"), timeout=20, what="UPDATING")
+    wait_for(lambda: vid in sg_members(one, sg, "UPDATED"), timeout=20, what="UPDATED")
+    assert sg_members(one, sg, "ERROR") == set() and sg_members(one, sg, "OUTDATED") == set()
+    settled(one, vid)
+    # Terminated VMs leave the group.
+    for v in (vid, off):
+        terminate(one, v)
+    one.secgroup.commit(sg, False)
+    wait_for(lambda: not sg_members(one, sg, "UPDATED") | sg_members(one, sg, "OUTDATED"),
+             timeout=20, what="no member left")
+
+
 def test_vm_and_disk_snapshots(one, hid):
     img, _ = datablock(one, size=8)
     wait_ready(one, img)

@@ -18,6 +18,7 @@ pub mod owner;
 pub mod pool;
 pub mod quota;
 pub mod secgroup;
+pub(crate) mod secgroup_updates;
 pub mod user;
 pub mod vm;
 pub mod vm_template;

@@ -159,7 +159,9 @@ impl Core {
         self.update_template_with::<SecGroup>(caller, id, text, append, |sg| {
             check_rules(&sg.template)
         })
-        .await
+        .await?;
+        // New rules reach the group's VMs at once, as after a commit.
+        self.secgroup_commit(caller, id, false).await
     }
 
     /// Copies a security group under a new name, owned by the caller.
@@ -172,29 +174,25 @@ impl Core {
         .await
     }
 
-    /// Pushes the rules to the VMs using the group (only those not up to date with
-    /// `outdated_only`). Rules take effect as VMs are (re)configured, so every VM counts
-    /// as updated at once.
+    /// Pushes the rules to the VMs using the group (with `outdated_only`, only to those
+    /// not up to date or whose last update failed); the runtime rewrites their hosts'
+    /// firewalls.
     pub async fn secgroup_commit(
         &self,
         caller: &Caller,
         id: Oid,
         outdated_only: bool,
     ) -> Result<Oid> {
-        self.write(|tx| {
-            let mut sg = (*fetch_for::<SecGroup>(tx.state, caller, id, AuthOp::Manage)?).clone();
-            let mut moved = std::mem::take(&mut sg.outdated_vms);
-            moved.append(&mut sg.error_vms);
-            if !outdated_only {
-                moved.append(&mut sg.updating_vms);
-            }
-            if !moved.is_empty() {
-                sg.updated_vms.append(&mut moved);
-                tx.put(sg)?;
-            }
+        self.write(move |tx| {
+            fetch_for::<SecGroup>(tx.state, caller, id, AuthOp::Manage)?;
+            let mut sg = tx.get_mut::<SecGroup>(id)?;
+            super::secgroup_updates::mark_outdated(&mut sg, outdated_only);
+            tx.put(sg)?;
             Ok(id)
         })
-        .await
+        .await?;
+        self.wake_sg_updates();
+        Ok(id)
     }
 }
 

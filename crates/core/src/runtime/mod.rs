@@ -1,12 +1,14 @@
 //! What runs beside the request path: the driver of every host (operations started after
 //! a commit, replies fed back as life-cycle events in batches), the event-driven scheduler,
-//! and host monitoring (asked of the hosts whose agents pushed no report lately). Started by [`crate::Core::open`].
+//! host monitoring (asked of the hosts whose agents pushed no report lately), and the
+//! security-group updater. Started by [`crate::Core::open`].
 
 mod context_cdrom;
 mod drivers;
 mod monitor;
 mod placement;
 mod scheduler;
+mod sg_updates;
 mod spec;
 mod timer;
 
@@ -65,6 +67,8 @@ pub(crate) struct Runtime {
     pub schedule: Arc<Notify>,
     pub monitor_now: Arc<Notify>,
     pub timer: Arc<Notify>,
+    /// Wakes the security-group updater.
+    pub sg_updates: Arc<Notify>,
     pub config: RuntimeConfig,
     /// When each host's agent last pushed a report that covered all its VMs.
     pub pushed: std::sync::Mutex<std::collections::HashMap<i32, std::time::Instant>>,
@@ -81,6 +85,7 @@ impl Runtime {
                 schedule: Arc::new(Notify::new()),
                 monitor_now: Arc::new(Notify::new()),
                 timer: Arc::new(Notify::new()),
+                sg_updates: Arc::new(Notify::new()),
                 config,
                 pushed: std::sync::Mutex::default(),
             },
@@ -100,6 +105,7 @@ pub(crate) fn start(
     tokio::spawn(scheduler::run(core.clone()));
     tokio::spawn(monitor::run(core.clone()));
     tokio::spawn(timer::run(core.clone()));
+    tokio::spawn(sg_updates::run(core.clone()));
     Ok(())
 }
 
@@ -139,6 +145,11 @@ impl Core {
     /// Wakes the timer of scheduled actions (one was added or changed).
     pub(crate) fn wake_timer(&self) {
         self.inner.runtime.timer.notify_one();
+    }
+
+    /// Wakes the security-group updater (a group's VMs became outdated).
+    pub(crate) fn wake_sg_updates(&self) {
+        self.inner.runtime.sg_updates.notify_one();
     }
 
     /// Asks for a monitoring round now (a host was added or changed).

@@ -16,6 +16,7 @@ mod transition;
 pub use accounting::Showback;
 pub use actions::RecoverRequest;
 pub(crate) use create::create_vm;
+pub(crate) use resources::security_groups;
 pub(crate) use transition::move_quota;
 pub(crate) use transition::{Dispatch, Followup, apply_event, op_hosts};
 

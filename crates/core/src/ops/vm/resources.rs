@@ -492,7 +492,7 @@ pub(super) fn release_nic(tx: &mut Tx, vm: &Vm, nic: &[(String, String)]) -> Res
 }
 
 /// The security groups of a NIC.
-pub(super) fn security_groups(nic: &[(String, String)]) -> Vec<Oid> {
+pub(crate) fn security_groups(nic: &[(String, String)]) -> Vec<Oid> {
     get(nic, "SECURITY_GROUPS")
         .map(|s| s.split(',').filter_map(|p| p.trim().parse().ok()).collect())
         .unwrap_or_default()
