@@ -566,6 +566,29 @@ def test_security_groups(cloud, alice, ec2):
     assert 5432 not in [p.get("FromPort") for p in shown]
     ec2.revoke_security_group_ingress(GroupId=gid, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 9000, "ToPort": 9000, "IpRanges": [{"CidrIp": "10.9.0.0/16"}]}])
+    # A rule may name a group (the caller may use) instead of addresses.
+    db = ec2.create_security_group(GroupName=uniq("db"), Description="databases")["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=db, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+         "UserIdGroupPairs": [{"GroupId": gid, "Description": "from web"}]}])
+    perm = ec2.describe_security_groups(GroupIds=[db])["SecurityGroups"][0]["IpPermissions"][0]
+    assert perm["UserIdGroupPairs"] == [{"GroupId": gid, "UserId": f"{alice.uid:012d}", "Description": "from web"}]
+    assert perm["IpRanges"] == []
+    rules = [{c.tag: c.text for c in r} for r in cloud.one.xml("secgroup.info", int(db[3:])).findall("TEMPLATE/RULE")]
+    assert {"PROTOCOL": "TCP", "RULE_TYPE": "inbound", "RANGE": "5432", "REMOTE_GROUP_ID": str(int(gid[3:])),
+            "DESCRIPTION": "from web"} in rules
+    assert code_of(ec2.authorize_security_group_ingress, GroupId=db, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+         "UserIdGroupPairs": [{"GroupId": gid}]}]) == "InvalidPermission.Duplicate"
+    assert code_of(ec2.authorize_security_group_ingress, GroupId=db, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 1, "ToPort": 1,
+         "UserIdGroupPairs": [{"GroupId": "sg-99999999"}]}]) == "InvalidGroup.NotFound"
+    # A group other rules name cannot be deleted.
+    assert code_of(ec2.delete_security_group, GroupId=gid) == "DependencyViolation"
+    ec2.revoke_security_group_ingress(GroupId=db, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": gid}]}])
+    assert ec2.describe_security_groups(GroupIds=[db])["SecurityGroups"][0]["IpPermissions"] == []
+    ec2.delete_security_group(GroupId=db)
     # In use, it cannot be deleted; rules reach its VMs.
     _, ids = run(ec2, cloud, 1, SecurityGroupIds=[gid])
     fast(ec2, "instance_running", ids)
@@ -587,6 +610,9 @@ def test_security_groups(cloud, alice, ec2):
     bob = cloud.client(cloud.user())
     assert code_of(bob.authorize_security_group_ingress, GroupId=gid, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 1, "ToPort": 1, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]) == "InvalidGroup.NotFound"
+    theirs = bob.create_security_group(GroupName=uniq("bobs"), Description="bob's")["GroupId"]
+    assert code_of(bob.authorize_security_group_ingress, GroupId=theirs, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 1, "ToPort": 1, "UserIdGroupPairs": [{"GroupId": gid}]}]) == "InvalidGroup.NotFound"
     assert ec2.delete_security_group(GroupId=gid)["Return"] is True
     assert code_of(ec2.describe_security_groups, GroupIds=[gid]) == "InvalidGroup.NotFound"
     assert code_of(ec2.describe_security_groups, GroupIds=["sg-x"]) == "InvalidGroupId.Malformed"

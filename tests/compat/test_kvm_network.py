@@ -98,6 +98,23 @@ def test_security_groups_let_through_only_what_they_allow(cloud, guest):
     wait_for(lambda: not pings(ip_a), timeout=30, what="ICMP to A blocked again by its group")
     assert "nubo-test-guest" in http_get(f"http://{ip_a}/")
 
+    # A rule naming a group (REMOTE_GROUP_ID, here its own) lets in its members only, as
+    # they come and go.
+    mates = one.secgroup.allocate(f'NAME="{uniq("mates")}"')
+    one.secgroup.update(mates, f'RULE=[PROTOCOL="ICMP", RULE_TYPE="inbound", REMOTE_GROUP_ID="{mates}"]', 0)
+    one.vm.attachsg(a, 0, mates)
+    wait_running(one, h, a)
+    assert h.ask(b, ping.format(ip_a)) == "PING-NO", "B is not a member yet"
+    one.vm.attachsg(b, 0, mates)
+    wait_running(one, h, b)
+    wait_for(lambda: h.ask(b, ping.format(ip_a)) == "PING-OK", timeout=30,
+             what="B let in by A once it joined the group")
+    assert not pings(ip_a), "the host is not a member"
+    one.vm.detachsg(b, 0, mates)
+    wait_running(one, h, b)
+    wait_for(lambda: h.ask(b, ping.format(ip_a)) == "PING-NO", timeout=30,
+             what="B shut out once it left the group")
+
     for vid in (a, b):
         one.vm.action("terminate-hard", vid)
     for vid in (a, b):

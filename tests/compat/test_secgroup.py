@@ -101,3 +101,27 @@ def test_pool(one, make_user):
     assert ids(one.xml("secgrouppool.info", -2, a, b), "SECURITY_GROUP") == [i for i in got if a <= i <= b]
     one.fails(RPC_API, "secgrouppool.info", -5, -1, -1)
     connect(one.uri, "a:b").fails(AUTHENTICATION, "secgrouppool.info", -2, -1, -1)
+
+
+def test_rules_naming_other_groups(one, make_user):
+    """REMOTE_GROUP_ID (a Nubo extension): a rule whose peers are another group's VMs."""
+    web, _ = make_sg(one)
+    db = one.secgroup.allocate(f'NAME="{uniq("db")}"\n'
+                               f'RULE=[PROTOCOL="TCP", RULE_TYPE="inbound", RANGE="5432", REMOTE_GROUP_ID="{web}"]')
+    rule = one.xml("secgroup.info", db).find("TEMPLATE/RULE")
+    assert rule.findtext("REMOTE_GROUP_ID") == str(web)
+    for bad in ('REMOTE_GROUP_ID="web"', f'REMOTE_GROUP_ID="{web}", IP="10.0.0.1", SIZE="1"',
+                f'REMOTE_GROUP_ID="{web}", NETWORK_ID="0"'):
+        one.fails({ALLOCATE, INTERNAL}, "secgroup.allocate",
+                  f'NAME="{uniq("bad")}"\nRULE=[PROTOCOL="TCP", RULE_TYPE="inbound", {bad}]')
+    # Naming a group takes the right to use it.
+    u = make_user()
+    u.one.fails(AUTHORIZATION, "secgroup.allocate",
+                f'NAME="{uniq("mine")}"\nRULE=[PROTOCOL="ALL", RULE_TYPE="inbound", REMOTE_GROUP_ID="{web}"]')
+    mine, _ = make_sg(u.one)
+    u.one.fails(AUTHORIZATION, "secgroup.update", mine,
+                f'RULE=[PROTOCOL="ALL", RULE_TYPE="inbound", REMOTE_GROUP_ID="{web}"]', 0)
+    # A group other rules name cannot go; once no rule names it, it can.
+    one.fails(ACTION, "secgroup.delete", web)
+    one.secgroup.update(db, 'RULE=[PROTOCOL="TCP", RULE_TYPE="inbound", RANGE="5432"]', 0)
+    one.secgroup.delete(web)

@@ -234,6 +234,39 @@ async fn plug_disk(dir: &VmDir, d: &DiskSpec, images: &dyn ImageFiles) -> Result
     Ok(())
 }
 
+/// New security-group rules for one NIC of a running guest (the NIC that `sent.change`
+/// names, with its rules as `sent` has them). Only the rules change: the VM's own saved
+/// spec stays the truth about its disks and NICs, so an update that arrives after the VM
+/// was changed, moved or shut down neither undoes that nor brings anything back; a VM not
+/// running here, or a NIC it no longer has, needs nothing.
+pub async fn new_rules(dir: &VmDir, sent: &VmSpec) -> Result<(), KvmError> {
+    let Some(Change::UpdateNic { nic_id }) = sent.change else {
+        return Err(KvmError::BadRequest(
+            "UPDATESG needs the NIC whose rules change".into(),
+        ));
+    };
+    if guest::running(dir).is_none() {
+        return Ok(());
+    }
+    let Some(mut saved) = dir.load_spec().await else {
+        return Ok(());
+    };
+    let (Some(new), Some(nic)) = (
+        sent.nics.iter().find(|n| n.nic_id == nic_id),
+        saved.nics.iter_mut().find(|n| n.nic_id == nic_id),
+    ) else {
+        return Ok(());
+    };
+    if nic.mac != new.mac {
+        // Not the same NIC any more (detached, and another attached with its id).
+        return Ok(());
+    }
+    nic.rules = new.rules.clone();
+    nic.filtered = new.filtered;
+    crate::firewall::refresh(nic).await?;
+    dir.save_spec(&saved).await
+}
+
 /// Sends the copy of persistent disk `d` back to the front-end.
 pub async fn send_back(
     dir: &VmDir,

@@ -379,12 +379,16 @@ impl KvmDriver {
                 dir.remove().await?;
                 Ok(String::new())
             }
+            Operation::UpdateSecurityGroups => {
+                let spec = need_spec(&request)?;
+                changes::new_rules(&dir, spec).await?;
+                Ok(String::new())
+            }
             Operation::AttachDisk
             | Operation::DetachDisk
             | Operation::AttachNic
             | Operation::DetachNic
             | Operation::UpdateNic
-            | Operation::UpdateSecurityGroups
             | Operation::SnapshotCreate
             | Operation::SnapshotRevert
             | Operation::SnapshotDelete

@@ -17,6 +17,24 @@ use crate::tx::Tx;
 
 const PROTOCOLS: [&str; 6] = ["TCP", "UDP", "ICMP", "ICMPV6", "IPSEC", "ALL"];
 
+/// A rule's attribute naming another security group: the rule's peers are the addresses
+/// of that group's VMs (a Nubo extension, as EC2's and OpenStack's group references).
+pub const REMOTE_GROUP_ID: &str = "REMOTE_GROUP_ID";
+
+/// The group a rule's peers belong to, if it names one.
+pub fn remote_group(rule: &[(String, String)]) -> Option<Oid> {
+    rule.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(REMOTE_GROUP_ID))
+        .and_then(|(_, v)| v.trim().parse().ok())
+}
+
+/// Whether group `sg` has a rule naming group `other`.
+pub fn refers_to(sg: &SecGroup, other: Oid) -> bool {
+    sg.template
+        .vectors("RULE")
+        .any(|r| remote_group(r) == Some(other))
+}
+
 fn alloc(e: Error) -> Error {
     Error::allocate(ObjectKind::SecGroup, e.to_string())
 }
@@ -72,6 +90,20 @@ pub fn check_rule(rule: &[(String, String)]) -> Result<()> {
             "Wrong RULE_TYPE in rule. Valid options: INBOUND, OUTBOUND.",
         ));
     }
+    let peers = ["IP", "NETWORK_ID", REMOTE_GROUP_ID]
+        .iter()
+        .filter(|k| get(k).is_some())
+        .count();
+    if peers > 1 {
+        return Err(Error::api(
+            "A rule names its peers by one of IP, NETWORK_ID or REMOTE_GROUP_ID.",
+        ));
+    }
+    if let Some(group) = get(REMOTE_GROUP_ID)
+        && group.parse::<Oid>().is_err()
+    {
+        return Err(Error::api("Wrong REMOTE_GROUP_ID."));
+    }
     if let Some(ip) = get("IP") {
         if get("SIZE").and_then(|s| s.parse::<u32>().ok()).is_none() {
             return Err(Error::api("Wrong or empty SIZE."));
@@ -90,6 +122,14 @@ pub fn check_rule(rule: &[(String, String)]) -> Result<()> {
 /// Checks every `RULE` of a security group template.
 pub fn check_rules(t: &Template) -> Result<()> {
     t.vectors("RULE").try_for_each(check_rule)
+}
+
+/// Checks that `caller` may use every group the rules of `template` name.
+fn may_refer(state: &crate::state::State, caller: &Caller, template: &Template) -> Result<()> {
+    for other in template.vectors("RULE").filter_map(remote_group) {
+        fetch_for::<SecGroup>(state, caller, other, AuthOp::Use)?;
+    }
+    Ok(())
 }
 
 /// Stores a new security group `name` owned by `caller`.
@@ -119,8 +159,11 @@ impl Core {
             .filter(|s| !s.is_empty())
             .ok_or_else(|| alloc(Error::api("No NAME in template for Security Group.")))?;
         check_rules(&template).map_err(alloc)?;
-        self.write(move |tx| store_new(tx, caller, name, template))
-            .await
+        self.write(move |tx| {
+            may_refer(tx.state, caller, &template)?;
+            store_new(tx, caller, name, template)
+        })
+        .await
     }
 
     /// Deletes a security group no VM uses (never the default group 0).
@@ -131,6 +174,17 @@ impl Core {
                 return Err(Error::action(
                     "The default security group (ID 0) cannot be deleted.",
                 ));
+            }
+            if let Some(other) = tx
+                .state
+                .secgroups
+                .values()
+                .find(|o| o.meta.id != id && refers_to(o, id))
+            {
+                return Err(Error::action(format!(
+                    "The security group is named by the rules of security group {}",
+                    other.meta.id
+                )));
             }
             let vms = sg.updated_vms.len()
                 + sg.outdated_vms.len()
@@ -156,12 +210,18 @@ impl Core {
         text: &str,
         append: i32,
     ) -> Result<Oid> {
+        if let Ok(named) = parse_template(text) {
+            self.read(|state| may_refer(state, caller, &named))?;
+        }
+        // New rules reach the group's VMs at once, as after a commit.
         self.update_template_with::<SecGroup>(caller, id, text, append, |sg| {
-            check_rules(&sg.template)
+            check_rules(&sg.template)?;
+            super::secgroup_updates::mark_outdated(sg, false);
+            Ok(())
         })
         .await?;
-        // New rules reach the group's VMs at once, as after a commit.
-        self.secgroup_commit(caller, id, false).await
+        self.wake_sg_updates();
+        Ok(id)
     }
 
     /// Copies a security group under a new name, owned by the caller.

@@ -2,15 +2,17 @@
 //! after `secgroup.update` and `secgroup.commit`: a VM moves OUTDATED → UPDATING (its
 //! host's firewall is being rewritten) → UPDATED, or ERROR when that failed. A VM with no
 //! guest on a host is UPDATED at once (its next deploy takes the current rules); one in
-//! the middle of another operation waits until it is RUNNING again.
+//! the middle of another operation waits until it is RUNNING again. Groups whose rules name
+//! another group (`REMOTE_GROUP_ID`) are outdated whenever that group's members change.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use nubo_types::states::{LcmState, VmState};
 use nubo_types::{Oid, Result};
 
 use crate::Core;
 use crate::model::{SecGroup, Vm};
+use crate::state::State;
 use crate::tx::Tx;
 
 /// One VM whose filtered NICs must get the current rules of some of its groups.
@@ -23,7 +25,7 @@ pub struct SgUpdate {
 
 /// What to do now with an outdated VM.
 #[derive(Debug, PartialEq)]
-enum Step {
+pub(crate) enum Step {
     /// Rewrite its host's firewall.
     Update,
     /// Nothing to rewrite: it takes the rules when it is next deployed.
@@ -34,7 +36,8 @@ enum Step {
     Drop,
 }
 
-fn step(vm: Option<&Vm>) -> Step {
+/// What to do now with VM `vm` (none: gone).
+pub(crate) fn step(vm: Option<&Vm>) -> Step {
     let Some(vm) = vm else {
         return Step::Drop;
     };
@@ -54,30 +57,84 @@ fn step(vm: Option<&Vm>) -> Step {
     }
 }
 
+/// How the update of a VM went.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Outcome {
+    Updated,
+    Failed,
+    /// The VM was busy by the time its host was to be asked: OUTDATED again.
+    Retry,
+}
+
 /// Marks the VMs of group `sg` outdated: all of them, or (with `outdated_only`) only those
-/// whose last update failed, besides those already outdated.
-pub(super) fn mark_outdated(sg: &mut SecGroup, outdated_only: bool) {
+/// not up to date (being updated, or whose last update failed), as OpenNebula's commit.
+pub(crate) fn mark_outdated(sg: &mut SecGroup, outdated_only: bool) {
     let mut moved = std::mem::take(&mut sg.error_vms);
+    moved.append(&mut sg.updating_vms);
     if !outdated_only {
         moved.append(&mut sg.updated_vms);
-        moved.append(&mut sg.updating_vms);
     }
     sg.outdated_vms.append(&mut moved);
+}
+
+/// The VMs a claim looks at in group `g`.
+fn candidates(g: &SecGroup, restart: bool) -> impl Iterator<Item = &Oid> {
+    g.outdated_vms
+        .iter()
+        .chain(g.updating_vms.iter().filter(move |_| restart))
+}
+
+/// Marks outdated the VMs of every group whose rules name group `sg`, whose members (and
+/// so those rules' peers) just changed. The updater finds them on its next round.
+pub(crate) fn outdate_referrers(tx: &mut Tx, sg: Oid) -> Result<()> {
+    let referrers: Vec<Oid> = tx
+        .state
+        .secgroups
+        .values()
+        .filter(|g| super::secgroup::refers_to(g, sg))
+        .map(|g| g.meta.id)
+        .collect();
+    for id in referrers {
+        let mut g = tx.get_mut::<SecGroup>(id)?;
+        mark_outdated(&mut g, false);
+        tx.put(g)?;
+    }
+    Ok(())
 }
 
 impl Core {
     /// Takes from every group's OUTDATED set (and, with `restart`, its UPDATING set, left
     /// by a previous run of nubod) the VMs that can be updated now: the updates to carry
-    /// out, and whether some VMs must wait.
-    pub(crate) async fn claim_sg_updates(&self, restart: bool) -> Result<(Vec<SgUpdate>, bool)> {
+    /// out. VMs busy with another operation, or with an update already in flight (`busy`),
+    /// stay OUTDATED for a later round. Nothing is written when nothing can move.
+    pub(crate) async fn claim_sg_updates(
+        &self,
+        restart: bool,
+        busy: &HashSet<Oid>,
+    ) -> Result<Vec<SgUpdate>> {
+        let decide = |state: &State, vm_id: Oid| {
+            if busy.contains(&vm_id) {
+                Step::Wait
+            } else {
+                step(state.vms.get(&vm_id).map(|v| &**v))
+            }
+        };
+        let any = self.read(|state| {
+            Ok(state
+                .secgroups
+                .values()
+                .any(|g| candidates(g, restart).any(|vm| decide(state, *vm) != Step::Wait)))
+        })?;
+        if !any {
+            return Ok(Vec::new());
+        }
         self.write(move |tx| {
             let mut jobs: BTreeMap<Oid, Vec<Oid>> = BTreeMap::new();
-            let mut waiting = false;
             let groups: Vec<Oid> = tx
                 .state
                 .secgroups
                 .values()
-                .filter(|g| !g.outdated_vms.is_empty() || (restart && !g.updating_vms.is_empty()))
+                .filter(|g| candidates(g, restart).next().is_some())
                 .map(|g| g.meta.id)
                 .collect();
             for gid in groups {
@@ -88,7 +145,7 @@ impl Core {
                     todo.append(&mut g.updating_vms);
                 }
                 for vm_id in todo {
-                    match step(tx.state.vms.get(&vm_id).map(|v| &**v)) {
+                    match decide(tx.state, vm_id) {
                         Step::Update => {
                             g.updating_vms.insert(vm_id);
                             jobs.entry(vm_id).or_default().push(gid);
@@ -98,7 +155,6 @@ impl Core {
                         }
                         Step::Wait => {
                             g.outdated_vms.insert(vm_id);
-                            waiting = true;
                         }
                         Step::Drop => {}
                     }
@@ -107,24 +163,22 @@ impl Core {
                     tx.put(g)?;
                 }
             }
-            Ok((
-                jobs.into_iter()
-                    .map(|(vm_id, group_ids)| SgUpdate { vm_id, group_ids })
-                    .collect(),
-                waiting,
-            ))
+            Ok(jobs
+                .into_iter()
+                .map(|(vm_id, group_ids)| SgUpdate { vm_id, group_ids })
+                .collect())
         })
         .await
     }
 
     /// Records how the update of a VM went. A VM no longer UPDATING in a group (outdated
     /// again by a newer change, or gone from it) is left as it is.
-    pub(crate) async fn finish_sg_update(&self, update: SgUpdate, ok: bool) -> Result<()> {
-        self.write(move |tx| finish(tx, &update, ok)).await
+    pub(crate) async fn finish_sg_update(&self, update: SgUpdate, outcome: Outcome) -> Result<()> {
+        self.write(move |tx| finish(tx, &update, outcome)).await
     }
 }
 
-fn finish(tx: &mut Tx, update: &SgUpdate, ok: bool) -> Result<()> {
+fn finish(tx: &mut Tx, update: &SgUpdate, outcome: Outcome) -> Result<()> {
     for gid in &update.group_ids {
         let Ok(mut g) = tx.get_mut::<SecGroup>(*gid) else {
             continue;
@@ -132,11 +186,11 @@ fn finish(tx: &mut Tx, update: &SgUpdate, ok: bool) -> Result<()> {
         if !g.updating_vms.remove(&update.vm_id) {
             continue;
         }
-        if ok {
-            g.updated_vms.insert(update.vm_id);
-        } else {
-            g.error_vms.insert(update.vm_id);
-        }
+        match outcome {
+            Outcome::Updated => g.updated_vms.insert(update.vm_id),
+            Outcome::Failed => g.error_vms.insert(update.vm_id),
+            Outcome::Retry => g.outdated_vms.insert(update.vm_id),
+        };
         tx.put(g)?;
     }
     Ok(())
@@ -147,7 +201,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_commit_outdates_every_vm_or_only_the_failed_ones() {
+    fn a_commit_outdates_every_vm_or_only_those_not_up_to_date() {
         let set = |ids: &[Oid]| ids.iter().copied().collect();
         let mut sg = SecGroup {
             meta: crate::model::Meta {
@@ -170,9 +224,9 @@ mod tests {
         mark_outdated(&mut only, true);
         assert_eq!(
             only.outdated_vms.iter().copied().collect::<Vec<_>>(),
-            [2, 4]
+            [2, 3, 4]
         );
-        assert_eq!(only.updated_vms.len() + only.updating_vms.len(), 2);
+        assert_eq!(only.updated_vms.iter().copied().collect::<Vec<_>>(), [1]);
         mark_outdated(&mut sg, false);
         assert_eq!(
             sg.outdated_vms.iter().copied().collect::<Vec<_>>(),

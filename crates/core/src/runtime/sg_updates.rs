@@ -1,68 +1,93 @@
 //! The security-group updater: after a group's rules change (`secgroup.update`,
 //! `secgroup.commit`, EC2's Authorize/Revoke), it rewrites the firewall of every running VM
 //! in the group on its host, NIC by NIC (UPDATESG carrying the NIC's new rules), beside the
-//! VM's own operations and without changing its state. It wakes when a group is committed
-//! and, while VMs wait for another operation to finish, every few seconds.
+//! VM's own operations and without changing its state. One update per VM at a time, a
+//! bounded number at once. It wakes when a group is committed or an update ends, and looks
+//! every few seconds (for VMs that waited for another operation, and groups outdated because
+//! the members of a group their rules name changed).
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nubo_driver::{Change, Operation, Request};
+use nubo_types::Oid;
+use tokio::sync::Semaphore;
 
 use crate::Core;
 use crate::model::{Host, Vm};
-use crate::ops::secgroup_updates::SgUpdate;
+use crate::ops::secgroup_updates::{Outcome, SgUpdate, Step, step};
 use crate::ops::vm::security_groups;
 
-/// How often VMs busy with another operation are looked at again.
-const RETRY: Duration = Duration::from_secs(2);
+/// How often outdated VMs are looked for without being woken.
+const ROUND: Duration = Duration::from_secs(2);
+/// Most updates sent to hosts at once.
+const AT_ONCE: usize = 16;
 
 /// Runs until the process ends.
 pub(crate) async fn run(core: Core) {
     let wake = core.inner.runtime.sg_updates.clone();
+    let in_flight: Arc<Mutex<HashSet<Oid>>> = Arc::default();
+    let slots = Arc::new(Semaphore::new(AT_ONCE));
     // The first round also takes VMs a previous run left UPDATING.
     let mut restart = true;
     loop {
-        let waiting = match core.claim_sg_updates(restart).await {
-            Ok((updates, waiting)) => {
+        let busy = in_flight.lock().map(|s| s.clone()).unwrap_or_default();
+        match core.claim_sg_updates(restart, &busy).await {
+            Ok(updates) => {
                 restart = false;
                 for update in updates {
-                    tokio::spawn(update_vm(core.clone(), update));
+                    if let Ok(mut s) = in_flight.lock() {
+                        s.insert(update.vm_id);
+                    }
+                    let (core, in_flight, slots) = (core.clone(), in_flight.clone(), slots.clone());
+                    tokio::spawn(async move {
+                        let vm_id = update.vm_id;
+                        if let Ok(_slot) = slots.acquire().await {
+                            update_vm(&core, update).await;
+                        }
+                        if let Ok(mut s) = in_flight.lock() {
+                            s.remove(&vm_id);
+                        }
+                        core.wake_sg_updates();
+                    });
                 }
-                waiting
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot look for VMs whose security groups changed");
-                true
             }
-        };
-        if waiting {
-            tokio::select! {
-                _ = wake.notified() => {}
-                _ = tokio::time::sleep(RETRY) => {}
-            }
-        } else {
-            wake.notified().await;
+        }
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(ROUND) => {}
         }
     }
 }
 
 /// Brings one VM's firewall up to date and records how that went.
-async fn update_vm(core: Core, update: SgUpdate) {
-    let outcome = refresh(&core, &update).await;
-    if let Err(e) = &outcome {
-        tracing::warn!(vm_id = update.vm_id, error = %e, "cannot bring the security group rules to the VM");
-    }
+async fn update_vm(core: &Core, update: SgUpdate) {
+    let outcome = match refresh(core, &update).await {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            tracing::warn!(vm_id = update.vm_id, error = %e, "cannot bring the security group rules to the VM");
+            Outcome::Failed
+        }
+    };
     let vm_id = update.vm_id;
-    if let Err(e) = core.finish_sg_update(update, outcome.is_ok()).await {
+    if let Err(e) = core.finish_sg_update(update, outcome).await {
         tracing::error!(vm_id, error = %e, "cannot record a security group update");
     }
 }
 
-/// Sends the current rules of each NIC of the VM that is in one of the updated groups.
-async fn refresh(core: &Core, update: &SgUpdate) -> Result<(), String> {
-    let (host, requests) = core
+/// Sends the current rules of each NIC of the VM that is in one of the updated groups, if
+/// the VM is still running with nothing else in flight (else it is to be tried again).
+async fn refresh(core: &Core, update: &SgUpdate) -> Result<Outcome, String> {
+    let prepared = core
         .read(|state| {
             let vm = state.get::<Vm>(update.vm_id)?;
+            if step(Some(vm)) != Step::Update {
+                return Ok(None);
+            }
             let hid = vm.current().map(|h| h.hid).unwrap_or(-1);
             let host = state.get::<Host>(hid)?.clone();
             let wants_spec = core
@@ -106,12 +131,15 @@ async fn refresh(core: &Core, update: &SgUpdate) -> Result<(), String> {
                     })
                 })
                 .collect();
-            Ok((host, requests))
+            Ok(Some((host, requests)))
         })
         .map_err(|e| e.to_string())?;
+    let Some((host, requests)) = prepared else {
+        return Ok(Outcome::Retry);
+    };
     let driver = core.inner.runtime.drivers.of(&host)?;
     for request in requests {
         driver.execute(request).await?;
     }
-    Ok(())
+    Ok(Outcome::Updated)
 }

@@ -6,7 +6,7 @@
 use nubo_driver::{
     Change, DiskKind, DiskSource, DiskSpec, FirewallRule, GraphicsSpec, NicSpec, OsSpec, VmSpec,
 };
-use nubo_types::states::{ImageType, LcmState};
+use nubo_types::states::{ImageType, LcmState, VmState};
 
 use crate::model::{PendingChange, Vm};
 use crate::ops::address_range::value;
@@ -217,8 +217,43 @@ fn nic(state: &State, pairs: &[(String, String)]) -> NicSpec {
     }
 }
 
+/// The addresses (IPv4 and IPv6) of the NICs in security group `gid` of its live VMs.
+fn member_addresses(state: &State, gid: i32) -> Vec<String> {
+    let Some(sg) = state.secgroups.get(&gid) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let members = sg
+        .updated_vms
+        .iter()
+        .chain(&sg.outdated_vms)
+        .chain(&sg.updating_vms)
+        .chain(&sg.error_vms);
+    for vm in members.filter_map(|id| state.vms.get(id)) {
+        if vm.state == VmState::Done {
+            continue;
+        }
+        for nic in vm.template.vectors("NIC") {
+            if !crate::ops::vm::security_groups(nic).contains(&gid) {
+                continue;
+            }
+            for key in ["IP", "IP6", "IP6_GLOBAL", "IP6_ULA"] {
+                match value(nic, key).and_then(|v| v.parse::<std::net::IpAddr>().ok()) {
+                    Some(std::net::IpAddr::V4(ip)) => out.push(format!("{ip}/32")),
+                    Some(std::net::IpAddr::V6(ip)) => out.push(format!("{ip}/128")),
+                    None => {}
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 /// One security group RULE for the host firewall: remote addresses from IP (IPv4 or IPv6)
-/// and SIZE, or from the IPv4 ranges of NETWORK_ID. A malformed IP matches nothing.
+/// and SIZE, from the IPv4 ranges of NETWORK_ID, or of the VMs in REMOTE_GROUP_ID. A
+/// malformed IP matches nothing.
 fn rule(state: &State, r: &[(String, String)]) -> Option<FirewallRule> {
     let mut addresses = Vec::new();
     if let Some(ip) = value(r, "IP") {
@@ -236,6 +271,12 @@ fn rule(state: &State, r: &[(String, String)]) -> Option<FirewallRule> {
                     std::net::Ipv6Addr::from(u128::from(ip).saturating_add(u128::from(size) - 1));
                 addresses.push(format!("{ip}-{last}"));
             }
+        }
+    } else if let Some(gid) = crate::ops::secgroup::remote_group(r) {
+        addresses = member_addresses(state, gid);
+        if addresses.is_empty() {
+            // A group without members lets nobody in, not everybody.
+            return None;
         }
     } else if let Some(net) = value(r, "NETWORK_ID")
         .and_then(|v| v.parse().ok())
@@ -306,6 +347,14 @@ mod tests {
                 .expect("a rule")
                 .addresses
                 .is_empty()
+        );
+        // A group with no members (or none at all) lets nobody in.
+        assert!(
+            rule(
+                &state,
+                &pairs(&[("PROTOCOL", "TCP"), ("REMOTE_GROUP_ID", "7")])
+            )
+            .is_none()
         );
     }
 }

@@ -1,13 +1,16 @@
 //! Security groups are Nubo security groups; an IpPermission is one `RULE` per address
-//! range (`RULE_TYPE` inbound for ingress, outbound for egress; `PROTOCOL`; `RANGE` of
-//! ports; `IP`/`SIZE` from a CIDR, none for 0.0.0.0/0; `ICMP_TYPE`). A new group allows all
-//! egress, as on EC2. Changes reach the group's VMs at once (the group is committed).
+//! range or group (`RULE_TYPE` inbound for ingress, outbound for egress; `PROTOCOL`;
+//! `RANGE` of ports; `IP`/`SIZE` from a CIDR, none for 0.0.0.0/0, or `REMOTE_GROUP_ID` for
+//! a group pair; `ICMP_TYPE`). A new group allows all egress, as on EC2. Changes reach the
+//! group's VMs at once (the group is committed).
 
+use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use nubo_core::PoolFilter;
 use nubo_core::model::SecGroup;
+use nubo_core::ops::secgroup::REMOTE_GROUP_ID;
 use nubo_template::{Attribute, Template};
 use nubo_types::AuthOp;
 
@@ -34,9 +37,20 @@ struct Rule {
     range: Option<String>,
     /// `ICMP_TYPE` / `ICMPV6_TYPE`.
     icmp_type: Option<String>,
-    /// (IP, SIZE), none for any address.
-    ip: Option<(Ipv4Addr, u32)>,
+    /// Whom the rule lets in (or out to).
+    peer: Peer,
     description: String,
+}
+
+/// The other end of a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Peer {
+    /// Any address (0.0.0.0/0: no `IP`).
+    Any,
+    /// `IP` and `SIZE` (an IPv4 CIDR).
+    Range(Ipv4Addr, u32),
+    /// The VMs of another group (`REMOTE_GROUP_ID`).
+    Group(i32),
 }
 
 impl Rule {
@@ -51,6 +65,7 @@ impl Rule {
             "ICMPV6_TYPE",
             "IP",
             "SIZE",
+            REMOTE_GROUP_ID,
             "DESCRIPTION",
         ];
         if pairs
@@ -66,9 +81,10 @@ impl Rule {
                 .map(|(_, v)| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
-        let ip = match (get("IP"), get("SIZE")) {
-            (Some(ip), Some(size)) => Some((ip.parse().ok()?, size.parse().ok()?)),
-            (None, None) => None,
+        let peer = match (get("IP"), get("SIZE"), get(REMOTE_GROUP_ID)) {
+            (Some(ip), Some(size), None) => Peer::Range(ip.parse().ok()?, size.parse().ok()?),
+            (None, None, Some(group)) => Peer::Group(group.parse().ok()?),
+            (None, None, None) => Peer::Any,
             _ => return None,
         };
         Some(Rule {
@@ -76,7 +92,7 @@ impl Rule {
             protocol: get("PROTOCOL")?.to_ascii_uppercase(),
             range: get("RANGE"),
             icmp_type: get("ICMP_TYPE").or_else(|| get("ICMPV6_TYPE")),
-            ip,
+            peer,
             description: get("DESCRIPTION").unwrap_or_default(),
         })
     }
@@ -100,9 +116,13 @@ impl Rule {
             };
             pairs.push((key.into(), t.clone()));
         }
-        if let Some((ip, size)) = self.ip {
-            pairs.push(("IP".into(), ip.to_string()));
-            pairs.push(("SIZE".into(), size.to_string()));
+        match self.peer {
+            Peer::Any => {}
+            Peer::Range(ip, size) => {
+                pairs.push(("IP".into(), ip.to_string()));
+                pairs.push(("SIZE".into(), size.to_string()));
+            }
+            Peer::Group(id) => pairs.push((REMOTE_GROUP_ID.into(), id.to_string())),
         }
         if !self.description.is_empty() {
             pairs.push(("DESCRIPTION".into(), self.description.clone()));
@@ -152,13 +172,23 @@ impl Rule {
         }
     }
 
-    fn cidr(&self) -> String {
-        match self.ip {
-            None => "0.0.0.0/0".into(),
-            Some((ip, size)) => {
+    /// The rule's CIDR; none when it names a group.
+    fn cidr(&self) -> Option<String> {
+        match self.peer {
+            Peer::Any => Some("0.0.0.0/0".into()),
+            Peer::Range(ip, size) => {
                 let bits = 32 - size.max(1).ilog2();
-                format!("{ip}/{bits}")
+                Some(format!("{ip}/{bits}"))
             }
+            Peer::Group(_) => None,
+        }
+    }
+
+    /// The rule's peer as a message names it: a CIDR or a group id.
+    fn peer_text(&self) -> String {
+        match self.peer {
+            Peer::Group(id) => SECURITY_GROUP.id(id),
+            _ => self.cidr().unwrap_or_default(),
         }
     }
 }
@@ -189,8 +219,13 @@ fn parse_cidr(cidr: &str) -> Ec2Result<Option<(Ipv4Addr, u32)>> {
     Ok(Some((network, 1u32 << (32 - bits))))
 }
 
-/// The rules an `IpPermissions.N` (or the legacy flat parameters) asks for.
-fn requested_rules(p: &Params, outbound: bool) -> Ec2Result<Vec<Rule>> {
+/// The rules an `IpPermissions.N` (or the legacy flat parameters) asks for; `group` finds
+/// the group a `Groups.M` pair names (by `GroupId` or `GroupName`).
+fn requested_rules(
+    p: &Params,
+    outbound: bool,
+    group: &dyn Fn(&Params) -> Ec2Result<i32>,
+) -> Ec2Result<Vec<Rule>> {
     let mut perms = p.structs("IpPermissions");
     if perms.is_empty() && p.get("IpProtocol").is_some() {
         // The legacy form: IpProtocol, FromPort, ToPort, CidrIp.
@@ -210,9 +245,9 @@ fn requested_rules(p: &Params, outbound: bool) -> Ec2Result<Vec<Rule>> {
     }
     let mut out = Vec::new();
     for perm in perms {
-        if !perm.structs("Groups").is_empty() || !perm.structs("PrefixListIds").is_empty() {
+        if !perm.structs("PrefixListIds").is_empty() {
             return Err(malformed(
-                "Rules that name other security groups or prefix lists are not supported; use CIDR ranges",
+                "Rules that name prefix lists are not supported; use CIDR ranges",
             ));
         }
         if !perm.structs("Ipv6Ranges").is_empty() {
@@ -259,30 +294,33 @@ fn requested_rules(p: &Params, outbound: bool) -> Ec2Result<Vec<Rule>> {
             },
             _ => (None, None),
         };
-        let ranges = perm.structs("IpRanges");
-        let ranges: Vec<(Option<(Ipv4Addr, u32)>, String)> = if ranges.is_empty() {
-            vec![(None, String::new())]
-        } else {
-            ranges
-                .iter()
-                .map(|r| {
-                    let cidr = r
-                        .required("CidrIp")
-                        .map_err(|_| Ec2Error::missing("IpRanges.N.CidrIp"))?;
-                    Ok((
-                        parse_cidr(cidr)?,
-                        r.get("Description").unwrap_or("").to_string(),
-                    ))
-                })
-                .collect::<Ec2Result<_>>()?
-        };
-        for (ip, description) in ranges {
+        let mut peers: Vec<(Peer, String)> = Vec::new();
+        for r in perm.structs("IpRanges") {
+            let cidr = r
+                .required("CidrIp")
+                .map_err(|_| Ec2Error::missing("IpRanges.N.CidrIp"))?;
+            let peer = match parse_cidr(cidr)? {
+                Some((ip, size)) => Peer::Range(ip, size),
+                None => Peer::Any,
+            };
+            peers.push((peer, r.get("Description").unwrap_or("").to_string()));
+        }
+        for g in perm.structs("Groups") {
+            peers.push((
+                Peer::Group(group(&g)?),
+                g.get("Description").unwrap_or("").to_string(),
+            ));
+        }
+        if peers.is_empty() {
+            peers.push((Peer::Any, String::new()));
+        }
+        for (peer, description) in peers {
             out.push(Rule {
                 outbound,
                 protocol: protocol.to_string(),
                 range: range.clone(),
                 icmp_type: icmp_type.clone(),
-                ip,
+                peer,
                 description,
             });
         }
@@ -382,6 +420,19 @@ pub fn requested_ids(ctx: &Ctx, p: &Params) -> Ec2Result<Vec<i32>> {
     Ok(out)
 }
 
+/// The group a rule's `Groups.M` pair names by `GroupId` or `GroupName`, which the caller
+/// must be able to use.
+fn peer_group(ctx: &Ctx, pair: &Params) -> Ec2Result<i32> {
+    let groups: Vec<Arc<SecGroup>> = visible(ctx)?.into_iter().map(|g| g.sg).collect();
+    let id = match (pair.get("GroupId"), pair.get("GroupName")) {
+        (Some(text), _) if !text.is_empty() => by_id(&groups, text)?.meta.id,
+        (_, Some(name)) if !name.is_empty() => by_name(ctx, &groups, name)?.meta.id,
+        _ => return Err(Ec2Error::missing("IpPermissions.N.Groups.M.GroupId")),
+    };
+    ctx.may::<SecGroup>(id, AuthOp::Use)?;
+    Ok(id)
+}
+
 /// CreateSecurityGroup.
 pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let name = p.required("GroupName")?;
@@ -409,7 +460,7 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             protocol: "ALL".into(),
             range: None,
             icmp_type: None,
-            ip: None,
+            peer: Peer::Any,
             description: String::new(),
         }
         .to_attribute(),
@@ -471,6 +522,10 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         .filter(|g| names.is_empty() || names.contains(&g.sg.meta.name.as_str()))
         .filter(|g| filters.matches(*g))
         .collect();
+    let owners: HashMap<i32, i32> = groups
+        .iter()
+        .map(|g| (g.sg.meta.id, g.sg.meta.uid))
+        .collect();
     let (chosen, next) = page.cut(chosen);
     x.list("securityGroupInfo", chosen, |x, g| {
         let rules = rules_of(&g.sg.template);
@@ -478,11 +533,17 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             .text("groupId", &SECURITY_GROUP.id(g.sg.meta.id))
             .text("groupName", &g.sg.meta.name)
             .text("groupDescription", g.description());
-        write_permissions(x, "ipPermissions", rules.iter().filter(|r| !r.outbound));
+        write_permissions(
+            x,
+            "ipPermissions",
+            rules.iter().filter(|r| !r.outbound),
+            &owners,
+        );
         write_permissions(
             x,
             "ipPermissionsEgress",
             rules.iter().filter(|r| r.outbound),
+            &owners,
         );
         x.tags(&g.tags);
     });
@@ -490,8 +551,14 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     Ok(())
 }
 
-/// Rules grouped by (protocol, ports) into IpPermissions with their ranges.
-fn write_permissions<'a>(x: &mut Xml, name: &str, rules: impl Iterator<Item = &'a Rule>) {
+/// Rules grouped by (protocol, ports) into IpPermissions with their ranges and groups
+/// (`owners`: the owner of each group the caller sees).
+fn write_permissions<'a>(
+    x: &mut Xml,
+    name: &str,
+    rules: impl Iterator<Item = &'a Rule>,
+    owners: &HashMap<i32, i32>,
+) {
     let mut perms: Vec<(Ports, Vec<&Rule>)> = Vec::new();
     for r in rules {
         let key = r.ports();
@@ -508,15 +575,29 @@ fn write_permissions<'a>(x: &mut Xml, name: &str, rules: impl Iterator<Item = &'
         if let Some(t) = to {
             x.num("toPort", t);
         }
-        x.empty("groups")
-            .list("ipRanges", members, |x, r| {
-                x.text("cidrIp", &r.cidr());
-                if !r.description.is_empty() {
-                    x.text("description", &r.description);
-                }
-            })
-            .empty("ipv6Ranges")
-            .empty("prefixListIds");
+        let (groups, ranges): (Vec<&Rule>, Vec<&Rule>) = members
+            .into_iter()
+            .partition(|r| matches!(r.peer, Peer::Group(_)));
+        x.list("groups", groups, |x, r| {
+            if let Peer::Group(id) = r.peer {
+                x.opt(
+                    "userId",
+                    owners.get(&id).map(|uid| ids::account(*uid)).as_deref(),
+                )
+                .text("groupId", &SECURITY_GROUP.id(id));
+            }
+            if !r.description.is_empty() {
+                x.text("description", &r.description);
+            }
+        })
+        .list("ipRanges", ranges, |x, r| {
+            x.text("cidrIp", &r.cidr().unwrap_or_default());
+            if !r.description.is_empty() {
+                x.text("description", &r.description);
+            }
+        })
+        .empty("ipv6Ranges")
+        .empty("prefixListIds");
     });
 }
 
@@ -547,7 +628,7 @@ async fn edit_rules(ctx: &Ctx, id: i32, change: RuleEdit) -> Ec2Result<()> {
                                 "InvalidPermission.Duplicate",
                                 format!(
                                     "the specified rule \"peer: {}, {}, ALLOW\" already exists",
-                                    r.cidr(),
+                                    r.peer_text(),
                                     r.protocol
                                 ),
                             ));
@@ -568,7 +649,7 @@ async fn edit_rules(ctx: &Ctx, id: i32, change: RuleEdit) -> Ec2Result<()> {
                                     format!(
                                         "The specified rule does not exist in this security group ({} {})",
                                         r.protocol,
-                                        r.cidr()
+                                        r.peer_text()
                                     ),
                                 ));
                             }
@@ -595,7 +676,7 @@ async fn edit_rules(ctx: &Ctx, id: i32, change: RuleEdit) -> Ec2Result<()> {
 /// AuthorizeSecurityGroupIngress / AuthorizeSecurityGroupEgress.
 pub async fn authorize(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec2Result<()> {
     let sg = target(ctx, p)?;
-    let wanted = requested_rules(p, outbound)?;
+    let wanted = requested_rules(p, outbound, &|g| peer_group(ctx, g))?;
     ctx.may::<SecGroup>(sg.meta.id, AuthOp::Manage)?;
     ctx.proceed()?;
     let shown = wanted.clone();
@@ -619,7 +700,16 @@ pub async fn authorize(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec
             if let Some(t) = to {
                 x.num("toPort", t);
             }
-            x.text("cidrIpv4", &r.cidr());
+            match r.peer {
+                Peer::Group(id) => {
+                    x.open("referencedGroupInfo")
+                        .text("groupId", &SECURITY_GROUP.id(id))
+                        .close("referencedGroupInfo");
+                }
+                _ => {
+                    x.text("cidrIpv4", &r.cidr().unwrap_or_default());
+                }
+            }
         },
     );
     Ok(())
@@ -628,7 +718,7 @@ pub async fn authorize(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec
 /// RevokeSecurityGroupIngress / RevokeSecurityGroupEgress.
 pub async fn revoke(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec2Result<()> {
     let sg = target(ctx, p)?;
-    let wanted = requested_rules(p, outbound)?;
+    let wanted = requested_rules(p, outbound, &|g| peer_group(ctx, g))?;
     ctx.may::<SecGroup>(sg.meta.id, AuthOp::Manage)?;
     ctx.proceed()?;
     edit_rules(ctx, sg.meta.id, RuleEdit::Remove(wanted)).await?;
@@ -672,10 +762,10 @@ mod tests {
             protocol: "TCP".into(),
             range: Some("22".into()),
             icmp_type: None,
-            ip: Some((Ipv4Addr::new(10, 1, 2, 0), 256)),
+            peer: Peer::Range(Ipv4Addr::new(10, 1, 2, 0), 256),
             description: String::new(),
         };
-        assert_eq!(r.cidr(), "10.1.2.0/24");
+        assert_eq!(r.cidr().as_deref(), Some("10.1.2.0/24"));
         assert_eq!(r.ports(), ("tcp".into(), Some(22), Some(22)));
     }
 
@@ -691,14 +781,19 @@ mod tests {
                 ("IpPermissions.2.IpProtocol", "icmp"),
                 ("IpPermissions.2.FromPort", "8"),
                 ("IpPermissions.2.ToPort", "-1"),
+                ("IpPermissions.3.IpProtocol", "tcp"),
+                ("IpPermissions.3.FromPort", "5432"),
+                ("IpPermissions.3.ToPort", "5432"),
+                ("IpPermissions.3.Groups.1.GroupId", "sg-00000005"),
             ]
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string())),
         );
-        let rules = requested_rules(&p, false).expect("rules");
-        assert_eq!(rules.len(), 3);
+        let rules = requested_rules(&p, false, &|_| Ok(5)).expect("rules");
+        assert_eq!(rules.len(), 4);
+        assert_eq!(rules[3].peer, Peer::Group(5));
         assert_eq!(rules[0].range.as_deref(), Some("1000:2000"));
-        assert_eq!(rules[1].ip, None);
+        assert_eq!(rules[1].peer, Peer::Any);
         assert_eq!(rules[2].icmp_type.as_deref(), Some("8"));
         let mut t = Template::new();
         for r in &rules {

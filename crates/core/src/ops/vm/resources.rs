@@ -503,6 +503,7 @@ pub(super) fn join_group(tx: &mut Tx, vm: Oid, sg: Oid) -> Result<()> {
     if let Ok(mut group) = tx.get_mut::<SecGroup>(sg) {
         group.updated_vms.insert(vm);
         tx.put(group)?;
+        crate::ops::secgroup_updates::outdate_referrers(tx, sg)?;
     }
     Ok(())
 }
@@ -519,6 +520,7 @@ pub(super) fn leave_group(tx: &mut Tx, vm: Oid, sg: Oid) -> Result<()> {
             set.remove(&vm);
         }
         tx.put(group)?;
+        crate::ops::secgroup_updates::outdate_referrers(tx, sg)?;
     }
     Ok(())
 }
