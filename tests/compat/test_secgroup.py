@@ -121,6 +121,12 @@ def test_rules_naming_other_groups(one, make_user):
     mine, _ = make_sg(u.one)
     u.one.fails(AUTHORIZATION, "secgroup.update", mine,
                 f'RULE=[PROTOCOL="ALL", RULE_TYPE="inbound", REMOTE_GROUP_ID="{web}"]', 0)
+    # Cloning copies the names, so it takes the same right.
+    one.secgroup.chmod(db, -1, -1, -1, -1, -1, -1, 1, 0, 0)
+    u.one.fails(AUTHORIZATION, "secgroup.clone", db, uniq("copy"))
+    # A rule with both IP and NETWORK_ID is still taken, as before.
+    one.secgroup.allocate(f'NAME="{uniq("both")}"\nRULE=[PROTOCOL="TCP", RULE_TYPE="inbound", '
+                          'IP="10.0.0.1", SIZE="2", NETWORK_ID="0"]')
     # A group other rules name cannot go; once no rule names it, it can.
     one.fails(ACTION, "secgroup.delete", web)
     one.secgroup.update(db, 'RULE=[PROTOCOL="TCP", RULE_TYPE="inbound", RANGE="5432"]', 0)

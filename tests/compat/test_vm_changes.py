@@ -132,6 +132,12 @@ def test_rule_changes_reach_running_vms(one):
     wait_for(lambda: vid in sg_members(one, sg, "UPDATED"), timeout=20, what="UPDATED")
     assert sg_members(one, sg, "ERROR") == set() and sg_members(one, sg, "OUTDATED") == set()
     settled(one, vid)
+    # A failed update is tried again on its own (every half minute).
+    one.host.update(hid, 'SIM_UPDATESG="failure"', 1)
+    one.secgroup.update(sg, 'RULE=[PROTOCOL="TCP", RULE_TYPE="inbound", RANGE="443"]', 0)
+    wait_for(lambda: vid in sg_members(one, sg, "ERROR"), timeout=20, what="the update failed")
+    one.host.update(hid, 'SIM_UPDATESG="success"', 1)
+    wait_for(lambda: vid in sg_members(one, sg, "UPDATED"), timeout=60, what="UPDATED without a commit")
     # Terminated VMs leave the group.
     for v in (vid, off):
         terminate(one, v)

@@ -263,7 +263,7 @@ pub async fn new_rules(dir: &VmDir, sent: &VmSpec) -> Result<(), KvmError> {
     }
     nic.rules = new.rules.clone();
     nic.filtered = new.filtered;
-    crate::firewall::refresh(nic).await?;
+    crate::firewall::replace_rules(nic).await?;
     dir.save_spec(&saved).await
 }
 

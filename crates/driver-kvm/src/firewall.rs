@@ -316,6 +316,27 @@ pub async fn refresh(nic: &NicSpec) -> Result<(), KvmError> {
     apply(std::slice::from_ref(nic)).await
 }
 
+/// Replaces the rules of a filtered NIC in one nftables transaction (its chains are
+/// flushed and filled at once, so no packet passes unfiltered meanwhile); a NIC no longer
+/// filtered loses its chains.
+pub async fn replace_rules(nic: &NicSpec) -> Result<(), KvmError> {
+    if !(nic.filtered && nic.bridge.is_some()) {
+        return refresh(nic).await;
+    }
+    let ip = match nic.ip.as_deref() {
+        Some(ip) => Some(
+            ip.parse::<std::net::Ipv4Addr>()
+                .map_err(|_| KvmError::BadRequest(format!("bad NIC address \"{ip}\"")))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    let script = nic_script(nic, ip.as_deref())?;
+    let _guard = LOCK.lock().await;
+    ensure_base().await?;
+    nft(&script).await
+}
+
 /// Removes the chains of `nics` (nothing when they were not filtered).
 pub async fn remove(nics: &[NicSpec]) {
     if !nics.iter().any(|n| n.filtered) {

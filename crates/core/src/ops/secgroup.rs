@@ -90,13 +90,9 @@ pub fn check_rule(rule: &[(String, String)]) -> Result<()> {
             "Wrong RULE_TYPE in rule. Valid options: INBOUND, OUTBOUND.",
         ));
     }
-    let peers = ["IP", "NETWORK_ID", REMOTE_GROUP_ID]
-        .iter()
-        .filter(|k| get(k).is_some())
-        .count();
-    if peers > 1 {
+    if get(REMOTE_GROUP_ID).is_some() && (get("IP").is_some() || get("NETWORK_ID").is_some()) {
         return Err(Error::api(
-            "A rule names its peers by one of IP, NETWORK_ID or REMOTE_GROUP_ID.",
+            "A rule with REMOTE_GROUP_ID names no IP or NETWORK_ID.",
         ));
     }
     if let Some(group) = get(REMOTE_GROUP_ID)
@@ -211,7 +207,20 @@ impl Core {
         append: i32,
     ) -> Result<Oid> {
         if let Ok(named) = parse_template(text) {
-            self.read(|state| may_refer(state, caller, &named))?;
+            self.read(|state| {
+                let before = state.get::<SecGroup>(id)?;
+                let known: BTreeSet<Oid> = before
+                    .template
+                    .vectors("RULE")
+                    .filter_map(remote_group)
+                    .collect();
+                for other in named.vectors("RULE").filter_map(remote_group) {
+                    if !known.contains(&other) {
+                        fetch_for::<SecGroup>(state, caller, other, AuthOp::Use)?;
+                    }
+                }
+                Ok(())
+            })?;
         }
         // New rules reach the group's VMs at once, as after a commit.
         self.update_template_with::<SecGroup>(caller, id, text, append, |sg| {
@@ -229,6 +238,7 @@ impl Core {
         let name = name.trim().to_string();
         self.write(move |tx| {
             let source = fetch_for::<SecGroup>(tx.state, caller, id, AuthOp::Use)?;
+            may_refer(tx.state, caller, &source.template)?;
             store_new(tx, caller, name, source.template.clone())
         })
         .await

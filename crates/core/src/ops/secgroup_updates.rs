@@ -77,11 +77,21 @@ pub(crate) fn mark_outdated(sg: &mut SecGroup, outdated_only: bool) {
     sg.outdated_vms.append(&mut moved);
 }
 
+/// Which VMs a claim takes besides the OUTDATED ones.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Also {
+    /// UPDATING ones, left by a previous run of nubod.
+    pub updating: bool,
+    /// ERROR ones, whose last update failed (tried again now and then).
+    pub failed: bool,
+}
+
 /// The VMs a claim looks at in group `g`.
-fn candidates(g: &SecGroup, restart: bool) -> impl Iterator<Item = &Oid> {
+fn candidates(g: &SecGroup, also: Also) -> impl Iterator<Item = &Oid> {
     g.outdated_vms
         .iter()
-        .chain(g.updating_vms.iter().filter(move |_| restart))
+        .chain(g.updating_vms.iter().filter(move |_| also.updating))
+        .chain(g.error_vms.iter().filter(move |_| also.failed))
 }
 
 /// Marks outdated the VMs of every group whose rules name group `sg`, whose members (and
@@ -103,13 +113,13 @@ pub(crate) fn outdate_referrers(tx: &mut Tx, sg: Oid) -> Result<()> {
 }
 
 impl Core {
-    /// Takes from every group's OUTDATED set (and, with `restart`, its UPDATING set, left
-    /// by a previous run of nubod) the VMs that can be updated now: the updates to carry
-    /// out. VMs busy with another operation, or with an update already in flight (`busy`),
-    /// stay OUTDATED for a later round. Nothing is written when nothing can move.
+    /// Takes from every group's OUTDATED set (and those `also` names) the VMs that can be
+    /// updated now: the updates to carry out. VMs busy with another operation, or with an
+    /// update already in flight (`busy`), stay OUTDATED for a later round. Nothing is
+    /// written when nothing can move.
     pub(crate) async fn claim_sg_updates(
         &self,
-        restart: bool,
+        also: Also,
         busy: &HashSet<Oid>,
     ) -> Result<Vec<SgUpdate>> {
         let decide = |state: &State, vm_id: Oid| {
@@ -123,7 +133,7 @@ impl Core {
             Ok(state
                 .secgroups
                 .values()
-                .any(|g| candidates(g, restart).any(|vm| decide(state, *vm) != Step::Wait)))
+                .any(|g| candidates(g, also).any(|vm| decide(state, *vm) != Step::Wait)))
         })?;
         if !any {
             return Ok(Vec::new());
@@ -134,15 +144,18 @@ impl Core {
                 .state
                 .secgroups
                 .values()
-                .filter(|g| candidates(g, restart).next().is_some())
+                .filter(|g| candidates(g, also).next().is_some())
                 .map(|g| g.meta.id)
                 .collect();
             for gid in groups {
                 let before = tx.get_mut::<SecGroup>(gid)?;
                 let mut g = before.clone();
                 let mut todo = std::mem::take(&mut g.outdated_vms);
-                if restart {
+                if also.updating {
                     todo.append(&mut g.updating_vms);
+                }
+                if also.failed {
+                    todo.append(&mut g.error_vms);
                 }
                 for vm_id in todo {
                     match decide(tx.state, vm_id) {

@@ -4,7 +4,8 @@
 //! VM's own operations and without changing its state. One update per VM at a time, a
 //! bounded number at once. It wakes when a group is committed or an update ends, and looks
 //! every few seconds (for VMs that waited for another operation, and groups outdated because
-//! the members of a group their rules name changed).
+//! the members of a group their rules name changed); VMs whose update failed (ERROR) are
+//! tried again every half minute.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -16,13 +17,15 @@ use tokio::sync::Semaphore;
 
 use crate::Core;
 use crate::model::{Host, Vm};
-use crate::ops::secgroup_updates::{Outcome, SgUpdate, Step, step};
+use crate::ops::secgroup_updates::{Also, Outcome, SgUpdate, Step, step};
 use crate::ops::vm::security_groups;
 
 /// How often outdated VMs are looked for without being woken.
 const ROUND: Duration = Duration::from_secs(2);
 /// Most updates sent to hosts at once.
 const AT_ONCE: usize = 16;
+/// Every how many rounds VMs whose update failed are tried again.
+const RETRY_FAILED: u32 = 15;
 
 /// Runs until the process ends.
 pub(crate) async fn run(core: Core) {
@@ -31,25 +34,25 @@ pub(crate) async fn run(core: Core) {
     let slots = Arc::new(Semaphore::new(AT_ONCE));
     // The first round also takes VMs a previous run left UPDATING.
     let mut restart = true;
+    let mut round: u32 = 0;
     loop {
+        round = round.wrapping_add(1);
+        let also = Also {
+            updating: restart,
+            failed: round.is_multiple_of(RETRY_FAILED),
+        };
         let busy = in_flight.lock().map(|s| s.clone()).unwrap_or_default();
-        match core.claim_sg_updates(restart, &busy).await {
+        match core.claim_sg_updates(also, &busy).await {
             Ok(updates) => {
                 restart = false;
                 for update in updates {
-                    if let Ok(mut s) = in_flight.lock() {
-                        s.insert(update.vm_id);
-                    }
-                    let (core, in_flight, slots) = (core.clone(), in_flight.clone(), slots.clone());
+                    let flight = InFlight::new(&core, &in_flight, update.vm_id);
+                    let (core, slots) = (core.clone(), slots.clone());
                     tokio::spawn(async move {
-                        let vm_id = update.vm_id;
+                        let _flight = flight;
                         if let Ok(_slot) = slots.acquire().await {
                             update_vm(&core, update).await;
                         }
-                        if let Ok(mut s) = in_flight.lock() {
-                            s.remove(&vm_id);
-                        }
-                        core.wake_sg_updates();
                     });
                 }
             }
@@ -61,6 +64,36 @@ pub(crate) async fn run(core: Core) {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(ROUND) => {}
         }
+    }
+}
+
+/// A VM's place in the set of updates in flight, given back (and the updater woken) when
+/// the update ends, however it ends.
+struct InFlight {
+    core: Core,
+    set: Arc<Mutex<HashSet<Oid>>>,
+    vm_id: Oid,
+}
+
+impl InFlight {
+    fn new(core: &Core, set: &Arc<Mutex<HashSet<Oid>>>, vm_id: Oid) -> InFlight {
+        if let Ok(mut s) = set.lock() {
+            s.insert(vm_id);
+        }
+        InFlight {
+            core: core.clone(),
+            set: set.clone(),
+            vm_id,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.set.lock() {
+            s.remove(&self.vm_id);
+        }
+        self.core.wake_sg_updates();
     }
 }
 

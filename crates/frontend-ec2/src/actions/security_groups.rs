@@ -420,16 +420,22 @@ pub fn requested_ids(ctx: &Ctx, p: &Params) -> Ec2Result<Vec<i32>> {
     Ok(out)
 }
 
-/// The group a rule's `Groups.M` pair names by `GroupId` or `GroupName`, which the caller
-/// must be able to use.
-fn peer_group(ctx: &Ctx, pair: &Params) -> Ec2Result<i32> {
+/// The group a rule's `Groups.M` pair names by `GroupId` or `GroupName`: to be added, one
+/// the caller may use; to be removed, any id (a rule may outlive the caller's access to
+/// the group it names).
+fn peer_group(ctx: &Ctx, pair: &Params, adding: bool) -> Ec2Result<i32> {
+    if !adding && let Some(text) = pair.get("GroupId").filter(|t| !t.is_empty()) {
+        return SECURITY_GROUP.parse(text);
+    }
     let groups: Vec<Arc<SecGroup>> = visible(ctx)?.into_iter().map(|g| g.sg).collect();
     let id = match (pair.get("GroupId"), pair.get("GroupName")) {
         (Some(text), _) if !text.is_empty() => by_id(&groups, text)?.meta.id,
         (_, Some(name)) if !name.is_empty() => by_name(ctx, &groups, name)?.meta.id,
         _ => return Err(Ec2Error::missing("IpPermissions.N.Groups.M.GroupId")),
     };
-    ctx.may::<SecGroup>(id, AuthOp::Use)?;
+    if adding {
+        ctx.may::<SecGroup>(id, AuthOp::Use)?;
+    }
     Ok(id)
 }
 
@@ -676,10 +682,14 @@ async fn edit_rules(ctx: &Ctx, id: i32, change: RuleEdit) -> Ec2Result<()> {
 /// AuthorizeSecurityGroupIngress / AuthorizeSecurityGroupEgress.
 pub async fn authorize(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec2Result<()> {
     let sg = target(ctx, p)?;
-    let wanted = requested_rules(p, outbound, &|g| peer_group(ctx, g))?;
+    let wanted = requested_rules(p, outbound, &|g| peer_group(ctx, g, true))?;
     ctx.may::<SecGroup>(sg.meta.id, AuthOp::Manage)?;
     ctx.proceed()?;
     let shown = wanted.clone();
+    let owners: HashMap<i32, i32> = visible(ctx)?
+        .iter()
+        .map(|g| (g.sg.meta.id, g.sg.meta.uid))
+        .collect();
     edit_rules(ctx, sg.meta.id, RuleEdit::Add(wanted)).await?;
     x.flag("return", true).list(
         "securityGroupRuleSet",
@@ -704,6 +714,10 @@ pub async fn authorize(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec
                 Peer::Group(id) => {
                     x.open("referencedGroupInfo")
                         .text("groupId", &SECURITY_GROUP.id(id))
+                        .opt(
+                            "userId",
+                            owners.get(&id).map(|uid| ids::account(*uid)).as_deref(),
+                        )
                         .close("referencedGroupInfo");
                 }
                 _ => {
@@ -718,7 +732,7 @@ pub async fn authorize(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec
 /// RevokeSecurityGroupIngress / RevokeSecurityGroupEgress.
 pub async fn revoke(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec2Result<()> {
     let sg = target(ctx, p)?;
-    let wanted = requested_rules(p, outbound, &|g| peer_group(ctx, g))?;
+    let wanted = requested_rules(p, outbound, &|g| peer_group(ctx, g, false))?;
     ctx.may::<SecGroup>(sg.meta.id, AuthOp::Manage)?;
     ctx.proceed()?;
     edit_rules(ctx, sg.meta.id, RuleEdit::Remove(wanted)).await?;

@@ -484,11 +484,30 @@ pub(super) fn release_nic(tx: &mut Tx, vm: &Vm, nic: &[(String, String)]) -> Res
         .filter_map(|s| s.trim().parse().ok())
         .collect();
     for sg in security_groups(nic) {
-        if !others.contains(&sg) {
+        if others.contains(&sg) {
+            // Still a member through another NIC; this NIC's addresses are gone though.
+            crate::ops::secgroup_updates::outdate_referrers(tx, sg)?;
+        } else {
             leave_group(tx, vm.meta.id, sg)?;
         }
     }
     Ok(())
+}
+
+/// Takes NIC `nic_id` of VM `vm_id` out of group `sg`: the VM leaves the group unless
+/// another of its NICs is in it; either way the groups naming `sg` see an address go.
+pub(super) fn nic_leaves_group(tx: &mut Tx, vm_id: Oid, nic_id: i32, sg: Oid) -> Result<()> {
+    let kept = tx.state.vms.get(&vm_id).is_some_and(|vm| {
+        vm.template.vectors("NIC").any(|n| {
+            get(n, "NIC_ID").and_then(|v| v.parse::<i32>().ok()) != Some(nic_id)
+                && security_groups(n).contains(&sg)
+        })
+    });
+    if kept {
+        crate::ops::secgroup_updates::outdate_referrers(tx, sg)
+    } else {
+        leave_group(tx, vm_id, sg)
+    }
 }
 
 /// The security groups of a NIC.

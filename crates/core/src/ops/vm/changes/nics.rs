@@ -178,7 +178,7 @@ impl Core {
                     )));
                 }
                 groups.retain(|g| *g != sg);
-                resources::leave_group(tx, vm_id, sg)?;
+                resources::nic_leaves_group(tx, vm_id, nic_id, sg)?;
             }
             let text: Vec<String> = groups.iter().map(|g| g.to_string()).collect();
             set(p, "SECURITY_GROUPS", text.join(","));
