@@ -566,6 +566,25 @@ def test_security_groups(cloud, alice, ec2):
     assert 5432 not in [p.get("FromPort") for p in shown]
     ec2.revoke_security_group_ingress(GroupId=gid, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 9000, "ToPort": 9000, "IpRanges": [{"CidrIp": "10.9.0.0/16"}]}])
+    # IPv6 ranges.
+    ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+         "Ipv6Ranges": [{"CidrIpv6": "2001:db8::/64", "Description": "v6 lan"}, {"CidrIpv6": "::/0"}]}])
+    perm = [p for p in ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0]["IpPermissions"]
+            if p.get("FromPort") == 443][0]
+    assert perm["Ipv6Ranges"] == [{"CidrIpv6": "2001:db8::/64", "Description": "v6 lan"}, {"CidrIpv6": "::/0"}]
+    assert perm["IpRanges"] == []
+    rules = [{c.tag: c.text for c in r} for r in cloud.one.xml("secgroup.info", int(gid[3:])).findall("TEMPLATE/RULE")]
+    assert {"PROTOCOL": "TCP", "RULE_TYPE": "inbound", "RANGE": "443", "IP": "2001:db8::",
+            "SIZE": str(2 ** 64), "DESCRIPTION": "v6 lan"} in rules
+    assert code_of(ec2.authorize_security_group_ingress, GroupId=gid, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}]) == "InvalidPermission.Duplicate"
+    assert code_of(ec2.authorize_security_group_ingress, GroupId=gid, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 1, "ToPort": 1, "Ipv6Ranges": [{"CidrIpv6": "2001:db8::/200"}]}]) == "InvalidParameterValue"
+    ec2.revoke_security_group_ingress(GroupId=gid, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+         "Ipv6Ranges": [{"CidrIpv6": "2001:db8::/64"}, {"CidrIpv6": "::/0"}]}])
+    assert 443 not in [p.get("FromPort") for p in ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0]["IpPermissions"]]
     # A rule may name a group (the caller may use) instead of addresses.
     db = ec2.create_security_group(GroupName=uniq("db"), Description="databases")["GroupId"]
     ec2.authorize_security_group_ingress(GroupId=db, IpPermissions=[

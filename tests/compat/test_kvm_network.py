@@ -258,6 +258,14 @@ def test_security_groups_filter_ipv6_too(cloud, guest):
     rules = h.netns("nft", "list", "table", "inet", "nubo")
     assert "vm6_one_" in rules and "ipv6-icmp accept" in rules, rules
 
+    # A rule's IPv6 range binds it to those addresses: the probe's link-local one is in
+    # fe80::/64, not in 2001:db8::/64.
+    rule6 = 'RULE=[PROTOCOL="ICMPV6", RULE_TYPE="inbound", IP="{}", SIZE="{}"]'
+    one.secgroup.update(icmp6, rule6.format("2001:db8::", 2 ** 64), 0)
+    wait_for(lambda: not pings6(addr, lab.lan), timeout=30, what="ICMPv6 from outside the range blocked")
+    one.secgroup.update(icmp6, rule6.format("fe80::", 2 ** 64), 0)
+    wait_for(lambda: pings6(addr, lab.lan), timeout=30, what="ICMPv6 from inside the range allowed")
+
     one.vm.detachsg(vid, 0, icmp6)
     wait_running(one, h, vid)
     wait_for(lambda: not pings6(addr, lab.lan), timeout=15, what="ICMPv6 to the guest blocked")

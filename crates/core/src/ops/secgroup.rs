@@ -2,7 +2,7 @@
 //! `SecurityGroup::isValidRule` does), clone and commit (`one.secgroup.*`).
 
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use nubo_template::Template;
 use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
@@ -101,11 +101,14 @@ pub fn check_rule(rule: &[(String, String)]) -> Result<()> {
         return Err(Error::api("Wrong REMOTE_GROUP_ID."));
     }
     if let Some(ip) = get("IP") {
-        if get("SIZE").and_then(|s| s.parse::<u32>().ok()).is_none() {
+        // SIZE counts addresses: up to 2^32 - 1 from an IPv4 IP, 2^128 - 1 from an IPv6 one.
+        let size_ok = match ip.parse::<IpAddr>() {
+            Ok(IpAddr::V4(_)) => get("SIZE").and_then(|s| s.parse::<u32>().ok()).is_some(),
+            Ok(IpAddr::V6(_)) => get("SIZE").and_then(|s| s.parse::<u128>().ok()).is_some(),
+            Err(_) => return Err(Error::api("Wrong format for IP value.")),
+        };
+        if !size_ok {
             return Err(Error::api("Wrong or empty SIZE."));
-        }
-        if ip.parse::<Ipv4Addr>().is_err() {
-            return Err(Error::api("Wrong format for IP value."));
         }
     } else if let Some(net) = get("NETWORK_ID")
         && net.parse::<Oid>().is_err()

@@ -257,18 +257,18 @@ fn member_addresses(state: &State, gid: i32) -> Vec<String> {
 fn rule(state: &State, r: &[(String, String)]) -> Option<FirewallRule> {
     let mut addresses = Vec::new();
     if let Some(ip) = value(r, "IP") {
-        let size: u32 = value(r, "SIZE")
+        let size: u128 = value(r, "SIZE")
             .and_then(|v| v.parse().ok())
             .unwrap_or(1)
             .max(1);
         match ip.parse::<std::net::IpAddr>().ok()? {
             std::net::IpAddr::V4(ip) => {
+                let size = u32::try_from(size).unwrap_or(u32::MAX);
                 let last = std::net::Ipv4Addr::from(u32::from(ip).saturating_add(size - 1));
                 addresses.push(format!("{ip}-{last}"));
             }
             std::net::IpAddr::V6(ip) => {
-                let last =
-                    std::net::Ipv6Addr::from(u128::from(ip).saturating_add(u128::from(size) - 1));
+                let last = std::net::Ipv6Addr::from(u128::from(ip).saturating_add(size - 1));
                 addresses.push(format!("{ip}-{last}"));
             }
         }
@@ -342,6 +342,15 @@ mod tests {
         let v4 = rule(&state, &pairs(&[("IP", "10.0.0.5"), ("SIZE", "5")])).expect("a rule");
         assert_eq!(v4.addresses, vec!["10.0.0.5-10.0.0.9".to_string()]);
         assert!(rule(&state, &pairs(&[("IP", "not-an-address")])).is_none());
+        let net = rule(
+            &state,
+            &pairs(&[("IP", "2001:db8::"), ("SIZE", "18446744073709551616")]),
+        )
+        .expect("a /64");
+        assert_eq!(
+            net.addresses,
+            vec!["2001:db8::-2001:db8::ffff:ffff:ffff:ffff".to_string()]
+        );
         assert!(
             rule(&state, &pairs(&[("PROTOCOL", "TCP")]))
                 .expect("a rule")

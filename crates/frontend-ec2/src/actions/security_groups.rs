@@ -5,7 +5,7 @@
 //! group's VMs at once (the group is committed).
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use nubo_core::PoolFilter;
@@ -49,6 +49,8 @@ enum Peer {
     Any,
     /// `IP` and `SIZE` (an IPv4 CIDR).
     Range(Ipv4Addr, u32),
+    /// `IP` and `SIZE` (an IPv6 CIDR; ::/0 is 2^128 - 1 addresses from ::).
+    Range6(Ipv6Addr, u128),
     /// The VMs of another group (`REMOTE_GROUP_ID`).
     Group(i32),
 }
@@ -82,7 +84,10 @@ impl Rule {
                 .filter(|v| !v.is_empty())
         };
         let peer = match (get("IP"), get("SIZE"), get(REMOTE_GROUP_ID)) {
-            (Some(ip), Some(size), None) => Peer::Range(ip.parse().ok()?, size.parse().ok()?),
+            (Some(ip), Some(size), None) => match ip.parse::<IpAddr>().ok()? {
+                IpAddr::V4(ip) => Peer::Range(ip, size.parse().ok()?),
+                IpAddr::V6(ip) => Peer::Range6(ip, size.parse().ok()?),
+            },
             (None, None, Some(group)) => Peer::Group(group.parse().ok()?),
             (None, None, None) => Peer::Any,
             _ => return None,
@@ -119,6 +124,10 @@ impl Rule {
         match self.peer {
             Peer::Any => {}
             Peer::Range(ip, size) => {
+                pairs.push(("IP".into(), ip.to_string()));
+                pairs.push(("SIZE".into(), size.to_string()));
+            }
+            Peer::Range6(ip, size) => {
                 pairs.push(("IP".into(), ip.to_string()));
                 pairs.push(("SIZE".into(), size.to_string()));
             }
@@ -172,7 +181,7 @@ impl Rule {
         }
     }
 
-    /// The rule's CIDR; none when it names a group.
+    /// The rule's IPv4 CIDR; none when it names IPv6 addresses or a group.
     fn cidr(&self) -> Option<String> {
         match self.peer {
             Peer::Any => Some("0.0.0.0/0".into()),
@@ -180,7 +189,19 @@ impl Rule {
                 let bits = 32 - size.max(1).ilog2();
                 Some(format!("{ip}/{bits}"))
             }
-            Peer::Group(_) => None,
+            Peer::Range6(..) | Peer::Group(_) => None,
+        }
+    }
+
+    /// The rule's IPv6 CIDR, if it names IPv6 addresses.
+    fn cidr6(&self) -> Option<String> {
+        match self.peer {
+            Peer::Range6(ip, size) => {
+                // The prefix whose block is the smallest holding `size` addresses.
+                let bits = (size.max(1) - 1).leading_zeros();
+                Some(format!("{ip}/{bits}"))
+            }
+            _ => None,
         }
     }
 
@@ -188,7 +209,7 @@ impl Rule {
     fn peer_text(&self) -> String {
         match self.peer {
             Peer::Group(id) => SECURITY_GROUP.id(id),
-            _ => self.cidr().unwrap_or_default(),
+            _ => self.cidr().or_else(|| self.cidr6()).unwrap_or_default(),
         }
     }
 }
@@ -217,6 +238,23 @@ fn parse_cidr(cidr: &str) -> Ec2Result<Option<(Ipv4Addr, u32)>> {
     };
     let network = Ipv4Addr::from(u32::from(ip) & mask);
     Ok(Some((network, 1u32 << (32 - bits))))
+}
+
+/// An IPv6 CIDR as (network address, number of addresses; 2^128 - 1 for ::/0).
+fn parse_cidr6(cidr: &str) -> Ec2Result<(Ipv6Addr, u128)> {
+    let bad = || malformed(format!("Invalid IPv6 CIDR '{cidr}'"));
+    let (ip, bits) = cidr.split_once('/').ok_or_else(bad)?;
+    let ip: Ipv6Addr = ip.parse().map_err(|_| bad())?;
+    let bits: u32 = bits.parse().ok().filter(|b| *b <= 128).ok_or_else(bad)?;
+    if bits == 0 {
+        return Ok((Ipv6Addr::UNSPECIFIED, u128::MAX));
+    }
+    let mask = if bits == 128 {
+        u128::MAX
+    } else {
+        !(u128::MAX >> bits)
+    };
+    Ok((Ipv6Addr::from(u128::from(ip) & mask), 1u128 << (128 - bits)))
 }
 
 /// The rules an `IpPermissions.N` (or the legacy flat parameters) asks for; `group` finds
@@ -248,11 +286,6 @@ fn requested_rules(
         if !perm.structs("PrefixListIds").is_empty() {
             return Err(malformed(
                 "Rules that name prefix lists are not supported; use CIDR ranges",
-            ));
-        }
-        if !perm.structs("Ipv6Ranges").is_empty() {
-            return Err(malformed(
-                "IPv6 ranges are not supported yet; use IPv4 CIDR ranges",
             ));
         }
         let proto_text = perm
@@ -304,6 +337,16 @@ fn requested_rules(
                 None => Peer::Any,
             };
             peers.push((peer, r.get("Description").unwrap_or("").to_string()));
+        }
+        for r in perm.structs("Ipv6Ranges") {
+            let cidr = r
+                .required("CidrIpv6")
+                .map_err(|_| Ec2Error::missing("Ipv6Ranges.N.CidrIpv6"))?;
+            let (ip, size) = parse_cidr6(cidr)?;
+            peers.push((
+                Peer::Range6(ip, size),
+                r.get("Description").unwrap_or("").to_string(),
+            ));
         }
         for g in perm.structs("Groups") {
             peers.push((
@@ -584,6 +627,9 @@ fn write_permissions<'a>(
         let (groups, ranges): (Vec<&Rule>, Vec<&Rule>) = members
             .into_iter()
             .partition(|r| matches!(r.peer, Peer::Group(_)));
+        let (ranges6, ranges): (Vec<&Rule>, Vec<&Rule>) = ranges
+            .into_iter()
+            .partition(|r| matches!(r.peer, Peer::Range6(..)));
         x.list("groups", groups, |x, r| {
             if let Peer::Group(id) = r.peer {
                 x.opt(
@@ -602,7 +648,12 @@ fn write_permissions<'a>(
                 x.text("description", &r.description);
             }
         })
-        .empty("ipv6Ranges")
+        .list("ipv6Ranges", ranges6, |x, r| {
+            x.text("cidrIpv6", &r.cidr6().unwrap_or_default());
+            if !r.description.is_empty() {
+                x.text("description", &r.description);
+            }
+        })
         .empty("prefixListIds");
     });
 }
@@ -720,6 +771,9 @@ pub async fn authorize(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec
                         )
                         .close("referencedGroupInfo");
                 }
+                Peer::Range6(..) => {
+                    x.text("cidrIpv6", &r.cidr6().unwrap_or_default());
+                }
                 _ => {
                     x.text("cidrIpv4", &r.cidr().unwrap_or_default());
                 }
@@ -771,6 +825,25 @@ mod tests {
         );
         assert!(parse_cidr("10.1.2.3").is_err());
         assert!(parse_cidr("10.1.2.3/33").is_err());
+        let (net, size) = parse_cidr6("2001:db8::1/64").expect("a /64");
+        assert_eq!((net.to_string(), size), ("2001:db8::".into(), 1u128 << 64));
+        assert_eq!(
+            parse_cidr6("::/0").expect("any"),
+            (Ipv6Addr::UNSPECIFIED, u128::MAX)
+        );
+        assert!(parse_cidr6("2001:db8::/129").is_err() && parse_cidr6("10.0.0.0/8").is_err());
+        for text in ["2001:db8::/64", "::/0", "2001:db8::1/128", "fe80::/10"] {
+            let (ip, size) = parse_cidr6(text).expect("a CIDR");
+            let r = Rule {
+                outbound: false,
+                protocol: "ALL".into(),
+                range: None,
+                icmp_type: None,
+                peer: Peer::Range6(ip, size),
+                description: String::new(),
+            };
+            assert_eq!(r.cidr6().as_deref(), Some(text));
+        }
         let r = Rule {
             outbound: false,
             protocol: "TCP".into(),
