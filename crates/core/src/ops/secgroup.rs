@@ -102,13 +102,14 @@ pub fn check_rule(rule: &[(String, String)]) -> Result<()> {
     }
     if let Some(ip) = get("IP") {
         // SIZE counts addresses: up to 2^32 - 1 from an IPv4 IP, 2^128 - 1 from an IPv6 one.
-        let size_ok = match ip.parse::<IpAddr>() {
-            Ok(IpAddr::V4(_)) => get("SIZE").and_then(|s| s.parse::<u32>().ok()).is_some(),
-            Ok(IpAddr::V6(_)) => get("SIZE").and_then(|s| s.parse::<u128>().ok()).is_some(),
+        let wrong_size = || Error::api("Wrong or empty SIZE.");
+        let size = get("SIZE")
+            .and_then(|s| s.parse::<u128>().ok())
+            .ok_or_else(wrong_size)?;
+        match ip.parse::<IpAddr>() {
+            Ok(IpAddr::V4(_)) if u32::try_from(size).is_err() => return Err(wrong_size()),
+            Ok(_) => {}
             Err(_) => return Err(Error::api("Wrong format for IP value.")),
-        };
-        if !size_ok {
-            return Err(Error::api("Wrong or empty SIZE."));
         }
     } else if let Some(net) = get("NETWORK_ID")
         && net.parse::<Oid>().is_err()
@@ -332,6 +333,31 @@ mod tests {
                 ("ICMP_TYPE", "x")
             ]))
             .is_err()
+        );
+    }
+
+    #[test]
+    fn sizes_fit_the_family_of_the_ip() {
+        let sized = |ip: &str, size: &str| {
+            check_rule(&rule(&[
+                ("PROTOCOL", "ALL"),
+                ("RULE_TYPE", "INBOUND"),
+                ("IP", ip),
+                ("SIZE", size),
+            ]))
+        };
+        assert!(sized("2001:db8::", "18446744073709551616").is_ok());
+        assert!(sized("::", &u128::MAX.to_string()).is_ok());
+        assert!(sized("10.0.0.0", "4294967295").is_ok());
+        assert!(sized("10.0.0.0", "4294967296").is_err());
+        // SIZE is checked before IP, as OpenNebula does.
+        let e = sized("nope", "x").expect_err("both wrong");
+        assert!(e.to_string().contains("SIZE"), "{e}");
+        assert!(
+            sized("nope", "1")
+                .expect_err("bad IP")
+                .to_string()
+                .contains("IP")
         );
     }
 }

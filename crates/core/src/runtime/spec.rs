@@ -268,7 +268,12 @@ fn rule(state: &State, r: &[(String, String)]) -> Option<FirewallRule> {
                 addresses.push(format!("{ip}-{last}"));
             }
             std::net::IpAddr::V6(ip) => {
-                let last = std::net::Ipv6Addr::from(u128::from(ip).saturating_add(size - 1));
+                // 2^128 - 1 addresses (the most SIZE can say) from :: is every address.
+                let last = if size == u128::MAX {
+                    std::net::Ipv6Addr::from(u128::MAX)
+                } else {
+                    std::net::Ipv6Addr::from(u128::from(ip).saturating_add(size - 1))
+                };
                 addresses.push(format!("{ip}-{last}"));
             }
         }
@@ -299,7 +304,9 @@ fn rule(state: &State, r: &[(String, String)]) -> Option<FirewallRule> {
         protocol: value(r, "PROTOCOL").unwrap_or("ALL").to_ascii_uppercase(),
         addresses,
         ports: value(r, "RANGE").map(str::to_string),
-        icmp_type: value(r, "ICMP_TYPE").and_then(|v| v.parse().ok()),
+        icmp_type: value(r, "ICMP_TYPE")
+            .or_else(|| value(r, "ICMPV6_TYPE"))
+            .and_then(|v| v.parse().ok()),
     })
 }
 

@@ -83,10 +83,20 @@ impl Rule {
                 .map(|(_, v)| v.trim().to_string())
                 .filter(|v| !v.is_empty())
         };
+        // Only whole CIDR blocks: other ranges would be shown as something else.
         let peer = match (get("IP"), get("SIZE"), get(REMOTE_GROUP_ID)) {
             (Some(ip), Some(size), None) => match ip.parse::<IpAddr>().ok()? {
-                IpAddr::V4(ip) => Peer::Range(ip, size.parse().ok()?),
-                IpAddr::V6(ip) => Peer::Range6(ip, size.parse().ok()?),
+                IpAddr::V4(ip) => {
+                    let size: u32 = size.parse().ok()?;
+                    (size.is_power_of_two() && u32::from(ip) & (size - 1) == 0)
+                        .then_some(Peer::Range(ip, size))?
+                }
+                IpAddr::V6(ip) => {
+                    let size: u128 = size.parse().ok()?;
+                    let whole = size == u128::MAX && ip.is_unspecified();
+                    (whole || (size.is_power_of_two() && u128::from(ip) & (size - 1) == 0))
+                        .then_some(Peer::Range6(ip, size))?
+                }
             },
             (None, None, Some(group)) => Peer::Group(group.parse().ok()?),
             (None, None, None) => Peer::Any,
@@ -832,6 +842,22 @@ mod tests {
             (Ipv6Addr::UNSPECIFIED, u128::MAX)
         );
         assert!(parse_cidr6("2001:db8::/129").is_err() && parse_cidr6("10.0.0.0/8").is_err());
+        let pairs = |ip: &str, size: &str| {
+            [
+                ("PROTOCOL", "TCP"),
+                ("RULE_TYPE", "inbound"),
+                ("IP", ip),
+                ("SIZE", size),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+        };
+        // Ranges that are not whole CIDR blocks are not EC2's to show.
+        assert!(Rule::from_pairs(&pairs("2001:db8::5", "3")).is_none());
+        assert!(Rule::from_pairs(&pairs("10.0.0.0", "1000")).is_none());
+        assert!(Rule::from_pairs(&pairs("10.0.0.4", "8")).is_none());
+        assert!(Rule::from_pairs(&pairs("10.0.0.8", "8")).is_some());
         for text in ["2001:db8::/64", "::/0", "2001:db8::1/128", "fe80::/10"] {
             let (ip, size) = parse_cidr6(text).expect("a CIDR");
             let r = Rule {
@@ -872,13 +898,16 @@ mod tests {
                 ("IpPermissions.3.FromPort", "5432"),
                 ("IpPermissions.3.ToPort", "5432"),
                 ("IpPermissions.3.Groups.1.GroupId", "sg-00000005"),
+                ("IpPermissions.4.IpProtocol", "-1"),
+                ("IpPermissions.4.Ipv6Ranges.1.CidrIpv6", "2001:db8::/48"),
             ]
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string())),
         );
         let rules = requested_rules(&p, false, &|_| Ok(5)).expect("rules");
-        assert_eq!(rules.len(), 4);
+        assert_eq!(rules.len(), 5);
         assert_eq!(rules[3].peer, Peer::Group(5));
+        assert_eq!(rules[4].cidr6().as_deref(), Some("2001:db8::/48"));
         assert_eq!(rules[0].range.as_deref(), Some("1000:2000"));
         assert_eq!(rules[1].peer, Peer::Any);
         assert_eq!(rules[2].icmp_type.as_deref(), Some("8"));
