@@ -291,19 +291,23 @@ pub async fn apply(nics: &[NicSpec]) -> Result<(), KvmError> {
     let _guard = LOCK.lock().await;
     ensure_base().await?;
     for nic in filtered {
-        let ip = match nic.ip.as_deref() {
-            Some(ip) => Some(
-                ip.parse::<std::net::Ipv4Addr>()
-                    .map_err(|_| KvmError::BadRequest(format!("bad NIC address \"{ip}\"")))?
-                    .to_string(),
-            ),
-            None => None,
-        };
-        let script = nic_script(nic, ip.as_deref())?;
+        let script = nic_script(nic, lease(nic)?.as_deref())?;
         remove_one(nic).await;
         nft(&script).await?;
     }
     Ok(())
+}
+
+/// The NIC's IPv4 lease, checked.
+fn lease(nic: &NicSpec) -> Result<Option<String>, KvmError> {
+    nic.ip
+        .as_deref()
+        .map(|ip| {
+            ip.parse::<std::net::Ipv4Addr>()
+                .map(|a| a.to_string())
+                .map_err(|_| KvmError::BadRequest(format!("bad NIC address \"{ip}\"")))
+        })
+        .transpose()
 }
 
 /// Applies a NIC's security groups again after they changed (also when it is no longer
@@ -323,15 +327,7 @@ pub async fn replace_rules(nic: &NicSpec) -> Result<(), KvmError> {
     if !(nic.filtered && nic.bridge.is_some()) {
         return refresh(nic).await;
     }
-    let ip = match nic.ip.as_deref() {
-        Some(ip) => Some(
-            ip.parse::<std::net::Ipv4Addr>()
-                .map_err(|_| KvmError::BadRequest(format!("bad NIC address \"{ip}\"")))?
-                .to_string(),
-        ),
-        None => None,
-    };
-    let script = nic_script(nic, ip.as_deref())?;
+    let script = nic_script(nic, lease(nic)?.as_deref())?;
     let _guard = LOCK.lock().await;
     ensure_base().await?;
     nft(&script).await

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use nubo_template::Template;
 use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
 
+use super::address_range::value;
 use super::generic::{check_name, fetch_for, parse_template};
 use super::owner::new_meta;
 use super::vnet::DEFAULT_SECGROUP;
@@ -23,9 +24,12 @@ pub const REMOTE_GROUP_ID: &str = "REMOTE_GROUP_ID";
 
 /// The group a rule's peers belong to, if it names one.
 pub fn remote_group(rule: &[(String, String)]) -> Option<Oid> {
-    rule.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(REMOTE_GROUP_ID))
-        .and_then(|(_, v)| v.trim().parse().ok())
+    value(rule, REMOTE_GROUP_ID)?.parse().ok()
+}
+
+/// The groups the rules of `t` name.
+fn named_groups(t: &Template) -> BTreeSet<Oid> {
+    t.vectors("RULE").filter_map(remote_group).collect()
 }
 
 /// Whether group `sg` has a rule naming group `other`.
@@ -125,9 +129,16 @@ pub fn check_rules(t: &Template) -> Result<()> {
 }
 
 /// Checks that `caller` may use every group the rules of `template` name.
-fn may_refer(state: &crate::state::State, caller: &Caller, template: &Template) -> Result<()> {
-    for other in template.vectors("RULE").filter_map(remote_group) {
-        fetch_for::<SecGroup>(state, caller, other, AuthOp::Use)?;
+/// Checks that `caller` may use every group the rules of `template` name, but those
+/// `already` named (by the rules the template replaces).
+fn may_refer(
+    state: &crate::state::State,
+    caller: &Caller,
+    template: &Template,
+    already: &BTreeSet<Oid>,
+) -> Result<()> {
+    for other in named_groups(template).difference(already) {
+        fetch_for::<SecGroup>(state, caller, *other, AuthOp::Use)?;
     }
     Ok(())
 }
@@ -160,7 +171,7 @@ impl Core {
             .ok_or_else(|| alloc(Error::api("No NAME in template for Security Group.")))?;
         check_rules(&template).map_err(alloc)?;
         self.write(move |tx| {
-            may_refer(tx.state, caller, &template)?;
+            may_refer(tx.state, caller, &template, &BTreeSet::new())?;
             store_new(tx, caller, name, template)
         })
         .await
@@ -212,18 +223,8 @@ impl Core {
     ) -> Result<Oid> {
         if let Ok(named) = parse_template(text) {
             self.read(|state| {
-                let before = state.get::<SecGroup>(id)?;
-                let known: BTreeSet<Oid> = before
-                    .template
-                    .vectors("RULE")
-                    .filter_map(remote_group)
-                    .collect();
-                for other in named.vectors("RULE").filter_map(remote_group) {
-                    if !known.contains(&other) {
-                        fetch_for::<SecGroup>(state, caller, other, AuthOp::Use)?;
-                    }
-                }
-                Ok(())
+                let before = named_groups(&state.get::<SecGroup>(id)?.template);
+                may_refer(state, caller, &named, &before)
             })?;
         }
         // New rules reach the group's VMs at once, as after a commit.
@@ -242,7 +243,7 @@ impl Core {
         let name = name.trim().to_string();
         self.write(move |tx| {
             let source = fetch_for::<SecGroup>(tx.state, caller, id, AuthOp::Use)?;
-            may_refer(tx.state, caller, &source.template)?;
+            may_refer(tx.state, caller, &source.template, &BTreeSet::new())?;
             store_new(tx, caller, name, source.template.clone())
         })
         .await

@@ -170,6 +170,23 @@ fn operation(op: DriverOp) -> Operation {
 /// migration's previous host).
 type Prepared = (Arc<dyn Hypervisor>, Request, Option<Arc<dyn Hypervisor>>);
 
+/// A request for `operation` on `vm` at `host` (operation number `seq`), without a spec,
+/// a target host or a migration address.
+pub(super) fn request_for(vm: &Vm, host: &Host, operation: Operation, seq: u64) -> Request {
+    Request {
+        vm_id: vm.meta.id,
+        operation,
+        deploy_id: vm.deploy_id.clone(),
+        host: host.name.clone(),
+        target_host: None,
+        vcpu: vm.vcpu,
+        memory_mb: u64::try_from(vm.memory_mb).unwrap_or(0),
+        spec: None,
+        migrate_uri: None,
+        seq,
+    }
+}
+
 /// Builds the request for `d` from the state, or the reason it cannot run.
 fn request(core: &Core, d: &Dispatch) -> Result<Prepared, String> {
     core.read(|state| {
@@ -206,16 +223,9 @@ fn request(core: &Core, d: &Dispatch) -> Result<Prepared, String> {
         Ok((
             driver,
             Request {
-                vm_id: d.vm_id,
-                operation: operation(d.op),
-                deploy_id: vm.deploy_id.clone(),
-                host: host.name.clone(),
                 target_host: target,
-                vcpu: vm.vcpu,
-                memory_mb: u64::try_from(vm.memory_mb).unwrap_or(0),
                 spec,
-                migrate_uri: None,
-                seq: d.seq,
+                ..request_for(vm, host, operation(d.op), d.seq)
             },
             peer_driver,
         ))
@@ -379,18 +389,12 @@ pub(crate) fn restore_guests(core: &Core) -> nubo_types::Result<()> {
             let Some(host) = state.hosts.get(&hid) else {
                 continue;
             };
-            by_host.entry(hid).or_default().push(Request {
-                vm_id: vm.meta.id,
-                operation: Operation::Deploy,
-                deploy_id: vm.deploy_id.clone(),
-                host: host.name.clone(),
-                target_host: None,
-                vcpu: vm.vcpu,
-                memory_mb: u64::try_from(vm.memory_mb).unwrap_or(0),
-                spec: None,
-                migrate_uri: None,
-                seq: vm.op_seq,
-            });
+            by_host.entry(hid).or_default().push(request_for(
+                vm,
+                host,
+                Operation::Deploy,
+                vm.op_seq,
+            ));
         }
         Ok(by_host)
     })?;

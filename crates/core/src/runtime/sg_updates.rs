@@ -17,8 +17,11 @@ use tokio::sync::Semaphore;
 
 use crate::Core;
 use crate::model::{Host, Vm};
+use crate::ops::address_range::value;
 use crate::ops::secgroup_updates::{Also, Outcome, SgUpdate, Step, step};
 use crate::ops::vm::security_groups;
+
+use super::drivers::request_for;
 
 /// How often outdated VMs are looked for without being woken.
 const ROUND: Duration = Duration::from_secs(2);
@@ -141,26 +144,16 @@ async fn refresh(core: &Core, update: &SgUpdate) -> Result<Outcome, String> {
                         .any(|g| update.group_ids.contains(g))
                 })
                 .filter_map(|nic| {
-                    let nic_id = nic
-                        .iter()
-                        .find(|(k, _)| k == "NIC_ID")
-                        .and_then(|(_, v)| v.parse().ok())?;
+                    let nic_id = value(nic, "NIC_ID")?.parse().ok()?;
                     let spec = spec.clone().map(|mut s| {
                         s.change = Some(Change::UpdateNic { nic_id });
                         Box::new(s)
                     });
+                    // Not one of the VM's own operations (number 0): the agent does not
+                    // count it.
                     Some(Request {
-                        vm_id: vm.meta.id,
-                        operation: Operation::UpdateSecurityGroups,
-                        deploy_id: vm.deploy_id.clone(),
-                        host: host.name.clone(),
-                        target_host: None,
-                        vcpu: vm.vcpu,
-                        memory_mb: u64::try_from(vm.memory_mb).unwrap_or(0),
                         spec,
-                        migrate_uri: None,
-                        // Not one of the VM's own operations: the agent does not count it.
-                        seq: 0,
+                        ..request_for(vm, &host, Operation::UpdateSecurityGroups, 0)
                     })
                 })
                 .collect();

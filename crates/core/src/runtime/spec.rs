@@ -10,6 +10,7 @@ use nubo_types::states::{ImageType, LcmState, VmState};
 
 use crate::model::{PendingChange, Vm};
 use crate::ops::address_range::value;
+use crate::ops::vm::security_groups;
 use crate::state::State;
 
 pub(super) fn yes(pairs: &[(String, String)], key: &str) -> bool {
@@ -176,11 +177,7 @@ fn nic(state: &State, pairs: &[(String, String)]) -> NicSpec {
     let vnet = value(pairs, "NETWORK_ID")
         .and_then(|v| v.parse().ok())
         .and_then(|id| state.vnets.get(&id));
-    let groups: Vec<i32> = value(pairs, "SECURITY_GROUPS")
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|v| v.trim().parse().ok())
-        .collect();
+    let groups = security_groups(pairs);
     let rules = groups
         .iter()
         .filter_map(|id| state.secgroups.get(id))
@@ -234,7 +231,7 @@ fn member_addresses(state: &State, gid: i32) -> Vec<String> {
             continue;
         }
         for nic in vm.template.vectors("NIC") {
-            if !crate::ops::vm::security_groups(nic).contains(&gid) {
+            if !security_groups(nic).contains(&gid) {
                 continue;
             }
             for key in ["IP", "IP6", "IP6_GLOBAL", "IP6_ULA"] {

@@ -405,9 +405,7 @@ impl Facts for Group {
 }
 
 fn visible(ctx: &Ctx) -> Ec2Result<Vec<Group>> {
-    Ok(ctx
-        .core
-        .pool_info::<SecGroup>(&ctx.caller, PoolFilter::ALL)?
+    Ok(seen(ctx)?
         .into_iter()
         .map(|sg| Group {
             tags: tags::read(&sg.template),
@@ -424,17 +422,24 @@ pub fn not_found(what: &str) -> Ec2Error {
     )
 }
 
-/// The group a request names by `GroupId` or `GroupName` (the caller's own first).
-fn target(ctx: &Ctx, p: &Params) -> Ec2Result<Arc<SecGroup>> {
-    let groups: Vec<Arc<SecGroup>> = visible(ctx)?.into_iter().map(|g| g.sg).collect();
+/// Every group the caller sees.
+fn seen(ctx: &Ctx) -> Ec2Result<Vec<Arc<SecGroup>>> {
+    Ok(ctx
+        .core
+        .pool_info::<SecGroup>(&ctx.caller, PoolFilter::ALL)?)
+}
+
+/// The group a request names by `GroupId` or `GroupName` (the caller's own first), among
+/// `groups`.
+fn target(ctx: &Ctx, groups: &[Arc<SecGroup>], p: &Params) -> Ec2Result<Arc<SecGroup>> {
     if let Some(text) = p.get("GroupId").filter(|g| !g.is_empty()) {
-        return by_id(&groups, text).cloned();
+        return by_id(groups, text).cloned();
     }
     let name = p
         .get("GroupName")
         .filter(|g| !g.is_empty())
         .ok_or_else(|| Ec2Error::missing("GroupId"))?;
-    by_name(ctx, &groups, name).cloned()
+    by_name(ctx, groups, name).cloned()
 }
 
 /// The group `text` (`sg-…`) among `groups`.
@@ -459,9 +464,7 @@ fn by_name<'a>(ctx: &Ctx, groups: &'a [Arc<SecGroup>], name: &str) -> Ec2Result<
 /// The groups a launch names by `SecurityGroupId.N` (ids) and `SecurityGroup.N` (names),
 /// which the caller must be able to use.
 pub fn requested_ids(ctx: &Ctx, p: &Params) -> Ec2Result<Vec<i32>> {
-    let groups = ctx
-        .core
-        .pool_info::<SecGroup>(&ctx.caller, PoolFilter::ALL)?;
+    let groups = seen(ctx)?;
     let mut out = Vec::new();
     for text in p.list("SecurityGroupId") {
         out.push(by_id(&groups, text)?.meta.id);
@@ -476,14 +479,13 @@ pub fn requested_ids(ctx: &Ctx, p: &Params) -> Ec2Result<Vec<i32>> {
 /// The group a rule's `Groups.M` pair names by `GroupId` or `GroupName`: to be added, one
 /// the caller may use; to be removed, any id (a rule may outlive the caller's access to
 /// the group it names).
-fn peer_group(ctx: &Ctx, pair: &Params, adding: bool) -> Ec2Result<i32> {
+fn peer_group(ctx: &Ctx, groups: &[Arc<SecGroup>], pair: &Params, adding: bool) -> Ec2Result<i32> {
     if !adding && let Some(text) = pair.get("GroupId").filter(|t| !t.is_empty()) {
         return SECURITY_GROUP.parse(text);
     }
-    let groups: Vec<Arc<SecGroup>> = visible(ctx)?.into_iter().map(|g| g.sg).collect();
     let id = match (pair.get("GroupId"), pair.get("GroupName")) {
-        (Some(text), _) if !text.is_empty() => by_id(&groups, text)?.meta.id,
-        (_, Some(name)) if !name.is_empty() => by_name(ctx, &groups, name)?.meta.id,
+        (Some(text), _) if !text.is_empty() => by_id(groups, text)?.meta.id,
+        (_, Some(name)) if !name.is_empty() => by_name(ctx, groups, name)?.meta.id,
         _ => return Err(Ec2Error::missing("IpPermissions.N.Groups.M.GroupId")),
     };
     if adding {
@@ -742,15 +744,13 @@ async fn edit_rules(ctx: &Ctx, id: i32, change: RuleEdit) -> Ec2Result<()> {
 
 /// AuthorizeSecurityGroupIngress / AuthorizeSecurityGroupEgress.
 pub async fn authorize(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec2Result<()> {
-    let sg = target(ctx, p)?;
-    let wanted = requested_rules(p, outbound, &|g| peer_group(ctx, g, true))?;
+    let groups = seen(ctx)?;
+    let sg = target(ctx, &groups, p)?;
+    let wanted = requested_rules(p, outbound, &|g| peer_group(ctx, &groups, g, true))?;
     ctx.may::<SecGroup>(sg.meta.id, AuthOp::Manage)?;
     ctx.proceed()?;
     let shown = wanted.clone();
-    let owners: HashMap<i32, i32> = visible(ctx)?
-        .iter()
-        .map(|g| (g.sg.meta.id, g.sg.meta.uid))
-        .collect();
+    let owners: HashMap<i32, i32> = groups.iter().map(|g| (g.meta.id, g.meta.uid)).collect();
     edit_rules(ctx, sg.meta.id, RuleEdit::Add(wanted)).await?;
     x.flag("return", true).list(
         "securityGroupRuleSet",
@@ -795,8 +795,9 @@ pub async fn authorize(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec
 
 /// RevokeSecurityGroupIngress / RevokeSecurityGroupEgress.
 pub async fn revoke(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec2Result<()> {
-    let sg = target(ctx, p)?;
-    let wanted = requested_rules(p, outbound, &|g| peer_group(ctx, g, false))?;
+    let groups = seen(ctx)?;
+    let sg = target(ctx, &groups, p)?;
+    let wanted = requested_rules(p, outbound, &|g| peer_group(ctx, &groups, g, false))?;
     ctx.may::<SecGroup>(sg.meta.id, AuthOp::Manage)?;
     ctx.proceed()?;
     edit_rules(ctx, sg.meta.id, RuleEdit::Remove(wanted)).await?;
@@ -806,7 +807,7 @@ pub async fn revoke(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec2Re
 
 /// DeleteSecurityGroup.
 pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
-    let sg = target(ctx, p)?;
+    let sg = target(ctx, &seen(ctx)?, p)?;
     ctx.may::<SecGroup>(sg.meta.id, AuthOp::Manage)?;
     ctx.proceed()?;
     ctx.core

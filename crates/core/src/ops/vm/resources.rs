@@ -63,7 +63,7 @@ fn name_owner(tx: &Tx, pairs: &[(String, String)], prefix: &str, caller: &Caller
 }
 
 /// Disk target names: vda, vdb, … (hd, sd by DEV_PREFIX).
-fn target_name(prefix: &str, index: usize) -> String {
+pub fn target_name(prefix: &str, index: usize) -> String {
     let mut suffix = String::new();
     let mut n = index;
     loop {

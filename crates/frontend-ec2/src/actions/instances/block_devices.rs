@@ -6,6 +6,8 @@
 use std::collections::HashSet;
 
 use nubo_core::model::Image;
+use nubo_core::ops::address_range::value;
+use nubo_core::ops::vm::target_name;
 use nubo_types::states::ImageState;
 
 use crate::error::{Ec2Error, Ec2Result};
@@ -75,13 +77,6 @@ fn pairs(list: &[(&str, String)]) -> Pairs {
         .collect()
 }
 
-fn value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v.as_str())
-}
-
 /// `InvalidBlockDeviceMapping` with `message`.
 fn invalid(message: impl Into<String>) -> Ec2Error {
     Ec2Error::client("InvalidBlockDeviceMapping", message)
@@ -90,20 +85,6 @@ fn invalid(message: impl Into<String>) -> Ec2Error {
 /// `Unsupported` with `message`.
 fn unsupported(message: impl Into<String>) -> Ec2Error {
     Ec2Error::client("Unsupported", message)
-}
-
-/// The target name `index` (from 0) gets with prefix `prefix`, as the core names them.
-fn target_name(prefix: &str, index: usize) -> String {
-    let mut suffix = String::new();
-    let mut n = index;
-    loop {
-        suffix.insert(0, char::from(b'a' + (n % 26) as u8));
-        if n < 26 {
-            break;
-        }
-        n = n / 26 - 1;
-    }
-    format!("{prefix}{suffix}")
 }
 
 /// Whether `device` names the root disk (`/dev/vda`, `/dev/sda`, `/dev/xvda`, or one of
