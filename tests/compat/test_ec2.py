@@ -785,6 +785,8 @@ def test_block_device_mappings(cloud, alice, ec2):
     assert made.findtext("IMAGE_ID") == str(int(snap[5:])) and made.findtext("SIZE") == "2048"
     assert made.findtext("TARGET") == "vdd" and made.findtext("PERSISTENT") == "NO"
     ec2.terminate_instances(InstanceIds=ids)
+    # The snapshot is in use until the instance is gone (deleted below).
+    fast(ec2, "instance_terminated", ids)
 
     # Mappings that cannot be: EC2's errors, and nothing launched or left behind.
     before = len(ec2.describe_instances()["Reservations"])
