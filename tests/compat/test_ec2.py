@@ -519,7 +519,10 @@ def test_security_groups(cloud, alice, ec2):
     g = ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0]
     assert g["GroupName"] == name and g["Description"] == "web servers"
     assert g["IpPermissions"] == []
-    assert g["IpPermissionsEgress"][0]["IpProtocol"] == "-1"
+    # All egress: one Nubo rule for any address, which EC2 shows for both families.
+    [egress] = g["IpPermissionsEgress"]
+    assert egress["IpProtocol"] == "-1"
+    assert egress["IpRanges"] == [{"CidrIp": "0.0.0.0/0"}] and egress["Ipv6Ranges"] == [{"CidrIpv6": "::/0"}]
     assert {"Key": "role", "Value": "web"} in g["Tags"]
     ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "ssh"}]},
@@ -535,15 +538,27 @@ def test_security_groups(cloud, alice, ec2):
              for p in g["IpPermissions"]}
     assert perms == {("tcp", 22, 22): ["10.0.0.0/8"], ("tcp", 8000, 8080): ["0.0.0.0/0"],
                      ("icmp", 8, -1): ["192.168.1.7/32"]}
+    assert all(p["Ipv6Ranges"] == [] for p in g["IpPermissions"])
     # Nubo holds them as rules, which pyone sees.
     sg = cloud.one.xml("secgroup.info", int(gid[3:]))
     rules = [{c.tag: c.text for c in r} for r in sg.findall("TEMPLATE/RULE")]
     assert {"PROTOCOL": "TCP", "RULE_TYPE": "inbound", "RANGE": "22", "IP": "10.0.0.0",
             "SIZE": "16777216", "DESCRIPTION": "ssh"} in rules
+    # 0.0.0.0/0 is every IPv4 address, and no IPv6 one.
+    assert {"PROTOCOL": "TCP", "RULE_TYPE": "inbound", "RANGE": "8000:8080", "IP": "0.0.0.0",
+            "SIZE": str(2 ** 32 - 1)} in rules
     # The CLI's short form, and egress.
     cloud.aws(alice, "authorize-security-group-ingress", "--group-name", name,
               "--protocol", "udp", "--port", "53", "--cidr", "10.1.0.0/16")
+    # Revoking IPv4 egress leaves IPv6 egress, then that goes too.
     ec2.revoke_security_group_egress(GroupId=gid, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    [egress] = ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0]["IpPermissionsEgress"]
+    assert egress["IpRanges"] == [] and egress["Ipv6Ranges"] == [{"CidrIpv6": "::/0"}]
+    rules = [{c.tag: c.text for c in r} for r in cloud.one.xml("secgroup.info", int(gid[3:])).findall("TEMPLATE/RULE")]
+    assert {"PROTOCOL": "ALL", "RULE_TYPE": "outbound", "IP": "::", "SIZE": str(2 ** 128 - 1)} in rules
+    assert code_of(ec2.revoke_security_group_egress, GroupId=gid, IpPermissions=[
+        {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]) == "InvalidPermission.NotFound"
+    ec2.revoke_security_group_egress(GroupId=gid, IpPermissions=[{"IpProtocol": "-1", "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}])
     ec2.authorize_security_group_egress(GroupId=gid, IpPermissions=[
         {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
     g = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]}])["SecurityGroups"][0]

@@ -265,6 +265,14 @@ def test_security_groups_filter_ipv6_too(cloud, guest):
     wait_for(lambda: not pings6(addr, lab.lan), timeout=30, what="ICMPv6 from outside the range blocked")
     one.secgroup.update(icmp6, rule6.format("fe80::", 2 ** 64), 0)
     wait_for(lambda: pings6(addr, lab.lan), timeout=30, what="ICMPv6 from inside the range allowed")
+    # Every IPv4 address (EC2's 0.0.0.0/0) is no IPv6 one; every IPv6 address (::/0) is.
+    one.secgroup.update(
+        icmp6, f'RULE=[PROTOCOL="ALL", RULE_TYPE="inbound", IP="0.0.0.0", SIZE="{2 ** 32 - 1}"]', 0)
+    wait_for(lambda: pings(nic["IP"]), timeout=30, what="IPv4 from any IPv4 address allowed")
+    assert not pings6(addr, lab.lan), "a rule for every IPv4 address lets no IPv6 in"
+    one.secgroup.update(icmp6, rule6.format("::", 2 ** 128 - 1), 0)
+    wait_for(lambda: pings6(addr, lab.lan), timeout=30, what="ICMPv6 from any IPv6 address allowed")
+    assert not pings(nic["IP"]), "a rule for every IPv6 address lets no IPv4 in"
 
     one.vm.detachsg(vid, 0, icmp6)
     wait_running(one, h, vid)

@@ -260,8 +260,13 @@ fn rule(state: &State, r: &[(String, String)]) -> Option<FirewallRule> {
             .max(1);
         match ip.parse::<std::net::IpAddr>().ok()? {
             std::net::IpAddr::V4(ip) => {
+                // 2^32 - 1 addresses (the most SIZE can say) from 0.0.0.0 is every address.
                 let size = u32::try_from(size).unwrap_or(u32::MAX);
-                let last = std::net::Ipv4Addr::from(u32::from(ip).saturating_add(size - 1));
+                let last = if size == u32::MAX {
+                    std::net::Ipv4Addr::BROADCAST
+                } else {
+                    std::net::Ipv4Addr::from(u32::from(ip).saturating_add(size - 1))
+                };
                 addresses.push(format!("{ip}-{last}"));
             }
             std::net::IpAddr::V6(ip) => {
@@ -346,6 +351,20 @@ mod tests {
         let v4 = rule(&state, &pairs(&[("IP", "10.0.0.5"), ("SIZE", "5")])).expect("a rule");
         assert_eq!(v4.addresses, vec!["10.0.0.5-10.0.0.9".to_string()]);
         assert!(rule(&state, &pairs(&[("IP", "not-an-address")])).is_none());
+        // The most SIZE can say, from the first address, is every address of the family.
+        let all4 = rule(&state, &pairs(&[("IP", "0.0.0.0"), ("SIZE", "4294967295")]));
+        assert_eq!(
+            all4.expect("a rule").addresses,
+            vec!["0.0.0.0-255.255.255.255".to_string()]
+        );
+        let all6 = rule(
+            &state,
+            &pairs(&[("IP", "::"), ("SIZE", &u128::MAX.to_string())]),
+        );
+        assert_eq!(
+            all6.expect("a rule").addresses,
+            vec!["::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".to_string()]
+        );
         let net = rule(
             &state,
             &pairs(&[("IP", "2001:db8::"), ("SIZE", "18446744073709551616")]),

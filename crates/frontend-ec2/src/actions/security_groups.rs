@@ -1,7 +1,10 @@
 //! Security groups are Nubo security groups; an IpPermission is one `RULE` per address
 //! range or group (`RULE_TYPE` inbound for ingress, outbound for egress; `PROTOCOL`;
-//! `RANGE` of ports; `IP`/`SIZE` from a CIDR, none for 0.0.0.0/0, or `REMOTE_GROUP_ID` for
-//! a group pair; `ICMP_TYPE`). A new group allows all egress, as on EC2. Changes reach the
+//! `RANGE` of ports; `IP`/`SIZE` from a CIDR (`0.0.0.0/0` is 2^32 - 1 addresses from
+//! 0.0.0.0, `::/0` 2^128 - 1 from ::, the most `SIZE` says: every address of the family),
+//! or `REMOTE_GROUP_ID` for a group pair; `ICMP_TYPE`). A rule without `IP` lets in every
+//! address, so EC2 shows it as both `0.0.0.0/0` and `::/0`, and revoking one of them leaves
+//! a rule for the other. A new group allows all egress, as on EC2. Changes reach the
 //! group's VMs at once (the group is committed).
 
 use std::collections::HashMap;
@@ -45,9 +48,9 @@ struct Rule {
 /// The other end of a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Peer {
-    /// Any address (0.0.0.0/0: no `IP`).
+    /// Any address, IPv4 or IPv6 (no `IP`).
     Any,
-    /// `IP` and `SIZE` (an IPv4 CIDR).
+    /// `IP` and `SIZE` (an IPv4 CIDR; 0.0.0.0/0 is 2^32 - 1 addresses from 0.0.0.0).
     Range(Ipv4Addr, u32),
     /// `IP` and `SIZE` (an IPv6 CIDR; ::/0 is 2^128 - 1 addresses from ::).
     Range6(Ipv6Addr, u128),
@@ -88,7 +91,8 @@ impl Rule {
             (Some(ip), Some(size), None) => match ip.parse::<IpAddr>().ok()? {
                 IpAddr::V4(ip) => {
                     let size: u32 = size.parse().ok()?;
-                    (size.is_power_of_two() && u32::from(ip) & (size - 1) == 0)
+                    let whole = size == u32::MAX && ip.is_unspecified();
+                    (whole || (size.is_power_of_two() && u32::from(ip) & (size - 1) == 0))
                         .then_some(Peer::Range(ip, size))?
                 }
                 IpAddr::V6(ip) => {
@@ -149,6 +153,21 @@ impl Rule {
         Attribute::vector("RULE", pairs)
     }
 
+    /// The rule as EC2 sees it: a rule for any address is one for all IPv4 addresses and
+    /// one for all IPv6 addresses.
+    fn shown(&self) -> Vec<Rule> {
+        match self.peer {
+            Peer::Any => [ANY_V4, ANY_V6]
+                .into_iter()
+                .map(|peer| Rule {
+                    peer,
+                    ..self.clone()
+                })
+                .collect(),
+            _ => vec![self.clone()],
+        }
+    }
+
     /// Same rule, descriptions aside.
     fn same(&self, other: &Rule) -> bool {
         Rule {
@@ -191,15 +210,15 @@ impl Rule {
         }
     }
 
-    /// The rule's IPv4 CIDR; none when it names IPv6 addresses or a group.
+    /// The rule's IPv4 CIDR, if it names IPv4 addresses.
     fn cidr(&self) -> Option<String> {
         match self.peer {
-            Peer::Any => Some("0.0.0.0/0".into()),
             Peer::Range(ip, size) => {
-                let bits = 32 - size.max(1).ilog2();
+                // The prefix whose block is the smallest holding `size` addresses.
+                let bits = (size.max(1) - 1).leading_zeros();
                 Some(format!("{ip}/{bits}"))
             }
-            Peer::Range6(..) | Peer::Group(_) => None,
+            _ => None,
         }
     }
 
@@ -224,22 +243,31 @@ impl Rule {
     }
 }
 
+/// Every IPv4 address (0.0.0.0/0).
+const ANY_V4: Peer = Peer::Range(Ipv4Addr::UNSPECIFIED, u32::MAX);
+/// Every IPv6 address (::/0).
+const ANY_V6: Peer = Peer::Range6(Ipv6Addr::UNSPECIFIED, u128::MAX);
+
+/// The group's rules as EC2 sees them (see [`Rule::shown`]).
 fn rules_of(t: &Template) -> Vec<Rule> {
-    t.vectors("RULE").filter_map(Rule::from_pairs).collect()
+    t.vectors("RULE")
+        .filter_map(Rule::from_pairs)
+        .flat_map(|r| r.shown())
+        .collect()
 }
 
 fn malformed(message: impl Into<String>) -> Ec2Error {
     Ec2Error::client("InvalidParameterValue", message)
 }
 
-/// A CIDR as (network address, number of addresses); `None` for 0.0.0.0/0.
-fn parse_cidr(cidr: &str) -> Ec2Result<Option<(Ipv4Addr, u32)>> {
+/// An IPv4 CIDR as (network address, number of addresses; 2^32 - 1 for 0.0.0.0/0).
+fn parse_cidr(cidr: &str) -> Ec2Result<(Ipv4Addr, u32)> {
     let bad = || malformed(format!("Invalid IPv4 CIDR '{cidr}'"));
     let (ip, bits) = cidr.split_once('/').ok_or_else(bad)?;
     let ip: Ipv4Addr = ip.parse().map_err(|_| bad())?;
     let bits: u32 = bits.parse().ok().filter(|b| *b <= 32).ok_or_else(bad)?;
     if bits == 0 {
-        return Ok(None);
+        return Ok((Ipv4Addr::UNSPECIFIED, u32::MAX));
     }
     let mask = if bits == 32 {
         u32::MAX
@@ -247,7 +275,7 @@ fn parse_cidr(cidr: &str) -> Ec2Result<Option<(Ipv4Addr, u32)>> {
         !(u32::MAX >> bits)
     };
     let network = Ipv4Addr::from(u32::from(ip) & mask);
-    Ok(Some((network, 1u32 << (32 - bits))))
+    Ok((network, 1u32 << (32 - bits)))
 }
 
 /// An IPv6 CIDR as (network address, number of addresses; 2^128 - 1 for ::/0).
@@ -342,11 +370,11 @@ fn requested_rules(
             let cidr = r
                 .required("CidrIp")
                 .map_err(|_| Ec2Error::missing("IpRanges.N.CidrIp"))?;
-            let peer = match parse_cidr(cidr)? {
-                Some((ip, size)) => Peer::Range(ip, size),
-                None => Peer::Any,
-            };
-            peers.push((peer, r.get("Description").unwrap_or("").to_string()));
+            let (ip, size) = parse_cidr(cidr)?;
+            peers.push((
+                Peer::Range(ip, size),
+                r.get("Description").unwrap_or("").to_string(),
+            ));
         }
         for r in perm.structs("Ipv6Ranges") {
             let cidr = r
@@ -365,7 +393,8 @@ fn requested_rules(
             ));
         }
         if peers.is_empty() {
-            peers.push((Peer::Any, String::new()));
+            // As EC2's legacy form: no CidrIp is 0.0.0.0/0.
+            peers.push((ANY_V4, String::new()));
         }
         for (peer, description) in peers {
             out.push(Rule {
@@ -678,68 +707,83 @@ enum RuleEdit {
     Remove(Vec<Rule>),
 }
 
-/// Edits the group's rules in one write, then brings its VMs up to date. Only rules EC2
-/// can express are matched; every other `RULE` stays as it is.
+/// Edits the group's rules in one write, then brings its VMs up to date.
 async fn edit_rules(ctx: &Ctx, id: i32, change: RuleEdit) -> Ec2Result<()> {
-    ctx.edit::<SecGroup, _>(id, move |t| {
-            // Index by index as `remove("RULE")` gives them back below.
-            let existing: Vec<Option<Rule>> = t
-                .get_all("RULE")
-                .map(|a| a.value.as_vector().and_then(Rule::from_pairs))
-                .collect();
-            let mut gone = vec![false; existing.len()];
-            let mut added = Vec::new();
-            match change {
-                RuleEdit::Add(rules) => {
-                    for r in rules {
-                        if existing.iter().flatten().any(|e| e.same(&r)) {
-                            return Err(Ec2Error::client(
-                                "InvalidPermission.Duplicate",
-                                format!(
-                                    "the specified rule \"peer: {}, {}, ALLOW\" already exists",
-                                    r.peer_text(),
-                                    r.protocol
-                                ),
-                            ));
-                        }
-                        added.push(r.to_attribute());
-                    }
-                }
-                RuleEdit::Remove(rules) => {
-                    for r in rules {
-                        let at = existing.iter().enumerate().position(|(n, e)| {
-                            !gone[n] && e.as_ref().is_some_and(|e| e.same(&r))
-                        });
-                        match at {
-                            Some(n) => gone[n] = true,
-                            None => {
-                                return Err(Ec2Error::client(
-                                    "InvalidPermission.NotFound",
-                                    format!(
-                                        "The specified rule does not exist in this security group ({} {})",
-                                        r.protocol,
-                                        r.peer_text()
-                                    ),
-                                ));
-                            }
-                        }
-                    }
-                }
-            }
-            let kept: Vec<Attribute> = t
-                .remove("RULE")
-                .into_iter()
-                .zip(gone)
-                .filter_map(|(a, g)| (!g).then_some(a))
-                .collect();
-            for a in kept.into_iter().chain(added) {
-                t.push(a);
-            }
-            Ok(nubo_core::ops::secgroup::check_rules(t)?)
-        })
+    ctx.edit::<SecGroup, _>(id, move |t| apply(t, change))
         .await?;
     ctx.core.secgroup_commit(&ctx.caller, id, false).await?;
     Ok(())
+}
+
+/// Applies `change` to a group's template. Only rules EC2 can express are matched; every
+/// other `RULE` stays as it is. Revoking one family from a rule for any address leaves a
+/// rule for the other.
+fn apply(t: &mut Template, change: RuleEdit) -> Ec2Result<()> {
+    // Index by index as `remove("RULE")` gives them back below.
+    let existing: Vec<Option<Rule>> = t
+        .get_all("RULE")
+        .map(|a| a.value.as_vector().and_then(Rule::from_pairs))
+        .collect();
+    let mut gone = vec![false; existing.len()];
+    let mut added: Vec<Rule> = Vec::new();
+    match change {
+        RuleEdit::Add(rules) => {
+            for r in rules {
+                let shown = existing.iter().flatten().flat_map(Rule::shown);
+                if shown.chain(added.iter().cloned()).any(|e| e.same(&r)) {
+                    return Err(Ec2Error::client(
+                        "InvalidPermission.Duplicate",
+                        format!(
+                            "the specified rule \"peer: {}, {}, ALLOW\" already exists",
+                            r.peer_text(),
+                            r.protocol
+                        ),
+                    ));
+                }
+                added.push(r);
+            }
+        }
+        RuleEdit::Remove(rules) => {
+            for r in rules {
+                // What is left of a rule for any address, revoked before.
+                if let Some(n) = added.iter().position(|a| a.same(&r)) {
+                    added.remove(n);
+                    continue;
+                }
+                let at = existing.iter().enumerate().find_map(|(n, e)| {
+                    e.as_ref()
+                        .filter(|e| !gone[n] && e.shown().iter().any(|s| s.same(&r)))
+                        .map(|e| (n, e))
+                });
+                match at {
+                    Some((n, e)) => {
+                        gone[n] = true;
+                        added.extend(e.shown().into_iter().filter(|s| !s.same(&r)));
+                    }
+                    None => {
+                        return Err(Ec2Error::client(
+                            "InvalidPermission.NotFound",
+                            format!(
+                                "The specified rule does not exist in this security group ({} {})",
+                                r.protocol,
+                                r.peer_text()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    let kept: Vec<Attribute> = t
+        .remove("RULE")
+        .into_iter()
+        .zip(gone)
+        .filter_map(|(a, g)| (!g).then_some(a))
+        .collect();
+    for a in kept.into_iter().chain(added.iter().map(Rule::to_attribute)) {
+        t.push(a);
+    }
+    Ok(nubo_core::ops::secgroup::check_rules(t)?)
 }
 
 /// AuthorizeSecurityGroupIngress / AuthorizeSecurityGroupEgress.
@@ -825,14 +869,17 @@ mod tests {
 
     #[test]
     fn cidrs_become_ip_and_size_and_back() {
-        assert_eq!(parse_cidr("0.0.0.0/0").expect("any"), None);
+        assert_eq!(
+            parse_cidr("0.0.0.0/0").expect("any"),
+            (Ipv4Addr::UNSPECIFIED, u32::MAX)
+        );
         assert_eq!(
             parse_cidr("10.1.2.3/24").expect("net"),
-            Some((Ipv4Addr::new(10, 1, 2, 0), 256))
+            (Ipv4Addr::new(10, 1, 2, 0), 256)
         );
         assert_eq!(
             parse_cidr("10.1.2.3/32").expect("one"),
-            Some((Ipv4Addr::new(10, 1, 2, 3), 1))
+            (Ipv4Addr::new(10, 1, 2, 3), 1)
         );
         assert!(parse_cidr("10.1.2.3").is_err());
         assert!(parse_cidr("10.1.2.3/33").is_err());
@@ -859,6 +906,12 @@ mod tests {
         assert!(Rule::from_pairs(&pairs("10.0.0.0", "1000")).is_none());
         assert!(Rule::from_pairs(&pairs("10.0.0.4", "8")).is_none());
         assert!(Rule::from_pairs(&pairs("10.0.0.8", "8")).is_some());
+        assert!(Rule::from_pairs(&pairs("10.0.0.0", "4294967295")).is_none());
+        for text in ["0.0.0.0/0", "10.1.2.0/24", "10.1.2.3/32", "128.0.0.0/1"] {
+            let (ip, size) = parse_cidr(text).expect("a CIDR");
+            let r = Rule::from_pairs(&pairs(&ip.to_string(), &size.to_string()));
+            assert_eq!(r.expect("a rule").cidr().as_deref(), Some(text));
+        }
         for text in ["2001:db8::/64", "::/0", "2001:db8::1/128", "fe80::/10"] {
             let (ip, size) = parse_cidr6(text).expect("a CIDR");
             let r = Rule {
@@ -910,7 +963,7 @@ mod tests {
         assert_eq!(rules[3].peer, Peer::Group(5));
         assert_eq!(rules[4].cidr6().as_deref(), Some("2001:db8::/48"));
         assert_eq!(rules[0].range.as_deref(), Some("1000:2000"));
-        assert_eq!(rules[1].peer, Peer::Any);
+        assert_eq!(rules[1].peer, ANY_V4);
         assert_eq!(rules[2].icmp_type.as_deref(), Some("8"));
         let mut t = Template::new();
         for r in &rules {
@@ -918,5 +971,51 @@ mod tests {
         }
         nubo_core::ops::secgroup::check_rules(&t).expect("valid Nubo rules");
         assert_eq!(rules_of(&t), rules);
+    }
+
+    #[test]
+    fn a_rule_for_any_address_is_shown_for_both_families() {
+        let any = Rule {
+            outbound: true,
+            protocol: "ALL".into(),
+            range: None,
+            icmp_type: None,
+            peer: Peer::Any,
+            description: "all".into(),
+        };
+        let mut t = Template::new();
+        t.push(any.to_attribute());
+        let shown = rules_of(&t);
+        assert_eq!(
+            shown.iter().map(|r| r.peer.clone()).collect::<Vec<_>>(),
+            vec![ANY_V4, ANY_V6]
+        );
+        assert_eq!(shown[0].cidr().as_deref(), Some("0.0.0.0/0"));
+        assert_eq!(shown[1].cidr6().as_deref(), Some("::/0"));
+        assert!(shown.iter().all(|r| r.description == "all" && r.outbound));
+        // It is already there for either family; revoking one family leaves the other.
+        let v4 = Rule {
+            peer: ANY_V4,
+            ..any.clone()
+        };
+        let v6 = Rule {
+            peer: ANY_V6,
+            ..any.clone()
+        };
+        let code = |e: Ec2Error| e.code;
+        let dup = apply(&mut t.clone(), RuleEdit::Add(vec![v6.clone()])).map_err(code);
+        assert_eq!(dup.err().as_deref(), Some("InvalidPermission.Duplicate"));
+        let mut both = t.clone();
+        apply(&mut both, RuleEdit::Remove(vec![v4.clone(), v6.clone()])).expect("revoked");
+        assert_eq!(both.vectors("RULE").count(), 0);
+        apply(&mut t, RuleEdit::Remove(vec![v4.clone()])).expect("revoked");
+        assert_eq!(rules_of(&t), vec![v6.clone()]);
+        let rule = t.vectors("RULE").next().expect("one rule").to_vec();
+        assert!(rule.contains(&("IP".to_string(), "::".to_string())));
+        let gone = apply(&mut t.clone(), RuleEdit::Remove(vec![v4.clone()])).map_err(code);
+        assert_eq!(gone.err().as_deref(), Some("InvalidPermission.NotFound"));
+        apply(&mut t, RuleEdit::Remove(vec![v6])).expect("revoked");
+        apply(&mut t, RuleEdit::Add(vec![v4.clone()])).expect("authorized");
+        assert_eq!(rules_of(&t), vec![v4]);
     }
 }
