@@ -710,6 +710,27 @@ def test_volumes_and_snapshots(cloud, alice, ec2):
     restored = ec2.create_volume(SnapshotId=snap2, AvailabilityZone="default")
     assert restored["SnapshotId"] == snap2 and restored["Size"] == 1
     ec2.get_waiter("volume_available").wait(VolumeIds=[restored["VolumeId"]], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    s2 = ec2.describe_snapshots(SnapshotIds=[snap2])["Snapshots"][0]
+    assert s2["VolumeId"] == vid and cloud.one.image.info(int(snap2[5:])).PERSISTENT == 0
+    # A volume from a snapshot may be larger: its disk file is grown.
+    grown = ec2.create_volume(SnapshotId=snap2, AvailabilityZone="default", Size=3, VolumeType="gp3",
+                              TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": "k", "Value": "big"}]}])
+    gid = grown["VolumeId"]
+    assert grown["Size"] == 3 and grown["SnapshotId"] == snap2 and grown["VolumeType"] == "gp3"
+    ec2.get_waiter("volume_available").wait(VolumeIds=[gid], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    assert [v["VolumeId"] for v in volumes_tagged(ec2, "k", "big")] == [gid]
+    img = cloud.one.image.info(int(gid[4:]))
+    assert img.SIZE == 3072 and img.PERSISTENT == 1
+    info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", img.SOURCE],
+                                     capture_output=True, check=True).stdout)
+    assert info["virtual-size"] == 3 * 2 ** 30, info
+    # ... never smaller.
+    snap3 = ec2.create_snapshot(VolumeId=gid)["SnapshotId"]
+    ec2.get_waiter("snapshot_completed").wait(SnapshotIds=[snap3], WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    assert ec2.describe_snapshots(SnapshotIds=[snap3])["Snapshots"][0]["VolumeSize"] == 3
+    assert code_of(ec2.create_volume, SnapshotId=snap3, AvailabilityZone="default", Size=2) == "InvalidParameterValue"
+    ec2.delete_snapshot(SnapshotId=snap3)
+    ec2.delete_volume(VolumeId=gid)
     # Errors.
     assert code_of(ec2.describe_volumes, VolumeIds=["vol-99999999"]) == "InvalidVolume.NotFound"
     assert code_of(ec2.describe_snapshots, SnapshotIds=["snap-99999999"]) == "InvalidSnapshot.NotFound"

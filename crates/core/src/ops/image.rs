@@ -72,6 +72,18 @@ struct NewImage {
     cloning_id: Oid,
 }
 
+/// How [`Core::image_clone_as`] makes a copy differ from its source.
+#[derive(Debug, Clone, Default)]
+pub struct CloneAs {
+    /// The copy's disk grown to this many MB (a size not above the source's changes
+    /// nothing).
+    pub size_mb: Option<i64>,
+    /// Whether the copy is persistent (the source's flag when `None`).
+    pub persistent: Option<bool>,
+    /// The copy's template (the source's when `None`).
+    pub template: Option<Template>,
+}
+
 /// The snapshot operations of `image.snapshot{delete,revert,flatten}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImageSnapshotOp {
@@ -552,19 +564,25 @@ fn enable_image(img: &mut Image, enable: bool) -> Result<()> {
     Ok(())
 }
 
+/// Whether an image of `image_type` may be `persistent` (or not).
+fn check_persistence(image_type: ImageType, persistent: bool) -> Result<()> {
+    if persistent && image_type.is_file() {
+        return Err(Error::action(
+            "KERNEL, RAMDISK and CONTEXT must be non-persistent",
+        ));
+    }
+    if !persistent && image_type == ImageType::Backup {
+        return Err(Error::action("BACKUP images must be persistent"));
+    }
+    Ok(())
+}
+
 /// `image.persistent`: not for file types or backups, nor while the image is in use.
 fn set_persistent(img: &mut Image, persistent: bool) -> Result<()> {
     if img.persistent == persistent {
         return Ok(());
     }
-    if img.image_type.is_file() {
-        return Err(Error::action(
-            "KERNEL, RAMDISK and CONTEXT must be non-persistent",
-        ));
-    }
-    if img.image_type == ImageType::Backup {
-        return Err(Error::action("BACKUP images must be persistent"));
-    }
+    check_persistence(img.image_type, persistent)?;
     let busy = matches!(
         img.state,
         ImageState::Used
@@ -744,13 +762,43 @@ impl Core {
         name: &str,
         ds_id: Oid,
     ) -> Result<Oid> {
+        self.image_clone_as(caller, id, name, ds_id, CloneAs::default())
+            .await
+    }
+
+    /// Clones image `id` as `name` into datastore `ds_id` (-1: the same datastore), the
+    /// copy differing from its source as `how` says; it is stored in one write, its
+    /// datastore quota charged for its own size.
+    pub async fn image_clone_as(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        name: &str,
+        ds_id: Oid,
+        how: CloneAs,
+    ) -> Result<Oid> {
         let (mut img, target) = self.read(|s| plan_clone(s, caller, id, name, ds_id))?;
+        let grow_to = how.size_mb.filter(|mb| *mb > img.size);
+        img.size = grow_to.unwrap_or(img.size);
+        if let Some(persistent) = how.persistent {
+            check_persistence(img.image_type, persistent)?;
+            img.persistent = persistent;
+        }
+        if let Some(t) = how.template {
+            img.template = t;
+        }
         self.dry_run(|tx| stage_clone(tx, caller, &img, target))?;
         let ds = self.read(|s| Ok(s.get::<Datastore>(target)?.clone()))?;
         if is_dummy(&ds) {
             img.source = DUMMY_SOURCE.into();
         }
         let created = Self::materialize(&mut img, &ds, None).await?;
+        if let (Some(mb), Some(file)) = (grow_to, &created)
+            && let Err(e) = image_files::grow(file, &img.format, mb).await
+        {
+            image_files::remove(file).await;
+            return Err(e);
+        }
         self.commit_new_image(created, |tx| stage_clone(tx, caller, &img, target))
             .await
     }

@@ -1,6 +1,7 @@
 //! The files behind images, on the front-end: checking and inspecting a file to register,
-//! copying it into a datastore, creating an empty datablock, removing a file. Everything
-//! here does I/O, so it runs before or after [`crate::Core::write`], never inside it.
+//! copying it into a datastore, creating an empty datablock, growing a copy, removing a
+//! file. Everything here does I/O, so it runs before or after [`crate::Core::write`],
+//! never inside it.
 
 use std::path::{Path, PathBuf};
 
@@ -179,6 +180,22 @@ pub async fn create_empty(dir: &Path, format: &str, size_mb: i64) -> Result<Path
     Err(alloc(format!(
         "Cannot create the empty disk image: {failure}"
     )))
+}
+
+/// Grows the `format` disk image at `path` to `size_mb` MB.
+pub async fn grow(path: &Path, format: &str, size_mb: i64) -> Result<()> {
+    let out = Command::new(QEMU_IMG)
+        .args(["resize", "-q", "-f", format])
+        .arg(path)
+        .arg(format!("{size_mb}M"))
+        .output()
+        .await;
+    let failure = match out {
+        Ok(out) if out.status.success() => return Ok(()),
+        Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        Err(e) => format!("cannot run {QEMU_IMG}: {e}"),
+    };
+    Err(alloc(format!("Cannot grow the disk image: {failure}")))
 }
 
 /// Removes `path`, best effort: a failure is logged, not reported.

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use nubo_core::PoolFilter;
 use nubo_core::model::Image;
+use nubo_core::ops::image::CloneAs;
+use nubo_template::Template;
 use nubo_types::AuthOp;
 use nubo_types::states::ImageState;
 
@@ -122,46 +124,63 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         ctx.may::<nubo_core::model::Vm>(vm, AuthOp::Manage)?;
     }
     ctx.proceed()?;
+    let description = p.get("Description").unwrap_or("").to_string();
+    let source = VOLUME.id(volumes::image_id(&volume));
     let id = match attached {
-        Some((vm, disk_id)) => ctx
-            .core
-            .vm_disk_saveas(&ctx.caller, vm, disk_id, &name, "DATABLOCK", -1)
-            .await
-            .map_err(state_refused("IncorrectState"))?,
+        Some((vm, disk_id)) => {
+            let id = ctx
+                .core
+                .vm_disk_saveas(&ctx.caller, vm, disk_id, &name, "DATABLOCK", -1)
+                .await
+                .map_err(state_refused("IncorrectState"))?;
+            ctx.edit::<Image, _>(id, move |t| {
+                mark_snapshot(t, source, description, &tags_to_set)
+            })
+            .await?;
+            id
+        }
         None => {
+            // A copy of the volume's file, marked in the same write; a snapshot is not a
+            // volume, so not persistent.
+            let mut t = volumes::template(&volume).clone();
+            mark_snapshot(&mut t, source, description, &tags_to_set)?;
+            let how = CloneAs {
+                size_mb: None,
+                persistent: Some(false),
+                template: Some(t),
+            };
             ctx.core
-                .image_clone(&ctx.caller, volumes::image_id(&volume), &name, 1)
+                .image_clone_as(&ctx.caller, volumes::image_id(&volume), &name, 1, how)
                 .await?
         }
     };
-    let description = p.get("Description").unwrap_or("").to_string();
-    let source = VOLUME.id(volumes::image_id(&volume));
-    ctx.edit::<Image, _>(id, move |t| {
-        for attr in [
-            "EC2_VOLUME_TYPE",
-            "EC2_AVAILABILITY_ZONE",
-            "EC2_CLIENT_TOKEN",
-            "EC2_FROM_SNAPSHOT",
-        ] {
-            t.remove(attr);
-        }
-        t.set(SNAPSHOT_OF, source);
-        t.set("DESCRIPTION", description);
-        tags::remove(t, &[]);
-        tags::add(t, &tags_to_set)
-    })
-    .await?;
-    if attached.is_none() {
-        // A clone keeps its source's persistence; a snapshot is not a volume (and, marked
-        // EC2_SNAPSHOT_OF above, is not taken for one meanwhile).
-        ctx.core.image_persistent(&ctx.caller, id, false).await?;
-    }
     let snap = all(ctx)?
         .into_iter()
         .find(|s| s.img.meta.id == id)
         .ok_or_else(|| Ec2Error::internal("the new snapshot vanished"))?;
     write_snapshot(x, &snap);
     Ok(())
+}
+
+/// Makes the template of a copy of volume `source` a snapshot's.
+fn mark_snapshot(
+    t: &mut Template,
+    source: String,
+    description: String,
+    tags_to_set: &[(String, String)],
+) -> Ec2Result<()> {
+    for attr in [
+        "EC2_VOLUME_TYPE",
+        "EC2_AVAILABILITY_ZONE",
+        "EC2_CLIENT_TOKEN",
+        "EC2_FROM_SNAPSHOT",
+    ] {
+        t.remove(attr);
+    }
+    t.set(SNAPSHOT_OF, source);
+    t.set("DESCRIPTION", description);
+    tags::remove(t, &[]);
+    tags::add(t, tags_to_set)
 }
 
 /// DescribeSnapshots.

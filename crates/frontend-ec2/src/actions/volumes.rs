@@ -1,11 +1,12 @@
 //! Volumes are persistent DATABLOCK images: CreateVolume allocates one (empty, or cloned
-//! from a snapshot), AttachVolume hot-plugs it into a VM, DetachVolume unplugs it,
+//! from a snapshot and grown to the size asked for), AttachVolume hot-plugs it into a VM, DetachVolume unplugs it,
 //! DeleteVolume deletes it. A volume's attachments are the VMs using the image.
 
 use std::sync::Arc;
 
 use nubo_core::PoolFilter;
 use nubo_core::model::{Image, Vm};
+use nubo_core::ops::image::CloneAs;
 use nubo_template::Template;
 use nubo_types::AuthOp;
 use nubo_types::states::{ImageState, ImageType, LcmState};
@@ -155,6 +156,11 @@ pub fn image_id(v: &Volume) -> i32 {
     v.img.meta.id
 }
 
+/// The template of a volume's image.
+pub fn template(v: &Volume) -> &Template {
+    &v.img.template
+}
+
 /// Every volume the caller may use.
 pub fn all(ctx: &Ctx) -> Ec2Result<Vec<Volume>> {
     Ok(ctx
@@ -241,40 +247,39 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let id = match p.get("SnapshotId").filter(|s| !s.is_empty()) {
         Some(snap_text) => {
             let snap = super::snapshots::find(ctx, snap_text)?;
-            if let Some(s) = size
-                && s != gib(snap.size)
-            {
-                return Err(Ec2Error::invalid(
-                    "Size",
-                    &s.to_string(),
-                    format!(
-                        "A volume made from a snapshot has the snapshot's size ({} GiB) for now.",
-                        gib(snap.size)
-                    ),
-                ));
-            }
-            let id = ctx
-                .core
-                .image_clone(&ctx.caller, snap.meta.id, &name, DATASTORE)
-                .await
-                .map_err(quota)?;
-            ctx.core.image_persistent(&ctx.caller, id, true).await?;
-            let snap_id = SNAPSHOT.id(snap.meta.id);
-            let (vt, z, tok) = (volume_type.clone(), zone.clone(), token.map(str::to_string));
-            let tags_copy = tags_to_set.clone();
-            ctx.edit::<Image, _>(id, move |t| {
-                t.remove(SNAPSHOT_OF);
-                t.set(FROM_SNAPSHOT, snap_id);
-                t.set(VOLUME_TYPE, vt);
-                t.set(ZONE, z);
-                if let Some(tok) = tok {
-                    t.set(CLIENT_TOKEN, tok);
+            let snap_gib = gib(snap.size);
+            if let Some(s) = size {
+                check_size("Size", s)?;
+                if s < snap_gib {
+                    return Err(Ec2Error::invalid(
+                        "Size",
+                        &s.to_string(),
+                        format!(
+                            "The volume is smaller than snapshot '{snap_text}' ({snap_gib} GiB)."
+                        ),
+                    ));
                 }
-                tags::remove(t, &[]);
-                tags::add(t, &tags_copy)
-            })
-            .await?;
-            id
+            }
+            // The volume's attributes go in with the copy, in one write.
+            let mut t = snap.template.clone();
+            t.remove(SNAPSHOT_OF);
+            t.set(FROM_SNAPSHOT, SNAPSHOT.id(snap.meta.id));
+            t.set(VOLUME_TYPE, volume_type);
+            t.set(ZONE, zone);
+            if let Some(tok) = token {
+                t.set(CLIENT_TOKEN, tok);
+            }
+            tags::remove(&mut t, &[]);
+            tags::add(&mut t, &tags_to_set)?;
+            let how = CloneAs {
+                size_mb: size.map(|g| g * 1024),
+                persistent: Some(true),
+                template: Some(t),
+            };
+            ctx.core
+                .image_clone_as(&ctx.caller, snap.meta.id, &name, DATASTORE, how)
+                .await
+                .map_err(quota)?
         }
         None => {
             let size = size.ok_or_else(|| Ec2Error::missing("Size"))?;
