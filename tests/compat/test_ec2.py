@@ -290,6 +290,11 @@ def test_instance_life_cycle_with_waiters_and_pyone(cloud, alice, ec2):
     assert started["PreviousState"]["Name"] == "stopped"
     fast(ec2, "instance_running", [ids[0]])
     ec2.reboot_instances(InstanceIds=ids)
+    # Simulated hosts keep no console output: EC2's answer without any.
+    out = ec2.get_console_output(InstanceId=ids[0])
+    assert out["InstanceId"] == ids[0] and "Output" not in out and out["Timestamp"].year >= 2026
+    assert code_of(ec2.get_console_output, InstanceId="i-99999999") == "InvalidInstanceID.NotFound"
+    assert code_of(cloud.client(cloud.user()).get_console_output, InstanceId=ids[0]) == "InvalidInstanceID.NotFound"
     # Terminate; terminated instances stay visible.
     gone = ec2.terminate_instances(InstanceIds=ids)["TerminatingInstances"]
     assert {g["PreviousState"]["Name"] for g in gone} == {"running"}
@@ -503,6 +508,8 @@ def test_the_aws_cli_runs_waits_and_terminates(cloud, alice):
     assert [i["InstanceId"] for r in listed["Reservations"] for i in r["Instances"]] == [iid]
     bad = cloud.aws(alice, "describe-instances", "--instance-ids", "i-99999999", check=False)
     assert bad.returncode != 0 and "InvalidInstanceID.NotFound" in bad.stderr
+    console = json.loads(cloud.aws(alice, "get-console-output", "--instance-id", iid).stdout)
+    assert console["InstanceId"] == iid
     cloud.aws(alice, "terminate-instances", "--instance-ids", iid)
     cloud.aws(alice, "wait", "instance-terminated", "--instance-ids", iid)
 
@@ -938,6 +945,7 @@ def test_dry_runs_check_everything_and_change_nothing(cloud, alice, ec2):
         (ec2.allocate_address, dict(Domain="vpc")),
         (ec2.create_image, dict(InstanceId=ids[0], Name=uniq("dry"))),
         (ec2.describe_instances, dict()),
+        (ec2.get_console_output, dict(InstanceId=ids[0])),
     ]
     images_before = len(ec2.describe_images()["Images"])
     for call, kwargs in calls:
@@ -959,6 +967,7 @@ def test_dry_runs_check_everything_and_change_nothing(cloud, alice, ec2):
     cloud.one.vm.chmod(int(ids[0][2:]), 1, 1, 0, 1, 0, 0, 0, 0, 0)
     bob2 = cloud.client(bob_user)
     assert code_of(bob2.stop_instances, InstanceIds=ids, DryRun=True) == "UnauthorizedOperation"
+    assert code_of(bob2.get_console_output, InstanceId=ids[0]) == "UnauthorizedOperation"
     assert code_of(bob2.create_tags, Resources=ids, Tags=[{"Key": "a", "Value": "b"}], DryRun=True) == "UnauthorizedOperation"
     # Tags are checked before anything is made: no snapshot is left behind.
     before = len(ec2.describe_snapshots(OwnerIds=["self"])["Snapshots"])

@@ -1,7 +1,7 @@
 """A real guest launched, stopped, started and terminated over the EC2 API: boto3 signs
 as a Nubo user, RunInstances boots the test guest under QEMU on a nubo-hostd host, and
-the guest serves the imported key pair's public key, sees the user data, and has the disks
-its block device mappings asked for."""
+the guest serves the imported key pair's public key, sees the user data, has the disks
+its block device mappings asked for, and its console output reaches GetConsoleOutput."""
 
 from __future__ import annotations
 
@@ -68,6 +68,9 @@ def test_a_real_guest_over_ec2(cloud, guest):
     ip = ec2.describe_instances(InstanceIds=[iid])["Reservations"][0]["Instances"][0]["PrivateIpAddress"]
     assert ip.startswith(f"10.99.{LAB}.")
     wait_for(lambda: "GUEST-READY" in h.serial(vid), timeout=120, what="GUEST-READY")
+    # The serial console, as EC2 gives it (boto3 decodes the base64).
+    out = ec2.get_console_output(InstanceId=iid)
+    assert out["InstanceId"] == iid and "GUEST-READY" in out["Output"], out
     wait_for(lambda: http_get(f"http://{ip}/authorized_keys").strip() == KEY, timeout=30,
              what="the key pair's public key in the guest")
     ctx = http_get(f"http://{ip}/context.sh")

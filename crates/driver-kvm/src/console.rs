@@ -3,14 +3,14 @@
 use std::io::SeekFrom;
 use std::path::Path;
 
-use nubo_driver::ConsoleChunk;
+use nubo_driver::{CONSOLE_TAIL, ConsoleChunk};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// The most one read returns.
 const MAX_CHUNK: u64 = 64 * 1024;
 
 /// What the log at `path` holds from `offset` on (empty when nothing new; from the start
-/// again when the log is shorter than `offset`).
+/// again when the log is shorter than `offset`; its last piece for [`CONSOLE_TAIL`]).
 pub async fn read(path: &Path, offset: u64) -> Result<ConsoleChunk, String> {
     let mut file = match tokio::fs::File::open(path).await {
         Ok(f) => f,
@@ -20,7 +20,13 @@ pub async fn read(path: &Path, offset: u64) -> Result<ConsoleChunk, String> {
         Err(e) => return Err(e.to_string()),
     };
     let len = file.metadata().await.map_err(|e| e.to_string())?.len();
-    let start = if offset > len { 0 } else { offset };
+    let start = if offset == CONSOLE_TAIL {
+        len.saturating_sub(MAX_CHUNK)
+    } else if offset > len {
+        0
+    } else {
+        offset
+    };
     file.seek(SeekFrom::Start(start))
         .await
         .map_err(|e| e.to_string())?;
@@ -58,5 +64,18 @@ mod tests {
             "a shorter log starts over"
         );
         assert!(read(&dir.path().join("none"), 0).await.is_err());
+        let tail = read(&log, CONSOLE_TAIL).await.expect("read");
+        assert_eq!(
+            (tail.data.len(), tail.next),
+            (21, 21),
+            "a short log's tail is all of it"
+        );
+        let long = dir.path().join("long.log");
+        let mut text = vec![b'a'; MAX_CHUNK as usize];
+        text.extend_from_slice(b"LAST LINE\n");
+        tokio::fs::write(&long, &text).await.expect("write");
+        let tail = read(&long, CONSOLE_TAIL).await.expect("read");
+        assert_eq!(tail.data.len() as u64, MAX_CHUNK);
+        assert!(tail.data.ends_with(b"LAST LINE\n") && tail.next == text.len() as u64);
     }
 }

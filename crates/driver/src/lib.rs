@@ -233,6 +233,10 @@ pub struct HostReport {
     pub seqs: BTreeMap<i32, u64>,
 }
 
+/// The console offset that asks for the last piece of the output (as much as one read
+/// returns), wherever it starts.
+pub const CONSOLE_TAIL: u64 = u64::MAX;
+
 /// A piece of a guest's serial console output.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ConsoleChunk {
@@ -260,7 +264,8 @@ pub trait Hypervisor: Send + Sync + std::fmt::Debug {
     fn wants_spec(&self) -> bool {
         false
     }
-    /// What VM `vm_id`'s serial console printed from byte `offset` on.
+    /// What VM `vm_id`'s serial console printed from byte `offset` on ([`CONSOLE_TAIL`]:
+    /// its last bounded piece).
     fn console(
         &self,
         _vm_id: i32,

@@ -10,6 +10,9 @@ use nubo_types::{Error, Result};
 use crate::Core;
 use crate::model::Image;
 
+/// The console offset that asks for the last piece of a VM's console output.
+pub use nubo_driver::CONSOLE_TAIL;
+
 impl Core {
     /// The secret of host `name`'s agent (derived from the front-end's host key); none
     /// when this front-end has no host key.
@@ -85,8 +88,8 @@ impl Core {
         })
     }
 
-    /// What VM `id`'s serial console printed from byte `offset` on, asked of the host it
-    /// runs on (MANAGE rights on the VM).
+    /// What VM `id`'s serial console printed from byte `offset` on ([`CONSOLE_TAIL`]: its
+    /// last piece), asked of the host it runs on (MANAGE rights on the VM).
     pub async fn vm_console(
         &self,
         caller: &crate::Caller,

@@ -137,6 +137,7 @@ const ACTIONS: &[&str] = &[
     "CreateTags",
     "DeleteTags",
     "DescribeTags",
+    "GetConsoleOutput",
 ];
 
 /// Runs `action`, writing its reply members into `x`.
@@ -199,6 +200,7 @@ async fn run(ctx: &Ctx, action: &str, p: &Params, x: &mut Xml) -> Ec2Result<()> 
         "CreateTags" => tagging::create(ctx, p, x).await,
         "DeleteTags" => tagging::delete(ctx, p, x).await,
         "DescribeTags" => tagging::describe(ctx, p, x),
+        "GetConsoleOutput" => instances::console_output(ctx, p, x).await,
         _ => Err(Ec2Error::internal(format!("no handler for {action}"))),
     }
 }

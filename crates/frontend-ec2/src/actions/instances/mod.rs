@@ -5,10 +5,12 @@
 
 mod block_devices;
 mod change;
+mod console;
 mod describe;
 mod run;
 
 pub use change::{Change, change, reboot};
+pub use console::console_output;
 pub use describe::{describe, describe_status};
 pub use run::run;
 
@@ -236,8 +238,24 @@ fn visible(ctx: &Ctx) -> Ec2Result<Vec<Arc<Vm>>> {
         .core
         .vm_pool_info(&ctx.caller, PoolFilter::ALL, -2)?
         .into_iter()
-        .filter(|vm| vm.state != VmState::Done || vm.etime + TERMINATED_VISIBLE >= now)
+        .filter(|vm| shown(vm, now))
         .collect())
+}
+
+/// Whether EC2 shows `vm` at `now`: terminated instances stay for an hour.
+fn shown(vm: &Vm, now: i64) -> bool {
+    vm.state != VmState::Done || vm.etime + TERMINATED_VISIBLE >= now
+}
+
+/// The VM instance `text` names, terminated ones included while they are shown.
+fn visible_one(ctx: &Ctx, text: &str) -> Ec2Result<Arc<Vm>> {
+    let id = INSTANCE.parse(text)?;
+    let now = nubo_core::now();
+    ctx.core
+        .info::<Vm>(&ctx.caller, id)
+        .ok()
+        .filter(|vm| shown(vm, now))
+        .ok_or_else(|| not_found(text))
 }
 
 /// The VM instance `text` names, unless it is unknown to the caller or terminated.
