@@ -514,6 +514,55 @@ def test_the_aws_cli_runs_waits_and_terminates(cloud, alice):
     cloud.aws(alice, "wait", "instance-terminated", "--instance-ids", iid)
 
 
+def test_instance_attributes_and_type_changes(cloud, alice, ec2):
+    _, ids = run(ec2, cloud, 1, UserData="hello")
+    iid, vid = ids[0], int(ids[0][2:])
+    fast(ec2, "instance_running", ids)
+
+    def attr(name):
+        return ec2.describe_instance_attribute(InstanceId=iid, Attribute=name)
+
+    assert attr("instanceType")["InstanceType"]["Value"] == "m1.small"
+    assert base64.b64decode(attr("userData")["UserData"]["Value"]) == b"hello"
+    assert attr("rootDeviceName")["RootDeviceName"]["Value"] == "/dev/vda"
+    assert attr("disableApiTermination")["DisableApiTermination"]["Value"] is False
+    assert attr("blockDeviceMapping")["BlockDeviceMappings"][0]["DeviceName"] == "/dev/vda"
+    assert "Groups" in attr("groupSet")
+    assert code_of(ec2.describe_instance_attribute, InstanceId=iid, Attribute="kernel") == "InvalidParameterValue"
+    assert code_of(ec2.describe_instance_attribute, InstanceId="i-99999999",
+                   Attribute="instanceType") == "InvalidInstanceID.NotFound"
+    # The type changes only while the instance is stopped, as on EC2.
+    large = {"Value": "m1.large"}
+    assert code_of(ec2.modify_instance_attribute, InstanceId=iid, InstanceType=large) == "IncorrectInstanceState"
+    ec2.stop_instances(InstanceIds=ids)
+    fast(ec2, "instance_stopped", ids)
+    assert code_of(ec2.modify_instance_attribute, InstanceId=iid,
+                   InstanceType={"Value": "x9.huge"}) == "InvalidInstanceType"
+    assert code_of(ec2.modify_instance_attribute, InstanceId=iid,
+                   DisableApiTermination={"Value": True}) == "UnsupportedOperation"
+    assert code_of(ec2.modify_instance_attribute, InstanceId=iid, InstanceType=large,
+                   DryRun=True) == "DryRunOperation"
+    assert cloud.one.vm.info(vid).TEMPLATE["MEMORY"] == "128"
+    bob = cloud.client(cloud.user())
+    assert code_of(bob.modify_instance_attribute, InstanceId=iid, InstanceType=large) == "InvalidInstanceID.NotFound"
+    ec2.modify_instance_attribute(InstanceId=iid, InstanceType=large)
+    assert attr("instanceType")["InstanceType"]["Value"] == "m1.large"
+    inst = ec2.describe_instances(InstanceIds=ids)["Reservations"][0]["Instances"][0]
+    assert inst["InstanceType"] == "m1.large"
+    # pyone: the VM has the new type's size.
+    vm = cloud.one.vm.info(vid).TEMPLATE
+    assert (vm["CPU"], vm["VCPU"], vm["MEMORY"]) == ("2", "2", "1024"), vm
+    # The aws CLI, back again; then the instance starts with it.
+    cloud.aws(alice, "modify-instance-attribute", "--instance-id", iid, "--instance-type", "Value=m1.small")
+    out = json.loads(cloud.aws(alice, "describe-instance-attribute", "--instance-id", iid,
+                               "--attribute", "instanceType").stdout)
+    assert out["InstanceType"]["Value"] == "m1.small"
+    assert cloud.one.vm.info(vid).TEMPLATE["MEMORY"] == "128"
+    ec2.start_instances(InstanceIds=ids)
+    fast(ec2, "instance_running", ids)
+    ec2.terminate_instances(InstanceIds=ids)
+
+
 # ---------------------------------------------------------------- security groups
 
 

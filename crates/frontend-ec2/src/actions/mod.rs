@@ -138,6 +138,8 @@ const ACTIONS: &[&str] = &[
     "DeleteTags",
     "DescribeTags",
     "GetConsoleOutput",
+    "DescribeInstanceAttribute",
+    "ModifyInstanceAttribute",
 ];
 
 /// Runs `action`, writing its reply members into `x`.
@@ -201,6 +203,8 @@ async fn run(ctx: &Ctx, action: &str, p: &Params, x: &mut Xml) -> Ec2Result<()> 
         "DeleteTags" => tagging::delete(ctx, p, x).await,
         "DescribeTags" => tagging::describe(ctx, p, x),
         "GetConsoleOutput" => instances::console_output(ctx, p, x).await,
+        "DescribeInstanceAttribute" => instances::describe_attribute(ctx, p, x),
+        "ModifyInstanceAttribute" => instances::modify_attribute(ctx, p, x).await,
         _ => Err(Ec2Error::internal(format!("no handler for {action}"))),
     }
 }

@@ -3,12 +3,14 @@
 //! XML, the filters they answer, and which VMs a request names. Terminated (DONE) VMs stay
 //! visible for an hour, as on EC2.
 
+mod attributes;
 mod block_devices;
 mod change;
 mod console;
 mod describe;
 mod run;
 
+pub use attributes::{describe_attribute, modify_attribute};
 pub use change::{Change, change, reboot};
 pub use console::console_output;
 pub use describe::{describe, describe_status};
@@ -28,6 +30,9 @@ use crate::tags;
 use crate::xml::Xml;
 
 use super::{Ctx, instance_types};
+
+/// The device name of every instance's root disk.
+const ROOT_DEVICE: &str = "/dev/vda";
 
 /// How long a terminated instance stays visible (seconds).
 const TERMINATED_VISIBLE: i64 = 3600;
@@ -332,26 +337,12 @@ fn write_instance(x: &mut Xml, i: &Instance) {
         .close("monitoring")
         .opt("privateIpAddress", i.private_ip())
         .opt("ipAddress", i.public_ip.as_deref())
-        .list("groupSet", &i.groups, |x, (id, name)| {
-            x.text("groupId", &ids::SECURITY_GROUP.id(*id))
-                .text("groupName", name);
-        })
         .text("architecture", "x86_64")
         .text("rootDeviceType", "ebs")
-        .text("rootDeviceName", "/dev/vda")
-        .list("blockDeviceMapping", vm.template.vectors("DISK"), |x, d| {
-            let device = value(d, super::volumes::DEVICE)
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("/dev/{}", value(d, "TARGET").unwrap_or("vda")));
-            x.text("deviceName", &device)
-                .open("ebs")
-                .opt("volumeId", volume_of(d).as_deref())
-                .text("status", "attached")
-                .time("attachTime", vm.stime)
-                .flag("deleteOnTermination", value(d, "PERSISTENT") != Some("YES"))
-                .close("ebs");
-        })
-        .text("virtualizationType", "hvm")
+        .text("rootDeviceName", ROOT_DEVICE);
+    write_groups(x, i);
+    write_block_devices(x, vm);
+    x.text("virtualizationType", "hvm")
         .opt("clientToken", i.attr(CLIENT_TOKEN))
         .tags(&i.tags)
         .text("hypervisor", "kvm");
@@ -361,6 +352,30 @@ fn write_instance(x: &mut Xml, i: &Instance) {
             .text("message", &reason)
             .close("stateReason");
     }
+}
+
+/// `groupSet`: the instance's security groups.
+fn write_groups(x: &mut Xml, i: &Instance) {
+    x.list("groupSet", &i.groups, |x, (id, name)| {
+        x.text("groupId", &ids::SECURITY_GROUP.id(*id))
+            .text("groupName", name);
+    });
+}
+
+/// `blockDeviceMapping`: the VM's disks under their device names.
+fn write_block_devices(x: &mut Xml, vm: &Vm) {
+    x.list("blockDeviceMapping", vm.template.vectors("DISK"), |x, d| {
+        let device = value(d, super::volumes::DEVICE)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("/dev/{}", value(d, "TARGET").unwrap_or("vda")));
+        x.text("deviceName", &device)
+            .open("ebs")
+            .opt("volumeId", volume_of(d).as_deref())
+            .text("status", "attached")
+            .time("attachTime", vm.stime)
+            .flag("deleteOnTermination", value(d, "PERSISTENT") != Some("YES"))
+            .close("ebs");
+    });
 }
 
 /// The volume id of a VM disk made from a persistent image (a volume); none otherwise.

@@ -1,0 +1,165 @@
+//! DescribeInstanceAttribute and ModifyInstanceAttribute. An instance's type is its
+//! `EC2_INSTANCE_TYPE` and the CPU, VCPU and MEMORY of that type's template: changing it
+//! (while the instance is stopped, as on EC2) resizes the VM to the new type and then
+//! relabels it. Other attributes are shown as Nubo has them and cannot be changed here.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use nubo_core::model::Vm;
+use nubo_types::AuthOp;
+
+use crate::error::{Ec2Error, Ec2Result};
+use crate::params::Params;
+use crate::xml::Xml;
+
+use super::{
+    Ctx, Instance, ROOT_DEVICE, instance_types, live, state_of, visible_one, write_block_devices,
+    write_groups,
+};
+
+/// The attributes DescribeInstanceAttribute answers.
+const KNOWN: &[&str] = &[
+    "instanceType",
+    "userData",
+    "rootDeviceName",
+    "blockDeviceMapping",
+    "groupSet",
+    "disableApiTermination",
+    "disableApiStop",
+    "instanceInitiatedShutdownBehavior",
+    "ebsOptimized",
+    "sourceDestCheck",
+];
+
+/// The parameters of ModifyInstanceAttribute other than the instance type.
+const OTHERS: &[&str] = &[
+    "BlockDeviceMapping",
+    "DisableApiStop",
+    "DisableApiTermination",
+    "EbsOptimized",
+    "EnaSupport",
+    "GroupId",
+    "InstanceInitiatedShutdownBehavior",
+    "Kernel",
+    "Ramdisk",
+    "SourceDestCheck",
+    "SriovNetSupport",
+    "UserData",
+];
+
+/// DescribeInstanceAttribute.
+pub fn describe_attribute(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
+    let vm = visible_one(ctx, p.required("InstanceId")?)?;
+    let attribute = p.required("Attribute")?;
+    if !KNOWN.contains(&attribute) {
+        return Err(Ec2Error::invalid(
+            "Attribute",
+            attribute,
+            format!("Nubo answers {}.", KNOWN.join(", ")),
+        ));
+    }
+    let i = Instance::new(ctx, vm);
+    x.text("instanceId", &i.id());
+    let value = |x: &mut Xml, name: &str, v: &str| {
+        x.open(name).text("value", v).close(name);
+    };
+    match attribute {
+        "instanceType" => value(x, "instanceType", i.instance_type()),
+        "userData" => match user_data(&i.vm) {
+            Some(data) => value(x, "userData", &data),
+            None => {
+                x.empty("userData");
+            }
+        },
+        "rootDeviceName" => value(x, "rootDeviceName", ROOT_DEVICE),
+        "blockDeviceMapping" => write_block_devices(x, &i.vm),
+        "groupSet" => write_groups(x, &i),
+        "instanceInitiatedShutdownBehavior" => {
+            value(x, "instanceInitiatedShutdownBehavior", "stop")
+        }
+        "sourceDestCheck" => value(x, "sourceDestCheck", "true"),
+        // disableApiTermination, disableApiStop, ebsOptimized: never set on Nubo.
+        other => value(x, other, "false"),
+    }
+    Ok(())
+}
+
+/// The instance's user data, base64-encoded, from its context.
+fn user_data(vm: &Vm) -> Option<String> {
+    let context = vm.template.vectors("CONTEXT").next()?;
+    let get = |k: &str| {
+        context
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.as_str())
+    };
+    let data = get("USER_DATA").filter(|d| !d.is_empty())?;
+    Some(match get("USER_DATA_ENCODING") {
+        Some(e) if e.eq_ignore_ascii_case("base64") => data.to_string(),
+        _ => STANDARD.encode(data),
+    })
+}
+
+/// ModifyInstanceAttribute: the instance type (`InstanceType.Value`, or
+/// `Attribute=instanceType` with `Value`) of a stopped instance.
+pub async fn modify_attribute(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
+    let text = p.required("InstanceId")?;
+    let vm = live(ctx, text)?;
+    let wanted = match (p.get("InstanceType.Value"), p.get("Attribute")) {
+        (Some(v), _) => v,
+        (None, Some("instanceType")) => p.required("Value")?,
+        (None, Some(other)) => return Err(unsupported(other)),
+        (None, None) => {
+            let asked = p
+                .iter()
+                .map(|(n, _)| n.split('.').next().unwrap_or(n))
+                .find(|n| OTHERS.contains(n));
+            return Err(asked.map_or_else(|| Ec2Error::missing("InstanceType"), unsupported));
+        }
+    };
+    let itype = instance_types::find(ctx, wanted)?;
+    ctx.may::<Vm>(vm.meta.id, AuthOp::Manage)?;
+    if state_of(&vm).1 != "stopped" {
+        return Err(Ec2Error::client(
+            "IncorrectInstanceState",
+            format!("The instance '{text}' is not in the 'stopped' state."),
+        ));
+    }
+    ctx.proceed()?;
+    let t = &itype.template.template;
+    let mut sizes = format!("VCPU={}\n", itype.vcpus());
+    if let Some(cpu) = t.get("CPU").filter(|c| !c.trim().is_empty()) {
+        sizes.push_str(&format!("CPU={}\n", cpu.trim()));
+    }
+    if itype.memory_mib() > 0 {
+        sizes.push_str(&format!("MEMORY={}\n", itype.memory_mib()));
+    }
+    ctx.core
+        .vm_resize(&ctx.caller, vm.meta.id, &sizes, true)
+        .await
+        .map_err(|e| match e {
+            nubo_types::Error::Action { message } if message.contains("capacity") => {
+                Ec2Error::client("InsufficientInstanceCapacity", message)
+            }
+            nubo_types::Error::Action { message } => {
+                Ec2Error::client("IncorrectInstanceState", message)
+            }
+            other => other.into(),
+        })?;
+    let name = itype.name.clone();
+    ctx.edit::<Vm, _>(vm.meta.id, move |t| {
+        t.set(instance_types::ATTR, name);
+        Ok(())
+    })
+    .await?;
+    x.flag("return", true);
+    Ok(())
+}
+
+/// `UnsupportedOperation` for an attribute Nubo does not change over EC2.
+fn unsupported(attribute: &str) -> Ec2Error {
+    Ec2Error::client(
+        "UnsupportedOperation",
+        format!("Nubo changes only an instance's type over EC2, not {attribute}"),
+    )
+}
