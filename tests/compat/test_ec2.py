@@ -290,7 +290,7 @@ def test_instance_life_cycle_with_waiters_and_pyone(cloud, alice, ec2):
     assert started["PreviousState"]["Name"] == "stopped"
     fast(ec2, "instance_running", [ids[0]])
     ec2.reboot_instances(InstanceIds=ids)
-    # Simulated hosts keep no console output: EC2's answer without any.
+    # Simulated guests print nothing: EC2's answer without output.
     out = ec2.get_console_output(InstanceId=ids[0])
     assert out["InstanceId"] == ids[0] and "Output" not in out and out["Timestamp"].year >= 2026
     assert code_of(ec2.get_console_output, InstanceId="i-99999999") == "InvalidInstanceID.NotFound"
@@ -528,7 +528,8 @@ def test_instance_attributes_and_type_changes(cloud, alice, ec2):
     assert attr("disableApiTermination")["DisableApiTermination"]["Value"] is False
     assert attr("blockDeviceMapping")["BlockDeviceMappings"][0]["DeviceName"] == "/dev/vda"
     assert "Groups" in attr("groupSet")
-    assert code_of(ec2.describe_instance_attribute, InstanceId=iid, Attribute="kernel") == "InvalidParameterValue"
+    assert code_of(ec2.describe_instance_attribute, InstanceId=iid, Attribute="kernel") == "UnsupportedOperation"
+    assert code_of(ec2.describe_instance_attribute, InstanceId=iid, Attribute="colour") == "InvalidParameterValue"
     assert code_of(ec2.describe_instance_attribute, InstanceId="i-99999999",
                    Attribute="instanceType") == "InvalidInstanceID.NotFound"
     # The type changes only while the instance is stopped, as on EC2.
@@ -540,6 +541,8 @@ def test_instance_attributes_and_type_changes(cloud, alice, ec2):
                    InstanceType={"Value": "x9.huge"}) == "InvalidInstanceType"
     assert code_of(ec2.modify_instance_attribute, InstanceId=iid,
                    DisableApiTermination={"Value": True}) == "UnsupportedOperation"
+    assert code_of(ec2.modify_instance_attribute, InstanceId=iid, InstanceType=large,
+                   UserData={"Value": b"x"}) == "InvalidParameterCombination"
     assert code_of(ec2.modify_instance_attribute, InstanceId=iid, InstanceType=large,
                    DryRun=True) == "DryRunOperation"
     assert cloud.one.vm.info(vid).TEMPLATE["MEMORY"] == "128"

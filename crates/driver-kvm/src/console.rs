@@ -9,14 +9,14 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 /// The most one read returns.
 const MAX_CHUNK: u64 = 64 * 1024;
 
-/// What the log at `path` holds from `offset` on (empty when nothing new; from the start
-/// again when the log is shorter than `offset`; its last piece for [`CONSOLE_TAIL`]).
+/// What the log at `path` holds from `offset` on (empty when nothing new or no log yet;
+/// from the start again when the log is shorter than `offset`; its last piece for
+/// [`CONSOLE_TAIL`]).
 pub async fn read(path: &Path, offset: u64) -> Result<ConsoleChunk, String> {
     let mut file = match tokio::fs::File::open(path).await {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err("the VM has no console output on this host".into());
-        }
+        // Nothing printed yet (or the VM is gone from this host).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ConsoleChunk::default()),
         Err(e) => return Err(e.to_string()),
     };
     let len = file.metadata().await.map_err(|e| e.to_string())?.len();
@@ -63,7 +63,8 @@ mod tests {
             21,
             "a shorter log starts over"
         );
-        assert!(read(&dir.path().join("none"), 0).await.is_err());
+        let none = read(&dir.path().join("none"), 0).await.expect("no log");
+        assert_eq!(none, ConsoleChunk::default(), "no log yet: nothing printed");
         let tail = read(&log, CONSOLE_TAIL).await.expect("read");
         assert_eq!(
             (tail.data.len(), tail.next),

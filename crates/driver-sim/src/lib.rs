@@ -8,6 +8,8 @@
 //! - `SIM_<OPERATION>` (e.g. `SIM_DEPLOY`): outcomes used in rotation, separated by `,`
 //!   or `;`: `success [secs]`, `failure [secs]`, or `-` (never answer);
 //! - `SIM_MONITOR=failure`: the host cannot be monitored.
+//!
+//! A simulated guest's console is empty.
 
 mod outcome;
 
@@ -16,7 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use nubo_driver::{
-    BoxFuture, GuestState, HostReport, Hypervisor, Operation, Outcome, Request, VmReport,
+    BoxFuture, ConsoleChunk, GuestState, HostReport, Hypervisor, Operation, Outcome, Request,
+    VmReport,
 };
 
 use outcome::{Planned, Script};
@@ -245,6 +248,15 @@ impl Hypervisor for SimHypervisor {
             }
         }
         *self.inner.settings() = s;
+    }
+
+    /// A simulated guest prints nothing.
+    fn console(
+        &self,
+        _vm_id: i32,
+        _offset: u64,
+    ) -> BoxFuture<'static, Result<ConsoleChunk, String>> {
+        Box::pin(async { Ok(ConsoleChunk::default()) })
     }
 }
 

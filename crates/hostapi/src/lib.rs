@@ -39,7 +39,7 @@ pub const CONSOLE_PATH: &str = "/v1/console";
 pub struct ConsoleRequest {
     /// The VM.
     pub vm_id: i32,
-    /// From which byte on.
+    /// From which byte on (`nubo_driver::CONSOLE_TAIL`: the log's last piece).
     pub offset: u64,
 }
 /// The agent's default TCP port.

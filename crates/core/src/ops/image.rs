@@ -779,6 +779,9 @@ impl Core {
     ) -> Result<Oid> {
         let (mut img, target) = self.read(|s| plan_clone(s, caller, id, name, ds_id))?;
         let grow_to = how.size_mb.filter(|mb| *mb > img.size);
+        if grow_to.is_some() && !matches!(img.image_type, ImageType::Os | ImageType::Datablock) {
+            return Err(Error::action("Only OS and DATABLOCK images can be grown"));
+        }
         img.size = grow_to.unwrap_or(img.size);
         if let Some(persistent) = how.persistent {
             check_persistence(img.image_type, persistent)?;

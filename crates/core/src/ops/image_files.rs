@@ -165,37 +165,43 @@ pub async fn copy_in(src: &Path, dir: &Path) -> Result<PathBuf> {
 /// Creates an empty `size_mb` MB disk of `format` in datastore directory `dir`.
 pub async fn create_empty(dir: &Path, format: &str, size_mb: i64) -> Result<PathBuf> {
     let dest = new_file_in(dir).await?;
-    let out = Command::new(QEMU_IMG)
-        .args(["create", "-q", "-f", format])
-        .arg(&dest)
-        .arg(format!("{size_mb}M"))
-        .output()
-        .await;
-    let failure = match out {
-        Ok(out) if out.status.success() => return Ok(dest),
-        Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        Err(e) => format!("cannot run {QEMU_IMG}: {e}"),
-    };
-    remove(&dest).await;
-    Err(alloc(format!(
-        "Cannot create the empty disk image: {failure}"
-    )))
+    match sized(&dest, "create", format, size_mb).await {
+        Ok(()) => Ok(dest),
+        Err(failure) => {
+            remove(&dest).await;
+            Err(alloc(format!(
+                "Cannot create the empty disk image: {failure}"
+            )))
+        }
+    }
 }
 
-/// Grows the `format` disk image at `path` to `size_mb` MB.
-pub async fn grow(path: &Path, format: &str, size_mb: i64) -> Result<()> {
+/// Runs `qemu-img VERB -q -f FORMAT PATH SIZE_MBM` (`create` or `resize`); the failure,
+/// as qemu-img says it.
+async fn sized(
+    path: &Path,
+    verb: &str,
+    format: &str,
+    size_mb: i64,
+) -> std::result::Result<(), String> {
     let out = Command::new(QEMU_IMG)
-        .args(["resize", "-q", "-f", format])
+        .args([verb, "-q", "-f", format])
         .arg(path)
         .arg(format!("{size_mb}M"))
         .output()
         .await;
-    let failure = match out {
-        Ok(out) if out.status.success() => return Ok(()),
-        Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        Err(e) => format!("cannot run {QEMU_IMG}: {e}"),
-    };
-    Err(alloc(format!("Cannot grow the disk image: {failure}")))
+    match out {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),
+        Err(e) => Err(format!("cannot run {QEMU_IMG}: {e}")),
+    }
+}
+
+/// Grows the `format` disk image at `path` to `size_mb` MB.
+pub async fn grow(path: &Path, format: &str, size_mb: i64) -> Result<()> {
+    sized(path, "resize", format, size_mb)
+        .await
+        .map_err(|failure| alloc(format!("Cannot grow the disk image: {failure}")))
 }
 
 /// Removes `path`, best effort: a failure is logged, not reported.

@@ -100,8 +100,12 @@ impl Core {
                 let i = s.get::<Image>(*image)?;
                 Ok((i.meta.name.clone(), i.datastore_id))
             })?;
+            let how = super::image::CloneAs {
+                persistent: persistent.then_some(true),
+                ..Default::default()
+            };
             let clone = match self
-                .image_clone(caller, *image, &format!("{name}-disk-{n}"), ds)
+                .image_clone_as(caller, *image, &format!("{name}-disk-{n}"), ds, how)
                 .await
             {
                 Ok(clone) => clone,
@@ -111,9 +115,6 @@ impl Core {
                 }
             };
             made.push(clone);
-            if persistent {
-                self.image_persistent(caller, clone, true).await?;
-            }
             repoint(&mut template, *image, &image_name, clone);
         }
         template.set("NAME", name.trim().to_string());

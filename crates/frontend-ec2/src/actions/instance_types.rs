@@ -28,16 +28,12 @@ pub struct InstanceType {
 }
 
 impl InstanceType {
-    /// Virtual CPUs (VCPU, else CPU rounded up, else 1).
+    /// Virtual CPUs: the template's VCPU, else 1 (what a VM made from it gets).
     pub fn vcpus(&self) -> i64 {
-        let t = &self.template.template;
-        t.get("VCPU")
+        self.template
+            .template
+            .get("VCPU")
             .and_then(|v| v.trim().parse::<i64>().ok())
-            .or_else(|| {
-                t.get("CPU")
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-                    .map(|c| c.ceil() as i64)
-            })
             .filter(|v| *v > 0)
             .unwrap_or(1)
     }

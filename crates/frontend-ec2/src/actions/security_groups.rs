@@ -3,8 +3,9 @@
 //! `RANGE` of ports; `IP`/`SIZE` from a CIDR (`0.0.0.0/0` is 2^32 - 1 addresses from
 //! 0.0.0.0, `::/0` 2^128 - 1 from ::, the most `SIZE` says: every address of the family),
 //! or `REMOTE_GROUP_ID` for a group pair; `ICMP_TYPE`). A rule without `IP` lets in every
-//! address, so EC2 shows it as both `0.0.0.0/0` and `::/0`, and revoking one of them leaves
-//! a rule for the other. A new group allows all egress, as on EC2. Changes reach the
+//! address, so EC2 shows it as both `0.0.0.0/0` and `::/0` (an ICMP rule only as the
+//! first, an ICMPv6 one only as the second), and revoking one of them leaves a rule for
+//! the other. A new group allows all egress, as on EC2. Changes reach the
 //! group's VMs at once (the group is committed).
 
 use std::collections::HashMap;
@@ -154,11 +155,18 @@ impl Rule {
     }
 
     /// The rule as EC2 sees it: a rule for any address is one for all IPv4 addresses and
-    /// one for all IPv6 addresses.
+    /// one for all IPv6 addresses, but for the one family its protocol has (ICMP is
+    /// IPv4's, ICMPv6 IPv6's).
     fn shown(&self) -> Vec<Rule> {
+        let families: &[Peer] = match self.protocol.as_str() {
+            "ICMP" => &[ANY_V4],
+            "ICMPV6" => &[ANY_V6],
+            _ => &[ANY_V4, ANY_V6],
+        };
         match self.peer {
-            Peer::Any => [ANY_V4, ANY_V6]
-                .into_iter()
+            Peer::Any => families
+                .iter()
+                .cloned()
                 .map(|peer| Rule {
                     peer,
                     ..self.clone()
@@ -1017,5 +1025,17 @@ mod tests {
         apply(&mut t, RuleEdit::Remove(vec![v6])).expect("revoked");
         apply(&mut t, RuleEdit::Add(vec![v4.clone()])).expect("authorized");
         assert_eq!(rules_of(&t), vec![v4]);
+        // ICMP is IPv4's alone: the rule is shown, and revoked, as 0.0.0.0/0 only.
+        let icmp = Rule {
+            protocol: "ICMP".into(),
+            ..any.clone()
+        };
+        let mut t = Template::new();
+        t.push(icmp.to_attribute());
+        let shown = rules_of(&t);
+        assert_eq!(shown.len(), 1);
+        assert_eq!(shown[0].cidr().as_deref(), Some("0.0.0.0/0"));
+        apply(&mut t, RuleEdit::Remove(shown)).expect("revoked");
+        assert_eq!(t.vectors("RULE").count(), 0);
     }
 }

@@ -90,6 +90,29 @@ pub fn find(ctx: &Ctx, text: &str) -> Ec2Result<Arc<Image>> {
         .ok_or_else(|| not_found(text))
 }
 
+/// Snapshot `text`, which must be completed (to make a disk or a volume of).
+pub fn completed(ctx: &Ctx, text: &str) -> Ec2Result<Arc<Image>> {
+    let snap = find(ctx, text)?;
+    if snap.state != ImageState::Ready && snap.state != ImageState::Used {
+        return Err(Ec2Error::client(
+            "IncorrectState",
+            format!("Snapshot {text} is not completed"),
+        ));
+    }
+    Ok(snap)
+}
+
+/// Why a disk of `size_gib` cannot be made from snapshot `snap` (named `text`): it would be
+/// smaller.
+pub fn too_small(size_gib: i64, snap: &Image, text: &str) -> Option<String> {
+    let least = gib(snap.size);
+    (size_gib < least).then(|| {
+        format!(
+            "Volume of size {size_gib} is smaller than snapshot '{text}', expect size >= {least}"
+        )
+    })
+}
+
 fn write_snapshot(x: &mut Xml, s: &Snapshot) {
     let img = &s.img;
     x.text("snapshotId", &SNAPSHOT.id(img.meta.id))

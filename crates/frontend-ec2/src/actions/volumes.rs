@@ -1,6 +1,7 @@
 //! Volumes are persistent DATABLOCK images: CreateVolume allocates one (empty, or cloned
-//! from a snapshot and grown to the size asked for), AttachVolume hot-plugs it into a VM, DetachVolume unplugs it,
-//! DeleteVolume deletes it. A volume's attachments are the VMs using the image.
+//! from a snapshot and grown to the size asked for), AttachVolume hot-plugs it into a VM,
+//! DetachVolume unplugs it, DeleteVolume deletes it. A volume's attachments are the VMs
+//! using the image.
 
 use std::sync::Arc;
 
@@ -246,18 +247,11 @@ pub async fn create(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let quota = quota_exceeded("VolumeLimitExceeded");
     let id = match p.get("SnapshotId").filter(|s| !s.is_empty()) {
         Some(snap_text) => {
-            let snap = super::snapshots::find(ctx, snap_text)?;
-            let snap_gib = gib(snap.size);
+            let snap = super::snapshots::completed(ctx, snap_text)?;
             if let Some(s) = size {
                 check_size("Size", s)?;
-                if s < snap_gib {
-                    return Err(Ec2Error::invalid(
-                        "Size",
-                        &s.to_string(),
-                        format!(
-                            "The volume is smaller than snapshot '{snap_text}' ({snap_gib} GiB)."
-                        ),
-                    ));
+                if let Some(why) = super::snapshots::too_small(s, &snap, snap_text) {
+                    return Err(Ec2Error::client("InvalidParameterValue", why));
                 }
             }
             // The volume's attributes go in with the copy, in one write.

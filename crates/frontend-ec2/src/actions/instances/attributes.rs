@@ -17,6 +17,16 @@ use super::{
     write_groups,
 };
 
+/// EC2's other instance attributes, which Nubo does not have.
+const NOT_HERE: &[&str] = &[
+    "kernel",
+    "ramdisk",
+    "productCodes",
+    "sriovNetSupport",
+    "enaSupport",
+    "enclaveOptions",
+];
+
 /// The attributes DescribeInstanceAttribute answers.
 const KNOWN: &[&str] = &[
     "instanceType",
@@ -51,6 +61,12 @@ const OTHERS: &[&str] = &[
 pub fn describe_attribute(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let vm = visible_one(ctx, p.required("InstanceId")?)?;
     let attribute = p.required("Attribute")?;
+    if NOT_HERE.contains(&attribute) {
+        return Err(Ec2Error::client(
+            "UnsupportedOperation",
+            format!("Nubo instances have no {attribute} attribute"),
+        ));
+    }
     if !KNOWN.contains(&attribute) {
         return Err(Ec2Error::invalid(
             "Attribute",
@@ -105,16 +121,22 @@ fn user_data(vm: &Vm) -> Option<String> {
 pub async fn modify_attribute(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let text = p.required("InstanceId")?;
     let vm = live(ctx, text)?;
+    let other = p
+        .iter()
+        .map(|(n, _)| n.split('.').next().unwrap_or(n))
+        .find(|n| OTHERS.contains(n));
     let wanted = match (p.get("InstanceType.Value"), p.get("Attribute")) {
+        (Some(_), _) if other.is_some() || p.get("Attribute").is_some() => {
+            return Err(Ec2Error::client(
+                "InvalidParameterCombination",
+                "Change one attribute at a time",
+            ));
+        }
         (Some(v), _) => v,
         (None, Some("instanceType")) => p.required("Value")?,
         (None, Some(other)) => return Err(unsupported(other)),
         (None, None) => {
-            let asked = p
-                .iter()
-                .map(|(n, _)| n.split('.').next().unwrap_or(n))
-                .find(|n| OTHERS.contains(n));
-            return Err(asked.map_or_else(|| Ec2Error::missing("InstanceType"), unsupported));
+            return Err(other.map_or_else(|| Ec2Error::missing("InstanceType"), unsupported));
         }
     };
     let itype = instance_types::find(ctx, wanted)?;
@@ -126,13 +148,15 @@ pub async fn modify_attribute(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<(
         ));
     }
     ctx.proceed()?;
+    // The size a launch of the type gets: its template's CPU, VCPU (1 when it says none)
+    // and MEMORY.
     let t = &itype.template.template;
-    let mut sizes = format!("VCPU={}\n", itype.vcpus());
-    if let Some(cpu) = t.get("CPU").filter(|c| !c.trim().is_empty()) {
-        sizes.push_str(&format!("CPU={}\n", cpu.trim()));
-    }
-    if itype.memory_mib() > 0 {
-        sizes.push_str(&format!("MEMORY={}\n", itype.memory_mib()));
+    let given = |k: &str| t.get(k).map(str::trim).filter(|v| !v.is_empty());
+    let mut sizes = format!("VCPU={}\n", given("VCPU").unwrap_or("1"));
+    for k in ["CPU", "MEMORY"] {
+        if let Some(v) = given(k) {
+            sizes.push_str(&format!("{k}={v}\n"));
+        }
     }
     ctx.core
         .vm_resize(&ctx.caller, vm.meta.id, &sizes, true)
@@ -141,9 +165,14 @@ pub async fn modify_attribute(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<(
             nubo_types::Error::Action { message } if message.contains("capacity") => {
                 Ec2Error::client("InsufficientInstanceCapacity", message)
             }
-            nubo_types::Error::Action { message } => {
+            nubo_types::Error::Action { message } if message.contains("wrong state") => {
                 Ec2Error::client("IncorrectInstanceState", message)
             }
+            nubo_types::Error::Action { message } => Ec2Error::invalid(
+                "InstanceType",
+                &itype.name,
+                format!("Its template cannot size a VM: {message}"),
+            ),
             other => other.into(),
         })?;
     let name = itype.name.clone();

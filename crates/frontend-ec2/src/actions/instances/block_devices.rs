@@ -8,7 +8,6 @@ use std::collections::HashSet;
 use nubo_core::model::Image;
 use nubo_core::ops::address_range::value;
 use nubo_core::ops::vm::target_name;
-use nubo_types::states::ImageState;
 
 use crate::error::{Ec2Error, Ec2Result};
 use crate::ids::IMAGE;
@@ -181,13 +180,7 @@ pub fn layout(ctx: &Ctx, p: &Params, image: &Image, type_disks: Vec<Pairs>) -> E
         }
         let disk = match snapshot {
             Some(snap_text) => {
-                let snap = snapshots::find(ctx, snap_text)?;
-                if snap.state != ImageState::Ready && snap.state != ImageState::Used {
-                    return Err(Ec2Error::client(
-                        "IncorrectState",
-                        format!("Snapshot {snap_text} is not completed"),
-                    ));
-                }
+                let snap = snapshots::completed(ctx, snap_text)?;
                 if keep {
                     return Err(unsupported(
                         "A disk made from a snapshot at launch is deleted with its instance; \
@@ -200,11 +193,8 @@ pub fn layout(ctx: &Ctx, p: &Params, image: &Image, type_disks: Vec<Pairs>) -> E
                     (DEVICE, device.to_string()),
                 ]);
                 if let Some(s) = size {
-                    if s < gib(snap.size) {
-                        return Err(invalid(format!(
-                            "Volume of size {s} GiB is smaller than snapshot {snap_text} ({} GiB)",
-                            gib(snap.size)
-                        )));
+                    if let Some(why) = snapshots::too_small(s, &snap, snap_text) {
+                        return Err(invalid(why));
                     }
                     d.push(("SIZE".into(), (s * 1024).to_string()));
                 }

@@ -254,22 +254,22 @@ fn shown(vm: &Vm, now: i64) -> bool {
 
 /// The VM instance `text` names, terminated ones included while they are shown.
 fn visible_one(ctx: &Ctx, text: &str) -> Ec2Result<Arc<Vm>> {
-    let id = INSTANCE.parse(text)?;
     let now = nubo_core::now();
-    ctx.core
-        .info::<Vm>(&ctx.caller, id)
-        .ok()
-        .filter(|vm| shown(vm, now))
-        .ok_or_else(|| not_found(text))
+    one_where(ctx, text, |vm| shown(vm, now))
 }
 
 /// The VM instance `text` names, unless it is unknown to the caller or terminated.
 pub fn live(ctx: &Ctx, text: &str) -> Ec2Result<Arc<Vm>> {
+    one_where(ctx, text, |vm| vm.state != VmState::Done)
+}
+
+/// The VM instance `text` names, if the caller sees it and it is `wanted`.
+fn one_where(ctx: &Ctx, text: &str, wanted: impl Fn(&Vm) -> bool) -> Ec2Result<Arc<Vm>> {
     let id = INSTANCE.parse(text)?;
     ctx.core
         .info::<Vm>(&ctx.caller, id)
         .ok()
-        .filter(|vm| vm.state != VmState::Done)
+        .filter(|vm| wanted(vm))
         .ok_or_else(|| not_found(text))
 }
 
