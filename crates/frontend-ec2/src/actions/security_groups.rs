@@ -51,10 +51,9 @@ struct Rule {
 enum Peer {
     /// Any address, IPv4 or IPv6 (no `IP`).
     Any,
-    /// `IP` and `SIZE` (an IPv4 CIDR; 0.0.0.0/0 is 2^32 - 1 addresses from 0.0.0.0).
-    Range(Ipv4Addr, u32),
-    /// `IP` and `SIZE` (an IPv6 CIDR; ::/0 is 2^128 - 1 addresses from ::).
-    Range6(Ipv6Addr, u128),
+    /// `IP` and `SIZE`, a CIDR block of either family (/0 is [`Family::all`] addresses
+    /// from the family's first address).
+    Range(IpAddr, u128),
     /// The VMs of another group (`REMOTE_GROUP_ID`).
     Group(i32),
 }
@@ -89,20 +88,14 @@ impl Rule {
         };
         // Only whole CIDR blocks: other ranges would be shown as something else.
         let peer = match (get("IP"), get("SIZE"), get(REMOTE_GROUP_ID)) {
-            (Some(ip), Some(size), None) => match ip.parse::<IpAddr>().ok()? {
-                IpAddr::V4(ip) => {
-                    let size: u32 = size.parse().ok()?;
-                    let whole = size == u32::MAX && ip.is_unspecified();
-                    (whole || (size.is_power_of_two() && u32::from(ip) & (size - 1) == 0))
-                        .then_some(Peer::Range(ip, size))?
-                }
-                IpAddr::V6(ip) => {
-                    let size: u128 = size.parse().ok()?;
-                    let whole = size == u128::MAX && ip.is_unspecified();
-                    (whole || (size.is_power_of_two() && u128::from(ip) & (size - 1) == 0))
-                        .then_some(Peer::Range6(ip, size))?
-                }
-            },
+            (Some(ip), Some(size), None) => {
+                let ip: IpAddr = ip.parse().ok()?;
+                let size: u128 = size.parse().ok()?;
+                let all = Family::of(&ip).all();
+                let whole = size == all && ip.is_unspecified();
+                let block = size <= all && size.is_power_of_two() && number(ip) & (size - 1) == 0;
+                (whole || block).then_some(Peer::Range(ip, size))?
+            }
             (None, None, Some(group)) => Peer::Group(group.parse().ok()?),
             (None, None, None) => Peer::Any,
             _ => return None,
@@ -139,10 +132,6 @@ impl Rule {
         match self.peer {
             Peer::Any => {}
             Peer::Range(ip, size) => {
-                pairs.push(("IP".into(), ip.to_string()));
-                pairs.push(("SIZE".into(), size.to_string()));
-            }
-            Peer::Range6(ip, size) => {
                 pairs.push(("IP".into(), ip.to_string()));
                 pairs.push(("SIZE".into(), size.to_string()));
             }
@@ -218,43 +207,77 @@ impl Rule {
         }
     }
 
-    /// The rule's IPv4 CIDR, if it names IPv4 addresses.
+    /// The rule's CIDR, if it names addresses.
     fn cidr(&self) -> Option<String> {
-        match self.peer {
-            Peer::Range(ip, size) => {
-                // The prefix whose block is the smallest holding `size` addresses.
-                let bits = (size.max(1) - 1).leading_zeros();
-                Some(format!("{ip}/{bits}"))
-            }
-            _ => None,
-        }
+        let Peer::Range(ip, size) = self.peer else {
+            return None;
+        };
+        // The prefix whose block is the smallest holding `size` addresses.
+        let bits = (size.max(1) - 1).leading_zeros() - (128 - Family::of(&ip).bits());
+        Some(format!("{ip}/{bits}"))
     }
 
-    /// The rule's IPv6 CIDR, if it names IPv6 addresses.
-    fn cidr6(&self) -> Option<String> {
-        match self.peer {
-            Peer::Range6(ip, size) => {
-                // The prefix whose block is the smallest holding `size` addresses.
-                let bits = (size.max(1) - 1).leading_zeros();
-                Some(format!("{ip}/{bits}"))
-            }
-            _ => None,
-        }
+    /// Whether the rule names IPv6 addresses.
+    fn is_v6(&self) -> bool {
+        matches!(self.peer, Peer::Range(IpAddr::V6(_), _))
     }
 
     /// The rule's peer as a message names it: a CIDR or a group id.
     fn peer_text(&self) -> String {
         match self.peer {
             Peer::Group(id) => SECURITY_GROUP.id(id),
-            _ => self.cidr().or_else(|| self.cidr6()).unwrap_or_default(),
+            _ => self.cidr().unwrap_or_default(),
         }
     }
 }
 
 /// Every IPv4 address (0.0.0.0/0).
-const ANY_V4: Peer = Peer::Range(Ipv4Addr::UNSPECIFIED, u32::MAX);
+const ANY_V4: Peer = Peer::Range(IpAddr::V4(Ipv4Addr::UNSPECIFIED), u32::MAX as u128);
 /// Every IPv6 address (::/0).
-const ANY_V6: Peer = Peer::Range6(Ipv6Addr::UNSPECIFIED, u128::MAX);
+const ANY_V6: Peer = Peer::Range(IpAddr::V6(Ipv6Addr::UNSPECIFIED), u128::MAX);
+
+/// An address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    fn of(ip: &IpAddr) -> Family {
+        if ip.is_ipv4() { Family::V4 } else { Family::V6 }
+    }
+
+    /// Bits of an address.
+    fn bits(self) -> u32 {
+        match self {
+            Family::V4 => 32,
+            Family::V6 => 128,
+        }
+    }
+
+    /// The most addresses `SIZE` says (2^32 - 1 or 2^128 - 1): from the family's first
+    /// address, every address.
+    fn all(self) -> u128 {
+        u128::MAX >> (128 - self.bits())
+    }
+
+    /// The address `n`.
+    fn address(self, n: u128) -> IpAddr {
+        match self {
+            Family::V4 => Ipv4Addr::from(u32::try_from(n).unwrap_or(u32::MAX)).into(),
+            Family::V6 => Ipv6Addr::from(n).into(),
+        }
+    }
+}
+
+/// An address as a number.
+fn number(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u32::from(a).into(),
+        IpAddr::V6(a) => a.into(),
+    }
+}
 
 /// The group's rules as EC2 sees them (see [`Rule::shown`]).
 fn rules_of(t: &Template) -> Vec<Rule> {
@@ -268,39 +291,27 @@ fn malformed(message: impl Into<String>) -> Ec2Error {
     Ec2Error::client("InvalidParameterValue", message)
 }
 
-/// An IPv4 CIDR as (network address, number of addresses; 2^32 - 1 for 0.0.0.0/0).
-fn parse_cidr(cidr: &str) -> Ec2Result<(Ipv4Addr, u32)> {
-    let bad = || malformed(format!("Invalid IPv4 CIDR '{cidr}'"));
+/// A CIDR of `family` as (network address, number of addresses; /0 is every address of
+/// the family, [`Family::all`] from its first).
+fn parse_cidr(cidr: &str, family: Family) -> Ec2Result<(IpAddr, u128)> {
+    let name = if family == Family::V4 { "IPv4" } else { "IPv6" };
+    let bad = || malformed(format!("Invalid {name} CIDR '{cidr}'"));
     let (ip, bits) = cidr.split_once('/').ok_or_else(bad)?;
-    let ip: Ipv4Addr = ip.parse().map_err(|_| bad())?;
-    let bits: u32 = bits.parse().ok().filter(|b| *b <= 32).ok_or_else(bad)?;
+    let ip: IpAddr = ip
+        .parse()
+        .ok()
+        .filter(|ip| Family::of(ip) == family)
+        .ok_or_else(bad)?;
+    let bits: u32 = bits
+        .parse()
+        .ok()
+        .filter(|b| *b <= family.bits())
+        .ok_or_else(bad)?;
     if bits == 0 {
-        return Ok((Ipv4Addr::UNSPECIFIED, u32::MAX));
+        return Ok((family.address(0), family.all()));
     }
-    let mask = if bits == 32 {
-        u32::MAX
-    } else {
-        !(u32::MAX >> bits)
-    };
-    let network = Ipv4Addr::from(u32::from(ip) & mask);
-    Ok((network, 1u32 << (32 - bits)))
-}
-
-/// An IPv6 CIDR as (network address, number of addresses; 2^128 - 1 for ::/0).
-fn parse_cidr6(cidr: &str) -> Ec2Result<(Ipv6Addr, u128)> {
-    let bad = || malformed(format!("Invalid IPv6 CIDR '{cidr}'"));
-    let (ip, bits) = cidr.split_once('/').ok_or_else(bad)?;
-    let ip: Ipv6Addr = ip.parse().map_err(|_| bad())?;
-    let bits: u32 = bits.parse().ok().filter(|b| *b <= 128).ok_or_else(bad)?;
-    if bits == 0 {
-        return Ok((Ipv6Addr::UNSPECIFIED, u128::MAX));
-    }
-    let mask = if bits == 128 {
-        u128::MAX
-    } else {
-        !(u128::MAX >> bits)
-    };
-    Ok((Ipv6Addr::from(u128::from(ip) & mask), 1u128 << (128 - bits)))
+    let host = family.bits() - bits;
+    Ok((family.address(number(ip) >> host << host), 1u128 << host))
 }
 
 /// The rules an `IpPermissions.N` (or the legacy flat parameters) asks for; `group` finds
@@ -374,25 +385,21 @@ fn requested_rules(
             _ => (None, None),
         };
         let mut peers: Vec<(Peer, String)> = Vec::new();
-        for r in perm.structs("IpRanges") {
-            let cidr = r
-                .required("CidrIp")
-                .map_err(|_| Ec2Error::missing("IpRanges.N.CidrIp"))?;
-            let (ip, size) = parse_cidr(cidr)?;
-            peers.push((
-                Peer::Range(ip, size),
-                r.get("Description").unwrap_or("").to_string(),
-            ));
-        }
-        for r in perm.structs("Ipv6Ranges") {
-            let cidr = r
-                .required("CidrIpv6")
-                .map_err(|_| Ec2Error::missing("Ipv6Ranges.N.CidrIpv6"))?;
-            let (ip, size) = parse_cidr6(cidr)?;
-            peers.push((
-                Peer::Range6(ip, size),
-                r.get("Description").unwrap_or("").to_string(),
-            ));
+        let ranges = [
+            ("IpRanges", "CidrIp", Family::V4),
+            ("Ipv6Ranges", "CidrIpv6", Family::V6),
+        ];
+        for (list, key, family) in ranges {
+            for r in perm.structs(list) {
+                let cidr = r
+                    .required(key)
+                    .map_err(|_| Ec2Error::missing(&format!("{list}.N.{key}")))?;
+                let (ip, size) = parse_cidr(cidr, family)?;
+                peers.push((
+                    Peer::Range(ip, size),
+                    r.get("Description").unwrap_or("").to_string(),
+                ));
+            }
         }
         for g in perm.structs("Groups") {
             peers.push((
@@ -676,9 +683,8 @@ fn write_permissions<'a>(
         let (groups, ranges): (Vec<&Rule>, Vec<&Rule>) = members
             .into_iter()
             .partition(|r| matches!(r.peer, Peer::Group(_)));
-        let (ranges6, ranges): (Vec<&Rule>, Vec<&Rule>) = ranges
-            .into_iter()
-            .partition(|r| matches!(r.peer, Peer::Range6(..)));
+        let (ranges6, ranges): (Vec<&Rule>, Vec<&Rule>) =
+            ranges.into_iter().partition(|r| r.is_v6());
         x.list("groups", groups, |x, r| {
             if let Peer::Group(id) = r.peer {
                 x.opt(
@@ -698,7 +704,7 @@ fn write_permissions<'a>(
             }
         })
         .list("ipv6Ranges", ranges6, |x, r| {
-            x.text("cidrIpv6", &r.cidr6().unwrap_or_default());
+            x.text("cidrIpv6", &r.cidr().unwrap_or_default());
             if !r.description.is_empty() {
                 x.text("description", &r.description);
             }
@@ -833,8 +839,8 @@ pub async fn authorize(ctx: &Ctx, p: &Params, x: &mut Xml, outbound: bool) -> Ec
                         )
                         .close("referencedGroupInfo");
                 }
-                Peer::Range6(..) => {
-                    x.text("cidrIpv6", &r.cidr6().unwrap_or_default());
+                _ if r.is_v6() => {
+                    x.text("cidrIpv6", &r.cidr().unwrap_or_default());
                 }
                 _ => {
                     x.text("cidrIpv4", &r.cidr().unwrap_or_default());
@@ -875,27 +881,39 @@ pub async fn delete(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
 mod tests {
     use super::*;
 
+    fn parse_cidr4(cidr: &str) -> Ec2Result<(IpAddr, u128)> {
+        parse_cidr(cidr, Family::V4)
+    }
+
+    fn parse_cidr6(cidr: &str) -> Ec2Result<(IpAddr, u128)> {
+        parse_cidr(cidr, Family::V6)
+    }
+
+    fn v4(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
+        Ipv4Addr::new(a, b, c, d).into()
+    }
+
     #[test]
     fn cidrs_become_ip_and_size_and_back() {
         assert_eq!(
-            parse_cidr("0.0.0.0/0").expect("any"),
-            (Ipv4Addr::UNSPECIFIED, u32::MAX)
+            parse_cidr4("0.0.0.0/0").expect("any"),
+            (v4(0, 0, 0, 0), u32::MAX.into())
         );
         assert_eq!(
-            parse_cidr("10.1.2.3/24").expect("net"),
-            (Ipv4Addr::new(10, 1, 2, 0), 256)
+            parse_cidr4("10.1.2.3/24").expect("net"),
+            (v4(10, 1, 2, 0), 256)
         );
         assert_eq!(
-            parse_cidr("10.1.2.3/32").expect("one"),
-            (Ipv4Addr::new(10, 1, 2, 3), 1)
+            parse_cidr4("10.1.2.3/32").expect("one"),
+            (v4(10, 1, 2, 3), 1)
         );
-        assert!(parse_cidr("10.1.2.3").is_err());
-        assert!(parse_cidr("10.1.2.3/33").is_err());
+        assert!(parse_cidr4("10.1.2.3").is_err());
+        assert!(parse_cidr4("10.1.2.3/33").is_err());
         let (net, size) = parse_cidr6("2001:db8::1/64").expect("a /64");
         assert_eq!((net.to_string(), size), ("2001:db8::".into(), 1u128 << 64));
         assert_eq!(
             parse_cidr6("::/0").expect("any"),
-            (Ipv6Addr::UNSPECIFIED, u128::MAX)
+            (Ipv6Addr::UNSPECIFIED.into(), u128::MAX)
         );
         assert!(parse_cidr6("2001:db8::/129").is_err() && parse_cidr6("10.0.0.0/8").is_err());
         let pairs = |ip: &str, size: &str| {
@@ -916,7 +934,7 @@ mod tests {
         assert!(Rule::from_pairs(&pairs("10.0.0.8", "8")).is_some());
         assert!(Rule::from_pairs(&pairs("10.0.0.0", "4294967295")).is_none());
         for text in ["0.0.0.0/0", "10.1.2.0/24", "10.1.2.3/32", "128.0.0.0/1"] {
-            let (ip, size) = parse_cidr(text).expect("a CIDR");
+            let (ip, size) = parse_cidr4(text).expect("a CIDR");
             let r = Rule::from_pairs(&pairs(&ip.to_string(), &size.to_string()));
             assert_eq!(r.expect("a rule").cidr().as_deref(), Some(text));
         }
@@ -927,17 +945,17 @@ mod tests {
                 protocol: "ALL".into(),
                 range: None,
                 icmp_type: None,
-                peer: Peer::Range6(ip, size),
+                peer: Peer::Range(ip, size),
                 description: String::new(),
             };
-            assert_eq!(r.cidr6().as_deref(), Some(text));
+            assert_eq!(r.cidr().as_deref(), Some(text));
         }
         let r = Rule {
             outbound: false,
             protocol: "TCP".into(),
             range: Some("22".into()),
             icmp_type: None,
-            peer: Peer::Range(Ipv4Addr::new(10, 1, 2, 0), 256),
+            peer: Peer::Range(v4(10, 1, 2, 0), 256),
             description: String::new(),
         };
         assert_eq!(r.cidr().as_deref(), Some("10.1.2.0/24"));
@@ -969,7 +987,7 @@ mod tests {
         let rules = requested_rules(&p, false, &|_| Ok(5)).expect("rules");
         assert_eq!(rules.len(), 5);
         assert_eq!(rules[3].peer, Peer::Group(5));
-        assert_eq!(rules[4].cidr6().as_deref(), Some("2001:db8::/48"));
+        assert_eq!(rules[4].cidr().as_deref(), Some("2001:db8::/48"));
         assert_eq!(rules[0].range.as_deref(), Some("1000:2000"));
         assert_eq!(rules[1].peer, ANY_V4);
         assert_eq!(rules[2].icmp_type.as_deref(), Some("8"));
@@ -999,7 +1017,7 @@ mod tests {
             vec![ANY_V4, ANY_V6]
         );
         assert_eq!(shown[0].cidr().as_deref(), Some("0.0.0.0/0"));
-        assert_eq!(shown[1].cidr6().as_deref(), Some("::/0"));
+        assert_eq!(shown[1].cidr().as_deref(), Some("::/0"));
         assert!(shown.iter().all(|r| r.description == "all" && r.outbound));
         // It is already there for either family; revoking one family leaves the other.
         let v4 = Rule {

@@ -6,6 +6,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use nubo_core::model::Vm;
+use nubo_core::ops::address_range::value;
 use nubo_types::AuthOp;
 
 use crate::error::{Ec2Error, Ec2Result};
@@ -103,14 +104,8 @@ pub fn describe_attribute(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
 /// The instance's user data, base64-encoded, from its context.
 fn user_data(vm: &Vm) -> Option<String> {
     let context = vm.template.vectors("CONTEXT").next()?;
-    let get = |k: &str| {
-        context
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v.as_str())
-    };
-    let data = get("USER_DATA").filter(|d| !d.is_empty())?;
-    Some(match get("USER_DATA_ENCODING") {
+    let data = value(context, "USER_DATA")?;
+    Some(match value(context, "USER_DATA_ENCODING") {
         Some(e) if e.eq_ignore_ascii_case("base64") => data.to_string(),
         _ => STANDARD.encode(data),
     })
