@@ -88,16 +88,7 @@ fn datastore(id: Oid, name: &str, ds_type: DatastoreType, base: &std::path::Path
     template.set("SHARED", "YES");
     template.set("ALLOW_ORPHANS", "YES");
     Datastore {
-        meta: Meta {
-            id,
-            name: name.into(),
-            uid: 0,
-            gid: 0,
-            uname: "oneadmin".into(),
-            gname: "oneadmin".into(),
-            perms: Permissions::from_octal(0o640),
-            lock: None,
-        },
+        meta: Meta::of_oneadmin(id, name, Permissions::from_octal(0o640)),
         ds_mad: ds_mad.into(),
         tm_mad: "qcow2".into(),
         base_path: base.join(id.to_string()).to_string_lossy().into_owned(),
@@ -124,16 +115,7 @@ fn default_secgroup() -> SecGroup {
         ));
     }
     SecGroup {
-        meta: Meta {
-            id: 0,
-            name: "default".into(),
-            uid: 0,
-            gid: 0,
-            uname: "oneadmin".into(),
-            gname: "oneadmin".into(),
-            perms: Permissions::from_octal(0o644),
-            lock: None,
-        },
+        meta: Meta::of_oneadmin(0, "default", Permissions::from_octal(0o644)),
         updated_vms: BTreeSet::new(),
         outdated_vms: BTreeSet::new(),
         updating_vms: BTreeSet::new(),

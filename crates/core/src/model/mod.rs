@@ -66,6 +66,22 @@ pub struct Meta {
     pub lock: Option<Lock>,
 }
 
+impl Meta {
+    /// Ownership by oneadmin (user 0, group 0), unlocked: the objects the cloud is born with.
+    pub fn of_oneadmin(id: Oid, name: impl Into<String>, perms: Permissions) -> Meta {
+        Meta {
+            id,
+            name: name.into(),
+            uid: 0,
+            gid: 0,
+            uname: "oneadmin".into(),
+            gname: "oneadmin".into(),
+            perms,
+            lock: None,
+        }
+    }
+}
+
 /// An object lock (`LOCK` element).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lock {

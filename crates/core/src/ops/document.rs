@@ -130,16 +130,7 @@ mod tests {
 
     fn doc(id: Oid) -> Arc<Document> {
         Arc::new(Document {
-            meta: Meta {
-                id,
-                name: format!("d{id}"),
-                uid: 0,
-                gid: 0,
-                uname: "oneadmin".into(),
-                gname: "oneadmin".into(),
-                perms: nubo_types::Permissions::default(),
-                lock: None,
-            },
+            meta: Meta::of_oneadmin(id, format!("d{id}"), Default::default()),
             doc_type: 0,
             template: Template::new(),
         })

@@ -128,7 +128,6 @@ pub fn check_rules(t: &Template) -> Result<()> {
     t.vectors("RULE").try_for_each(check_rule)
 }
 
-/// Checks that `caller` may use every group the rules of `template` name.
 /// Checks that `caller` may use every group the rules of `template` name, but those
 /// `already` named (by the rules the template replaces).
 fn may_refer(

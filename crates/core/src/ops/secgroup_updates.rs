@@ -217,16 +217,7 @@ mod tests {
     fn a_commit_outdates_every_vm_or_only_those_not_up_to_date() {
         let set = |ids: &[Oid]| ids.iter().copied().collect();
         let mut sg = SecGroup {
-            meta: crate::model::Meta {
-                id: 100,
-                name: "g".into(),
-                uid: 0,
-                gid: 0,
-                uname: "oneadmin".into(),
-                gname: "oneadmin".into(),
-                perms: nubo_types::Permissions::default(),
-                lock: None,
-            },
+            meta: crate::model::Meta::of_oneadmin(100, "g", Default::default()),
             updated_vms: set(&[1]),
             outdated_vms: set(&[2]),
             updating_vms: set(&[3]),

@@ -3,6 +3,8 @@
 //! path or URL, volatile disks by size), NICs (leases, bridge, VLAN, security group
 //! rules), the CONTEXT cdrom (`context_cdrom.rs`), GRAPHICS, and the change in progress.
 
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
 use nubo_driver::{
     Change, DiskKind, DiskSource, DiskSpec, FirewallRule, GraphicsSpec, NicSpec, OsSpec, VmSpec,
 };
@@ -235,9 +237,9 @@ fn member_addresses(state: &State, gid: i32) -> Vec<String> {
                 continue;
             }
             for key in ["IP", "IP6", "IP6_GLOBAL", "IP6_ULA"] {
-                match value(nic, key).and_then(|v| v.parse::<std::net::IpAddr>().ok()) {
-                    Some(std::net::IpAddr::V4(ip)) => out.push(format!("{ip}/32")),
-                    Some(std::net::IpAddr::V6(ip)) => out.push(format!("{ip}/128")),
+                match value(nic, key).and_then(|v| v.parse::<IpAddr>().ok()) {
+                    Some(IpAddr::V4(ip)) => out.push(format!("{ip}/32")),
+                    Some(IpAddr::V6(ip)) => out.push(format!("{ip}/128")),
                     None => {}
                 }
             }
@@ -246,6 +248,25 @@ fn member_addresses(state: &State, gid: i32) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// The last of `size` (at least 1) addresses from `ip`, within its family. The most SIZE
+/// can say (2^32 - 1 or 2^128 - 1 addresses) reaches the family's last address, so that
+/// from 0.0.0.0 or :: it is every address.
+fn last_address(ip: IpAddr, size: u128) -> IpAddr {
+    let (first, max) = match ip {
+        IpAddr::V4(a) => (u128::from(u32::from(a)), u128::from(u32::MAX)),
+        IpAddr::V6(a) => (u128::from(a), u128::MAX),
+    };
+    let last = if size >= max {
+        max
+    } else {
+        first.saturating_add(size - 1).min(max)
+    };
+    match ip {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::from(u32::try_from(last).unwrap_or(u32::MAX))),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::from(last)),
+    }
 }
 
 /// One security group RULE for the host firewall: remote addresses from IP (IPv4 or IPv6)
@@ -258,27 +279,8 @@ fn rule(state: &State, r: &[(String, String)]) -> Option<FirewallRule> {
             .and_then(|v| v.parse().ok())
             .unwrap_or(1)
             .max(1);
-        match ip.parse::<std::net::IpAddr>().ok()? {
-            std::net::IpAddr::V4(ip) => {
-                // 2^32 - 1 addresses (the most SIZE can say) from 0.0.0.0 is every address.
-                let size = u32::try_from(size).unwrap_or(u32::MAX);
-                let last = if size == u32::MAX {
-                    std::net::Ipv4Addr::BROADCAST
-                } else {
-                    std::net::Ipv4Addr::from(u32::from(ip).saturating_add(size - 1))
-                };
-                addresses.push(format!("{ip}-{last}"));
-            }
-            std::net::IpAddr::V6(ip) => {
-                // 2^128 - 1 addresses (the most SIZE can say) from :: is every address.
-                let last = if size == u128::MAX {
-                    std::net::Ipv6Addr::from(u128::MAX)
-                } else {
-                    std::net::Ipv6Addr::from(u128::from(ip).saturating_add(size - 1))
-                };
-                addresses.push(format!("{ip}-{last}"));
-            }
-        }
+        let ip: IpAddr = ip.parse().ok()?;
+        addresses.push(format!("{ip}-{}", last_address(ip, size)));
     } else if let Some(gid) = crate::ops::secgroup::remote_group(r) {
         addresses = member_addresses(state, gid);
         if addresses.is_empty() {

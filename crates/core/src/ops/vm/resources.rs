@@ -475,38 +475,32 @@ pub(super) fn release_nic(tx: &mut Tx, vm: &Vm, nic: &[(String, String)]) -> Res
             )?;
         }
     }
-    let others: BTreeSet<Oid> = vm
-        .template
-        .vectors("NIC")
-        .filter(|n| get(n, "NIC_ID") != get(nic, "NIC_ID"))
-        .filter_map(|n| get(n, "SECURITY_GROUPS"))
-        .flat_map(|s| s.split(','))
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
     for sg in security_groups(nic) {
-        if others.contains(&sg) {
-            // Still a member through another NIC; this NIC's addresses are gone though.
-            crate::ops::secgroup_updates::outdate_referrers(tx, sg)?;
-        } else {
-            leave_group(tx, vm.meta.id, sg)?;
-        }
+        leave_with_nic(tx, vm, get(nic, "NIC_ID"), sg)?;
     }
     Ok(())
 }
 
-/// Takes NIC `nic_id` of VM `vm_id` out of group `sg`: the VM leaves the group unless
-/// another of its NICs is in it; either way the groups naming `sg` see an address go.
+/// Takes NIC `nic_id` of VM `vm_id` out of group `sg` (see [`leave_with_nic`]).
 pub(super) fn nic_leaves_group(tx: &mut Tx, vm_id: Oid, nic_id: i32, sg: Oid) -> Result<()> {
-    let kept = tx.state.vms.get(&vm_id).is_some_and(|vm| {
-        vm.template.vectors("NIC").any(|n| {
-            get(n, "NIC_ID").and_then(|v| v.parse::<i32>().ok()) != Some(nic_id)
-                && security_groups(n).contains(&sg)
-        })
-    });
+    match tx.state.vms.get(&vm_id).cloned() {
+        Some(vm) => leave_with_nic(tx, &vm, Some(&nic_id.to_string()), sg),
+        None => leave_group(tx, vm_id, sg),
+    }
+}
+
+/// Takes the NIC of `vm` with id `nic_id` out of group `sg`: the VM leaves the group
+/// unless another of its NICs is in it; either way the groups naming `sg` see an address
+/// go.
+fn leave_with_nic(tx: &mut Tx, vm: &Vm, nic_id: Option<&str>, sg: Oid) -> Result<()> {
+    let kept = vm
+        .template
+        .vectors("NIC")
+        .any(|n| get(n, "NIC_ID") != nic_id && security_groups(n).contains(&sg));
     if kept {
         crate::ops::secgroup_updates::outdate_referrers(tx, sg)
     } else {
-        leave_group(tx, vm_id, sg)
+        leave_group(tx, vm.meta.id, sg)
     }
 }
 

@@ -136,16 +136,7 @@ mod tests {
     #[test]
     fn roles_become_scheduler_rules() {
         let group = VmGroup {
-            meta: Meta {
-                id: 9,
-                name: "g".into(),
-                uid: 0,
-                gid: 0,
-                uname: "oneadmin".into(),
-                gname: "oneadmin".into(),
-                perms: Default::default(),
-                lock: None,
-            },
+            meta: Meta::of_oneadmin(9, "g", Default::default()),
             roles: vec![
                 role(0, "a", RolePolicy::None),
                 role(1, "b", RolePolicy::Affined),

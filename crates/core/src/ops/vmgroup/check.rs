@@ -169,16 +169,7 @@ mod tests {
             roles.push(new_role(pairs, i as i32)?);
         }
         let g = VmGroup {
-            meta: Meta {
-                id: 0,
-                name: "g".into(),
-                uid: 0,
-                gid: 0,
-                uname: "oneadmin".into(),
-                gname: "oneadmin".into(),
-                perms: Default::default(),
-                lock: None,
-            },
+            meta: Meta::of_oneadmin(0, "g", Default::default()),
             next_role: roles.len() as i32,
             roles,
             template,
