@@ -6,6 +6,12 @@
 //! makes every comparison false; an empty expression is true. Ranks (`SCHED_RANK`) are
 //! arithmetic (`+ - * /`, unary minus, parentheses); unknown variables count 0 and a
 //! division by zero gives 0.
+//!
+//! Expressions come from users and are parsed again on every scheduling pass, so their
+//! size is bounded: at most 128 KiB of text and 4096 terms, and nesting of parentheses,
+//! `!` and unary minus at most 100 deep. A chain of one precedence level (`a & b | c`,
+//! `a + b - c`, `a * b / c`) is kept as a flat list evaluated in a loop, so no recursion
+//! (parsing, evaluating or dropping) goes deeper than that nesting.
 
 use std::collections::HashMap;
 
@@ -21,18 +27,46 @@ impl Vars for HashMap<String, Vec<String>> {
     }
 }
 
-/// A scheduler expression that does not parse.
+/// A scheduler expression that is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("syntax error, {message} at column {column}")]
-pub struct ExprError {
-    /// What went wrong.
-    pub message: String,
-    /// 1-based column.
-    pub column: usize,
+pub enum ExprError {
+    /// It does not parse.
+    #[error("syntax error, {message} at column {column}")]
+    Syntax {
+        /// What went wrong.
+        message: String,
+        /// 1-based column.
+        column: usize,
+    },
+    /// It is longer than the scheduler evaluates.
+    #[error("expression too long: {found} {unit}, at most {max}")]
+    TooLong {
+        /// How long it is.
+        found: usize,
+        /// The most accepted.
+        max: usize,
+        /// What is counted: "terms" or "bytes".
+        unit: &'static str,
+    },
 }
 
-/// Deepest nesting of parentheses and `!` accepted.
+fn syntax(message: impl Into<String>, column: usize) -> ExprError {
+    ExprError::Syntax {
+        message: message.into(),
+        column,
+    }
+}
+
+/// Deepest nesting of parentheses, `!` and unary minus accepted. It bounds the depth of
+/// every tree built here (chains of `&`/`|`, `+`/`-` and `*`/`/` are flat lists), so
+/// parsing, evaluating and dropping an expression never recurse deeper than this.
 const MAX_DEPTH: usize = 100;
+
+/// Most terms accepted: comparisons in a requirement, numbers and variables in a rank.
+const MAX_TERMS: usize = 4096;
+
+/// Longest expression text accepted, in bytes.
+const MAX_LEN: usize = 128 * 1024;
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -85,10 +119,7 @@ fn tokenize(text: &str) -> Result<Vec<(Tok, usize)>, ExprError> {
             loop {
                 match chars.get(i) {
                     None => {
-                        return Err(ExprError {
-                            message: "unterminated string".into(),
-                            column: col,
-                        });
+                        return Err(syntax("unterminated string", col));
                     }
                     Some('"') => {
                         i += 1;
@@ -117,10 +148,9 @@ fn tokenize(text: &str) -> Result<Vec<(Tok, usize)>, ExprError> {
                 out.push((Tok::Word(chars[start..i].iter().collect()), col));
                 continue;
             }
-            let n = s.parse::<f64>().map_err(|_| ExprError {
-                message: format!("bad number '{s}'"),
-                column: col,
-            })?;
+            let n = s
+                .parse::<f64>()
+                .map_err(|_| syntax(format!("bad number '{s}'"), col))?;
             out.push((Tok::Num(n), col));
             continue;
         }
@@ -140,10 +170,7 @@ fn tokenize(text: &str) -> Result<Vec<(Tok, usize)>, ExprError> {
             out.push((Tok::Word(chars[start..i].iter().collect()), col));
             continue;
         }
-        return Err(ExprError {
-            message: format!("unexpected '{c}'"),
-            column: col,
-        });
+        return Err(syntax(format!("unexpected '{c}'"), col));
     }
     Ok(out)
 }
@@ -160,9 +187,27 @@ struct Parser {
 }
 
 impl Parser {
-    fn new(text: &str) -> Result<Parser, ExprError> {
+    /// Tokenizes `text`, refusing it when it is longer than [`MAX_LEN`] bytes or has more
+    /// than [`MAX_TERMS`] tokens for which `is_term` holds.
+    fn new(text: &str, is_term: fn(&Tok) -> bool) -> Result<Parser, ExprError> {
+        if text.len() > MAX_LEN {
+            return Err(ExprError::TooLong {
+                found: text.len(),
+                max: MAX_LEN,
+                unit: "bytes",
+            });
+        }
+        let toks = tokenize(text)?;
+        let terms = toks.iter().filter(|(t, _)| is_term(t)).count();
+        if terms > MAX_TERMS {
+            return Err(ExprError::TooLong {
+                found: terms,
+                max: MAX_TERMS,
+                unit: "terms",
+            });
+        }
         Ok(Parser {
-            toks: tokenize(text)?,
+            toks,
             pos: 0,
             end: text.chars().count() + 1,
             depth: 0,
@@ -185,10 +230,10 @@ impl Parser {
             Some(Tok::Str(s)) => format!("\"{s}\""),
             Some(Tok::Num(n)) => format!("{n}"),
         };
-        ExprError {
-            message: format!("unexpected {found}, expecting {what}"),
-            column: self.column(),
-        }
+        syntax(
+            format!("unexpected {found}, expecting {what}"),
+            self.column(),
+        )
     }
 
     fn eat(&mut self, op: &str) -> bool {
@@ -203,10 +248,7 @@ impl Parser {
     fn deeper(&mut self) -> Result<(), ExprError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(ExprError {
-                message: "expression nested too deeply".into(),
-                column: self.column(),
-            });
+            return Err(syntax("expression nested too deeply", self.column()));
         }
         Ok(())
     }
@@ -235,12 +277,20 @@ enum Lit {
     Text(String),
 }
 
+/// How two requirement terms are joined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Join {
+    And,
+    Or,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum Bool {
     Cmp(String, &'static str, Lit),
     Not(Box<Bool>),
-    And(Box<Bool>, Box<Bool>),
-    Or(Box<Bool>, Box<Bool>),
+    /// `first op term op term …`: `&` and `|` share one precedence level and associate
+    /// to the left, so the chain is evaluated from left to right.
+    Chain(Box<Bool>, Vec<(Join, Bool)>),
 }
 
 /// A parsed requirement expression.
@@ -249,10 +299,15 @@ pub struct Requirements {
     root: Option<Bool>,
 }
 
+/// The tokens counted as a requirement's terms: one comparison operator per comparison.
+fn is_comparison(t: &Tok) -> bool {
+    matches!(t, Tok::Op("=" | "!=" | ">" | "<" | "@>"))
+}
+
 impl Requirements {
     /// Parses a requirement expression.
     pub fn parse(text: &str) -> Result<Requirements, ExprError> {
-        let mut p = Parser::new(text)?;
+        let mut p = Parser::new(text, is_comparison)?;
         if p.toks.is_empty() {
             return Ok(Requirements { root: None });
         }
@@ -273,16 +328,23 @@ impl Requirements {
 }
 
 fn bool_expr(p: &mut Parser) -> Result<Bool, ExprError> {
-    let mut left = bool_factor(p)?;
+    let first = bool_factor(p)?;
+    let mut rest = Vec::new();
     loop {
-        if p.eat("&") {
-            left = Bool::And(Box::new(left), Box::new(bool_factor(p)?));
+        let join = if p.eat("&") {
+            Join::And
         } else if p.eat("|") {
-            left = Bool::Or(Box::new(left), Box::new(bool_factor(p)?));
+            Join::Or
         } else {
-            return Ok(left);
-        }
+            break;
+        };
+        rest.push((join, bool_factor(p)?));
     }
+    Ok(if rest.is_empty() {
+        first
+    } else {
+        Bool::Chain(Box::new(first), rest)
+    })
 }
 
 fn bool_factor(p: &mut Parser) -> Result<Bool, ExprError> {
@@ -331,47 +393,54 @@ fn number(s: &str) -> Option<f64> {
 fn eval_bool(b: &Bool, vars: &dyn Vars) -> bool {
     match b {
         Bool::Not(inner) => !eval_bool(inner, vars),
-        Bool::And(a, c) => eval_bool(a, vars) && eval_bool(c, vars),
-        Bool::Or(a, c) => eval_bool(a, vars) || eval_bool(c, vars),
-        Bool::Cmp(name, op, lit) => {
-            let values = vars.values(name);
-            if values.is_empty() {
-                return false;
+        Bool::Chain(first, rest) => {
+            let mut holds = eval_bool(first, vars);
+            for (join, term) in rest {
+                holds = match join {
+                    Join::And => holds && eval_bool(term, vars),
+                    Join::Or => holds || eval_bool(term, vars),
+                };
             }
-            let equal = |v: &str| match lit {
-                Lit::Num(n) => number(v).is_some_and(|x| x == *n),
-                Lit::Text(t) => match (number(v), number(t)) {
-                    (Some(x), Some(y)) => x == y,
-                    _ => glob(t, v),
-                },
+            holds
+        }
+        Bool::Cmp(name, op, lit) => compare(&vars.values(name), op, lit),
+    }
+}
+
+/// Whether `values` (those of one variable) compare with `lit` as `op` says.
+fn compare(values: &[String], op: &str, lit: &Lit) -> bool {
+    if values.is_empty() {
+        return false;
+    }
+    let equal = |v: &str| match lit {
+        Lit::Num(n) => number(v).is_some_and(|x| x == *n),
+        Lit::Text(t) => match (number(v), number(t)) {
+            (Some(x), Some(y)) => x == y,
+            _ => glob(t, v),
+        },
+    };
+    let lit_num = match lit {
+        Lit::Num(n) => Some(*n),
+        Lit::Text(t) => number(t),
+    };
+    match op {
+        "=" => values.iter().any(|v| equal(v)),
+        "!=" => !values.iter().any(|v| equal(v)),
+        ">" => values
+            .iter()
+            .any(|v| matches!((number(v), lit_num), (Some(x), Some(y)) if x > y)),
+        "<" => values
+            .iter()
+            .any(|v| matches!((number(v), lit_num), (Some(x), Some(y)) if x < y)),
+        _ => {
+            let wanted = match lit {
+                Lit::Num(n) => format!("{n}"),
+                Lit::Text(t) => t.clone(),
             };
-            let lit_num = match lit {
-                Lit::Num(n) => Some(*n),
-                Lit::Text(t) => number(t),
-            };
-            match *op {
-                "=" => values.iter().any(|v| equal(v)),
-                "!=" => !values.iter().any(|v| equal(v)),
-                ">" => values
-                    .iter()
-                    .any(|v| matches!((number(v), lit_num), (Some(x), Some(y)) if x > y)),
-                "<" => values
-                    .iter()
-                    .any(|v| matches!((number(v), lit_num), (Some(x), Some(y)) if x < y)),
-                _ => {
-                    let wanted = match lit {
-                        Lit::Num(n) => format!("{n}"),
-                        Lit::Text(t) => t.clone(),
-                    };
-                    values
-                        .iter()
-                        .flat_map(|v| v.split(',').map(str::trim).collect::<Vec<_>>())
-                        .any(|v| {
-                            v == wanted
-                                || number(v).zip(number(&wanted)).is_some_and(|(a, b)| a == b)
-                        })
-                }
-            }
+            values
+                .iter()
+                .flat_map(|v| v.split(',').map(str::trim).collect::<Vec<_>>())
+                .any(|v| v == wanted || number(v).zip(number(&wanted)).is_some_and(|(a, b)| a == b))
         }
     }
 }
@@ -445,7 +514,8 @@ enum Arith {
     Num(f64),
     Var(String),
     Neg(Box<Arith>),
-    Bin(char, Box<Arith>, Box<Arith>),
+    /// `first op term op term …` of one precedence level (`+ -` or `* /`), left to right.
+    Chain(Box<Arith>, Vec<(char, Arith)>),
 }
 
 /// A parsed rank expression.
@@ -454,10 +524,15 @@ pub struct Rank {
     root: Option<Arith>,
 }
 
+/// The tokens counted as a rank's terms: its numbers and variables.
+fn is_operand(t: &Tok) -> bool {
+    matches!(t, Tok::Num(_) | Tok::Word(_))
+}
+
 impl Rank {
     /// Parses a rank expression.
     pub fn parse(text: &str) -> Result<Rank, ExprError> {
-        let mut p = Parser::new(text)?;
+        let mut p = Parser::new(text, is_operand)?;
         if p.toks.is_empty() {
             return Ok(Rank { root: None });
         }
@@ -468,37 +543,34 @@ impl Rank {
 
     /// The value of the expression for `vars` (0 for anything undefined).
     pub fn eval(&self, vars: &dyn Vars) -> f64 {
-        let v = self.root.as_ref().map_or(0.0, |a| eval_arith(a, vars));
-        if v.is_finite() { v } else { 0.0 }
+        finite(self.root.as_ref().map_or(0.0, |a| eval_arith(a, vars)))
     }
+}
+
+/// Terms of one precedence level joined by the operators in `ops` (token, operator).
+fn chain(
+    p: &mut Parser,
+    ops: [(&str, char); 2],
+    term: fn(&mut Parser) -> Result<Arith, ExprError>,
+) -> Result<Arith, ExprError> {
+    let first = term(p)?;
+    let mut rest = Vec::new();
+    while let Some(op) = ops.iter().find(|(tok, _)| p.eat(tok)).map(|(_, op)| *op) {
+        rest.push((op, term(p)?));
+    }
+    Ok(if rest.is_empty() {
+        first
+    } else {
+        Arith::Chain(Box::new(first), rest)
+    })
 }
 
 fn sum(p: &mut Parser) -> Result<Arith, ExprError> {
-    let mut left = product(p)?;
-    loop {
-        let op = if p.eat("+") {
-            '+'
-        } else if p.eat("-") {
-            '-'
-        } else {
-            return Ok(left);
-        };
-        left = Arith::Bin(op, Box::new(left), Box::new(product(p)?));
-    }
+    chain(p, [("+", '+'), ("-", '-')], product)
 }
 
 fn product(p: &mut Parser) -> Result<Arith, ExprError> {
-    let mut left = unary(p)?;
-    loop {
-        let op = if p.eat("*") {
-            '*'
-        } else if p.eat("/") {
-            '/'
-        } else {
-            return Ok(left);
-        };
-        left = Arith::Bin(op, Box::new(left), Box::new(unary(p)?));
-    }
+    chain(p, [("*", '*'), ("/", '/')], unary)
 }
 
 fn unary(p: &mut Parser) -> Result<Arith, ExprError> {
@@ -530,8 +602,29 @@ fn unary(p: &mut Parser) -> Result<Arith, ExprError> {
     Ok(out)
 }
 
+/// `v`, or 0 when it is not a finite number.
+fn finite(v: f64) -> f64 {
+    if v.is_finite() { v } else { 0.0 }
+}
+
+/// One step of a chain; every intermediate result that is not finite counts 0.
+fn apply(op: char, l: f64, r: f64) -> f64 {
+    finite(match op {
+        '+' => l + r,
+        '-' => l - r,
+        '*' => l * r,
+        _ => {
+            if r == 0.0 {
+                0.0
+            } else {
+                l / r
+            }
+        }
+    })
+}
+
 fn eval_arith(a: &Arith, vars: &dyn Vars) -> f64 {
-    let v = match a {
+    finite(match a {
         Arith::Num(n) => *n,
         Arith::Var(name) => vars
             .values(name)
@@ -539,124 +632,13 @@ fn eval_arith(a: &Arith, vars: &dyn Vars) -> f64 {
             .and_then(|v| number(v))
             .unwrap_or(0.0),
         Arith::Neg(inner) => -eval_arith(inner, vars),
-        Arith::Bin(op, l, r) => {
-            let (l, r) = (eval_arith(l, vars), eval_arith(r, vars));
-            match op {
-                '+' => l + r,
-                '-' => l - r,
-                '*' => l * r,
-                _ => {
-                    if r == 0.0 {
-                        0.0
-                    } else {
-                        l / r
-                    }
-                }
-            }
-        }
-    };
-    if v.is_finite() { v } else { 0.0 }
+        Arith::Chain(first, rest) => rest
+            .iter()
+            .fold(eval_arith(first, vars), |acc, (op, term)| {
+                apply(*op, acc, eval_arith(term, vars))
+            }),
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn vars(pairs: &[(&str, &[&str])]) -> HashMap<String, Vec<String>> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
-            .collect()
-    }
-
-    fn holds(expr: &str, v: &HashMap<String, Vec<String>>) -> bool {
-        Requirements::parse(expr).expect("parses").eval(v)
-    }
-
-    #[test]
-    fn requirements_follow_opennebula() {
-        let v = vars(&[
-            ("CLUSTER_ID", &["0"]),
-            ("NAME", &["node12"]),
-            ("HYPERVISOR", &["kvm"]),
-            ("FREE_CPU", &["350"]),
-            ("CURRENT_VMS", &["3", "5", "9"]),
-            ("PCI", &["a,b , c"]),
-        ]);
-        assert!(holds("(CLUSTER_ID = 0) & !(PUBLIC_CLOUD = YES)", &v));
-        assert!(holds("", &v) && holds("   ", &v));
-        assert!(holds("NAME = \"node*\"", &v) && holds("NAME = node1?", &v));
-        assert!(!holds("NAME = \"other*\"", &v));
-        assert!(holds("NAME = node[0-9]2", &v) && !holds("NAME = node[!1]2", &v));
-        assert!(holds("FREE_CPU > 300", &v) && !holds("FREE_CPU < 300", &v));
-        assert!(holds("FREE_CPU = 350.0", &v), "numbers compare numerically");
-        assert!(holds("CURRENT_VMS = 5", &v) && !holds("CURRENT_VMS != 5", &v));
-        assert!(holds("CURRENT_VMS != 4", &v));
-        assert!(holds("PCI @> b", &v) && !holds("PCI @> d", &v));
-        assert!(!holds("UNKNOWN = 1", &v) && !holds("UNKNOWN != 1", &v));
-        // One precedence level, left-associative: (a | b) & c.
-        assert!(!holds("CLUSTER_ID = 0 | HYPERVISOR = kvm & NAME = x", &v));
-        assert!(holds("NAME = x & HYPERVISOR = y | CLUSTER_ID = 0", &v));
-        assert!(holds("!!(CLUSTER_ID = 0)", &v));
-        assert!(holds("CLUSTER_ID > -1", &v));
-    }
-
-    #[test]
-    fn ranks_are_arithmetic() {
-        let v = vars(&[
-            ("FREE_CPU", &["100"]),
-            ("RUNNING_VMS", &["4"]),
-            ("S", &["x"]),
-        ]);
-        let rank = |e: &str| Rank::parse(e).expect("parses").eval(&v);
-        assert_eq!(rank("FREE_CPU"), 100.0);
-        assert_eq!(rank("-RUNNING_VMS"), -4.0);
-        assert_eq!(rank("FREE_CPU - 2 * RUNNING_VMS"), 92.0);
-        assert_eq!(rank("(FREE_CPU - 2) * RUNNING_VMS"), 392.0);
-        assert_eq!(rank("10 - 4 - 3"), 3.0);
-        assert_eq!(rank("FREE_CPU / 0"), 0.0);
-        assert_eq!(rank("MISSING + S + 1"), 1.0);
-        assert_eq!(rank(""), 0.0);
-    }
-
-    #[test]
-    fn errors_give_the_column() {
-        let e = Requirements::parse("CLUSTER_ID = 0 & )").expect_err("bad");
-        assert_eq!(e.column, 18, "{e}");
-        assert!(e.to_string().contains("unexpected ')'"), "{e}");
-        assert!(Requirements::parse("A =").is_err());
-        assert!(Requirements::parse("A = 1 B = 2").is_err());
-        assert!(Requirements::parse("(A = 1").is_err());
-        assert!(Requirements::parse("A >= 1").is_err(), "there is no >=");
-        assert!(Rank::parse("1 +").is_err());
-        assert!(Rank::parse("A = 1").is_err());
-        let deep = format!("{}A = 1{}", "(".repeat(500), ")".repeat(500));
-        assert!(Requirements::parse(&deep).is_err());
-        assert!(Rank::parse(&"-".repeat(10_000)).is_err());
-    }
-
-    proptest! {
-        #[test]
-        fn no_input_panics(text in ".{0,80}", value in ".{0,12}") {
-            let v = vars(&[("A", &[value.as_str()]), ("B", &["1", "2"])]);
-            if let Ok(r) = Requirements::parse(&text) {
-                let _ = r.eval(&v);
-            }
-            if let Ok(r) = Rank::parse(&text) {
-                prop_assert!(r.eval(&v).is_finite());
-            }
-        }
-
-        #[test]
-        fn operator_soup_never_panics(text in "[A-B0-9 =!<>@&|()+*/\"-]{0,60}") {
-            let v = vars(&[("A", &["3"]), ("B", &["x"])]);
-            if let Ok(r) = Requirements::parse(&text) {
-                let _ = r.eval(&v);
-            }
-            if let Ok(r) = Rank::parse(&text) {
-                prop_assert!(r.eval(&v).is_finite());
-            }
-        }
-    }
-}
+mod tests;
