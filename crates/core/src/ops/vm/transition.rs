@@ -55,9 +55,17 @@ pub struct Placement {
     pub ds_id: Oid,
 }
 
-/// Checks the scheduler expressions of a VM template.
+/// Checks the scheduler expressions of a new VM's template (from `vm.allocate` or a
+/// template instantiated with its extra template): each must parse and stay within the
+/// expression limits (terms, length, nesting), else an API error names it. The scheduler
+/// parses them again on every pass and turns a failure into SCHED_MESSAGE, so a VM that
+/// got one another way (`vm.update`) only waits.
 pub(crate) fn check_expressions(template: &nubo_template::Template) -> Result<()> {
-    for name in ["SCHED_REQUIREMENTS", "SCHED_DS_REQUIREMENTS"] {
+    for name in [
+        "SCHED_REQUIREMENTS",
+        "SCHED_DS_REQUIREMENTS",
+        "AUTOMATIC_REQUIREMENTS",
+    ] {
         if let Some(text) = template.get(name) {
             nubo_template::Requirements::parse(text)
                 .map_err(|e| Error::api(format!("Parse error in {name}: {e}")))?;
