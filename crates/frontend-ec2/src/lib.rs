@@ -19,15 +19,3 @@ mod tags;
 mod xml;
 
 pub use server::{DEFAULT_BODY_LIMIT, Ec2Config, router};
-
-/// Serves the EC2 API on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    core: nubo_core::Core,
-    config: Ec2Config,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(core, config))
-        .with_graceful_shutdown(shutdown)
-        .await
-}

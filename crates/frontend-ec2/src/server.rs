@@ -4,12 +4,13 @@
 //! carries `x-amzn-RequestId`.
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use nubo_core::Core;
+use nubo_listener::{BodyError, BodyRules};
 
 use crate::actions::{Ctx, dispatch};
 use crate::auth::authenticate;
@@ -30,8 +31,8 @@ const API_VERSION: &str = "2016-11-15";
 pub struct Ec2Config {
     /// The one region this cloud is (requests must be signed for it).
     pub region: String,
-    /// Largest request body (bytes).
-    pub body_limit: usize,
+    /// How request bodies are read (size, time, the process's memory budget).
+    pub bodies: BodyRules,
 }
 
 #[derive(Clone)]
@@ -91,18 +92,21 @@ async fn serve(
     body: Body,
 ) -> (Option<String>, String, Result<String, Ec2Error>) {
     let mut version = API_VERSION.to_string();
-    let body = match to_bytes(body, shared.config.body_limit).await {
+    let body = match shared.config.bodies.read(body).await {
         Ok(b) => b,
-        Err(_) => {
-            let e = Ec2Error::with_status(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLarge",
-                format!(
-                    "The request is larger than {} bytes",
-                    shared.config.body_limit
-                ),
+        Err(e) => {
+            let code = match e {
+                BodyError::TooLarge { .. } => "RequestEntityTooLarge",
+                BodyError::Truncated => "MalformedQueryString",
+                BodyError::TimedOut => "RequestTimeout",
+                BodyError::Busy => "RequestLimitExceeded",
+            };
+            let message = format!("The request was not read: {e}");
+            return (
+                None,
+                version,
+                Err(Ec2Error::with_status(e.status(), code, message)),
             );
-            return (None, version, Err(e));
         }
     };
     let query = uri.query().unwrap_or("");

@@ -19,33 +19,27 @@ use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use nubo_hostapi::auth;
 use nubo_hostapi::images::{HAVE_HEADER, IMAGES_PATH, SHA256_HEADER};
+use nubo_listener::BodyRules;
 
 /// What the handlers share.
 #[derive(Debug)]
 struct Shared {
     core: nubo_core::Core,
     checksums: checksums::Checksums,
-}
-
-/// Serves host agents on `listener` (over TLS with `tls`) until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    tls: Option<std::sync::Arc<nubo_hostapi::tls::ServerConfig>>,
-    core: nubo_core::Core,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    nubo_hostapi::tls::serve(listener, tls, router(core), shutdown).await
+    bodies: BodyRules,
 }
 
 /// Largest body of a request other than an image upload (a report of a host with
 /// thousands of guests fits).
-const BODY_LIMIT: usize = 4 * 1024 * 1024;
+pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
 
-/// The router.
-pub fn router(core: nubo_core::Core) -> Router {
+/// The router (served by `nubo_listener::serve`), reading bodies other than image uploads
+/// within `bodies` (at most [`BODY_LIMIT`] bytes makes sense).
+pub fn router(core: nubo_core::Core, bodies: BodyRules) -> Router {
     Router::new().fallback(handle).with_state(Arc::new(Shared {
         core,
         checksums: checksums::Checksums::default(),
+        bodies,
     }))
 }
 
@@ -55,11 +49,9 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     if method == Method::PUT && uri.path().starts_with(IMAGES_PATH) {
         return upload::receive(&shared.core, uri.path(), &headers, body).await;
     }
-    let Ok(body) = axum::body::to_bytes(body, BODY_LIMIT).await else {
-        return plain(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "the request body is too large",
-        );
+    let body = match shared.bodies.read(body).await {
+        Ok(b) => b,
+        Err(e) => return plain(e.status(), &e.to_string()),
     };
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let path = uri.path();

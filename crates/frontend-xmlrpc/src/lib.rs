@@ -9,15 +9,3 @@ mod server;
 pub mod xml;
 
 pub use server::{DEFAULT_BODY_LIMIT, router};
-
-/// Serves the XML-RPC API on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    core: nubo_core::Core,
-    body_limit: usize,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(core, body_limit))
-        .with_graceful_shutdown(shutdown)
-        .await
-}

@@ -1,13 +1,15 @@
-//! The HTTP side: `POST /RPC2`, body size limit, `text/xml` replies with an exact
-//! Content-Length, faults for bodies that are not XML-RPC.
+//! The HTTP side: `POST /RPC2`, the body read within its rules (size, time, the process's
+//! memory budget), `text/xml` replies with an exact Content-Length, faults for bodies that
+//! are not XML-RPC or did not arrive whole. Served by `nubo_listener::serve`.
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use nubo_core::Core;
+use nubo_listener::{BodyError, BodyRules};
 use nubo_xmlrpc::{MethodResponse, fault, parse_call, write_response};
 
 use crate::handlers::dispatch;
@@ -20,14 +22,14 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024 * 1024;
 #[derive(Clone)]
 struct Shared {
     core: Core,
-    body_limit: usize,
+    bodies: BodyRules,
 }
 
-/// The XML-RPC router over `core`, accepting bodies up to `body_limit` bytes.
-pub fn router(core: Core, body_limit: usize) -> Router {
+/// The XML-RPC router over `core`, reading bodies within `bodies`.
+pub fn router(core: Core, bodies: BodyRules) -> Router {
     Router::new()
         .route("/RPC2", post(rpc))
-        .with_state(Shared { core, body_limit })
+        .with_state(Shared { core, bodies })
 }
 
 fn xml_response(resp: &MethodResponse) -> Response {
@@ -39,16 +41,21 @@ fn xml_response(resp: &MethodResponse) -> Response {
 }
 
 async fn rpc(State(shared): State<Shared>, body: Body) -> Response {
-    let bytes = match to_bytes(body, shared.body_limit).await {
+    let bytes = match shared.bodies.read(body).await {
         Ok(b) => b,
-        Err(_) => {
-            return xml_response(&MethodResponse::Fault {
-                code: fault::TOO_LARGE,
-                message: format!(
-                    "The request is larger than the limit of {} bytes",
-                    shared.body_limit
-                ),
+        Err(e) => {
+            let code = match e {
+                BodyError::TooLarge { .. } => fault::TOO_LARGE,
+                BodyError::Truncated | BodyError::TimedOut | BodyError::Busy => fault::PARSE,
+            };
+            let mut r = xml_response(&MethodResponse::Fault {
+                code,
+                message: format!("The request was not read: {e}"),
             });
+            if !matches!(e, BodyError::TooLarge { .. }) {
+                *r.status_mut() = e.status();
+            }
+            return r;
         }
     };
     let call = match parse_call(&bytes) {

@@ -1,10 +1,10 @@
 //! TLS (rustls) where configured. A process trusts the system's certificate authorities
 //! and those it was given ([`trust`]) for every `https://` connection it makes: nubod to
 //! its agents and to image servers, an agent to nubod and to other agents. A listener
-//! serves TLS when given a certificate and key ([`server_config`], [`serve`]); otherwise it
-//! speaks plain HTTP, whose messages the host secret still authenticates.
+//! serves TLS (through `nubo_listener::serve`) when given a certificate and key
+//! ([`server_config`]); otherwise it speaks plain HTTP, whose messages the host secret
+//! still authenticates.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -15,10 +15,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpListener, TcpStream};
-
-/// How long a client may take to finish its TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+use tokio::net::TcpStream;
 
 /// What went wrong setting TLS up.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +32,9 @@ pub enum TlsError {
     #[error("TLS: {0}")]
     Config(String),
 }
+
+/// How long a TLS handshake with a server may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 
 fn file_error(path: &Path, e: impl std::fmt::Display) -> TlsError {
     TlsError::File {
@@ -152,56 +152,6 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
         .with_single_cert(chain, key)
         .map(Arc::new)
         .map_err(|e| TlsError::Config(e.to_string()))
-}
-
-/// Serves `router` on `listener`, over TLS with `tls` when given, until `shutdown`
-/// resolves.
-pub async fn serve(
-    listener: TcpListener,
-    tls: Option<Arc<ServerConfig>>,
-    router: axum::Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let Some(tls) = tls else {
-        return axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await;
-    };
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            () = &mut shutdown => return Ok(()),
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot accept a connection");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let acceptor = acceptor.clone();
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
-        tokio::spawn(async move {
-            let _ = stream.set_nodelay(true);
-            let stream =
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                    Ok(Ok(s)) => s,
-                    Ok(Err(e)) => {
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => return,
-                };
-            let served = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-            if let Err(e) = served {
-                tracing::debug!(%peer, error = %e, "connection ended badly");
-            }
-        });
-    }
 }
 
 /// Whether `url` starts with `https://` (else it must be `http://`); the rest.

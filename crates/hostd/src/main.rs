@@ -27,6 +27,10 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let settings = config::Settings::resolve(&args)?;
+    match nubo_listener::raise_fd_limit() {
+        Ok(n) => tracing::debug!(open_files = n, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     nubo_hostapi::tls::trust(&settings.ca_files).context("cannot set up TLS")?;
     let tls = match &settings.tls {
         Some((cert, key)) => {
@@ -84,12 +88,14 @@ async fn main() -> anyhow::Result<()> {
         ));
     }
     let app = server::router(server::Agent {
+        bodies: nubo_listener::BodyRules::new(server::BODY_LIMIT),
         name: settings.name.clone(),
         secret: settings.secret.clone(),
         driver,
         transfers,
     });
-    nubo_hostapi::tls::serve(listener, tls, app, shutdown_signal())
+    let limits = nubo_listener::Limits::default();
+    nubo_listener::serve(listener, tls, app, limits, shutdown_signal())
         .await
         .context("the agent's server failed")?;
     tracing::info!("nubo-hostd stopped; guests keep running");

@@ -7,22 +7,25 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use nubo_driver::{Hypervisor, Request};
 use nubo_hostapi::transfer::TRANSFER_PATH;
 use nubo_hostapi::{CONSOLE_PATH, ConsoleRequest, EXECUTE_PATH, MONITOR_PATH, auth};
+use nubo_listener::BodyRules;
 
 use crate::transfer::Transfers;
 
 /// Largest request body (a VM spec with its context files).
-const BODY_LIMIT: usize = 8 * 1024 * 1024;
+pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
 pub struct Agent {
+    /// How request bodies are read.
+    pub bodies: BodyRules,
     /// The host's name.
     pub name: String,
     /// The host's secret.
@@ -35,10 +38,7 @@ pub struct Agent {
 
 /// The router.
 pub fn router(agent: Agent) -> Router {
-    Router::new()
-        .fallback(handle)
-        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(Arc::new(agent))
+    Router::new().fallback(handle).with_state(Arc::new(agent))
 }
 
 async fn handle(
@@ -46,8 +46,12 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
+    let body = match agent.bodies.read(body).await {
+        Ok(b) => b,
+        Err(e) => return plain(e.status(), e.to_string()),
+    };
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let path = uri.path();
     if method == Method::GET && path.starts_with(TRANSFER_PATH) {

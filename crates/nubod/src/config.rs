@@ -91,6 +91,25 @@ pub struct FileConfig {
     /// The EC2 Query API.
     #[serde(default)]
     pub ec2: Ec2FileConfig,
+    /// `[limits]`: what every listener allows a client.
+    #[serde(default)]
+    pub limits: LimitsFileConfig,
+}
+
+/// `[limits]`: the defences of every listener (XML-RPC, EC2, host agents).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsFileConfig {
+    /// Connections each listener serves at once; more are answered 503.
+    pub max_connections: Option<usize>,
+    /// Seconds for a request's headers, and for an idle keep-alive connection.
+    pub header_timeout_s: Option<u64>,
+    /// Seconds a request body may pause.
+    pub body_idle_timeout_s: Option<u64>,
+    /// Seconds a whole request body may take.
+    pub body_timeout_s: Option<u64>,
+    /// Bytes all large request bodies in flight may take together.
+    pub body_memory_bytes: Option<usize>,
 }
 
 /// `[ec2]` section: the EC2 API is served when `listen` is set.
@@ -141,6 +160,29 @@ pub struct RuntimeFileConfig {
 
 /// The scheduler's host policy by name (OpenNebula's packing, striping, load-aware and
 /// custom-rank policies).
+/// The listeners' limits and the body rules (limit still to set, budget shared) of `[limits]`.
+fn limits(file: &LimitsFileConfig) -> (nubo_listener::Limits, nubo_listener::BodyRules) {
+    let secs = |s: u64| std::time::Duration::from_secs(s.max(1));
+    let mut limits = nubo_listener::Limits::default();
+    if let Some(n) = file.max_connections {
+        limits.max_connections = n.max(1);
+    }
+    if let Some(s) = file.header_timeout_s {
+        limits.header_timeout = secs(s);
+    }
+    let mut bodies = nubo_listener::BodyRules::new(0);
+    if let Some(s) = file.body_idle_timeout_s {
+        bodies.idle = secs(s);
+    }
+    if let Some(s) = file.body_timeout_s {
+        bodies.total = secs(s);
+    }
+    if let Some(bytes) = file.body_memory_bytes {
+        bodies.budget = nubo_listener::BodyBudget::new(bytes);
+    }
+    (limits, bodies)
+}
+
 fn sched_policy(name: &str, rank: Option<&str>) -> anyhow::Result<nubo_scheduler::Policy> {
     use nubo_scheduler::Policy;
     Ok(match name.trim().to_ascii_lowercase().as_str() {
@@ -180,8 +222,12 @@ pub struct Settings {
     pub database: String,
     /// XML-RPC listen address.
     pub xmlrpc: String,
-    /// Largest request body in bytes.
-    pub body_limit: usize,
+    /// How the XML-RPC API reads bodies.
+    pub xmlrpc_bodies: nubo_listener::BodyRules,
+    /// How the host agents' API reads bodies other than image uploads.
+    pub host_api_bodies: nubo_listener::BodyRules,
+    /// Every listener's connection limits.
+    pub limits: nubo_listener::Limits,
     /// The host agents' API listen address.
     pub host_api: String,
     /// The certificate and key the host agents' API serves TLS with.
@@ -227,10 +273,18 @@ impl Settings {
             .clone()
             .or(file.xmlrpc.listen)
             .unwrap_or_else(|| "127.0.0.1:2633".to_string());
-        let body_limit = file
-            .xmlrpc
-            .max_body_bytes
-            .unwrap_or(nubo_frontend_xmlrpc::DEFAULT_BODY_LIMIT);
+        let (limits, bodies) = limits(&file.limits);
+        let xmlrpc_bodies = nubo_listener::BodyRules {
+            limit: file
+                .xmlrpc
+                .max_body_bytes
+                .unwrap_or(nubo_frontend_xmlrpc::DEFAULT_BODY_LIMIT),
+            ..bodies.clone()
+        };
+        let host_api_bodies = nubo_listener::BodyRules {
+            limit: nubo_frontend_hosts::BODY_LIMIT,
+            ..bodies.clone()
+        };
         let mut runtime = nubo_core::RuntimeConfig::default();
         let secs = std::time::Duration::from_secs;
         if let Some(ms) = args.sim_delay_ms.or(file.runtime.sim_delay_ms) {
@@ -280,10 +334,13 @@ impl Settings {
                     .clone()
                     .or(file.ec2.region.clone())
                     .unwrap_or_else(|| "nubo".to_string()),
-                body_limit: file
-                    .ec2
-                    .max_body_bytes
-                    .unwrap_or(nubo_frontend_ec2::DEFAULT_BODY_LIMIT),
+                bodies: nubo_listener::BodyRules {
+                    limit: file
+                        .ec2
+                        .max_body_bytes
+                        .unwrap_or(nubo_frontend_ec2::DEFAULT_BODY_LIMIT),
+                    ..bodies.clone()
+                },
             };
             (listen, config)
         });
@@ -292,7 +349,9 @@ impl Settings {
             data_dir,
             database,
             xmlrpc,
-            body_limit,
+            xmlrpc_bodies,
+            host_api_bodies,
+            limits,
             host_api,
             host_api_tls,
             ca_files,

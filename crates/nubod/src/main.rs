@@ -20,6 +20,10 @@ async fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let mut settings = config::Settings::resolve(&args)?;
+    match nubo_listener::raise_fd_limit() {
+        Ok(n) => tracing::debug!(open_files = n, "open-file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("cannot create {}", settings.data_dir.display()))?;
     settings.runtime.host_key = host_key::load_or_create(&settings.data_dir)?;
@@ -74,14 +78,16 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
     tokio::spawn(async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
+        stop_deadline();
     });
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
-    let hosts = tokio::spawn(nubo_frontend_hosts::serve(
+    let hosts = tokio::spawn(nubo_listener::serve(
         hosts_listener,
         host_api_tls,
-        core.clone(),
+        nubo_frontend_hosts::router(core.clone(), settings.host_api_bodies.clone()),
+        settings.limits.clone(),
         stopped(stop_rx.clone()),
     ));
     let ec2 = match settings.ec2.clone() {
@@ -90,19 +96,21 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {listen} for the EC2 API"))?;
             tracing::info!(ec2 = %listener.local_addr()?, region = %config.region, "serving the EC2 API");
-            Some(tokio::spawn(nubo_frontend_ec2::serve(
+            Some(tokio::spawn(nubo_listener::serve(
                 listener,
-                core.clone(),
-                config,
+                None,
+                nubo_frontend_ec2::router(core.clone(), config),
+                settings.limits.clone(),
                 stopped(stop_rx.clone()),
             )))
         }
         None => None,
     };
-    nubo_frontend_xmlrpc::serve(
+    nubo_listener::serve(
         listener,
-        core.clone(),
-        settings.body_limit,
+        None,
+        nubo_frontend_xmlrpc::router(core.clone(), settings.xmlrpc_bodies.clone()),
+        settings.limits.clone(),
         stopped(stop_rx),
     )
     .await
@@ -122,6 +130,22 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
     core.close().await;
     tracing::info!("nubod stopped");
     Ok(())
+}
+
+/// How long nubod may take to stop once told to.
+const STOP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Ends the process if stopping takes longer than [`STOP_DEADLINE`] (a request that will
+/// not finish, say): everything acknowledged is already committed, so nothing is lost.
+fn stop_deadline() {
+    std::thread::spawn(|| {
+        std::thread::sleep(STOP_DEADLINE);
+        tracing::error!(
+            "nubod did not stop within {} s; exiting",
+            STOP_DEADLINE.as_secs()
+        );
+        std::process::exit(1);
+    });
 }
 
 async fn shutdown_signal() {
