@@ -1,7 +1,10 @@
 //! What VMs used: monitoring samples (`vm.monitoring`, `vmpool.monitoring`), placement
 //! records in a time window (`vmpool.accounting`) and monthly costs (`vmpool.showback`),
-//! each limited to the VMs the caller may see.
+//! each limited to the VMs the caller may see. Each answer costs what the VMs hold (their
+//! samples, their history records and the months those cover), never the width of the
+//! window or range asked for.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use nubo_types::{AuthOp, Error, Oid, Result};
@@ -39,19 +42,6 @@ impl Showback {
     /// The sum of the costs.
     pub fn total(&self) -> f64 {
         self.cpu_cost + self.memory_cost + self.disk_cost
-    }
-}
-
-/// The epoch second a month starts.
-fn month_start(year: i32, month: u32) -> i64 {
-    days_from_civil(i64::from(year), i64::from(month), 1) * 86_400
-}
-
-fn next_month(year: i32, month: u32) -> (i32, u32) {
-    if month >= 12 {
-        (year + 1, 1)
-    } else {
-        (year, month + 1)
     }
 }
 
@@ -174,7 +164,10 @@ impl Core {
     }
 
     /// `vmpool.showback`: monthly use and cost of the VMs `filter` selects, from
-    /// `m1/y1` to `m2/y2` (-1: from the first / to the current month).
+    /// `m1/y1` to `m2/y2`. As in oned, a bound applies only when both its month and its
+    /// year are given (not -1), any year is taken, and a start after the end selects
+    /// nothing; a month must be -1 or 1–12. The work is proportional to the VMs' history
+    /// records (only the months they cover), never to the months in the range.
     pub fn vm_pool_showback(
         &self,
         caller: &Caller,
@@ -188,87 +181,112 @@ impl Core {
             end: -1,
         }
         .validate()?;
-        for m in [m1, m2] {
-            if m != -1 && !(1..=12).contains(&m) {
-                return Err(Error::api(format!("Invalid month {m}")));
-            }
-        }
+        let from = month_bound(m1, y1)?;
+        let to = month_bound(m2, y2)?;
         let vms = self.read(|s| Ok(list_where(s, caller, filter, |_: &Vm| true)))?;
-        let now = crate::now();
-        let first = vms
-            .iter()
-            .flat_map(|v| v.history.iter().map(|h| h.stime))
-            .min()
-            .unwrap_or(now);
-        let (fy, fm) = year_month(first);
-        let (ny, nm) = year_month(now);
-        let from = if m1 < 0 || y1 < 0 {
-            (fy, fm)
-        } else {
-            (y1, m1.unsigned_abs())
-        };
-        let to = if m2 < 0 || y2 < 0 {
-            (ny, nm)
-        } else {
-            (y2, m2.unsigned_abs())
-        };
-        let mut out = Vec::new();
-        let mut month = from;
-        while month <= to {
-            let lo = month_start(month.0, month.1);
-            let next = next_month(month.0, month.1);
-            let hi = month_start(next.0, next.1);
-            for vm in &vms {
-                let (mut secs, mut rsecs) = (0, 0);
-                for h in &vm.history {
-                    let end = if h.etime == 0 { now } else { h.etime };
-                    secs += overlap(h.stime, end, lo, hi);
-                    if h.rstime > 0 {
-                        let rend = if h.retime == 0 { end } else { h.retime };
-                        rsecs += overlap(h.rstime, rend, lo, hi);
-                    }
-                }
-                if secs == 0 {
-                    continue;
-                }
-                let hours = secs as f64 / 3600.0;
-                out.push(Showback {
-                    vm: vm.clone(),
-                    year: month.0,
-                    month: month.1,
-                    hours,
-                    rhours: rsecs as f64 / 3600.0,
-                    cpu_cost: cost(vm, "CPU_COST") * vm.cpu * hours,
-                    memory_cost: cost(vm, "MEMORY_COST") * vm.memory_mb as f64 * hours,
-                    disk_cost: cost(vm, "DISK_COST") * disk_mb(vm) * hours,
-                });
-            }
-            month = next;
-        }
-        Ok(out)
+        Ok(showback(&vms, from, to, crate::now()))
     }
 }
 
-/// (year, month) of an epoch second.
-fn year_month(t: i64) -> (i32, u32) {
+/// Months counted from year 0: `year * 12 + month - 1`.
+type MonthIndex = i64;
+
+fn month_index(year: i64, month: i64) -> MonthIndex {
+    year * 12 + month - 1
+}
+
+/// The epoch second month `m` starts.
+fn start_of(m: MonthIndex) -> i64 {
+    days_from_civil(m.div_euclid(12), m.rem_euclid(12) + 1, 1) * 86_400
+}
+
+/// The month of epoch second `t`.
+fn month_of(t: i64) -> MonthIndex {
     let (y, m, _) = calendar::civil(t.div_euclid(86_400));
-    (
-        i32::try_from(y).unwrap_or(i32::MAX),
-        u32::try_from(m).unwrap_or(1),
-    )
+    month_index(y, m)
+}
+
+/// One end of a showback range: none (open) unless both `month` and `year` are given.
+fn month_bound(month: i32, year: i32) -> Result<Option<MonthIndex>> {
+    if month != -1 && !(1..=12).contains(&month) {
+        return Err(Error::api(format!(
+            "Invalid month {month}, it must be -1 or 1 to 12"
+        )));
+    }
+    if month == -1 || year == -1 {
+        return Ok(None);
+    }
+    Ok(Some(month_index(i64::from(year), i64::from(month))))
+}
+
+/// Adds to `into` (per month) the seconds of `[a, b)` in each month of `[from, to]`;
+/// `slot` picks which count.
+fn spread(
+    into: &mut BTreeMap<MonthIndex, (i64, i64)>,
+    (a, b): (i64, i64),
+    (from, to): (MonthIndex, MonthIndex),
+    slot: fn(&mut (i64, i64)) -> &mut i64,
+) {
+    let (a, b) = (a.max(start_of(from)).max(0), b.min(start_of(to + 1)));
+    if b <= a {
+        return;
+    }
+    for m in month_of(a)..=month_of(b - 1) {
+        let secs = overlap(a, b, start_of(m), start_of(m + 1));
+        if secs > 0 {
+            *slot(into.entry(m).or_default()) += secs;
+        }
+    }
+}
+
+/// The showback records of `vms` in months `from..=to` (open ends: from the first record,
+/// to the current month), month by month, each month's VMs in the order given.
+fn showback(
+    vms: &[Arc<Vm>],
+    from: Option<MonthIndex>,
+    to: Option<MonthIndex>,
+    now: i64,
+) -> Vec<Showback> {
+    let current = month_of(now);
+    let range = (
+        from.unwrap_or(month_of(0)).max(month_of(0)),
+        to.unwrap_or(current).min(current),
+    );
+    if range.0 > range.1 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for vm in vms {
+        let mut months = BTreeMap::new();
+        for h in &vm.history {
+            let end = if h.etime == 0 { now } else { h.etime };
+            spread(&mut months, (h.stime, end), range, |c| &mut c.0);
+            if h.rstime > 0 {
+                let rend = if h.retime == 0 { end } else { h.retime };
+                spread(&mut months, (h.rstime, rend), range, |c| &mut c.1);
+            }
+        }
+        for (m, (secs, rsecs)) in months {
+            if secs == 0 {
+                continue;
+            }
+            let hours = secs as f64 / 3600.0;
+            out.push(Showback {
+                vm: vm.clone(),
+                year: i32::try_from(m.div_euclid(12)).unwrap_or(i32::MAX),
+                month: u32::try_from(m.rem_euclid(12) + 1).unwrap_or(1),
+                hours,
+                rhours: rsecs as f64 / 3600.0,
+                cpu_cost: cost(vm, "CPU_COST") * vm.cpu * hours,
+                memory_cost: cost(vm, "MEMORY_COST") * vm.memory_mb as f64 * hours,
+                disk_cost: cost(vm, "DISK_COST") * disk_mb(vm) * hours,
+            });
+        }
+    }
+    // Stable: within a month the VMs keep their order.
+    out.sort_by_key(|r| (r.year, r.month));
+    out
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn months_and_days() {
-        assert_eq!(month_start(1970, 1), 0);
-        assert_eq!(month_start(2026, 12), 1_796_083_200);
-        assert_eq!(year_month(1_796_126_400), (2026, 12));
-        assert_eq!(next_month(2026, 12), (2027, 1));
-        assert_eq!(overlap(10, 20, 15, 30), 5);
-        assert_eq!(overlap(10, 20, 25, 30), 0);
-    }
-}
+mod tests;
