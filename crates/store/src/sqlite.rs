@@ -1,12 +1,18 @@
 //! The SQLite backend: connection settings that make a commit durable before it returns
 //! (WAL, `synchronous=FULL`), migrations, and the SQL of loading and committing.
+//!
+//! A file database is switched to WAL once, by one connection, before the pool opens
+//! ([`switch_to_wal`]): the switch needs a write lock taken from inside a read, which SQLite
+//! refuses at once with `SQLITE_BUSY` (no busy wait) while another connection holds it, so
+//! several stores opening one file at the same moment take turns by retrying until
+//! [`BUSY_TIMEOUT`]. WAL is then a property of the file; pooled connections do not set it again.
 
 use std::str::FromStr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nubo_types::ObjectKind;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Executor, SqliteConnection, SqlitePool};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{ConnectOptions, Connection, Executor, SqliteConnection, SqlitePool};
 
 use crate::migrations;
 use crate::{Change, Row, Snapshot, StoreError};
@@ -20,12 +26,17 @@ const MAX_CONNECTIONS: u32 = 4;
 /// How long a connection waits for another one's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The first and the longest pause between two attempts to switch a file to WAL.
+const WAL_RETRY_FIRST: Duration = Duration::from_millis(1);
+const WAL_RETRY_MAX: Duration = Duration::from_millis(50);
+
 const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (\
      version INTEGER PRIMARY KEY, \
      description TEXT NOT NULL, \
      applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)";
 
-/// Opens the pool at `url`, checks the journal mode and brings the schema up to date.
+/// Opens the pool at `url` (a file database switched to WAL first) and brings the schema up
+/// to date.
 pub(crate) async fn open(url: &str) -> Result<SqlitePool, StoreError> {
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|source| StoreError::InvalidUrl {
@@ -33,11 +44,13 @@ pub(crate) async fn open(url: &str) -> Result<SqlitePool, StoreError> {
             source,
         })?
         .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .foreign_keys(true)
         .busy_timeout(BUSY_TIMEOUT);
     let in_memory = is_in_memory(url);
+    if !in_memory {
+        switch_to_wal(&options).await?;
+    }
     let pool_options = if in_memory {
         // An in-memory database lives as long as one connection to it: keep exactly one.
         SqlitePoolOptions::new()
@@ -55,13 +68,7 @@ pub(crate) async fn open(url: &str) -> Result<SqlitePool, StoreError> {
             backend: NAME,
             source,
         })?;
-    let ready = async {
-        if !in_memory {
-            check_wal(&pool).await?;
-        }
-        migrate(&pool).await
-    };
-    if let Err(err) = ready.await {
+    if let Err(err) = migrate(&pool).await {
         pool.close().await;
         return Err(err);
     }
@@ -73,20 +80,52 @@ fn is_in_memory(url: &str) -> bool {
     url.contains(":memory:") || url.contains("mode=memory")
 }
 
-/// Makes sure the journal mode pragma took: a file database must run in WAL mode.
-async fn check_wal(pool: &SqlitePool) -> Result<(), StoreError> {
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(pool)
-        .await
-        .map_err(|source| StoreError::Connect {
-            backend: NAME,
-            source,
-        })?;
+/// Puts the file database of `options` in WAL mode, on a connection of its own, retrying
+/// while another connection holds the lock the switch needs (SQLite answers `SQLITE_BUSY`
+/// at once there instead of waiting) until [`BUSY_TIMEOUT`] has passed. Fails with
+/// [`StoreError::JournalMode`] when SQLite keeps another mode (a file system without shared
+/// memory, say).
+async fn switch_to_wal(options: &SqliteConnectOptions) -> Result<(), StoreError> {
+    let connect_err = |source| StoreError::Connect {
+        backend: NAME,
+        source,
+    };
+    let mut conn = options.connect().await.map_err(connect_err)?;
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    let mut pause = WAL_RETRY_FIRST;
+    let switched = loop {
+        let attempt: Result<String, sqlx::Error> = sqlx::query_scalar("PRAGMA journal_mode = WAL")
+            .fetch_one(&mut conn)
+            .await;
+        match attempt {
+            Err(err) if is_busy(&err) && Instant::now() < deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(WAL_RETRY_MAX);
+            }
+            other => break other,
+        }
+    };
+    // The connection only served the switch; failing to close it cleanly changes nothing.
+    let _ = conn.close().await;
+    let mode = switched.map_err(connect_err)?;
     if mode.eq_ignore_ascii_case("wal") {
         Ok(())
     } else {
         Err(StoreError::JournalMode { mode })
     }
+}
+
+/// Whether SQLite refused because another connection holds a lock (`SQLITE_BUSY` or
+/// `SQLITE_LOCKED`, with any extended code).
+fn is_busy(err: &sqlx::Error) -> bool {
+    const SQLITE_BUSY: i32 = 5;
+    const SQLITE_LOCKED: i32 = 6;
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
+    db.code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED))
 }
 
 /// Applies the pending migrations in one transaction that holds the write lock throughout.

@@ -187,6 +187,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     open_is_idempotent,
     concurrent_opens_migrate_once,
+    many_concurrent_opens_wait_their_turn,
     put_replace_delete_round_trip,
     last_oid_is_upserted,
     a_failing_commit_applies_nothing,
@@ -268,6 +269,67 @@ async fn concurrent_opens_migrate_once(ctx: Ctx) {
         .raw_i64("SELECT CAST(COUNT(*) AS BIGINT) FROM schema_version")
         .await;
     assert_eq!(recorded, i64::from(SCHEMA_VERSION));
+}
+
+/// Opening one database from many places at once waits its turn: nobody sees "database is
+/// locked" (SQLite switches a new file to WAL under a lock that busy waits do not cover), and
+/// the migrations are recorded once. Each round opens a fresh SQLite file (PostgreSQL: the same
+/// database) from `TASKS` tasks released together.
+async fn many_concurrent_opens_wait_their_turn(ctx: Ctx) {
+    const ROUNDS: usize = 100;
+    const TASKS: usize = 8;
+    for round in 0..ROUNDS {
+        let url = match ctx.backend {
+            Backend::Sqlite => format!("{}.{round}", ctx.url),
+            Backend::Postgres => ctx.url.clone(),
+        };
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(TASKS));
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|task| {
+                let url = url.clone();
+                let start = start.clone();
+                tokio::spawn(async move {
+                    start.wait().await;
+                    let store = Store::open(&url)
+                        .await
+                        .map_err(|err| format!("round {round}, task {task}: {}", chain(&err)))?;
+                    let version = store.schema_version().await.map_err(|err| {
+                        format!("round {round}, task {task}, version: {}", chain(&err))
+                    })?;
+                    store.close().await;
+                    if version == SCHEMA_VERSION {
+                        Ok(())
+                    } else {
+                        Err(format!("round {round}: schema version {version}"))
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            if let Err(err) = task.await.expect("open task") {
+                panic!("concurrent open failed: {err}");
+            }
+        }
+        let recorded = Ctx {
+            backend: ctx.backend,
+            url,
+        }
+        .raw_i64("SELECT CAST(COUNT(*) AS BIGINT) FROM schema_version")
+        .await;
+        assert_eq!(recorded, i64::from(SCHEMA_VERSION), "round {round}");
+    }
+}
+
+/// An error and its sources, on one line.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 async fn put_replace_delete_round_trip(ctx: Ctx) {
