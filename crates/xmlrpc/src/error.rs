@@ -136,6 +136,15 @@ pub enum DecodeError {
         /// Where the reference starts.
         position: u64,
     },
+    /// A character XML 1.0 cannot carry (a C0 control other than tab, line feed and carriage
+    /// return, U+FFFE or U+FFFF), raw or as a character reference.
+    #[error("character U+{code:04X} at byte {position} is not allowed in XML 1.0")]
+    NotXmlChar {
+        /// The character's code point.
+        code: u32,
+        /// Where the character (or the element holding the reference) starts.
+        position: u64,
+    },
     /// A `<methodResponse>` with no `<param>` or more than one.
     #[error("method response must hold exactly one <param>, found {count}")]
     ResponseParamCount {

@@ -10,13 +10,16 @@
 //! - [`fault`] holds the fault codes xmlrpc-c uses for protocol-level errors.
 //!
 //! Parsing is linear in the input, never panics, rejects DTDs, and refuses values nested deeper
-//! than [`MAX_DEPTH`] arrays/structs. Writing emits exact types and no whitespace between
-//! elements, in a form Python's `xmlrpc.client`, Ruby's `xmlrpc` and Go's `kolo/xmlrpc` accept.
+//! than [`MAX_DEPTH`] arrays/structs and characters XML 1.0 cannot carry (raw or as
+//! references, see [`xml_chars`]). Writing emits exact types and no whitespace between
+//! elements, in a form Python's `xmlrpc.client`, Ruby's `xmlrpc` and Go's `kolo/xmlrpc` accept,
+//! and replaces characters XML cannot carry by U+FFFD, so what it writes is well-formed.
 
 mod error;
 mod parse;
 mod value;
 mod write;
+pub mod xml_chars;
 
 pub use error::DecodeError;
 pub use parse::{MAX_DEPTH, parse_call, parse_response};

@@ -10,7 +10,10 @@
 //!   `<boolean>` takes `0`/`1`/`true`/`false`; integers may be padded with whitespace or carry a
 //!   leading `+`, and out-of-range integers are errors;
 //! - DTDs, processing instructions, unknown elements, stray text, trailing content after the
-//!   root and arrays/structs nested more than [`MAX_DEPTH`] deep are rejected.
+//!   root and arrays/structs nested more than [`MAX_DEPTH`] deep are rejected;
+//! - so is any character XML 1.0 cannot carry (a C0 control other than tab, line feed and
+//!   carriage return, U+FFFE, U+FFFF), raw anywhere in the body or as a character reference
+//!   (`&#11;`, `&#xFFFE;`): such a value could never be written back into a reply.
 //!
 //! Recursion is bounded by [`MAX_DEPTH`], so no input can overflow the stack, and every step
 //! consumes input, so the work is linear in the body's length.
@@ -28,6 +31,7 @@ use quick_xml::events::{BytesRef, Event};
 
 use crate::error::{DecodeError, shorten, snippet};
 use crate::value::{MethodCall, MethodResponse, Value};
+use crate::xml_chars::{find_non_xml_char, is_xml_char};
 
 /// How many arrays/structs may enclose one another. A container deeper than this is rejected.
 pub const MAX_DEPTH: usize = 64;
@@ -185,6 +189,12 @@ impl<'a> Parser<'a> {
             Some(rest) => (rest, 3),
             None => (text, 0),
         };
+        if let Some((at, c)) = find_non_xml_char(text) {
+            return Err(DecodeError::NotXmlChar {
+                code: u32::from(c),
+                position: base + at as u64,
+            });
+        }
         let mut reader = Reader::from_str(text);
         let config = reader.config_mut();
         config.trim_text(false);
@@ -491,7 +501,11 @@ fn resolve_reference(r: &BytesRef<'_>, position: u64) -> Result<Cow<'static, str
     let name = String::from_utf8_lossy(r);
     if r.is_char_ref() {
         return match r.resolve_char_ref() {
-            Ok(Some(c)) => Ok(Cow::Owned(c.to_string())),
+            Ok(Some(c)) if is_xml_char(c) => Ok(Cow::Owned(c.to_string())),
+            Ok(Some(c)) => Err(DecodeError::NotXmlChar {
+                code: u32::from(c),
+                position,
+            }),
             _ => Err(DecodeError::InvalidCharRef {
                 reference: snippet(&name),
                 position,
@@ -540,6 +554,12 @@ fn unescape_content(raw: &str, position: u64) -> Result<String, DecodeError> {
                             code.and_then(char::from_u32).filter(|c| *c != '\0')
                         });
                         match (c, name.starts_with('#')) {
+                            (Some(c), _) if !is_xml_char(c) => {
+                                return Err(DecodeError::NotXmlChar {
+                                    code: u32::from(c),
+                                    position,
+                                });
+                            }
                             (Some(c), _) => {
                                 let mut buf = [0u8; 4];
                                 out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());

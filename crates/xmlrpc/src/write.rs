@@ -2,13 +2,16 @@
 //! `<?xml version="1.0"?>` header as xmlrpc-c sends.
 //!
 //! Text is escaped minimally (`&`, `<`, `>`) plus `\r` as `&#13;`, so carriage returns survive
-//! the end-of-line normalisation other XML parsers apply. Doubles use Rust's shortest
-//! round-trip decimal form, which never has an exponent (as XML-RPC requires).
+//! the end-of-line normalisation other XML parsers apply. A character XML cannot carry (see
+//! [`crate::xml_chars`]) is written as U+FFFD, in every string, name and fault message, so
+//! every document written is well-formed. Doubles use Rust's shortest round-trip decimal
+//! form, which never has an exponent (as XML-RPC requires).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
 use crate::value::{MethodCall, MethodResponse, Value};
+use crate::xml_chars::push_xml_text;
 
 /// The XML declaration that starts every document.
 const XML_DECL: &str = "<?xml version=\"1.0\"?>";
@@ -90,7 +93,9 @@ fn push_value(out: &mut String, value: &Value) {
         }
         Value::EscapedString(s) => {
             out.push_str("<string>");
-            out.push_str(s);
+            // Already escaped; only characters XML cannot carry are replaced, so a writer
+            // upstream that let one through cannot make the reply unreadable.
+            push_xml_text(out, s, |_| None);
             out.push_str("</string>");
         }
         Value::DateTime(s) => {
@@ -134,24 +139,16 @@ fn push_scalar(out: &mut String, tag: &str, text: &str) {
     out.push('>');
 }
 
-/// Append `text` with `&`, `<`, `>` and `\r` replaced by references: the text of an
-/// XML-RPC `<string>`.
+/// Append `text` with `&`, `<`, `>` and `\r` replaced by references and each character XML
+/// cannot carry by U+FFFD: the text of an XML-RPC `<string>`.
 pub fn push_escaped(out: &mut String, text: &str) {
-    // The escaped characters are ASCII, so byte positions are character boundaries.
-    let mut plain_from = 0;
-    for (at, b) in text.bytes().enumerate() {
-        let replacement = match b {
-            b'&' => "&amp;",
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'\r' => "&#13;",
-            _ => continue,
-        };
-        out.push_str(&text[plain_from..at]);
-        out.push_str(replacement);
-        plain_from = at + 1;
-    }
-    out.push_str(&text[plain_from..]);
+    push_xml_text(out, text, |b| match b {
+        b'&' => Some("&amp;"),
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'\r' => Some("&#13;"),
+        _ => None,
+    });
 }
 
 #[cfg(test)]

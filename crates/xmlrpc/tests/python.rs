@@ -63,6 +63,22 @@ fn python_reads_what_we_write() {
             r#"{"fault": [-506, "method one.x not found & <bad>"]}"#,
         ),
         (
+            // Characters XML cannot carry would make expat refuse the whole reply.
+            failure(
+                "NAME \"a\u{FFFE}\u{b}\u{FFFF}\u{0}\" &#11; is taken",
+                2048,
+                7,
+            ),
+            r#"[[false, "NAME \"a\ufffd\ufffd\ufffd\ufffd\" &#11; is taken", 2048, 7, -1]]"#,
+        ),
+        (
+            MethodResponse::Fault {
+                code: -503,
+                message: "bad \u{1f}\u{FFFF}".into(),
+            },
+            r#"{"fault": [-503, "bad \ufffd\ufffd"]}"#,
+        ),
+        (
             MethodResponse::Success(Value::Struct(vec![
                 ("s".into(), Value::from("a\r\nb]]>é🦀\t")),
                 ("i8".into(), Value::I8(1 << 40)),
