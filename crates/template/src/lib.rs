@@ -14,9 +14,16 @@
 //! keep insertion order: it reads back as the template sorted by name and
 //! vector key.
 //!
+//! Neither parser accepts a character XML 1.0 cannot carry (a C0 control
+//! other than tab, line feed and carriage return, U+FFFE, U+FFFF) in a name
+//! or a value, raw or as a character reference: such a template could never
+//! be written back as XML. The XML writer replaces any such character by
+//! U+FFFD, so it only writes well-formed XML.
+//!
 //! Module map: `lexer` scans text bytes, `parse_text` is the grammar,
 //! `parse_xml` reads the XML form, `write` renders both forms, `name` holds
-//! the attribute-name rules, `error` the error type.
+//! the attribute-name rules, `error` the error type, `xml_chars` the
+//! characters XML can carry (shared with the EC2 front end).
 
 mod error;
 mod expression;
@@ -25,6 +32,7 @@ mod name;
 mod parse_text;
 mod parse_xml;
 mod write;
+pub mod xml_chars;
 
 #[cfg(test)]
 mod tests;

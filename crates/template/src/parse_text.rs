@@ -19,12 +19,16 @@
 //! * `KEY=` directly followed by `,`, `]` or a newline inside a vector is an
 //!   empty value;
 //! * a repeated key inside one vector keeps its first value, as oned's
-//!   `map::insert` does.
+//!   `map::insert` does;
+//! * a value holding a character XML 1.0 cannot carry is an error (oned
+//!   would store it and then write XML no client can read). Names are
+//!   `[[:alnum:]_]+`, so they cannot hold one.
 
 use std::collections::HashSet;
 
 use crate::error::{self, ParseError};
 use crate::lexer::{Cursor, is_value_byte};
+use crate::xml_chars::find_non_xml_char;
 use crate::{Attribute, Template, Value, name};
 
 /// Parses the text form.
@@ -110,7 +114,8 @@ impl<'a> Parser<'a> {
     }
 
     /// A quoted or unquoted value. A value holding `]]>` is refused: it
-    /// could not be written inside oned's CDATA sections.
+    /// could not be written inside oned's CDATA sections; so is one holding a
+    /// character XML cannot carry, at that character's position.
     fn value(&mut self, expecting: &str) -> Result<String, ParseError> {
         let start = self.cur.pos();
         let value = match self.cur.peek() {
@@ -128,6 +133,23 @@ impl<'a> Parser<'a> {
             Some(b) if is_value_byte(b) => self.cur.take_unquoted().to_owned(),
             _ => return Err(self.unexpected(expecting)),
         };
+        let raw = self
+            .cur
+            .src()
+            .get(start..self.cur.pos())
+            .unwrap_or_default();
+        if let Some((at, c)) = find_non_xml_char(raw) {
+            let at = start + at;
+            return Err(error::text(
+                self.cur.src(),
+                at,
+                at + c.len_utf8(),
+                format!(
+                    "syntax error, unexpected U+{:04X}, a character XML 1.0 does not allow",
+                    u32::from(c)
+                ),
+            ));
+        }
         if value.contains("]]>") {
             return Err(error::text(
                 self.cur.src(),

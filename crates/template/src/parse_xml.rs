@@ -12,7 +12,8 @@
 //! numeric entities decoded; whitespace-only text next to CDATA (from
 //! pretty-printing) is dropped. Line ends are not normalised, so a `\r`
 //! written in a value reads back. A DOCTYPE is refused (no entity can be
-//! declared), and so are unknown entities.
+//! declared), and so are unknown entities and any character XML 1.0 cannot
+//! carry, raw anywhere in the input or as a character reference (`&#11;`).
 
 use std::collections::HashMap;
 
@@ -21,10 +22,14 @@ use quick_xml::escape::resolve_xml_entity;
 use quick_xml::events::{BytesRef, BytesStart, Event};
 
 use crate::error::{self, ParseError};
+use crate::xml_chars::{find_non_xml_char, is_xml_char};
 use crate::{Attribute, Template, Value, name};
 
 /// Parses the XML form.
 pub(crate) fn parse(input: &str) -> Result<Template, ParseError> {
+    if let Some((at, c)) = find_non_xml_char(input) {
+        return Err(error::xml(input, at, not_allowed(c)));
+    }
     let mut reader = Reader::from_str(input);
     reader.config_mut().trim_text(false);
     let mut builder = Builder::default();
@@ -71,12 +76,21 @@ fn element_name(e: &BytesStart<'_>) -> Result<String, String> {
 /// The text of `&name;` or `&#n;`.
 fn resolve(r: &BytesRef<'_>) -> Result<String, String> {
     if let Some(c) = r.resolve_char_ref().map_err(|e| e.to_string())? {
-        return Ok(c.to_string());
+        return if is_xml_char(c) {
+            Ok(c.to_string())
+        } else {
+            Err(not_allowed(c))
+        };
     }
     let entity = r.decode().map_err(|e| e.to_string())?;
     resolve_xml_entity(&entity)
         .map(str::to_owned)
         .ok_or_else(|| format!("unknown entity &{entity};"))
+}
+
+/// The message for a character XML cannot carry.
+fn not_allowed(c: char) -> String {
+    format!("character U+{:04X} is not allowed in XML 1.0", u32::from(c))
 }
 
 /// Where a piece of character data came from.

@@ -1,6 +1,7 @@
 //! Rendering a template: the text form (`NAME="value"` lines, readable and
 //! parseable back) and the XML form, shaped exactly as oned writes it.
 
+use crate::xml_chars::push_xml_text;
 use crate::{Template, Value};
 
 /// One `NAME="value"` line per attribute, in insertion order; a vector is
@@ -48,7 +49,9 @@ fn quote(v: &str, out: &mut String) {
 /// `<ROOT>...</ROOT>` as oned's `Template::to_xml`: attributes sorted by
 /// name (a stable sort, so repeated names keep their order), vector keys
 /// sorted too, every value in CDATA, no whitespace; `<ROOT/>` when empty.
-/// Nameless attributes and keys are skipped, as oned does for keys.
+/// Nameless attributes and keys are skipped, as oned does for keys. A
+/// character XML cannot carry, in a name or a value (of a template built in
+/// code or stored before the parsers refused them), is written as U+FFFD.
 pub(crate) fn xml(t: &Template, root: &str, out: &mut String) {
     let mut attrs: Vec<_> = t.attrs.iter().filter(|a| !a.name.is_empty()).collect();
     if attrs.is_empty() {
@@ -80,28 +83,28 @@ pub(crate) fn xml(t: &Template, root: &str, out: &mut String) {
 
 fn open(name: &str, out: &mut String) {
     out.push('<');
-    out.push_str(name);
+    push_xml_text(out, name, |_| None);
     out.push('>');
 }
 
 fn close(name: &str, out: &mut String) {
     out.push_str("</");
-    out.push_str(name);
+    push_xml_text(out, name, |_| None);
     out.push('>');
 }
 
 /// `<![CDATA[v]]>`; a `]]>` inside `v` closes the section after `]]` and
 /// opens a new one for `>`, so the output stays well-formed and reads back
-/// as `v`.
+/// as `v`. A character XML cannot carry is written as U+FFFD.
 fn cdata(v: &str, out: &mut String) {
     out.push_str("<![CDATA[");
     let mut pieces = v.split("]]>");
     if let Some(first) = pieces.next() {
-        out.push_str(first);
+        push_xml_text(out, first, |_| None);
     }
     for piece in pieces {
         out.push_str("]]]]><![CDATA[>");
-        out.push_str(piece);
+        push_xml_text(out, piece, |_| None);
     }
     out.push_str("]]>");
 }

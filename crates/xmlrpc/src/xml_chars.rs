@@ -9,7 +9,8 @@
 //! so a large document is looked at once, byte by byte, without decoding it.
 //!
 //! `nubo-template` keeps the same rule for templates and the EC2 front end
-//! (`nubo_template::xml_chars`); the two crates share no dependency to hold one copy.
+//! (`nubo_template::xml_chars`); the two crates depend on nothing of ours, so neither can
+//! hold the only copy.
 
 /// What a character XML cannot carry is written as.
 pub const REPLACEMENT: char = '\u{FFFD}';
