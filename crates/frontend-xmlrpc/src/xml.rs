@@ -5,11 +5,19 @@
 //! already escaped for that string (`<` as `&lt;`, a `&lt;` of the document as
 //! `&amp;lt;`, …) and the reply carries it as an [`nubo_xmlrpc::Value::EscapedString`]: a 20,000-VM
 //! pool is written once instead of written and then escaped again.
+//!
+//! Whatever an object holds, the document is well-formed: every name, text, CDATA section
+//! and fragment goes through [`nubo_xmlrpc::xml_chars`], which writes a character XML 1.0
+//! cannot carry (a C0 control other than tab, line feed and carriage return, U+FFFE,
+//! U+FFFF; stored before the decoders refused them, or made by the core) as U+FFFD, and a
+//! `]]>` inside CDATA is split over two sections.
 
 use std::fmt::Display;
 
-// Plain text in its XML-RPC string form (`&`, `<`, `>`, `\r` replaced).
+// Plain text in its XML-RPC string form (`&`, `<`, `>`, `\r` replaced, characters XML
+// cannot carry as U+FFFD).
 use nubo_xmlrpc::push_escaped as wire_into;
+use nubo_xmlrpc::xml_chars::push_xml_text;
 
 /// An XML document being written (in its XML-RPC-escaped form).
 #[derive(Debug, Default)]
@@ -44,7 +52,7 @@ impl Xml {
     /// Opens `<name>`.
     pub fn open(&mut self, name: &str) -> &mut Self {
         self.out.push_str("&lt;");
-        self.out.push_str(name);
+        wire_into(&mut self.out, name);
         self.out.push_str("&gt;");
         self
     }
@@ -52,12 +60,13 @@ impl Xml {
     /// Closes `</name>`.
     pub fn close(&mut self, name: &str) -> &mut Self {
         self.out.push_str("&lt;/");
-        self.out.push_str(name);
+        wire_into(&mut self.out, name);
         self.out.push_str("&gt;");
         self
     }
 
-    /// `<name>value</name>` for a number or other text that needs no escaping.
+    /// `<name>value</name>` for a number or other text that needs no escaping (made by the
+    /// code, never by a user).
     pub fn num(&mut self, name: &str, value: impl Display) -> &mut Self {
         use std::fmt::Write;
         self.open(name);
@@ -96,31 +105,26 @@ impl Xml {
     /// An empty `<name/>`.
     pub fn empty(&mut self, name: &str) -> &mut Self {
         self.out.push_str("&lt;");
-        self.out.push_str(name);
+        wire_into(&mut self.out, name);
         self.out.push_str("/&gt;");
         self
     }
 }
 
-/// Appends `value` escaped for XML (`&`, `<`, `>`) and then for the XML-RPC string.
+/// Appends `value` escaped for XML (`&`, `<`, `>`) and then for the XML-RPC string, with
+/// characters XML cannot carry as U+FFFD.
 fn escape_into(out: &mut String, value: &str) {
-    let mut plain_from = 0;
-    for (at, b) in value.bytes().enumerate() {
-        let replacement = match b {
-            b'&' => "&amp;amp;",
-            b'<' => "&amp;lt;",
-            b'>' => "&amp;gt;",
-            b'\r' => "&#13;",
-            _ => continue,
-        };
-        out.push_str(&value[plain_from..at]);
-        out.push_str(replacement);
-        plain_from = at + 1;
-    }
-    out.push_str(&value[plain_from..]);
+    push_xml_text(out, value, |b| match b {
+        b'&' => Some("&amp;amp;"),
+        b'<' => Some("&amp;lt;"),
+        b'>' => Some("&amp;gt;"),
+        b'\r' => Some("&#13;"),
+        _ => None,
+    });
 }
 
-/// Appends `value` as CDATA, splitting any `]]>` so the document stays well-formed.
+/// Appends `value` as CDATA, splitting any `]]>` so the document stays well-formed (and
+/// characters XML cannot carry as U+FFFD, by [`wire_into`]).
 fn cdata_into(out: &mut String, value: &str) {
     out.push_str("&lt;![CDATA[");
     if value.contains("]]>") {
@@ -161,6 +165,114 @@ mod tests {
             "<A><ID>3</ID><NAME>a&lt;b&amp;c</NAME><T><![CDATA[x]]]]><![CDATA[>y]]></T>\
              <F>1</F><T2><![CDATA[&]]></T2><E/></A>"
         );
+    }
+
+    include!("../../xmlrpc/tests/support/well_formed.rs");
+
+    /// The document a wire form stands for, read the way a client reads the reply: the
+    /// whole reply checked and decoded by nubo-xmlrpc, then the document checked.
+    fn document(wire: String) -> String {
+        let reply = nubo_xmlrpc::write_response(&nubo_xmlrpc::MethodResponse::Success(
+            Value::EscapedString(wire),
+        ));
+        if let Err(e) = well_formed(&reply) {
+            panic!("the reply is not well-formed: {e} in {reply:?}");
+        }
+        match nubo_xmlrpc::parse_response(reply.as_bytes()) {
+            Ok(nubo_xmlrpc::MethodResponse::Success(Value::String(doc))) => doc,
+            other => panic!("{other:?} from {reply:?}"),
+        }
+    }
+
+    /// What the writer makes of a string: characters XML cannot carry as U+FFFD.
+    fn replaced(s: &str) -> String {
+        s.chars()
+            .map(|c| if xml_1_0_char(c) { c } else { '\u{FFFD}' })
+            .collect()
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_are_replaced_everywhere() {
+        let mut template = String::new();
+        nubo_template::Template {
+            attrs: vec![nubo_template::Attribute::single("D", "&#11;\u{b}\u{FFFF}")],
+        }
+        .write_xml("TEMPLATE", &mut template);
+        let mut x = Xml::new();
+        x.open("VM")
+            .text("NAME", "a\u{FFFE}\u{0}<b>")
+            .cdata("DESCRIPTION", "x\u{b}]]>\u{FFFF}y")
+            .fragment(&template)
+            .open("N\u{1f}")
+            .close("N\u{1f}")
+            .empty("E\u{FFFE}")
+            .close("VM");
+        let doc = document(x.finish());
+        well_formed(&doc).expect("a well-formed document");
+        assert_eq!(
+            doc,
+            "<VM><NAME>a\u{FFFD}\u{FFFD}&lt;b&gt;</NAME>\
+             <DESCRIPTION><![CDATA[x\u{FFFD}]]]]><![CDATA[>\u{FFFD}y]]></DESCRIPTION>\
+             <TEMPLATE><D><![CDATA[&#11;\u{FFFD}\u{FFFD}]]></D></TEMPLATE>\
+             <N\u{FFFD}></N\u{FFFD}><E\u{FFFD}/></VM>"
+        );
+    }
+
+    /// Text mixing what XML must escape, what it cannot carry, and anything else.
+    fn hostile() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just("\u{0}".to_owned()),
+            Just("\u{b}".to_owned()),
+            Just("\u{1f}".to_owned()),
+            Just("\u{FFFE}".to_owned()),
+            Just("\u{FFFF}".to_owned()),
+            Just("&#11;".to_owned()),
+            Just("]]>".to_owned()),
+            Just("]]".to_owned()),
+            Just(">".to_owned()),
+            Just("<![CDATA[".to_owned()),
+            Just("<&\"'".to_owned()),
+            Just("&amp;lt;".to_owned()),
+            Just("\r\n\t".to_owned()),
+            any::<char>().prop_map(String::from),
+            "[a-z é]{0,3}",
+        ];
+        proptest::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// Text, CDATA and a template fragment of any content make a well-formed document
+        /// inside a well-formed reply, and read back with U+FFFD in place of what XML
+        /// cannot carry (a `]]>` in CDATA included).
+        #[test]
+        fn documents_are_well_formed_whatever_they_hold(
+            text in hostile(),
+            cdata in hostile(),
+            value in hostile(),
+        ) {
+            let mut template = String::new();
+            nubo_template::Template {
+                attrs: vec![nubo_template::Attribute::single("V", value.clone())],
+            }
+            .write_xml("TEMPLATE", &mut template);
+            let mut x = Xml::new();
+            x.open("VM").text("NAME", &text).cdata("DESCRIPTION", &cdata).fragment(&template).close("VM");
+            let doc = document(x.finish());
+            proptest::prop_assert!(well_formed(&doc).is_ok(), "{:?} in {:?}", well_formed(&doc), doc);
+            // The document has a template's shape: each child of the root is one value (an
+            // empty `<NAME></NAME>` reads as an empty vector, so `get` has nothing for it).
+            let back = nubo_template::Template::parse_xml(&doc);
+            proptest::prop_assert!(back.is_ok(), "{:?} from {:?}", back, doc);
+            if let Ok(back) = back {
+                proptest::prop_assert_eq!(back.get("NAME").unwrap_or_default(), replaced(&text));
+                proptest::prop_assert_eq!(back.get("DESCRIPTION").unwrap_or_default(), replaced(&cdata));
+                let inner = back.vectors("TEMPLATE").next().and_then(|pairs| pairs.first().cloned());
+                proptest::prop_assert_eq!(inner, Some(("V".to_owned(), replaced(&value))));
+            }
+        }
     }
 
     #[test]
