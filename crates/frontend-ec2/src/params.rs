@@ -1,7 +1,15 @@
 //! A request's parameters: the query string and the form body merged, read by name, with
 //! EC2's dotted lists (`InstanceId.1`, `Filter.2.Value.1`) numbered from 1.
+//!
+//! A name or value holding a character XML 1.0 cannot carry (a C0 control other than tab,
+//! line feed and carriage return, U+FFFE, U+FFFF; percent-encoded, `%0B`) is noted when the
+//! parameters are read, and [`Params::check`] refuses the request with
+//! `InvalidParameterValue`: such a value would be stored, then written into replies of the
+//! EC2 and the XML-RPC front ends.
 
 use std::collections::BTreeMap;
+
+use nubo_template::xml_chars::{find_non_xml_char, xml_safe};
 
 use crate::error::{Ec2Error, Ec2Result};
 
@@ -9,16 +17,42 @@ use crate::error::{Ec2Error, Ec2Result};
 #[derive(Debug, Clone, Default)]
 pub struct Params {
     map: BTreeMap<String, String>,
+    /// The first parameter given with a character XML cannot carry: its name and the
+    /// character.
+    refused: Option<(String, char)>,
 }
 
 impl Params {
     /// Parameters from decoded pairs.
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Params {
         let mut map = BTreeMap::new();
+        let mut refused = None;
         for (k, v) in pairs {
+            if refused.is_none() {
+                refused = find_non_xml_char(&k)
+                    .or_else(|| find_non_xml_char(&v))
+                    .map(|(_, c)| (k.clone(), c));
+            }
             map.entry(k).or_insert(v);
         }
-        Params { map }
+        Params { map, refused }
+    }
+
+    /// Refuses the request when a parameter's name or value holds a character XML 1.0
+    /// cannot carry (`InvalidParameterValue`, naming the parameter and the character).
+    pub fn check(&self) -> Ec2Result<()> {
+        match &self.refused {
+            None => Ok(()),
+            Some((name, c)) => Err(Ec2Error::client(
+                "InvalidParameterValue",
+                format!(
+                    "Value for parameter {} is invalid. It holds the character U+{:04X}, \
+                     which XML 1.0 cannot carry.",
+                    xml_safe(name),
+                    u32::from(*c)
+                ),
+            )),
+        }
     }
 
     /// Every parameter, sorted by name.
@@ -182,6 +216,43 @@ mod tests {
             p.required("ImageId").expect_err("missing").code,
             "MissingParameter"
         );
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_are_refused() {
+        for c in [
+            '\u{0}', '\u{1}', '\u{b}', '\u{c}', '\u{1f}', '\u{FFFE}', '\u{FFFF}',
+        ] {
+            let value = format!("web{c}");
+            let p = params(&[("Action", "CreateTags"), ("Tag.1.Value", &value)]);
+            let e = p.check().expect_err("refused");
+            assert_eq!(e.code, "InvalidParameterValue");
+            assert_eq!(
+                e.message,
+                format!(
+                    "Value for parameter Tag.1.Value is invalid. It holds the character \
+                     U+{:04X}, which XML 1.0 cannot carry.",
+                    u32::from(c)
+                )
+            );
+            // In a parameter's name too; the message carries no such character itself.
+            let name = format!("Tag.1{c}.Key");
+            let e = params(&[(&name, "k")]).check().expect_err("refused");
+            assert!(
+                e.message.contains("parameter Tag.1\u{FFFD}.Key "),
+                "{}",
+                e.message
+            );
+        }
+        // As a form body or query string sends it: percent-encoded.
+        let pairs = form_urlencoded::parse(b"Action=CreateTags&Tag.1.Key=Name&Tag.1.Value=a%0Bb")
+            .into_owned();
+        assert!(Params::from_pairs(pairs).check().is_err());
+        let pairs = form_urlencoded::parse("Description=x%EF%BF%BF".as_bytes()).into_owned();
+        assert!(Params::from_pairs(pairs).check().is_err());
+        // What XML allows passes.
+        let ok = params(&[("Description", "tab\t, lines\r\n, é, \u{FFFD}, 🦀, &#11;")]);
+        assert!(ok.check().is_ok());
     }
 
     #[test]

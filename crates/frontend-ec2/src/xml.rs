@@ -1,8 +1,14 @@
 //! The XML of replies: elements written straight into a string, text escaped, lists as a
 //! wrapper of `<item>`s, absent values omitted (botocore cannot read an empty number or
 //! date), booleans as lowercase `true`/`false`, dates as `2026-11-23T05:00:00.000Z`.
+//!
+//! Element names come from the code. Text is whatever objects hold, so a character XML 1.0
+//! cannot carry (stored before the front ends refused them, or made by the core) is written
+//! as U+FFFD ([`nubo_template::xml_chars`]): every reply is well-formed.
 
 use std::fmt::{Display, Write};
+
+use nubo_template::xml_chars::push_xml_text;
 
 /// An XML document being written.
 #[derive(Debug, Default)]
@@ -111,18 +117,17 @@ impl Xml {
     }
 }
 
+/// Appends `value` escaped for XML, with characters XML 1.0 cannot carry (C0 controls other
+/// than tab, line feed and carriage return, U+FFFE, U+FFFF) as U+FFFD.
 fn escape_into(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {}
-            c => out.push(c),
-        }
-    }
+    push_xml_text(out, value, |b| match b {
+        b'<' => Some("&lt;"),
+        b'>' => Some("&gt;"),
+        b'&' => Some("&amp;"),
+        b'"' => Some("&quot;"),
+        b'\'' => Some("&apos;"),
+        _ => None,
+    });
 }
 
 /// Epoch seconds as `2026-11-23T05:00:00.000Z`.
@@ -140,6 +145,93 @@ pub fn iso8601(epoch: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    include!("../../xmlrpc/tests/support/well_formed.rs");
+
+    /// What the writer makes of a string: characters XML cannot carry as U+FFFD.
+    fn replaced(s: &str) -> String {
+        s.chars()
+            .map(|c| if xml_1_0_char(c) { c } else { '\u{FFFD}' })
+            .collect()
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_are_replaced_not_dropped() {
+        let mut x = Xml::new();
+        x.open("r")
+            .text("a", "x\u{b}y\u{0}\u{FFFE}\u{FFFF}<")
+            .strings("s", ["\u{1f}"])
+            .tags(&[("k\u{c}".to_owned(), "v\u{FFFF}".to_owned())])
+            .close("r");
+        let doc = x.finish();
+        well_formed(&doc).expect("well-formed");
+        assert_eq!(
+            doc,
+            "<r><a>x\u{FFFD}y\u{FFFD}\u{FFFD}\u{FFFD}&lt;</a><s><item>\u{FFFD}</item></s>\
+             <tagSet><item><key>k\u{FFFD}</key><value>v\u{FFFD}</value></item></tagSet></r>"
+        );
+    }
+
+    /// Text mixing what XML must escape, what it cannot carry, and anything else.
+    fn hostile() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            Just("\u{0}".to_owned()),
+            Just("\u{b}".to_owned()),
+            Just("\u{1f}".to_owned()),
+            Just("\u{FFFE}".to_owned()),
+            Just("\u{FFFF}".to_owned()),
+            Just("&#11;".to_owned()),
+            Just("]]>".to_owned()),
+            Just("<&\"'".to_owned()),
+            Just("\r\n\t".to_owned()),
+            any::<char>().prop_map(String::from),
+            "[a-z é]{0,3}",
+        ];
+        proptest::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+
+        /// A reply (and an error reply) of any text is well-formed and reads back with
+        /// U+FFFD in place of what XML cannot carry.
+        #[test]
+        fn replies_are_well_formed_whatever_they_hold(
+            text in hostile(),
+            key in hostile(),
+            value in hostile(),
+        ) {
+            let mut x = Xml::new();
+            x.open("r").text("a", &text).opt("b", Some(&key)).close("r");
+            let doc = x.finish();
+            proptest::prop_assert!(well_formed(&doc).is_ok(), "{:?} in {:?}", well_formed(&doc), doc);
+            // Read back with a real parser: the template XML parser keeps text exactly (an
+            // empty element reads as an empty vector, which `get` does not return).
+            let back = nubo_template::Template::parse_xml(&doc);
+            proptest::prop_assert!(back.is_ok(), "{:?} from {:?}", back, doc);
+            if let Ok(back) = back {
+                proptest::prop_assert_eq!(back.get("A").unwrap_or_default(), replaced(&text));
+                proptest::prop_assert_eq!(back.get("B").unwrap_or_default(), replaced(&key));
+            }
+
+            let mut x = Xml::new();
+            x.open("DescribeTagsResponse")
+                .strings("s", [text.as_str()])
+                .tags(&[(key.clone(), value.clone())])
+                .close("DescribeTagsResponse");
+            let doc = x.finish();
+            proptest::prop_assert!(well_formed(&doc).is_ok(), "{:?} in {:?}", well_formed(&doc), doc);
+
+            let mut e = Xml::new();
+            e.open("Response").open("Errors").open("Error")
+                .text("Code", "InvalidParameterValue")
+                .text("Message", &format!("Value ({text}) for parameter {key} is invalid."))
+                .close("Error").close("Errors").close("Response");
+            let error = e.finish();
+            proptest::prop_assert!(well_formed(&error).is_ok(), "{:?} in {:?}", well_formed(&error), error);
+        }
+    }
 
     #[test]
     fn writes_lists_escapes_and_omits_absent_values() {

@@ -142,8 +142,10 @@ const ACTIONS: &[&str] = &[
     "ModifyInstanceAttribute",
 ];
 
-/// Runs `action`, writing its reply members into `x`.
+/// Runs `action`, writing its reply members into `x`; refuses a request any of whose
+/// parameters holds a character XML cannot carry ([`Params::check`]).
 pub async fn dispatch(ctx: &Ctx, action: &str, p: &Params, x: &mut Xml) -> Ec2Result<()> {
+    p.check()?;
     if !ACTIONS.contains(&action) {
         return Err(Ec2Error::client(
             "InvalidAction",
