@@ -32,7 +32,7 @@ impl Vars for HostVars<'_> {
             "CPU_USAGE" => one(h.cpu_usage),
             "MEM_USAGE" => one(h.mem_usage),
             "FREE_CPU" => one(h.free_cpu_monitored),
-            "FREE_MEM" => one(h.max_mem - h.mem_usage),
+            "FREE_MEM" => one(h.max_mem.saturating_sub(h.mem_usage)),
             "RUNNING_VMS" => one(h.vms.len() as i64),
             "CURRENT_VMS" => h.vms.iter().map(|v| v.to_string()).collect(),
             other => h.attributes.get(other).cloned().unwrap_or_default(),

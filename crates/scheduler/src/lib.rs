@@ -124,11 +124,14 @@ fn rules_misfit(
         .map(Misfit::Group)
 }
 
+/// Why a host lacks room for `cpu` and `memory_kb` more, if it does (a sum that would
+/// overflow never fits, rather than wrapping round).
 fn capacity_misfit(host: &HostCandidate, cpu: i64, memory_kb: i64) -> Option<Misfit> {
-    if host.cpu_usage + cpu > host.max_cpu {
+    let over = |usage: i64, more: i64, max: i64| usage.checked_add(more).is_none_or(|u| u > max);
+    if over(host.cpu_usage, cpu, host.max_cpu) {
         return Some(Misfit::Cpu);
     }
-    if host.mem_usage + memory_kb > host.max_mem {
+    if over(host.mem_usage, memory_kb, host.max_mem) {
         return Some(Misfit::Memory);
     }
     None
@@ -201,8 +204,8 @@ pub fn place(hosts: &mut [HostCandidate], vms: &[VmRequest], policy: &Policy) ->
 
 /// Takes `vm`'s share of `host`.
 fn take(host: &mut HostCandidate, vm: &VmRequest, placed: &mut BTreeSet<RoleRef>) {
-    host.cpu_usage += vm.cpu;
-    host.mem_usage += vm.memory_kb;
+    host.cpu_usage = host.cpu_usage.saturating_add(vm.cpu);
+    host.mem_usage = host.mem_usage.saturating_add(vm.memory_kb);
     host.vms.push(vm.id);
     if let Some(a) = &vm.affinity {
         host.roles.insert(a.role);
@@ -277,8 +280,10 @@ fn place_together(
             ));
         }
     }
-    let cpu: i64 = group.iter().map(|v| v.cpu).sum();
-    let memory_kb: i64 = group.iter().map(|v| v.memory_kb).sum();
+    let cpu = group.iter().fold(0i64, |s, v| s.saturating_add(v.cpu));
+    let memory_kb = group
+        .iter()
+        .fold(0i64, |s, v| s.saturating_add(v.memory_kb));
     let mut best: Option<(f64, usize)> = None;
     let mut reasons: BTreeMap<Misfit, usize> = BTreeMap::new();
     for (i, host) in hosts.iter().enumerate() {

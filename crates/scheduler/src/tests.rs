@@ -140,6 +140,37 @@ fn a_vm_too_big_for_every_host_says_why() {
     );
 }
 
+#[test]
+fn sizes_that_would_overflow_never_fit() {
+    // A host already nearly full to the brim of i64, and requests at the edge of i64:
+    // a sum that would overflow never fits (plain sums panic in debug, wrap in release).
+    let mut full = host(1, i64::MAX, i64::MAX);
+    full.cpu_usage = i64::MAX - 10;
+    full.mem_usage = i64::MAX - 10;
+    let mut hosts = vec![full];
+    let d = place(
+        &mut hosts,
+        &[vm(1, i64::MAX, 1), vm(2, 1, i64::MAX)],
+        &Policy::Packing,
+    );
+    assert!(
+        d[0].host
+            .clone()
+            .expect_err("cpu")
+            .contains("not enough CPU")
+    );
+    assert!(
+        d[1].host
+            .clone()
+            .expect_err("mem")
+            .contains("not enough memory")
+    );
+    let mut hosts = vec![host(1, 100, 100)];
+    hosts[0].cpu_usage = 50;
+    let d = place(&mut hosts, &[vm(1, i64::MAX, 1)], &Policy::Packing);
+    assert!(d[0].host.is_err(), "{d:?}");
+}
+
 proptest! {
     #[test]
     fn no_host_is_ever_over_committed_and_rules_always_hold(
