@@ -12,6 +12,7 @@ mod host;
 mod image;
 mod quota;
 mod secgroup;
+mod sizes;
 mod traits;
 mod user;
 mod vm;
@@ -27,10 +28,14 @@ pub use cluster::Cluster;
 pub use datastore::Datastore;
 pub use document::Document;
 pub use group::{Group, VlanRule};
-pub use host::{Host, HostShare};
+pub use host::{Host, HostShare, UsageOverflow};
 pub use image::{Image, ImageSnapshot};
 pub use quota::{QuotaEntry, QuotaKind, Quotas, format_quota_value};
 pub use secgroup::SecGroup;
+pub use sizes::{
+    Amount, Cpu, MAX_HOST_CPU, MAX_HOST_MEMORY_KB, MAX_MEMORY_MB, MAX_VCPU, NotAnAmount, SizeError,
+    parse_memory_mb, parse_vcpu,
+};
 pub use traits::{NameScope, Named, Templated};
 pub use user::{Ec2Key, LoginToken, User};
 pub use vm::{DiskSnapshots, History, PendingChange, Vm, VmOrigin};

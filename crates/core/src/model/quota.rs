@@ -1,9 +1,12 @@
 //! Quotas of a user or group: limits and usage for datastores, networks, VMs and images.
-//! A limit of -1 means "use the default quota", -2 means "unlimited".
+//! A limit of -1 means "use the default quota", -2 means "unlimited". Limits and usage
+//! are exact [`Amount`]s (hundredths), so CPU quotas add up without rounding errors.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use super::Amount;
 
 /// The four kinds of quota, each with OpenNebula's fields in XSD order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -66,28 +69,41 @@ impl QuotaKind {
 }
 
 /// One quota entry: a limit and a usage per field.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QuotaEntry {
     /// Limits by field name (-1 default, -2 unlimited).
-    pub limits: BTreeMap<String, f64>,
+    pub limits: BTreeMap<String, Amount>,
     /// Usage by field name.
-    pub used: BTreeMap<String, f64>,
+    pub used: BTreeMap<String, Amount>,
 }
 
 impl QuotaEntry {
     /// The limit of a field (-1 when unset).
-    pub fn limit(&self, field: &str) -> f64 {
-        self.limits.get(field).copied().unwrap_or(-1.0)
+    pub fn limit_amount(&self, field: &str) -> Amount {
+        self.limits
+            .get(field)
+            .copied()
+            .unwrap_or(Amount::DEFAULT_LIMIT)
     }
 
     /// The usage of a field (0 when unset).
+    pub fn used_amount(&self, field: &str) -> Amount {
+        self.used.get(field).copied().unwrap_or(Amount::ZERO)
+    }
+
+    /// The limit of a field as a float (-1 when unset), for reading.
+    pub fn limit(&self, field: &str) -> f64 {
+        self.limit_amount(field).as_f64()
+    }
+
+    /// The usage of a field as a float (0 when unset), for reading.
     pub fn used(&self, field: &str) -> f64 {
-        self.used.get(field).copied().unwrap_or(0.0)
+        self.used_amount(field).as_f64()
     }
 }
 
 /// All quotas of a user or group. Entries are keyed by object id (-1 for the VM quota).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quotas {
     /// Entries per kind, then per id.
     pub entries: BTreeMap<QuotaKind, BTreeMap<i32, QuotaEntry>>,
@@ -110,11 +126,31 @@ impl Quotas {
     }
 }
 
-/// Formats a quota number as OpenNebula does: integers without a decimal point.
-pub fn format_quota_value(value: f64) -> String {
-    if value.fract() == 0.0 && value.abs() < 1e15 {
-        format!("{}", value as i64)
-    } else {
-        format!("{value}")
+/// Formats a quota number as OpenNebula does: integers without a decimal point, others
+/// with the decimals they need (`0.3`, `1.25`).
+pub fn format_quota_value(value: Amount) -> String {
+    value.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotas_stored_by_older_versions_are_read_exactly() {
+        let json = r#"{"entries":{"Vm":{"-1":{
+            "limits":{"CPU":0.3,"VMS":-1.0,"MEMORY":-2.0},
+            "used":{"CPU":0.30000000000000004,"MEMORY":1536.0}}}}}"#;
+        let q: Quotas = serde_json::from_str(json).expect("old quotas");
+        let e = q.entry(QuotaKind::Vm, -1).expect("vm entry");
+        assert_eq!(e.limit_amount("CPU"), Amount::from_hundredths(30));
+        assert_eq!(e.used_amount("CPU"), e.limit_amount("CPU"));
+        assert_eq!(e.limit_amount("VMS"), Amount::DEFAULT_LIMIT);
+        assert_eq!(e.limit_amount("MEMORY"), Amount::UNLIMITED);
+        assert_eq!(format_quota_value(e.used_amount("MEMORY")), "1536");
+        assert_eq!(format_quota_value(e.used_amount("CPU")), "0.3");
+        let again: Quotas =
+            serde_json::from_str(&serde_json::to_string(&q).expect("json")).expect("new form");
+        assert_eq!(again, q);
     }
 }

@@ -7,7 +7,7 @@ use nubo_types::ObjectKind;
 use nubo_types::states::{LcmState, VmState};
 use serde::{Deserialize, Serialize};
 
-use super::{Meta, owned_object};
+use super::{Cpu, Meta, owned_object};
 
 /// Where a PENDING VM resumes from (kept so the deploy picks the right path).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -50,8 +50,8 @@ pub struct Vm {
     pub user_template: Template,
     /// Placement history, oldest first.
     pub history: Vec<History>,
-    /// Requested CPU (the template's CPU).
-    pub cpu: f64,
+    /// Requested CPU (the template's CPU), exact in hundredths.
+    pub cpu: Cpu,
     /// Requested virtual CPUs.
     pub vcpu: u32,
     /// Requested memory (MB).
@@ -166,7 +166,7 @@ pub enum PendingChange {
     /// CPU, VCPU and memory were changed; the old values.
     Resize {
         /// Old CPU.
-        cpu: f64,
+        cpu: Cpu,
         /// Old VCPU.
         vcpu: u32,
         /// Old memory (MB).
@@ -274,6 +274,77 @@ impl Vm {
     pub fn host_id(&self) -> Option<i32> {
         self.current().filter(|h| h.etime == 0).map(|h| h.hid)
     }
+
+    /// Requested memory in KB, as a host's MEM_USAGE counts it.
+    pub fn memory_kb(&self) -> i64 {
+        self.memory_mb.saturating_mul(1024)
+    }
 }
 
 owned_object!(Vm, ObjectKind::Vm, vms);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nubo_types::Permissions;
+
+    fn vm() -> Vm {
+        Vm {
+            meta: Meta::of_oneadmin(7, "vm7", Permissions::default()),
+            state: VmState::Pending,
+            lcm_state: LcmState::LcmInit,
+            prev_state: VmState::Pending,
+            prev_lcm_state: LcmState::LcmInit,
+            resched: false,
+            stime: 0,
+            etime: 0,
+            deploy_id: String::new(),
+            last_poll: 0,
+            template: Template::new(),
+            user_template: Template::new(),
+            history: Vec::new(),
+            cpu: Cpu::from_hundredths(10).expect("cpu"),
+            vcpu: 1,
+            memory_mb: 64,
+            origin: VmOrigin::Fresh,
+            op_seq: 0,
+            migrating_from: None,
+            pending: Some(PendingChange::Resize {
+                cpu: Cpu::ONE,
+                vcpu: 2,
+                memory_mb: 128,
+            }),
+            disk_snapshots: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn vms_stored_with_float_cpus_are_read_in_hundredths() {
+        let json = serde_json::to_value(vm()).expect("json");
+        // The stored form is the float older versions wrote, and read them back.
+        assert_eq!(json["cpu"], serde_json::json!(0.1));
+        assert_eq!(json["pending"]["Resize"]["cpu"], serde_json::json!(1.0));
+        let mut old = json.clone();
+        old["cpu"] = serde_json::json!(0.30000000000000004);
+        old["pending"]["Resize"]["cpu"] = serde_json::json!(0.5);
+        let back: Vm = serde_json::from_value(old).expect("old body");
+        assert_eq!(back.cpu.hundredths(), 30);
+        assert_eq!(
+            back.pending,
+            Some(PendingChange::Resize {
+                cpu: Cpu::from_hundredths(50).expect("cpu"),
+                vcpu: 2,
+                memory_mb: 128,
+            })
+        );
+        // What an older version let in unchecked still loads, within bounds.
+        let mut corrupt = json;
+        corrupt["cpu"] = serde_json::json!(1e308);
+        let back: Vm = serde_json::from_value(corrupt.clone()).expect("corrupt body");
+        assert_eq!(back.cpu, Cpu::MAX);
+        corrupt["cpu"] = serde_json::json!(1e-320);
+        let back: Vm = serde_json::from_value(corrupt).expect("corrupt body");
+        assert_eq!(back.cpu, Cpu::MIN);
+        assert_eq!(vm().memory_kb(), 64 * 1024);
+    }
+}

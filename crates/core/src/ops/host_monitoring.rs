@@ -13,7 +13,7 @@ use nubo_types::states::{HostState, LcmState, VmState};
 use super::vm::{Followup, apply_event};
 use crate::Core;
 use crate::auth::Caller;
-use crate::model::{Host, Vm};
+use crate::model::{Host, MAX_HOST_CPU, MAX_HOST_MEMORY_KB, Vm};
 use crate::monitoring::{HostSample, VmSample};
 use crate::ops::pool::PoolFilter;
 use crate::runtime::Monitored;
@@ -64,10 +64,15 @@ impl Core {
                     let last_stored = host.last_monitored;
                     match &m.report {
                         Ok(r) => {
-                            host.share.total_cpu = r.total_cpu;
-                            host.share.total_mem = r.total_memory_kb;
-                            host.share.max_cpu = r.total_cpu;
-                            host.share.max_mem = r.total_memory_kb;
+                            // What a driver reports (an agent, or SIM_CPU and SIM_MEMORY
+                            // set by host.update) is brought within bounds, so capacity
+                            // sums never overflow.
+                            let cpu = r.total_cpu.clamp(0, MAX_HOST_CPU);
+                            let mem = r.total_memory_kb.clamp(0, MAX_HOST_MEMORY_KB);
+                            host.share.total_cpu = cpu;
+                            host.share.total_mem = mem;
+                            host.share.max_cpu = cpu;
+                            host.share.max_mem = mem;
                             host.last_monitored = now;
                             if matches!(host.state, HostState::Init | HostState::Error) && !m.pushed
                             {

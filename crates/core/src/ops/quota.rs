@@ -1,10 +1,12 @@
 //! Quota limits set from templates (`DATASTORE=[ID=1,IMAGES=5]`, `VM=[CPU=4]`, ...), and
-//! charging usage against user, group and default limits.
+//! charging usage against user, group and default limits. Limits and usage are exact
+//! [`Amount`]s: a CPU quota of 0.3 takes exactly three VMs of 0.1, and a charge that would
+//! overflow is refused, never wrapped.
 
 use nubo_template::Template;
 use nubo_types::{Error, Oid, Result};
 
-use crate::model::{QuotaKind, Quotas};
+use crate::model::{Amount, NotAnAmount, QuotaKind, Quotas};
 
 /// Parses a quota template; syntax errors are ACTION errors, as oned reports them.
 pub fn parse_quota_template(text: &str) -> Result<nubo_template::Template> {
@@ -33,18 +35,9 @@ pub fn apply_quota_template(quotas: &mut Quotas, template: &Template) -> Result<
             let entry = quotas.entry_mut(kind, id);
             for field in kind.limits() {
                 if let Some(text) = lookup(field) {
-                    let value: f64 = text.parse().map_err(|_| {
-                        Error::api(format!(
-                            "Invalid {field} \"{text}\" in {} quota",
-                            kind.name()
-                        ))
+                    let value = Amount::parse_limit(field, text).map_err(|e| {
+                        Error::api(format!("Invalid limit in {} quota: {e}", kind.name()))
                     })?;
-                    if !value.is_finite() || value < -2.0 {
-                        return Err(Error::api(format!(
-                            "Negative limit {field}={text} in {} quota (-1 default, -2 unlimited)",
-                            kind.name()
-                        )));
-                    }
                     entry.limits.insert((*field).to_string(), value);
                 }
             }
@@ -53,26 +46,54 @@ pub fn apply_quota_template(quotas: &mut Quotas, template: &Template) -> Result<
     Ok(())
 }
 
+/// A quota amount given as an [`Amount`] or as a whole count or size in a float (`1.0`,
+/// `-1.0`, `2048.0`).
+pub trait QuotaDelta: Copy {
+    /// The exact amount, unless a float is not one.
+    fn amount(self) -> std::result::Result<Amount, NotAnAmount>;
+}
+
+impl QuotaDelta for Amount {
+    fn amount(self) -> std::result::Result<Amount, NotAnAmount> {
+        Ok(self)
+    }
+}
+
+impl QuotaDelta for f64 {
+    fn amount(self) -> std::result::Result<Amount, NotAnAmount> {
+        Amount::try_from(self)
+    }
+}
+
 /// Charges `amounts` (field, delta) to `quotas`[`kind`][`id`], checking limits unless the
 /// delta is a release. `defaults` supplies limits of -1. Fails with a message naming the
-/// exceeded limit.
-pub fn charge(
+/// exceeded limit, or saying the usage would overflow; a release never takes usage below
+/// zero.
+pub fn charge<D: QuotaDelta>(
     quotas: &mut Quotas,
     defaults: &Quotas,
     kind: QuotaKind,
     id: Oid,
-    amounts: &[(&str, f64)],
+    amounts: &[(&str, D)],
     owner: &str,
 ) -> Result<()> {
     let default_entry = defaults.entry(kind, id).cloned().unwrap_or_default();
     let entry = quotas.entry_mut(kind, id);
     for (field, delta) in amounts {
-        let used = entry.used(field) + delta;
-        let mut limit = entry.limit(field);
-        if limit == -1.0 {
-            limit = default_entry.limit(field);
+        let delta = delta
+            .amount()
+            .map_err(|e| Error::api(format!("Invalid {field} amount for the quota: {e}")))?;
+        let used = entry.used_amount(field).checked_add(delta).ok_or_else(|| {
+            Error::api(format!(
+                "{owner} quota usage of {field} in {} [{id}] would overflow",
+                kind.name()
+            ))
+        })?;
+        let mut limit = entry.limit_amount(field);
+        if limit == Amount::DEFAULT_LIMIT {
+            limit = default_entry.limit_amount(field);
         }
-        if *delta > 0.0 && limit >= 0.0 && used > limit {
+        if delta > Amount::ZERO && limit.is_limit() && used > limit {
             return Err(Error::Quota {
                 message: format!(
                     "{owner} quota exceeded: limit of {} reached for {field} in {} [{id}].",
@@ -81,7 +102,9 @@ pub fn charge(
                 ),
             });
         }
-        entry.used.insert((*field).to_string(), used.max(0.0));
+        entry
+            .used
+            .insert((*field).to_string(), used.max(Amount::ZERO));
     }
     Ok(())
 }
@@ -89,13 +112,13 @@ pub fn charge(
 /// Charges `amounts` to both owners of an object: user `uid` and group `gid`, reading
 /// them as `tx` sees them. oneadmin and the oneadmin group are not accounted, as in
 /// OpenNebula. Negative amounts release.
-pub fn charge_owners(
+pub fn charge_owners<D: QuotaDelta>(
     tx: &mut crate::tx::Tx,
     uid: Oid,
     gid: Oid,
     kind: QuotaKind,
     id: Oid,
-    amounts: &[(&str, f64)],
+    amounts: &[(&str, D)],
 ) -> Result<()> {
     use crate::model::{Group, User};
     use nubo_types::{ONEADMIN_GID, ONEADMIN_UID};

@@ -46,7 +46,7 @@ fn candidate(state: &State, h: &Host) -> HostCandidate {
         max_mem: h.share.max_mem,
         cpu_usage: h.share.cpu_usage,
         mem_usage: h.share.mem_usage,
-        free_cpu_monitored: h.share.total_cpu - h.share.cpu_usage,
+        free_cpu_monitored: h.share.total_cpu.saturating_sub(h.share.cpu_usage),
         vms: h.vms.iter().copied().collect(),
         attributes,
         roles: BTreeSet::new(),
@@ -130,8 +130,8 @@ fn request(vm: &Vm) -> Result<VmRequest, String> {
     };
     Ok(VmRequest {
         id: vm.meta.id,
-        cpu: (vm.cpu * 100.0).round() as i64,
-        memory_kb: vm.memory_mb * 1024,
+        cpu: vm.cpu.hundredths(),
+        memory_kb: vm.memory_kb(),
         requirements,
         rank,
         avoid_host: None,

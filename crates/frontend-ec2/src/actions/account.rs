@@ -1,6 +1,6 @@
 //! DescribeAccountAttributes: what the caller's account (its Nubo user) may have.
 
-use nubo_core::model::QuotaKind;
+use nubo_core::model::{Amount, QuotaKind};
 
 use crate::error::{Ec2Error, Ec2Result};
 use crate::params::Params;
@@ -14,17 +14,16 @@ fn max_instances(ctx: &Ctx) -> Ec2Result<String> {
     let defaults = ctx.core.default_user_quotas()?;
     let limit_of = |q: &nubo_core::model::Quotas| {
         q.entry(QuotaKind::Vm, -1)
-            .map(|e| e.limit("VMS"))
-            .unwrap_or(-1.0)
+            .map_or(Amount::DEFAULT_LIMIT, |e| e.limit_amount("VMS"))
     };
     let mut limit = limit_of(&user.quotas);
-    if limit == -1.0 {
+    if limit == Amount::DEFAULT_LIMIT {
         limit = limit_of(&defaults);
     }
-    Ok(if limit < 0.0 {
-        "unlimited".to_string()
+    Ok(if limit.is_limit() {
+        limit.to_string()
     } else {
-        format!("{limit}")
+        "unlimited".to_string()
     })
 }
 

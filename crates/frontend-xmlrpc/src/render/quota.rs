@@ -24,10 +24,10 @@ pub fn quotas(x: &mut Xml, q: &Quotas) {
                 x.num("ID", id);
             }
             for field in kind.limits() {
-                x.num(field, format_quota_value(entry.limit(field)));
+                x.num(field, format_quota_value(entry.limit_amount(field)));
                 x.num(
                     &format!("{field}_USED"),
-                    format_quota_value(entry.used(field)),
+                    format_quota_value(entry.used_amount(field)),
                 );
             }
             x.close(kind.name());

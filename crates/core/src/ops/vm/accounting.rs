@@ -277,7 +277,7 @@ fn showback(
                 month: u32::try_from(m.rem_euclid(12) + 1).unwrap_or(1),
                 hours,
                 rhours: rsecs as f64 / 3600.0,
-                cpu_cost: cost(vm, "CPU_COST") * vm.cpu * hours,
+                cpu_cost: cost(vm, "CPU_COST") * vm.cpu.as_f64() * hours,
                 memory_cost: cost(vm, "MEMORY_COST") * vm.memory_mb as f64 * hours,
                 disk_cost: cost(vm, "DISK_COST") * disk_mb(vm) * hours,
             });

@@ -75,17 +75,11 @@ fn check_host(host: &Host, vm: &Vm, enforce: bool) -> Result<()> {
             host.state.name()
         )));
     }
-    if enforce {
-        let cpu = (vm.cpu * 100.0).round() as i64;
-        let mem = vm.memory_mb * 1024;
-        if host.share.cpu_usage + cpu > host.share.max_cpu
-            || host.share.mem_usage + mem > host.share.max_mem
-        {
-            return Err(Error::action(format!(
-                "Host [{}] does not have enough capacity for VM [{}]",
-                host.id, vm.meta.id
-            )));
-        }
+    if enforce && !host.share.has_room(vm.cpu.hundredths(), vm.memory_kb()) {
+        return Err(Error::action(format!(
+            "Host [{}] does not have enough capacity for VM [{}]",
+            host.id, vm.meta.id
+        )));
     }
     Ok(())
 }

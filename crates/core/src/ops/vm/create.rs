@@ -1,5 +1,6 @@
-//! Creating a VM: validating CPU and MEMORY, splitting the template into the system part
-//! and the user part, charging quotas, and leaving the VM PENDING (or on HOLD).
+//! Creating a VM: validating CPU, VCPU and MEMORY (exact and bounded, `model::sizes`),
+//! splitting the template into the system part and the user part, charging quotas, and
+//! leaving the VM PENDING (or on HOLD).
 
 use nubo_template::Template;
 use nubo_types::states::{LcmState, VmState};
@@ -7,7 +8,7 @@ use nubo_types::{Error, ObjectKind, Oid, Result};
 
 use super::transition::Followup;
 use crate::auth::{Caller, authorize_create};
-use crate::model::{QuotaKind, Vm, VmOrigin};
+use crate::model::{Amount, Cpu, QuotaKind, SizeError, Vm, VmOrigin, parse_memory_mb, parse_vcpu};
 use crate::now;
 use crate::ops::owner::new_meta;
 use crate::ops::quota::charge_owners;
@@ -128,31 +129,40 @@ pub fn set_system(template: &mut Template, name: &str, value: String) {
         .insert(at, nubo_template::Attribute::single(name, value));
 }
 
-fn positive_float(t: &Template, name: &str) -> Option<f64> {
-    t.get(name)
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|v| v.is_finite() && *v > 0.0)
-}
-
-fn positive_int(t: &Template, name: &str) -> Option<i64> {
-    t.get(name)
-        .and_then(|v| v.trim().parse::<i64>().ok())
-        .filter(|v| *v > 0)
-}
-
 fn alloc(message: impl Into<String>) -> Error {
     Error::allocate(ObjectKind::Vm, message.into())
 }
 
+fn missing(name: &str) -> Error {
+    alloc(format!("{name} attribute is missing"))
+}
+
+fn invalid(e: SizeError) -> Error {
+    alloc(format!("{e}"))
+}
+
+/// The CPU, VCPU (1 when not given) and MEMORY of a new VM's template.
+fn sizes(template: &Template) -> Result<(Cpu, u32, i64)> {
+    let memory_mb = parse_memory_mb(template.get("MEMORY").ok_or_else(|| missing("MEMORY"))?)
+        .map_err(invalid)?;
+    let cpu =
+        Cpu::parse("CPU", template.get("CPU").ok_or_else(|| missing("CPU"))?).map_err(invalid)?;
+    let vcpu = template
+        .get("VCPU")
+        .map_or(Ok(1), parse_vcpu)
+        .map_err(invalid)?;
+    Ok((cpu, vcpu, memory_mb))
+}
+
 /// The VM quota amounts of a VM: VMS, CPU, MEMORY, SYSTEM_DISK_SIZE.
-pub fn vm_quota(vm: &Vm) -> [(&'static str, f64); 4] {
+pub fn vm_quota(vm: &Vm) -> [(&'static str, Amount); 4] {
     [
-        ("VMS", 1.0),
-        ("CPU", vm.cpu),
-        ("MEMORY", vm.memory_mb as f64),
+        ("VMS", Amount::ONE),
+        ("CPU", vm.cpu.amount()),
+        ("MEMORY", Amount::saturating_units(vm.memory_mb)),
         (
             "SYSTEM_DISK_SIZE",
-            super::resources::system_disk_mb(&vm.template) as f64,
+            Amount::saturating_units(super::resources::system_disk_mb(&vm.template)),
         ),
     ]
 }
@@ -168,16 +178,7 @@ pub(crate) fn create_vm(
 ) -> Result<(Oid, Followup)> {
     authorize_create(tx.state, caller, ObjectKind::Vm)?;
     dedupe_singles(&mut template);
-    let memory_mb = positive_int(&template, "MEMORY")
-        .ok_or_else(|| alloc("MEMORY attribute must be a positive integer value."))?;
-    let cpu = positive_float(&template, "CPU")
-        .ok_or_else(|| alloc("CPU attribute must be a positive float or integer value."))?;
-    let vcpu = match template.get("VCPU") {
-        None => 1,
-        Some(_) => positive_int(&template, "VCPU")
-            .and_then(|v| u32::try_from(v).ok())
-            .ok_or_else(|| alloc("VCPU attribute must be a positive integer value."))?,
-    };
+    let (cpu, vcpu, memory_mb) = sizes(&template)?;
     super::transition::check_expressions(&template).map_err(|e| alloc(e.to_string()))?;
     let id = tx.next_oid(ObjectKind::Vm);
     let name = match template

@@ -28,10 +28,7 @@ impl Core {
                     match outcome {
                         Ok(host_id) => {
                             let host = tx.get::<Host>(host_id)?;
-                            let cpu = (vm.cpu * 100.0).round() as i64;
-                            if host.share.cpu_usage + cpu > host.share.max_cpu
-                                || host.share.mem_usage + vm.memory_mb * 1024 > host.share.max_mem
-                            {
+                            if !host.share.has_room(vm.cpu.hundredths(), vm.memory_kb()) {
                                 continue;
                             }
                             let ds_id = match super::system_ds::choose(tx.state, &host, &vm) {

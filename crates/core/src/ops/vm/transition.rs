@@ -9,7 +9,7 @@ use nubo_types::{Error, Oid, Result};
 
 use super::create::vm_quota;
 use crate::auth::Caller;
-use crate::model::{Datastore, History, Host, QuotaKind, Vm, VmOrigin};
+use crate::model::{Amount, Datastore, History, Host, QuotaKind, Vm, VmOrigin};
 use crate::now;
 use crate::ops::quota::charge_owners;
 use crate::tx::Tx;
@@ -101,13 +101,20 @@ pub(crate) fn deploy_event(vm: &Vm) -> Event {
     Event::Deploy(origin_of(vm.origin))
 }
 
-/// Gives (`sign` -1) or takes (+1) a VM's share of host `hid`.
+/// Gives (`sign` -1) or takes (+1) a VM's share of host `hid`: taking a share that would
+/// overflow the host's usage is refused, giving one back never takes it below zero.
 fn share(tx: &mut Tx, hid: Oid, vm: &Vm, sign: i64) -> Result<()> {
     let mut host = tx.get_mut::<Host>(hid)?;
-    host.share.cpu_usage += sign * (vm.cpu * 100.0).round() as i64;
-    host.share.mem_usage += sign * vm.memory_mb * 1024;
-    host.share.running_vms += sign;
-    host.share.disk_usage += sign * super::resources::system_disk_mb(&vm.template);
+    let disk_mb = super::resources::system_disk_mb(&vm.template);
+    let signed = |v: i64| if sign > 0 { v } else { v.saturating_neg() };
+    host.share
+        .add_usage(
+            signed(vm.cpu.hundredths()),
+            signed(vm.memory_kb()),
+            signed(disk_mb),
+            sign,
+        )
+        .map_err(|e| Error::action(format!("Host [{hid}]: {e} with VM [{}]", vm.meta.id)))?;
     if sign > 0 {
         host.vms.insert(vm.meta.id);
     } else {
@@ -116,12 +123,14 @@ fn share(tx: &mut Tx, hid: Oid, vm: &Vm, sign: i64) -> Result<()> {
     tx.put(host)
 }
 
-fn running_quota(tx: &mut Tx, vm: &Vm, sign: f64) -> Result<()> {
+/// Takes (`take`) or releases the running quotas of a VM.
+fn running_quota(tx: &mut Tx, vm: &Vm, take: bool) -> Result<()> {
     let amounts = [
-        ("RUNNING_VMS", sign),
-        ("RUNNING_CPU", sign * vm.cpu),
-        ("RUNNING_MEMORY", sign * vm.memory_mb as f64),
-    ];
+        ("RUNNING_VMS", Amount::ONE),
+        ("RUNNING_CPU", vm.cpu.amount()),
+        ("RUNNING_MEMORY", Amount::saturating_units(vm.memory_mb)),
+    ]
+    .map(|(k, v)| (k, if take { v } else { v.released() }));
     charge_owners(tx, vm.meta.uid, vm.meta.gid, QuotaKind::Vm, -1, &amounts)
 }
 
@@ -133,18 +142,18 @@ pub(crate) fn move_quota(tx: &mut Tx, id: Oid, uid: Oid, gid: Oid) -> Result<()>
         return Ok(());
     }
     let amounts = vm_quota(&vm);
-    let released = amounts.map(|(k, v)| (k, -v));
+    let released = amounts.map(|(k, v)| (k, v.released()));
     charge_owners(tx, vm.meta.uid, vm.meta.gid, QuotaKind::Vm, -1, &released)?;
     let running = vm.host_id().is_some();
     if running {
-        running_quota(tx, &vm, -1.0)?;
+        running_quota(tx, &vm, false)?;
     }
     super::resources::move_quota(tx, &vm, uid, gid)?;
     vm.meta.uid = uid;
     vm.meta.gid = gid;
     charge_owners(tx, uid, gid, QuotaKind::Vm, -1, &amounts)?;
     if running {
-        running_quota(tx, &vm, 1.0)?;
+        running_quota(tx, &vm, true)?;
     }
     Ok(())
 }
@@ -183,7 +192,7 @@ fn open_history(tx: &mut Tx, vm: &mut Vm, at: Placement) -> Result<()> {
     if migrating {
         vm.migrating_from = vm.current().cloned();
     } else {
-        running_quota(tx, vm, 1.0)?;
+        running_quota(tx, vm, true)?;
     }
     super::create::set_system(&mut vm.template, "TM_MAD_SYSTEM", record.tm_mad.clone());
     vm.history.push(record);
@@ -199,7 +208,7 @@ fn leave_host(tx: &mut Tx, vm: &mut Vm) -> Result<()> {
         h.etime = t;
         h.eetime = t;
     }
-    running_quota(tx, vm, -1.0)?;
+    running_quota(tx, vm, false)?;
     share(tx, hid, vm, -1)
 }
 
@@ -226,7 +235,7 @@ fn rollback_migration(tx: &mut Tx, vm: &mut Vm) -> Result<()> {
 
 fn release(tx: &mut Tx, vm: &mut Vm) -> Result<()> {
     vm.etime = now();
-    let amounts = vm_quota(vm).map(|(k, v)| (k, -v));
+    let amounts = vm_quota(vm).map(|(k, v)| (k, v.released()));
     charge_owners(tx, vm.meta.uid, vm.meta.gid, QuotaKind::Vm, -1, &amounts)?;
     crate::ops::vmgroup::leave(tx, vm)?;
     super::resources::release(tx, vm)

@@ -59,7 +59,7 @@ fn vm(id: i32, costs: &str, history: Vec<History>) -> Arc<Vm> {
         template,
         user_template: Template::default(),
         history,
-        cpu: 0.5,
+        cpu: crate::model::Cpu::from_hundredths(50).expect("cpu"),
         vcpu: 1,
         memory_mb: 768,
         origin: VmOrigin::Fresh,
@@ -98,7 +98,7 @@ fn by_every_month(vms: &[Arc<Vm>], from: (i32, u32), to: (i32, u32), now: i64) -
                 month: month.1,
                 hours,
                 rhours: rsecs as f64 / 3600.0,
-                cpu_cost: cost(vm, "CPU_COST") * vm.cpu * hours,
+                cpu_cost: cost(vm, "CPU_COST") * vm.cpu.as_f64() * hours,
                 memory_cost: cost(vm, "MEMORY_COST") * vm.memory_mb as f64 * hours,
                 disk_cost: cost(vm, "DISK_COST") * disk_mb(vm) * hours,
             });

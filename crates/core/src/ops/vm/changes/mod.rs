@@ -15,7 +15,9 @@ use super::resources::{self, Taken, get, set};
 use super::transition::apply_event;
 use crate::Core;
 use crate::auth::Caller;
-use crate::model::{DiskSnapshots, Host, Image, ImageSnapshot, PendingChange, QuotaKind, Vm};
+use crate::model::{
+    Amount, DiskSnapshots, Host, Image, ImageSnapshot, PendingChange, QuotaKind, Vm,
+};
 use crate::now;
 use crate::ops::generic::{fetch_for, parse_template};
 use crate::ops::quota::charge_owners;
@@ -75,14 +77,16 @@ fn next_id(t: &Template, name: &str, key: &str) -> i32 {
 /// Re-charges the VM's SYSTEM_DISK_SIZE quota (and its host's DISK_USAGE) after its disks
 /// changed from `before` MB.
 fn recharge_system_disk(tx: &mut Tx, vm: &Vm, before: i64) -> Result<()> {
-    let delta = resources::system_disk_mb(&vm.template) - before;
+    let delta = resources::system_disk_mb(&vm.template).saturating_sub(before);
     if delta == 0 {
         return Ok(());
     }
     // The host the VM takes capacity on counts its disks too.
     if let Some(hid) = vm.host_id() {
         let mut host = tx.get_mut::<Host>(hid)?;
-        host.share.disk_usage += delta;
+        host.share
+            .add_usage(0, 0, delta, 0)
+            .map_err(|e| Error::action(format!("Host [{hid}]: {e}")))?;
         tx.put(host)?;
     }
     charge_owners(
@@ -91,7 +95,7 @@ fn recharge_system_disk(tx: &mut Tx, vm: &Vm, before: i64) -> Result<()> {
         vm.meta.gid,
         QuotaKind::Vm,
         -1,
-        &[("SYSTEM_DISK_SIZE", delta as f64)],
+        &[("SYSTEM_DISK_SIZE", Amount::saturating_units(delta))],
     )
 }
 

@@ -2,49 +2,65 @@
 //! (`vm.updateconf`).
 
 use super::*;
+use crate::model::{Amount, Cpu, parse_memory_mb, parse_vcpu};
 
-/// Sets CPU, VCPU and memory, moving quotas and the host's share by the difference.
-/// With `enforce`, the host must have room for the growth.
+/// Sets CPU, VCPU and memory, moving quotas and the host's share by the difference (a
+/// move that would overflow is refused). With `enforce`, the host must have room for the
+/// growth.
 pub(super) fn set_capacity(
     tx: &mut Tx,
     vm: &mut Vm,
-    cpu: f64,
+    cpu: Cpu,
     vcpu: u32,
     memory_mb: i64,
     enforce: bool,
 ) -> Result<()> {
-    let (d_cpu, d_mem) = (cpu - vm.cpu, memory_mb - vm.memory_mb);
-    let mut amounts = vec![("CPU", d_cpu), ("MEMORY", d_mem as f64)];
+    // Both CPUs are within 0.01..=2^20, so the difference cannot overflow.
+    let d_cpu = cpu.hundredths() - vm.cpu.hundredths();
+    let d_mem = memory_mb.saturating_sub(vm.memory_mb);
+    let cpu_amount = Amount::from_hundredths(d_cpu);
+    let mem_amount = Amount::saturating_units(d_mem);
+    let mut amounts = vec![("CPU", cpu_amount), ("MEMORY", mem_amount)];
     if let Some(hid) = vm.host_id() {
-        amounts.extend([("RUNNING_CPU", d_cpu), ("RUNNING_MEMORY", d_mem as f64)]);
+        amounts.extend([("RUNNING_CPU", cpu_amount), ("RUNNING_MEMORY", mem_amount)]);
         let mut host = (*tx.get::<Host>(hid)?).clone();
-        let (c, m) = ((d_cpu * 100.0).round() as i64, d_mem * 1024);
-        if enforce
-            && ((c > 0 && host.share.cpu_usage + c > host.share.max_cpu)
-                || (m > 0 && host.share.mem_usage + m > host.share.max_mem))
-        {
+        let d_mem_kb = d_mem.saturating_mul(1024);
+        if enforce && !host.share.has_room(d_cpu, d_mem_kb) {
             return Err(Error::action(format!(
                 "Host [{hid}] does not have enough capacity for the new size of VM [{}]",
                 vm.meta.id
             )));
         }
-        host.share.cpu_usage += c;
-        host.share.mem_usage += m;
+        host.share.add_usage(d_cpu, d_mem_kb, 0, 0).map_err(|e| {
+            Error::action(format!(
+                "Host [{hid}]: {e} with the new size of VM [{}]",
+                vm.meta.id
+            ))
+        })?;
         tx.put(host)?;
     }
     charge_owners(tx, vm.meta.uid, vm.meta.gid, QuotaKind::Vm, -1, &amounts)?;
     vm.cpu = cpu;
     vm.vcpu = vcpu;
     vm.memory_mb = memory_mb;
-    super::super::create::set_system(&mut vm.template, "CPU", format_cpu(cpu));
+    super::super::create::set_system(&mut vm.template, "CPU", cpu.to_string());
     super::super::create::set_system(&mut vm.template, "VCPU", vcpu.to_string());
     super::super::create::set_system(&mut vm.template, "MEMORY", memory_mb.to_string());
     Ok(())
 }
 
-pub(super) fn format_cpu(cpu: f64) -> String {
-    let text = format!("{cpu:.2}");
-    text.trim_end_matches('0').trim_end_matches('.').to_string()
+/// The CPU, VCPU and MEMORY a `vm.resize` template asks for (each optional, at least one),
+/// each exact and within bounds (`model::sizes`), else an ACTION error naming it.
+fn asked_sizes(t: &Template) -> Result<(Option<Cpu>, Option<u32>, Option<i64>)> {
+    let bad = |e: crate::model::SizeError| Error::action(e.to_string());
+    let cpu = t.get("CPU").map(|v| Cpu::parse("CPU", v)).transpose();
+    let vcpu = t.get("VCPU").map(parse_vcpu).transpose();
+    let memory = t.get("MEMORY").map(parse_memory_mb).transpose();
+    let (cpu, vcpu, memory) = (cpu.map_err(bad)?, vcpu.map_err(bad)?, memory.map_err(bad)?);
+    if cpu.is_none() && vcpu.is_none() && memory.is_none() {
+        return Err(Error::action("Resize needs CPU, VCPU or MEMORY"));
+    }
+    Ok((cpu, vcpu, memory))
 }
 
 impl Core {
@@ -57,29 +73,12 @@ impl Core {
         text: &str,
         enforce: bool,
     ) -> Result<Oid> {
-        let t = parse_template(text)?;
-        let float = |k: &str| -> Result<Option<f64>> {
-            t.get(k)
-                .map(|v| {
-                    v.trim()
-                        .parse::<f64>()
-                        .ok()
-                        .filter(|x| x.is_finite() && *x > 0.0)
-                        .ok_or_else(|| {
-                            Error::action(format!("{k} must be a positive number, not \"{v}\""))
-                        })
-                })
-                .transpose()
-        };
-        let (cpu, vcpu, memory) = (float("CPU")?, float("VCPU")?, float("MEMORY")?);
-        if cpu.is_none() && vcpu.is_none() && memory.is_none() {
-            return Err(Error::action("Resize needs CPU, VCPU or MEMORY"));
-        }
-        let plan = move |vm: &Vm| -> (f64, u32, i64) {
+        let (cpu, vcpu, memory) = asked_sizes(&parse_template(text)?)?;
+        let plan = move |vm: &Vm| -> (Cpu, u32, i64) {
             (
                 cpu.unwrap_or(vm.cpu),
-                vcpu.map_or(vm.vcpu, |v| v.round() as u32),
-                memory.map_or(vm.memory_mb, |m| m.round() as i64),
+                vcpu.unwrap_or(vm.vcpu),
+                memory.unwrap_or(vm.memory_mb),
             )
         };
         let running = self.read(|s| Ok(allowed(s.get::<Vm>(id)?.as_ref(), Reconfig::Resize)))?;
