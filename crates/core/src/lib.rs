@@ -39,7 +39,7 @@ fn touches_identity(change: &nubo_store::Change) -> bool {
 }
 
 /// Settings of the core.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CoreConfig {
     /// What to create on first start.
     pub bootstrap: BootstrapConfig,
