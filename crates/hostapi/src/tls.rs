@@ -5,6 +5,7 @@
 //! ([`server_config`]); otherwise it speaks plain HTTP, whose messages the host secret
 //! still authenticates.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -95,22 +96,41 @@ pub async fn connect(authority: &str, tls: bool) -> Result<Box<dyn Io>, String> 
     let stream = TcpStream::connect(authority)
         .await
         .map_err(|e| format!("cannot reach {authority}: {e}"))?;
-    let _ = stream.set_nodelay(true);
-    if !tls {
-        return Ok(Box::new(stream));
-    }
     let host = authority
         .rsplit_once(':')
         .map_or(authority, |(h, _)| h)
         .trim_start_matches('[')
         .trim_end_matches(']');
+    secure(stream, host, authority, tls).await
+}
+
+/// Connects to `address`, an address of `host` already looked up (and checked) by the
+/// caller, over TLS when `tls` (the certificate must name `host`).
+pub async fn connect_at(address: SocketAddr, host: &str, tls: bool) -> Result<Box<dyn Io>, String> {
+    let stream = TcpStream::connect(address)
+        .await
+        .map_err(|e| format!("cannot reach {host} at {address}: {e}"))?;
+    secure(stream, host, host, tls).await
+}
+
+/// `stream`, over TLS with server name `host` when `tls`; `label` names it in errors.
+async fn secure(
+    stream: TcpStream,
+    host: &str,
+    label: &str,
+    tls: bool,
+) -> Result<Box<dyn Io>, String> {
+    let _ = stream.set_nodelay(true);
+    if !tls {
+        return Ok(Box::new(stream));
+    }
     let name = ServerName::try_from(host.to_string())
-        .map_err(|e| format!("{authority}: not a TLS server name: {e}"))?;
+        .map_err(|e| format!("{label}: not a TLS server name: {e}"))?;
     let connector = tokio_rustls::TlsConnector::from(client()?);
     let stream = tokio::time::timeout(HANDSHAKE_TIMEOUT, connector.connect(name, stream))
         .await
-        .map_err(|_| format!("{authority}: the TLS handshake timed out"))?
-        .map_err(|e| format!("{authority}: TLS: {e}"))?;
+        .map_err(|_| format!("{label}: the TLS handshake timed out"))?
+        .map_err(|e| format!("{label}: TLS: {e}"))?;
     Ok(Box::new(stream))
 }
 
@@ -125,10 +145,35 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let stream = connect(authority, tls).await?;
+    handshake(connect(authority, tls).await?, authority).await
+}
+
+/// An HTTP/1.1 connection to `address` of `host` (see [`connect_at`]), ready for requests.
+pub async fn http1_at<B>(
+    address: SocketAddr,
+    host: &str,
+    tls: bool,
+) -> Result<hyper::client::conn::http1::SendRequest<B>, String>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    handshake(connect_at(address, host, tls).await?, host).await
+}
+
+async fn handshake<B>(
+    stream: Box<dyn Io>,
+    label: &str,
+) -> Result<hyper::client::conn::http1::SendRequest<B>, String>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
-        .map_err(|e| format!("{authority}: {e}"))?;
+        .map_err(|e| format!("{label}: {e}"))?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
