@@ -48,6 +48,8 @@ pub struct CoreConfig {
     /// Directories of nubod's own files (its data directory: the database, `host.key`,
     /// which seals the EC2 secrets) that no image may be imported from.
     pub private_dirs: Vec<std::path::PathBuf>,
+    /// What image imports may reach besides the rules of `ops::image_sources`.
+    pub images: ops::image_sources::ImageImports,
     /// Drivers, scheduler and monitoring.
     pub runtime: RuntimeConfig,
 }

@@ -32,6 +32,7 @@ impl Cloud {
             },
             datastore_base: dir.path().join("datastores"),
             private_dirs: Vec::new(),
+            images: Default::default(),
             runtime: Default::default(),
         };
         let (core, _) = Core::open(store, config).await.expect("core");

@@ -30,6 +30,7 @@ async fn setup() -> Ctx {
         },
         datastore_base: dir.path().to_path_buf(),
         private_dirs: Vec::new(),
+        images: Default::default(),
         runtime: RuntimeConfig {
             sim_delay: Duration::from_millis(10),
             monitor_interval: Duration::from_millis(200),

@@ -32,6 +32,7 @@ async fn setup() -> Ctx {
         },
         datastore_base: dir.path().to_path_buf(),
         private_dirs: Vec::new(),
+        images: Default::default(),
         runtime: Default::default(),
     };
     let (core, _) = Core::open(store, config).await.expect("core");

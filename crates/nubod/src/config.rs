@@ -88,6 +88,9 @@ pub struct FileConfig {
     /// The listener host agents use.
     #[serde(default)]
     pub hosts: HostsFileConfig,
+    /// `[images]`: what image imports may reach (docs/security.md).
+    #[serde(default)]
+    pub images: ImagesFileConfig,
     /// The EC2 Query API.
     #[serde(default)]
     pub ec2: Ec2FileConfig,
@@ -110,6 +113,21 @@ pub struct LimitsFileConfig {
     pub body_timeout_s: Option<u64>,
     /// Bytes all large request bodies in flight may take together.
     pub body_memory_bytes: Option<usize>,
+}
+
+/// `[images]`: exceptions to the rules on where images are imported from.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagesFileConfig {
+    /// PATH may name files under /proc, /sys, /dev and nubod's own directories.
+    #[serde(default)]
+    pub allow_private_paths: bool,
+    /// URLs may reach loopback, link-local and this machine's own addresses.
+    #[serde(default)]
+    pub allow_local_urls: bool,
+    /// Hosts whose URLs may reach such addresses anyway.
+    #[serde(default)]
+    pub local_url_hosts: Vec<String>,
 }
 
 /// `[ec2]` section: the EC2 API is served when `listen` is set.
@@ -234,6 +252,8 @@ pub struct Settings {
     pub host_api_tls: Option<(PathBuf, PathBuf)>,
     /// Certificate authorities trusted besides the system's.
     pub ca_files: Vec<PathBuf>,
+    /// What image imports may reach.
+    pub images: nubo_core::ops::image_sources::ImageImports,
     /// Scheduler, monitoring, simulated hosts and the host key (read at start).
     pub runtime: nubo_core::RuntimeConfig,
     /// The EC2 API's listen address and settings, when it is served.
@@ -355,6 +375,11 @@ impl Settings {
             host_api,
             host_api_tls,
             ca_files,
+            images: nubo_core::ops::image_sources::ImageImports {
+                allow_private_paths: file.images.allow_private_paths,
+                allow_local_urls: file.images.allow_local_urls,
+                local_url_hosts: file.images.local_url_hosts,
+            },
             runtime,
         })
     }
@@ -369,6 +394,17 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/nubod.example.toml");
         let cfg = FileConfig::load(&path).expect("the example configuration is valid");
         assert_eq!(cfg.xmlrpc.listen.as_deref(), Some("127.0.0.1:2633"));
+    }
+
+    #[test]
+    fn images_section_is_read() {
+        let cfg: FileConfig = toml::from_str(
+            "[images]\nallow_local_urls = true\nlocal_url_hosts = [\"mirror.local\"]",
+        )
+        .expect("valid");
+        assert!(cfg.images.allow_local_urls && !cfg.images.allow_private_paths);
+        assert_eq!(cfg.images.local_url_hosts, ["mirror.local"]);
+        assert!(toml::from_str::<FileConfig>("[images]\nallow_urls = true").is_err());
     }
 
     #[test]

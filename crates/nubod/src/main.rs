@@ -47,6 +47,7 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
         },
         datastore_base: datastore_base.clone(),
         private_dirs: vec![settings.data_dir.clone()],
+        images: settings.images.clone(),
         runtime: settings.runtime.clone(),
     };
     nubo_hostapi::tls::trust(&settings.ca_files).context("cannot set up TLS")?;

@@ -1,11 +1,13 @@
-//! Image operations: register an image (a file copied in from the front-end, an existing
-//! SOURCE, or an empty datablock), delete, clone, enable/disable, persistency, type changes,
-//! snapshots and restore, with OpenNebula's checks, messages and error codes.
+//! Image operations: register an image (a file copied in from the front-end or a URL,
+//! checked by [`super::image_sources`]; an existing SOURCE; or an empty datablock), delete,
+//! clone, enable/disable, persistency, type changes, snapshots and restore, with
+//! OpenNebula's checks, messages and error codes.
 //!
 //! File work ([`super::image_files`]) never runs inside [`Core::write`]: an allocate or
 //! clone first checks everything in a dry run (a [`Tx`] that is never committed), then
-//! copies or creates the file, then commits — re-checking, since the state may have moved —
-//! and removes the new file if the commit fails. Deletes remove the file after the commit.
+//! copies, downloads or creates the file, then commits — re-checking, since the state may
+//! have moved — and removes the new file if the check or the commit fails. Deletes remove
+//! the file after the commit.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,7 +19,7 @@ use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
 use super::generic::{check_name, fetch_for, parse_template};
 use super::owner::new_meta;
 use super::quota::charge_owners;
-use super::{image_download, image_files};
+use super::{image_download, image_files, image_sources};
 use crate::auth::{Caller, authorize, authorize_create};
 use crate::model::{Datastore, Image, QuotaKind};
 use crate::state::State;
@@ -661,9 +663,15 @@ impl Core {
         result
     }
 
-    /// Sets format, size and source from the data to register (no copy yet). Returns the
-    /// checked file to copy in, for PATH images.
-    async fn measure(&self, img: &mut NewImage, ds: &Datastore) -> Result<Option<PathBuf>> {
+    /// Sets format, size and source from the data to register. For PATH images, the data
+    /// is brought into the datastore first (a checked file copied from its open handle, or
+    /// a download) and inspected there; the new file is returned.
+    async fn measure(
+        &self,
+        caller: &Caller,
+        img: &mut NewImage,
+        ds: &Datastore,
+    ) -> Result<Option<PathBuf>> {
         if is_dummy(ds) {
             if img.origin != Origin::Source {
                 img.source = DUMMY_SOURCE.into();
@@ -673,52 +681,46 @@ impl Core {
             }
             return Ok(None);
         }
+        if img.origin == Origin::Source {
+            image_sources::check_source(&img.source, self.config()).await?;
+        }
         let Origin::File(path) = &img.origin else {
             return Ok(None);
         };
-        if image_download::is_url(path) {
+        let dir = Path::new(&ds.base_path);
+        let imported = if image_download::is_url(path) {
             let sha = value(&img.template, "SHA256");
-            let fetched =
-                image_download::fetch(path, Path::new(&ds.base_path), sha.as_deref()).await?;
-            match image_files::inspect(&fetched).await {
-                Ok(info) => {
-                    img.format = info.format;
-                    img.size = info.size_mb;
-                    return Ok(Some(fetched));
-                }
-                Err(e) => {
-                    image_files::remove(&fetched).await;
-                    return Err(e);
-                }
+            image_download::fetch(path, dir, sha.as_deref(), &self.config().images).await?
+        } else {
+            let file = image_sources::open_path(path, ds, caller.is_admin(), self.config()).await?;
+            image_files::copy_from(file, path, dir).await?
+        };
+        match image_files::inspect(&imported).await {
+            Ok(info) => {
+                img.format = info.format;
+                img.size = info.size_mb;
+                Ok(Some(imported))
+            }
+            Err(e) => {
+                image_files::remove(&imported).await;
+                Err(e)
             }
         }
-        let real = image_files::check_import_path(
-            path,
-            ds,
-            &self.config().datastore_base,
-            &self.config().private_dirs,
-        )
-        .await?;
-        let info = image_files::inspect(&real).await?;
-        img.format = info.format;
-        img.size = info.size_mb;
-        Ok(Some(real))
     }
 
-    /// Creates the image's file in the datastore: a copy of `import`, or an empty disk.
+    /// Creates the image's file in the datastore: the file `imported` already holds, a
+    /// copy of a cloned image, or an empty disk.
     async fn materialize(
         img: &mut NewImage,
         ds: &Datastore,
-        import: Option<&Path>,
+        imported: Option<&Path>,
     ) -> Result<Option<PathBuf>> {
         if is_dummy(ds) {
             return Ok(None);
         }
         let dir = Path::new(&ds.base_path);
-        let created = match (&img.origin, import) {
-            // Downloaded straight into the datastore: nothing to copy.
-            (Origin::File(p), Some(real)) if image_download::is_url(p) => real.to_path_buf(),
-            (Origin::File(_), Some(real)) => image_files::copy_in(real, dir).await?,
+        let created = match (&img.origin, imported) {
+            (Origin::File(_), Some(file)) => file.to_path_buf(),
             (Origin::Clone, _) => image_files::copy_in(Path::new(&img.path), dir).await?,
             (Origin::Empty, _) => image_files::create_empty(dir, &img.format, img.size).await?,
             _ => return Ok(None),
@@ -740,16 +742,14 @@ impl Core {
         let skip = no_capacity_check && caller.is_admin();
         self.dry_run(|tx| stage_allocate(tx, caller, &img, ds_id, skip))?;
         let ds = self.read(|s| Ok(s.get::<Datastore>(ds_id)?.clone()))?;
-        let import = self.measure(&mut img, &ds).await?;
+        let imported = self.measure(caller, &mut img, &ds).await?;
         if let Err(e) = self.dry_run(|tx| stage_allocate(tx, caller, &img, ds_id, skip)) {
-            if let (Origin::File(p), Some(file)) = (&img.origin, &import)
-                && image_download::is_url(p)
-            {
+            if let Some(file) = &imported {
                 image_files::remove(file).await;
             }
             return Err(e);
         }
-        let created = Self::materialize(&mut img, &ds, import.as_deref()).await?;
+        let created = Self::materialize(&mut img, &ds, imported.as_deref()).await?;
         self.commit_new_image(created, |tx| stage_allocate(tx, caller, &img, ds_id, skip))
             .await
     }

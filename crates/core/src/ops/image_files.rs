@@ -1,15 +1,15 @@
-//! The files behind images, on the front-end: checking and inspecting a file to register,
-//! copying it into a datastore, creating an empty datablock, growing a copy, removing a
+//! The files behind images, on the front-end: inspecting a file to register, copying it
+//! (opened and checked by [`super::image_sources`]) into a datastore, creating an empty datablock, growing a copy, removing a
 //! file. Everything here does I/O, so it runs before or after [`crate::Core::write`],
 //! never inside it.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use nubo_types::{Error, ObjectKind, Result};
 use tokio::process::Command;
 
 use crate::auth::random_hex;
-use crate::model::Datastore;
 
 /// The program that inspects and creates disk images.
 const QEMU_IMG: &str = "qemu-img";
@@ -17,12 +17,8 @@ const QEMU_IMG: &str = "qemu-img";
 /// Bytes per MB (OpenNebula's MB are MiB).
 const MB: u64 = 1024 * 1024;
 
-/// Directories no image may be registered from unless a safe directory allows it
-/// (OpenNebula's `RESTRICTED_DIRS` default).
-const DEFAULT_RESTRICTED_DIRS: &str = "/etc";
-
-/// Directories always allowed (OpenNebula's `SAFE_DIRS` default).
-const DEFAULT_SAFE_DIRS: &str = "/var/tmp";
+/// How long `qemu-img info` may take to inspect an image.
+const QEMU_IMG_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Format and virtual size of a disk image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,70 +38,22 @@ pub fn bytes_to_mb(bytes: u64) -> i64 {
     i64::try_from(bytes.div_ceil(MB)).unwrap_or(i64::MAX)
 }
 
-fn dirs(ds: &Datastore, attr: &str, default: &str) -> Vec<PathBuf> {
-    ds.template
-        .get(attr)
-        .unwrap_or(default)
-        .split_whitespace()
-        .map(PathBuf::from)
-        .collect()
-}
-
-/// Resolves `path` (a PATH given to `image.allocate`) to a readable regular file that the
-/// datastore lets images be registered from: not under its `RESTRICTED_DIRS` (default
-/// `/etc`) or under any datastore's files, unless under its `SAFE_DIRS` (default
-/// `/var/tmp`); never under nubod's own `private_dirs`.
-pub async fn check_import_path(
-    path: &str,
-    ds: &Datastore,
-    datastore_base: &Path,
-    private_dirs: &[PathBuf],
-) -> Result<PathBuf> {
-    let unreadable = |e: std::io::Error| alloc(format!("Cannot read PATH \"{path}\": {e}"));
-    let real = tokio::fs::canonicalize(path).await.map_err(unreadable)?;
-    let meta = tokio::fs::metadata(&real).await.map_err(unreadable)?;
-    if !meta.is_file() {
-        return Err(alloc(format!("PATH \"{path}\" is not a regular file")));
-    }
-    tokio::fs::File::open(&real).await.map_err(unreadable)?;
-    let mut restricted = dirs(ds, "RESTRICTED_DIRS", DEFAULT_RESTRICTED_DIRS);
-    let base = tokio::fs::canonicalize(datastore_base)
-        .await
-        .unwrap_or_else(|_| datastore_base.to_path_buf());
-    restricted.push(base);
-    // nubod's own files (the database, host.key which seals the EC2 secrets) are never
-    // an image, whatever SAFE_DIRS says.
-    for dir in private_dirs {
-        let dir = tokio::fs::canonicalize(dir)
-            .await
-            .unwrap_or_else(|_| dir.clone());
-        if real.starts_with(&dir) {
-            return Err(alloc(format!(
-                "Not allowed to copy images from \"{path}\": it is among nubod's own files"
-            )));
-        }
-    }
-    let safe = dirs(ds, "SAFE_DIRS", DEFAULT_SAFE_DIRS);
-    let under = |list: &[PathBuf]| list.iter().any(|d| real.starts_with(d));
-    if under(&restricted) && !under(&safe) {
-        return Err(alloc(format!(
-            "Not allowed to copy images from \"{path}\": the datastore restricts that directory"
-        )));
-    }
-    Ok(real)
-}
-
 /// Format and virtual size of the image file at `path`, by `qemu-img info`. A file that
-/// qemu-img cannot read as an image counts as raw, of the file's size. Images backed by
-/// another file are refused: registering them would expose the backing file.
+/// qemu-img cannot read as an image (or not in time) counts as raw, of the file's size.
+/// Images that name other files (a backing file, an external data file, extents in other
+/// files) are refused: registering them would expose those files to the VMs.
 pub async fn inspect(path: &Path) -> Result<DiskInfo> {
-    let output = Command::new(QEMU_IMG)
-        .arg("info")
-        .arg("--output=json")
-        .arg(path)
-        .output()
-        .await;
-    if let Ok(out) = output
+    let output = tokio::time::timeout(
+        QEMU_IMG_TIMEOUT,
+        Command::new(QEMU_IMG)
+            .arg("info")
+            .arg("--output=json")
+            .arg(path)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await;
+    if let Ok(Ok(out)) = output
         && out.status.success()
         && let Some(info) = parse_info(&out.stdout)?
     {
@@ -113,11 +61,38 @@ pub async fn inspect(path: &Path) -> Result<DiskInfo> {
     }
     let meta = tokio::fs::metadata(path)
         .await
-        .map_err(|e| alloc(format!("Cannot read PATH \"{}\": {e}", path.display())))?;
+        .map_err(|e| alloc(format!("Cannot read the image file: {e}")))?;
     Ok(DiskInfo {
         format: "raw".into(),
         size_mb: bytes_to_mb(meta.len()),
     })
+}
+
+/// Whether the image `qemu-img info` describes reads files other than its own: a backing
+/// file, a qcow2 data file, or children (VMDK extents, ...) in other files.
+fn names_other_files(value: &serde_json::Value) -> Option<&'static str> {
+    if value.get("backing-filename").is_some() {
+        return Some("a backing file");
+    }
+    let data = value.pointer("/format-specific/data");
+    if data.and_then(|d| d.get("data-file")).is_some() {
+        return Some("an external data file");
+    }
+    let own = value.get("filename").and_then(|f| f.as_str());
+    let elsewhere = |f: Option<&serde_json::Value>| f.and_then(|f| f.as_str()) != own;
+    let children = value.get("children").and_then(|c| c.as_array());
+    let extents = data
+        .and_then(|d| d.get("extents"))
+        .and_then(|e| e.as_array());
+    let other_child = children
+        .into_iter()
+        .flatten()
+        .any(|c| elsewhere(c.pointer("/info/filename")));
+    let other_extent = extents
+        .into_iter()
+        .flatten()
+        .any(|e| elsewhere(e.get("filename")));
+    (other_child || other_extent).then_some("parts in other files")
 }
 
 /// Reads `qemu-img info --output=json`; None if it does not say format and size.
@@ -125,10 +100,10 @@ fn parse_info(json: &[u8]) -> Result<Option<DiskInfo>> {
     let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) else {
         return Ok(None);
     };
-    if value.get("backing-filename").is_some() {
-        return Err(alloc(
-            "Images with a backing file cannot be registered; flatten the image first".into(),
-        ));
+    if let Some(what) = names_other_files(&value) {
+        return Err(alloc(format!(
+            "Images with {what} cannot be registered; convert the image to a single file first"
+        )));
     }
     let format = value.get("format").and_then(|f| f.as_str());
     let size = value.get("virtual-size").and_then(|s| s.as_u64());
@@ -147,6 +122,23 @@ pub(super) async fn new_file_in(dir: &Path) -> Result<PathBuf> {
         ))
     })?;
     Ok(dir.join(random_hex(16)?))
+}
+
+/// Copies the open file `src` (PATH `path` of a new image) into datastore directory
+/// `dir`; returns the new file.
+pub(super) async fn copy_from(mut src: tokio::fs::File, path: &str, dir: &Path) -> Result<PathBuf> {
+    let dest = new_file_in(dir).await?;
+    let copied = async {
+        let mut out = tokio::fs::File::create(&dest).await?;
+        tokio::io::copy(&mut src, &mut out).await?;
+        out.sync_all().await
+    }
+    .await;
+    if let Err(e) = copied {
+        remove(&dest).await;
+        return Err(alloc(format!("Cannot copy {path} into the datastore: {e}")));
+    }
+    Ok(dest)
 }
 
 /// Copies `src` into datastore directory `dir`; returns the new file.
@@ -238,6 +230,34 @@ mod tests {
         assert_eq!(parse_info(b"not json").expect("ok"), None);
         assert!(
             parse_info(br#"{"format":"qcow2","virtual-size":1,"backing-filename":"/x"}"#).is_err()
+        );
+    }
+
+    #[test]
+    fn images_that_read_other_files_are_refused() {
+        let data_file = br#"{"format":"qcow2","virtual-size":1048576,"filename":"a",
+            "format-specific":{"type":"qcow2","data":{"data-file":"/etc/shadow"}}}"#;
+        let err = parse_info(data_file).expect_err("data file");
+        assert!(err.to_string().contains("external data file"), "{err}");
+        let extent = br#"{"format":"vmdk","virtual-size":1048576,"filename":"d.vmdk",
+            "children":[{"name":"extents.0","info":{"filename":"/proc/self/environ"}},
+                        {"name":"file","info":{"filename":"d.vmdk"}}],
+            "format-specific":{"type":"vmdk","data":{"extents":[
+                {"filename":"/proc/self/environ","format":"FLAT"}]}}}"#;
+        let err = parse_info(extent).expect_err("extent elsewhere");
+        assert!(err.to_string().contains("other files"), "{err}");
+        let old_qemu = br#"{"format":"vmdk","virtual-size":1048576,"filename":"d.vmdk",
+            "format-specific":{"type":"vmdk","data":{"extents":[{"filename":"/x"}]}}}"#;
+        assert!(parse_info(old_qemu).is_err());
+        let sparse = br#"{"format":"vmdk","virtual-size":1048576,"filename":"s.vmdk",
+            "children":[{"name":"file","info":{"filename":"s.vmdk"}}],
+            "format-specific":{"type":"vmdk","data":{"extents":[{"filename":"s.vmdk"}]}}}"#;
+        assert_eq!(
+            parse_info(sparse).expect("one file"),
+            Some(DiskInfo {
+                format: "vmdk".into(),
+                size_mb: 1
+            })
         );
     }
 }

@@ -14,6 +14,7 @@ mod host_monitoring;
 pub mod image;
 pub mod image_download;
 pub mod image_files;
+pub mod image_sources;
 pub mod owner;
 pub mod pool;
 pub mod quota;
