@@ -1,7 +1,7 @@
 //! Image operations: register an image (a file copied in from the front-end or a URL,
-//! checked by [`super::image_sources`]; an existing SOURCE; or an empty datablock), delete,
-//! clone, enable/disable, persistency, type changes, snapshots and restore, with
-//! OpenNebula's checks, messages and error codes.
+//! checked by [`super::image_sources`]; an existing SOURCE; or an empty datablock), delete
+//! and clone, with OpenNebula's checks, messages and error codes. Changes to one image in
+//! place (enable, persistency, type, snapshots) are in `image_state`.
 //!
 //! File work ([`super::image_files`]) never runs inside [`Core::write`]: an allocate or
 //! clone first checks everything in a dry run (a [`Tx`] that is never committed), then
@@ -17,6 +17,8 @@ use nubo_types::states::{DatastoreState, DatastoreType, ImageState, ImageType};
 use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
 
 use super::generic::{check_name, fetch_for, parse_template};
+pub use super::image_state::ImageSnapshotOp;
+use super::image_state::check_persistence;
 use super::owner::new_meta;
 use super::quota::charge_owners;
 use super::{image_download, image_files, image_sources};
@@ -84,27 +86,6 @@ pub struct CloneAs {
     pub persistent: Option<bool>,
     /// The copy's template (the source's when `None`).
     pub template: Option<Template>,
-}
-
-/// The snapshot operations of `image.snapshot{delete,revert,flatten}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ImageSnapshotOp {
-    /// Delete a snapshot.
-    Delete,
-    /// Make a snapshot the current disk.
-    Revert,
-    /// Merge a snapshot into the disk and drop the others.
-    Flatten,
-}
-
-impl ImageSnapshotOp {
-    fn verb(self) -> &'static str {
-        match self {
-            ImageSnapshotOp::Delete => "delete",
-            ImageSnapshotOp::Revert => "revert",
-            ImageSnapshotOp::Flatten => "flatten",
-        }
-    }
 }
 
 fn alloc(message: impl Into<String>) -> Error {
@@ -539,108 +520,6 @@ fn stage_delete(tx: &mut Tx, caller: &Caller, id: Oid, force: bool) -> Result<Op
     Ok(file)
 }
 
-fn set_state(img: &mut Image, state: ImageState) {
-    if img.state != state {
-        img.prev_state = img.state;
-        img.state = state;
-    }
-}
-
-/// `image.enable`: READY ↔ DISABLED (an ERROR image may go either way).
-fn enable_image(img: &mut Image, enable: bool) -> Result<()> {
-    let verb = if enable { "enable" } else { "disable" };
-    let fail = |m: String| Error::internal(format!("Could not {verb} image: {m}"));
-    if img.image_type == ImageType::Backup {
-        return Err(fail("Backup images cannot be enabled or disabled.".into()));
-    }
-    let next = match (enable, img.state) {
-        (true, ImageState::Ready) | (false, ImageState::Disabled) => return Ok(()),
-        (true, ImageState::Disabled) => ImageState::Ready,
-        (true, ImageState::Error) if img.running_vms == 0 => ImageState::Ready,
-        (true, ImageState::Error) if img.persistent => ImageState::UsedPers,
-        (true, ImageState::Error) => ImageState::Used,
-        (false, ImageState::Ready | ImageState::Error) => ImageState::Disabled,
-        (_, other) => return Err(fail(format!("Image cannot be in state {}.", other.name()))),
-    };
-    set_state(img, next);
-    Ok(())
-}
-
-/// Whether an image of `image_type` may be `persistent` (or not).
-fn check_persistence(image_type: ImageType, persistent: bool) -> Result<()> {
-    if persistent && image_type.is_file() {
-        return Err(Error::action(
-            "KERNEL, RAMDISK and CONTEXT must be non-persistent",
-        ));
-    }
-    if !persistent && image_type == ImageType::Backup {
-        return Err(Error::action("BACKUP images must be persistent"));
-    }
-    Ok(())
-}
-
-/// `image.persistent`: not for file types or backups, nor while the image is in use.
-fn set_persistent(img: &mut Image, persistent: bool) -> Result<()> {
-    if img.persistent == persistent {
-        return Ok(());
-    }
-    check_persistence(img.image_type, persistent)?;
-    let busy = matches!(
-        img.state,
-        ImageState::Used
-            | ImageState::Clone
-            | ImageState::UsedPers
-            | ImageState::LockedUsed
-            | ImageState::LockedUsedPers
-    ) || img.running_vms > 0;
-    if busy {
-        let what = if persistent {
-            "persistent"
-        } else {
-            "non-persistent"
-        };
-        return Err(Error::internal(format!(
-            "Could not make image {what}: Image cannot be in state {}.",
-            img.state.name()
-        )));
-    }
-    img.persistent = persistent;
-    Ok(())
-}
-
-/// Types an image may change between: disks among disks, files among files.
-fn type_family(t: ImageType) -> Option<u8> {
-    match t {
-        ImageType::Os | ImageType::Datablock | ImageType::Cdrom => Some(0),
-        ImageType::Kernel | ImageType::Ramdisk | ImageType::Context => Some(1),
-        ImageType::Backup | ImageType::Filesystem => None,
-    }
-}
-
-/// `image.chtype`.
-fn change_type(img: &mut Image, text: &str) -> Result<()> {
-    let new = ImageType::from_name(text.trim())
-        .filter(|t| type_family(*t).is_some())
-        .ok_or_else(|| {
-            Error::api(format!(
-                "Unknown image type \"{text}\", must be OS, CDROM, DATABLOCK, KERNEL, RAMDISK or CONTEXT"
-            ))
-        })?;
-    match type_family(img.image_type) {
-        None => Err(Error::action(format!(
-            "Cannot change type for {} images.",
-            img.image_type.name()
-        ))),
-        Some(family) if Some(family) != type_family(new) => Err(Error::action(
-            "Cannot change image type to an incompatible type for the current datastore.",
-        )),
-        Some(_) => {
-            img.image_type = new;
-            Ok(())
-        }
-    }
-}
-
 impl Core {
     /// Checks what `stage` would do, without committing anything.
     fn dry_run<R>(&self, stage: impl FnOnce(&mut Tx) -> Result<R>) -> Result<()> {
@@ -815,95 +694,10 @@ impl Core {
         }
         Ok(id)
     }
-
-    /// Applies `change` to image `id` (MANAGE) and stamps MODTIME.
-    async fn image_modify(
-        &self,
-        caller: &Caller,
-        id: Oid,
-        change: impl FnOnce(&mut Image) -> Result<()>,
-    ) -> Result<Oid> {
-        self.write(|tx| {
-            let mut img = (*fetch_for::<Image>(tx.state, caller, id, AuthOp::Manage)?).clone();
-            change(&mut img)?;
-            img.modtime = now();
-            tx.put(img)?;
-            Ok(id)
-        })
-        .await
-    }
-
-    /// Enables (READY) or disables (DISABLED) an image.
-    pub async fn image_enable(&self, caller: &Caller, id: Oid, enable: bool) -> Result<Oid> {
-        self.image_modify(caller, id, |img| enable_image(img, enable))
-            .await
-    }
-
-    /// Makes an image persistent or not.
-    pub async fn image_persistent(
-        &self,
-        caller: &Caller,
-        id: Oid,
-        persistent: bool,
-    ) -> Result<Oid> {
-        self.image_modify(caller, id, |img| set_persistent(img, persistent))
-            .await
-    }
-
-    /// Changes an image's TYPE (by name) within its family.
-    pub async fn image_chtype(&self, caller: &Caller, id: Oid, image_type: &str) -> Result<Oid> {
-        self.image_modify(caller, id, |img| change_type(img, image_type))
-            .await
-    }
-
-    /// Deletes, reverts to or flattens snapshot `snap` of image `id`.
-    pub fn image_snapshot(
-        &self,
-        caller: &Caller,
-        id: Oid,
-        snap: Oid,
-        op: ImageSnapshotOp,
-    ) -> Result<Oid> {
-        self.read(|state| {
-            let img = fetch_for::<Image>(state, caller, id, AuthOp::Manage)?;
-            if !img.snapshots.iter().any(|s| s.id == snap) {
-                return Err(Error::action(format!("Snapshot {snap} does not exist")));
-            }
-            Err(Error::action(format!(
-                "Cannot {} snapshot {snap}: image snapshots are not supported",
-                op.verb()
-            )))
-        })
-    }
-
-    /// Restores backup image `id` into datastore `ds_id`.
-    pub fn image_restore(
-        &self,
-        caller: &Caller,
-        id: Oid,
-        ds_id: Oid,
-        text: &str,
-    ) -> Result<String> {
-        self.read(|state| {
-            let img = fetch_for::<Image>(state, caller, id, AuthOp::Use)?;
-            let ds = state.get::<Datastore>(ds_id)?;
-            authorize(state, caller, ds.as_ref(), AuthOp::Use)?;
-            parse_template(text).map_err(|e| Error::internal(e.to_string()))?;
-            if img.image_type != ImageType::Backup {
-                return Err(Error::action(format!(
-                    "Image {id} is a {} image: restore needs a backup image",
-                    img.image_type.name()
-                )));
-            }
-            Err(Error::action(format!(
-                "Backup image {id} has no increments to restore"
-            )))
-        })
-    }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn code(e: Error) -> i32 {
@@ -949,7 +743,8 @@ mod tests {
         assert_eq!(code(parse_new_image("NAME=[").expect_err("syntax")), 0x2000);
     }
 
-    fn image(t: ImageType, state: ImageState) -> Image {
+    /// An image of type `t` in `state`.
+    pub(in crate::ops) fn image(t: ImageType, state: ImageState) -> Image {
         let ds = image_ds();
         let mut img = parse_new_image("NAME=i\nTYPE=DATABLOCK\nSIZE=1").expect("image");
         img.image_type = t;
@@ -966,51 +761,6 @@ mod tests {
             gname: "oneadmin".into(),
             groups: BTreeSet::from([0]),
         }
-    }
-
-    #[test]
-    fn enable_moves_between_ready_and_disabled() {
-        let mut img = image(ImageType::Os, ImageState::Ready);
-        enable_image(&mut img, false).expect("disable");
-        assert_eq!(
-            (img.state, img.prev_state),
-            (ImageState::Disabled, ImageState::Ready)
-        );
-        enable_image(&mut img, true).expect("enable");
-        assert_eq!(img.state, ImageState::Ready);
-        let mut used = image(ImageType::Os, ImageState::Used);
-        assert_eq!(
-            code(enable_image(&mut used, false).expect_err("used")),
-            0x2000
-        );
-    }
-
-    #[test]
-    fn persistency_and_type_rules() {
-        let mut img = image(ImageType::Os, ImageState::Ready);
-        set_persistent(&mut img, true).expect("persistent");
-        assert!(img.persistent);
-        let mut used = image(ImageType::Os, ImageState::Used);
-        used.running_vms = 1;
-        assert_eq!(
-            code(set_persistent(&mut used, true).expect_err("in use")),
-            0x2000
-        );
-        let mut kernel = image(ImageType::Kernel, ImageState::Ready);
-        assert_eq!(
-            code(set_persistent(&mut kernel, true).expect_err("file")),
-            0x800
-        );
-        change_type(&mut img, "cdrom").expect("chtype");
-        assert_eq!(img.image_type, ImageType::Cdrom);
-        assert_eq!(
-            code(change_type(&mut img, "KERNEL").expect_err("family")),
-            0x800
-        );
-        assert_eq!(
-            code(change_type(&mut img, "NOPE").expect_err("unknown")),
-            0x1000
-        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod image;
 pub mod image_download;
 pub mod image_files;
 pub mod image_sources;
+mod image_state;
 pub mod owner;
 pub mod pool;
 pub mod quota;
