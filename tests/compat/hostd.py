@@ -294,8 +294,9 @@ class Hostd:
 
 @contextlib.contextmanager
 def lab_cloud(index: int, hosts: int = 1, extra_args=(), monitor_interval: int = 1, tls=None,
-              nubod_args=()):
-    """A nubod (asking its hosts every `monitor_interval` seconds, with `nubod_args`) and
+              nubod_args=(), nubod_config: str = ""):
+    """A nubod (asking its hosts every `monitor_interval` seconds, with `nubod_args` and the
+    configuration file text `nubod_config`) and
     `hosts` agents (with `extra_args`) in a lab of their own: yields (nubod, lab, [agents]);
     fails the module if an agent died during it. With `tls` (cert, key, ca), nubod and the
     agents serve TLS with that certificate and trust that authority."""
@@ -308,8 +309,8 @@ def lab_cloud(index: int, hosts: int = 1, extra_args=(), monitor_interval: int =
             cert, key, ca = tls
             nubod_args += ["--host-api-tls-cert", str(cert), "--host-api-tls-key", str(key),
                            "--ca-file", str(ca)]
-        d = Nubod(host_api=f"{lab.fabric_ip}:{free_port()}",
-                  monitor_interval=monitor_interval, extra_args=nubod_args).start()
+        d = Nubod(host_api=f"{lab.fabric_ip}:{free_port()}", monitor_interval=monitor_interval,
+                  extra_args=nubod_args, config=nubod_config).start()
         agents = [lab.add_host(d, extra_args, tls) for _ in range(hosts)]
         yield d, lab, agents
     finally:

@@ -51,6 +51,10 @@ INTERNAL = 0x2000
 ALLOCATE = 0x4000
 LOCKED = 0x8000
 
+# nubod configuration letting images be downloaded from this machine's addresses (test
+# servers listen on 127.0.0.1), which nubod refuses by default (docs/security.md)
+LOCAL_URLS = "[images]\nallow_local_urls = true\n"
+
 EXCEPTION_FOR_CODE = {
     AUTHENTICATION: pyone.OneAuthenticationException,
     AUTHORIZATION: pyone.OneAuthorizationException,
@@ -535,6 +539,9 @@ class Nubod:
     host_api: str = ""
     # seconds between the monitoring rounds in which nubod asks its hosts
     monitor_interval: int = 1
+    # TOML configuration file text (passed with --config when not empty), e.g.
+    # LOCAL_URLS to let images be downloaded from this machine
+    config: str = ""
 
     @property
     def endpoint(self) -> str:
@@ -591,6 +598,9 @@ class Nubod:
                 "--host-api", f"{self.host_api}",
                 "--sim-delay-ms", "20", "--monitor-interval", str(self.monitor_interval),
                 *self.extra_args]
+        if self.config:
+            (self.tmp / "nubod.toml").write_text(self.config)
+            args += ["--config", str(self.tmp / "nubod.toml")]
         if self.db is not None:
             args += ["--database", self.db.url]
         env = dict(os.environ)

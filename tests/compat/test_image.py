@@ -5,8 +5,9 @@ import subprocess
 
 import pytest
 
-from onehelpers import (ACTION, ALLOCATE, AUTHENTICATION, AUTHORIZATION, INTERNAL, LOCKED,
-                        NO_EXISTS, RPC_API, connect, id_list, ids, perms, tmpl, uniq, wait_for)
+from onehelpers import (ACTION, ALLOCATE, AUTHENTICATION, AUTHORIZATION, INTERNAL, LOCAL_URLS,
+                        LOCKED, NO_EXISTS, RPC_API, Nubod, connect, id_list, ids, perms, tmpl,
+                        uniq, wait_for)
 
 READY, USED, DISABLED, LOCKED_STATE, ERROR = 1, 2, 3, 4, 5
 OS, CDROM, DATABLOCK = 0, 1, 2
@@ -255,7 +256,9 @@ def test_pool(one, make_user):
     connect(one.uri, "a:b").fails(AUTHENTICATION, "imagepool.info", -2, -1, -1)
 
 
-def test_allocate_from_an_http_url(one, tmp_path):
+def test_allocate_from_an_http_url(tmp_path):
+    """From a server on 127.0.0.1, which needs nubod's allow_local_urls (see
+    test_image_sources.py for the refusals without it)."""
     import hashlib
     import http.server
     import threading
@@ -276,6 +279,8 @@ def test_allocate_from_an_http_url(one, tmp_path):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
+    d = Nubod(config=LOCAL_URLS).start()
+    one = d.admin()
     try:
         iid = one.image.allocate(
             f'NAME="{uniq("web")}"\nTYPE="OS"\nPATH="{base}/web.qcow2"\nSHA256="{sha}"', 1)
@@ -290,3 +295,4 @@ def test_allocate_from_an_http_url(one, tmp_path):
         assert "SHA-256" in msg
     finally:
         server.shutdown()
+        d.stop()

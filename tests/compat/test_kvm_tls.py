@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from hostd import guest_dir, import_guest_image, kernel_boot, lab_cloud, wait_state
-from onehelpers import tmpl, uniq, wait_for
+from onehelpers import LOCAL_URLS, tmpl, uniq, wait_for
 
 ACTIVE, DONE, RUNNING = 3, 6, 3
 HOST_MONITORED, HOST_ERROR = 2, 3
@@ -60,7 +60,8 @@ def pki(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def cloud(guest, pki):
-    with lab_cloud(index=LAB, hosts=2, tls=pki["lab"]) as (d, lab, hosts):
+    # Its image server listens on 127.0.0.1: nubod must allow local URLs.
+    with lab_cloud(index=LAB, hosts=2, tls=pki["lab"], nubod_config=LOCAL_URLS) as (d, lab, hosts):
         yield d, lab, hosts
 
 
