@@ -298,12 +298,28 @@ def test_system_datastore_follows_ds_requirements_and_rank(one):
 
 def test_nic_alias_attach_and_detach(one, hid):
     nid = vnet(one, ip="10.9.10.1")
-    vid = running_vm(one, hid)
-    one.vm.attachnic(vid, f"NIC_ALIAS=[NETWORK_ID={nid}]")
+    lan = vnet(one, ip="10.9.11.1")
+    vid = running_vm(one, hid, f"NIC=[NETWORK_ID={lan}]")
+    # An alias rides on one of the VM's NICs, named by PARENT.
+    one.fails(ACTION, "vm.attachnic", vid, f"NIC_ALIAS=[NETWORK_ID={nid}]")
+    one.fails(ACTION, "vm.attachnic", vid, f'NIC_ALIAS=[NETWORK_ID={nid}, PARENT="NIC7"]')
+    one.vm.attachnic(vid, f'NIC_ALIAS=[NETWORK_ID={nid}, PARENT="NIC0"]')
     vm = settled(one, vid)
     alias = vm.find("TEMPLATE/NIC_ALIAS")
     assert alias.findtext("IP") == "10.9.10.1" and used_leases(one, nid) == 1
+    assert alias.findtext("PARENT") == "NIC0" and alias.findtext("PARENT_ID") == "0"
     one.vm.detachnic(vid, int(alias.findtext("NIC_ID")))
     vm = settled(one, vid)
     assert vm.find("TEMPLATE/NIC_ALIAS") is None and used_leases(one, nid) == 0
     terminate(one, vid)
+
+
+def test_nic_aliases_of_a_new_vm_take_leases_and_give_them_back(one, hid):
+    nid = vnet(one, ip="10.9.12.1")
+    lan = vnet(one, ip="10.9.13.1")
+    vid = running_vm(one, hid, f'NIC=[NETWORK_ID={lan}]\nNIC_ALIAS=[NETWORK_ID={nid}, PARENT="NIC0"]')
+    alias = one.xml("vm.info", vid).find("TEMPLATE/NIC_ALIAS")
+    assert alias.findtext("IP") == "10.9.12.1" and alias.findtext("NIC_ID") == "1"
+    assert used_leases(one, nid) == 1
+    terminate(one, vid)
+    wait_for(lambda: used_leases(one, nid) == 0, what="the alias's lease given back")

@@ -20,7 +20,7 @@ use nubo_store::Store;
 use nubo_types::{Error, Result};
 use tokio::sync::Mutex;
 
-pub use auth::Caller;
+pub use auth::{Caller, RestrictedAttrs, RestrictedKind};
 pub use bootstrap::BootstrapConfig;
 pub use clock::now;
 pub use ops::pool::PoolFilter;
@@ -52,6 +52,8 @@ pub struct CoreConfig {
     pub images: ops::image_sources::ImageImports,
     /// Drivers, scheduler and monitoring.
     pub runtime: RuntimeConfig,
+    /// Attributes only the oneadmin group may set.
+    pub restricted: RestrictedAttrs,
 }
 
 /// The core service: one per `nubod`.

@@ -34,6 +34,7 @@ impl Cloud {
             private_dirs: Vec::new(),
             images: Default::default(),
             runtime: Default::default(),
+            restricted: Default::default(),
         };
         let (core, _) = Core::open(store, config).await.expect("core");
         let admin = core.authenticate("oneadmin:pw").expect("oneadmin");

@@ -37,6 +37,7 @@ async fn setup() -> Ctx {
             sched_retry: Duration::from_millis(200),
             ..RuntimeConfig::default()
         },
+        restricted: Default::default(),
     };
     let (core, _) = Core::open(store, config).await.expect("core");
     let admin = core.authenticate("oneadmin:pw").expect("oneadmin");

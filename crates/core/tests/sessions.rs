@@ -17,6 +17,7 @@ async fn core() -> (Core, tempfile::TempDir) {
         private_dirs: Vec::new(),
         images: Default::default(),
         runtime: Default::default(),
+        restricted: Default::default(),
     };
     let (core, _) = Core::open(store, config).await.expect("core");
     (core, dir)

@@ -38,6 +38,7 @@ async fn setup() -> Ctx {
             sched_retry: Duration::from_millis(200),
             ..RuntimeConfig::default()
         },
+        restricted: Default::default(),
     };
     let (core, _) = Core::open(store, config).await.expect("core");
     let admin = core.authenticate("oneadmin:pw").expect("oneadmin");
@@ -54,8 +55,17 @@ async fn setup() -> Ctx {
              DISK_COST=\"0.25\""
         )
     };
+    // Costs are restricted attributes: oneadmin sets them and gives alice her VMs.
     for (who, name) in [(&alice, "a1"), (&alice, "a2"), (&admin, "root")] {
-        core.vm_allocate(who, &vm(name), false).await.expect("vm");
+        let id = core
+            .vm_allocate(&admin, &vm(name), false)
+            .await
+            .expect("vm");
+        if who.uid != admin.uid {
+            core.chown::<Vm>(&admin, id, who.uid, -1)
+                .await
+                .expect("chown");
+        }
     }
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {

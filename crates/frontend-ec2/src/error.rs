@@ -95,7 +95,7 @@ impl From<CoreError> for Ec2Error {
         let message = e.to_string();
         match e {
             CoreError::Authentication => Ec2Error::auth(message),
-            CoreError::Authorization { .. } => {
+            CoreError::Authorization { .. } | CoreError::Restricted { .. } => {
                 Ec2Error::with_status(StatusCode::FORBIDDEN, "UnauthorizedOperation", message)
             }
             CoreError::Quota { .. } => Ec2Error::client("ResourceLimitExceeded", message),

@@ -33,6 +33,7 @@ fn message(error: &Error) -> String {
         | Error::Internal { .. }
         | Error::Allocate { .. }
         | Error::Quota { .. }
+        | Error::Restricted { .. }
         | Error::Locked { .. } => error.to_string(),
     }
 }

@@ -10,9 +10,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use nubo_core::Core;
 use nubo_listener::{BodyError, BodyRules};
-use nubo_xmlrpc::{MethodResponse, fault, parse_call, write_response};
+use nubo_xmlrpc::{MethodResponse, Value, fault, parse_call, write_response};
 
 use crate::handlers::dispatch;
+use crate::handlers::methods::METHODS;
 use crate::params::Params;
 use crate::reply::respond;
 
@@ -67,6 +68,11 @@ async fn rpc(State(shared): State<Shared>, body: Body) -> Response {
             });
         }
     };
+    if call.method == "system.listMethods" {
+        // XML-RPC introspection, as xmlrpc-c answers it for oned: the plain list, no session.
+        let names = METHODS.iter().map(|m| Value::String(m.to_string()));
+        return xml_response(&MethodResponse::Success(Value::Array(names.collect())));
+    }
     let params = Params::new(call.params);
     let outcome = dispatch(&shared.core, &call.method, &params).await;
     if let Err(crate::params::CallError::Core(e, _)) = &outcome {

@@ -97,6 +97,22 @@ pub struct FileConfig {
     /// `[limits]`: what every listener allows a client.
     #[serde(default)]
     pub limits: LimitsFileConfig,
+    /// `[restricted_attributes]`: what only the oneadmin group may set.
+    #[serde(default)]
+    pub restricted_attributes: RestrictedFileConfig,
+}
+
+/// `[restricted_attributes]`: each list, when given, replaces OpenNebula's default list
+/// (`VM_RESTRICTED_ATTR`, `IMAGE_RESTRICTED_ATTR`, `VNET_RESTRICTED_ATTR`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictedFileConfig {
+    /// `NAME` or `VECTOR/KEY` entries for VMs and VM templates.
+    pub vm: Option<Vec<String>>,
+    /// Entries for images.
+    pub image: Option<Vec<String>>,
+    /// Entries for network reservations.
+    pub vnet: Option<Vec<String>>,
 }
 
 /// `[limits]`: the defences of every listener (XML-RPC, EC2, host agents).
@@ -178,6 +194,27 @@ pub struct RuntimeFileConfig {
 
 /// The scheduler's host policy by name (OpenNebula's packing, striping, load-aware and
 /// custom-rank policies).
+/// OpenNebula's restricted attributes, with the lists `[restricted_attributes]` gives
+/// instead (names upper-cased, as templates store them).
+fn restricted(file: RestrictedFileConfig) -> nubo_core::RestrictedAttrs {
+    let upper = |list: Vec<String>| {
+        list.into_iter()
+            .map(|e| e.trim().to_ascii_uppercase())
+            .collect()
+    };
+    let mut r = nubo_core::RestrictedAttrs::default();
+    if let Some(list) = file.vm {
+        r.vm = upper(list);
+    }
+    if let Some(list) = file.image {
+        r.image = upper(list);
+    }
+    if let Some(list) = file.vnet {
+        r.vnet = upper(list);
+    }
+    r
+}
+
 /// The listeners' limits and the body rules (limit still to set, budget shared) of `[limits]`.
 fn limits(file: &LimitsFileConfig) -> (nubo_listener::Limits, nubo_listener::BodyRules) {
     let secs = |s: u64| std::time::Duration::from_secs(s.max(1));
@@ -246,6 +283,8 @@ pub struct Settings {
     pub host_api_bodies: nubo_listener::BodyRules,
     /// Every listener's connection limits.
     pub limits: nubo_listener::Limits,
+    /// The restricted attributes.
+    pub restricted: nubo_core::RestrictedAttrs,
     /// The host agents' API listen address.
     pub host_api: String,
     /// The certificate and key the host agents' API serves TLS with.
@@ -372,6 +411,7 @@ impl Settings {
             xmlrpc_bodies,
             host_api_bodies,
             limits,
+            restricted: restricted(file.restricted_attributes),
             host_api,
             host_api_tls,
             ca_files,

@@ -49,6 +49,7 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
         private_dirs: vec![settings.data_dir.clone()],
         images: settings.images.clone(),
         runtime: settings.runtime.clone(),
+        restricted: settings.restricted.clone(),
     };
     nubo_hostapi::tls::trust(&settings.ca_files).context("cannot set up TLS")?;
     let host_api_tls = match &settings.host_api_tls {

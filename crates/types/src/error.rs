@@ -40,6 +40,13 @@ pub enum Error {
         /// The object, e.g. `USER [4]`.
         object: String,
     },
+    /// A caller outside the oneadmin group set a restricted attribute (OpenNebula answers
+    /// it with the authorization code).
+    #[error("{message}")]
+    Restricted {
+        /// What was refused, e.g. `VM Template includes a restricted attribute RAW`.
+        message: String,
+    },
     /// A named object is missing.
     #[error("Error getting {} [{id}].", kind.human_name())]
     NoExists {
@@ -95,7 +102,9 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::Authentication => ErrorCode::Authentication,
-            Error::Authorization { .. } | Error::Quota { .. } => ErrorCode::Authorization,
+            Error::Authorization { .. } | Error::Quota { .. } | Error::Restricted { .. } => {
+                ErrorCode::Authorization
+            }
             Error::NoExists { .. } => ErrorCode::NoExists,
             Error::Action { .. } => ErrorCode::Action,
             Error::Api { .. } => ErrorCode::RpcApi,

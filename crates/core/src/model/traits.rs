@@ -2,6 +2,8 @@
 
 use nubo_template::Template;
 
+use crate::auth::RestrictedKind;
+
 use super::{
     Cluster, Datastore, Document, Group, Host, Image, PoolObject, SecGroup, User, Vm, VmTemplate,
     VnTemplate, Vnet, Zone,
@@ -13,6 +15,10 @@ pub trait Templated: PoolObject {
     fn template(&self) -> &Template;
     /// The template, mutably.
     fn template_mut(&mut self) -> &mut Template;
+    /// Which restricted attributes apply to this object's template, if any.
+    fn restricted_kind(&self) -> Option<RestrictedKind> {
+        None
+    }
 }
 
 /// How unique an object's name must be.
@@ -43,8 +49,24 @@ macro_rules! templated {
     )+};
 }
 templated!(
-    User, Group, Host, Cluster, Datastore, Image, Vnet, VnTemplate, SecGroup, Document, Zone,
-    VmTemplate
+    User, Group, Host, Cluster, Datastore, VnTemplate, SecGroup, Document, Zone
+);
+
+/// Kinds whose templates have restricted attributes.
+macro_rules! templated_restricted {
+    ($($ty:ty => $kind:expr),+) => {$(
+        impl Templated for $ty {
+            fn template(&self) -> &Template { &self.template }
+            fn template_mut(&mut self) -> &mut Template { &mut self.template }
+            fn restricted_kind(&self) -> Option<RestrictedKind> { $kind(self) }
+        }
+    )+};
+}
+templated_restricted!(
+    VmTemplate => |_: &VmTemplate| Some(RestrictedKind::Vm),
+    Image => |_: &Image| Some(RestrictedKind::Image),
+    // As in oned, only reservations have restricted network attributes.
+    Vnet => |v: &Vnet| (v.parent_network_id >= 0).then_some(RestrictedKind::Vnet)
 );
 
 /// A VM's editable template is its USER_TEMPLATE.
@@ -55,6 +77,9 @@ impl Templated for Vm {
     }
     fn template_mut(&mut self) -> &mut Template {
         &mut self.user_template
+    }
+    fn restricted_kind(&self) -> Option<RestrictedKind> {
+        Some(RestrictedKind::Vm)
     }
 }
 

@@ -122,11 +122,20 @@ impl Core {
                 "Wrong update type {append}, must be 0 or 1"
             )));
         }
+        let restricted = &self.config().restricted;
         self.write(|tx| {
             let mut obj = (*fetch_for::<T>(tx.state, caller, id, AuthOp::Manage)?).clone();
+            let kind = obj.restricted_kind();
+            if let Some(kind) = kind {
+                restricted.check(caller, kind, &new, Some(obj.template()))?;
+            }
             if append == 1 {
                 obj.template_mut().merge(&new);
             } else {
+                let mut new = new;
+                if let Some(kind) = kind {
+                    restricted.keep(caller, kind, &mut new, obj.template());
+                }
                 *obj.template_mut() = new;
             }
             after(&mut obj)?;

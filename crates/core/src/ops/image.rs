@@ -22,7 +22,7 @@ use super::image_state::check_persistence;
 use super::owner::new_meta;
 use super::quota::charge_owners;
 use super::{image_download, image_files, image_sources};
-use crate::auth::{Caller, authorize, authorize_create};
+use crate::auth::{Caller, RestrictedKind, authorize, authorize_create};
 use crate::model::{Datastore, Image, QuotaKind};
 use crate::state::State;
 use crate::tx::Tx;
@@ -617,6 +617,9 @@ impl Core {
         ds_id: Oid,
         no_capacity_check: bool,
     ) -> Result<Oid> {
+        let restricted = &self.config().restricted;
+        let template = parse_template(text).map_err(|e| Error::internal(e.to_string()))?;
+        restricted.check(caller, RestrictedKind::Image, &template, None)?;
         let mut img = parse_new_image(text)?;
         let skip = no_capacity_check && caller.is_admin();
         self.dry_run(|tx| stage_allocate(tx, caller, &img, ds_id, skip))?;

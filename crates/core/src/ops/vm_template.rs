@@ -7,7 +7,7 @@ use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
 use super::generic::{check_name, fetch_for, parse_template};
 use super::owner::new_meta;
 use super::vm::create_vm;
-use crate::auth::{Caller, authorize_create};
+use crate::auth::{Caller, RestrictedKind, authorize_create};
 use crate::model::VmTemplate;
 use crate::tx::Tx;
 use crate::{Core, now};
@@ -37,6 +37,9 @@ impl Core {
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
             .ok_or_else(|| alloc(Error::api("No NAME in template for VM Template.")))?;
+        self.config()
+            .restricted
+            .check(caller, RestrictedKind::Vm, &template, None)?;
         self.write(move |tx| store_new(tx, caller, name, template))
             .await
     }
@@ -76,9 +79,11 @@ impl Core {
     ) -> Result<Oid> {
         let extra = parse_template(extra)?;
         let name = name.trim().to_string();
+        let restricted = &self.config().restricted;
         let (vm_id, follow) = self
             .write(move |tx| {
                 let source = fetch_for::<VmTemplate>(tx.state, caller, id, AuthOp::Use)?;
+                restricted.check(caller, RestrictedKind::Vm, &extra, Some(&source.template))?;
                 let mut template = source.template.clone();
                 template.merge(&extra);
                 template.remove("NAME");
@@ -187,6 +192,7 @@ impl Core {
         token: Option<(String, String)>,
     ) -> Result<BatchOutcome> {
         let extras = extras.to_vec();
+        let restricted = &self.config().restricted;
         let (outcome, follow) = self
             .write(move |tx| {
                 if let Some((attr, value)) = &token {
@@ -200,6 +206,9 @@ impl Core {
                     }
                 }
                 let source = fetch_for::<VmTemplate>(tx.state, caller, id, AuthOp::Use)?;
+                for extra in &extras {
+                    restricted.check(caller, RestrictedKind::Vm, extra, Some(&source.template))?;
+                }
                 let mut ids = Vec::new();
                 let mut follow = crate::ops::vm::Followup::default();
                 for extra in &extras {

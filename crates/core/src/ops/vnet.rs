@@ -14,7 +14,7 @@ use super::generic::{check_name, fetch_for, parse_template};
 use super::owner::new_meta;
 use super::quota::charge_owners;
 use crate::Core;
-use crate::auth::{Caller, authorize_create};
+use crate::auth::{Caller, RestrictedKind, authorize_create};
 use crate::model::{AddressRange, Cluster, LeaseOwner, QuotaKind, Vnet};
 use crate::state::State;
 use crate::tx::Tx;
@@ -706,8 +706,12 @@ impl Core {
             .ok_or_else(|| {
                 Error::api("Wrong AR definition. AR_ID attribute is missing or wrong.")
             })?;
+        let restricted = &self.config().restricted;
         self.write(move |tx| {
             let mut vnet = ready_vnet(tx, caller, id, AuthOp::Manage)?;
+            if vnet.parent_network_id >= 0 {
+                restricted.check(caller, RestrictedKind::Vnet, &template, None)?;
+            }
             let pos = vnet
                 .ars
                 .iter()
@@ -751,6 +755,12 @@ impl Core {
     /// Returns the reservation network's id.
     pub async fn vnet_reserve(&self, caller: &Caller, id: Oid, text: &str) -> Result<Oid> {
         let req = parse_reserve(text, id)?;
+        self.config().restricted.check(
+            caller,
+            RestrictedKind::Vnet,
+            &parse_template(text)?,
+            None,
+        )?;
         self.write(move |tx| {
             let mut parent = (*fetch_for::<Vnet>(tx.state, caller, id, AuthOp::Use)?).clone();
             if parent.parent_network_id != -1 {

@@ -9,6 +9,7 @@ pub mod document;
 pub mod group;
 pub mod host;
 pub mod image;
+pub mod methods;
 pub mod secgroup;
 pub mod system;
 pub mod user;
@@ -24,7 +25,7 @@ use nubo_xmlrpc::fault;
 
 use crate::params::{CallError, CallResult, Params};
 
-/// Routes `one.<object>.<verb>` to its handler.
+/// Routes `one.<object>.<verb>` to its handler, if the method is in [`methods::METHODS`].
 pub async fn dispatch(core: &Core, method: &str, p: &Params) -> CallResult {
     let unknown = || {
         Err(CallError::Fault(
@@ -32,6 +33,9 @@ pub async fn dispatch(core: &Core, method: &str, p: &Params) -> CallResult {
             format!("Unknown method: {method}"),
         ))
     };
+    if !methods::is_served(method) {
+        return unknown();
+    }
     let Some(rest) = method.strip_prefix("one.") else {
         return unknown();
     };

@@ -26,19 +26,28 @@ fn version(core: &Core, p: &Params) -> CallResult {
 /// The settings clients read, in XSD order. No secrets are part of it.
 fn config(core: &Core, p: &Params) -> CallResult {
     auth(core, p)?;
+    let restricted = &core.config().restricted;
     let mut x = Xml::new();
     x.open("OPENNEBULA_CONFIGURATION")
         .cdata("API_LIST_ORDER", "ASC")
         .cdata("DEFAULT_AUTH", "core")
         .cdata("DEFAULT_DEVICE_PREFIX", "vd")
         .cdata("DEFAULT_IMAGE_TYPE", "OS")
-        .cdata("DEFAULT_UMASK", "177")
-        .cdata("MAC_PREFIX", "02:00")
+        .cdata("DEFAULT_UMASK", "177");
+    for name in &restricted.image {
+        x.cdata("IMAGE_RESTRICTED_ATTR", name);
+    }
+    x.cdata("MAC_PREFIX", "02:00")
         .num("MESSAGE_SIZE", crate::server::DEFAULT_BODY_LIMIT)
         .num("PORT", 2633)
         .num("SESSION_EXPIRATION_TIME", 900)
-        .num("TIMEOUT", 15)
-        .close("OPENNEBULA_CONFIGURATION");
-    let _ = core.backend_name();
+        .num("TIMEOUT", 15);
+    for name in &restricted.vm {
+        x.cdata("VM_RESTRICTED_ATTR", name);
+    }
+    for name in &restricted.vnet {
+        x.cdata("VNET_RESTRICTED_ATTR", name);
+    }
+    x.close("OPENNEBULA_CONFIGURATION");
     xml(x.finish())
 }

@@ -8,7 +8,7 @@ use nubo_types::{AuthOp, Error, Oid, Result};
 use super::create::create_vm;
 use super::transition::{Followup, Placement, apply_event, deploy_event};
 use crate::Core;
-use crate::auth::Caller;
+use crate::auth::{Caller, RestrictedKind, authorize};
 use crate::model::{Datastore, Host, Vm};
 use crate::ops::generic::{fetch_for, parse_template};
 use crate::state::State;
@@ -53,6 +53,21 @@ fn transition(
 
 /// The system datastore for `vm` on `host`: `ds` if given, else the one the VM's
 /// SCHED_DS_REQUIREMENTS and SCHED_DS_RANK choose.
+/// What a caller must hold on the places it puts a VM (`vm.deploy`, `vm.migrate`), as in
+/// oned: MANAGE on the host and USE on a system datastore it names.
+fn may_place_on(state: &State, caller: &Caller, host: &Host, ds: Oid) -> Result<()> {
+    authorize(state, caller, host, AuthOp::Manage)?;
+    if ds >= 0 {
+        authorize(
+            state,
+            caller,
+            state.get::<Datastore>(ds)?.as_ref(),
+            AuthOp::Use,
+        )?;
+    }
+    Ok(())
+}
+
 fn system_ds(state: &State, host: &Host, vm: &Vm, ds: Oid) -> Result<Oid> {
     if ds >= 0 {
         let d = state.get::<Datastore>(ds)?;
@@ -89,6 +104,9 @@ impl Core {
     pub async fn vm_allocate(&self, caller: &Caller, text: &str, hold: bool) -> Result<Oid> {
         let template = parse_template(text)
             .map_err(|e| Error::allocate(nubo_types::ObjectKind::Vm, e.to_string()))?;
+        self.config()
+            .restricted
+            .check(caller, RestrictedKind::Vm, &template, None)?;
         let (id, follow) = self
             .write(move |tx| create_vm(tx, caller, template, hold, None))
             .await?;
@@ -130,6 +148,7 @@ impl Core {
             .write(|tx| {
                 let vm = fetch_for::<Vm>(tx.state, caller, id, AuthOp::Admin)?;
                 let host = tx.state.get::<Host>(host_id)?.clone();
+                may_place_on(tx.state, caller, &host, ds_id)?;
                 check_host(&host, &vm, enforce)?;
                 let at = Placement {
                     host_id,
@@ -171,6 +190,7 @@ impl Core {
                     )));
                 }
                 let host = tx.state.get::<Host>(host_id)?.clone();
+                may_place_on(tx.state, caller, &host, ds_id)?;
                 check_host(&host, &vm, enforce)?;
                 let ds = match ds_id {
                     -1 => vm.current().map_or(0, |h| h.ds_id),

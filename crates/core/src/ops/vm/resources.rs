@@ -103,7 +103,7 @@ pub(crate) fn acquire(tx: &mut Tx, caller: &Caller, vm: &mut Vm) -> Result<()> {
         let mut disk_id = 0;
         for attr in attrs.iter_mut() {
             let Value::Vector(pairs) = &mut attr.value else {
-                if attr.name == "NIC" || attr.name == "DISK" {
+                if matches!(attr.name.as_str(), "NIC" | "NIC_ALIAS" | "DISK") {
                     return Err(alloc(format!("{} must be a vector attribute", attr.name)));
                 }
                 continue;
@@ -118,6 +118,14 @@ pub(crate) fn acquire(tx: &mut Tx, caller: &Caller, vm: &mut Vm) -> Result<()> {
                     disk_id += 1;
                 }
                 _ => {}
+            }
+        }
+        // Aliases once every NIC they may name has its NAME and NIC_ID.
+        let parents = parents_in(attrs.iter().filter(|a| a.name == "NIC"));
+        for attr in attrs.iter_mut().filter(|a| a.name == "NIC_ALIAS") {
+            if let Value::Vector(pairs) = &mut attr.value {
+                take_alias(tx, caller, vm, &parents, pairs, nic_id, &mut taken)?;
+                nic_id += 1;
             }
         }
         Ok(())
@@ -141,6 +149,46 @@ pub(crate) fn acquire(tx: &mut Tx, caller: &Caller, vm: &mut Vm) -> Result<()> {
             format!("({any}) & !(PUBLIC_CLOUD = YES)"),
         );
     }
+    Ok(())
+}
+
+/// The (NAME, NIC_ID) of the NICs among `attrs`: what a NIC_ALIAS's PARENT may name.
+pub(super) fn parents_in<'a>(
+    attrs: impl Iterator<Item = &'a nubo_template::Attribute>,
+) -> Vec<(String, String)> {
+    attrs
+        .filter_map(|a| a.value.as_vector())
+        .filter_map(|p| Some((get(p, "NAME")?.to_string(), get(p, "NIC_ID")?.to_string())))
+        .collect()
+}
+
+/// Takes the lease of a NIC_ALIAS: like a NIC's (the network and any security groups it
+/// names authorized the same way), on top of a NIC of the VM that its PARENT names.
+pub(super) fn take_alias(
+    tx: &mut Tx,
+    caller: &Caller,
+    vm: &Vm,
+    parents: &[(String, String)],
+    pairs: &mut Vec<(String, String)>,
+    nic_id: usize,
+    taken: &mut Taken,
+) -> Result<()> {
+    let parent = get(pairs, "PARENT")
+        .ok_or_else(|| alloc("NIC_ALIAS must name its PARENT, the NAME of one of the VM's NICs"))?
+        .to_string();
+    let parent_id = parents
+        .iter()
+        .find(|(name, _)| *name == parent)
+        .map(|(_, id)| id.clone())
+        .ok_or_else(|| {
+            alloc(format!(
+                "NIC_ALIAS PARENT \"{parent}\" is not a NIC of the VM"
+            ))
+        })?;
+    take_lease(tx, caller, vm, pairs, nic_id, taken)?;
+    set(pairs, "NAME", format!("{parent}_ALIAS{nic_id}"));
+    set(pairs, "PARENT", parent);
+    set(pairs, "PARENT_ID", parent_id);
     Ok(())
 }
 
@@ -236,11 +284,12 @@ pub(super) fn take_lease(
     set(pairs, "NETWORK_ID", net_id.to_string());
     set(pairs, "NETWORK_UNAME", vnet.meta.uname.clone());
     set(pairs, "NIC_ID", nic_id.to_string());
-    // The NIC's own groups join the network's, as in OpenNebula.
+    // The NIC's own groups join the network's, as in OpenNebula. Those the network brings
+    // come with the right to use it; those the NIC names need the right to use each.
     let mut groups: BTreeSet<Oid> = BTreeSet::new();
-    for text in [
-        vnet.template.get("SECURITY_GROUPS").unwrap_or("0"),
-        get(pairs, "SECURITY_GROUPS").unwrap_or(""),
+    for (text, named) in [
+        (vnet.template.get("SECURITY_GROUPS").unwrap_or("0"), false),
+        (get(pairs, "SECURITY_GROUPS").unwrap_or(""), true),
     ] {
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let id: Oid = part.parse().map_err(|_| {
@@ -250,6 +299,9 @@ pub(super) fn take_lease(
             })?;
             if !tx.state.secgroups.contains_key(&id) {
                 return Err(alloc(format!("Security group {id} does not exist")));
+            }
+            if named && !groups.contains(&id) {
+                fetch_for::<SecGroup>(tx.state, caller, id, AuthOp::Use)?;
             }
             groups.insert(id);
         }
@@ -493,15 +545,18 @@ pub(super) fn nic_leaves_group(tx: &mut Tx, vm_id: Oid, nic_id: i32, sg: Oid) ->
 /// unless another of its NICs is in it; either way the groups naming `sg` see an address
 /// go.
 fn leave_with_nic(tx: &mut Tx, vm: &Vm, nic_id: Option<&str>, sg: Oid) -> Result<()> {
-    let kept = vm
-        .template
-        .vectors("NIC")
+    let kept = lease_vectors(&vm.template)
         .any(|n| get(n, "NIC_ID") != nic_id && security_groups(n).contains(&sg));
     if kept {
         crate::ops::secgroup_updates::outdate_referrers(tx, sg)
     } else {
         leave_group(tx, vm.meta.id, sg)
     }
+}
+
+/// The vectors that hold a lease: NICs and their aliases.
+pub(crate) fn lease_vectors(t: &Template) -> impl Iterator<Item = &[(String, String)]> {
+    t.vectors("NIC").chain(t.vectors("NIC_ALIAS"))
 }
 
 /// The security groups of a NIC.
@@ -566,7 +621,7 @@ pub(super) fn release_disk(tx: &mut Tx, vm: &Vm, disk: &[(String, String)]) -> R
 /// Gives back everything `vm` took: leases, images, security group membership, and the
 /// NETWORK and IMAGE quotas.
 pub(crate) fn release(tx: &mut Tx, vm: &Vm) -> Result<()> {
-    let nics: Vec<Vec<(String, String)>> = vm.template.vectors("NIC").map(<[_]>::to_vec).collect();
+    let nics: Vec<Vec<(String, String)>> = lease_vectors(&vm.template).map(<[_]>::to_vec).collect();
     for nic in &nics {
         release_nic(tx, vm, nic)?;
     }
@@ -584,7 +639,7 @@ pub(crate) fn release(tx: &mut Tx, vm: &Vm) -> Result<()> {
 /// Moves the NETWORK and IMAGE quota usage of `vm` to a new owner (staged by a chown).
 pub(crate) fn move_quota(tx: &mut Tx, vm: &Vm, uid: Oid, gid: Oid) -> Result<()> {
     let mut charges: Vec<(QuotaKind, Oid, &'static str)> = Vec::new();
-    for nic in vm.template.vectors("NIC") {
+    for nic in lease_vectors(&vm.template) {
         if let Some(id) = get(nic, "NETWORK_ID").and_then(|v| v.parse().ok()) {
             charges.push((QuotaKind::Network, id, "LEASES"));
         }

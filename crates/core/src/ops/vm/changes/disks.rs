@@ -6,6 +6,7 @@ impl Core {
     /// `vm.attach`: adds a DISK (an image or a volatile disk) to a RUNNING or POWEROFF VM.
     pub async fn vm_attach_disk(&self, caller: &Caller, id: Oid, text: &str) -> Result<Oid> {
         let (_, mut pairs) = single_vector(text, &["DISK"])?;
+        self.check_restricted_vector(caller, "DISK", &pairs, None)?;
         let caller2 = caller.clone();
         self.reconfigure(
             caller,

@@ -14,7 +14,7 @@ use nubo_types::{AuthOp, Error, Oid, Result};
 use super::resources::{self, Taken, get, set};
 use super::transition::apply_event;
 use crate::Core;
-use crate::auth::Caller;
+use crate::auth::{Caller, RestrictedKind, restricted};
 use crate::model::{
     Amount, DiskSnapshots, Host, Image, ImageSnapshot, PendingChange, QuotaKind, Vm,
 };
@@ -140,6 +140,27 @@ fn disk_snapshots_mut(vm: &mut Vm, disk_id: i32) -> &mut DiskSnapshots {
 }
 
 /// Parses `NAME=[..]` (the single vector a hotplug call takes).
+impl Core {
+    /// Refuses a NIC, NIC_ALIAS or DISK vector being attached (or a NIC's new attributes,
+    /// over its `old` ones) that sets a restricted attribute, for callers outside the
+    /// oneadmin group.
+    fn check_restricted_vector(
+        &self,
+        caller: &Caller,
+        name: &str,
+        pairs: &[(String, String)],
+        old: Option<&[(String, String)]>,
+    ) -> Result<()> {
+        let base = old.map(|o| restricted::of_vector(name, o));
+        self.config().restricted.check(
+            caller,
+            RestrictedKind::Vm,
+            &restricted::of_vector(name, pairs),
+            base.as_ref(),
+        )
+    }
+}
+
 fn single_vector(text: &str, names: &[&str]) -> Result<(String, Pairs)> {
     let t = parse_template(text)?;
     let mut found = t

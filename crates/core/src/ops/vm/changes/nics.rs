@@ -7,6 +7,7 @@ impl Core {
     /// `vm.attachnic`: adds a NIC (or NIC_ALIAS) taking a lease.
     pub async fn vm_attach_nic(&self, caller: &Caller, id: Oid, text: &str) -> Result<Oid> {
         let (name, mut pairs) = single_vector(text, &["NIC", "NIC_ALIAS"])?;
+        self.check_restricted_vector(caller, &name, &pairs, None)?;
         let caller2 = caller.clone();
         self.reconfigure(
             caller,
@@ -20,8 +21,14 @@ impl Core {
                     "NIC_ID",
                 ));
                 let index = usize::try_from(nic_id).unwrap_or(0);
-                resources::take_lease(tx, &caller2, vm, &mut pairs, index, &mut Taken::default())
-                    .map_err(to_action)?;
+                let taken = &mut Taken::default();
+                if name == "NIC_ALIAS" {
+                    let parents = resources::parents_in(vm.template.get_all("NIC"));
+                    resources::take_alias(tx, &caller2, vm, &parents, &mut pairs, index, taken)
+                } else {
+                    resources::take_lease(tx, &caller2, vm, &mut pairs, index, taken)
+                }
+                .map_err(to_action)?;
                 set(&mut pairs, "ATTACH", "YES");
                 push_system(vm, Attribute::vector(&name, pairs));
                 Ok((Some(PendingChange::AttachNic { nic_id }), id))
@@ -128,7 +135,16 @@ impl Core {
                 "{k} cannot be changed with updatenic; detach the NIC and attach a new one"
             )));
         }
+        // The groups a NIC is in change only through attachsg and detachsg, which check
+        // the caller's right to use the group and keep its members.
+        if new.iter().any(|(k, _)| k == "SECURITY_GROUPS") {
+            return Err(Error::action(
+                "SECURITY_GROUPS cannot be changed with updatenic; use vm.attachsg and vm.detachsg",
+            ));
+        }
+        let (core, caller2) = (self.clone(), caller.clone());
         self.edit_nic(caller, id, nic_id, "nic-update", move |_, _, p| {
+            core.check_restricted_vector(&caller2, "NIC", &new, Some(p))?;
             if !append {
                 const QOS: [&str; 7] = [
                     "INBOUND_AVG_BW",

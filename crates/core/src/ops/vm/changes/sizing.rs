@@ -144,7 +144,13 @@ impl Core {
             .into_iter()
             .filter(|a| CONF.contains(&a.name.as_str()))
             .collect();
+        let restricted = self.config().restricted.clone();
+        let caller2 = caller.clone();
         self.change_now(caller, id, move |_, vm| {
+            let asked = Template {
+                attrs: given.clone(),
+            };
+            restricted.check(&caller2, RestrictedKind::Vm, &asked, Some(&vm.template))?;
             let settled = match vm.state {
                 VmState::Active => vm.lcm_state == LcmState::Running,
                 VmState::Done => false,
