@@ -138,8 +138,11 @@ def test_reserve(one, make_user):
     assert car[0].findtext("PARENT_NETWORK_AR_ID") == "0"
     parent = one.xml("vn.info", vid)
     assert parent.findtext("USED_LEASES") == "2"
+    # semantics: oned lists each reserved address; nubo lists a reserved block once, as
+    # the LEASE of its first address (issue 12 J: vn.info grows with holders, not addresses)
     plist = ars(parent)[0].findall("LEASES/LEASE")
-    assert len(plist) == 2 and all(lease.findtext("VNET") == str(rid) for lease in plist)
+    assert [(lease.findtext("IP"), lease.findtext("VNET")) for lease in plist] == [
+        (car[0].findtext("IP"), str(rid))]
     # reserving into the existing reservation adds addresses to it
     one.vn.reserve(vid, f'SIZE="1"\nNETWORK_ID="{rid}"')
     assert one.xml("vn.info", vid).findtext("USED_LEASES") == "3"

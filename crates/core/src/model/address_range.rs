@@ -1,11 +1,12 @@
 //! An address range of a virtual network: a contiguous block of MACs (and IPv4/IPv6
 //! addresses) with the leases taken from it.
 
-use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use nubo_types::Oid;
 use serde::{Deserialize, Serialize};
+
+use super::Leases;
 
 /// The kind of addresses an address range hands out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,8 +113,8 @@ pub struct AddressRange {
     pub parent_network_ar_id: Option<Oid>,
     /// Other attributes given for the range (kept and shown as given).
     pub attrs: Vec<(String, String)>,
-    /// Leases by index into the range.
-    pub leases: BTreeMap<u32, Lease>,
+    /// Leases by index into the range, as runs of one owner (`Leases`).
+    pub leases: Leases,
     /// Where the next lease search starts.
     pub next_index: u32,
 }
@@ -199,7 +200,7 @@ mod tests {
             prefix_length: None,
             parent_network_ar_id: None,
             attrs: Vec::new(),
-            leases: BTreeMap::new(),
+            leases: Leases::new(),
             next_index: 0,
         }
     }

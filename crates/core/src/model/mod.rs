@@ -10,6 +10,7 @@ mod document;
 mod group;
 mod host;
 mod image;
+mod leases;
 mod quota;
 mod secgroup;
 mod sizes;
@@ -30,6 +31,7 @@ pub use document::Document;
 pub use group::{Group, VlanRule};
 pub use host::{Host, HostShare, UsageOverflow};
 pub use image::{Image, ImageSnapshot};
+pub use leases::{LeaseRun, Leases};
 pub use quota::{QuotaEntry, QuotaKind, Quotas, format_quota_value};
 pub use secgroup::SecGroup;
 pub use sizes::{

@@ -2,12 +2,11 @@
 //! OpenNebula's `AddressRange::from_attr` does), checking ranges against each other, and
 //! finding, taking and giving back leases. No state, no I/O: the vnet operations call these.
 
-use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use nubo_types::{Error, Oid, Result};
 
-use crate::model::{AddressRange, ArType, Lease, LeaseOwner, format_mac, parse_mac};
+use crate::model::{AddressRange, ArType, LeaseOwner, Leases, format_mac, parse_mac};
 
 /// OpenNebula's default `MAC_PREFIX` (`02:00`), the upper 16 bits of generated MACs.
 pub const MAC_PREFIX: u64 = 0x0200;
@@ -130,7 +129,8 @@ fn parse_addresses(pairs: &[(String, String)], ar_type: ArType) -> Result<Addres
 }
 
 /// Parses an `AR=[..]` vector into a new range with id `id`. A missing MAC is generated
-/// from [`MAC_PREFIX`] and the IPv4 start (IPv4 types) or `mac_seed` (other types).
+/// from [`MAC_PREFIX`] and the IPv4 start (IPv4 types) or `mac_seed` (other types), brought
+/// down so that the range's MACs fit: a random seed never makes a large range overflow.
 pub fn parse_ar(pairs: &[(String, String)], id: Oid, mac_seed: u32) -> Result<AddressRange> {
     let ar_type = value(pairs, "TYPE")
         .and_then(ArType::from_name)
@@ -155,8 +155,11 @@ pub fn parse_ar(pairs: &[(String, String)], id: Oid, mac_seed: u32) -> Result<Ad
             parse_mac(text).ok_or_else(|| Error::api("Wrong format for MAC attribute"))?
         }
         None => {
-            let low = addrs.ip.map_or(mac_seed, u32::from);
-            (MAC_PREFIX << 32) | u64::from(low)
+            let room = (1u64 << 32) - u64::from(size) + 1;
+            let low = addrs
+                .ip
+                .map_or(u64::from(mac_seed) % room, |ip| u64::from(u32::from(ip)));
+            (MAC_PREFIX << 32) | low
         }
     };
     let ar = AddressRange {
@@ -175,7 +178,7 @@ pub fn parse_ar(pairs: &[(String, String)], id: Oid, mac_seed: u32) -> Result<Ad
             .filter(|(k, v)| !is_internal(k) && !v.trim().is_empty())
             .cloned()
             .collect(),
-        leases: BTreeMap::new(),
+        leases: Leases::new(),
         next_index: 0,
     };
     check_bounds(&ar)?;
@@ -315,12 +318,7 @@ pub fn hold(ars: &mut [AddressRange], query: AddrQuery, ar_id: Option<Oid>) -> R
     let (pos, index) =
         free.ok_or_else(|| Error::action("Address is not part of the address range or in use."))?;
     if let Some(ar) = ars.get_mut(pos) {
-        ar.leases.insert(
-            index,
-            Lease {
-                owner: LeaseOwner::Hold,
-            },
-        );
+        ar.leases.take(index, 1, LeaseOwner::Hold);
     }
     Ok(())
 }
@@ -345,40 +343,25 @@ pub fn release(ars: &mut [AddressRange], query: AddrQuery, ar_id: Option<Oid>) -
 pub fn block_is_free(ar: &AddressRange, start: u32, size: u32) -> bool {
     start
         .checked_add(size)
-        .is_some_and(|end| end <= ar.size && ar.leases.range(start..end).next().is_none())
+        .is_some_and(|end| end <= ar.size && ar.leases.is_free(start, size))
 }
 
-/// The first index of `size` consecutive free leases in `ar`.
+/// The first index of `size` consecutive free leases in `ar` (a walk over the runs taken,
+/// not over the addresses).
 pub fn free_block(ar: &AddressRange, size: u32) -> Option<u32> {
-    if size == 0 || size > ar.size {
-        return None;
-    }
-    let mut start = 0u32;
-    // Gaps between used indexes, then the tail.
-    for used in ar.leases.keys().copied() {
-        if used >= start && used - start >= size {
-            return Some(start);
-        }
-        start = start.max(used + 1);
-    }
-    (ar.size - start.min(ar.size) >= size).then_some(start)
+    ar.leases.free_block(size, ar.size)
 }
 
-/// Gives leases `start .. start + size` of `ar` to `owner`.
-pub fn take_block(ar: &mut AddressRange, start: u32, size: u32, owner: LeaseOwner) {
-    for index in start..start.saturating_add(size) {
-        ar.leases.insert(index, Lease { owner });
-    }
+/// Gives leases `start .. start + size` of `ar` to `owner`, as one run; false (nothing
+/// taken) unless they all exist and are free.
+pub fn take_block(ar: &mut AddressRange, start: u32, size: u32, owner: LeaseOwner) -> bool {
+    block_is_free(ar, start, size) && ar.leases.take(start, size, owner)
 }
 
 /// Frees every lease of `ar` held by `owner` inside `start .. start + size`; returns how
 /// many were freed.
 pub fn free_owned(ar: &mut AddressRange, owner: LeaseOwner, start: u32, size: u32) -> usize {
-    let before = ar.leases.len();
-    let end = start.saturating_add(size);
-    ar.leases
-        .retain(|i, l| !(l.owner == owner && (start..end).contains(i)));
-    before - ar.leases.len()
+    ar.leases.free_owned(owner, start, size)
 }
 
 /// The range a reservation gets: `size` addresses of `parent` starting at `start`, with
@@ -396,7 +379,7 @@ pub fn child_range(parent: &AddressRange, start: u32, size: u32, id: Oid) -> Add
         prefix_length: parent.prefix_length,
         parent_network_ar_id: Some(parent.id),
         attrs: parent.attrs.clone(),
-        leases: BTreeMap::new(),
+        leases: Leases::new(),
         next_index: 0,
     }
 }
@@ -411,7 +394,7 @@ fn update_size(ar: &mut AddressRange, text: &str) -> Result<()> {
             "The SIZE of a reservation cannot be changed.",
         ));
     }
-    if ar.leases.range(size..).next().is_some() {
+    if ar.leases.end() > u64::from(size) {
         return Err(Error::action(
             "New SIZE cannot be applied. There are used leases that would fall outside the range.",
         ));
@@ -531,6 +514,23 @@ mod tests {
     }
 
     #[test]
+    fn a_generated_mac_leaves_room_for_the_whole_range() {
+        let huge = pairs(&[("TYPE", "ETHER"), ("SIZE", "16777216")]);
+        for seed in [0, 7, 0xFEFF_FFFF, 0xFF00_0000, 0xFFFF_FFFF] {
+            let ar = parse_ar(&huge, 0, seed).expect("a 16M-address range always fits");
+            assert!((ar.mac & 0xFFFF_FFFF) + 0xFF_FFFF <= 0xFFFF_FFFF);
+            assert_eq!(ar.mac >> 32, MAC_PREFIX);
+        }
+        let ar = parse_ar(&pairs(&[("TYPE", "ETHER"), ("SIZE", "4")]), 0, 0x0102_0304)
+            .expect("valid AR");
+        assert_eq!(
+            format_mac(ar.mac),
+            "02:00:01:02:03:04",
+            "a small range keeps its seed"
+        );
+    }
+
+    #[test]
     fn ipv6_ranges_parse_prefixes_and_static_addresses() {
         let ar = parse_ar(
             &pairs(&[
@@ -630,7 +630,7 @@ mod tests {
         let mac = AddrQuery::Mac(ars[0].mac_at(1));
         release(&mut ars, mac, Some(0)).expect("held");
         assert!(release(&mut ars, mac, Some(0)).is_err(), "no longer held");
-        take_block(&mut ars[0], 0, 1, LeaseOwner::Vm(3));
+        assert!(take_block(&mut ars[0], 0, 1, LeaseOwner::Vm(3)));
         assert!(
             release(&mut ars, ip("10.0.0.1"), None).is_err(),
             "a VM lease is not a hold"
@@ -657,8 +657,8 @@ mod tests {
         let mut ar = ip4("10.0.0.1", "10");
         assert_eq!(free_block(&ar, 10), Some(0));
         assert_eq!(free_block(&ar, 11), None);
-        take_block(&mut ar, 2, 1, LeaseOwner::Hold);
-        take_block(&mut ar, 6, 1, LeaseOwner::Hold);
+        assert!(take_block(&mut ar, 2, 1, LeaseOwner::Hold));
+        assert!(take_block(&mut ar, 6, 1, LeaseOwner::Hold));
         assert_eq!(free_block(&ar, 2), Some(0));
         assert_eq!(free_block(&ar, 3), Some(3));
         assert_eq!(free_block(&ar, 4), None);
@@ -668,7 +668,7 @@ mod tests {
         let child = child_range(&ar, 3, 3, 0);
         assert_eq!(child.ip, Some(Ipv4Addr::new(10, 0, 0, 4)));
         assert_eq!(child.parent_network_ar_id, Some(0));
-        take_block(&mut ar, 3, 3, LeaseOwner::Vnet(9));
+        assert!(take_block(&mut ar, 3, 3, LeaseOwner::Vnet(9)));
         assert_eq!(free_owned(&mut ar, LeaseOwner::Vnet(9), 0, 10), 3);
         assert_eq!(ar.used_leases(), 2);
     }
@@ -676,7 +676,7 @@ mod tests {
     #[test]
     fn updates_keep_used_leases_inside() {
         let mut ar = ip4("10.0.0.1", "10");
-        take_block(&mut ar, 7, 1, LeaseOwner::Hold);
+        assert!(take_block(&mut ar, 7, 1, LeaseOwner::Hold));
         let shrink = update_range(&ar, &pairs(&[("AR_ID", "0"), ("SIZE", "5")]));
         assert_eq!(shrink.map_err(|e| e.code() as i32).err(), Some(0x800));
         let new = update_range(

@@ -83,7 +83,7 @@ pub fn all(ctx: &Ctx) -> Ec2Result<Vec<Address>> {
             let ar = net.ars.first();
             let ip = ar.and_then(|a| a.ip_at(0));
             let vm = ar.and_then(|a| {
-                a.leases.values().find_map(|l| match l.owner {
+                a.leases.runs().find_map(|l| match l.owner {
                     LeaseOwner::Vm(v) => Some(v),
                     _ => None,
                 })

@@ -1,6 +1,12 @@
 //! `VNET` and `VNET_POOL`, per vnet.xsd and vnet_pool.xsd. The single form lists each
 //! address range with its computed ends, usage and leases; the pool form, as oned, only
 //! the range attributes (plus `ALLOCATED`).
+//!
+//! Leases of VMs, virtual routers and holds are listed address by address, as oned does. A
+//! block reserved by another network is listed once, as the `LEASE` of its first address
+//! with `VNET` (oned lists every address of it): the reservation's own range shows the whole
+//! block, `USED_LEASES` counts every address, and the document grows with the number of
+//! holders, not of addresses (a 65,536-address reservation is one element, not 4 MB).
 
 use std::sync::Arc;
 
@@ -132,6 +138,18 @@ fn lease(x: &mut Xml, ar: &AddressRange, index: u32, owner: LeaseOwner) {
     x.close("LEASE");
 }
 
+/// The leases listed for `ar`: address by address, but a reserved block once (its first
+/// address).
+fn listed(ar: &AddressRange) -> impl Iterator<Item = (u32, LeaseOwner)> + '_ {
+    ar.leases.runs().flat_map(|run| {
+        let shown = match run.owner {
+            LeaseOwner::Vnet(_) => 1,
+            _ => run.size,
+        };
+        (0..shown).map(move |k| (run.start + k, run.owner))
+    })
+}
+
 fn ar_full(x: &mut Xml, ar: &AddressRange) {
     x.open("AR");
     ar_attributes(x, ar);
@@ -141,8 +159,8 @@ fn ar_full(x: &mut Xml, ar: &AddressRange) {
         x.empty("LEASES");
     } else {
         x.open("LEASES");
-        for (index, l) in &ar.leases {
-            lease(x, ar, *index, l.owner);
+        for (index, owner) in listed(ar) {
+            lease(x, ar, index, owner);
         }
         x.close("LEASES");
     }
@@ -150,12 +168,12 @@ fn ar_full(x: &mut Xml, ar: &AddressRange) {
 }
 
 /// OpenNebula's `ALLOCATED` attribute: ` <index> <owner>` pairs, the owner packed as the
-/// object type bit ORed with its id.
+/// object type bit ORed with its id (a reserved block once, as in `LEASES`).
 fn allocated(ar: &AddressRange) -> String {
     use std::fmt::Write;
     let mut out = String::new();
-    for (index, l) in &ar.leases {
-        let (kind, id) = match l.owner {
+    for (index, owner) in listed(ar) {
+        let (kind, id) = match owner {
             LeaseOwner::Vm(id) => (ObjectKind::Vm, id),
             LeaseOwner::Hold => (ObjectKind::Vm, -1),
             LeaseOwner::Vnet(id) => (ObjectKind::Vnet, id),
@@ -203,4 +221,77 @@ pub fn vnet(v: &Vnet) -> String {
 /// The virtual network pool (ranges without leases).
 pub fn vnet_pool(items: &[Arc<Vnet>]) -> String {
     pool("VNET_POOL", items, write_short)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use nubo_core::model::{Meta, Vnet};
+    use nubo_core::ops::address_range::parse_ar;
+    use nubo_template::Template;
+    use nubo_types::{Permissions, states::VnetState};
+
+    use super::*;
+
+    /// A network with one 2^24-address ETHER range.
+    fn huge() -> Vnet {
+        let pairs =
+            [("TYPE", "ETHER"), ("SIZE", "16777216")].map(|(k, v)| (k.to_string(), v.to_string()));
+        Vnet {
+            meta: Meta::of_oneadmin(0, "huge", Permissions::from_umask(0o177)),
+            clusters: BTreeSet::from([0]),
+            bridge: "br0".into(),
+            bridge_type: "linux".into(),
+            state: VnetState::Ready,
+            prev_state: VnetState::Init,
+            parent_network_id: -1,
+            template_id: -1,
+            vn_mad: "bridge".into(),
+            phydev: String::new(),
+            vlan_id: None,
+            outer_vlan_id: None,
+            vlan_id_automatic: false,
+            outer_vlan_id_automatic: false,
+            vrouters: BTreeSet::new(),
+            template: Template::new(),
+            ars: vec![parse_ar(&pairs, 0, 1).expect("range")],
+        }
+    }
+
+    fn plain(wire: &str) -> String {
+        wire.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    }
+
+    #[test]
+    fn a_reserved_block_is_listed_once_and_other_leases_one_by_one() {
+        let mut v = huge();
+        let leases = &mut v.ars[0].leases;
+        assert!(leases.take(0, 65_536, LeaseOwner::Vnet(5)));
+        assert!(leases.take(65_536, 65_536, LeaseOwner::Vnet(6)));
+        assert!(leases.take(200_000, 1, LeaseOwner::Vm(7)));
+        assert!(leases.take(200_001, 1, LeaseOwner::Vm(7)));
+        assert!(leases.take(300_000, 2, LeaseOwner::Hold));
+        let xml = plain(&vnet(&v));
+        assert!(xml.len() < 6_000, "{} bytes", xml.len());
+        assert!(xml.contains("<USED_LEASES>131076</USED_LEASES>"), "{xml}");
+        assert_eq!(xml.matches("<LEASE>").count(), 6, "{xml}");
+        assert_eq!(xml.matches("<VNET>5</VNET>").count(), 1);
+        assert_eq!(xml.matches("<VNET>6</VNET>").count(), 1);
+        assert_eq!(xml.matches("<VM>7</VM>").count(), 2);
+        assert_eq!(xml.matches("<VM>-1</VM>").count(), 2);
+        assert!(
+            xml.contains("<LEASE><MAC><![CDATA[02:00:00:01:00:01]]></MAC><VNET>6</VNET></LEASE>")
+        );
+        let pool = plain(&vnet_pool(&[Arc::new(v)]));
+        assert!(pool.len() < 3_000, "{} bytes", pool.len());
+        let vnet_bit = ObjectKind::Vnet.acl_bit();
+        assert!(pool.contains(&format!(
+            "<ALLOCATED><![CDATA[ 0 {} 65536 {} 200000 ",
+            vnet_bit | 5,
+            vnet_bit | 6
+        )));
+    }
 }
