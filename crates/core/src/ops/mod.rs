@@ -27,5 +27,6 @@ pub mod vm_template;
 mod vm_template_images;
 pub mod vmgroup;
 pub mod vnet;
+pub mod vnet_reservation;
 pub mod vntemplate;
 pub mod zone;
