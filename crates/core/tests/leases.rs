@@ -2,15 +2,18 @@
 //! addresses; a reserved block is one run of the parent's leases however large, so the
 //! parent's memory and stored body grow with its holders, not its addresses, and a
 //! 16M-address range costs nothing until used; reservations count against the owner's
-//! NETWORK `LEASES` quota; and bodies stored with one entry per lease still load.
+//! NETWORK `LEASES` quota; bodies stored with one entry per lease still load; and users get
+//! only known auth drivers.
 
 use nubo_core::model::{LeaseOwner, QuotaKind, User, Vnet};
+use nubo_core::ops::user::AUTH_DRIVERS;
 use nubo_core::ops::vnet_reservation::MAX_RESERVATION_SIZE;
 use nubo_core::{BootstrapConfig, Caller, Core, CoreConfig};
 use nubo_store::{Change, Store};
 use nubo_types::{Error, ObjectKind};
 
 const ACTION: i32 = 0x800;
+const ALLOCATE: i32 = 0x4000;
 
 /// 2^24 addresses.
 const HUGE: &str = r#"NAME="huge"
@@ -57,6 +60,10 @@ async fn setup() -> Ctx {
         url,
         _dir: dir,
     }
+}
+
+fn code<T: std::fmt::Debug>(r: Result<T, Error>) -> i32 {
+    r.expect_err("the call must fail").code() as i32
 }
 
 impl Ctx {
@@ -234,4 +241,38 @@ AR=[TYPE="IP4", IP="10.1.0.0", SIZE="4096"]"#,
         .expect("delete the reservation");
     let parent = core.info::<Vnet>(&admin, id).expect("info");
     assert_eq!(parent.used_leases(), 1, "only the hold is left");
+}
+
+#[tokio::test]
+async fn users_get_only_known_auth_drivers() {
+    let ctx = setup().await;
+    let (core, admin, bob) = (&ctx.core, &ctx.admin, &ctx.bob);
+    for driver in ["evil", "../../../tmp/evil", "CORE", "core ", "dummy"] {
+        assert_eq!(
+            code(core.user_chauth(admin, bob.uid, driver, "").await),
+            ACTION,
+            "chauth {driver:?}"
+        );
+        assert_eq!(
+            code(core.user_allocate(admin, "eve", "pw", driver, &[]).await),
+            ALLOCATE,
+            "allocate with {driver:?}"
+        );
+    }
+    let user = core.info::<User>(admin, bob.uid).expect("bob");
+    assert_eq!(user.auth_driver, "core", "unchanged");
+    for driver in AUTH_DRIVERS {
+        core.user_chauth(admin, bob.uid, driver, "")
+            .await
+            .expect("a known driver");
+        let user = core.info::<User>(admin, bob.uid).expect("bob");
+        assert_eq!(user.auth_driver, driver);
+    }
+    core.user_chauth(admin, bob.uid, "core", "new-secret")
+        .await
+        .expect("back to core");
+    core.authenticate("bob:new-secret").expect("bob again");
+    core.user_allocate(admin, "eve", "pw", "ldap", &[])
+        .await
+        .expect("a known driver");
 }

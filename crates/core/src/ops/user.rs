@@ -16,6 +16,29 @@ use crate::state::{ATTR_DEFAULT_USER_QUOTAS, State};
 use crate::tx::Tx;
 use crate::{Core, now};
 
+/// The auth drivers a user may have: OpenNebula's `AUTH_MAD` authn list (oned.conf).
+pub const AUTH_DRIVERS: [&str; 7] = [
+    "core",
+    "public",
+    "ssh",
+    "x509",
+    "ldap",
+    "server_cipher",
+    "server_x509",
+];
+
+/// Fails unless `driver` is one of [`AUTH_DRIVERS`] (exactly: driver names are lower case).
+fn check_driver(driver: &str) -> Result<()> {
+    if AUTH_DRIVERS.contains(&driver) {
+        return Ok(());
+    }
+    Err(Error::api(format!(
+        "Unknown auth driver \"{}\", it must be one of: {}",
+        driver.escape_debug(),
+        AUTH_DRIVERS.join(", ")
+    )))
+}
+
 /// Stores `password` the way `driver` keeps it.
 fn stored_password(driver: &str, password: &str) -> String {
     match driver {
@@ -66,7 +89,8 @@ impl Core {
                 "Invalid NAME, it cannot contain spaces or ':'",
             ));
         }
-        check_password(&driver, password)
+        check_driver(&driver)
+            .and_then(|()| check_password(&driver, password))
             .map_err(|e| Error::allocate(ObjectKind::User, e.to_string()))?;
         let gids: Vec<Oid> = if gids.is_empty() {
             vec![if caller.is_admin() {
@@ -161,7 +185,8 @@ impl Core {
         .await
     }
 
-    /// Changes a user's auth driver and, if given, password.
+    /// Changes a user's auth driver (one of [`AUTH_DRIVERS`]; otherwise an ACTION error)
+    /// and, if given, password.
     pub async fn user_chauth(
         &self,
         caller: &Caller,
@@ -175,6 +200,7 @@ impl Core {
             if driver.is_empty() {
                 return Err(Error::api("The auth driver cannot be empty"));
             }
+            check_driver(&driver).map_err(|e| Error::action(e.to_string()))?;
             if !password.is_empty() {
                 check_password(&driver, &password)?;
                 user.password = stored_password(&driver, &password);
