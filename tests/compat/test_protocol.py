@@ -114,13 +114,14 @@ def test_int_i4_and_untyped_string(endpoint, nubod):
     assert arr[0] is True
 
 
-def test_bool_int_leniency(endpoint, nubod):
-    # semantics: spec §1 asks a new server to accept bool<->int leniently
+def test_bool_and_int_are_strict(endpoint, nubod):
+    # semantics: oned reads parameters with xmlrpc-c's paramList::getInt / getBoolean, which
+    # check the type: a <boolean> for an int, or an <int> for a boolean, is fault -501
+    # (issue 12 J; spec §1 had suggested leniency). pyone sends bool as <boolean>, int as <int>.
     s = nubod.admin_session
-    r = http_post(endpoint, body_with("one.user.info", s, "<i4>0</i4>", "<i4>0</i4>"))
-    (arr,), fault = parse_method_response(r.body)
-    assert fault is None and arr[0] is True
-    r = http_post(endpoint, body_with("one.user.info", s, "<boolean>0</boolean>"))
+    expect_fault(endpoint, body_with("one.user.info", s, "<boolean>0</boolean>"), -501)
+    expect_fault(endpoint, body_with("one.user.enable", s, "<i4>0</i4>", "<i4>1</i4>"), -501)
+    r = http_post(endpoint, body_with("one.user.info", s, "<i4>0</i4>", "<boolean>0</boolean>"))
     (arr,), fault = parse_method_response(r.body)
     assert fault is None and arr[0] is True
 

@@ -1,5 +1,11 @@
 //! Positional parameters of a call, read with OpenNebula's types: missing mandatory ones
 //! and wrong types are XML-RPC faults; extra trailing ones are ignored.
+//!
+//! Types are strict, as oned's xmlrpc-c `paramList::getInt` / `getBoolean` are: a
+//! `<boolean>` where an integer is expected, or an `<int>` where a boolean is, is fault -501
+//! (`Value::as_i32` / `as_bool`, lenient for reading replies, are not used here). pyone sends
+//! Python bools as `<boolean>` and ints as `<int>`, so its calls are unaffected. An `<i8>`
+//! that fits in 32 bits is still taken as an integer.
 
 use nubo_xmlrpc::{Value, fault};
 
@@ -49,10 +55,10 @@ impl Params {
         )
     }
 
-    /// Integer parameter `i`.
+    /// Integer parameter `i`: an `<int>`/`<i4>` (or an `<i8>` in range), never a boolean.
     pub fn int(&self, i: usize) -> Result<i32, CallError> {
         let v = self.get(i)?;
-        v.as_i32().ok_or_else(|| Self::wrong(i, "an integer", v))
+        strict_int(v).ok_or_else(|| Self::wrong(i, "an integer", v))
     }
 
     /// String parameter `i`.
@@ -61,10 +67,13 @@ impl Params {
         v.as_str().ok_or_else(|| Self::wrong(i, "a string", v))
     }
 
-    /// Boolean parameter `i`.
+    /// Boolean parameter `i`: a `<boolean>`, never an integer.
     pub fn bool(&self, i: usize) -> Result<bool, CallError> {
         let v = self.get(i)?;
-        v.as_bool().ok_or_else(|| Self::wrong(i, "a boolean", v))
+        match v {
+            Value::Bool(b) => Ok(*b),
+            _ => Err(Self::wrong(i, "a boolean", v)),
+        }
     }
 
     /// Optional integer parameter `i`.
@@ -104,8 +113,7 @@ impl Params {
         items
             .iter()
             .map(|item| {
-                item.as_i32()
-                    .ok_or_else(|| Self::wrong(i, "an array of integers", item))
+                strict_int(item).ok_or_else(|| Self::wrong(i, "an array of integers", item))
             })
             .collect()
     }
@@ -117,5 +125,62 @@ impl Params {
             *bit = self.int(i + k)?;
         }
         Ok(bits)
+    }
+}
+
+/// An integer value as xmlrpc-c reads one: `<int>`/`<i4>`, or an `<i8>` that fits.
+fn strict_int(v: &Value) -> Option<i32> {
+    match v {
+        Value::Int(n) => Some(*n),
+        Value::I8(n) => i32::try_from(*n).ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fault_code<T: std::fmt::Debug>(r: Result<T, CallError>) -> i32 {
+        match r {
+            Err(CallError::Fault(code, _)) => code,
+            other => panic!("expected a fault, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn booleans_and_integers_do_not_stand_in_for_each_other() {
+        let p = Params::new(vec![
+            Value::from("s"),
+            Value::Bool(true),
+            Value::Int(1),
+            Value::Int(0),
+            Value::I8(7),
+            Value::from(vec![Value::Int(1), Value::Bool(false)]),
+        ]);
+        assert_eq!(
+            fault_code(p.int(1)),
+            fault::TYPE,
+            "a <boolean> is not an <int>"
+        );
+        assert_eq!(
+            fault_code(p.bool(2)),
+            fault::TYPE,
+            "an <int> 1 is not a <boolean>"
+        );
+        assert_eq!(
+            fault_code(p.bool(3)),
+            fault::TYPE,
+            "an <int> 0 is not a <boolean>"
+        );
+        assert_eq!(fault_code(p.bool_or(2, false)), fault::TYPE);
+        assert_eq!(fault_code(p.int_or(1, 0)), fault::TYPE);
+        assert_eq!(fault_code(p.int_array_or(5)), fault::TYPE);
+        assert_eq!(fault_code(p.str(1)), fault::TYPE);
+        assert!(p.bool(1).expect("a <boolean>"));
+        assert_eq!(p.int(2).expect("an <int>"), 1);
+        assert_eq!(p.int(4).expect("an <i8> that fits"), 7);
+        assert_eq!(fault_code(p.int(9)), fault::MISSING);
+        assert!(p.bool_or(9, true).expect("default"));
     }
 }
