@@ -13,7 +13,7 @@ use nubo_listener::{BodyError, BodyRules};
 use nubo_xmlrpc::{MethodResponse, Value, fault, parse_call, write_response};
 
 use crate::handlers::dispatch;
-use crate::handlers::methods::METHODS;
+use crate::handlers::methods::{METHODS, reads_a_pool};
 use crate::params::Params;
 use crate::reply::respond;
 
@@ -74,9 +74,21 @@ async fn rpc(State(shared): State<Shared>, body: Body) -> Response {
         return xml_response(&MethodResponse::Success(Value::Array(names.collect())));
     }
     let params = Params::new(call.params);
-    let outcome = dispatch(&shared.core, &call.method, &params).await;
+    let work = dispatch(&shared.core, &call.method, &params);
+    let outcome = if reads_a_pool(&call.method) && on_many_threads() {
+        // A pool read grows with the cloud: this thread does it alone while the runtime
+        // gives the other calls to its other threads.
+        tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(work))
+    } else {
+        work.await
+    };
     if let Err(crate::params::CallError::Core(e, _)) = &outcome {
         tracing::debug!(method = %call.method, error = %e, "call failed");
     }
     xml_response(&respond(&call.method, outcome))
+}
+
+/// Whether this runs on a multi-threaded runtime (nubod's), where a thread may block.
+fn on_many_threads() -> bool {
+    tokio::runtime::Handle::current().runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
 }

@@ -226,6 +226,12 @@ pub fn is_served(method: &str) -> bool {
     METHODS.binary_search(&method).is_ok()
 }
 
+/// Whether `method` reads a whole pool (listings, accounting, showback, monitoring): work
+/// that grows with the cloud, which the server runs off the threads serving other calls.
+pub fn reads_a_pool(method: &str) -> bool {
+    method.contains("pool.")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
