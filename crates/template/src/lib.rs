@@ -22,8 +22,8 @@
 //!
 //! Module map: `lexer` scans text bytes, `parse_text` is the grammar,
 //! `parse_xml` reads the XML form, `write` renders both forms, `name` holds
-//! the attribute-name rules, `error` the error type, `xml_chars` the
-//! characters XML can carry (shared with the EC2 front end).
+//! the attribute-name rules, `error` the error type; `xml_chars` (the crate
+//! `nubo-xmltext`, re-exported) the characters XML can carry.
 
 mod error;
 mod expression;
@@ -32,7 +32,7 @@ mod name;
 mod parse_text;
 mod parse_xml;
 mod write;
-pub mod xml_chars;
+pub use nubo_xmltext as xml_chars;
 
 #[cfg(test)]
 mod tests;

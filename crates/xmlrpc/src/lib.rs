@@ -19,7 +19,7 @@ mod error;
 mod parse;
 mod value;
 mod write;
-pub mod xml_chars;
+pub use nubo_xmltext as xml_chars;
 
 pub use error::DecodeError;
 pub use parse::{MAX_DEPTH, parse_call, parse_response};

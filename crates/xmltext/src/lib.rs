@@ -1,6 +1,8 @@
-//! The characters XML 1.0 can carry, for the template parsers (which refuse the others with
-//! their position) and every XML writer over templates: the XML form of a template here, and
-//! the EC2 front end's replies (which replace them by U+FFFD).
+//! The characters XML 1.0 can carry. Every reader of XML that users write (the XML-RPC
+//! decoder, the template parsers, the EC2 front end's parameters) refuses the others, and
+//! every writer (XML-RPC replies and faults, reply documents, templates' XML form, EC2
+//! replies) replaces them by U+FFFD, with these functions, so that no object can make a
+//! reply that is not well-formed.
 //!
 //! XML 1.0 allows `#x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]`,
 //! raw or as a character reference. A Rust string cannot hold a surrogate, so what it can hold
@@ -8,9 +10,6 @@
 //! U+FFFE and U+FFFF. Both scans work on bytes: those characters are the ASCII bytes
 //! `0x00-0x08`, `0x0B`, `0x0C`, `0x0E-0x1F` and the UTF-8 sequences `EF BF BE` and `EF BF BF`,
 //! so a large document is looked at once, byte by byte, without decoding it.
-//!
-//! `nubo-xmlrpc` keeps the same rule for the XML-RPC codec (`nubo_xmlrpc::xml_chars`); the
-//! two crates depend on nothing of ours, so neither can hold the only copy.
 
 /// What a character XML cannot carry is written as.
 pub const REPLACEMENT: char = '\u{FFFD}';
