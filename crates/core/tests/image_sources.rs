@@ -10,9 +10,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nubo_core::model::{Datastore, Image};
 use nubo_core::ops::image_sources::ImageImports;
-use nubo_core::{BootstrapConfig, Caller, Core, CoreConfig, PoolFilter};
+use nubo_core::{Caller, Core, CoreConfig, PoolFilter};
 use nubo_types::{Error, Oid};
 use tempfile::TempDir;
+
+mod support;
 
 /// The default IMAGE_DS of a new cloud.
 const DS: Oid = 1;
@@ -32,20 +34,12 @@ impl Cloud {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).expect("data dir");
-        let store = nubo_store::Store::open("sqlite::memory:")
-            .await
-            .expect("store");
         let config = CoreConfig {
-            bootstrap: BootstrapConfig {
-                admin_password: Some("pw".into()),
-            },
-            datastore_base: data.join("datastores"),
             private_dirs: vec![data.clone()],
             images,
-            ..CoreConfig::default()
+            ..support::config(&data.join("datastores"))
         };
-        let (core, _) = Core::open(store, config).await.expect("core");
-        let admin = core.authenticate("oneadmin:pw").expect("oneadmin");
+        let (core, admin) = support::open(config).await;
         core.user_allocate(&admin, "alice", "secret", "", &[])
             .await
             .expect("alice");

@@ -6,10 +6,12 @@ use std::process::Command;
 
 use nubo_core::model::{Document, Image, QuotaKind, User};
 use nubo_core::ops::image::ImageSnapshotOp;
-use nubo_core::{BootstrapConfig, Caller, Core, CoreConfig, PoolFilter};
+use nubo_core::{Caller, Core, PoolFilter};
 use nubo_types::states::{ImageState, ImageType};
 use nubo_types::{Error, Oid};
 use tempfile::TempDir;
+
+mod support;
 
 /// The default IMAGE_DS of a new cloud.
 const DEFAULT_DS: Oid = 1;
@@ -23,21 +25,7 @@ struct Cloud {
 impl Cloud {
     async fn new() -> Cloud {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = nubo_store::Store::open("sqlite::memory:")
-            .await
-            .expect("store");
-        let config = CoreConfig {
-            bootstrap: BootstrapConfig {
-                admin_password: Some("pw".into()),
-            },
-            datastore_base: dir.path().join("datastores"),
-            private_dirs: Vec::new(),
-            images: Default::default(),
-            runtime: Default::default(),
-            restricted: Default::default(),
-        };
-        let (core, _) = Core::open(store, config).await.expect("core");
-        let admin = core.authenticate("oneadmin:pw").expect("oneadmin");
+        let (core, admin) = support::open(support::config(&dir.path().join("datastores"))).await;
         Cloud { core, admin, dir }
     }
 

@@ -8,8 +8,10 @@
 use nubo_core::model::{LeaseOwner, QuotaKind, User, Vnet};
 use nubo_core::ops::user::AUTH_DRIVERS;
 use nubo_core::ops::vnet_reservation::MAX_RESERVATION_SIZE;
-use nubo_core::{BootstrapConfig, Caller, Core, CoreConfig};
+use nubo_core::{Caller, Core};
 use nubo_store::{Change, Store};
+
+mod support;
 use nubo_types::{Error, ObjectKind};
 
 const ACTION: i32 = 0x800;
@@ -28,21 +30,8 @@ struct Ctx {
     _dir: tempfile::TempDir,
 }
 
-fn config(dir: &tempfile::TempDir) -> CoreConfig {
-    CoreConfig {
-        bootstrap: BootstrapConfig {
-            admin_password: Some("pw".into()),
-        },
-        datastore_base: dir.path().to_path_buf(),
-        ..Default::default()
-    }
-}
-
 async fn open(url: &str, dir: &tempfile::TempDir) -> (Core, Caller) {
-    let store = Store::open(url).await.expect("store");
-    let (core, _) = Core::open(store, config(dir)).await.expect("core");
-    let admin = core.authenticate("oneadmin:pw").expect("oneadmin");
-    (core, admin)
+    support::open_at(url, support::config(dir.path())).await
 }
 
 async fn setup() -> Ctx {

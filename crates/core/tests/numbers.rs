@@ -7,11 +7,13 @@
 //! Only the core's public calls are used (no new types), so the same file runs against
 //! the code before the fix and fails there.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use nubo_core::model::{Host, QuotaKind, User, Vm};
-use nubo_core::{BootstrapConfig, Caller, Core, CoreConfig, RuntimeConfig};
+use nubo_core::{Caller, Core, CoreConfig};
 use nubo_types::Error;
 use nubo_types::states::{LcmState, VmState};
 
@@ -28,24 +30,11 @@ struct Ctx {
 
 async fn setup() -> Ctx {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = nubo_store::Store::open("sqlite::memory:")
-        .await
-        .expect("store");
     let config = CoreConfig {
-        bootstrap: BootstrapConfig {
-            admin_password: Some("pw".into()),
-        },
-        datastore_base: dir.path().to_path_buf(),
-        runtime: RuntimeConfig {
-            sim_delay: Duration::from_millis(5),
-            monitor_interval: Duration::from_millis(100),
-            sched_retry: Duration::from_millis(100),
-            ..RuntimeConfig::default()
-        },
-        ..CoreConfig::default()
+        runtime: support::quick_runtime(),
+        ..support::config(dir.path())
     };
-    let (core, _) = Core::open(store, config).await.expect("core");
-    let admin = core.authenticate("oneadmin:pw").expect("oneadmin");
+    let (core, admin) = support::open(config).await;
     let bob_id = core
         .user_allocate(&admin, "bob", "secret", "", &[])
         .await

@@ -3,10 +3,12 @@
 //! carries one anyway (vm.update takes the user template as it is, as oned does) gets a
 //! SCHED_MESSAGE from the scheduler instead of crashing it.
 
+mod support;
+
 use std::time::Duration;
 
 use nubo_core::model::{Vm, VmTemplate};
-use nubo_core::{BootstrapConfig, Caller, Core, CoreConfig, PoolFilter, RuntimeConfig};
+use nubo_core::{Caller, Core, CoreConfig, PoolFilter};
 use nubo_types::Error;
 use nubo_types::states::VmState;
 
@@ -21,26 +23,11 @@ struct Ctx {
 
 async fn setup() -> Ctx {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = nubo_store::Store::open("sqlite::memory:")
-        .await
-        .expect("store");
     let config = CoreConfig {
-        bootstrap: BootstrapConfig {
-            admin_password: Some("pw".into()),
-        },
-        datastore_base: dir.path().to_path_buf(),
-        private_dirs: Vec::new(),
-        images: Default::default(),
-        runtime: RuntimeConfig {
-            sim_delay: Duration::from_millis(10),
-            monitor_interval: Duration::from_millis(200),
-            sched_retry: Duration::from_millis(200),
-            ..RuntimeConfig::default()
-        },
-        restricted: Default::default(),
+        runtime: support::quick_runtime(),
+        ..support::config(dir.path())
     };
-    let (core, _) = Core::open(store, config).await.expect("core");
-    let admin = core.authenticate("oneadmin:pw").expect("oneadmin");
+    let (core, admin) = support::open(config).await;
     core.user_allocate(&admin, "alice", "secret", "", &[])
         .await
         .expect("alice");

@@ -2,24 +2,13 @@
 //! serveradmin acts for other users with `server_cipher` tokens.
 
 use nubo_core::auth::{hash_password, server_login_token};
-use nubo_core::{BootstrapConfig, Core, CoreConfig, now};
+use nubo_core::{Core, now};
+
+mod support;
 
 async fn core() -> (Core, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = nubo_store::Store::open("sqlite::memory:")
-        .await
-        .expect("store");
-    let config = CoreConfig {
-        bootstrap: BootstrapConfig {
-            admin_password: Some("pw".into()),
-        },
-        datastore_base: dir.path().to_path_buf(),
-        private_dirs: Vec::new(),
-        images: Default::default(),
-        runtime: Default::default(),
-        restricted: Default::default(),
-    };
-    let (core, _) = Core::open(store, config).await.expect("core");
+    let (core, _) = support::open(support::config(dir.path())).await;
     (core, dir)
 }
 

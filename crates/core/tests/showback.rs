@@ -2,12 +2,14 @@
 //! wide as the parameters allow answer at once with the VMs' records, invalid months are
 //! refused, and a normal range gives the same records as before.
 
+mod support;
+
 use std::sync::mpsc;
 use std::time::Duration;
 
 use nubo_core::model::Vm;
 use nubo_core::ops::vm::Showback;
-use nubo_core::{BootstrapConfig, Caller, Core, CoreConfig, PoolFilter, RuntimeConfig};
+use nubo_core::{Caller, Core, CoreConfig, PoolFilter};
 use nubo_types::states::LcmState;
 use nubo_types::{Error, ErrorCode};
 
@@ -22,26 +24,11 @@ struct Ctx {
 /// placements started at least a second ago.
 async fn setup() -> Ctx {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = nubo_store::Store::open("sqlite::memory:")
-        .await
-        .expect("store");
     let config = CoreConfig {
-        bootstrap: BootstrapConfig {
-            admin_password: Some("pw".into()),
-        },
-        datastore_base: dir.path().to_path_buf(),
-        private_dirs: Vec::new(),
-        images: Default::default(),
-        runtime: RuntimeConfig {
-            sim_delay: Duration::from_millis(10),
-            monitor_interval: Duration::from_millis(200),
-            sched_retry: Duration::from_millis(200),
-            ..RuntimeConfig::default()
-        },
-        restricted: Default::default(),
+        runtime: support::quick_runtime(),
+        ..support::config(dir.path())
     };
-    let (core, _) = Core::open(store, config).await.expect("core");
-    let admin = core.authenticate("oneadmin:pw").expect("oneadmin");
+    let (core, admin) = support::open(config).await;
     core.user_allocate(&admin, "alice", "secret", "", &[])
         .await
         .expect("alice");

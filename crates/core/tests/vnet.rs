@@ -1,10 +1,12 @@
 //! Whole-core tests of virtual networks, vnet templates and security groups: a Core over an
 //! in-memory store, driven as oneadmin and as a plain user. The addresses are data only.
 
+mod support;
+
 use std::net::Ipv4Addr;
 
 use nubo_core::model::{LeaseOwner, SecGroup, VnTemplate, Vnet};
-use nubo_core::{BootstrapConfig, Caller, Core, CoreConfig, PoolFilter};
+use nubo_core::{Caller, Core, PoolFilter};
 use nubo_types::Error;
 
 const AUTHORIZATION: i32 = 0x200;
@@ -23,21 +25,7 @@ struct Ctx {
 
 async fn setup() -> Ctx {
     let dir = tempfile::tempdir().expect("tempdir");
-    let store = nubo_store::Store::open("sqlite::memory:")
-        .await
-        .expect("store");
-    let config = CoreConfig {
-        bootstrap: BootstrapConfig {
-            admin_password: Some("pw".into()),
-        },
-        datastore_base: dir.path().to_path_buf(),
-        private_dirs: Vec::new(),
-        images: Default::default(),
-        runtime: Default::default(),
-        restricted: Default::default(),
-    };
-    let (core, _) = Core::open(store, config).await.expect("core");
-    let admin = core.authenticate("oneadmin:pw").expect("oneadmin");
+    let (core, admin) = support::open(support::config(dir.path())).await;
     core.user_allocate(&admin, "alice", "secret", "", &[])
         .await
         .expect("alice");
