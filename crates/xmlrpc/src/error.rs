@@ -45,7 +45,7 @@ pub enum DecodeError {
     /// An element that does not belong where it appears.
     #[error("unexpected element <{found}> at byte {position}, expected {expected}")]
     UnexpectedElement {
-        /// The element's name.
+        /// The element's name, shortened.
         found: String,
         /// What was expected instead.
         expected: &'static str,
@@ -83,7 +83,7 @@ pub enum DecodeError {
     /// `<value>` holds an element that is not an XML-RPC type.
     #[error("unknown value type <{name}> at byte {position}")]
     UnknownType {
-        /// The element's name.
+        /// The element's name, shortened.
         name: String,
         /// Where the element starts.
         position: u64,

@@ -53,7 +53,7 @@ pub fn parse_call(body: &[u8]) -> Result<MethodCall, DecodeError> {
         Tag::Start(name, _) if name == "methodName" => p.read_text()?,
         Tag::Start(name, position) if name != "params" => {
             return Err(DecodeError::UnexpectedElement {
-                found: name,
+                found: snippet(&name),
                 expected: "<methodName>",
                 position,
             });
@@ -155,12 +155,12 @@ impl Tag {
     fn unexpected(self, expected: &'static str) -> DecodeError {
         match self {
             Tag::Start(found, position) => DecodeError::UnexpectedElement {
-                found,
+                found: snippet(&found),
                 expected,
                 position,
             },
             Tag::End(found, position) => DecodeError::UnexpectedEnd {
-                found,
+                found: snippet(&found),
                 expected,
                 position,
             },
@@ -313,7 +313,7 @@ impl<'a> Parser<'a> {
                 Item::End(..) => return Ok(out),
                 Item::Start(found, position) => {
                     return Err(DecodeError::UnexpectedElement {
-                        found,
+                        found: snippet(&found),
                         expected: "text",
                         position,
                     });
@@ -335,14 +335,14 @@ impl<'a> Parser<'a> {
                 Item::Start(name, _) if name == root => return Ok(()),
                 Item::Start(found, position) => {
                     return Err(DecodeError::UnexpectedElement {
-                        found,
+                        found: snippet(&found),
                         expected,
                         position,
                     });
                 }
                 Item::End(found, position) => {
                     return Err(DecodeError::UnexpectedEnd {
-                        found,
+                        found: snippet(&found),
                         expected,
                         position,
                     });
@@ -396,7 +396,7 @@ impl<'a> Parser<'a> {
                 Item::End(name, position) => {
                     if name != "value" {
                         return Err(DecodeError::UnexpectedEnd {
-                            found: name,
+                            found: snippet(&name),
                             expected: "</value>",
                             position,
                         });
@@ -446,7 +446,12 @@ impl<'a> Parser<'a> {
             }
             "array" => Value::Array(self.array(depth + 1)?),
             "struct" => Value::Struct(self.members(depth + 1)?),
-            _ => return Err(DecodeError::UnknownType { name, position }),
+            _ => {
+                return Err(DecodeError::UnknownType {
+                    name: snippet(&name),
+                    position,
+                });
+            }
         };
         Ok(value)
     }
@@ -596,7 +601,7 @@ fn unescape_content(raw: &str, position: u64) -> Result<String, DecodeError> {
                         .take_while(|c| !c.is_whitespace() && *c != '>' && *c != '/')
                         .collect();
                     return Err(DecodeError::UnexpectedElement {
-                        found: name,
+                        found: snippet(&name),
                         expected: "text",
                         position,
                     });
