@@ -20,6 +20,8 @@
 //!   empty value;
 //! * a repeated key inside one vector keeps its first value, as oned's
 //!   `map::insert` does;
+//! * a key starting with a digit gets the `ONE_` prefix names get (oned
+//!   keeps it, and then writes XML no client can read);
 //! * a value holding a character XML 1.0 cannot carry is an error (oned
 //!   would store it and then write XML no client can read). Names are
 //!   `[[:alnum:]_]+`, so they cannot hold one.
@@ -83,7 +85,7 @@ impl<'a> Parser<'a> {
         }
         let mut expecting = "VARIABLE or CBRACKET";
         loop {
-            let key = self.name(expecting)?.to_ascii_uppercase();
+            let key = name::normalize_key(self.name(expecting)?);
             self.cur.skip_space();
             self.equal("EQUAL")?;
             self.cur.skip_blanks();

@@ -1,7 +1,8 @@
 //! The XML form, as pyone and oned write it:
 //! `<TEMPLATE><NAME><![CDATA[x]]></NAME><DISK><IMAGE_ID>3</IMAGE_ID></DISK></TEMPLATE>`.
 //!
-//! The root's name and every XML attribute are ignored. A child of the root
+//! The root's name and every XML attribute are ignored; every element's name
+//! must be an XML name without a colon. A child of the root
 //! becomes an attribute: a vector when it has element children, a single
 //! value when it has text or CDATA, an empty vector when it has nothing at
 //! all (`<V/>` or `<V></V>`, which is how an empty vector is written). A
@@ -67,10 +68,17 @@ fn offset(pos: u64) -> usize {
     usize::try_from(pos).unwrap_or(usize::MAX)
 }
 
+/// The element's name, which must be an XML name without a colon ([`name::is_xml_name`]):
+/// quick-xml takes anything up to a blank or `>` (`<a&b>`), which would be written back
+/// into replies as XML no client reads.
 fn element_name(e: &BytesStart<'_>) -> Result<String, String> {
-    std::str::from_utf8(e.name().as_ref())
-        .map(str::to_owned)
-        .map_err(|e| format!("element name is not UTF-8: {e}"))
+    let qname = e.name();
+    let name = std::str::from_utf8(qname.as_ref())
+        .map_err(|e| format!("element name is not UTF-8: {e}"))?;
+    if !name::is_xml_name(name) {
+        return Err(format!("<{name}> is not an XML element name"));
+    }
+    Ok(name.to_owned())
 }
 
 /// The text of `&name;` or `&#n;`.

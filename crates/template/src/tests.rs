@@ -201,11 +201,13 @@ fn one_prefix() {
         names,
         ["ONE_1CPU", "ONE_XML_THING", "ONE_XMLRPC", "_PRIVATE", "V"]
     );
-    // Vector keys are only upper-cased, as in oned.
+    // A vector key starting with a digit gets the prefix too: oned keeps `1A` and then
+    // writes `<1A>`, which no XML parser reads (found by fuzzing, issue 12).
     assert_eq!(
         t.vectors("V").next(),
-        Some(&[("1A".to_owned(), "5".to_owned())][..])
+        Some(&[("ONE_1A".to_owned(), "5".to_owned())][..])
     );
+    assert!(t.to_xml("T").contains("<ONE_1A>"));
 }
 
 #[test]

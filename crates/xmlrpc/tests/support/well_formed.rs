@@ -3,12 +3,35 @@
 // nubo-frontend-xmlrpc and nubo-frontend-ec2). quick-xml reads the structure (tags closed in
 // order, one root, CDATA sections, references); on top of it every character, raw or
 // referenced, must match XML 1.0's Char production, which quick-xml does not check and
-// expat (pyone's parser) does. Needs `quick-xml`.
+// expat (pyone's parser) does, and every element name must be an XML 1.0 Name without a
+// colon (a prefix no namespace declares fails lxml, which pyone's bindings parse with).
+// Needs `quick-xml`.
 
 /// XML 1.0's `Char`, written out independently of the code under test.
 fn xml_1_0_char(c: char) -> bool {
     let c = u32::from(c);
     matches!(c, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
+}
+
+/// XML 1.0's `NameStartChar` and `NameChar` (fifth edition), less the colon.
+fn xml_1_0_name(name: &[u8]) -> bool {
+    let start = |c: char| {
+        matches!(u32::from(c),
+            0x41..=0x5A | 0x5F | 0x61..=0x7A | 0xC0..=0xD6 | 0xD8..=0xF6 | 0xF8..=0x2FF
+            | 0x370..=0x37D | 0x37F..=0x1FFF | 0x200C..=0x200D | 0x2070..=0x218F
+            | 0x2C00..=0x2FEF | 0x3001..=0xD7FF | 0xF900..=0xFDCF | 0xFDF0..=0xFFFD
+            | 0x10000..=0xEFFFF)
+    };
+    let rest = |c: char| {
+        start(c)
+            || matches!(u32::from(c),
+                0x2D | 0x2E | 0x30..=0x39 | 0xB7 | 0x300..=0x36F | 0x203F..=0x2040)
+    };
+    let Ok(name) = std::str::from_utf8(name) else {
+        return false;
+    };
+    let mut chars = name.chars();
+    chars.next().is_some_and(start) && chars.all(rest)
 }
 
 /// `Ok` when `doc` is a well-formed XML 1.0 document, else what is wrong with it.
@@ -27,6 +50,10 @@ fn well_formed(doc: &str) -> Result<(), String> {
             .read_event()
             .map_err(|e| format!("at byte {at}: {e}"))?;
         match event {
+            Event::Start(e) | Event::Empty(e) if !xml_1_0_name(e.name().as_ref()) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                return Err(format!("<{name}> at byte {at} is not an XML name"));
+            }
             Event::Start(_) => {
                 roots += usize::from(depth == 0);
                 depth += 1;
