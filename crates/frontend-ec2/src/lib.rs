@@ -18,4 +18,7 @@ mod sigv4;
 mod tags;
 mod xml;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 pub use server::{DEFAULT_BODY_LIMIT, Ec2Config, router};
