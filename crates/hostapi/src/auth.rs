@@ -151,7 +151,8 @@ pub fn verify_request_digest(
         .and_then(|d| d.parse().ok())
         .ok_or(AuthError::Header(DATE_HEADER))?;
     let signature = signature.ok_or(AuthError::Header(SIGNATURE_HEADER))?;
-    if (now - date).abs() > CLOCK_WINDOW {
+    // `abs_diff`: a date at the ends of `i64` must not overflow the subtraction.
+    if now.abs_diff(date) > CLOCK_WINDOW.unsigned_abs() {
         return Err(AuthError::Clock);
     }
     let given = hex::decode(signature).map_err(|_| AuthError::Header(SIGNATURE_HEADER))?;
