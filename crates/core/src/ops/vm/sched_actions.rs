@@ -120,11 +120,12 @@ pub(crate) fn number(t: &mut Template, vm: Oid) -> Result<()> {
     Ok(())
 }
 
-/// When the action is due (epoch), given the VM's start time.
+/// When the action is due (epoch), given the VM's start time; `None` past the end of
+/// `i64` (a relative TIME of `+9223372036854775807` on a started VM).
 fn due_at(p: &[(String, String)], stime: i64) -> Option<i64> {
     let time = get(p, "TIME")?;
     match time.strip_prefix('+') {
-        Some(rel) => rel.parse::<i64>().ok().map(|r| stime + r),
+        Some(rel) => rel.parse::<i64>().ok().and_then(|r| stime.checked_add(r)),
         None => time.parse().ok(),
     }
 }
@@ -136,20 +137,23 @@ fn next_run(p: &[(String, String)], due: i64, ran_at: i64, repeat: i64) -> Optio
         .split(',')
         .filter_map(|d| d.trim().parse().ok())
         .collect();
+    // Checked: DAYS and TIME come from users, and a run past the end of `i64` never comes.
     let step = match repeat {
-        3 => days.first().filter(|h| **h > 0)? * 3600,
+        3 => days.first().filter(|h| **h > 0)?.checked_mul(3600)?,
         0..=2 => 86_400,
         _ => return None,
     };
-    (1..=10_000).map(|n| due + n * step).find(|t| {
-        *t > ran_at
-            && match repeat {
-                0 => days.contains(&((t / 86_400) + 4).rem_euclid(7)), // 1970-01-01: Thursday
-                1 => days.contains(&civil_day_of_month(t / 86_400)),
-                2 => days.contains(&day_of_year(t / 86_400)),
-                _ => true,
-            }
-    })
+    (1..=10_000)
+        .map_while(|n| step.checked_mul(n).and_then(|s| due.checked_add(s)))
+        .find(|t| {
+            *t > ran_at
+                && match repeat {
+                    0 => days.contains(&((t / 86_400) + 4).rem_euclid(7)), // 1970-01-01: Thursday
+                    1 => days.contains(&civil_day_of_month(t / 86_400)),
+                    2 => days.contains(&day_of_year(t / 86_400)),
+                    _ => true,
+                }
+        })
 }
 
 /// Day of the month (1–31) of a day number since the epoch.
@@ -425,6 +429,10 @@ fn new_time_resets(p: &[(String, String)]) -> bool {
 fn no_action(vm: Oid, sa: i64) -> Error {
     Error::action(format!("VM {vm} has no scheduled action {sa}"))
 }
+
+#[cfg(test)]
+#[path = "sched_actions_fuzz.rs"]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {
