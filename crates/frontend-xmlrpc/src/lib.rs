@@ -8,4 +8,7 @@ mod reply;
 mod server;
 pub mod xml;
 
+#[cfg(test)]
+mod fuzz_tests;
+
 pub use server::{DEFAULT_BODY_LIMIT, router};
