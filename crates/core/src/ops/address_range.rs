@@ -216,9 +216,14 @@ pub fn check_bounds(ar: &AddressRange) -> Result<()> {
 }
 
 fn overlaps(a_start: u128, a_size: u32, b_start: u128, b_size: u32) -> bool {
-    let a_end = a_start + u128::from(a_size);
-    let b_end = b_start + u128::from(b_size);
-    a_start < b_end && b_start < a_end
+    // Inclusive last addresses, so a range that ends at the very top of the IPv6 space does
+    // not overflow; an empty range overlaps nothing.
+    let last =
+        |start: u128, size: u32| Some(start.saturating_add(u128::from(size.checked_sub(1)?)));
+    match (last(a_start, a_size), last(b_start, b_size)) {
+        (Some(a_last), Some(b_last)) => a_start <= b_last && b_start <= a_last,
+        _ => false,
+    }
 }
 
 /// Fails if `new` shares MACs, IPv4 or static IPv6 addresses with any of `existing`
