@@ -23,20 +23,9 @@ use nubo_core::ops::address_range::{
 };
 use nubo_core::ops::secgroup::check_rule;
 use nubo_template::Template;
+use nubo_testkit::cases;
 use proptest::collection::vec;
 use proptest::prelude::*;
-
-/// Cases per property: `PROPTEST_CASES` when set (long runs), else `default` (CI).
-fn cases(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
-}
 
 /// Number-like text: decimals of any length, signs, exponents, odd digits and blanks.
 fn numeric_text() -> impl Strategy<Value = String> {

@@ -26,89 +26,8 @@ use crate::paging::Page;
 use crate::params::Params;
 use crate::sigv4::{ALGORITHM, Incoming};
 use crate::{auth, ids, sigv2, sigv4};
-
-/// Cases per property: `PROPTEST_CASES` when set (long runs), else `default` (CI).
-fn cases(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
-}
-
-/// Choices drawn from a tape of random numbers (zeros once it runs out): far cheaper than
-/// proptest's combinators in a debug build, and it shrinks with the tape.
-struct Tape<'a> {
-    words: &'a [u32],
-    at: usize,
-}
-
-impl<'a> Tape<'a> {
-    fn new(words: &'a [u32]) -> Self {
-        Tape { words, at: 0 }
-    }
-
-    fn next(&mut self) -> u32 {
-        let w = self.words.get(self.at).copied().unwrap_or(0);
-        self.at += 1;
-        w
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        self.next() as usize % n.max(1)
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-
-    fn word(&mut self, alphabet: &[u8], len: usize) -> String {
-        (0..len).map(|_| char::from(self.pick(alphabet))).collect()
-    }
-
-    fn char(&mut self) -> char {
-        char::from_u32(self.next() % 0x11_0000).unwrap_or('\u{FFFD}')
-    }
-
-    /// Text a client might send as a name or value: plain, percent-escaped, or odd.
-    fn text(&mut self) -> String {
-        let mut out = String::new();
-        for _ in 0..self.below(5) {
-            match self.below(5) {
-                0 => out.push(self.char()),
-                1 => out.push_str(self.pick(&[
-                    "%",
-                    "%2",
-                    "%zz",
-                    "%00",
-                    "%0B",
-                    "%EF%BF%BF",
-                    "%C3%A9",
-                    "%FF",
-                    "+",
-                    "&",
-                    "=",
-                    ".",
-                    "..",
-                    "*",
-                    "?",
-                    "\\",
-                    "aws:",
-                    "\u{b}",
-                    "é",
-                ])),
-                _ => {
-                    let n = self.below(8);
-                    out.push_str(&self.word(b"abcXYZ019-_.:/ ", n));
-                }
-            }
-        }
-        out
-    }
-}
+use nubo_testkit::Tape;
+use nubo_testkit::cases;
 
 fn tape() -> impl Strategy<Value = Vec<u32>> {
     vec(any::<u32>(), 0..200)
@@ -808,5 +727,48 @@ proptest! {
         prop_assert_eq!(auth::parse_iso8601(&iso), Some(epoch), "{}", iso);
         let iso = format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z");
         prop_assert_eq!(auth::parse_iso8601(&iso), Some(epoch), "{}", iso);
+    }
+}
+
+/// What these generators draw from a [`Tape`] besides its own choices.
+trait TapeExt {
+    fn text(&mut self) -> String;
+}
+
+impl TapeExt for Tape<'_> {
+    /// Text a client might send as a name or value: plain, percent-escaped, or odd.
+    fn text(&mut self) -> String {
+        let mut out = String::new();
+        for _ in 0..self.below(5) {
+            match self.below(5) {
+                0 => out.push(self.char()),
+                1 => out.push_str(self.pick(&[
+                    "%",
+                    "%2",
+                    "%zz",
+                    "%00",
+                    "%0B",
+                    "%EF%BF%BF",
+                    "%C3%A9",
+                    "%FF",
+                    "+",
+                    "&",
+                    "=",
+                    ".",
+                    "..",
+                    "*",
+                    "?",
+                    "\\",
+                    "aws:",
+                    "\u{b}",
+                    "é",
+                ])),
+                _ => {
+                    let n = self.below(8);
+                    out.push_str(&self.word(b"abcXYZ019-_.:/ ", n));
+                }
+            }
+        }
+        out
     }
 }

@@ -146,7 +146,7 @@ pub fn iso8601(epoch: i64) -> String {
 mod tests {
     use super::*;
 
-    include!("../../xmlrpc/tests/support/well_formed.rs");
+    use nubo_testkit::{well_formed, xml_1_0_char};
 
     /// What the writer makes of a string: characters XML cannot carry as U+FFFD.
     fn replaced(s: &str) -> String {

@@ -13,18 +13,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 
 use crate::params::{CallError, Params};
-
-/// Cases per property: `PROPTEST_CASES` when set (long runs), else `default` (CI).
-fn cases(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
-}
+use nubo_testkit::cases;
 
 fn value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![

@@ -167,7 +167,7 @@ mod tests {
         );
     }
 
-    include!("../../xmlrpc/tests/support/well_formed.rs");
+    use nubo_testkit::{well_formed, xml_1_0_char};
 
     /// The document a wire form stands for, read the way a client reads the reply: the
     /// whole reply checked and decoded by nubo-xmlrpc, then the document checked.

@@ -17,20 +17,9 @@ use nubo_hostapi::auth::{
     verify_request, verify_request_digest, verify_response,
 };
 use nubo_hostapi::transfer::{check_token, offer_query, parse_query, token};
+use nubo_testkit::cases;
 use proptest::collection::vec;
 use proptest::prelude::*;
-
-/// Cases per property: `PROPTEST_CASES` when set (long runs), else `default` (CI).
-fn cases(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
-}
 
 /// A time: around now, at the edges of the window, or anywhere in `i64`.
 fn time() -> impl Strategy<Value = i64> {

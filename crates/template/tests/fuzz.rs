@@ -21,19 +21,9 @@ use nubo_template::{ExprError, ParseError, Rank, Requirements, Template, Value};
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-include!("../../xmlrpc/tests/support/well_formed.rs");
-
-/// Cases per property: `PROPTEST_CASES` when set (long runs), else `default` (CI).
-fn cases(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
-}
+use nubo_testkit::Tape;
+use nubo_testkit::cases;
+use nubo_testkit::well_formed;
 
 /// Runs `f` on a thread with a 1 MiB stack: recursion per level or per term of the input
 /// would overflow it (and abort the test binary).
@@ -44,43 +34,6 @@ fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .expect("thread")
         .join()
         .expect("no panic")
-}
-
-/// Choices drawn from a tape of random numbers (zeros once it runs out): far cheaper than
-/// proptest's combinators in a debug build, and it shrinks with the tape.
-struct Tape<'a> {
-    words: &'a [u32],
-    at: usize,
-}
-
-impl<'a> Tape<'a> {
-    fn new(words: &'a [u32]) -> Self {
-        Tape { words, at: 0 }
-    }
-
-    fn next(&mut self) -> u32 {
-        let w = self.words.get(self.at).copied().unwrap_or(0);
-        self.at += 1;
-        w
-    }
-
-    /// A number below `n` (at least 1).
-    fn below(&mut self, n: usize) -> usize {
-        self.next() as usize % n.max(1)
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-
-    fn word(&mut self, alphabet: &[u8], len: usize) -> String {
-        (0..len).map(|_| char::from(self.pick(alphabet))).collect()
-    }
-
-    /// Any character (surrogates become U+FFFD).
-    fn char(&mut self) -> char {
-        char::from_u32(self.next() % 0x11_0000).unwrap_or('\u{FFFD}')
-    }
 }
 
 fn tape() -> impl Strategy<Value = Vec<u32>> {

@@ -5,7 +5,7 @@
 use nubo_template::{Attribute, ParseError, Template, Value};
 use proptest::prelude::*;
 
-include!("../../xmlrpc/tests/support/well_formed.rs");
+use nubo_testkit::{well_formed, xml_1_0_char};
 
 /// The line, columns and message of a text-form error.
 fn text_error(input: &str) -> (usize, usize, usize, String) {

@@ -8,24 +8,13 @@
 //! Every test is named `fuzz_…`; `PROPTEST_CASES` overrides the number of cases, so
 //! `PROPTEST_CASES=1000000 cargo test -p nubo-types --release fuzz_` is a long run.
 
+use nubo_testkit::cases;
 use nubo_types::ObjectKind;
 use nubo_types::acl::{
     ALL_ID, CLUSTER_ID, GROUP_ID, INDIVIDUAL_ID, format_rule, parse_hex, parse_rule, validate,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
-
-/// Cases per property: `PROPTEST_CASES` when set (long runs), else `default` (CI).
-fn cases(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
-}
 
 /// A user, resource-id or zone spec as text, valid or not.
 fn id_text() -> impl Strategy<Value = String> {

@@ -9,24 +9,14 @@
 //! Every test is named `fuzz_…`; `PROPTEST_CASES` overrides the number of cases, so
 //! `PROPTEST_CASES=1000000 cargo test -p nubo-xmlrpc --release fuzz_` is a long run.
 
+use nubo_testkit::Tape;
+use nubo_testkit::cases;
 use nubo_xmlrpc::{
     DecodeError, MAX_DEPTH, MethodCall, MethodResponse, Value, fault, parse_call, parse_response,
     write_call, write_response,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
-
-/// Cases per property: `PROPTEST_CASES` when set (long runs), else `default` (CI).
-fn cases(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
-}
 
 /// Longest error message accepted, in bytes: the fixed text plus a few shortened quotes.
 const MAX_MESSAGE: usize = 600;
@@ -109,46 +99,6 @@ fn check_body(body: &[u8]) -> Result<(), TestCaseError> {
         Err(e) => check_error(&e, body.len())?,
     }
     Ok(())
-}
-
-/// Choices drawn from a tape of random numbers (zeros once it runs out). Generators built
-/// on it are far cheaper than proptest's combinators in a debug build, and shrink with the
-/// tape: a shorter tape is a smaller document.
-struct Tape<'a> {
-    words: &'a [u32],
-    at: usize,
-}
-
-impl<'a> Tape<'a> {
-    fn new(words: &'a [u32]) -> Self {
-        Tape { words, at: 0 }
-    }
-
-    fn next(&mut self) -> u32 {
-        let w = self.words.get(self.at).copied().unwrap_or(0);
-        self.at += 1;
-        w
-    }
-
-    /// A number below `n` (at least 1).
-    fn below(&mut self, n: usize) -> usize {
-        self.next() as usize % n.max(1)
-    }
-
-    /// One of `items`.
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len())]
-    }
-
-    /// `len` characters of `alphabet`.
-    fn word(&mut self, alphabet: &[u8], len: usize) -> String {
-        (0..len).map(|_| char::from(self.pick(alphabet))).collect()
-    }
-
-    /// Any character (surrogates are skipped by `from_u32`).
-    fn char(&mut self) -> char {
-        char::from_u32(self.next() % 0x11_0000).unwrap_or('\u{FFFD}')
-    }
 }
 
 const LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz ";

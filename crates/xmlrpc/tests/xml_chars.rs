@@ -9,7 +9,7 @@ use nubo_xmlrpc::{
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-include!("support/well_formed.rs");
+use nubo_testkit::{well_formed, xml_1_0_char};
 
 /// A call to `one.template.allocate` whose second parameter is `value` (raw XML).
 fn call(value: &str) -> String {

@@ -12,18 +12,7 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 
 use super::*;
-
-/// Cases per property: `PROPTEST_CASES` when set (long runs), else `default` (CI).
-fn cases(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        ..ProptestConfig::default()
-    }
-}
+use nubo_testkit::cases;
 
 /// A number as users write them, and past `i64`.
 fn number() -> impl Strategy<Value = String> {

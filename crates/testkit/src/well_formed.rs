@@ -1,14 +1,12 @@
-// A strict well-formedness check of an XML document, for tests of every XML writer of the
-// workspace (included with `include!` by the tests of nubo-xmlrpc, nubo-template,
-// nubo-frontend-xmlrpc and nubo-frontend-ec2). quick-xml reads the structure (tags closed in
-// order, one root, CDATA sections, references); on top of it every character, raw or
-// referenced, must match XML 1.0's Char production, which quick-xml does not check and
-// expat (pyone's parser) does, and every element name must be an XML 1.0 Name without a
-// colon (a prefix no namespace declares fails lxml, which pyone's bindings parse with).
-// Needs `quick-xml`.
+//! A strict well-formedness check of an XML document, for the tests of every XML writer.
+//! quick-xml reads the structure (tags closed in order, one root, CDATA sections,
+//! references); on top of it every character, raw or referenced, must match XML 1.0's Char
+//! production, which quick-xml does not check and expat (pyone's parser) does, and every
+//! element name must be an XML 1.0 Name without a colon (a prefix no namespace declares
+//! fails lxml, which pyone's bindings parse with).
 
 /// XML 1.0's `Char`, written out independently of the code under test.
-fn xml_1_0_char(c: char) -> bool {
+pub fn xml_1_0_char(c: char) -> bool {
     let c = u32::from(c);
     matches!(c, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF)
 }
@@ -35,10 +33,12 @@ fn xml_1_0_name(name: &[u8]) -> bool {
 }
 
 /// `Ok` when `doc` is a well-formed XML 1.0 document, else what is wrong with it.
-fn well_formed(doc: &str) -> Result<(), String> {
+pub fn well_formed(doc: &str) -> Result<(), String> {
     use quick_xml::events::Event;
     if let Some((at, c)) = doc.char_indices().find(|(_, c)| !xml_1_0_char(*c)) {
-        return Err(format!("character {c:?} at byte {at} is not an XML 1.0 Char"));
+        return Err(format!(
+            "character {c:?} at byte {at} is not an XML 1.0 Char"
+        ));
     }
     let mut reader = quick_xml::Reader::from_str(doc);
     reader.config_mut().check_end_names = true;
