@@ -126,3 +126,43 @@ async fn a_stop_returns_within_its_grace() {
     assert!(stopped.is_ok(), "serve did not return after its grace");
     assert!(TcpStream::connect(addr).await.is_err(), "still accepting");
 }
+
+#[tokio::test]
+async fn a_call_whose_client_hangs_up_is_dropped() {
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = finished.clone();
+    let router = axum::Router::new().route(
+        "/slow",
+        get(move || {
+            let flag = flag.clone();
+            async move {
+                tokio::time::sleep(Duration::from_millis(800)).await;
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                "done"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let _task = tokio::spawn(serve(
+        listener,
+        None,
+        router,
+        limits(),
+        std::future::pending(),
+    ));
+    let mut client = TcpStream::connect(addr).await.expect("connect");
+    client
+        .write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !finished.load(std::sync::atomic::Ordering::SeqCst),
+        "the call went on after its client had gone"
+    );
+}
