@@ -146,6 +146,7 @@ pub fn iso8601(epoch: i64) -> String {
 mod tests {
     use super::*;
 
+    use nubo_testkit::hostile_text;
     use nubo_testkit::{well_formed, xml_1_0_char};
 
     /// What the writer makes of a string: characters XML cannot carry as U+FFFD.
@@ -172,35 +173,16 @@ mod tests {
         );
     }
 
-    /// Text mixing what XML must escape, what it cannot carry, and anything else.
-    fn hostile() -> impl proptest::strategy::Strategy<Value = String> {
-        use proptest::prelude::*;
-        let piece = prop_oneof![
-            Just("\u{0}".to_owned()),
-            Just("\u{b}".to_owned()),
-            Just("\u{1f}".to_owned()),
-            Just("\u{FFFE}".to_owned()),
-            Just("\u{FFFF}".to_owned()),
-            Just("&#11;".to_owned()),
-            Just("]]>".to_owned()),
-            Just("<&\"'".to_owned()),
-            Just("\r\n\t".to_owned()),
-            any::<char>().prop_map(String::from),
-            "[a-z é]{0,3}",
-        ];
-        proptest::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
-    }
-
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+        #![proptest_config(nubo_testkit::cases(4096))]
 
         /// A reply (and an error reply) of any text is well-formed and reads back with
         /// U+FFFD in place of what XML cannot carry.
         #[test]
         fn replies_are_well_formed_whatever_they_hold(
-            text in hostile(),
-            key in hostile(),
-            value in hostile(),
+            text in hostile_text(),
+            key in hostile_text(),
+            value in hostile_text(),
         ) {
             let mut x = Xml::new();
             x.open("r").text("a", &text).opt("b", Some(&key)).close("r");

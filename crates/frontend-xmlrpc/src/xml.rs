@@ -167,6 +167,7 @@ mod tests {
         );
     }
 
+    use nubo_testkit::hostile_text;
     use nubo_testkit::{well_formed, xml_1_0_char};
 
     /// The document a wire form stands for, read the way a client reads the reply: the
@@ -218,40 +219,17 @@ mod tests {
         );
     }
 
-    /// Text mixing what XML must escape, what it cannot carry, and anything else.
-    fn hostile() -> impl proptest::strategy::Strategy<Value = String> {
-        use proptest::prelude::*;
-        let piece = prop_oneof![
-            Just("\u{0}".to_owned()),
-            Just("\u{b}".to_owned()),
-            Just("\u{1f}".to_owned()),
-            Just("\u{FFFE}".to_owned()),
-            Just("\u{FFFF}".to_owned()),
-            Just("&#11;".to_owned()),
-            Just("]]>".to_owned()),
-            Just("]]".to_owned()),
-            Just(">".to_owned()),
-            Just("<![CDATA[".to_owned()),
-            Just("<&\"'".to_owned()),
-            Just("&amp;lt;".to_owned()),
-            Just("\r\n\t".to_owned()),
-            any::<char>().prop_map(String::from),
-            "[a-z é]{0,3}",
-        ];
-        proptest::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
-    }
-
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+        #![proptest_config(nubo_testkit::cases(4096))]
 
         /// Text, CDATA and a template fragment of any content make a well-formed document
         /// inside a well-formed reply, and read back with U+FFFD in place of what XML
         /// cannot carry (a `]]>` in CDATA included).
         #[test]
         fn documents_are_well_formed_whatever_they_hold(
-            text in hostile(),
-            cdata in hostile(),
-            value in hostile(),
+            text in hostile_text(),
+            cdata in hostile_text(),
+            value in hostile_text(),
         ) {
             let mut template = String::new();
             nubo_template::Template {

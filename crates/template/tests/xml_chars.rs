@@ -5,6 +5,7 @@
 use nubo_template::{Attribute, ParseError, Template, Value};
 use proptest::prelude::*;
 
+use nubo_testkit::hostile_text;
 use nubo_testkit::{well_formed, xml_1_0_char};
 
 /// The line, columns and message of a text-form error.
@@ -120,26 +121,6 @@ fn replaced(s: &str) -> String {
         .collect()
 }
 
-/// Text holding characters XML cannot carry among others.
-fn hostile() -> impl Strategy<Value = String> {
-    let piece = prop_oneof![
-        Just("\u{0}".to_owned()),
-        Just("\u{b}".to_owned()),
-        Just("\u{c}".to_owned()),
-        Just("\u{1f}".to_owned()),
-        Just("\u{FFFE}".to_owned()),
-        Just("\u{FFFF}".to_owned()),
-        Just("]]>".to_owned()),
-        Just("]]".to_owned()),
-        Just(">".to_owned()),
-        Just("&#11;".to_owned()),
-        Just("\r\n\t".to_owned()),
-        any::<char>().prop_map(String::from),
-        "[a-z é]{0,3}",
-    ];
-    prop::collection::vec(piece, 0..12).prop_map(|pieces| pieces.concat())
-}
-
 /// A name: a letter, then letters, digits, `_` and characters XML cannot carry.
 fn hostile_name() -> impl Strategy<Value = String> {
     let tail = prop_oneof![
@@ -156,8 +137,8 @@ fn hostile_name() -> impl Strategy<Value = String> {
 /// hostile value.
 fn hostile_template() -> impl Strategy<Value = Template> {
     let value = prop_oneof![
-        hostile().prop_map(Value::Single),
-        prop::collection::vec((hostile_name(), hostile()), 0..4).prop_map(|pairs| {
+        hostile_text().prop_map(Value::Single),
+        prop::collection::vec((hostile_name(), hostile_text()), 0..4).prop_map(|pairs| {
             let mut seen = std::collections::HashSet::new();
             Value::Vector(
                 pairs
@@ -206,7 +187,7 @@ fn read_back(t: &Template) -> Template {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(4096))]
+    #![proptest_config(nubo_testkit::cases(4096))]
 
     #[test]
     fn the_xml_form_is_well_formed_and_reads_back(t in hostile_template()) {

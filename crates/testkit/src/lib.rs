@@ -1,11 +1,12 @@
 //! What the tests of Nubo's crates share (a dev-dependency only): [`cases`], proptest
 //! settings that `PROPTEST_CASES` overrides for long fuzz runs; [`Tape`], the random-number
-//! tape that cheap structure-aware generators draw from; and [`well_formed`], a strict
-//! XML 1.0 check of what every XML writer produces.
+//! tape that cheap structure-aware generators draw from; [`hostile_text`], text that XML
+//! writers must survive; and [`well_formed`], a strict XML 1.0 check of what every XML
+//! writer produces.
 
 mod well_formed;
 
-use proptest::prelude::ProptestConfig;
+use proptest::prelude::{Just, ProptestConfig, Strategy, any, prop_oneof};
 
 pub use well_formed::{well_formed, xml_1_0_char};
 
@@ -19,6 +20,32 @@ pub fn cases(default: u32) -> ProptestConfig {
         cases,
         ..ProptestConfig::default()
     }
+}
+
+/// Text mixing what XML must escape, what it cannot carry at all (raw or as a reference),
+/// what closes or opens a CDATA section, and anything else.
+pub fn hostile_text() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        Just("\u{0}".to_owned()),
+        Just("\u{b}".to_owned()),
+        Just("\u{c}".to_owned()),
+        Just("\u{1f}".to_owned()),
+        Just("\u{FFFE}".to_owned()),
+        Just("\u{FFFF}".to_owned()),
+        Just("\u{FFFD}".to_owned()),
+        Just("&#11;".to_owned()),
+        Just("]]>".to_owned()),
+        Just("]]".to_owned()),
+        Just(">".to_owned()),
+        Just("<![CDATA[".to_owned()),
+        Just("<&>\"'".to_owned()),
+        Just("&amp;lt;".to_owned()),
+        Just("\r\n\t".to_owned()),
+        Just("\u{EFFFF}🦀é".to_owned()),
+        any::<char>().prop_map(String::from),
+        "[a-z é]{0,4}",
+    ];
+    proptest::collection::vec(piece, 0..16).prop_map(|pieces| pieces.concat())
 }
 
 /// Choices drawn from a tape of random numbers (zeros once it runs out). Generators built

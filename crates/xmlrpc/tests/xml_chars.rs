@@ -9,6 +9,7 @@ use nubo_xmlrpc::{
 use proptest::collection::vec;
 use proptest::prelude::*;
 
+use nubo_testkit::hostile_text;
 use nubo_testkit::{well_formed, xml_1_0_char};
 
 /// A call to `one.template.allocate` whose second parameter is `value` (raw XML).
@@ -138,28 +139,6 @@ fn strings_are_written_with_replacement_characters() {
     assert!(reply.contains("<string>&lt;A&gt;\u{FFFD}\u{FFFD}&lt;/A&gt;</string>"));
 }
 
-/// Text mixing what XML must escape, what it cannot carry at all, and anything else.
-fn hostile_text() -> impl Strategy<Value = String> {
-    let piece = prop_oneof![
-        Just("\u{0}".to_owned()),
-        Just("\u{b}".to_owned()),
-        Just("\u{c}".to_owned()),
-        Just("\u{1f}".to_owned()),
-        Just("\u{FFFE}".to_owned()),
-        Just("\u{FFFF}".to_owned()),
-        Just("\u{FFFD}".to_owned()),
-        Just("&#11;".to_owned()),
-        Just("]]>".to_owned()),
-        Just("<![CDATA[".to_owned()),
-        Just("<&>\"'".to_owned()),
-        Just("\r\n\t".to_owned()),
-        Just("\u{EFFFF}🦀é".to_owned()),
-        any::<char>().prop_map(String::from),
-        "[a-z ]{0,4}",
-    ];
-    vec(piece, 0..16).prop_map(|pieces| pieces.concat())
-}
-
 fn hostile_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         hostile_text().prop_map(Value::String),
@@ -197,7 +176,7 @@ fn as_read_back(v: &Value) -> Value {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(4096))]
+    #![proptest_config(nubo_testkit::cases(4096))]
 
     #[test]
     fn written_responses_are_well_formed(v in hostile_value()) {
