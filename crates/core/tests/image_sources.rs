@@ -40,10 +40,7 @@ impl Cloud {
             ..support::config(&data.join("datastores"))
         };
         let (core, admin) = support::open(config).await;
-        core.user_allocate(&admin, "alice", "secret", "", &[])
-            .await
-            .expect("alice");
-        let alice = core.authenticate("alice:secret").expect("alice's session");
+        let alice = support::user(&core, &admin, "alice").await;
         // Everyone may USE the default datastore.
         core.chmod::<Datastore>(&admin, DS, [-1, -1, -1, -1, -1, -1, 1, -1, -1])
             .await

@@ -31,13 +31,7 @@ impl Cloud {
 
     /// A user in the `users` group, authenticated.
     async fn user(&self, name: &str) -> Caller {
-        self.core
-            .user_allocate(&self.admin, name, "secret", "", &[])
-            .await
-            .expect("user");
-        self.core
-            .authenticate(&format!("{name}:secret"))
-            .expect("user session")
+        support::user(&self.core, &self.admin, name).await
     }
 
     fn image(&self, id: Oid) -> std::sync::Arc<Image> {

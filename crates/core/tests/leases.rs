@@ -38,10 +38,7 @@ async fn setup() -> Ctx {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("nubo.db").display());
     let (core, admin) = open(&url, &dir).await;
-    core.user_allocate(&admin, "bob", "secret", "", &[])
-        .await
-        .expect("bob");
-    let bob = core.authenticate("bob:secret").expect("bob");
+    let bob = support::user(&core, &admin, "bob").await;
     Ctx {
         core,
         admin,

@@ -35,11 +35,8 @@ async fn setup() -> Ctx {
         ..support::config(dir.path())
     };
     let (core, admin) = support::open(config).await;
-    let bob_id = core
-        .user_allocate(&admin, "bob", "secret", "", &[])
-        .await
-        .expect("bob");
-    let bob = core.authenticate("bob:secret").expect("bob");
+    let bob = support::user(&core, &admin, "bob").await;
+    let bob_id = bob.uid;
     Ctx {
         core,
         admin,

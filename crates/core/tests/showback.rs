@@ -29,10 +29,7 @@ async fn setup() -> Ctx {
         ..support::config(dir.path())
     };
     let (core, admin) = support::open(config).await;
-    core.user_allocate(&admin, "alice", "secret", "", &[])
-        .await
-        .expect("alice");
-    let alice = core.authenticate("alice:secret").expect("alice");
+    let alice = support::user(&core, &admin, "alice").await;
     core.host_allocate(&admin, "h1", "sim", "sim", -1)
         .await
         .expect("host");

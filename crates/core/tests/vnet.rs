@@ -26,10 +26,7 @@ struct Ctx {
 async fn setup() -> Ctx {
     let dir = tempfile::tempdir().expect("tempdir");
     let (core, admin) = support::open(support::config(dir.path())).await;
-    core.user_allocate(&admin, "alice", "secret", "", &[])
-        .await
-        .expect("alice");
-    let alice = core.authenticate("alice:secret").expect("alice");
+    let alice = support::user(&core, &admin, "alice").await;
     Ctx {
         core,
         admin,

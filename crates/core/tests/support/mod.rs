@@ -42,3 +42,12 @@ pub async fn open_at(url: &str, config: CoreConfig) -> (Core, Caller) {
     let admin = core.authenticate("oneadmin:pw").expect("oneadmin");
     (core, admin)
 }
+
+/// A new user `name` (password `secret`, group users), made by oneadmin, and its session.
+pub async fn user(core: &Core, admin: &Caller, name: &str) -> Caller {
+    core.user_allocate(admin, name, "secret", "", &[])
+        .await
+        .expect("user");
+    core.authenticate(&format!("{name}:secret"))
+        .expect("user session")
+}
