@@ -150,6 +150,29 @@ pub async fn fetch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(nubo_testkit::cases(4096))]
+
+        /// Any authority text is taken apart without a panic, and one written from a host
+        /// and a port reads back as them (IPv6 hosts in brackets).
+        #[test]
+        fn fuzz_url_authorities(
+            text in ".{0,64}",
+            host in "[a-z0-9.-]{1,20}|[0-9a-f:]{2,39}",
+            port in any::<u16>(),
+            tls in any::<bool>(),
+        ) {
+            let _ = host_port(&text, tls);
+            let written = if host.contains(':') {
+                format!("[{host}]:{port}")
+            } else {
+                format!("{host}:{port}")
+            };
+            prop_assert_eq!(host_port(&written, tls), Some((host.as_str(), port)));
+        }
+    }
 
     #[tokio::test]
     async fn only_http_and_https_urls_are_fetched() {
