@@ -73,12 +73,6 @@ impl BodyRules {
         }
     }
 
-    /// The same rules drawing on `budget`.
-    pub fn with_budget(mut self, budget: BodyBudget) -> Self {
-        self.budget = budget;
-        self
-    }
-
     /// Reads `body` whole within these rules.
     pub async fn read(&self, body: Body) -> Result<Received, BodyError> {
         let declared = HttpBody::size_hint(&body).exact();
@@ -137,13 +131,6 @@ impl BodyRules {
 pub struct Received {
     bytes: Bytes,
     _held: Option<OwnedSemaphorePermit>,
-}
-
-impl Received {
-    /// The body's bytes.
-    pub fn bytes(&self) -> &Bytes {
-        &self.bytes
-    }
 }
 
 impl std::ops::Deref for Received {
@@ -244,7 +231,10 @@ mod tests {
     #[tokio::test]
     async fn large_bodies_share_one_budget() {
         let budget = BodyBudget::new(300 * 1024);
-        let rules = BodyRules::new(1024 * 1024).with_budget(budget);
+        let rules = BodyRules {
+            budget,
+            ..BodyRules::new(1024 * 1024)
+        };
         let big = || Body::from(vec![b'x'; 200 * 1024]);
         let first = rules.read(big()).await.expect("fits the budget");
         assert_eq!(rules.read(big()).await.err(), Some(BodyError::Busy));
