@@ -41,10 +41,11 @@ pub enum Error {
         object: String,
     },
     /// A caller outside the oneadmin group set a restricted attribute (OpenNebula answers
-    /// it with the authorization code).
+    /// it with the authorization code). [`Error::restricted`] words it as oned does.
     #[error("{message}")]
     Restricted {
-        /// What was refused, e.g. `VM Template includes a restricted attribute RAW`.
+        /// What was refused, e.g. `User [4] : VM Template includes a restricted attribute
+        /// RAW.`
         message: String,
     },
     /// A named object is missing.
@@ -87,9 +88,14 @@ pub enum Error {
         /// Which limit, of whom.
         message: String,
     },
-    /// The object is locked.
-    #[error("The resource {} is locked. [{id}].", kind.human_name())]
+    /// The object's lock blocks the operation. OpenNebula 7.4 checks locks while it
+    /// authorizes (`AuthRequest::add_auth`), so this is an AUTHORIZATION failure worded as
+    /// oned words it for the oneadmin group (`VM is locked. [5]`); other users get the
+    /// plain [`Error::Authorization`].
+    #[error("User [{uid}] : {} is locked. [{id}].", kind.acl_name())]
     Locked {
+        /// The caller.
+        uid: Oid,
         /// What kind of object.
         kind: ObjectKind,
         /// Its id.
@@ -102,15 +108,15 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::Authentication => ErrorCode::Authentication,
-            Error::Authorization { .. } | Error::Quota { .. } | Error::Restricted { .. } => {
-                ErrorCode::Authorization
-            }
+            Error::Authorization { .. }
+            | Error::Quota { .. }
+            | Error::Restricted { .. }
+            | Error::Locked { .. } => ErrorCode::Authorization,
             Error::NoExists { .. } => ErrorCode::NoExists,
             Error::Action { .. } => ErrorCode::Action,
             Error::Api { .. } => ErrorCode::RpcApi,
             Error::Internal { .. } => ErrorCode::Internal,
             Error::Allocate { .. } => ErrorCode::Allocate,
-            Error::Locked { .. } => ErrorCode::Locked,
         }
     }
 
@@ -140,6 +146,14 @@ impl Error {
         Error::NoExists { kind, id }
     }
 
+    /// A restricted attribute refused to user `uid`, worded as `Request::failure_message`
+    /// words an AUTHORIZATION failure that has a message: `User [4] : <what>.`
+    pub fn restricted(uid: Oid, what: impl std::fmt::Display) -> Self {
+        Error::Restricted {
+            message: format!("User [{uid}] : {what}."),
+        }
+    }
+
     /// An allocation failure.
     pub fn allocate(kind: ObjectKind, message: impl Into<String>) -> Self {
         Error::Allocate {
@@ -164,13 +178,17 @@ mod tests {
             Error::no_exists(ObjectKind::Vm, 9).to_string(),
             "Error getting virtual machine [9]."
         );
+        let locked = Error::Locked {
+            uid: 0,
+            kind: ObjectKind::Image,
+            id: 3,
+        };
+        assert_eq!(locked.code() as i32, 0x200);
+        assert_eq!(locked.to_string(), "User [0] : IMAGE is locked. [3].");
+        let restricted = Error::restricted(4, "VM Template includes a restricted attribute RAW");
         assert_eq!(
-            Error::Locked {
-                kind: ObjectKind::Image,
-                id: 3
-            }
-            .code() as i32,
-            0x8000
+            restricted.to_string(),
+            "User [4] : VM Template includes a restricted attribute RAW."
         );
     }
 }

@@ -194,9 +194,10 @@ impl RestrictedAttrs {
             return Ok(());
         }
         match self.list(kind).iter().find(|e| sets(new, base, e)) {
-            Some(entry) => Err(Error::Restricted {
-                message: format!("{} includes a restricted attribute {entry}", kind.what()),
-            }),
+            Some(entry) => Err(Error::restricted(
+                caller.uid,
+                format_args!("{} includes a restricted attribute {entry}", kind.what()),
+            )),
             None => Ok(()),
         }
     }

@@ -10,8 +10,10 @@ use crate::model::{Lock, NameScope, Named, Owned, PoolObject, Templated};
 use crate::state::State;
 use crate::{Core, now};
 
-/// Fails with LOCKED if `obj`'s lock blocks an operation needing `op`.
-pub fn check_lock<T: PoolObject>(obj: &T, op: AuthOp) -> Result<()> {
+/// Fails if `obj`'s lock blocks an operation needing `op`. OpenNebula 7.4 checks locks as
+/// it authorizes (`AuthRequest::add_auth`): the oneadmin group is told `VM is locked. [5]`,
+/// other users `Not authorized to perform MANAGE VM [5]`, both AUTHORIZATION failures.
+pub fn check_lock<T: PoolObject>(obj: &T, caller: &Caller, op: AuthOp) -> Result<()> {
     let Some(lock) = obj.lock() else {
         return Ok(());
     };
@@ -20,13 +22,37 @@ pub fn check_lock<T: PoolObject>(obj: &T, op: AuthOp) -> Result<()> {
         3 => op == AuthOp::Admin,
         _ => true,
     };
-    if blocked {
+    if !blocked {
+        return Ok(());
+    }
+    if caller.is_admin() {
         return Err(Error::Locked {
+            uid: caller.uid,
             kind: T::KIND,
             id: obj.oid(),
         });
     }
-    Ok(())
+    Err(Error::Authorization {
+        uid: caller.uid,
+        op: op.name().to_string(),
+        object: format!("{} [{}]", T::KIND.acl_name(), obj.oid()),
+    })
+}
+
+/// The word OpenNebula's pools use for a kind in `NAME is already taken by <word> <id>.`
+/// (`ClusterPool::allocate`, `SecurityGroupPool::allocate`, ...): mostly the ACL name, a
+/// few pools spell their own.
+fn taken_by(kind: ObjectKind) -> &'static str {
+    match kind {
+        ObjectKind::SecGroup => "SecurityGroup",
+        ObjectKind::VmGroup => "VMGroup",
+        ObjectKind::VnTemplate => "VN TEMPLATE",
+        ObjectKind::Zone => "Zone",
+        ObjectKind::Vdc => "Vdc",
+        ObjectKind::Hook => "Hook",
+        ObjectKind::BackupJob => "BACKUP JOB",
+        other => other.acl_name(),
+    }
 }
 
 /// Authorizes `op` on object `id` and checks its lock; returns the object.
@@ -38,7 +64,7 @@ pub fn fetch_for<T: PoolObject>(
 ) -> Result<Arc<T>> {
     let obj = state.get::<T>(id)?;
     authorize(state, caller, obj.as_ref(), op)?;
-    check_lock(obj.as_ref(), op)?;
+    check_lock(obj.as_ref(), caller, op)?;
     Ok(obj.clone())
 }
 
@@ -57,10 +83,11 @@ pub fn check_name<T: Named>(
     if name.trim().is_empty() {
         return Err(Error::action("Invalid NAME, it cannot be empty"));
     }
-    if name.chars().any(char::is_control) {
-        return Err(Error::action(
-            "Invalid NAME, it cannot contain control characters",
-        ));
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        // PoolObjectSQL::name_is_valid names the first character it refuses.
+        return Err(Error::action(format!(
+            "Invalid NAME, char '{c}' is not allowed"
+        )));
     }
     if name.len() > 128 {
         return Err(Error::action("Invalid NAME, max length is 128 chars"));
@@ -75,9 +102,17 @@ pub fn check_name<T: Named>(
             }
     };
     if let Some(other) = T::pool(state).values().find(|o| clash(o)) {
+        if except.is_some() {
+            // SharedAPI::rename's own wording.
+            let kind = T::KIND.human_name();
+            return Err(Error::action(format!(
+                "{kind} cannot be renamed to {name} because it collides with {kind} {}",
+                other.oid()
+            )));
+        }
         return Err(Error::action(format!(
             "NAME is already taken by {} {}.",
-            T::KIND.acl_name(),
+            taken_by(T::KIND),
             other.oid()
         )));
     }
@@ -116,11 +151,11 @@ impl Core {
         append: i32,
         after: impl FnOnce(&mut T) -> Result<()>,
     ) -> Result<Oid> {
-        let new = parse_template(text).map_err(|e| Error::internal(e.to_string()))?;
+        // SharedAPI::update's wording for both.
+        let new = parse_template(text)
+            .map_err(|e| Error::internal(format!("Cannot update template. {e}")))?;
         if !(0..=1).contains(&append) {
-            return Err(Error::api(format!(
-                "Wrong update type {append}, must be 0 or 1"
-            )));
+            return Err(Error::api("Wrong update type"));
         }
         let restricted = &self.config().restricted;
         self.write(|tx| {
@@ -176,6 +211,10 @@ impl Core {
         let name = name.to_string();
         self.write(move |tx| {
             let mut obj = (*fetch_for::<T>(tx.state, caller, id, AuthOp::Manage)?).clone();
+            if obj.name() == name {
+                // SharedAPI::rename: the same name is a success that changes nothing.
+                return Ok(id);
+            }
             check_name::<T>(tx.state, &name, obj.uid(), Some(id))?;
             obj.set_name(name);
             tx.put(obj)?;
@@ -271,20 +310,14 @@ impl Core {
         let level = match level {
             1..=3 => level,
             4 => 1,
-            other => {
-                return Err(Error::action(format!(
-                    "Wrong lock level {other}, must be 1, 2, 3 or 4"
-                )));
-            }
+            _ => return Err(Error::action("Wrong lock level specified")),
         };
         self.write(|tx| {
             let obj = tx.state.get::<T>(id)?;
             authorize(tx.state, caller, obj.as_ref(), AuthOp::Manage)?;
-            if test && obj.lock().is_some() {
-                return Err(Error::action(format!(
-                    "{} [{id}] is already locked",
-                    T::KIND.human_name()
-                )));
+            if test && let Some(lock) = obj.lock() {
+                // PoolObjectSQL::test_lock_db answers the time the object was locked at.
+                return Err(Error::action(lock.time.to_string()));
             }
             let mut obj = (**obj).clone();
             obj.meta_mut().lock = Some(Lock {
@@ -308,10 +341,9 @@ impl Core {
                 && lock.owner != caller.uid
                 && !caller.is_admin()
             {
-                return Err(Error::action(format!(
-                    "Cannot unlock: the lock is owned by user {}",
-                    lock.owner
-                )));
+                return Err(Error::action(
+                    "Cannot unlock: Lock is owned by another user",
+                ));
             }
             let mut obj = (**obj).clone();
             obj.meta_mut().lock = None;

@@ -1,7 +1,7 @@
 //! Changes to one image in place: enable and disable, persistency, type changes, and the
 //! snapshot and restore calls (which nubo's datastores answer with OpenNebula's refusals).
 
-use nubo_types::states::{ImageState, ImageType};
+use nubo_types::states::{DatastoreType, ImageState, ImageType};
 use nubo_types::{AuthOp, Error, Oid, Result};
 
 use super::generic::{fetch_for, parse_template};
@@ -21,11 +21,12 @@ pub enum ImageSnapshotOp {
 }
 
 impl ImageSnapshotOp {
-    fn verb(self) -> &'static str {
+    /// How ImageManager's state refusal names the operation.
+    fn in_state(self) -> &'static str {
         match self {
-            ImageSnapshotOp::Delete => "delete",
-            ImageSnapshotOp::Revert => "revert",
-            ImageSnapshotOp::Flatten => "flatten",
+            ImageSnapshotOp::Delete => "Cannot delete snapshot in state",
+            ImageSnapshotOp::Revert => "Cannot revert to snapshot in state",
+            ImageSnapshotOp::Flatten => "Cannot flatten snapshot in state",
         }
     }
 }
@@ -118,8 +119,9 @@ fn change_type(img: &mut Image, text: &str) -> Result<()> {
             ))
         })?;
     match type_family(img.image_type) {
+        // ImageAPI::change_type's wording, without a space after "for", as oned sends it.
         None => Err(Error::action(format!(
-            "Cannot change type for {} images.",
+            "Cannot change type for{} images.",
             img.image_type.name()
         ))),
         Some(family) if Some(family) != type_family(new) => Err(Error::action(
@@ -183,12 +185,30 @@ impl Core {
     ) -> Result<Oid> {
         self.read(|state| {
             let img = fetch_for::<Image>(state, caller, id, AuthOp::Manage)?;
+            // ImageManager::{delete,revert,flatten}_snapshot's checks and wording.
+            if !matches!(img.image_type, ImageType::Os | ImageType::Datablock) {
+                return Err(Error::action(
+                    "IMAGES of type KERNEL, RAMDISK, BACKUP, FILESYSTEM and CONTEXT does not \
+                     have snapshots.",
+                ));
+            }
+            if img.state != ImageState::Ready {
+                return Err(Error::action(format!(
+                    "{} {}",
+                    op.in_state(),
+                    img.state.name()
+                )));
+            }
             if !img.snapshots.iter().any(|s| s.id == snap) {
-                return Err(Error::action(format!("Snapshot {snap} does not exist")));
+                return Err(Error::action("Snapshot does not exist"));
             }
             Err(Error::action(format!(
                 "Cannot {} snapshot {snap}: image snapshots are not supported",
-                op.verb()
+                match op {
+                    ImageSnapshotOp::Delete => "delete",
+                    ImageSnapshotOp::Revert => "revert to",
+                    ImageSnapshotOp::Flatten => "flatten",
+                }
             )))
         })
     }
@@ -206,11 +226,12 @@ impl Core {
             let ds = state.get::<Datastore>(ds_id)?;
             authorize(state, caller, ds.as_ref(), AuthOp::Use)?;
             parse_template(text).map_err(|e| Error::internal(e.to_string()))?;
+            // ImageManager::restore_image's checks and wording.
             if img.image_type != ImageType::Backup {
-                return Err(Error::action(format!(
-                    "Image {id} is a {} image: restore needs a backup image",
-                    img.image_type.name()
-                )));
+                return Err(Error::action("Can only restore images of type BACKUP"));
+            }
+            if ds.ds_type != DatastoreType::Image {
+                return Err(Error::action("Destination can be only an image datastore"));
             }
             Err(Error::action(format!(
                 "Backup image {id} has no increments to restore"

@@ -101,7 +101,7 @@ pub(crate) fn join(tx: &mut Tx, caller: &Caller, vm: &mut Vm) -> Result<()> {
         .ok_or_else(|| alloc("Cannot find VM Group to associate the VM"))?;
     let group = tx.get::<VmGroup>(id)?;
     authorize(tx.state, caller, group.as_ref(), AuthOp::Use)?;
-    check_lock(group.as_ref(), AuthOp::Use)?;
+    check_lock(group.as_ref(), caller, AuthOp::Use)?;
     if !add_vm(tx, id, &role, vm.meta.id)? {
         return Err(alloc("Role does not exist in VM Group"));
     }

@@ -1,0 +1,146 @@
+"""Failure messages clients match (issue 13, item 3): each class answered with oned 7.4's
+exact wording and code, as pyone raises them. The message is `[method] ` followed by the
+class's text (Request::failure_message): NO_EXISTS `Error getting <object> [N].`,
+AUTHORIZATION `User [N] : <reason>.`, ALLOCATE `Error allocating a new <object>. <reason>`,
+ACTION/API/INTERNAL the reason alone. Each test names the OpenNebula source it follows."""
+
+from __future__ import annotations
+
+import pyone
+import pytest
+
+from onehelpers import ACTION, ALLOCATE, AUTHORIZATION, INTERNAL, NO_EXISTS, RPC_API, uniq
+from test_image import datablock, wait_ready
+
+
+def refused(server, exc, method: str, *args) -> str:
+    """Calls `method` through pyone's bindings and returns the message of the `exc` it raises."""
+    obj, verb = method.split(".")
+    with pytest.raises(exc) as info:
+        getattr(getattr(server, obj), verb)(*args)
+    assert type(info.value) is exc, type(info.value)
+    return str(info.value)
+
+
+def template(one, name=None) -> tuple[int, str]:
+    name = name or uniq("t")
+    return one.template.allocate(f'NAME="{name}"\nCPU="0.1"\nMEMORY="64"'), name
+
+
+def test_missing_objects(one):
+    # Request::failure_message, NO_EXISTS: "Error getting " << object_name << " [N]."
+    assert refused(one, pyone.OneNoExistsException, "vm.info", 99999) == \
+        "[one.vm.info] Error getting virtual machine [99999]."
+    assert refused(one, pyone.OneNoExistsException, "template.info", 99998) == \
+        "[one.template.info] Error getting virtual machine template [99998]."
+    # the object that is missing is named, not the one the method is about (resp_obj)
+    assert one.fails(NO_EXISTS, "image.allocate", 'NAME="x"\nTYPE="DATABLOCK"\nSIZE="1"', 99997) == \
+        "[one.image.allocate] Error getting datastore [99997]."
+
+
+def test_not_authorized(one, make_user):
+    # AuthRequest::add_auth: "Not authorized to perform <OP> <TYPE> [oid]", wrapped by
+    # failure_message as "User [uid] : <message>."
+    bob = make_user()
+    tid, _ = template(one)
+    assert refused(bob.one, pyone.OneAuthorizationException, "template.info", tid) == \
+        f"[one.template.info] User [{bob.id}] : Not authorized to perform USE TEMPLATE [{tid}]."
+    # a CREATE has no object id
+    assert bob.one.fails(AUTHORIZATION, "host.allocate", uniq("h"), "kvm", "kvm", -1) == \
+        f"[one.host.allocate] User [{bob.id}] : Not authorized to perform CREATE HOST."
+
+
+def test_restricted_attributes(make_user):
+    # TemplateAPI: "VM Template includes a restricted attribute RAW" (AUTHORIZATION)
+    bob = make_user()
+    msg = refused(bob.one, pyone.OneAuthorizationException, "template.allocate",
+                  f'NAME="{uniq("t")}"\nRAW=[TYPE="kvm", DATA="<a/>"]')
+    assert msg == (f"[one.template.allocate] User [{bob.id}] : "
+                   "VM Template includes a restricted attribute RAW.")
+
+
+def test_names_already_taken(one):
+    # VMTemplatePool::allocate "NAME is already taken by TEMPLATE N.", in ALLOCATE's
+    # "Error allocating a new <object>. <reason>"
+    tid, name = template(one)
+    assert one.fails(ALLOCATE, "template.allocate", f'NAME="{name}"\nCPU="1"') == (
+        "[one.template.allocate] Error allocating a new virtual machine template. "
+        f"NAME is already taken by TEMPLATE {tid}.")
+    # some pools spell their kind their own way: SecurityGroupPool, VMGroupPool, VNTemplatePool
+    sg_name = uniq("sg")
+    sg = one.secgroup.allocate(f'NAME="{sg_name}"')
+    assert one.fails(ALLOCATE, "secgroup.allocate", f'NAME="{sg_name}"') == (
+        "[one.secgroup.allocate] Error allocating a new security group. "
+        f"NAME is already taken by SecurityGroup {sg}.")
+    vt_name = uniq("vt")
+    vt = one.vntemplate.allocate(f'NAME="{vt_name}"')
+    assert one.fails(ALLOCATE, "vntemplate.allocate", f'NAME="{vt_name}"') == (
+        "[one.vntemplate.allocate] Error allocating a new virtual network template. "
+        f"NAME is already taken by VN TEMPLATE {vt}.")
+    # SharedAPI::rename: "<object> cannot be renamed to <name> because it collides with
+    # <object> N" (ACTION); renaming to the same name succeeds
+    other, _ = template(one)
+    assert refused(one, pyone.OneActionException, "template.rename", other, name) == (
+        f"[one.template.rename] virtual machine template cannot be renamed to {name} "
+        f"because it collides with virtual machine template {tid}")
+    assert one.template.rename(tid, name) == tid
+    # PoolObjectSQL::name_is_valid names the character
+    assert one.fails(ACTION, "template.rename", other, "a\tb") == \
+        "[one.template.rename] Invalid NAME, char '\t' is not allowed"
+
+
+def test_update_errors(one):
+    # SharedAPI::update: "Wrong update type" (RPC_API); a template that does not parse is
+    # "Cannot update template. <parser's message>" (INTERNAL)
+    tid, _ = template(one)
+    assert one.fails(RPC_API, "template.update", tid, 'A="1"', 3) == \
+        "[one.template.update] Wrong update type"
+    assert one.fails(INTERNAL, "template.update", tid, "A=[", 0).startswith(
+        "[one.template.update] Cannot update template. ")
+
+
+def test_locks(one, make_user):
+    # AclManager::oneadmin_authorize / authorize refuse what a lock blocks, so a locked
+    # object is an AUTHORIZATION failure: "<TYPE> is locked. [N]" for the oneadmin group,
+    # the ordinary "Not authorized to perform ..." for other users
+    bob = make_user()
+    tid, _ = template(one)
+    one.template.chmod(tid, 1, 1, 0, 1, 1, 0, 1, 1, 0)
+    assert one.template.lock(tid, 2, False) == tid
+    assert refused(one, pyone.OneAuthorizationException, "template.update", tid, 'A="1"', 1) == \
+        f"[one.template.update] User [0] : TEMPLATE is locked. [{tid}]."
+    assert bob.one.fails(AUTHORIZATION, "template.update", tid, 'A="1"', 1) == \
+        f"[one.template.update] User [{bob.id}] : Not authorized to perform MANAGE TEMPLATE [{tid}]."
+    # SharedAPI::lock: "Wrong lock level specified"; a test lock of a locked object answers
+    # the time it was locked at (PoolObjectSQL::test_lock_db)
+    assert one.fails(ACTION, "template.lock", tid, 7, False) == "[one.template.lock] Wrong lock level specified"
+    locked_at = one.xml("template.info", tid).findtext("LOCK/TIME")
+    assert one.fails(ACTION, "template.lock", tid, 1, True) == f"[one.template.lock] {locked_at}"
+    # SharedAPI::unlock: only the locker (or the oneadmin group) unlocks
+    assert bob.one.fails(ACTION, "template.unlock", tid) == \
+        "[one.template.unlock] Cannot unlock: Lock is owned by another user"
+    assert one.template.unlock(tid) == tid
+
+
+def test_image_restore_of_a_non_backup_image(one):
+    # ImageManager::restore_image: "Can only restore images of type BACKUP" (ACTION)
+    iid, _ = datablock(one)
+    wait_ready(one, iid)
+    assert refused(one, pyone.OneActionException, "image.restore", iid, 1, "") == \
+        "[one.image.restore] Can only restore images of type BACKUP"
+
+
+def test_image_snapshot_calls(one):
+    # ImageManager::{delete,revert,flatten}_snapshot: type, then state, then the snapshot
+    iid, _ = datablock(one)
+    wait_ready(one, iid)
+    for m in ("snapshotdelete", "snapshotrevert", "snapshotflatten"):
+        assert one.fails(ACTION, f"image.{m}", iid, 0) == f"[one.image.{m}] Snapshot does not exist"
+    one.image.enable(iid, False)
+    assert one.fails(ACTION, "image.snapshotrevert", iid, 0) == \
+        "[one.image.snapshotrevert] Cannot revert to snapshot in state DISABLED"
+    one.image.enable(iid, True)
+    one.image.chtype(iid, "CDROM")
+    assert one.fails(ACTION, "image.snapshotdelete", iid, 0) == (
+        "[one.image.snapshotdelete] IMAGES of type KERNEL, RAMDISK, BACKUP, FILESYSTEM and "
+        "CONTEXT does not have snapshots.")
