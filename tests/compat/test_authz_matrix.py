@@ -165,6 +165,8 @@ ROWS: dict[str, Row] = {
     "one.cluster.delhost": row(deny(lambda w: (0, w.host))),
     "one.cluster.delvnet": row(deny(lambda w: (0, w.net))),
     "one.cluster.info": row(deny(lambda w: (w.cluster,))),
+    "one.cluster.optimize": row(deny(lambda w: (0,))),
+    "one.cluster.plandelete": row(deny(lambda w: (0,))),
     "one.cluster.planexecute": row(deny(lambda w: (0,))),
     "one.cluster.rename": row(deny(lambda w: (w.cluster, uniq("x")))),
     "one.cluster.update": row(deny(lambda w: (w.cluster, 'X="1"', 1))),
@@ -497,7 +499,8 @@ ROWS: dict[str, Row] = {
                                    why="pools list only what the caller may see"),
     # ------------------------------------------------------------------ zone
     "one.zone.addserver": row(deny(lambda w: (0, 'SERVER=[NAME="x", ENDPOINT="http://127.0.0.1:1/RPC2"]'))),
-    "one.zone.allocate": row(deny(lambda w: (f'NAME="{uniq("z")}"',))),
+    "one.zone.allocate": row(deny(lambda w: (f'NAME="{uniq("z")}"',), codes={ALLOCATE}),
+                             why="a standalone front-end refuses new zones to everyone"),
     "one.zone.delete": row(deny(lambda w: (0,))),
     "one.zone.delserver": row(deny(lambda w: (0, 0))),
     "one.zone.enable": row(deny(lambda w: (0, False))),

@@ -52,11 +52,14 @@ def test_acl_rules(fresh_nubod):
     one = fresh_nubod.admin()
     pool = one.xml("acl.info")
     rules = {int(r.findtext("ID")): r for r in pool.findall("ACL")}
-    assert sorted(rules) == [0, 1, 2]
+    assert sorted(rules) == [0, 1, 2, 3, 4]
     expected = {
         0: "@1 VM+IMAGE+TEMPLATE+DOCUMENT+SECGROUP+VMGROUP/* CREATE *",
         1: "* ZONE/* USE *",
         2: "* MARKETPLACE+MARKETPLACEAPP/* USE *",
+        # the default VDC: the users group may use zone 0's networks and datastores
+        3: "@1 NET/* USE #0",
+        4: "@1 DATASTORE/* USE #0",
     }
     acl = pyone.acl.OneAcl()
     for rid, text in expected.items():

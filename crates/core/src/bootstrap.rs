@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use nubo_template::{Attribute, Template};
-use nubo_types::acl::{ALL_ID, CREATE, GROUP_ID, USE};
+use nubo_types::acl::{ALL_ID, CREATE, GROUP_ID, INDIVIDUAL_ID, USE};
 use nubo_types::states::{DatastoreState, DatastoreType, DiskType, ZoneState};
 use nubo_types::{ObjectKind, Oid, Permissions, Result};
 
@@ -146,7 +146,7 @@ fn create_all(tx: &mut Tx, admin: &str, server: &str, base: &std::path::Path) ->
         hosts: BTreeSet::new(),
         datastores: BTreeSet::from([0, 1, 2]),
         vnets: BTreeSet::new(),
-        template: Template::new(),
+        template: crate::ops::cluster::new_cluster_template(),
     })?;
     tx.set_last_oid(ObjectKind::Cluster, 99);
     tx.put(datastore(0, "system", DatastoreType::System, base))?;
@@ -186,15 +186,28 @@ fn create_all(tx: &mut Tx, admin: &str, server: &str, base: &std::path::Path) ->
             USE,
         ),
     ];
-    for (id, (user, resource, rights)) in (0..).zip(rules) {
+    // The default VDC (users group, every resource of zone 0) with oned.conf's default
+    // DEFAULT_VDC_CLUSTER_{NET,DATASTORE}_ACL = "USE": users may use the networks and
+    // datastores. (DEFAULT_VDC_CLUSTER_HOST_ACL's MANAGE is left out: Nubo's users do not
+    // manage hosts.)
+    let zone0 = INDIVIDUAL_ID;
+    let default_vdc = [
+        (GROUP_ID | 1, bits(&[ObjectKind::Vnet]) | ALL_ID, USE),
+        (GROUP_ID | 1, bits(&[ObjectKind::Datastore]) | ALL_ID, USE),
+    ];
+    let everywhere = rules.into_iter().map(|rule| (rule, ALL_ID));
+    let in_zone0 = default_vdc.into_iter().map(|rule| (rule, zone0));
+    let mut last = -1;
+    for (id, ((user, resource, rights), zone)) in (0..).zip(everywhere.chain(in_zone0)) {
         tx.put(AclRule {
             id,
             user,
             resource,
             rights,
-            zone: ALL_ID,
+            zone,
         })?;
+        last = id;
     }
-    tx.set_last_oid(ObjectKind::Acl, 2);
+    tx.set_last_oid(ObjectKind::Acl, last);
     Ok(())
 }

@@ -62,7 +62,7 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
     let (core, outcome) = nubo_core::Core::open(store, core_config)
         .await
         .context("cannot start the core")?;
-    first_start::finish(&outcome, &datastore_base)?;
+    first_start::finish(&outcome, &datastore_base, &settings.data_dir)?;
     let listener = tokio::net::TcpListener::bind(&settings.xmlrpc)
         .await
         .with_context(|| format!("cannot listen on {}", settings.xmlrpc))?;

@@ -25,6 +25,15 @@ pub enum Member {
     Vnet,
 }
 
+/// A new cluster's template: OpenNebula starts every cluster with empty
+/// `RESERVED_CPU` and `RESERVED_MEM`, and clients read them.
+pub fn new_cluster_template() -> Template {
+    let mut template = Template::new();
+    template.set("RESERVED_CPU", "");
+    template.set("RESERVED_MEM", "");
+    template
+}
+
 fn cluster_for(tx: &Tx, caller: &Caller, id: Oid) -> Result<Cluster> {
     Ok((*fetch_for::<Cluster>(tx.state, caller, id, AuthOp::Admin)?).clone())
 }
@@ -44,7 +53,7 @@ impl Core {
                 hosts: BTreeSet::new(),
                 datastores: BTreeSet::new(),
                 vnets: BTreeSet::new(),
-                template: Template::new(),
+                template: new_cluster_template(),
             })?;
             Ok(id)
         })

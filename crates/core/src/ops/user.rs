@@ -216,22 +216,29 @@ impl Core {
     pub async fn user_chgrp(&self, caller: &Caller, id: Oid, gid: Oid) -> Result<Oid> {
         self.write(|tx| {
             let mut user = user_of(tx.state, caller, id, AuthOp::Manage)?;
-            if id == ONEADMIN_UID {
-                return Err(Error::internal(
-                    "Cannot change the primary group of oneadmin",
-                ));
+            if gid < 0 {
+                return Err(Error::api("Wrong group ID"));
             }
             let group = tx.state.get::<Group>(gid)?.clone();
-            authorize(tx.state, caller, group.as_ref(), AuthOp::Manage)?;
+            if id == ONEADMIN_UID {
+                return Err(Error::internal(
+                    "user [0] oneadmin cannot be moved outside of the group [0] oneadmin",
+                ));
+            }
+            authorize(tx.state, caller, group.as_ref(), AuthOp::Use)?;
             if user.gid == gid {
                 return Ok(id);
             }
             let old = user.gid;
-            user.groups.remove(&old);
-            user.groups.insert(gid);
+            // As OpenNebula: the old primary group stays a secondary one when the new
+            // group already was a secondary one; otherwise the user leaves it.
+            let leaves_old = user.groups.insert(gid);
+            if leaves_old {
+                user.groups.remove(&old);
+            }
             user.gid = gid;
             user.gname = group.name.clone();
-            if tx.state.groups.contains_key(&old) {
+            if leaves_old && tx.state.groups.contains_key(&old) {
                 let old_group = group_with(tx, old, |g| {
                     g.users.remove(&id);
                     g.admins.remove(&id);

@@ -1,39 +1,23 @@
-//! Zone operations. Nubo is one zone (0); more zones can be registered for clients that
-//! expect it, but only zone 0 is served.
+//! Zone operations. Nubo is a standalone front-end: one zone (0), which can be renamed,
+//! updated and given HA servers; new zones are refused as a non-federated oned does.
 
 use nubo_template::Template;
 use nubo_types::states::ZoneState;
 use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
 
-use super::generic::{check_name, fetch_for, parse_template};
+use super::generic::{fetch_for, parse_template};
 use crate::Core;
-use crate::auth::{Caller, authorize_create};
+use crate::auth::Caller;
 use crate::model::{Zone, ZoneServer};
 
 impl Core {
-    /// Registers a zone from a template with NAME (and ENDPOINT).
-    pub async fn zone_allocate(&self, caller: &Caller, text: &str) -> Result<Oid> {
-        let alloc = |m: String| Error::allocate(ObjectKind::Zone, m);
-        let mut template = parse_template(text).map_err(|e| alloc(e.to_string()))?;
-        let name = template
-            .get("NAME")
-            .map(str::to_string)
-            .ok_or_else(|| alloc("No NAME in template".into()))?;
-        template.remove("NAME");
-        self.write(move |tx| {
-            authorize_create(tx.state, caller, ObjectKind::Zone)?;
-            check_name::<Zone>(tx.state, &name, -1, None).map_err(|e| alloc(e.to_string()))?;
-            let id = tx.next_oid(ObjectKind::Zone);
-            tx.put(Zone {
-                id,
-                name,
-                state: ZoneState::Enabled,
-                template,
-                servers: Vec::new(),
-            })?;
-            Ok(id)
-        })
-        .await
+    /// Refuses to create a zone: as a standalone OpenNebula front-end (no federation),
+    /// Nubo serves exactly zone 0, and oned refuses new zones before anything else.
+    pub async fn zone_allocate(&self, _caller: &Caller, _text: &str) -> Result<Oid> {
+        Err(Error::allocate(
+            ObjectKind::Zone,
+            "New zones can only be created at federation master",
+        ))
     }
 
     /// Deletes a zone other than zone 0.

@@ -22,8 +22,9 @@ pub async fn call(core: &Core, object: &str, verb: &str, p: &Params) -> Option<C
         ("cluster", "deldatastore") => member(core, p, Member::Datastore, false).await,
         ("cluster", "addvnet") => member(core, p, Member::Vnet, true).await,
         ("cluster", "delvnet") => member(core, p, Member::Vnet, false).await,
-        ("cluster", "optimize" | "plandelete") => plan(core, p, true),
-        ("cluster", "planexecute") => plan(core, p, false),
+        ("cluster", "optimize") => plan(core, p, Plan::Optimize),
+        ("cluster", "planexecute") => plan(core, p, Plan::Execute),
+        ("cluster", "plandelete") => plan(core, p, Plan::Delete),
         ("clusterpool", "info") => pool0::<Cluster>(core, p, render::cluster_pool),
         _ => return None,
     })
@@ -51,16 +52,24 @@ async fn member(core: &Core, p: &Params, kind: Member, add: bool) -> CallResult 
     id(out.map_err(on(cid))?)
 }
 
-/// DRS calls: placement is event-driven, so there is never a plan to run.
-fn plan(core: &Core, p: &Params, ok: bool) -> CallResult {
+/// The DRS calls on a cluster's plan.
+enum Plan {
+    Optimize,
+    Execute,
+    Delete,
+}
+
+/// DRS calls: placement is event-driven, so a cluster never has a plan. Optimizing
+/// succeeds (there is nothing to improve); executing or deleting a plan fails as
+/// OpenNebula fails for a cluster whose plan is empty.
+fn plan(core: &Core, p: &Params, call: Plan) -> CallResult {
     let c = auth(core, p)?;
     let cid = p.int(1)?;
     core.cluster_plan_check(&c, cid).map_err(on(cid))?;
-    if ok {
-        id(cid)
-    } else {
-        Err(on(cid)(nubo_types::Error::action(format!(
-            "Cluster {cid} has no plan to execute"
-        ))))
-    }
+    let refusal = match call {
+        Plan::Optimize => return id(cid),
+        Plan::Execute => "Plan is not ready".to_string(),
+        Plan::Delete => format!("Plan for cluster {cid} does not exist"),
+    };
+    Err(on(cid)(nubo_types::Error::action(refusal)))
 }

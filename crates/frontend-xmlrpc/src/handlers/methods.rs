@@ -17,6 +17,8 @@ pub const METHODS: &[&str] = &[
     "one.cluster.delhost",
     "one.cluster.delvnet",
     "one.cluster.info",
+    "one.cluster.optimize",
+    "one.cluster.plandelete",
     "one.cluster.planexecute",
     "one.cluster.rename",
     "one.cluster.update",

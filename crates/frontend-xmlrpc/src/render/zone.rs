@@ -39,17 +39,18 @@ pub fn zone_pool(items: &[Arc<Zone>]) -> String {
     pool("ZONE_POOL", items, write)
 }
 
-/// `RAFT` status of a single-server zone: the solo leader.
+/// `RAFT` status of a standalone front-end, as oned answers it: state SOLO (0), no
+/// server id, no log.
 pub fn raft_status() -> String {
     let mut x = Xml::new();
     x.open("RAFT")
         .num("SERVER_ID", -1)
-        .num("STATE", 3)
+        .num("STATE", 0)
         .num("TERM", 0)
         .num("VOTEDFOR", -1)
         .num("COMMIT", 0)
-        .num("LOG_INDEX", 0)
-        .num("LOG_TERM", 0)
+        .num("LOG_INDEX", -1)
+        .num("LOG_TERM", -1)
         .num("FEDLOG_INDEX", -1)
         .close("RAFT");
     x.finish()

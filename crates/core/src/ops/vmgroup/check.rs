@@ -112,10 +112,8 @@ fn rules(group: &VmGroup, policy: RolePolicy) -> Result<Vec<BTreeSet<i32>>, Stri
 }
 
 /// Checks a whole group; the message says what is wrong.
+/// A group may have no roles at all, as in OpenNebula (roles can be added later).
 pub fn check_group(group: &VmGroup) -> Result<(), String> {
-    if group.roles.is_empty() {
-        return Err("A VM group needs at least one ROLE".to_string());
-    }
     if group.roles.len() > MAX_ROLES {
         return Err("Maximum number of roles in a VM Group reached".to_string());
     }
@@ -181,6 +179,8 @@ mod tests {
     #[test]
     fn groups_are_checked_as_opennebula_does() {
         let ok = [
+            "",
+            "LABEL=x",
             "ROLE=[NAME=a]",
             "ROLE=[NAME=a, POLICY=affined, HOST_AFFINED=\"1, 2\"]\nROLE=[NAME=b]\nAFFINED=\"a,b\"",
             "ROLE=[NAME=a, POLICY=ANTI_AFFINED]\nROLE=[NAME=b]\nROLE=[NAME=c]\nROLE=[NAME=d]\nANTI_AFFINED=\"a, b\"\nAFFINED=\"c , d\"",
@@ -189,7 +189,6 @@ mod tests {
             assert!(group(text).is_ok(), "{text}: {:?}", group(text).err());
         }
         let bad = [
-            ("", "at least one ROLE"),
             ("ROLE=[POLICY=AFFINED]", "Missing NAME"),
             ("ROLE=[NAME=a]\nROLE=[NAME=a]", "Role a already exists"),
             ("ROLE=[NAME=a, POLICY=SIDEWAYS]", "Wrong POLICY"),
