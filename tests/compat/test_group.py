@@ -105,7 +105,7 @@ def test_groupquota_default(one, make_user):
         one.fails(ACTION, "groupquota.update", "DATASTORE=[ID=2")
         assert one.xml("groupquota.info").find("DATASTORE_QUOTA/DATASTORE/IMAGES").text == "555"
     finally:
-        one.groupquota.update("DATASTORE=[ID=2, IMAGES=-1, SIZE=-1]")
+        one.groupquota.update("DATASTORE=[ID=2, IMAGES=-2, SIZE=-2]")
     connect(one.uri, "oneadmin:bad").fails(AUTHENTICATION, "groupquota.info")
 
 

@@ -335,7 +335,7 @@ def test_userquota_default(one, make_user):
         one.fails(ACTION, "userquota.update", "DATASTORE=[ID=2, IMAGES=1")
         assert one.xml("userquota.info").find("DATASTORE_QUOTA/DATASTORE/IMAGES").text == "777"
     finally:
-        one.userquota.update("DATASTORE=[ID=2, IMAGES=-1, SIZE=-1]")
+        one.userquota.update("DATASTORE=[ID=2, IMAGES=-2, SIZE=-2]")
 
 
 def test_userquota_bad_session(endpoint):

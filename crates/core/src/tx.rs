@@ -24,6 +24,19 @@ pub struct Tx<'a> {
     last_oids: HashMap<ObjectKind, Oid>,
     /// Objects put (Some) or deleted (None) so far, so that later steps read them.
     staged: HashMap<(ObjectKind, Oid), Staged>,
+    /// What each put or delete replaced in `staged` (None: nothing was staged), oldest
+    /// first, so that [`Tx::rollback_to`] can undo a step.
+    journal: Vec<((ObjectKind, Oid), Option<Staged>)>,
+}
+
+/// A point in a transaction to come back to when a step inside it fails
+/// ([`Tx::savepoint`], [`Tx::rollback_to`]).
+#[derive(Debug, Clone)]
+pub struct Savepoint {
+    changes: usize,
+    apply: usize,
+    journal: usize,
+    last_oids: HashMap<ObjectKind, Oid>,
 }
 
 impl std::fmt::Debug for Tx<'_> {
@@ -43,7 +56,50 @@ impl<'a> Tx<'a> {
             apply: Vec::new(),
             last_oids: HashMap::new(),
             staged: HashMap::new(),
+            journal: Vec::new(),
         }
+    }
+
+    /// Marks the current point: a step that fails after it can be undone whole with
+    /// [`Tx::rollback_to`] while the rest of the transaction goes on.
+    pub fn savepoint(&self) -> Savepoint {
+        Savepoint {
+            changes: self.changes.len(),
+            apply: self.apply.len(),
+            journal: self.journal.len(),
+            last_oids: self.last_oids.clone(),
+        }
+    }
+
+    /// Undoes every put, delete, attribute and id handed out since `mark`.
+    pub fn rollback_to(&mut self, mark: Savepoint) {
+        self.changes.truncate(mark.changes);
+        self.apply.truncate(mark.apply);
+        while self.journal.len() > mark.journal {
+            let Some((key, before)) = self.journal.pop() else {
+                break;
+            };
+            match before {
+                Some(staged) => self.staged.insert(key, staged),
+                None => self.staged.remove(&key),
+            };
+        }
+        self.last_oids = mark.last_oids;
+    }
+
+    /// Runs `step`; when it fails, undoes what it staged and returns its error.
+    pub fn attempt<R>(&mut self, step: impl FnOnce(&mut Self) -> Result<R>) -> Result<R> {
+        let mark = self.savepoint();
+        let out = step(self);
+        if out.is_err() {
+            self.rollback_to(mark);
+        }
+        out
+    }
+
+    fn stage(&mut self, key: (ObjectKind, Oid), value: Staged) {
+        let before = self.staged.insert(key, value);
+        self.journal.push((key, before));
     }
 
     /// The object `id` of kind `T` as this transaction sees it: staged puts and deletes
@@ -70,7 +126,7 @@ impl<'a> Tx<'a> {
             .map_err(|e| Error::internal(format!("cannot encode {}: {e}", T::KIND.acl_name())))?;
         let id = obj.oid();
         let obj = Arc::new(obj);
-        self.staged.insert(
+        self.stage(
             (T::KIND, id),
             Some(obj.clone() as Arc<dyn Any + Send + Sync>),
         );
@@ -90,7 +146,7 @@ impl<'a> Tx<'a> {
 
     /// Stages the deletion of object `id` of kind `T`.
     pub fn delete<T: PoolObject>(&mut self, id: Oid) {
-        self.staged.insert((T::KIND, id), None);
+        self.stage((T::KIND, id), None);
         self.changes.push(Change::Delete {
             kind: T::KIND,
             oid: id,
@@ -150,5 +206,43 @@ impl<'a> Tx<'a> {
             }));
         }
         (changes, apply)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Zone;
+
+    fn zone(id: Oid, name: &str) -> Zone {
+        Zone {
+            id,
+            name: name.into(),
+            state: nubo_types::states::ZoneState::Enabled,
+            template: nubo_template::Template::default(),
+            servers: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_failed_step_leaves_nothing_staged() {
+        let state = State::default();
+        let mut tx = Tx::new(&state);
+        tx.put(zone(1, "kept")).expect("put");
+        let out: Result<()> = tx.attempt(|tx| {
+            tx.put(zone(1, "changed"))?;
+            tx.put(zone(2, "new"))?;
+            tx.delete::<Zone>(1);
+            let _ = tx.next_oid(ObjectKind::Zone);
+            Err(Error::action("refused"))
+        });
+        assert!(out.is_err());
+        assert_eq!(tx.get::<Zone>(1).expect("still staged").name, "kept");
+        assert!(tx.get::<Zone>(2).is_err(), "the new object is gone");
+        let ok = tx.attempt(|tx| tx.put(zone(3, "after")));
+        assert!(ok.is_ok());
+        let (changes, apply) = tx.finish();
+        assert_eq!(changes.len(), 2, "the first put and the last: {changes:?}");
+        assert_eq!(apply.len(), 2);
     }
 }

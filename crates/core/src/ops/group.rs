@@ -209,7 +209,7 @@ impl Core {
         let template = parse_quota_template(text)?;
         self.write(move |tx| {
             let mut quotas = tx.state.default_group_quotas.clone();
-            apply_quota_template(&mut quotas, &template)?;
+            crate::ops::quota::apply_default_quota_template(&mut quotas, &template)?;
             let stored = quotas.clone();
             tx.set_attribute(ATTR_DEFAULT_GROUP_QUOTAS, &quotas, move |s| {
                 s.default_group_quotas = stored;

@@ -4,6 +4,7 @@
 //! overflow is refused, never wrapped.
 
 use nubo_template::Template;
+use nubo_types::states::{LcmState, VmState};
 use nubo_types::{Error, Oid, Result};
 
 use crate::model::{Amount, NotAnAmount, QuotaKind, Quotas};
@@ -46,6 +47,86 @@ pub fn apply_quota_template(quotas: &mut Quotas, template: &Template) -> Result<
     Ok(())
 }
 
+/// Applies a default quota template (`one.user.defaultquotaupdate`,
+/// `one.group.defaultquotaupdate`) onto `defaults`, as OpenNebula 7.4 sets default quotas:
+/// each vector replaces every limit of its entry, a metric left out is -2 (unlimited), -1
+/// (the default of a default) is refused with OpenNebula's message, and an entry whose
+/// limits are all unlimited is dropped.
+pub fn apply_default_quota_template(defaults: &mut Quotas, template: &Template) -> Result<()> {
+    let vm_vectors = template.vectors(QuotaKind::Vm.name()).count();
+    if vm_vectors > 1 {
+        return Err(Error::action("Only one default VM quota can be defined"));
+    }
+    if let Some(vector) = template.vectors(QuotaKind::Vm.name()).next()
+        && vector
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("CLUSTER_IDS"))
+    {
+        return Err(Error::action(
+            "CLUSTER_IDS attribute is not allowed for default VM quota",
+        ));
+    }
+    for kind in QuotaKind::ALL {
+        for vector in template.vectors(kind.name()) {
+            let lookup = |key: &str| {
+                vector
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(key))
+                    .map(|(_, v)| v.trim())
+            };
+            let id = if kind.has_id() {
+                let text = lookup("ID")
+                    .ok_or_else(|| Error::api(format!("{} quota needs an ID", kind.name())))?;
+                text.parse::<Oid>().map_err(|_| {
+                    Error::api(format!("Invalid ID \"{text}\" in {} quota", kind.name()))
+                })?
+            } else {
+                -1
+            };
+            let mut limits = std::collections::BTreeMap::new();
+            for field in kind.limits() {
+                let value = match lookup(field) {
+                    None => Amount::UNLIMITED,
+                    Some(text) => Amount::parse_limit(field, text).map_err(|e| {
+                        Error::api(format!("Invalid limit in {} quota: {e}", kind.name()))
+                    })?,
+                };
+                if value == Amount::DEFAULT_LIMIT {
+                    return Err(Error::action(negative_limits(kind, vector)));
+                }
+                limits.insert((*field).to_string(), value);
+            }
+            if limits.values().all(|v| *v == Amount::UNLIMITED) {
+                if let Some(entries) = defaults.entries.get_mut(&kind) {
+                    entries.remove(&id);
+                }
+            } else {
+                defaults.entry_mut(kind, id).limits = limits;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// OpenNebula's refusal of a quota vector: `Negative limits or bad format in quota VM =
+/// [ CPU=-1,VMS=2 ]` (the vector's pairs by name, as oned writes a vector).
+fn negative_limits(kind: QuotaKind, vector: &[(String, String)]) -> String {
+    let mut pairs: Vec<(String, &str)> = vector
+        .iter()
+        .map(|(k, v)| (k.to_ascii_uppercase(), v.trim()))
+        .collect();
+    pairs.sort();
+    let text = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    format!(
+        "Negative limits or bad format in quota {} = [ {text} ]",
+        kind.name()
+    )
+}
+
 /// A quota amount given as an [`Amount`] or as a whole count or size in a float (`1.0`,
 /// `-1.0`, `2048.0`).
 pub trait QuotaDelta: Copy {
@@ -65,6 +146,35 @@ impl QuotaDelta for f64 {
     }
 }
 
+/// Whether a VM in this phase holds its running quota (RUNNING_VMS, RUNNING_CPU,
+/// RUNNING_MEMORY), as OpenNebula 7.4 counts it (`VirtualMachine::is_running_quota`): from
+/// allocation while PENDING, HOLD or CLONING, and while ACTIVE, except in the changes
+/// made to a VM that is powered off, suspended, stopped or undeployed. A VM that is
+/// STOPPED, SUSPENDED, POWEROFF, UNDEPLOYED or DONE does not hold it.
+pub fn holds_running_quota(state: VmState, lcm: LcmState) -> bool {
+    match state {
+        VmState::Pending | VmState::Hold | VmState::Cloning | VmState::CloningFailure => true,
+        VmState::Active => !matches!(
+            lcm,
+            LcmState::HotplugSaveasPoweroff
+                | LcmState::HotplugSaveasSuspended
+                | LcmState::DiskSnapshotPoweroff
+                | LcmState::DiskSnapshotRevertPoweroff
+                | LcmState::DiskSnapshotDeletePoweroff
+                | LcmState::DiskSnapshotSuspended
+                | LcmState::DiskSnapshotDeleteSuspended
+                | LcmState::DiskResizePoweroff
+                | LcmState::DiskResizeUndeployed
+                | LcmState::HotplugNicPoweroff
+                | LcmState::HotplugSaveasUndeployed
+                | LcmState::HotplugSaveasStopped
+                | LcmState::HotplugPrologPoweroff
+                | LcmState::HotplugEpilogPoweroff
+        ),
+        _ => false,
+    }
+}
+
 /// Charges `amounts` (field, delta) to `quotas`[`kind`][`id`], checking limits unless the
 /// delta is a release. `defaults` supplies limits of -1. Fails with a message naming the
 /// exceeded limit, or saying the usage would overflow; a release never takes usage below
@@ -76,6 +186,20 @@ pub fn charge<D: QuotaDelta>(
     id: Oid,
     amounts: &[(&str, D)],
     owner: &str,
+) -> Result<()> {
+    charge_as(quotas, defaults, kind, id, amounts, owner, true)
+}
+
+/// [`charge`], checking the limits only with `check` (OpenNebula adds usage unchecked
+/// where the VM's life cycle takes it back, as in a terminate from POWEROFF).
+fn charge_as<D: QuotaDelta>(
+    quotas: &mut Quotas,
+    defaults: &Quotas,
+    kind: QuotaKind,
+    id: Oid,
+    amounts: &[(&str, D)],
+    owner: &str,
+    check: bool,
 ) -> Result<()> {
     let default_entry = defaults.entry(kind, id).cloned().unwrap_or_default();
     let entry = quotas.entry_mut(kind, id);
@@ -93,7 +217,7 @@ pub fn charge<D: QuotaDelta>(
         if limit == Amount::DEFAULT_LIMIT {
             limit = default_entry.limit_amount(field);
         }
-        if delta > Amount::ZERO && limit.is_limit() && used > limit {
+        if check && delta > Amount::ZERO && limit.is_limit() && used > limit {
             return Err(Error::Quota {
                 message: format!(
                     "{owner} quota exceeded: limit of {} reached for {field} in {} [{id}].",
@@ -120,6 +244,31 @@ pub fn charge_owners<D: QuotaDelta>(
     id: Oid,
     amounts: &[(&str, D)],
 ) -> Result<()> {
+    charge_owners_as(tx, (uid, gid), kind, id, amounts, true)
+}
+
+/// [`charge_owners`] without checking the limits: for usage the life cycle adds back on
+/// its own (a VM found running again, a terminate from POWEROFF), which OpenNebula never
+/// refuses. An overflow is still refused.
+pub fn add_owners<D: QuotaDelta>(
+    tx: &mut crate::tx::Tx,
+    uid: Oid,
+    gid: Oid,
+    kind: QuotaKind,
+    id: Oid,
+    amounts: &[(&str, D)],
+) -> Result<()> {
+    charge_owners_as(tx, (uid, gid), kind, id, amounts, false)
+}
+
+fn charge_owners_as<D: QuotaDelta>(
+    tx: &mut crate::tx::Tx,
+    (uid, gid): (Oid, Oid),
+    kind: QuotaKind,
+    id: Oid,
+    amounts: &[(&str, D)],
+    check: bool,
+) -> Result<()> {
     use crate::model::{Group, User};
     use nubo_types::{ONEADMIN_GID, ONEADMIN_UID};
     if uid != ONEADMIN_UID
@@ -127,13 +276,14 @@ pub fn charge_owners<D: QuotaDelta>(
     {
         let mut user = (*user).clone();
         let defaults = &tx.state.default_user_quotas;
-        charge(
+        charge_as(
             &mut user.quotas,
             defaults,
             kind,
             id,
             amounts,
             &format!("User [{uid}]"),
+            check,
         )?;
         tx.put(user)?;
     }
@@ -142,13 +292,14 @@ pub fn charge_owners<D: QuotaDelta>(
     {
         let mut group = (*group).clone();
         let defaults = &tx.state.default_group_quotas;
-        charge(
+        charge_as(
             &mut group.quotas,
             defaults,
             kind,
             id,
             amounts,
             &format!("Group [{gid}]"),
+            check,
         )?;
         tx.put(group)?;
     }

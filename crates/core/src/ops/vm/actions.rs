@@ -45,8 +45,11 @@ fn transition(
     at: Option<Placement>,
 ) -> Result<Followup> {
     let mut vm = (*fetch_for::<Vm>(tx.state, who, id, op)?).clone();
-    let follow =
-        apply_event(tx, Some(who), &mut vm, event, at).map_err(|_| wrong_state(what, &vm))?;
+    let follow = apply_event(tx, Some(who), &mut vm, event, at).map_err(|e| match e {
+        // A resume over the running quotas: an ACTION error with the quota's message.
+        Error::Quota { message } => Error::action(message),
+        _ => wrong_state(what, &vm),
+    })?;
     tx.put(vm)?;
     Ok(follow)
 }

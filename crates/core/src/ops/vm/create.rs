@@ -249,6 +249,18 @@ pub(crate) fn create_vm(
         -1,
         &vm_quota(&vm),
     )?;
+    // A PENDING or HOLD VM holds its running quota from the start, as in OpenNebula 7.4:
+    // one over the limit is refused now rather than left waiting for a host.
+    if crate::ops::quota::holds_running_quota(vm.state, vm.lcm_state) {
+        charge_owners(
+            tx,
+            caller.uid,
+            caller.gid,
+            QuotaKind::Vm,
+            -1,
+            &super::transition::running_amounts(&vm),
+        )?;
+    }
     tx.put(vm)?;
     Ok((
         id,

@@ -3,7 +3,7 @@
 //! history records, quotas) and lists what must happen after the commit (driver operations
 //! to start, the scheduler to wake).
 
-use nubo_lifecycle::{DriverOp, Effect, Event, Origin, Transition};
+use nubo_lifecycle::{DriverOp, Effect, Event, Origin, Transition, UserAction};
 use nubo_types::states::{LcmState, VmState};
 use nubo_types::{Error, Oid, Result};
 
@@ -11,7 +11,7 @@ use super::create::vm_quota;
 use crate::auth::Caller;
 use crate::model::{Amount, Datastore, History, Host, QuotaKind, Vm, VmOrigin};
 use crate::now;
-use crate::ops::quota::charge_owners;
+use crate::ops::quota::{add_owners, charge_owners, holds_running_quota};
 use crate::tx::Tx;
 
 /// A driver operation to start once the transition is committed.
@@ -123,15 +123,25 @@ fn share(tx: &mut Tx, hid: Oid, vm: &Vm, sign: i64) -> Result<()> {
     tx.put(host)
 }
 
-/// Takes (`take`) or releases the running quotas of a VM.
-fn running_quota(tx: &mut Tx, vm: &Vm, take: bool) -> Result<()> {
-    let amounts = [
+/// The running quota amounts of a VM: RUNNING_VMS, RUNNING_CPU, RUNNING_MEMORY.
+pub(crate) fn running_amounts(vm: &Vm) -> [(&'static str, Amount); 3] {
+    [
         ("RUNNING_VMS", Amount::ONE),
         ("RUNNING_CPU", vm.cpu.amount()),
         ("RUNNING_MEMORY", Amount::saturating_units(vm.memory_mb)),
     ]
-    .map(|(k, v)| (k, if take { v } else { v.released() }));
-    charge_owners(tx, vm.meta.uid, vm.meta.gid, QuotaKind::Vm, -1, &amounts)
+}
+
+/// Takes (`take`) or releases the running quotas of a VM; a take is checked against the
+/// limits only with `check`.
+fn running_quota(tx: &mut Tx, vm: &Vm, take: bool, check: bool) -> Result<()> {
+    let amounts = running_amounts(vm).map(|(k, v)| (k, if take { v } else { v.released() }));
+    let (uid, gid) = (vm.meta.uid, vm.meta.gid);
+    if check {
+        charge_owners(tx, uid, gid, QuotaKind::Vm, -1, &amounts)
+    } else {
+        add_owners(tx, uid, gid, QuotaKind::Vm, -1, &amounts)
+    }
 }
 
 /// Moves every quota a VM holds (VM, running, NETWORK leases, IMAGE) from its owner to
@@ -144,16 +154,16 @@ pub(crate) fn move_quota(tx: &mut Tx, id: Oid, uid: Oid, gid: Oid) -> Result<()>
     let amounts = vm_quota(&vm);
     let released = amounts.map(|(k, v)| (k, v.released()));
     charge_owners(tx, vm.meta.uid, vm.meta.gid, QuotaKind::Vm, -1, &released)?;
-    let running = vm.host_id().is_some();
+    let running = holds_running_quota(vm.state, vm.lcm_state);
     if running {
-        running_quota(tx, &vm, false)?;
+        running_quota(tx, &vm, false, false)?;
     }
     super::resources::move_quota(tx, &vm, uid, gid)?;
     vm.meta.uid = uid;
     vm.meta.gid = gid;
     charge_owners(tx, uid, gid, QuotaKind::Vm, -1, &amounts)?;
     if running {
-        running_quota(tx, &vm, true)?;
+        running_quota(tx, &vm, true, true)?;
     }
     Ok(())
 }
@@ -191,8 +201,6 @@ fn open_history(tx: &mut Tx, vm: &mut Vm, at: Placement) -> Result<()> {
     );
     if migrating {
         vm.migrating_from = vm.current().cloned();
-    } else {
-        running_quota(tx, vm, true)?;
     }
     super::create::set_system(&mut vm.template, "TM_MAD_SYSTEM", record.tm_mad.clone());
     vm.history.push(record);
@@ -208,7 +216,6 @@ fn leave_host(tx: &mut Tx, vm: &mut Vm) -> Result<()> {
         h.etime = t;
         h.eetime = t;
     }
-    running_quota(tx, vm, false)?;
     share(tx, hid, vm, -1)
 }
 
@@ -282,8 +289,25 @@ fn stamp_times(vm: &mut Vm, to: (VmState, LcmState)) {
 }
 
 /// Applies `event` to `vm` (changed in place; the caller puts it). `who` is recorded on
-/// the history record; `at` is where a deploy or migration goes.
+/// the history record; `at` is where a deploy or migration goes. All or nothing: when the
+/// event fails (a quota, a host's share), what it staged on other objects (quotas, hosts,
+/// history) is undone, so a caller that drops the error and goes on leaks nothing.
 pub(crate) fn apply_event(
+    tx: &mut Tx,
+    who: Option<&Caller>,
+    vm: &mut Vm,
+    event: Event,
+    at: Option<Placement>,
+) -> Result<Followup> {
+    let before = vm.clone();
+    let out = tx.attempt(|tx| apply_event_staged(tx, who, vm, event, at));
+    if out.is_err() {
+        *vm = before;
+    }
+    out
+}
+
+fn apply_event_staged(
     tx: &mut Tx,
     who: Option<&Caller>,
     vm: &mut Vm,
@@ -296,6 +320,15 @@ pub(crate) fn apply_event(
         action,
         effects,
     } = nubo_lifecycle::next(phase, event).map_err(|e| Error::action(e.to_string()))?;
+    // Running quotas follow the phase, as OpenNebula 7.4 counts them; a resume or a deploy
+    // of a stopped or undeployed VM asks for them (and may be refused), the other steps of
+    // the life cycle take them back unchecked.
+    let held = holds_running_quota(phase.0, phase.1);
+    let holds = holds_running_quota(to.0, to.1);
+    if held != holds {
+        let asked = matches!(event, Event::Action(UserAction::Resume) | Event::Deploy(_));
+        running_quota(tx, vm, holds, holds && asked)?;
+    }
     let mut follow = Followup::default();
     if to != phase {
         vm.prev_state = vm.state;

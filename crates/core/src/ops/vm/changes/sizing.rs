@@ -21,8 +21,10 @@ pub(super) fn set_capacity(
     let cpu_amount = Amount::from_hundredths(d_cpu);
     let mem_amount = Amount::saturating_units(d_mem);
     let mut amounts = vec![("CPU", cpu_amount), ("MEMORY", mem_amount)];
-    if let Some(hid) = vm.host_id() {
+    if crate::ops::quota::holds_running_quota(vm.state, vm.lcm_state) {
         amounts.extend([("RUNNING_CPU", cpu_amount), ("RUNNING_MEMORY", mem_amount)]);
+    }
+    if let Some(hid) = vm.host_id() {
         let mut host = (*tx.get::<Host>(hid)?).clone();
         let d_mem_kb = d_mem.saturating_mul(1024);
         if enforce && !host.share.has_room(d_cpu, d_mem_kb) {

@@ -1,0 +1,221 @@
+"""Quotas as OpenNebula 7.4 counts them: default quotas (left-out metrics unlimited, -1
+refused), running quotas held from allocation by PENDING and HOLD VMs (so a VM over the
+limit is refused at once), released and asked for again by poweroff, stop, undeploy,
+suspend and resume, nothing leaked by placements, and the same usage after a restart."""
+
+import time
+
+import pytest
+
+from onehelpers import ACTION, AUTHORIZATION, uniq, wait_for
+from test_vm import (ACTIVE, DONE, HOLD, PENDING, POWEROFF, RUNNING, STOPPED, SUSPENDED,
+                     UNDEPLOYED, host, wait_state)
+
+VM_METRICS = ["CPU", "MEMORY", "PCI_DEV", "PCI_NIC", "RUNNING_CPU", "RUNNING_MEMORY",
+              "RUNNING_PCI_DEV", "RUNNING_PCI_NIC", "RUNNING_VMS", "SYSTEM_DISK_SIZE", "VMS"]
+
+
+@pytest.fixture(scope="module")
+def hid(nubod):
+    return host(nubod.admin())
+
+
+def vm_text(hid, cpu="0.5", memory=128):
+    return (f'NAME="{uniq("q")}"\nCPU="{cpu}"\nMEMORY="{memory}"\n'
+            f'SCHED_REQUIREMENTS="ID = {hid}"')
+
+
+def usage(one, uid, tag="user"):
+    q = one.xml(f"{tag}.info", uid).find("VM_QUOTA/VM")
+    if q is None:
+        return {}
+    return {m: float(q.findtext(m + "_USED")) for m in ("VMS", "RUNNING_VMS", "RUNNING_CPU",
+                                                         "RUNNING_MEMORY")}
+
+
+def running(one, uid, tag="user"):
+    return usage(one, uid, tag).get("RUNNING_VMS", 0.0)
+
+
+# ---------------------------------------------------------------- default quotas
+
+@pytest.mark.parametrize("tag", ["userquota", "groupquota"])
+def test_default_quota_left_out_metrics_are_unlimited(one, tag):
+    out = one.xml(f"{tag}.update", "VM=[VMS=5, CPU=2.5]")
+    try:
+        vm = one.xml(f"{tag}.info").find("VM_QUOTA/VM")
+        got = {m: vm.findtext(m) for m in VM_METRICS}
+        assert got["VMS"] == "5" and got["CPU"] == "2.5", got
+        assert all(got[m] == "-2" for m in VM_METRICS if m not in ("VMS", "CPU")), got
+        assert out.findtext("VM_QUOTA/VM/VMS") == "5" and out.findtext("VM_QUOTA/VM/MEMORY") == "-2"
+        # a second update sets every metric again: CPU, left out now, is unlimited
+        getattr(one, tag).update("VM=[VMS=4]")
+        vm = one.xml(f"{tag}.info").find("VM_QUOTA/VM")
+        assert vm.findtext("VMS") == "4" and vm.findtext("CPU") == "-2"
+        # datastore defaults: SIZE left out is unlimited
+        getattr(one, tag).update("DATASTORE=[ID=1, IMAGES=3]")
+        ds = one.xml(f"{tag}.info").find("DATASTORE_QUOTA/DATASTORE")
+        assert ds.findtext("IMAGES") == "3" and ds.findtext("SIZE") == "-2"
+    finally:
+        getattr(one, tag).update("VM=[VMS=-2]")
+        getattr(one, tag).update("DATASTORE=[ID=1, IMAGES=-2]")
+    # all unlimited: the entries are gone, as oned drops them
+    assert one.xml(f"{tag}.info").find("VM_QUOTA/VM") is None
+    assert one.xml(f"{tag}.info").find("DATASTORE_QUOTA/DATASTORE") is None
+
+
+@pytest.mark.parametrize("tag", ["userquota", "groupquota"])
+def test_default_quota_refuses_minus_one(one, tag):
+    msg = one.fails(ACTION, f"{tag}.update", "VM=[VMS=-1, CPU=2]")
+    assert "Negative limits or bad format in quota VM = [ CPU=2,VMS=-1 ]" in msg, msg
+    msg = one.fails(ACTION, f"{tag}.update", "DATASTORE=[ID=1, SIZE=-1]")
+    assert "Negative limits or bad format in quota DATASTORE = [ ID=1,SIZE=-1 ]" in msg, msg
+    msg = one.fails(ACTION, f"{tag}.update", "VM=[VMS=1]\nVM=[CPU=1]")
+    assert "Only one default VM quota can be defined" in msg, msg
+    msg = one.fails(ACTION, f"{tag}.update", "VM=[VMS=1, CLUSTER_IDS=0]")
+    assert "CLUSTER_IDS attribute is not allowed for default VM quota" in msg, msg
+    assert one.xml(f"{tag}.info").find("VM_QUOTA/VM") is None, "nothing was set"
+
+
+def test_default_running_quota_applies_to_users(one, make_user, hid):
+    u = make_user()
+    one.userquota.update("VM=[RUNNING_VMS=1]")
+    try:
+        u.one.vm.allocate(vm_text(hid), True)
+        msg = u.one.fails(AUTHORIZATION, "vm.allocate", vm_text(hid), True)
+        assert "RUNNING_VMS" in msg, msg
+    finally:
+        one.userquota.update("VM=[RUNNING_VMS=-2]")
+
+
+# ---------------------------------------------------------------- running quotas
+
+def test_pending_and_hold_vms_hold_running_quota(one, make_user):
+    u = make_user()
+    one.user.quota(u.id, "VM=[RUNNING_VMS=2]")
+    held = u.one.vm.allocate(vm_text(999999, "0.25", 64), True)
+    assert one.vm.info(held).STATE == HOLD
+    assert usage(one, u.id) == {"VMS": 1, "RUNNING_VMS": 1, "RUNNING_CPU": 0.25,
+                                "RUNNING_MEMORY": 64}
+    waiting = u.one.vm.allocate(vm_text(999999, "0.5", 128), False)
+    assert one.vm.info(waiting).STATE == PENDING
+    assert usage(one, u.id)["RUNNING_VMS"] == 2 and usage(one, u.id)["RUNNING_CPU"] == 0.75
+    # the third is refused at once, by the user's limit, naming it
+    msg = u.one.fails(AUTHORIZATION, "vm.allocate", vm_text(999999), False)
+    assert "RUNNING_VMS" in msg and "User [" in msg, msg
+    # so is an instantiate
+    tid = one.template.allocate(vm_text(999999))
+    one.template.chmod(tid, -1, -1, -1, -1, 1, -1, -1, -1, -1)
+    u.one.fails(AUTHORIZATION, "template.instantiate", tid, "", False, "", False)
+    assert usage(one, u.id)["RUNNING_VMS"] == 2 and usage(one, u.id)["VMS"] == 2
+    # release keeps it (HOLD -> PENDING), terminate gives it back
+    u.one.vm.action("release", held)
+    assert running(one, u.id) == 2
+    for vid in (held, waiting):
+        u.one.vm.action("terminate-hard", vid)
+        wait_state(one, vid, DONE)
+    assert usage(one, u.id) == {"VMS": 0, "RUNNING_VMS": 0, "RUNNING_CPU": 0, "RUNNING_MEMORY": 0}
+    one.template.delete(tid, False)
+
+
+def test_group_running_quota_refuses_without_leaking_user_usage(one, make_user, hid):
+    gid = one.group.allocate(uniq("qg"))
+    u = make_user(groups=[gid])
+    one.group.quota(gid, "VM=[RUNNING_VMS=1]")
+    one.user.quota(u.id, "VM=[RUNNING_VMS=5]")
+    vid = u.one.vm.allocate(vm_text(hid), False)
+    wait_state(one, vid, ACTIVE, RUNNING)
+    msg = u.one.fails(AUTHORIZATION, "vm.allocate", vm_text(hid), False)
+    assert f"Group [{gid}]" in msg and "RUNNING_VMS" in msg, msg
+    assert running(one, u.id) == 1 and running(one, gid, "group") == 1
+    u.one.vm.action("terminate-hard", vid)
+    wait_state(one, vid, DONE)
+    assert running(one, u.id) == 0 and running(one, gid, "group") == 0
+
+
+def test_scheduler_rounds_leak_nothing(one, make_user, hid):
+    """A placed VM and one that fits nowhere: over many scheduler rounds the running usage
+    stays exactly the number of VMs, even once the limit is lowered below it."""
+    u = make_user()
+    one.user.quota(u.id, "VM=[RUNNING_VMS=3]")
+    placed = u.one.vm.allocate(vm_text(hid), False)
+    wait_state(one, placed, ACTIVE, RUNNING)
+    stuck = u.one.vm.allocate(vm_text(hid, memory=64 * 1024 * 1024), False)
+    assert running(one, u.id) == 2
+    one.user.quota(u.id, "VM=[RUNNING_VMS=1]")
+    seen = set()
+    for _ in range(12):
+        seen.add(running(one, u.id))
+        time.sleep(0.5)
+    assert seen == {2}, seen
+    assert one.vm.info(stuck).STATE == PENDING
+    one.user.quota(u.id, "VM=[RUNNING_VMS=3]")
+    for vid in (placed, stuck):
+        u.one.vm.action("terminate-hard", vid)
+        wait_state(one, vid, DONE)
+    assert running(one, u.id) == 0
+
+
+@pytest.mark.parametrize("action,settled", [
+    ("poweroff-hard", (POWEROFF, None)),
+    ("stop", (STOPPED, None)),
+    ("undeploy-hard", (UNDEPLOYED, None)),
+    ("suspend", (SUSPENDED, None)),
+])
+def test_leaving_releases_and_resume_asks_again(one, make_user, hid, action, settled):
+    u = make_user()
+    one.user.quota(u.id, "VM=[RUNNING_VMS=1]")
+    vid = u.one.vm.allocate(vm_text(hid), False)
+    wait_state(one, vid, ACTIVE, RUNNING)
+    assert running(one, u.id) == 1
+    u.one.vm.action(action, vid)
+    wait_state(one, vid, *settled)
+    q = usage(one, u.id)
+    assert q["RUNNING_VMS"] == 0 and q["RUNNING_CPU"] == 0 and q["VMS"] == 1, q
+    # another VM takes the running quota; the resume is refused (ACTION, the quota's words)
+    other = u.one.vm.allocate(vm_text(999999), True)
+    msg = u.one.fails(ACTION, "vm.action", "resume", vid)
+    assert "RUNNING_VMS" in msg, msg
+    assert one.vm.info(vid).STATE == settled[0] and running(one, u.id) == 1
+    u.one.vm.action("terminate-hard", other)
+    wait_state(one, other, DONE)
+    u.one.vm.action("resume", vid)
+    assert running(one, u.id) == 1
+    wait_state(one, vid, ACTIVE, RUNNING)
+    assert running(one, u.id) == 1
+    # terminate from the powered-off state takes nothing it does not give back
+    u.one.vm.action("poweroff-hard", vid)
+    wait_state(one, vid, POWEROFF)
+    u.one.vm.action("terminate-hard", vid)
+    wait_state(one, vid, DONE)
+    assert usage(one, u.id) == {"VMS": 0, "RUNNING_VMS": 0, "RUNNING_CPU": 0, "RUNNING_MEMORY": 0}
+
+
+# ---------------------------------------------------------------- restart
+
+def test_usage_is_the_same_after_a_restart(fresh_nubod):
+    one = fresh_nubod.admin()
+    hid = host(one)
+    uid = one.user.allocate(uniq("r"), "pw", "core")
+    one.user.quota(uid, "VM=[RUNNING_VMS=3]")
+    one.user.chgrp(uid, 1)
+    placed = one.vm.allocate(vm_text(hid), False)
+    one.vm.chown(placed, uid, -1)
+    held = one.vm.allocate(vm_text(999999), True)
+    one.vm.chown(held, uid, -1)
+    wait_state(one, placed, ACTIVE, RUNNING)
+    off = one.vm.allocate(vm_text(hid), False)
+    one.vm.chown(off, uid, -1)
+    wait_state(one, off, ACTIVE, RUNNING)
+    one.vm.action("poweroff-hard", off)
+    wait_state(one, off, POWEROFF)
+    before = usage(one, uid)
+    assert before["RUNNING_VMS"] == 2 and before["VMS"] == 3, before
+    fresh_nubod.kill()
+    fresh_nubod.restart()
+    one = fresh_nubod.admin()
+    wait_for(lambda: one.vm.info(placed).LCM_STATE == RUNNING, what="VM running again")
+    assert usage(one, uid) == before
+    one.vm.action("resume", off)
+    wait_state(one, off, ACTIVE, RUNNING)
+    assert usage(one, uid)["RUNNING_VMS"] == 3
