@@ -144,3 +144,25 @@ def test_image_snapshot_calls(one):
     assert one.fails(ACTION, "image.snapshotdelete", iid, 0) == (
         "[one.image.snapshotdelete] IMAGES of type KERNEL, RAMDISK, BACKUP, FILESYSTEM and "
         "CONTEXT does not have snapshots.")
+
+
+def test_refused_deletes_and_rules(one):
+    # SharedAPI::delete_object: "Cannot delete <object>. <reason>"; SecurityGroupAPI::drop
+    assert one.fails(ACTION, "secgroup.delete", 0) == (
+        "[one.secgroup.delete] Cannot delete security group. "
+        "The default security group (ID 0) cannot be deleted.")
+    # AclManager::del_rule (INTERNAL)
+    assert one.fails(INTERNAL, "acl.delrule", 99999) == "[one.acl.delrule] Rule 99999 does not exist"
+
+
+def test_image_allocate_refusals(one):
+    # Image::insert and ImagePool::allocate, in ALLOCATE's "Error allocating a new image. "
+    assert one.fails(ALLOCATE, "image.allocate",
+                     f'NAME="{uniq("i")}"\nPATH="/tmp/x"\nSOURCE="/tmp/y"\nSIZE="1"', 1) == (
+        "[one.image.allocate] Error allocating a new image. PATH and SOURCE cannot be both set.")
+    assert one.fails(ALLOCATE, "image.allocate", f'NAME="{uniq("i")}"\nTYPE="CDROM"', 1) == (
+        "[one.image.allocate] Error allocating a new image. No PATH nor SOURCE in template.")
+    assert one.fails(ALLOCATE, "image.allocate",
+                     f'NAME="{uniq("i")}"\nTYPE="DATABLOCK"\nSIZE="1"', 2) == (
+        "[one.image.allocate] Error allocating a new image. Only IMAGES of type KERNEL, "
+        "RAMDISK and CONTEXT can be registered in a FILE_DS datastore")

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use nubo_types::acl::{INDIVIDUAL_ID, parse_hex, validate};
+use nubo_types::acl::{INDIVIDUAL_ID, format_rule, parse_hex, validate};
 use nubo_types::{Error, ObjectKind, Oid, Result};
 
 use crate::Core;
@@ -47,13 +47,16 @@ impl Core {
         } else {
             spec(zone, "zone")?
         };
+        // AclManager::add_rule's wording: "Rule <text> is malformed: <why>", "Rule <text>
+        // already exists" (INTERNAL).
+        let text = format_rule(user, resource, rights, zone);
         validate(user, resource, rights, zone)
-            .map_err(|e| Error::internal(format!("Error adding rule. {e}")))?;
+            .map_err(|e| Error::internal(format!("Rule {text} is malformed: {e}")))?;
         self.write(move |tx| {
             if tx.state.acls.values().any(|r| {
                 r.user == user && r.resource == resource && r.rights == rights && r.zone == zone
             }) {
-                return Err(Error::internal("Error adding rule. Rule already exists"));
+                return Err(Error::internal(format!("Rule {text} already exists")));
             }
             let id = tx.next_oid(ObjectKind::Acl);
             tx.put(AclRule {
@@ -73,9 +76,8 @@ impl Core {
         require_admin(caller, "MANAGE")?;
         self.write(|tx| {
             if !tx.state.acls.contains_key(&id) {
-                return Err(Error::internal(format!(
-                    "Error deleting rule: ACL rule {id} does not exist"
-                )));
+                // AclManager::del_rule's wording.
+                return Err(Error::internal(format!("Rule {id} does not exist")));
             }
             tx.delete::<AclRule>(id);
             Ok(id)

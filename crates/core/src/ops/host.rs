@@ -60,10 +60,10 @@ impl Core {
         self.write(|tx| {
             let host = fetch_for::<Host>(tx.state, caller, id, AuthOp::Admin)?;
             if !host.vms.is_empty() {
-                return Err(Error::action(format!(
-                    "Can not remove a host with running VMs: host {id} has {}",
-                    host.vms.len()
-                )));
+                // HostAPI::drop, in SharedAPI::delete_object's "Cannot delete <object>. "
+                return Err(Error::action(
+                    "Cannot delete host. Can not remove a host with running VMs",
+                ));
             }
             if let Some(cluster) = tx.state.clusters.get(&host.cluster_id) {
                 let mut cluster = (**cluster).clone();

@@ -149,9 +149,8 @@ fn parse_origin(t: &Template, image_type: ImageType, size: Option<i64>) -> Resul
         ImageType::Os | ImageType::Datablock | ImageType::Filesystem
     );
     match (value(t, "PATH"), value(t, "SOURCE")) {
-        (Some(_), Some(_)) => Err(alloc(
-            "Template malformed, PATH and SOURCE are mutually exclusive.",
-        )),
+        // Image::insert's wording.
+        (Some(_), Some(_)) => Err(alloc("PATH and SOURCE cannot be both set.")),
         (Some(path), None) => Ok(Origin::File(path)),
         (None, Some(_)) if size.is_none() => {
             Err(alloc("Wrong or no SIZE specified for SOURCE image"))
@@ -162,10 +161,7 @@ fn parse_origin(t: &Template, image_type: ImageType, size: Option<i64>) -> Resul
             "No SIZE in template: an empty {} image needs SIZE (MB)",
             image_type.name()
         ))),
-        (None, None) => Err(alloc(
-            "No PATH nor SOURCE in template. Give PATH (a file on the front-end) or SOURCE, \
-             or TYPE=DATABLOCK with SIZE (MB) for an empty disk.",
-        )),
+        (None, None) => Err(alloc("No PATH nor SOURCE in template.")),
     }
 }
 
@@ -208,14 +204,15 @@ fn check_allocate_target(ds: &Datastore, t: ImageType) -> Result<()> {
         DatastoreType::System | DatastoreType::Backup => Err(alloc(
             "New images can only be allocated in a files or image datastore.",
         )),
-        DatastoreType::Image if t.is_file() => Err(alloc(format!(
-            "{} images must be registered in a FILE_DS datastore.",
-            t.name()
-        ))),
-        DatastoreType::File if !t.is_file() => Err(alloc(format!(
-            "A FILE_DS datastore only holds KERNEL, RAMDISK and CONTEXT images, not {}.",
-            t.name()
-        ))),
+        // ImagePool::allocate's wording.
+        DatastoreType::Image if t.is_file() => Err(alloc(
+            "IMAGES of type KERNEL, RAMDISK and CONTEXT cannot be registered in an IMAGE_DS \
+             datastore",
+        )),
+        DatastoreType::File if !t.is_file() => Err(alloc(
+            "Only IMAGES of type KERNEL, RAMDISK and CONTEXT can be registered in a FILE_DS \
+             datastore",
+        )),
         _ if ds.state == DatastoreState::Disabled => {
             Err(alloc(format!("Datastore [{}] is disabled.", ds.meta.id)))
         }
@@ -411,8 +408,9 @@ fn stage_clone(tx: &mut Tx, caller: &Caller, img: &NewImage, target: Oid) -> Res
     let src = fetch_for::<Image>(state, caller, img.cloning_id, AuthOp::Use)?;
     let ds = check_clone(state, caller, &src, target)?;
     if !matches!(src.state, ImageState::Ready | ImageState::Used) {
+        // ImageManager::can_clone_image's wording.
         return Err(alloc(format!(
-            "Cannot clone image in state {}.",
+            "Cannot clone image in state: {}",
             src.state.name()
         )));
     }

@@ -181,8 +181,11 @@ impl Core {
         self.write(|tx| {
             let sg = fetch_for::<SecGroup>(tx.state, caller, id, AuthOp::Manage)?;
             if id == DEFAULT_SECGROUP {
+                // SecurityGroupAPI::drop, in SharedAPI::delete_object's "Cannot delete
+                // <object>. "
                 return Err(Error::action(
-                    "The default security group (ID 0) cannot be deleted.",
+                    "Cannot delete security group. The default security group (ID 0) cannot \
+                     be deleted.",
                 ));
             }
             if let Some(other) = tx
@@ -192,7 +195,8 @@ impl Core {
                 .find(|o| o.meta.id != id && refers_to(o, id))
             {
                 return Err(Error::action(format!(
-                    "The security group is named by the rules of security group {}",
+                    "Cannot delete security group. The security group is named by the rules \
+                     of security group {}",
                     other.meta.id
                 )));
             }
@@ -201,9 +205,9 @@ impl Core {
                 + sg.updating_vms.len()
                 + sg.error_vms.len();
             if vms > 0 {
-                return Err(Error::action(format!(
-                    "The security group has {vms} VMs using it"
-                )));
+                return Err(Error::action(
+                    "Cannot delete security group. The security group has VMs using it",
+                ));
             }
             tx.delete::<SecGroup>(id);
             Ok(id)
