@@ -172,6 +172,12 @@ def _element_decl(filename: str, path: str):
     return decl
 
 
+@functools.lru_cache(maxsize=None)
+def _declared_children(filename: str, path: str) -> frozenset:
+    """The qualified names of the child elements an element declaration allows."""
+    return frozenset(e.name for e in _element_decl(filename, path).type.content.iter_elements())
+
+
 def add_namespace(xml: str) -> str:
     """Insert the OpenNebula namespace on the root element (spec §6)."""
     m = _ROOT_TAG.match(xml)
@@ -184,7 +190,7 @@ def add_namespace(xml: str) -> str:
 
 
 def _narrow_to_xsd_gaps(doc: ET.Element) -> None:
-    """The one place where OpenNebula's own replies are richer than its XSDs.
+    """The places where OpenNebula's own replies are richer than its XSDs.
 
     security_group.xsd lets a security group's TEMPLATE hold only DESCRIPTION and RULE, and a
     RULE only PROTOCOL and RULE_TYPE, while oned (and Nubo) return every attribute of the
@@ -203,6 +209,16 @@ def _narrow_to_xsd_gaps(doc: ET.Element) -> None:
             for child in list(rule):
                 if child.tag not in (q("PROTOCOL"), q("RULE_TYPE")):
                     rule.remove(child)
+    # An address range likewise: oned returns every attribute of the range (GATEWAY, DNS,
+    # any custom one) while vnet.xsd / vnet_pool.xsd list only the ones oned computes.
+    ar_schema = {q("VNET"): ("vnet.xsd", "VNET/AR_POOL/AR"),
+                 q("VNET_POOL"): ("vnet_pool.xsd", "VNET_POOL/VNET/AR_POOL/AR")}.get(doc.tag)
+    if ar_schema is not None:
+        known = _declared_children(*ar_schema)
+        for ar in doc.iter(q("AR")):
+            for child in list(ar):
+                if child.tag not in known:
+                    ar.remove(child)
 
 
 def _empty_roles(error) -> bool:

@@ -8,11 +8,13 @@ use std::net::Ipv4Addr;
 use nubo_core::model::{LeaseOwner, SecGroup, VnTemplate, Vnet};
 use nubo_core::{Caller, Core, PoolFilter};
 use nubo_types::Error;
+use nubo_types::states::VnetState;
 
 const AUTHORIZATION: i32 = 0x200;
 const NO_EXISTS: i32 = 0x400;
 const ACTION: i32 = 0x800;
 const API: i32 = 0x1000;
+const INTERNAL: i32 = 0x2000;
 const ALLOCATE: i32 = 0x4000;
 const LOCKED: i32 = 0x8000;
 
@@ -92,22 +94,45 @@ async fn allocate_errors_have_the_right_codes() {
     let alloc = |t: &'static str| ctx.core.vnet_allocate(&ctx.admin, t, -1);
     assert_eq!(code(alloc("VN_MAD=bridge").await), ALLOCATE);
     assert_eq!(code(alloc("NAME=a").await), ALLOCATE);
-    let err = alloc("NAME=a\nVN_MAD=bridge\nAR=[TYPE=IP5,SIZE=3]")
-        .await
-        .expect_err("bad type");
-    assert_eq!(err.code() as i32, ALLOCATE);
-    assert!(err.to_string().contains("TYPE"), "{err}");
-    assert_eq!(
-        code(alloc("NAME=a\nVN_MAD=bridge\nAR=[TYPE=IP4,IP=10.0.0.1,SIZE=0]").await),
-        ALLOCATE
-    );
-    assert_eq!(
-        code(alloc("NAME=a\nVN_MAD=bridge\nAR=[TYPE=IP4,IP=10.0.0.999,SIZE=2]").await),
-        ALLOCATE
-    );
-    let overlap =
-        "NAME=a\nVN_MAD=bridge\nAR=[TYPE=IP4,IP=10.0.0.1,SIZE=4]\nAR=[TYPE=IP4,IP=10.0.0.3,SIZE=4]";
-    assert_eq!(code(alloc(overlap).await), ALLOCATE);
+    // A bad address range does not refuse the network: as oned (whose IPAM step adds the
+    // ranges after the network exists), it is created without that range, in ERROR, with the
+    // reason in its template.
+    for (n, (ar, reason)) in [
+        ("[TYPE=IP5,SIZE=3]", "TYPE"),
+        (
+            "[TYPE=IP4,IP=10.0.0.1,SIZE=0]",
+            "Wrong SIZE for address range",
+        ),
+        (
+            "[TYPE=IP4,IP=10.0.0.1,SIZE=-1]",
+            "Wrong SIZE for address range",
+        ),
+        (
+            "[TYPE=IP4,IP=10.0.0.999,SIZE=2]",
+            "Wrong or empty IP attribute",
+        ),
+        ("[TYPE=IP4,IP=10.0.0.3,SIZE=4]", "overlap"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let text = format!("NAME=bad{n}\nVN_MAD=bridge\nAR=[TYPE=IP4,IP=10.0.0.1,SIZE=4]\nAR={ar}");
+        let id = ctx
+            .core
+            .vnet_allocate(&ctx.admin, &text, -1)
+            .await
+            .expect("created, in ERROR");
+        let v = ctx.vnet(id);
+        assert_eq!(v.state, VnetState::Error, "{ar}");
+        assert_eq!(v.prev_state, VnetState::Init);
+        assert_eq!(v.ars.len(), 1, "the good range is added: {ar}");
+        let error = v.template.get("ERROR").expect("ERROR");
+        assert!(
+            error.contains(&format!(" : {reason}")) || error.contains(reason),
+            "{error}"
+        );
+        assert_eq!(v.template.get("AR"), None);
+    }
     assert_eq!(
         code(alloc("NAME=a\nVN_MAD=802.1Q\nPHYDEV=eth0").await),
         ALLOCATE
@@ -241,13 +266,27 @@ async fn hold_and_release() {
     core.vnet_release(admin, id, "LEASES=[IP=10.0.0.3]")
         .await
         .expect("release");
+    // As oned's free_leases: an address not on hold is left alone, and the call succeeds.
+    for text in [
+        "LEASES=[IP=10.0.0.3]",
+        "LEASES=[IP=10.0.0.9]",
+        "LEASES=[IP=192.0.2.1]",
+        "LEASES=[IP=10.0.0.4, AR_ID=7]",
+        "LEASES=[IP=nope]",
+    ] {
+        core.vnet_release(admin, id, text).await.expect(text);
+    }
+    assert_eq!(ctx.vnet(id).used_leases(), 1, "the MAC hold stays");
     assert_eq!(
-        code(core.vnet_release(admin, id, "LEASES=[IP=10.0.0.3]").await),
-        ACTION
+        code(core.vnet_release(admin, id, "LEASES=[AR_ID=0]").await),
+        API
     );
     assert_eq!(
-        code(core.vnet_release(admin, id, "LEASES=[IP=10.0.0.9]").await),
-        ACTION
+        code(
+            core.vnet_release(admin, id, "LEASES=[IP=10.0.0.3, MAC=02:00:0a:00:00:04]")
+                .await
+        ),
+        API
     );
     core.vnet_release(admin, id, "MAC=02:00:0a:00:00:04")
         .await
@@ -379,10 +418,11 @@ async fn recover_checks_the_state() {
     let ctx = setup().await;
     let id = ctx.net(NET).await;
     let (core, admin) = (&ctx.core, &ctx.admin);
+    // oned: a wrong state is an INTERNAL error.
     for op in [0, 1, 2, 3] {
         assert_eq!(
             code(core.vnet_recover(admin, id, op).await),
-            ACTION,
+            INTERNAL,
             "op {op} on READY"
         );
     }
@@ -391,6 +431,27 @@ async fn recover_checks_the_state() {
         code(core.vnet_recover(&ctx.alice, id, 1).await),
         AUTHORIZATION
     );
+    let bad = "VN_MAD=bridge\nAR=[TYPE=IP4,IP=10.1.0.1,SIZE=-1]";
+    let broken = ctx.net(&format!("NAME=broken\n{bad}")).await;
+    assert_eq!(ctx.vnet(broken).state, VnetState::Error);
+    assert_eq!(
+        code(
+            core.vnet_add_ar(admin, broken, "AR=[TYPE=ETHER,SIZE=2]")
+                .await
+        ),
+        ACTION
+    );
+    for op in [0, 3] {
+        assert_eq!(code(core.vnet_recover(admin, broken, op).await), INTERNAL);
+    }
+    core.vnet_recover(admin, broken, 1).await.expect("success");
+    let v = ctx.vnet(broken);
+    assert_eq!((v.state, v.prev_state), (VnetState::Ready, VnetState::Init));
+    assert_eq!(v.template.get("ERROR"), None);
+    assert_eq!(code(core.vnet_recover(admin, broken, 1).await), INTERNAL);
+    let gone = ctx.net(&format!("NAME=gone\n{bad}")).await;
+    core.vnet_recover(admin, gone, 2).await.expect("delete");
+    assert_eq!(code(core.info::<Vnet>(admin, gone)), NO_EXISTS);
 }
 
 #[tokio::test]

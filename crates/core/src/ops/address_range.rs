@@ -64,13 +64,16 @@ pub fn format_prefix(prefix: u64) -> String {
     Ipv6Addr::from(u128::from(prefix) << 64).to_string()
 }
 
-fn parse_size(text: &str) -> Result<u32> {
-    text.parse::<u32>().ok().filter(|s| *s > 0).ok_or_else(|| {
-        Error::api(format!(
-            "Wrong SIZE \"{text}\" for address range, it must be a positive integer"
-        ))
-    })
+/// A positive SIZE; `what` is oned's refusal (allocate and update word it differently).
+fn parse_size(text: &str, what: &str) -> Result<u32> {
+    text.parse::<u32>()
+        .ok()
+        .filter(|s| *s > 0)
+        .ok_or_else(|| Error::api(what))
 }
+
+/// oned's refusal of a range's SIZE when the range is created.
+const WRONG_SIZE: &str = "Wrong SIZE for address range";
 
 /// The size of a static IPv6 range with no SIZE: up to the end of its prefix (capped).
 fn static_size(ip6: Ipv6Addr, prefix_length: u32) -> u32 {
@@ -134,26 +137,16 @@ fn parse_addresses(pairs: &[(String, String)], ar_type: ArType) -> Result<Addres
 pub fn parse_ar(pairs: &[(String, String)], id: Oid, mac_seed: u32) -> Result<AddressRange> {
     let ar_type = value(pairs, "TYPE")
         .and_then(ArType::from_name)
-        .ok_or_else(|| {
-            Error::api(
-                "Unknown or missing address range TYPE, must be ETHER, IP4, IP6, IP6_STATIC, \
-                 IP4_6 or IP4_6_STATIC",
-            )
-        })?;
+        .ok_or_else(|| Error::api("Unknown or missing address range TYPE."))?;
     let addrs = parse_addresses(pairs, ar_type)?;
     let size = match (value(pairs, "SIZE"), addrs.ip6, addrs.prefix_length) {
-        (Some(text), _, _) => parse_size(text)?,
+        (Some(text), _, _) => parse_size(text, WRONG_SIZE)?,
         (None, Some(ip6), Some(pl)) => static_size(ip6, pl),
-        (None, _, _) => {
-            return Err(Error::api(
-                "Wrong SIZE for address range, SIZE is mandatory",
-            ));
-        }
+        (None, _, _) => return Err(Error::api(WRONG_SIZE)),
     };
     let mac = match value(pairs, "MAC") {
-        Some(text) => {
-            parse_mac(text).ok_or_else(|| Error::api("Wrong format for MAC attribute"))?
-        }
+        Some(text) => parse_mac(text)
+            .ok_or_else(|| Error::api(format!("Wrong format for MAC attribute: {text}")))?,
         None => {
             let room = (1u64 << 32) - u64::from(size) + 1;
             let low = addrs
@@ -176,7 +169,7 @@ pub fn parse_ar(pairs: &[(String, String)], id: Oid, mac_seed: u32) -> Result<Ad
         attrs: pairs
             .iter()
             .filter(|(k, v)| !is_internal(k) && !v.trim().is_empty())
-            .cloned()
+            .map(|(k, v)| (k.to_ascii_uppercase(), v.clone()))
             .collect(),
         leases: Leases::new(),
         next_index: 0,
@@ -328,20 +321,20 @@ pub fn hold(ars: &mut [AddressRange], query: AddrQuery, ar_id: Option<Oid>) -> R
     Ok(())
 }
 
-/// Releases an address on hold.
-pub fn release(ars: &mut [AddressRange], query: AddrQuery, ar_id: Option<Oid>) -> Result<()> {
+/// Releases an address on hold, as oned's `free_leases`: an address that is not on hold
+/// (free, leased to a VM, outside every range) is left as it is. Returns whether one was
+/// released.
+pub fn release(ars: &mut [AddressRange], query: AddrQuery, ar_id: Option<Oid>) -> bool {
     let held = locate(ars, query, ar_id).filter(|(pos, i)| {
         ars.get(*pos)
             .and_then(|ar| ar.leases.get(i))
             .is_some_and(|l| l.owner == LeaseOwner::Hold)
     });
-    let (pos, index) = held.ok_or_else(|| {
-        Error::action("Address is not part of the address range or it is not on hold.")
-    })?;
-    if let Some(ar) = ars.get_mut(pos) {
-        ar.leases.remove(&index);
-    }
-    Ok(())
+    let Some((pos, index)) = held else {
+        return false;
+    };
+    ars.get_mut(pos)
+        .is_some_and(|ar| ar.leases.remove(&index).is_some())
 }
 
 /// Whether leases `start .. start + size` all exist in `ar` and are free.
@@ -390,7 +383,10 @@ pub fn child_range(parent: &AddressRange, start: u32, size: u32, id: Oid) -> Add
 }
 
 fn update_size(ar: &mut AddressRange, text: &str) -> Result<()> {
-    let size = parse_size(text)?;
+    let size = parse_size(
+        text,
+        "Unable to read the SIZE attribute, it must be number >= 0",
+    )?;
     if size == ar.size {
         return Ok(());
     }
@@ -411,53 +407,62 @@ fn update_size(ar: &mut AddressRange, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// The SLAAC prefixes are read again from the update (one left out is removed); a static
+/// range keeps its PREFIX_LENGTH unless the update gives a valid one.
 fn update_ipv6(ar: &mut AddressRange, pairs: &[(String, String)]) -> Result<()> {
-    let has = |key: &str| pairs.iter().any(|(k, _)| k.eq_ignore_ascii_case(key));
     if ar.ar_type.has_ip6_slaac() {
-        for (key, what) in [
-            ("GLOBAL_PREFIX", "global address"),
-            ("ULA_PREFIX", "unique local address"),
-        ] {
-            if !has(key) {
-                continue;
-            }
-            let prefix = match value(pairs, key) {
-                None => None,
-                Some(t) => Some(
+        let prefix = |key: &str, what: &str| -> Result<Option<u64>> {
+            value(pairs, key)
+                .map(|t| {
                     parse_prefix(t)
-                        .ok_or_else(|| Error::api(format!("Wrong format for IP6 {what} prefix")))?,
-                ),
-            };
-            if key == "GLOBAL_PREFIX" {
-                ar.global_prefix = prefix;
-            } else {
-                ar.ula_prefix = prefix;
-            }
-        }
+                        .ok_or_else(|| Error::api(format!("Wrong format for IP6 {what} prefix")))
+                })
+                .transpose()
+        };
+        let global = prefix("GLOBAL_PREFIX", "global address")?;
+        ar.ula_prefix = prefix("ULA_PREFIX", "unique local address")?;
+        ar.global_prefix = global;
     }
     if ar.ar_type.has_ip6_static()
-        && let Some(text) = value(pairs, "PREFIX_LENGTH")
+        && let Some(pl) = value(pairs, "PREFIX_LENGTH")
+            .and_then(|t| t.parse::<u32>().ok())
+            .filter(|p| *p <= 128)
     {
-        let pl = text.parse::<u32>().ok().filter(|p| *p <= 128);
-        ar.prefix_length = Some(pl.ok_or_else(|| Error::api("Wrong or empty PREFIX_LENGTH"))?);
+        ar.prefix_length = Some(pl);
     }
     Ok(())
 }
 
-/// Applies an `AR=[AR_ID=..,..]` update to `ar`: SIZE (never below a used lease), the IPv6
-/// prefixes, and the other attributes (given ones replace, empty ones are removed). TYPE,
-/// MAC, IP and IP6 cannot change.
+/// Attributes an update cannot change: oned copies them from the range as it is.
+const FIXED: &[&str] = &["SHARED", "IPAM_MAD"];
+
+/// Applies an `AR=[AR_ID=..,..]` update to `ar` as oned's `update_attributes`: the update
+/// replaces the range's attributes, so one it leaves out is dropped (`onevnet updatear` edits
+/// the whole range). TYPE, MAC, IP, IP6, SHARED and a set IPAM_MAD stay; SIZE (kept when
+/// left out, never below a used lease, a reservation's never changed) and the IPv6 prefixes
+/// are read again.
 pub fn update_range(ar: &AddressRange, pairs: &[(String, String)]) -> Result<AddressRange> {
     let mut new = ar.clone();
     if let Some(text) = value(pairs, "SIZE") {
         update_size(&mut new, text)?;
     }
     update_ipv6(&mut new, pairs)?;
-    for (key, val) in pairs.iter().filter(|(k, _)| !is_internal(k)) {
-        new.attrs.retain(|(k, _)| !k.eq_ignore_ascii_case(key));
-        if !val.trim().is_empty() {
-            new.attrs.push((key.to_ascii_uppercase(), val.clone()));
+    let fixed = |k: &str| FIXED.iter().any(|f| f.eq_ignore_ascii_case(k));
+    new.attrs = ar.attrs.iter().filter(|(k, _)| fixed(k)).cloned().collect();
+    for (key, val) in pairs {
+        let key = key.to_ascii_uppercase();
+        if is_internal(&key) || val.trim().is_empty() {
+            continue;
         }
+        if fixed(&key) {
+            // A range without IPAM_MAD may get one; SHARED never changes.
+            if key == "IPAM_MAD" && ar.attr(&key).is_none() && new.attr(&key).is_none() {
+                new.attrs.push((key, val.clone()));
+            }
+            continue;
+        }
+        new.attrs.retain(|(k, _)| *k != key);
+        new.attrs.push((key, val.clone()));
     }
     check_bounds(&new)?;
     Ok(new)
@@ -633,12 +638,24 @@ mod tests {
             "no such AR"
         );
         let mac = AddrQuery::Mac(ars[0].mac_at(1));
-        release(&mut ars, mac, Some(0)).expect("held");
-        assert!(release(&mut ars, mac, Some(0)).is_err(), "no longer held");
+        assert!(!release(&mut ars, mac, Some(1)), "not in that range");
+        assert!(release(&mut ars, mac, Some(0)), "held");
+        assert!(
+            !release(&mut ars, mac, Some(0)),
+            "no longer held: nothing to do"
+        );
         assert!(take_block(&mut ars[0], 0, 1, LeaseOwner::Vm(3)));
         assert!(
-            release(&mut ars, ip("10.0.0.1"), None).is_err(),
-            "a VM lease is not a hold"
+            !release(&mut ars, ip("10.0.0.1"), None),
+            "a VM lease is not a hold: left as it is"
+        );
+        assert_eq!(
+            ars[0].leases.get(&0).map(|l| l.owner),
+            Some(LeaseOwner::Vm(3))
+        );
+        assert!(
+            !release(&mut ars, ip("192.0.2.1"), None),
+            "outside every range"
         );
     }
 
@@ -698,8 +715,41 @@ mod tests {
         assert_eq!(new.attr("DNS"), Some("10.0.0.53"));
         let new = update_range(&new, &pairs(&[("DNS", "")])).expect("removes DNS");
         assert_eq!(new.attr("DNS"), None);
+        assert_eq!(new.size, 8, "SIZE left out: kept");
         let mut child = child_range(&ar, 0, 2, 0);
         child.id = 1;
         assert!(update_range(&child, &pairs(&[("SIZE", "3")])).is_err());
+    }
+
+    #[test]
+    fn an_update_replaces_the_attributes_but_not_the_fixed_ones() {
+        let given = [
+            ("TYPE", "IP4"),
+            ("IP", "10.0.0.1"),
+            ("SIZE", "4"),
+            ("my_attr", "x"),
+            ("GATEWAY", "10.0.0.254"),
+            ("IPAM_MAD", "internal"),
+        ];
+        let ar = parse_ar(&pairs(&given), 0, 0).expect("valid AR");
+        assert_eq!(ar.attr("MY_ATTR"), Some("x"));
+        let new = update_range(
+            &ar,
+            &pairs(&[
+                ("AR_ID", "0"),
+                ("TYPE", "ETHER"),
+                ("IP", "10.9.9.9"),
+                ("MAC", "aa:bb:cc:dd:ee:ff"),
+                ("IPAM_MAD", "other"),
+                ("GATEWAY", "10.0.0.1"),
+                ("DNS", "1.1.1.1"),
+            ]),
+        )
+        .expect("update");
+        assert_eq!((new.ar_type, new.ip, new.mac), (ar.ar_type, ar.ip, ar.mac));
+        assert_eq!(new.attr("IPAM_MAD"), Some("internal"), "fixed once set");
+        assert_eq!(new.attr("GATEWAY"), Some("10.0.0.1"));
+        assert_eq!(new.attr("DNS"), Some("1.1.1.1"));
+        assert_eq!(new.attr("MY_ATTR"), None, "left out: dropped, as oned");
     }
 }

@@ -27,6 +27,8 @@ pub mod vm_template;
 mod vm_template_images;
 pub mod vmgroup;
 pub mod vnet;
+mod vnet_ranges;
 pub mod vnet_reservation;
+pub mod vnet_state;
 pub mod vntemplate;
 pub mod zone;

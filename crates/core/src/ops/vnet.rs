@@ -1,6 +1,7 @@
 //! Virtual network operations with OpenNebula's `one.vn.*` semantics: allocate (driver
 //! checks, bridge and VLAN defaults, address ranges, clusters, the default security group),
-//! delete, update, address-range management, holds, reservations and recovery.
+//! delete, update and reservations. Address ranges and holds are in [`super::vnet_ranges`],
+//! the ERROR state and recover in [`super::vnet_state`].
 
 use std::collections::BTreeSet;
 
@@ -8,13 +9,14 @@ use nubo_template::Template;
 use nubo_types::states::VnetState;
 use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
 
-use super::address_range::{self as ars, AddrQuery, value};
+use super::address_range::{self as ars, value};
 use super::cluster::DEFAULT_CLUSTER;
 use super::generic::{check_name, fetch_for, parse_template};
 use super::owner::new_meta;
 use super::vnet_reservation::{
     charge_leases, parse_reserve, pick_block, reservation_target, return_to_parent,
 };
+use super::vnet_state::set_error;
 use crate::Core;
 use crate::auth::{Caller, RestrictedKind, authorize_create};
 use crate::model::{AddressRange, Cluster, LeaseOwner, Vnet};
@@ -101,7 +103,7 @@ fn is_yes(text: Option<&str>) -> bool {
 }
 
 /// The pairs of the first `name` vector of a template.
-fn first_vector(t: &Template, name: &str) -> Option<Vec<(String, String)>> {
+pub(super) fn first_vector(t: &Template, name: &str) -> Option<Vec<(String, String)>> {
     t.vectors(name).next().map(<[(String, String)]>::to_vec)
 }
 
@@ -160,7 +162,7 @@ fn security_groups(t: &mut Template) -> Result<String> {
 
 /// Parses a new range for `vnet` (next free id, the network's IPAM_MAD) and checks it
 /// against the network's other ranges.
-fn new_range(
+pub(super) fn new_range(
     existing: &[AddressRange],
     template: &Template,
     pairs: &[(String, String)],
@@ -260,16 +262,21 @@ fn vnet_from_template(
 ) -> Result<Vnet> {
     let name = vnet_name(&mut t, id)?;
     let net = net_config(state, &mut t, id)?;
-    let mut ranges: Vec<AddressRange> = Vec::new();
-    for attr in t.remove("AR") {
-        if let Some(pairs) = attr.value.as_vector() {
-            let ar = new_range(&ranges, &t, pairs)?;
-            ranges.push(ar);
-        }
-    }
     let sgs = security_groups(&mut t)?;
     t.set("SECURITY_GROUPS", sgs);
-    Ok(Vnet {
+    // oned adds the ranges once the network exists (its IPAM `vnet_create` step): a range
+    // it cannot add is left out and the network goes to ERROR with the (last) reason.
+    let mut ranges: Vec<AddressRange> = Vec::new();
+    let mut range_error = None;
+    for attr in t.remove("AR") {
+        if let Some(pairs) = attr.value.as_vector() {
+            match new_range(&ranges, &t, pairs) {
+                Ok(ar) => ranges.push(ar),
+                Err(e) => range_error = Some(e.to_string()),
+            }
+        }
+    }
+    let mut vnet = Vnet {
         meta: new_meta(caller, id, name),
         clusters: BTreeSet::new(),
         bridge: net.bridge,
@@ -287,7 +294,12 @@ fn vnet_from_template(
         vrouters: BTreeSet::new(),
         template: t,
         ars: ranges,
-    })
+    };
+    if let Some(message) = range_error {
+        vnet.state = VnetState::Error;
+        set_error(&mut vnet, &message);
+    }
+    Ok(vnet)
 }
 
 /// Stores a new network and adds it to each of its clusters.
@@ -321,7 +333,7 @@ pub(crate) fn create_vnet(
 }
 
 /// Network `id` for an operation needing `op`, in a state that allows address changes.
-fn ready_vnet(tx: &Tx, caller: &Caller, id: Oid, op: AuthOp) -> Result<Vnet> {
+pub(super) fn ready_vnet(tx: &Tx, caller: &Caller, id: Oid, op: AuthOp) -> Result<Vnet> {
     let vnet = (*fetch_for::<Vnet>(tx.state, caller, id, op)?).clone();
     if !matches!(vnet.state, VnetState::Ready | VnetState::UpdateFailure) {
         return Err(Error::action(format!(
@@ -337,7 +349,7 @@ pub(super) fn no_range(ar_id: Oid) -> Error {
 }
 
 /// Removes a network: out of its clusters, its reserved addresses back to the parent.
-fn remove_vnet(tx: &mut Tx, vnet: &Vnet) -> Result<()> {
+pub(super) fn remove_vnet(tx: &mut Tx, vnet: &Vnet) -> Result<()> {
     for cid in &vnet.clusters {
         if let Some(cluster) = tx.state.clusters.get(cid) {
             let mut cluster = (**cluster).clone();
@@ -392,34 +404,6 @@ fn apply_config(vnet: &mut Vnet) {
         vnet.bridge_type = bt;
     }
     t.set("BRIDGE_TYPE", vnet.bridge_type.clone());
-}
-
-fn set_state(vnet: &mut Vnet, state: VnetState) {
-    vnet.prev_state = vnet.state;
-    vnet.state = state;
-}
-
-/// The `LEASES=[..]` of a hold/release (or top-level MAC/IP/IP6/AR_ID attributes).
-fn lease_request(text: &str) -> Result<(AddrQuery, Option<Oid>)> {
-    let t = parse_template(text)?;
-    let pairs = first_vector(&t, "LEASES").unwrap_or_else(|| {
-        ["MAC", "IP", "IP6", "AR_ID"]
-            .iter()
-            .filter_map(|k| t.get(k).map(|v| ((*k).to_string(), v.to_string())))
-            .collect()
-    });
-    if pairs.is_empty() {
-        return Err(Error::api("Empty lease description."));
-    }
-    let query =
-        AddrQuery::from_pairs(&pairs)?.ok_or_else(|| Error::api("Missing MAC, IP or IP6."))?;
-    let ar_id = value(&pairs, "AR_ID")
-        .map(|s| {
-            s.parse::<Oid>()
-                .map_err(|_| Error::api(format!("Wrong AR_ID \"{s}\"")))
-        })
-        .transpose()?;
-    Ok((query, ar_id))
 }
 
 impl Core {
@@ -477,94 +461,6 @@ impl Core {
         .await
     }
 
-    /// Adds an address range (`AR=[..]`).
-    pub async fn vnet_add_ar(&self, caller: &Caller, id: Oid, text: &str) -> Result<Oid> {
-        let template = parse_template(text)?;
-        let pairs = first_vector(&template, "AR")
-            .ok_or_else(|| Error::api("Wrong AR definition. AR vector attribute is missing."))?;
-        self.write(move |tx| {
-            let mut vnet = ready_vnet(tx, caller, id, AuthOp::Admin)?;
-            let ar = new_range(&vnet.ars, &vnet.template, &pairs).map_err(as_action)?;
-            vnet.ars.push(ar);
-            tx.put(vnet)?;
-            Ok(id)
-        })
-        .await
-    }
-
-    /// Removes an address range; one with leases in use only with `force`.
-    pub async fn vnet_rm_ar(
-        &self,
-        caller: &Caller,
-        id: Oid,
-        ar_id: Oid,
-        force: bool,
-    ) -> Result<Oid> {
-        self.write(|tx| remove_ar(tx, caller, id, ar_id, force, AuthOp::Admin))
-            .await
-    }
-
-    /// Frees an address range (typically of a reservation, giving its addresses back to the
-    /// parent network): OpenNebula's `free_ar`, a `rm_ar` without force that needs MANAGE.
-    pub async fn vnet_free_ar(&self, caller: &Caller, id: Oid, ar_id: Oid) -> Result<Oid> {
-        self.write(|tx| remove_ar(tx, caller, id, ar_id, false, AuthOp::Manage))
-            .await
-    }
-
-    /// Updates an address range (`AR=[AR_ID=..,..]`).
-    pub async fn vnet_update_ar(&self, caller: &Caller, id: Oid, text: &str) -> Result<Oid> {
-        let template = parse_template(text)?;
-        let pairs = first_vector(&template, "AR")
-            .ok_or_else(|| Error::api("Wrong AR definition. AR vector attribute is missing."))?;
-        let ar_id = value(&pairs, "AR_ID")
-            .and_then(|s| s.parse::<Oid>().ok())
-            .ok_or_else(|| {
-                Error::api("Wrong AR definition. AR_ID attribute is missing or wrong.")
-            })?;
-        let restricted = &self.config().restricted;
-        self.write(move |tx| {
-            let mut vnet = ready_vnet(tx, caller, id, AuthOp::Manage)?;
-            if vnet.parent_network_id >= 0 {
-                restricted.check(caller, RestrictedKind::Vnet, &template, None)?;
-            }
-            let pos = vnet
-                .ars
-                .iter()
-                .position(|a| a.id == ar_id)
-                .ok_or_else(|| no_range(ar_id))?;
-            let updated = ars::update_range(&vnet.ars[pos], &pairs)?;
-            ars::check_overlap(&vnet.ars, &updated)?;
-            vnet.ars[pos] = updated;
-            tx.put(vnet)?;
-            Ok(id)
-        })
-        .await
-    }
-
-    /// Puts an address on hold (`LEASES=[IP=..]`, or MAC / IP6, optionally AR_ID).
-    pub async fn vnet_hold(&self, caller: &Caller, id: Oid, text: &str) -> Result<Oid> {
-        let (query, ar_id) = lease_request(text)?;
-        self.write(move |tx| {
-            let mut vnet = ready_vnet(tx, caller, id, AuthOp::Manage)?;
-            ars::hold(&mut vnet.ars, query, ar_id)?;
-            tx.put(vnet)?;
-            Ok(id)
-        })
-        .await
-    }
-
-    /// Releases an address on hold.
-    pub async fn vnet_release(&self, caller: &Caller, id: Oid, text: &str) -> Result<Oid> {
-        let (query, ar_id) = lease_request(text)?;
-        self.write(move |tx| {
-            let mut vnet = ready_vnet(tx, caller, id, AuthOp::Manage)?;
-            ars::release(&mut vnet.ars, query, ar_id)?;
-            tx.put(vnet)?;
-            Ok(id)
-        })
-        .await
-    }
-
     /// Reserves addresses of network `id` into a new reservation network (`SIZE`, `NAME`)
     /// or an existing one (`NETWORK_ID`); optionally from `AR_ID` starting at IP/MAC/IP6.
     /// Returns the reservation network's id.
@@ -609,80 +505,5 @@ impl Core {
             Ok(child_id)
         })
         .await
-    }
-
-    /// Recovers a network stuck in a transient or failed state: 0 failure, 1 success,
-    /// 2 delete, 3 retry.
-    pub async fn vnet_recover(&self, caller: &Caller, id: Oid, op: i32) -> Result<Oid> {
-        if !(0..=3).contains(&op) {
-            return Err(Error::action("Wrong recovery operation code"));
-        }
-        self.write(|tx| {
-            let mut vnet = (*fetch_for::<Vnet>(tx.state, caller, id, AuthOp::Manage)?).clone();
-            let state = vnet.state;
-            let wrong = |what: &str| {
-                Err(Error::action(format!(
-                    "Could not perform 'recover {what}' on VN {id}, wrong state {}.",
-                    state.name()
-                )))
-            };
-            use VnetState as S;
-            match (op, state) {
-                (0, S::Init | S::LockCreate | S::LockDelete) => {
-                    set_state(&mut vnet, S::Error);
-                    vnet.template.set("ERROR", "Failure forced by user");
-                }
-                (0, _) => return wrong("failure"),
-                (1, S::Init | S::LockCreate | S::Error | S::UpdateFailure) => {
-                    vnet.template.remove("ERROR");
-                    set_state(&mut vnet, S::Ready);
-                }
-                (1, S::LockDelete) | (2, S::Init | S::LockCreate | S::LockDelete | S::Error) => {
-                    remove_vnet(tx, &vnet)?;
-                    return Ok(id);
-                }
-                (1, _) => return wrong("success"),
-                (2, _) => return wrong("delete"),
-                (_, S::UpdateFailure) => set_state(&mut vnet, S::Ready),
-                (_, _) => return wrong("retry"),
-            }
-            tx.put(vnet)?;
-            Ok(id)
-        })
-        .await
-    }
-}
-
-/// `rm_ar` / `free_ar`: removes range `ar_id` of network `id`.
-fn remove_ar(
-    tx: &mut Tx,
-    caller: &Caller,
-    id: Oid,
-    ar_id: Oid,
-    force: bool,
-    op: AuthOp,
-) -> Result<Oid> {
-    let mut vnet = ready_vnet(tx, caller, id, op)?;
-    let pos = vnet
-        .ars
-        .iter()
-        .position(|a| a.id == ar_id)
-        .ok_or_else(|| no_range(ar_id))?;
-    if !force && vnet.ars[pos].used_leases() > 0 {
-        return Err(Error::action("Address Range has leases in use"));
-    }
-    let removed = vnet.ars.remove(pos);
-    if vnet.parent_network_id != -1 && removed.parent_network_ar_id.is_some() {
-        return_to_parent(tx, &vnet, std::slice::from_ref(&removed))?;
-    }
-    tx.put(vnet)?;
-    Ok(id)
-}
-
-/// oned reports a bad address range given to an existing network as an ACTION error.
-fn as_action(e: Error) -> Error {
-    match e {
-        Error::Api { message } => Error::Action { message },
-        other => other,
     }
 }

@@ -63,7 +63,36 @@ fn attr(x: &mut Xml, ar: &AddressRange, name: &str) {
     }
 }
 
-/// The range attributes both forms share, up to `VN_MAD` (XSD order).
+/// Range attributes the XSD places (`PORT_*` only in the single form).
+const PLACED: &[&str] = &[
+    "CVLANS",
+    "SHARED",
+    "VLAN_ID",
+    "VN_MAD",
+    "PORT_START",
+    "PORT_SIZE",
+];
+
+/// The range's other attributes (`GATEWAY`, `DNS`, any custom one, and a static range's
+/// `PREFIX_LENGTH`), sorted by name: oned shows every attribute of the range. The XSD knows
+/// none of them; they come after `VN_MAD`, where the placed ones end.
+fn ar_extras(x: &mut Xml, ar: &AddressRange) {
+    let mut extras: Vec<(String, String)> = ar
+        .attrs
+        .iter()
+        .filter(|(k, _)| !PLACED.iter().any(|p| p.eq_ignore_ascii_case(k)))
+        .cloned()
+        .collect();
+    if let Some(pl) = ar.prefix_length {
+        extras.push(("PREFIX_LENGTH".into(), pl.to_string()));
+    }
+    extras.sort();
+    for (name, value) in &extras {
+        x.cdata(name, value);
+    }
+}
+
+/// The range attributes both forms share, up to `VN_MAD` (XSD order), then the others.
 fn ar_attributes(x: &mut Xml, ar: &AddressRange) {
     x.cdata("AR_ID", &ar.id.to_string());
     attr(x, ar, "CVLANS");
@@ -85,6 +114,7 @@ fn ar_attributes(x: &mut Xml, ar: &AddressRange) {
         x.cdata("ULA_PREFIX", &format_prefix(p));
     }
     attr(x, ar, "VN_MAD");
+    ar_extras(x, ar);
 }
 
 /// The computed first/last addresses of a range (single form only).
