@@ -100,10 +100,13 @@ def _build(d: Nubod) -> World:
     bob = _user(admin, d.endpoint, f"bob-{tag}", [1])
     w = World(d, raw, alice, bob, None, None)  # type: ignore[arg-type]
     w.group = admin.group.allocate(f"grp-{tag}")
-    # A new group gets the CREATE rule users have; carol's group loses it, so that she
-    # may create nothing at all.
+    # A new group gets the CREATE rule users have and the default VDC's rules; carol's
+    # group loses them all, so that she may create and use nothing at all. The users group
+    # is taken out of the default VDC (as an operator who gives each group its own
+    # networks and datastores does): alice's network and datastore are then hers alone.
     for rule in admin.xml("acl.info").findall("ACL"):
-        if rule.findtext("STRING").startswith(f"@{w.group} "):
+        text = rule.findtext("STRING")
+        if text.startswith(f"@{w.group} ") or text.endswith(" #0") and text.startswith("@1 "):
             admin.acl.delrule(int(rule.findtext("ID")))
     w.carol = _user(admin, d.endpoint, f"carol-{tag}", [w.group])
     w.dave = _user(admin, d.endpoint, f"dave-{tag}", [1])
@@ -223,6 +226,8 @@ def _served(d: Nubod, method: str) -> bool:
 # seconds apart are equal even without this.)
 VOLATILE_TAGS = {
     "MONITORING", "LAST_MON_TIME", "LAST_POLL",
+    # a datastore's sizes are its filesystem's, which other processes change
+    "TOTAL_MB", "FREE_MB", "USED_MB",
 }
 
 

@@ -140,12 +140,19 @@ def test_default_vdc_lets_users_use_datastores_and_networks():
                  what="volume available")
         snapshot = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
         assert ec2.describe_snapshots(SnapshotIds=[snapshot])["Snapshots"][0]["VolumeId"] == volume
-        # the rules are for the users group: a user of another group gets nothing of them
+        # every new group joins the default VDC too (GroupAllocateAPI::pool_allocate) ...
         g = admin.group.allocate(uniq("g"))
+        rules = {r.findtext("STRING"): int(r.findtext("ID")) for r in admin.xml("acl.info").findall("ACL")}
+        assert {f"@{g} NET/* USE #0", f"@{g} DATASTORE/* USE #0"} <= set(rules)
         other, opw = uniq("o"), "pw-" + uniq("p")
         admin.user.allocate(other, opw, "core", [g])
-        connect(d.endpoint, f"{other}:{opw}").fails(
-            AUTHORIZATION, "image.allocate", f'NAME="{uniq("img")}"\nTYPE="DATABLOCK"\nSIZE="1"', 1)
+        other_one = connect(d.endpoint, f"{other}:{opw}")
+        other_one.image.allocate(f'NAME="{uniq("img")}"\nTYPE="DATABLOCK"\nSIZE="1"', 1)
+        # ... and a group taken out of it (its rules deleted) may use neither any more
+        for text in (f"@{g} NET/* USE #0", f"@{g} DATASTORE/* USE #0"):
+            admin.acl.delrule(rules[text])
+        other_one.fails(AUTHORIZATION, "image.allocate", f'NAME="{uniq("img")}"\nTYPE="DATABLOCK"\nSIZE="1"', 1)
+        other_one.fails(AUTHORIZATION, "vn.info", net)
     finally:
         d.stop()
 

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use nubo_template::{Attribute, Template};
 use nubo_types::acl::{ALL_ID, CREATE, GROUP_ID, INDIVIDUAL_ID, USE};
 use nubo_types::states::{DatastoreState, DatastoreType, DiskType, ZoneState};
-use nubo_types::{ObjectKind, Oid, Permissions, Result};
+use nubo_types::{ObjectKind, Oid, Permissions, Result, USERS_GID};
 
 use crate::Core;
 use crate::auth::{hash_password, random_hex};
@@ -186,28 +186,34 @@ fn create_all(tx: &mut Tx, admin: &str, server: &str, base: &std::path::Path) ->
             USE,
         ),
     ];
-    // The default VDC (users group, every resource of zone 0) with oned.conf's default
-    // DEFAULT_VDC_CLUSTER_{NET,DATASTORE}_ACL = "USE": users may use the networks and
-    // datastores. (DEFAULT_VDC_CLUSTER_HOST_ACL's MANAGE is left out: Nubo's users do not
-    // manage hosts.)
-    let zone0 = INDIVIDUAL_ID;
-    let default_vdc = [
-        (GROUP_ID | 1, bits(&[ObjectKind::Vnet]) | ALL_ID, USE),
-        (GROUP_ID | 1, bits(&[ObjectKind::Datastore]) | ALL_ID, USE),
-    ];
-    let everywhere = rules.into_iter().map(|rule| (rule, ALL_ID));
-    let in_zone0 = default_vdc.into_iter().map(|rule| (rule, zone0));
+    let everywhere = rules.into_iter().map(|(user, resource, rights)| AclRule {
+        id: 0,
+        user,
+        resource,
+        rights,
+        zone: ALL_ID,
+    });
     let mut last = -1;
-    for (id, ((user, resource, rights), zone)) in (0..).zip(everywhere.chain(in_zone0)) {
-        tx.put(AclRule {
-            id,
-            user,
-            resource,
-            rights,
-            zone,
-        })?;
+    for (id, rule) in (0..).zip(everywhere.chain(default_vdc_rules(USERS_GID))) {
+        tx.put(AclRule { id, ..rule })?;
         last = id;
     }
     tx.set_last_oid(ObjectKind::Acl, last);
     Ok(())
+}
+
+/// The rules the default VDC gives a group (OpenNebula adds the users group, and every new
+/// group, to it): with oned.conf's DEFAULT_VDC_CLUSTER_NET_ACL and
+/// DEFAULT_VDC_CLUSTER_DATASTORE_ACL ("USE"), its members may use every network and
+/// datastore of zone 0. (DEFAULT_VDC_CLUSTER_HOST_ACL's MANAGE is left out: Nubo's users
+/// do not manage hosts.) The ids are left to the caller.
+pub(crate) fn default_vdc_rules(gid: Oid) -> [AclRule; 2] {
+    let rule = |kind: ObjectKind| AclRule {
+        id: 0,
+        user: GROUP_ID | gid as u64,
+        resource: kind.acl_bit() | ALL_ID,
+        rights: USE,
+        zone: INDIVIDUAL_ID,
+    };
+    [rule(ObjectKind::Vnet), rule(ObjectKind::Datastore)]
 }

@@ -26,7 +26,8 @@ const GROUP_CREATE_KINDS: [ObjectKind; 6] = [
 
 impl Core {
     /// Creates a group, with an ACL rule letting its members create VMs, images, templates,
-    /// documents, security groups and VM groups.
+    /// documents, security groups and VM groups, and (as OpenNebula adds every new group
+    /// to the default VDC) the default VDC's rules.
     pub async fn group_allocate(&self, caller: &Caller, name: &str) -> Result<Oid> {
         let name = name.to_string();
         self.write(move |tx| {
@@ -54,6 +55,10 @@ impl Core {
                 rights: CREATE,
                 zone: ALL_ID,
             })?;
+            for rule in crate::bootstrap::default_vdc_rules(id) {
+                let rule_id = tx.next_oid(ObjectKind::Acl);
+                tx.put(AclRule { id: rule_id, ..rule })?;
+            }
             Ok(id)
         })
         .await
