@@ -244,9 +244,10 @@ def test_disks_nics_snapshots_resize(one, nubod, cli, hosts):
         snaps = one.xml("vm.info", disks_vm).findall("SNAPSHOTS/SNAPSHOT")
         assert [s.findtext("NAME") for s in snaps] == ["first"]
         assert one.xml("vm.info", disks_vm).findtext("SNAPSHOTS/SNAPSHOT/ACTIVE") == "YES"
-        # the active snapshot cannot be deleted (oned refuses it too)
-        out = cli.fails("vm", "disk-snapshot-delete", disks_vm, disk_id, snaps[0].findtext("ID"))
-        assert "active" in out, out
+        # the active snapshot without children can be deleted (as in oned)
+        cli("vm", "disk-snapshot-delete", disks_vm, disk_id, snaps[0].findtext("ID"))
+        wait_state(one, disks_vm, ACTIVE, RUNNING)
+        assert one.xml("vm.info", disks_vm).findall("SNAPSHOTS/SNAPSHOT") == []
         cli("vm", "disk-detach", disks_vm, "--disk-id", disk_id)
         wait_state(one, disks_vm, ACTIVE, RUNNING)
         assert one.xml("vm.info", disks_vm).find("TEMPLATE/DISK") is None

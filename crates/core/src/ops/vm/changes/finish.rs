@@ -106,8 +106,7 @@ pub(crate) fn commit(tx: &mut Tx, vm: &mut Vm) -> Result<()> {
             }
         }
         PendingChange::DiskSnapshotDelete { disk_id, snap_id } => {
-            let snaps = disk_snapshots_mut(vm, disk_id);
-            snaps.snapshots.retain(|s| s.id != snap_id);
+            snapshots::delete_snapshot(disk_snapshots_mut(vm, disk_id), snap_id);
             vm.disk_snapshots.retain(|s| !s.snapshots.is_empty());
         }
         PendingChange::DiskSaveas { image_id, .. } => {

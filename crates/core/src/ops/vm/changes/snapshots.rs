@@ -115,23 +115,21 @@ impl Core {
             ("disk-snapshot-revert", Reconfig::DiskSnapshotRevert)
         };
         self.reconfigure(caller, id, what, r, move |_, vm| {
-            let snaps = vm.disk_snapshots.iter().find(|s| s.disk_id == disk_id);
-            let snap = snaps
-                .and_then(|s| s.snapshots.iter().find(|x| x.id == snap_id))
-                .ok_or_else(|| {
-                    Error::action(format!("Disk {disk_id} has no snapshot with id {snap_id}"))
-                })?;
+            let at = find(&vm.template, "DISK", "DISK_ID", disk_id)
+                .ok_or_else(|| Error::action("VM disk does not exist"))?;
+            let persistent = vm.template.attrs[at].value.as_vector().is_some_and(|p| {
+                get(p, "PERSISTENT").is_some_and(|v| v.eq_ignore_ascii_case("YES"))
+            });
+            let snaps = vm
+                .disk_snapshots
+                .iter()
+                .find(|s| s.disk_id == disk_id)
+                .ok_or_else(|| Error::action("Snapshot does not exist"))?;
+            if !snaps.snapshots.iter().any(|x| x.id == snap_id) {
+                return Err(Error::action("Snapshot does not exist"));
+            }
             if delete {
-                if snap.active {
-                    return Err(Error::action(format!(
-                        "Snapshot {snap_id} is the active one and cannot be deleted"
-                    )));
-                }
-                if snaps.is_some_and(|s| s.snapshots.iter().any(|x| x.parent == snap_id)) {
-                    return Err(Error::action(format!(
-                        "Snapshot {snap_id} has children and cannot be deleted"
-                    )));
-                }
+                test_delete(snaps, snap_id, persistent).map_err(Error::action)?;
                 Ok((
                     Some(PendingChange::DiskSnapshotDelete { disk_id, snap_id }),
                     id,
@@ -172,5 +170,75 @@ impl Core {
             Ok(id)
         })
         .await
+    }
+}
+
+/// The children of snapshot `id`.
+fn children(snaps: &DiskSnapshots, id: i32) -> Vec<i32> {
+    snaps
+        .snapshots
+        .iter()
+        .filter(|s| s.parent == id)
+        .map(|s| s.id)
+        .collect()
+}
+
+/// Whether snapshot `id` may be deleted, as OpenNebula's `Snapshots::test_delete` decides
+/// for a disk whose ALLOW_ORPHANS is NO (snapshots form a chain): a snapshot without
+/// children goes (the active one too: its parent becomes active), and so does one in the
+/// middle of a straight chain; the refusals carry oned's words.
+fn test_delete(
+    snaps: &DiskSnapshots,
+    id: i32,
+    persistent: bool,
+) -> std::result::Result<(), &'static str> {
+    if persistent && id == 0 {
+        return Err("Cannot delete snapshot 0 for persistent disk images");
+    }
+    let active = snaps.current_base();
+    let mine = children(snaps, id);
+    match mine.as_slice() {
+        [] => return Ok(()),
+        [_, _, ..] => return Err("Cannot delete snapshot with more than one children"),
+        [_] if active == id => return Err("Cannot delete the active snapshot with children"),
+        [child] => {
+            let theirs = children(snaps, *child).len();
+            if theirs > 1 || (theirs == 1 && active == *child) {
+                return Err("Cannot delete snapshot if child has children");
+            }
+        }
+    }
+    let parent = snaps
+        .snapshots
+        .iter()
+        .find(|s| s.id == id)
+        .map_or(-1, |s| s.parent);
+    if parent != -1 && children(snaps, parent).len() > 1 {
+        return Err("Cannot delete snapshot if parent has more than one child");
+    }
+    Ok(())
+}
+
+/// Removes snapshot `id` as OpenNebula's `Snapshots::delete_snapshot` does in a chain: its
+/// single child (if any) takes its parent, and if it was the active one its parent becomes
+/// active.
+pub(super) fn delete_snapshot(snaps: &mut DiskSnapshots, id: i32) {
+    let Some(at) = snaps.snapshots.iter().position(|s| s.id == id) else {
+        return;
+    };
+    let gone = snaps.snapshots.remove(at);
+    if gone.parent == -1 {
+        return;
+    }
+    let mine = children(snaps, id);
+    if let [child] = mine.as_slice()
+        && let Some(c) = snaps.snapshots.iter_mut().find(|s| s.id == *child)
+    {
+        c.parent = gone.parent;
+    }
+    if gone.active
+        && let Some(p) = snaps.snapshots.iter_mut().find(|s| s.id == gone.parent)
+    {
+        p.active = true;
     }
 }
