@@ -501,6 +501,12 @@ impl Hypervisor for KvmDriver {
         true
     }
 
+    /// The guest's devices live in the spec saved on the host, so NICs of a powered-off
+    /// VM change there too: the next boot brings them.
+    fn cold_nic_attach(&self) -> bool {
+        true
+    }
+
     fn console(&self, vm_id: i32, offset: u64) -> BoxFuture<'static, Result<ConsoleChunk, String>> {
         let log = self.vm_dir(vm_id).serial_log();
         Box::pin(async move { console::read(&log, offset).await })

@@ -7,7 +7,9 @@
 //! - `SIM_DELAY_MS`: the delay of every operation (else the fleet's default);
 //! - `SIM_<OPERATION>` (e.g. `SIM_DEPLOY`): outcomes used in rotation, separated by `,`
 //!   or `;`: `success [secs]`, `failure [secs]`, or `-` (never answer);
-//! - `SIM_MONITOR=failure`: the host cannot be monitored.
+//! - `SIM_MONITOR=failure`: the host cannot be monitored;
+//! - `SIM_COLD_NIC_ATTACH=YES`: NICs of a powered-off VM are attached and detached through
+//!   the driver, as with OpenNebula's `COLD_NIC_ATTACH` (by default the front-end does it).
 //!
 //! A simulated guest's console is empty.
 
@@ -80,6 +82,7 @@ struct Settings {
     delay: Option<Duration>,
     scripts: HashMap<String, Script>,
     monitor_fails: bool,
+    cold_nic_attach: bool,
 }
 
 /// One simulated host.
@@ -240,6 +243,7 @@ impl Hypervisor for SimHypervisor {
                 "SIM_MEMORY" => s.memory_kb = value.parse().ok(),
                 "SIM_DELAY_MS" => s.delay = value.parse().ok().map(Duration::from_millis),
                 "SIM_MONITOR" => s.monitor_fails = value.eq_ignore_ascii_case("failure"),
+                "SIM_COLD_NIC_ATTACH" => s.cold_nic_attach = value.eq_ignore_ascii_case("yes"),
                 other => {
                     if let Some(op) = other.strip_prefix("SIM_") {
                         s.scripts.insert(op.to_string(), Script::parse(value));
@@ -248,6 +252,10 @@ impl Hypervisor for SimHypervisor {
             }
         }
         *self.inner.settings() = s;
+    }
+
+    fn cold_nic_attach(&self) -> bool {
+        self.inner.settings().cold_nic_attach
     }
 
     /// A simulated guest prints nothing.

@@ -264,6 +264,13 @@ pub trait Hypervisor: Send + Sync + std::fmt::Debug {
     fn wants_spec(&self) -> bool {
         false
     }
+    /// Whether a NIC attached to or detached from a powered-off VM must go through this
+    /// driver (OpenNebula's `COLD_NIC_ATTACH`, a VM_MAD attribute: the VM passes through
+    /// HOTPLUG_NIC_POWEROFF); otherwise the front-end changes the VM at once and it stays
+    /// POWEROFF.
+    fn cold_nic_attach(&self) -> bool {
+        false
+    }
     /// What VM `vm_id`'s serial console printed from byte `offset` on ([`CONSOLE_TAIL`]:
     /// its last bounded piece).
     fn console(

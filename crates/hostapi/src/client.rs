@@ -294,6 +294,12 @@ impl Hypervisor for RemoteHost {
         true
     }
 
+    /// The guest's devices live in the spec saved on the host, so NICs of a powered-off
+    /// VM change there too: the next boot brings them.
+    fn cold_nic_attach(&self) -> bool {
+        true
+    }
+
     fn console(&self, vm_id: i32, offset: u64) -> BoxFuture<'static, Result<ConsoleChunk, String>> {
         let me = self.clone();
         Box::pin(async move {

@@ -142,6 +142,16 @@ impl Core {
         self.inner.runtime.drivers.forget(host_id);
     }
 
+    /// Whether `host`'s driver declares COLD_NIC_ATTACH: NIC changes of a powered-off VM
+    /// on it go through the driver. A host with no driver here needs nothing of it.
+    pub(crate) fn cold_nic_attach(&self, host: &crate::model::Host) -> bool {
+        self.inner
+            .runtime
+            .drivers
+            .of(host)
+            .is_ok_and(|d| d.cold_nic_attach())
+    }
+
     /// Wakes the timer of scheduled actions (one was added or changed).
     pub(crate) fn wake_timer(&self) {
         self.inner.runtime.timer.notify_one();

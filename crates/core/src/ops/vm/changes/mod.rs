@@ -139,7 +139,27 @@ fn disk_snapshots_mut(vm: &mut Vm, disk_id: i32) -> &mut DiskSnapshots {
     &mut vm.disk_snapshots[at]
 }
 
-/// Parses `NAME=[..]` (the single vector a hotplug call takes).
+/// Runs `prepare` on `vm` and takes it into the hotplug phase of `r`: the driver carries
+/// the change out once this commits.
+fn through_driver<R>(
+    tx: &mut Tx,
+    caller: &Caller,
+    vm: &mut Vm,
+    what: &'static str,
+    r: Reconfig,
+    prepare: impl FnOnce(&mut Tx, &mut Vm) -> Result<(Option<PendingChange>, R)>,
+) -> Result<(super::transition::Followup, R)> {
+    if !allowed(vm, r) {
+        return Err(wrong_state(what, vm));
+    }
+    let (pending, out) = prepare(tx, vm)?;
+    vm.pending = pending;
+    let follow = apply_event(tx, Some(caller), vm, Event::Reconfig(r), None)
+        .map_err(|_| wrong_state(what, vm))?;
+    tx.put(vm.clone())?;
+    Ok((follow, out))
+}
+
 impl Core {
     /// Refuses a NIC, NIC_ALIAS or DISK vector being attached (or a NIC's new attributes,
     /// over its `old` ones) that sets a restricted attribute, for callers outside the
@@ -203,15 +223,58 @@ impl Core {
         let (follow, out) = self
             .write(|tx| {
                 let mut vm = (*fetch_for::<Vm>(tx.state, caller, id, AuthOp::Manage)?).clone();
-                if !allowed(&vm, r) {
-                    return Err(wrong_state(what, &vm));
+                through_driver(tx, caller, &mut vm, what, r, prepare)
+            })
+            .await?;
+        self.follow_up(follow);
+        Ok(out)
+    }
+
+    /// Stages a NIC change (`vm.attachnic`, `detachnic`, `updatenic`, `attachsg`,
+    /// `detachsg`) as oned's DispatchManager does: a RUNNING VM through the driver
+    /// (HOTPLUG_NIC); a POWEROFF one at once, staying POWEROFF, unless its host's driver
+    /// declares COLD_NIC_ATTACH (then through the driver, HOTPLUG_NIC_POWEROFF). With
+    /// `elsewhere`, a VM neither RUNNING nor POWEROFF (nor in another ACTIVE phase, nor
+    /// DONE) is changed at once too, as oned's updatenic and security groups do.
+    pub(super) async fn reconfigure_nic<R: Send + 'static>(
+        &self,
+        caller: &Caller,
+        id: Oid,
+        what: &'static str,
+        r: Reconfig,
+        elsewhere: bool,
+        prepare: impl FnOnce(&mut Tx, &mut Vm) -> Result<(Option<PendingChange>, R)> + Send,
+    ) -> Result<R> {
+        let (follow, out) = self
+            .write(|tx| {
+                let mut vm = (*fetch_for::<Vm>(tx.state, caller, id, AuthOp::Manage)?).clone();
+                let cold = || {
+                    vm.current()
+                        .and_then(|h| tx.get::<Host>(h.hid).ok())
+                        .is_some_and(|h| self.cold_nic_attach(&h))
+                };
+                let now = match vm.state {
+                    VmState::Poweroff => !cold(),
+                    VmState::Active | VmState::Done => false,
+                    _ => elsewhere,
+                };
+                if !now {
+                    return through_driver(tx, caller, &mut vm, what, r, prepare);
                 }
                 let (pending, out) = prepare(tx, &mut vm)?;
                 vm.pending = pending;
-                let follow = apply_event(tx, Some(caller), &mut vm, Event::Reconfig(r), None)
-                    .map_err(|_| wrong_state(what, &vm))?;
+                commit(tx, &mut vm)?;
+                // An attach or detach is recorded on the open history record, as oned's
+                // close_cp_history does.
+                if matches!(r, Reconfig::AttachNic | Reconfig::DetachNic)
+                    && let Some(h) = vm.current_mut().filter(|h| h.etime == 0)
+                {
+                    h.action = r.history().code();
+                    h.uid = caller.uid;
+                    h.gid = caller.gid;
+                }
                 tx.put(vm)?;
-                Ok((follow, out))
+                Ok((super::transition::Followup::default(), out))
             })
             .await?;
         self.follow_up(follow);

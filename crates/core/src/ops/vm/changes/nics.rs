@@ -9,11 +9,12 @@ impl Core {
         let (name, mut pairs) = single_vector(text, &["NIC", "NIC_ALIAS"])?;
         self.check_restricted_vector(caller, &name, &pairs, None)?;
         let caller2 = caller.clone();
-        self.reconfigure(
+        self.reconfigure_nic(
             caller,
             id,
             "nic-attach",
             Reconfig::AttachNic,
+            false,
             move |tx, vm| {
                 let nic_id = next_id(&vm.template, "NIC", "NIC_ID").max(next_id(
                     &vm.template,
@@ -39,11 +40,12 @@ impl Core {
 
     /// `vm.detachnic`: removes a NIC and frees its lease.
     pub async fn vm_detach_nic(&self, caller: &Caller, id: Oid, nic_id: i32) -> Result<Oid> {
-        self.reconfigure(
+        self.reconfigure_nic(
             caller,
             id,
             "nic-detach",
             Reconfig::DetachNic,
+            false,
             move |_, vm| {
                 let at = find(&vm.template, "NIC", "NIC_ID", nic_id)
                     .or_else(|| find(&vm.template, "NIC_ALIAS", "NIC_ID", nic_id))
@@ -58,7 +60,8 @@ impl Core {
     }
 
     /// Changes NIC `nic_id` by `edit` (attributes or security groups): through the driver
-    /// when the VM is RUNNING or POWEROFF, at once otherwise.
+    /// when the VM is RUNNING (or POWEROFF on a COLD_NIC_ATTACH host), at once otherwise;
+    /// refused in the other ACTIVE phases and DONE.
     async fn edit_nic(
         &self,
         caller: &Caller,
@@ -67,10 +70,6 @@ impl Core {
         what: &'static str,
         edit: impl FnOnce(&mut Tx, Oid, &mut Pairs) -> Result<()> + Send,
     ) -> Result<Oid> {
-        let on_host = self.read(|s| {
-            let vm = s.get::<Vm>(id)?;
-            Ok(allowed(vm, Reconfig::UpdateNic))
-        })?;
         let apply = move |tx: &mut Tx, vm: &mut Vm| -> Result<PendingChange> {
             let at = find(&vm.template, "NIC", "NIC_ID", nic_id)
                 .ok_or_else(|| no_nic(vm.meta.id, nic_id))?;
@@ -80,21 +79,15 @@ impl Core {
             edit(tx, vm_id, p)?;
             Ok(PendingChange::UpdateNic { nic_id, before })
         };
-        if on_host {
-            self.reconfigure(caller, id, what, Reconfig::UpdateNic, move |tx, vm| {
-                Ok((Some(apply(tx, vm)?), id))
-            })
-            .await
-        } else {
-            self.change_now(caller, id, move |tx, vm| {
-                if vm.state == VmState::Done || (vm.state == VmState::Active) {
-                    return Err(wrong_state(what, vm));
-                }
-                apply(tx, vm)?;
-                Ok(id)
-            })
-            .await
-        }
+        self.reconfigure_nic(
+            caller,
+            id,
+            what,
+            Reconfig::UpdateNic,
+            true,
+            move |tx, vm| Ok((Some(apply(tx, vm)?), id)),
+        )
+        .await
     }
 
     /// `vm.updatenic`: changes a NIC's attributes (QoS and the like; not its network).
