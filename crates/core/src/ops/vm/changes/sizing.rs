@@ -51,15 +51,23 @@ pub(super) fn set_capacity(
     Ok(())
 }
 
+/// Whether a resize value reads as 0, which oned takes as "keep the current value".
+fn is_zero(text: &str) -> bool {
+    text.trim().parse::<f64>().is_ok_and(|v| v == 0.0)
+}
+
 /// The CPU, VCPU and MEMORY a `vm.resize` template asks for (each optional, at least one),
-/// each exact and within bounds (`model::sizes`), else an ACTION error naming it.
+/// each exact and within bounds (`model::sizes`), else an ACTION error naming it. A value
+/// of 0 keeps the current one, as in oned's `VirtualMachineResize`.
 fn asked_sizes(t: &Template) -> Result<(Option<Cpu>, Option<u32>, Option<i64>)> {
     let bad = |e: crate::model::SizeError| Error::action(e.to_string());
-    let cpu = t.get("CPU").map(|v| Cpu::parse("CPU", v)).transpose();
-    let vcpu = t.get("VCPU").map(parse_vcpu).transpose();
-    let memory = t.get("MEMORY").map(parse_memory_mb).transpose();
+    let given = ["CPU", "VCPU", "MEMORY"].iter().any(|n| t.get(n).is_some());
+    let asked = |name: &str| t.get(name).filter(|v| !is_zero(v));
+    let cpu = asked("CPU").map(|v| Cpu::parse("CPU", v)).transpose();
+    let vcpu = asked("VCPU").map(parse_vcpu).transpose();
+    let memory = asked("MEMORY").map(parse_memory_mb).transpose();
     let (cpu, vcpu, memory) = (cpu.map_err(bad)?, vcpu.map_err(bad)?, memory.map_err(bad)?);
-    if cpu.is_none() && vcpu.is_none() && memory.is_none() {
+    if !given {
         return Err(Error::action("Resize needs CPU, VCPU or MEMORY"));
     }
     Ok((cpu, vcpu, memory))
