@@ -101,7 +101,7 @@ fn vm_pool(core: &Core, p: &Params, extended: bool) -> CallResult {
         start: p.int(2)?,
         end: p.int(3)?,
     };
-    let vms = core.vm_pool_info(&c, filter, p.int_or(4, -1)?)?;
+    let vms = core.vm_pool_search(&c, filter, p.int_or(4, -1)?, p.str_or(5, "")?)?;
     xml(if extended {
         render::vm_pool_extended(&vms)
     } else {

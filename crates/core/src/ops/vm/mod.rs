@@ -10,6 +10,7 @@ mod create;
 mod resources;
 mod sched_actions;
 mod scheduled;
+mod search;
 mod system_ds;
 mod transition;
 
@@ -18,6 +19,7 @@ pub use actions::RecoverRequest;
 pub(crate) use create::create_vm;
 pub(crate) use resources::security_groups;
 pub use resources::target_name;
+pub use search::VmSearch;
 pub(crate) use transition::move_quota;
 pub(crate) use transition::{Dispatch, Followup, apply_event, op_hosts};
 
@@ -40,15 +42,31 @@ impl Core {
         filter: PoolFilter,
         state: i32,
     ) -> Result<Vec<Arc<Vm>>> {
+        self.vm_pool_search(caller, filter, state, "")
+    }
+
+    /// `vmpool.info` with its search filter (`KEY=VALUE&…`, see [`VmSearch`]): VMs
+    /// selected by `filter`, in STATE `state`, that match `query` (empty: all).
+    pub fn vm_pool_search(
+        &self,
+        caller: &Caller,
+        filter: PoolFilter,
+        state: i32,
+        query: &str,
+    ) -> Result<Vec<Arc<Vm>>> {
         let filter = filter.validate()?;
         if state < -2 || (state >= 0 && VmState::from_code(state).is_none()) {
             return Err(nubo_types::Error::api(format!("Incorrect state {state}")));
         }
+        let search = VmSearch::parse(query)?;
         self.read(|s| {
-            Ok(list_where(s, caller, filter, |vm: &Vm| match state {
-                -2 => true,
-                -1 => vm.state != VmState::Done,
-                code => vm.state.code() == code,
+            Ok(list_where(s, caller, filter, |vm: &Vm| {
+                let in_state = match state {
+                    -2 => true,
+                    -1 => vm.state != VmState::Done,
+                    code => vm.state.code() == code,
+                };
+                in_state && search.as_ref().is_none_or(|q| q.matches(vm))
             }))
         })
     }

@@ -1,0 +1,523 @@
+//! The search filter of `vmpool.info` and `vmpool.infoextended` (their sixth parameter,
+//! what `onevm list --search` sends), matched in memory.
+//!
+//! OpenNebula 7.4 (`VirtualMachinePoolAPI::info`) reads the filter as `TERM&TERM&…`; each
+//! term is `PATH=VALUE`, or a bare `VALUE` (PATH `*`). It turns every term into
+//! `JSON_UNQUOTE(JSON_EXTRACT(body_json, '$.PATH')) LIKE '%VALUE%'` over the VM's JSON
+//! body (`VirtualMachine::to_json`: `{"VM": {"ID": "5", …, "TEMPLATE": {…},
+//! "USER_TEMPLATE": {…}, "HISTORY_RECORDS": {"HISTORY": [last record]}}}`, every value a
+//! string, DISK and NIC always arrays, repeated attributes arrays), all terms ANDed with
+//! the state filter. oned runs it on MySQL only (on SQLite it answers "JSON query search
+//! is not supported by the SQL backend"); Nubo answers it on every store, the same way:
+//!
+//! - terms are split at `&`, each at `=`, and each piece keeps only its first
+//!   whitespace-delimited word (oned's `one_util::split` reads pieces with `>>`); empty
+//!   pieces are dropped, and pieces after the second are ignored;
+//! - PATH is a MySQL JSON path after `$.`: members (`NAME`, or quoted `"A B"`), `*` (any
+//!   member), `[N]`, `[*]` (any element) and `**` (any depth); `[0]` of a value that is not
+//!   an array is the value itself, as in MySQL;
+//! - a path without wildcards selects one value; one with wildcards the array of every
+//!   match (as MySQL prints it: `["a", "b"]`); nothing matched never matches;
+//! - VALUE is a LIKE pattern, case-sensitive (JSON_UNQUOTE's collation is binary), with
+//!   `%` (any run), `_` (any one character) and `\` (escape), between implicit `%`s.
+//!
+//! A filter over [`MAX_QUERY_LEN`] bytes, with more than [`MAX_TERMS`] terms or
+//! [`MAX_STEPS`] steps in a path, or with a path MySQL would refuse, is refused with an
+//! INTERNAL failure, as oned answers a query its database refused.
+
+use nubo_template::{Template, Value};
+use nubo_types::{Error, Result};
+
+use crate::model::Vm;
+
+/// The longest filter taken, in bytes.
+pub const MAX_QUERY_LEN: usize = 4096;
+/// The most terms a filter may have.
+pub const MAX_TERMS: usize = 32;
+/// The most steps a path may have.
+pub const MAX_STEPS: usize = 32;
+
+/// A parsed search filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmSearch {
+    terms: Vec<Term>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Term {
+    path: Vec<Step>,
+    pattern: Vec<Like>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Step {
+    Member(String),
+    AnyMember,
+    Index(usize),
+    AnyIndex,
+    AnyDepth,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Like {
+    Char(char),
+    One,
+    Any,
+}
+
+/// A VM as oned's `to_json` shows it: every leaf a string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Json {
+    Str(String),
+    Arr(Vec<Json>),
+    Obj(Vec<(String, Json)>),
+}
+
+fn bad(why: impl std::fmt::Display) -> Error {
+    Error::internal(format!("Error building search query: {why}"))
+}
+
+impl VmSearch {
+    /// Parses a filter; `None` for an empty one (no filter).
+    pub fn parse(text: &str) -> Result<Option<VmSearch>> {
+        if text.len() > MAX_QUERY_LEN {
+            return Err(bad(format!("longer than {MAX_QUERY_LEN} bytes")));
+        }
+        let mut terms = Vec::new();
+        for term in words(text, '&') {
+            if terms.len() == MAX_TERMS {
+                return Err(bad(format!("more than {MAX_TERMS} terms")));
+            }
+            let kv: Vec<&str> = words(term, '=').collect();
+            let (path, value) = match kv.as_slice() {
+                [value] => ("*", *value),
+                [path, value, ..] => (*path, *value),
+                [] => continue,
+            };
+            terms.push(Term {
+                path: parse_path(path)?,
+                pattern: parse_like(value),
+            });
+        }
+        Ok((!terms.is_empty()).then_some(VmSearch { terms }))
+    }
+
+    /// Whether `vm` matches every term.
+    pub fn matches(&self, vm: &Vm) -> bool {
+        let body = Json::Obj(vec![("VM".into(), vm_json(vm))]);
+        self.terms.iter().all(|t| {
+            extract(&body, &t.path)
+                .map(|found| unquote(&found))
+                .is_some_and(|text| like(&t.pattern, &text))
+        })
+    }
+}
+
+/// The non-empty pieces of `text` split at `sep`, each cut to its first word.
+fn words(text: &str, sep: char) -> impl Iterator<Item = &str> {
+    text.split(sep).filter_map(|p| p.split_whitespace().next())
+}
+
+fn parse_path(text: &str) -> Result<Vec<Step>> {
+    let refuse = || bad(format!("invalid path '$.{text}'"));
+    let mut steps = Vec::new();
+    let mut rest = text;
+    let mut first = true;
+    while !rest.is_empty() || first {
+        if steps.len() == MAX_STEPS {
+            return Err(bad(format!("a path of more than {MAX_STEPS} steps")));
+        }
+        // After the first step, a member needs its dot; an index follows directly.
+        if !first {
+            if let Some(r) = rest.strip_prefix('.') {
+                rest = r;
+            } else if !rest.starts_with('[') {
+                return Err(refuse());
+            }
+        }
+        first = false;
+        if let Some(r) = rest.strip_prefix('[') {
+            let (inside, after) = r.split_once(']').ok_or_else(refuse)?;
+            steps.push(match inside.trim() {
+                "*" => Step::AnyIndex,
+                n => Step::Index(n.parse().map_err(|_| refuse())?),
+            });
+            rest = after;
+        } else if let Some(r) = rest.strip_prefix("**") {
+            steps.push(Step::AnyDepth);
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix('*') {
+            steps.push(Step::AnyMember);
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix('"') {
+            let (name, after) = r.split_once('"').ok_or_else(refuse)?;
+            steps.push(Step::Member(name.to_string()));
+            rest = after;
+        } else {
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+                .unwrap_or(rest.len());
+            let name = &rest[..end];
+            if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+                return Err(refuse());
+            }
+            steps.push(Step::Member(name.to_string()));
+            rest = &rest[end..];
+        }
+    }
+    if steps.last() == Some(&Step::AnyDepth) {
+        return Err(refuse());
+    }
+    Ok(steps)
+}
+
+fn parse_like(value: &str) -> Vec<Like> {
+    let mut out = vec![Like::Any];
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        out.push(match c {
+            '%' => Like::Any,
+            '_' => Like::One,
+            '\\' => Like::Char(chars.next().unwrap_or('\\')),
+            c => Like::Char(c),
+        });
+    }
+    out.push(Like::Any);
+    out
+}
+
+/// SQL LIKE over characters (iterative, with backtracking to the last `%`).
+fn like(pattern: &[Like], text: &str) -> bool {
+    let text: Vec<char> = text.chars().collect();
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(Like::Any) => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(Like::One) => {
+                p += 1;
+                t += 1;
+            }
+            Some(Like::Char(c)) if *c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|l| *l == Like::Any)
+}
+
+/// `JSON_EXTRACT(body, '$.path')`: the value, the array of matches for a path with
+/// wildcards, or nothing.
+fn extract(body: &Json, path: &[Step]) -> Option<Json> {
+    let mut found = Vec::new();
+    walk(body, path, &mut found);
+    let wild = path
+        .iter()
+        .any(|s| matches!(s, Step::AnyMember | Step::AnyIndex | Step::AnyDepth));
+    if wild {
+        (!found.is_empty()).then(|| Json::Arr(found.into_iter().cloned().collect()))
+    } else {
+        found.first().map(|j| (*j).clone())
+    }
+}
+
+fn walk<'a>(at: &'a Json, path: &[Step], out: &mut Vec<&'a Json>) {
+    let Some((step, rest)) = path.split_first() else {
+        out.push(at);
+        return;
+    };
+    match (step, at) {
+        (Step::Member(name), Json::Obj(members)) => {
+            for (_, v) in members.iter().filter(|(k, _)| k == name) {
+                walk(v, rest, out);
+            }
+        }
+        (Step::AnyMember, Json::Obj(members)) => {
+            for (_, v) in members {
+                walk(v, rest, out);
+            }
+        }
+        (Step::Index(i), Json::Arr(items)) => {
+            if let Some(v) = items.get(*i) {
+                walk(v, rest, out);
+            }
+        }
+        // MySQL reads a value that is not an array as an array of one.
+        (Step::Index(0), v) => walk(v, rest, out),
+        (Step::AnyIndex, Json::Arr(items)) => {
+            for v in items {
+                walk(v, rest, out);
+            }
+        }
+        (Step::AnyDepth, v) => {
+            walk(v, rest, out);
+            match v {
+                Json::Obj(members) => {
+                    for (_, m) in members {
+                        walk(m, path, out);
+                    }
+                }
+                Json::Arr(items) => {
+                    for m in items {
+                        walk(m, path, out);
+                    }
+                }
+                Json::Str(_) => {}
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `JSON_UNQUOTE`: a string's text, or the JSON text MySQL prints.
+fn unquote(j: &Json) -> String {
+    match j {
+        Json::Str(s) => s.clone(),
+        other => {
+            let mut out = String::new();
+            print(other, &mut out);
+            out
+        }
+    }
+}
+
+fn print(j: &Json, out: &mut String) {
+    match j {
+        Json::Str(s) => {
+            out.push('"');
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+        }
+        Json::Arr(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                print(v, out);
+            }
+            out.push(']');
+        }
+        Json::Obj(members) => {
+            // MySQL keeps an object's keys shortest first, then in byte order.
+            let mut sorted: Vec<&(String, Json)> = members.iter().collect();
+            sorted.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then_with(|| a.0.cmp(&b.0)));
+            out.push('{');
+            for (i, (k, v)) in sorted.into_iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                print(&Json::Str(k.clone()), out);
+                out.push_str(": ");
+                print(v, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn s(v: impl ToString) -> Json {
+    Json::Str(v.to_string())
+}
+
+/// `Template::to_json`: attributes by name (in name order, as oned's multimap keeps
+/// them); a repeated name, DISK and NIC are arrays.
+fn template_json(t: &Template) -> Json {
+    let mut names: Vec<&str> = t.attrs.iter().map(|a| a.name.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let one = |v: &Value| match v {
+        Value::Vector(pairs) => {
+            let mut pairs = pairs.clone();
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            Json::Obj(pairs.into_iter().map(|(k, v)| (k, Json::Str(v))).collect())
+        }
+        Value::Single(v) => s(v),
+    };
+    let members = names
+        .into_iter()
+        .map(|name| {
+            let all: Vec<Json> = t
+                .attrs
+                .iter()
+                .filter(|a| a.name == name)
+                .map(|a| one(&a.value))
+                .collect();
+            let value = if all.len() == 1 && name != "DISK" && name != "NIC" {
+                all.into_iter().next().unwrap_or_else(|| s(""))
+            } else {
+                Json::Arr(all)
+            };
+            (name.to_string(), value)
+        })
+        .collect();
+    Json::Obj(members)
+}
+
+/// `VirtualMachine::to_json`, the body oned searches.
+fn vm_json(vm: &Vm) -> Json {
+    let m = &vm.meta;
+    let mut members = vec![
+        ("ID".to_string(), s(m.id)),
+        ("UID".into(), s(m.uid)),
+        ("GID".into(), s(m.gid)),
+        ("UNAME".into(), s(&m.uname)),
+        ("GNAME".into(), s(&m.gname)),
+        ("NAME".into(), s(&m.name)),
+        ("LAST_POLL".into(), s(vm.last_poll)),
+        ("STATE".into(), s(vm.state.code())),
+        ("LCM_STATE".into(), s(vm.lcm_state.code())),
+        ("PREV_STATE".into(), s(vm.prev_state.code())),
+        ("PREV_LCM_STATE".into(), s(vm.prev_lcm_state.code())),
+        ("RESCHED".into(), s(i32::from(vm.resched))),
+        ("STIME".into(), s(vm.stime)),
+        ("ETIME".into(), s(vm.etime)),
+        ("DEPLOY_ID".into(), s(&vm.deploy_id)),
+        ("TEMPLATE".into(), template_json(&vm.template)),
+        ("USER_TEMPLATE".into(), template_json(&vm.user_template)),
+    ];
+    if let Some(h) = vm.current() {
+        let record = Json::Obj(vec![
+            ("OID".into(), s(m.id)),
+            ("SEQ".into(), s(h.seq)),
+            ("HOSTNAME".into(), s(&h.hostname)),
+            ("HID".into(), s(h.hid)),
+            ("CID".into(), s(h.cid)),
+            ("STIME".into(), s(h.stime)),
+            ("ETIME".into(), s(h.etime)),
+            ("VM_MAD".into(), s(&h.vm_mad)),
+            ("TM_MAD".into(), s(&h.tm_mad)),
+            ("DS_ID".into(), s(h.ds_id)),
+            ("PSTIME".into(), s(h.pstime)),
+            ("PETIME".into(), s(h.petime)),
+            ("RSTIME".into(), s(h.rstime)),
+            ("RETIME".into(), s(h.retime)),
+            ("ESTIME".into(), s(h.estime)),
+            ("EETIME".into(), s(h.eetime)),
+            ("ACTION".into(), s(h.action)),
+            ("UID".into(), s(h.uid)),
+            ("GID".into(), s(h.gid)),
+            ("REQUEST_ID".into(), s(-1)),
+        ]);
+        members.push((
+            "HISTORY_RECORDS".into(),
+            Json::Obj(vec![("HISTORY".into(), Json::Arr(vec![record]))]),
+        ));
+    }
+    Json::Obj(members)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pat(v: &str) -> Vec<Like> {
+        parse_like(v)
+    }
+
+    #[test]
+    fn like_follows_sql() {
+        assert!(like(&pat("abc"), "xxabcxx"));
+        assert!(like(&pat("a_c"), "abc"));
+        assert!(like(&pat("a%c"), "a long c"));
+        assert!(!like(&pat("ABC"), "abc"));
+        assert!(like(&pat("50\\%"), "at 50%"));
+        assert!(!like(&pat("50\\%"), "at 50"));
+        assert!(like(&pat(""), ""));
+    }
+
+    #[test]
+    fn paths_parse_as_mysql_reads_them() {
+        assert_eq!(
+            parse_path("VM.TEMPLATE.DISK[*].IMAGE").ok(),
+            Some(vec![
+                Step::Member("VM".into()),
+                Step::Member("TEMPLATE".into()),
+                Step::Member("DISK".into()),
+                Step::AnyIndex,
+                Step::Member("IMAGE".into()),
+            ])
+        );
+        assert_eq!(parse_path("*").ok(), Some(vec![Step::AnyMember]));
+        assert_eq!(
+            parse_path("VM.\"A B\"[2]").ok(),
+            Some(vec![
+                Step::Member("VM".into()),
+                Step::Member("A B".into()),
+                Step::Index(2)
+            ])
+        );
+        for bad in [
+            "VM..NAME", "VM.", "VM[x]", "VM[1", "VM.1A", "VM.**", ".VM", "VM NAME",
+        ] {
+            assert!(parse_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn filters_split_as_oned_splits_them() {
+        let q = VmSearch::parse("VM.NAME=my vm&&  &web").ok().flatten();
+        let q = q.map(|q| q.terms.len());
+        assert_eq!(q, Some(2));
+        assert_eq!(VmSearch::parse("").ok(), Some(None));
+        assert_eq!(VmSearch::parse(" & ").ok(), Some(None));
+        assert!(VmSearch::parse(&"a&".repeat(MAX_TERMS + 1)).is_err());
+        assert!(VmSearch::parse(&"a".repeat(MAX_QUERY_LEN + 1)).is_err());
+        assert!(VmSearch::parse(&format!("{}=x", ["A"; MAX_STEPS + 1].join("."))).is_err());
+    }
+
+    #[test]
+    fn extraction_and_text() {
+        let body = Json::Obj(vec![(
+            "VM".into(),
+            Json::Obj(vec![
+                ("NAME".into(), s("web-1")),
+                (
+                    "DISK".into(),
+                    Json::Arr(vec![
+                        Json::Obj(vec![("IMAGE".into(), s("db1"))]),
+                        Json::Obj(vec![("IMAGE".into(), s("os"))]),
+                    ]),
+                ),
+            ]),
+        )]);
+        let get = |p: &str| {
+            parse_path(p)
+                .ok()
+                .and_then(|p| extract(&body, &p))
+                .map(|j| unquote(&j))
+        };
+        assert_eq!(get("VM.NAME").as_deref(), Some("web-1"));
+        assert_eq!(get("VM.NAME[0]").as_deref(), Some("web-1"));
+        assert_eq!(
+            get("VM.DISK[*].IMAGE").as_deref(),
+            Some("[\"db1\", \"os\"]")
+        );
+        assert_eq!(get("VM.DISK[1].IMAGE").as_deref(), Some("os"));
+        assert_eq!(get("**.IMAGE").as_deref(), Some("[\"db1\", \"os\"]"));
+        assert_eq!(get("VM.NOPE"), None);
+        assert!(get("*").is_some_and(|t| t.contains("\"NAME\": \"web-1\"")));
+    }
+}
