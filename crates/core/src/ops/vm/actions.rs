@@ -222,9 +222,33 @@ impl Core {
     /// 4 delete-recreate, 5 delete-db.
     pub async fn vm_recover(&self, caller: &Caller, id: Oid, op: i32) -> Result<Oid> {
         let op = RecoverOp::from_code(op)
-            .ok_or_else(|| Error::action(format!("Wrong recovery operation code {op}")))?;
+            .ok_or_else(|| Error::action("Wrong recovery operation code"))?;
         let follow = self
             .write(|tx| {
+                let vm = fetch_for::<Vm>(tx.state, caller, id, AuthOp::Admin)?;
+                let settle = matches!(
+                    op,
+                    RecoverOp::Success | RecoverOp::Failure | RecoverOp::Retry
+                );
+                if settle
+                    && nubo_lifecycle::next((vm.state, vm.lcm_state), Event::Recover(op)).is_err()
+                {
+                    // As in oned: an ACTIVE VM with nothing to recover (RUNNING, a
+                    // phase waiting for its driver) is left as it is; any other state
+                    // is refused with oned's words.
+                    if vm.state == VmState::Active {
+                        return Ok(Followup::default());
+                    }
+                    let what = if op == RecoverOp::Retry {
+                        "a retry"
+                    } else {
+                        "a recover operation"
+                    };
+                    return Err(Error::action(format!(
+                        "Could not perform {what} on VM {id}, wrong state {}.",
+                        vm.state.name()
+                    )));
+                }
                 transition(
                     tx,
                     caller,
