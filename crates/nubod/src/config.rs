@@ -258,6 +258,16 @@ fn sched_policy(name: &str, rank: Option<&str>) -> anyhow::Result<nubo_scheduler
     })
 }
 
+/// The XML-RPC URL of a bound listener, as zone 0's ENDPOINT shows it: an unspecified
+/// address (0.0.0.0, ::) reads as localhost, as oned writes it.
+pub fn served_endpoint(addr: std::net::SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("http://localhost:{}/RPC2", addr.port())
+    } else {
+        format!("http://{addr}/RPC2")
+    }
+}
+
 /// `[xmlrpc]` section.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -266,6 +276,9 @@ pub struct XmlRpcConfig {
     pub listen: Option<String>,
     /// Largest request body in bytes.
     pub max_body_bytes: Option<usize>,
+    /// The XML-RPC URL clients are given as zone 0's ENDPOINT (default: the bound
+    /// address, `http://ADDR:PORT/RPC2`).
+    pub public_endpoint: Option<String>,
 }
 
 /// The settings nubod runs with.
@@ -277,6 +290,8 @@ pub struct Settings {
     pub database: String,
     /// XML-RPC listen address.
     pub xmlrpc: String,
+    /// The configured public XML-RPC URL (zone 0's ENDPOINT), if any.
+    pub xmlrpc_endpoint: Option<String>,
     /// How the XML-RPC API reads bodies.
     pub xmlrpc_bodies: nubo_listener::BodyRules,
     /// How the host agents' API reads bodies other than image uploads.
@@ -408,6 +423,7 @@ impl Settings {
             data_dir,
             database,
             xmlrpc,
+            xmlrpc_endpoint: file.xmlrpc.public_endpoint.filter(|e| !e.trim().is_empty()),
             xmlrpc_bodies,
             host_api_bodies,
             limits,
@@ -434,6 +450,26 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/nubod.example.toml");
         let cfg = FileConfig::load(&path).expect("the example configuration is valid");
         assert_eq!(cfg.xmlrpc.listen.as_deref(), Some("127.0.0.1:2633"));
+    }
+
+    #[test]
+    fn zone_endpoint_is_the_bound_address_or_the_public_one() {
+        let at = |s: &str| s.parse::<std::net::SocketAddr>().expect("addr");
+        assert_eq!(
+            served_endpoint(at("127.0.0.1:40123")),
+            "http://127.0.0.1:40123/RPC2"
+        );
+        assert_eq!(
+            served_endpoint(at("0.0.0.0:2633")),
+            "http://localhost:2633/RPC2"
+        );
+        assert_eq!(served_endpoint(at("[::1]:2633")), "http://[::1]:2633/RPC2");
+        let cfg: FileConfig =
+            toml::from_str("[xmlrpc]\npublic_endpoint = \"https://c.example/RPC2\"").expect("ok");
+        assert_eq!(
+            cfg.xmlrpc.public_endpoint.as_deref(),
+            Some("https://c.example/RPC2")
+        );
     }
 
     #[test]

@@ -76,6 +76,13 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
         data_dir = %settings.data_dir.display(),
         "nubod is serving"
     );
+    let endpoint = match &settings.xmlrpc_endpoint {
+        Some(url) => url.clone(),
+        None => config::served_endpoint(listener.local_addr()?),
+    };
+    core.set_zone_endpoint(&endpoint)
+        .await
+        .context("cannot record zone 0's endpoint")?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;

@@ -1,6 +1,8 @@
-//! Datastore operations: allocate from a template, delete, enable/disable.
+//! Datastore operations: allocate from a template, delete, enable/disable; and the
+//! monitoring of their capacity (the front-end filesystem each one's directory is on).
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use nubo_types::states::{DatastoreState, DatastoreType, DiskType};
 use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
@@ -128,24 +130,73 @@ impl Core {
         .await
     }
 
-    /// Records capacity figures measured by the datastore monitor.
-    pub async fn datastore_monitor(
-        &self,
-        id: Oid,
-        total_mb: i64,
-        free_mb: i64,
-        used_mb: i64,
-    ) -> Result<()> {
-        self.write(|tx| {
-            let mut ds = (**tx.state.get::<Datastore>(id)?).clone();
-            if (ds.total_mb, ds.free_mb, ds.used_mb) != (total_mb, free_mb, used_mb) {
-                ds.total_mb = total_mb;
-                ds.free_mb = free_mb;
-                ds.used_mb = used_mb;
-                tx.put(ds)?;
+    /// Measures the filesystem that holds each datastore's directory on the front-end (as
+    /// OpenNebula's datastore monitor runs `df` there) and records TOTAL_MB, FREE_MB and
+    /// USED_MB where they changed. Run by every monitoring round.
+    pub(crate) async fn monitor_datastores(&self) -> Result<()> {
+        let dirs: Vec<(Oid, String)> = self.read(|state| {
+            Ok(state
+                .datastores
+                .values()
+                .map(|d| (d.meta.id, d.base_path.clone()))
+                .collect())
+        })?;
+        let measured = tokio::task::spawn_blocking(move || {
+            dirs.into_iter()
+                .filter_map(|(id, dir)| fs_capacity(Path::new(&dir)).map(|c| (id, c)))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| Error::internal(format!("datastore monitoring stopped: {e}")))?;
+        self.write(move |tx| {
+            for (id, (total_mb, free_mb, used_mb)) in measured {
+                let Ok(ds) = tx.get::<Datastore>(id) else {
+                    continue;
+                };
+                if (ds.total_mb, ds.free_mb, ds.used_mb) != (total_mb, free_mb, used_mb) {
+                    let mut ds = (*ds).clone();
+                    ds.total_mb = total_mb;
+                    ds.free_mb = free_mb;
+                    ds.used_mb = used_mb;
+                    tx.put(ds)?;
+                }
             }
             Ok(())
         })
         .await
+    }
+}
+
+/// (TOTAL_MB, FREE_MB, USED_MB) of the filesystem holding `dir`, or its nearest existing
+/// ancestor while the datastore has no directory yet, as `df -B1M` counts them: free is
+/// what unprivileged users may still use, used is what is taken.
+pub(crate) fn fs_capacity(dir: &Path) -> Option<(i64, i64, i64)> {
+    let at = dir.ancestors().find(|p| p.exists())?;
+    let st = rustix::fs::statvfs(at).ok()?;
+    let frsize = if st.f_frsize > 0 {
+        st.f_frsize
+    } else {
+        st.f_bsize
+    };
+    let mb = |blocks: u64| i64::try_from((u128::from(blocks) * u128::from(frsize)) >> 20).ok();
+    let total = mb(st.f_blocks)?;
+    let free = mb(st.f_bavail)?;
+    let used = mb(st.f_blocks.saturating_sub(st.f_bfree))?;
+    Some((total, free, used))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_is_that_of_the_filesystem_holding_the_directory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (total, free, used) = fs_capacity(dir.path()).expect("a filesystem");
+        assert!(total > 0 && free >= 0 && used >= 0 && free <= total && used <= total);
+        // a datastore without its directory yet: the filesystem it would be made on
+        let missing = dir.path().join("datastores/7");
+        let again = fs_capacity(&missing).expect("an ancestor exists");
+        assert_eq!(again.0, total);
     }
 }

@@ -193,6 +193,13 @@ impl Core {
         Ok(self.inner.monitoring.host(id, 0))
     }
 
+    /// The latest monitoring sample of host `id`, if a round has reported one since the
+    /// start: what `host.info` shows in MONITORING (the caller has already been allowed to
+    /// see the host).
+    pub fn host_latest_sample(&self, id: i32) -> Option<HostSample> {
+        self.inner.monitoring.host_latest(id)
+    }
+
     /// `hostpool.monitoring`: samples of every host the caller may see, from the last
     /// `seconds` (-1: all kept; 0: only the latest of each).
     pub fn host_pool_monitoring(

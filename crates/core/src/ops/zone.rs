@@ -95,6 +95,25 @@ impl Core {
         .await
     }
 
+    /// Sets zone 0's ENDPOINT to the XML-RPC URL nubod serves (the bound address, or the
+    /// configured public endpoint), as oned writes its own at bootstrap; called at each
+    /// start, it writes only when the URL changed.
+    pub async fn set_zone_endpoint(&self, url: &str) -> Result<()> {
+        let url = url.to_string();
+        self.write(move |tx| {
+            let Ok(zone) = tx.get::<Zone>(0) else {
+                return Ok(());
+            };
+            if zone.template.get("ENDPOINT") != Some(url.as_str()) {
+                let mut zone = (*zone).clone();
+                zone.template.set("ENDPOINT", url);
+                tx.put(zone)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// Checks that a zone server exists (a single-server zone has no log to reset).
     pub fn zone_resetserver(&self, caller: &Caller, id: Oid, server: Oid) -> Result<Oid> {
         self.read(|state| {

@@ -24,6 +24,9 @@ pub(crate) async fn run(core: Core) {
         if let Err(e) = round(&core, n % ASK_ALL_EVERY == 0).await {
             tracing::error!(error = %e, "monitoring round failed");
         }
+        if let Err(e) = core.monitor_datastores().await {
+            tracing::error!(error = %e, "datastore monitoring failed");
+        }
         tokio::select! {
             () = notify.notified() => {}
             () = tokio::time::sleep(every) => {}

@@ -12,12 +12,16 @@ pub async fn call(core: &Core, object: &str, verb: &str, p: &Params) -> Option<C
     Some(match (object, verb) {
         ("host", "allocate") => allocate(core, p).await,
         ("host", "delete") => delete(core, p).await,
-        ("host", "info") => info::<Host>(core, p, render::host),
+        ("host", "info") => info::<Host>(core, p, |h| {
+            render::host(h, core.host_latest_sample(h.id).as_ref())
+        }),
         ("host", "update") => update::<Host>(core, p).await,
         ("host", "rename") => rename::<Host>(core, p).await,
         ("host", "status") => status(core, p).await,
         ("host", "monitoring") => monitoring(core, p),
-        ("hostpool", "info") => pool0::<Host>(core, p, render::host_pool),
+        ("hostpool", "info") => pool0::<Host>(core, p, |hosts| {
+            render::host_pool(hosts, |id| core.host_latest_sample(id))
+        }),
         ("hostpool", "monitoring") => pool_monitoring(core, p),
         _ => return None,
     })

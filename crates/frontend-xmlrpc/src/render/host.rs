@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use nubo_core::model::Host;
+use nubo_core::monitoring::HostSample;
 
 use super::common::{pool, template};
 use crate::xml::Xml;
 
-fn write(x: &mut Xml, h: &Host) {
+fn write(x: &mut Xml, h: &Host, sample: Option<&HostSample>) {
     let s = &h.share;
     x.open("HOST")
         .num("ID", h.id)
@@ -39,21 +40,25 @@ fn write(x: &mut Xml, h: &Host) {
     x.ids("VMS", &h.vms);
     template(x, "TEMPLATE", &h.template);
     x.open("MONITORING");
-    if h.last_monitored > 0 {
+    if let Some(s) = sample {
+        super::monitoring::host_sample(x, h.id, s);
+    } else if h.last_monitored > 0 {
         x.num("TIMESTAMP", h.last_monitored).num("ID", h.id);
     }
     x.close("MONITORING");
     x.close("HOST");
 }
 
-/// One host.
-pub fn host(h: &Host) -> String {
+/// One host, with its latest monitoring sample (`sample`) in MONITORING.
+pub fn host(h: &Host, sample: Option<&HostSample>) -> String {
     let mut x = Xml::new();
-    write(&mut x, h);
+    write(&mut x, h, sample);
     x.finish()
 }
 
-/// The host pool.
-pub fn host_pool(items: &[Arc<Host>]) -> String {
-    pool("HOST_POOL", items, write)
+/// The host pool, each host with its latest monitoring sample (`sample_of`).
+pub fn host_pool(items: &[Arc<Host>], sample_of: impl Fn(i32) -> Option<HostSample>) -> String {
+    pool("HOST_POOL", items, |x, h| {
+        write(x, h, sample_of(h.id).as_ref())
+    })
 }

@@ -44,25 +44,32 @@ pub(crate) fn vm_sample(x: &mut Xml, s: &VmSample, id: Option<i32>) {
         .close("MONITORING");
 }
 
+/// The content of a host's MONITORING element for one sample (host.xsd order): TIMESTAMP,
+/// ID, CAPACITY (FREE_CPU, FREE_MEMORY, USED_CPU, USED_MEMORY) and SYSTEM, as
+/// `host.monitoring` returns it and `host.info` shows the latest.
+pub fn host_sample(x: &mut Xml, id: i32, s: &HostSample) {
+    x.num("TIMESTAMP", s.timestamp)
+        .num("ID", id)
+        .open("CAPACITY")
+        .num("FREE_CPU", (s.total_cpu - s.used_cpu).max(0))
+        .num("FREE_MEMORY", (s.total_memory - s.used_memory).max(0))
+        .num("USED_CPU", s.used_cpu)
+        .num("USED_MEMORY", s.used_memory)
+        .close("CAPACITY")
+        .open("SYSTEM")
+        .num("NETRX", 0)
+        .num("NETTX", 0)
+        .close("SYSTEM");
+}
+
 /// Host samples (the MONITORING element of host.xsd).
 pub fn host_monitoring(samples: &[(i32, HostSample)]) -> String {
     let mut x = Xml::new();
     x.open("MONITORING_DATA");
     for (id, s) in samples {
-        x.open("MONITORING")
-            .num("TIMESTAMP", s.timestamp)
-            .num("ID", id)
-            .open("CAPACITY")
-            .num("FREE_CPU", (s.total_cpu - s.used_cpu).max(0))
-            .num("FREE_MEMORY", (s.total_memory - s.used_memory).max(0))
-            .num("USED_CPU", s.used_cpu)
-            .num("USED_MEMORY", s.used_memory)
-            .close("CAPACITY")
-            .open("SYSTEM")
-            .num("NETRX", 0)
-            .num("NETTX", 0)
-            .close("SYSTEM")
-            .close("MONITORING");
+        x.open("MONITORING");
+        host_sample(&mut x, *id, s);
+        x.close("MONITORING");
     }
     x.close("MONITORING_DATA");
     x.finish()
