@@ -330,7 +330,10 @@ ROWS: dict[str, Row] = {
                                      deny(lambda e: dict(InstanceId=e.a["i"], Attribute="instanceType"), NF_I),
                                      why=NOT_YOURS),
     "ModifyInstanceAttribute": row(deny(lambda e: dict(InstanceId=e.a["i"], InstanceType={"Value": "m1.large"}), NF_I),
+                                   deny(lambda e: dict(InstanceId=e.a["i"], DisableApiTermination={"Value": True}),
+                                        NF_I, what="termination protection"),
                                    why=NOT_YOURS),
+    "GetPasswordData": row(deny(lambda e: dict(InstanceId=e.a["i"]), NF_I), why=NOT_YOURS),
     # ------------------------------------------------------------ images
     "DescribeImages": row(
         allow(lambda e: {}, hides_with_alice_seeing("describe_images", lambda e: {}, "ami")),
@@ -348,6 +351,25 @@ ROWS: dict[str, Row] = {
                            deny(lambda e: dict(ImageId=e.ami), UNAUTH, what="the public AMI he may only use"),
                            why=NOT_YOURS + "; what bob may see but not manage: UnauthorizedOperation"),
     "CreateImage": row(deny(lambda e: dict(InstanceId=e.a["i"], Name=uniq("img")), NF_I), why=NOT_YOURS),
+    "DescribeImageAttribute": row(
+        deny(lambda e: dict(ImageId=e.a["ami"], Attribute="description"), NF_AMI),
+        deny(lambda e: dict(ImageId=e.a["ami"], Attribute="launchPermission"), NF_AMI),
+        deny(lambda e: dict(ImageId=e.ami, Attribute="launchPermission"), UNAUTH,
+             what="the launch permissions of the public AMI he may only use"),
+        why=NOT_YOURS + "; launch permissions are the owner's (MANAGE): UnauthorizedOperation"),
+    "ModifyImageAttribute": row(
+        deny(lambda e: dict(ImageId=e.a["ami"], LaunchPermission={"Add": [{"Group": "all"}]}), NF_AMI),
+        deny(lambda e: dict(ImageId=e.a["ami"], Description={"Value": "bob's"}), NF_AMI),
+        deny(lambda e: dict(ImageId=e.ami, LaunchPermission={"Remove": [{"Group": "all"}]}), UNAUTH,
+             what="the public AMI he may only use, made private"),
+        deny(lambda e: dict(ImageId=e.ami, Description={"Value": "bob's"}), UNAUTH,
+             what="the public AMI's description"),
+        why=NOT_YOURS + "; what bob may see but not manage: UnauthorizedOperation"),
+    "ResetImageAttribute": row(
+        deny(lambda e: dict(ImageId=e.a["ami"], Attribute="launchPermission"), NF_AMI),
+        deny(lambda e: dict(ImageId=e.ami, Attribute="launchPermission"), UNAUTH,
+             what="the public AMI he may only use, made private"),
+        why=NOT_YOURS + "; what bob may see but not manage: UnauthorizedOperation"),
     # ------------------------------------------------------------ key pairs
     "CreateKeyPair": row(
         allow(lambda e: dict(KeyName=e.a["key"]),

@@ -528,7 +528,7 @@ def test_instance_attributes_and_type_changes(cloud, alice, ec2):
     assert attr("disableApiTermination")["DisableApiTermination"]["Value"] is False
     assert attr("blockDeviceMapping")["BlockDeviceMappings"][0]["DeviceName"] == "/dev/vda"
     assert "Groups" in attr("groupSet")
-    assert code_of(ec2.describe_instance_attribute, InstanceId=iid, Attribute="kernel") == "UnsupportedOperation"
+    assert code_of(ec2.describe_instance_attribute, InstanceId=iid, Attribute="sriovNetSupport") == "UnsupportedOperation"
     assert code_of(ec2.describe_instance_attribute, InstanceId=iid, Attribute="colour") == "InvalidParameterValue"
     assert code_of(ec2.describe_instance_attribute, InstanceId="i-99999999",
                    Attribute="instanceType") == "InvalidInstanceID.NotFound"
@@ -540,7 +540,7 @@ def test_instance_attributes_and_type_changes(cloud, alice, ec2):
     assert code_of(ec2.modify_instance_attribute, InstanceId=iid,
                    InstanceType={"Value": "x9.huge"}) == "InvalidInstanceType"
     assert code_of(ec2.modify_instance_attribute, InstanceId=iid,
-                   DisableApiTermination={"Value": True}) == "UnsupportedOperation"
+                   SourceDestCheck={"Value": True}) == "UnsupportedOperation"
     assert code_of(ec2.modify_instance_attribute, InstanceId=iid, InstanceType=large,
                    UserData={"Value": b"x"}) == "InvalidParameterCombination"
     assert code_of(ec2.modify_instance_attribute, InstanceId=iid, InstanceType=large,

@@ -83,7 +83,9 @@ fn read_everything(pairs: Vec<(String, String)>) -> Result<(), TestCaseError> {
     let ids = p.list("InstanceId");
     if let Err(e) = ids::INSTANCE.known(&ids, |_| true, Ec2Error::missing) {
         prop_assert!(
-            e.code == "InvalidInstanceID.Malformed" || e.code == "MissingParameter",
+            e.code == "InvalidInstanceID.Malformed"
+                || e.code == "InvalidInstanceID.NotFound"
+                || e.code == "MissingParameter",
             "{}",
             e
         );
@@ -542,15 +544,38 @@ proptest! {
     }
 
     #[test]
-    fn fuzz_ec2_ids(text in ".{0,24}", digits in "[0-9]{1,12}", id in 0..=i32::MAX) {
+    fn fuzz_ec2_ids(
+        text in ".{0,24}",
+        digits in "[0-9]{1,18}",
+        hex in "[0-9a-fA-F]{1,18}",
+        id in 0..=i32::MAX,
+    ) {
         for kind in [ids::INSTANCE, ids::IMAGE, ids::VOLUME, ids::SNAPSHOT, ids::ALLOCATION, ids::SECURITY_GROUP] {
             if let Err(e) = kind.parse(&text) {
-                prop_assert_eq!(e.code.as_str(), kind.malformed);
+                prop_assert!(e.code == kind.malformed || e.code == kind.unknown, "{}", e);
             }
+            // Decimal: 8 or 17 digits, or Nubo's 9 or 10 without a leading zero, name an
+            // object when the number is an id; 8 or 17 digits that are not name nothing.
             let written = format!("{}-{digits}", kind.prefix);
+            let number = digits.parse::<i32>().ok();
+            let aws_form = matches!(digits.len(), 8 | 17);
+            let nubo_form = digits.len() > 8 && !digits.starts_with('0');
             match kind.parse(&written) {
-                Ok(n) => prop_assert_eq!(i64::from(n), digits.parse::<i64>().unwrap_or(-1)),
-                Err(_) => prop_assert!(digits.parse::<i32>().is_err()),
+                Ok(n) => prop_assert!((aws_form || nubo_form) && number == Some(n), "{}", written),
+                Err(e) if aws_form => prop_assert_eq!(e.code.as_str(), kind.unknown),
+                Err(e) => {
+                    prop_assert_eq!(e.code.as_str(), kind.malformed);
+                    prop_assert!(!nubo_form || number.is_none(), "{}", written);
+                }
+            }
+            // Hex: AWS's form when 8 or 17 lowercase digits (naming nothing unless decimal).
+            let written = format!("{}-{hex}", kind.prefix);
+            let lower = !hex.bytes().any(|b| b.is_ascii_uppercase());
+            let decimal = hex.bytes().all(|b| b.is_ascii_digit());
+            if !decimal {
+                let e = kind.parse(&written).expect_err("not a Nubo id");
+                let want = if matches!(hex.len(), 8 | 17) && lower { kind.unknown } else { kind.malformed };
+                prop_assert_eq!(e.code.as_str(), want, "{}", written);
             }
             prop_assert_eq!(kind.parse(&kind.id(id)).ok(), Some(id));
         }

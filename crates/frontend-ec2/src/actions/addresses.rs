@@ -4,7 +4,7 @@
 //! attaches a NIC on it to the instance, DisassociateAddress detaches that NIC,
 //! ReleaseAddress deletes the reservation, giving the address back.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use nubo_core::PoolFilter;
@@ -68,7 +68,9 @@ fn is_pool(net: &Vnet) -> bool {
             .is_some_and(|v| v.eq_ignore_ascii_case("yes"))
 }
 
-/// Every elastic IP the caller may use.
+/// Every elastic IP of the caller's: the reservations it may manage (as on EC2, an
+/// account's addresses are its own; networks other users may merely use, as every network
+/// of the default VDC, are not).
 pub fn all(ctx: &Ctx) -> Ec2Result<Vec<Address>> {
     let nets = ctx.core.pool_info::<Vnet>(&ctx.caller, PoolFilter::ALL)?;
     let pools: Vec<i32> = nets
@@ -79,6 +81,7 @@ pub fn all(ctx: &Ctx) -> Ec2Result<Vec<Address>> {
     Ok(nets
         .into_iter()
         .filter(|n| pools.contains(&n.parent_network_id))
+        .filter(|n| ctx.may::<Vnet>(n.meta.id, AuthOp::Manage).is_ok())
         .map(|net| {
             let ar = net.ars.first();
             let ip = ar.and_then(|a| a.ip_at(0));
@@ -119,10 +122,7 @@ pub fn public_ip_of(ctx: &Ctx, vm: &Vm) -> Option<String> {
 
 fn not_found(what: &str) -> Ec2Error {
     if what.starts_with("eipalloc-") {
-        Ec2Error::client(
-            "InvalidAllocationID.NotFound",
-            format!("The allocation ID '{what}' does not exist"),
-        )
+        ALLOCATION.unknown_id(what)
     } else {
         Ec2Error::client(
             "InvalidAddress.NotFound",
@@ -261,6 +261,13 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     })?;
     let all = all(ctx)?;
     let (ips, allocs) = (p.list("PublicIp"), p.list("AllocationId"));
+    if let Some(bad) = ips.iter().find(|ip| ip.parse::<IpAddr>().is_err()) {
+        return Err(Ec2Error::invalid(
+            "PublicIp",
+            bad,
+            "It must be an IP address.",
+        ));
+    }
     for ip in &ips {
         if !all.iter().any(|a| a.public_ip() == *ip) {
             return Err(not_found(ip));
@@ -378,12 +385,7 @@ pub async fn disassociate(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             all(ctx)?
                 .into_iter()
                 .find(|a| a.net.meta.id == id && a.vm.is_some())
-                .ok_or_else(|| {
-                    Ec2Error::client(
-                        "InvalidAssociationID.NotFound",
-                        format!("The association ID '{text}' does not exist"),
-                    )
-                })?
+                .ok_or_else(|| ASSOCIATION.unknown_id(text))?
         }
         None => target(ctx, p)?,
     };
@@ -404,6 +406,13 @@ pub async fn disassociate(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
 
 /// ReleaseAddress.
 pub async fn release(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
+    let given = |name: &str| p.get(name).is_some_and(|v| !v.is_empty());
+    if given("PublicIp") && given("AllocationId") {
+        return Err(Ec2Error::client(
+            "InvalidParameterCombination",
+            "You may specify public IP or allocation id, but not both in the same call",
+        ));
+    }
     let a = target(ctx, p)?;
     if a.vm.is_some() {
         return Err(Ec2Error::client(

@@ -25,10 +25,7 @@ const DEFAULT_DATASTORE: i32 = 1;
 
 /// `InvalidAMIID.NotFound` for `id`.
 pub fn not_found(id: &str) -> Ec2Error {
-    Ec2Error::client(
-        "InvalidAMIID.NotFound",
-        format!("The image id '[{id}]' does not exist"),
-    )
+    IMAGE.unknown_id(id)
 }
 
 fn state(img: &Image) -> &'static str {
@@ -144,21 +141,36 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             .text("name", &img.meta.name)
             .text("description", a.description())
             .text("rootDeviceType", "ebs")
-            .text("rootDeviceName", "/dev/vda")
-            .list("blockDeviceMapping", [img], |x, img| {
-                x.text("deviceName", "/dev/vda")
-                    .open("ebs")
-                    .num("volumeSize", (img.size.max(0) + 1023) / 1024)
-                    .flag("deleteOnTermination", true)
-                    .text("volumeType", "standard")
-                    .close("ebs");
-            })
-            .text("virtualizationType", "hvm")
+            .text("rootDeviceName", "/dev/vda");
+        write_block_devices(x, img);
+        x.text("virtualizationType", "hvm")
             .text("hypervisor", "kvm")
             .tags(&a.tags);
     });
     x.opt("nextToken", next.as_deref());
     Ok(())
+}
+
+/// The AMI's `blockDeviceMapping`: its one disk, `/dev/vda`.
+pub fn write_block_devices(x: &mut Xml, img: &Image) {
+    x.list("blockDeviceMapping", [img], |x, img| {
+        x.text("deviceName", "/dev/vda")
+            .open("ebs")
+            .num("volumeSize", (img.size.max(0) + 1023) / 1024)
+            .flag("deleteOnTermination", true)
+            .text("volumeType", "standard")
+            .close("ebs");
+    });
+}
+
+/// The AMI `text` names, if the caller sees it.
+pub fn find(ctx: &Ctx, text: &str) -> Ec2Result<Arc<Image>> {
+    let id = IMAGE.parse(text)?;
+    amis(ctx)?
+        .into_iter()
+        .find(|a| a.img.meta.id == id)
+        .map(|a| a.img)
+        .ok_or_else(|| not_found(text))
 }
 
 fn check_name(p: &Params) -> Ec2Result<&str> {

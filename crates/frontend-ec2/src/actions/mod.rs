@@ -3,6 +3,7 @@
 
 mod account;
 mod addresses;
+mod image_attributes;
 mod images;
 mod instance_types;
 mod instances;
@@ -140,6 +141,10 @@ const ACTIONS: &[&str] = &[
     "GetConsoleOutput",
     "DescribeInstanceAttribute",
     "ModifyInstanceAttribute",
+    "GetPasswordData",
+    "DescribeImageAttribute",
+    "ModifyImageAttribute",
+    "ResetImageAttribute",
 ];
 
 /// Runs `action`, writing its reply members into `x`; refuses a request any of whose
@@ -207,6 +212,10 @@ async fn run(ctx: &Ctx, action: &str, p: &Params, x: &mut Xml) -> Ec2Result<()> 
         "GetConsoleOutput" => instances::console_output(ctx, p, x).await,
         "DescribeInstanceAttribute" => instances::describe_attribute(ctx, p, x),
         "ModifyInstanceAttribute" => instances::modify_attribute(ctx, p, x).await,
+        "GetPasswordData" => instances::password_data(ctx, p, x),
+        "DescribeImageAttribute" => image_attributes::describe(ctx, p, x),
+        "ModifyImageAttribute" => image_attributes::modify(ctx, p, x).await,
+        "ResetImageAttribute" => image_attributes::reset(ctx, p, x).await,
         _ => Err(Ec2Error::internal(format!("no handler for {action}"))),
     }
 }

@@ -460,10 +460,7 @@ fn visible(ctx: &Ctx) -> Ec2Result<Vec<Group>> {
 
 /// `InvalidGroup.NotFound` for `what` (an id or a name).
 pub fn not_found(what: &str) -> Ec2Error {
-    Ec2Error::client(
-        "InvalidGroup.NotFound",
-        format!("The security group '{what}' does not exist"),
-    )
+    SECURITY_GROUP.unknown_id(what)
 }
 
 /// Every group the caller sees.

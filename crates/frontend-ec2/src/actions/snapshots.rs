@@ -24,10 +24,7 @@ use super::{Ctx, tag_specifications};
 
 /// `InvalidSnapshot.NotFound` for `id`.
 pub fn not_found(id: &str) -> Ec2Error {
-    Ec2Error::client(
-        "InvalidSnapshot.NotFound",
-        format!("The snapshot '{id}' does not exist."),
-    )
+    SNAPSHOT.unknown_id(id)
 }
 
 struct Snapshot {
@@ -232,6 +229,12 @@ pub fn describe(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
         |id| snaps.iter().any(|s| s.img.meta.id == id),
         not_found,
     )?;
+    if !ids.is_empty() && page.limited() {
+        return Err(Ec2Error::client(
+            "InvalidParameterCombination",
+            "The parameter snapshotSet cannot be used with the parameter maxResults",
+        ));
+    }
     let owners = p.list("Owner");
     let chosen: Vec<&Snapshot> = snaps
         .iter()

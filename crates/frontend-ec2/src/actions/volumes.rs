@@ -51,10 +51,7 @@ pub fn is_snapshot(img: &Image) -> bool {
 
 /// `InvalidVolume.NotFound` for `id`.
 pub fn not_found(id: &str) -> Ec2Error {
-    Ec2Error::client(
-        "InvalidVolume.NotFound",
-        format!("The volume '{id}' does not exist."),
-    )
+    VOLUME.unknown_id(id)
 }
 
 /// Size in GiB (rounded up) of `mb`.

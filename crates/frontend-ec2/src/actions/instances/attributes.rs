@@ -1,7 +1,9 @@
 //! DescribeInstanceAttribute and ModifyInstanceAttribute. An instance's type is its
 //! `EC2_INSTANCE_TYPE` and the CPU, VCPU and MEMORY of that type's template: changing it
 //! (while the instance is stopped, as on EC2) resizes the VM to the new type and then
-//! relabels it. Other attributes are shown as Nubo has them and cannot be changed here.
+//! relabels it. Termination protection (`disableApiTermination`) is
+//! `EC2_DISABLE_API_TERMINATION="YES"` in the VM's user template, changed at any time.
+//! Other attributes are shown as Nubo has them and cannot be changed here.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -14,14 +16,12 @@ use crate::params::Params;
 use crate::xml::Xml;
 
 use super::{
-    Ctx, Instance, ROOT_DEVICE, instance_types, live, state_of, visible_one, write_block_devices,
-    write_groups,
+    Ctx, DISABLE_API_TERMINATION, Instance, ROOT_DEVICE, instance_types, live, state_of,
+    visible_one, write_block_devices, write_groups,
 };
 
 /// EC2's other instance attributes, which Nubo does not have.
 const NOT_HERE: &[&str] = &[
-    "kernel",
-    "ramdisk",
     "productCodes",
     "sriovNetSupport",
     "enaSupport",
@@ -31,6 +31,8 @@ const NOT_HERE: &[&str] = &[
 /// The attributes DescribeInstanceAttribute answers.
 const KNOWN: &[&str] = &[
     "instanceType",
+    "kernel",
+    "ramdisk",
     "userData",
     "rootDeviceName",
     "blockDeviceMapping",
@@ -42,8 +44,9 @@ const KNOWN: &[&str] = &[
     "sourceDestCheck",
 ];
 
-/// The parameters of ModifyInstanceAttribute other than the instance type.
-const OTHERS: &[&str] = &[
+/// The parameters of ModifyInstanceAttribute that name an attribute (`Name.Value`, or
+/// `Name.N` for lists).
+const ATTRIBUTE_PARAMS: &[&str] = &[
     "BlockDeviceMapping",
     "DisableApiStop",
     "DisableApiTermination",
@@ -51,6 +54,7 @@ const OTHERS: &[&str] = &[
     "EnaSupport",
     "GroupId",
     "InstanceInitiatedShutdownBehavior",
+    "InstanceType",
     "Kernel",
     "Ramdisk",
     "SourceDestCheck",
@@ -95,7 +99,16 @@ pub fn describe_attribute(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
             value(x, "instanceInitiatedShutdownBehavior", "stop")
         }
         "sourceDestCheck" => value(x, "sourceDestCheck", "true"),
-        // disableApiTermination, disableApiStop, ebsOptimized: never set on Nubo.
+        "disableApiTermination" => value(
+            x,
+            "disableApiTermination",
+            &i.termination_protected().to_string(),
+        ),
+        // No kernel or ramdisk of its own, as AWS answers for an HVM instance.
+        "kernel" | "ramdisk" => {
+            x.empty(attribute);
+        }
+        // disableApiStop, ebsOptimized: never set on Nubo.
         other => value(x, other, "false"),
     }
     Ok(())
@@ -111,32 +124,79 @@ fn user_data(vm: &Vm) -> Option<String> {
     })
 }
 
-/// ModifyInstanceAttribute: the instance type (`InstanceType.Value`, or
-/// `Attribute=instanceType` with `Value`) of a stopped instance.
+/// The change ModifyInstanceAttribute asks for.
+enum Wanted<'a> {
+    /// A new instance type.
+    Type(&'a str),
+    /// Termination protection on or off.
+    Termination(bool),
+}
+
+/// The one change `p` asks for: `InstanceType.Value` / `DisableApiTermination.Value`, or
+/// `Attribute` with `Value`.
+fn wanted(p: &Params) -> Ec2Result<Wanted<'_>> {
+    let mut given: Vec<&str> = p
+        .iter()
+        .map(|(n, _)| n.split('.').next().unwrap_or(n))
+        .filter(|n| ATTRIBUTE_PARAMS.contains(n))
+        .collect();
+    given.sort_unstable();
+    given.dedup();
+    let attribute = p.get("Attribute");
+    if given.len() + usize::from(attribute.is_some()) > 1 {
+        return Err(Ec2Error::client(
+            "InvalidParameterCombination",
+            "Change one attribute at a time",
+        ));
+    }
+    let (name, key) = match (given.first(), attribute) {
+        (Some(&"InstanceType"), _) => ("instanceType", "InstanceType.Value"),
+        (Some(&"DisableApiTermination"), _) => {
+            ("disableApiTermination", "DisableApiTermination.Value")
+        }
+        (Some(other), _) => return Err(unsupported(other)),
+        (None, Some(a)) => (a, "Value"),
+        (None, None) => return Err(Ec2Error::missing("InstanceType")),
+    };
+    match name {
+        "instanceType" => Ok(Wanted::Type(p.required(key)?)),
+        "disableApiTermination" => Ok(Wanted::Termination(
+            p.bool(key)?.ok_or_else(|| Ec2Error::missing(key))?,
+        )),
+        other => Err(unsupported(other)),
+    }
+}
+
+/// ModifyInstanceAttribute: the instance type of a stopped instance, or its termination
+/// protection.
 pub async fn modify_attribute(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     let text = p.required("InstanceId")?;
     let vm = live(ctx, text)?;
-    let other = p
-        .iter()
-        .map(|(n, _)| n.split('.').next().unwrap_or(n))
-        .find(|n| OTHERS.contains(n));
-    let wanted = match (p.get("InstanceType.Value"), p.get("Attribute")) {
-        (Some(_), _) if other.is_some() || p.get("Attribute").is_some() => {
-            return Err(Ec2Error::client(
-                "InvalidParameterCombination",
-                "Change one attribute at a time",
-            ));
+    match wanted(p)? {
+        Wanted::Type(name) => change_type(ctx, text, &vm, name).await?,
+        Wanted::Termination(on) => {
+            ctx.may::<Vm>(vm.meta.id, AuthOp::Manage)?;
+            ctx.proceed()?;
+            ctx.edit::<Vm, _>(vm.meta.id, move |t| {
+                if on {
+                    t.set(DISABLE_API_TERMINATION, "YES");
+                } else {
+                    t.remove(DISABLE_API_TERMINATION);
+                }
+                Ok(())
+            })
+            .await?;
         }
-        (Some(v), _) => v,
-        (None, Some("instanceType")) => p.required("Value")?,
-        (None, Some(other)) => return Err(unsupported(other)),
-        (None, None) => {
-            return Err(other.map_or_else(|| Ec2Error::missing("InstanceType"), unsupported));
-        }
-    };
+    }
+    x.flag("return", true);
+    Ok(())
+}
+
+/// Resizes the stopped instance `vm` (named `text`) to instance type `wanted`.
+async fn change_type(ctx: &Ctx, text: &str, vm: &Vm, wanted: &str) -> Ec2Result<()> {
     let itype = instance_types::find(ctx, wanted)?;
     ctx.may::<Vm>(vm.meta.id, AuthOp::Manage)?;
-    if state_of(&vm).1 != "stopped" {
+    if state_of(vm).1 != "stopped" {
         return Err(Ec2Error::client(
             "IncorrectInstanceState",
             format!("The instance '{text}' is not in the 'stopped' state."),
@@ -176,7 +236,6 @@ pub async fn modify_attribute(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<(
         Ok(())
     })
     .await?;
-    x.flag("return", true);
     Ok(())
 }
 
@@ -184,6 +243,8 @@ pub async fn modify_attribute(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<(
 fn unsupported(attribute: &str) -> Ec2Error {
     Ec2Error::client(
         "UnsupportedOperation",
-        format!("Nubo changes only an instance's type over EC2, not {attribute}"),
+        format!(
+            "Nubo changes only an instance's type and disableApiTermination over EC2, not {attribute}"
+        ),
     )
 }

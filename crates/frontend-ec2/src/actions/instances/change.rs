@@ -66,6 +66,21 @@ pub async fn change(ctx: &Ctx, p: &Params, x: &mut Xml, change: Change) -> Ec2Re
         .iter()
         .map(|i| action_for(change, &i.vm, force))
         .collect::<Ec2Result<Vec<_>>>()?;
+    // A protected instance may not be terminated: none is, as on EC2.
+    if change == Change::Terminate
+        && let Some((i, _)) = instances
+            .iter()
+            .zip(&plans)
+            .find(|(i, plan)| plan.is_some() && i.termination_protected())
+    {
+        return Err(Ec2Error::client(
+            "OperationNotPermitted",
+            format!(
+                "The instance '{}' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.",
+                i.id()
+            ),
+        ));
+    }
     for i in &instances {
         ctx.may::<Vm>(i.vm.meta.id, AuthOp::Manage)?;
     }

@@ -8,12 +8,14 @@ mod block_devices;
 mod change;
 mod console;
 mod describe;
+mod password;
 mod run;
 
 pub use attributes::{describe_attribute, modify_attribute};
 pub use change::{Change, change, reboot};
 pub use console::console_output;
 pub use describe::{describe, describe_status};
+pub use password::password_data;
 pub use run::run;
 
 use std::sync::Arc;
@@ -43,6 +45,8 @@ const CLIENT_TOKEN: &str = "EC2_CLIENT_TOKEN";
 const KEY_NAME: &str = "EC2_KEY_NAME";
 const LAUNCH_INDEX: &str = "EC2_LAUNCH_INDEX";
 const IMAGE_ID: &str = "EC2_IMAGE_ID";
+/// `YES` when the instance is protected from TerminateInstances (`disableApiTermination`).
+const DISABLE_API_TERMINATION: &str = "EC2_DISABLE_API_TERMINATION";
 
 /// EC2's state (code, name) of a VM.
 pub fn state_of(vm: &Vm) -> (i32, &'static str) {
@@ -188,6 +192,12 @@ impl Instance {
         self.vm.template.vectors("NIC").find_map(|n| value(n, "IP"))
     }
 
+    /// Whether TerminateInstances must leave the instance alone (`disableApiTermination`).
+    fn termination_protected(&self) -> bool {
+        self.attr(DISABLE_API_TERMINATION)
+            .is_some_and(|v| v.eq_ignore_ascii_case("yes"))
+    }
+
     fn instance_type(&self) -> &str {
         self.attr(instance_types::ATTR).unwrap_or("")
     }
@@ -300,10 +310,7 @@ fn selected(ctx: &Ctx, p: &Params) -> Ec2Result<(Vec<Instance>, bool)> {
 
 /// `InvalidInstanceID.NotFound` for `id`.
 pub fn not_found(id: &str) -> Ec2Error {
-    Ec2Error::client(
-        "InvalidInstanceID.NotFound",
-        format!("The instance ID '{id}' does not exist"),
-    )
+    INSTANCE.unknown_id(id)
 }
 
 fn write_instance(x: &mut Xml, i: &Instance) {

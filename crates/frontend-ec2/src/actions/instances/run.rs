@@ -19,8 +19,8 @@ use crate::xml::Xml;
 
 use super::super::{Ctx, instance_types, key_pairs, tag_specifications, volumes};
 use super::{
-    CLIENT_TOKEN, IMAGE_ID, Instance, KEY_NAME, LAUNCH_INDEX, RESERVATION, block_devices,
-    write_instance,
+    CLIENT_TOKEN, DISABLE_API_TERMINATION, IMAGE_ID, Instance, KEY_NAME, LAUNCH_INDEX, RESERVATION,
+    block_devices, write_instance,
 };
 
 /// Most instances one RunInstances may ask for.
@@ -163,6 +163,9 @@ pub async fn run(ctx: &Ctx, p: &Params, x: &mut Xml) -> Ec2Result<()> {
     base.set(RESERVATION, ids::random("r", 17)?);
     if let Some(name) = key_name {
         base.set(KEY_NAME, name);
+    }
+    if p.bool("DisableApiTermination")?.unwrap_or(false) {
+        base.set(DISABLE_API_TERMINATION, "YES");
     }
     tags::add(&mut base, &tags)?;
     let name = tags
