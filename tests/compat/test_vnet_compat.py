@@ -221,10 +221,11 @@ def test_range_restricted_attributes(one, make_user):
         # add_ar: no restricted attribute at all (oned's ar_restricted_authorization)
         msg = bob.one.fails(AUTHORIZATION, "vn.add_ar", vid,
                             'AR=[TYPE="ETHER", SIZE="2", VN_MAD="evil"]')
-        assert "AR includes a restricted attribute VN_MAD" in msg, msg
+        assert msg == f"[one.vn.add_ar] User [{bob.id}] : AR includes a restricted attribute VN_MAD.", msg
         bob.one.vn.add_ar(vid, 'AR=[TYPE="ETHER", SIZE="2", COLOR="red"]')
         # update_ar: a restricted attribute may not change, and is kept when left out
-        bob.one.fails(AUTHORIZATION, "vn.update_ar", vid, 'AR=[AR_ID="0", BRIDGE="br-evil"]')
+        msg = bob.one.fails(AUTHORIZATION, "vn.update_ar", vid, 'AR=[AR_ID="0", BRIDGE="br-evil"]')
+        assert msg.endswith(" : AR includes a restricted attribute BRIDGE."), msg
         bob.one.vn.update_ar(vid, 'AR=[AR_ID="0", BRIDGE="br7", NOTE="same bridge"]')
         bob.one.vn.update_ar(vid, 'AR=[AR_ID="0", NOTE="left out"]')
     ar = ar_attrs(ar_by_id(one.xml("vn.info", vid), 0))

@@ -34,26 +34,29 @@ fn ar_only(list: &[String]) -> impl Iterator<Item = &str> {
     })
 }
 
-fn restricted_error(key: &str) -> Error {
-    Error::Restricted {
-        message: format!(
+/// oned's refusal, `User [N] : AR includes a restricted attribute KEY.`
+fn restricted_error(caller: &Caller, key: &str) -> Error {
+    Error::restricted(
+        caller.uid,
+        format!(
             "AR includes a restricted attribute {}",
             key.to_ascii_uppercase()
         ),
-    }
+    )
 }
 
 /// oned's `update_attributes` for a caller outside the oneadmin group: a restricted
 /// attribute the update changes is refused; the `AR/` ones are then taken from the range
 /// as it is, whatever the update says.
 fn keep_restricted(
+    caller: &Caller,
     list: &[String],
     ar: &AddressRange,
     pairs: &[(String, String)],
 ) -> Result<Vec<(String, String)>> {
     for (key, val) in pairs {
         if ar_restricted(list, key) && ar.attr(key) != Some(val.as_str()) {
-            return Err(restricted_error(key));
+            return Err(restricted_error(caller, key));
         }
     }
     let mut kept: Vec<(String, String)> = pairs
@@ -126,7 +129,7 @@ impl Core {
             let op = ranges_op(tx, id)?;
             let mut vnet = ready_vnet(tx, caller, id, op)?;
             if !caller.is_admin() {
-                check_new_ranges(&restricted, &template)?;
+                check_new_ranges(caller, &restricted, &template)?;
             }
             let ar = new_range(&vnet.ars, &vnet.template, &pairs).map_err(as_action)?;
             vnet.ars.push(ar);
@@ -180,7 +183,7 @@ impl Core {
             let pairs = if caller.is_admin() {
                 pairs
             } else {
-                keep_restricted(&restricted, &vnet.ars[pos], &pairs)?
+                keep_restricted(caller, &restricted, &vnet.ars[pos], &pairs)?
             };
             let updated = ars::update_range(&vnet.ars[pos], &pairs)?;
             ars::check_overlap(&vnet.ars, &updated)?;
@@ -229,10 +232,10 @@ impl Core {
 
 /// oned's `ar_restricted_authorization`: a range given by a caller outside the oneadmin
 /// group may hold no restricted attribute.
-fn check_new_ranges(list: &[String], template: &Template) -> Result<()> {
+fn check_new_ranges(caller: &Caller, list: &[String], template: &Template) -> Result<()> {
     for pairs in template.vectors("AR") {
         if let Some((key, _)) = pairs.iter().find(|(k, _)| ar_restricted(list, k)) {
-            return Err(restricted_error(key));
+            return Err(restricted_error(caller, key));
         }
     }
     Ok(())
@@ -276,6 +279,16 @@ fn as_action(e: Error) -> Error {
 mod tests {
     use super::*;
 
+    fn user() -> Caller {
+        Caller {
+            uid: 5,
+            gid: 1,
+            groups: [1].into_iter().collect(),
+            uname: "bob".into(),
+            gname: "users".into(),
+        }
+    }
+
     fn list() -> Vec<String> {
         ["VN_MAD", "CVLANS", "AR/BRIDGE", "AR/VN_MAD"]
             .map(String::from)
@@ -314,14 +327,24 @@ mod tests {
             0,
         )
         .expect("range");
-        let err = keep_restricted(&l, &ar, &pairs(&[("AR_ID", "0"), ("BRIDGE", "evil")]))
-            .expect_err("changes BRIDGE");
+        let err = keep_restricted(
+            &user(),
+            &l,
+            &ar,
+            &pairs(&[("AR_ID", "0"), ("BRIDGE", "evil")]),
+        )
+        .expect_err("changes BRIDGE");
         assert!(
-            err.to_string().contains("restricted attribute BRIDGE"),
+            err.to_string() == "User [5] : AR includes a restricted attribute BRIDGE.",
             "{err}"
         );
-        let kept = keep_restricted(&l, &ar, &pairs(&[("AR_ID", "0"), ("DNS", "1.1.1.1")]))
-            .expect("BRIDGE left out");
+        let kept = keep_restricted(
+            &user(),
+            &l,
+            &ar,
+            &pairs(&[("AR_ID", "0"), ("DNS", "1.1.1.1")]),
+        )
+        .expect("BRIDGE left out");
         let new = ars::update_range(&ar, &kept).expect("update");
         assert_eq!(new.attr("BRIDGE"), Some("br0"), "kept from the range");
         assert_eq!(new.attr("DNS"), Some("1.1.1.1"));
