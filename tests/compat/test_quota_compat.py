@@ -3,6 +3,10 @@ refused), running quotas held from allocation by PENDING and HOLD VMs (so a VM o
 limit is refused at once), released and asked for again by poweroff, stop, undeploy,
 suspend and resume, nothing leaked by placements, and the same usage after a restart."""
 
+import json
+import shutil
+import sqlite3
+import subprocess
 import time
 
 import pytest
@@ -219,3 +223,44 @@ def test_usage_is_the_same_after_a_restart(fresh_nubod):
     one.vm.action("resume", off)
     wait_state(one, off, ACTIVE, RUNNING)
     assert usage(one, uid)["RUNNING_VMS"] == 3
+
+
+def _user_body(d, uid, new_body=None):
+    """Reads (or, with new_body, writes) a user's stored JSON body while nubod is down."""
+    if d.db is not None:
+        psql = shutil.which("psql")
+        if new_body is None:
+            out = subprocess.run([psql, d.db.url, "-At", "-c",
+                                  f"SELECT body FROM user_pool WHERE oid = {uid}"],
+                                 capture_output=True, text=True, check=True)
+            return out.stdout.strip()
+        quoted = new_body.replace("'", "''")
+        subprocess.run([psql, d.db.url, "-q", "-v", "ON_ERROR_STOP=1", "-c",
+                        f"UPDATE user_pool SET body = '{quoted}' WHERE oid = {uid}"],
+                       check=True)
+        return new_body
+    with sqlite3.connect(d.tmp / "data" / "nubo.db") as db:
+        if new_body is None:
+            return db.execute("SELECT body FROM user_pool WHERE oid = ?", (uid,)).fetchone()[0]
+        db.execute("UPDATE user_pool SET body = ? WHERE oid = ?", (new_body, uid))
+        return new_body
+
+
+def test_running_usage_is_recounted_at_start(fresh_nubod):
+    """A database whose running usage is off (one written by a version that counted VMs
+    only once placed) is set right when nubod starts."""
+    one = fresh_nubod.admin()
+    uid = one.user.allocate(uniq("rc"), "pw", "core")
+    one.user.quota(uid, "VM=[RUNNING_VMS=5]")
+    held = one.vm.allocate(vm_text(999999, "0.5", 256), True)
+    one.vm.chown(held, uid, -1)
+    want = usage(one, uid)
+    assert want["RUNNING_VMS"] == 1 and want["RUNNING_MEMORY"] == 256, want
+    fresh_nubod.kill()
+    body = json.loads(_user_body(fresh_nubod, uid))
+    body["quotas"]["entries"]["Vm"]["-1"]["used"].update(
+        {"RUNNING_VMS": 0, "RUNNING_CPU": 0, "RUNNING_MEMORY": 0})
+    _user_body(fresh_nubod, uid, json.dumps(body))
+    fresh_nubod.restart()
+    one = fresh_nubod.admin()
+    assert usage(one, uid) == want

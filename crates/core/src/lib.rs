@@ -99,6 +99,7 @@ impl Core {
         };
         tokio::spawn(commit::run(core.inner.clone(), queued));
         let outcome = bootstrap::run(&core).await?;
+        core.recount_running_quotas().await?;
         runtime::start(&core, replies)?;
         core.resume_operations()?;
         Ok((core, outcome))

@@ -3,11 +3,13 @@
 //! [`Amount`]s: a CPU quota of 0.3 takes exactly three VMs of 0.1, and a charge that would
 //! overflow is refused, never wrapped.
 
+use std::collections::BTreeMap;
+
 use nubo_template::Template;
 use nubo_types::states::{LcmState, VmState};
 use nubo_types::{Error, Oid, Result};
 
-use crate::model::{Amount, NotAnAmount, QuotaKind, Quotas};
+use crate::model::{Amount, NotAnAmount, QuotaKind, Quotas, Vm};
 
 /// Parses a quota template; syntax errors are ACTION errors, as oned reports them.
 pub fn parse_quota_template(text: &str) -> Result<nubo_template::Template> {
@@ -172,6 +174,74 @@ pub fn holds_running_quota(state: VmState, lcm: LcmState) -> bool {
                 | LcmState::HotplugEpilogPoweroff
         ),
         _ => false,
+    }
+}
+
+/// The running quota amounts of a VM: RUNNING_VMS, RUNNING_CPU, RUNNING_MEMORY.
+pub(crate) fn running_amounts(vm: &Vm) -> [(&'static str, Amount); 3] {
+    [
+        ("RUNNING_VMS", Amount::ONE),
+        ("RUNNING_CPU", vm.cpu.amount()),
+        ("RUNNING_MEMORY", Amount::saturating_units(vm.memory_mb)),
+    ]
+}
+
+impl crate::Core {
+    /// Counts the running quota usage (RUNNING_VMS, RUNNING_CPU, RUNNING_MEMORY) of every
+    /// user and group again from their VMs, as [`holds_running_quota`] counts it, and
+    /// stores what differs. Run at start, so a database written by a version that
+    /// counted running VMs only once placed (or any drift) is set right.
+    pub(crate) async fn recount_running_quotas(&self) -> Result<()> {
+        use nubo_types::{ONEADMIN_GID, ONEADMIN_UID};
+        self.write(|tx| {
+            let fields = ["RUNNING_VMS", "RUNNING_CPU", "RUNNING_MEMORY"];
+            let mut users: BTreeMap<Oid, [Amount; 3]> = BTreeMap::new();
+            let mut groups: BTreeMap<Oid, [Amount; 3]> = BTreeMap::new();
+            for vm in tx.state.vms.values() {
+                if !holds_running_quota(vm.state, vm.lcm_state) {
+                    continue;
+                }
+                let amounts = running_amounts(vm);
+                for (owner, into) in [(vm.meta.uid, &mut users), (vm.meta.gid, &mut groups)] {
+                    let sum = into.entry(owner).or_insert([Amount::ZERO; 3]);
+                    for (slot, (_, v)) in sum.iter_mut().zip(amounts) {
+                        *slot = slot.checked_add(v).unwrap_or(*slot);
+                    }
+                }
+            }
+            let used = |q: &Quotas| {
+                let e = q.entry(QuotaKind::Vm, -1);
+                fields.map(|f| e.map_or(Amount::ZERO, |e| e.used_amount(f)))
+            };
+            let set = |q: &mut Quotas, want: [Amount; 3]| {
+                let entry = q.entry_mut(QuotaKind::Vm, -1);
+                for (f, v) in fields.iter().zip(want) {
+                    entry.used.insert((*f).to_string(), v);
+                }
+            };
+            let user_ids: Vec<Oid> = tx.state.users.keys().copied().collect();
+            for uid in user_ids.into_iter().filter(|u| *u != ONEADMIN_UID) {
+                let want = users.get(&uid).copied().unwrap_or([Amount::ZERO; 3]);
+                let user = tx.get::<crate::model::User>(uid)?;
+                if used(&user.quotas) != want {
+                    let mut user = (*user).clone();
+                    set(&mut user.quotas, want);
+                    tx.put(user)?;
+                }
+            }
+            let group_ids: Vec<Oid> = tx.state.groups.keys().copied().collect();
+            for gid in group_ids.into_iter().filter(|g| *g != ONEADMIN_GID) {
+                let want = groups.get(&gid).copied().unwrap_or([Amount::ZERO; 3]);
+                let group = tx.get::<crate::model::Group>(gid)?;
+                if used(&group.quotas) != want {
+                    let mut group = (*group).clone();
+                    set(&mut group.quotas, want);
+                    tx.put(group)?;
+                }
+            }
+            Ok(())
+        })
+        .await
     }
 }
 

@@ -258,7 +258,7 @@ pub(crate) fn create_vm(
             caller.gid,
             QuotaKind::Vm,
             -1,
-            &super::transition::running_amounts(&vm),
+            &crate::ops::quota::running_amounts(&vm),
         )?;
     }
     tx.put(vm)?;

@@ -9,9 +9,9 @@ use nubo_types::{Error, Oid, Result};
 
 use super::create::vm_quota;
 use crate::auth::Caller;
-use crate::model::{Amount, Datastore, History, Host, QuotaKind, Vm, VmOrigin};
+use crate::model::{Datastore, History, Host, QuotaKind, Vm, VmOrigin};
 use crate::now;
-use crate::ops::quota::{add_owners, charge_owners, holds_running_quota};
+use crate::ops::quota::{add_owners, charge_owners, holds_running_quota, running_amounts};
 use crate::tx::Tx;
 
 /// A driver operation to start once the transition is committed.
@@ -121,15 +121,6 @@ fn share(tx: &mut Tx, hid: Oid, vm: &Vm, sign: i64) -> Result<()> {
         host.vms.remove(&vm.meta.id);
     }
     tx.put(host)
-}
-
-/// The running quota amounts of a VM: RUNNING_VMS, RUNNING_CPU, RUNNING_MEMORY.
-pub(crate) fn running_amounts(vm: &Vm) -> [(&'static str, Amount); 3] {
-    [
-        ("RUNNING_VMS", Amount::ONE),
-        ("RUNNING_CPU", vm.cpu.amount()),
-        ("RUNNING_MEMORY", Amount::saturating_units(vm.memory_mb)),
-    ]
 }
 
 /// Takes (`take`) or releases the running quotas of a VM; a take is checked against the
