@@ -39,6 +39,17 @@ def net(nubod):
     return nid
 
 
+def outsider(one, make_user, kind: str):
+    """A user whose group may not use every `kind` (NET, DATASTORE): every group joins the
+    default VDC (`@gid NET/* USE`, `@gid DATASTORE/* USE`, as oned's default VDC), so this
+    new group's rule for `kind` is taken away."""
+    gid = one.group.allocate(uniq("grp"))
+    for rule in one.xml("acl.info").findall("ACL"):
+        if rule.findtext("STRING", "").startswith(f"@{gid} {kind}/"):
+            one.acl.delrule(int(rule.findtext("ID")))
+    return make_user(groups=[gid])
+
+
 def vm_count(one) -> int:
     return len(one.xml("vmpool.info", -2, -1, -1, -1).findall("VM"))
 
@@ -155,7 +166,7 @@ def test_a_nic_names_only_security_groups_the_user_may_use(one, make_user, hid, 
 
 
 def test_nic_aliases_need_the_network_and_a_parent(one, make_user, hid, net):
-    alice, bob = make_user(), make_user()
+    alice, bob = make_user(), outsider(one, make_user, "NET")
     private = vnet(one, size=4, ip="10.78.0.1")
     one.vn.chown(private, alice.id, -1)
     one.vn.chmod(private, 1, 1, 0, 0, 0, 0, 0, 0, 0)
@@ -172,7 +183,7 @@ def test_nic_aliases_need_the_network_and_a_parent(one, make_user, hid, net):
 
 
 def test_deploy_and_migrate_need_the_host_and_datastore(one, make_user, hid):
-    bob = make_user()
+    bob = outsider(one, make_user, "DATASTORE")
     other = host(one)
     vid = bob.one.vm.allocate(vm_text(hid, ""), True)
     # bob may administer his VMs (an ACL oneadmin gave), yet not place them on hosts he
