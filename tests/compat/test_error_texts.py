@@ -50,13 +50,25 @@ def test_not_authorized(one, make_user):
         f"[one.host.allocate] User [{bob.id}] : Not authorized to perform CREATE HOST."
 
 
-def test_restricted_attributes(make_user):
-    # TemplateAPI: "VM Template includes a restricted attribute RAW" (AUTHORIZATION)
+def test_restricted_attributes(one, make_user):
+    # TemplateAPI: "VM Template includes a restricted attribute EMULATOR" (AUTHORIZATION),
+    # a vector's entry named by its key (Template::check_restricted: CONTEXT/FILES -> FILES)
     bob = make_user()
     msg = refused(bob.one, pyone.OneAuthorizationException, "template.allocate",
-                  f'NAME="{uniq("t")}"\nRAW=[TYPE="kvm", DATA="<a/>"]')
+                  f'NAME="{uniq("t")}"\nEMULATOR="/bin/sh"')
     assert msg == (f"[one.template.allocate] User [{bob.id}] : "
-                   "VM Template includes a restricted attribute RAW.")
+                   "VM Template includes a restricted attribute EMULATOR.")
+    assert bob.one.fails(AUTHORIZATION, "template.allocate",
+                         f'NAME="{uniq("t")}"\nCONTEXT=[FILES="/etc/shadow"]') == (
+        f"[one.template.allocate] User [{bob.id}] : "
+        "VM Template includes a restricted attribute FILES.")
+    # TemplateAPI::merge: instantiate's extra template is the "User Template"
+    tid, _ = template(one)
+    one.template.chmod(tid, 1, 0, 0, 1, 0, 0, 1, 0, 0)
+    assert bob.one.fails(AUTHORIZATION, "template.instantiate", tid, uniq("vm"), True,
+                         'EMULATOR="/bin/sh"', False) == (
+        f"[one.template.instantiate] User [{bob.id}] : "
+        "User Template includes a restricted attribute EMULATOR.")
 
 
 def test_names_already_taken(one):
@@ -97,6 +109,13 @@ def test_update_errors(one):
         "[one.template.update] Wrong update type"
     assert one.fails(INTERNAL, "template.update", tid, "A=[", 0).startswith(
         "[one.template.update] Cannot update template. ")
+
+
+def test_chmod_values(one):
+    # PoolObjectSQL::set_permissions: "New permission values must be -1, 0 or 1" (INTERNAL)
+    tid, _ = template(one)
+    assert one.fails(INTERNAL, "template.chmod", tid, 2, -1, -1, -1, -1, -1, -1, -1, -1) == \
+        "[one.template.chmod] New permission values must be -1, 0 or 1"
 
 
 def test_locks(one, make_user):

@@ -105,7 +105,7 @@ impl Permissions {
     }
 
     /// Applies `chmod` arguments in XML order, where -1 keeps a bit, 0 clears and 1 sets it.
-    /// Any other value is rejected.
+    /// Any other value is rejected, in `PoolObjectSQL::set_permissions`'s words.
     pub fn apply_chmod(self, args: [i32; 9]) -> Result<Self, String> {
         let mut bits = self.as_array();
         for (bit, arg) in bits.iter_mut().zip(args) {
@@ -113,11 +113,7 @@ impl Permissions {
                 -1 => {}
                 0 => *bit = false,
                 1 => *bit = true,
-                other => {
-                    return Err(format!(
-                        "Wrong permission value {other}, must be -1, 0 or 1"
-                    ));
-                }
+                _ => return Err("New permission values must be -1, 0 or 1".to_string()),
             }
         }
         let [

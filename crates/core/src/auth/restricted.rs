@@ -190,14 +190,34 @@ impl RestrictedAttrs {
         new: &Template,
         base: Option<&Template>,
     ) -> Result<()> {
+        self.check_worded(caller, kind, kind.what(), new, base)
+    }
+
+    /// [`RestrictedAttrs::check`], the refusal naming the template `what` (oned says
+    /// `User Template` for instantiate's extra template, `NIC` or `DISK` for an attached
+    /// vector). As `Template::check_restricted` does, a vector entry (`CONTEXT/FILES`) is
+    /// named by its key alone (`FILES`).
+    pub fn check_worded(
+        &self,
+        caller: &Caller,
+        kind: RestrictedKind,
+        what: &str,
+        new: &Template,
+        base: Option<&Template>,
+    ) -> Result<()> {
         if caller.is_admin() {
             return Ok(());
         }
         match self.list(kind).iter().find(|e| sets(new, base, e)) {
-            Some(entry) => Err(Error::restricted(
-                caller.uid,
-                format_args!("{} includes a restricted attribute {entry}", kind.what()),
-            )),
+            Some(entry) => {
+                let name = entry
+                    .rsplit_once('/')
+                    .map_or(entry.as_str(), |(_, key)| key);
+                Err(Error::restricted(
+                    caller.uid,
+                    format_args!("{what} includes a restricted attribute {name}"),
+                ))
+            }
             None => Ok(()),
         }
     }

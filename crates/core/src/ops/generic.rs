@@ -237,7 +237,12 @@ impl Core {
                 AuthOp::Manage
             };
             let mut obj = (*fetch_for::<T>(tx.state, caller, id, op)?).clone();
-            let perms = obj.meta().perms.apply_chmod(bits).map_err(Error::api)?;
+            // SharedAPI::chmod answers a refused value INTERNAL.
+            let perms = obj
+                .meta()
+                .perms
+                .apply_chmod(bits)
+                .map_err(Error::internal)?;
             obj.meta_mut().perms = perms;
             tx.put(obj)?;
             Ok(id)

@@ -354,11 +354,11 @@ fn stage_allocate(
     check_allocate_target(ds, img.image_type)?;
     authorize(state, caller, ds.as_ref(), AuthOp::Use)?;
     if img.origin == Origin::Source && !caller.is_admin() {
-        return Err(Error::Authorization {
-            uid: caller.uid,
-            op: "CREATE".into(),
-            object: "IMAGE with the restricted attribute SOURCE".into(),
-        });
+        // ImageAllocateAPI's wording for IMAGE_RESTRICTED_ATTR.
+        return Err(Error::restricted(
+            caller.uid,
+            "Template includes a restricted attribute SOURCE",
+        ));
     }
     insert_image(tx, caller, img, ds, skip_capacity)
 }

@@ -83,7 +83,14 @@ impl Core {
         let (vm_id, follow) = self
             .write(move |tx| {
                 let source = fetch_for::<VmTemplate>(tx.state, caller, id, AuthOp::Use)?;
-                restricted.check(caller, RestrictedKind::Vm, &extra, Some(&source.template))?;
+                // TemplateAPI::merge's wording.
+                restricted.check_worded(
+                    caller,
+                    RestrictedKind::Vm,
+                    "User Template",
+                    &extra,
+                    Some(&source.template),
+                )?;
                 let mut template = source.template.clone();
                 template.merge(&extra);
                 template.remove("NAME");
