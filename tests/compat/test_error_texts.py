@@ -111,6 +111,20 @@ def test_update_errors(one):
         "[one.template.update] Cannot update template. ")
 
 
+def test_restricted_attributes_on_update(one, make_user):
+    # SharedAPI::update: "Cannot update template. " and PoolObjectSQL::append_template's
+    # "User Template includes a restricted attribute X" / replace_template's "Tried to change
+    # restricted attribute: X" (INTERNAL)
+    bob = make_user()
+    tid, _ = template(bob.one)
+    assert refused(bob.one, pyone.OneInternalException, "template.update", tid,
+                   'EMULATOR="/bin/sh"', 1) == (
+        "[one.template.update] Cannot update template. "
+        "User Template includes a restricted attribute EMULATOR")
+    assert bob.one.fails(INTERNAL, "template.update", tid, 'CONTEXT=[FILES="/etc/shadow"]', 0) == (
+        "[one.template.update] Cannot update template. Tried to change restricted attribute: FILES")
+
+
 def test_chmod_values(one):
     # PoolObjectSQL::set_permissions: "New permission values must be -1, 0 or 1" (INTERNAL)
     tid, _ = template(one)

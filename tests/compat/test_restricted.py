@@ -3,15 +3,16 @@ and NIC aliases, the security groups a NIC names, images, hosts and datastores o
 and migrate) needs the user's right to it, whichever call carries the reference; and the
 restricted attributes (OpenNebula's VM_RESTRICTED_ATTR, IMAGE_RESTRICTED_ATTR,
 VNET_RESTRICTED_ATTR: RAW, EMULATOR, CONTEXT/FILES, DISK/SOURCE, NIC/BRIDGE, …) are refused
-to users outside the oneadmin group with the authorization code, on allocate, update,
-instantiate (the extra template), updateconf and attach, while oneadmin keeps them and users
-may instantiate oneadmin's templates that hold them."""
+to users outside the oneadmin group with the authorization code, on allocate, instantiate
+(the extra template), updateconf and attach, and on the updates of templates, images and
+reservations with oned's INTERNAL "Cannot update template. ..." (SharedAPI::update), while
+oneadmin keeps them and users may instantiate oneadmin's templates that hold them."""
 
 from __future__ import annotations
 
 import pytest
 
-from onehelpers import ACTION, AUTHORIZATION, acl_rule, uniq, wait_for
+from onehelpers import ACTION, AUTHORIZATION, INTERNAL, acl_rule, uniq, wait_for
 from test_vm import host
 from test_vm_resources import terminate, used_leases, vm_text, vnet
 
@@ -88,18 +89,19 @@ def test_users_may_instantiate_templates_that_hold_them_but_not_add_them(one, ma
 def test_updates_keep_restricted_attributes_and_refuse_new_ones(one, make_user, hid):
     bob = make_user()
     tid = bob.one.template.allocate(f'NAME="{uniq("t")}"\nCPU="0.1"\nMEMORY="64"')
-    bob.one.fails(AUTHORIZATION, "template.update", tid, 'EMULATOR="/bin/sh"', 1)
-    bob.one.fails(AUTHORIZATION, "template.update", tid, 'CPU="1"\nRAW=[TYPE="kvm", DATA="x"]', 0)
+    # SharedAPI::update: PoolObjectSQL::{append,replace}_template refuse it, INTERNAL
+    bob.one.fails(INTERNAL, "template.update", tid, 'EMULATOR="/bin/sh"', 1)
+    bob.one.fails(INTERNAL, "template.update", tid, 'CPU="1"\nRAW=[TYPE="kvm", DATA="x"]', 0)
     # oneadmin sets one; bob's replacing update keeps it, and may not change it.
     one.template.update(tid, 'CPU_COST="3"', 1)
     bob.one.template.update(tid, 'CPU="1"\nMEMORY="64"\nDESCRIPTION="mine"', 0)
     t = one.xml("template.info", tid)
     assert t.findtext("TEMPLATE/CPU_COST") == "3" and t.findtext("TEMPLATE/DESCRIPTION") == "mine"
-    bob.one.fails(AUTHORIZATION, "template.update", tid, 'CPU_COST="0"', 1)
+    bob.one.fails(INTERNAL, "template.update", tid, 'CPU_COST="0"', 1)
     # A VM's user template and its configuration.
     vid = bob.one.vm.allocate(vm_text(hid, ""), False)
     wait_for(lambda: one.vm.info(vid).LCM_STATE == 3, what="RUNNING")
-    bob.one.fails(AUTHORIZATION, "vm.update", vid, 'EMULATOR="/bin/sh"', 1)
+    bob.one.fails(INTERNAL, "vm.update", vid, 'EMULATOR="/bin/sh"', 1)
     bob.one.fails(AUTHORIZATION, "vm.updateconf", vid, 'RAW=[TYPE="kvm", DATA="<x/>"]', 1)
     bob.one.fails(AUTHORIZATION, "vm.updateconf", vid, 'CONTEXT=[FILES="/etc/shadow"]', 1)
     bob.one.vm.updateconf(vid, 'GRAPHICS=[TYPE="VNC", LISTEN="127.0.0.1"]', 1)
@@ -207,11 +209,11 @@ def test_images_and_reservations_have_their_restricted_attributes(one, make_user
                             f'NAME="{uniq("img")}"\nTYPE="DATABLOCK"\nSIZE="1"\nSOURCE="/etc/shadow"', 1)
         assert "restricted attribute SOURCE" in msg, msg
         img = bob.one.image.allocate(f'NAME="{uniq("img")}"\nTYPE="DATABLOCK"\nSIZE="1"', 1)
-    bob.one.fails(AUTHORIZATION, "image.update", img, 'SOURCE="/etc/shadow"', 1)
+    bob.one.fails(INTERNAL, "image.update", img, 'SOURCE="/etc/shadow"', 1)
     # A reservation's network attributes are oneadmin's.
     rid = bob.one.vn.reserve(net, f'NAME="{uniq("rsv")}"\nSIZE="2"')
-    bob.one.fails(AUTHORIZATION, "vn.update", rid, 'BRIDGE="br-evil"', 1)
-    bob.one.fails(AUTHORIZATION, "vn.update", rid, 'PHYDEV="eth9"', 1)
+    bob.one.fails(INTERNAL, "vn.update", rid, 'BRIDGE="br-evil"', 1)
+    bob.one.fails(INTERNAL, "vn.update", rid, 'PHYDEV="eth9"', 1)
     ar = one.xml("vn.info", rid).findtext("AR_POOL/AR/AR_ID")
     bob.one.fails(AUTHORIZATION, "vn.update_ar", rid, f'AR=[AR_ID="{ar}", BRIDGE="br-evil"]')
     bob.one.vn.update(rid, 'DESCRIPTION="mine"', 1)

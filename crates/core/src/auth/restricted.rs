@@ -205,21 +205,34 @@ impl RestrictedAttrs {
         new: &Template,
         base: Option<&Template>,
     ) -> Result<()> {
-        if caller.is_admin() {
-            return Ok(());
-        }
-        match self.list(kind).iter().find(|e| sets(new, base, e)) {
-            Some(entry) => {
-                let name = entry
-                    .rsplit_once('/')
-                    .map_or(entry.as_str(), |(_, key)| key);
-                Err(Error::restricted(
-                    caller.uid,
-                    format_args!("{what} includes a restricted attribute {name}"),
-                ))
-            }
+        match self.refused(caller, kind, new, base) {
+            Some(name) => Err(Error::restricted(
+                caller.uid,
+                format_args!("{what} includes a restricted attribute {name}"),
+            )),
             None => Ok(()),
         }
+    }
+
+    /// The restricted attribute of `kind` that `new` sets and `base` does not have, if the
+    /// caller is outside the oneadmin group, named as oned names it: a vector entry
+    /// (`CONTEXT/FILES`) by its key alone (`FILES`), as `Template::check_restricted` does.
+    pub fn refused<'a>(
+        &'a self,
+        caller: &Caller,
+        kind: RestrictedKind,
+        new: &Template,
+        base: Option<&Template>,
+    ) -> Option<&'a str> {
+        if caller.is_admin() {
+            return None;
+        }
+        let entry = self.list(kind).iter().find(|e| sets(new, base, e))?;
+        Some(
+            entry
+                .rsplit_once('/')
+                .map_or(entry.as_str(), |(_, key)| key),
+        )
     }
 
     /// For a caller outside the oneadmin group replacing a template: the restricted

@@ -161,8 +161,18 @@ impl Core {
         self.write(|tx| {
             let mut obj = (*fetch_for::<T>(tx.state, caller, id, AuthOp::Manage)?).clone();
             let kind = obj.restricted_kind();
-            if let Some(kind) = kind {
-                restricted.check(caller, kind, &new, Some(obj.template()))?;
+            if let Some(name) =
+                kind.and_then(|k| restricted.refused(caller, k, &new, Some(obj.template())))
+            {
+                // SharedAPI::update on PoolObjectSQL::{replace,append}_template's refusal.
+                return Err(Error::internal(if append == 1 {
+                    format!(
+                        "Cannot update template. User Template includes a restricted \
+                         attribute {name}"
+                    )
+                } else {
+                    format!("Cannot update template. Tried to change restricted attribute: {name}")
+                }));
             }
             if append == 1 {
                 obj.template_mut().merge(&new);
