@@ -70,7 +70,7 @@ pub fn list_where<T: PoolObject>(
 ) -> Vec<Arc<T>> {
     let selected = T::pool(state)
         .values()
-        .filter(|o| keep(o.as_ref()) && filter.wants(state, caller, o.as_ref()));
+        .filter(|o| filter.wants(state, caller, o.as_ref()) && keep(o.as_ref()));
     if filter.end < -1 {
         let offset = usize::try_from(filter.start.max(0)).unwrap_or(0);
         let limit = usize::try_from(filter.end.unsigned_abs()).unwrap_or(usize::MAX);

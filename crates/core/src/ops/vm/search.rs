@@ -10,20 +10,24 @@
 //! the state filter. oned runs it on MySQL only (on SQLite it answers "JSON query search
 //! is not supported by the SQL backend"); Nubo answers it on every store, the same way:
 //!
-//! - terms are split at `&`, each at `=`, and each piece keeps only its first
-//!   whitespace-delimited word (oned's `one_util::split` reads pieces with `>>`); empty
-//!   pieces are dropped, and pieces after the second are ignored;
+//! - the filter is split at `&` and each piece keeps only its first blank-delimited word
+//!   (oned's `one_util::split` reads pieces with `>>`); each term is then split at `=` the
+//!   same way; empty pieces are dropped, and pieces after the second are ignored (so
+//!   `VM.NAME=my vm` looks for `my`, and `VM.NAME = x` for the text `VM.NAME` anywhere);
 //! - PATH is a MySQL JSON path after `$.`: members (`NAME`, or quoted `"A B"`), `*` (any
-//!   member), `[N]`, `[*]` (any element) and `**` (any depth); `[0]` of a value that is not
-//!   an array is the value itself, as in MySQL;
+//!   member), `[N]`, `[*]` (any element) and `**` (any depth, at most once a path, not
+//!   last); `[0]` of a value that is not an array is the value itself, as in MySQL;
 //! - a path without wildcards selects one value; one with wildcards the array of every
 //!   match (as MySQL prints it: `["a", "b"]`); nothing matched never matches;
 //! - VALUE is a LIKE pattern, case-sensitive (JSON_UNQUOTE's collation is binary), with
-//!   `%` (any run), `_` (any one character) and `\` (escape), between implicit `%`s.
+//!   `%` (any run), `_` (any one character) and `\` (escape), between implicit `%`s; it
+//!   is matched in time linear in the text searched, whatever the pattern.
 //!
 //! A filter over [`MAX_QUERY_LEN`] bytes, with more than [`MAX_TERMS`] terms or
 //! [`MAX_STEPS`] steps in a path, or with a path MySQL would refuse, is refused with an
 //! INTERNAL failure, as oned answers a query its database refused.
+
+use std::collections::HashMap;
 
 use nubo_template::{Template, Value};
 use nubo_types::{Error, Result};
@@ -46,7 +50,7 @@ pub struct VmSearch {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Term {
     path: Vec<Step>,
-    pattern: Vec<Like>,
+    pattern: Like,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,11 +62,11 @@ enum Step {
     AnyDepth,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Like {
-    Char(char),
-    One,
-    Any,
+/// A `LIKE '%VALUE%'` pattern: the pieces between `%`s, each a run of characters where
+/// `None` is `_` (any one character).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Like {
+    pieces: Vec<Vec<Option<char>>>,
 }
 
 /// A VM as oned's `to_json` shows it: every leaf a string.
@@ -113,9 +117,12 @@ impl VmSearch {
     }
 }
 
-/// The non-empty pieces of `text` split at `sep`, each cut to its first word.
+/// The non-empty pieces of `text` split at `sep`, each cut to its first word (blanks as
+/// C's `isspace` knows them), as oned's `one_util::split` reads them.
 fn words(text: &str, sep: char) -> impl Iterator<Item = &str> {
-    text.split(sep).filter_map(|p| p.split_whitespace().next())
+    let blank = |c: char| matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r');
+    text.split(sep)
+        .filter_map(move |p| p.split(blank).find(|w| !w.is_empty()))
 }
 
 fn parse_path(text: &str) -> Result<Vec<Step>> {
@@ -168,54 +175,81 @@ fn parse_path(text: &str) -> Result<Vec<Step>> {
     if steps.last() == Some(&Step::AnyDepth) {
         return Err(refuse());
     }
+    // Each `**` multiplies the places a path reaches: one is enough to search anywhere.
+    if steps.iter().filter(|s| **s == Step::AnyDepth).count() > 1 {
+        return Err(bad("more than one ** in a path"));
+    }
     Ok(steps)
 }
 
-fn parse_like(value: &str) -> Vec<Like> {
-    let mut out = vec![Like::Any];
+fn parse_like(value: &str) -> Like {
+    let mut pieces = vec![Vec::new()];
     let mut chars = value.chars();
     while let Some(c) = chars.next() {
-        out.push(match c {
-            '%' => Like::Any,
-            '_' => Like::One,
-            '\\' => Like::Char(chars.next().unwrap_or('\\')),
-            c => Like::Char(c),
-        });
-    }
-    out.push(Like::Any);
-    out
-}
-
-/// SQL LIKE over characters (iterative, with backtracking to the last `%`).
-fn like(pattern: &[Like], text: &str) -> bool {
-    let text: Vec<char> = text.chars().collect();
-    let (mut p, mut t) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(Like::Any) => {
-                star = Some((p, t));
-                p += 1;
+        let item = match c {
+            '%' => {
+                pieces.push(Vec::new());
+                continue;
             }
-            Some(Like::One) => {
-                p += 1;
-                t += 1;
-            }
-            Some(Like::Char(c)) if *c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    p = sp + 1;
-                    t = st + 1;
-                    star = Some((sp, st + 1));
-                }
-                None => return false,
-            },
+            '_' => None,
+            '\\' => Some(chars.next().unwrap_or('\\')),
+            c => Some(c),
+        };
+        if let Some(last) = pieces.last_mut() {
+            last.push(item);
         }
     }
-    pattern[p..].iter().all(|l| *l == Like::Any)
+    pieces.retain(|p| !p.is_empty());
+    Like { pieces }
+}
+
+/// `text LIKE '%pattern%'`: each piece found after the one before, at its leftmost place
+/// (which is optimal, both ends being open). Each piece is looked for with the Shift-And
+/// automaton, so a match costs time linear in the text whatever the pattern.
+fn like(pattern: &Like, text: &str) -> bool {
+    let text: Vec<char> = text.chars().collect();
+    let mut from = 0;
+    for piece in &pattern.pieces {
+        match find_piece(piece, &text[from..]) {
+            Some(end) => from += end,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Where the first occurrence of `piece` in `text` ends (Shift-And over bit words).
+fn find_piece(piece: &[Option<char>], text: &[char]) -> Option<usize> {
+    let m = piece.len();
+    let words = m.div_ceil(64);
+    let mask_of = |want: Option<char>| -> Vec<u64> {
+        let mut mask = vec![0u64; words];
+        for (j, p) in piece.iter().enumerate() {
+            if p.is_none() || *p == want {
+                mask[j / 64] |= 1 << (j % 64);
+            }
+        }
+        mask
+    };
+    let mut masks: HashMap<char, Vec<u64>> = HashMap::new();
+    for c in piece.iter().flatten() {
+        masks.entry(*c).or_insert_with(|| mask_of(Some(*c)));
+    }
+    let other = mask_of(None);
+    let mut state = vec![0u64; words];
+    for (i, c) in text.iter().enumerate() {
+        let mask = masks.get(c).unwrap_or(&other);
+        let mut carry = 1u64;
+        for (w, s) in state.iter_mut().enumerate() {
+            let next = *s >> 63;
+            *s = ((*s << 1) | carry) & mask[w];
+            carry = next;
+        }
+        if state[(m - 1) / 64] & (1 << ((m - 1) % 64)) != 0 {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// `JSON_EXTRACT(body, '$.path')`: the value, the array of matches for a path with
@@ -433,7 +467,7 @@ fn vm_json(vm: &Vm) -> Json {
 mod tests {
     use super::*;
 
-    fn pat(v: &str) -> Vec<Like> {
+    fn pat(v: &str) -> Like {
         parse_like(v)
     }
 
@@ -521,3 +555,7 @@ mod tests {
         assert!(get("*").is_some_and(|t| t.contains("\"NAME\": \"web-1\"")));
     }
 }
+
+#[cfg(test)]
+#[path = "search_fuzz.rs"]
+mod fuzz;
