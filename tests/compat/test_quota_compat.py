@@ -138,26 +138,32 @@ def test_group_running_quota_refuses_without_leaking_user_usage(one, make_user, 
 
 
 def test_scheduler_rounds_leak_nothing(one, make_user, hid):
-    """A placed VM and one that fits nowhere: over many scheduler rounds the running usage
-    stays exactly the number of VMs, even once the limit is lowered below it."""
-    u = make_user()
-    one.user.quota(u.id, "VM=[RUNNING_VMS=3]")
+    """The reported leak: a user under its limit in a group at its limit. A VM released
+    from HOLD is placed (a release asks no quota; the VM holds its running quota since
+    allocation), and over many scheduler rounds the usage of user and group stays exactly
+    the number of their VMs, as does that of a VM that fits on no host."""
+    gid = one.group.allocate(uniq("lg"))
+    u = make_user(groups=[gid])
+    one.group.quota(gid, "VM=[RUNNING_VMS=3]")
+    one.user.quota(u.id, "VM=[RUNNING_VMS=5]")
     placed = u.one.vm.allocate(vm_text(hid), False)
     wait_state(one, placed, ACTIVE, RUNNING)
+    held = u.one.vm.allocate(vm_text(hid), True)
     stuck = u.one.vm.allocate(vm_text(hid, memory=64 * 1024 * 1024), False)
-    assert running(one, u.id) == 2
-    one.user.quota(u.id, "VM=[RUNNING_VMS=1]")
+    assert running(one, u.id) == 3 and running(one, gid, "group") == 3
+    one.group.quota(gid, "VM=[RUNNING_VMS=1]")
+    u.one.vm.action("release", held)
+    wait_state(one, held, ACTIVE, RUNNING)
     seen = set()
     for _ in range(12):
-        seen.add(running(one, u.id))
+        seen.add((running(one, u.id), running(one, gid, "group")))
         time.sleep(0.5)
-    assert seen == {2}, seen
+    assert seen == {(3, 3)}, seen
     assert one.vm.info(stuck).STATE == PENDING
-    one.user.quota(u.id, "VM=[RUNNING_VMS=3]")
-    for vid in (placed, stuck):
+    for vid in (placed, held, stuck):
         u.one.vm.action("terminate-hard", vid)
         wait_state(one, vid, DONE)
-    assert running(one, u.id) == 0
+    assert running(one, u.id) == 0 and running(one, gid, "group") == 0
 
 
 @pytest.mark.parametrize("action,settled", [
