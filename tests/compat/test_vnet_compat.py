@@ -22,7 +22,6 @@ from test_cli import cli  # noqa: F401  (the opennebula-cli fixture)
 
 VN_READY = 1
 VN_ERROR = 5
-VN_INIT = 0
 
 # oned's set_template_error_message: "<ctime> : <message>".
 CTIME = r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9]\d \d\d:\d\d:\d\d \d{4}"
@@ -59,8 +58,9 @@ def test_a_bad_address_range_leaves_the_network_in_error(one, bad, reason):
     vid = one.vn.allocate(net_text(name, 'TYPE="IP4", IP="10.50.1.1", SIZE="4"', bad), -1)
     assert isinstance(vid, int)
     st, prev, info = state(one, vid)
-    # oned: LOCK_CREATE -> ERROR with set_state, which leaves PREV_STATE (INIT) alone
-    assert (st, prev) == (VN_ERROR, VN_INIT)
+    # oned: LOCK_CREATE -> ERROR, and storing the network copies STATE to PREV_STATE
+    # (VirtualNetworkPool::update -> set_prev_state)
+    assert (st, prev) == (VN_ERROR, VN_ERROR)
     error = tmpl(info, "ERROR")
     assert re.fullmatch(f"{CTIME} : {re.escape(reason)}", error), error
     # the good range was added, the bad one left out; no AR stays in the template
@@ -75,6 +75,13 @@ def test_a_bad_address_range_leaves_the_network_in_error(one, bad, reason):
     # UPDATE_FAILURE only) but may be deleted
     one.fails(ACTION, "vn.add_ar", vid, 'AR=[TYPE="ETHER", SIZE="2"]')
     one.fails(ACTION, "vn.hold", vid, 'LEASES=[IP="10.50.1.2"]')
+    one.vn.delete(vid)
+
+
+def test_a_good_network_is_ready(one):
+    vid = one.vn.allocate(net_text(uniq("good"), 'TYPE="IP4", IP="10.50.9.1", SIZE="4"'), -1)
+    st, prev, info = state(one, vid)
+    assert (st, prev) == (VN_READY, VN_READY) and tmpl(info, "ERROR") is None
     one.vn.delete(vid)
 
 
@@ -101,10 +108,10 @@ def test_recover_settles_a_network_in_error(one, make_user):
     assert f"Could not perform 'recover retry' on VN {vid}, wrong state ERROR." in msg, msg
     one.fails(ACTION, "vn.recover", vid, 4)
     make_user().one.fails(AUTHORIZATION, "vn.recover", vid, 1)
-    # success: READY, the ERROR message cleared, PREV_STATE untouched
+    # success: READY (PREV_STATE too, once stored), the ERROR message cleared
     one.vn.recover(vid, 1)
     st, prev, info = state(one, vid)
-    assert (st, prev) == (VN_READY, VN_INIT)
+    assert (st, prev) == (VN_READY, VN_READY)
     assert tmpl(info, "ERROR") is None
     assert ar_list(info) == []
     # now READY: every recover is a wrong state, and the network works
@@ -132,7 +139,7 @@ def test_the_cli_creates_a_network_in_error(one, cli, tmp_path):  # noqa: F811
     assert re.fullmatch(f"{CTIME} : Wrong SIZE for address range", shown["template"]["ERROR"])
     assert state(one, vid)[0] == VN_ERROR
     one.vn.recover(vid, 1)
-    assert state(one, vid)[:2] == (VN_READY, VN_INIT)
+    assert state(one, vid)[:2] == (VN_READY, VN_READY)
     cli("vnet", "delete", str(vid))
 
 

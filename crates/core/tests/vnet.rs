@@ -123,7 +123,11 @@ async fn allocate_errors_have_the_right_codes() {
             .expect("created, in ERROR");
         let v = ctx.vnet(id);
         assert_eq!(v.state, VnetState::Error, "{ar}");
-        assert_eq!(v.prev_state, VnetState::Init);
+        assert_eq!(
+            v.prev_state,
+            VnetState::Error,
+            "oned stores PREV_STATE = STATE"
+        );
         assert_eq!(v.ars.len(), 1, "the good range is added: {ar}");
         let error = v.template.get("ERROR").expect("ERROR");
         assert!(
@@ -443,7 +447,10 @@ async fn recover_checks_the_state() {
     }
     core.vnet_recover(admin, broken, 1).await.expect("success");
     let v = ctx.vnet(broken);
-    assert_eq!((v.state, v.prev_state), (VnetState::Ready, VnetState::Init));
+    assert_eq!(
+        (v.state, v.prev_state),
+        (VnetState::Ready, VnetState::Ready)
+    );
     assert_eq!(v.template.get("ERROR"), None);
     assert_eq!(code(core.vnet_recover(admin, broken, 1).await), INTERNAL);
     let gone = ctx.net(&format!("NAME=gone\n{bad}")).await;

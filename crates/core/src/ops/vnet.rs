@@ -16,7 +16,7 @@ use super::owner::new_meta;
 use super::vnet_reservation::{
     charge_leases, parse_reserve, pick_block, reservation_target, return_to_parent,
 };
-use super::vnet_state::set_error;
+use super::vnet_state::{set_error, settle};
 use crate::Core;
 use crate::auth::{Caller, RestrictedKind, authorize_create};
 use crate::model::{AddressRange, Cluster, LeaseOwner, Vnet};
@@ -264,8 +264,9 @@ fn vnet_from_template(
     let net = net_config(state, &mut t, id)?;
     let sgs = security_groups(&mut t)?;
     t.set("SECURITY_GROUPS", sgs);
-    // oned adds the ranges once the network exists (its IPAM `vnet_create` step): a range
-    // it cannot add is left out and the network goes to ERROR with the (last) reason.
+    // oned adds the ranges once the network exists (its IPAM `vnet_create` step, which
+    // leaves it READY): a range it cannot add is left out and the network goes to ERROR with
+    // the (last) reason.
     let mut ranges: Vec<AddressRange> = Vec::new();
     let mut range_error = None;
     for attr in t.remove("AR") {
@@ -282,7 +283,7 @@ fn vnet_from_template(
         bridge: net.bridge,
         bridge_type: net.bridge_type,
         state: VnetState::Ready,
-        prev_state: VnetState::Init,
+        prev_state: VnetState::Ready,
         parent_network_id: -1,
         template_id,
         vn_mad: net.vn_mad,
@@ -296,7 +297,7 @@ fn vnet_from_template(
         ars: ranges,
     };
     if let Some(message) = range_error {
-        vnet.state = VnetState::Error;
+        settle(&mut vnet, VnetState::Error);
         set_error(&mut vnet, &message);
     }
     Ok(vnet)

@@ -174,7 +174,7 @@ fn reservation_of(parent: &Vnet, caller: &Caller, id: Oid, name: String) -> Vnet
         bridge: parent.bridge.clone(),
         bridge_type: parent.bridge_type.clone(),
         state: VnetState::Ready,
-        prev_state: VnetState::Init,
+        prev_state: VnetState::Ready,
         parent_network_id: parent.meta.id,
         template_id: -1,
         vn_mad: parent.vn_mad.clone(),

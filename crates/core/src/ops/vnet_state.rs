@@ -35,6 +35,14 @@ pub fn log_time(epoch: i64) -> String {
     )
 }
 
+/// Moves the network to `state`. oned's `set_state` changes only STATE, but every store of
+/// a network (`VirtualNetworkPool::update`) then copies it to PREV_STATE: once settled, a
+/// network shows both the same (READY/READY, ERROR/ERROR).
+pub fn settle(vnet: &mut Vnet, state: VnetState) {
+    vnet.state = state;
+    vnet.prev_state = state;
+}
+
 /// Sets the template's `ERROR` to `message`, stamped with the time as oned does.
 pub fn set_error(vnet: &mut Vnet, message: &str) {
     vnet.template
@@ -53,7 +61,7 @@ impl Core {
     /// Recovers a network stuck in a transient or failed state, as oned's
     /// `VirtualNetworkAPI::recover`: 0 failure (a pending driver step fails: ERROR), 1 success
     /// (READY, or gone if it was being deleted), 2 delete, 3 retry (a failed VM update).
-    /// Only the state changes (PREV_STATE stays, as oned's `set_state` leaves it).
+    /// PREV_STATE follows STATE, as [`settle`] says.
     pub async fn vnet_recover(&self, caller: &Caller, id: Oid, op: i32) -> Result<Oid> {
         if !(0..=3).contains(&op) {
             return Err(Error::action("Wrong recovery operation code"));
@@ -64,13 +72,13 @@ impl Core {
             use VnetState as S;
             match (op, state) {
                 (0, S::Init | S::LockCreate | S::LockDelete) => {
-                    vnet.state = S::Error;
+                    settle(&mut vnet, S::Error);
                     set_error(&mut vnet, "Failure forced by user");
                 }
                 (0, _) => return Err(wrong_state("failure", id, state)),
                 (1, S::Init | S::LockCreate | S::Error | S::UpdateFailure) => {
                     vnet.template.remove("ERROR");
-                    vnet.state = S::Ready;
+                    settle(&mut vnet, S::Ready);
                 }
                 (1, S::LockDelete) | (2, S::Init | S::LockCreate | S::LockDelete | S::Error) => {
                     remove_vnet(tx, &vnet)?;
@@ -78,7 +86,7 @@ impl Core {
                 }
                 (1, _) => return Err(wrong_state("success", id, state)),
                 (2, _) => return Err(wrong_state("delete", id, state)),
-                (_, S::UpdateFailure) => vnet.state = S::Ready,
+                (_, S::UpdateFailure) => settle(&mut vnet, S::Ready),
                 (_, _) => return Err(wrong_state("retry", id, state)),
             }
             tx.put(vnet)?;
