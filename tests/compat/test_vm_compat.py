@@ -132,6 +132,16 @@ def nic_ids(one, vid):
     return [int(n.findtext("NIC_ID")) for n in one.xml("vm.info", vid).findall("TEMPLATE/NIC")]
 
 
+def sg_vms(one, sg):
+    g = one.xml("secgroup.info", sg)
+    out = {}
+    for which in ("UPDATED", "OUTDATED", "UPDATING", "ERROR"):
+        ids = [int(x.text) for x in g.findall(f"{which}_VMS/ID")]
+        if ids:
+            out[which] = ids
+    return out
+
+
 def test_nic_changes_on_poweroff_are_synchronous(one):
     # Were the driver asked, each change would keep the VM in HOTPLUG_NIC_POWEROFF for 2 s.
     hid = host(one, SIM_ATTACHNIC="success 2", SIM_DETACHNIC="success 2", SIM_UPDATENIC="success 2")
@@ -153,9 +163,12 @@ def test_nic_changes_on_poweroff_are_synchronous(one):
     one.vm.attachsg(vid, 0, sg)
     assert phase(one, vid) == (POWEROFF, 0)
     assert str(sg) in one.xml("vm.info", vid).findtext("TEMPLATE/NIC/SECURITY_GROUPS").split(",")
+    # oned's SecurityGroup::add_vm: the VM is among the updated ones (no UPDATESG to wait for).
+    assert sg_vms(one, sg) == {"UPDATED": [vid]}
     one.vm.detachsg(vid, 0, sg)
     assert phase(one, vid) == (POWEROFF, 0)
     assert str(sg) not in one.xml("vm.info", vid).findtext("TEMPLATE/NIC/SECURITY_GROUPS").split(",")
+    assert sg_vms(one, sg) == {}
     one.vm.detachnic(vid, 1)
     assert phase(one, vid) == (POWEROFF, 0)
     assert nic_ids(one, vid) == [0] and used_leases(one, nid) == 1
@@ -232,6 +245,8 @@ def test_pool_search_filter(one, hid):
     for method in ("vmpool.info", "vmpool.infoextended"):
         assert pool_ids(one, f"VM.NAME={tag}", method) == both
         assert pool_ids(one, f"VM.NAME={tag}-web", method) == [web]
+    # pyone's own bindings send and read it the same way.
+    assert [v.ID for v in one.vmpool.infoextended(-2, -1, -1, -1, f"VM.NAME={tag}-web").VM] == [web]
     # USER_TEMPLATE attributes, several terms ANDed, a term with no key (whole body).
     assert pool_ids(one, f"VM.USER_TEMPLATE.LABEL={tag}_db") == [db]
     assert pool_ids(one, f"VM.NAME={tag}&VM.USER_TEMPLATE.ROLE=front") == [web]
