@@ -92,6 +92,19 @@ def test_default_running_quota_applies_to_users(one, make_user, hid):
         one.userquota.update("VM=[RUNNING_VMS=-2]")
 
 
+@pytest.mark.parametrize("tag", ["user", "group"])
+def test_quota_update_sets_every_limit(one, make_user, tag):
+    """As oned's Quota::set: a vector sets every limit of its entry, a metric left out is
+    -1 (the default quota), and an entry left with only defaults and no usage is gone."""
+    oid = make_user().id if tag == "user" else one.group.allocate(uniq("qs"))
+    getattr(one, tag).quota(oid, "VM=[VMS=2, CPU=3]")
+    getattr(one, tag).quota(oid, "VM=[CPU=4]")
+    vm = one.xml(f"{tag}.info", oid).find("VM_QUOTA/VM")
+    assert vm.findtext("CPU") == "4" and vm.findtext("VMS") == "-1", vm.findtext("VMS")
+    getattr(one, tag).quota(oid, "VM=[CPU=-1]")
+    assert one.xml(f"{tag}.info", oid).find("VM_QUOTA/VM") is None
+
+
 # ---------------------------------------------------------------- running quotas
 
 def test_pending_and_hold_vms_hold_running_quota(one, make_user):

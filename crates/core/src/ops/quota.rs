@@ -16,7 +16,7 @@ pub fn parse_quota_template(text: &str) -> Result<nubo_template::Template> {
     nubo_template::Template::parse(text).map_err(|e| Error::action(e.to_string()))
 }
 
-/// Applies the limits of a quota template onto `quotas`.
+/// Applies the limits of a quota template onto `quotas` (`user.quota`, `group.quota`).
 pub fn apply_quota_template(quotas: &mut Quotas, template: &Template) -> Result<()> {
     for kind in QuotaKind::ALL {
         for vector in template.vectors(kind.name()) {
@@ -35,13 +35,25 @@ pub fn apply_quota_template(quotas: &mut Quotas, template: &Template) -> Result<
             } else {
                 -1
             };
-            let entry = quotas.entry_mut(kind, id);
+            // As oned's Quota::set: every limit of the entry is set, a metric left out
+            // is -1 (the default quota); an entry left with only defaults and no usage
+            // is dropped.
+            let mut limits = BTreeMap::new();
             for field in kind.limits() {
-                if let Some(text) = lookup(field) {
-                    let value = Amount::parse_limit(field, text).map_err(|e| {
+                let value = match lookup(field) {
+                    None => Amount::DEFAULT_LIMIT,
+                    Some(text) => Amount::parse_limit(field, text).map_err(|e| {
                         Error::api(format!("Invalid limit in {} quota: {e}", kind.name()))
-                    })?;
-                    entry.limits.insert((*field).to_string(), value);
+                    })?,
+                };
+                limits.insert((*field).to_string(), value);
+            }
+            let entry = quotas.entry_mut(kind, id);
+            entry.limits = limits;
+            let unused = entry.used.values().all(|v| *v == Amount::ZERO);
+            if unused && entry.limits.values().all(|v| *v == Amount::DEFAULT_LIMIT) {
+                if let Some(entries) = quotas.entries.get_mut(&kind) {
+                    entries.remove(&id);
                 }
             }
         }
