@@ -324,4 +324,27 @@ mod tests {
             vnet_bit | 6
         )));
     }
+
+    #[test]
+    fn every_range_attribute_is_shown_after_the_placed_ones() {
+        let mut v = huge();
+        let pairs = [
+            ("TYPE", "IP4"),
+            ("IP", "10.0.0.1"),
+            ("SIZE", "4"),
+            ("MY_ATTR", "x"),
+            ("GATEWAY", "10.0.0.254"),
+            ("VN_MAD", "bridge"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        v.ars = vec![parse_ar(&pairs, 0, 1).expect("range")];
+        let whole = plain(&vnet(&v));
+        let xml = &whole[whole.find("<AR_POOL>").expect("AR_POOL")..];
+        let at = |tag: &str| xml.find(&format!("<{tag}>")).expect(tag);
+        assert!(at("VN_MAD") < at("GATEWAY"), "{xml}");
+        assert!(at("GATEWAY") < at("MY_ATTR") && at("MY_ATTR") < at("MAC_END"));
+        assert_eq!(xml.matches("<VN_MAD>").count(), 1, "shown once: {xml}");
+        let pool = plain(&vnet_pool(&[Arc::new(v)]));
+        assert!(pool.contains("<MY_ATTR><![CDATA[x]]></MY_ATTR>"), "{pool}");
+    }
 }
