@@ -14,12 +14,16 @@
 
 import pytest
 
+import json
+
 from onehelpers import ACTION, INTERNAL, uniq, wait_for
+from test_host_api import call, front, secret_of  # noqa: F401 (front is a fixture)
 from test_image import datablock, wait_ready
 from test_vm import ACTIVE, HOLD, POWEROFF, RUNNING, host, small_vm, wait_state
 from test_vm_resources import terminate, used_leases, vnet
 
 HOTPLUG_NIC_POWEROFF = 65
+UNKNOWN = 16
 
 
 @pytest.fixture(scope="module")
@@ -306,3 +310,40 @@ def test_recover_on_running_does_nothing(one, hid):
     assert f"Could not perform a recover operation on VM {held}, wrong state HOLD." in msg, msg
     one.vm.recover(held, 3)
     wait_for(lambda: one.vm.info(held).STATE == 6, what="DONE")
+
+
+def test_recover_takes_an_unknown_vm_back_to_running(front):
+    """oned's LifeCycleManager::recover: an UNKNOWN VM is RUNNING again at once, whether
+    the operation says success or failure (the next monitoring round says what it finds;
+    here nubod monitors hourly, so the reports pushed decide)."""
+    one = front.admin()
+    name = uniq("recoverh")
+    hid = one.host.allocate(name, "dummy", "dummy", -1)
+    wait_for(lambda: one.host.info(hid).STATE == 2, what="host MONITORED")
+    secret = secret_of(front, name)
+    vid = one.vm.allocate(f'CPU="0.1"\nMEMORY="64"\nSCHED_REQUIREMENTS="ID = {hid}"', False)
+    wait_for(lambda: phase(one, vid) == (ACTIVE, RUNNING), what="VM RUNNING")
+
+    def vanish():
+        # A report without the VM, after its latest operation, makes it UNKNOWN.
+        for seq in range(0, 20):
+            report = {"hypervisor": "sim", "total_cpu": 800, "total_memory_kb": 1 << 24,
+                      "used_cpu": 0, "used_memory_kb": 0, "attributes": {}, "vms": [],
+                      "seqs": {str(vid): seq}}
+            status, body, _, _ = call(front, "POST", "/v1/monitor", host=name, secret=secret,
+                                      body=json.dumps(report).encode())
+            assert status == 200, body
+            if phase(one, vid) == (ACTIVE, UNKNOWN):
+                return
+        pytest.fail("no pushed report made the VM UNKNOWN")
+
+    for op in (1, 0):
+        vanish()
+        one.vm.recover(vid, op)
+        assert phase(one, vid) == (ACTIVE, RUNNING)
+    # retry has nothing to retry there.
+    vanish()
+    one.vm.recover(vid, 2)
+    assert phase(one, vid) == (ACTIVE, UNKNOWN)
+    one.vm.recover(vid, 3)
+    wait_for(lambda: one.vm.info(vid).STATE == 6, what="DONE")

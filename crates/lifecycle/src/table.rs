@@ -373,6 +373,11 @@ fn recover(phase: Phase, op: RecoverOp) -> Option<Transition> {
             S::Poweroff | S::Suspended | S::Stopped | S::Undeployed
         );
     match op {
+        // oned's LifeCycleManager::recover takes an UNKNOWN VM back to RUNNING at once,
+        // whichever the operation (the next monitoring round says what it finds).
+        RecoverOp::Success | RecoverOp::Failure if is_active(phase, &[L::Unknown]) => {
+            go(active(L::Running), h, &[])
+        }
         RecoverOp::Success | RecoverOp::Failure => {
             let success = op == RecoverOp::Success;
             let transient = failure_origin(phase.1)
