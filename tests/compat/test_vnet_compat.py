@@ -244,6 +244,17 @@ def test_range_restricted_attributes(one, make_user):
     one.vn.delete(vid)
 
 
+def test_allocate_refuses_restricted_attributes_to_users(one, make_user):
+    # VirtualNetworkAllocate::allocate_authorization: outside the oneadmin group the template
+    # may hold no restricted attribute, VN_MAD (mandatory) included, before any AR is read
+    bob = make_user()
+    with acl_rule(one, f"#{bob.id} NET/* CREATE"):
+        msg = bob.one.fails(AUTHORIZATION, "vn.allocate",
+                            net_text(uniq("usr"), 'TYPE="IP4", IP="10.58.0.1", SIZE="-1"'), -1)
+        assert msg == (f"[one.vn.allocate] User [{bob.id}] : "
+                       "VNET Template includes a restricted attribute VN_MAD."), msg
+
+
 def test_custom_range_attributes_survive_a_restart():
     d = Nubod().start()
     try:

@@ -408,7 +408,9 @@ fn apply_config(vnet: &mut Vnet) {
 }
 
 impl Core {
-    /// Creates a network from a template in `cluster` (-1: the default cluster).
+    /// Creates a network from a template in `cluster` (-1: the default cluster). Outside the
+    /// oneadmin group the template may hold no restricted attribute (`VN_MAD` is one: as in
+    /// oned, such users get networks from vnet templates).
     pub async fn vnet_allocate(&self, caller: &Caller, text: &str, cluster: Oid) -> Result<Oid> {
         let template =
             parse_template(text).map_err(|e| Error::allocate(ObjectKind::Vnet, e.to_string()))?;
@@ -417,9 +419,18 @@ impl Core {
         } else {
             cluster
         };
+        let restricted = &self.config().restricted;
         self.write(move |tx| {
             authorize_create(tx.state, caller, ObjectKind::Vnet)?;
             tx.state.get::<Cluster>(cluster_id)?;
+            // oned's VirtualNetworkAllocate::allocate_authorization.
+            restricted.check_worded(
+                caller,
+                RestrictedKind::Vnet,
+                "VNET Template",
+                &template,
+                None,
+            )?;
             create_vnet(tx, caller, template, -1, BTreeSet::from([cluster_id]))
         })
         .await
