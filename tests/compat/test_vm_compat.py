@@ -128,6 +128,20 @@ def test_disk_snapshot_delete_follows_oned(one, hid):
     terminate(one, vid)
 
 
+def test_snapshot_0_of_a_persistent_disk_stays(one, hid):
+    img, _ = datablock(one, size=8, PERSISTENT="YES")
+    wait_ready(one, img)
+    vid = powered_off(one, hid, f"DISK=[IMAGE_ID={img}]")
+    s0 = snap(one, vid, "first")
+    assert s0 == 0
+    msg = one.fails(ACTION, "vm.disksnapshotdelete", vid, 0, s0)
+    assert "Cannot delete snapshot 0 for persistent disk images" in msg, msg
+    s1 = snap(one, vid, "second")
+    delete(one, vid, s1)
+    assert disk_snaps(one, vid) == ({s0: (-1, True, [])}, s0)
+    terminate(one, vid)
+
+
 # ---------------------------------------------------------------------------------------
 # Item 7: NIC and security-group changes on POWEROFF
 

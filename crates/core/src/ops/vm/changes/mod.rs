@@ -181,6 +181,7 @@ impl Core {
     }
 }
 
+/// Parses `NAME=[..]` (the single vector a hotplug call takes).
 fn single_vector(text: &str, names: &[&str]) -> Result<(String, Pairs)> {
     let t = parse_template(text)?;
     let mut found = t
