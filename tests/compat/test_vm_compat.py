@@ -252,7 +252,7 @@ def pool_ids(one, query, method="vmpool.info", state=-1):
     return sorted(int(v.findtext("ID")) for v in one.xml(method, -2, -1, -1, state, query).findall("VM"))
 
 
-def test_pool_search_filter(one, hid):
+def test_pool_search_filter(one, hid, make_user):
     tag = uniq("srch").replace("-", "_")
     web = small_vm(one, hid, f'LABEL="{tag}_web"\nROLE="front"\nDISK=[TYPE="fs", SIZE="10"]', hold=True)
     db = small_vm(one, hid, f'LABEL="{tag}_db"\nROLE="back"\nDISK=[TYPE="fs", SIZE="20"]', hold=True)
@@ -289,6 +289,8 @@ def test_pool_search_filter(one, hid):
     for bad in ["VM..NAME=x", "VM.NAME[=x", "VM.**=x", "x&" * 33, "a" * 5000]:
         one.fails(INTERNAL, "vmpool.info", -2, -1, -1, -1, bad)
     one.fails(INTERNAL, "vmpool.infoextended", -2, -1, -1, -1, "VM.=x")
+    # A user finds only what is theirs to see, filter or not.
+    assert pool_ids(make_user().one, f"VM.NAME={tag}") == []
     terminate(one, web, db)
 
 
