@@ -300,9 +300,15 @@ fn charge_as<D: QuotaDelta>(
             limit = default_entry.limit_amount(field);
         }
         if check && delta > Amount::ZERO && limit.is_limit() && used > limit {
+            // oned's words (Quota::check_quota, prefixed with the owner).
+            let with_id = if kind.has_id() {
+                format!(" with ID: {id}")
+            } else {
+                String::new()
+            };
             return Err(Error::Quota {
                 message: format!(
-                    "{owner} quota exceeded: limit of {} reached for {field} in {} [{id}].",
+                    "{owner} limit of {} reached for {field} quota in {}{with_id}",
                     crate::model::format_quota_value(limit),
                     kind.name()
                 ),
