@@ -214,6 +214,28 @@ def test_leaving_releases_and_resume_asks_again(one, make_user, hid, action, set
     assert usage(one, u.id) == {"VMS": 0, "RUNNING_VMS": 0, "RUNNING_CPU": 0, "RUNNING_MEMORY": 0}
 
 
+@pytest.mark.parametrize("action,settled", [("stop", STOPPED), ("undeploy-hard", UNDEPLOYED)])
+def test_deploy_of_a_stopped_vm_asks_for_running_quota(one, make_user, hid, action, settled):
+    u = make_user()
+    one.user.quota(u.id, "VM=[RUNNING_VMS=1]")
+    vid = u.one.vm.allocate(vm_text(hid), False)
+    wait_state(one, vid, ACTIVE, RUNNING)
+    u.one.vm.action(action, vid)
+    wait_state(one, vid, settled)
+    other = u.one.vm.allocate(vm_text(999999), True)
+    msg = one.fails(AUTHORIZATION, "vm.deploy", vid, hid, False, -1)
+    assert f"User [{u.id}] limit of 1 reached for RUNNING_VMS quota in VM" in msg, msg
+    assert one.vm.info(vid).STATE == settled and running(one, u.id) == 1
+    u.one.vm.action("terminate-hard", other)
+    wait_state(one, other, DONE)
+    one.vm.deploy(vid, hid, False, -1)
+    wait_state(one, vid, ACTIVE, RUNNING)
+    assert running(one, u.id) == 1
+    u.one.vm.action("terminate-hard", vid)
+    wait_state(one, vid, DONE)
+    assert running(one, u.id) == 0
+
+
 # ---------------------------------------------------------------- restart
 
 def test_usage_is_the_same_after_a_restart(fresh_nubod):

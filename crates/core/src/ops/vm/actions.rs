@@ -46,8 +46,12 @@ fn transition(
 ) -> Result<Followup> {
     let mut vm = (*fetch_for::<Vm>(tx.state, who, id, op)?).clone();
     let follow = apply_event(tx, Some(who), &mut vm, event, at).map_err(|e| match e {
-        // A resume over the running quotas: an ACTION error with the quota's message.
-        Error::Quota { message } => Error::action(message),
+        // Over the running quotas: a resume is an ACTION error with the quota's message,
+        // a deploy of a stopped or undeployed VM an AUTHORIZATION one, as in oned.
+        Error::Quota { message } if event == Event::Action(UserAction::Resume) => {
+            Error::action(message)
+        }
+        e @ Error::Quota { .. } => e,
         _ => wrong_state(what, &vm),
     })?;
     tx.put(vm)?;
