@@ -51,10 +51,11 @@ pub fn apply_quota_template(quotas: &mut Quotas, template: &Template) -> Result<
             let entry = quotas.entry_mut(kind, id);
             entry.limits = limits;
             let unused = entry.used.values().all(|v| *v == Amount::ZERO);
-            if unused && entry.limits.values().all(|v| *v == Amount::DEFAULT_LIMIT) {
-                if let Some(entries) = quotas.entries.get_mut(&kind) {
-                    entries.remove(&id);
-                }
+            if unused
+                && entry.limits.values().all(|v| *v == Amount::DEFAULT_LIMIT)
+                && let Some(entries) = quotas.entries.get_mut(&kind)
+            {
+                entries.remove(&id);
             }
         }
     }
