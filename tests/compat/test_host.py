@@ -60,8 +60,8 @@ def test_status_enable_disable_offline(one, make_user):
     one.host.status(hid, 0)
     assert int(one.xml("host.info", hid).findtext("STATE")) in (HOST_INIT, HOST_MONITORED, HOST_ERROR)
     one.fails(NO_EXISTS, "host.status", 99999, 1)
-    # semantics: an unknown status value is rejected (RPC_API or ACTION)
-    one.fails({RPC_API, ACTION}, "host.status", hid, 9)
+    # HostAPI::status: "Wrong status code" (INTERNAL)
+    assert one.fails(INTERNAL, "host.status", hid, 9) == "[one.host.status] Wrong status code"
     make_user().one.fails(AUTHORIZATION, "host.status", hid, 1)
     connect(one.uri, "oneadmin:bad").fails(AUTHENTICATION, "host.status", hid, 1)
     assert int(one.xml("host.info", hid).findtext("STATE")) not in (HOST_DISABLED, HOST_OFFLINE)

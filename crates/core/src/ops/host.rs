@@ -80,17 +80,15 @@ impl Core {
     /// Enables (0), disables (1) or sets offline (2) a host.
     pub async fn host_status(&self, caller: &Caller, id: Oid, status: i32) -> Result<Oid> {
         let target = match status {
-            0 => None,
-            1 => Some(HostState::Disabled),
-            2 => Some(HostState::Offline),
-            other => {
-                return Err(Error::api(format!(
-                    "Wrong status {other}: 0 enable, 1 disable, 2 offline"
-                )));
-            }
+            0 => Some(None),
+            1 => Some(Some(HostState::Disabled)),
+            2 => Some(Some(HostState::Offline)),
+            _ => None,
         };
         self.write(|tx| {
             let mut host = (*fetch_for::<Host>(tx.state, caller, id, AuthOp::Admin)?).clone();
+            // HostAPI::status: an unknown status, once the host is found and authorized.
+            let target = target.ok_or_else(|| Error::internal("Wrong status code"))?;
             let new_state = target.unwrap_or(if host.last_monitored > 0 {
                 HostState::Monitored
             } else {
