@@ -546,6 +546,19 @@ class PgDatabase:
             pass
 
 
+
+def outsider(one, make_user, *kinds: str):
+    """A user of a new group that is not in the default VDC for `kinds` (default NET and
+    DATASTORE): every group joins the default VDC (`@gid NET/* USE #0`, `@gid DATASTORE/*
+    USE #0`, as oned's), so that group's rules for those kinds are taken away. The user
+    may create objects but may use only the networks and datastores granted to them."""
+    kinds = kinds or ("NET", "DATASTORE")
+    gid = one.group.allocate(uniq("grp"))
+    for rule in one.xml("acl.info").findall("ACL"):
+        if any(rule.findtext("STRING", "").startswith(f"@{gid} {kind}/") for kind in kinds):
+            one.acl.delrule(int(rule.findtext("ID")))
+    return make_user(groups=[gid])
+
 @dataclass
 class Nubod:
     admin_password: str = field(default_factory=lambda: "pw-" + uuid.uuid4().hex)

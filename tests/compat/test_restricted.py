@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from onehelpers import ACTION, AUTHORIZATION, INTERNAL, acl_rule, uniq, wait_for
+from onehelpers import ACTION, AUTHORIZATION, INTERNAL, acl_rule, outsider, uniq, wait_for
 from test_vm import host
 from test_vm_resources import terminate, used_leases, vm_text, vnet
 
@@ -38,17 +38,6 @@ def net(nubod):
     nid = vnet(one, size=20, ip="10.77.0.1")
     one.vn.chmod(nid, 1, 1, 0, 1, 1, 0, 1, 0, 0)
     return nid
-
-
-def outsider(one, make_user, kind: str):
-    """A user whose group may not use every `kind` (NET, DATASTORE): every group joins the
-    default VDC (`@gid NET/* USE`, `@gid DATASTORE/* USE`, as oned's default VDC), so this
-    new group's rule for `kind` is taken away."""
-    gid = one.group.allocate(uniq("grp"))
-    for rule in one.xml("acl.info").findall("ACL"):
-        if rule.findtext("STRING", "").startswith(f"@{gid} {kind}/"):
-            one.acl.delrule(int(rule.findtext("ID")))
-    return make_user(groups=[gid])
 
 
 def vm_count(one) -> int:

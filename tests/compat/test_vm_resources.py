@@ -7,7 +7,7 @@ import time
 import pyone
 import pytest
 
-from onehelpers import ALLOCATE, AUTHORIZATION, ACTION, NO_EXISTS, wait_for, uniq, tmpl
+from onehelpers import ALLOCATE, AUTHORIZATION, ACTION, NO_EXISTS, outsider, wait_for, uniq, tmpl
 from test_image import datablock, wait_ready
 from test_vm import ACTIVE, DONE, RUNNING, host, wait_state
 
@@ -93,8 +93,9 @@ def test_unknown_network_or_image_is_refused_and_changes_nothing(one, make_user)
     quota = one.xml("user.info", u.id).find("VM_QUOTA/VM")
     assert quota is None or quota.findtext("VMS_USED") == "0"
     nid = vnet(one, ip="10.9.1.1")
-    # A network the user may not use.
-    u.one.fails(AUTHORIZATION, "vm.allocate", f'CPU=1\nMEMORY=64\nNIC=[NETWORK_ID={nid}]', False)
+    # A network the user may not use (outside the default VDC, which lets users use all).
+    outsider(one, make_user).one.fails(AUTHORIZATION, "vm.allocate",
+                                       f'CPU=1\nMEMORY=64\nNIC=[NETWORK_ID={nid}]', False)
     assert used_leases(one, nid) == 0
 
 

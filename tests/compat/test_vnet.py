@@ -4,7 +4,8 @@ The addresses below are data in templates only; nothing is ever sent to them.
 """
 
 from onehelpers import (ACTION, ALLOCATE, AUTHENTICATION, AUTHORIZATION, INTERNAL, LOCKED,
-                        NO_EXISTS, RPC_API, connect, id_list, ids, perms, tmpl, uniq, wait_for)
+                        NO_EXISTS, RPC_API, connect, id_list, ids, outsider, perms, tmpl, uniq,
+                        wait_for)
 
 VN_READY = 1
 
@@ -62,21 +63,10 @@ def test_allocate_errors(one, make_user):
     assert names.count(name) == 1 and nomad not in names and other not in names
 
 
-def outsider(one, make_user):
-    """A user who may not use oneadmin's networks: the default VDC's `@1 NET/* USE` rule
-    (oned's DEFAULT_VDC_CLUSTER_NET_ACL) lets every member of users use every network.
-    Every new group joins the default VDC too, so this one's network rule is taken away."""
-    gid = one.group.allocate(uniq("grp"))
-    for rule in one.xml("acl.info").findall("ACL"):
-        if rule.findtext("STRING", "").startswith(f"@{gid} NET/"):
-            one.acl.delrule(int(rule.findtext("ID")))
-    return make_user(groups=[gid])
-
-
 def test_info_errors(one, make_user):
     vid, _ = make_vnet(one)
     one.fails(NO_EXISTS, "vn.info", 99999)
-    outsider(one, make_user).one.fails(AUTHORIZATION, "vn.info", vid)
+    outsider(one, make_user, "NET").one.fails(AUTHORIZATION, "vn.info", vid)
 
 
 def test_address_ranges(one, make_user):
@@ -160,7 +150,7 @@ def test_reserve(one, make_user):
     # semantics: asking for more addresses than free -> ACTION (INTERNAL accepted)
     one.fails({ACTION, INTERNAL}, "vn.reserve", vid, f'SIZE="100"\nNAME="{uniq("big")}"')
     one.fails(NO_EXISTS, "vn.reserve", 99999, f'SIZE="1"\nNAME="{uniq("x")}"')
-    outsider(one, make_user).one.fails(AUTHORIZATION, "vn.reserve", vid, f'SIZE="1"\nNAME="{uniq("x")}"')
+    outsider(one, make_user, "NET").one.fails(AUTHORIZATION, "vn.reserve", vid, f'SIZE="1"\nNAME="{uniq("x")}"')
 
 
 def test_recover(one, make_user):
@@ -184,7 +174,7 @@ def test_update_rename_chmod_chown(one, make_user):
     one.vn.rename(vid, new)
     assert one.xml("vn.info", vid).findtext("NAME") == new
     one.fails(ACTION, "vn.rename", vid, other_name)
-    u = outsider(one, make_user)
+    u = outsider(one, make_user, "NET")
     u.one.fails(AUTHORIZATION, "vn.info", vid)
     one.vn.chmod(vid, -1, -1, -1, -1, -1, -1, 1, 0, 0)
     assert perms(one.xml("vn.info", vid)) == (1, 1, 0, 0, 0, 0, 1, 0, 0)
@@ -229,5 +219,5 @@ def test_pool(one, make_user):
     one.fails(RPC_API, "vnpool.info", -6, -1, -1)
     # a fresh user sees none of oneadmin's mode-600 objects (other tests may have made
     # some objects world-readable, so only these two are checked)
-    assert not {a, b} & set(ids(outsider(one, make_user).one.xml("vnpool.info", -2, -1, -1), "VNET"))
+    assert not {a, b} & set(ids(outsider(one, make_user, "NET").one.xml("vnpool.info", -2, -1, -1), "VNET"))
     connect(one.uri, "a:b").fails(AUTHENTICATION, "vnpool.info", -2, -1, -1)
