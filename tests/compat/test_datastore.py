@@ -1,7 +1,7 @@
 """one.datastore.*, one.datastorepool.info"""
 
 from onehelpers import (ACTION, ALLOCATE, AUTHENTICATION, AUTHORIZATION, INTERNAL, NO_EXISTS,
-                        RPC_API, connect, id_list, ids, perms, tmpl, uniq)
+                        RPC_API, connect, id_list, ids, outsider, perms, tmpl, uniq)
 
 
 def _image_ds(one, cluster=-1, name=None):
@@ -53,7 +53,9 @@ def test_allocate_errors(one, make_user):
 def test_info_errors(one, make_user):
     one.fails(NO_EXISTS, "datastore.info", 99999)
     ds, _ = _image_ds(one)
-    make_user().one.fails(AUTHORIZATION, "datastore.info", ds)
+    outsider(one, make_user, "DATASTORE").one.fails(AUTHORIZATION, "datastore.info", ds)
+    # the default VDC (@1 DATASTORE/* USE #0) lets users see every datastore
+    assert make_user().one.xml("datastore.info", ds).findtext("ID") == str(ds)
     connect(one.uri, "a:b").fails(AUTHENTICATION, "datastore.info", 0)
 
 
@@ -141,5 +143,6 @@ def test_pool(one, make_user):
     assert {0, 1, 2, ds} <= set(got) and got == sorted(got)
     assert ids(one.xml("datastorepool.info", -2, -1, -1), "DATASTORE") == got
     connect(one.uri, "a:b").fails(AUTHENTICATION, "datastorepool.info")
-    # semantics: a regular user does not see oneadmin's datastores (no ACL in bootstrap)
-    assert ds not in ids(make_user().one.xml("datastorepool.info"), "DATASTORE")
+    # a user outside the default VDC does not see oneadmin's datastores; one in it does
+    assert ds not in ids(outsider(one, make_user, "DATASTORE").one.xml("datastorepool.info"), "DATASTORE")
+    assert ds in ids(make_user().one.xml("datastorepool.info"), "DATASTORE")

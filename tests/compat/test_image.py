@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from onehelpers import (ACTION, ALLOCATE, AUTHENTICATION, AUTHORIZATION, INTERNAL, LOCAL_URLS,
-                        LOCKED, NO_EXISTS, RPC_API, Nubod, connect, id_list, ids, perms, tmpl,
+                        LOCKED, NO_EXISTS, RPC_API, Nubod, connect, id_list, ids, outsider, perms, tmpl,
                         uniq, wait_for)
 
 READY, USED, DISABLED, LOCKED_STATE, ERROR = 1, 2, 3, 4, 5
@@ -80,9 +80,10 @@ def test_allocate_errors(one, make_user):
     one.fails(ALLOCATE, "image.allocate", f'NAME="{uniq("s")}"\nTYPE="DATABLOCK"\nSIZE="1"', 0)
     one.fails(NO_EXISTS, "image.allocate", f'NAME="{uniq("s")}"\nTYPE="DATABLOCK"\nSIZE="1"', 99999)
     one.fails({ALLOCATE, INTERNAL}, "image.allocate", 'NAME="broken\nTYPE=', 1)
-    # users have no datastore in the bootstrap ACLs
+    # a user outside the default VDC may not use the datastore
     other = uniq("u")
-    make_user().one.fails(AUTHORIZATION, "image.allocate", f'NAME="{other}"\nTYPE="DATABLOCK"\nSIZE="1"', 1)
+    outsider(one, make_user, "DATASTORE").one.fails(AUTHORIZATION, "image.allocate",
+                                                    f'NAME="{other}"\nTYPE="DATABLOCK"\nSIZE="1"', 1)
     connect(one.uri, "oneadmin:x").fails(AUTHENTICATION, "image.allocate",
                                          f'NAME="{other}"\nTYPE="DATABLOCK"\nSIZE="1"', 1)
     names = [i.findtext("NAME") for i in one.xml("imagepool.info", -2, -1, -1).findall("IMAGE")]
