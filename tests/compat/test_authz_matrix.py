@@ -32,7 +32,7 @@ import pyone
 import pytest
 
 from authz_world import World, bob_template, build_world, diff_snapshots, snapshot
-from onehelpers import (ACTION, ALLOCATE, AUTHENTICATION, AUTHORIZATION, EXCEPTION_FOR_CODE, REPO_ROOT,
+from onehelpers import (ACTION, ALLOCATE, AUTHENTICATION, AUTHORIZATION, EXCEPTION_FOR_CODE, INTERNAL, REPO_ROOT,
                         RPC_API, connect, uniq)
 
 OK = None  # a call that succeeds
@@ -355,10 +355,11 @@ ROWS: dict[str, Row] = {
         deny(lambda w: (vm_text(f'NIC=[NETWORK="{_name(w, "vn", w.net)}", NETWORK_UNAME="{w.alice.name}"]'), True),
              what="alice's network by name"),
         deny(lambda w: (vm_text(), True), who="carol"),
-        deny(lambda w: (vm_text(f'NIC=[NETWORK_ID="{w.public_net}", IP="{_reserved_ip(w)}"]'), True), codes={ALLOCATE},
+        deny(lambda w: (vm_text(f'NIC=[NETWORK_ID="{w.public_net}", IP="{_reserved_ip(w)}"]'), True), codes={INTERNAL},
              what="the public network's address alice reserved"),
         why="bob may create VMs of his own: refused are those that use alice's objects (0x200), "
-            "or the address alice reserved (in use: ALLOCATE 0x4000, as oned)"),
+            "or the address alice reserved (in use: INTERNAL 0x2000, as oned's "
+            "VirtualMachineAllocateAPI::pool_allocate answers)"),
     "one.vm.attach": row(deny(lambda w: (w.vm, 'DISK=[SIZE="1", TYPE="fs"]')),
                          deny(lambda w: (w.bob_vm, f'DISK=[IMAGE_ID="{w.image}"]'), what="alice's image on his VM"),
                          deny(lambda w: (w.bob_vm, f'DISK=[IMAGE="{_name(w, "image", w.image)}", IMAGE_UNAME="{w.alice.name}"]'),

@@ -72,23 +72,31 @@ def test_restricted_attributes(one, make_user):
 
 
 def test_names_already_taken(one):
-    # VMTemplatePool::allocate "NAME is already taken by TEMPLATE N.", in ALLOCATE's
-    # "Error allocating a new <object>. <reason>"
+    # VMTemplatePool::allocate "NAME is already taken by TEMPLATE N."; TemplateAPI's
+    # pool_allocate answers it INTERNAL with the bare reason (so do those of networks,
+    # security groups, VM groups, network templates, documents, datastores, groups, users,
+    # VMs), HostAPI's ALLOCATE in "Error allocating a new <object>. <reason>" (so do
+    # clusters' and images')
     tid, name = template(one)
-    assert one.fails(ALLOCATE, "template.allocate", f'NAME="{name}"\nCPU="1"') == (
-        "[one.template.allocate] Error allocating a new virtual machine template. "
-        f"NAME is already taken by TEMPLATE {tid}.")
+    assert one.fails(INTERNAL, "template.allocate", f'NAME="{name}"\nCPU="1"') == (
+        f"[one.template.allocate] NAME is already taken by TEMPLATE {tid}.")
+    host_name = uniq("h")
+    hid = one.host.allocate(host_name, "kvm", "kvm", -1)
+    assert one.fails(ALLOCATE, "host.allocate", host_name, "kvm", "kvm", -1) == (
+        f"[one.host.allocate] Error allocating a new host. NAME is already taken by HOST {hid}.")
+    one.host.delete(hid)
     # some pools spell their kind their own way: SecurityGroupPool, VMGroupPool, VNTemplatePool
     sg_name = uniq("sg")
     sg = one.secgroup.allocate(f'NAME="{sg_name}"')
-    assert one.fails(ALLOCATE, "secgroup.allocate", f'NAME="{sg_name}"') == (
-        "[one.secgroup.allocate] Error allocating a new security group. "
-        f"NAME is already taken by SecurityGroup {sg}.")
+    assert one.fails(INTERNAL, "secgroup.allocate", f'NAME="{sg_name}"') == (
+        f"[one.secgroup.allocate] NAME is already taken by SecurityGroup {sg}.")
     vt_name = uniq("vt")
     vt = one.vntemplate.allocate(f'NAME="{vt_name}"')
-    assert one.fails(ALLOCATE, "vntemplate.allocate", f'NAME="{vt_name}"') == (
-        "[one.vntemplate.allocate] Error allocating a new virtual network template. "
-        f"NAME is already taken by VN TEMPLATE {vt}.")
+    assert one.fails(INTERNAL, "vntemplate.allocate", f'NAME="{vt_name}"') == (
+        f"[one.vntemplate.allocate] NAME is already taken by VN TEMPLATE {vt}.")
+    # VMTemplatePool::allocate checks the name first
+    assert one.fails(INTERNAL, "template.allocate", 'CPU="1"') == \
+        "[one.template.allocate] Invalid NAME, it cannot be empty"
     # SharedAPI::rename: "<object> cannot be renamed to <name> because it collides with
     # <object> N" (ACTION); renaming to the same name succeeds
     other, _ = template(one)

@@ -13,7 +13,7 @@ The MAC addresses are data in templates only; nothing is ever sent to them.
 
 from xml.etree import ElementTree as ET
 
-from onehelpers import (ACTION, ALLOCATE, AUTHORIZATION, http_post, parse_method_response,
+from onehelpers import (ACTION, AUTHORIZATION, INTERNAL, http_post, parse_method_response,
                         raw_call, uniq, validate_xml, wait_for)
 
 HUGE = 16_777_216
@@ -114,7 +114,7 @@ def test_chauth_takes_known_drivers_only(one, make_user):
     for driver in ("evil", "../../../tmp/evil", "CORE", "dummy"):
         msg = one.fails(ACTION, "user.chauth", u.id, driver, "")
         assert "auth driver" in msg, msg
-        one.fails(ALLOCATE, "user.allocate", uniq("u"), "pw", driver)
+        one.fails(INTERNAL, "user.allocate", uniq("u"), "pw", driver)
     assert one.xml("user.info", u.id).findtext("AUTH_DRIVER") == "core"
     for driver in ("ldap", "x509", "ssh", "server_cipher", "server_x509", "public", "core"):
         one.user.chauth(u.id, driver, "")

@@ -5,7 +5,7 @@ of 0.3 takes exactly three VMs of 0.1 CPU."""
 
 import pytest
 
-from onehelpers import ACTION, ALLOCATE, AUTHORIZATION, uniq
+from onehelpers import ACTION, AUTHORIZATION, INTERNAL, uniq
 from test_vm import ACTIVE, RUNNING, host, wait_state
 from test_vm_resources import terminate
 
@@ -54,7 +54,7 @@ def test_a_user_cannot_zero_his_cpu_usage(make_user):
     for cpu, vcpu, memory in (("1e-320", "1", "64"), ("NaN", "1", "64"), ("inf", "1", "64"),
                               ("-1", "1", "64"), ("0.001", "1", "64"), ("0", "1", "64"),
                               ("1", "4294967296", "64"), ("1", "1", "18446744073709551615")):
-        u.one.fails(ALLOCATE, "vm.allocate",
+        u.one.fails(INTERNAL, "vm.allocate",
                     f'NAME="{uniq("n")}"\nCPU="{cpu}"\nVCPU="{vcpu}"\nMEMORY="{memory}"', True)
     assert vm_quota(u.one, u.id).get("CPU_USED", "0") == "0"
     vid = u.one.vm.allocate(f'NAME="{uniq("n")}"\nCPU="0.5"\nVCPU="1"\nMEMORY="64"', True)

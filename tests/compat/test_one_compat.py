@@ -16,7 +16,7 @@ import pyone
 import pytest
 from botocore.config import Config
 
-from onehelpers import (ACTION, ALLOCATE, AUTHORIZATION, NO_EXISTS, RPC_API, Nubod, connect,
+from onehelpers import (ACTION, ALLOCATE, AUTHORIZATION, INTERNAL, NO_EXISTS, RPC_API, Nubod, connect,
                         free_port, raw_call, tmpl, uniq, wait_for)
 
 
@@ -97,7 +97,7 @@ def test_vm_group_without_roles(one, nubod):
     assert [r.findtext("NAME") for r in one.xml("vmgroup.info", gid).findall("ROLES/ROLE")] == ["web"]
     # and a VM cannot join a role the group does not have
     one.vmgroup.roledelete(gid, 0)
-    one.fails({ACTION, ALLOCATE}, "vm.allocate",
+    one.fails({ACTION, INTERNAL}, "vm.allocate",
               f'NAME="{uniq("v")}"\nCPU="0.1"\nMEMORY="16"\nVMGROUP=[VMGROUP_ID="{gid}", ROLE="web"]', True)
 
 

@@ -165,7 +165,7 @@ def test_nic_aliases_need_the_network_and_a_parent(one, make_user, hid, net):
     bob.one.fails(AUTHORIZATION, "vm.allocate",
                   vm_text(hid, f'{nic}\nNIC_ALIAS=[NETWORK_ID={private}, PARENT="NIC0"]'), False)
     assert used_leases(one, private) == 0
-    bob.one.fails((ACTION, 0x4000), "vm.allocate",
+    bob.one.fails((ACTION, INTERNAL), "vm.allocate",
                   vm_text(hid, f'{nic}\nNIC_ALIAS=[NETWORK_ID={net}, PARENT="NIC5"]'), False)
     vid = bob.one.vm.allocate(vm_text(hid, f'{nic}\nNIC_ALIAS=[NETWORK_ID={net}, PARENT="NIC0"]'), False)
     alias = one.xml("vm.info", vid).find("TEMPLATE/NIC_ALIAS")

@@ -7,7 +7,7 @@ import time
 import pyone
 import pytest
 
-from onehelpers import ALLOCATE, AUTHORIZATION, ACTION, NO_EXISTS, outsider, wait_for, uniq, tmpl
+from onehelpers import AUTHORIZATION, ACTION, INTERNAL, NO_EXISTS, outsider, wait_for, uniq, tmpl
 from test_image import datablock, wait_ready
 from test_vm import ACTIVE, DONE, RUNNING, host, wait_state
 
@@ -70,11 +70,11 @@ def test_nics_take_leases_and_give_them_back(one, hid):
     assert nic.findtext("TARGET") == f"one-{a}-0"
     b = one.vm.allocate(vm_text(hid, f'NIC=[NETWORK="{name}", IP="10.9.0.3"]'), False)
     assert one.xml("vm.info", b).findtext("TEMPLATE/NIC/IP") == "10.9.0.3"
-    msg = one.fails(ALLOCATE, "vm.allocate", vm_text(hid, f'NIC=[NETWORK_ID={nid}, IP="10.9.0.3"]'), False)
+    msg = one.fails(INTERNAL, "vm.allocate", vm_text(hid, f'NIC=[NETWORK_ID={nid}, IP="10.9.0.3"]'), False)
     assert "in use" in msg
     assert used_leases(one, nid) == 2 and lease_vms(one, nid) == sorted([a, b])
     c = one.vm.allocate(vm_text(hid, f"NIC=[NETWORK_ID={nid}]"), False)
-    msg = one.fails(ALLOCATE, "vm.allocate", vm_text(hid, f"NIC=[NETWORK_ID={nid}]"), False)
+    msg = one.fails(INTERNAL, "vm.allocate", vm_text(hid, f"NIC=[NETWORK_ID={nid}]"), False)
     assert "No free address" in msg
     assert used_leases(one, nid) == 3, "a refused VM takes no lease"
     one.fails(ACTION, "vn.delete", nid)
@@ -85,11 +85,11 @@ def test_nics_take_leases_and_give_them_back(one, hid):
 
 def test_unknown_network_or_image_is_refused_and_changes_nothing(one, make_user):
     u = make_user()
-    msg = u.one.fails(ALLOCATE, "vm.allocate", 'CPU=1\nMEMORY=64\nNIC=[NETWORK_ID=99999]', False)
+    msg = u.one.fails(INTERNAL, "vm.allocate", 'CPU=1\nMEMORY=64\nNIC=[NETWORK_ID=99999]', False)
     assert "99999" in msg
-    msg = u.one.fails(ALLOCATE, "vm.allocate", 'CPU=1\nMEMORY=64\nDISK=[IMAGE="nope"]', False)
+    msg = u.one.fails(INTERNAL, "vm.allocate", 'CPU=1\nMEMORY=64\nDISK=[IMAGE="nope"]', False)
     assert "nope" in msg
-    u.one.fails(ALLOCATE, "vm.allocate", 'CPU=1\nMEMORY=64\nDISK=[TYPE=fs]', False)
+    u.one.fails(INTERNAL, "vm.allocate", 'CPU=1\nMEMORY=64\nDISK=[TYPE=fs]', False)
     quota = one.xml("user.info", u.id).find("VM_QUOTA/VM")
     assert quota is None or quota.findtext("VMS_USED") == "0"
     nid = vnet(one, ip="10.9.1.1")
@@ -117,7 +117,7 @@ def test_disks_take_images(one, hid):
     assert int(p.findtext("STATE")) == USED_PERS and p.findtext("RUNNING_VMS") == "1"
     assert [int(x.text) for x in p.findall("VMS/ID")] == [a]
     assert int(one.xml("image.info", shared).findtext("STATE")) == USED
-    msg = one.fails(ALLOCATE, "vm.allocate", vm_text(hid, f"DISK=[IMAGE_ID={pers}]"), False)
+    msg = one.fails(INTERNAL, "vm.allocate", vm_text(hid, f"DISK=[IMAGE_ID={pers}]"), False)
     assert "persistent" in msg
     b = one.vm.allocate(vm_text(hid, f"DISK=[IMAGE_ID={shared}]"), False)
     assert one.xml("image.info", shared).findtext("RUNNING_VMS") == "2"

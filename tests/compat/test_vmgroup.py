@@ -217,13 +217,13 @@ def test_vms_join_at_allocate_and_leave_when_done(one):
     assert role_vms(one, gid, "web") == sorted([by_id, from_template])
     # unknown group or role, no role: refused, and nothing changes
     before = len(one.vmpool.info(-2, -1, -1, -1).VM)
-    assert "Role does not exist" in one.fails(ALLOCATE, "vm.allocate",
+    assert "Role does not exist" in one.fails(INTERNAL, "vm.allocate",
                                               f'CPU=1\nMEMORY=32\nVMGROUP=[VMGROUP_ID="{gid}", ROLE="nope"]', True)
-    assert "Cannot find VM Group" in one.fails(ALLOCATE, "vm.allocate",
+    assert "Cannot find VM Group" in one.fails(INTERNAL, "vm.allocate",
                                                'CPU=1\nMEMORY=32\nVMGROUP=[VMGROUP_ID="999999", ROLE="web"]', True)
-    assert "Cannot find VM Group" in one.fails(ALLOCATE, "vm.allocate",
+    assert "Cannot find VM Group" in one.fails(INTERNAL, "vm.allocate",
                                                f'CPU=1\nMEMORY=32\nVMGROUP=[VMGROUP_NAME="{uniq("x")}", ROLE="web"]', True)
-    assert "Missing role" in one.fails(ALLOCATE, "vm.allocate",
+    assert "Missing role" in one.fails(INTERNAL, "vm.allocate",
                                        f'CPU=1\nMEMORY=32\nVMGROUP=[VMGROUP_ID="{gid}"]', True)
     assert len(one.vmpool.info(-2, -1, -1, -1).VM) == before
     assert role_vms(one, gid, "web") == sorted([by_id, from_template])
@@ -243,7 +243,7 @@ def test_joining_needs_use_on_the_group(one, make_user):
     u.one.fails(AUTHORIZATION, "vm.allocate",
                 f'CPU=0.1\nMEMORY=32\nVMGROUP=[VMGROUP_ID="{gid}", ROLE="web"]', True)
     # by name, another user's group is found only with its owner's id or name
-    u.one.fails(ALLOCATE, "vm.allocate",
+    u.one.fails(INTERNAL, "vm.allocate",
                 f'CPU=0.1\nMEMORY=32\nVMGROUP=[VMGROUP_NAME="{name}", ROLE="web"]', True)
     u.one.fails(AUTHORIZATION, "vm.allocate",
                 f'CPU=0.1\nMEMORY=32\nVMGROUP=[VMGROUP_NAME="{name}", VMGROUP_UNAME="oneadmin", ROLE="web"]', True)

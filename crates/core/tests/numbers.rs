@@ -18,7 +18,8 @@ use nubo_types::Error;
 use nubo_types::states::{LcmState, VmState};
 
 const ACTION: i32 = 0x800;
-const ALLOCATE: i32 = 0x4000;
+/// oned answers a VM or template its pool refuses INTERNAL (`pool_allocate`).
+const INTERNAL: i32 = 0x2000;
 
 struct Ctx {
     core: Core,
@@ -211,7 +212,7 @@ async fn allocate_and_instantiate_refuse_numbers_that_corrupt_accounting() {
                 .vm_allocate(&ctx.bob, text, hold)
                 .await
                 .expect_err(text);
-            assert_eq!(e.code() as i32, ALLOCATE, "{text}: {e}");
+            assert_eq!(e.code() as i32, INTERNAL, "{text}: {e}");
         }
     }
     let e = ctx
@@ -234,7 +235,7 @@ async fn allocate_and_instantiate_refuse_numbers_that_corrupt_accounting() {
                 .template_instantiate(&ctx.bob, tid, "", true, "")
                 .await
         ),
-        ALLOCATE
+        INTERNAL
     );
     let good = ctx
         .core
@@ -250,7 +251,7 @@ async fn allocate_and_instantiate_refuse_numbers_that_corrupt_accounting() {
                 .template_instantiate(&ctx.bob, good, "", true, "VCPU=\"4294967296\"")
                 .await
         ),
-        ALLOCATE
+        INTERNAL
     );
     assert_eq!(ctx.vm_count(), 0, "nothing is stored");
     assert_eq!((ctx.used("CPU"), ctx.used("VMS")), (0.0, 0.0));

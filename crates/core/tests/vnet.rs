@@ -15,7 +15,6 @@ const NO_EXISTS: i32 = 0x400;
 const ACTION: i32 = 0x800;
 const API: i32 = 0x1000;
 const INTERNAL: i32 = 0x2000;
-const ALLOCATE: i32 = 0x4000;
 
 struct Ctx {
     core: Core,
@@ -91,8 +90,8 @@ async fn allocate_builds_the_network() {
 async fn allocate_errors_have_the_right_codes() {
     let ctx = setup().await;
     let alloc = |t: &'static str| ctx.core.vnet_allocate(&ctx.admin, t, -1);
-    assert_eq!(code(alloc("VN_MAD=bridge").await), ALLOCATE);
-    assert_eq!(code(alloc("NAME=a").await), ALLOCATE);
+    assert_eq!(code(alloc("VN_MAD=bridge").await), INTERNAL);
+    assert_eq!(code(alloc("NAME=a").await), INTERNAL);
     // A bad address range does not refuse the network: as oned (whose IPAM step adds the
     // ranges after the network exists), it is created without that range, in ERROR, with the
     // reason in its template.
@@ -138,9 +137,9 @@ async fn allocate_errors_have_the_right_codes() {
     }
     assert_eq!(
         code(alloc("NAME=a\nVN_MAD=802.1Q\nPHYDEV=eth0").await),
-        ALLOCATE
+        INTERNAL
     );
-    assert_eq!(code(alloc("NAME=a\nVN_MAD=dummy").await), ALLOCATE);
+    assert_eq!(code(alloc("NAME=a\nVN_MAD=dummy").await), INTERNAL);
     assert_eq!(
         code(ctx.core.vnet_allocate(&ctx.admin, NET, 77).await),
         NO_EXISTS
@@ -151,7 +150,7 @@ async fn allocate_errors_have_the_right_codes() {
         AUTHORIZATION
     );
     ctx.net(NET).await;
-    assert_eq!(code(alloc(NET).await), ALLOCATE, "name taken");
+    assert_eq!(code(alloc(NET).await), INTERNAL, "name taken");
 }
 
 #[tokio::test]
@@ -471,7 +470,7 @@ async fn vntemplates_instantiate_networks() {
         .expect("template");
     assert_eq!(
         code(core.vntemplate_allocate(admin, "VN_MAD=bridge").await),
-        ALLOCATE
+        INTERNAL
     );
     assert_eq!(
         code(core.vntemplate_allocate(alice, "NAME=t2").await),
@@ -504,7 +503,7 @@ async fn vntemplates_instantiate_networks() {
     assert_ne!(copy, tid);
     assert_eq!(
         code(core.vntemplate_clone(admin, tid, "tpl2").await),
-        ALLOCATE
+        INTERNAL
     );
     assert_eq!(
         code(core.vntemplate_instantiate(alice, tid, "x", "").await),
@@ -544,14 +543,14 @@ async fn security_groups() {
             core.secgroup_allocate(alice, "NAME=bad\nRULE=[PROTOCOL=XX, RULE_TYPE=inbound]")
                 .await
         ),
-        ALLOCATE
+        INTERNAL
     );
     assert_eq!(
         code(
             core.secgroup_allocate(alice, "RULE=[PROTOCOL=TCP, RULE_TYPE=inbound]")
                 .await
         ),
-        ALLOCATE
+        INTERNAL
     );
     let copy = core.secgroup_clone(alice, id, "web2").await.expect("clone");
     let sg = core.info::<SecGroup>(alice, copy).expect("info");

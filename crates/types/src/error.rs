@@ -74,8 +74,11 @@ pub enum Error {
         /// What failed.
         message: String,
     },
-    /// A new object could not be created.
-    #[error("Error allocating a new {}. {message}", kind.human_name())]
+    /// A new object could not be created. Worded and coded as oned answers its pool's
+    /// refusal: most kinds' `pool_allocate` return INTERNAL with the bare reason
+    /// (`NAME is already taken by TEMPLATE 3.`), hosts, clusters, images and zones
+    /// ALLOCATE with `Error allocating a new <object>. <reason>` (see [`Error::code`]).
+    #[error("{}", allocate_text(*kind, message))]
     Allocate {
         /// What kind of object.
         kind: ObjectKind,
@@ -116,6 +119,7 @@ impl Error {
             Error::Action { .. } => ErrorCode::Action,
             Error::Api { .. } => ErrorCode::RpcApi,
             Error::Internal { .. } => ErrorCode::Internal,
+            Error::Allocate { kind, .. } if allocates_as_internal(*kind) => ErrorCode::Internal,
             Error::Allocate { .. } => ErrorCode::Allocate,
         }
     }
@@ -163,12 +167,45 @@ impl Error {
     }
 }
 
+/// Whether oned answers a refused allocation of `kind` INTERNAL with the bare reason: the
+/// `pool_allocate` of templates, VMs, networks, network templates, security groups, VM
+/// groups, documents, datastores, groups and users return `Request::INTERNAL`
+/// (src/rm/api/*API.cc); hosts', clusters' and images' return ALLOCATE, as zone.allocate's
+/// refusal on a standalone front-end does.
+fn allocates_as_internal(kind: ObjectKind) -> bool {
+    !matches!(
+        kind,
+        ObjectKind::Host | ObjectKind::Cluster | ObjectKind::Image | ObjectKind::Zone
+    )
+}
+
+fn allocate_text(kind: ObjectKind, message: &str) -> String {
+    if allocates_as_internal(kind) {
+        message.to_string()
+    } else {
+        format!("Error allocating a new {}. {message}", kind.human_name())
+    }
+}
+
 /// Result with the core's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn allocations_are_worded_per_kind() {
+        let vm = Error::allocate(ObjectKind::Template, "NAME is already taken by TEMPLATE 3.");
+        assert_eq!(vm.code() as i32, 0x2000);
+        assert_eq!(vm.to_string(), "NAME is already taken by TEMPLATE 3.");
+        let host = Error::allocate(ObjectKind::Host, "NAME is already taken by HOST 0.");
+        assert_eq!(host.code() as i32, 0x4000);
+        assert_eq!(
+            host.to_string(),
+            "Error allocating a new host. NAME is already taken by HOST 0."
+        );
+    }
 
     #[test]
     fn codes_match_opennebula() {

@@ -36,7 +36,8 @@ impl Core {
             .get("NAME")
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty())
-            .ok_or_else(|| alloc(Error::api("No NAME in template for VM Template.")))?;
+            // VMTemplatePool::allocate's PoolObjectSQL::name_is_valid.
+            .ok_or_else(|| alloc(Error::api("Invalid NAME, it cannot be empty")))?;
         self.config()
             .restricted
             .check(caller, RestrictedKind::Vm, &template, None)?;

@@ -60,9 +60,8 @@ impl Core {
             .find_map(|a| a.value.as_single().map(|s| s.trim().to_string()))
             .filter(|s| !s.is_empty())
             .ok_or_else(|| {
-                alloc(Error::api(
-                    "No NAME in template for Virtual Network Template.",
-                ))
+                // VNTemplatePool::allocate's PoolObjectSQL::name_is_valid.
+                alloc(Error::api("Invalid NAME, it cannot be empty"))
             })?;
         self.write(move |tx| store_new(tx, caller, name, template))
             .await
