@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sqlite3
 import stat
 import subprocess
 import xml.etree.ElementTree as ET
@@ -63,6 +65,12 @@ def test_chgrp_to_a_secondary_group_keeps_the_old_primary(one, make_user):
     # "Wrong group ID" (RPC_API) for a negative group; oneadmin stays in oneadmin
     assert "Wrong group ID" in one.fails(RPC_API, "user.chgrp", u.id, -3)
     assert "cannot be moved outside of the group [0] oneadmin" in one.fails(0x2000, "user.chgrp", 0, 1)
+    # oned checks the group id and that both exist before the caller's rights
+    stranger = make_user()
+    stranger.one.fails(RPC_API, "user.chgrp", u.id, -3)
+    stranger.one.fails(NO_EXISTS, "user.chgrp", u.id, 99999)
+    stranger.one.fails(AUTHORIZATION, "user.chgrp", u.id, g2)
+    assert one.user.info(u.id).GID == g3
 
 
 def test_standalone_front_end_refuses_zones_and_is_solo(one, make_user):
@@ -182,3 +190,40 @@ def test_first_start_keeps_credentials_in_the_data_dir(existing):
         assert kept.read_text() == f"oneadmin:{d.admin_password}\n"
     finally:
         d.stop()
+
+
+def _sql(d: Nubod, statement: str) -> None:
+    """Runs one statement on a stopped nubod's database (SQLite file or PostgreSQL)."""
+    if d.db is not None:
+        subprocess.run([shutil.which("psql"), d.db.url, "-q", "-v", "ON_ERROR_STOP=1", "-c", statement],
+                       check=True, capture_output=True, timeout=60)
+        return
+    with sqlite3.connect(d.tmp / "data" / "nubo.db") as db:
+        db.execute(statement)
+
+
+def test_an_older_cloud_gets_the_default_vdc_once(fresh_nubod):
+    """A cloud made before the default VDC's rules (no rules, no mark) gets them for the users
+    group and its own groups at its next start, once: a rule deleted afterwards stays so."""
+    d = fresh_nubod
+    one = d.admin()
+    g = one.group.allocate(uniq("g"))
+    vdc = {int(r.findtext("ID")): r.findtext("STRING") for r in one.xml("acl.info").findall("ACL")
+           if r.findtext("STRING").endswith(" #0")}
+    assert sorted(vdc.values()) == sorted([f"@{gid} {kind}/* USE #0"
+                                           for gid in (1, g) for kind in ("NET", "DATASTORE")])
+    d.kill()
+    _sql(d, f"DELETE FROM acl_pool WHERE oid IN ({', '.join(map(str, vdc))})")
+    _sql(d, "DELETE FROM system_attributes WHERE name = 'DEFAULT_VDC'")
+    d.restart()
+    one = d.admin()
+    strings = [r.findtext("STRING") for r in one.xml("acl.info").findall("ACL")]
+    for text in vdc.values():
+        assert strings.count(text) == 1, (text, strings)
+    rule = next(int(r.findtext("ID")) for r in one.xml("acl.info").findall("ACL")
+                if r.findtext("STRING") == "@1 NET/* USE #0")
+    one.acl.delrule(rule)
+    d.kill()
+    d.restart()
+    strings = [r.findtext("STRING") for r in d.admin().xml("acl.info").findall("ACL")]
+    assert "@1 NET/* USE #0" not in strings and "@1 DATASTORE/* USE #0" in strings

@@ -12,6 +12,7 @@ use nubo_types::{ObjectKind, Oid, Permissions, Result, USERS_GID};
 use crate::Core;
 use crate::auth::{hash_password, random_hex};
 use crate::model::{AclRule, Cluster, Datastore, Group, Meta, Quotas, SecGroup, User, Zone};
+use crate::state::ATTR_DEFAULT_VDC;
 use crate::tx::Tx;
 
 /// What to create on first start.
@@ -36,6 +37,9 @@ pub struct Outcome {
 
 pub(crate) async fn run(core: &Core) -> Result<Outcome> {
     if !core.read(|s| Ok(s.users.is_empty()))? {
+        if !core.read(|s| Ok(s.default_vdc_granted))? {
+            core.write(grant_default_vdc).await?;
+        }
         return Ok(Outcome::default());
     }
     let (admin_password, generated) = match &core.config().bootstrap.admin_password {
@@ -199,6 +203,7 @@ fn create_all(tx: &mut Tx, admin: &str, server: &str, base: &std::path::Path) ->
         last = id;
     }
     tx.set_last_oid(ObjectKind::Acl, last);
+    mark_default_vdc_granted(tx)?;
     Ok(())
 }
 
@@ -216,4 +221,37 @@ pub(crate) fn default_vdc_rules(gid: Oid) -> [AclRule; 2] {
         zone: INDIVIDUAL_ID,
     };
     [rule(ObjectKind::Vnet), rule(ObjectKind::Datastore)]
+}
+
+/// Once, on the first start of a cloud made before the default VDC's rules existed: the
+/// users group and every group created since get them (as each would have at its
+/// creation), unless an identical rule is already there. Rules an operator deletes later
+/// stay deleted: the grant is recorded and never repeated.
+fn grant_default_vdc(tx: &mut Tx) -> Result<()> {
+    let groups: Vec<Oid> = tx
+        .state
+        .groups
+        .keys()
+        .copied()
+        .filter(|&gid| gid == USERS_GID || gid >= ObjectKind::Group.first_user_oid())
+        .collect();
+    for gid in groups {
+        for rule in default_vdc_rules(gid) {
+            let exists = tx.state.acls.values().any(|r| {
+                (r.user, r.resource, r.rights, r.zone)
+                    == (rule.user, rule.resource, rule.rights, rule.zone)
+            });
+            if !exists {
+                let id = tx.next_oid(ObjectKind::Acl);
+                tx.put(AclRule { id, ..rule })?;
+            }
+        }
+    }
+    mark_default_vdc_granted(tx)
+}
+
+fn mark_default_vdc_granted(tx: &mut Tx) -> Result<()> {
+    tx.set_attribute(ATTR_DEFAULT_VDC, &true, |state| {
+        state.default_vdc_granted = true;
+    })
 }

@@ -54,12 +54,17 @@ pub struct State {
     pub default_user_quotas: Quotas,
     /// Default quotas of groups.
     pub default_group_quotas: Quotas,
+    /// Whether the groups have been given the default VDC's rules (at bootstrap, or once
+    /// on the first start of a cloud made before those rules existed).
+    pub default_vdc_granted: bool,
 }
 
 /// System attribute holding the default user quotas.
 pub const ATTR_DEFAULT_USER_QUOTAS: &str = "DEFAULT_USER_QUOTAS";
 /// System attribute holding the default group quotas.
 pub const ATTR_DEFAULT_GROUP_QUOTAS: &str = "DEFAULT_GROUP_QUOTAS";
+/// System attribute marking that the groups were given the default VDC's rules.
+pub const ATTR_DEFAULT_VDC: &str = "DEFAULT_VDC";
 
 impl State {
     /// Rebuilds the state from a store snapshot.
@@ -77,6 +82,7 @@ impl State {
         if let Some(body) = snapshot.attributes.get(ATTR_DEFAULT_GROUP_QUOTAS) {
             state.default_group_quotas = decode(ATTR_DEFAULT_GROUP_QUOTAS, body)?;
         }
+        state.default_vdc_granted = snapshot.attributes.contains_key(ATTR_DEFAULT_VDC);
         Ok(state)
     }
 

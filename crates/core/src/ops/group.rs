@@ -57,7 +57,10 @@ impl Core {
             })?;
             for rule in crate::bootstrap::default_vdc_rules(id) {
                 let rule_id = tx.next_oid(ObjectKind::Acl);
-                tx.put(AclRule { id: rule_id, ..rule })?;
+                tx.put(AclRule {
+                    id: rule_id,
+                    ..rule
+                })?;
             }
             Ok(id)
         })

@@ -215,16 +215,19 @@ impl Core {
     /// Makes `gid` the user's primary group (leaving the old primary group).
     pub async fn user_chgrp(&self, caller: &Caller, id: Oid, gid: Oid) -> Result<Oid> {
         self.write(|tx| {
-            let mut user = user_of(tx.state, caller, id, AuthOp::Manage)?;
+            // oned's order: the group id, the user, the group, oneadmin, then the rights
             if gid < 0 {
                 return Err(Error::api("Wrong group ID"));
             }
+            let id = if id == -1 { caller.uid } else { id };
+            tx.state.get::<User>(id)?;
             let group = tx.state.get::<Group>(gid)?.clone();
             if id == ONEADMIN_UID {
                 return Err(Error::internal(
                     "user [0] oneadmin cannot be moved outside of the group [0] oneadmin",
                 ));
             }
+            let mut user = user_of(tx.state, caller, id, AuthOp::Manage)?;
             authorize(tx.state, caller, group.as_ref(), AuthOp::Use)?;
             if user.gid == gid {
                 return Ok(id);
