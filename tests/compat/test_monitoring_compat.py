@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -80,39 +81,75 @@ def df(path):
     return mb(st.f_blocks), mb(st.f_bavail), mb(st.f_blocks - st.f_bfree)
 
 
+# How far a recorded figure may lie outside the df readings that bracket the round that
+# measured it: the filesystem may move both ways between two readings.
+SLACK_MB = 32
+# How long before a reading the round that recorded a datastore's figures may have run
+# (rounds run every second in the tests).
+WINDOW_S = 3.0
+
+
+def recorded(one, ds_id):
+    d = one.xml("datastore.info", ds_id)
+    return tuple(int(d.findtext(k)) for k in ("TOTAL_MB", "FREE_MB", "USED_MB"))
+
+
+def wait_bracketed(one, ds_id, path, not_before=0.0, timeout=30.0):
+    """Waits until the recorded (TOTAL_MB, FREE_MB, USED_MB) of `ds_id` are a df reading of
+    `path` taken at some moment of the last few seconds (after `not_before`, a monotonic
+    time): TOTAL_MB as df says, FREE_MB and USED_MB between the lowest and highest of the
+    df readings taken around it (give or take SLACK_MB). Whatever else writes to the
+    filesystem meanwhile, a recorded figure that is a fresh reading matches sooner or
+    later; one that is stale, or computed wrongly, does not."""
+    samples = []
+    last = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        samples.append((time.monotonic(), df(path)))
+        got = recorded(one, ds_id)
+        samples.append((time.monotonic(), df(path)))
+        since = max(not_before, time.monotonic() - WINDOW_S)
+        window = [s for t, s in samples if t >= since]
+        lo = [min(s[i] for s in window) - SLACK_MB for i in range(3)]
+        hi = [max(s[i] for s in window) + SLACK_MB for i in range(3)]
+        last = (got, window[0], window[-1])
+        if abs(got[0] - window[-1][0]) <= 1 and all(lo[i] <= got[i] <= hi[i] for i in (1, 2)):
+            return got
+        time.sleep(0.2)
+    pytest.fail(f"datastore {ds_id}'s figures never matched df of {path} "
+                f"(recorded, first and last df reading: {last})", pytrace=False)
+
+
 @pytest.mark.parametrize("ds_id", [0, 1, 2])
 def test_datastores_report_their_filesystem(one, ds_id):
-    wait_for(lambda: int(one.xml("datastore.info", ds_id).findtext("TOTAL_MB")) > 0,
-             what=f"datastore {ds_id} monitored")
-    d = one.xml("datastore.info", ds_id)
-    got = tuple(int(d.findtext(k)) for k in ("TOTAL_MB", "FREE_MB", "USED_MB"))
-    want = df(d.findtext("BASE_PATH"))
-    assert got[0] == want[0], (got, want)
-    # free and used move as files come and go: within 1 GB of what df says now
-    assert abs(got[1] - want[1]) < 1024 and abs(got[2] - want[2]) < 1024, (got, want)
-    assert got[1] + got[2] <= got[0]
+    wait_for(lambda: recorded(one, ds_id)[0] > 0, what=f"datastore {ds_id} monitored")
+    base = one.xml("datastore.info", ds_id).findtext("BASE_PATH")
+    got = wait_bracketed(one, ds_id, base)
+    assert got[1] + got[2] <= got[0], got
     pool = {int(x.findtext("ID")): x for x in one.xml("datastorepool.info").findall("DATASTORE")}
-    assert int(pool[ds_id].findtext("TOTAL_MB")) == got[0]
+    assert abs(int(pool[ds_id].findtext("TOTAL_MB")) - got[0]) <= 1
 
 
 def test_datastore_figures_are_refreshed(nubod, one):
-    """A file written into the datastore's filesystem shows in FREE_MB at a later round."""
+    """After 300 MB of random data is written into the datastore's filesystem, the recorded
+    figures are those of df taken after the write: a later round measured them again."""
     base = one.xml("datastore.info", 1).findtext("BASE_PATH")
-    wait_for(lambda: int(one.xml("datastore.info", 1).findtext("TOTAL_MB")) > 0,
-             what="datastore 1 monitored")
+    wait_for(lambda: recorded(one, 1)[0] > 0, what="datastore 1 monitored")
     os.makedirs(base, exist_ok=True)
     blob = os.path.join(base, "monitoring-probe")
-    free_before = int(one.xml("datastore.info", 1).findtext("FREE_MB"))
-    with open(blob, "wb") as f:
-        f.truncate(0)
-        chunk = b"\0" * (1 << 20)
-        for _ in range(300):
-            f.write(chunk)
-        f.flush()
-        os.fsync(f.fileno())
+    before = recorded(one, 1)
     try:
-        wait_for(lambda: int(one.xml("datastore.info", 1).findtext("FREE_MB")) <= free_before - 200,
-                 timeout=30, what="FREE_MB to drop by the file's 300 MB")
+        with open(blob, "wb") as f:
+            for _ in range(300):
+                f.write(os.urandom(1 << 20))
+            f.flush()
+            os.fsync(f.fileno())
+        written = time.monotonic()
+        moved = abs(df(base)[1] - before[1])
+        got = wait_bracketed(one, 1, base, not_before=written)
+        if moved > 2 * SLACK_MB:
+            # the write moved df beyond the slack: the figures matched are new ones
+            assert got != before, (got, before)
     finally:
         os.unlink(blob)
 

@@ -1,8 +1,10 @@
 //! Datastore operations: allocate from a template, delete, enable/disable; and the
 //! monitoring of their capacity (the front-end filesystem each one's directory is on).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use nubo_types::states::{DatastoreState, DatastoreType, DiskType};
 use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
@@ -132,8 +134,11 @@ impl Core {
 
     /// Measures the filesystem that holds each datastore's directory on the front-end (as
     /// OpenNebula's datastore monitor runs `df` there) and records TOTAL_MB, FREE_MB and
-    /// USED_MB where they changed. Run by every monitoring round.
-    pub(crate) async fn monitor_datastores(&self) -> Result<()> {
+    /// USED_MB where they changed. Run by the datastore monitoring task every interval.
+    /// A datastore whose measurement does not answer within [`MEASURE_TIMEOUT`] (a hung
+    /// NFS or Ceph mount) keeps its last figures, and is not measured again while that
+    /// measurement is still stuck (`busy` holds the datastores being measured).
+    pub(crate) async fn monitor_datastores(&self, busy: &Busy) -> Result<()> {
         let dirs: Vec<(Oid, String)> = self.read(|state| {
             Ok(state
                 .datastores
@@ -141,13 +146,10 @@ impl Core {
                 .map(|d| (d.meta.id, d.base_path.clone()))
                 .collect())
         })?;
-        let measured = tokio::task::spawn_blocking(move || {
-            dirs.into_iter()
-                .filter_map(|(id, dir)| fs_capacity(Path::new(&dir)).map(|c| (id, c)))
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(|e| Error::internal(format!("datastore monitoring stopped: {e}")))?;
+        let measured = measure_all(dirs, busy, MEASURE_TIMEOUT, fs_capacity).await;
+        if measured.is_empty() {
+            return Ok(());
+        }
         self.write(move |tx| {
             for (id, (total_mb, free_mb, used_mb)) in measured {
                 let Ok(ds) = tx.get::<Datastore>(id) else {
@@ -165,6 +167,60 @@ impl Core {
         })
         .await
     }
+}
+
+/// How long one datastore's measurement may take before its figures are left as they are.
+pub(crate) const MEASURE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The datastores whose measurement is under way (possibly stuck in the kernel).
+pub(crate) type Busy = Arc<Mutex<HashSet<Oid>>>;
+
+type Capacity = (i64, i64, i64);
+
+/// Measures each of `dirs` with `measure` on the blocking pool, all at once, and returns
+/// the figures of those that answered within `timeout`. A datastore still in `busy` (its
+/// previous measurement has not returned) is skipped; one that times out stays in `busy`
+/// until its measurement returns, and is warned about once.
+pub(crate) async fn measure_all(
+    dirs: Vec<(Oid, String)>,
+    busy: &Busy,
+    timeout: Duration,
+    measure: fn(&Path) -> Option<Capacity>,
+) -> Vec<(Oid, Capacity)> {
+    let mut running = Vec::new();
+    for (id, dir) in dirs {
+        {
+            let mut set = busy.lock().unwrap_or_else(|p| p.into_inner());
+            if !set.insert(id) {
+                continue;
+            }
+        }
+        let done = busy.clone();
+        let handle = tokio::task::spawn_blocking(move || {
+            let figures = measure(Path::new(&dir));
+            done.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            figures
+        });
+        running.push((id, handle));
+    }
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut measured = Vec::new();
+    for (id, handle) in running {
+        match tokio::time::timeout_at(deadline, handle).await {
+            Ok(Ok(Some(figures))) => measured.push((id, figures)),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => {
+                busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                tracing::warn!(datastore = id, error = %e, "datastore measurement failed");
+            }
+            Err(_) => tracing::warn!(
+                datastore = id,
+                "datastore measurement did not answer within {timeout:?} (a hung mount?): \
+                 keeping its last figures until it returns"
+            ),
+        }
+    }
+    measured
 }
 
 /// (TOTAL_MB, FREE_MB, USED_MB) of the filesystem holding `dir`, or its nearest existing
@@ -198,5 +254,48 @@ mod tests {
         let missing = dir.path().join("datastores/7");
         let again = fs_capacity(&missing).expect("an ancestor exists");
         assert_eq!(again.0, total);
+    }
+
+    fn hangs(_: &Path) -> Option<Capacity> {
+        std::thread::sleep(Duration::from_millis(1500));
+        Some((1, 1, 1))
+    }
+
+    fn answers(_: &Path) -> Option<Capacity> {
+        Some((3, 2, 1))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hung_measurement_times_out_and_is_not_started_again() {
+        let busy = Busy::default();
+        let dirs = || vec![(7, "/hung".to_string())];
+        let started = std::time::Instant::now();
+        let got = measure_all(dirs(), &busy, Duration::from_millis(200), hangs).await;
+        assert!(got.is_empty(), "{got:?}");
+        assert!(
+            started.elapsed() < Duration::from_millis(1000),
+            "waited for the hung one"
+        );
+        assert!(busy.lock().expect("lock").contains(&7));
+        // while it is stuck, the next round skips it at once (even with a measure that answers)
+        let got = measure_all(dirs(), &busy, Duration::from_millis(200), answers).await;
+        assert!(
+            got.is_empty(),
+            "measured a datastore still being measured: {got:?}"
+        );
+        // once it has returned, it is measured again
+        tokio::time::sleep(Duration::from_millis(1600)).await;
+        assert!(busy.lock().expect("lock").is_empty());
+        let got = measure_all(dirs(), &busy, Duration::from_millis(200), answers).await;
+        assert_eq!(got, vec![(7, (3, 2, 1))]);
+        // the others are measured while one hangs
+        let got = measure_all(
+            vec![(1, "/a".into()), (2, "/b".into())],
+            &busy,
+            Duration::from_millis(200),
+            answers,
+        )
+        .await;
+        assert_eq!(got.len(), 2);
     }
 }

@@ -19,8 +19,9 @@ const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
 ];
 
-/// `epoch` as ctime(3) writes it, without the newline (`Mon Dec  7 00:45:15 2026`), in UTC:
-/// oned's `one_util::log_time`.
+/// `epoch` as ctime(3) writes it, without the newline (`Mon Dec  7 00:45:15 2026`), the
+/// format of oned's `one_util::log_time`. Nubo writes it in UTC, whereas oned's `ctime_r`
+/// writes the server's local time: the two differ on servers not set to UTC.
 pub fn log_time(epoch: i64) -> String {
     let days = epoch.div_euclid(86_400);
     let secs = epoch.rem_euclid(86_400);

@@ -3,7 +3,7 @@
 //! MONITORED hosts whose agents pushed a full report within the interval are asked only
 //! every tenth round. A host
 //! that cannot be monitored goes to ERROR; a RUNNING VM its host no longer knows goes to
-//! UNKNOWN.
+//! UNKNOWN. Datastores' capacity is measured by a task of its own, at the same interval.
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,17 +20,30 @@ const ASK_ALL_EVERY: u64 = 10;
 pub(crate) async fn run(core: Core) {
     let notify = core.inner.runtime.monitor_now.clone();
     let every = core.inner.runtime.config.monitor_interval;
+    tokio::spawn(datastores(core.clone()));
     for n in 0u64.. {
         if let Err(e) = round(&core, n % ASK_ALL_EVERY == 0).await {
             tracing::error!(error = %e, "monitoring round failed");
-        }
-        if let Err(e) = core.monitor_datastores().await {
-            tracing::error!(error = %e, "datastore monitoring failed");
         }
         tokio::select! {
             () = notify.notified() => {}
             () = tokio::time::sleep(every) => {}
         }
+    }
+}
+
+/// Datastore monitoring, in its own task so that a hung mount under a datastore's
+/// directory never holds up host monitoring: every `monitor_interval`, each datastore's
+/// filesystem is measured (each measurement bounded in time, see
+/// [`Core::monitor_datastores`]).
+async fn datastores(core: Core) {
+    let every = core.inner.runtime.config.monitor_interval;
+    let busy = crate::ops::datastore::Busy::default();
+    loop {
+        if let Err(e) = core.monitor_datastores(&busy).await {
+            tracing::error!(error = %e, "datastore monitoring failed");
+        }
+        tokio::time::sleep(every).await;
     }
 }
 
