@@ -81,6 +81,38 @@ def test_default_quota_refuses_minus_one(one, tag):
     assert one.xml(f"{tag}.info").find("VM_QUOTA/VM") is None, "nothing was set"
 
 
+
+@pytest.mark.parametrize("tag", ["user", "group"])
+def test_quota_bad_limits_refused_as_oned(one, make_user, tag):
+    """oned's Quota::set: a negative limit other than -1 (default) and -2 (unlimited), or a
+    missing or malformed ID, is ACTION 'Negative limits or bad format in quota ...' with
+    the vector as given, and nothing is set."""
+    oid = make_user().id if tag == "user" else one.group.allocate(uniq("qb"))
+    msg = one.fails(ACTION, f"{tag}.quota", oid, "VM=[VMS=-5, CPU=2]")
+    assert "Negative limits or bad format in quota VM = [ CPU=2,VMS=-5 ]" in msg, msg
+    msg = one.fails(ACTION, f"{tag}.quota", oid, "DATASTORE=[ID=1, SIZE=-3]")
+    assert "Negative limits or bad format in quota DATASTORE = [ ID=1,SIZE=-3 ]" in msg, msg
+    msg = one.fails(ACTION, f"{tag}.quota", oid, "NETWORK=[LEASES=3]")
+    assert "Negative limits or bad format in quota NETWORK = [ LEASES=3 ]" in msg, msg
+    msg = one.fails(ACTION, f"{tag}.quota", oid, "IMAGE=[ID=x, RVMS=3]")
+    assert "Negative limits or bad format in quota IMAGE = [ ID=x,RVMS=3 ]" in msg, msg
+    info = one.xml(f"{tag}.info", oid)
+    assert info.find("VM_QUOTA/VM") is None and info.find("DATASTORE_QUOTA/DATASTORE") is None
+    # -1 and -2 are the default and unlimited, both allowed
+    getattr(one, tag).quota(oid, "VM=[VMS=-2, CPU=-1, MEMORY=512]")
+    vm = one.xml(f"{tag}.info", oid).find("VM_QUOTA/VM")
+    assert (vm.findtext("VMS"), vm.findtext("CPU"), vm.findtext("MEMORY")) == ("-2", "-1", "512")
+
+
+@pytest.mark.parametrize("tag", ["userquota", "groupquota"])
+def test_default_quota_bad_limits_refused_as_oned(one, tag):
+    msg = one.fails(ACTION, f"{tag}.update", "VM=[VMS=-5]")
+    assert "Negative limits or bad format in quota VM = [ VMS=-5 ]" in msg, msg
+    msg = one.fails(ACTION, f"{tag}.update", "NETWORK=[ID=0, LEASES=-7]")
+    assert "Negative limits or bad format in quota NETWORK = [ ID=0,LEASES=-7 ]" in msg, msg
+    assert one.xml(f"{tag}.info").find("VM_QUOTA/VM") is None, "nothing was set"
+
+
 def test_default_running_quota_applies_to_users(one, make_user, hid):
     u = make_user()
     one.userquota.update("VM=[RUNNING_VMS=1]")

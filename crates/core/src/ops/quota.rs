@@ -20,34 +20,10 @@ pub fn parse_quota_template(text: &str) -> Result<nubo_template::Template> {
 pub fn apply_quota_template(quotas: &mut Quotas, template: &Template) -> Result<()> {
     for kind in QuotaKind::ALL {
         for vector in template.vectors(kind.name()) {
-            let lookup = |key: &str| {
-                vector
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                    .map(|(_, v)| v.trim())
-            };
-            let id = if kind.has_id() {
-                let text = lookup("ID")
-                    .ok_or_else(|| Error::api(format!("{} quota needs an ID", kind.name())))?;
-                text.parse::<Oid>().map_err(|_| {
-                    Error::api(format!("Invalid ID \"{text}\" in {} quota", kind.name()))
-                })?
-            } else {
-                -1
-            };
             // As oned's Quota::set: every limit of the entry is set, a metric left out
             // is -1 (the default quota); an entry left with only defaults and no usage
             // is dropped.
-            let mut limits = BTreeMap::new();
-            for field in kind.limits() {
-                let value = match lookup(field) {
-                    None => Amount::DEFAULT_LIMIT,
-                    Some(text) => Amount::parse_limit(field, text).map_err(|e| {
-                        Error::api(format!("Invalid limit in {} quota: {e}", kind.name()))
-                    })?,
-                };
-                limits.insert((*field).to_string(), value);
-            }
+            let (id, limits) = parse_quota_vector(kind, vector, QuotaSet::Account)?;
             let entry = quotas.entry_mut(kind, id);
             entry.limits = limits;
             let unused = entry.used.values().all(|v| *v == Amount::ZERO);
@@ -83,34 +59,7 @@ pub fn apply_default_quota_template(defaults: &mut Quotas, template: &Template) 
     }
     for kind in QuotaKind::ALL {
         for vector in template.vectors(kind.name()) {
-            let lookup = |key: &str| {
-                vector
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(key))
-                    .map(|(_, v)| v.trim())
-            };
-            let id = if kind.has_id() {
-                let text = lookup("ID")
-                    .ok_or_else(|| Error::api(format!("{} quota needs an ID", kind.name())))?;
-                text.parse::<Oid>().map_err(|_| {
-                    Error::api(format!("Invalid ID \"{text}\" in {} quota", kind.name()))
-                })?
-            } else {
-                -1
-            };
-            let mut limits = std::collections::BTreeMap::new();
-            for field in kind.limits() {
-                let value = match lookup(field) {
-                    None => Amount::UNLIMITED,
-                    Some(text) => Amount::parse_limit(field, text).map_err(|e| {
-                        Error::api(format!("Invalid limit in {} quota: {e}", kind.name()))
-                    })?,
-                };
-                if value == Amount::DEFAULT_LIMIT {
-                    return Err(Error::action(negative_limits(kind, vector)));
-                }
-                limits.insert((*field).to_string(), value);
-            }
+            let (id, limits) = parse_quota_vector(kind, vector, QuotaSet::Defaults)?;
             if limits.values().all(|v| *v == Amount::UNLIMITED) {
                 if let Some(entries) = defaults.entries.get_mut(&kind) {
                     entries.remove(&id);
@@ -121,6 +70,58 @@ pub fn apply_default_quota_template(defaults: &mut Quotas, template: &Template) 
         }
     }
     Ok(())
+}
+
+/// Which limits a quota vector sets, as oned's `Quota::is_default` tells them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QuotaSet {
+    /// A user's or group's own limits: a metric left out is -1 (the default quota); -1
+    /// and -2 (unlimited) are the only negatives allowed.
+    Account,
+    /// Default quotas: a metric left out is -2; -2 is the only negative allowed.
+    Defaults,
+}
+
+/// The ID and every limit of one quota vector (`DATASTORE=[ID=1,SIZE=10]`). As oned's
+/// `Quota::set`, a missing or malformed ID and a limit that is not a number or a negative
+/// other than the allowed ones are all refused with the same ACTION error, `Negative
+/// limits or bad format in quota DATASTORE = [ ID=1,SIZE=-5 ]`.
+fn parse_quota_vector(
+    kind: QuotaKind,
+    vector: &[(String, String)],
+    set: QuotaSet,
+) -> Result<(Oid, BTreeMap<String, Amount>)> {
+    let refused = || Error::action(negative_limits(kind, vector));
+    let lookup = |key: &str| {
+        vector
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.trim())
+    };
+    let id = if kind.has_id() {
+        lookup("ID")
+            .and_then(|text| text.parse::<Oid>().ok())
+            .ok_or_else(refused)?
+    } else {
+        -1
+    };
+    let missing = match set {
+        QuotaSet::Account => Amount::DEFAULT_LIMIT,
+        QuotaSet::Defaults => Amount::UNLIMITED,
+    };
+    let mut limits = BTreeMap::new();
+    for field in kind.limits() {
+        // an empty value is a metric left out, as oned's vector_value_str reads it
+        let value = match lookup(field).filter(|text| !text.is_empty()) {
+            None => missing,
+            Some(text) => Amount::parse_limit(field, text).map_err(|_| refused())?,
+        };
+        if set == QuotaSet::Defaults && value == Amount::DEFAULT_LIMIT {
+            return Err(refused());
+        }
+        limits.insert((*field).to_string(), value);
+    }
+    Ok((id, limits))
 }
 
 /// OpenNebula's refusal of a quota vector: `Negative limits or bad format in quota VM =
@@ -443,5 +444,36 @@ mod tests {
             apply_quota_template(&mut q, &Template::parse("NETWORK=[LEASES=3]").expect("t"))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn bad_limits_are_oneds_action_error() {
+        let refused = |apply: fn(&mut Quotas, &Template) -> Result<()>, text: &str| {
+            let mut q = Quotas::default();
+            let err =
+                apply(&mut q, &Template::parse(text).expect("template")).expect_err("refused");
+            assert_eq!(err.code(), nubo_types::ErrorCode::Action, "{text}: {err}");
+            assert!(
+                q.entries.values().all(|e| e.is_empty()),
+                "{text}: nothing set"
+            );
+            err.to_string()
+        };
+        for apply in [apply_quota_template, apply_default_quota_template] {
+            assert!(
+                refused(apply, "VM=[VMS=-5, CPU=2]")
+                    .contains("Negative limits or bad format in quota VM = [ CPU=2,VMS=-5 ]")
+            );
+            assert!(refused(apply, "VM=[CPU=abc]").contains("quota VM = [ CPU=abc ]"));
+            assert!(refused(apply, "DATASTORE=[SIZE=3]").contains("quota DATASTORE = [ SIZE=3 ]"));
+            assert!(
+                refused(apply, "IMAGE=[ID=x, RVMS=1]").contains("quota IMAGE = [ ID=x,RVMS=1 ]")
+            );
+        }
+        // -1 and -2 are valid for an account's own quotas, -1 is not for default quotas
+        let mut q = Quotas::default();
+        apply_quota_template(&mut q, &Template::parse("VM=[VMS=-1, CPU=-2]").expect("t"))
+            .expect("-1 and -2 are allowed");
+        assert!(refused(apply_default_quota_template, "VM=[VMS=-1]").contains("VMS=-1"));
     }
 }
