@@ -21,7 +21,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ec2helpers import Ec2Cloud
-from onehelpers import uniq, wait_for
+from onehelpers import AUTHORIZATION, connect, uniq, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +139,46 @@ def test_release_address_with_ip_and_allocation_id(cloud, alice, ec2):
     assert ec2.describe_addresses(PublicIps=[ip])["Addresses"][0]["AllocationId"] == alloc
     ec2.release_address(AllocationId=alloc)
     assert code_of(ec2.describe_addresses, AllocationIds=[alloc]) == "InvalidAllocationID.NotFound"
+
+
+
+def test_elastic_ip_cannot_be_leased_by_another_user_over_xmlrpc(cloud, alice, ec2):
+    """An Elastic IP is its account's own. Every group may USE every network of the default
+    VDC, but leasing an address of a reservation of an EC2_ELASTIC_IPS network needs
+    MANAGE: another user's one.vm.attachnic or one.vm.allocate naming it is refused as
+    AUTHORIZATION and takes nothing. An ordinary reservation keeps oned's USE rule."""
+    carol = cloud.user()
+    c_one = connect(cloud.nubod.endpoint, f"{carol.name}:{carol.password}")
+    a_one = connect(cloud.nubod.endpoint, f"{alice.name}:{alice.password}")
+    alloc = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    eip = int(alloc[9:])
+    try:
+        [iid] = run(cloud.client(carol), cloud)
+        vm = int(iid[2:])
+        nics = len(cloud.one.xml("vm.info", vm).findall("TEMPLATE/NIC"))
+
+        def leases():
+            return cloud.one.xml("vn.info", eip).findtext("USED_LEASES")
+
+        before = leases()
+        msg = c_one.fails(AUTHORIZATION, "vm.attachnic", vm, f'NIC=[NETWORK_ID="{eip}"]')
+        assert f"MANAGE NET [{eip}]" in msg, msg
+        vms = len(cloud.one.xml("vmpool.info", -2, -1, -1, -1).findall("VM"))
+        msg = c_one.fails(AUTHORIZATION, "vm.allocate",
+                          f'NAME="{uniq("steal")}"\nCPU="0.1"\nMEMORY="64"\n'
+                          f'NIC=[NETWORK_ID="{eip}"]', True)
+        assert f"MANAGE NET [{eip}]" in msg, msg
+        assert leases() == before, "no address was taken"
+        assert len(cloud.one.xml("vm.info", vm).findall("TEMPLATE/NIC")) == nics
+        assert len(cloud.one.xml("vmpool.info", -2, -1, -1, -1).findall("VM")) == vms
+        # an ordinary reservation of alice's: USE is enough, as in oned
+        plain = a_one.vn.reserve(cloud.vnet, f'NAME="{uniq("rsv")}"\nSIZE="1"')
+        c_one.vm.attachnic(vm, f'NIC=[NETWORK_ID="{plain}"]')
+        wait_for(lambda: len(cloud.one.xml("vm.info", vm).findall("TEMPLATE/NIC")) == nics + 1,
+                 what="NIC attached")
+        cloud.client(carol).terminate_instances(InstanceIds=[iid])
+    finally:
+        ec2.release_address(AllocationId=alloc)
 
 
 def test_describe_snapshots_max_results_with_ids(cloud, ec2):

@@ -192,6 +192,26 @@ pub(super) fn take_alias(
     Ok(())
 }
 
+/// The network attribute that makes a network a pool of EC2 Elastic IPs (the EC2 front
+/// end's `addresses::POOL_ATTR`).
+const ELASTIC_IP_POOL_ATTR: &str = "EC2_ELASTIC_IPS";
+
+/// Whether `net` is an EC2 Elastic IP: a reservation whose parent network is an Elastic
+/// IP pool (`EC2_ELASTIC_IPS = "YES"`).
+fn is_elastic_ip(tx: &Tx, net: &Vnet) -> bool {
+    net.parent_network_id != -1
+        && tx
+            .state
+            .get::<Vnet>(net.parent_network_id)
+            .is_ok_and(|parent| {
+                parent.parent_network_id == -1
+                    && parent
+                        .template
+                        .get(ELASTIC_IP_POOL_ATTR)
+                        .is_some_and(|v| v.trim().eq_ignore_ascii_case("yes"))
+            })
+}
+
 pub(super) fn take_lease(
     tx: &mut Tx,
     caller: &Caller,
@@ -216,10 +236,15 @@ pub(super) fn take_lease(
         }
     };
     // Read through the transaction: other VMs of the same write may have taken leases.
-    fetch_for::<Vnet>(tx.state, caller, net_id, AuthOp::Use).map_err(|e| match e {
+    let net = fetch_for::<Vnet>(tx.state, caller, net_id, AuthOp::Use).map_err(|e| match e {
         Error::NoExists { .. } => alloc(format!("Virtual network {net_id} does not exist")),
         other => other,
     })?;
+    // An EC2 Elastic IP is its account's own: leasing it needs MANAGE, not the USE every
+    // group of the default VDC has on every network.
+    if is_elastic_ip(tx, &net) {
+        fetch_for::<Vnet>(tx.state, caller, net_id, AuthOp::Manage)?;
+    }
     let mut vnet = tx.get_mut::<Vnet>(net_id)?;
     let ar_id = parse_id(pairs, "AR_ID", "NIC")?;
     let query = AddrQuery::from_pairs(pairs).map_err(|e| alloc(e.to_string()))?;
