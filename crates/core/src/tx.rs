@@ -32,7 +32,7 @@ pub struct Tx<'a> {
 /// A point in a transaction to come back to when a step inside it fails
 /// ([`Tx::savepoint`], [`Tx::rollback_to`]).
 #[derive(Debug, Clone)]
-pub struct Savepoint {
+struct Savepoint {
     changes: usize,
     apply: usize,
     journal: usize,
@@ -62,7 +62,7 @@ impl<'a> Tx<'a> {
 
     /// Marks the current point: a step that fails after it can be undone whole with
     /// [`Tx::rollback_to`] while the rest of the transaction goes on.
-    pub fn savepoint(&self) -> Savepoint {
+    fn savepoint(&self) -> Savepoint {
         Savepoint {
             changes: self.changes.len(),
             apply: self.apply.len(),
@@ -72,7 +72,7 @@ impl<'a> Tx<'a> {
     }
 
     /// Undoes every put, delete, attribute and id handed out since `mark`.
-    pub fn rollback_to(&mut self, mark: Savepoint) {
+    fn rollback_to(&mut self, mark: Savepoint) {
         self.changes.truncate(mark.changes);
         self.apply.truncate(mark.apply);
         while self.journal.len() > mark.journal {

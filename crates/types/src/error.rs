@@ -20,7 +20,9 @@ pub enum ErrorCode {
     Internal = 0x2000,
     /// A new object could not be allocated.
     Allocate = 0x4000,
-    /// The object is locked.
+    /// OpenNebula's code for a locked object. Kept because clients know it, but Nubo no
+    /// longer produces it: as oned does, a lock is reported as [`ErrorCode::Authorization`]
+    /// (see [`Error::Locked`]).
     Locked = 0x8000,
 }
 
