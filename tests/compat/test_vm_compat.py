@@ -284,9 +284,23 @@ def test_pool_search_filter(one, hid, make_user):
     assert pool_ids(one, f"VM.NAME={tag}-web and more") == [web]
     # An empty filter is no filter.
     assert set(both) <= set(pool_ids(one, ""))
+    # A quoted member is a member; a blank cuts the term before its `=`, so a quoted
+    # member cannot hold one: `VM."A B"=x` looks for the text `VM."A` anywhere.
+    assert pool_ids(one, f'VM."NAME"={tag}-web') == [web]
+    assert pool_ids(one, f'VM."A B"={tag}') == []
+    # Pages and id ranges are cut from the VMs that match.
+    def page(start, end):
+        vms = one.xml("vmpool.info", -2, start, end, -1, f"VM.NAME={tag}").findall("VM")
+        return sorted(int(v.findtext("ID")) for v in vms)
+
+    assert page(0, -2) == both and page(1, -2) == [both[1]] and page(2, -2) == []
+    assert page(both[1], both[1]) == [both[1]] and page(both[1], -1) == [both[1]]
 
     # Bad filters are refused as oned refuses a query its database rejects.
-    for bad in ["VM..NAME=x", "VM.NAME[=x", "VM.**=x", "x&" * 33, "a" * 5000]:
+    # A run of more than 256 characters between %s is refused too (its automaton stays
+    # small); 256 are taken.
+    assert pool_ids(one, f"VM.NAME={'a' * 256}%{'b' * 256}") == []
+    for bad in ["VM..NAME=x", "VM.NAME[=x", "VM.**=x", "x&" * 33, "a" * 5000, "VM.NAME=" + "a" * 257]:
         one.fails(INTERNAL, "vmpool.info", -2, -1, -1, -1, bad)
     one.fails(INTERNAL, "vmpool.infoextended", -2, -1, -1, -1, "VM.=x")
     # A user finds only what is theirs to see, filter or not.

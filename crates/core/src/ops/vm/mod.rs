@@ -59,15 +59,35 @@ impl Core {
             return Err(nubo_types::Error::api(format!("Incorrect state {state}")));
         }
         let search = VmSearch::parse(query)?;
-        self.read(|s| {
-            Ok(list_where(s, caller, filter, |vm: &Vm| {
-                let in_state = match state {
-                    -2 => true,
-                    -1 => vm.state != VmState::Done,
-                    code => vm.state.code() == code,
-                };
-                in_state && search.as_ref().is_none_or(|q| q.matches(vm))
-            }))
+        let in_state = |vm: &Vm| match state {
+            -2 => true,
+            -1 => vm.state != VmState::Done,
+            code => vm.state.code() == code,
+        };
+        let Some(search) = search else {
+            return self.read(|s| Ok(list_where(s, caller, filter, in_state)));
+        };
+        // Under the state lock, only the VMs the caller may see in that state are taken;
+        // they are matched once it is released (a pool read runs on a thread of its own,
+        // see frontend-xmlrpc's `reads_a_pool`), and a page is cut from those that match.
+        let paged = filter.end < -1;
+        let taken = if paged {
+            PoolFilter {
+                start: -1,
+                end: -1,
+                ..filter
+            }
+        } else {
+            filter
+        };
+        let candidates = self.read(|s| Ok(list_where(s, caller, taken, in_state)))?;
+        let found = candidates.into_iter().filter(|vm| search.matches(vm));
+        Ok(if paged {
+            let offset = usize::try_from(filter.start.max(0)).unwrap_or(0);
+            let limit = usize::try_from(filter.end.unsigned_abs()).unwrap_or(usize::MAX);
+            found.skip(offset).take(limit).collect()
+        } else {
+            found.collect()
         })
     }
 

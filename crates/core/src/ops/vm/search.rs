@@ -14,19 +14,26 @@
 //!   (oned's `one_util::split` reads pieces with `>>`); each term is then split at `=` the
 //!   same way; empty pieces are dropped, and pieces after the second are ignored (so
 //!   `VM.NAME=my vm` looks for `my`, and `VM.NAME = x` for the text `VM.NAME` anywhere);
-//! - PATH is a MySQL JSON path after `$.`: members (`NAME`, or quoted `"A B"`), `*` (any
-//!   member), `[N]`, `[*]` (any element) and `**` (any depth, at most once a path, not
-//!   last); `[0]` of a value that is not an array is the value itself, as in MySQL;
+//! - PATH is a MySQL JSON path after `$.`: members (`NAME`, or quoted `"NAME"`; a quoted
+//!   member cannot hold a blank, the term being cut at its first one), `*` (any member),
+//!   `[N]`, `[*]` (any element) and `**` (any depth, at most once a path, not last);
+//!   `[0]` of a value that is not an array is the value itself, as in MySQL;
 //! - a path without wildcards selects one value; one with wildcards the array of every
 //!   match (as MySQL prints it: `["a", "b"]`); nothing matched never matches;
 //! - VALUE is a LIKE pattern, case-sensitive (JSON_UNQUOTE's collation is binary), with
 //!   `%` (any run), `_` (any one character) and `\` (escape), between implicit `%`s; it
-//!   is matched in time linear in the text searched, whatever the pattern.
+//!   is compiled once, and matched in time linear in the text searched, whatever the
+//!   pattern.
 //!
-//! A filter over [`MAX_QUERY_LEN`] bytes, with more than [`MAX_TERMS`] terms or
-//! [`MAX_STEPS`] steps in a path, or with a path MySQL would refuse, is refused with an
-//! INTERNAL failure, as oned answers a query its database refused.
+//! A filter over [`MAX_QUERY_LEN`] bytes, with more than [`MAX_TERMS`] terms, a path of
+//! more than [`MAX_STEPS`] steps, a run between `%`s of more than [`MAX_PIECE_LEN`]
+//! characters, or with a path MySQL would refuse, is refused with an INTERNAL failure, as
+//! oned answers a query its database refused.
+//!
+//! Each VM's JSON body is built once, and printed at most once, whatever the terms.
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
 use nubo_template::{Template, Value};
@@ -40,6 +47,11 @@ pub const MAX_QUERY_LEN: usize = 4096;
 pub const MAX_TERMS: usize = 32;
 /// The most steps a path may have.
 pub const MAX_STEPS: usize = 32;
+/// The longest run of characters between `%`s in a VALUE.
+pub const MAX_PIECE_LEN: usize = 256;
+
+/// The bit words of a run's automaton.
+const WORDS: usize = MAX_PIECE_LEN.div_ceil(64);
 
 /// A parsed search filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,11 +74,20 @@ enum Step {
     AnyDepth,
 }
 
-/// A `LIKE '%VALUE%'` pattern: the pieces between `%`s, each a run of characters where
-/// `None` is `_` (any one character).
+/// A `LIKE '%VALUE%'` pattern: the runs between `%`s, compiled once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Like {
-    pieces: Vec<Vec<Option<char>>>,
+    pieces: Vec<Piece>,
+}
+
+/// A run of characters (`_`: any one) compiled for the Shift-And automaton: bit `j` of a
+/// character's mask is set where the run's `j`th character may be it; `other` is the mask
+/// of every character the run does not name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Piece {
+    len: usize,
+    masks: HashMap<char, [u64; WORDS]>,
+    other: [u64; WORDS],
 }
 
 /// A VM as oned's `to_json` shows it: every leaf a string.
@@ -100,20 +121,32 @@ impl VmSearch {
             };
             terms.push(Term {
                 path: parse_path(path)?,
-                pattern: parse_like(value),
+                pattern: parse_like(value)?,
             });
         }
         Ok((!terms.is_empty()).then_some(VmSearch { terms }))
     }
 
-    /// Whether `vm` matches every term.
+    /// Whether `vm` matches every term. Its JSON body is built once, printed at most
+    /// once, and terms with the same path share its text.
     pub fn matches(&self, vm: &Vm) -> bool {
         let body = Json::Obj(vec![("VM".into(), vm_json(vm))]);
-        self.terms.iter().all(|t| {
-            extract(&body, &t.path)
-                .map(|found| unquote(&found))
-                .is_some_and(|text| like(&t.pattern, &text))
-        })
+        let printed = OnceCell::new();
+        let mut texts: Vec<(&[Step], Option<Cow<'_, str>>)> = Vec::new();
+        for t in &self.terms {
+            let at = match texts.iter().position(|(p, _)| *p == t.path.as_slice()) {
+                Some(at) => at,
+                None => {
+                    texts.push((&t.path, text_at(&body, &t.path, &printed)));
+                    texts.len() - 1
+                }
+            };
+            let text = texts.get(at).and_then(|(_, text)| text.as_deref());
+            if !text.is_some_and(|text| like(&t.pattern, text)) {
+                return false;
+            }
+        }
+        true
     }
 }
 
@@ -182,35 +215,46 @@ fn parse_path(text: &str) -> Result<Vec<Step>> {
     Ok(steps)
 }
 
-fn parse_like(value: &str) -> Like {
-    let mut pieces = vec![Vec::new()];
+fn parse_like(value: &str) -> Result<Like> {
+    let mut runs = vec![Vec::new()];
     let mut chars = value.chars();
     while let Some(c) = chars.next() {
         let item = match c {
             '%' => {
-                pieces.push(Vec::new());
+                runs.push(Vec::new());
                 continue;
             }
             '_' => None,
             '\\' => Some(chars.next().unwrap_or('\\')),
             c => Some(c),
         };
-        if let Some(last) = pieces.last_mut() {
+        if let Some(last) = runs.last_mut() {
             last.push(item);
         }
     }
-    pieces.retain(|p| !p.is_empty());
-    Like { pieces }
+    runs.retain(|p| !p.is_empty());
+    if runs.iter().any(|r| r.len() > MAX_PIECE_LEN) {
+        return Err(bad(format!(
+            "a LIKE pattern with more than {MAX_PIECE_LEN} characters between %s"
+        )));
+    }
+    Ok(Like {
+        pieces: runs.iter().map(|r| Piece::compile(r)).collect(),
+    })
 }
 
 /// `text LIKE '%pattern%'`: each piece found after the one before, at its leftmost place
 /// (which is optimal, both ends being open). Each piece is looked for with the Shift-And
 /// automaton, so a match costs time linear in the text whatever the pattern.
 fn like(pattern: &Like, text: &str) -> bool {
-    let text: Vec<char> = text.chars().collect();
+    like_counted(pattern, text, &mut 0)
+}
+
+/// [`like`], adding to `steps` the automaton word updates it made (its work).
+fn like_counted(pattern: &Like, text: &str, steps: &mut u64) -> bool {
     let mut from = 0;
     for piece in &pattern.pieces {
-        match find_piece(piece, &text[from..]) {
+        match text.get(from..).and_then(|rest| piece.find(rest, steps)) {
             Some(end) => from += end,
             None => return false,
         }
@@ -218,52 +262,83 @@ fn like(pattern: &Like, text: &str) -> bool {
     true
 }
 
-/// Where the first occurrence of `piece` in `text` ends (Shift-And over bit words).
-fn find_piece(piece: &[Option<char>], text: &[char]) -> Option<usize> {
-    let m = piece.len();
-    let words = m.div_ceil(64);
-    let mask_of = |want: Option<char>| -> Vec<u64> {
-        let mut mask = vec![0u64; words];
-        for (j, p) in piece.iter().enumerate() {
-            if p.is_none() || *p == want {
-                mask[j / 64] |= 1 << (j % 64);
+impl Piece {
+    /// Compiles a run of at most [`MAX_PIECE_LEN`] characters (`None`: any one).
+    fn compile(run: &[Option<char>]) -> Piece {
+        let mask_of = |want: Option<char>| {
+            let mut mask = [0u64; WORDS];
+            for (j, p) in run.iter().enumerate().take(MAX_PIECE_LEN) {
+                if p.is_none() || *p == want {
+                    mask[j / 64] |= 1 << (j % 64);
+                }
+            }
+            mask
+        };
+        let mut masks = HashMap::new();
+        for c in run.iter().flatten() {
+            masks.entry(*c).or_insert_with(|| mask_of(Some(*c)));
+        }
+        Piece {
+            len: run.len().min(MAX_PIECE_LEN),
+            masks,
+            other: mask_of(None),
+        }
+    }
+
+    /// Where (a byte offset) the first occurrence of the run in `text` ends.
+    fn find(&self, text: &str, steps: &mut u64) -> Option<usize> {
+        let last = self.len.checked_sub(1)?;
+        let words = self.len.div_ceil(64);
+        let mut state = [0u64; WORDS];
+        for (i, c) in text.char_indices() {
+            let mask = self.masks.get(&c).unwrap_or(&self.other);
+            let mut carry = 1u64;
+            for (s, m) in state.iter_mut().zip(mask).take(words) {
+                let next = *s >> 63;
+                *s = ((*s << 1) | carry) & m;
+                carry = next;
+            }
+            *steps += words as u64;
+            if state[last / 64] & (1 << (last % 64)) != 0 {
+                return Some(i + c.len_utf8());
             }
         }
-        mask
-    };
-    let mut masks: HashMap<char, Vec<u64>> = HashMap::new();
-    for c in piece.iter().flatten() {
-        masks.entry(*c).or_insert_with(|| mask_of(Some(*c)));
+        None
     }
-    let other = mask_of(None);
-    let mut state = vec![0u64; words];
-    for (i, c) in text.iter().enumerate() {
-        let mask = masks.get(c).unwrap_or(&other);
-        let mut carry = 1u64;
-        for (w, s) in state.iter_mut().enumerate() {
-            let next = *s >> 63;
-            *s = ((*s << 1) | carry) & mask[w];
-            carry = next;
-        }
-        if state[(m - 1) / 64] & (1 << ((m - 1) % 64)) != 0 {
-            return Some(i + 1);
-        }
-    }
-    None
 }
 
-/// `JSON_EXTRACT(body, '$.path')`: the value, the array of matches for a path with
-/// wildcards, or nothing.
-fn extract(body: &Json, path: &[Step]) -> Option<Json> {
+/// `JSON_UNQUOTE(JSON_EXTRACT(body, '$.path'))`: a string's text, the JSON text of
+/// another value, the array of every match for a path with wildcards, or nothing. Values
+/// that are not strings are cut from `printed`, `body` printed once.
+fn text_at<'a>(
+    body: &'a Json,
+    path: &[Step],
+    printed: &'a OnceCell<Printed>,
+) -> Option<Cow<'a, str>> {
     let mut found = Vec::new();
     walk(body, path, &mut found);
+    let text_of = |j: &Json| printed.get_or_init(|| Printed::of(body)).text_of(j);
     let wild = path
         .iter()
         .any(|s| matches!(s, Step::AnyMember | Step::AnyIndex | Step::AnyDepth));
     if wild {
-        (!found.is_empty()).then(|| Json::Arr(found.into_iter().cloned().collect()))
+        if found.is_empty() {
+            return None;
+        }
+        let mut out = String::from("[");
+        for (i, j) in found.into_iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(text_of(j));
+        }
+        out.push(']');
+        Some(Cow::Owned(out))
     } else {
-        found.first().map(|j| (*j).clone())
+        found.first().map(|j| match j {
+            Json::Str(s) => Cow::Borrowed(s.as_str()),
+            other => Cow::Borrowed(text_of(other)),
+        })
     }
 }
 
@@ -315,61 +390,79 @@ fn walk<'a>(at: &'a Json, path: &[Step], out: &mut Vec<&'a Json>) {
     }
 }
 
-/// `JSON_UNQUOTE`: a string's text, or the JSON text MySQL prints.
-fn unquote(j: &Json) -> String {
-    match j {
-        Json::Str(s) => s.clone(),
-        other => {
-            let mut out = String::new();
-            print(other, &mut out);
-            out
+/// A body as MySQL prints it, and where each of its values is in that text.
+struct Printed {
+    text: String,
+    spans: HashMap<*const Json, (usize, usize)>,
+}
+
+impl Printed {
+    fn of(body: &Json) -> Printed {
+        let mut p = Printed {
+            text: String::new(),
+            spans: HashMap::new(),
+        };
+        p.print(body);
+        p
+    }
+
+    /// The text of `j`, a value of the body printed (every one is).
+    fn text_of(&self, j: &Json) -> &str {
+        self.spans
+            .get(&std::ptr::from_ref(j))
+            .and_then(|&(a, b)| self.text.get(a..b))
+            .unwrap_or_default()
+    }
+
+    fn print(&mut self, j: &Json) {
+        let start = self.text.len();
+        match j {
+            Json::Str(s) => print_str(s, &mut self.text),
+            Json::Arr(items) => {
+                self.text.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.text.push_str(", ");
+                    }
+                    self.print(v);
+                }
+                self.text.push(']');
+            }
+            Json::Obj(members) => {
+                // MySQL keeps an object's keys shortest first, then in byte order.
+                let mut sorted: Vec<&(String, Json)> = members.iter().collect();
+                sorted.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then_with(|| a.0.cmp(&b.0)));
+                self.text.push('{');
+                for (i, (k, v)) in sorted.into_iter().enumerate() {
+                    if i > 0 {
+                        self.text.push_str(", ");
+                    }
+                    print_str(k, &mut self.text);
+                    self.text.push_str(": ");
+                    self.print(v);
+                }
+                self.text.push('}');
+            }
         }
+        self.spans
+            .insert(std::ptr::from_ref(j), (start, self.text.len()));
     }
 }
 
-fn print(j: &Json, out: &mut String) {
-    match j {
-        Json::Str(s) => {
-            out.push('"');
-            for c in s.chars() {
-                match c {
-                    '"' => out.push_str("\\\""),
-                    '\\' => out.push_str("\\\\"),
-                    '\n' => out.push_str("\\n"),
-                    '\r' => out.push_str("\\r"),
-                    '\t' => out.push_str("\\t"),
-                    c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                    c => out.push(c),
-                }
-            }
-            out.push('"');
-        }
-        Json::Arr(items) => {
-            out.push('[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                print(v, out);
-            }
-            out.push(']');
-        }
-        Json::Obj(members) => {
-            // MySQL keeps an object's keys shortest first, then in byte order.
-            let mut sorted: Vec<&(String, Json)> = members.iter().collect();
-            sorted.sort_by(|a, b| a.0.len().cmp(&b.0.len()).then_with(|| a.0.cmp(&b.0)));
-            out.push('{');
-            for (i, (k, v)) in sorted.into_iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                print(&Json::Str(k.clone()), out);
-                out.push_str(": ");
-                print(v, out);
-            }
-            out.push('}');
+fn print_str(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
         }
     }
+    out.push('"');
 }
 
 fn s(v: impl ToString) -> Json {
@@ -468,7 +561,7 @@ mod tests {
     use super::*;
 
     fn pat(v: &str) -> Like {
-        parse_like(v)
+        parse_like(v).unwrap_or(Like { pieces: Vec::new() })
     }
 
     #[test]
@@ -496,10 +589,10 @@ mod tests {
         );
         assert_eq!(parse_path("*").ok(), Some(vec![Step::AnyMember]));
         assert_eq!(
-            parse_path("VM.\"A B\"[2]").ok(),
+            parse_path("VM.\"A-B\"[2]").ok(),
             Some(vec![
                 Step::Member("VM".into()),
-                Step::Member("A B".into()),
+                Step::Member("A-B".into()),
                 Step::Index(2)
             ])
         );
@@ -508,6 +601,46 @@ mod tests {
         ] {
             assert!(parse_path(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn quoted_members_come_through_a_filter_without_blanks() {
+        let path = |q: &str| VmSearch::parse(q).map(|q| q.map(|q| q.terms[0].path.clone()));
+        assert_eq!(
+            path("VM.\"A-B\"[2]=x").ok(),
+            Some(Some(vec![
+                Step::Member("VM".into()),
+                Step::Member("A-B".into()),
+                Step::Index(2)
+            ]))
+        );
+        // The term is cut at its blank, before `=`: it looks for the text `VM."A` anywhere.
+        let cut = VmSearch::parse("VM.\"A B\"=x").ok().flatten();
+        let cut = cut.map(|q| q.terms);
+        let looks_for = parse_like("VM.\"A").ok();
+        assert_eq!(
+            cut,
+            looks_for.map(|pattern| vec![Term {
+                path: vec![Step::AnyMember],
+                pattern
+            }])
+        );
+        // With the blank after `=`, the quoted path is cut open and refused.
+        let refused = VmSearch::parse("VM.\"A=B\" x").map_err(|e| e.code());
+        assert_eq!(refused, Err(nubo_types::ErrorCode::Internal));
+    }
+
+    #[test]
+    fn long_runs_are_refused_and_runs_compiled_once() {
+        let run = "a".repeat(MAX_PIECE_LEN);
+        let q = VmSearch::parse(&format!("{run}%b%{run}")).ok().flatten();
+        let pieces = q.map(|q| q.terms[0].pattern.pieces.clone());
+        assert_eq!(pieces.as_ref().map(Vec::len), Some(3));
+        assert_eq!(pieces.as_ref().map(|p| p[0].len), Some(MAX_PIECE_LEN));
+        let too_long = VmSearch::parse(&format!("VM.NAME=b%{run}a")).map_err(|e| e.code());
+        assert_eq!(too_long, Err(nubo_types::ErrorCode::Internal));
+        // An escaped % is a character of its run.
+        assert!(VmSearch::parse(&"\\%".repeat(MAX_PIECE_LEN + 1)).is_err());
     }
 
     #[test]
@@ -537,11 +670,11 @@ mod tests {
                 ),
             ]),
         )]);
+        let printed = OnceCell::new();
         let get = |p: &str| {
             parse_path(p)
                 .ok()
-                .and_then(|p| extract(&body, &p))
-                .map(|j| unquote(&j))
+                .and_then(|p| text_at(&body, &p, &printed).map(Cow::into_owned))
         };
         assert_eq!(get("VM.NAME").as_deref(), Some("web-1"));
         assert_eq!(get("VM.NAME[0]").as_deref(), Some("web-1"));
@@ -552,6 +685,17 @@ mod tests {
         assert_eq!(get("VM.DISK[1].IMAGE").as_deref(), Some("os"));
         assert_eq!(get("**.IMAGE").as_deref(), Some("[\"db1\", \"os\"]"));
         assert_eq!(get("VM.NOPE"), None);
+        // Values that are not strings are cut from the body printed once.
+        assert_eq!(get("VM.DISK[0]").as_deref(), Some("{\"IMAGE\": \"db1\"}"));
+        assert_eq!(
+            get("VM.DISK").as_deref(),
+            Some("[{\"IMAGE\": \"db1\"}, {\"IMAGE\": \"os\"}]")
+        );
+        assert_eq!(
+            get("VM").as_deref(),
+            Some("{\"DISK\": [{\"IMAGE\": \"db1\"}, {\"IMAGE\": \"os\"}], \"NAME\": \"web-1\"}")
+        );
+        assert_eq!(get("VM.DISK[*]").as_deref(), get("VM.DISK").as_deref());
         assert!(get("*").is_some_and(|t| t.contains("\"NAME\": \"web-1\"")));
     }
 }
