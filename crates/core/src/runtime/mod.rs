@@ -121,6 +121,27 @@ async fn reply_loop(core: Core, mut rx: mpsc::UnboundedReceiver<Reply>) {
     }
 }
 
+/// Whether NIC changes of a powered-off VM on `host` go through its driver (OpenNebula's
+/// COLD_NIC_ATTACH, a static property of the VM_MAD): on the QEMU driver and host agents
+/// (`kvm`, `qemu`: the guest's devices live in the spec saved on the host), on the
+/// simulated driver (`dummy`, `sim`) when the host's template says SIM_COLD_NIC_ATTACH=YES
+/// (as the simulated driver reads it), and in doubt (a VM_MAD with no driver here): the
+/// driver path never leaves a host's saved spec stale. Read from the host alone, so the
+/// write transaction that asks starts or configures no driver.
+pub(crate) fn cold_nic_attach(host: &crate::model::Host) -> bool {
+    match host.vm_mad.as_str() {
+        "dummy" | "sim" => host
+            .template
+            .attrs
+            .iter()
+            .filter(|a| a.name == "SIM_COLD_NIC_ATTACH")
+            .filter_map(|a| a.value.as_single())
+            .next_back()
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("yes")),
+        _ => true,
+    }
+}
+
 impl Core {
     /// Carries out what a commit asked for: start driver operations, wake the scheduler.
     pub(crate) fn follow_up(&self, follow: Followup) {
@@ -140,16 +161,6 @@ impl Core {
     /// Forgets the driver of a deleted host.
     pub(crate) fn forget_driver(&self, host_id: i32) {
         self.inner.runtime.drivers.forget(host_id);
-    }
-
-    /// Whether `host`'s driver declares COLD_NIC_ATTACH: NIC changes of a powered-off VM
-    /// on it go through the driver. A host with no driver here needs nothing of it.
-    pub(crate) fn cold_nic_attach(&self, host: &crate::model::Host) -> bool {
-        self.inner
-            .runtime
-            .drivers
-            .of(host)
-            .is_ok_and(|d| d.cold_nic_attach())
     }
 
     /// Wakes the timer of scheduled actions (one was added or changed).
@@ -202,5 +213,48 @@ impl Core {
         });
         self.monitor_soon();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use nubo_types::states::HostState;
+
+    use super::*;
+    use crate::model::Host;
+
+    fn host(vm_mad: &str, template: &str) -> Host {
+        Host {
+            id: 0,
+            name: "h".into(),
+            state: HostState::Monitored,
+            prev_state: HostState::Monitored,
+            im_mad: vm_mad.into(),
+            vm_mad: vm_mad.into(),
+            cluster_id: 0,
+            cluster: "default".into(),
+            share: Default::default(),
+            vms: Default::default(),
+            template: nubo_template::Template::parse(template).unwrap_or_default(),
+            last_monitored: 0,
+        }
+    }
+
+    #[test]
+    fn cold_nic_attach_is_the_vm_mads() {
+        // A QEMU host needs no reachable agent (nor a host key) to be known as cold.
+        assert!(cold_nic_attach(&host("kvm", "")));
+        assert!(cold_nic_attach(&host(
+            "qemu",
+            "HOSTD_ENDPOINT=\"not a url\""
+        )));
+        assert!(cold_nic_attach(&host("lxc", "")));
+        assert!(!cold_nic_attach(&host("dummy", "")));
+        assert!(!cold_nic_attach(&host("sim", "SIM_COLD_NIC_ATTACH=NO")));
+        assert!(cold_nic_attach(&host("dummy", "SIM_COLD_NIC_ATTACH=yes")));
+        assert!(cold_nic_attach(&host(
+            "sim",
+            "SIM_COLD_NIC_ATTACH=\" YES \""
+        )));
     }
 }

@@ -233,10 +233,11 @@ impl Core {
 
     /// Stages a NIC change (`vm.attachnic`, `detachnic`, `updatenic`, `attachsg`,
     /// `detachsg`) as oned's DispatchManager does: a RUNNING VM through the driver
-    /// (HOTPLUG_NIC); a POWEROFF one at once, staying POWEROFF, unless its host's driver
-    /// declares COLD_NIC_ATTACH (then through the driver, HOTPLUG_NIC_POWEROFF). With
-    /// `elsewhere`, a VM neither RUNNING nor POWEROFF (nor in another ACTIVE phase, nor
-    /// DONE) is changed at once too, as oned's updatenic and security groups do.
+    /// (HOTPLUG_NIC); a POWEROFF one at once, staying POWEROFF, unless its host's VM_MAD
+    /// is COLD_NIC_ATTACH (`runtime::cold_nic_attach`: then through the driver,
+    /// HOTPLUG_NIC_POWEROFF). With `elsewhere`, a VM neither RUNNING nor POWEROFF (nor in
+    /// another ACTIVE phase, nor DONE) is changed at once too, as oned's updatenic and
+    /// security groups do.
     pub(super) async fn reconfigure_nic<R: Send + 'static>(
         &self,
         caller: &Caller,
@@ -249,10 +250,11 @@ impl Core {
         let (follow, out) = self
             .write(|tx| {
                 let mut vm = (*fetch_for::<Vm>(tx.state, caller, id, AuthOp::Manage)?).clone();
-                let cold = || {
-                    vm.current()
-                        .and_then(|h| tx.get::<Host>(h.hid).ok())
-                        .is_some_and(|h| self.cold_nic_attach(&h))
+                // Decided by the host's VM_MAD, not by a live driver; in doubt (no host),
+                // through the driver.
+                let cold = || match vm.current().map(|h| tx.get::<Host>(h.hid)) {
+                    Some(Ok(host)) => crate::runtime::cold_nic_attach(&host),
+                    _ => true,
                 };
                 let now = match vm.state {
                     VmState::Poweroff => !cold(),
