@@ -45,9 +45,11 @@ def test_not_authorized(one, make_user):
     tid, _ = template(one)
     assert refused(bob.one, pyone.OneAuthorizationException, "template.info", tid) == \
         f"[one.template.info] User [{bob.id}] : Not authorized to perform USE TEMPLATE [{tid}]."
-    # a CREATE has no object id
+    # a CREATE has no object id; two refusals are joined by "; " (host.allocate asks ADMIN
+    # on the cluster too, -1 being the default cluster 0)
     assert bob.one.fails(AUTHORIZATION, "host.allocate", uniq("h"), "kvm", "kvm", -1) == \
-        f"[one.host.allocate] User [{bob.id}] : Not authorized to perform CREATE HOST."
+        (f"[one.host.allocate] User [{bob.id}] : Not authorized to perform CREATE HOST; "
+         "Not authorized to perform ADMIN CLUSTER [0].")
 
 
 def test_restricted_attributes(one, make_user):

@@ -247,8 +247,10 @@ def test_range_restricted_attributes(one, make_user):
 def test_allocate_refuses_restricted_attributes_to_users(one, make_user):
     # VirtualNetworkAllocate::allocate_authorization: outside the oneadmin group the template
     # may hold no restricted attribute, VN_MAD (mandatory) included, before any AR is read
+    # (he needs ADMIN on the cluster too, -1 being the default cluster 0: SharedAPI's
+    # allocate_authorization, test_allocate_cluster_admin_compat)
     bob = make_user()
-    with acl_rule(one, f"#{bob.id} NET/* CREATE"):
+    with acl_rule(one, f"#{bob.id} NET/* CREATE"), acl_rule(one, f"#{bob.id} CLUSTER/#0 ADMIN"):
         msg = bob.one.fails(AUTHORIZATION, "vn.allocate",
                             net_text(uniq("usr"), 'TYPE="IP4", IP="10.58.0.1", SIZE="-1"'), -1)
         assert msg == (f"[one.vn.allocate] User [{bob.id}] : "

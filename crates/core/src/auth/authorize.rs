@@ -105,6 +105,38 @@ pub fn authorize_create(state: &State, caller: &Caller, kind: ObjectKind) -> Res
     )
 }
 
+/// Checks that `caller` may create objects of `kind` in `cluster`, as oned's
+/// `SharedAPI::allocate_authorization` does for the allocates that take a cluster
+/// (networks, datastores, hosts; -1 there means the default cluster): CREATE on the kind
+/// and ADMIN on the cluster. When both are refused the message names both, as oned's
+/// `AuthRequest` joins them (`Not authorized to perform CREATE NET; Not authorized to
+/// perform ADMIN CLUSTER [0]`).
+pub fn authorize_create_in(
+    state: &State,
+    caller: &Caller,
+    kind: ObjectKind,
+    cluster: &crate::model::Cluster,
+) -> Result<()> {
+    let create = authorize_create(state, caller, kind);
+    let admin = authorize(state, caller, cluster, AuthOp::Admin);
+    match (create, admin) {
+        (
+            Err(Error::Authorization { uid, op, object }),
+            Err(Error::Authorization {
+                op: op2,
+                object: object2,
+                ..
+            }),
+        ) => Err(Error::Authorization {
+            uid,
+            op,
+            object: format!("{object}; Not authorized to perform {op2} {object2}"),
+        }),
+        (Err(e), _) | (Ok(()), Err(e)) => Err(e),
+        (Ok(()), Ok(())) => Ok(()),
+    }
+}
+
 /// Whether `caller` may do `op` on `obj` (no error built).
 pub fn may<T: PoolObject>(state: &State, caller: &Caller, obj: &T, op: AuthOp) -> bool {
     authorize(state, caller, obj, op).is_ok()

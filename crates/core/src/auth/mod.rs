@@ -11,7 +11,7 @@ mod session;
 mod session_cache;
 
 pub use acl::Target;
-pub use authorize::{authorize, authorize_create, authorize_kind, may};
+pub use authorize::{authorize, authorize_create, authorize_create_in, authorize_kind, may};
 pub use caller::Caller;
 pub use password::{hash_password, random_hex};
 pub use restricted::{RestrictedAttrs, RestrictedKind};

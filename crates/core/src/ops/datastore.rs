@@ -12,7 +12,7 @@ use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
 use super::generic::{check_name, fetch_for, parse_template};
 use super::owner::new_meta;
 use crate::Core;
-use crate::auth::{Caller, authorize_create};
+use crate::auth::{Caller, authorize_create_in};
 use crate::model::{Cluster, Datastore};
 
 impl Core {
@@ -26,6 +26,13 @@ impl Core {
     ) -> Result<Oid> {
         let alloc = |m: String| Error::allocate(ObjectKind::Datastore, m);
         let template = parse_template(text).map_err(|e| alloc(e.to_string()))?;
+        let cluster_id = if cluster == -1 { 0 } else { cluster };
+        // As in oned, the cluster and the rights are checked before the template's
+        // contents (DatastorePool::allocate reads those); checked again in the write.
+        self.read(|state| {
+            let cluster = state.get::<Cluster>(cluster_id)?;
+            authorize_create_in(state, caller, ObjectKind::Datastore, cluster)
+        })?;
         let name = template
             .get("NAME")
             .map(str::to_string)
@@ -52,12 +59,13 @@ impl Core {
                 DiskType::from_name(t).ok_or_else(|| alloc(format!("Invalid DISK_TYPE \"{t}\"")))?
             }
         };
-        let cluster_id = if cluster == -1 { 0 } else { cluster };
         let base = self.config().datastore_base.clone();
         self.write(move |tx| {
-            authorize_create(tx.state, caller, ObjectKind::Datastore)?;
-            check_name::<Datastore>(tx.state, &name, -1, None).map_err(|e| alloc(e.to_string()))?;
+            // oned's SharedAPI::allocate: the cluster must exist, and the caller may
+            // create datastores and administer it (-1 is the default cluster there too).
             let mut cluster = (**tx.state.get::<Cluster>(cluster_id)?).clone();
+            authorize_create_in(tx.state, caller, ObjectKind::Datastore, &cluster)?;
+            check_name::<Datastore>(tx.state, &name, -1, None).map_err(|e| alloc(e.to_string()))?;
             let id = tx.next_oid(ObjectKind::Datastore);
             cluster.datastores.insert(id);
             tx.put(cluster)?;

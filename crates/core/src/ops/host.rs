@@ -8,7 +8,7 @@ use nubo_types::{AuthOp, Error, ObjectKind, Oid, Result};
 
 use super::generic::{check_name, fetch_for};
 use crate::Core;
-use crate::auth::{Caller, authorize_create};
+use crate::auth::{Caller, authorize_create_in};
 use crate::model::{Cluster, Host, HostShare};
 
 impl Core {
@@ -24,7 +24,10 @@ impl Core {
         let (name, im_mad, vm_mad) = (name.to_string(), im_mad.to_string(), vm_mad.to_string());
         let cluster_id = if cluster == -1 { 0 } else { cluster };
         self.write(move |tx| {
-            authorize_create(tx.state, caller, ObjectKind::Host)?;
+            // oned's SharedAPI::allocate: the cluster must exist, and the caller may
+            // create hosts and administer it (-1 is the default cluster there too).
+            let in_cluster = tx.state.get::<Cluster>(cluster_id)?;
+            authorize_create_in(tx.state, caller, ObjectKind::Host, in_cluster)?;
             let alloc = |m: String| Error::allocate(ObjectKind::Host, m);
             check_name::<Host>(tx.state, &name, -1, None).map_err(|e| alloc(e.to_string()))?;
             if im_mad.trim().is_empty() || vm_mad.trim().is_empty() {

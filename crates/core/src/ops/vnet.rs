@@ -18,7 +18,7 @@ use super::vnet_reservation::{
 };
 use super::vnet_state::{set_error, settle};
 use crate::Core;
-use crate::auth::{Caller, RestrictedKind, authorize_create};
+use crate::auth::{Caller, RestrictedKind, authorize_create_in};
 use crate::model::{AddressRange, Cluster, LeaseOwner, Vnet};
 use crate::state::State;
 use crate::tx::Tx;
@@ -421,8 +421,10 @@ impl Core {
         };
         let restricted = &self.config().restricted;
         self.write(move |tx| {
-            authorize_create(tx.state, caller, ObjectKind::Vnet)?;
-            tx.state.get::<Cluster>(cluster_id)?;
+            // oned's SharedAPI::allocate: the cluster must exist, and the caller may
+            // create networks and administer it (-1 is the default cluster there too).
+            let cluster = tx.state.get::<Cluster>(cluster_id)?;
+            authorize_create_in(tx.state, caller, ObjectKind::Vnet, cluster)?;
             // oned's VirtualNetworkAllocate::allocate_authorization.
             restricted.check_worded(
                 caller,
