@@ -87,6 +87,9 @@ def test_names_already_taken(one):
     assert one.fails(ALLOCATE, "host.allocate", host_name, "kvm", "kvm", -1) == (
         f"[one.host.allocate] Error allocating a new host. NAME is already taken by HOST {hid}.")
     one.host.delete(hid)
+    # HostPool::allocate: the drivers
+    assert one.fails(ALLOCATE, "host.allocate", uniq("h"), "", "kvm", -1) == (
+        "[one.host.allocate] Error allocating a new host. IM_MAD_NAME cannot be empty.")
     # some pools spell their kind their own way: SecurityGroupPool, VMGroupPool, VNTemplatePool
     sg_name = uniq("sg")
     sg = one.secgroup.allocate(f'NAME="{sg_name}"')

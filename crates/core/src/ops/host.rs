@@ -30,8 +30,12 @@ impl Core {
             authorize_create_in(tx.state, caller, ObjectKind::Host, in_cluster)?;
             let alloc = |m: String| Error::allocate(ObjectKind::Host, m);
             check_name::<Host>(tx.state, &name, -1, None).map_err(|e| alloc(e.to_string()))?;
-            if im_mad.trim().is_empty() || vm_mad.trim().is_empty() {
-                return Err(alloc("The IM_MAD and VM_MAD drivers must be given".into()));
+            // HostPool::allocate's wording.
+            if im_mad.trim().is_empty() {
+                return Err(alloc("IM_MAD_NAME cannot be empty.".into()));
+            }
+            if vm_mad.trim().is_empty() {
+                return Err(alloc("VMM_MAD_NAME cannot be empty.".into()));
             }
             let mut cluster = (**tx.state.get::<Cluster>(cluster_id)?).clone();
             let id = tx.next_oid(ObjectKind::Host);
