@@ -21,8 +21,9 @@ use crate::xml::Xml;
 
 use super::{Ctx, tag_specifications};
 
-/// The network attribute that makes a network a pool of elastic IPs.
-pub const POOL_ATTR: &str = "EC2_ELASTIC_IPS";
+/// The network attribute that makes a network a pool of elastic IPs (the core's, which
+/// leases their addresses only to who may manage them).
+pub const POOL_ATTR: &str = nubo_core::ops::vm::ELASTIC_IP_POOL_ATTR;
 
 /// One elastic IP: a reservation network of one address.
 pub struct Address {

@@ -18,7 +18,7 @@ pub use accounting::Showback;
 pub use actions::RecoverRequest;
 pub(crate) use create::create_vm;
 pub(crate) use resources::security_groups;
-pub use resources::target_name;
+pub use resources::{ELASTIC_IP_POOL_ATTR, target_name};
 pub use search::VmSearch;
 pub(crate) use transition::move_quota;
 pub(crate) use transition::{Dispatch, Followup, apply_event, op_hosts};

@@ -192,9 +192,8 @@ pub(super) fn take_alias(
     Ok(())
 }
 
-/// The network attribute that makes a network a pool of EC2 Elastic IPs (the EC2 front
-/// end's `addresses::POOL_ATTR`).
-const ELASTIC_IP_POOL_ATTR: &str = "EC2_ELASTIC_IPS";
+/// The network attribute that makes a network a pool of EC2 Elastic IPs.
+pub const ELASTIC_IP_POOL_ATTR: &str = "EC2_ELASTIC_IPS";
 
 /// Whether `net` is an EC2 Elastic IP: a reservation whose parent network is an Elastic
 /// IP pool (`EC2_ELASTIC_IPS = "YES"`).
