@@ -171,9 +171,9 @@ def test_hold_release_and_the_wrong_state_error(one, cli, hosts):
     assert state(one, pending)[0] == PENDING
 
     out = cli.fails("vm", "suspend", held)
-    assert "wrong state" in out and str(held) in out, out
+    assert "This action is not available for state HOLD" in out and str(held) in out, out
     out = cli.fails("vm", "resume", held)
-    assert "wrong state" in out, out
+    assert "This action is not available for state HOLD" in out, out
     assert state(one, held)[0] == HOLD
 
     cli("vm", "hold", pending)
@@ -182,7 +182,7 @@ def test_hold_release_and_the_wrong_state_error(one, cli, hosts):
     assert state(one, pending)[0] == PENDING
     wait_state(one, held, ACTIVE, RUNNING)
     out = cli.fails("vm", "hold", held)
-    assert "wrong state" in out, out
+    assert "This action is not available for state RUNNING" in out, out
     terminate_all(one, cli, held, pending)
 
 

@@ -212,3 +212,18 @@ def test_image_allocate_refusals(one):
                      f'NAME="{uniq("i")}"\nTYPE="DATABLOCK"\nSIZE="1"', 2) == (
         "[one.image.allocate] Error allocating a new image. Only IMAGES of type KERNEL, "
         "RAMDISK and CONTEXT can be registered in a FILE_DS datastore")
+
+
+def test_vm_action_in_a_wrong_state(one):
+    # VirtualMachineAPI::action + DispatchManager::resume: the action name in quotes, then
+    # "This action is not available for state <state_str()>" (ACTION); other calls word it
+    # their own way (DispatchManager::attach, snapshot_create)
+    vid = one.vm.allocate('NAME="w"\nCPU="0.1"\nMEMORY="64"', True)   # HOLD
+    assert one.fails(ACTION, "vm.action", "resume", vid) == (
+        '[one.vm.action] Error performing action "resume": '
+        "This action is not available for state HOLD")
+    assert one.fails(ACTION, "vm.attach", vid, "DISK=[TYPE=fs, SIZE=1]") == (
+        f"[one.vm.attach] Could not attach a new disk to VM {vid}, wrong state HOLD.")
+    assert one.fails(ACTION, "vm.snapshotcreate", vid, "x") == (
+        f"[one.vm.snapshotcreate] Could not create a new snapshot for VM {vid}, wrong state HOLD.")
+    one.vm.action("terminate-hard", vid)

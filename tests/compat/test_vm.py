@@ -117,7 +117,9 @@ def test_wrong_states_and_unknown_actions(one, hid):
     vid = small_vm(one, hid, hold=True)
     for action in ("suspend", "stop", "poweroff", "reboot", "undeploy", "resume", "resched"):
         msg = one.fails(ACTION, "vm.action", action, vid)
-        assert "wrong state" in msg
+        # VirtualMachineAPI::action + DispatchManagerActions.cc
+        assert msg == (f'[one.vm.action] Error performing action "{action}": '
+                       "This action is not available for state HOLD"), msg
     one.fails(ACTION, "vm.action", "explode", vid)
     one.vm.action("release", vid)
     wait_state(one, vid, ACTIVE, RUNNING)

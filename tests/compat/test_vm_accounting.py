@@ -47,7 +47,7 @@ def test_failed_scheduled_action_records_why(one, hid):
     wait_for(lambda: sched(one.xml("vm.info", vid))[0].findtext("MESSAGE"),
              what="the failed action's MESSAGE")
     msg = sched(one.xml("vm.info", vid))[0].findtext("MESSAGE")
-    assert "wrong state" in msg
+    assert "This action is not available for state HOLD" in msg, msg
     assert one.vm.info(vid).STATE == HOLD
     one.vm.action("terminate", vid)
 

@@ -195,7 +195,10 @@ fn life_cycle_actions_wait_and_wrong_states() {
     let listed = json(&s, &["vm", "list", "--state", "poweroff"]);
     assert_eq!(items(&listed, "VM_POOL", "VM").len(), 1);
     let err = s.fails(1, &["vm", "suspend", "lc"]);
-    assert!(err.contains("wrong state"), "{err}");
+    assert!(
+        err.contains("This action is not available for state POWEROFF"),
+        "{err}"
+    );
     let err = s.fails(1, &["vm", "wait", "lc", "running", "--timeout", "0.5"]);
     assert!(
         err.contains("timed out") && err.contains("POWEROFF"),

@@ -25,13 +25,52 @@ fn action_op(action: UserAction) -> AuthOp {
     }
 }
 
-pub(super) fn wrong_state(what: &str, vm: &Vm) -> Error {
-    Error::action(format!(
-        "Error performing \"{what}\" on virtual machine [{}]: wrong state {}/{}",
-        vm.meta.id,
-        vm.state.name(),
+/// oned's `VirtualMachine::state_str()`: the LCM state while ACTIVE, else the VM state.
+pub(super) fn state_str(vm: &Vm) -> &'static str {
+    if vm.state == VmState::Active {
         vm.lcm_state.name()
-    ))
+    } else {
+        vm.state.name()
+    }
+}
+
+/// The refusal of `what` on `vm` in its state, worded as oned words each call
+/// (DispatchManagerActions.cc, VirtualMachineAPI.cc, VirtualMachine::updateconf).
+pub(super) fn wrong_state(what: &str, vm: &Vm) -> Error {
+    let (id, s) = (vm.meta.id, state_str(vm));
+    Error::action(match what {
+        "terminate" | "terminate-hard" => format!(
+            "Error performing action \"{what}\": Could not terminate VM {id}, wrong state {s}."
+        ),
+        "deploy" => format!("Deploy action is not available for state {s}"),
+        "migrate" => format!("Migrate action is not available for state {s}"),
+        "disk-attach" => format!("Could not attach a new disk to VM {id}, wrong state {s}."),
+        "disk-detach" => format!("Could not detach disk from VM {id}, wrong state {s}."),
+        "disk-resize" => format!("Could not resize disk for VM {id}, wrong state {s}."),
+        "disk-saveas" => "VM has to be RUNNING, POWEROFF or SUSPENDED to save disks.".into(),
+        "nic-attach" => format!("Could not add a new NIC to VM {id}, wrong state {s}."),
+        "nic-detach" => format!("Could not detach NIC from VM {id}, wrong state {s}."),
+        "sg-attach" | "sg-detach" => format!("VM {id} is in wrong state {s}"),
+        "snapshot-create" | "disk-snapshot-create" => {
+            format!("Could not create a new snapshot for VM {id}, wrong state {s}.")
+        }
+        "disk-snapshot-revert" => {
+            format!("Could not revert to disk snapshot for VM {id}, wrong state {s}.")
+        }
+        "disk-snapshot-delete" => {
+            format!("Could not delete disk snapshot from VM {id}, wrong state {s}.")
+        }
+        "resize" => format!("Cannot resize a VM in state {s}"),
+        "updateconf" => format!("configuration cannot be updated in state {s}"),
+        w if UserAction::from_name(w).is_some() => {
+            format!("Error performing action \"{w}\": This action is not available for state {s}")
+        }
+        w => format!(
+            "Error performing \"{w}\" on virtual machine [{id}]: wrong state {}/{}",
+            vm.state.name(),
+            vm.lcm_state.name()
+        ),
+    })
 }
 
 /// Runs `event` on VM `id` inside `tx`, mapping a refusal to the wrong-state error.
