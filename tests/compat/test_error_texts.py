@@ -227,3 +227,49 @@ def test_vm_action_in_a_wrong_state(one):
     assert one.fails(ACTION, "vm.snapshotcreate", vid, "x") == (
         f"[one.vm.snapshotcreate] Could not create a new snapshot for VM {vid}, wrong state HOLD.")
     one.vm.action("terminate-hard", vid)
+
+
+def test_quota_exceeded(one, make_user):
+    # Quota::check_quota "limit of L reached for METRIC quota in VM" (" with ID: N" for
+    # datastores), prefixed by SharedAPI::user/group_quota_authorization with "user [N] " /
+    # "group [N] ", answered AUTHORIZATION ("User [caller] : <reason>.")
+    bob = make_user()
+    one.user.quota(bob.id, "VM=[VMS=0]")
+    assert bob.one.fails(AUTHORIZATION, "vm.allocate", 'NAME="q"\nCPU="0.1"\nMEMORY="64"', False) == (
+        f"[one.vm.allocate] User [{bob.id}] : user [{bob.id}] limit of 0 reached for VMS quota in VM.")
+    one.user.quota(bob.id, "DATASTORE=[ID=1, SIZE=0]")
+    assert bob.one.fails(AUTHORIZATION, "image.allocate",
+                         f'NAME="{uniq("qi")}"\nTYPE="DATABLOCK"\nSIZE="10"', 1) == (
+        f"[one.image.allocate] User [{bob.id}] : user [{bob.id}] limit of 0 reached "
+        "for SIZE quota in DATASTORE with ID: 1.")
+
+
+def test_vm_allocate_refusals(one):
+    # VirtualMachineAllocateAPI::pool_allocate answers vm->insert's refusal INTERNAL with
+    # the bare reason: VirtualMachine::insert (sizes), ImagePool::disk_attribute (volatile
+    # disks), ImageManager::acquire_image and VirtualNetworkPool::get_nic_by_* (references)
+    def refusal(text):
+        return one.fails(INTERNAL, "vm.allocate", f'NAME="{uniq("a")}"\n' + text, True)
+    assert refusal('CPU="1"') == \
+        "[one.vm.allocate] MEMORY attribute must be a positive integer value."
+    assert refusal('CPU="1"\nMEMORY="-5"') == \
+        "[one.vm.allocate] MEMORY attribute must be a positive integer value."
+    assert refusal('MEMORY="64"\nCPU="x"') == \
+        "[one.vm.allocate] CPU attribute must be a positive float or integer value."
+    assert refusal('MEMORY="64"\nCPU="1"\nVCPU="0"') == \
+        "[one.vm.allocate] VCPU attribute must be a positive integer value."
+    base = 'CPU="0.1"\nMEMORY="64"\n'
+    assert refusal(base + "DISK=[IMAGE_ID=99999]") == \
+        "[one.vm.allocate] Image with ID: 99999 does not exist"
+    assert refusal(base + 'DISK=[IMAGE="nope"]') == (
+        "[one.vm.allocate] User 0 does not own an image with name: nope . "
+        "Set IMAGE_UNAME or IMAGE_UID of owner in DISK.")
+    assert refusal(base + "NIC=[NETWORK_ID=99999]") == \
+        "[one.vm.allocate] Virtual network with ID: 99999 does not exist"
+    assert refusal(base + 'NIC=[NETWORK="nope"]') == (
+        "[one.vm.allocate] User 0 does not own a network with name: nope . "
+        "Set NETWORK_UNAME or NETWORK_UID of owner in NIC.")
+    assert refusal(base + "DISK=[TYPE=fs]") == \
+        "[one.vm.allocate] SIZE attribute must be a positive integer value."
+    assert refusal(base + "DISK=[TYPE=block, SIZE=1]") == \
+        "[one.vm.allocate] Unknown disk type BLOCK"

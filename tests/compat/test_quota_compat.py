@@ -151,7 +151,8 @@ def test_pending_and_hold_vms_hold_running_quota(one, make_user):
     assert usage(one, u.id)["RUNNING_VMS"] == 2 and usage(one, u.id)["RUNNING_CPU"] == 0.75
     # the third is refused at once, by the user's limit, naming it
     msg = u.one.fails(AUTHORIZATION, "vm.allocate", vm_text(999999), False)
-    assert f"User [{u.id}] limit of 2 reached for RUNNING_VMS quota in VM" in msg, msg
+    assert msg == (f"[one.vm.allocate] User [{u.id}] : user [{u.id}] limit of 2 reached "
+                   "for RUNNING_VMS quota in VM."), msg
     # so is an instantiate
     tid = one.template.allocate(vm_text(999999))
     one.template.chmod(tid, -1, -1, -1, -1, 1, -1, -1, -1, -1)
@@ -175,7 +176,8 @@ def test_group_running_quota_refuses_without_leaking_user_usage(one, make_user, 
     vid = u.one.vm.allocate(vm_text(hid), False)
     wait_state(one, vid, ACTIVE, RUNNING)
     msg = u.one.fails(AUTHORIZATION, "vm.allocate", vm_text(hid), False)
-    assert f"Group [{gid}] limit of 1 reached for RUNNING_VMS quota in VM" in msg, msg
+    assert msg == (f"[one.vm.allocate] User [{u.id}] : group [{gid}] limit of 1 reached "
+                   "for RUNNING_VMS quota in VM."), msg
     assert running(one, u.id) == 1 and running(one, gid, "group") == 1
     u.one.vm.action("terminate-hard", vid)
     wait_state(one, vid, DONE)
@@ -230,7 +232,7 @@ def test_leaving_releases_and_resume_asks_again(one, make_user, hid, action, set
     # another VM takes the running quota; the resume is refused (ACTION, the quota's words)
     other = u.one.vm.allocate(vm_text(999999), True)
     msg = u.one.fails(ACTION, "vm.action", "resume", vid)
-    assert msg == f"[one.vm.action] User [{u.id}] limit of 1 reached for RUNNING_VMS quota in VM", msg
+    assert msg == f"[one.vm.action] user [{u.id}] limit of 1 reached for RUNNING_VMS quota in VM", msg
     assert one.vm.info(vid).STATE == settled[0] and running(one, u.id) == 1
     u.one.vm.action("terminate-hard", other)
     wait_state(one, other, DONE)
@@ -256,7 +258,9 @@ def test_deploy_of_a_stopped_vm_asks_for_running_quota(one, make_user, hid, acti
     wait_state(one, vid, settled)
     other = u.one.vm.allocate(vm_text(999999), True)
     msg = one.fails(AUTHORIZATION, "vm.deploy", vid, hid, False, -1)
-    assert f"User [{u.id}] limit of 1 reached for RUNNING_VMS quota in VM" in msg, msg
+    # the caller (oneadmin) in failure_message's prefix, the VM's owner in the reason
+    assert msg == (f"[one.vm.deploy] User [0] : user [{u.id}] limit of 1 reached "
+                   "for RUNNING_VMS quota in VM."), msg
     assert one.vm.info(vid).STATE == settled and running(one, u.id) == 1
     u.one.vm.action("terminate-hard", other)
     wait_state(one, other, DONE)

@@ -292,8 +292,10 @@ fn charge_as<D: QuotaDelta>(
             .amount()
             .map_err(|e| Error::api(format!("Invalid {field} amount for the quota: {e}")))?;
         let used = entry.used_amount(field).checked_add(delta).ok_or_else(|| {
+            // (no oned counterpart: named by the owner alone)
+            let whose = owner.rsplit(" : ").next().unwrap_or(owner);
             Error::api(format!(
-                "{owner} quota usage of {field} in {} [{id}] would overflow",
+                "{whose} quota usage of {field} in {} [{id}] would overflow",
                 kind.name()
             ))
         })?;
@@ -302,7 +304,9 @@ fn charge_as<D: QuotaDelta>(
             limit = default_entry.limit_amount(field);
         }
         if check && delta > Amount::ZERO && limit.is_limit() && used > limit {
-            // oned's words (Quota::check_quota, prefixed with the owner).
+            // oned's words: Quota::check_quota, prefixed with the owner by
+            // SharedAPI::user/group_quota_authorization and with the caller by
+            // Request::failure_message (AUTHORIZATION: "User [N] : <reason>.").
             let with_id = if kind.has_id() {
                 format!(" with ID: {id}")
             } else {
@@ -310,7 +314,7 @@ fn charge_as<D: QuotaDelta>(
             };
             return Err(Error::Quota {
                 message: format!(
-                    "{owner} limit of {} reached for {field} quota in {}{with_id}",
+                    "{owner} limit of {} reached for {field} quota in {}{with_id}.",
                     crate::model::format_quota_value(limit),
                     kind.name()
                 ),
@@ -372,7 +376,7 @@ fn charge_owners_as<D: QuotaDelta>(
             kind,
             id,
             amounts,
-            &format!("User [{uid}]"),
+            &format!("User [{uid}] : user [{uid}]"),
             check,
         )?;
         tx.put(user)?;
@@ -388,7 +392,7 @@ fn charge_owners_as<D: QuotaDelta>(
             kind,
             id,
             amounts,
-            &format!("Group [{gid}]"),
+            &format!("User [{uid}] : group [{gid}]"),
             check,
         )?;
         tx.put(group)?;

@@ -73,6 +73,15 @@ pub(super) fn wrong_state(what: &str, vm: &Vm) -> Error {
     })
 }
 
+/// The reason of a quota refusal, without the `User [N] : ` and the final `.` of its
+/// AUTHORIZATION form.
+fn quota_reason(message: &str) -> &str {
+    message
+        .split_once(" : ")
+        .map_or(message, |(_, m)| m)
+        .trim_end_matches('.')
+}
+
 /// Runs `event` on VM `id` inside `tx`, mapping a refusal to the wrong-state error.
 fn transition(
     tx: &mut Tx,
@@ -85,12 +94,16 @@ fn transition(
 ) -> Result<Followup> {
     let mut vm = (*fetch_for::<Vm>(tx.state, who, id, op)?).clone();
     let follow = apply_event(tx, Some(who), &mut vm, event, at).map_err(|e| match e {
-        // Over the running quotas: a resume is an ACTION error with the quota's message,
-        // a deploy of a stopped or undeployed VM an AUTHORIZATION one, as in oned.
+        // Over the running quotas: a resume is an ACTION error with the quota's bare
+        // message ("user [N] limit of ..."), a deploy of a stopped or undeployed VM an
+        // AUTHORIZATION one in the caller's name ("User [caller] : user [N] limit of ...."),
+        // as in oned (VirtualMachineAPI::action and ::deploy).
         Error::Quota { message } if event == Event::Action(UserAction::Resume) => {
-            Error::action(message)
+            Error::action(quota_reason(&message))
         }
-        e @ Error::Quota { .. } => e,
+        Error::Quota { message } => Error::Quota {
+            message: format!("User [{}] : {}.", who.uid, quota_reason(&message)),
+        },
         _ => wrong_state(what, &vm),
     })?;
     tx.put(vm)?;

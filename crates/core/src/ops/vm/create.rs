@@ -133,24 +133,44 @@ fn alloc(message: impl Into<String>) -> Error {
     Error::allocate(ObjectKind::Vm, message.into())
 }
 
-fn missing(name: &str) -> Error {
-    alloc(format!("{name} attribute is missing"))
+/// oned's refusal of a missing, malformed or non-positive size (VirtualMachine::insert,
+/// VirtualMachine.cc: "MEMORY attribute must be a positive integer value.").
+fn not_positive(name: &str) -> Error {
+    alloc(match name {
+        "CPU" => "CPU attribute must be a positive float or integer value.".to_string(),
+        _ => format!("{name} attribute must be a positive integer value."),
+    })
 }
 
-fn invalid(e: SizeError) -> Error {
-    alloc(format!("{e}"))
+/// A size Nubo refuses: in oned's words when oned refuses it too (not a number, not
+/// positive), else Nubo's own (too large, too precise: oned takes those).
+fn invalid(name: &str, e: SizeError) -> Error {
+    match &e {
+        SizeError::Malformed { .. } => not_positive(name),
+        SizeError::Range { text, .. } if text.trim().parse::<f64>().is_ok_and(|v| v <= 0.0) => {
+            not_positive(name)
+        }
+        _ => alloc(format!("{e}")),
+    }
 }
 
 /// The CPU, VCPU (1 when not given) and MEMORY of a new VM's template.
 fn sizes(template: &Template) -> Result<(Cpu, u32, i64)> {
-    let memory_mb = parse_memory_mb(template.get("MEMORY").ok_or_else(|| missing("MEMORY"))?)
-        .map_err(invalid)?;
-    let cpu =
-        Cpu::parse("CPU", template.get("CPU").ok_or_else(|| missing("CPU"))?).map_err(invalid)?;
+    let memory_mb = parse_memory_mb(
+        template
+            .get("MEMORY")
+            .ok_or_else(|| not_positive("MEMORY"))?,
+    )
+    .map_err(|e| invalid("MEMORY", e))?;
+    let cpu = Cpu::parse(
+        "CPU",
+        template.get("CPU").ok_or_else(|| not_positive("CPU"))?,
+    )
+    .map_err(|e| invalid("CPU", e))?;
     let vcpu = template
         .get("VCPU")
         .map_or(Ok(1), parse_vcpu)
-        .map_err(invalid)?;
+        .map_err(|e| invalid("VCPU", e))?;
     Ok((cpu, vcpu, memory_mb))
 }
 

@@ -231,12 +231,21 @@ pub(super) fn take_lease(
                 .values()
                 .find(|n| n.meta.name == name && n.meta.uid == uid)
                 .map(|n| n.meta.id)
-                .ok_or_else(|| alloc(format!("Virtual network \"{name}\" does not exist")))?
+                // VirtualNetworkPool::get_nic_by_name
+                .ok_or_else(|| {
+                    alloc(format!(
+                        "User {uid} does not own a network with name: {name} . \
+                         Set NETWORK_UNAME or NETWORK_UID of owner in NIC."
+                    ))
+                })?
         }
     };
     // Read through the transaction: other VMs of the same write may have taken leases.
     let net = fetch_for::<Vnet>(tx.state, caller, net_id, AuthOp::Use).map_err(|e| match e {
-        Error::NoExists { .. } => alloc(format!("Virtual network {net_id} does not exist")),
+        // VirtualNetworkPool::get_nic_by_id
+        Error::NoExists { .. } => {
+            alloc(format!("Virtual network with ID: {net_id} does not exist"))
+        }
         other => other,
     })?;
     // An EC2 Elastic IP is its account's own: leasing it needs MANAGE, not the USE every
@@ -385,7 +394,13 @@ pub(super) fn take_disk(
                         .values()
                         .find(|i| i.meta.name == name && i.meta.uid == uid)
                         .map(|i| i.meta.id)
-                        .ok_or_else(|| alloc(format!("Image \"{name}\" does not exist")))?,
+                        // ImageManager::acquire_image
+                        .ok_or_else(|| {
+                            alloc(format!(
+                                "User {uid} does not own an image with name: {name} . \
+                                 Set IMAGE_UNAME or IMAGE_UID of owner in DISK."
+                            ))
+                        })?,
                 )
             }
             None => None,
@@ -398,15 +413,19 @@ pub(super) fn take_disk(
         set(pairs, "TARGET", target_name(&prefix, disk_id));
     }
     let Some(image_id) = image_id else {
-        // A volatile disk: SIZE (MB) and TYPE fs or swap, made in the system datastore.
-        let size = parse_size_mb(pairs)?
-            .ok_or_else(|| alloc("A volatile DISK needs a SIZE (MB) or an IMAGE/IMAGE_ID"))?;
+        // A volatile disk: TYPE fs (the default) or swap and SIZE (MB), made in the
+        // system datastore; refused in ImagePool::disk_attribute's words and order.
         let kind = get(pairs, "TYPE").unwrap_or("fs").to_ascii_lowercase();
         if kind != "fs" && kind != "swap" {
             return Err(alloc(format!(
-                "Volatile DISK TYPE must be fs or swap, not \"{kind}\""
+                "Unknown disk type {}",
+                kind.to_ascii_uppercase()
             )));
         }
+        let size = parse_size_mb(pairs)
+            .ok()
+            .flatten()
+            .ok_or_else(|| alloc("SIZE attribute must be a positive integer value."))?;
         set(pairs, "TYPE", kind);
         if get(pairs, "FORMAT").is_none() {
             set(pairs, "FORMAT", "raw");
@@ -415,7 +434,8 @@ pub(super) fn take_disk(
         return Ok(());
     };
     fetch_for::<Image>(tx.state, caller, image_id, AuthOp::Use).map_err(|e| match e {
-        Error::NoExists { .. } => alloc(format!("Image {image_id} does not exist")),
+        // ImageManager::acquire_image
+        Error::NoExists { .. } => alloc(format!("Image with ID: {image_id} does not exist")),
         other => other,
     })?;
     let mut image = tx.get_mut::<Image>(image_id)?;

@@ -220,7 +220,10 @@ async fn change_type(ctx: &Ctx, text: &str, vm: &Vm, wanted: &str) -> Ec2Result<
             nubo_types::Error::Action { message } if message.contains("capacity") => {
                 Ec2Error::client("InsufficientInstanceCapacity", message)
             }
-            nubo_types::Error::Action { message } if message.contains("wrong state") => {
+            // DispatchManager::resize's "Cannot resize a VM in state S"
+            nubo_types::Error::Action { message }
+                if message.contains("wrong state") || message.contains("in state") =>
+            {
                 Ec2Error::client("IncorrectInstanceState", message)
             }
             nubo_types::Error::Action { message } => Ec2Error::invalid(
