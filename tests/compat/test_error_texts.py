@@ -273,3 +273,45 @@ def test_vm_allocate_refusals(one):
         "[one.vm.allocate] SIZE attribute must be a positive integer value."
     assert refusal(base + "DISK=[TYPE=block, SIZE=1]") == \
         "[one.vm.allocate] Unknown disk type BLOCK"
+
+
+def test_refused_group_cluster_and_datastore_changes(one, make_user):
+    # SharedAPI::delete_object's "Cannot delete <object>. " around GroupPool::drop,
+    # ClusterPool::drop / Cluster::check_drop and DatastorePool::drop (ACTION)
+    assert one.fails(ACTION, "group.delete", 1) == \
+        "[one.group.delete] Cannot delete group. System Groups (ID < 100) cannot be deleted."
+    gid = one.group.allocate(uniq("g"))
+    bob = make_user(groups=[gid])
+    assert one.fails(ACTION, "group.delete", gid) == \
+        f"[one.group.delete] Cannot delete group. Group {gid} is not empty."
+    # GroupAPI add_admin/del_admin: "Cannot edit group. " + Group::add_admin/del_admin
+    other = one.group.allocate(uniq("g"))
+    assert one.fails(ACTION, "group.addadmin", other, bob.id) == (
+        f"[one.group.addadmin] Cannot edit group. User {bob.id} is not part of Group {other}.")
+    assert one.fails(ACTION, "group.deladmin", gid, bob.id) == (
+        f"[one.group.deladmin] Cannot edit group. User {bob.id} is not an administrator "
+        f"of Group {gid}.")
+    one.group.addadmin(gid, bob.id)
+    assert one.fails(ACTION, "group.addadmin", gid, bob.id) == (
+        f"[one.group.addadmin] Cannot edit group. User {bob.id} is already an administrator "
+        f"of Group {gid}.")
+    assert one.fails(ACTION, "cluster.delete", 0) == \
+        "[one.cluster.delete] Cannot delete cluster. System Clusters (ID < 100) cannot be deleted."
+    cid = one.cluster.allocate(uniq("c"))
+    hid = one.host.allocate(uniq("h"), "dummy", "dummy", cid)
+    assert one.fails(ACTION, "cluster.delete", cid) == \
+        f"[one.cluster.delete] Cannot delete cluster. Cluster {cid} is not empty, it contains 1 hosts."
+    one.host.delete(hid)
+    one.cluster.delete(cid)
+    iid, _ = datablock(one)
+    assert one.fails(ACTION, "datastore.delete", 1) == \
+        "[one.datastore.delete] Cannot delete datastore. Datastore 1 is not empty."
+    one.image.delete(iid)
+
+
+def test_incorrect_filter_flag(one):
+    # PoolSharedAPI / VirtualMachinePoolAPI: "Incorrect filter_flag" (RPC_API)
+    assert one.fails(RPC_API, "templatepool.info", -5, -1, -1) == \
+        "[one.templatepool.info] Incorrect filter_flag"
+    assert one.fails(RPC_API, "vmpool.info", -5, -1, -1, -1) == \
+        "[one.vmpool.info] Incorrect filter_flag"

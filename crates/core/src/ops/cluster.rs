@@ -65,15 +65,22 @@ impl Core {
         self.write(|tx| {
             let cluster = cluster_for(tx, caller, id)?;
             if id == DEFAULT_CLUSTER {
-                return Err(Error::action("The default cluster cannot be deleted"));
+                // ClusterPool::drop and Cluster::check_drop, in SharedAPI::delete_object's
+                // "Cannot delete cluster. "
+                return Err(Error::action(
+                    "Cannot delete cluster. System Clusters (ID < 100) cannot be deleted.",
+                ));
             }
-            if !cluster.hosts.is_empty()
-                || !cluster.datastores.is_empty()
-                || !cluster.vnets.is_empty()
-            {
-                return Err(Error::action(format!(
-                    "Cluster {id} is not empty: it has hosts, datastores or virtual networks"
-                )));
+            for (n, what) in [
+                (cluster.hosts.len(), "hosts"),
+                (cluster.datastores.len(), "datastores"),
+                (cluster.vnets.len(), "vnets"),
+            ] {
+                if n > 0 {
+                    return Err(Error::action(format!(
+                        "Cannot delete cluster. Cluster {id} is not empty, it contains {n} {what}."
+                    )));
+                }
             }
             tx.delete::<Cluster>(id);
             Ok(id)

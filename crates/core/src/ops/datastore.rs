@@ -101,9 +101,9 @@ impl Core {
         self.write(|tx| {
             let ds = fetch_for::<Datastore>(tx.state, caller, id, AuthOp::Admin)?;
             if !ds.images.is_empty() {
+                // DatastorePool::drop, in SharedAPI::delete_object's "Cannot delete datastore. "
                 return Err(Error::action(format!(
-                    "Datastore {id} is not empty: it holds {} images",
-                    ds.images.len()
+                    "Cannot delete datastore. Datastore {id} is not empty."
                 )));
             }
             for cid in &ds.clusters {

@@ -85,12 +85,14 @@ impl Core {
             let group = tx.state.get::<Group>(id)?;
             authorize(tx.state, caller, group.as_ref(), AuthOp::Admin)?;
             if id == ONEADMIN_GID || id == USERS_GID {
-                return Err(Error::action("System groups cannot be deleted."));
+                // GroupPool::drop, in SharedAPI::delete_object's "Cannot delete group. "
+                return Err(Error::action(
+                    "Cannot delete group. System Groups (ID < 100) cannot be deleted.",
+                ));
             }
             if !group.users.is_empty() {
                 return Err(Error::action(format!(
-                    "Group {id} is not empty: it has {} users.",
-                    group.users.len()
+                    "Cannot delete group. Group {id} is not empty."
                 )));
             }
             let names_group =
@@ -121,17 +123,20 @@ impl Core {
             let mut group = (**group).clone();
             if add {
                 if !user.groups.contains(&gid) {
+                    // Group::add_admin/del_admin, in GroupAPI's "Cannot edit group. "
                     return Err(Error::action(format!(
-                        "User {uid} is not a member of group {gid}"
+                        "Cannot edit group. User {uid} is not part of Group {gid}."
                     )));
                 }
                 if !group.admins.insert(uid) {
                     return Err(Error::action(format!(
-                        "User {uid} is already an administrator"
+                        "Cannot edit group. User {uid} is already an administrator of Group {gid}."
                     )));
                 }
             } else if !group.admins.remove(&uid) {
-                return Err(Error::action(format!("User {uid} is not an administrator")));
+                return Err(Error::action(format!(
+                    "Cannot edit group. User {uid} is not an administrator of Group {gid}."
+                )));
             }
             tx.put(group)?;
             Ok(gid)

@@ -31,10 +31,8 @@ impl PoolFilter {
     /// Checks the filter flag.
     pub fn validate(self) -> Result<Self> {
         if self.filter < -4 {
-            return Err(Error::api(format!(
-                "Incorrect filter_flag {}, must be -4, -3, -2, -1 or a user id",
-                self.filter
-            )));
+            // PoolSharedAPI.cc, VirtualMachinePoolAPI.cc
+            return Err(Error::api("Incorrect filter_flag"));
         }
         Ok(self)
     }
