@@ -315,3 +315,45 @@ def test_incorrect_filter_flag(one):
         "[one.templatepool.info] Incorrect filter_flag"
     assert one.fails(RPC_API, "vmpool.info", -5, -1, -1, -1) == \
         "[one.vmpool.info] Incorrect filter_flag"
+
+
+def test_user_refusals(one, make_user):
+    # UserAPI / User / UserPool (src/rm/api/UserAPI.cc, src/um/User.cc, src/um/UserPool.cc)
+    assert one.fails(INTERNAL, "user.allocate", "a:b", "pw", "core", []) == \
+        "[one.user.allocate] Invalid NAME, char ':' is not allowed."
+    assert one.fails(INTERNAL, "user.allocate", uniq("u"), "p w", "core", []) == \
+        "[one.user.allocate] Invalid password, character ' ' is not allowed"
+    assert one.fails(ACTION, "user.delete", 0) == \
+        "[one.user.delete] Cannot delete user. oneadmin cannot be deleted."
+    assert one.fails(ACTION, "user.enable", 0, False) == \
+        "[one.user.enable] Cannot enable/disable oneadmin user"
+    u = make_user()
+    g = one.group.allocate(uniq("g"))
+    one.user.addgroup(u.id, g)
+    assert one.fails(ACTION, "user.addgroup", u.id, g) == \
+        "[one.user.addgroup] User is already in this group"
+    assert one.fails(ACTION, "user.delgroup", u.id, 1) == \
+        "[one.user.delgroup] Cannot remove user from the primary group"
+    one.user.delgroup(u.id, g)
+    assert one.fails(ACTION, "user.delgroup", u.id, g) == \
+        "[one.user.delgroup] User is not part of this group"
+    assert u.one.fails(RPC_API, "user.login", u.name, "", -5, -1) == \
+        "[one.user.login] Wrong valid period for token"
+    assert u.one.fails(RPC_API, "user.login", u.name, "f" * 64, 0, -1) == \
+        f"[one.user.login] Could not find token: {'f' * 64}"
+    assert u.one.fails(RPC_API, "user.login", u.name, "", 3600, 0) == \
+        "[one.user.login] EGID is not in user group list"
+
+
+def test_refusals_reserved_to_the_oneadmin_group(one, make_user):
+    # SharedAPI::quota_update, VirtualMachinePoolShowbackCalculateAPI (AUTHORIZATION with
+    # a message); Datastore::enable (INTERNAL)
+    bob = make_user()
+    for method in ("userquota.update", "groupquota.update"):
+        assert bob.one.fails(AUTHORIZATION, method, "DATASTORE=[ID=2, IMAGES=1]") == (
+            f"[one.{method}] User [{bob.id}] : The default quotas can only be updated by "
+            "users in the oneadmin group.")
+    assert bob.one.fails(AUTHORIZATION, "vmpool.calculateshowback", 1, 2020, 12, 2030) == \
+        f"[one.vmpool.calculateshowback] User [{bob.id}] : Action reserved for group 0 only."
+    assert one.fails(INTERNAL, "datastore.enable", 1, False) == \
+        "[one.datastore.enable] Only SYSTEM_DS can be disabled or enabled"

@@ -124,10 +124,8 @@ impl Core {
         self.write(|tx| {
             let mut ds = (*fetch_for::<Datastore>(tx.state, caller, id, AuthOp::Manage)?).clone();
             if ds.ds_type != DatastoreType::System {
-                return Err(Error::action(format!(
-                    "Only SYSTEM_DS datastores can be enabled or disabled; datastore {id} is {}",
-                    ds.ds_type.name()
-                )));
+                // Datastore::enable, answered INTERNAL by DatastoreAPI
+                return Err(Error::internal("Only SYSTEM_DS can be disabled or enabled"));
             }
             ds.state = if enable {
                 DatastoreState::Ready

@@ -213,11 +213,11 @@ impl Core {
     /// Sets default group quota limits (administrators only); returns the new defaults.
     pub async fn default_group_quotas_update(&self, caller: &Caller, text: &str) -> Result<Quotas> {
         if !caller.is_admin() {
-            return Err(Error::Authorization {
-                uid: caller.uid,
-                op: "ADMIN".into(),
-                object: "GROUP_QUOTAS".into(),
-            });
+            // SharedAPI::quota_update
+            return Err(Error::restricted(
+                caller.uid,
+                "The default quotas can only be updated by users in the oneadmin group",
+            ));
         }
         let template = parse_quota_template(text)?;
         self.write(move |tx| {

@@ -51,8 +51,11 @@ fn check_password(driver: &str, password: &str) -> Result<()> {
     if driver == "core" && password.is_empty() {
         return Err(Error::api("Invalid password, it cannot be empty"));
     }
-    if password.contains(char::is_whitespace) {
-        return Err(Error::api("Invalid password, it cannot contain spaces"));
+    // User::pass_is_valid names the first blank it finds
+    if let Some(c) = password.chars().find(|c| c.is_whitespace()) {
+        return Err(Error::api(format!(
+            "Invalid password, character '{c}' is not allowed"
+        )));
     }
     Ok(())
 }
@@ -83,10 +86,12 @@ impl Core {
         gids: &[Oid],
     ) -> Result<Oid> {
         let driver = if driver.is_empty() { "core" } else { driver }.to_string();
-        if name.contains([':', ' ', '\t', '\n']) {
+        // UserPool::allocate: PoolObjectSQL::name_is_valid with User::INVALID_NAME_CHARS,
+        // then "."
+        if let Some(c) = name.chars().find(|c| " :\t\n\u{b}\u{c}\r".contains(*c)) {
             return Err(Error::allocate(
                 ObjectKind::User,
-                "Invalid NAME, it cannot contain spaces or ':'",
+                format!("Invalid NAME, char '{c}' is not allowed."),
             ));
         }
         check_driver(&driver)
@@ -152,9 +157,15 @@ impl Core {
         self.write(|tx| {
             let user = user_of(tx.state, caller, id, AuthOp::Admin)?;
             if id == ONEADMIN_UID || id == SERVERADMIN_UID {
-                return Err(Error::action(
-                    "Cannot delete the oneadmin or serveradmin account",
-                ));
+                // UserAPI::drop in SharedAPI::delete_object's "Cannot delete user. "
+                return Err(Error::action(format!(
+                    "Cannot delete user. {} cannot be deleted.",
+                    if id == ONEADMIN_UID {
+                        "oneadmin"
+                    } else {
+                        "serveradmin"
+                    }
+                )));
             }
             for gid in &user.groups {
                 if tx.state.groups.contains_key(gid) {
@@ -265,7 +276,7 @@ impl Core {
             let group = tx.state.get::<Group>(gid)?.clone();
             authorize(tx.state, caller, group.as_ref(), AuthOp::Manage)?;
             if !user.groups.insert(gid) {
-                return Err(Error::action(format!("User is already in group [{gid}]")));
+                return Err(Error::action("User is already in this group"));
             }
             let group = group_with(tx, gid, |g| {
                 g.users.insert(id);
@@ -284,10 +295,10 @@ impl Core {
             let group = tx.state.get::<Group>(gid)?.clone();
             authorize(tx.state, caller, group.as_ref(), AuthOp::Manage)?;
             if user.gid == gid {
-                return Err(Error::action("Cannot remove user from its primary group"));
+                return Err(Error::action("Cannot remove user from the primary group"));
             }
             if !user.groups.remove(&gid) {
-                return Err(Error::action(format!("User is not part of group [{gid}]")));
+                return Err(Error::action("User is not part of this group"));
             }
             let group = group_with(tx, gid, |g| {
                 g.users.remove(&id);
@@ -320,7 +331,7 @@ impl Core {
         self.write(|tx| {
             let mut user = user_of(tx.state, caller, id, AuthOp::Manage)?;
             if id == ONEADMIN_UID && !enable {
-                return Err(Error::action("Cannot disable oneadmin"));
+                return Err(Error::action("Cannot enable/disable oneadmin user"));
             }
             user.enabled = enable;
             tx.put(user)?;
@@ -361,7 +372,7 @@ impl Core {
                 } else if user.login_tokens.iter().any(|t| t.token == token) {
                     user.login_tokens.retain(|t| t.token != token);
                 } else {
-                    return Err(Error::api("The token to revoke does not exist"));
+                    return Err(Error::api(format!("Could not find token: {token}")));
                 }
                 let name = user.name.clone();
                 tx.put(user)?;
@@ -369,12 +380,11 @@ impl Core {
                 return Ok(if token.is_empty() { name } else { token });
             }
             if valid < -1 {
-                return Err(Error::api(format!("Wrong valid time {valid}")));
+                return Err(Error::api("Wrong valid period for token"));
             }
             if egid >= 0 && !user.groups.contains(&egid) {
-                return Err(Error::action(format!(
-                    "EGID {egid} is not a group of the user"
-                )));
+                // UserAPI::login (RPC_API)
+                return Err(Error::api("EGID is not in user group list"));
             }
             let expiration_time = if valid == -1 { -1 } else { now + valid };
             let token = if token.is_empty() {
@@ -402,11 +412,11 @@ impl Core {
     /// Sets default user quota limits (administrators only); returns the new defaults.
     pub async fn default_user_quotas_update(&self, caller: &Caller, text: &str) -> Result<Quotas> {
         if !caller.is_admin() {
-            return Err(Error::Authorization {
-                uid: caller.uid,
-                op: "ADMIN".into(),
-                object: "USER_QUOTAS".into(),
-            });
+            // SharedAPI::quota_update
+            return Err(Error::restricted(
+                caller.uid,
+                "The default quotas can only be updated by users in the oneadmin group",
+            ));
         }
         let template = parse_quota_template(text)?;
         self.write(move |tx| {

@@ -155,11 +155,11 @@ impl Core {
         if caller.is_admin() {
             Ok(())
         } else {
-            Err(Error::Authorization {
-                uid: caller.uid,
-                op: "MANAGE".into(),
-                object: "VM POOL SHOWBACK".into(),
-            })
+            // VirtualMachinePoolShowbackCalculateAPI::showback_calc
+            Err(Error::restricted(
+                caller.uid,
+                "Action reserved for group 0 only",
+            ))
         }
     }
 
