@@ -357,3 +357,18 @@ def test_refusals_reserved_to_the_oneadmin_group(one, make_user):
         f"[one.vmpool.calculateshowback] User [{bob.id}] : Action reserved for group 0 only."
     assert one.fails(INTERNAL, "datastore.enable", 1, False) == \
         "[one.datastore.enable] Only SYSTEM_DS can be disabled or enabled"
+
+
+def test_vnet_address_changes_in_a_wrong_state(one):
+    # VirtualNetworkAPI::authorize "Could not execute one.vn.<verb>Virtual Network is in
+    # wrong state: S" and rm_ar_helper "Could not remove Adress Range, ..." (sic, ACTION)
+    vid = one.vn.allocate(f'NAME="{uniq("werr")}"\nVN_MAD="bridge"\nBRIDGE="br0"\n'
+                          'AR=[TYPE="IP4", IP="10.52.0.1", SIZE="-1"]', -1)   # ERROR
+    assert one.xml("vn.info", vid).findtext("STATE") == "5"   # ERROR
+    assert one.fails(ACTION, "vn.add_ar", vid, 'AR=[TYPE="ETHER", SIZE="2"]') == (
+        "[one.vn.add_ar] Could not execute one.vn.add_arVirtual Network is in wrong state: ERROR")
+    assert one.fails(ACTION, "vn.hold", vid, 'LEASES=[IP="10.52.0.1"]') == (
+        "[one.vn.hold] Could not execute one.vn.holdVirtual Network is in wrong state: ERROR")
+    assert one.fails(ACTION, "vn.rm_ar", vid, 0) == (
+        "[one.vn.rm_ar] Could not remove Adress Range, Virtual Network is in wrong state: ERROR")
+    one.vn.delete(vid)

@@ -333,14 +333,27 @@ pub(crate) fn create_vnet(
     store_new(tx, vnet)
 }
 
-/// Network `id` for an operation needing `op`, in a state that allows address changes.
-pub(super) fn ready_vnet(tx: &Tx, caller: &Caller, id: Oid, op: AuthOp) -> Result<Vnet> {
+/// Network `id` for `vn.<what>` needing `op`, in a state that allows address changes.
+/// Refused as VirtualNetworkAPI words it, typos included: rm_ar and free_ar
+/// (rm_ar_helper) "Could not remove Adress Range, Virtual Network is in wrong state: S",
+/// the others (VirtualNetworkAPI::authorize) "Could not execute one.vn.<what>Virtual
+/// Network is in wrong state: S".
+pub(super) fn ready_vnet(
+    tx: &Tx,
+    caller: &Caller,
+    id: Oid,
+    op: AuthOp,
+    what: &str,
+) -> Result<Vnet> {
     let vnet = (*fetch_for::<Vnet>(tx.state, caller, id, op)?).clone();
     if !matches!(vnet.state, VnetState::Ready | VnetState::UpdateFailure) {
-        return Err(Error::action(format!(
-            "Virtual network {id} is in wrong state: {}",
-            vnet.state.name()
-        )));
+        let s = vnet.state.name();
+        return Err(Error::action(match what {
+            "rm_ar" | "free_ar" => {
+                format!("Could not remove Adress Range, Virtual Network is in wrong state: {s}")
+            }
+            _ => format!("Could not execute one.vn.{what}Virtual Network is in wrong state: {s}"),
+        }));
     }
     Ok(vnet)
 }

@@ -127,7 +127,7 @@ impl Core {
         let restricted = self.config().restricted.list(RestrictedKind::Vnet).to_vec();
         self.write(move |tx| {
             let op = ranges_op(tx, id)?;
-            let mut vnet = ready_vnet(tx, caller, id, op)?;
+            let mut vnet = ready_vnet(tx, caller, id, op, "add_ar")?;
             if !caller.is_admin() {
                 check_new_ranges(caller, &restricted, &template)?;
             }
@@ -174,7 +174,7 @@ impl Core {
             })?;
         let restricted = self.config().restricted.list(RestrictedKind::Vnet).to_vec();
         self.write(move |tx| {
-            let mut vnet = ready_vnet(tx, caller, id, AuthOp::Manage)?;
+            let mut vnet = ready_vnet(tx, caller, id, AuthOp::Manage, "update_ar")?;
             let pos = vnet
                 .ars
                 .iter()
@@ -198,7 +198,7 @@ impl Core {
     pub async fn vnet_hold(&self, caller: &Caller, id: Oid, text: &str) -> Result<Oid> {
         let (query, ar_id) = lease_request(&lease_pairs(text)?)?;
         self.write(move |tx| {
-            let mut vnet = ready_vnet(tx, caller, id, AuthOp::Manage)?;
+            let mut vnet = ready_vnet(tx, caller, id, AuthOp::Manage, "hold")?;
             ars::hold(&mut vnet.ars, query, ar_id)?;
             tx.put(vnet)?;
             Ok(id)
@@ -218,7 +218,7 @@ impl Core {
         }
         let request = lease_request(&pairs).ok();
         self.write(move |tx| {
-            let mut vnet = ready_vnet(tx, caller, id, AuthOp::Manage)?;
+            let mut vnet = ready_vnet(tx, caller, id, AuthOp::Manage, "release")?;
             if let Some((query, ar_id)) = request
                 && ars::release(&mut vnet.ars, query, ar_id)
             {
@@ -250,7 +250,7 @@ fn remove_ar(
     force: bool,
     op: AuthOp,
 ) -> Result<Oid> {
-    let mut vnet = ready_vnet(tx, caller, id, op)?;
+    let mut vnet = ready_vnet(tx, caller, id, op, "rm_ar")?;
     let pos = vnet
         .ars
         .iter()
