@@ -372,3 +372,18 @@ def test_vnet_address_changes_in_a_wrong_state(one):
     assert one.fails(ACTION, "vn.rm_ar", vid, 0) == (
         "[one.vn.rm_ar] Could not remove Adress Range, Virtual Network is in wrong state: ERROR")
     one.vn.delete(vid)
+
+
+def test_restricted_attributes_on_vm_changes(one, make_user):
+    # VirtualMachineAPI attachnic / attach / updateconf name the vector or "Template"
+    # (AUTHORIZATION, "User [N] : <what> includes a restricted attribute X.")
+    bob = make_user()
+    vid = bob.one.vm.allocate('NAME="r"\nCPU="0.1"\nMEMORY="64"', True)
+    assert bob.one.fails(AUTHORIZATION, "vm.attachnic", vid, 'NIC=[NETWORK_ID=0, BRIDGE="br9"]') == (
+        f"[one.vm.attachnic] User [{bob.id}] : NIC includes a restricted attribute BRIDGE.")
+    assert bob.one.fails(AUTHORIZATION, "vm.attach", vid,
+                         'DISK=[TYPE=fs, SIZE=1, TOTAL_BYTES_SEC="1"]') == (
+        f"[one.vm.attach] User [{bob.id}] : DISK includes a restricted attribute TOTAL_BYTES_SEC.")
+    assert bob.one.fails(AUTHORIZATION, "vm.updateconf", vid, 'RAW=[TYPE="kvm", DATA="x"]', 1) == (
+        f"[one.vm.updateconf] User [{bob.id}] : Template includes a restricted attribute RAW.")
+    one.vm.action("terminate-hard", vid)

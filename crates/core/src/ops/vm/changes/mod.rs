@@ -172,9 +172,12 @@ impl Core {
         old: Option<&[(String, String)]>,
     ) -> Result<()> {
         let base = old.map(|o| restricted::of_vector(name, o));
-        self.config().restricted.check(
+        // VirtualMachineAPI attach / attachnic / updatenic: "DISK includes ..." (a NIC_ALIAS
+        // is a NIC there)
+        self.config().restricted.check_worded(
             caller,
             RestrictedKind::Vm,
+            if name == "DISK" { "DISK" } else { "NIC" },
             &restricted::of_vector(name, pairs),
             base.as_ref(),
         )

@@ -160,7 +160,14 @@ impl Core {
             let asked = Template {
                 attrs: given.clone(),
             };
-            restricted.check(&caller2, RestrictedKind::Vm, &asked, Some(&vm.template))?;
+            // VirtualMachineAPI::updateconf: "Template includes a restricted attribute X"
+            restricted.check_worded(
+                &caller2,
+                RestrictedKind::Vm,
+                "Template",
+                &asked,
+                Some(&vm.template),
+            )?;
             let settled = match vm.state {
                 VmState::Active => vm.lcm_state == LcmState::Running,
                 VmState::Done => false,
