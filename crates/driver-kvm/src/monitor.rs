@@ -21,6 +21,8 @@ const STATUS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Clock ticks per second of /proc's CPU times (USER_HZ is 100 on Linux).
 const TICKS_PER_SECOND: f64 = 100.0;
 
+/// The host's report (the container driver shares the host figures: [`meminfo`],
+/// [`cpu_model`], [`disk_space`], [`counter`]).
 pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (total_kb, available_kb) = meminfo();
@@ -131,13 +133,13 @@ pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
 }
 
 /// The space a file takes on disk (sparse files count what they hold), in MB.
-fn allocated_mb(m: &std::fs::Metadata) -> u64 {
+pub fn allocated_mb(m: &std::fs::Metadata) -> u64 {
     use std::os::unix::fs::MetadataExt;
     m.blocks().saturating_mul(512) / (1024 * 1024)
 }
 
 /// A network interface's counter (0 when it has none).
-fn counter(interface: &str, name: &str) -> u64 {
+pub fn counter(interface: &str, name: &str) -> u64 {
     if interface.is_empty() || interface.contains('/') {
         return 0;
     }
@@ -148,7 +150,7 @@ fn counter(interface: &str, name: &str) -> u64 {
 }
 
 /// Total and free MB of the file system holding `dir`.
-fn disk_space(dir: &std::path::Path) -> Option<(u64, u64)> {
+pub fn disk_space(dir: &std::path::Path) -> Option<(u64, u64)> {
     let st = rustix::fs::statvfs(dir).ok()?;
     let mb = |blocks: u64| blocks.saturating_mul(st.f_frsize) / (1024 * 1024);
     Some((mb(st.f_blocks), mb(st.f_bavail)))
@@ -179,7 +181,8 @@ fn cpu_and_memory(driver: &KvmDriver, vm_id: i32, r: process::Running) -> (f64, 
     (cpu, rss)
 }
 
-fn meminfo() -> (i64, i64) {
+/// Total and available memory of the host (KB).
+pub fn meminfo() -> (i64, i64) {
     let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let field = |name: &str| -> i64 {
         text.lines()
@@ -190,7 +193,8 @@ fn meminfo() -> (i64, i64) {
     (field("MemTotal:"), field("MemAvailable:"))
 }
 
-fn cpu_model() -> Option<String> {
+/// The host CPU's model name.
+pub fn cpu_model() -> Option<String> {
     let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
     text.lines()
         .find_map(|l| l.strip_prefix("model name"))

@@ -14,6 +14,10 @@ pub struct VmSpec {
     pub name: String,
     /// Virtual CPUs.
     pub vcpu: u32,
+    /// The share of physical CPUs (CPU), in hundredths (150: 1.5 CPUs); 0 when not given.
+    /// Containers get it as their CPU weight.
+    #[serde(default)]
+    pub cpu_hundredths: i64,
     /// Memory (MB).
     pub memory_mb: u64,
     /// Boot settings (OS section).
@@ -138,6 +142,10 @@ pub struct OsSpec {
     pub boot: Option<String>,
     /// QEMU machine type (OS/MACHINE), e.g. `q35` or `pc`.
     pub machine: Option<String>,
+    /// A container's first process (OS/INIT), a command line run by `/bin/sh -c`; without
+    /// it a container runs its root filesystem's `/sbin/init`.
+    #[serde(default)]
+    pub init: Option<String>,
 }
 
 /// What kind of device a disk is.

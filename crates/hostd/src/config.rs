@@ -26,7 +26,8 @@ pub struct Args {
     /// Where the agent keeps its guests' files.
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
-    /// Hypervisor: kvm (QEMU; TCG when KVM does not work) or sim (simulated guests).
+    /// Hypervisor: kvm (QEMU; TCG when KVM does not work), lxc (containers on runc) or
+    /// sim (simulated guests).
     #[arg(long)]
     pub driver: Option<String>,
     /// Acceleration: auto (probe), kvm or tcg.
@@ -76,7 +77,7 @@ pub struct FileConfig {
     pub secret_file: Option<PathBuf>,
     /// State directory.
     pub state_dir: Option<PathBuf>,
-    /// `kvm` or `sim`.
+    /// `kvm`, `lxc` or `sim`.
     pub driver: Option<String>,
     /// nubod's host API URL.
     pub nubod: Option<String>,
@@ -94,6 +95,23 @@ pub struct FileConfig {
     /// QEMU settings.
     #[serde(default)]
     pub kvm: KvmFileConfig,
+    /// Container settings.
+    #[serde(default)]
+    pub lxc: LxcFileConfig,
+}
+
+/// `[lxc]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LxcFileConfig {
+    /// The OCI runtime's program (default `runc`; `crun` or `youki` where they work).
+    pub runtime: Option<String>,
+    /// Seconds a container's init gets to end after SIGTERM before it is killed.
+    pub shutdown_timeout_s: Option<u64>,
+    /// The first host id of the containers' user-id slots (65,536 ids each).
+    pub id_base: Option<u32>,
+    /// Most processes in one container.
+    pub pids_limit: Option<i64>,
 }
 
 /// `[kvm]` section.
@@ -118,6 +136,8 @@ pub struct KvmFileConfig {
 pub enum DriverKind {
     /// QEMU.
     Kvm(nubo_driver_kvm::KvmConfig),
+    /// Containers.
+    Lxc(nubo_driver_lxc::LxcConfig),
     /// Simulated guests.
     Sim,
 }
@@ -254,8 +274,30 @@ impl Settings {
                 };
                 DriverKind::Kvm(k)
             }
+            "lxc" => {
+                let mut l = nubo_driver_lxc::LxcConfig::new(state_dir);
+                if let Some(r) = file.lxc.runtime {
+                    anyhow::ensure!(!r.trim().is_empty(), "lxc.runtime must name a program");
+                    l.runtime = r;
+                }
+                if let Some(s) = args.shutdown_timeout.or(file.lxc.shutdown_timeout_s) {
+                    l.shutdown_timeout = Duration::from_secs(s);
+                }
+                if let Some(b) = file.lxc.id_base {
+                    anyhow::ensure!(
+                        b >= 65_536 && nubo_driver_lxc::idmap::slots(b) > 0,
+                        "lxc.id_base must leave the host's own ids (below 65,536) out and room for a slot"
+                    );
+                    l.id_base = b;
+                }
+                if let Some(p) = file.lxc.pids_limit {
+                    anyhow::ensure!(p >= 8, "lxc.pids_limit must be at least 8");
+                    l.pids_limit = p;
+                }
+                DriverKind::Lxc(l)
+            }
             "sim" => DriverKind::Sim,
-            other => anyhow::bail!("driver must be kvm or sim, not \"{other}\""),
+            other => anyhow::bail!("driver must be kvm, lxc or sim, not \"{other}\""),
         };
         let tls = match (
             args.tls_cert.clone().or(file.tls_cert),
@@ -301,6 +343,7 @@ mod tests {
         let file = read_file(&path).expect("parses");
         assert_eq!(file.driver.as_deref(), Some("kvm"));
         assert!(file.kvm.accel.is_some());
+        assert_eq!(file.lxc.runtime.as_deref(), Some("runc"));
     }
 
     #[test]

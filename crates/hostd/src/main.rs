@@ -1,5 +1,5 @@
 //! `nubo-hostd`, the agent on every hypervisor host: serves nubod's signed requests with
-//! the host's driver (QEMU, or simulated guests) until SIGTERM or Ctrl-C. Guests outlive the
+//! the host's driver (QEMU, containers on runc, or simulated guests) until SIGTERM or Ctrl-C. Guests outlive the
 //! agent; a restarted agent finds them again in its state directory.
 
 mod config;
@@ -66,6 +66,30 @@ async fn main() -> anyhow::Result<()> {
             let (accel, reason) = kvm.accel().await;
             tracing::info!(accel = accel.name(), %reason, "acceleration chosen");
             Arc::new(kvm)
+        }
+        config::DriverKind::Lxc(l) => {
+            let mut l = l.clone();
+            std::fs::create_dir_all(&l.state_dir)
+                .with_context(|| format!("cannot create {}", l.state_dir.display()))?;
+            l.state_dir = std::fs::canonicalize(&l.state_dir)
+                .with_context(|| format!("cannot resolve {}", l.state_dir.display()))?;
+            let images = image_cache::ImageCache::new(
+                &l.state_dir,
+                nubo_hostapi::images::HostIdentity {
+                    name: settings.name.clone(),
+                    secret: settings.secret.clone(),
+                },
+            );
+            let runtime = nubo_driver_lxc::runtime::OciCli::new(
+                l.runtime.clone(),
+                l.state_dir.join("runtime"),
+            );
+            tracing::info!(runtime = %l.runtime, "containers run with an OCI runtime");
+            Arc::new(nubo_driver_lxc::LxcDriver::new(
+                l,
+                Arc::new(runtime),
+                Arc::new(images),
+            ))
         }
         config::DriverKind::Sim => Arc::new(
             nubo_driver_sim::SimFleet::new(Duration::from_millis(100)).host(&settings.name),

@@ -33,15 +33,16 @@ pub enum Cmd {
     Rename(Rename),
     /// Register a host; prints its id.
     ///
-    /// `--vm kvm` is a host whose guests a nubo-hostd runs (see docs/hosts.md); for tests
-    /// and scale runs, `--vm dummy` gives a host with simulated guests.
+    /// `--vm kvm` is a host whose guests a nubo-hostd runs as QEMU VMs, `--vm lxc` one
+    /// whose guests it runs as containers (see docs/hosts.md); for tests and scale runs,
+    /// `--vm dummy` gives a host with simulated guests.
     Create {
         /// The host's name (its address, for real drivers).
         name: String,
         /// Information (monitoring) driver (default: the same as --vm).
         #[arg(long, short)]
         im: Option<String>,
-        /// Virtualization driver: kvm (or qemu), or dummy.
+        /// Virtualization driver: kvm (or qemu), lxc (containers), or dummy.
         #[arg(long, short)]
         vm: String,
         /// Where its nubo-hostd listens, when not at http://NAME:2634 (HOSTD_ENDPOINT).

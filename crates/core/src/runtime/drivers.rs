@@ -104,7 +104,7 @@ impl Drivers {
         }
         let driver: Arc<dyn Hypervisor> = match host.vm_mad.as_str() {
             "dummy" | "sim" => Arc::new(self.fleet.host(&host.name)),
-            "kvm" | "qemu" => self.remote(host)?,
+            "kvm" | "qemu" | "lxc" => self.remote(host)?,
             other => {
                 return Err(format!(
                     "no driver for VM_MAD \"{other}\" on this front-end"

@@ -27,6 +27,7 @@ pub(crate) fn build(state: &State, vm: &Vm, images_url: Option<&str>) -> VmSpec 
     VmSpec {
         name: format!("one-{}", vm.meta.id),
         vcpu: vm.vcpu.max(1),
+        cpu_hundredths: vm.cpu.hundredths(),
         memory_mb: u64::try_from(vm.memory_mb).unwrap_or(0),
         os: t.vectors("OS").next().map(os).unwrap_or_default(),
         disks: t
@@ -124,6 +125,7 @@ fn os(pairs: &[(String, String)]) -> OsSpec {
         kernel_cmd: cmd,
         boot: value(pairs, "BOOT").map(str::to_string),
         machine: value(pairs, "MACHINE").map(str::to_string),
+        init: value(pairs, "INIT").map(str::to_string),
     }
 }
 

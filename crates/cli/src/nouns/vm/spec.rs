@@ -32,6 +32,26 @@ pub struct SpecArgs {
     /// A NIC on this virtual network, by id or name; repeat for more NICs.
     #[arg(long = "network", value_name = "VNET")]
     pub networks: Vec<String>,
+    /// Run only on hosts of this hypervisor (`kvm`, `lxc` for a container, `dummy`): sets
+    /// SCHED_REQUIREMENTS="HYPERVISOR=NAME".
+    #[arg(long, value_name = "NAME", value_parser = hypervisor)]
+    pub hypervisor: Option<String>,
+}
+
+/// A hypervisor name: letters, digits, `-` and `_` (it goes into a requirement expression).
+pub fn hypervisor(text: &str) -> Result<String, String> {
+    let ok = !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'));
+    if ok {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "invalid hypervisor {text:?}: expected a name such as kvm or lxc"
+        ))
+    }
 }
 
 /// A CPU share: a positive number.
@@ -53,6 +73,7 @@ impl SpecArgs {
             && self.memory.is_none()
             && self.images.is_empty()
             && self.networks.is_empty()
+            && self.hypervisor.is_none()
     }
 
     /// The attributes the flags set, NAME left out; images and networks that are not ids
@@ -75,6 +96,12 @@ impl SpecArgs {
         for network in &self.networks {
             let id = common::id::<Vnet>(ctx, network)?.to_string();
             t.push(Attribute::vector("NIC", [("NETWORK_ID", id)]));
+        }
+        if let Some(hypervisor) = &self.hypervisor {
+            t.push(Attribute::single(
+                "SCHED_REQUIREMENTS",
+                format!("HYPERVISOR={hypervisor}"),
+            ));
         }
         Ok(t)
     }
@@ -126,6 +153,15 @@ pub fn merge(base: &str, name: Option<&str>, flags: &Template) -> anyhow::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hypervisor_names_are_checked() {
+        assert_eq!(hypervisor("lxc").as_deref(), Ok("lxc"));
+        assert!(hypervisor("kvm_2").is_ok());
+        assert!(hypervisor("").is_err());
+        assert!(hypervisor("lxc | kvm").is_err());
+        assert!(hypervisor("\"x\"").is_err());
+    }
 
     #[test]
     fn flags_replace_single_attributes_and_add_devices() {

@@ -1,0 +1,713 @@
+//! The container driver: a VM placed on a host whose VM_MAD is `lxc` runs as an
+//! unprivileged OCI container, started by an OCI runtime (runc; [`runtime`]) from a bundle
+//! made for it ([`bundle`]): its root filesystem is its first disk's image with a
+//! copy-on-write layer of its own ([`rootfs`]), its ids map onto a slot of host ids of its
+//! own ([`idmap`]), its NICs are veths in a network namespace the agent owns, filtered as a
+//! VM's taps ([`netns`]), its context reaches it as environment and files ([`context`]),
+//! and its cgroup enforces VCPU, CPU, MEMORY and a pids limit. Containers outlive the
+//! agent: the runtime keeps their state under the driver's state directory, where a
+//! restarted agent finds them again.
+//!
+//! Life cycle as OpenNebula's LXC driver: deploy, shutdown (SIGTERM to the init, SIGKILL
+//! after the timeout), poweroff, reboot, suspend and resume (the cgroup freezer), stop and
+//! undeploy (the container's layer stays on the host), NIC hot-plug; snapshots, disk
+//! changes and live migration are refused with the reason. An init that ends by itself
+//! leaves the VM powered off.
+
+pub mod bundle;
+mod cgroups;
+pub mod context;
+pub mod error;
+pub mod idmap;
+mod idmapped;
+pub mod layout;
+mod mounts;
+pub mod netns;
+pub mod rootfs;
+pub mod runtime;
+pub mod seccomp;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nubo_driver::{
+    BoxFuture, Change, ConsoleChunk, GuestState, HostReport, Hypervisor, Operation, Outcome,
+    Request, VmReport, VmSpec,
+};
+use nubo_driver_kvm::disks::ImageFiles;
+use nubo_driver_kvm::monitor as host;
+
+use crate::error::LxcError;
+use crate::layout::{ContainerDir, cgroup_path, container_id};
+use crate::runtime::{CreateFiles, Runtime};
+
+/// Settings of the driver.
+#[derive(Debug, Clone)]
+pub struct LxcConfig {
+    /// The OCI runtime's program (`runc`; `crun` or `youki` where they work).
+    pub runtime: String,
+    /// Where container directories (and the runtime's state) live.
+    pub state_dir: PathBuf,
+    /// How long an init gets to end after SIGTERM before it is killed.
+    pub shutdown_timeout: Duration,
+    /// The first host id of the containers' id slots.
+    pub id_base: u32,
+    /// Most processes in one container.
+    pub pids_limit: i64,
+}
+
+impl LxcConfig {
+    /// Defaults with the given state directory.
+    pub fn new(state_dir: PathBuf) -> LxcConfig {
+        LxcConfig {
+            runtime: "runc".into(),
+            state_dir,
+            shutdown_timeout: Duration::from_secs(60),
+            id_base: 100_000_000,
+            pids_limit: 4096,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: LxcConfig,
+    runtime: Arc<dyn Runtime>,
+    images: Arc<dyn ImageFiles>,
+    locks: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
+    cpu_seen: Mutex<HashMap<i32, (u64, Instant)>>,
+    seqs: Mutex<HashMap<i32, u64>>,
+}
+
+/// The container driver of one host.
+#[derive(Debug, Clone)]
+pub struct LxcDriver {
+    inner: Arc<Inner>,
+}
+
+/// How often a stopping container is looked at.
+const POLL: Duration = Duration::from_millis(20);
+
+impl LxcDriver {
+    /// A driver keeping its containers under `config.state_dir`, finding image files with
+    /// `images`, starting containers with `runtime`.
+    pub fn new(
+        config: LxcConfig,
+        runtime: Arc<dyn Runtime>,
+        images: Arc<dyn ImageFiles>,
+    ) -> LxcDriver {
+        LxcDriver {
+            inner: Arc::new(Inner {
+                config,
+                runtime,
+                images,
+                locks: Mutex::new(HashMap::new()),
+                cpu_seen: Mutex::new(HashMap::new()),
+                seqs: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The files of VM `vm_id`'s container.
+    pub fn dir(&self, vm_id: i32) -> ContainerDir {
+        ContainerDir::new(&self.inner.config.state_dir, vm_id)
+    }
+
+    fn lock(&self, vm_id: i32) -> Arc<tokio::sync::Mutex<()>> {
+        self.inner
+            .locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(vm_id)
+            .or_default()
+            .clone()
+    }
+
+    /// Carries out one operation while holding the VM's lock, then notes its number.
+    pub async fn run(&self, request: Request) -> Result<String, LxcError> {
+        let lock = self.lock(request.vm_id);
+        let _guard = lock.lock().await;
+        let (vm_id, seq) = (request.vm_id, request.seq);
+        let outcome = self.carry_out(request).await;
+        if seq > 0 {
+            self.inner
+                .seqs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(vm_id, seq);
+            let dir = self.dir(vm_id);
+            if tokio::fs::metadata(dir.root()).await.is_ok() {
+                let _ = tokio::fs::write(dir.vm.op_seq(), seq.to_string()).await;
+            }
+        }
+        outcome
+    }
+
+    /// Runs a command in VM `vm_id`'s running container.
+    pub async fn exec(
+        &self,
+        vm_id: i32,
+        command: &runtime::ExecCommand,
+    ) -> Result<runtime::ExecOutput, LxcError> {
+        match self.status(vm_id).await.as_deref() {
+            Some("running") => self.inner.runtime.exec(&container_id(vm_id), command).await,
+            Some("paused") => Err(LxcError::BadRequest("the container is suspended".into())),
+            _ => Err(LxcError::BadRequest("the container is not running".into())),
+        }
+    }
+
+    /// The runtime's status of VM `vm_id`'s container (`None`: no container).
+    pub async fn status(&self, vm_id: i32) -> Option<String> {
+        match self.inner.runtime.state(&container_id(vm_id)).await {
+            Ok(s) => s.map(|s| s.status),
+            Err(e) => {
+                tracing::warn!(vm_id, error = %e, "cannot ask the runtime for a container's state");
+                None
+            }
+        }
+    }
+
+    async fn carry_out(&self, request: Request) -> Result<String, LxcError> {
+        let vm_id = request.vm_id;
+        let dir = self.dir(vm_id);
+        let id = container_id(vm_id);
+        let rt = self.inner.runtime.as_ref();
+        match request.operation {
+            Operation::Prolog => {
+                let spec = need_spec(&request)?;
+                dir.vm.create().await?;
+                dir.vm.save_spec(spec).await?;
+                let disk = rootfs::root_disk(&spec.disks)?;
+                rootfs::fetch(
+                    &self.inner.config.state_dir,
+                    disk,
+                    self.inner.images.as_ref(),
+                )
+                .await?;
+                Ok(String::new())
+            }
+            Operation::Deploy => {
+                if matches!(
+                    self.status(vm_id).await.as_deref(),
+                    Some("running" | "paused")
+                ) {
+                    return Ok(deploy_id(&request));
+                }
+                let spec = need_spec(&request)?;
+                self.start(&dir, spec).await?;
+                Ok(deploy_id(&request))
+            }
+            Operation::Shutdown => {
+                self.stop(vm_id, true).await?;
+                self.release(&dir).await;
+                Ok(String::new())
+            }
+            Operation::Cancel => {
+                self.stop(vm_id, false).await?;
+                self.release(&dir).await;
+                Ok(String::new())
+            }
+            Operation::Save => {
+                match self.status(vm_id).await.as_deref() {
+                    Some("running") => rt.pause(&id).await?,
+                    Some("paused") => {}
+                    _ => return Err(LxcError::BadRequest("the container is not running".into())),
+                }
+                let _ = tokio::fs::write(dir.frozen(), b"").await;
+                Ok(String::new())
+            }
+            Operation::Restore => {
+                match self.status(vm_id).await.as_deref() {
+                    Some("paused") => rt.resume(&id).await?,
+                    Some("running") => {}
+                    // Stopped or undeployed: the container's processes are gone; it boots
+                    // again on its kept layer.
+                    _ => {
+                        let spec = match request.spec.as_deref() {
+                            Some(s) => s.clone(),
+                            None => dir.vm.load_spec().await.ok_or_else(|| {
+                                LxcError::BadRequest("no spec for the container to restore".into())
+                            })?,
+                        };
+                        self.start(&dir, &spec).await?;
+                    }
+                }
+                let _ = tokio::fs::remove_file(dir.frozen()).await;
+                Ok(deploy_id(&request))
+            }
+            Operation::Reboot | Operation::Reset => {
+                let spec = match dir.vm.load_spec().await {
+                    Some(s) => s,
+                    None => need_spec(&request)?.clone(),
+                };
+                self.stop(vm_id, request.operation == Operation::Reboot)
+                    .await?;
+                self.release(&dir).await;
+                self.start(&dir, &spec).await?;
+                Ok(String::new())
+            }
+            Operation::Migrate | Operation::MigrateIn => Err(LxcError::BadRequest(
+                "live migration is not available for containers (migrate without --live)".into(),
+            )),
+            Operation::PrologMigrate | Operation::PrologMigrateOut => Err(LxcError::BadRequest(
+                "moving a container's files to another host is not available yet".into(),
+            )),
+            Operation::Epilog | Operation::Cleanup => {
+                self.stop(vm_id, false).await?;
+                self.release(&dir).await;
+                let keep = request.operation == Operation::Epilog
+                    && request.spec.as_deref().is_some_and(|s| s.keep_files);
+                if keep {
+                    return Ok(String::new());
+                }
+                if !mounts::under(dir.root()).await.is_empty() {
+                    return Err(LxcError::Rootfs(format!(
+                        "{} still has mounts; it is kept",
+                        dir.root().display()
+                    )));
+                }
+                dir.vm.remove().await?;
+                Ok(String::new())
+            }
+            Operation::UpdateSecurityGroups => {
+                let spec = need_spec(&request)?;
+                let Some(Change::UpdateNic { nic_id }) = spec.change else {
+                    return Err(LxcError::BadRequest(
+                        "UPDATESG needs the NIC whose rules change".into(),
+                    ));
+                };
+                if let Some(nic) = spec.nics.iter().find(|n| n.nic_id == nic_id)
+                    && self.status(vm_id).await.is_some()
+                {
+                    nubo_driver_kvm::firewall::replace_rules(nic).await?;
+                }
+                Ok(String::new())
+            }
+            Operation::AttachNic | Operation::DetachNic | Operation::UpdateNic => {
+                let spec = need_spec(&request)?;
+                self.change_nic(vm_id, &dir, spec).await?;
+                Ok(String::new())
+            }
+            Operation::AttachDisk
+            | Operation::DetachDisk
+            | Operation::SnapshotCreate
+            | Operation::SnapshotRevert
+            | Operation::SnapshotDelete
+            | Operation::DiskSnapshotCreate
+            | Operation::DiskSnapshotRevert
+            | Operation::DiskSnapshotDelete
+            | Operation::DiskResize
+            | Operation::DiskSaveas
+            | Operation::Resize => Err(LxcError::BadRequest(format!(
+                "{} is not available for containers",
+                request.operation.name()
+            ))),
+        }
+    }
+
+    /// Plugs, unplugs or refreshes a NIC of a running container; the spec kept on the host
+    /// follows, so the next boot has the NICs the VM has.
+    async fn change_nic(
+        &self,
+        vm_id: i32,
+        dir: &ContainerDir,
+        spec: &VmSpec,
+    ) -> Result<(), LxcError> {
+        let running = self.status(vm_id).await.is_some();
+        let mut after = spec.clone();
+        after.change = None;
+        match spec.change {
+            Some(Change::AttachNic { nic_id }) => {
+                if running && let Some(nic) = spec.nics.iter().find(|n| n.nic_id == nic_id) {
+                    let ctx = context::container_context(spec.context.as_ref());
+                    netns::attach(vm_id, nic, &ctx).await?;
+                }
+            }
+            Some(Change::DetachNic { nic_id }) => {
+                if let Some(nic) = spec.nics.iter().find(|n| n.nic_id == nic_id) {
+                    netns::detach(nic).await;
+                }
+                after.nics.retain(|n| n.nic_id != nic_id);
+            }
+            Some(Change::UpdateNic { nic_id }) => {
+                if running && let Some(nic) = spec.nics.iter().find(|n| n.nic_id == nic_id) {
+                    nubo_driver_kvm::firewall::refresh(nic).await?;
+                    nubo_driver_kvm::spoofing::apply(std::slice::from_ref(nic)).await?;
+                }
+            }
+            _ => return Err(LxcError::BadRequest("the NIC change is missing".into())),
+        }
+        if tokio::fs::metadata(dir.root()).await.is_ok() {
+            dir.vm.save_spec(&after).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts the container of `spec`: root filesystem, network, bundle, then the runtime.
+    /// What was made is undone when a step fails.
+    async fn start(&self, dir: &ContainerDir, spec: &VmSpec) -> Result<(), LxcError> {
+        let vm_id = vm_id_of(dir);
+        match self.try_start(dir, spec).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = self.inner.runtime.delete(&container_id(vm_id), true).await;
+                self.release(dir).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn try_start(&self, dir: &ContainerDir, spec: &VmSpec) -> Result<(), LxcError> {
+        let cfg = &self.inner.config;
+        let vm_id = vm_id_of(dir);
+        let id = container_id(vm_id);
+        dir.vm.create().await?;
+        open_to_containers(dir).await?;
+        dir.vm.save_spec(spec).await?;
+        let _ = tokio::fs::remove_file(dir.powered_off()).await;
+        let _ = tokio::fs::remove_file(dir.frozen()).await;
+        // A container the runtime still knows (its init ended) goes first.
+        if self.inner.runtime.state(&id).await?.is_some() {
+            self.inner.runtime.delete(&id, true).await?;
+        }
+        let ids = idmap::assign(&cfg.state_dir, dir, cfg.id_base).await?;
+        let disk = rootfs::root_disk(&spec.disks)?;
+        let image = rootfs::fetch(&cfg.state_dir, disk, self.inner.images.as_ref()).await?;
+        rootfs::mount(&cfg.state_dir, dir, &image, ids).await?;
+        let rootfs = dir.rootfs();
+        let init = bundle::init_args(spec);
+        let program = init.first().map(String::as_str).unwrap_or("/sbin/init");
+        if tokio::fs::symlink_metadata(rootfs.join(program.trim_start_matches('/')))
+            .await
+            .is_err()
+        {
+            return Err(LxcError::Rootfs(if spec.os.init.is_some() {
+                format!("the root filesystem has no {program} to run OS/INIT with")
+            } else {
+                format!("the root filesystem has no {program} (give the VM an OS/INIT command)")
+            }));
+        }
+        let ctx = context::container_context(spec.context.as_ref());
+        let binds = self.write_context_files(dir, spec, &ctx).await?;
+        let inputs = bundle::BundleInputs {
+            ids,
+            cgroup: cgroup_path(vm_id),
+            hostname: ctx
+                .hostname
+                .clone()
+                .unwrap_or_else(|| deploy_name(spec, vm_id)),
+            env: ctx.env.clone(),
+            binds,
+            pids_limit: cfg.pids_limit,
+        };
+        let config = bundle::config(spec, &inputs)?;
+        let json = serde_json::to_vec_pretty(&config)
+            .map_err(|e| LxcError::BadRequest(format!("container configuration: {e}")))?;
+        let path = dir.bundle().join("config.json");
+        tokio::fs::write(&path, json)
+            .await
+            .map_err(|e| LxcError::file(&path, e))?;
+        let (pid, console) = (dir.pid(), dir.console_log());
+        self.inner
+            .runtime
+            .create(
+                &id,
+                CreateFiles {
+                    bundle: &dir.bundle(),
+                    pid_file: &pid,
+                    console: &console,
+                },
+            )
+            .await?;
+        let init_pid = tokio::fs::read_to_string(&pid)
+            .await
+            .ok()
+            .and_then(|t| t.trim().parse::<u32>().ok())
+            .ok_or_else(|| LxcError::file(&pid, "the runtime wrote no pid"))?;
+        netns::adopt(vm_id, init_pid, &spec.nics, &ctx).await?;
+        self.inner.runtime.start(&id).await
+    }
+
+    /// Writes the files bound into the container (context, hostname, resolv.conf); the
+    /// binds.
+    async fn write_context_files(
+        &self,
+        dir: &ContainerDir,
+        spec: &VmSpec,
+        ctx: &context::ContainerContext,
+    ) -> Result<Vec<(PathBuf, String)>, LxcError> {
+        let write = |path: PathBuf, text: String| async move {
+            tokio::fs::write(&path, text)
+                .await
+                .map_err(|e| LxcError::file(&path, e))
+        };
+        let mut binds = Vec::new();
+        let hostname = ctx
+            .hostname
+            .clone()
+            .unwrap_or_else(|| deploy_name(spec, vm_id_of(dir)));
+        write(dir.hostname_file(), format!("{hostname}\n")).await?;
+        binds.push((dir.hostname_file(), "/etc/hostname".to_string()));
+        if !ctx.dns.is_empty() {
+            let text: String = ctx
+                .dns
+                .iter()
+                .map(|d| format!("nameserver {d}\n"))
+                .collect();
+            write(dir.resolv_conf(), text).await?;
+            binds.push((dir.resolv_conf(), "/etc/resolv.conf".to_string()));
+        }
+        if let Some(c) = &spec.context {
+            let cdir = dir.context();
+            let _ = tokio::fs::remove_dir_all(&cdir).await;
+            tokio::fs::create_dir_all(&cdir)
+                .await
+                .map_err(|e| LxcError::file(&cdir, e))?;
+            for (name, text) in &c.files {
+                // Names come from the front-end; only plain file names are written.
+                if name.is_empty() || name.contains('/') || name.starts_with('.') {
+                    continue;
+                }
+                write(cdir.join(name), text.clone()).await?;
+            }
+            binds.push((cdir, "/context".to_string()));
+        }
+        Ok(binds)
+    }
+
+    /// Ends the container's processes: SIGTERM to the init and up to the shutdown timeout
+    /// for it to end (`graceful`), then SIGKILL to everything left; the runtime forgets it.
+    async fn stop(&self, vm_id: i32, graceful: bool) -> Result<(), LxcError> {
+        let rt = self.inner.runtime.as_ref();
+        let id = container_id(vm_id);
+        let Some(state) = rt.state(&id).await? else {
+            return Ok(());
+        };
+        if state.status == "paused" {
+            rt.resume(&id).await?;
+        }
+        if graceful && matches!(state.status.as_str(), "running" | "paused") {
+            let _ = rt.kill(&id, "TERM", false).await;
+            let deadline = Instant::now() + self.inner.config.shutdown_timeout;
+            while Instant::now() < deadline {
+                match rt.state(&id).await? {
+                    Some(s) if s.status != "stopped" => tokio::time::sleep(POLL).await,
+                    _ => break,
+                }
+            }
+        }
+        rt.delete(&id, true).await
+    }
+
+    /// Gives back what a container held on the host besides its files: its network and
+    /// mounts (its layer stays).
+    async fn release(&self, dir: &ContainerDir) {
+        let vm_id = vm_id_of(dir);
+        let nics = dir.vm.load_spec().await.map(|s| s.nics).unwrap_or_default();
+        netns::remove(vm_id, &nics).await;
+        rootfs::unmount(&self.inner.config.state_dir, dir).await;
+        self.inner
+            .cpu_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&vm_id);
+    }
+
+    /// Reports the host and its containers.
+    pub async fn report(&self) -> HostReport {
+        let cfg = &self.inner.config;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let (total_kb, available_kb) = host::meminfo();
+        let mut attributes = BTreeMap::new();
+        attributes.insert("RUNTIME".into(), self.inner.runtime.name().to_string());
+        if let Some(model) = host::cpu_model() {
+            attributes.insert("MODELNAME".into(), model);
+        }
+        if let Some((total, free)) = host::disk_space(&cfg.state_dir) {
+            attributes.insert("DS_LOCATION_TOTAL_MB".into(), total.to_string());
+            attributes.insert("DS_LOCATION_FREE_MB".into(), free.to_string());
+            attributes.insert(
+                "DS_LOCATION_USED_MB".into(),
+                total.saturating_sub(free).to_string(),
+            );
+        }
+        let vm_ids = nubo_driver_kvm::layout::VmDir::list(&cfg.state_dir);
+        let mut seqs = BTreeMap::new();
+        let mut vms = Vec::new();
+        let mut used_cpu = 0.0;
+        for vm_id in vm_ids {
+            let dir = self.dir(vm_id);
+            if let Some(seq) = tokio::fs::read_to_string(dir.vm.op_seq())
+                .await
+                .ok()
+                .and_then(|t| t.trim().parse::<u64>().ok())
+            {
+                seqs.insert(vm_id, seq);
+            }
+            let Some(spec) = dir.vm.load_spec().await else {
+                continue;
+            };
+            let status = self.status(vm_id).await;
+            let (state, cpu, memory_kb) = match status.as_deref() {
+                Some("running" | "created") => {
+                    let cpu = self.cpu_percent(vm_id);
+                    let mem = cgroups::memory_kb(&cgroup_path(vm_id)).unwrap_or(0);
+                    (GuestState::Running, cpu, mem)
+                }
+                Some("paused") => (GuestState::Paused, 0.0, 0),
+                Some(_) => {
+                    // The init ended by itself: the VM powered itself off. The runtime
+                    // may forget the container; the fact stays.
+                    let _ = tokio::fs::write(dir.powered_off(), b"").await;
+                    (GuestState::Poweroff, 0.0, 0)
+                }
+                None if tokio::fs::metadata(dir.powered_off()).await.is_ok() => {
+                    (GuestState::Poweroff, 0.0, 0)
+                }
+                // Never started here, or gone without ending by itself: not reported.
+                None => continue,
+            };
+            used_cpu += cpu;
+            let (mut netrx, mut nettx) = (0, 0);
+            for nic in &spec.nics {
+                // The host end receives what the container sends.
+                nettx += host::counter(&nic.target, "rx_bytes");
+                netrx += host::counter(&nic.target, "tx_bytes");
+            }
+            vms.push(VmReport {
+                vm_id,
+                deploy_id: deploy_name(&spec, vm_id),
+                state,
+                cpu,
+                memory_kb,
+                netrx,
+                nettx,
+                disk_io: nubo_driver::DiskIo::default(),
+                disk_sizes: Vec::new(),
+            });
+        }
+        {
+            let here = self.inner.seqs.lock().unwrap_or_else(|p| p.into_inner());
+            for (id, seq) in here.iter() {
+                let e = seqs.entry(*id).or_insert(*seq);
+                *e = (*e).max(*seq);
+            }
+        }
+        let cores = i64::try_from(cores).unwrap_or(1);
+        HostReport {
+            hypervisor: "lxc".into(),
+            total_cpu: cores * 100,
+            total_memory_kb: total_kb,
+            used_cpu: used_cpu.round() as i64,
+            used_memory_kb: total_kb - available_kb,
+            attributes,
+            vms,
+            seqs,
+        }
+    }
+
+    /// Percent of one core the container used since the last report.
+    fn cpu_percent(&self, vm_id: i32) -> f64 {
+        let Some(ns) = cgroups::cpu_ns(&cgroup_path(vm_id)) else {
+            return 0.0;
+        };
+        let now = Instant::now();
+        let mut seen = self
+            .inner
+            .cpu_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match seen.insert(vm_id, (ns, now)) {
+            Some((before, at)) if ns >= before => {
+                let secs = now.duration_since(at).as_secs_f64();
+                if secs > 0.0 {
+                    (ns - before) as f64 / 1e9 / secs * 100.0
+                } else {
+                    0.0
+                }
+            }
+            _ => 0.0,
+        }
+    }
+}
+
+/// Lets the container's processes (unprivileged host users) pass through its directory to
+/// its root filesystem and the files bound into it, without listing anything: the VM
+/// directory and the one holding it are `rwx--x--x`. (The state directory itself must be
+/// passable too.)
+async fn open_to_containers(dir: &ContainerDir) -> Result<(), LxcError> {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = dir.root().parent().map(std::path::Path::to_path_buf);
+    for path in [Some(dir.root().to_path_buf()), parent]
+        .into_iter()
+        .flatten()
+    {
+        tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o711))
+            .await
+            .map_err(|e| LxcError::file(&path, e))?;
+    }
+    Ok(())
+}
+
+fn vm_id_of(dir: &ContainerDir) -> i32 {
+    dir.root()
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(-1)
+}
+
+fn need_spec(request: &Request) -> Result<&VmSpec, LxcError> {
+    request.spec.as_deref().ok_or_else(|| {
+        LxcError::BadRequest(format!(
+            "{} needs the VM's description",
+            request.operation.name()
+        ))
+    })
+}
+
+fn deploy_name(spec: &VmSpec, vm_id: i32) -> String {
+    if spec.name.is_empty() {
+        container_id(vm_id)
+    } else {
+        spec.name.clone()
+    }
+}
+
+fn deploy_id(request: &Request) -> String {
+    request
+        .spec
+        .as_deref()
+        .map(|s| deploy_name(s, request.vm_id))
+        .unwrap_or_else(|| container_id(request.vm_id))
+}
+
+impl Hypervisor for LxcDriver {
+    fn execute(&self, request: Request) -> BoxFuture<'static, Outcome> {
+        let me = self.clone();
+        Box::pin(async move { me.run(request).await.map_err(|e| e.to_string()) })
+    }
+
+    fn monitor(&self) -> BoxFuture<'static, Result<HostReport, String>> {
+        let me = self.clone();
+        Box::pin(async move { Ok(me.report().await) })
+    }
+
+    fn configure(&self, _settings: &BTreeMap<String, String>) {}
+
+    fn wants_spec(&self) -> bool {
+        true
+    }
+
+    /// The container's NICs live in the spec kept on the host, as a QEMU guest's do.
+    fn cold_nic_attach(&self) -> bool {
+        true
+    }
+
+    fn console(&self, vm_id: i32, offset: u64) -> BoxFuture<'static, Result<ConsoleChunk, String>> {
+        let log = self.dir(vm_id).console_log();
+        Box::pin(async move { nubo_driver_kvm::console::read(&log, offset).await })
+    }
+}

@@ -1,0 +1,472 @@
+//! Real containers through the driver: a busybox root filesystem image made here (ext4 by
+//! `mke2fs -d`), run by runc. Needs root, runc, mke2fs and a static busybox; skips without
+//! them unless NUBO_REQUIRE_GUESTS=1.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use nubo_driver::{
+    ContextSpec, DiskKind, DiskSource, DiskSpec, GuestState, NicSpec, Operation, OsSpec, Request,
+    VmSpec,
+};
+use nubo_driver_kvm::disks::SharedFiles;
+use nubo_driver_lxc::runtime::{ExecCommand, OciCli};
+use nubo_driver_lxc::{LxcConfig, LxcDriver};
+
+fn have(program: &str) -> bool {
+    std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn sh(cmd: &str) -> String {
+    let out = std::process::Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .expect("sh");
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether containers can run here; panics when they must and cannot.
+fn usable() -> bool {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let busybox_static = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "ldd \"$(command -v busybox)\" 2>&1 | grep -q 'not a dynamic'",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    let ok = root && have("runc") && have("mke2fs") && busybox_static;
+    if !ok && std::env::var("NUBO_REQUIRE_GUESTS").as_deref() == Ok("1") {
+        panic!("containers cannot run here (root, runc, mke2fs, static busybox needed)");
+    }
+    ok
+}
+
+/// An ext4 image of a busybox system whose /sbin/init says hello, serves /www on port 80
+/// and ends on SIGTERM.
+fn busybox_image(dir: &Path) -> PathBuf {
+    let root = dir.join("rootdir");
+    for d in [
+        "bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "www", "root",
+    ] {
+        std::fs::create_dir_all(root.join(d)).expect("dir");
+    }
+    std::fs::copy(sh("command -v busybox").trim(), root.join("bin/busybox")).expect("busybox");
+    for tool in [
+        "sh", "cat", "echo", "sleep", "ps", "httpd", "id", "hostname", "head", "tail", "seq", "ls",
+        "ip", "wget", "dd", "env", "true", "grep",
+    ] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(tool)).expect("link");
+    }
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").expect("passwd");
+    std::fs::write(root.join("www/index.html"), "hello from a container\n").expect("www");
+    let init = "#!/bin/sh\necho nubo-test-init up\ntrap 'echo bye; exit 0' TERM\nhttpd -f -p 80 -h /www &\nwhile :; do sleep 1 & wait $!; done\n";
+    std::fs::write(root.join("sbin/init"), init).expect("init");
+    sh(&format!("chmod 755 {}", root.join("sbin/init").display()));
+    let image = dir.join("busybox.raw");
+    sh(&format!(
+        "mke2fs -q -t ext4 -d {} {} 32M",
+        root.display(),
+        image.display()
+    ));
+    image
+}
+
+fn spec(vm_id: i32, image: &Path) -> VmSpec {
+    VmSpec {
+        name: format!("one-{vm_id}"),
+        vcpu: 1,
+        cpu_hundredths: 50,
+        memory_mb: 64,
+        os: OsSpec::default(),
+        disks: vec![DiskSpec {
+            disk_id: 0,
+            kind: DiskKind::Disk,
+            source: DiskSource::Image {
+                image_id: 0,
+                url: String::new(),
+                path: image.display().to_string(),
+                sha256: String::new(),
+                format: "raw".into(),
+                persistent: false,
+            },
+            target: "vda".into(),
+            readonly: false,
+            size_mb: None,
+        }],
+        ..VmSpec::default()
+    }
+}
+
+fn request(vm_id: i32, operation: Operation, spec: &VmSpec) -> Request {
+    Request {
+        vm_id,
+        operation,
+        deploy_id: String::new(),
+        host: "here".into(),
+        target_host: None,
+        vcpu: spec.vcpu,
+        memory_mb: spec.memory_mb,
+        spec: Some(Box::new(spec.clone())),
+        migrate_uri: None,
+        seq: 0,
+    }
+}
+
+/// Removes what a test's containers left when the test fails half-way (its assertions
+/// panic before the containers end): their processes, mounts and namespaces.
+struct Leftovers {
+    state: PathBuf,
+    vm_ids: Vec<i32>,
+}
+
+impl Drop for Leftovers {
+    fn drop(&mut self) {
+        for id in &self.vm_ids {
+            let _ = std::process::Command::new("runc")
+                .arg("--root")
+                .arg(self.state.join("runtime"))
+                .args(["delete", "--force", &format!("one-{id}")])
+                .output();
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", &format!("nubo-one-{id}")])
+                .output();
+        }
+        let _ = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "grep -o ' {}[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l",
+                self.state.display()
+            ))
+            .output();
+    }
+}
+
+fn driver(state: &Path) -> LxcDriver {
+    // Containers' users must pass through the state directory (a temporary one is 0700).
+    for dir in [state.parent().expect("parent"), state] {
+        std::fs::create_dir_all(dir).expect("dir");
+        sh(&format!("chmod 711 {}", dir.display()));
+    }
+    let mut config = LxcConfig::new(state.to_path_buf());
+    config.shutdown_timeout = Duration::from_secs(10);
+    config.pids_limit = 48;
+    let runtime = OciCli::new("runc", state.join("runtime"));
+    LxcDriver::new(config, Arc::new(runtime), Arc::new(SharedFiles))
+}
+
+async fn exec(d: &LxcDriver, vm_id: i32, cmd: &str) -> (i32, String) {
+    let out = d
+        .exec(
+            vm_id,
+            &ExecCommand {
+                args: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
+                timeout: Duration::from_secs(30),
+                ..ExecCommand::default()
+            },
+        )
+        .await
+        .expect("exec");
+    (
+        out.code,
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+async fn state_of(d: &LxcDriver, vm_id: i32) -> Option<GuestState> {
+    d.report()
+        .await
+        .vms
+        .iter()
+        .find(|v| v.vm_id == vm_id)
+        .map(|v| v.state)
+}
+
+async fn deploy(d: &LxcDriver, vm_id: i32, spec: &VmSpec) {
+    d.run(request(vm_id, Operation::Prolog, spec))
+        .await
+        .expect("prolog");
+    d.run(request(vm_id, Operation::Deploy, spec))
+        .await
+        .expect("deploy");
+}
+
+#[tokio::test]
+async fn a_container_runs_isolated_limited_and_goes_through_its_life_cycle() {
+    if !usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let image = busybox_image(tmp.path());
+    let state = tmp.path().join("state");
+    let d = driver(&state);
+    let _leftovers = Leftovers {
+        state: state.clone(),
+        vm_ids: vec![90_001],
+    };
+    let vm_id = 90_001;
+    let mut s = spec(vm_id, &image);
+    let mut files = std::collections::BTreeMap::new();
+    files.insert(
+        "context.sh".to_string(),
+        "HOSTNAME='box1'\nGREETING='it'\\''s me'\n".to_string(),
+    );
+    s.context = Some(ContextSpec {
+        label: "CONTEXT".into(),
+        files,
+        target: "hda".into(),
+    });
+    deploy(&d, vm_id, &s).await;
+    assert_eq!(state_of(&d, vm_id).await, Some(GuestState::Running));
+
+    // Context: hostname, environment, files.
+    let (code, out) = exec(&d, vm_id, "hostname; cat /context/context.sh | head -1").await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("box1\nHOSTNAME='box1'"), "{out}");
+    let (_, env) = exec(
+        &d,
+        vm_id,
+        "cat /proc/1/environ | tr '\\0' '\\n' | grep GREETING",
+    )
+    .await;
+    assert!(env.contains("GREETING=it's me"), "{env}");
+
+    // Isolation: the container sees only its own processes, its root is not the host's.
+    let (_, ps) = exec(&d, vm_id, "ps -o pid,comm").await;
+    assert!(!ps.contains("cargo") && !ps.contains("systemd"), "{ps}");
+    let pid = std::fs::read_to_string(state.join("vms/90001/init.pid")).expect("pid");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).expect("status");
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).expect("uid");
+    let host_uid: u32 = uid_line
+        .split_whitespace()
+        .nth(1)
+        .expect("n")
+        .parse()
+        .expect("num");
+    assert!(
+        host_uid >= 100_000_000,
+        "the container's root is host uid {host_uid}"
+    );
+    let (code, out) = exec(
+        &d,
+        vm_id,
+        "cat /sys/kernel/uevent_helper 2>&1; echo x > /sys/kernel/uevent_helper",
+    )
+    .await;
+    assert_ne!(code, 0, "/sys is writable: {out}");
+    // Writes land in the container's own layer, not in the image.
+    let (code, _) = exec(&d, vm_id, "echo mine > /root/note && cat /root/note").await;
+    assert_eq!(code, 0);
+    assert!(!tmp.path().join("rootdir/root/note").exists());
+
+    // Limits: a memory hog is killed by the cgroup, a fork bomb stops at the pids limit.
+    let (_, out) = exec(
+        &d,
+        vm_id,
+        "head -c 200000000 /dev/zero | tail -c 150000000 >/dev/null; echo rc=$?",
+    )
+    .await;
+    assert!(out.contains("rc=137"), "the hog was not killed: {out}");
+    assert_eq!(state_of(&d, vm_id).await, Some(GuestState::Running));
+    let (_, out) = exec(
+        &d,
+        vm_id,
+        "for i in $(seq 200); do sleep 30 >/dev/null 2>&1 & done 2>/dev/null; ps | wc -l",
+    )
+    .await;
+    let procs: usize = out
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(procs <= 48, "{procs} processes past a limit of 48: {out}");
+    let _ = exec(&d, vm_id, "kill $(pidof sleep) 2>/dev/null; true").await;
+
+    // Suspend (freezer) and resume.
+    d.run(request(vm_id, Operation::Save, &s))
+        .await
+        .expect("save");
+    assert_eq!(state_of(&d, vm_id).await, Some(GuestState::Paused));
+    d.run(request(vm_id, Operation::Restore, &s))
+        .await
+        .expect("restore");
+    assert_eq!(state_of(&d, vm_id).await, Some(GuestState::Running));
+
+    // Reboot: a new init, the layer kept.
+    d.run(request(vm_id, Operation::Reboot, &s))
+        .await
+        .expect("reboot");
+    let (_, out) = exec(&d, vm_id, "cat /root/note").await;
+    assert_eq!(out.trim(), "mine");
+
+    // Shutdown: the init honours SIGTERM at once.
+    let started = Instant::now();
+    d.run(request(vm_id, Operation::Shutdown, &s))
+        .await
+        .expect("shutdown");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let console = std::fs::read_to_string(state.join("vms/90001/console.log")).expect("console");
+    assert!(
+        console.contains("nubo-test-init up") && console.contains("bye"),
+        "{console}"
+    );
+
+    // Poweroff then resume (deploy again), then terminate: nothing left.
+    deploy(&d, vm_id, &s).await;
+    assert_eq!(state_of(&d, vm_id).await, Some(GuestState::Running));
+    d.run(request(vm_id, Operation::Cancel, &s))
+        .await
+        .expect("cancel");
+    d.run(request(vm_id, Operation::Epilog, &s))
+        .await
+        .expect("epilog");
+    assert!(!state.join("vms/90001").exists());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(!mounts.contains(&state.display().to_string()), "{mounts}");
+    assert!(!Path::new("/var/run/netns/nubo-one-90001").exists());
+    assert!(!Path::new("/sys/fs/cgroup/memory/nubo/one-90001").exists());
+}
+
+#[tokio::test]
+async fn an_init_that_ends_powers_the_container_off_and_bad_roots_fail_clearly() {
+    if !usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let image = busybox_image(tmp.path());
+    let state = tmp.path().join("state");
+    let d = driver(&state);
+    let _leftovers = Leftovers {
+        state: state.clone(),
+        vm_ids: vec![90_002, 90_003, 90_004],
+    };
+
+    let vm_id = 90_002;
+    let mut s = spec(vm_id, &image);
+    s.os.init = Some("echo short-lived".into());
+    deploy(&d, vm_id, &s).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while state_of(&d, vm_id).await != Some(GuestState::Poweroff) {
+        assert!(Instant::now() < deadline, "the container did not power off");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    d.run(request(vm_id, Operation::Epilog, &s))
+        .await
+        .expect("epilog");
+
+    // A command that does not exist.
+    let vm_id = 90_003;
+    let no_init = tmp.path().join("noinit");
+    std::fs::create_dir_all(no_init.join("bin")).expect("dir");
+    let bare = tmp.path().join("bare.raw");
+    sh(&format!(
+        "mke2fs -q -t ext4 -d {} {} 8M",
+        no_init.display(),
+        bare.display()
+    ));
+    let s = spec(vm_id, &bare);
+    d.run(request(vm_id, Operation::Prolog, &s))
+        .await
+        .expect("prolog");
+    let e = d
+        .run(request(vm_id, Operation::Deploy, &s))
+        .await
+        .expect_err("no init");
+    assert!(e.to_string().contains("/sbin/init"), "{e}");
+    d.run(request(vm_id, Operation::Epilog, &s))
+        .await
+        .expect("epilog");
+
+    // An image that is not a filesystem.
+    let vm_id = 90_004;
+    let junk = tmp.path().join("junk.raw");
+    std::fs::write(&junk, vec![0x5a; 4 << 20]).expect("junk");
+    let s = spec(vm_id, &junk);
+    d.run(request(vm_id, Operation::Prolog, &s))
+        .await
+        .expect("prolog");
+    let e = d
+        .run(request(vm_id, Operation::Deploy, &s))
+        .await
+        .expect_err("not a filesystem");
+    assert!(e.to_string().contains("not a filesystem"), "{e}");
+    d.run(request(vm_id, Operation::Epilog, &s))
+        .await
+        .expect("epilog");
+    assert!(!state.join("vms/90004").exists());
+}
+
+#[tokio::test]
+async fn a_container_serves_http_on_its_lease_behind_its_security_groups() {
+    if !usable() || !have("nft") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let image = busybox_image(tmp.path());
+    let state = tmp.path().join("state");
+    let d = driver(&state);
+    let _leftovers = Leftovers {
+        state: state.clone(),
+        vm_ids: vec![90_005],
+    };
+    let bridge = "nbtlxc0";
+    let _ = std::process::Command::new("ip")
+        .args(["link", "del", bridge])
+        .status();
+    sh(&format!(
+        "ip link add {bridge} type bridge && ip addr add 10.231.7.1/24 dev {bridge} && ip link set {bridge} up"
+    ));
+    let vm_id = 90_005;
+    let mut s = spec(vm_id, &image);
+    s.nics = vec![NicSpec {
+        nic_id: 0,
+        mac: "02:00:0a:e7:07:02".into(),
+        ip: Some("10.231.7.2".into()),
+        bridge: Some(bridge.into()),
+        vn_mad: "bridge".into(),
+        target: "lxct-90005-0".into(),
+        filter_mac: true,
+        filter_ip: true,
+        ..NicSpec::default()
+    }];
+    deploy(&d, vm_id, &s).await;
+    let get = || {
+        std::process::Command::new("curl")
+            .args(["-s", "-m", "3", "http://10.231.7.2/"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut body = get();
+    while !body.contains("hello from a container") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        body = get();
+    }
+    assert!(body.contains("hello from a container"), "{body:?}");
+    // The container cannot take another address (its network is the host's to change).
+    let (code, out) = exec(&d, vm_id, "ip addr add 10.231.7.9/24 dev eth0").await;
+    assert_ne!(code, 0, "{out}");
+    d.run(request(vm_id, Operation::Cancel, &s))
+        .await
+        .expect("cancel");
+    d.run(request(vm_id, Operation::Epilog, &s))
+        .await
+        .expect("epilog");
+    assert!(sh("ip -o link").find("lxct-90005-0").is_none());
+    let _ = std::process::Command::new("ip")
+        .args(["link", "del", bridge])
+        .status();
+}
