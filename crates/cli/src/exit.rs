@@ -6,6 +6,7 @@
 //! | 1 | the server refused the request (API error, fault, unknown name) or a local file could not be read |
 //! | 2 | usage: bad flags or arguments (clap's errors, malformed octal modes, ACL rules, …) |
 //! | 3 | no conversation with the server: unreachable, not an XML-RPC server, or no credentials |
+//! | N | `vm exec`: the command run in the VM ended with exit code N (nothing is reported) |
 
 use std::fmt;
 use std::io::Write;
@@ -47,11 +48,27 @@ pub fn usage(err: &clap::Error) -> ExitCode {
     }
 }
 
+/// A command run in a VM (`vm exec`) ended with this exit code (not 0); the CLI exits
+/// with it (255 when it is outside 1-255) and reports nothing more.
+#[derive(Debug)]
+pub struct GuestExit(pub i32);
+
+impl fmt::Display for GuestExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the command ended with exit code {}", self.0)
+    }
+}
+
+impl std::error::Error for GuestExit {}
+
 /// Reports the outcome of a command: nothing on success, one line on stderr otherwise.
 pub fn finish(result: anyhow::Result<()>) -> ExitCode {
     let Err(err) = result else {
         return ExitCode::SUCCESS;
     };
+    if let Some(GuestExit(code)) = err.downcast_ref::<GuestExit>() {
+        return ExitCode::from(u8::try_from(*code).ok().filter(|c| *c != 0).unwrap_or(255));
+    }
     let line = format!("{err:#}").replace(['\n', '\r'], " ");
     let _ = writeln!(std::io::stderr(), "nubo: {}", line.trim_end());
     ExitCode::from(code(&err))

@@ -132,6 +132,11 @@ pub async fn apply(
                 crate::spoofing::apply(std::slice::from_ref(nic)).await?;
             }
         }
+        Change::Exec(_) | Change::ExecCancel => {
+            return Err(KvmError::BadRequest(
+                "running a command in a QEMU guest needs a guest agent".into(),
+            ));
+        }
         Change::Resize => {
             if running {
                 return Err(KvmError::BadRequest(

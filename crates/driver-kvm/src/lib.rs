@@ -384,6 +384,10 @@ impl KvmDriver {
                 changes::new_rules(&dir, spec).await?;
                 Ok(String::new())
             }
+            Operation::Exec | Operation::ExecCancel => Err(KvmError::BadRequest(
+                "running a command in a QEMU guest needs a guest agent, which this driver does not have"
+                    .into(),
+            )),
             Operation::AttachDisk
             | Operation::DetachDisk
             | Operation::AttachNic

@@ -117,6 +117,7 @@ pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
             nettx,
             disk_io,
             disk_sizes,
+            exec: None,
         });
     }
     let cores_i = i64::try_from(cores).unwrap_or(1);

@@ -85,6 +85,10 @@ impl ContainerDir {
     pub fn powered_off(&self) -> PathBuf {
         self.vm.root.join("powered-off")
     }
+    /// The result of the last command run with `vm.exec` (JSON).
+    pub fn exec_result(&self) -> PathBuf {
+        self.vm.root.join("exec.json")
+    }
     /// Left while the container is frozen by a suspend.
     pub fn frozen(&self) -> PathBuf {
         self.vm.root.join("frozen")

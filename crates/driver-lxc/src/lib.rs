@@ -18,6 +18,7 @@ pub mod bundle;
 mod cgroups;
 pub mod context;
 pub mod error;
+pub mod exec;
 pub mod idmap;
 mod idmapped;
 pub mod layout;
@@ -79,6 +80,7 @@ struct Inner {
     locks: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
     cpu_seen: Mutex<HashMap<i32, (u64, Instant)>>,
     seqs: Mutex<HashMap<i32, u64>>,
+    execs: exec::Running,
 }
 
 /// The container driver of one host.
@@ -106,6 +108,7 @@ impl LxcDriver {
                 locks: Mutex::new(HashMap::new()),
                 cpu_seen: Mutex::new(HashMap::new()),
                 seqs: Mutex::new(HashMap::new()),
+                execs: exec::Running::default(),
             }),
         }
     }
@@ -113,6 +116,10 @@ impl LxcDriver {
     /// The files of VM `vm_id`'s container.
     pub fn dir(&self, vm_id: i32) -> ContainerDir {
         ContainerDir::new(&self.inner.config.state_dir, vm_id)
+    }
+
+    pub(crate) fn execs(&self) -> &exec::Running {
+        &self.inner.execs
     }
 
     fn lock(&self, vm_id: i32) -> Arc<tokio::sync::Mutex<()>> {
@@ -285,6 +292,14 @@ impl LxcDriver {
                 }
                 Ok(String::new())
             }
+            Operation::Exec => {
+                let spec = need_spec(&request)?;
+                let Some(Change::Exec(e)) = &spec.change else {
+                    return Err(LxcError::BadRequest("EXEC needs the command to run".into()));
+                };
+                self.exec_start(vm_id, request.seq, e).await
+            }
+            Operation::ExecCancel => self.exec_cancel(vm_id).await,
             Operation::AttachNic | Operation::DetachNic | Operation::UpdateNic => {
                 let spec = need_spec(&request)?;
                 self.change_nic(vm_id, &dir, spec).await?;
@@ -586,6 +601,7 @@ impl LxcDriver {
                 nettx,
                 disk_io: nubo_driver::DiskIo::default(),
                 disk_sizes: Vec::new(),
+                exec: self.exec_result(&dir).await,
             });
         }
         {

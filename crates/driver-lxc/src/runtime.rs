@@ -42,6 +42,8 @@ pub struct ExecCommand {
     pub stdin: Vec<u8>,
     /// How long it may run before it is killed.
     pub timeout: Duration,
+    /// Where the runtime writes the command's pid (on the host), so it can be stopped.
+    pub pid_file: Option<PathBuf>,
 }
 
 /// What a command run in a container did.
@@ -312,6 +314,9 @@ impl Runtime for OciCli {
             }
             let mut c = self.command();
             c.arg("exec");
+            if let Some(p) = &command.pid_file {
+                c.arg("--pid-file").arg(p);
+            }
             for e in &command.env {
                 c.arg("--env").arg(e);
             }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nubo_driver::{
-    ContextSpec, DiskKind, DiskSource, DiskSpec, GuestState, NicSpec, Operation, OsSpec, Request,
-    VmSpec,
+    Change, ContextSpec, DiskKind, DiskSource, DiskSpec, ExecReport, ExecSpec, GuestState, NicSpec,
+    Operation, OsSpec, Request, VmSpec,
 };
 use nubo_driver_kvm::disks::SharedFiles;
 use nubo_driver_lxc::runtime::{ExecCommand, OciCli};
@@ -185,6 +185,66 @@ async fn exec(d: &LxcDriver, vm_id: i32, cmd: &str) -> (i32, String) {
     )
 }
 
+fn decode(b64: &str) -> String {
+    use base64::Engine;
+    String::from_utf8_lossy(
+        &base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .expect("base64"),
+    )
+    .into_owned()
+}
+
+async fn exec_result(d: &LxcDriver, vm_id: i32, seq: u64) -> ExecReport {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let report = d.report().await;
+        if let Some(e) = report
+            .vms
+            .iter()
+            .find(|v| v.vm_id == vm_id)
+            .and_then(|v| v.exec.clone())
+            .filter(|e| e.seq == seq)
+        {
+            return e;
+        }
+        assert!(Instant::now() < deadline, "no result for exec {seq}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn run_exec(
+    d: &LxcDriver,
+    vm_id: i32,
+    s: &VmSpec,
+    seq: u64,
+    command: &str,
+    stdin: &[u8],
+) -> ExecReport {
+    use base64::Engine;
+    let mut with = s.clone();
+    with.change = Some(Change::Exec(ExecSpec {
+        command: command.into(),
+        stdin_b64: base64::engine::general_purpose::STANDARD.encode(stdin),
+    }));
+    let mut req = request(vm_id, Operation::Exec, &with);
+    req.seq = seq;
+    d.run(req).await.expect("exec");
+    exec_result(d, vm_id, seq).await
+}
+
+async fn run_exec_err(d: &LxcDriver, vm_id: i32, s: &VmSpec, command: &str) -> String {
+    let mut with = s.clone();
+    with.change = Some(Change::Exec(ExecSpec {
+        command: command.into(),
+        stdin_b64: String::new(),
+    }));
+    d.run(request(vm_id, Operation::Exec, &with))
+        .await
+        .expect_err("refused")
+        .to_string()
+}
+
 async fn state_of(d: &LxcDriver, vm_id: i32) -> Option<GuestState> {
     d.report()
         .await
@@ -242,6 +302,43 @@ async fn a_container_runs_isolated_limited_and_goes_through_its_life_cycle() {
     )
     .await;
     assert!(env.contains("GREETING=it's me"), "{env}");
+
+    // vm.exec: a command with standard input; its result comes with the reports.
+    let done = run_exec(
+        &d,
+        vm_id,
+        &s,
+        7,
+        "sh -c 'cat; echo err >&2; exit 3'",
+        b"piped",
+    )
+    .await;
+    assert_eq!((done.status.as_str(), done.return_code), ("DONE", 3));
+    assert_eq!(decode(&done.stdout_b64), "piped");
+    assert_eq!(decode(&done.stderr_b64), "err\n");
+    assert!(done.pid > 0);
+    // A cancel kills a command that would run on.
+    let mut long = s.clone();
+    long.change = Some(Change::Exec(ExecSpec {
+        command: "sleep 60".into(),
+        stdin_b64: String::new(),
+    }));
+    let mut req = request(vm_id, Operation::Exec, &long);
+    req.seq = 8;
+    d.run(req).await.expect("exec");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    d.run(request(vm_id, Operation::ExecCancel, &s))
+        .await
+        .expect("cancel");
+    let cancelled = exec_result(&d, vm_id, 8).await;
+    assert_eq!(cancelled.status, "CANCELLED");
+    assert!(
+        d.run(request(vm_id, Operation::ExecCancel, &s))
+            .await
+            .is_err()
+    );
+    let bad = run_exec_err(&d, vm_id, &s, "echo 'unterminated").await;
+    assert!(bad.contains("does not parse"), "{bad}");
 
     // Isolation: the container sees only its own processes, its root is not the host's.
     let (_, ps) = exec(&d, vm_id, "ps -o pid,comm").await;

@@ -37,6 +37,8 @@ struct SimVm {
     state: GuestState,
     vcpu: u32,
     memory_kb: u64,
+    /// The last command run in it (finished at once, as OpenNebula's dummy driver says).
+    exec: Option<nubo_driver::ExecReport>,
 }
 
 type HostVms = HashMap<i32, SimVm>;
@@ -126,6 +128,7 @@ impl SimHost {
             state: GuestState::Running,
             vcpu: r.vcpu,
             memory_kb: r.memory_mb * 1024,
+            exec: None,
         };
         let info = vm.deploy_id.clone();
         match r.operation {
@@ -142,6 +145,20 @@ impl SimHost {
                         .entry(target.clone())
                         .or_default()
                         .insert(r.vm_id, moved);
+                }
+            }
+            Operation::Exec => {
+                if let Some(vm) = here.get_mut(&r.vm_id) {
+                    use base64::Engine;
+                    let out = format!("Execution finished for VM {}", r.vm_id);
+                    vm.exec = Some(nubo_driver::ExecReport {
+                        seq: r.seq,
+                        pid: i64::from(r.vm_id),
+                        status: "DONE".into(),
+                        return_code: 0,
+                        stdout_b64: base64::engine::general_purpose::STANDARD.encode(out),
+                        stderr_b64: String::new(),
+                    });
                 }
             }
             Operation::Resize => {
@@ -178,6 +195,7 @@ impl SimHost {
                         nettx: 0,
                         disk_io: nubo_driver::DiskIo::default(),
                         disk_sizes: Vec::new(),
+                        exec: vm.exec.clone(),
                     })
                     .collect()
             })

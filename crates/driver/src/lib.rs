@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 mod spec;
 
 pub use spec::{
-    Change, ContextSpec, DiskKind, DiskSource, DiskSpec, FirewallRule, GraphicsSpec, NicSpec,
-    OsSpec, VmSpec,
+    Change, ContextSpec, DiskKind, DiskSource, DiskSpec, ExecSpec, FirewallRule, GraphicsSpec,
+    NicSpec, OsSpec, VmSpec,
 };
 
 /// A boxed future, so that the trait stays object-safe.
@@ -88,6 +88,11 @@ pub enum Operation {
     DiskSaveas,
     /// Change CPU and memory of a running VM.
     Resize,
+    /// Start the spec's command in the guest (`vm.exec`); its result comes with the
+    /// reports ([`VmReport::exec`]).
+    Exec,
+    /// Stop the command started in the guest.
+    ExecCancel,
 }
 
 impl Operation {
@@ -123,6 +128,8 @@ impl Operation {
             Operation::DiskResize => "RESIZEDISK",
             Operation::DiskSaveas => "DISKSAVEAS",
             Operation::Resize => "RESIZE",
+            Operation::Exec => "EXEC",
+            Operation::ExecCancel => "EXEC_CANCEL",
         }
     }
 }
@@ -195,6 +202,26 @@ pub struct VmReport {
     /// Space each disk file of the VM takes on the host: (DISK_ID, MB).
     #[serde(default)]
     pub disk_sizes: Vec<(i32, u64)>,
+    /// The last command run in the guest with [`Operation::Exec`], once it ended.
+    #[serde(default)]
+    pub exec: Option<ExecReport>,
+}
+
+/// How a command run in a guest ended, as OpenNebula's QEMU_GA_EXEC records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecReport {
+    /// The number ([`Request::seq`]) of the EXEC operation that started it.
+    pub seq: u64,
+    /// Its process id (in the guest, or on the host for a container).
+    pub pid: i64,
+    /// `DONE`, or `CANCELLED` when it was stopped.
+    pub status: String,
+    /// Its exit code (-1 when killed).
+    pub return_code: i32,
+    /// Its standard output, base64 (bounded by the driver).
+    pub stdout_b64: String,
+    /// Its standard error, base64 (bounded by the driver).
+    pub stderr_b64: String,
 }
 
 /// A guest's disk traffic so far, over all its disks.

@@ -127,6 +127,20 @@ pub enum Change {
     },
     /// New CPU and memory (in the spec).
     Resize,
+    /// Run a command in the guest.
+    Exec(ExecSpec),
+    /// Stop the command run in the guest.
+    ExecCancel,
+}
+
+/// A command to run in a guest (`vm.exec`), as OpenNebula's drivers take it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecSpec {
+    /// The command line, split into program and arguments as a shell splits words (no
+    /// shell runs it).
+    pub command: String,
+    /// Its standard input, base64.
+    pub stdin_b64: String,
 }
 
 /// The OS section: direct kernel boot or the disks' boot order.

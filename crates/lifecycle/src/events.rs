@@ -198,11 +198,15 @@ pub enum Reconfig {
     DiskSaveas,
     /// `vm.resize` of a running VM.
     Resize,
+    /// `vm.exec` / `vm.retryexec`: start a command in the guest.
+    Exec,
+    /// `vm.cancelexec`: stop the command running in the guest.
+    ExecCancel,
 }
 
 impl Reconfig {
     /// Every reconfiguration.
-    pub const ALL: [Reconfig; 15] = [
+    pub const ALL: [Reconfig; 17] = [
         Reconfig::AttachDisk,
         Reconfig::DetachDisk,
         Reconfig::AttachNic,
@@ -218,6 +222,8 @@ impl Reconfig {
         Reconfig::DiskResize,
         Reconfig::DiskSaveas,
         Reconfig::Resize,
+        Reconfig::Exec,
+        Reconfig::ExecCancel,
     ];
 
     /// The HISTORY ACTION code.
@@ -238,6 +244,8 @@ impl Reconfig {
             Reconfig::DiskResize => HistoryAction::DiskResize,
             Reconfig::DiskSaveas => HistoryAction::DiskSaveas,
             Reconfig::Resize => HistoryAction::Resize,
+            Reconfig::Exec => HistoryAction::Exec,
+            Reconfig::ExecCancel => HistoryAction::ExecCancel,
         }
     }
 }

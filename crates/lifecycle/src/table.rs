@@ -477,6 +477,8 @@ fn reconfig(phase: Phase, r: Reconfig) -> Option<Transition> {
         (R::DiskSaveas, S::Undeployed) => L::HotplugSaveasUndeployed,
         (R::DiskSaveas, S::Stopped) => L::HotplugSaveasStopped,
         (R::Resize, S::Active) if running => L::HotplugResize,
+        // DispatchManager::exec / exec_cancel: a RUNNING VM, in HOTPLUG meanwhile.
+        (R::Exec | R::ExecCancel, S::Active) if running => L::Hotplug,
         _ => return None,
     };
     go(

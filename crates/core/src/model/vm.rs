@@ -172,6 +172,10 @@ pub enum PendingChange {
         /// Old memory (MB).
         memory_mb: i64,
     },
+    /// A command is being started in the guest (QEMU_GA_EXEC holds it).
+    Exec,
+    /// The command running in the guest is being stopped.
+    ExecCancel,
 }
 
 impl PendingChange {
@@ -193,6 +197,8 @@ impl PendingChange {
             PendingChange::DiskResize { .. } => R::DiskResize,
             PendingChange::DiskSaveas { .. } => R::DiskSaveas,
             PendingChange::Resize { .. } => R::Resize,
+            PendingChange::Exec => R::Exec,
+            PendingChange::ExecCancel => R::ExecCancel,
         }
     }
 }

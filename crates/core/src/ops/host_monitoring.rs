@@ -85,6 +85,11 @@ impl Core {
                             }
                             let known: std::collections::HashMap<i32, GuestState> =
                                 r.vms.iter().map(|v| (v.vm_id, v.state)).collect();
+                            let execs: HashMap<i32, &nubo_driver::ExecReport> = r
+                                .vms
+                                .iter()
+                                .filter_map(|v| Some((v.vm_id, v.exec.as_ref()?)))
+                                .collect();
                             for (vm_id, seq) in &m.vm_seqs {
                                 let Ok(vm) = tx.get::<Vm>(*vm_id) else {
                                     continue;
@@ -92,6 +97,19 @@ impl Core {
                                 if vm.op_seq != *seq {
                                     continue;
                                 }
+                                // A command the guest ran: its result, once.
+                                let vm = match execs.get(vm_id) {
+                                    Some(e) => {
+                                        let mut changed = (*vm).clone();
+                                        if super::vm::take_exec_result(&mut changed, e) {
+                                            tx.put(changed)?;
+                                            tx.get::<Vm>(*vm_id)?
+                                        } else {
+                                            vm
+                                        }
+                                    }
+                                    None => vm,
+                                };
                                 let Some(event) =
                                     monitor_event(vm.state, vm.lcm_state, known.get(vm_id))
                                 else {

@@ -161,6 +161,8 @@ fn operation(op: DriverOp) -> Operation {
             Reconfig::DiskResize => Operation::DiskResize,
             Reconfig::DiskSaveas => Operation::DiskSaveas,
             Reconfig::Resize => Operation::Resize,
+            Reconfig::Exec => Operation::Exec,
+            Reconfig::ExecCancel => Operation::ExecCancel,
         },
     }
 }

@@ -107,6 +107,8 @@ fn change(vm: &Vm, pending: &PendingChange, images_url: Option<&str>) -> Change 
                 .unwrap_or_default(),
         },
         P::Resize { .. } => Change::Resize,
+        P::Exec => Change::Exec(crate::ops::vm::exec_spec(vm)),
+        P::ExecCancel => Change::ExecCancel,
     }
 }
 

@@ -1,5 +1,6 @@
 //! `one.vm.*` calls that change a VM in place: disk and NIC hotplug, NIC updates and
-//! security groups, VM and disk snapshots, disk resize and save-as, resize, updateconf.
+//! security groups, VM and disk snapshots, disk resize and save-as, resize, updateconf,
+//! and 7.4's guest command execution (exec, retryexec, cancelexec).
 
 use nubo_core::Core;
 
@@ -7,7 +8,7 @@ use super::common::{auth, id, on};
 use crate::params::{CallResult, Params};
 
 /// The verbs handled here.
-const VERBS: [&str; 21] = [
+const VERBS: [&str; 24] = [
     "attach",
     "detach",
     "attachnic",
@@ -29,6 +30,9 @@ const VERBS: [&str; 21] = [
     "schedadd",
     "schedupdate",
     "scheddelete",
+    "exec",
+    "retryexec",
+    "cancelexec",
 ];
 
 /// Handles an in-place VM change; None if the verb is not one.
@@ -108,6 +112,9 @@ pub async fn call(core: &Core, verb: &str, p: &Params) -> Option<CallResult> {
                 sched_id(core.vm_sched_update(&c, oid, sa, p.str(3)?).await)
             }
             "scheddelete" => sched_id(core.vm_sched_delete(&c, oid, i64::from(p.int(2)?)).await),
+            "exec" => core.vm_exec(&c, oid, p.str(2)?, p.str(3)?).await,
+            "retryexec" => core.vm_exec_retry(&c, oid).await,
+            "cancelexec" => core.vm_exec_cancel(&c, oid).await,
             _ => return Ok(None),
         };
         result.map(Some).map_err(on(oid))

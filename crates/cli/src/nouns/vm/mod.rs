@@ -4,6 +4,7 @@
 
 mod console;
 mod devices;
+mod exec;
 mod lifecycle;
 mod snapshots;
 pub mod spec;
@@ -79,6 +80,11 @@ pub enum Cmd {
     Snapshots(snapshots::Snapshots),
     #[command(flatten)]
     Consoles(console::Consoles),
+    /// Run a command in a running VM (a container, or a guest with an agent) and print
+    /// what it printed; exits with its exit code.
+    ///
+    /// Example: nubo vm exec c1 -- cat /etc/os-release
+    Exec(exec::ExecArgs),
     /// Wait until a VM is in STATE; fails on timeout, or when the VM fails or ends instead.
     ///
     /// Example: nubo vm wait web running --timeout 120
@@ -105,6 +111,7 @@ impl Cmd {
             Cmd::Devices(c) => c.run(ctx),
             Cmd::Snapshots(c) => c.run(ctx),
             Cmd::Consoles(c) => c.run(ctx),
+            Cmd::Exec(e) => e.run(ctx),
             Cmd::Wait(w) => w.run(ctx),
         }
     }

@@ -16,6 +16,7 @@ mod transition;
 
 pub use accounting::Showback;
 pub use actions::RecoverRequest;
+pub(crate) use changes::exec::{cancel_on_leave, exec_spec, take_result as take_exec_result};
 pub(crate) use create::create_vm;
 pub(crate) use resources::security_groups;
 pub use resources::{ELASTIC_IP_POOL_ATTR, target_name};

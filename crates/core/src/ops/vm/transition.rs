@@ -327,6 +327,7 @@ fn apply_event_staged(
     }
     vm.state = to.0;
     vm.lcm_state = to.1;
+    super::cancel_on_leave(vm);
     for effect in effects {
         match effect {
             Effect::OpenHistory => {

@@ -34,6 +34,9 @@ pub(crate) fn commit(tx: &mut Tx, vm: &mut Vm) -> Result<()> {
         PendingChange::UpdateNic { .. }
         | PendingChange::DiskResize { .. }
         | PendingChange::Resize { .. } => {}
+        // LifeCycleManager::trigger_exec_success / trigger_exec_cancel_success.
+        PendingChange::Exec => super::exec::set_status(vm, "EXECUTING"),
+        PendingChange::ExecCancel => super::exec::set_status(vm, "CANCELLED"),
         PendingChange::SnapshotCreate { snap_id, name } => {
             for snap in vm
                 .template
@@ -125,6 +128,10 @@ pub(crate) fn rollback(tx: &mut Tx, vm: &mut Vm) -> Result<()> {
         return Ok(());
     };
     match change {
+        // LifeCycleManager::trigger_exec_failure; a failed cancel leaves the command
+        // running.
+        PendingChange::Exec => super::exec::set_status(vm, "ERROR"),
+        PendingChange::ExecCancel => {}
         PendingChange::AttachDisk { disk_id } => {
             if let Some(at) = find(&vm.template, "DISK", "DISK_ID", disk_id) {
                 let before = resources::system_disk_mb(&vm.template);

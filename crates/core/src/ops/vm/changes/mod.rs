@@ -24,6 +24,7 @@ use crate::ops::quota::charge_owners;
 use crate::tx::Tx;
 
 mod disks;
+pub(crate) mod exec;
 mod finish;
 mod nics;
 mod sizing;
