@@ -22,6 +22,7 @@ pub mod exec;
 pub mod idmap;
 mod idmapped;
 pub mod layout;
+pub mod migration;
 mod mounts;
 pub mod netns;
 pub mod rootfs;
@@ -30,13 +31,14 @@ pub mod seccomp;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use nubo_driver::{
     BoxFuture, Change, ConsoleChunk, GuestState, HostReport, Hypervisor, Operation, Outcome,
     Request, VmReport, VmSpec,
 };
+use nubo_driver_kvm::cold_migration::FileTransport;
 use nubo_driver_kvm::disks::ImageFiles;
 use nubo_driver_kvm::monitor as host;
 
@@ -81,6 +83,7 @@ struct Inner {
     cpu_seen: Mutex<HashMap<i32, (u64, Instant)>>,
     seqs: Mutex<HashMap<i32, u64>>,
     execs: exec::Running,
+    transport: OnceLock<Arc<dyn FileTransport>>,
 }
 
 /// The container driver of one host.
@@ -109,8 +112,27 @@ impl LxcDriver {
                 cpu_seen: Mutex::new(HashMap::new()),
                 seqs: Mutex::new(HashMap::new()),
                 execs: exec::Running::default(),
+                transport: OnceLock::new(),
             }),
         }
+    }
+
+    /// Lets containers' files move to and from other hosts with `transport` (cold
+    /// migration); without one, cold migrations are refused. Set once.
+    pub fn set_transport(&self, transport: Arc<dyn FileTransport>) {
+        let _ = self.inner.transport.set(transport);
+    }
+
+    fn transport(&self) -> Result<&dyn FileTransport, LxcError> {
+        self.inner
+            .transport
+            .get()
+            .map(|t| t.as_ref())
+            .ok_or_else(|| {
+                LxcError::BadRequest(
+                    "this host cannot move container files to other hosts (no transport)".into(),
+                )
+            })
     }
 
     /// The files of VM `vm_id`'s container.
@@ -258,9 +280,43 @@ impl LxcDriver {
             Operation::Migrate | Operation::MigrateIn => Err(LxcError::BadRequest(
                 "live migration is not available for containers (migrate without --live)".into(),
             )),
-            Operation::PrologMigrate | Operation::PrologMigrateOut => Err(LxcError::BadRequest(
-                "moving a container's files to another host is not available yet".into(),
-            )),
+            Operation::PrologMigrateOut => {
+                // The container ends here; its layer goes.
+                self.stop(vm_id, false).await?;
+                self.release(&dir).await;
+                let cfg = &self.inner.config;
+                let offer = migration::offer(&dir, vm_id, cfg.id_base, self.transport()?).await?;
+                serde_json::to_string(&offer).map_err(|e| LxcError::BadRequest(e.to_string()))
+            }
+            Operation::PrologMigrate => {
+                let spec = need_spec(&request)?;
+                let offer = request.migrate_uri.as_deref().ok_or_else(|| {
+                    LxcError::BadRequest("PROLOG_MIGRATE needs the previous host's offer".into())
+                })?;
+                let offer: nubo_driver_kvm::cold_migration::Offer = serde_json::from_str(offer)
+                    .map_err(|e| {
+                        LxcError::BadRequest(format!("bad offer from the previous host: {e}"))
+                    })?;
+                if self.status(vm_id).await.is_some() {
+                    return Err(LxcError::BadRequest(
+                        "a container of this VM already runs on this host".into(),
+                    ));
+                }
+                let cfg = &self.inner.config;
+                migration::receive(
+                    &dir,
+                    &cfg.state_dir,
+                    cfg.id_base,
+                    spec,
+                    &offer,
+                    self.transport()?,
+                    self.inner.images.as_ref(),
+                )
+                .await?;
+                let disk = rootfs::root_disk(&spec.disks)?;
+                rootfs::fetch(&cfg.state_dir, disk, self.inner.images.as_ref()).await?;
+                Ok(String::new())
+            }
             Operation::Epilog | Operation::Cleanup => {
                 self.stop(vm_id, false).await?;
                 self.release(&dir).await;

@@ -138,6 +138,15 @@ impl OciCli {
         }
     }
 
+    /// The error of a runtime that could not be started at all.
+    fn not_started(&self, e: &std::io::Error) -> LxcError {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            self.failure("the OCI runtime is not installed on this host (no such program)")
+        } else {
+            self.failure(e.to_string())
+        }
+    }
+
     /// Runs one runtime command to its end; its standard output.
     async fn run(&self, args: &[&str]) -> Result<String, LxcError> {
         let mut c = self.command();
@@ -145,7 +154,7 @@ impl OciCli {
         let out = tokio::time::timeout(COMMAND_TIMEOUT, c.output())
             .await
             .map_err(|_| self.failure(format!("{} did not finish in time", args.join(" "))))?
-            .map_err(|e| self.failure(e.to_string()))?;
+            .map_err(|e| self.not_started(&e))?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
@@ -237,7 +246,7 @@ impl Runtime for OciCli {
             let status = tokio::time::timeout(COMMAND_TIMEOUT, c.status())
                 .await
                 .map_err(|_| self.failure("create did not finish in time"))?
-                .map_err(|e| self.failure(e.to_string()))?;
+                .map_err(|e| self.not_started(&e))?;
             if status.success() {
                 return Ok(());
             }
@@ -325,7 +334,7 @@ impl Runtime for OciCli {
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());
-            let mut child = c.spawn().map_err(|e| self.failure(e.to_string()))?;
+            let mut child = c.spawn().map_err(|e| self.not_started(&e))?;
             let stdin = child.stdin.take();
             let input = command.stdin.clone();
             let feed = async move {
@@ -363,6 +372,15 @@ impl Runtime for OciCli {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_missing_runtime_is_named_as_such() {
+        let rt = OciCli::new("nubo-no-such-runtime", PathBuf::from("/nonexistent"));
+        let e = rt.state("one-1").await.expect_err("no runtime");
+        assert!(e.to_string().contains("not installed"), "{e}");
+        let e = rt.start("one-1").await.expect_err("no runtime");
+        assert!(e.to_string().contains("not installed"), "{e}");
+    }
 
     #[test]
     fn runtime_messages_lose_the_log_prefix() {

@@ -567,3 +567,139 @@ async fn a_container_serves_http_on_its_lease_behind_its_security_groups() {
         .args(["link", "del", bridge])
         .status();
 }
+
+/// Moves files between two drivers of this process: a file URL and a copy.
+#[derive(Debug)]
+struct LocalTransport {
+    state: PathBuf,
+}
+
+impl nubo_driver_kvm::cold_migration::FileTransport for LocalTransport {
+    fn offer_location(
+        &self,
+        vm_id: i32,
+    ) -> Result<(String, String), nubo_driver_kvm::error::KvmError> {
+        Ok((
+            format!("file://{}/vms/{vm_id}", self.state.display()),
+            "local".into(),
+        ))
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        url: &'a str,
+        dest: &'a Path,
+    ) -> nubo_driver::BoxFuture<'a, Result<String, nubo_driver_kvm::error::KvmError>> {
+        Box::pin(async move {
+            use sha2::Digest;
+            let path = url
+                .strip_prefix("file://")
+                .and_then(|u| u.split('?').next())
+                .unwrap_or_default();
+            let bytes = std::fs::read(path)
+                .map_err(|e| nubo_driver_kvm::error::KvmError::file(Path::new(path), e))?;
+            std::fs::write(dest, &bytes)
+                .map_err(|e| nubo_driver_kvm::error::KvmError::file(dest, e))?;
+            Ok(hex::encode(sha2::Sha256::digest(&bytes)))
+        })
+    }
+
+    fn upload<'a>(
+        &'a self,
+        _url: &'a str,
+        _file: &'a Path,
+    ) -> nubo_driver::BoxFuture<'a, Result<(), nubo_driver_kvm::error::KvmError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::test]
+async fn a_container_moves_to_another_host_with_its_layer() {
+    if !usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let image = busybox_image(tmp.path());
+    let (state_a, state_b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let a = driver(&state_a);
+    let b = driver(&state_b);
+    a.set_transport(Arc::new(LocalTransport {
+        state: state_a.clone(),
+    }));
+    b.set_transport(Arc::new(LocalTransport {
+        state: state_b.clone(),
+    }));
+    // Another container holds host B's first id slot, so the layer's owners must move.
+    occupy_first_slot(&state_b);
+    let _leftovers_a = Leftovers {
+        state: state_a.clone(),
+        vm_ids: vec![90_006],
+    };
+    let _leftovers_b = Leftovers {
+        state: state_b.clone(),
+        vm_ids: vec![90_006],
+    };
+    let vm_id = 90_006;
+    let s = spec(vm_id, &image);
+    deploy(&a, vm_id, &s).await;
+    let (code, _) = exec(
+        &a,
+        vm_id,
+        "mkdir -p /srv && echo mine > /srv/note && rm /www/index.html",
+    )
+    .await;
+    assert_eq!(code, 0);
+    // SAVE_MIGRATE, then the offer from A and the fetch by B, then RESTORE on B.
+    a.run(request(vm_id, Operation::Save, &s))
+        .await
+        .expect("save");
+    let offer = a
+        .run(request(vm_id, Operation::PrologMigrateOut, &s))
+        .await
+        .expect("offer");
+    let mut take = request(vm_id, Operation::PrologMigrate, &s);
+    take.migrate_uri = Some(offer);
+    b.run(take).await.expect("prolog migrate");
+    b.run(request(vm_id, Operation::Restore, &s))
+        .await
+        .expect("restore");
+    let (code, out) = exec(&b, vm_id, "cat /srv/note; ls -ln /srv/note; ls /www").await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("mine\n"), "{out}");
+    // Owned by the container's root on the new host; the deleted file stays deleted.
+    let owner: Vec<&str> = out
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(owner.get(2), Some(&"0"), "{out}");
+    assert!(!out.contains("index.html"), "{out}");
+    let pid = std::fs::read_to_string(state_b.join("vms/90006/init.pid")).expect("pid");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).expect("status");
+    let host_uid: u32 = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|u| u.parse().ok())
+        .expect("uid");
+    assert_eq!(host_uid, 100_000_000 + 65_536, "B's second slot");
+    // A drops its copy; B ends the container.
+    let mut drop_copy = request(vm_id, Operation::Cleanup, &s);
+    drop_copy.spec = None;
+    a.run(drop_copy).await.expect("cleanup");
+    assert!(!state_a.join("vms/90006").exists());
+    b.run(request(vm_id, Operation::Cancel, &s))
+        .await
+        .expect("cancel");
+    b.run(request(vm_id, Operation::Epilog, &s))
+        .await
+        .expect("epilog");
+}
+
+/// Makes the first id slot of a host's state directory taken, as another container would.
+fn occupy_first_slot(state: &Path) {
+    let dir = state.join("vms/1");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("id-slot"), "0").expect("slot");
+}

@@ -174,6 +174,17 @@ fn accel(name: &str) -> anyhow::Result<AccelChoice> {
     })
 }
 
+/// The address in `listen`, or `name` when it listens on all addresses.
+fn listen_host(listen: &str, name: &str) -> String {
+    let ip = listen.rsplit_once(':').map_or(listen, |(ip, _)| ip);
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    if ip == "0.0.0.0" || ip == "::" || ip.is_empty() {
+        name.to_string()
+    } else {
+        ip.to_string()
+    }
+}
+
 /// Reads a TOML config file.
 pub fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
     let text =
@@ -185,6 +196,18 @@ impl Settings {
     /// Where other agents reach this one: the advertised address, else the migration
     /// address on the port it listens on.
     pub fn peer_address(&self, kvm: &nubo_driver_kvm::KvmConfig) -> String {
+        self.peer_address_on(&kvm.migration_address)
+    }
+
+    /// This host's address between hosts when nothing names it: the listen address, or
+    /// the host's name when listening on all addresses.
+    pub fn listen_host(&self) -> String {
+        listen_host(&self.listen, &self.name)
+    }
+
+    /// Where other agents reach this one: the advertised address, else `host` on the port
+    /// it listens on.
+    pub fn peer_address_on(&self, host: &str) -> String {
         if let Some(a) = &self.advertise {
             return a.clone();
         }
@@ -194,7 +217,6 @@ impl Settings {
             .map_or(nubo_hostapi::DEFAULT_PORT.to_string(), |(_, p)| {
                 p.to_string()
             });
-        let host = &kvm.migration_address;
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         if host.contains(':') {
             format!("{scheme}://[{host}]:{port}")
@@ -260,17 +282,7 @@ impl Settings {
                 }
                 k.migration_address = match file.kvm.migration_address {
                     Some(a) => a,
-                    None => {
-                        let ip = listen
-                            .rsplit_once(':')
-                            .map_or(listen.as_str(), |(ip, _)| ip);
-                        let ip = ip.trim_start_matches('[').trim_end_matches(']');
-                        if ip == "0.0.0.0" || ip == "::" || ip.is_empty() {
-                            name.clone()
-                        } else {
-                            ip.to_string()
-                        }
-                    }
+                    None => listen_host(&listen, &name),
                 };
                 DriverKind::Kvm(k)
             }

@@ -85,11 +85,16 @@ async fn main() -> anyhow::Result<()> {
                 l.state_dir.join("runtime"),
             );
             tracing::info!(runtime = %l.runtime, "containers run with an OCI runtime");
-            Arc::new(nubo_driver_lxc::LxcDriver::new(
-                l,
-                Arc::new(runtime),
-                Arc::new(images),
-            ))
+            let t = transfer::Transfers {
+                name: settings.name.clone(),
+                secret: settings.secret.clone(),
+                address: settings.peer_address_on(&settings.listen_host()),
+                state_dir: l.state_dir.clone(),
+            };
+            let lxc = nubo_driver_lxc::LxcDriver::new(l, Arc::new(runtime), Arc::new(images));
+            lxc.set_transport(Arc::new(t.clone()));
+            transfers = Some(t);
+            Arc::new(lxc)
         }
         config::DriverKind::Sim => Arc::new(
             nubo_driver_sim::SimFleet::new(Duration::from_millis(100)).host(&settings.name),
