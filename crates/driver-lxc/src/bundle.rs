@@ -24,6 +24,28 @@ use crate::idmap::IdRange;
 /// The CFS period the CPU quota is counted in (µs).
 const CPU_PERIOD_US: u64 = 100_000;
 
+/// A file or directory of the host bound into the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bind {
+    /// Its path on the host.
+    pub host: PathBuf,
+    /// Where the container sees it.
+    pub inside: String,
+    /// Whether the container may only read it.
+    pub readonly: bool,
+}
+
+impl Bind {
+    /// A read-only bind.
+    pub fn readonly(host: PathBuf, inside: &str) -> Bind {
+        Bind {
+            host,
+            inside: inside.to_string(),
+            readonly: true,
+        }
+    }
+}
+
 /// Open files a container's processes may have (soft limit, raised up to the hard one);
 /// within what the agent itself may have, since a user namespace cannot raise it.
 const OPEN_FILES_SOFT: u64 = 1024;
@@ -40,8 +62,8 @@ pub struct BundleInputs {
     pub hostname: String,
     /// Context variables for the environment (`KEY=value`).
     pub env: Vec<String>,
-    /// Files bound into the container read-only: (host path, container path).
-    pub binds: Vec<(PathBuf, String)>,
+    /// Files and directories bound into the container.
+    pub binds: Vec<Bind>,
     /// Most processes the container may have.
     pub pids_limit: i64,
 }
@@ -135,12 +157,17 @@ fn mounts(inputs: &BundleInputs) -> Result<Vec<Mount>, LxcError> {
             &["nosuid", "noexec", "nodev", "ro"],
         )?,
     ];
-    for (host, inside) in &inputs.binds {
+    for b in &inputs.binds {
         m.push(mount(
-            inside,
+            &b.inside,
             "bind",
-            &host.display().to_string(),
-            &["rbind", "ro", "nosuid", "nodev"],
+            &b.host.display().to_string(),
+            &[
+                "rbind",
+                if b.readonly { "ro" } else { "rw" },
+                "nosuid",
+                "nodev",
+            ],
         )?);
     }
     Ok(m)
@@ -285,7 +312,10 @@ mod tests {
             cgroup: "/nubo/one-7".into(),
             hostname: "web1".into(),
             env: vec!["ROLE=web".into()],
-            binds: vec![(PathBuf::from("/state/vms/7/context"), "/context".into())],
+            binds: vec![Bind::readonly(
+                PathBuf::from("/state/vms/7/context"),
+                "/context",
+            )],
             pids_limit: 512,
         }
     }

@@ -17,6 +17,7 @@
 pub mod bundle;
 mod cgroups;
 pub mod context;
+pub mod disks;
 pub mod error;
 pub mod exec;
 pub mod idmap;
@@ -361,9 +362,12 @@ impl LxcDriver {
                 self.change_nic(vm_id, &dir, spec).await?;
                 Ok(String::new())
             }
-            Operation::AttachDisk
-            | Operation::DetachDisk
-            | Operation::SnapshotCreate
+            Operation::AttachDisk | Operation::DetachDisk => {
+                let spec = need_spec(&request)?;
+                self.change_disk(vm_id, &dir, spec).await?;
+                Ok(String::new())
+            }
+            Operation::SnapshotCreate
             | Operation::SnapshotRevert
             | Operation::SnapshotDelete
             | Operation::DiskSnapshotCreate
@@ -376,6 +380,44 @@ impl LxcDriver {
                 request.operation.name()
             ))),
         }
+    }
+
+    /// Attaches or detaches a disk of a container that is off (the next boot mounts what
+    /// the spec kept on the host lists).
+    async fn change_disk(
+        &self,
+        vm_id: i32,
+        dir: &ContainerDir,
+        spec: &VmSpec,
+    ) -> Result<(), LxcError> {
+        if self.status(vm_id).await.is_some() {
+            return Err(LxcError::BadRequest(
+                "disks are attached to and detached from a container while it is powered off"
+                    .into(),
+            ));
+        }
+        let mut after = spec.clone();
+        after.change = None;
+        match spec.change {
+            Some(Change::AttachDisk { disk_id }) => {
+                let d = spec
+                    .disks
+                    .iter()
+                    .find(|d| d.disk_id == disk_id)
+                    .ok_or_else(|| LxcError::BadRequest(format!("no DISK {disk_id} to attach")))?;
+                dir.vm.create().await?;
+                disks::prepare(dir, d, self.inner.images.as_ref()).await?;
+            }
+            Some(Change::DetachDisk { disk_id }) => {
+                if let Some(d) = spec.disks.iter().find(|d| d.disk_id == disk_id) {
+                    disks::remove(dir, d).await;
+                }
+                after.disks.retain(|d| d.disk_id != disk_id);
+            }
+            _ => return Err(LxcError::BadRequest("the disk change is missing".into())),
+        }
+        dir.vm.save_spec(&after).await?;
+        Ok(())
     }
 
     /// Plugs, unplugs or refreshes a NIC of a running container; the spec kept on the host
@@ -461,7 +503,8 @@ impl LxcDriver {
             }));
         }
         let ctx = context::container_context(spec.context.as_ref());
-        let binds = self.write_context_files(dir, spec, &ctx).await?;
+        let mut binds = self.write_context_files(dir, spec, &ctx).await?;
+        binds.extend(disks::mount_all(dir, &spec.disks, self.inner.images.as_ref(), ids).await?);
         let inputs = bundle::BundleInputs {
             ids,
             cgroup: cgroup_path(vm_id),
@@ -508,7 +551,7 @@ impl LxcDriver {
         dir: &ContainerDir,
         spec: &VmSpec,
         ctx: &context::ContainerContext,
-    ) -> Result<Vec<(PathBuf, String)>, LxcError> {
+    ) -> Result<Vec<bundle::Bind>, LxcError> {
         let write = |path: PathBuf, text: String| async move {
             tokio::fs::write(&path, text)
                 .await
@@ -520,7 +563,7 @@ impl LxcDriver {
             .clone()
             .unwrap_or_else(|| deploy_name(spec, vm_id_of(dir)));
         write(dir.hostname_file(), format!("{hostname}\n")).await?;
-        binds.push((dir.hostname_file(), "/etc/hostname".to_string()));
+        binds.push(bundle::Bind::readonly(dir.hostname_file(), "/etc/hostname"));
         if !ctx.dns.is_empty() {
             let text: String = ctx
                 .dns
@@ -528,7 +571,10 @@ impl LxcDriver {
                 .map(|d| format!("nameserver {d}\n"))
                 .collect();
             write(dir.resolv_conf(), text).await?;
-            binds.push((dir.resolv_conf(), "/etc/resolv.conf".to_string()));
+            binds.push(bundle::Bind::readonly(
+                dir.resolv_conf(),
+                "/etc/resolv.conf",
+            ));
         }
         if let Some(c) = &spec.context {
             let cdir = dir.context();
@@ -543,7 +589,7 @@ impl LxcDriver {
                 }
                 write(cdir.join(name), text.clone()).await?;
             }
-            binds.push((cdir, "/context".to_string()));
+            binds.push(bundle::Bind::readonly(cdir, "/context"));
         }
         Ok(binds)
     }

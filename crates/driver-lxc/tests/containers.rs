@@ -521,7 +521,7 @@ async fn a_container_serves_http_on_its_lease_behind_its_security_groups() {
     let bridge = "nbtlxc0";
     let _ = std::process::Command::new("ip")
         .args(["link", "del", bridge])
-        .status();
+        .output();
     sh(&format!(
         "ip link add {bridge} type bridge && ip addr add 10.231.7.1/24 dev {bridge} && ip link set {bridge} up"
     ));
@@ -565,7 +565,7 @@ async fn a_container_serves_http_on_its_lease_behind_its_security_groups() {
     assert!(sh("ip -o link").find("lxct-90005-0").is_none());
     let _ = std::process::Command::new("ip")
         .args(["link", "del", bridge])
-        .status();
+        .output();
 }
 
 /// Moves files between two drivers of this process: a file URL and a copy.
@@ -702,4 +702,106 @@ fn occupy_first_slot(state: &Path) {
     let dir = state.join("vms/1");
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(dir.join("id-slot"), "0").expect("slot");
+}
+
+#[tokio::test]
+async fn data_disks_are_mounted_where_their_target_says_and_keep_their_data() {
+    if !usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let image = busybox_image(tmp.path());
+    let state = tmp.path().join("state");
+    let d = driver(&state);
+    let _leftovers = Leftovers {
+        state: state.clone(),
+        vm_ids: vec![90_007],
+    };
+    let vm_id = 90_007;
+    let mut s = spec(vm_id, &image);
+    let volatile = |id: i32, target: &str| DiskSpec {
+        disk_id: id,
+        kind: DiskKind::Disk,
+        source: DiskSource::Volatile {
+            size_mb: 16,
+            format: "raw".into(),
+        },
+        target: target.into(),
+        readonly: false,
+        size_mb: None,
+    };
+    s.disks.push(volatile(1, "/data"));
+    let mut with_image = s.disks[0].clone();
+    with_image.disk_id = 2;
+    with_image.target = "vdc".into();
+    s.disks.push(with_image);
+    deploy(&d, vm_id, &s).await;
+    let (code, out) = exec(
+        &d,
+        vm_id,
+        "echo kept > /data/f && ls -ln /data/f && cat /media/one-disk.2/www/index.html && echo x > /media/one-disk.2/www/new",
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let owner: Vec<&str> = out
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        owner.get(2),
+        Some(&"0"),
+        "the container's root owns its disk: {out}"
+    );
+    assert!(out.contains("hello from a container"), "{out}");
+    // Power off and on: the data stays; the image disk is the container's own copy.
+    d.run(request(vm_id, Operation::Shutdown, &s))
+        .await
+        .expect("shutdown");
+    assert!(!tmp.path().join("rootdir/www/new").exists());
+    // A disk attached while off is there at the next boot; one detached is gone.
+    let mut attached = s.clone();
+    attached.disks.push(volatile(3, "/scratch"));
+    attached.change = Some(Change::AttachDisk { disk_id: 3 });
+    d.run(request(vm_id, Operation::AttachDisk, &attached))
+        .await
+        .expect("attach");
+    let mut detached = attached.clone();
+    detached.change = Some(Change::DetachDisk { disk_id: 2 });
+    d.run(request(vm_id, Operation::DetachDisk, &detached))
+        .await
+        .expect("detach");
+    let mut after = detached.clone();
+    after.change = None;
+    after.disks.retain(|x| x.disk_id != 2);
+    d.run(request(vm_id, Operation::Deploy, &after))
+        .await
+        .expect("deploy");
+    let (code, out) = exec(
+        &d,
+        vm_id,
+        "cat /data/f && ls -d /scratch && ls /media/one-disk.2/www 2>&1; true",
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("kept\n/scratch"), "{out}");
+    // The detached disk's mount point may stay, empty; its files went with it.
+    assert!(!out.contains("index.html"), "{out}");
+    // Attaching to a running container is refused with the reason.
+    let mut live = after.clone();
+    live.disks.push(volatile(4, "/more"));
+    live.change = Some(Change::AttachDisk { disk_id: 4 });
+    let e = d
+        .run(request(vm_id, Operation::AttachDisk, &live))
+        .await
+        .expect_err("running");
+    assert!(e.to_string().contains("powered off"), "{e}");
+    d.run(request(vm_id, Operation::Cancel, &after))
+        .await
+        .expect("cancel");
+    d.run(request(vm_id, Operation::Epilog, &after))
+        .await
+        .expect("epilog");
+    assert!(!state.join("vms/90007").exists());
 }
