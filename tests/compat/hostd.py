@@ -85,12 +85,15 @@ class Lab:
             sh("ip", "link", "set", bridge, "up")
         return self
 
-    def add_host(self, nubod, extra_args=(), tls=None, hide=(), state_mb=None) -> "Hostd":
+    def add_host(self, nubod, extra_args=(), tls=None, hide=(), state_mb=None,
+                 driver="kvm") -> "Hostd":
         """A new agent; with `tls` (cert, key, ca) it serves TLS, trusts `ca` and reaches
         nubod at https://; the directories in `hide` (nubod's datastores, say) are covered
         by an empty tmpfs in its mount namespace, as if it ran on another machine; with
-        `state_mb` its state directory is a tmpfs that small."""
-        h = Hostd(nubod, self, len(self.hosts) + 1, extra_args, tls, hide, state_mb).start()
+        `state_mb` its state directory is a tmpfs that small; `driver` is its --driver
+        (kvm, or lxc for containers)."""
+        h = Hostd(nubod, self, len(self.hosts) + 1, extra_args, tls, hide, state_mb,
+                  driver).start()
         self.hosts.append(h)
         return h
 
@@ -105,15 +108,16 @@ class Hostd:
     """One agent in its own namespace, serving host ``name``."""
 
     def __init__(self, nubod, lab: Lab, number: int, extra_args=(), tls=None, hide=(),
-                 state_mb=None):
+                 state_mb=None, driver="kvm"):
         self.nubod = nubod
+        self.driver = driver
         self.state_mb = state_mb
         self.extra_args = list(extra_args)
         self.tls = tls
         self.hide = [str(p) for p in hide]
         self.lab = lab
         tag = f"{lab.tag}{number}"
-        self.name = f"kvm-{tag}"
+        self.name = f"{driver}-{tag}"
         self.ns = f"nubo-{tag}"
         self.to_fabric = f"hf{tag}"
         self.to_lan = f"hg{tag}"
@@ -152,6 +156,11 @@ class Hostd:
         if self.state_mb:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             sh("mount", "-t", "tmpfs", "-o", f"size={self.state_mb}m", "nubo-state", str(self.state_dir))
+        if self.driver == "lxc":
+            # Containers' users (unprivileged host ids) pass through the state directory.
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            self.tmp.chmod(0o711)
+            self.state_dir.chmod(0o711)
         self._spawn()
         return self
 
@@ -159,12 +168,19 @@ class Hostd:
         with open(self.log, "ab") as err:
             # `ip netns exec` gives the agent a mount namespace of its own (a slave of the
             # machine's), so what is mounted there is seen by the agent alone.
-            hiding = ["sh", "-c", "".join(f'mount -t tmpfs nubo-hidden "{p}" && ' for p in self.hide)
-                      + 'exec "$0" "$@"'] if self.hide else []
+            mounts = "".join(f'mount -t tmpfs nubo-hidden "{p}" && ' for p in self.hide)
+            hiding = ["sh", "-c", mounts + 'exec "$0" "$@"'] if mounts else []
+            enter = ["ip", "netns", "exec", self.ns]
+            if self.driver == "lxc":
+                # The machine's /sys (with its cgroups, which the OCI runtime needs) in a
+                # mount namespace of the agent's own: `ip netns exec` would give it a bare
+                # sysfs of the namespace.
+                enter = ["nsenter", f"--net=/var/run/netns/{self.ns}", "unshare", "-m",
+                         "--propagation", "slave"]
             self.proc = subprocess.Popen(
-                ["ip", "netns", "exec", self.ns, *hiding, str(hostd_binary()), "--name", self.name,
+                [*enter, *hiding, str(hostd_binary()), "--name", self.name,
                  "--listen", f"{self.addr}:{self.port}", "--secret-file", str(self.secret_file),
-                 "--state-dir", str(self.state_dir), "--driver", "kvm", "--log-level", "debug",
+                 "--state-dir", str(self.state_dir), "--driver", self.driver, "--log-level", "debug",
                  "--nubod", f"{'https' if self.tls else 'http'}://{self.nubod.host_api}",
                  *self.tls_args(), *self.extra_args],
                 stdin=subprocess.DEVNULL, stdout=err, stderr=err)
@@ -206,7 +222,7 @@ class Hostd:
     def register(self, one) -> int:
         """Creates the host in nubod and waits for MONITORED: the agent's hello tells
         nubod where it listens."""
-        hid = one.host.allocate(self.name, "kvm", "kvm", -1)
+        hid = one.host.allocate(self.name, self.driver, self.driver, -1)
         deadline = time.monotonic() + 60
         while one.host.info(hid).STATE != 2:
             if time.monotonic() > deadline:
@@ -219,8 +235,10 @@ class Hostd:
         return self.state_dir / "vms" / str(vid)
 
     def serial(self, vid: int) -> str:
+        """The guest's serial log (a container's: its init's output)."""
+        log = "console.log" if self.driver == "lxc" else "serial.log"
         try:
-            return (self.vm_dir(vid) / "serial.log").read_text(errors="replace")
+            return (self.vm_dir(vid) / log).read_text(errors="replace")
         except OSError:
             return ""
 
@@ -267,6 +285,28 @@ class Hostd:
         out = sh("pgrep", "-f", f"qemu-system.*{self.state_dir}", check=False)
         return [int(p) for p in out.split()]
 
+    def mountinfo(self) -> str:
+        """The mount table of the agent's mount namespace (empty once it is gone)."""
+        try:
+            return Path(f"/proc/{self.proc.pid}/mountinfo").read_text()
+        except (OSError, AttributeError):
+            return ""
+
+    def remove_containers(self) -> None:
+        """Ends the containers a test left (their processes, cgroups and namespaces)."""
+        runtime = self.state_dir / "runtime"
+        if runtime.is_dir():
+            for c in runtime.iterdir():
+                sh("runc", "--root", str(runtime), "delete", "--force", c.name, check=False)
+        vms = self.state_dir / "vms"
+        if vms.is_dir():
+            for v in vms.iterdir():
+                sh("ip", "netns", "del", f"nubo-one-{v.name}", check=False)
+        for line in reversed(Path("/proc/self/mountinfo").read_text().splitlines()):
+            point = line.split()[4]
+            if point.startswith(str(self.state_dir)):
+                sh("umount", "-l", point, check=False)
+
     def links(self) -> list[str]:
         return [line.split(":")[1].strip().split("@")[0]
                 for line in self.netns("ip", "-o", "link", "show").splitlines()]
@@ -283,6 +323,8 @@ class Hostd:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        if self.driver == "lxc":
+            self.remove_containers()
         if self.state_mb:
             sh("umount", "-l", str(self.state_dir), check=False)
         sh("ip", "link", "del", self.to_fabric, check=False)
@@ -294,7 +336,7 @@ class Hostd:
 
 @contextlib.contextmanager
 def lab_cloud(index: int, hosts: int = 1, extra_args=(), monitor_interval: int = 1, tls=None,
-              nubod_args=(), nubod_config: str = ""):
+              nubod_args=(), nubod_config: str = "", driver: str = "kvm"):
     """A nubod (asking its hosts every `monitor_interval` seconds, with `nubod_args` and the
     configuration file text `nubod_config`) and
     `hosts` agents (with `extra_args`) in a lab of their own: yields (nubod, lab, [agents]);
@@ -311,7 +353,7 @@ def lab_cloud(index: int, hosts: int = 1, extra_args=(), monitor_interval: int =
                            "--ca-file", str(ca)]
         d = Nubod(host_api=f"{lab.fabric_ip}:{free_port()}", monitor_interval=monitor_interval,
                   extra_args=nubod_args, config=nubod_config).start()
-        agents = [lab.add_host(d, extra_args, tls) for _ in range(hosts)]
+        agents = [lab.add_host(d, extra_args, tls, driver=driver) for _ in range(hosts)]
         yield d, lab, agents
     finally:
         dead = [h.name for h in lab.hosts if h.proc is None or h.proc.poll() is not None]
