@@ -94,6 +94,26 @@ pub fn capabilities() -> HashSet<Capability> {
     .collect()
 }
 
+/// The cgroup limits of a container running `spec`: MEMORY (no swap beyond it), VCPU
+/// whole CPUs of time, and a weight of 1024 per CPU of its CPU share.
+pub fn limits(spec: &VmSpec) -> crate::runtime::Limits {
+    let memory_bytes = i64::try_from(spec.memory_mb.max(4))
+        .unwrap_or(i64::MAX / (1 << 20))
+        .saturating_mul(1 << 20);
+    let cpu_quota_us = i64::from(spec.vcpu.max(1)).saturating_mul(CPU_PERIOD_US as i64);
+    // At least the kernel's minimum weight of 2.
+    let cpu_shares = u64::try_from(spec.cpu_hundredths.max(1))
+        .unwrap_or(1)
+        .saturating_mul(1024)
+        / 100;
+    crate::runtime::Limits {
+        memory_bytes,
+        cpu_quota_us,
+        cpu_period_us: CPU_PERIOD_US,
+        cpu_shares: cpu_shares.max(2),
+    }
+}
+
 /// The init's command line.
 pub fn init_args(spec: &VmSpec) -> Vec<String> {
     match spec
@@ -225,24 +245,16 @@ pub fn config(spec: &VmSpec, inputs: &BundleInputs) -> Result<Spec, LxcError> {
         ns(LinuxNamespaceType::User, None)?,
         ns(LinuxNamespaceType::Cgroup, None)?,
     ];
-    let memory_bytes = i64::try_from(spec.memory_mb.max(4))
-        .unwrap_or(i64::MAX / (1 << 20))
-        .saturating_mul(1 << 20);
-    let quota = i64::from(spec.vcpu.max(1)).saturating_mul(CPU_PERIOD_US as i64);
-    // CPU 1.0 weighs 1024, as a VM's CPU share; at least the kernel's minimum of 2.
-    let shares = u64::try_from(spec.cpu_hundredths.max(1))
-        .unwrap_or(1)
-        .saturating_mul(1024)
-        / 100;
+    let l = limits(spec);
     let resources = oci(LinuxResourcesBuilder::default()
         .memory(oci(LinuxMemoryBuilder::default()
-            .limit(memory_bytes)
-            .swap(memory_bytes)
+            .limit(l.memory_bytes)
+            .swap(l.memory_bytes)
             .build())?)
         .cpu(oci(LinuxCpuBuilder::default()
-            .period(CPU_PERIOD_US)
-            .quota(quota)
-            .shares(shares.max(2))
+            .period(l.cpu_period_us)
+            .quota(l.cpu_quota_us)
+            .shares(l.cpu_shares)
             .build())?)
         .pids(oci(LinuxPidsBuilder::default()
             .limit(inputs.pids_limit)

@@ -362,6 +362,23 @@ impl LxcDriver {
                 self.change_nic(vm_id, &dir, spec).await?;
                 Ok(String::new())
             }
+            Operation::Resize => {
+                // New CPU, VCPU and MEMORY: the cgroup of a running container changes at
+                // once; the spec kept on the host carries them to the next boot.
+                let spec = need_spec(&request)?;
+                let mut after = spec.clone();
+                after.change = None;
+                if matches!(
+                    self.status(vm_id).await.as_deref(),
+                    Some("running" | "paused")
+                ) {
+                    rt.update(&id, &bundle::limits(spec)).await?;
+                }
+                if tokio::fs::metadata(dir.root()).await.is_ok() {
+                    dir.vm.save_spec(&after).await?;
+                }
+                Ok(String::new())
+            }
             Operation::AttachDisk | Operation::DetachDisk => {
                 let spec = need_spec(&request)?;
                 self.change_disk(vm_id, &dir, spec).await?;
@@ -374,8 +391,7 @@ impl LxcDriver {
             | Operation::DiskSnapshotRevert
             | Operation::DiskSnapshotDelete
             | Operation::DiskResize
-            | Operation::DiskSaveas
-            | Operation::Resize => Err(LxcError::BadRequest(format!(
+            | Operation::DiskSaveas => Err(LxcError::BadRequest(format!(
                 "{} is not available for containers",
                 request.operation.name()
             ))),
@@ -701,8 +717,8 @@ impl LxcDriver {
                 memory_kb,
                 netrx,
                 nettx,
-                disk_io: nubo_driver::DiskIo::default(),
-                disk_sizes: Vec::new(),
+                disk_io: cgroups::disk_io(&cgroup_path(vm_id)),
+                disk_sizes: disk_sizes(&dir, &spec).await,
                 exec: self.exec_result(&dir).await,
             });
         }
@@ -767,6 +783,25 @@ async fn open_to_containers(dir: &ContainerDir) -> Result<(), LxcError> {
             .map_err(|e| LxcError::file(&path, e))?;
     }
     Ok(())
+}
+
+/// Space each disk takes on the host: the root disk its layer, the others their copies.
+async fn disk_sizes(dir: &ContainerDir, spec: &VmSpec) -> Vec<(i32, u64)> {
+    let mut out = Vec::new();
+    if let Ok(root) = rootfs::root_disk(&spec.disks) {
+        let upper = dir.upper();
+        let mb = tokio::task::spawn_blocking(move || cgroups::allocated_mb(&upper))
+            .await
+            .unwrap_or(0);
+        out.push((root.disk_id, mb));
+    }
+    for d in disks::extra(&spec.disks) {
+        let copy = dir.root().join(format!("disk.{}", d.disk_id));
+        if let Ok(m) = tokio::fs::metadata(&copy).await {
+            out.push((d.disk_id, host::allocated_mb(&m)));
+        }
+    }
+    out
 }
 
 fn vm_id_of(dir: &ContainerDir) -> i32 {

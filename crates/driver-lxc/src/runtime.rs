@@ -59,6 +59,19 @@ pub struct ExecOutput {
     pub timed_out: bool,
 }
 
+/// A container's cgroup limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Memory, bytes (swap included: no swap beyond it).
+    pub memory_bytes: i64,
+    /// CPU time per period, µs.
+    pub cpu_quota_us: i64,
+    /// The period, µs.
+    pub cpu_period_us: u64,
+    /// CPU weight (1024 per CPU).
+    pub cpu_shares: u64,
+}
+
 /// Where a new container's files are.
 #[derive(Debug, Clone)]
 pub struct CreateFiles<'a> {
@@ -97,6 +110,10 @@ pub trait Runtime: Send + Sync + std::fmt::Debug {
     fn pause<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), LxcError>>;
     /// Thaws a frozen container.
     fn resume<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), LxcError>>;
+    /// Changes a running container's limits: memory (bytes, swap included), CPU time per
+    /// period (µs) and CPU weight.
+    fn update<'a>(&'a self, id: &'a str, limits: &'a Limits)
+    -> BoxFuture<'a, Result<(), LxcError>>;
     /// Runs a command in a running container.
     fn exec<'a>(
         &'a self,
@@ -310,6 +327,35 @@ impl Runtime for OciCli {
 
     fn resume<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), LxcError>> {
         Box::pin(async move { self.run(&["resume", id]).await.map(drop) })
+    }
+
+    fn update<'a>(
+        &'a self,
+        id: &'a str,
+        limits: &'a Limits,
+    ) -> BoxFuture<'a, Result<(), LxcError>> {
+        Box::pin(async move {
+            let memory = limits.memory_bytes.to_string();
+            let quota = limits.cpu_quota_us.to_string();
+            let period = limits.cpu_period_us.to_string();
+            let shares = limits.cpu_shares.to_string();
+            self.run(&[
+                "update",
+                "--memory",
+                &memory,
+                "--memory-swap",
+                &memory,
+                "--cpu-quota",
+                &quota,
+                "--cpu-period",
+                &period,
+                "--cpu-share",
+                &shares,
+                id,
+            ])
+            .await
+            .map(drop)
+        })
     }
 
     fn exec<'a>(

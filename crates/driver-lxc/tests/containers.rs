@@ -368,6 +368,26 @@ async fn a_container_runs_isolated_limited_and_goes_through_its_life_cycle() {
     assert_eq!(code, 0);
     assert!(!tmp.path().join("rootdir/root/note").exists());
 
+    // Monitoring: memory from the cgroup, the layer's size as the root disk's.
+    let (code, _) = exec(&d, vm_id, "head -c 6000000 /dev/urandom > /root/blob").await;
+    assert_eq!(code, 0);
+    let report = d.report().await;
+    let me = report
+        .vms
+        .iter()
+        .find(|v| v.vm_id == vm_id)
+        .expect("reported");
+    assert!(me.memory_kb > 0, "{me:?}");
+    let root_mb = me
+        .disk_sizes
+        .iter()
+        .find(|(id, _)| *id == 0)
+        .map(|(_, mb)| *mb);
+    assert!(root_mb.is_some_and(|mb| mb >= 5), "{me:?}");
+    assert_eq!(report.hypervisor, "lxc");
+    let (code, _) = exec(&d, vm_id, "rm /root/blob").await;
+    assert_eq!(code, 0);
+
     // Limits: a memory hog is killed by the cgroup, a fork bomb stops at the pids limit.
     let (_, out) = exec(
         &d,
@@ -390,6 +410,23 @@ async fn a_container_runs_isolated_limited_and_goes_through_its_life_cycle() {
         .unwrap_or(0);
     assert!(procs <= 48, "{procs} processes past a limit of 48: {out}");
     let _ = exec(&d, vm_id, "kill $(pidof sleep) 2>/dev/null; true").await;
+
+    // Resize: the running container's cgroup takes the new memory at once.
+    let mut bigger = s.clone();
+    bigger.memory_mb = 96;
+    bigger.change = Some(Change::Resize);
+    d.run(request(vm_id, Operation::Resize, &bigger))
+        .await
+        .expect("resize");
+    let limit = ["memory.limit_in_bytes", "memory.max"]
+        .iter()
+        .find_map(|f| {
+            std::fs::read_to_string(format!("/sys/fs/cgroup/memory/nubo/one-90001/{f}"))
+                .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/nubo/one-90001/{f}")))
+                .ok()
+        })
+        .expect("memory limit");
+    assert_eq!(limit.trim(), (96u64 << 20).to_string());
 
     // Suspend (freezer) and resume.
     d.run(request(vm_id, Operation::Save, &s))
