@@ -7,6 +7,10 @@
 #
 #   scripts/build-stack.sh [OUT_DIR]      (default: target/stack)
 #
+# The image's /sbin/init (made below) is tini as PID 1 over a small sh loop: it exports the
+# context's variables, runs START_SCRIPT (or START_SCRIPT_BASE64) once, prints
+# "nubo-init: ready" and waits; SIGTERM ends it with status 0.
+#
 # Writes OUT_DIR/debian-12.raw (ext4, label debian-12, no journal: it is meant to be mounted
 # read-only), OUT_DIR/debian-12.sha256 (sha256sum -c format, run it inside OUT_DIR) and
 # OUT_DIR/.stamp. Runs as root (mmdebstrap --mode=root, so every file in the image is owned
@@ -88,12 +92,54 @@ dpkgopts=(
 # mmdebstrap's merged-usr hook makes the /usr symlinks itself and installs usr-is-merged:
 # without it the essential init-system-helpers ("usrmerge | usr-is-merged") brings in
 # usrmerge and with it perl (~55 MB).
+# /sbin/init: the container's init when a VM sets no OS/INIT. tini runs as PID 1 (it reaps
+# zombies and turns SIGTERM into the end of the container) over a small sh loop that reads
+# the context (/context/context.sh, every variable exported), runs its START_SCRIPT (or
+# START_SCRIPT_BASE64) once as OpenNebula's one-context does, says "nubo-init: ready" on
+# the console and waits; SIGTERM or SIGINT end it with status 0.
+cat > "$work/init" <<'INIT'
+#!/bin/sh
+# nubo-init (installed by Nubo's scripts/build-stack.sh): tini as PID 1 over this script.
+if [ "$$" = 1 ] && [ -z "${NUBO_INIT_CHILD:-}" ] && command -v tini >/dev/null 2>&1; then
+  NUBO_INIT_CHILD=1 exec tini -- /bin/sh "$0" "$@"
+fi
+unset NUBO_INIT_CHILD
+trap 'exit 0' TERM INT
+if [ -r /context/context.sh ]; then
+  set -a
+  . /context/context.sh
+  set +a
+fi
+if [ -n "${START_SCRIPT_BASE64:-}" ] || [ -n "${START_SCRIPT:-}" ]; then
+  script="$(mktemp /tmp/nubo-start-script.XXXXXX)"
+  if [ -n "${START_SCRIPT_BASE64:-}" ]; then
+    printf '%s' "$START_SCRIPT_BASE64" | base64 -d > "$script"
+  else
+    printf '%s\n' "$START_SCRIPT" > "$script"
+  fi
+  chmod 700 "$script"
+  echo "nubo-init: running START_SCRIPT"
+  if head -c 2 "$script" | grep -q '^#!'; then
+    (cd /tmp && "$script")
+  else
+    (cd /tmp && /bin/sh "$script")
+  fi
+  echo "nubo-init: START_SCRIPT exited $?"
+fi
+echo "nubo-init: ready"
+while :; do
+  sleep 2147483647 &
+  wait $! || true
+done
+INIT
+
 root="$work/root"
 mmdebstrap --mode=root --variant=minbase --include="$packages" "${dpkgopts[@]}" \
   --hook-dir="$merged_usr_hooks" \
   --customize-hook='rm -f "$1/etc/hostname" && echo localhost > "$1/etc/hostname"' \
   --customize-hook='rm -f "$1/etc/resolv.conf" && : > "$1/etc/resolv.conf"' \
   --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb' \
+  --customize-hook="install -m 755 '$work/init' \"\$1/sbin/init\"" \
   --customize-hook='rm -rf "$1"/var/log/apt/* "$1"/var/log/*.log "$1"/var/cache/debconf/*-old "$1"/var/lib/dpkg/*-old "$1"/tmp/* "$1"/root/.cache' \
   bookworm "$root" \
   "deb http://deb.debian.org/debian bookworm main" \
