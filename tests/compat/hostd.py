@@ -292,6 +292,20 @@ class Hostd:
         except (OSError, AttributeError):
             return ""
 
+    def agent_key(self) -> str:
+        """What the machine-wide names of this agent's containers carry (driver-lxc's
+        layout::agent_key: the state directory's SHA-256, first 4 bytes in hex)."""
+        import hashlib
+        return hashlib.sha256(str(self.state_dir.resolve()).encode()).hexdigest()[:8]
+
+    def container_netns_names(self, vid) -> list[str]:
+        """The `ip netns` names container `vid` may have (older agents: nubo-one-<id>)."""
+        return [f"nubo-{self.agent_key()}-{vid}", f"nubo-one-{vid}"]
+
+    def container_cgroups(self, vid) -> list[str]:
+        """The cgroup paths container `vid` may have (older agents: /nubo/one-<id>)."""
+        return [f"/nubo/{self.agent_key()}/one-{vid}", f"/nubo/one-{vid}"]
+
     def remove_containers(self) -> None:
         """Ends the containers a test left (their processes, cgroups and namespaces)."""
         runtime = self.state_dir / "runtime"
@@ -301,7 +315,8 @@ class Hostd:
         vms = self.state_dir / "vms"
         if vms.is_dir():
             for v in vms.iterdir():
-                sh("ip", "netns", "del", f"nubo-one-{v.name}", check=False)
+                for name in self.container_netns_names(v.name):
+                    sh("ip", "netns", "del", name, check=False)
         for line in reversed(Path("/proc/self/mountinfo").read_text().splitlines()):
             point = line.split()[4]
             if point.startswith(str(self.state_dir)):

@@ -114,9 +114,10 @@ def images():
         shutil.rmtree(d, ignore_errors=True)
 
 
-# A container's cgroup (/nubo/one-<id>) and network namespace name (nubo-one-<id>) are the
-# machine's, not the agent's: agents of other clouds on this machine (other test suites,
-# whose nubods count VM ids from 0 too) would share them. This module's VMs start at this id.
+# Agents before the per-agent key (layout::agent_key) named a container's cgroup
+# (/nubo/one-<id>) and network namespace (nubo-one-<id>) for the machine, not the agent:
+# other suites' clouds on this machine, whose nubods count VM ids from 0 too, shared them.
+# This module's VMs start at this id.
 FIRST_VM_ID = 300
 
 
@@ -172,6 +173,25 @@ def container(one, hid: int, image: int, name: str, net: int | None = None, memo
     return one.vm.allocate(t + extra, False)
 
 
+def cgroup_of(pid: int, controller: str = "memory") -> str:
+    """The cgroup of process `pid` in `controller`'s hierarchy (v1; v2: the unified one)."""
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, ctls, path = line.split(":", 2)
+        if controller in ctls.split(",") or (ctls == "" and not Path("/sys/fs/cgroup/memory").is_dir()):
+            return path
+    raise AssertionError(f"no {controller} cgroup for {pid}")
+
+
+def named_netns(h, pid: int) -> list[str]:
+    """The `ip netns` names agent `h` sees for process `pid`'s network namespace."""
+    want = os.stat(f"/proc/{pid}/ns/net").st_ino
+    out = subprocess.run(["nsenter", "-t", str(h.proc.pid), "-m", "sh", "-c",
+                          "for n in /var/run/netns/*; do echo \"$(stat -L -c %i \"$n\") $n\"; done"],
+                         capture_output=True, text=True, timeout=20).stdout
+    return [line.split()[1].rsplit("/", 1)[-1] for line in out.splitlines()
+            if line.split()[0].isdigit() and int(line.split()[0]) == want]
+
+
 def init_pid(h, vid) -> int:
     return int((h.vm_dir(vid) / "init.pid").read_text().strip())
 
@@ -201,14 +221,16 @@ def assert_nothing_left(h, vid, target: str | None) -> None:
     mounts = [line.split()[4] for line in h.mountinfo().splitlines()
               if str(h.vm_dir(vid)) + "/" in line.split()[4] + "/"]
     assert mounts == [], mounts
-    assert not Path(f"/var/run/netns/nubo-one-{vid}").exists()
     listed = subprocess.run(["nsenter", "-t", str(h.proc.pid), "-m", "ip", "netns", "list"],
                             capture_output=True, text=True, timeout=20).stdout
-    assert f"nubo-one-{vid}" not in listed, listed
+    for name in h.container_netns_names(vid):
+        assert not Path(f"/var/run/netns/{name}").exists(), name
+        assert name not in listed.split(), listed
     if target:
         assert target not in h.links()
     for ctl in ("memory", "pids", "cpu", "freezer"):
-        assert not Path(f"/sys/fs/cgroup/{ctl}/nubo/one-{vid}").exists(), ctl
+        for path in h.container_cgroups(vid):
+            assert not Path(f"/sys/fs/cgroup/{ctl}{path}").exists(), f"{ctl}{path}"
     assert not (h.state_dir / "runtime" / f"one-{vid}").exists()
 
 
@@ -261,6 +283,7 @@ def test_a_container_runs_on_the_lxc_host_and_goes_through_every_action(cloud, i
         assert f"LXC-NET eth0 {ip}/24" in console, console
         assert f"default via {lab.gateway} dev eth0" in console, console
         assert target in h.links(), h.links()
+        assert named_netns(h, init_pid(h, vid)), "the agent names the container's netns"
         wait_for(lambda: "boots=1 host=life" in http_get(f"http://{ip}/"), timeout=30,
                  what="the container answering HTTP on its lease")
 
@@ -512,9 +535,8 @@ def test_a_memory_hog_is_killed_by_the_cgroup_and_nobody_else_is_hurt(cloud, ima
         wait_for(lambda: "hog-killed" in h.serial(vid) or "hog-survived" in h.serial(vid),
                  timeout=60, what="the hog's end")
         assert "hog-killed" in h.serial(vid), h.serial(vid)
-        limit = Path(f"/sys/fs/cgroup/memory/nubo/one-{vid}/memory.limit_in_bytes")
-        if limit.exists():
-            assert int(limit.read_text()) == 64 << 20
+        limit = Path(f"/sys/fs/cgroup/memory{cgroup_of(init_pid(h, vid))}/memory.limit_in_bytes")
+        assert int(limit.read_text()) == 64 << 20
         time.sleep(3)
         assert vm_state(one, vid) == (ACTIVE, RUNNING), "the init outlived its hog"
         assert h.proc.poll() is None, "the agent survives"
@@ -736,12 +758,12 @@ def test_two_clouds_on_one_machine_keep_their_containers_apart(cloud, images, im
             try:
                 wait_state(one2, other, theirs, ACTIVE, RUNNING, timeout=60)
                 wait_boots(other, theirs, 1)
-                tasks = Path(f"/sys/fs/cgroup/pids/nubo/one-{mine}/cgroup.procs")
-                procs = set(tasks.read_text().split()) if tasks.exists() else set()
-                assert str(init_pid(other, theirs)) not in procs or str(init_pid(h, mine)) not in procs, \
-                    "both containers in one cgroup"
-                limit = Path(f"/sys/fs/cgroup/memory/nubo/one-{mine}/memory.limit_in_bytes")
+                ours, their = init_pid(h, mine), init_pid(other, theirs)
+                assert cgroup_of(ours) != cgroup_of(their), f"one cgroup: {cgroup_of(ours)}"
+                limit = Path(f"/sys/fs/cgroup/memory{cgroup_of(ours)}/memory.limit_in_bytes")
                 assert int(limit.read_text()) == 64 << 20, "the other cloud's MEMORY=256 became mine"
+                assert named_netns(h, ours), "my agent lost the name of my container's netns"
+                assert named_netns(other, their), "theirs lost its name"
             finally:
                 cleanup(one2, other, theirs)
     finally:
