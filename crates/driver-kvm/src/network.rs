@@ -32,6 +32,24 @@ pub fn check_name(name: &str) -> Result<(), KvmError> {
     }
 }
 
+/// Checks a network namespace's name (`ip netns`): letters, digits, `-`, `_` and `.`, at
+/// most 64 bytes, not starting with a dot.
+fn check_netns_name(name: &str) -> Result<(), KvmError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(KvmError::BadRequest(format!(
+            "\"{name}\" is not a valid network namespace name"
+        )))
+    }
+}
+
 /// Makes the bridge (and VLAN sub-interface) of every NIC and its tap.
 pub async fn plug(nics: &[NicSpec]) -> Result<(), KvmError> {
     for nic in nics {
@@ -53,7 +71,7 @@ pub async fn plug_veth(nic: &NicSpec, netns: &str, inner: &str) -> Result<bool, 
     let Some(bridge) = bridge(nic).await? else {
         return Ok(false);
     };
-    check_name(netns)?;
+    check_netns_name(netns)?;
     check_name(inner)?;
     if link_exists(&nic.target).await {
         // Left from an attempt that failed half-way.
@@ -161,5 +179,8 @@ mod tests {
         assert!(check_name("").is_err());
         assert!(check_name("a-very-long-name-x").is_err());
         assert!(check_name("x; rm").is_err());
+        assert!(check_netns_name("nubo-a02b9922-90005").is_ok());
+        assert!(check_netns_name("../x").is_err());
+        assert!(check_netns_name(&"n".repeat(65)).is_err());
     }
 }

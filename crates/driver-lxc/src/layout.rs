@@ -9,11 +9,24 @@ use std::path::{Path, PathBuf};
 
 use nubo_driver_kvm::layout::VmDir;
 
-/// The files of one container.
+/// The files of one container, and its names on the machine.
 #[derive(Debug, Clone)]
 pub struct ContainerDir {
     /// The VM directory the QEMU driver would use (spec, operation number).
     pub vm: VmDir,
+    /// The VM's id.
+    pub vm_id: i32,
+    /// The agent's key ([`agent_key`]).
+    pub agent: String,
+}
+
+/// A short key of the agent whose state directory is `state_dir`: what the machine-wide
+/// names of its containers (cgroups, network namespaces) carry, so that two agents on one
+/// machine (two clouds, say) never share them.
+pub fn agent_key(state_dir: &Path) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(state_dir.display().to_string().as_bytes());
+    hex::encode(&digest[..4])
 }
 
 impl ContainerDir {
@@ -21,7 +34,19 @@ impl ContainerDir {
     pub fn new(state_dir: &Path, vm_id: i32) -> ContainerDir {
         ContainerDir {
             vm: VmDir::new(state_dir, vm_id),
+            vm_id,
+            agent: agent_key(state_dir),
         }
+    }
+
+    /// The container's network namespace (`ip netns` name).
+    pub fn netns(&self) -> String {
+        format!("nubo-{}-{}", self.agent, self.vm_id)
+    }
+
+    /// The container's cgroup path (under each controller's hierarchy).
+    pub fn cgroup(&self) -> String {
+        format!("/nubo/{}/one-{}", self.agent, self.vm_id)
     }
 
     /// The directory itself.
@@ -98,14 +123,4 @@ impl ContainerDir {
 /// The runtime's name of VM `vm_id`'s container.
 pub fn container_id(vm_id: i32) -> String {
     format!("one-{vm_id}")
-}
-
-/// The network namespace of VM `vm_id`'s container (`ip netns` name).
-pub fn netns_name(vm_id: i32) -> String {
-    format!("nubo-one-{vm_id}")
-}
-
-/// The cgroup path of VM `vm_id`'s container (under each controller's hierarchy).
-pub fn cgroup_path(vm_id: i32) -> String {
-    format!("/nubo/one-{vm_id}")
 }

@@ -44,8 +44,13 @@ use nubo_driver_kvm::disks::ImageFiles;
 use nubo_driver_kvm::monitor as host;
 
 use crate::error::LxcError;
-use crate::layout::{ContainerDir, cgroup_path, container_id};
+use crate::layout::{ContainerDir, container_id};
 use crate::runtime::{CreateFiles, Runtime};
+
+/// The first host id of the containers' slots by default (2^27, a multiple of 65,536).
+pub const DEFAULT_ID_BASE: u32 = 1 << 27;
+/// The machine-wide registry of id slots by default.
+pub const DEFAULT_ID_REGISTRY: &str = "/var/lib/nubo/lxc-id-slots";
 
 /// Settings of the driver.
 #[derive(Debug, Clone)]
@@ -56,8 +61,8 @@ pub struct LxcConfig {
     pub state_dir: PathBuf,
     /// How long an init gets to end after SIGTERM before it is killed.
     pub shutdown_timeout: Duration,
-    /// The first host id of the containers' id slots.
-    pub id_base: u32,
+    /// The containers' id slots: the first host id and the machine-wide registry.
+    pub ids: idmap::IdSlots,
     /// Most processes in one container.
     pub pids_limit: i64,
 }
@@ -69,7 +74,10 @@ impl LxcConfig {
             runtime: "runc".into(),
             state_dir,
             shutdown_timeout: Duration::from_secs(60),
-            id_base: 100_000_000,
+            ids: idmap::IdSlots {
+                base: DEFAULT_ID_BASE,
+                registry: PathBuf::from(DEFAULT_ID_REGISTRY),
+            },
             pids_limit: 4096,
         }
     }
@@ -286,7 +294,7 @@ impl LxcDriver {
                 self.stop(vm_id, false).await?;
                 self.release(&dir).await;
                 let cfg = &self.inner.config;
-                let offer = migration::offer(&dir, vm_id, cfg.id_base, self.transport()?).await?;
+                let offer = migration::offer(&dir, vm_id, &cfg.ids, self.transport()?).await?;
                 serde_json::to_string(&offer).map_err(|e| LxcError::BadRequest(e.to_string()))
             }
             Operation::PrologMigrate => {
@@ -306,8 +314,7 @@ impl LxcDriver {
                 let cfg = &self.inner.config;
                 migration::receive(
                     &dir,
-                    &cfg.state_dir,
-                    cfg.id_base,
+                    &cfg.ids,
                     spec,
                     &offer,
                     self.transport()?,
@@ -332,6 +339,7 @@ impl LxcDriver {
                         dir.root().display()
                     )));
                 }
+                idmap::release(&dir, &self.inner.config.ids).await;
                 dir.vm.remove().await?;
                 Ok(String::new())
             }
@@ -368,10 +376,8 @@ impl LxcDriver {
                 let spec = need_spec(&request)?;
                 let mut after = spec.clone();
                 after.change = None;
-                if matches!(
-                    self.status(vm_id).await.as_deref(),
-                    Some("running" | "paused")
-                ) {
+                let live = rt.state(&id).await?;
+                if live.is_some_and(|s| matches!(s.status.as_str(), "running" | "paused")) {
                     rt.update(&id, &bundle::limits(spec)).await?;
                 }
                 if tokio::fs::metadata(dir.root()).await.is_ok() {
@@ -451,7 +457,7 @@ impl LxcDriver {
             Some(Change::AttachNic { nic_id }) => {
                 if running && let Some(nic) = spec.nics.iter().find(|n| n.nic_id == nic_id) {
                     let ctx = context::container_context(spec.context.as_ref());
-                    netns::attach(vm_id, nic, &ctx).await?;
+                    netns::attach(dir, nic, &ctx).await?;
                 }
             }
             Some(Change::DetachNic { nic_id }) => {
@@ -477,7 +483,7 @@ impl LxcDriver {
     /// Starts the container of `spec`: root filesystem, network, bundle, then the runtime.
     /// What was made is undone when a step fails.
     async fn start(&self, dir: &ContainerDir, spec: &VmSpec) -> Result<(), LxcError> {
-        let vm_id = vm_id_of(dir);
+        let vm_id = dir.vm_id;
         match self.try_start(dir, spec).await {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -490,7 +496,7 @@ impl LxcDriver {
 
     async fn try_start(&self, dir: &ContainerDir, spec: &VmSpec) -> Result<(), LxcError> {
         let cfg = &self.inner.config;
-        let vm_id = vm_id_of(dir);
+        let vm_id = dir.vm_id;
         let id = container_id(vm_id);
         dir.vm.create().await?;
         open_to_containers(dir).await?;
@@ -501,7 +507,7 @@ impl LxcDriver {
         if self.inner.runtime.state(&id).await?.is_some() {
             self.inner.runtime.delete(&id, true).await?;
         }
-        let ids = idmap::assign(&cfg.state_dir, dir, cfg.id_base).await?;
+        let ids = idmap::assign(dir, &cfg.ids).await?;
         let disk = rootfs::root_disk(&spec.disks)?;
         let image = rootfs::fetch(&cfg.state_dir, disk, self.inner.images.as_ref()).await?;
         rootfs::mount(&cfg.state_dir, dir, &image, ids).await?;
@@ -523,7 +529,7 @@ impl LxcDriver {
         binds.extend(disks::mount_all(dir, &spec.disks, self.inner.images.as_ref(), ids).await?);
         let inputs = bundle::BundleInputs {
             ids,
-            cgroup: cgroup_path(vm_id),
+            cgroup: dir.cgroup(),
             hostname: ctx
                 .hostname
                 .clone()
@@ -556,7 +562,7 @@ impl LxcDriver {
             .ok()
             .and_then(|t| t.trim().parse::<u32>().ok())
             .ok_or_else(|| LxcError::file(&pid, "the runtime wrote no pid"))?;
-        netns::adopt(vm_id, init_pid, &spec.nics, &ctx).await?;
+        netns::adopt(dir, init_pid, &spec.nics, &ctx).await?;
         self.inner.runtime.start(&id).await
     }
 
@@ -577,7 +583,7 @@ impl LxcDriver {
         let hostname = ctx
             .hostname
             .clone()
-            .unwrap_or_else(|| deploy_name(spec, vm_id_of(dir)));
+            .unwrap_or_else(|| deploy_name(spec, dir.vm_id));
         write(dir.hostname_file(), format!("{hostname}\n")).await?;
         binds.push(bundle::Bind::readonly(dir.hostname_file(), "/etc/hostname"));
         if !ctx.dns.is_empty() {
@@ -637,9 +643,9 @@ impl LxcDriver {
     /// Gives back what a container held on the host besides its files: its network and
     /// mounts (its layer stays).
     async fn release(&self, dir: &ContainerDir) {
-        let vm_id = vm_id_of(dir);
+        let vm_id = dir.vm_id;
         let nics = dir.vm.load_spec().await.map(|s| s.nics).unwrap_or_default();
-        netns::remove(vm_id, &nics).await;
+        netns::remove(dir, &nics).await;
         rootfs::unmount(&self.inner.config.state_dir, dir).await;
         self.inner
             .cpu_seen
@@ -686,7 +692,7 @@ impl LxcDriver {
             let (state, cpu, memory_kb) = match status.as_deref() {
                 Some("running" | "created") => {
                     let cpu = self.cpu_percent(vm_id);
-                    let mem = cgroups::memory_kb(&cgroup_path(vm_id)).unwrap_or(0);
+                    let mem = cgroups::memory_kb(&dir.cgroup()).unwrap_or(0);
                     (GuestState::Running, cpu, mem)
                 }
                 Some("paused") => (GuestState::Paused, 0.0, 0),
@@ -717,7 +723,7 @@ impl LxcDriver {
                 memory_kb,
                 netrx,
                 nettx,
-                disk_io: cgroups::disk_io(&cgroup_path(vm_id)),
+                disk_io: cgroups::disk_io(&dir.cgroup()),
                 disk_sizes: disk_sizes(&dir, &spec).await,
                 exec: self.exec_result(&dir).await,
             });
@@ -744,7 +750,7 @@ impl LxcDriver {
 
     /// Percent of one core the container used since the last report.
     fn cpu_percent(&self, vm_id: i32) -> f64 {
-        let Some(ns) = cgroups::cpu_ns(&cgroup_path(vm_id)) else {
+        let Some(ns) = cgroups::cpu_ns(&self.dir(vm_id).cgroup()) else {
             return 0.0;
         };
         let now = Instant::now();
@@ -802,14 +808,6 @@ async fn disk_sizes(dir: &ContainerDir, spec: &VmSpec) -> Vec<(i32, u64)> {
         }
     }
     out
-}
-
-fn vm_id_of(dir: &ContainerDir) -> i32 {
-    dir.root()
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(-1)
 }
 
 fn need_spec(request: &Request) -> Result<&VmSpec, LxcError> {

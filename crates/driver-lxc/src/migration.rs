@@ -14,7 +14,7 @@ use nubo_driver_kvm::disks::ImageFiles;
 use nubo_driver_kvm::tools;
 
 use crate::error::LxcError;
-use crate::idmap::{self, IdRange};
+use crate::idmap::{self, IdRange, IdSlots};
 use crate::layout::ContainerDir;
 
 /// The packed layer.
@@ -26,12 +26,12 @@ const LAYER_IDS: &str = "layer-ids";
 pub async fn offer(
     dir: &ContainerDir,
     vm_id: i32,
-    id_base: u32,
+    slots: &IdSlots,
     transport: &dyn FileTransport,
 ) -> Result<Offer, LxcError> {
     let upper = dir.upper();
     if tokio::fs::metadata(&upper).await.is_ok() {
-        let ids = idmap::assigned(dir, id_base)
+        let ids = idmap::assigned(dir, slots.base)
             .await
             .ok_or_else(|| LxcError::Rootfs("the container's layer has no id slot".into()))?;
         let tar = dir.root().join(LAYER);
@@ -54,7 +54,8 @@ pub async fn offer(
             .await
             .map_err(|e| LxcError::file(&ids_file, e))?;
     }
-    // What only this host's container means does not travel.
+    // What only this host's container means does not travel; its ids are free again.
+    idmap::release(dir, slots).await;
     for name in ["id-slot", "image-key", "init.pid", "exec.pid", "frozen"] {
         let _ = tokio::fs::remove_file(dir.root().join(name)).await;
     }
@@ -64,22 +65,21 @@ pub async fn offer(
 /// Fetches the offered files, unpacks the layer and gives it this host's ids.
 pub async fn receive(
     dir: &ContainerDir,
-    state_dir: &Path,
-    id_base: u32,
+    slots: &IdSlots,
     spec: &VmSpec,
     offer: &Offer,
     transport: &dyn FileTransport,
     images: &dyn ImageFiles,
 ) -> Result<(), LxcError> {
     cold_migration::receive(&dir.vm, spec, offer, transport, images).await?;
-    let outcome = unpack(dir, state_dir, id_base).await;
+    let outcome = unpack(dir, slots).await;
     if outcome.is_err() {
         let _ = dir.vm.remove().await;
     }
     outcome
 }
 
-async fn unpack(dir: &ContainerDir, state_dir: &Path, id_base: u32) -> Result<(), LxcError> {
+async fn unpack(dir: &ContainerDir, slots: &IdSlots) -> Result<(), LxcError> {
     let tar = dir.root().join(LAYER);
     if tokio::fs::metadata(&tar).await.is_err() {
         return Ok(());
@@ -90,7 +90,7 @@ async fn unpack(dir: &ContainerDir, state_dir: &Path, id_base: u32) -> Result<()
         .ok()
         .and_then(|t| t.trim().parse().ok())
         .ok_or_else(|| LxcError::file(&ids_file, "the layer's ids are missing"))?;
-    let new = idmap::assign(state_dir, dir, id_base).await?;
+    let new = idmap::assign(dir, slots).await?;
     let upper = dir.upper();
     tokio::fs::create_dir_all(&upper)
         .await

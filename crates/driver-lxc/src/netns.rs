@@ -14,14 +14,14 @@ use nubo_driver_kvm::{firewall, network, spoofing, tools};
 
 use crate::context::ContainerContext;
 use crate::error::LxcError;
-use crate::layout::netns_name;
+use crate::layout::ContainerDir;
 
 /// The prefix length of a lease when the context gives no netmask.
 const DEFAULT_PREFIX: u8 = 24;
 
-/// Where the namespace of VM `vm_id` is bound.
-pub fn path(vm_id: i32) -> PathBuf {
-    PathBuf::from("/var/run/netns").join(netns_name(vm_id))
+/// Where the container's namespace is bound.
+pub fn path(dir: &ContainerDir) -> PathBuf {
+    PathBuf::from("/var/run/netns").join(dir.netns())
 }
 
 fn inner_name(nic: &NicSpec) -> String {
@@ -31,27 +31,31 @@ fn inner_name(nic: &NicSpec) -> String {
 /// Names the network namespace of the container whose init is `pid` and plugs its NICs,
 /// filtered as the VM's taps would be.
 pub async fn adopt(
-    vm_id: i32,
+    dir: &ContainerDir,
     pid: u32,
     nics: &[NicSpec],
     ctx: &ContainerContext,
 ) -> Result<(), LxcError> {
-    let ns = netns_name(vm_id);
-    if tokio::fs::metadata(path(vm_id)).await.is_ok() {
+    let ns = dir.netns();
+    if tokio::fs::metadata(path(dir)).await.is_ok() {
         // Left by an earlier run of this container: it names a namespace gone with it.
         tools::run("ip", ["netns", "del", &ns]).await?;
     }
     tools::run("ip", ["netns", "attach", &ns, &pid.to_string()]).await?;
     tools::run("ip", ["-n", &ns, "link", "set", "lo", "up"]).await?;
     for nic in nics {
-        attach(vm_id, nic, ctx).await?;
+        attach(dir, nic, ctx).await?;
     }
     Ok(())
 }
 
 /// Plugs one NIC into the namespace and applies its filters.
-pub async fn attach(vm_id: i32, nic: &NicSpec, ctx: &ContainerContext) -> Result<(), LxcError> {
-    let ns = netns_name(vm_id);
+pub async fn attach(
+    dir: &ContainerDir,
+    nic: &NicSpec,
+    ctx: &ContainerContext,
+) -> Result<(), LxcError> {
+    let (ns, vm_id) = (dir.netns(), dir.vm_id);
     let inner = inner_name(nic);
     if !network::plug_veth(nic, &ns, &inner).await? {
         tracing::warn!(
@@ -98,11 +102,11 @@ pub async fn detach(nic: &NicSpec) {
 }
 
 /// Removes the NICs and the namespace.
-pub async fn remove(vm_id: i32, nics: &[NicSpec]) {
+pub async fn remove(dir: &ContainerDir, nics: &[NicSpec]) {
     network::unplug(nics).await;
-    if tokio::fs::metadata(path(vm_id)).await.is_ok()
-        && let Err(e) = tools::run("ip", ["netns", "del", &netns_name(vm_id)]).await
+    if tokio::fs::metadata(path(dir)).await.is_ok()
+        && let Err(e) = tools::run("ip", ["netns", "del", &dir.netns()]).await
     {
-        tracing::warn!(vm_id, error = %e, "cannot remove the container's network namespace");
+        tracing::warn!(vm_id = dir.vm_id, error = %e, "cannot remove the container's network namespace");
     }
 }

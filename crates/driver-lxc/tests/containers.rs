@@ -11,6 +11,7 @@ use nubo_driver::{
     Operation, OsSpec, Request, VmSpec,
 };
 use nubo_driver_kvm::disks::SharedFiles;
+use nubo_driver_lxc::layout::ContainerDir;
 use nubo_driver_lxc::runtime::{ExecCommand, OciCli};
 use nubo_driver_lxc::{LxcConfig, LxcDriver};
 
@@ -66,13 +67,15 @@ fn busybox_image(dir: &Path) -> PathBuf {
     std::fs::copy(sh("command -v busybox").trim(), root.join("bin/busybox")).expect("busybox");
     for tool in [
         "sh", "cat", "echo", "sleep", "ps", "httpd", "id", "hostname", "head", "tail", "seq", "ls",
-        "ip", "wget", "dd", "env", "true", "grep",
+        "ip", "wget", "dd", "env", "true", "grep", "mkfifo", "tr", "wc",
     ] {
         std::os::unix::fs::symlink("busybox", root.join("bin").join(tool)).expect("link");
     }
     std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").expect("passwd");
     std::fs::write(root.join("www/index.html"), "hello from a container\n").expect("www");
-    let init = "#!/bin/sh\necho nubo-test-init up\ntrap 'echo bye; exit 0' TERM\nhttpd -f -p 80 -h /www &\nwhile :; do sleep 1 & wait $!; done\n";
+    // The init forks nothing once up (a fork bomb's test must not starve it): it waits
+    // on a FIFO no one writes, which SIGTERM interrupts.
+    let init = "#!/bin/sh\necho nubo-test-init up\ntrap 'echo bye; exit 0' TERM\nhttpd -p 80 -h /www\nmkfifo /tmp/wake\nwhile :; do read -r line < /tmp/wake; done\n";
     std::fs::write(root.join("sbin/init"), init).expect("init");
     sh(&format!("chmod 755 {}", root.join("sbin/init").display()));
     let image = dir.join("busybox.raw");
@@ -141,7 +144,7 @@ impl Drop for Leftovers {
                 .args(["delete", "--force", &format!("one-{id}")])
                 .output();
             let _ = std::process::Command::new("ip")
-                .args(["netns", "del", &format!("nubo-one-{id}")])
+                .args(["netns", "del", &ContainerDir::new(&self.state, *id).netns()])
                 .output();
         }
         let _ = std::process::Command::new("sh")
@@ -161,6 +164,8 @@ fn driver(state: &Path) -> LxcDriver {
         sh(&format!("chmod 711 {}", dir.display()));
     }
     let mut config = LxcConfig::new(state.to_path_buf());
+    // Agents of one test share a registry of id slots, as agents on one machine do.
+    config.ids.registry = state.parent().expect("parent").join("id-slots");
     config.shutdown_timeout = Duration::from_secs(10);
     config.pids_limit = 48;
     let runtime = OciCli::new("runc", state.join("runtime"));
@@ -409,7 +414,22 @@ async fn a_container_runs_isolated_limited_and_goes_through_its_life_cycle() {
         .and_then(|l| l.trim().parse().ok())
         .unwrap_or(0);
     assert!(procs <= 48, "{procs} processes past a limit of 48: {out}");
-    let _ = exec(&d, vm_id, "kill $(pidof sleep) 2>/dev/null; true").await;
+    // The host ends the bomb's processes (the container has no pid left to do it).
+    let init = std::fs::read_to_string(state.join("vms/90001/init.pid")).expect("pid");
+    let procs = format!(
+        "/sys/fs/cgroup/pids{}/cgroup.procs",
+        ContainerDir::new(&state, vm_id).cgroup()
+    );
+    for pid in std::fs::read_to_string(&procs)
+        .expect("procs")
+        .split_whitespace()
+    {
+        if pid != init.trim() {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", pid])
+                .output();
+        }
+    }
 
     // Resize: the running container's cgroup takes the new memory at once.
     let mut bigger = s.clone();
@@ -418,11 +438,12 @@ async fn a_container_runs_isolated_limited_and_goes_through_its_life_cycle() {
     d.run(request(vm_id, Operation::Resize, &bigger))
         .await
         .expect("resize");
+    let cgroup = ContainerDir::new(&state, vm_id).cgroup();
     let limit = ["memory.limit_in_bytes", "memory.max"]
         .iter()
         .find_map(|f| {
-            std::fs::read_to_string(format!("/sys/fs/cgroup/memory/nubo/one-90001/{f}"))
-                .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup/nubo/one-90001/{f}")))
+            std::fs::read_to_string(format!("/sys/fs/cgroup/memory{cgroup}/{f}"))
+                .or_else(|_| std::fs::read_to_string(format!("/sys/fs/cgroup{cgroup}/{f}")))
                 .ok()
         })
         .expect("memory limit");
@@ -469,8 +490,9 @@ async fn a_container_runs_isolated_limited_and_goes_through_its_life_cycle() {
     assert!(!state.join("vms/90001").exists());
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
     assert!(!mounts.contains(&state.display().to_string()), "{mounts}");
-    assert!(!Path::new("/var/run/netns/nubo-one-90001").exists());
-    assert!(!Path::new("/sys/fs/cgroup/memory/nubo/one-90001").exists());
+    let names = ContainerDir::new(&state, vm_id);
+    assert!(!Path::new("/var/run/netns").join(names.netns()).exists());
+    assert!(!Path::new(&format!("/sys/fs/cgroup/memory{}", names.cgroup())).exists());
 }
 
 #[tokio::test]
@@ -720,7 +742,11 @@ async fn a_container_moves_to_another_host_with_its_layer() {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|u| u.parse().ok())
         .expect("uid");
-    assert_eq!(host_uid, 100_000_000 + 65_536, "B's second slot");
+    assert_eq!(
+        host_uid,
+        nubo_driver_lxc::DEFAULT_ID_BASE + 65_536,
+        "the machine's second slot"
+    );
     // A drops its copy; B ends the container.
     let mut drop_copy = request(vm_id, Operation::Cleanup, &s);
     drop_copy.spec = None;
@@ -734,11 +760,16 @@ async fn a_container_moves_to_another_host_with_its_layer() {
         .expect("epilog");
 }
 
-/// Makes the first id slot of a host's state directory taken, as another container would.
+/// Makes the machine's first id slot taken, as another container would.
 fn occupy_first_slot(state: &Path) {
-    let dir = state.join("vms/1");
-    std::fs::create_dir_all(&dir).expect("dir");
-    std::fs::write(dir.join("id-slot"), "0").expect("slot");
+    let registry = state.parent().expect("parent").join("id-slots");
+    std::fs::create_dir_all(&registry).expect("dir");
+    let block = nubo_driver_lxc::DEFAULT_ID_BASE / 65_536;
+    std::fs::write(
+        registry.join(block.to_string()),
+        state.display().to_string(),
+    )
+    .expect("claim");
 }
 
 #[tokio::test]

@@ -108,8 +108,11 @@ pub struct LxcFileConfig {
     pub runtime: Option<String>,
     /// Seconds a container's init gets to end after SIGTERM before it is killed.
     pub shutdown_timeout_s: Option<u64>,
-    /// The first host id of the containers' user-id slots (65,536 ids each).
+    /// The first host id of the containers' user-id slots (65,536 ids each; a multiple of
+    /// 65,536).
     pub id_base: Option<u32>,
+    /// The machine-wide registry of id slots, shared by every agent of the machine.
+    pub id_registry: Option<PathBuf>,
     /// Most processes in one container.
     pub pids_limit: Option<i64>,
 }
@@ -296,12 +299,14 @@ impl Settings {
                     l.shutdown_timeout = Duration::from_secs(s);
                 }
                 if let Some(b) = file.lxc.id_base {
-                    anyhow::ensure!(
-                        b >= 65_536 && nubo_driver_lxc::idmap::slots(b) > 0,
-                        "lxc.id_base must leave the host's own ids (below 65,536) out and room for a slot"
-                    );
-                    l.id_base = b;
+                    l.ids.base = b;
                 }
+                if let Some(r) = file.lxc.id_registry {
+                    l.ids.registry = r;
+                }
+                l.ids
+                    .check()
+                    .map_err(|e| anyhow::anyhow!("lxc.id_base: {e}"))?;
                 if let Some(p) = file.lxc.pids_limit {
                     anyhow::ensure!(p >= 8, "lxc.pids_limit must be at least 8");
                     l.pids_limit = p;
