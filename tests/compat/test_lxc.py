@@ -769,3 +769,48 @@ def test_two_clouds_on_one_machine_keep_their_containers_apart(cloud, images, im
     finally:
         cleanup(one, h, mine)
 
+
+
+def test_a_nic_plugged_into_a_running_container_and_out_again(cloud, image_ids, net):
+    """one.vm.attachnic on a RUNNING container: a veth named as the NIC's TARGET on its
+    bridge, eth<NIC_ID> inside with its lease; detachnic takes both away; it survives a
+    poweroff/resume (the kept spec has it)."""
+    d, lab, h = cloud
+    one = d.admin()
+    hid = h.host_id(one)
+    second = one.vn.allocate(
+        f'NAME="{uniq("second")}"\nVN_MAD="bridge"\nBRIDGE="br0"\nNETWORK_MASK="255.255.255.0"\n'
+        f'AR=[TYPE="IP4", IP="10.99.{LAB}.150", SIZE="5"]', -1)
+    vid = container(one, hid, image_ids["busybox"], "plug", net)
+    try:
+        wait_state(one, h, vid, ACTIVE, RUNNING, timeout=60)
+        wait_boots(h, vid, 1)
+        one.vm.attachnic(vid, f'NIC=[NETWORK_ID="{second}"]')
+        wait_state(one, h, vid, ACTIVE, RUNNING, timeout=30)
+        nics = one.vm.info(vid).TEMPLATE["NIC"]
+        assert isinstance(nics, list) and len(nics) == 2, nics
+        added = [n for n in nics if int(n["NETWORK_ID"]) == second][0]
+        inside = lambda: in_container_net(h, vid, "ip", "-o", "-4", "addr", "show").stdout  # noqa: E731
+        wait_for(lambda: f"eth{added['NIC_ID']}" in inside() and added["IP"] in inside(),
+                 timeout=30, what=f"eth{added['NIC_ID']} with {added['IP']}:\n{inside()}")
+        assert added["TARGET"] in h.links()
+        wait_for(lambda: "boots=1" in http_get(f"http://{added['IP']}/"), timeout=30,
+                 what="HTTP on the new NIC's lease")
+
+        one.vm.action("poweroff", vid)
+        wait_state(one, h, vid, POWEROFF, timeout=30)
+        one.vm.action("resume", vid)
+        wait_state(one, h, vid, ACTIVE, RUNNING, timeout=60)
+        wait_boots(h, vid, 2)
+        wait_for(lambda: added["IP"] in inside(), timeout=30, what="the NIC after a new boot")
+
+        one.vm.detachnic(vid, int(added["NIC_ID"]))
+        wait_state(one, h, vid, ACTIVE, RUNNING, timeout=30)
+        wait_for(lambda: added["TARGET"] not in h.links(), timeout=30, what="the veth gone")
+        assert added["IP"] not in inside()
+        nics = one.vm.info(vid).TEMPLATE["NIC"]
+        assert not isinstance(nics, list), nics
+        terminate(one, h, vid)
+        assert_nothing_left(h, vid, added["TARGET"])
+    finally:
+        cleanup(one, h, vid)
