@@ -78,7 +78,13 @@ impl Core {
                             {
                                 host.state = HostState::Monitored;
                             }
-                            for (k, v) in &r.attributes {
+                            // The hypervisor's name (HYPERVISOR, which SCHED_REQUIREMENTS
+                            // such as HYPERVISOR=lxc match), then what else it says.
+                            let named = (!r.hypervisor.is_empty())
+                                .then(|| ("HYPERVISOR".to_string(), r.hypervisor.clone()));
+                            for (k, v) in
+                                named.iter().map(|(k, v)| (k, v)).chain(r.attributes.iter())
+                            {
                                 if host.template.get(k) != Some(v.as_str()) {
                                     host.template.set(k, v.clone());
                                 }
