@@ -50,6 +50,15 @@ pub struct Args {
     /// `sched_rank` in the config file).
     #[arg(long)]
     pub sched_policy: Option<String>,
+    /// Make this machine a host of its own: hosts local-lxc (and local-kvm when QEMU is
+    /// installed) driven by nubo-hostd agents nubod runs, and the container stack
+    /// registered as image debian-12 (see docs/hosts.md, "The local host").
+    #[arg(long)]
+    pub local_host: bool,
+    /// The container stack the local host registers as image debian-12 (default: the
+    /// first of DATA_DIR/stacks/debian-12.raw and target/stack/debian-12.raw that exists).
+    #[arg(long, value_name = "PATH")]
+    pub stack: Option<PathBuf>,
     /// Log filter (error, warn, info, debug, trace); RUST_LOG overrides it.
     #[arg(long, default_value = "info")]
     pub log_level: String,
@@ -100,6 +109,24 @@ pub struct FileConfig {
     /// `[restricted_attributes]`: what only the oneadmin group may set.
     #[serde(default)]
     pub restricted_attributes: RestrictedFileConfig,
+    /// `[local_host]`: this machine as a host of its own cloud.
+    #[serde(default)]
+    pub local_host: LocalHostFileConfig,
+}
+
+/// `[local_host]`: off unless `enabled` (or `--local-host`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalHostFileConfig {
+    /// Run the local hosts.
+    #[serde(default)]
+    pub enabled: bool,
+    /// The container stack registered as image debian-12.
+    pub stack: Option<PathBuf>,
+    /// The nubo-hostd program (default: beside nubod, else on PATH).
+    pub hostd: Option<PathBuf>,
+    /// Run host local-kvm too (default: when qemu-system-x86_64 is on PATH).
+    pub kvm: Option<bool>,
 }
 
 /// `[restricted_attributes]`: each list, when given, replaces OpenNebula's default list
@@ -312,6 +339,8 @@ pub struct Settings {
     pub runtime: nubo_core::RuntimeConfig,
     /// The EC2 API's listen address and settings, when it is served.
     pub ec2: Option<(String, nubo_frontend_ec2::Ec2Config)>,
+    /// The local hosts, when they are on.
+    pub local_host: Option<crate::local_host::LocalHostSettings>,
 }
 
 impl FileConfig {
@@ -418,7 +447,15 @@ impl Settings {
             };
             (listen, config)
         });
+        let local_host = (args.local_host || file.local_host.enabled).then(|| {
+            crate::local_host::LocalHostSettings {
+                stack: args.stack.clone().or(file.local_host.stack),
+                hostd: file.local_host.hostd,
+                kvm: file.local_host.kvm,
+            }
+        });
         Ok(Settings {
+            local_host,
             ec2,
             data_dir,
             database,
@@ -450,6 +487,7 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/nubod.example.toml");
         let cfg = FileConfig::load(&path).expect("the example configuration is valid");
         assert_eq!(cfg.xmlrpc.listen.as_deref(), Some("127.0.0.1:2633"));
+        assert!(!cfg.local_host.enabled);
     }
 
     #[test]
@@ -481,6 +519,36 @@ mod tests {
         assert!(cfg.images.allow_local_urls && !cfg.images.allow_private_paths);
         assert_eq!(cfg.images.local_url_hosts, ["mirror.local"]);
         assert!(toml::from_str::<FileConfig>("[images]\nallow_urls = true").is_err());
+    }
+
+    #[test]
+    fn the_local_host_is_off_unless_asked() {
+        use clap::Parser;
+        let args = Args::parse_from(["nubod", "--data-dir", "/tmp/x"]);
+        assert!(Settings::resolve(&args).expect("ok").local_host.is_none());
+        let args = Args::parse_from(["nubod", "--data-dir", "/tmp/x", "--local-host"]);
+        let on = Settings::resolve(&args)
+            .expect("ok")
+            .local_host
+            .expect("on");
+        assert_eq!(on.stack, None);
+        let args = Args::parse_from([
+            "nubod",
+            "--data-dir",
+            "/tmp/x",
+            "--local-host",
+            "--stack",
+            "/s.raw",
+        ]);
+        let on = Settings::resolve(&args)
+            .expect("ok")
+            .local_host
+            .expect("on");
+        assert_eq!(on.stack.as_deref(), Some(Path::new("/s.raw")));
+        let cfg: FileConfig =
+            toml::from_str("[local_host]\nenabled = true\nkvm = false").expect("valid");
+        assert!(cfg.local_host.enabled && cfg.local_host.kvm == Some(false));
+        assert!(toml::from_str::<FileConfig>("[local_host]\nenable = true").is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod config;
 mod first_start;
 mod host_key;
+mod local_host;
 
 use anyhow::Context;
 use clap::Parser;
@@ -89,6 +90,17 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
         stop_deadline();
     });
+    let local_hosts = match &settings.local_host {
+        Some(local) => {
+            let url = local_agents_url(&settings, hosts_listener.local_addr()?);
+            Some(
+                local_host::start(&core, local, &settings.data_dir, &url, stop_rx.clone())
+                    .await
+                    .context("cannot set up the local host")?,
+            )
+        }
+        None => None,
+    };
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };
@@ -136,9 +148,29 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
         Ok(Err(e)) => tracing::error!(error = %e, "the host agents' server failed"),
         Err(e) => tracing::error!(error = %e, "the host agents' server panicked"),
     }
+    if let Some(local) = local_hosts {
+        local.stopped().await;
+    }
     core.close().await;
     tracing::info!("nubod stopped");
     Ok(())
+}
+
+/// nubod's host API as the local hosts' agents reach it: the bound port on the loopback
+/// address (or the bound address), or `[hosts] url` when it serves TLS (whose certificate
+/// names that address).
+fn local_agents_url(settings: &config::Settings, bound: std::net::SocketAddr) -> String {
+    if settings.host_api_tls.is_some()
+        && let Some(url) = &settings.runtime.host_api_url
+    {
+        return url.clone();
+    }
+    let ip = match bound.ip() {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}", std::net::SocketAddr::new(ip, bound.port()))
 }
 
 /// How long nubod may take to stop once told to.
