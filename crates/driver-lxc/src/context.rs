@@ -200,6 +200,31 @@ mod tests {
         assert_eq!(ctx.ssh_keys.as_deref(), Some("ssh-ed25519 AAAA it's-me"));
     }
 
+    proptest::proptest! {
+        #![proptest_config(nubo_testkit::cases(256))]
+
+        /// Whatever a context file holds, reading it ends, keeps within its bounds and
+        /// yields only names the environment takes.
+        #[test]
+        fn any_context_text_reads_within_bounds(text in nubo_testkit::hostile_text(), quotes in "['=\n\\a-zA-Z_0-9 ]{0,200}") {
+            for t in [text.as_str(), quotes.as_str()] {
+                let mut files = BTreeMap::new();
+                files.insert("context.sh".to_string(), t.to_string());
+                let ctx = container_context(Some(&ContextSpec { label: "CONTEXT".into(), files, target: "hda".into() }));
+                let total: usize = ctx.env.iter().map(String::len).sum();
+                proptest::prop_assert!(total <= ENV_TOTAL_LIMIT + ctx.env.len());
+                for e in &ctx.env {
+                    let name = e.split('=').next().unwrap_or_default();
+                    proptest::prop_assert!(env_name(name));
+                }
+                proptest::prop_assert!(ctx.dns.len() <= 3);
+                if let Some(h) = &ctx.hostname {
+                    proptest::prop_assert!(hostname(h).is_some());
+                }
+            }
+        }
+    }
+
     #[test]
     fn hostile_context_text_is_harmless() {
         for text in ["'", "=", "A='", "A='x'\\'", "\n\n=\n'", "A=''\\''\\''"] {

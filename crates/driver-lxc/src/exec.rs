@@ -188,6 +188,19 @@ impl LxcDriver {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #![proptest_config(nubo_testkit::cases(256))]
+
+        /// Any command line is split or refused, never more than it holds.
+        #[test]
+        fn any_command_line_splits_or_is_refused(text in nubo_testkit::hostile_text()) {
+            if let Ok(w) = words(&text) {
+                proptest::prop_assert!(!w.is_empty());
+                proptest::prop_assert!(w.iter().map(String::len).sum::<usize>() <= text.len());
+            }
+        }
+    }
+
     #[test]
     fn command_lines_split_as_a_shell_splits_them() {
         assert_eq!(
