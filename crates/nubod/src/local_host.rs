@@ -398,6 +398,8 @@ async fn run_once(
         .arg(&state_dir)
         .arg("--nubod")
         .arg(&agent.nubod_url)
+        // the agent needs no cloud credentials
+        .env_remove("NUBO_ADMIN_PASSWORD")
         .stdin(std::process::Stdio::null())
         .stdout(log)
         .stderr(log_err)
