@@ -6,7 +6,7 @@ that dies is started again; stopping nubod stops its agents. With root and runc,
 container stack registered as image debian-12 (the one scripts/build-stack.sh makes,
 NUBO_TEST_STACK, else a busybox ext4 image made here and passed with --stack) runs a VM
 with SCHED_REQUIREMENTS="HYPERVISOR=lxc" to RUNNING, whose init says it is ready on the
-console.
+console (the Debian stack's after running the context's START_SCRIPT once).
 
 Environment:
   NUBO_TEST_STACK      the container stack (default target/stack/debian-12.raw if built)
@@ -234,7 +234,10 @@ def test_a_container_from_the_stack_runs(cloud):
     vid = one.vm.allocate(
         'NAME="c1" CPU="0.5" MEMORY="256" '
         'DISK=[IMAGE="debian-12", IMAGE_UNAME="oneadmin"] '
-        'SCHED_REQUIREMENTS="HYPERVISOR=lxc"', False)
+        'SCHED_REQUIREMENTS="HYPERVISOR=lxc" '
+        'CONTEXT=[GREETING="hi", START_SCRIPT_BASE64="'
+        + base64.b64encode(b'#!/bin/sh\necho "start script says $GREETING"\n').decode()
+        + '"]', False)
 
     def running():
         vm = one.vm.info(vid)
@@ -255,6 +258,11 @@ def test_a_container_from_the_stack_runs(cloud):
     assert vm.HISTORY_RECORDS.HISTORY[-1].HOSTNAME == "local-lxc"
     wait_for(lambda: "nubo-init: ready" in _console(cloud, vid), timeout=60, interval=0.5,
              what="nubo-init: ready on the console")
+    if cloud.stack.name == "debian-12.raw":
+        # the stack's nubo-init ran the context's START_SCRIPT with its variables, once
+        console = _console(cloud, vid)
+        assert console.count("start script says hi") == 1, console
+        assert console.index("start script says hi") < console.index("nubo-init: ready")
     one.vm.action("terminate-hard", vid)
     wait_for(lambda: one.vm.info(vid).STATE == DONE, timeout=60, what=f"VM {vid} DONE")
 
