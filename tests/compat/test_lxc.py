@@ -811,3 +811,92 @@ def test_a_nic_plugged_into_a_running_container_and_out_again(cloud, image_ids, 
         assert_nothing_left(h, vid, added["TARGET"])
     finally:
         cleanup(one, h, vid)
+
+
+# Guest commands (one.vm.exec) and data disks.
+
+def exec_info(one, vid) -> dict:
+    e = one.xml("vm.info", vid).find("TEMPLATE/QEMU_GA_EXEC")
+    return {c.tag: (c.text or "") for c in e} if e is not None else {}
+
+
+def run_in(one, vid, command: str, stdin: bytes = b"", timeout: float = 30) -> dict:
+    """one.vm.exec of `command` (shell words) in container `vid`; its finished record."""
+    import base64
+    assert one.vm.exec(vid, command, base64.b64encode(stdin).decode()) == vid
+    wait_for(lambda: exec_info(one, vid).get("STATUS") not in (None, "EXECUTING"),
+             timeout=timeout, what=f"{command!r} finished: {exec_info(one, vid)}")
+    e = exec_info(one, vid)
+    e["OUT"] = base64.b64decode(e.get("STDOUT", "")).decode(errors="replace")
+    e["ERR"] = base64.b64decode(e.get("STDERR", "")).decode(errors="replace")
+    return e
+
+
+def test_commands_run_in_the_container_and_what_they_write_stays(cloud, image_ids, net):
+    """one.vm.exec runs a command in the container (input, output, exit code), what it
+    writes survives poweroff/resume and stop/resume, cancelexec ends a long one."""
+    d, lab, h = cloud
+    one = d.admin()
+    hid = h.host_id(one)
+    vid = container(one, hid, image_ids["busybox"], "exec", net)
+    try:
+        wait_state(one, h, vid, ACTIVE, RUNNING, timeout=60)
+        wait_boots(h, vid, 1)
+        e = run_in(one, vid, "/bin/sh -c 'echo out; cat; echo err >&2; exit 3'", b"some input")
+        assert e["STATUS"] == "DONE" and e["RETURN_CODE"] == "3", e
+        assert e["OUT"] == "out\nsome input" or e["OUT"].split() == ["out", "some", "input"], e
+        assert e["ERR"].strip() == "err", e
+        assert run_in(one, vid, "hostname")["OUT"].strip() == "exec"
+        e = run_in(one, vid, "/bin/sh -c 'echo written-by-exec > /root/mark && id -u'")
+        assert e["RETURN_CODE"] == "0" and e["OUT"].strip() == "0", e
+
+        for off, state in (("poweroff", POWEROFF), ("stop", STOPPED)):
+            one.vm.action(off, vid)
+            wait_state(one, h, vid, state, timeout=60)
+            one.vm.action("resume", vid)
+            wait_state(one, h, vid, ACTIVE, RUNNING, timeout=60)
+            e = run_in(one, vid, "cat /root/mark")
+            assert e["OUT"].strip() == "written-by-exec", (off, e)
+
+        assert one.vm.exec(vid, "sleep 100", "") == vid
+        wait_for(lambda: exec_info(one, vid).get("STATUS") == "EXECUTING", timeout=15,
+                 what="the long command running")
+        one.vm.cancelexec(vid)
+        wait_for(lambda: exec_info(one, vid).get("STATUS") == "CANCELLED", timeout=30,
+                 what=f"the command cancelled: {exec_info(one, vid)}")
+        wait_state(one, h, vid, ACTIVE, RUNNING, timeout=30)
+        terminate(one, h, vid)
+        assert_nothing_left(h, vid, None)
+    finally:
+        cleanup(one, h, vid)
+
+
+def test_a_data_disk_is_mounted_in_the_container_and_one_attached_while_powered_off(cloud, image_ids):
+    """A volatile disk with TARGET=/data is a filesystem the container's root owns at /data;
+    a disk attached while the container is powered off is at /media/one-disk.<DISK_ID>
+    after its resume."""
+    d, lab, h = cloud
+    one = d.admin()
+    hid = h.host_id(one)
+    vid = container(one, hid, image_ids["busybox"], "disks",
+                    extra='DISK=[TYPE="fs", SIZE="16", FORMAT="raw", TARGET="/data"]\n')
+    try:
+        wait_state(one, h, vid, ACTIVE, RUNNING, timeout=60)
+        wait_boots(h, vid, 1)
+        e = run_in(one, vid, "/bin/sh -c 'grep \" /data \" /proc/mounts && echo kept > /data/f && cat /data/f'")
+        assert e["RETURN_CODE"] == "0" and "kept" in e["OUT"], e
+        one.vm.action("poweroff", vid)
+        wait_state(one, h, vid, POWEROFF, timeout=30)
+        one.vm.attach(vid, 'DISK=[TYPE="fs", SIZE="8", FORMAT="raw"]')
+        wait_state(one, h, vid, POWEROFF, timeout=30)
+        disks = one.xml("vm.info", vid).findall("TEMPLATE/DISK")
+        assert len(disks) == 3, [x.findtext("DISK_ID") for x in disks]
+        new_id = max(int(x.findtext("DISK_ID")) for x in disks)
+        one.vm.action("resume", vid)
+        wait_state(one, h, vid, ACTIVE, RUNNING, timeout=60)
+        e = run_in(one, vid, f"/bin/sh -c 'cat /data/f; grep -c /media/one-disk.{new_id} /proc/mounts'")
+        assert e["OUT"].split() == ["kept", "1"], e
+        terminate(one, h, vid)
+        assert_nothing_left(h, vid, None)
+    finally:
+        cleanup(one, h, vid)
