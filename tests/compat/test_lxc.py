@@ -7,9 +7,12 @@ life-cycle action as OpenNebula shows them, keeping what it wrote across powerof
 and undeploy; it serves HTTP on its lease behind its security groups and cannot send from
 an address or MAC its network did not give it; its memory limit kills a hog without
 hurting anyone else; an init that ends powers it off; a root that is not a filesystem, or
-has no /sbin/init, fails the boot with the reason; snapshots and disk changes are refused
-with the reason and leave it RUNNING; the agent and nubod restarted lose nothing; a
-terminated container leaves nothing on the host.
+has no /sbin/init, fails the boot with the reason (a persistent root, the prolog);
+snapshots and disk changes of a running container are refused with the reason and leave it
+RUNNING; NICs plug in and out while it runs, data disks are mounted in it; one.vm.exec runs
+commands in it; SCHED_REQUIREMENTS="HYPERVISOR=lxc" places it; two clouds' agents on one
+machine keep their containers apart; the agent and nubod restarted lose nothing; a
+terminated container leaves nothing on the host (directory, mounts, netns, veth, cgroup).
 
 Needs root, runc, mke2fs and a static busybox; skips without them unless
 NUBO_REQUIRE_GUESTS=1.
