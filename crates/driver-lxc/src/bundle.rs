@@ -128,6 +128,59 @@ pub fn init_args(spec: &VmSpec) -> Vec<String> {
     }
 }
 
+/// Where the init looks for programs (the PATH it is given).
+const INIT_PATH: [&str; 6] = [
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// Words the shell runs itself: an OS/INIT starting with one needs no program.
+const SHELL_OWN: &[&str] = &[
+    "!", "(", "{", ":", ".", "[", "[[", "case", "cd", "echo", "eval", "export", "for", "if",
+    "printf", "read", "set", "shift", "source", "test", "trap", "true", "false", "ulimit", "umask",
+    "unset", "until", "wait", "while",
+];
+
+/// The program OS/INIT names first (after variable assignments and `exec`), when it is not
+/// one the shell runs itself; none when the command line does not split into words (the
+/// shell reports that).
+pub fn init_program(spec: &VmSpec) -> Option<String> {
+    let cmd = spec.os.init.as_deref()?;
+    let words = shell_words::split(cmd).ok()?;
+    let mut rest = words
+        .iter()
+        .skip_while(|w| w.contains('=') && !w.starts_with('='))
+        .skip_while(|w| *w == "exec");
+    let first = rest.next()?;
+    if SHELL_OWN.contains(&first.as_str()) || first.contains(['$', '`', ';', '|', '&', '>', '<']) {
+        return None;
+    }
+    Some(first.clone())
+}
+
+/// Whether `program` (a path, or a name looked up in the init's PATH) is in the root
+/// filesystem at `rootfs` (links count, wherever they point).
+pub async fn has_program(rootfs: &Path, program: &str) -> bool {
+    let candidates: Vec<PathBuf> = if program.contains('/') {
+        vec![rootfs.join(program.trim_start_matches('/'))]
+    } else {
+        INIT_PATH
+            .iter()
+            .map(|dir| rootfs.join(dir.trim_start_matches('/')).join(program))
+            .collect()
+    };
+    for c in candidates {
+        if tokio::fs::symlink_metadata(&c).await.is_ok() {
+            return true;
+        }
+    }
+    false
+}
+
 fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Result<Mount, LxcError> {
     oci(MountBuilder::default()
         .destination(dest)
@@ -393,6 +446,28 @@ mod tests {
                 .iter()
                 .any(|o| o == "ro")
         );
+    }
+
+    #[test]
+    fn the_program_os_init_names_is_found() {
+        let with = |cmd: &str| {
+            let mut spec = VmSpec::default();
+            spec.os.init = Some(cmd.into());
+            init_program(&spec)
+        };
+        assert_eq!(
+            with("python3 -m http.server 80").as_deref(),
+            Some("python3")
+        );
+        assert_eq!(
+            with("PORT=80 exec /usr/bin/node app.js").as_deref(),
+            Some("/usr/bin/node")
+        );
+        assert_eq!(with("while :; do sleep 1; done"), None);
+        assert_eq!(with("echo hi"), None);
+        assert_eq!(with("$HOME/run"), None);
+        assert_eq!(with("'unterminated"), None);
+        assert_eq!(init_program(&VmSpec::default()), None);
     }
 
     #[test]

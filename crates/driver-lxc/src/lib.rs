@@ -524,6 +524,13 @@ impl LxcDriver {
                 format!("the root filesystem has no {program} (give the VM an OS/INIT command)")
             }));
         }
+        if let Some(named) = bundle::init_program(spec)
+            && !bundle::has_program(&rootfs, &named).await
+        {
+            return Err(LxcError::Rootfs(format!(
+                "the root filesystem has no program \"{named}\" for OS/INIT"
+            )));
+        }
         let ctx = context::container_context(spec.context.as_ref());
         let mut binds = self.write_context_files(dir, spec, &ctx).await?;
         binds.extend(disks::mount_all(dir, &spec.disks, self.inner.images.as_ref(), ids).await?);

@@ -506,7 +506,7 @@ async fn an_init_that_ends_powers_the_container_off_and_bad_roots_fail_clearly()
     let d = driver(&state);
     let _leftovers = Leftovers {
         state: state.clone(),
-        vm_ids: vec![90_002, 90_003, 90_004],
+        vm_ids: vec![90_002, 90_003, 90_004, 90_008],
     };
 
     let vm_id = 90_002;
@@ -522,7 +522,23 @@ async fn an_init_that_ends_powers_the_container_off_and_bad_roots_fail_clearly()
         .await
         .expect("epilog");
 
-    // A command that does not exist.
+    // An OS/INIT whose program is not in the root filesystem.
+    let vm_id = 90_008;
+    let mut s = spec(vm_id, &image);
+    s.os.init = Some("exec no-such-server --port 80".into());
+    d.run(request(vm_id, Operation::Prolog, &s))
+        .await
+        .expect("prolog");
+    let e = d
+        .run(request(vm_id, Operation::Deploy, &s))
+        .await
+        .expect_err("no program");
+    assert!(e.to_string().contains("no-such-server"), "{e}");
+    d.run(request(vm_id, Operation::Epilog, &s))
+        .await
+        .expect("epilog");
+
+    // A root filesystem without an init.
     let vm_id = 90_003;
     let no_init = tmp.path().join("noinit");
     std::fs::create_dir_all(no_init.join("bin")).expect("dir");
