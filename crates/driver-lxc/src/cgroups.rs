@@ -124,3 +124,24 @@ pub fn allocated_mb(dir: &Path) -> u64 {
     }
     blocks.saturating_mul(512) / (1024 * 1024)
 }
+
+/// Removes the agent's cgroup parent (`/nubo/<agent key>`) from every hierarchy once no
+/// container of it is left there (an empty cgroup is removed by `rmdir`; one still in use
+/// stays, as the kernel refuses).
+pub fn remove_parent_if_empty(container_cgroup: &str) {
+    let Some((parent, _leaf)) = container_cgroup.trim_start_matches('/').rsplit_once('/') else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(ROOT) else {
+        return;
+    };
+    let mut dirs = vec![Path::new(ROOT).join(parent)];
+    dirs.extend(entries.filter_map(|e| {
+        let e = e.ok()?;
+        e.file_type().ok()?.is_dir().then(|| e.path().join(parent))
+    }));
+    for dir in dirs {
+        // rmdir fails on a cgroup with children or tasks: exactly what must stay.
+        let _ = std::fs::remove_dir(&dir);
+    }
+}

@@ -654,6 +654,8 @@ impl LxcDriver {
         let nics = dir.vm.load_spec().await.map(|s| s.nics).unwrap_or_default();
         netns::remove(dir, &nics).await;
         rootfs::unmount(&self.inner.config.state_dir, dir).await;
+        let cgroup = dir.cgroup();
+        let _ = tokio::task::spawn_blocking(move || cgroups::remove_parent_if_empty(&cgroup)).await;
         self.inner
             .cpu_seen
             .lock()

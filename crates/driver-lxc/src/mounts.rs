@@ -66,6 +66,23 @@ pub async fn mount(args: &[&str]) -> Result<(), LxcError> {
         .map_err(Into::into)
 }
 
+/// What a failed `mount` said, without the program's name and the host's paths (`paths`):
+/// the part worth showing a VM's owner.
+pub fn reason(message: &str, paths: &[&str]) -> String {
+    let mut m = message.to_string();
+    for p in paths {
+        m = m.replace(p, "");
+    }
+    let m = m
+        .split(':')
+        .map(str::trim)
+        .filter(|part| !part.is_empty() && *part != "mount")
+        .collect::<Vec<_>>()
+        .join(": ");
+    m.trim_matches(|c: char| c == '.' || c.is_whitespace())
+        .to_string()
+}
+
 /// Unmounts `path` (lazily when busy); nothing when it is not a mount point.
 pub async fn unmount(path: &str) {
     if tools::run("umount", [path]).await.is_err()
@@ -78,6 +95,15 @@ pub async fn unmount(path: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mount_failures_lose_the_program_and_the_paths() {
+        let said = "mount: mount: /state/rootfs-images/ab/lower: wrong fs type, bad option, bad superblock on /dev/loop3, missing codepage or helper program, or other error.";
+        assert_eq!(
+            reason(said, &["/state/rootfs-images/ab/lower"]),
+            "wrong fs type, bad option, bad superblock on /dev/loop3, missing codepage or helper program, or other error"
+        );
+    }
 
     #[test]
     fn mountinfo_escapes_are_undone() {

@@ -122,7 +122,8 @@ pub async fn mount(
             let at = shared.display().to_string();
             if let Err(e) = mounts::mount(&["-o", "loop,ro,nodev", &file, &at]).await {
                 return Err(LxcError::Rootfs(format!(
-                    "the image is not a filesystem this host can mount ({e})"
+                    "the image is not a filesystem this host can mount ({})",
+                    mounts::reason(&e.to_string(), &[&file, &at])
                 )));
             }
         }

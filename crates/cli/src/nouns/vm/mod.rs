@@ -120,7 +120,12 @@ impl Cmd {
 /// `vm create`: one `vm.allocate` per VM.
 fn create(ctx: &Ctx, args: &CreateArgs) -> anyhow::Result<()> {
     let base = spec::base_template(args.file.as_deref(), &args.spec, "--cpu 1 --memory 512M")?;
-    let flags = args.spec.attributes(ctx)?;
+    let mut flags = args.spec.attributes(ctx)?;
+    // A VM made from flags alone gets one CPU unless --cpu says otherwise (oned refuses a
+    // VM without CPU).
+    if args.file.is_none() && args.spec.cpu.is_none() {
+        flags.push(nubo_template::Attribute::single("CPU", "1"));
+    }
     let vms = ctx.client.resource::<Vm>();
     let mut ids = Vec::new();
     for index in 0..args.count as usize {
