@@ -27,6 +27,20 @@ class Ec2User:
     secret: str
 
 
+def boto3_for_new_user(d, url: str, prefix: str = "ec2u"):
+    """A new user of nubod `d` (group users) with an EC2 access key made by oneadmin, and a
+    boto3 EC2 client signing as that user at `url`."""
+    from onehelpers import raw_call
+    one = d.admin()
+    uid = one.user.allocate(uniq(prefix), "pw-" + uniq("p"), "core", [])
+    ret = raw_call(d.endpoint, "one.user.ec2keycreate", d.admin_session, uid)
+    assert ret[0] is True, ret
+    akid = ret[1].split("<ACCESS_KEY_ID>")[1].split("<")[0]
+    secret = ret[1].split("<SECRET_ACCESS_KEY>")[1].split("<")[0]
+    return boto3.client("ec2", endpoint_url=url, region_name=REGION, aws_access_key_id=akid,
+                        aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}))
+
+
 class Ec2Cloud:
     def __init__(self, tmp: Path):
         self.ec2_port = free_port()

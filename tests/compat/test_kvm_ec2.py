@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import base64
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from hostd import guest_dir, http_get, import_guest_image, lab_cloud
-from onehelpers import free_port, raw_call, uniq, wait_for
+from ec2helpers import boto3_for_new_user
+from onehelpers import free_port, uniq, wait_for
 
 LAB = 8
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILgIoeCyNSpzVW3WVr1piQmp+zzx/wtufMLVXGe6ogW6"
@@ -46,14 +45,7 @@ def test_a_real_guest_over_ec2(cloud, guest):
     for kind, oid in (("vn", net), ("image", image), ("template", tid)):
         getattr(one, kind).chmod(oid, 1, 1, 0, 1, 0, 0, 1, 0, 0)
     one.datastore.chmod(0, 1, 1, 0, 1, 0, 0, 1, 0, 0)
-    name, password = uniq("ec2g"), "pw-" + uniq("p")
-    uid = one.user.allocate(name, password, "core", [])
-    ret = raw_call(d.endpoint, "one.user.ec2keycreate", d.admin_session, uid)
-    assert ret[0] is True, ret
-    akid = ret[1].split("<ACCESS_KEY_ID>")[1].split("<")[0]
-    secret = ret[1].split("<SECRET_ACCESS_KEY>")[1].split("<")[0]
-    ec2 = boto3.client("ec2", endpoint_url=url, region_name="nubo", aws_access_key_id=akid,
-                       aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}))
+    ec2 = boto3_for_new_user(d, url)
     ec2.import_key_pair(KeyName="mine", PublicKeyMaterial=KEY.encode())
     # The root grown to 1 GiB and a blank 2 GiB disk, both deleted with the instance.
     mappings = [{"DeviceName": "/dev/sda1", "Ebs": {"VolumeSize": 1}},

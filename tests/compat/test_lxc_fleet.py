@@ -5,13 +5,12 @@ HYPERVISOR=lxc launches containers over boto3 (run, stop, start, terminate)."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from botocore.config import Config
 
 from hostd import http_get, lab_cloud, wait_state
-from onehelpers import free_port, raw_call, uniq, wait_for
-from test_lxc import (ACTIVE, DONE, RUNNING, assert_nothing_left, boots, cleanup, container,
+from ec2helpers import boto3_for_new_user
+from onehelpers import free_port, uniq, wait_for
+from test_lxc import (ACTIVE, DONE, RUNNING, assert_nothing_left, cleanup, container,
                       images, import_image, init_pid, wait_boots)  # noqa: F401 (images: fixture)
 
 LAB = 13
@@ -94,14 +93,7 @@ def test_an_ec2_instance_type_launches_containers(fleet, busybox, net):
         f'EC2_INSTANCE_TYPE="c1.container"\nNIC=[NETWORK_ID="{net}"]\nCONTEXT=[NETWORK="YES"]\n'
         f'SCHED_REQUIREMENTS="HYPERVISOR=lxc"')
     one.template.chmod(tid, 1, 1, 0, 1, 0, 0, 1, 0, 0)
-    name, password = uniq("ec2c"), "pw-" + uniq("p")
-    uid = one.user.allocate(name, password, "core", [])
-    ret = raw_call(d.endpoint, "one.user.ec2keycreate", d.admin_session, uid)
-    assert ret[0] is True, ret
-    akid = ret[1].split("<ACCESS_KEY_ID>")[1].split("<")[0]
-    secret = ret[1].split("<SECRET_ACCESS_KEY>")[1].split("<")[0]
-    ec2 = boto3.client("ec2", endpoint_url=url, region_name="nubo", aws_access_key_id=akid,
-                       aws_secret_access_key=secret, config=Config(retries={"max_attempts": 1}))
+    ec2 = boto3_for_new_user(d, url)
     types = ec2.describe_instance_types(InstanceTypes=["c1.container"])["InstanceTypes"]
     assert types and types[0]["MemoryInfo"]["SizeInMiB"] == 64, types
     r = ec2.run_instances(ImageId=f"ami-{busybox:08d}", InstanceType="c1.container",

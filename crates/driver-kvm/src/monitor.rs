@@ -93,12 +93,7 @@ pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
             }
         };
         used_cpu += cpu;
-        // A tap receives what the guest sends.
-        let (mut netrx, mut nettx) = (0, 0);
-        for nic in &spec.nics {
-            nettx += counter(&nic.target, "rx_bytes");
-            netrx += counter(&nic.target, "tx_bytes");
-        }
+        let (netrx, nettx) = nic_traffic(&spec.nics);
         let disk_sizes = spec
             .disks
             .iter()
@@ -137,6 +132,17 @@ pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
 pub fn allocated_mb(m: &std::fs::Metadata) -> u64 {
     use std::os::unix::fs::MetadataExt;
     m.blocks().saturating_mul(512) / (1024 * 1024)
+}
+
+/// Bytes a VM's NICs received and sent, from their host ends (a tap or a veth receives
+/// what the guest sends).
+pub fn nic_traffic(nics: &[nubo_driver::NicSpec]) -> (u64, u64) {
+    let (mut rx, mut tx) = (0u64, 0u64);
+    for nic in nics {
+        tx = tx.saturating_add(counter(&nic.target, "rx_bytes"));
+        rx = rx.saturating_add(counter(&nic.target, "tx_bytes"));
+    }
+    (rx, tx)
 }
 
 /// A network interface's counter (0 when it has none).

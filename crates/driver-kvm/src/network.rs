@@ -18,25 +18,19 @@ async fn link_exists(name: &str) -> bool {
 
 /// Checks a Linux interface name: at most 15 bytes of letters, digits, `-`, `_` and `.`.
 pub fn check_name(name: &str) -> Result<(), KvmError> {
-    let ok = !name.is_empty()
-        && name.len() <= 15
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(KvmError::BadRequest(format!(
-            "\"{name}\" is not a valid interface name"
-        )))
-    }
+    check_word(name, 15, "interface name")
 }
 
-/// Checks a network namespace's name (`ip netns`): letters, digits, `-`, `_` and `.`, at
-/// most 64 bytes, not starting with a dot.
+/// Checks a network namespace's name (`ip netns`): at most 64 bytes of the same.
 fn check_netns_name(name: &str) -> Result<(), KvmError> {
+    check_word(name, 64, "network namespace name")
+}
+
+/// Checks that `name` is 1 to `max` bytes of letters, digits, `-`, `_` and `.`, not
+/// starting with a dot.
+fn check_word(name: &str, max: usize, what: &str) -> Result<(), KvmError> {
     let ok = !name.is_empty()
-        && name.len() <= 64
+        && name.len() <= max
         && !name.starts_with('.')
         && name
             .chars()
@@ -45,7 +39,7 @@ fn check_netns_name(name: &str) -> Result<(), KvmError> {
         Ok(())
     } else {
         Err(KvmError::BadRequest(format!(
-            "\"{name}\" is not a valid network namespace name"
+            "\"{name}\" is not a valid {what}"
         )))
     }
 }

@@ -718,12 +718,7 @@ impl LxcDriver {
                 None => continue,
             };
             used_cpu += cpu;
-            let (mut netrx, mut nettx) = (0, 0);
-            for nic in &spec.nics {
-                // The host end receives what the container sends.
-                nettx += host::counter(&nic.target, "rx_bytes");
-                netrx += host::counter(&nic.target, "tx_bytes");
-            }
+            let (netrx, nettx) = host::nic_traffic(&spec.nics);
             vms.push(VmReport {
                 vm_id,
                 deploy_id: deploy_name(&spec, vm_id),
