@@ -31,7 +31,7 @@ pub mod runtime;
 pub mod seccomp;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -779,18 +779,27 @@ impl LxcDriver {
 
 /// Lets the container's processes (unprivileged host users) pass through its directory to
 /// its root filesystem and the files bound into it, without listing anything: the VM
-/// directory and the one holding it are `rwx--x--x`. (The state directory itself must be
-/// passable too.)
+/// directory, the one holding it and the state directory are `rwx--x--x`. The directories
+/// above must be passable already (an operator's choice): a clear error says which is not.
 async fn open_to_containers(dir: &ContainerDir) -> Result<(), LxcError> {
     use std::os::unix::fs::PermissionsExt;
-    let parent = dir.root().parent().map(std::path::Path::to_path_buf);
-    for path in [Some(dir.root().to_path_buf()), parent]
-        .into_iter()
-        .flatten()
-    {
-        tokio::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o711))
+    let ours: Vec<&Path> = dir.root().ancestors().take(3).collect();
+    for path in &ours {
+        tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o711))
             .await
-            .map_err(|e| LxcError::file(&path, e))?;
+            .map_err(|e| LxcError::file(path, e))?;
+    }
+    for above in dir.root().ancestors().skip(3) {
+        let mode = tokio::fs::metadata(above)
+            .await
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0o755);
+        if mode & 0o001 == 0 {
+            return Err(LxcError::file(
+                above,
+                "containers' users cannot pass through it to the agent's state directory (chmod o+x)",
+            ));
+        }
     }
     Ok(())
 }

@@ -163,6 +163,12 @@ fn driver(state: &Path) -> LxcDriver {
         std::fs::create_dir_all(dir).expect("dir");
         sh(&format!("chmod 711 {}", dir.display()));
     }
+    driver_at(state)
+}
+
+/// A driver on `state`, as it is.
+fn driver_at(state: &Path) -> LxcDriver {
+    std::fs::create_dir_all(state).expect("dir");
     let mut config = LxcConfig::new(state.to_path_buf());
     // Agents of one test share a registry of id slots, as agents on one machine do.
     config.ids.registry = state.parent().expect("parent").join("id-slots");
@@ -560,6 +566,23 @@ async fn an_init_that_ends_powers_the_container_off_and_bad_roots_fail_clearly()
     d.run(request(vm_id, Operation::Epilog, &s))
         .await
         .expect("epilog");
+
+    // An agent whose state directory sits in a directory others cannot pass.
+    let closed = tmp.path().join("closed");
+    std::fs::create_dir_all(closed.join("inner")).expect("dir");
+    sh(&format!("chmod 700 {}", closed.display()));
+    let hidden = driver_at(&closed.join("inner").join("state"));
+    let s = spec(90_009, &image);
+    hidden
+        .run(request(90_009, Operation::Prolog, &s))
+        .await
+        .expect("prolog");
+    let e = hidden
+        .run(request(90_009, Operation::Deploy, &s))
+        .await
+        .expect_err("closed");
+    assert!(e.to_string().contains("chmod o+x"), "{e}");
+    assert!(e.to_string().contains("closed"), "{e}");
 
     // An image that is not a filesystem.
     let vm_id = 90_004;
