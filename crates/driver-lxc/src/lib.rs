@@ -24,6 +24,7 @@ pub mod idmap;
 mod idmapped;
 pub mod layout;
 pub mod migration;
+mod monitor;
 mod mounts;
 pub mod netns;
 pub mod rootfs;
@@ -36,12 +37,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use nubo_driver::{
-    BoxFuture, Change, ConsoleChunk, GuestState, HostReport, Hypervisor, Operation, Outcome,
-    Request, VmReport, VmSpec,
+    BoxFuture, Change, ConsoleChunk, HostReport, Hypervisor, Operation, Outcome, Request, VmSpec,
 };
 use nubo_driver_kvm::cold_migration::FileTransport;
 use nubo_driver_kvm::disks::ImageFiles;
-use nubo_driver_kvm::monitor as host;
 
 use crate::error::LxcError;
 use crate::layout::{ContainerDir, container_id};
@@ -662,119 +661,6 @@ impl LxcDriver {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&vm_id);
     }
-
-    /// Reports the host and its containers.
-    pub async fn report(&self) -> HostReport {
-        let cfg = &self.inner.config;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let (total_kb, available_kb) = host::meminfo();
-        let mut attributes = BTreeMap::new();
-        attributes.insert("RUNTIME".into(), self.inner.runtime.name().to_string());
-        if let Some(model) = host::cpu_model() {
-            attributes.insert("MODELNAME".into(), model);
-        }
-        if let Some((total, free)) = host::disk_space(&cfg.state_dir) {
-            attributes.insert("DS_LOCATION_TOTAL_MB".into(), total.to_string());
-            attributes.insert("DS_LOCATION_FREE_MB".into(), free.to_string());
-            attributes.insert(
-                "DS_LOCATION_USED_MB".into(),
-                total.saturating_sub(free).to_string(),
-            );
-        }
-        let vm_ids = nubo_driver_kvm::layout::VmDir::list(&cfg.state_dir);
-        let mut seqs = BTreeMap::new();
-        let mut vms = Vec::new();
-        let mut used_cpu = 0.0;
-        for vm_id in vm_ids {
-            let dir = self.dir(vm_id);
-            if let Some(seq) = tokio::fs::read_to_string(dir.vm.op_seq())
-                .await
-                .ok()
-                .and_then(|t| t.trim().parse::<u64>().ok())
-            {
-                seqs.insert(vm_id, seq);
-            }
-            let Some(spec) = dir.vm.load_spec().await else {
-                continue;
-            };
-            let status = self.status(vm_id).await;
-            let (state, cpu, memory_kb) = match status.as_deref() {
-                Some("running" | "created") => {
-                    let cpu = self.cpu_percent(vm_id);
-                    let mem = cgroups::memory_kb(&dir.cgroup()).unwrap_or(0);
-                    (GuestState::Running, cpu, mem)
-                }
-                Some("paused") => (GuestState::Paused, 0.0, 0),
-                Some(_) => {
-                    // The init ended by itself: the VM powered itself off. The runtime
-                    // may forget the container; the fact stays.
-                    let _ = tokio::fs::write(dir.powered_off(), b"").await;
-                    (GuestState::Poweroff, 0.0, 0)
-                }
-                None if tokio::fs::metadata(dir.powered_off()).await.is_ok() => {
-                    (GuestState::Poweroff, 0.0, 0)
-                }
-                // Never started here, or gone without ending by itself: not reported.
-                None => continue,
-            };
-            used_cpu += cpu;
-            let (netrx, nettx) = host::nic_traffic(&spec.nics);
-            vms.push(VmReport {
-                vm_id,
-                deploy_id: deploy_name(&spec, vm_id),
-                state,
-                cpu,
-                memory_kb,
-                netrx,
-                nettx,
-                disk_io: cgroups::disk_io(&dir.cgroup()),
-                disk_sizes: disk_sizes(&dir, &spec).await,
-                exec: self.exec_result(&dir).await,
-            });
-        }
-        {
-            let here = self.inner.seqs.lock().unwrap_or_else(|p| p.into_inner());
-            for (id, seq) in here.iter() {
-                let e = seqs.entry(*id).or_insert(*seq);
-                *e = (*e).max(*seq);
-            }
-        }
-        let cores = i64::try_from(cores).unwrap_or(1);
-        HostReport {
-            hypervisor: "lxc".into(),
-            total_cpu: cores * 100,
-            total_memory_kb: total_kb,
-            used_cpu: used_cpu.round() as i64,
-            used_memory_kb: total_kb - available_kb,
-            attributes,
-            vms,
-            seqs,
-        }
-    }
-
-    /// Percent of one core the container used since the last report.
-    fn cpu_percent(&self, vm_id: i32) -> f64 {
-        let Some(ns) = cgroups::cpu_ns(&self.dir(vm_id).cgroup()) else {
-            return 0.0;
-        };
-        let now = Instant::now();
-        let mut seen = self
-            .inner
-            .cpu_seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        match seen.insert(vm_id, (ns, now)) {
-            Some((before, at)) if ns >= before => {
-                let secs = now.duration_since(at).as_secs_f64();
-                if secs > 0.0 {
-                    (ns - before) as f64 / 1e9 / secs * 100.0
-                } else {
-                    0.0
-                }
-            }
-            _ => 0.0,
-        }
-    }
 }
 
 /// Lets the container's processes (unprivileged host users) pass through its directory to
@@ -802,25 +688,6 @@ async fn open_to_containers(dir: &ContainerDir) -> Result<(), LxcError> {
         }
     }
     Ok(())
-}
-
-/// Space each disk takes on the host: the root disk its layer, the others their copies.
-async fn disk_sizes(dir: &ContainerDir, spec: &VmSpec) -> Vec<(i32, u64)> {
-    let mut out = Vec::new();
-    if let Ok(root) = rootfs::root_disk(&spec.disks) {
-        let upper = dir.upper();
-        let mb = tokio::task::spawn_blocking(move || cgroups::allocated_mb(&upper))
-            .await
-            .unwrap_or(0);
-        out.push((root.disk_id, mb));
-    }
-    for d in disks::extra(&spec.disks) {
-        let copy = dir.root().join(format!("disk.{}", d.disk_id));
-        if let Ok(m) = tokio::fs::metadata(&copy).await {
-            out.push((d.disk_id, host::allocated_mb(&m)));
-        }
-    }
-    out
 }
 
 fn need_spec(request: &Request) -> Result<&VmSpec, LxcError> {
