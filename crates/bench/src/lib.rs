@@ -1,3 +1,6 @@
-//! What the benchmark binaries share: a nubod started in a temporary directory.
+//! What the benchmark binaries share: a nubod started in a temporary directory, figures of
+//! the machine, a busybox root filesystem image for containers.
 
+pub mod busybox;
+pub mod machine;
 pub mod nubod;

@@ -20,6 +20,12 @@ pub struct Nubod {
 impl Nubod {
     /// Starts `binary` and waits until it answers.
     pub fn start(binary: &Path) -> Result<Nubod> {
+        Nubod::start_with(binary, "127.0.0.1:0")
+    }
+
+    /// Starts `binary` with its host API (where agents say hello, push reports and fetch
+    /// images) on `host_api` (`ADDR:PORT`; a real port when agents are to reach it).
+    pub fn start_with(binary: &Path, host_api: &str) -> Result<Nubod> {
         let dir = tempfile::tempdir()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
@@ -29,7 +35,7 @@ impl Nubod {
             .args(["--data-dir"])
             .arg(dir.path().join("data"))
             .args(["--xmlrpc", &format!("127.0.0.1:{port}")])
-            .args(["--host-api", "127.0.0.1:0"])
+            .args(["--host-api", host_api])
             .args([
                 "--sim-delay-ms",
                 "0",
@@ -77,15 +83,12 @@ impl Nubod {
 
     /// CPU seconds nubod has used (user + system).
     pub fn cpu_seconds(&self) -> Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // Fields after the command name, which is in parentheses and may hold spaces.
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: f64 = [11, 12]
-            .iter()
-            .filter_map(|i| fields.get(*i).and_then(|v| v.parse::<f64>().ok()))
-            .sum();
-        Ok(ticks / 100.0)
+        process_cpu_seconds(self.child.id())
+    }
+
+    /// nubod's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// nubod's peak resident memory (VmHWM), in KiB.
@@ -104,4 +107,17 @@ impl Drop for Nubod {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// CPU seconds process `pid` has used (user + system).
+pub fn process_cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i).and_then(|v| v.parse::<f64>().ok()))
+        .sum();
+    Ok(ticks / 100.0)
 }
