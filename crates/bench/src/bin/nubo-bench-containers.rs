@@ -1300,7 +1300,7 @@ fn density(
         ),
     );
     r.row(
-        "3. processes they added (all / run by containers' users / runc left running)",
+        "3. processes they added (all / in the containers' cgroups / runc processes at that moment)",
         format!(
             "{} / {contained} / {}",
             procs_after.saturating_sub(procs_before),
@@ -1308,7 +1308,7 @@ fn density(
         ),
     );
     r.row(
-        "3. CPU over 10 s before the containers (machine / nubo-hostd with the programs it ran / nubod)",
+        "3. CPU over 10 s before the containers (machine / nubo-hostd with the programs it ran / nubod / containers)",
         cpu_before.to_string(),
     );
     r.row(
