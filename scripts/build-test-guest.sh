@@ -43,7 +43,14 @@ trap 'rm -rf "$work"' EXIT
 # The kernel: the newest linux-image-*-cloud-amd64 the package index knows.
 kpkg="$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')"
 [ -n "$kpkg" ] || { echo "no linux-image-cloud-amd64 in the package index (apt-get update?)" >&2; exit 1; }
-(cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "$kpkg")
+# The package lists may have gone since the index was cached (apt-cache reads the cache,
+# apt-get download the lists): then they are fetched again, once.
+(cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "$kpkg") || {
+  echo "apt-get download $kpkg failed; updating the package lists and trying again" >&2
+  apt-get update -qq
+  kpkg="$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')"
+  (cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "$kpkg")
+}
 dpkg-deb -x "$work"/"$kpkg"_*.deb "$work/k"
 kver="$(ls "$work/k/lib/modules")"
 depmod -b "$work/k" "$kver"
