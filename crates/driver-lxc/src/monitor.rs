@@ -34,22 +34,43 @@ impl LxcDriver {
             );
         }
         let vm_ids = nubo_driver_kvm::layout::VmDir::list(&cfg.state_dir);
+        // The operation numbers first, then what the runtime says: an operation that ends
+        // meanwhile has a number the report does not claim, so nubod does not read the
+        // container's absence (or old state) as the outcome of that operation.
         let mut seqs = BTreeMap::new();
-        let mut vms = Vec::new();
-        let mut used_cpu = 0.0;
-        for vm_id in vm_ids {
-            let dir = self.dir(vm_id);
-            if let Some(seq) = tokio::fs::read_to_string(dir.vm.op_seq())
+        for vm_id in &vm_ids {
+            if let Some(seq) = tokio::fs::read_to_string(self.dir(*vm_id).vm.op_seq())
                 .await
                 .ok()
                 .and_then(|t| t.trim().parse::<u64>().ok())
             {
-                seqs.insert(vm_id, seq);
+                seqs.insert(*vm_id, seq);
             }
+        }
+        {
+            let here = self.inner.seqs.lock().unwrap_or_else(|p| p.into_inner());
+            for (id, seq) in here.iter() {
+                let e = seqs.entry(*id).or_insert(*seq);
+                *e = (*e).max(*seq);
+            }
+        }
+        let known = match self.inner.runtime.list().await {
+            Ok(k) => k,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot list the runtime's containers");
+                Default::default()
+            }
+        };
+        let mut vms = Vec::new();
+        let mut used_cpu = 0.0;
+        for vm_id in vm_ids {
+            let dir = self.dir(vm_id);
             let Some(spec) = dir.vm.load_spec().await else {
                 continue;
             };
-            let status = self.status(vm_id).await;
+            let status = known
+                .get(&crate::layout::container_id(vm_id))
+                .map(|s| s.status.clone());
             let (state, cpu, memory_kb) = match status.as_deref() {
                 Some("running" | "created") => {
                     let cpu = self.cpu_percent(vm_id);
@@ -83,13 +104,6 @@ impl LxcDriver {
                 disk_sizes: disk_sizes(&dir, &spec).await,
                 exec: self.exec_result(&dir).await,
             });
-        }
-        {
-            let here = self.inner.seqs.lock().unwrap_or_else(|p| p.into_inner());
-            for (id, seq) in here.iter() {
-                let e = seqs.entry(*id).or_insert(*seq);
-                *e = (*e).max(*seq);
-            }
         }
         let cores = i64::try_from(cores).unwrap_or(1);
         HostReport {

@@ -4,6 +4,7 @@
 //! chooses its runtime by program name. Every process the driver starts in a container is
 //! started by the runtime's command, never forked from the agent's own threads.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -97,6 +98,8 @@ pub trait Runtime: Send + Sync + std::fmt::Debug {
     fn start<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<(), LxcError>>;
     /// The container's state; `None` when the runtime does not know it.
     fn state<'a>(&'a self, id: &'a str) -> BoxFuture<'a, Result<Option<ContainerState>, LxcError>>;
+    /// Every container the runtime knows, by id (one call for a whole report).
+    fn list(&self) -> BoxFuture<'_, Result<HashMap<String, ContainerState>, LxcError>>;
     /// Sends `signal` (`TERM`, `KILL`) to the init, or to every process with `all`.
     fn kill<'a>(
         &'a self,
@@ -291,6 +294,26 @@ impl Runtime for OciCli {
                 }
                 Err(e) => Err(e),
             }
+        })
+    }
+
+    fn list(&self) -> BoxFuture<'_, Result<HashMap<String, ContainerState>, LxcError>> {
+        Box::pin(async move {
+            #[derive(Deserialize)]
+            struct Listed {
+                id: String,
+                #[serde(flatten)]
+                state: ContainerState,
+            }
+            let json = self.run(&["list", "--format", "json"]).await?;
+            // runc says `null` when it knows no container.
+            let listed: Option<Vec<Listed>> = serde_json::from_str(json.trim())
+                .map_err(|e| self.failure(format!("unreadable list: {e}")))?;
+            Ok(listed
+                .unwrap_or_default()
+                .into_iter()
+                .map(|l| (l.id, l.state))
+                .collect())
         })
     }
 
