@@ -9,6 +9,8 @@
 
 use nubo_driver::{FirewallRule, NicSpec};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::error::KvmError;
 
 /// One change of the ruleset at a time on this host.
@@ -289,11 +291,31 @@ pub async fn apply(nics: &[NicSpec]) -> Result<(), KvmError> {
         return Ok(());
     }
     let _guard = LOCK.lock().await;
-    ensure_base().await?;
+    ensure_base_once().await?;
     for nic in filtered {
         let script = nic_script(nic, lease(nic)?.as_deref())?;
-        remove_one(nic).await;
-        nft(&script).await?;
+        // One transaction: what the NIC had goes, its rules come.
+        if nft(&format!("{}{script}", removal_script(nic)))
+            .await
+            .is_err()
+        {
+            BASE_READY.store(false, Ordering::SeqCst);
+            ensure_base().await?;
+            remove_piecewise(nic).await;
+            nft(&script).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether this process has seen the base table in place (checking costs two `nft`
+/// runs; a failed transaction makes it check again).
+static BASE_READY: AtomicBool = AtomicBool::new(false);
+
+async fn ensure_base_once() -> Result<(), KvmError> {
+    if !BASE_READY.load(Ordering::SeqCst) {
+        ensure_base().await?;
+        BASE_READY.store(true, Ordering::SeqCst);
     }
     Ok(())
 }
@@ -329,7 +351,7 @@ pub async fn replace_rules(nic: &NicSpec) -> Result<(), KvmError> {
     }
     let script = nic_script(nic, lease(nic)?.as_deref())?;
     let _guard = LOCK.lock().await;
-    ensure_base().await?;
+    ensure_base_once().await?;
     nft(&script).await
 }
 
@@ -344,7 +366,48 @@ pub async fn remove(nics: &[NicSpec]) {
     }
 }
 
+/// A NIC's chains and map elements removed in one transaction: each is added first (a
+/// no-op when it is there), so that its deletion cannot fail on a missing piece.
+fn removal_script(nic: &NicSpec) -> String {
+    let chains = [
+        chain(nic, "in"),
+        chain(nic, "out"),
+        chain6(nic, "in"),
+        chain6(nic, "out"),
+    ];
+    let mut s: String = chains
+        .iter()
+        .map(|c| format!("add chain inet nubo {c}\n"))
+        .collect();
+    let mut keys = Vec::new();
+    if let Some(ip) = nic.ip.as_deref()
+        && let Ok(ip) = ip.parse::<std::net::Ipv4Addr>()
+    {
+        keys.push((ip.to_string(), "to_vm", "from_vm", &chains[0], &chains[1]));
+    }
+    if let Ok(mac) = mac_of(nic) {
+        keys.push((mac, "to_vm6", "from_vm6", &chains[2], &chains[3]));
+    }
+    for (key, to, from, cin, cout) in &keys {
+        s.push_str(&format!(
+            "add element inet nubo {to} {{ {key} : jump {cin} }}\nadd element inet nubo {from} {{ {key} : jump {cout} }}\ndelete element inet nubo {to} {{ {key} }}\ndelete element inet nubo {from} {{ {key} }}\n"
+        ));
+    }
+    for c in &chains {
+        s.push_str(&format!("delete chain inet nubo {c}\n"));
+    }
+    s
+}
+
 async fn remove_one(nic: &NicSpec) {
+    if nft(&removal_script(nic)).await.is_err() {
+        remove_piecewise(nic).await;
+    }
+}
+
+/// Removes a NIC's pieces one by one (when the transaction failed: a map element of
+/// another chain for its key, or no base table).
+async fn remove_piecewise(nic: &NicSpec) {
     // Each piece may be missing; each is removed on its own.
     if let Some(ip) = nic.ip.as_deref()
         && ip.parse::<std::net::Ipv4Addr>().is_ok()
@@ -369,6 +432,37 @@ async fn remove_one(nic: &NicSpec) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nics_removal_is_one_transaction_that_cannot_miss_a_piece() {
+        let nic = NicSpec {
+            target: "one-3-0".into(),
+            mac: "02:00:0A:63:05:0A".into(),
+            ip: Some("10.99.5.10".into()),
+            filtered: true,
+            ..NicSpec::default()
+        };
+        let s = removal_script(&nic);
+        let first_delete = s.find("delete").expect("deletes");
+        for c in [
+            "vm_one_3_0_in",
+            "vm_one_3_0_out",
+            "vm6_one_3_0_in",
+            "vm6_one_3_0_out",
+        ] {
+            let add = s
+                .find(&format!("add chain inet nubo {c}\n"))
+                .expect("added");
+            assert!(add < first_delete, "{c} is made before anything goes");
+            assert!(s.contains(&format!("delete chain inet nubo {c}\n")));
+        }
+        assert!(s.contains("add element inet nubo to_vm { 10.99.5.10 : jump vm_one_3_0_in }"));
+        assert!(s.contains("delete element inet nubo from_vm6 { 02:00:0a:63:05:0a }"));
+        // Elements go before the chains they jump to.
+        assert!(s.rfind("delete element").expect("e") < s.find("delete chain").expect("c"));
+        let no_lease = NicSpec { ip: None, ..nic };
+        assert!(!removal_script(&no_lease).contains("to_vm {"));
+    }
 
     fn statement(rule: &FirewallRule) -> Result<Option<String>, KvmError> {
         statement_for(rule, Family::V4)
