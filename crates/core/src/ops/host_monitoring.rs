@@ -103,6 +103,12 @@ impl Core {
                                 if vm.op_seq != *seq {
                                     continue;
                                 }
+                                // A report the host made before it carried out the VM's
+                                // latest operation says nothing of that operation's outcome
+                                // (a container not yet started is not a vanished one).
+                                if r.seqs.get(vm_id).is_some_and(|s| *s != vm.op_seq) {
+                                    continue;
+                                }
                                 // A command the guest ran: its result, once.
                                 let vm = match execs.get(vm_id) {
                                     Some(e) => {
