@@ -88,7 +88,9 @@ dpkgopts=(
 # Container-friendly: the host's hostname and resolv.conf (mmdebstrap copies both in for the
 # build) are replaced by a placeholder hostname and an empty, plain resolv.conf that the
 # runtime bind-mounts over; apt's package lists and caches, logs and backup files go.
-# (mmdebstrap also removes the lists and the apt cache itself; the rm keeps this explicit.)
+# (mmdebstrap's own clean-up of the package lists and the apt cache is skipped: in root
+# mode here it emptied the HOST's /var/lib/apt/lists — later `apt-get download`s on the
+# machine then found no package. The root's own are removed by a hook instead.)
 # mmdebstrap's merged-usr hook makes the /usr symlinks itself and installs usr-is-merged:
 # without it the essential init-system-helpers ("usrmerge | usr-is-merged") brings in
 # usrmerge and with it perl (~55 MB).
@@ -135,10 +137,11 @@ INIT
 
 root="$work/root"
 mmdebstrap --mode=root --variant=minbase --include="$packages" "${dpkgopts[@]}" \
+  --skip=cleanup/apt/lists,cleanup/apt/cache \
+  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb' \
   --hook-dir="$merged_usr_hooks" \
   --customize-hook='rm -f "$1/etc/hostname" && echo localhost > "$1/etc/hostname"' \
   --customize-hook='rm -f "$1/etc/resolv.conf" && : > "$1/etc/resolv.conf"' \
-  --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin "$1"/var/cache/apt/archives/*.deb' \
   --customize-hook="install -m 755 '$work/init' \"\$1/sbin/init\"" \
   --customize-hook='rm -rf "$1"/var/log/apt/* "$1"/var/log/*.log "$1"/var/cache/debconf/*-old "$1"/var/lib/dpkg/*-old "$1"/tmp/* "$1"/root/.cache' \
   bookworm "$root" \

@@ -40,17 +40,25 @@ esac
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-# The kernel: the newest linux-image-*-cloud-amd64 the package index knows.
-kpkg="$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')"
-[ -n "$kpkg" ] || { echo "no linux-image-cloud-amd64 in the package index (apt-get update?)" >&2; exit 1; }
-# The package lists may have gone since the index was cached (apt-cache reads the cache,
-# apt-get download the lists): then they are fetched again, once.
-(cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "$kpkg") || {
-  echo "apt-get download $kpkg failed; updating the package lists and trying again" >&2
-  apt-get update -qq
-  kpkg="$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')"
-  (cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "$kpkg")
+# The kernel: the newest linux-image-*-cloud-amd64 the package index knows. The package
+# lists may be gone (apt-cache may still answer from its cache, apt-get download then finds
+# nothing, and may say so yet succeed: the .deb decides): then they are fetched again, once.
+kernel_package() {
+  { apt-cache depends linux-image-cloud-amd64 2>/dev/null || true; } \
+    | awk '/Depends: linux-image-/ {print $2; exit}'
 }
+download() {
+  [ -n "$kpkg" ] && (cd "$work" && apt-get download -qq -o APT::Sandbox::User=root "$kpkg") \
+    && ls "$work"/"$kpkg"_*.deb >/dev/null 2>&1
+}
+kpkg="$(kernel_package)"
+if ! download; then
+  echo "no kernel package from the package lists; updating them and trying again" >&2
+  apt-get update -qq
+  kpkg="$(kernel_package)"
+  [ -n "$kpkg" ] || { echo "no linux-image-cloud-amd64 in the package index" >&2; exit 1; }
+  download
+fi
 dpkg-deb -x "$work"/"$kpkg"_*.deb "$work/k"
 kver="$(ls "$work/k/lib/modules")"
 depmod -b "$work/k" "$kver"
