@@ -906,6 +906,44 @@ def test_a_data_disk_is_mounted_in_the_container_and_one_attached_while_powered_
         cleanup(one, h, vid)
 
 
+def test_a_container_sees_neither_the_hosts_processes_nor_its_neighbours_traffic(
+        cloud, image_ids, net):
+    """Two containers on one network: one sees only its own processes and interfaces, and
+    what the host exchanges with the other does not reach it (its eth0 counts a few
+    bytes of broadcast, not the megabytes sent to its neighbour)."""
+    d, lab, h = cloud
+    one = d.admin()
+    hid = h.host_id(one)
+    a = container(one, hid, image_ids["busybox"], "nosy", net)
+    b = container(one, hid, image_ids["busybox"], "busy", net)
+    try:
+        for vid in (a, b):
+            wait_state(one, h, vid, ACTIVE, RUNNING, timeout=60)
+            wait_boots(h, vid, 1)
+        ps = run_in(one, a, "ps -o pid,comm")
+        pids = [line.split()[0] for line in ps["OUT"].splitlines()[1:] if line.split()]
+        assert len(pids) <= 8 and "1" in pids, ps["OUT"]
+        assert "nubod" not in ps["OUT"] and "nubo-hostd" not in ps["OUT"], ps["OUT"]
+        links = run_in(one, a, "ls /sys/class/net")["OUT"].split()
+        assert sorted(links) == ["eth0", "lo"], links
+        made = run_in(one, b, "dd if=/dev/zero of=/www/big bs=1024 count=2048")
+        assert made["RETURN_CODE"] == "0", made
+        ip_b = one.vm.info(b).TEMPLATE["NIC"]["IP"]
+
+        def rx_of_a() -> int:
+            return int(run_in(one, a, "cat /sys/class/net/eth0/statistics/rx_bytes")["OUT"])
+
+        before = rx_of_a()
+        got = 0
+        for _ in range(4):
+            got += len(http_get(f"http://{ip_b}/big"))
+        assert got >= 4 * 2048 * 1024, got
+        grew = rx_of_a() - before
+        assert grew < 256 * 1024, f"{grew} bytes reached the neighbour of a {got}-byte exchange"
+    finally:
+        cleanup(one, h, a, b)
+
+
 def test_an_agent_whose_containers_all_ended_leaves_no_cgroup(cloud, image_ids):
     d, lab, h = cloud
     one = d.admin()
