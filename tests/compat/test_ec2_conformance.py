@@ -174,8 +174,11 @@ def test_elastic_ip_cannot_be_leased_by_another_user_over_xmlrpc(cloud, alice, e
         # an ordinary reservation of alice's: USE is enough, as in oned
         plain = a_one.vn.reserve(cloud.vnet, f'NAME="{uniq("rsv")}"\nSIZE="1"')
         c_one.vm.attachnic(vm, f'NIC=[NETWORK_ID="{plain}"]')
-        wait_for(lambda: len(cloud.one.xml("vm.info", vm).findall("TEMPLATE/NIC")) == nics + 1,
-                 what="NIC attached")
+        # The NIC is in the template at once (ATTACH=YES); the VM is RUNNING again (and
+        # may be terminated) only when its host has plugged it in (HOTPLUG_NIC until then).
+        wait_for(lambda: len(cloud.one.xml("vm.info", vm).findall("TEMPLATE/NIC")) == nics + 1
+                 and cloud.one.vm.info(vm).LCM_STATE == 3,
+                 what="NIC attached and the VM RUNNING again")
         cloud.client(carol).terminate_instances(InstanceIds=[iid])
     finally:
         ec2.release_address(AllocationId=alloc)
