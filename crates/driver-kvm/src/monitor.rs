@@ -21,28 +21,13 @@ const STATUS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Clock ticks per second of /proc's CPU times (USER_HZ is 100 on Linux).
 const TICKS_PER_SECOND: f64 = 100.0;
 
-/// The host's report (the container driver shares the host figures: [`meminfo`],
-/// [`cpu_model`], [`disk_space`], [`counter`]).
+/// The host's report (the container driver shares [`host_report`] and [`nic_traffic`]).
 pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let (total_kb, available_kb) = meminfo();
     let (accel, reason) = driver.accel().await;
     let mut attributes = BTreeMap::new();
     attributes.insert("ACCELERATION".into(), accel.name().to_string());
     attributes.insert("ACCELERATION_REASON".into(), reason);
-    if let Some(model) = cpu_model() {
-        attributes.insert("MODELNAME".into(), model);
-    }
-    if let Some((total, free)) = disk_space(&driver.inner.config.state_dir) {
-        attributes.insert("DS_LOCATION_TOTAL_MB".into(), total.to_string());
-        attributes.insert("DS_LOCATION_FREE_MB".into(), free.to_string());
-        attributes.insert(
-            "DS_LOCATION_USED_MB".into(),
-            total.saturating_sub(free).to_string(),
-        );
-    }
     let mut vms = Vec::new();
-    let mut used_cpu = 0.0;
     let vm_ids = VmDir::list(&driver.inner.config.state_dir);
     let seqs = driver.last_seqs(&vm_ids).await;
     for vm_id in vm_ids {
@@ -92,7 +77,6 @@ pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
                 (GuestState::Poweroff, 0.0, 0)
             }
         };
-        used_cpu += cpu;
         let (netrx, nettx) = nic_traffic(&spec.nics);
         let disk_sizes = spec
             .disks
@@ -115,10 +99,36 @@ pub(crate) async fn report(driver: &KvmDriver) -> HostReport {
             exec: None,
         });
     }
-    let cores_i = i64::try_from(cores).unwrap_or(1);
+    host_report("kvm", &driver.inner.config.state_dir, attributes, vms, seqs)
+}
+
+/// The report of this machine as host of `vms`: its CPUs and memory (from /proc), its CPU
+/// model and the space of the file system holding `state_dir` added to `attributes`, the
+/// CPU the guests use; shared by the QEMU and container drivers.
+pub fn host_report(
+    hypervisor: &str,
+    state_dir: &std::path::Path,
+    mut attributes: BTreeMap<String, String>,
+    vms: Vec<VmReport>,
+    seqs: BTreeMap<i32, u64>,
+) -> HostReport {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (total_kb, available_kb) = meminfo();
+    if let Some(model) = cpu_model() {
+        attributes.insert("MODELNAME".into(), model);
+    }
+    if let Some((total, free)) = disk_space(state_dir) {
+        attributes.insert("DS_LOCATION_TOTAL_MB".into(), total.to_string());
+        attributes.insert("DS_LOCATION_FREE_MB".into(), free.to_string());
+        attributes.insert(
+            "DS_LOCATION_USED_MB".into(),
+            total.saturating_sub(free).to_string(),
+        );
+    }
+    let used_cpu: f64 = vms.iter().map(|v| v.cpu).sum();
     HostReport {
-        hypervisor: "kvm".into(),
-        total_cpu: cores_i * 100,
+        hypervisor: hypervisor.into(),
+        total_cpu: i64::try_from(cores).unwrap_or(1) * 100,
         total_memory_kb: total_kb,
         used_cpu: used_cpu.round() as i64,
         used_memory_kb: total_kb - available_kb,
@@ -146,7 +156,7 @@ pub fn nic_traffic(nics: &[nubo_driver::NicSpec]) -> (u64, u64) {
 }
 
 /// A network interface's counter (0 when it has none).
-pub fn counter(interface: &str, name: &str) -> u64 {
+fn counter(interface: &str, name: &str) -> u64 {
     if interface.is_empty() || interface.contains('/') {
         return 0;
     }
@@ -157,7 +167,7 @@ pub fn counter(interface: &str, name: &str) -> u64 {
 }
 
 /// Total and free MB of the file system holding `dir`.
-pub fn disk_space(dir: &std::path::Path) -> Option<(u64, u64)> {
+fn disk_space(dir: &std::path::Path) -> Option<(u64, u64)> {
     let st = rustix::fs::statvfs(dir).ok()?;
     let mb = |blocks: u64| blocks.saturating_mul(st.f_frsize) / (1024 * 1024);
     Some((mb(st.f_blocks), mb(st.f_bavail)))
@@ -189,7 +199,7 @@ fn cpu_and_memory(driver: &KvmDriver, vm_id: i32, r: process::Running) -> (f64, 
 }
 
 /// Total and available memory of the host (KB).
-pub fn meminfo() -> (i64, i64) {
+fn meminfo() -> (i64, i64) {
     let text = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let field = |name: &str| -> i64 {
         text.lines()
@@ -201,7 +211,7 @@ pub fn meminfo() -> (i64, i64) {
 }
 
 /// The host CPU's model name.
-pub fn cpu_model() -> Option<String> {
+fn cpu_model() -> Option<String> {
     let text = std::fs::read_to_string("/proc/cpuinfo").ok()?;
     text.lines()
         .find_map(|l| l.strip_prefix("model name"))

@@ -18,21 +18,6 @@ impl LxcDriver {
     /// Reports the host and its containers.
     pub async fn report(&self) -> HostReport {
         let cfg = &self.inner.config;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let (total_kb, available_kb) = host::meminfo();
-        let mut attributes = BTreeMap::new();
-        attributes.insert("RUNTIME".into(), self.inner.runtime.name().to_string());
-        if let Some(model) = host::cpu_model() {
-            attributes.insert("MODELNAME".into(), model);
-        }
-        if let Some((total, free)) = host::disk_space(&cfg.state_dir) {
-            attributes.insert("DS_LOCATION_TOTAL_MB".into(), total.to_string());
-            attributes.insert("DS_LOCATION_FREE_MB".into(), free.to_string());
-            attributes.insert(
-                "DS_LOCATION_USED_MB".into(),
-                total.saturating_sub(free).to_string(),
-            );
-        }
         let vm_ids = nubo_driver_kvm::layout::VmDir::list(&cfg.state_dir);
         // The operation numbers first, then what the runtime says: an operation that ends
         // meanwhile has a number the report does not claim, so nubod does not read the
@@ -62,7 +47,6 @@ impl LxcDriver {
             }
         };
         let mut vms = Vec::new();
-        let mut used_cpu = 0.0;
         for vm_id in vm_ids {
             let dir = self.dir(vm_id);
             let Some(spec) = dir.vm.load_spec().await else {
@@ -90,7 +74,6 @@ impl LxcDriver {
                 // Never started here, or gone without ending by itself: not reported.
                 None => continue,
             };
-            used_cpu += cpu;
             let (netrx, nettx) = host::nic_traffic(&spec.nics);
             vms.push(VmReport {
                 vm_id,
@@ -105,17 +88,9 @@ impl LxcDriver {
                 exec: self.exec_result(&dir).await,
             });
         }
-        let cores = i64::try_from(cores).unwrap_or(1);
-        HostReport {
-            hypervisor: "lxc".into(),
-            total_cpu: cores * 100,
-            total_memory_kb: total_kb,
-            used_cpu: used_cpu.round() as i64,
-            used_memory_kb: total_kb - available_kb,
-            attributes,
-            vms,
-            seqs,
-        }
+        let attributes =
+            BTreeMap::from([("RUNTIME".to_string(), self.inner.runtime.name().to_string())]);
+        host::host_report("lxc", &cfg.state_dir, attributes, vms, seqs)
     }
 
     /// Percent of one core the container used since the last report.
