@@ -14,6 +14,7 @@ pub mod error;
 pub mod firewall;
 pub mod guest;
 pub mod layout;
+pub mod ledger;
 pub mod migration;
 pub mod monitor;
 pub mod network;
@@ -78,9 +79,8 @@ impl KvmConfig {
 struct Inner {
     config: KvmConfig,
     accel: OnceCell<(Accel, String)>,
-    locks: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
+    ledger: ledger::Ledger,
     cpu_seen: Mutex<HashMap<i32, (u64, std::time::Instant)>>,
-    seqs: Mutex<HashMap<i32, u64>>,
     images: Arc<dyn ImageFiles>,
     transport: OnceLock<Arc<dyn FileTransport>>,
 }
@@ -99,9 +99,8 @@ impl KvmDriver {
             inner: Arc::new(Inner {
                 config,
                 accel: OnceCell::new(),
-                locks: Mutex::new(HashMap::new()),
+                ledger: ledger::Ledger::default(),
                 cpu_seen: Mutex::new(HashMap::new()),
-                seqs: Mutex::new(HashMap::new()),
                 images,
                 transport: OnceLock::new(),
             }),
@@ -140,56 +139,27 @@ impl KvmDriver {
         VmDir::new(&self.inner.config.state_dir, vm_id)
     }
 
-    fn lock(&self, vm_id: i32) -> Arc<tokio::sync::Mutex<()>> {
-        self.inner
-            .locks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(vm_id)
-            .or_default()
-            .clone()
-    }
-
     /// Carries out one operation while holding the VM's lock, then notes its number
     /// (`request.seq`) as the last one carried out on the VM.
     pub async fn run(&self, request: Request) -> Result<String, KvmError> {
-        let lock = self.lock(request.vm_id);
+        let lock = self.inner.ledger.lock(request.vm_id);
         let _guard = lock.lock().await;
         let (vm_id, seq) = (request.vm_id, request.seq);
         let outcome = self.carry_out(request).await;
-        if seq > 0 {
-            self.inner
-                .seqs
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(vm_id, seq);
-            let dir = self.vm_dir(vm_id);
-            if tokio::fs::metadata(&dir.root).await.is_ok() {
-                let _ = tokio::fs::write(dir.op_seq(), seq.to_string()).await;
-            }
-        }
+        self.inner
+            .ledger
+            .carried_out(&self.vm_dir(vm_id), vm_id, seq)
+            .await;
         outcome
     }
 
     /// The number of the last operation carried out on each VM (this run's, else the one
     /// its directory keeps).
     pub(crate) async fn last_seqs(&self, vm_ids: &[i32]) -> BTreeMap<i32, u64> {
-        let mut seqs = BTreeMap::new();
-        for id in vm_ids {
-            let kept = tokio::fs::read_to_string(self.vm_dir(*id).op_seq())
-                .await
-                .ok()
-                .and_then(|t| t.trim().parse().ok());
-            if let Some(seq) = kept {
-                seqs.insert(*id, seq);
-            }
-        }
-        let here = self.inner.seqs.lock().unwrap_or_else(|p| p.into_inner());
-        for (id, seq) in here.iter() {
-            let e = seqs.entry(*id).or_insert(*seq);
-            *e = (*e).max(*seq);
-        }
-        seqs
+        self.inner
+            .ledger
+            .last_seqs(&self.inner.config.state_dir, vm_ids)
+            .await
     }
 
     async fn carry_out(&self, request: Request) -> Result<String, KvmError> {

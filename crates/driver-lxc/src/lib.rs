@@ -87,9 +87,8 @@ struct Inner {
     config: LxcConfig,
     runtime: Arc<dyn Runtime>,
     images: Arc<dyn ImageFiles>,
-    locks: Mutex<HashMap<i32, Arc<tokio::sync::Mutex<()>>>>,
+    ledger: nubo_driver_kvm::ledger::Ledger,
     cpu_seen: Mutex<HashMap<i32, (u64, Instant)>>,
-    seqs: Mutex<HashMap<i32, u64>>,
     execs: exec::Running,
     transport: OnceLock<Arc<dyn FileTransport>>,
 }
@@ -116,9 +115,8 @@ impl LxcDriver {
                 config,
                 runtime,
                 images,
-                locks: Mutex::new(HashMap::new()),
+                ledger: Default::default(),
                 cpu_seen: Mutex::new(HashMap::new()),
-                seqs: Mutex::new(HashMap::new()),
                 execs: exec::Running::default(),
                 transport: OnceLock::new(),
             }),
@@ -152,33 +150,16 @@ impl LxcDriver {
         &self.inner.execs
     }
 
-    fn lock(&self, vm_id: i32) -> Arc<tokio::sync::Mutex<()>> {
-        self.inner
-            .locks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(vm_id)
-            .or_default()
-            .clone()
-    }
-
     /// Carries out one operation while holding the VM's lock, then notes its number.
     pub async fn run(&self, request: Request) -> Result<String, LxcError> {
-        let lock = self.lock(request.vm_id);
+        let lock = self.inner.ledger.lock(request.vm_id);
         let _guard = lock.lock().await;
         let (vm_id, seq) = (request.vm_id, request.seq);
         let outcome = self.carry_out(request).await;
-        if seq > 0 {
-            self.inner
-                .seqs
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(vm_id, seq);
-            let dir = self.dir(vm_id);
-            if tokio::fs::metadata(dir.root()).await.is_ok() {
-                let _ = tokio::fs::write(dir.vm.op_seq(), seq.to_string()).await;
-            }
-        }
+        self.inner
+            .ledger
+            .carried_out(&self.dir(vm_id).vm, vm_id, seq)
+            .await;
         outcome
     }
 

@@ -22,23 +22,7 @@ impl LxcDriver {
         // The operation numbers first, then what the runtime says: an operation that ends
         // meanwhile has a number the report does not claim, so nubod does not read the
         // container's absence (or old state) as the outcome of that operation.
-        let mut seqs = BTreeMap::new();
-        for vm_id in &vm_ids {
-            if let Some(seq) = tokio::fs::read_to_string(self.dir(*vm_id).vm.op_seq())
-                .await
-                .ok()
-                .and_then(|t| t.trim().parse::<u64>().ok())
-            {
-                seqs.insert(*vm_id, seq);
-            }
-        }
-        {
-            let here = self.inner.seqs.lock().unwrap_or_else(|p| p.into_inner());
-            for (id, seq) in here.iter() {
-                let e = seqs.entry(*id).or_insert(*seq);
-                *e = (*e).max(*seq);
-            }
-        }
+        let seqs = self.inner.ledger.last_seqs(&cfg.state_dir, &vm_ids).await;
         let known = match self.inner.runtime.list().await {
             Ok(k) => k,
             Err(e) => {
