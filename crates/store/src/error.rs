@@ -105,4 +105,20 @@ pub enum StoreError {
         /// `name` or `body`.
         field: &'static str,
     },
+    /// A PaaS record's body holds U+0000. Nothing of the commit was applied.
+    #[error(
+        "the body of PaaS record {kind} {id} contains a NUL character, which the store cannot hold"
+    )]
+    PaasNul {
+        /// The record's kind.
+        kind: String,
+        /// Its id.
+        id: i64,
+    },
+    /// A PaaS record's kind is not 1 to 32 of `[a-z0-9_]`. Nothing of the commit was applied.
+    #[error("{kind:?} is not a PaaS record kind (1 to 32 of a-z, 0-9, _)")]
+    PaasKind {
+        /// The kind (at most its first 40 characters).
+        kind: String,
+    },
 }

@@ -9,6 +9,7 @@
 
 mod error;
 mod migrations;
+mod paas;
 mod postgres;
 mod sqlite;
 
@@ -18,6 +19,7 @@ use nubo_types::ObjectKind;
 
 pub use error::StoreError;
 pub use migrations::SCHEMA_VERSION;
+pub use paas::{PaasChange, PaasRecord, PaasSnapshot};
 
 /// One stored object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,6 +144,27 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(pool) => sqlite::commit(pool, changes).await,
             Backend::Postgres(pool) => postgres::commit(pool, changes).await,
+        }
+    }
+
+    /// Reads every PaaS record and counter, from one consistent snapshot.
+    pub async fn paas_load(&self) -> Result<PaasSnapshot, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::paas_load(pool).await,
+            Backend::Postgres(pool) => postgres::paas_load(pool).await,
+        }
+    }
+
+    /// Applies every PaaS change in one transaction, in order, and returns only once it is
+    /// durable; on error nothing of the batch is applied. An empty batch returns at once.
+    pub async fn paas_commit(&self, changes: &[PaasChange]) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        paas::check(changes)?;
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::paas_commit(pool, changes).await,
+            Backend::Postgres(pool) => postgres::paas_commit(pool, changes).await,
         }
     }
 

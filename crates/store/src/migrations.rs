@@ -30,6 +30,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: V2_ATTRIBUTES,
         postgres: V2_ATTRIBUTES,
     },
+    Migration {
+        version: 3,
+        description: "PaaS records and their counters",
+        sqlite: crate::paas::SCHEMA,
+        postgres: crate::paas::SCHEMA,
+    },
 ];
 
 /// Version 2: named JSON documents kept outside the pools (default quotas, ...).

@@ -233,3 +233,88 @@ async fn apply(conn: &mut PgConnection, change: &Change) -> Result<(), sqlx::Err
     }
     Ok(())
 }
+
+/// Reads every PaaS record and counter inside one read transaction.
+pub(crate) async fn paas_load(pool: &PgPool) -> Result<crate::PaasSnapshot, StoreError> {
+    let failed = |source| StoreError::Load {
+        backend: NAME,
+        source,
+    };
+    let mut tx = pool
+        .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        .await
+        .map_err(failed)?;
+    let rows: Vec<(String, i64, i64, String)> =
+        sqlx::query_as("SELECT kind, id, app, body FROM paas_records ORDER BY kind, id")
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(failed)?;
+    let counters: Vec<(String, i64)> = sqlx::query_as("SELECT kind, last FROM paas_counters")
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(failed)?;
+    tx.commit().await.map_err(failed)?;
+    Ok(crate::paas::snapshot(rows, counters))
+}
+
+/// Applies PaaS `changes` in one write transaction, durable when this returns.
+pub(crate) async fn paas_commit(
+    pool: &PgPool,
+    changes: &[crate::PaasChange],
+) -> Result<(), StoreError> {
+    let failed = |source| StoreError::Commit {
+        backend: NAME,
+        changes: changes.len(),
+        source,
+    };
+    let mut tx = pool.begin().await.map_err(failed)?;
+    for change in changes {
+        paas_apply(&mut tx, change).await.map_err(failed)?;
+    }
+    tx.commit().await.map_err(failed)
+}
+
+async fn paas_apply(
+    conn: &mut PgConnection,
+    change: &crate::PaasChange,
+) -> Result<(), sqlx::Error> {
+    use crate::PaasChange;
+    match change {
+        PaasChange::Put(record) => {
+            sqlx::query(
+                "INSERT INTO paas_records (kind, id, app, body) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (kind, id) DO UPDATE SET app = excluded.app, body = excluded.body",
+            )
+            .bind(record.kind.as_str())
+            .bind(record.id)
+            .bind(record.app)
+            .bind(record.body.as_str())
+            .execute(conn)
+            .await?;
+        }
+        PaasChange::Delete { kind, id } => {
+            sqlx::query("DELETE FROM paas_records WHERE kind = $1 AND id = $2")
+                .bind(kind.as_str())
+                .bind(id)
+                .execute(conn)
+                .await?;
+        }
+        PaasChange::DeleteApp { app } => {
+            sqlx::query("DELETE FROM paas_records WHERE app = $1")
+                .bind(app)
+                .execute(conn)
+                .await?;
+        }
+        PaasChange::LastId { kind, last } => {
+            sqlx::query(
+                "INSERT INTO paas_counters (kind, last) VALUES ($1, $2) \
+                 ON CONFLICT (kind) DO UPDATE SET last = excluded.last",
+            )
+            .bind(kind.as_str())
+            .bind(last)
+            .execute(conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
