@@ -178,14 +178,7 @@ pub async fn apply(
             snap_id,
             url,
         } => {
-            let transport = transport.ok_or_else(|| {
-                KvmError::BadRequest("this host cannot send images to the front-end".into())
-            })?;
-            if url.is_empty() {
-                return Err(KvmError::BadRequest(
-                    "the front-end gave no address to send the image to".into(),
-                ));
-            }
+            let transport = saveas_transport(transport, url)?;
             let d = disk_of(spec, *disk_id)?;
             let saved = dir.root.join(format!("saveas.{image_id}"));
             let outcome = match save_disk(dir, d, *snap_id, &saved, running, images).await {
@@ -197,6 +190,24 @@ pub async fn apply(
         }
     }
     Ok(after)
+}
+
+/// The transport a disk saved as a new image goes to the front-end with (its
+/// [`FileTransport::upload`] to `url`), checked before the disk is copied; the container
+/// driver's disk-saveas uses it too.
+pub fn saveas_transport<'a>(
+    transport: Option<&'a dyn FileTransport>,
+    url: &str,
+) -> Result<&'a dyn FileTransport, KvmError> {
+    let transport = transport.ok_or_else(|| {
+        KvmError::BadRequest("this host cannot send images to the front-end".into())
+    })?;
+    if url.is_empty() {
+        return Err(KvmError::BadRequest(
+            "the front-end gave no address to send the image to".into(),
+        ));
+    }
+    Ok(transport)
 }
 
 /// Plugs disk `d` (prepared) into the running guest, on the root port its id names.
