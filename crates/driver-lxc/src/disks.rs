@@ -6,6 +6,7 @@
 //! directory and seen through an id-mapped bind, so the container's root owns what the
 //! image's root owns. Persistent data disks are not available to containers yet.
 //! Disks are attached and detached while the container is off: the next boot mounts them.
+//! A data disk is saved as a new image while the container is off ([`crate::saveas`]).
 
 use std::path::PathBuf;
 
@@ -40,8 +41,14 @@ pub fn mount_point(d: &DiskSpec) -> String {
     }
 }
 
-fn copy_of(dir: &ContainerDir, d: &DiskSpec) -> PathBuf {
+/// The container's own copy of data disk `d` (a volatile disk's file, an image's copy).
+pub(crate) fn copy_of(dir: &ContainerDir, d: &DiskSpec) -> PathBuf {
     dir.root().join(format!("disk.{}", d.disk_id))
+}
+
+/// Where the host mounts disk `disk_id`'s filesystem (the id-mapped bind is made from it).
+pub(crate) fn device_dir(dir: &ContainerDir, disk_id: i32) -> PathBuf {
+    dir.root().join("disks").join(format!("{disk_id}.fs"))
 }
 
 fn refuse_persistent(d: &DiskSpec) -> Result<(), LxcError> {
@@ -115,10 +122,9 @@ pub async fn mount_all(
             prepare(dir, d, images).await?;
             copy_of(dir, d)
         };
-        let base = dir.root().join("disks");
         let (device, seen) = (
-            base.join(format!("{}.fs", d.disk_id)),
-            base.join(d.disk_id.to_string()),
+            device_dir(dir, d.disk_id),
+            dir.root().join("disks").join(d.disk_id.to_string()),
         );
         for p in [&device, &seen] {
             tokio::fs::create_dir_all(p)

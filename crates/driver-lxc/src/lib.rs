@@ -10,8 +10,9 @@
 //!
 //! Life cycle as OpenNebula's LXC driver: deploy, shutdown (SIGTERM to the init, SIGKILL
 //! after the timeout), poweroff, reboot, suspend and resume (the cgroup freezer), stop and
-//! undeploy (the container's layer stays on the host), NIC hot-plug; snapshots, disk
-//! changes and live migration are refused with the reason. An init that ends by itself
+//! undeploy (the container's layer stays on the host), NIC hot-plug, disks attached,
+//! detached and saved as new images while off ([`saveas`]); snapshots, disk snapshots and
+//! resizes and live migration are refused with the reason. An init that ends by itself
 //! leaves the VM powered off.
 
 pub mod bundle;
@@ -29,6 +30,7 @@ mod mounts;
 pub mod netns;
 pub mod rootfs;
 pub mod runtime;
+pub mod saveas;
 pub mod seccomp;
 
 use std::collections::{BTreeMap, HashMap};
@@ -370,14 +372,34 @@ impl LxcDriver {
                 self.change_disk(vm_id, &dir, spec).await?;
                 Ok(String::new())
             }
+            Operation::DiskSaveas => {
+                let what = saveas::check(need_spec(&request)?)?;
+                match self.status(vm_id).await.as_deref() {
+                    None => {}
+                    // An init that ended by itself: the container is off, its mounts go.
+                    Some("stopped") => {
+                        self.stop(vm_id, false).await?;
+                        self.release(&dir).await;
+                    }
+                    Some(_) => {
+                        return Err(LxcError::BadRequest(
+                            "a container's disk is saved as an image only while the container \
+                             is powered off (its filesystem is mounted in the running container)"
+                                .into(),
+                        ));
+                    }
+                }
+                let transport = self.inner.transport.get().map(|t| t.as_ref());
+                saveas::save(&dir, &what, transport).await?;
+                Ok(String::new())
+            }
             Operation::SnapshotCreate
             | Operation::SnapshotRevert
             | Operation::SnapshotDelete
             | Operation::DiskSnapshotCreate
             | Operation::DiskSnapshotRevert
             | Operation::DiskSnapshotDelete
-            | Operation::DiskResize
-            | Operation::DiskSaveas => Err(LxcError::BadRequest(format!(
+            | Operation::DiskResize => Err(LxcError::BadRequest(format!(
                 "{} is not available for containers",
                 request.operation.name()
             ))),

@@ -2,277 +2,18 @@
 //! `mke2fs -d`), run by runc. Needs root, runc, mke2fs and a static busybox; skips without
 //! them unless NUBO_REQUIRE_GUESTS=1.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use common::*;
 use nubo_driver::{
-    Change, ContextSpec, DiskKind, DiskSource, DiskSpec, ExecReport, ExecSpec, GuestState, NicSpec,
-    Operation, OsSpec, Request, VmSpec,
+    Change, ContextSpec, DiskKind, DiskSource, DiskSpec, ExecSpec, GuestState, NicSpec, Operation,
+    VmSpec,
 };
-use nubo_driver_kvm::disks::SharedFiles;
 use nubo_driver_lxc::layout::ContainerDir;
-use nubo_driver_lxc::runtime::{ExecCommand, OciCli};
-use nubo_driver_lxc::{LxcConfig, LxcDriver};
-
-fn have(program: &str) -> bool {
-    std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {program}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn sh(cmd: &str) -> String {
-    let out = std::process::Command::new("sh")
-        .args(["-c", cmd])
-        .output()
-        .expect("sh");
-    assert!(
-        out.status.success(),
-        "{cmd}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Whether containers can run here; panics when they must and cannot.
-fn usable() -> bool {
-    let root = std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let busybox_static = std::process::Command::new("sh")
-        .args([
-            "-c",
-            "ldd \"$(command -v busybox)\" 2>&1 | grep -q 'not a dynamic'",
-        ])
-        .status()
-        .is_ok_and(|s| s.success());
-    let ok = root && have("runc") && have("mke2fs") && busybox_static;
-    if !ok && std::env::var("NUBO_REQUIRE_GUESTS").as_deref() == Ok("1") {
-        panic!("containers cannot run here (root, runc, mke2fs, static busybox needed)");
-    }
-    ok
-}
-
-/// An ext4 image of a busybox system whose /sbin/init says hello, serves /www on port 80
-/// and ends on SIGTERM.
-fn busybox_image(dir: &Path) -> PathBuf {
-    let root = dir.join("rootdir");
-    for d in [
-        "bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "www", "root",
-    ] {
-        std::fs::create_dir_all(root.join(d)).expect("dir");
-    }
-    std::fs::copy(sh("command -v busybox").trim(), root.join("bin/busybox")).expect("busybox");
-    for tool in [
-        "sh", "cat", "echo", "sleep", "ps", "httpd", "id", "hostname", "head", "tail", "seq", "ls",
-        "ip", "wget", "dd", "env", "true", "grep", "mkfifo", "tr", "wc",
-    ] {
-        std::os::unix::fs::symlink("busybox", root.join("bin").join(tool)).expect("link");
-    }
-    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").expect("passwd");
-    std::fs::write(root.join("www/index.html"), "hello from a container\n").expect("www");
-    // The init forks nothing once up (a fork bomb's test must not starve it): it waits
-    // on a FIFO no one writes, which SIGTERM interrupts.
-    let init = "#!/bin/sh\necho nubo-test-init up\ntrap 'echo bye; exit 0' TERM\nhttpd -p 80 -h /www\nmkfifo /tmp/wake\nwhile :; do read -r line < /tmp/wake; done\n";
-    std::fs::write(root.join("sbin/init"), init).expect("init");
-    sh(&format!("chmod 755 {}", root.join("sbin/init").display()));
-    let image = dir.join("busybox.raw");
-    sh(&format!(
-        "mke2fs -q -t ext4 -d {} {} 32M",
-        root.display(),
-        image.display()
-    ));
-    image
-}
-
-fn spec(vm_id: i32, image: &Path) -> VmSpec {
-    VmSpec {
-        name: format!("one-{vm_id}"),
-        vcpu: 1,
-        cpu_hundredths: 50,
-        memory_mb: 64,
-        os: OsSpec::default(),
-        disks: vec![DiskSpec {
-            disk_id: 0,
-            kind: DiskKind::Disk,
-            source: DiskSource::Image {
-                image_id: 0,
-                url: String::new(),
-                path: image.display().to_string(),
-                sha256: String::new(),
-                format: "raw".into(),
-                persistent: false,
-            },
-            target: "vda".into(),
-            readonly: false,
-            size_mb: None,
-        }],
-        ..VmSpec::default()
-    }
-}
-
-fn request(vm_id: i32, operation: Operation, spec: &VmSpec) -> Request {
-    Request {
-        vm_id,
-        operation,
-        deploy_id: String::new(),
-        host: "here".into(),
-        target_host: None,
-        vcpu: spec.vcpu,
-        memory_mb: spec.memory_mb,
-        spec: Some(Box::new(spec.clone())),
-        migrate_uri: None,
-        seq: 0,
-    }
-}
-
-/// Removes what a test's containers left when the test fails half-way (its assertions
-/// panic before the containers end): their processes, mounts and namespaces.
-struct Leftovers {
-    state: PathBuf,
-    vm_ids: Vec<i32>,
-}
-
-impl Drop for Leftovers {
-    fn drop(&mut self) {
-        for id in &self.vm_ids {
-            let _ = std::process::Command::new("runc")
-                .arg("--root")
-                .arg(self.state.join("runtime"))
-                .args(["delete", "--force", &format!("one-{id}")])
-                .output();
-            let _ = std::process::Command::new("ip")
-                .args(["netns", "del", &ContainerDir::new(&self.state, *id).netns()])
-                .output();
-        }
-        let _ = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "grep -o ' {}[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l",
-                self.state.display()
-            ))
-            .output();
-    }
-}
-
-fn driver(state: &Path) -> LxcDriver {
-    // Containers' users must pass through the state directory (a temporary one is 0700).
-    for dir in [state.parent().expect("parent"), state] {
-        std::fs::create_dir_all(dir).expect("dir");
-        sh(&format!("chmod 711 {}", dir.display()));
-    }
-    driver_at(state)
-}
-
-/// A driver on `state`, as it is.
-fn driver_at(state: &Path) -> LxcDriver {
-    std::fs::create_dir_all(state).expect("dir");
-    let mut config = LxcConfig::new(state.to_path_buf());
-    // Agents of one test share a registry of id slots, as agents on one machine do.
-    config.ids.registry = state.parent().expect("parent").join("id-slots");
-    config.shutdown_timeout = Duration::from_secs(10);
-    config.pids_limit = 48;
-    let runtime = OciCli::new("runc", state.join("runtime"));
-    LxcDriver::new(config, Arc::new(runtime), Arc::new(SharedFiles))
-}
-
-async fn exec(d: &LxcDriver, vm_id: i32, cmd: &str) -> (i32, String) {
-    let out = d
-        .exec(
-            vm_id,
-            &ExecCommand {
-                args: vec!["/bin/sh".into(), "-c".into(), cmd.into()],
-                timeout: Duration::from_secs(30),
-                ..ExecCommand::default()
-            },
-        )
-        .await
-        .expect("exec");
-    (
-        out.code,
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
-
-fn decode(b64: &str) -> String {
-    use base64::Engine;
-    String::from_utf8_lossy(
-        &base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .expect("base64"),
-    )
-    .into_owned()
-}
-
-async fn exec_result(d: &LxcDriver, vm_id: i32, seq: u64) -> ExecReport {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let report = d.report().await;
-        if let Some(e) = report
-            .vms
-            .iter()
-            .find(|v| v.vm_id == vm_id)
-            .and_then(|v| v.exec.clone())
-            .filter(|e| e.seq == seq)
-        {
-            return e;
-        }
-        assert!(Instant::now() < deadline, "no result for exec {seq}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn run_exec(
-    d: &LxcDriver,
-    vm_id: i32,
-    s: &VmSpec,
-    seq: u64,
-    command: &str,
-    stdin: &[u8],
-) -> ExecReport {
-    use base64::Engine;
-    let mut with = s.clone();
-    with.change = Some(Change::Exec(ExecSpec {
-        command: command.into(),
-        stdin_b64: base64::engine::general_purpose::STANDARD.encode(stdin),
-    }));
-    let mut req = request(vm_id, Operation::Exec, &with);
-    req.seq = seq;
-    d.run(req).await.expect("exec");
-    exec_result(d, vm_id, seq).await
-}
-
-async fn run_exec_err(d: &LxcDriver, vm_id: i32, s: &VmSpec, command: &str) -> String {
-    let mut with = s.clone();
-    with.change = Some(Change::Exec(ExecSpec {
-        command: command.into(),
-        stdin_b64: String::new(),
-    }));
-    d.run(request(vm_id, Operation::Exec, &with))
-        .await
-        .expect_err("refused")
-        .to_string()
-}
-
-async fn state_of(d: &LxcDriver, vm_id: i32) -> Option<GuestState> {
-    d.report()
-        .await
-        .vms
-        .iter()
-        .find(|v| v.vm_id == vm_id)
-        .map(|v| v.state)
-}
-
-async fn deploy(d: &LxcDriver, vm_id: i32, spec: &VmSpec) {
-    d.run(request(vm_id, Operation::Prolog, spec))
-        .await
-        .expect("prolog");
-    d.run(request(vm_id, Operation::Deploy, spec))
-        .await
-        .expect("deploy");
-}
 
 #[tokio::test]
 async fn a_container_runs_isolated_limited_and_goes_through_its_life_cycle() {
@@ -666,51 +407,6 @@ async fn a_container_serves_http_on_its_lease_behind_its_security_groups() {
         .output();
 }
 
-/// Moves files between two drivers of this process: a file URL and a copy.
-#[derive(Debug)]
-struct LocalTransport {
-    state: PathBuf,
-}
-
-impl nubo_driver_kvm::cold_migration::FileTransport for LocalTransport {
-    fn offer_location(
-        &self,
-        vm_id: i32,
-    ) -> Result<(String, String), nubo_driver_kvm::error::KvmError> {
-        Ok((
-            format!("file://{}/vms/{vm_id}", self.state.display()),
-            "local".into(),
-        ))
-    }
-
-    fn fetch<'a>(
-        &'a self,
-        url: &'a str,
-        dest: &'a Path,
-    ) -> nubo_driver::BoxFuture<'a, Result<String, nubo_driver_kvm::error::KvmError>> {
-        Box::pin(async move {
-            use sha2::Digest;
-            let path = url
-                .strip_prefix("file://")
-                .and_then(|u| u.split('?').next())
-                .unwrap_or_default();
-            let bytes = std::fs::read(path)
-                .map_err(|e| nubo_driver_kvm::error::KvmError::file(Path::new(path), e))?;
-            std::fs::write(dest, &bytes)
-                .map_err(|e| nubo_driver_kvm::error::KvmError::file(dest, e))?;
-            Ok(hex::encode(sha2::Sha256::digest(&bytes)))
-        })
-    }
-
-    fn upload<'a>(
-        &'a self,
-        _url: &'a str,
-        _file: &'a Path,
-    ) -> nubo_driver::BoxFuture<'a, Result<(), nubo_driver_kvm::error::KvmError>> {
-        Box::pin(async { Ok(()) })
-    }
-}
-
 #[tokio::test]
 async fn a_container_moves_to_another_host_with_its_layer() {
     if !usable() {
@@ -911,4 +607,160 @@ async fn data_disks_are_mounted_where_their_target_says_and_keep_their_data() {
         .await
         .expect("epilog");
     assert!(!state.join("vms/90007").exists());
+}
+
+/// The spec of VM `vm_id` asking to save its DISK_ID `disk_id` into the file `out`.
+fn saving(s: &VmSpec, disk_id: i32, out: &Path) -> VmSpec {
+    let mut with = s.clone();
+    with.change = Some(Change::DiskSaveas {
+        disk_id,
+        image_id: 77,
+        snap_id: -1,
+        url: format!("file://{}", out.display()),
+    });
+    with
+}
+
+/// The PaaS's flow: an app is built on a container's volatile data disk at /app, the
+/// container powers off, the disk is saved as an image, and an app instance made from
+/// that image sees the build at /app with its owners.
+#[tokio::test]
+async fn a_data_disk_of_a_powered_off_container_is_saved_as_an_image_others_mount() {
+    if !usable() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let image = busybox_image(tmp.path());
+    let state = tmp.path().join("state");
+    let d = driver(&state);
+    d.set_transport(Arc::new(LocalTransport {
+        state: state.clone(),
+    }));
+    let _leftovers = Leftovers {
+        state: state.clone(),
+        vm_ids: vec![90_008, 90_009],
+    };
+    let (builder, instance) = (90_008, 90_009);
+    let mut s = spec(builder, &image);
+    s.disks.push(DiskSpec {
+        disk_id: 1,
+        kind: DiskKind::Disk,
+        source: DiskSource::Volatile {
+            size_mb: 16,
+            format: "raw".into(),
+        },
+        target: "/app".into(),
+        readonly: false,
+        size_mb: None,
+    });
+    deploy(&d, builder, &s).await;
+    let (code, out) = exec(
+        &d,
+        builder,
+        "echo built > /app/slug.txt && busybox mkdir /app/bin && echo '#!/bin/sh' > /app/bin/run \
+         && busybox chown -R 1000:1000 /app/slug.txt /app/bin",
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let slug = tmp.path().join("slug.raw");
+    // Not while it runs (its disk is a mounted filesystem), never its root.
+    let e = d
+        .run(request(
+            builder,
+            Operation::DiskSaveas,
+            &saving(&s, 1, &slug),
+        ))
+        .await
+        .expect_err("running");
+    assert!(e.to_string().contains("powered off"), "{e}");
+    d.run(request(builder, Operation::Shutdown, &s))
+        .await
+        .expect("poweroff");
+    let e = d
+        .run(request(
+            builder,
+            Operation::DiskSaveas,
+            &saving(&s, 0, &slug),
+        ))
+        .await
+        .expect_err("root");
+    assert!(e.to_string().contains("root filesystem"), "{e}");
+    assert!(!slug.exists());
+    d.run(request(
+        builder,
+        Operation::DiskSaveas,
+        &saving(&s, 1, &slug),
+    ))
+    .await
+    .expect("saveas");
+    assert_eq!(
+        std::fs::metadata(&slug).expect("saved").len(),
+        16 * 1024 * 1024
+    );
+    // The builder keeps its disk, and boots again with it.
+    d.run(request(builder, Operation::Deploy, &s))
+        .await
+        .expect("power on");
+    let (code, out) = exec(&d, builder, "cat /app/slug.txt").await;
+    assert_eq!((code, out.as_str()), (0, "built\n"));
+    // An app instance mounts the saved image at /app.
+    let mut t = spec(instance, &image);
+    t.disks.push(DiskSpec {
+        disk_id: 1,
+        kind: DiskKind::Disk,
+        source: DiskSource::Image {
+            image_id: 77,
+            url: String::new(),
+            path: slug.display().to_string(),
+            sha256: String::new(),
+            format: "raw".into(),
+            persistent: false,
+        },
+        target: "/app".into(),
+        readonly: false,
+        size_mb: None,
+    });
+    deploy(&d, instance, &t).await;
+    let (code, out) = exec(
+        &d,
+        instance,
+        "cat /app/slug.txt && ls -ln /app/slug.txt /app/bin/run && echo more > /app/more.txt",
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("built"), "{out}");
+    for line in lines {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(
+            fields.get(2..4),
+            Some(&["1000", "1000"][..]),
+            "owned inside as when built: {out}"
+        );
+    }
+    // An image's copy is saved the same way: what the instance wrote is in it.
+    d.run(request(instance, Operation::Shutdown, &t))
+        .await
+        .expect("poweroff");
+    let again = tmp.path().join("again.raw");
+    d.run(request(
+        instance,
+        Operation::DiskSaveas,
+        &saving(&t, 1, &again),
+    ))
+    .await
+    .expect("saveas of an image's copy");
+    let listed = sh(&format!(
+        "debugfs -R 'cat /more.txt' {} 2>/dev/null",
+        again.display()
+    ));
+    assert_eq!(listed, "more\n");
+    for (vm_id, sp) in [(builder, &s), (instance, &t)] {
+        d.run(request(vm_id, Operation::Cancel, sp))
+            .await
+            .expect("cancel");
+        d.run(request(vm_id, Operation::Epilog, sp))
+            .await
+            .expect("epilog");
+    }
 }
