@@ -9,7 +9,8 @@ an address or MAC its network did not give it; its memory limit kills a hog with
 hurting anyone else; an init that ends powers it off; a root that is not a filesystem, or
 has no /sbin/init, fails the boot with the reason (a persistent root, the prolog);
 snapshots and disk changes of a running container are refused with the reason and leave it
-RUNNING; NICs plug in and out while it runs, data disks are mounted in it; one.vm.exec runs
+RUNNING; NICs plug in and out while it runs, data disks are mounted in it, and one saved
+as an image while it is powered off is mounted by another container; one.vm.exec runs
 commands in it; SCHED_REQUIREMENTS="HYPERVISOR=lxc" places it; two clouds' agents on one
 machine keep their containers apart; the agent and nubod restarted lose nothing; a
 terminated container leaves nothing on the host (directory, mounts, netns, veth, cgroup).
@@ -904,6 +905,64 @@ def test_a_data_disk_is_mounted_in_the_container_and_one_attached_while_powered_
         assert_nothing_left(h, vid, None)
     finally:
         cleanup(one, h, vid)
+
+
+def test_a_data_disk_saved_while_powered_off_is_an_image_another_container_mounts(cloud, image_ids):
+    """The PaaS's build: a container writes an app on its volatile disk at /app (a file
+    owned by uid 1000 inside) and powers off; one.vm.disksaveas of that disk gives a READY
+    DATABLOCK image of the disk's SIZE; a new container with the image at /app sees the
+    files with their owners. Saving disk 0 (the root filesystem) or a disk of a running
+    container is refused at once with the reason, and makes no image."""
+    d, lab, h = cloud
+    one = d.admin()
+    hid = h.host_id(one)
+    vid = container(one, hid, image_ids["busybox"], "builder",
+                    extra='DISK=[TYPE="fs", SIZE="16", FORMAT="raw", TARGET="/app"]\n')
+    instance = None
+    try:
+        wait_state(one, h, vid, ACTIVE, RUNNING, timeout=60)
+        wait_boots(h, vid, 1)
+        e = run_in(one, vid, "/bin/sh -c 'echo built > /app/slug.txt && mkdir /app/bin && "
+                             "echo run > /app/bin/run && busybox chown -R 1000:1000 "
+                             "/app/slug.txt /app/bin'")
+        assert e["RETURN_CODE"] == "0", e
+        images_before = len(one.imagepool.info(-2, -1, -1).IMAGE)
+        with pytest.raises(Exception) as running:
+            one.vm.disksaveas(vid, 1, uniq("slug"), "", -1)
+        assert "powered off" in str(running.value), running.value
+        one.vm.action("poweroff", vid)
+        wait_state(one, h, vid, POWEROFF, timeout=30)
+        with pytest.raises(Exception) as root:
+            one.vm.disksaveas(vid, 0, uniq("root"), "", -1)
+        assert "root filesystem" in str(root.value), root.value
+        assert len(one.imagepool.info(-2, -1, -1).IMAGE) == images_before, "no image made"
+
+        slug = one.vm.disksaveas(vid, 1, uniq("slug"), "", -1)
+        wait_state(one, h, vid, POWEROFF, timeout=60)
+        wait_for(lambda: one.image.info(slug).STATE == 1, timeout=60, what="the slug READY")
+        info = one.image.info(slug)
+        assert (info.TYPE, info.SIZE, info.PERSISTENT) == (2, 16, 0), (info.TYPE, info.SIZE)
+        assert os.path.getsize(info.SOURCE) == 16 << 20
+        assert not list(h.vm_dir(vid).glob("saveas.*")), "the agent kept no copy"
+
+        instance = container(one, hid, image_ids["busybox"], "instance",
+                             extra=f'DISK=[IMAGE_ID="{slug}", TARGET="/app"]\n')
+        wait_state(one, h, instance, ACTIVE, RUNNING, timeout=60)
+        wait_boots(h, instance, 1)
+        e = run_in(one, instance, "/bin/sh -c 'cat /app/slug.txt; ls -ln /app/slug.txt /app/bin/run'")
+        assert e["RETURN_CODE"] == "0", e
+        lines = e["OUT"].splitlines()
+        assert lines[0] == "built", e
+        assert [line.split()[2:4] for line in lines[1:]] == [["1000", "1000"]] * 2, e
+        # The builder boots again with its disk as it was.
+        one.vm.action("resume", vid)
+        wait_state(one, h, vid, ACTIVE, RUNNING, timeout=60)
+        assert run_in(one, vid, "cat /app/slug.txt")["OUT"] == "built\n"
+        for v in (vid, instance):
+            terminate(one, h, v)
+            assert_nothing_left(h, v, None)
+    finally:
+        cleanup(one, h, vid, *([instance] if instance is not None else []))
 
 
 def test_a_container_sees_neither_the_hosts_processes_nor_its_neighbours_traffic(

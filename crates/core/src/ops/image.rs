@@ -306,18 +306,35 @@ fn insert_image(
     Ok(id)
 }
 
+/// The datastore a container's volatile disk saved as an image goes to: the default
+/// image datastore, which bootstrap makes.
+const VOLATILE_SAVEAS_DATASTORE: Oid = 1;
+
 /// Stages the image a `vm.disksaveas` makes from a disk of `source`: in the same
-/// datastore, owned by the caller, LOCKED until the copy is done.
+/// datastore, owned by the caller, LOCKED until the copy is done. A disk with no source
+/// image (a container's volatile disk) goes to the default image datastore, raw, if the
+/// caller may use it.
 pub(crate) fn stage_saveas(
     tx: &mut Tx,
     caller: &Caller,
     name: &str,
     image_type: &str,
-    source: &Image,
+    source: Option<&Image>,
     size: i64,
 ) -> Result<Oid> {
     let image_type = parse_type(Some(image_type)).map_err(|e| Error::action(e.to_string()))?;
-    let ds = (*tx.get::<Datastore>(source.datastore_id)?).clone();
+    let (ds, format) = match source {
+        Some(source) => (
+            (*tx.get::<Datastore>(source.datastore_id)?).clone(),
+            source.format.clone(),
+        ),
+        None => {
+            let ds = tx.get::<Datastore>(VOLATILE_SAVEAS_DATASTORE)?;
+            check_allocate_target(&ds, image_type).map_err(to_action)?;
+            authorize(tx.state, caller, ds.as_ref(), AuthOp::Use)?;
+            ((*ds).clone(), "raw".to_string())
+        }
+    };
     let img = NewImage {
         name: name.to_string(),
         image_type,
@@ -326,20 +343,24 @@ pub(crate) fn stage_saveas(
         origin: Origin::Empty,
         path: String::new(),
         source: String::new(),
-        format: source.format.clone(),
+        format,
         fs: String::new(),
         size,
         cloning_id: -1,
     };
-    let id = insert_image(tx, caller, &img, &ds, false).map_err(|e| match e {
-        Error::Allocate { message, .. } => Error::action(message),
-        other => other,
-    })?;
+    let id = insert_image(tx, caller, &img, &ds, false).map_err(to_action)?;
     let mut image = tx.get_mut::<Image>(id)?;
     image.state = ImageState::Locked;
     image.source = format!("{}/{}", ds.base_path.trim_end_matches('/'), id);
     tx.put(image)?;
     Ok(id)
+}
+
+fn to_action(e: Error) -> Error {
+    match e {
+        Error::Allocate { message, .. } => Error::action(message),
+        other => other,
+    }
 }
 
 fn stage_allocate(

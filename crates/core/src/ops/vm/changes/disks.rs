@@ -1,5 +1,7 @@
 //! Disk changes: `vm.attach`, `vm.detach`, `vm.diskresize`, `vm.disksaveas`.
 
+use nubo_types::states::ImageType;
+
 use super::*;
 
 impl Core {
@@ -115,13 +117,16 @@ impl Core {
                     .as_vector()
                     .unwrap_or_default()
                     .to_vec();
-                let source = get(&pairs, "IMAGE_ID")
-                    .and_then(|v| v.parse::<Oid>().ok())
-                    .ok_or_else(|| {
-                        Error::action(format!(
-                            "Disk {disk_id} is volatile and has no image to save"
-                        ))
-                    })?;
+                let container = on_container_host(tx, vm);
+                if container {
+                    check_container_saveas(tx, vm, disk_id)?;
+                }
+                let source = get(&pairs, "IMAGE_ID").and_then(|v| v.parse::<Oid>().ok());
+                if source.is_none() && !container {
+                    return Err(Error::action(format!(
+                        "Disk {disk_id} is volatile and has no image to save"
+                    )));
+                }
                 if snap_id >= 0
                     && !vm.disk_snapshots.iter().any(|s| {
                         s.disk_id == disk_id && s.snapshots.iter().any(|x| x.id == snap_id)
@@ -131,21 +136,22 @@ impl Core {
                         "Disk {disk_id} has no snapshot with id {snap_id}"
                     )));
                 }
-                let image = tx.get::<Image>(source)?;
+                let image = source.map(|s| tx.get::<Image>(s)).transpose()?;
                 let size = get(&pairs, "SIZE")
                     .and_then(|s| s.parse().ok())
-                    .unwrap_or(image.size);
-                let image_type = if image_type.is_empty() {
-                    image.image_type.name().to_string()
-                } else {
-                    image_type
+                    .or(image.as_ref().map(|i| i.size))
+                    .unwrap_or(0);
+                let image_type = match &image {
+                    _ if !image_type.is_empty() => image_type,
+                    Some(image) => image.image_type.name().to_string(),
+                    None => ImageType::Datablock.name().to_string(),
                 };
                 let image_id = crate::ops::image::stage_saveas(
                     tx,
                     &caller2,
                     &name,
                     &image_type,
-                    &image,
+                    image.as_deref(),
                     size,
                 )?;
                 Ok((
@@ -160,4 +166,44 @@ impl Core {
         )
         .await
     }
+}
+
+/// Whether VM `vm` is on a container host (VM_MAD lxc), whose disks are saved differently.
+fn on_container_host(tx: &Tx, vm: &Vm) -> bool {
+    vm.current()
+        .and_then(|h| tx.get::<Host>(h.hid).ok())
+        .is_some_and(|host| host.vm_mad == "lxc")
+}
+
+/// What a container's disk-saveas needs: a data disk (its first disk that is not a CDROM
+/// is its root filesystem, an image under a layer of changes), saved while the container
+/// is powered off (a running container's disks are mounted filesystems). Its volatile
+/// disks hold filesystems and may be saved too.
+fn check_container_saveas(tx: &Tx, vm: &Vm, disk_id: i32) -> Result<()> {
+    let is_cdrom = |pairs: &[(String, String)]| {
+        get(pairs, "IMAGE_ID")
+            .and_then(|v| v.parse::<Oid>().ok())
+            .and_then(|id| tx.get::<Image>(id).ok())
+            .is_some_and(|i| i.image_type == ImageType::Cdrom)
+    };
+    let root = vm
+        .template
+        .vectors("DISK")
+        .find(|p| !is_cdrom(p))
+        .and_then(|p| get(p, "DISK_ID"))
+        .and_then(|v| v.parse::<i32>().ok());
+    if root == Some(disk_id) {
+        return Err(Error::action(format!(
+            "Disk {disk_id} is the container's root filesystem, which cannot be saved as an \
+             image; only a container's data disks can"
+        )));
+    }
+    if vm.state != VmState::Poweroff {
+        return Err(Error::action(format!(
+            "A container's disk is saved as an image only while the container is powered off \
+             (its disks are mounted filesystems while it runs): power off VM {} first",
+            vm.meta.id
+        )));
+    }
+    Ok(())
 }
