@@ -703,7 +703,20 @@ async fn a_data_disk_of_a_powered_off_container_is_saved_as_an_image_others_moun
         .expect("power on");
     let (code, out) = exec(&d, builder, "cat /app/slug.txt").await;
     assert_eq!((code, out.as_str()), (0, "built\n"));
-    // An app instance mounts the saved image at /app.
+    // An app instance mounts the saved image at /app (as qcow2 where qemu-img is, so
+    // that its copy goes back as qcow2).
+    let qcow2 = have("qemu-img");
+    let (path, format) = if qcow2 {
+        let q = tmp.path().join("slug.qcow2");
+        sh(&format!(
+            "qemu-img convert -q -f raw -O qcow2 {} {}",
+            slug.display(),
+            q.display()
+        ));
+        (q, "qcow2")
+    } else {
+        (slug.clone(), "raw")
+    };
     let mut t = spec(instance, &image);
     t.disks.push(DiskSpec {
         disk_id: 1,
@@ -711,9 +724,9 @@ async fn a_data_disk_of_a_powered_off_container_is_saved_as_an_image_others_moun
         source: DiskSource::Image {
             image_id: 77,
             url: String::new(),
-            path: slug.display().to_string(),
+            path: path.display().to_string(),
             sha256: String::new(),
-            format: "raw".into(),
+            format: format.into(),
             persistent: false,
         },
         target: "/app".into(),
@@ -750,11 +763,23 @@ async fn a_data_disk_of_a_powered_off_container_is_saved_as_an_image_others_moun
     ))
     .await
     .expect("saveas of an image's copy");
+    let mut fs = again.clone();
+    if qcow2 {
+        let info = sh(&format!("qemu-img info --output=json {}", again.display()));
+        assert!(info.contains("\"format\": \"qcow2\""), "{info}");
+        fs = tmp.path().join("again-fs.raw");
+        sh(&format!(
+            "qemu-img convert -q -f qcow2 -O raw {} {}",
+            again.display(),
+            fs.display()
+        ));
+    }
     let listed = sh(&format!(
         "debugfs -R 'cat /more.txt' {} 2>/dev/null",
-        again.display()
+        fs.display()
     ));
     assert_eq!(listed, "more\n");
+    assert!(!state.join("vms/90009/saveas.77").exists(), "no copy kept");
     for (vm_id, sp) in [(builder, &s), (instance, &t)] {
         d.run(request(vm_id, Operation::Cancel, sp))
             .await
