@@ -1,0 +1,106 @@
+//! Nubo's PaaS, a layer over the IaaS core as Megam was over OpenNebula: stacks (base root
+//! filesystems registered as images), apps, their immutable numbered releases (config vars,
+//! process types, later a slug) and their process formation.
+//!
+//! The PaaS keeps its objects in memory ([`state`]) and in the store's PaaS records; every
+//! change is durable before the caller hears of it. Callers are the core's authenticated
+//! [`Caller`]s, and apps are authorized with the core's rules for DOCUMENT objects (owner,
+//! group and other bits, then ACL rules), as OpenNebula's OneFlow services are.
+
+mod apps;
+pub mod error;
+pub mod model;
+pub mod names;
+mod stacks;
+pub mod state;
+
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use nubo_core::{Caller, Core};
+use nubo_store::Store;
+
+pub use apps::{AppFilter, ConfigEdit, NewApp};
+pub use error::{PaasError, Result};
+pub use stacks::NewStack;
+use state::{Op, PaasState, Staged};
+
+/// The PaaS service: one per `nubod`, cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Paas {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    core: Core,
+    store: Store,
+    state: RwLock<PaasState>,
+    writer: tokio::sync::Mutex<()>,
+}
+
+impl Paas {
+    /// Opens the PaaS over the core and the store: loads every PaaS record.
+    pub async fn open(core: Core, store: Store) -> Result<Paas> {
+        let snapshot = store.paas_load().await?;
+        let state = PaasState::load(snapshot);
+        tracing::info!(
+            apps = state.apps.len(),
+            stacks = state.stacks.len(),
+            "PaaS loaded"
+        );
+        Ok(Paas {
+            inner: Arc::new(Inner {
+                core,
+                store,
+                state: RwLock::new(state),
+                writer: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The core the PaaS runs over.
+    pub fn core(&self) -> &Core {
+        &self.inner.core
+    }
+
+    /// Authenticates a session (`user:secret`) with the core.
+    pub fn authenticate(&self, session: &str) -> Result<Caller> {
+        Ok(self.inner.core.authenticate(session)?)
+    }
+
+    fn read_state(&self) -> Result<RwLockReadGuard<'_, PaasState>> {
+        self.inner.state.read().map_err(|_| {
+            PaasError::Core(nubo_types::Error::internal(
+                "the PaaS state lock is poisoned",
+            ))
+        })
+    }
+
+    /// Runs `f` on a consistent view of the PaaS's objects.
+    pub fn read<R>(&self, f: impl FnOnce(&PaasState) -> Result<R>) -> Result<R> {
+        f(&*self.read_state()?)
+    }
+
+    /// Runs a write: `f` stages ops against the current state; they are committed to the
+    /// store in one transaction and then applied to memory. Writers are serialised.
+    async fn write<R>(&self, f: impl FnOnce(&mut Staged<'_>) -> Result<R>) -> Result<R> {
+        let _writer = self.inner.writer.lock().await;
+        let (result, ops) = {
+            let state = self.read_state()?;
+            let mut staged = Staged::new(&state);
+            let result = f(&mut staged)?;
+            (result, staged.finish())
+        };
+        let changes = ops.iter().map(Op::change).collect::<Result<Vec<_>>>()?;
+        self.inner.store.paas_commit(&changes).await?;
+        let mut state = self.inner.state.write().map_err(|_| {
+            PaasError::Core(nubo_types::Error::internal(
+                "the PaaS state lock is poisoned",
+            ))
+        })?;
+        for op in ops {
+            state.apply(op);
+        }
+        Ok(result)
+    }
+}

@@ -1,0 +1,102 @@
+//! The PaaS's records as they are kept (JSON bodies in the store's `paas_records`):
+//! stacks, apps, releases. Each carries the id of its record and of its app.
+
+use std::collections::BTreeMap;
+
+use nubo_types::{Oid, Permissions};
+use serde::{Deserialize, Serialize};
+
+/// The state of a stack, as Cloud Foundry's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum StackState {
+    /// New apps may use it.
+    Active,
+    /// Apps on it keep building and running; no new app may choose it.
+    Deprecated,
+    /// Apps on it keep running; nothing builds on it.
+    Disabled,
+}
+
+impl StackState {
+    /// Its name as the APIs show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StackState::Active => "ACTIVE",
+            StackState::Deprecated => "DEPRECATED",
+            StackState::Disabled => "DISABLED",
+        }
+    }
+}
+
+/// A named, versioned base root filesystem that apps build and run on: a Nubo image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stack {
+    /// Record id.
+    pub id: i64,
+    /// Name, e.g. `debian-12`.
+    pub name: String,
+    /// Version, e.g. `2026.12`.
+    pub version: String,
+    /// The Nubo image holding the root filesystem.
+    pub image: Oid,
+    /// Whether apps may choose it, build and run on it.
+    pub state: StackState,
+    /// Free text.
+    pub description: String,
+    /// When it was registered (epoch seconds).
+    pub created: i64,
+}
+
+/// An application: what its owner configured; builds, releases and instances hang off it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct App {
+    /// Record id.
+    pub id: i64,
+    /// Unique name, a DNS label: its host name under the apps domain.
+    pub name: String,
+    /// Owner.
+    pub uid: Oid,
+    /// Owner's group.
+    pub gid: Oid,
+    /// Who may see and change it, as an OpenNebula object's permissions.
+    pub perms: Permissions,
+    /// The stack it builds and runs on (by name).
+    pub stack: String,
+    /// When it was created (epoch seconds).
+    pub created: i64,
+    /// When it last changed (epoch seconds).
+    pub updated: i64,
+    /// Bumped by every change: the app's ETag.
+    pub revision: u64,
+    /// Config vars, given to builds and instances as environment variables.
+    pub config: BTreeMap<String, String>,
+    /// Wanted instances per process type.
+    pub formation: BTreeMap<String, u32>,
+    /// The current release's version (0 before the first).
+    pub release: u32,
+}
+
+/// An immutable, numbered release of an app: a slug (once built), the config vars and the
+/// process types the slug declares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    /// Record id.
+    pub id: i64,
+    /// The app.
+    pub app: i64,
+    /// Its number within the app: 1, 2, …
+    pub version: u32,
+    /// What made it, e.g. `Set FOO config vars`.
+    pub description: String,
+    /// Who made it.
+    pub uid: Oid,
+    /// When (epoch seconds).
+    pub created: i64,
+    /// The config vars of this release.
+    pub config: BTreeMap<String, String>,
+    /// The build whose slug it runs, if any yet.
+    pub build: Option<i64>,
+    /// Process types and their commands, from the build.
+    pub process_types: BTreeMap<String, String>,
+}

@@ -1,0 +1,203 @@
+//! The PaaS's objects in memory, loaded from the store at start and kept in step with it:
+//! a write stages [`Op`]s against the current state, commits them to the store in one
+//! transaction, and only then applies them here, so every acknowledged change is durable.
+
+use std::collections::{BTreeMap, HashMap};
+
+use nubo_store::{PaasChange, PaasRecord, PaasSnapshot};
+
+use crate::error::{PaasError, Result};
+use crate::model::{App, Release, Stack};
+
+/// Record kinds, as the store keeps them.
+pub(crate) const STACK: &str = "stack";
+pub(crate) const APP: &str = "app";
+pub(crate) const RELEASE: &str = "release";
+
+/// Every PaaS object, indexed as the operations look them up.
+#[derive(Debug, Default)]
+pub struct PaasState {
+    /// Stacks by id.
+    pub stacks: BTreeMap<i64, Stack>,
+    /// Apps by id.
+    pub apps: BTreeMap<i64, App>,
+    /// App ids by name.
+    app_names: HashMap<String, i64>,
+    /// Releases by (app id, version).
+    pub releases: BTreeMap<(i64, u32), Release>,
+    /// The last id handed out per record kind.
+    last_ids: BTreeMap<String, i64>,
+}
+
+/// One staged change.
+#[derive(Debug, Clone)]
+pub(crate) enum Op {
+    PutStack(Stack),
+    PutApp(App),
+    PutRelease(Release),
+    DeleteApp(i64),
+    LastId(&'static str, i64),
+}
+
+impl PaasState {
+    /// The state the store's records describe; records that cannot be read are reported
+    /// and skipped (the rest of the cloud keeps working).
+    pub(crate) fn load(snapshot: PaasSnapshot) -> PaasState {
+        let mut state = PaasState {
+            last_ids: snapshot.last_ids,
+            ..PaasState::default()
+        };
+        for record in snapshot.records {
+            let op = match record.kind.as_str() {
+                STACK => serde_json::from_str(&record.body).map(Op::PutStack),
+                APP => serde_json::from_str(&record.body).map(Op::PutApp),
+                RELEASE => serde_json::from_str(&record.body).map(Op::PutRelease),
+                other => {
+                    tracing::warn!(kind = other, id = record.id, "unknown PaaS record skipped");
+                    continue;
+                }
+            };
+            match op {
+                Ok(op) => state.apply(op),
+                Err(error) => tracing::error!(
+                    kind = record.kind,
+                    id = record.id,
+                    %error,
+                    "unreadable PaaS record skipped"
+                ),
+            }
+        }
+        // Releases of apps that are gone (a delete cut short) are not shown.
+        let apps = &state.apps;
+        state.releases.retain(|(app, _), _| apps.contains_key(app));
+        state
+    }
+
+    /// The app named `name`.
+    pub fn app_by_name(&self, name: &str) -> Option<&App> {
+        self.app_names.get(name).and_then(|id| self.apps.get(id))
+    }
+
+    /// The stack named `name`.
+    pub fn stack_by_name(&self, name: &str) -> Option<&Stack> {
+        self.stacks.values().find(|s| s.name == name)
+    }
+
+    /// The releases of app `app`, oldest first.
+    pub fn releases_of(&self, app: i64) -> impl DoubleEndedIterator<Item = &Release> {
+        self.releases
+            .range((app, 0)..=(app, u32::MAX))
+            .map(|(_, r)| r)
+    }
+
+    /// The next id of `kind` (not yet recorded: stage [`Op::LastId`] with it).
+    pub(crate) fn next_id(&self, kind: &str) -> i64 {
+        self.last_ids.get(kind).copied().unwrap_or(0) + 1
+    }
+
+    pub(crate) fn apply(&mut self, op: Op) {
+        match op {
+            Op::PutStack(stack) => {
+                self.stacks.insert(stack.id, stack);
+            }
+            Op::PutApp(app) => {
+                if let Some(old) = self.apps.get(&app.id)
+                    && old.name != app.name
+                {
+                    self.app_names.remove(&old.name);
+                }
+                self.app_names.insert(app.name.clone(), app.id);
+                self.apps.insert(app.id, app);
+            }
+            Op::PutRelease(release) => {
+                self.releases
+                    .insert((release.app, release.version), release);
+            }
+            Op::DeleteApp(id) => {
+                if let Some(app) = self.apps.remove(&id) {
+                    self.app_names.remove(&app.name);
+                }
+                let versions: Vec<_> = self.releases_of(id).map(|r| r.version).collect();
+                for version in versions {
+                    self.releases.remove(&(id, version));
+                }
+            }
+            Op::LastId(kind, id) => {
+                self.last_ids.insert(kind.to_owned(), id);
+            }
+        }
+    }
+}
+
+impl Op {
+    /// The store change that keeps this op.
+    pub(crate) fn change(&self) -> Result<PaasChange> {
+        fn put<T: serde::Serialize>(
+            kind: &'static str,
+            id: i64,
+            app: i64,
+            v: &T,
+        ) -> Result<PaasChange> {
+            let body = serde_json::to_string(v).map_err(|source| PaasError::Record {
+                kind,
+                id,
+                source,
+            })?;
+            Ok(PaasChange::Put(PaasRecord {
+                kind: kind.to_owned(),
+                id,
+                app,
+                body,
+            }))
+        }
+        match self {
+            Op::PutStack(s) => put(STACK, s.id, 0, s),
+            Op::PutApp(a) => put(APP, a.id, a.id, a),
+            Op::PutRelease(r) => put(RELEASE, r.id, r.app, r),
+            Op::DeleteApp(id) => Ok(PaasChange::DeleteApp { app: *id }),
+            Op::LastId(kind, last) => Ok(PaasChange::LastId {
+                kind: (*kind).to_owned(),
+                last: *last,
+            }),
+        }
+    }
+}
+
+/// What one write stages: ops, and the ids it handed out.
+#[derive(Debug)]
+pub(crate) struct Staged<'a> {
+    pub(crate) state: &'a PaasState,
+    pub(crate) ops: Vec<Op>,
+    handed: BTreeMap<&'static str, i64>,
+}
+
+impl<'a> Staged<'a> {
+    pub(crate) fn new(state: &'a PaasState) -> Self {
+        Staged {
+            state,
+            ops: Vec::new(),
+            handed: BTreeMap::new(),
+        }
+    }
+
+    /// A fresh id of `kind`, recorded with the write.
+    pub(crate) fn new_id(&mut self, kind: &'static str) -> i64 {
+        let id = match self.handed.get(kind) {
+            Some(last) => last + 1,
+            None => self.state.next_id(kind),
+        };
+        self.handed.insert(kind, id);
+        id
+    }
+
+    pub(crate) fn push(&mut self, op: Op) {
+        self.ops.push(op);
+    }
+
+    /// Every op, the handed-out ids last.
+    pub(crate) fn finish(self) -> Vec<Op> {
+        let mut ops = self.ops;
+        ops.extend(self.handed.into_iter().map(|(k, id)| Op::LastId(k, id)));
+        ops
+    }
+}
