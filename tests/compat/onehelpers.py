@@ -582,10 +582,17 @@ class Nubod:
     config: str = ""
     # files written under nubod's HOME before its first start (path relative to HOME: text)
     home_files: dict = field(default_factory=dict)
+    # the REST API's port (a free one, chosen at start)
+    api_port: int = 0
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}/RPC2"
+
+    @property
+    def api(self) -> str:
+        """The REST API's base URL."""
+        return f"http://127.0.0.1:{self.api_port}/api/v1"
 
     @property
     def admin_session(self) -> str:
@@ -607,6 +614,7 @@ class Nubod:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
         self.port = free_port()
+        self.api_port = free_port()
         if not self.host_api:
             self.host_api = f"127.0.0.1:{free_port()}"
         pg = os.environ.get("NUBO_TEST_DATABASE")
@@ -640,6 +648,7 @@ class Nubod:
         args = [str(self.binary), "--data-dir", str(self.tmp / "data"),
                 "--xmlrpc", f"127.0.0.1:{self.port}",
                 "--host-api", f"{self.host_api}",
+                "--api", f"127.0.0.1:{self.api_port}",
                 "--sim-delay-ms", "20", "--monitor-interval", str(self.monitor_interval),
                 *self.extra_args]
         if self.config:

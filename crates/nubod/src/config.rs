@@ -37,6 +37,10 @@ pub struct Args {
     /// The region EC2 requests must be signed for (default "nubo").
     #[arg(long)]
     pub ec2_region: Option<String>,
+    /// Serve the REST/JSON API of the PaaS (`/api/v1`) on ADDR:PORT (`--api` alone:
+    /// 127.0.0.1:8080; off without it).
+    #[arg(long, num_args = 0..=1, default_missing_value = DEFAULT_API_LISTEN, value_name = "ADDR:PORT")]
+    pub api: Option<String>,
     /// Database URL: postgres://... for PostgreSQL (default: SQLite in the data dir).
     #[arg(long)]
     pub database: Option<String>,
@@ -69,6 +73,9 @@ pub struct Args {
 
 /// Where `--ec2` alone serves the EC2 API (econe's port).
 const DEFAULT_EC2_LISTEN: &str = "127.0.0.1:4567";
+
+/// Where `--api` alone serves the REST API.
+const DEFAULT_API_LISTEN: &str = "127.0.0.1:8080";
 
 /// One-off commands.
 #[derive(Debug, clap::Subcommand)]
@@ -103,6 +110,9 @@ pub struct FileConfig {
     /// The EC2 Query API.
     #[serde(default)]
     pub ec2: Ec2FileConfig,
+    /// `[api]`: the PaaS's REST API.
+    #[serde(default)]
+    pub api: ApiFileConfig,
     /// `[limits]`: what every listener allows a client.
     #[serde(default)]
     pub limits: LimitsFileConfig,
@@ -183,6 +193,14 @@ pub struct Ec2FileConfig {
     pub region: Option<String>,
     /// Largest request body in bytes.
     pub max_body_bytes: Option<usize>,
+}
+
+/// `[api]` section: the REST API is served when `listen` is set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiFileConfig {
+    /// Listen address (ADDR:PORT).
+    pub listen: Option<String>,
 }
 
 /// `[hosts]` section.
@@ -339,6 +357,8 @@ pub struct Settings {
     pub runtime: nubo_core::RuntimeConfig,
     /// The EC2 API's listen address and settings, when it is served.
     pub ec2: Option<(String, nubo_frontend_ec2::Ec2Config)>,
+    /// The REST API's listen address, when it is served.
+    pub api: Option<String>,
     /// The local hosts, when they are on.
     pub local_host: Option<crate::local_host::LocalHostSettings>,
 }
@@ -454,9 +474,11 @@ impl Settings {
                 kvm: file.local_host.kvm,
             }
         });
+        let api = args.api.clone().or(file.api.listen);
         Ok(Settings {
             local_host,
             ec2,
+            api,
             data_dir,
             database,
             xmlrpc,

@@ -60,9 +60,12 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let (core, outcome) = nubo_core::Core::open(store, core_config)
+    let (core, outcome) = nubo_core::Core::open(store.clone(), core_config)
         .await
         .context("cannot start the core")?;
+    let paas = nubo_paas::Paas::open(core.clone(), store)
+        .await
+        .context("cannot start the PaaS")?;
     first_start::finish(&outcome, &datastore_base, &settings.data_dir)?;
     let listener = tokio::net::TcpListener::bind(&settings.xmlrpc)
         .await
@@ -127,6 +130,22 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let api = match settings.api.clone() {
+        Some(listen) => {
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen} for the REST API"))?;
+            tracing::info!(api = %listener.local_addr()?, "serving the REST API");
+            Some(tokio::spawn(nubo_listener::serve(
+                listener,
+                None,
+                nubo_frontend_rest::router(paas.clone()),
+                settings.limits.clone(),
+                stopped(stop_rx.clone()),
+            )))
+        }
+        None => None,
+    };
     nubo_listener::serve(
         listener,
         None,
@@ -136,11 +155,12 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
     )
     .await
     .context("the XML-RPC server failed")?;
-    if let Some(ec2) = ec2 {
-        match ec2.await {
+    for (name, server) in [("EC2", ec2), ("REST", api)] {
+        let Some(server) = server else { continue };
+        match server.await {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "the EC2 server failed"),
-            Err(e) => tracing::error!(error = %e, "the EC2 server panicked"),
+            Ok(Err(e)) => tracing::error!(error = %e, "the {name} server failed"),
+            Err(e) => tracing::error!(error = %e, "the {name} server panicked"),
         }
     }
     match hosts.await {

@@ -1,0 +1,118 @@
+"""The authorization matrix of the REST API: a row for every operation of the OpenAPI
+document (docs/openapi.json, which a Rust test keeps equal to the generated one, so an
+endpoint added without a row fails here). For each operation:
+
+- ``test_unauthenticated``: no credentials and a wrong password get 401 problem+json;
+- ``test_refused``: bob (group users, like alice) acts on alice's app (permissions 600) or,
+  for the stacks, on what only the oneadmin group may change: 403, or for listings 200
+  without alice's app.
+
+Around every call alice's app (itself, config vars, formation, releases) and the stacks are
+read as their owners see them: a refused call changes nothing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from onehelpers import REPO_ROOT, uniq
+from resthelpers import Rest, problem, register_stack
+
+DOC = json.loads((REPO_ROOT / "docs" / "openapi.json").read_text())
+OPERATIONS = sorted((method.upper(), path) for path, item in DOC["paths"].items()
+                    for method in item)
+
+
+@dataclass
+class Row:
+    """How bob calls an operation: the body, and what he must get."""
+    body: object = None
+    status: int = 403
+    # for listings: a key under which alice's app name must not appear
+    listing: bool = False
+
+
+ROWS = {
+    ("GET", "/apps"): Row(status=200, listing=True),
+    ("POST", "/apps"): None,  # anyone in users may create apps: no refusal to test
+    ("GET", "/apps/{app}"): Row(),
+    ("DELETE", "/apps/{app}"): Row(),
+    ("GET", "/apps/{app}/config-vars"): Row(),
+    ("PATCH", "/apps/{app}/config-vars"): Row(body={"EVIL": "1", "SECRET": None}),
+    ("GET", "/apps/{app}/formation"): Row(),
+    ("PATCH", "/apps/{app}/formation"): Row(body={"web": 0}),
+    ("GET", "/apps/{app}/releases"): Row(),
+    ("GET", "/apps/{app}/releases/{version}"): Row(),
+    ("GET", "/stacks"): Row(status=200),
+    ("POST", "/stacks"): Row(body={"name": "bobs", "version": "1", "image_id": 0}),
+    ("GET", "/stacks/{stack}"): Row(status=200),
+    ("PATCH", "/stacks/{stack}"): Row(body={"state": "DISABLED"}),
+}
+
+
+def test_every_operation_has_a_row():
+    assert sorted(ROWS) == OPERATIONS
+
+
+@pytest.fixture(scope="module")
+def world(nubod):
+    admin = Rest(nubod.api, "oneadmin", nubod.admin_password)
+    stack = register_stack(nubod.admin(), admin)
+    users = []
+    for _ in range(2):
+        name, password = uniq("u"), uniq("pw")
+        nubod.admin().user.allocate(name, password, "core")
+        users.append(Rest(nubod.api, name, password))
+    alice, bob = users
+    app = uniq("app")
+    assert alice.post("/apps", json={"name": app}).status_code == 201
+    assert alice.patch(f"/apps/{app}/config-vars", json={"SECRET": "s3cr3t"}).status_code == 200
+    return {"admin": admin, "alice": alice, "bob": bob, "app": app, "stack": stack,
+            "api": nubod.api}
+
+
+def seen(world) -> dict:
+    alice, admin, app = world["alice"], world["admin"], world["app"]
+    return {
+        "app": alice.get(f"/apps/{app}").json(),
+        "config": alice.get(f"/apps/{app}/config-vars").json(),
+        "formation": alice.get(f"/apps/{app}/formation").json(),
+        "releases": alice.get(f"/apps/{app}/releases").json(),
+        "stacks": admin.get("/stacks").json(),
+    }
+
+
+def concrete(path: str, world) -> str:
+    return (path.replace("{app}", world["app"]).replace("{version}", "1")
+            .replace("{stack}", world["stack"]))
+
+
+@pytest.mark.parametrize("op", OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
+def test_unauthenticated(world, op):
+    method, path = op
+    before = seen(world)
+    row = ROWS[op] or Row(body={"name": uniq("app")})
+    for auth in [None, ("oneadmin", "wrong")]:
+        client = Rest(world["api"], "", "")
+        client.session.auth = auth
+        problem(client.request(method, concrete(path, world), json=row.body), 401)
+    assert seen(world) == before
+
+
+@pytest.mark.parametrize("op", [op for op in OPERATIONS if ROWS[op] is not None],
+                         ids=[f"{m} {p}" for m, p in OPERATIONS if ROWS[m, p] is not None])
+def test_refused(world, op):
+    method, path = op
+    row = ROWS[op]
+    before = seen(world)
+    reply = world["bob"].request(method, concrete(path, world), json=row.body)
+    if row.status == 200:
+        assert reply.status_code == 200, reply.text
+        if row.listing:
+            assert world["app"] not in reply.text
+    else:
+        body = problem(reply, row.status)
+        assert "s3cr3t" not in json.dumps(body)
+    assert seen(world) == before

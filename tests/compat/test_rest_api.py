@@ -1,0 +1,226 @@
+"""The REST/JSON API (`nubod --api`, /api/v1) with a real HTTP client (requests): apps,
+config vars, releases, formation, stacks; authentication, problem+json errors, ETag and
+If-Match, paging; the OpenAPI document served is the one checked in; and what was
+acknowledged survives kill -9 of nubod."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from onehelpers import REPO_ROOT, Nubod, uniq
+from resthelpers import PROBLEM, Rest, problem, register_stack
+
+
+@pytest.fixture(scope="module")
+def admin(nubod) -> Rest:
+    return Rest(nubod.api, "oneadmin", nubod.admin_password)
+
+
+@pytest.fixture(scope="module")
+def stack(nubod, admin) -> str:
+    return register_stack(nubod.admin(), admin)
+
+
+@pytest.fixture
+def user(nubod, make_user):
+    def _make():
+        u = make_user()
+        return Rest(nubod.api, u.name, u.password)
+    return _make
+
+
+def app_name() -> str:
+    return uniq("app")
+
+
+def test_calls_need_credentials(nubod, make_user):
+    anonymous = Rest(nubod.api, "", "")
+    anonymous.session.auth = None
+    body = problem(anonymous.get("/apps"), 401)
+    assert "Basic" in anonymous.get("/apps").headers["www-authenticate"]
+    assert body["code"] == "unauthenticated"
+    u = make_user()
+    problem(Rest(nubod.api, u.name, "wrong").get("/apps"), 401)
+    problem(Rest(nubod.api, "nobody-" + uniq("x"), "x").get("/apps"), 401)
+    reply = Rest(nubod.api, u.name, u.password).get("/apps")
+    assert reply.status_code == 200, reply.text
+
+
+def test_create_show_and_delete_an_app(stack, user):
+    rest = user()
+    name = app_name()
+    reply = rest.post("/apps", json={"name": name, "stack": stack})
+    assert reply.status_code == 201, reply.text
+    assert reply.headers["location"] == f"/api/v1/apps/{name}"
+    created = reply.json()
+    assert created["name"] == name and created["stack"] == stack
+    assert created["release"] == 1 and created["formation"] == {}
+    assert created["permissions"] == "600"
+    assert reply.headers["etag"] == f'"{created["revision"]}"'
+
+    shown = rest.get(f"/apps/{name}")
+    assert shown.status_code == 200
+    assert shown.json() == created
+    assert shown.headers["etag"] == reply.headers["etag"]
+
+    problem(rest.post("/apps", json={"name": name}), 409)
+    releases = rest.get(f"/apps/{name}/releases").json()
+    assert [(r["version"], r["description"], r["current"]) for r in releases] == [
+        (1, "Initial release", True)]
+
+    problem(rest.delete(f"/apps/{name}", headers={"If-Match": '"999"'}), 412)
+    assert rest.delete(f"/apps/{name}", headers={"If-Match": reply.headers["etag"]}).status_code == 204
+    problem(rest.get(f"/apps/{name}"), 404)
+    problem(rest.get(f"/apps/{name}/releases"), 404)
+    # The name is free again.
+    assert rest.post("/apps", json={"name": name}).status_code == 201
+
+
+@pytest.mark.parametrize("bad", ["", "Shop", "2shop", "a_b", "a.b", "-a", "a-", "x" * 64,
+                                 "<b>", "a b", "é", "a\nb"])
+def test_app_names_are_dns_labels(stack, user, bad):
+    body = problem(user().post("/apps", json={"name": bad}), 422)
+    assert "DNS label" in body["detail"]
+
+
+def test_malformed_requests_get_problems(stack, user):
+    rest = user()
+    problem(rest.post("/apps", data="{not json", headers={"Content-Type": "application/json"}), 400)
+    problem(rest.post("/apps", data="name=x", headers={"Content-Type": "application/x-www-form-urlencoded"}), 415)
+    problem(rest.post("/apps", data=b"{}"), 415)
+    problem(rest.post("/apps", json={"name": app_name(), "extra": 1}), 400)
+    problem(rest.post("/apps", json={"name": 5}), 400)
+    problem(rest.post("/apps", json=[]), 400)
+    deep = "[" * 10000 + "]" * 10000
+    problem(rest.post("/apps", data=deep, headers={"Content-Type": "application/json"}), 400)
+    problem(rest.post("/apps", data=b"x" * (2 * 1024 * 1024),
+                      headers={"Content-Type": "application/json"}), 413)
+    problem(rest.get("/apps?limit=0"), 400)
+    problem(rest.get("/apps?limit=abc"), 400)
+    problem(rest.get("/apps?bogus=1"), 400)
+    problem(rest.get("/no/such/thing"), 404)
+    problem(rest.request("PUT", "/apps"), 405)
+    problem(rest.get("/apps/x/releases/notanumber"), 400)
+
+
+def test_config_vars_make_releases(stack, user):
+    rest = user()
+    name = app_name()
+    etag0 = rest.post("/apps", json={"name": name}).headers["etag"]
+    reply = rest.patch(f"/apps/{name}/config-vars", json={"B": "2", "A": "1"})
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == {"A": "1", "B": "2"}
+    etag1 = reply.headers["etag"]
+    assert etag1 != etag0
+    # Stale and current If-Match.
+    problem(rest.patch(f"/apps/{name}/config-vars", json={"A": "x"},
+                       headers={"If-Match": etag0}), 412)
+    reply = rest.patch(f"/apps/{name}/config-vars", json={"A": None, "C": "line1\nline2 ü"},
+                       headers={"If-Match": etag1})
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == {"B": "2", "C": "line1\nline2 ü"}
+    # Nothing changes: no release.
+    assert rest.patch(f"/apps/{name}/config-vars", json={"B": "2", "Z": None}).status_code == 200
+    got = rest.get(f"/apps/{name}/config-vars")
+    assert got.json() == {"B": "2", "C": "line1\nline2 ü"}
+    releases = rest.get(f"/apps/{name}/releases").json()
+    assert [(r["version"], r["description"]) for r in releases] == [
+        (3, "Set C config vars; Remove A config vars"),
+        (2, "Set A, B config vars"),
+        (1, "Initial release"),
+    ]
+    assert releases[0]["config_var_names"] == ["B", "C"] and releases[0]["current"]
+    assert "A" not in json.dumps(releases[0]["config_var_names"])
+    one = rest.get(f"/apps/{name}/releases/2").json()
+    assert one["version"] == 2 and one["config_var_names"] == ["A", "B"] and not one["current"]
+    problem(rest.get(f"/apps/{name}/releases/99"), 404)
+    assert rest.get(f"/apps/{name}").json()["release"] == 3
+    for bad in [{"PORT": "1"}, {"NUBO_X": "1"}, {"1A": "x"}, {"A-B": "x"}, {"A": "x\u0000y"},
+                {"A": "x" * (32 * 1024 + 1)}]:
+        problem(rest.patch(f"/apps/{name}/config-vars", json=bad), 422)
+    problem(rest.patch(f"/apps/{name}/config-vars", json={"A": 1}), 400)
+    assert rest.get(f"/apps/{name}").json()["release"] == 3
+
+
+def test_formation_needs_a_process_type(stack, user):
+    rest = user()
+    name = app_name()
+    rest.post("/apps", json={"name": name})
+    assert rest.get(f"/apps/{name}/formation").json() == {}
+    body = problem(rest.patch(f"/apps/{name}/formation", json={"web": 1}), 422)
+    assert "deploy a build first" in body["detail"]
+    problem(rest.patch(f"/apps/{name}/formation", json={"Web": 0}), 422)
+    problem(rest.patch(f"/apps/{name}/formation", json={"web": -1}), 400)
+    problem(rest.patch(f"/apps/{name}/formation", json={"web": 101}), 422)
+    assert rest.patch(f"/apps/{name}/formation", json={"web": 0}).json() == {"web": 0}
+
+
+def test_listing_pages_by_name(stack, nubod, user):
+    rest = user()
+    names = sorted(app_name() for _ in range(5))
+    for name in names:
+        assert rest.post("/apps", json={"name": name}).status_code == 201
+    first = rest.get("/apps?limit=2").json()
+    assert [a["name"] for a in first["items"]] == names[:2]
+    second = rest.get("/apps", params={"limit": 2, "after": first["next"]}).json()
+    assert [a["name"] for a in second["items"]] == names[2:4]
+    last = rest.get("/apps", params={"limit": 2, "after": second["next"]}).json()
+    assert [a["name"] for a in last["items"]] == names[4:]
+    assert "next" not in last
+    # Another user sees none of them; oneadmin sees them all.
+    assert user().get("/apps").json()["items"] == []
+    admin = Rest(nubod.api, "oneadmin", nubod.admin_password)
+    seen = {a["name"] for a in admin.get("/apps?limit=500").json()["items"]}
+    assert set(names) <= seen
+
+
+def test_stacks(nubod, admin, stack, user):
+    rest = user()
+    names = [s["name"] for s in rest.get("/stacks").json()]
+    assert stack in names
+    shown = rest.get(f"/stacks/{stack}").json()
+    assert shown["state"] == "ACTIVE" and shown["version"] == "1"
+    problem(rest.post("/stacks", json={"name": "mine", "version": "1", "image_id": shown["image_id"]}), 403)
+    problem(rest.patch(f"/stacks/{stack}", json={"state": "DISABLED"}), 403)
+    problem(admin.patch(f"/stacks/{stack}", json={"state": "GONE"}), 422)
+    problem(admin.post("/stacks", json={"name": stack, "version": "2", "image_id": shown["image_id"]}), 409)
+    problem(admin.post("/stacks", json={"name": uniq("s"), "version": "1", "image_id": 999999}), 404)
+    other = register_stack(nubod.admin(), admin)
+    assert admin.patch(f"/stacks/{other}", json={"state": "DEPRECATED"}).json()["state"] == "DEPRECATED"
+    body = problem(rest.post("/apps", json={"name": app_name(), "stack": other}), 409)
+    assert "DEPRECATED" in body["detail"]
+    problem(rest.post("/apps", json={"name": app_name(), "stack": "no-such-stack"}), 404)
+    # The newest ACTIVE stack is the default.
+    made = rest.post("/apps", json={"name": app_name()}).json()
+    assert made["stack"] != other
+
+
+def test_the_served_openapi_document_is_the_checked_in_one(nubod):
+    reply = Rest(nubod.api, "", "").get("/openapi.json")
+    assert reply.status_code == 200
+    assert reply.headers["content-type"] == "application/json"
+    assert reply.text == (REPO_ROOT / "docs" / "openapi.json").read_text()
+
+
+def test_acknowledged_changes_survive_kill_9():
+    d = Nubod().start()
+    try:
+        admin = Rest(d.api, "oneadmin", d.admin_password)
+        register_stack(d.admin(), admin)
+        name = app_name()
+        assert admin.post("/apps", json={"name": name}).status_code == 201
+        assert admin.patch(f"/apps/{name}/config-vars", json={"K": "v"}).status_code == 200
+        before = admin.get(f"/apps/{name}").json()
+        d.kill()
+        d.restart()
+        admin = Rest(d.api, "oneadmin", d.admin_password)
+        assert admin.get(f"/apps/{name}").json() == before
+        assert admin.get(f"/apps/{name}/config-vars").json() == {"K": "v"}
+        assert len(admin.get(f"/apps/{name}/releases").json()) == 2
+        # Ids go on after a restart.
+        other = app_name()
+        assert admin.post("/apps", json={"name": other}).json()["id"] > before["id"]
+    finally:
+        d.stop()
