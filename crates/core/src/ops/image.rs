@@ -356,7 +356,8 @@ pub(crate) fn stage_saveas(
     Ok(id)
 }
 
-fn to_action(e: Error) -> Error {
+/// An allocation's refusal as the refusal of the action that allocates (a VM's change).
+pub(crate) fn to_action(e: Error) -> Error {
     match e {
         Error::Allocate { message, .. } => Error::action(message),
         other => other,

@@ -20,6 +20,7 @@ use crate::model::{
 };
 use crate::now;
 use crate::ops::generic::{fetch_for, parse_template};
+use crate::ops::image::to_action;
 use crate::ops::quota::charge_owners;
 use crate::tx::Tx;
 
@@ -204,13 +205,6 @@ fn single_vector(text: &str, names: &[&str]) -> Result<(String, Pairs)> {
             "The template must hold exactly one {} vector",
             names.join(" or ")
         ))),
-    }
-}
-
-fn to_action(e: Error) -> Error {
-    match e {
-        Error::Allocate { message, .. } => Error::action(message),
-        other => other,
     }
 }
 
