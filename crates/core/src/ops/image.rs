@@ -9,6 +9,8 @@
 //! have moved — and removes the new file if the check or the commit fails. Deletes remove
 //! the file after the commit.
 
+mod from_file;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

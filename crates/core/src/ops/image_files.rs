@@ -114,7 +114,7 @@ fn parse_info(json: &[u8]) -> Result<Option<DiskInfo>> {
 }
 
 /// A new, unused file name in directory `dir` (created if missing).
-pub(super) async fn new_file_in(dir: &Path) -> Result<PathBuf> {
+pub(crate) async fn new_file_in(dir: &Path) -> Result<PathBuf> {
     tokio::fs::create_dir_all(dir).await.map_err(|e| {
         alloc(format!(
             "Cannot create datastore directory {}: {e}",
