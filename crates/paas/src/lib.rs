@@ -8,6 +8,7 @@
 //! group and other bits, then ACL rules), as OpenNebula's OneFlow services are.
 
 mod apps;
+pub mod buildpack;
 pub mod error;
 pub mod model;
 pub mod names;
