@@ -23,7 +23,7 @@ use std::time::Duration;
 
 pub use body::{BodyBudget, BodyError, BodyRules, Received};
 pub use fd_limit::raise_fd_limit;
-pub use serve::serve;
+pub use serve::{Peer, serve};
 pub use tokio_rustls::rustls::ServerConfig;
 
 /// The connection-level limits of one listener.

@@ -126,6 +126,10 @@ async fn connection(c: Connection) {
     }
 }
 
+/// The address a request came from, as an extension of every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub SocketAddr);
+
 async fn http<I>(
     io: I,
     peer: SocketAddr,
@@ -142,7 +146,10 @@ async fn http<I>(
         .keep_alive(true)
         .max_buf_size(MAX_HEAD_BYTES)
         .max_headers(MAX_HEADERS);
-    let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(router));
+    let router = router.layer(axum::Extension(Peer(peer)));
+    let conn = builder
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(router))
+        .with_upgrades();
     tokio::pin!(conn);
     let stopping = async move {
         let _ = stop.wait_for(|stopping| *stopping).await;
