@@ -230,7 +230,10 @@ pub fn build_script(plan: &Plan, settings: &BuildSettings) -> String {
         let _ = writeln!(s, "export NPM_CONFIG_USERCONFIG={}", shell_quote(npm));
     }
     s.push_str(&path_line(plan));
-    s.push_str("cd /app\n");
+    // Caches (npm's) go to the home directory, never into the slug.
+    s.push_str("export HOME=\"${HOME:-/root}\"\n");
+    // A config var may have the name of one of the script's own variables.
+    s.push_str("nubo_step='preparing the build'\nnubo_done=no\ncd /app\n");
 
     for step in &plan.steps {
         let _ = writeln!(s, "nubo_begin {}", shell_quote(&step.label));

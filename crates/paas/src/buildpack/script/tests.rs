@@ -259,7 +259,12 @@ fn a_failing_step_fails_the_build_and_names_it() {
         ],
         &[("web", "true")],
     );
-    let out = build(&plan, &settings(), dir.path());
+    // Config vars cannot change the script's own variables.
+    let mut settings = settings();
+    for name in ["nubo_done", "nubo_step", "nubo_status"] {
+        settings.config.insert(name.to_owned(), "yes".to_owned());
+    }
+    let out = build(&plan, &settings, dir.path());
     let log = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{log}");
     assert!(log.ends_with("nubo-build: failed: Breaking\n"), "{log}");
