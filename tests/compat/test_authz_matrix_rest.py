@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from onehelpers import REPO_ROOT, uniq
+from onehelpers import REPO_ROOT, uniq, wait_for
 from resthelpers import Rest, problem, register_stack
 
 DOC = json.loads((REPO_ROOT / "docs" / "openapi.json").read_text())
@@ -45,6 +45,11 @@ ROWS = {
     ("PATCH", "/apps/{app}/formation"): Row(body={"web": 0}),
     ("GET", "/apps/{app}/releases"): Row(),
     ("GET", "/apps/{app}/releases/{version}"): Row(),
+    ("GET", "/apps/{app}/instances"): Row(),
+    ("GET", "/apps/{app}/builds"): Row(),
+    ("POST", "/apps/{app}/builds"): Row(body={"source": {"type": "git", "url": "file:///srv/x.git"}}),
+    ("GET", "/apps/{app}/builds/{build}"): Row(),
+    ("GET", "/apps/{app}/builds/{build}/log"): Row(),
     ("GET", "/stacks"): Row(status=200),
     ("POST", "/stacks"): Row(body={"name": "bobs", "version": "1", "image_id": 0}),
     ("GET", "/stacks/{stack}"): Row(status=200),
@@ -69,7 +74,14 @@ def world(nubod):
     app = uniq("app")
     assert alice.post("/apps", json={"name": app}).status_code == 201
     assert alice.patch(f"/apps/{app}/config-vars", json={"SECRET": "s3cr3t"}).status_code == 200
-    return {"admin": admin, "alice": alice, "bob": bob, "app": app, "stack": stack,
+    # A build that fails at once (no such repository), so the app has one to refuse.
+    build = alice.post(f"/apps/{app}/builds",
+                       json={"source": {"type": "git", "url": "file:///no/such/repo.git"}})
+    assert build.status_code == 202, build.text
+    build_id = build.json()["id"]
+    wait_for(lambda: alice.get(f"/apps/{app}/builds/{build_id}").json()["status"] == "failed",
+             what="the build to fail")
+    return {"build": build_id,"admin": admin, "alice": alice, "bob": bob, "app": app, "stack": stack,
             "api": nubod.api}
 
 
@@ -80,12 +92,14 @@ def seen(world) -> dict:
         "config": alice.get(f"/apps/{app}/config-vars").json(),
         "formation": alice.get(f"/apps/{app}/formation").json(),
         "releases": alice.get(f"/apps/{app}/releases").json(),
+        "builds": alice.get(f"/apps/{app}/builds").json(),
         "stacks": admin.get("/stacks").json(),
     }
 
 
 def concrete(path: str, world) -> str:
     return (path.replace("{app}", world["app"]).replace("{version}", "1")
+            .replace("{build}", str(world["build"]))
             .replace("{stack}", world["stack"]))
 
 

@@ -224,3 +224,38 @@ def test_acknowledged_changes_survive_kill_9():
         assert admin.post("/apps", json={"name": other}).json()["id"] > before["id"]
     finally:
         d.stop()
+
+
+def test_builds_of_missing_repositories_fail_with_the_reason(stack, user):
+    from onehelpers import wait_for
+    rest = user()
+    name = app_name()
+    rest.post("/apps", json={"name": name})
+    for bad in [{"type": "git", "url": "ssh://host/repo.git"},
+                {"type": "git", "url": "file:///x", "ref": "-u"},
+                {"type": "git", "url": "file:///x", "ref": "a..b"}]:
+        problem(rest.post(f"/apps/{name}/builds", json={"source": bad}), 422)
+    problem(rest.post(f"/apps/{name}/builds", json={"source": {"type": "svn", "url": "x"}}), 400)
+    reply = rest.post(f"/apps/{name}/builds",
+                      json={"source": {"type": "git", "url": "file:///no/such/repo.git", "ref": "main"}})
+    assert reply.status_code == 202, reply.text
+    build = reply.json()
+    assert build["status"] in ("queued", "building") and build["source_ref"] == "main"
+    assert reply.headers["location"] == f"/api/v1/apps/{name}/builds/{build['id']}"
+    done = wait_for(lambda: (b := rest.get(f"/apps/{name}/builds/{build['id']}").json())["status"] == "failed" and b,
+                    what="the build to fail")
+    assert "cannot fetch the source" in done["reason"], done
+    assert done["finished_at"] >= done["started_at"] > 0
+    log = rest.get(f"/apps/{name}/builds/{build['id']}/log")
+    assert log.headers["content-type"].startswith("text/plain")
+    assert "-----> Fetching file:///no/such/repo.git at main" in log.text
+    assert "Build failed: cannot fetch the source" in log.text
+    assert int(log.headers["nubo-log-next"]) == len(log.content)
+    tail = rest.get(f"/apps/{name}/builds/{build['id']}/log", params={"offset": 10})
+    assert tail.content == log.content[10:]
+    followed = rest.get(f"/apps/{name}/builds/{build['id']}/log", params={"follow": "true"}, timeout=30)
+    assert followed.content == log.content
+    assert [b["id"] for b in rest.get(f"/apps/{name}/builds").json()] == [build["id"]]
+    problem(rest.get(f"/apps/{name}/builds/999999"), 404)
+    # No release came of it.
+    assert rest.get(f"/apps/{name}").json()["release"] == 1

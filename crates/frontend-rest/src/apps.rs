@@ -14,7 +14,7 @@ use crate::auth::Authed;
 use crate::extract::{JsonBody, Param, QueryParams, etag, if_match};
 use crate::problem::{ApiError, Problem};
 use crate::views::{
-    AppCreate, AppPage, AppView, ConfigVars, ConfigVarsPatch, Formation, ReleaseView,
+    AppCreate, AppPage, AppView, ConfigVars, ConfigVarsPatch, Formation, InstanceView, ReleaseView,
 };
 use crate::{Api, BASE};
 
@@ -29,6 +29,7 @@ pub(crate) fn routes() -> OpenApiRouter<Api> {
         .routes(routes!(get_formation, update_formation))
         .routes(routes!(list_releases))
         .routes(routes!(get_release))
+        .routes(routes!(list_instances))
 }
 
 /// Paging of a listing.
@@ -289,4 +290,22 @@ async fn get_release(
     let app = api.paas.app_get(&caller, &name)?;
     let release = api.paas.release(&caller, &name, version)?;
     Ok(Json(ReleaseView::of(&release, app.release)))
+}
+
+/// The app's instances: which process of which release runs where, and how it is doing.
+#[utoipa::path(get, path = "/apps/{app}/instances", tag = "apps",
+    params(("app" = String, Path, description = "The app's name")),
+    responses(
+        (status = 200, description = "Instances by type and index", body = Vec<InstanceView>),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such app", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_instances(
+    State(api): State<Api>,
+    Authed(caller): Authed,
+    Param(name): Param<String>,
+) -> Result<Json<Vec<InstanceView>>, ApiError> {
+    let instances = api.paas.instances(&caller, &name)?;
+    Ok(Json(instances.iter().map(InstanceView::from).collect()))
 }

@@ -9,6 +9,7 @@
 
 mod apps;
 mod auth;
+mod builds;
 mod extract;
 pub mod problem;
 mod stacks;
@@ -36,7 +37,7 @@ pub struct Api {
 #[openapi(
     info(
         title = "Nubo API",
-        description = "Nubo's PaaS: stacks, apps, config vars, process formation and releases.",
+        description = "Nubo's PaaS: stacks, apps, builds, config vars, process formation and releases.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     servers((url = "/api/v1")),
@@ -44,6 +45,7 @@ pub struct Api {
     security(("basic" = [])),
     tags(
         (name = "apps", description = "Applications"),
+        (name = "builds", description = "Builds of apps from source"),
         (name = "stacks", description = "Base root filesystems apps build and run on"),
     ),
 )]
@@ -66,6 +68,7 @@ impl utoipa::Modify for BasicAuth {
 fn routes() -> OpenApiRouter<Api> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(apps::routes())
+        .merge(builds::routes())
         .merge(stacks::routes())
 }
 

@@ -178,3 +178,143 @@ pub struct StackPatch {
     /// `ACTIVE`, `DEPRECATED` or `DISABLED`.
     pub state: String,
 }
+
+/// Where a build's source comes from.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SourceSpec {
+    /// A git repository at a branch, tag or commit.
+    Git {
+        /// `file://`, `http://`, `https://` or `git://` URL.
+        url: String,
+        /// Branch, tag or commit (default: the default branch).
+        #[serde(default, rename = "ref")]
+        reference: Option<String>,
+    },
+}
+
+/// A build to start.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BuildCreate {
+    /// Its source.
+    pub source: SourceSpec,
+}
+
+/// A build.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BuildView {
+    /// Its id.
+    pub id: i64,
+    /// `queued`, `building`, `succeeded` or `failed`.
+    pub status: String,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The repository.
+    pub source_url: String,
+    /// The branch, tag or commit asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ref: Option<String>,
+    /// The commit built, once fetched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The kind of app detected (`Python`, `Node.js`, `static`, `bin/build`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub buildpack: Option<String>,
+    /// The stack it builds on.
+    pub stack: String,
+    /// Who asked for it.
+    pub user_id: i32,
+    /// When it was asked for, started and ended (seconds since the epoch; 0: not yet).
+    pub created_at: i64,
+    /// When it started.
+    pub started_at: i64,
+    /// When it ended.
+    pub finished_at: i64,
+    /// Process types the slug declares.
+    pub process_types: BTreeMap<String, String>,
+    /// The slug: its image, size and SHA-256.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slug: Option<SlugView>,
+    /// The release made from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release: Option<u32>,
+}
+
+/// A slug.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlugView {
+    /// The image holding it.
+    pub image_id: i32,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256 (hex).
+    pub sha256: String,
+}
+
+impl From<&nubo_paas::model::Build> for BuildView {
+    fn from(b: &nubo_paas::model::Build) -> Self {
+        let nubo_paas::model::BuildSource::Git { url, reference } = &b.source;
+        BuildView {
+            id: b.id,
+            status: b.status.as_str().to_owned(),
+            reason: b.reason.clone(),
+            source_url: url.clone(),
+            source_ref: reference.clone(),
+            commit: b.commit.clone(),
+            buildpack: b.buildpack.clone(),
+            stack: b.stack.clone(),
+            user_id: b.uid,
+            created_at: b.created,
+            started_at: b.started,
+            finished_at: b.finished,
+            process_types: b.process_types.clone(),
+            slug: b.slug.as_ref().map(|s| SlugView {
+                image_id: s.image,
+                size: s.size,
+                sha256: s.sha256.clone(),
+            }),
+            release: b.release,
+        }
+    }
+}
+
+/// An instance of an app: one process of one release, in a container.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InstanceView {
+    /// Its name, e.g. `shop-web-1-v3`.
+    pub name: String,
+    /// The VM (container) that runs it.
+    pub vm_id: i32,
+    /// Its process type.
+    #[serde(rename = "type")]
+    pub process_type: String,
+    /// Its index within the type.
+    pub index: u32,
+    /// The release it runs.
+    pub release: u32,
+    /// `starting`, `up`, `crashed`, `stopping` or `failed`.
+    pub state: String,
+    /// Its address on the apps' network.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl From<&nubo_paas::instances::Instance> for InstanceView {
+    fn from(i: &nubo_paas::instances::Instance) -> Self {
+        InstanceView {
+            name: i.name.clone(),
+            vm_id: i.vm,
+            process_type: i.process_type.clone(),
+            index: i.index,
+            release: i.release,
+            state: i.state.clone(),
+            ip: i.ip.map(|ip| ip.to_string()),
+            reason: i.reason.clone(),
+        }
+    }
+}

@@ -55,7 +55,13 @@ impl Paas {
     }
 
     /// The app named `name`, if the caller may do `op` on it.
-    fn app_for(&self, state: &PaasState, caller: &Caller, name: &str, op: AuthOp) -> Result<App> {
+    pub(crate) fn app_for(
+        &self,
+        state: &PaasState,
+        caller: &Caller,
+        name: &str,
+        op: AuthOp,
+    ) -> Result<App> {
         let app = state
             .app_by_name(name)
             .ok_or_else(|| PaasError::not_found("app", name))?;
@@ -147,13 +153,22 @@ impl Paas {
         name: &str,
         if_match: Option<u64>,
     ) -> Result<()> {
-        self.write(|staged| {
-            let app = self.app_for(staged.state, caller, name, AuthOp::Manage)?;
-            check_revision(&app, if_match)?;
-            staged.push(Op::DeleteApp(app.id));
-            Ok(())
-        })
-        .await
+        let (app, slugs) = self
+            .write(|staged| {
+                let app = self.app_for(staged.state, caller, name, AuthOp::Manage)?;
+                check_revision(&app, if_match)?;
+                let slugs: Vec<_> = staged
+                    .state
+                    .builds_of(app.id)
+                    .filter_map(|b| b.slug.as_ref().map(|s| s.image))
+                    .collect();
+                staged.push(Op::DeleteApp(app.id));
+                Ok((app, slugs))
+            })
+            .await?;
+        let paas = self.clone();
+        tokio::spawn(async move { paas.clean_up_app(&app, &slugs).await });
+        Ok(())
     }
 
     /// The app's config vars (MANAGE: they hold its secrets).
@@ -212,17 +227,19 @@ impl Paas {
             if !unset.is_empty() {
                 description.push(format!("Remove {} config vars", unset.join(", ")));
             }
-            new_release(
+            stage_release(
                 staged,
                 &mut app,
-                caller,
+                caller.uid,
                 now,
                 description.join("; "),
                 config,
+                None,
             )?;
             Ok(app)
         })
         .await
+        .inspect(|_| self.wake())
     }
 
     /// Sets how many instances of each process type the app wants (MANAGE). Only process
@@ -264,6 +281,7 @@ impl Paas {
             Ok(app)
         })
         .await
+        .inspect(|_| self.wake())
     }
 
     /// The app's releases, newest first (USE).
@@ -287,28 +305,36 @@ impl Paas {
     }
 }
 
-/// Stages release `app.release + 1` with `config` and the current release's slug and
-/// process types, and the app pointing at it.
-fn new_release(
+/// Stages release `app.release + 1` with `config`, and the app pointing at it. The
+/// release runs `build` (with its process types) when given, else the current release's.
+pub(crate) fn stage_release(
     staged: &mut Staged<'_>,
     app: &mut App,
-    caller: &Caller,
+    uid: nubo_types::Oid,
     now: i64,
     description: String,
     config: BTreeMap<String, String>,
-) -> Result<()> {
+    build: Option<(i64, BTreeMap<String, String>)>,
+) -> Result<u32> {
     let current = staged.state.releases.get(&(app.id, app.release)).cloned();
     let version = app.release + 1;
+    let (build, process_types) = match build {
+        Some((id, types)) => (Some(id), types),
+        None => (
+            current.as_ref().and_then(|r| r.build),
+            current.map(|r| r.process_types).unwrap_or_default(),
+        ),
+    };
     let release = Release {
         id: staged.new_id(RELEASE),
         app: app.id,
         version,
         description,
-        uid: caller.uid,
+        uid,
         created: now,
         config: config.clone(),
-        build: current.as_ref().and_then(|r| r.build),
-        process_types: current.map(|r| r.process_types).unwrap_or_default(),
+        build,
+        process_types,
     };
     app.config = config;
     app.release = version;
@@ -316,7 +342,7 @@ fn new_release(
     app.updated = now;
     staged.push(Op::PutRelease(release));
     staged.push(Op::PutApp(app.clone()));
-    Ok(())
+    Ok(version)
 }
 
 /// The stack a new app gets: the one named (which must be ACTIVE), else the newest ACTIVE.

@@ -8,10 +8,17 @@
 //! group and other bits, then ACL rules), as OpenNebula's OneFlow services are.
 
 mod apps;
+mod build_files;
+mod build_runner;
 pub mod buildpack;
+mod builds;
+pub mod config;
 pub mod error;
+pub mod instances;
+mod logs;
 pub mod model;
 pub mod names;
+pub mod source;
 mod stacks;
 pub mod state;
 
@@ -21,6 +28,8 @@ use nubo_core::{Caller, Core};
 use nubo_store::Store;
 
 pub use apps::{AppFilter, ConfigEdit, NewApp};
+pub use builds::LOG_CHUNK_MAX;
+pub use config::{BuildLimits, PaasConfig};
 pub use error::{PaasError, Result};
 pub use stacks::NewStack;
 use state::{Op, PaasState, Staged};
@@ -34,14 +43,20 @@ pub struct Paas {
 #[derive(Debug)]
 struct Inner {
     core: Core,
+    config: PaasConfig,
     store: Store,
     state: RwLock<PaasState>,
     writer: tokio::sync::Mutex<()>,
+    /// What the reconciler remembers of instances.
+    watch: std::sync::Mutex<instances::Watch>,
+    /// Wakes the reconciler.
+    wake: tokio::sync::Notify,
 }
 
 impl Paas {
-    /// Opens the PaaS over the core and the store: loads every PaaS record.
-    pub async fn open(core: Core, store: Store) -> Result<Paas> {
+    /// Opens the PaaS over the core and the store: loads every PaaS record, and goes on
+    /// with the builds a previous nubod left unfinished.
+    pub async fn open(core: Core, store: Store, config: PaasConfig) -> Result<Paas> {
         let snapshot = store.paas_load().await?;
         let state = PaasState::load(snapshot);
         tracing::info!(
@@ -49,14 +64,25 @@ impl Paas {
             stacks = state.stacks.len(),
             "PaaS loaded"
         );
-        Ok(Paas {
+        let paas = Paas {
             inner: Arc::new(Inner {
                 core,
+                config,
                 store,
                 state: RwLock::new(state),
                 writer: tokio::sync::Mutex::new(()),
+                watch: std::sync::Mutex::new(instances::Watch::default()),
+                wake: tokio::sync::Notify::new(),
             }),
-        })
+        };
+        paas.resume_builds();
+        paas.start_reconciler();
+        Ok(paas)
+    }
+
+    /// The PaaS's settings.
+    pub fn config(&self) -> &PaasConfig {
+        &self.inner.config
     }
 
     /// The core the PaaS runs over.

@@ -100,3 +100,101 @@ pub struct Release {
     /// Process types and their commands, from the build.
     pub process_types: BTreeMap<String, String>,
 }
+
+/// Where a build's source comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildSource {
+    /// A git repository: its URL and a branch, tag or commit (the default branch when
+    /// absent).
+    Git {
+        /// `file://`, `http://`, `https://` or `git://` URL.
+        url: String,
+        /// Branch, tag or commit.
+        reference: Option<String>,
+    },
+}
+
+/// Where a build is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildStatus {
+    /// Accepted, not started.
+    Queued,
+    /// Running.
+    Building,
+    /// Made a slug and a release.
+    Succeeded,
+    /// Ended without a slug (the reason says why).
+    Failed,
+}
+
+impl BuildStatus {
+    /// Its name as the APIs show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BuildStatus::Queued => "queued",
+            BuildStatus::Building => "building",
+            BuildStatus::Succeeded => "succeeded",
+            BuildStatus::Failed => "failed",
+        }
+    }
+
+    /// Whether the build has ended.
+    pub fn is_final(self) -> bool {
+        matches!(self, BuildStatus::Succeeded | BuildStatus::Failed)
+    }
+}
+
+/// A built app: the image holding its `/app` filesystem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slug {
+    /// The Nubo image.
+    pub image: Oid,
+    /// Its file's size in bytes.
+    pub size: u64,
+    /// Its file's SHA-256, in hex.
+    pub sha256: String,
+}
+
+/// One build of an app: source → build container → slug → release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Build {
+    /// Record id (also its number in URLs).
+    pub id: i64,
+    /// The app.
+    pub app: i64,
+    /// Who asked for it.
+    pub uid: Oid,
+    /// Where the source comes from.
+    pub source: BuildSource,
+    /// The stack it builds on.
+    pub stack: String,
+    /// Where it is.
+    pub status: BuildStatus,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// When it was asked for, started and ended (epoch seconds; 0 = not yet).
+    pub created: i64,
+    /// When it started.
+    pub started: i64,
+    /// When it ended.
+    pub finished: i64,
+    /// The source's commit, once fetched.
+    pub commit: Option<String>,
+    /// The language or kind of app detected.
+    pub buildpack: Option<String>,
+    /// The image holding the source, while the build runs.
+    pub source_image: Option<Oid>,
+    /// The container that builds, while it runs.
+    pub vm: Option<Oid>,
+    /// The result.
+    pub slug: Option<Slug>,
+    /// Process types and commands the slug declares.
+    pub process_types: BTreeMap<String, String>,
+    /// The release made from it.
+    pub release: Option<u32>,
+    /// How much of the build container's console is in the log.
+    #[serde(default)]
+    pub console_offset: u64,
+}

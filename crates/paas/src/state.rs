@@ -7,12 +7,13 @@ use std::collections::{BTreeMap, HashMap};
 use nubo_store::{PaasChange, PaasRecord, PaasSnapshot};
 
 use crate::error::{PaasError, Result};
-use crate::model::{App, Release, Stack};
+use crate::model::{App, Build, Release, Stack};
 
 /// Record kinds, as the store keeps them.
 pub(crate) const STACK: &str = "stack";
 pub(crate) const APP: &str = "app";
 pub(crate) const RELEASE: &str = "release";
+pub(crate) const BUILD: &str = "build";
 
 /// Every PaaS object, indexed as the operations look them up.
 #[derive(Debug, Default)]
@@ -25,6 +26,8 @@ pub struct PaasState {
     app_names: HashMap<String, i64>,
     /// Releases by (app id, version).
     pub releases: BTreeMap<(i64, u32), Release>,
+    /// Builds by id.
+    pub builds: BTreeMap<i64, Build>,
     /// The last id handed out per record kind.
     last_ids: BTreeMap<String, i64>,
 }
@@ -35,6 +38,7 @@ pub(crate) enum Op {
     PutStack(Stack),
     PutApp(App),
     PutRelease(Release),
+    PutBuild(Build),
     DeleteApp(i64),
     LastId(&'static str, i64),
 }
@@ -52,6 +56,7 @@ impl PaasState {
                 STACK => serde_json::from_str(&record.body).map(Op::PutStack),
                 APP => serde_json::from_str(&record.body).map(Op::PutApp),
                 RELEASE => serde_json::from_str(&record.body).map(Op::PutRelease),
+                BUILD => serde_json::from_str(&record.body).map(Op::PutBuild),
                 other => {
                     tracing::warn!(kind = other, id = record.id, "unknown PaaS record skipped");
                     continue;
@@ -70,6 +75,7 @@ impl PaasState {
         // Releases of apps that are gone (a delete cut short) are not shown.
         let apps = &state.apps;
         state.releases.retain(|(app, _), _| apps.contains_key(app));
+        state.builds.retain(|_, b| apps.contains_key(&b.app));
         state
     }
 
@@ -88,6 +94,11 @@ impl PaasState {
         self.releases
             .range((app, 0)..=(app, u32::MAX))
             .map(|(_, r)| r)
+    }
+
+    /// The builds of app `app`, oldest first.
+    pub fn builds_of(&self, app: i64) -> impl DoubleEndedIterator<Item = &Build> {
+        self.builds.values().filter(move |b| b.app == app)
     }
 
     /// The next id of `kind` (not yet recorded: stage [`Op::LastId`] with it).
@@ -113,6 +124,9 @@ impl PaasState {
                 self.releases
                     .insert((release.app, release.version), release);
             }
+            Op::PutBuild(build) => {
+                self.builds.insert(build.id, build);
+            }
             Op::DeleteApp(id) => {
                 if let Some(app) = self.apps.remove(&id) {
                     self.app_names.remove(&app.name);
@@ -121,6 +135,7 @@ impl PaasState {
                 for version in versions {
                     self.releases.remove(&(id, version));
                 }
+                self.builds.retain(|_, b| b.app != id);
             }
             Op::LastId(kind, id) => {
                 self.last_ids.insert(kind.to_owned(), id);
@@ -154,6 +169,7 @@ impl Op {
             Op::PutStack(s) => put(STACK, s.id, 0, s),
             Op::PutApp(a) => put(APP, a.id, a.id, a),
             Op::PutRelease(r) => put(RELEASE, r.id, r.app, r),
+            Op::PutBuild(b) => put(BUILD, b.id, b.app, b),
             Op::DeleteApp(id) => Ok(PaasChange::DeleteApp { app: *id }),
             Op::LastId(kind, last) => Ok(PaasChange::LastId {
                 kind: (*kind).to_owned(),

@@ -1,0 +1,186 @@
+//! `/apps/{app}/builds`: start a build from a git repository, list and show builds, read or
+//! follow a build's log.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use nubo_paas::model::BuildSource;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::Authed;
+use crate::extract::{JsonBody, Param, QueryParams};
+use crate::problem::{ApiError, Problem};
+use crate::views::{BuildCreate, BuildView, SourceSpec};
+use crate::{Api, BASE};
+
+/// How often a followed log is read again.
+const FOLLOW_POLL: Duration = Duration::from_millis(250);
+
+pub(crate) fn routes() -> OpenApiRouter<Api> {
+    OpenApiRouter::new()
+        .routes(routes!(list_builds, create_build))
+        .routes(routes!(get_build))
+        .routes(routes!(get_build_log))
+}
+
+/// Starts a build of the app (202: it runs in the background; follow its log).
+#[utoipa::path(post, path = "/apps/{app}/builds", tag = "builds", request_body = BuildCreate,
+    params(("app" = String, Path, description = "The app's name")),
+    responses(
+        (status = 202, description = "Queued", body = BuildView, headers(("Location" = String))),
+        (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such app", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The app's stack is DISABLED", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad repository URL or reference", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn create_build(
+    State(api): State<Api>,
+    Authed(caller): Authed,
+    Param(name): Param<String>,
+    JsonBody(body): JsonBody<BuildCreate>,
+) -> Result<Response, ApiError> {
+    let SourceSpec::Git { url, reference } = body.source;
+    let build = api
+        .paas
+        .build_create(&caller, &name, BuildSource::Git { url, reference })
+        .await?;
+    let location = HeaderValue::from_str(&format!("{BASE}/apps/{name}/builds/{}", build.id))
+        .map_err(|_| ApiError::bad_request("the app name cannot be a URL"))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        [(header::LOCATION, location)],
+        Json(BuildView::from(&build)),
+    )
+        .into_response())
+}
+
+/// The app's builds, newest first.
+#[utoipa::path(get, path = "/apps/{app}/builds", tag = "builds",
+    params(("app" = String, Path, description = "The app's name")),
+    responses(
+        (status = 200, description = "Builds, newest first", body = Vec<BuildView>),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such app", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn list_builds(
+    State(api): State<Api>,
+    Authed(caller): Authed,
+    Param(name): Param<String>,
+) -> Result<Json<Vec<BuildView>>, ApiError> {
+    let builds = api.paas.builds(&caller, &name)?;
+    Ok(Json(builds.iter().map(BuildView::from).collect()))
+}
+
+/// One build.
+#[utoipa::path(get, path = "/apps/{app}/builds/{build}", tag = "builds",
+    params(("app" = String, Path, description = "The app's name"),
+        ("build" = i64, Path, description = "The build's id")),
+    responses(
+        (status = 200, description = "The build", body = BuildView),
+        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such app or build", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_build(
+    State(api): State<Api>,
+    Authed(caller): Authed,
+    Param((name, id)): Param<(String, i64)>,
+) -> Result<Json<BuildView>, ApiError> {
+    Ok(Json(BuildView::from(
+        &api.paas.build_get(&caller, &name, id)?,
+    )))
+}
+
+/// Reading a log.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct LogParams {
+    /// Start at this byte (default 0).
+    offset: Option<u64>,
+    /// Keep the response open and stream what the build prints until it ends.
+    follow: Option<bool>,
+}
+
+/// The build's log (text): what was fetched, detected, and everything the build printed.
+#[utoipa::path(get, path = "/apps/{app}/builds/{build}/log", tag = "builds",
+    params(("app" = String, Path, description = "The app's name"),
+        ("build" = i64, Path, description = "The build's id"), LogParams),
+    responses(
+        (status = 200, description = "The log from `offset` (all of it so far, or streamed until the build ends with `follow`)",
+            body = String, content_type = "text/plain",
+            headers(("Nubo-Log-Next" = u64, description = "The offset to read from next (without follow)"))),
+        (status = 400, description = "Bad parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such app or build", body = Problem, content_type = "application/problem+json"),
+    ))]
+async fn get_build_log(
+    State(api): State<Api>,
+    Authed(caller): Authed,
+    Param((name, id)): Param<(String, i64)>,
+    QueryParams(params): QueryParams<LogParams>,
+) -> Result<Response, ApiError> {
+    let offset = params.offset.unwrap_or(0);
+    let (data, next, _) = api.paas.build_log(&caller, &name, id, offset).await?;
+    let text_plain = (
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    if !params.follow.unwrap_or(false) {
+        let next =
+            HeaderValue::from_str(&next.to_string()).unwrap_or(HeaderValue::from_static("0"));
+        return Ok((
+            [
+                text_plain,
+                (header::HeaderName::from_static("nubo-log-next"), next),
+            ],
+            data,
+        )
+            .into_response());
+    }
+    // Followed: the first piece, then what comes, until the build has ended and all of
+    // its log is sent (or the client goes).
+    let stream = futures_util::stream::unfold(
+        (api, caller, name, id, next, Some(data), false),
+        |(api, caller, name, id, offset, first, done)| async move {
+            if let Some(first) = first {
+                return Some((
+                    Ok::<_, std::io::Error>(first),
+                    (api, caller, name, id, offset, None, false),
+                ));
+            }
+            if done {
+                return None;
+            }
+            loop {
+                let (data, next, build) = match api.paas.build_log(&caller, &name, id, offset).await
+                {
+                    Ok(read) => read,
+                    Err(_) => return None,
+                };
+                let ended = build.status.is_final();
+                if !data.is_empty() {
+                    return Some((Ok(data), (api, caller, name, id, next, None, false)));
+                }
+                if ended {
+                    return None;
+                }
+                tokio::time::sleep(FOLLOW_POLL).await;
+            }
+        },
+    );
+    Ok(([text_plain], Body::from_stream(stream)).into_response())
+}

@@ -1,0 +1,99 @@
+//! The PaaS's settings: where it keeps its files, the network its containers join, what a
+//! build may take, and what of the host's package-registry setup builds are handed.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use nubo_types::Oid;
+
+/// What a build may take.
+#[derive(Debug, Clone)]
+pub struct BuildLimits {
+    /// CPU share of the build container (OpenNebula's CPU).
+    pub cpu: String,
+    /// Its virtual CPUs.
+    pub vcpu: u32,
+    /// Its memory, in MB.
+    pub memory_mb: u32,
+    /// The size of its `/app` filesystem, in MB: what the source, the dependencies and the
+    /// build's output may take together.
+    pub disk_mb: u32,
+    /// How long it may run (Heroku: 15 minutes).
+    pub timeout: Duration,
+    /// The largest source, in bytes, after fetching.
+    pub source_max_bytes: u64,
+    /// How long fetching the source may take.
+    pub fetch_timeout: Duration,
+}
+
+impl Default for BuildLimits {
+    fn default() -> Self {
+        BuildLimits {
+            cpu: "1".into(),
+            vcpu: 1,
+            memory_mb: 1024,
+            disk_mb: 2048,
+            timeout: Duration::from_secs(15 * 60),
+            source_max_bytes: 512 * 1024 * 1024,
+            fetch_timeout: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// The PaaS's settings.
+#[derive(Debug, Clone)]
+pub struct PaasConfig {
+    /// Where builds check out sources and logs are kept (`DATA_DIR/paas`).
+    pub work_dir: PathBuf,
+    /// The virtual network (by name) builds and instances get a NIC on; none: no network.
+    pub network: Option<String>,
+    /// The image datastore sources and slugs go to.
+    pub image_datastore: Oid,
+    /// What a build may take.
+    pub build: BuildLimits,
+    /// The CA bundle builds trust (the host's, so that a TLS-intercepting proxy the host
+    /// trusts is trusted inside too).
+    pub ca_bundle: Option<PathBuf>,
+    /// The host's pip configuration, handed to builds.
+    pub pip_conf: Option<PathBuf>,
+    /// The host's npm configuration, handed to builds.
+    pub npmrc: Option<PathBuf>,
+}
+
+impl PaasConfig {
+    /// Settings for a nubod whose data lives in `data_dir`: the host's CA bundle, pip and
+    /// npm configuration where they exist.
+    pub fn for_data_dir(data_dir: &std::path::Path) -> Self {
+        let existing = |paths: &[&str]| paths.iter().map(PathBuf::from).find(|p| p.is_file());
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        let npmrc = home
+            .as_ref()
+            .map(|h| h.join(".npmrc"))
+            .filter(|p| p.is_file())
+            .or_else(|| existing(&["/etc/npmrc", "/usr/etc/npmrc"]));
+        let pip_conf = home
+            .as_ref()
+            .map(|h| h.join(".config/pip/pip.conf"))
+            .filter(|p| p.is_file())
+            .or_else(|| existing(&["/etc/pip.conf"]));
+        PaasConfig {
+            work_dir: data_dir.join("paas"),
+            network: None,
+            image_datastore: 1,
+            build: BuildLimits::default(),
+            ca_bundle: existing(&["/etc/ssl/certs/ca-certificates.crt"]),
+            pip_conf,
+            npmrc,
+        }
+    }
+
+    /// The directory of build `id`'s checkout.
+    pub fn build_dir(&self, id: i64) -> PathBuf {
+        self.work_dir.join("builds").join(id.to_string())
+    }
+
+    /// The log of build `id`.
+    pub fn build_log(&self, id: i64) -> PathBuf {
+        self.work_dir.join("logs").join(format!("build-{id}.log"))
+    }
+}

@@ -1,0 +1,476 @@
+//! App instances: each a container of the IaaS running one process of the app's current
+//! release (its slug at `/app` over the stack, the config vars in its environment, `PORT`
+//! for `web`), owned by the app's owner and tagged in its template with the app, process
+//! type, release and index (`NUBO_APP`, `NUBO_PROCESS`, `NUBO_RELEASE`, `NUBO_INDEX`).
+//!
+//! The PaaS keeps no record of instances: what runs is read from the core's VMs by those
+//! tags, so a nubod killed at any moment finds its instances again. [`Paas::reconcile`]
+//! brings what runs to what the formation and the current release want: it starts missing
+//! instances, checks that a new `web` instance accepts connections on its port within the
+//! boot deadline, retires instances of older releases once their successor is up, stops
+//! those scaled away, and restarts crashed ones.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use nubo_core::model::Vm;
+use nubo_types::Oid;
+use nubo_types::states::{LcmState, VmState};
+
+use base64::Engine;
+
+use crate::Paas;
+use crate::buildpack;
+use crate::error::Result;
+use crate::model::{App, Release};
+
+/// The port `web` processes listen on (each instance has its own address).
+pub const WEB_PORT: u16 = 5000;
+/// How long a new `web` instance has to accept connections (Heroku's and Cloud Foundry's).
+pub const BOOT_DEADLINE: Duration = Duration::from_secs(60);
+/// The longest base64 piece of the environment in one context variable (the container
+/// driver passes values up to 32 KiB into the environment).
+const ENV_PIECE: usize = 30_000;
+/// How long a port check waits for a connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// What one instance is doing, as the APIs show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// The VM.
+    pub vm: Oid,
+    /// Its name, e.g. `shop-web-1`.
+    pub name: String,
+    /// Its process type.
+    pub process_type: String,
+    /// Its index within the type (1, 2, …).
+    pub index: u32,
+    /// The release it runs.
+    pub release: u32,
+    /// `starting`, `up`, `crashed`, `stopping`, `failed`.
+    pub state: String,
+    /// Its address on the PaaS's network.
+    pub ip: Option<IpAddr>,
+    /// Why it failed.
+    pub reason: Option<String>,
+}
+
+/// What the PaaS remembers of instances between rounds (lost on restart, found again).
+#[derive(Debug, Default)]
+pub(crate) struct Watch {
+    /// When each instance was first seen RUNNING, and whether it has been up since.
+    seen: BTreeMap<Oid, (Instant, bool)>,
+    /// Releases whose instances of a type failed to boot: (app, release, type) → reason.
+    failed: BTreeMap<(i64, u32, String), String>,
+}
+
+/// One instance as its VM's tags say.
+#[derive(Debug, Clone)]
+struct Tagged {
+    vm: Oid,
+    name: String,
+    process_type: String,
+    index: u32,
+    release: u32,
+    state: VmState,
+    lcm: LcmState,
+    ip: Option<IpAddr>,
+}
+
+impl Paas {
+    /// The instances of app `app` (by id), from the core's VMs.
+    fn tagged_instances(&self, app: i64) -> Result<Vec<Tagged>> {
+        let tag = app.to_string();
+        Ok(self.core().read(|s| {
+            Ok(s.vms
+                .values()
+                .filter(|vm| vm.state != VmState::Done)
+                .filter(|vm| vm.user_template.get("NUBO_APP") == Some(tag.as_str()))
+                .filter_map(|vm| tagged(vm))
+                .collect())
+        })?)
+    }
+
+    /// The instances of an app as the APIs show them (USE).
+    pub fn instances(&self, caller: &nubo_core::Caller, name: &str) -> Result<Vec<Instance>> {
+        let app = self.app_get(caller, name)?;
+        let watch = self.inner.watch.lock().map_err(|_| poisoned())?;
+        let mut out: Vec<Instance> = self
+            .tagged_instances(app.id)?
+            .into_iter()
+            .map(|t| {
+                let up = watch.seen.get(&t.vm).is_some_and(|(_, up)| *up);
+                let failed = watch
+                    .failed
+                    .get(&(app.id, t.release, t.process_type.clone()))
+                    .cloned();
+                let state = match (t.state, t.lcm) {
+                    (VmState::Active, LcmState::Running) if up => "up",
+                    (VmState::Active, LcmState::Running) if failed.is_some() => "failed",
+                    (VmState::Active, LcmState::Shutdown | LcmState::ShutdownPoweroff) => {
+                        "stopping"
+                    }
+                    (VmState::Poweroff, _) => "crashed",
+                    (VmState::Active, lcm) if lcm.name().ends_with("FAILURE") => "failed",
+                    _ => "starting",
+                };
+                Instance {
+                    vm: t.vm,
+                    name: t.name,
+                    process_type: t.process_type,
+                    index: t.index,
+                    release: t.release,
+                    state: state.to_owned(),
+                    ip: t.ip,
+                    reason: failed,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (&a.process_type, a.index, a.release).cmp(&(&b.process_type, b.index, b.release))
+        });
+        Ok(out)
+    }
+
+    /// Whether an app of that name exists.
+    pub fn app_exists(&self, name: &str) -> bool {
+        self.read(|s| Ok(s.app_by_name(name).is_some()))
+            .unwrap_or(false)
+    }
+
+    /// The addresses of the app's `web` instances that are up, for the router.
+    pub fn web_backends(&self, app_name: &str) -> Vec<SocketAddr> {
+        let Ok(Some(app)) = self.read(|s| Ok(s.app_by_name(app_name).cloned())) else {
+            return Vec::new();
+        };
+        let Ok(tagged) = self.tagged_instances(app.id) else {
+            return Vec::new();
+        };
+        let Ok(watch) = self.inner.watch.lock() else {
+            return Vec::new();
+        };
+        tagged
+            .iter()
+            .filter(|t| {
+                t.process_type == "web" && t.state == VmState::Active && t.lcm == LcmState::Running
+            })
+            .filter(|t| watch.seen.get(&t.vm).is_some_and(|(_, up)| *up))
+            .filter_map(|t| t.ip.map(|ip| SocketAddr::new(ip, WEB_PORT)))
+            .collect()
+    }
+
+    /// Wakes the reconciler now (after a release or a formation change).
+    pub(crate) fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// Runs [`Paas::reconcile`] every second and whenever woken, until nubod stops.
+    pub(crate) fn start_reconciler(&self) {
+        let paas = self.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = paas.reconcile().await {
+                    tracing::warn!(error = %e, "PaaS reconcile round failed");
+                }
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(1), paas.inner.wake.notified()).await;
+            }
+        });
+    }
+
+    /// One round over every app.
+    pub async fn reconcile(&self) -> Result<()> {
+        let apps: Vec<(App, Option<Release>)> = self.read(|s| {
+            Ok(s.apps
+                .values()
+                .map(|a| (a.clone(), s.releases.get(&(a.id, a.release)).cloned()))
+                .collect())
+        })?;
+        for (app, release) in apps {
+            if let Err(e) = self.reconcile_app(&app, release.as_ref()).await {
+                tracing::warn!(app = app.name, error = %e, "cannot bring the app's instances in line");
+            }
+        }
+        Ok(())
+    }
+
+    async fn reconcile_app(&self, app: &App, release: Option<&Release>) -> Result<()> {
+        let owner = self.caller_of_uid(app.uid)?;
+        let instances = self.tagged_instances(app.id)?;
+        let slug = release.and_then(|r| {
+            let build = r.build?;
+            self.read(|s| Ok(s.builds.get(&build).and_then(|b| b.slug.clone())))
+                .ok()
+                .flatten()
+        });
+        // Health of the current release's web instances.
+        for t in &instances {
+            if t.state == VmState::Active && t.lcm == LcmState::Running {
+                self.check_up(app, t).await;
+            }
+        }
+        let up = |vm: Oid| -> bool {
+            self.inner
+                .watch
+                .lock()
+                .map(|w| w.seen.get(&vm).is_some_and(|(_, up)| *up))
+                .unwrap_or(false)
+        };
+        let wanted: BTreeMap<String, u32> = match (release, &slug) {
+            (Some(r), Some(_)) => app
+                .formation
+                .iter()
+                .filter(|(t, q)| **q > 0 && r.process_types.contains_key(*t))
+                .map(|(t, q)| (t.clone(), *q))
+                .collect(),
+            _ => BTreeMap::new(),
+        };
+        let current = release.map(|r| r.version).unwrap_or(0);
+        // Start what is missing.
+        if let (Some(release), Some(slug)) = (release, &slug) {
+            for (kind, quantity) in &wanted {
+                if self.failed(app.id, current, kind).is_some() {
+                    continue;
+                }
+                for index in 1..=*quantity {
+                    let exists = instances.iter().any(|t| {
+                        &t.process_type == kind && t.index == index && t.release == current
+                    });
+                    if !exists {
+                        let template =
+                            self.instance_template(app, release, slug.image, kind, index)?;
+                        self.core().vm_allocate(&owner, &template, false).await?;
+                    }
+                }
+            }
+        }
+        // Retire, stop and restart.
+        for t in &instances {
+            let still_wanted = wanted.get(&t.process_type).is_some_and(|q| t.index <= *q);
+            let successor_up = instances.iter().any(|n| {
+                n.process_type == t.process_type
+                    && n.index == t.index
+                    && n.release == current
+                    && (up(n.vm) || (n.process_type != "web" && n.lcm == LcmState::Running))
+            });
+            // An instance of an older release serves until its successor is up.
+            let retire = !still_wanted || (t.release != current && successor_up);
+            if retire {
+                self.stop_instance(&owner, t).await;
+                continue;
+            }
+            if t.release == current && t.state == VmState::Poweroff {
+                // The process ended: start it again (its layer is kept).
+                tracing::info!(
+                    app = app.name,
+                    instance = t.name,
+                    "restarting a crashed instance"
+                );
+                self.forget(t.vm);
+                let _ = self.core().vm_action(&owner, "resume", t.vm).await;
+            }
+            if t.release == current
+                && t.state == VmState::Active
+                && t.lcm.name().ends_with("FAILURE")
+            {
+                self.mark_failed(
+                    app.id,
+                    current,
+                    &t.process_type,
+                    format!("instance {} is {}", t.name, t.lcm.name()),
+                );
+                self.stop_instance(&owner, t).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a `web` instance accepts connections; marks the release failed when it has
+    /// not within [`BOOT_DEADLINE`] of running.
+    async fn check_up(&self, app: &App, t: &Tagged) {
+        let first = {
+            let Ok(mut watch) = self.inner.watch.lock() else {
+                return;
+            };
+            let entry = watch.seen.entry(t.vm).or_insert((Instant::now(), false));
+            if entry.1 {
+                return;
+            }
+            entry.0
+        };
+        let up = match (t.process_type.as_str(), t.ip) {
+            ("web", Some(ip)) => tokio::time::timeout(
+                CONNECT_TIMEOUT,
+                tokio::net::TcpStream::connect(SocketAddr::new(ip, WEB_PORT)),
+            )
+            .await
+            .is_ok_and(|r| r.is_ok()),
+            ("web", None) => false,
+            _ => true,
+        };
+        if up {
+            if let Ok(mut watch) = self.inner.watch.lock() {
+                watch.seen.insert(t.vm, (first, true));
+            }
+            return;
+        }
+        if first.elapsed() > BOOT_DEADLINE {
+            let reason = format!(
+                "{} did not accept connections on port {WEB_PORT} ($PORT) within {} s",
+                t.name,
+                BOOT_DEADLINE.as_secs()
+            );
+            self.mark_failed(app.id, t.release, &t.process_type, reason);
+        }
+    }
+
+    fn failed(&self, app: i64, release: u32, kind: &str) -> Option<String> {
+        self.inner
+            .watch
+            .lock()
+            .ok()
+            .and_then(|w| w.failed.get(&(app, release, kind.to_owned())).cloned())
+    }
+
+    fn mark_failed(&self, app: i64, release: u32, kind: &str, reason: String) {
+        tracing::warn!(
+            app,
+            release,
+            process_type = kind,
+            reason,
+            "instances failed to start"
+        );
+        if let Ok(mut w) = self.inner.watch.lock() {
+            w.failed.insert((app, release, kind.to_owned()), reason);
+        }
+    }
+
+    fn forget(&self, vm: Oid) {
+        if let Ok(mut w) = self.inner.watch.lock() {
+            w.seen.remove(&vm);
+        }
+    }
+
+    /// Removes what a deleted app leaves: its instances (stopped at once), then its slugs.
+    pub(crate) async fn clean_up_app(&self, app: &App, slugs: &[Oid]) {
+        let Ok(owner) = self.caller_of_uid(app.uid) else {
+            return;
+        };
+        let instances = self.tagged_instances(app.id).unwrap_or_default();
+        for t in &instances {
+            self.forget(t.vm);
+            let _ = self.core().vm_action(&owner, "terminate-hard", t.vm).await;
+        }
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < deadline
+            && !self.tagged_instances(app.id).unwrap_or_default().is_empty()
+        {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        for image in slugs {
+            if let Err(e) = self.core().image_delete(&owner, *image, false).await {
+                tracing::warn!(app = app.name, image, error = %e, "cannot delete a slug");
+            }
+        }
+    }
+
+    /// Stops an instance: SIGTERM, then SIGKILL after the driver's grace period; its VM is
+    /// terminated (nothing of it is kept).
+    async fn stop_instance(&self, owner: &nubo_core::Caller, t: &Tagged) {
+        self.forget(t.vm);
+        let action = if t.state == VmState::Active && t.lcm == LcmState::Running {
+            "terminate"
+        } else if matches!(t.lcm, LcmState::Shutdown | LcmState::ShutdownPoweroff) {
+            return;
+        } else {
+            "terminate-hard"
+        };
+        if let Err(e) = self.core().vm_action(owner, action, t.vm).await {
+            tracing::debug!(instance = t.name, error = %e, "cannot stop an instance yet");
+        }
+    }
+
+    /// The VM template of an instance.
+    fn instance_template(
+        &self,
+        app: &App,
+        release: &Release,
+        slug: Oid,
+        kind: &str,
+        index: u32,
+    ) -> Result<String> {
+        let stack = self.read(|s| {
+            s.stack_by_name(&app.stack)
+                .cloned()
+                .ok_or_else(|| crate::error::PaasError::not_found("stack", &app.stack))
+        })?;
+        let env =
+            base64::engine::general_purpose::STANDARD.encode(buildpack::env_file(&release.config));
+        let pieces: Vec<&str> = env
+            .as_bytes()
+            .chunks(ENV_PIECE)
+            .map(|c| std::str::from_utf8(c).unwrap_or_default())
+            .collect();
+        let mut context = String::from("NETWORK=\"YES\",");
+        let mut joined = String::new();
+        for (i, piece) in pieces.iter().enumerate() {
+            context.push_str(&format!("NUBO_ENV_{i}=\"{piece}\","));
+            joined.push_str(&format!("$NUBO_ENV_{i}"));
+        }
+        context.push_str(&format!(
+            "NUBO_APP=\"{}\",NUBO_PROCESS=\"{kind}\",NUBO_RELEASE=\"v{}\",NUBO_INSTANCE=\"{kind}.{index}\"",
+            app.name, release.version
+        ));
+        if kind == "web" {
+            context.push_str(&format!(",PORT=\"{WEB_PORT}\""));
+        }
+        let init = format!(
+            "NUBO_ENV={joined} exec /bin/sh {} {kind}",
+            buildpack::LAUNCH_SCRIPT_PATH
+        );
+        Ok(format!(
+            "NAME=\"{app}-{kind}-{index}-v{version}\"\nCPU=\"0.1\"\nVCPU=\"1\"\nMEMORY=\"512\"\n\
+             DISK=[IMAGE_ID=\"{stack}\"]\nDISK=[IMAGE_ID=\"{slug}\",TARGET=\"/app\"]\n{nic}\
+             OS=[INIT=\"{init}\"]\nCONTEXT=[{context}]\nSCHED_REQUIREMENTS=\"HYPERVISOR=lxc\"\n\
+             NUBO_APP=\"{id}\"\nNUBO_PROCESS=\"{kind}\"\nNUBO_RELEASE=\"{version}\"\nNUBO_INDEX=\"{index}\"\n",
+            app = app.name,
+            id = app.id,
+            version = release.version,
+            stack = stack.image,
+            nic = self.network_nic()?,
+        ))
+    }
+}
+
+/// An instance's facts from its VM, if the VM is one.
+fn tagged(vm: &Vm) -> Option<Tagged> {
+    let t = &vm.user_template;
+    let ip = vm
+        .template
+        .vectors("NIC")
+        .next()
+        .and_then(|pairs| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == "IP")
+                .map(|(_, v)| v.clone())
+        })
+        .and_then(|ip| ip.parse().ok());
+    Some(Tagged {
+        vm: vm.meta.id,
+        name: vm.meta.name.clone(),
+        process_type: t.get("NUBO_PROCESS")?.to_owned(),
+        index: t.get("NUBO_INDEX")?.parse().ok()?,
+        release: t.get("NUBO_RELEASE")?.parse().ok()?,
+        state: vm.state,
+        lcm: vm.lcm_state,
+        ip,
+    })
+}
+
+fn poisoned() -> crate::error::PaasError {
+    crate::error::PaasError::Core(nubo_types::Error::internal(
+        "the PaaS watch lock is poisoned",
+    ))
+}
