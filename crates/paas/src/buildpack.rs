@@ -3,11 +3,11 @@
 //! time and which process types the slug declares), the build script the build container
 //! runs ([`build_script`]) and the launch script app instances run ([`launch_script`]).
 //!
-//! Detection reads the source directory on the host and nothing else; every file it reads is
-//! a regular file (never a symlink, which could point out of the source), read within a size
-//! limit. The scripts are plain POSIX sh for the stack (Debian 12: python3 with venv,
-//! nodejs 18 and npm, coreutils) and hold every value they carry in single quotes
-//! ([`shell_quote`]).
+//! Detection reads the source directory on the host and nothing else: symlinks are followed
+//! only while they stay inside the source (one leading out is an error), and every file read
+//! is a regular file, read within a size limit. The scripts are plain POSIX sh for the stack
+//! (Debian 12: python3 with venv, nodejs 18 and npm, coreutils) and hold every value they
+//! carry in single quotes ([`shell_quote`]).
 
 mod manifest;
 mod procfile;
@@ -48,9 +48,15 @@ pub enum BuildpackError {
         #[source]
         source: std::io::Error,
     },
-    /// A file that must be a regular file is something else (a symlink, a directory, …).
-    #[error("{file} is not a regular file (symlinks are not followed)")]
+    /// A file that must be a regular file is something else (a directory, a FIFO, …).
+    #[error("{file} is not a regular file")]
     NotRegular {
+        /// The file, relative to the source.
+        file: String,
+    },
+    /// A file of the source is a symlink that leads out of the source.
+    #[error("{file} is a symlink leading out of the source")]
+    OutsideSource {
         /// The file, relative to the source.
         file: String,
     },
@@ -154,7 +160,7 @@ pub struct Plan {
 /// (Python), then `package.json` (Node.js), then `index.html` (static). Process types come
 /// from the `Procfile` when there is one, else from the recipe's defaults.
 pub fn detect(source: &Path) -> Result<Plan, BuildpackError> {
-    let src = manifest::Source::new(source);
+    let src = manifest::Source::new(source)?;
     let procfile = match src.read("Procfile", PROCFILE_MAX_BYTES)? {
         Some(bytes) => Some(parse_procfile(&bytes)?),
         None => None,

@@ -1,8 +1,8 @@
-//! Reading an app's source for detection: files at fixed places of the checkout, only when
-//! they are regular files (a symlink could point anywhere on the host), each within a size
-//! limit; and the little detection needs from the manifests: the names a
-//! `requirements.txt` or a `pyproject.toml` depends on, and the scripts of a
-//! `package.json`.
+//! Reading an app's source for detection: files at fixed places of the checkout, followed
+//! through symlinks only while they stay inside the source (a symlink could point anywhere
+//! on the host), read only when they are regular files, each within a size limit; and the
+//! little detection needs from the manifests: the names a `requirements.txt` or a
+//! `pyproject.toml` depends on, and the scripts of a `package.json`.
 
 use std::fs::{File, Metadata};
 use std::io::{ErrorKind, Read};
@@ -11,56 +11,54 @@ use std::path::{Path, PathBuf};
 
 use super::BuildpackError;
 
-/// An app's source directory, read without following symlinks.
+/// An app's source directory, never read outside of.
 pub(super) struct Source {
+    /// The source, with every symlink of its path resolved.
     root: PathBuf,
 }
 
 impl Source {
-    pub(super) fn new(root: &Path) -> Source {
-        Source {
-            root: root.to_owned(),
-        }
+    pub(super) fn new(root: &Path) -> Result<Source, BuildpackError> {
+        let root = std::fs::canonicalize(root).map_err(|source| BuildpackError::Io {
+            file: root.display().to_string(),
+            source,
+        })?;
+        Ok(Source { root })
     }
 
-    /// The metadata of `rel` (slash-separated, relative) without following symlinks, at
-    /// every level: `None` when it or a directory on its way is missing.
-    fn lstat(&self, rel: &str) -> Result<Option<Metadata>, BuildpackError> {
-        let mut path = self.root.clone();
-        let parts: Vec<&str> = rel.split('/').collect();
-        for (i, part) in parts.iter().enumerate() {
-            path.push(part);
-            let meta = match std::fs::symlink_metadata(&path) {
-                Ok(meta) => meta,
-                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-                Err(e) if e.raw_os_error() == Some(20) => return Ok(None), // ENOTDIR
-                Err(source) => {
-                    return Err(BuildpackError::Io {
-                        file: rel.to_owned(),
-                        source,
-                    });
-                }
-            };
-            if i + 1 == parts.len() {
-                return Ok(Some(meta));
-            }
-            if !meta.is_dir() {
-                // A symlinked or missing directory on the way: the file is not in the source.
+    /// Where `rel` (slash-separated, relative) leads, every symlink followed, and what is
+    /// there: `None` when nothing is (a dangling symlink included), an error when it leads
+    /// out of the source.
+    fn resolve(&self, rel: &str) -> Result<Option<(PathBuf, Metadata)>, BuildpackError> {
+        let io = |source| BuildpackError::Io {
+            file: rel.to_owned(),
+            source,
+        };
+        let path = match std::fs::canonicalize(self.root.join(rel)) {
+            Ok(path) => path,
+            Err(e) if e.kind() == ErrorKind::NotFound || e.kind() == ErrorKind::NotADirectory => {
                 return Ok(None);
             }
+            Err(e) => return Err(io(e)),
+        };
+        if !path.starts_with(&self.root) {
+            return Err(BuildpackError::OutsideSource {
+                file: rel.to_owned(),
+            });
         }
-        Ok(None)
+        let meta = std::fs::metadata(&path).map_err(io)?;
+        Ok(Some((path, meta)))
     }
 
-    /// Whether `rel` is a regular file of the source.
+    /// Whether `rel` is a regular file of the source (through symlinks within it).
     pub(super) fn is_file(&self, rel: &str) -> Result<bool, BuildpackError> {
-        Ok(self.lstat(rel)?.is_some_and(|m| m.is_file()))
+        Ok(self.resolve(rel)?.is_some_and(|(_, m)| m.is_file()))
     }
 
     /// The contents of `rel` when present: `None` when missing, an error when it is not a
     /// regular file or holds more than `limit` bytes.
     pub(super) fn read(&self, rel: &str, limit: u64) -> Result<Option<Vec<u8>>, BuildpackError> {
-        let Some(meta) = self.lstat(rel)? else {
+        let Some((path, meta)) = self.resolve(rel)? else {
             return Ok(None);
         };
         let not_regular = || BuildpackError::NotRegular {
@@ -73,8 +71,8 @@ impl Source {
             file: rel.to_owned(),
             source,
         };
-        let file = File::open(self.root.join(rel)).map_err(io)?;
-        // The file opened must be the one looked at: not replaced by a symlink since.
+        let file = File::open(&path).map_err(io)?;
+        // The file opened must be the one looked at, not something put in its place since.
         let opened = file.metadata().map_err(io)?;
         if !opened.is_file() || opened.dev() != meta.dev() || opened.ino() != meta.ino() {
             return Err(not_regular());

@@ -177,42 +177,79 @@ fn procfile_wins_over_defaults() {
 }
 
 #[test]
-fn symlinks_and_odd_files_are_not_followed() {
-    let outside = app(&[("secret", "web: cat /etc/shadow\n"), ("index.html", "")]);
+fn symlinks_are_followed_only_inside_the_source() {
+    let outside = app(&[
+        ("secret", "web: cat /etc/shadow\n"),
+        ("index.html", ""),
+        ("build", "#!/bin/sh\n"),
+    ]);
     let secret = outside.path().join("secret");
+    let out_of = |err: BuildpackError, name: &str| {
+        assert!(
+            matches!(&err, BuildpackError::OutsideSource { file } if file == name),
+            "{err}"
+        );
+    };
 
-    // A symlinked Procfile or manifest is refused, not read.
+    // A Procfile, manifest, or file looked for leading out of the source is refused.
     let dir = app(&[("index.html", "")]);
     symlink(&secret, dir.path().join("Procfile")).expect("ok");
-    let err = detect(dir.path()).expect_err("an error");
-    assert!(matches!(err, BuildpackError::NotRegular { .. }), "{err}");
+    out_of(detect(dir.path()).expect_err("an error"), "Procfile");
     let dir = app(&[]);
     symlink(&secret, dir.path().join("package.json")).expect("ok");
-    assert!(matches!(
-        detect(dir.path()),
-        Err(BuildpackError::NotRegular { .. })
-    ));
-    // A directory where a manifest should be is refused too.
-    let dir = app(&[("requirements.txt/x", "")]);
-    assert!(matches!(
-        detect(dir.path()),
-        Err(BuildpackError::NotRegular { .. })
-    ));
-    // A symlinked index.html or bin directory does not count as one.
+    out_of(detect(dir.path()).expect_err("an error"), "package.json");
+    let dir = app(&[]);
+    symlink(
+        "../../../../../../../../etc/passwd",
+        dir.path().join("requirements.txt"),
+    )
+    .expect("ok");
+    out_of(
+        detect(dir.path()).expect_err("an error"),
+        "requirements.txt",
+    );
     let dir = app(&[]);
     symlink(
         outside.path().join("index.html"),
         dir.path().join("index.html"),
     )
     .expect("ok");
+    out_of(detect(dir.path()).expect_err("an error"), "index.html");
+    let dir = app(&[("index.html", "")]);
+    symlink(outside.path(), dir.path().join("bin")).expect("ok");
+    out_of(detect(dir.path()).expect_err("an error"), "bin/build");
+
+    // Inside the source they are followed, as in the container.
+    let dir = app(&[
+        ("requirements/prod.txt", "gunicorn\n"),
+        ("deploy/Procfile.prod", "web: gunicorn app:app\n"),
+        ("app.py", ""),
+    ]);
+    symlink("requirements/prod.txt", dir.path().join("requirements.txt")).expect("ok");
+    symlink(
+        "deploy/../deploy/Procfile.prod",
+        dir.path().join("Procfile"),
+    )
+    .expect("ok");
+    let plan = detect(dir.path()).expect("ok");
+    assert_eq!(plan.language, Language::Python);
+    assert_eq!(plan.process_types["web"], "gunicorn app:app");
+    let dir = app(&[("scripts/build.sh", "#!/bin/sh\n"), ("index.html", "")]);
+    fs::create_dir(dir.path().join("bin")).expect("ok");
+    symlink("../scripts/build.sh", dir.path().join("bin/build")).expect("ok");
+    assert_eq!(detect(dir.path()).expect("ok").language, Language::Custom);
+
+    // Dangling symlinks are nothing; loops and directories cannot be read.
+    let dir = app(&[("index.html", "")]);
+    symlink("nowhere", dir.path().join("package.json")).expect("ok");
+    assert_eq!(detect(dir.path()).expect("ok").language, Language::Static);
+    symlink("Procfile", dir.path().join("Procfile")).expect("ok");
+    assert!(matches!(detect(dir.path()), Err(BuildpackError::Io { .. })));
+    let dir = app(&[("requirements.txt/x", "")]);
     assert!(matches!(
         detect(dir.path()),
-        Err(BuildpackError::NotDetected)
+        Err(BuildpackError::NotRegular { .. })
     ));
-    let bin = app(&[("build", "#!/bin/sh\n")]);
-    let dir = app(&[("index.html", "")]);
-    symlink(bin.path(), dir.path().join("bin")).expect("ok");
-    assert_eq!(detect(dir.path()).expect("ok").language, Language::Static);
 }
 
 #[test]
@@ -234,9 +271,9 @@ fn large_manifests_are_refused() {
 }
 
 #[test]
-fn a_missing_source_is_not_detected() {
+fn a_missing_source_cannot_be_read() {
     assert!(matches!(
         detect(Path::new("/nonexistent/nubo-app")),
-        Err(BuildpackError::NotDetected)
+        Err(BuildpackError::Io { .. })
     ));
 }
