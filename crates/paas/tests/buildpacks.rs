@@ -379,6 +379,28 @@ fn python_web_app() {
 }
 
 #[test]
+fn python_pyproject_app() {
+    let sb = sandbox_or_skip!("python-pyproject");
+    let (plan, log, ok) = sb.build();
+    assert!(ok, "{log}");
+    assert_eq!(plan.process_types["web"], "python3 main.py");
+    assert!(
+        log.contains("-----> Installing the project (pyproject.toml) with pip"),
+        "{log}"
+    );
+    let site = sb.app.join(".venv/lib/python3.11/site-packages");
+    assert!(site.join("six.py").is_file(), "six is not installed: {log}");
+    assert!(
+        site.join("main.py").is_file(),
+        "the project is not installed: {log}"
+    );
+    sb.freeze_app();
+    let (mut web, port) = sb.launch("web");
+    let page = http_get(port, &mut web);
+    assert!(page.contains("hello from pyproject, six 1.16.0"), "{page}");
+}
+
+#[test]
 fn node_web_app() {
     let sb = sandbox_or_skip!("node-web");
     let (plan, log, ok) = sb.build();
