@@ -37,6 +37,10 @@ pub struct Args {
     /// The region EC2 requests must be signed for (default "nubo").
     #[arg(long)]
     pub ec2_region: Option<String>,
+    /// Serve the PaaS's HTTP router (apps at `<app>.<apps domain>`) on ADDR:PORT
+    /// (`--router` alone: 127.0.0.1:8000; off without it).
+    #[arg(long, num_args = 0..=1, default_missing_value = DEFAULT_ROUTER_LISTEN, value_name = "ADDR:PORT")]
+    pub router: Option<String>,
     /// Serve the REST/JSON API of the PaaS (`/api/v1`) on ADDR:PORT (`--api` alone:
     /// 127.0.0.1:8080; off without it).
     #[arg(long, num_args = 0..=1, default_missing_value = DEFAULT_API_LISTEN, value_name = "ADDR:PORT")]
@@ -73,6 +77,13 @@ pub struct Args {
 
 /// Where `--ec2` alone serves the EC2 API (econe's port).
 const DEFAULT_EC2_LISTEN: &str = "127.0.0.1:4567";
+
+/// Where `--router` alone serves the router.
+const DEFAULT_ROUTER_LISTEN: &str = "127.0.0.1:8000";
+
+/// The apps domain when none is configured: `<app>.apps.localhost` (browsers resolve
+/// `*.localhost` to the loopback address).
+const DEFAULT_APPS_DOMAIN: &str = "apps.localhost";
 
 /// Where `--api` alone serves the REST API.
 const DEFAULT_API_LISTEN: &str = "127.0.0.1:8080";
@@ -113,6 +124,12 @@ pub struct FileConfig {
     /// `[api]`: the PaaS's REST API.
     #[serde(default)]
     pub api: ApiFileConfig,
+    /// `[paas]`: the PaaS's builds and instances.
+    #[serde(default)]
+    pub paas: PaasFileConfig,
+    /// `[router]`: the PaaS's HTTP router.
+    #[serde(default)]
+    pub router: RouterFileConfig,
     /// `[limits]`: what every listener allows a client.
     #[serde(default)]
     pub limits: LimitsFileConfig,
@@ -201,6 +218,31 @@ pub struct Ec2FileConfig {
 pub struct ApiFileConfig {
     /// Listen address (ADDR:PORT).
     pub listen: Option<String>,
+}
+
+/// `[router]` section: the router is served when `listen` is set.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouterFileConfig {
+    /// Listen address (ADDR:PORT).
+    pub listen: Option<String>,
+    /// The apps domain: app `shop` is served at `shop.<domain>` (default apps.localhost).
+    pub domain: Option<String>,
+}
+
+/// `[paas]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaasFileConfig {
+    /// The virtual network (by name) builds and app instances get a NIC on (default: the
+    /// local host's `local-apps` with `--local-host`, else none).
+    pub network: Option<String>,
+    /// Memory of a build container, in MB (default 1024).
+    pub build_memory_mb: Option<u32>,
+    /// The size of a build's `/app` filesystem, in MB (default 2048).
+    pub build_disk_mb: Option<u32>,
+    /// How long a build may run, in seconds (default 900).
+    pub build_timeout_s: Option<u64>,
 }
 
 /// `[hosts]` section.
@@ -359,6 +401,10 @@ pub struct Settings {
     pub ec2: Option<(String, nubo_frontend_ec2::Ec2Config)>,
     /// The REST API's listen address, when it is served.
     pub api: Option<String>,
+    /// The PaaS's settings.
+    pub paas: nubo_paas::PaasConfig,
+    /// The router's listen address (when it is served) and the apps domain.
+    pub router: Option<(String, String)>,
     /// The local hosts, when they are on.
     pub local_host: Option<crate::local_host::LocalHostSettings>,
 }
@@ -475,10 +521,36 @@ impl Settings {
             }
         });
         let api = args.api.clone().or(file.api.listen);
+        let mut paas = nubo_paas::PaasConfig::for_data_dir(&data_dir);
+        paas.network = file.paas.network.or_else(|| {
+            local_host
+                .is_some()
+                .then(|| "local-apps".to_owned())
+        });
+        if let Some(mb) = file.paas.build_memory_mb {
+            paas.build.memory_mb = mb;
+        }
+        if let Some(mb) = file.paas.build_disk_mb {
+            paas.build.disk_mb = mb;
+        }
+        if let Some(s) = file.paas.build_timeout_s {
+            paas.build.timeout = std::time::Duration::from_secs(s);
+        }
+        let router = args.router.clone().or(file.router.listen).map(|listen| {
+            let domain = file
+                .router
+                .domain
+                .unwrap_or_else(|| DEFAULT_APPS_DOMAIN.to_owned())
+                .trim_matches('.')
+                .to_ascii_lowercase();
+            (listen, domain)
+        });
         Ok(Settings {
             local_host,
             ec2,
             api,
+            paas,
+            router,
             data_dir,
             database,
             xmlrpc,

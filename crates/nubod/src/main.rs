@@ -1,6 +1,7 @@
 //! `nubod`, the Nubo core daemon: reads its settings, opens the store, starts the core and
 //! serves the front ends until SIGTERM or Ctrl-C.
 
+mod app_routes;
 mod config;
 mod first_start;
 mod host_key;
@@ -63,7 +64,7 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
     let (core, outcome) = nubo_core::Core::open(store.clone(), core_config)
         .await
         .context("cannot start the core")?;
-    let paas = nubo_paas::Paas::open(core.clone(), store)
+    let paas = nubo_paas::Paas::open(core.clone(), store, settings.paas.clone())
         .await
         .context("cannot start the PaaS")?;
     first_start::finish(&outcome, &datastore_base, &settings.data_dir)?;
@@ -146,6 +147,28 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let router = match settings.router.clone() {
+        Some((listen, domain)) => {
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen} for the router"))?;
+            tracing::info!(router = %listener.local_addr()?, domain, "serving the apps' router");
+            let routes = std::sync::Arc::new(app_routes::AppRoutes {
+                paas: paas.clone(),
+                domain,
+            });
+            Some(tokio::spawn(nubo_listener::serve(
+                listener,
+                None,
+                nubo_router::router(routes, nubo_router::RouterConfig::default(), |ext| {
+                    ext.get::<nubo_listener::Peer>().map(|p| p.0)
+                }),
+                settings.limits.clone(),
+                stopped(stop_rx.clone()),
+            )))
+        }
+        None => None,
+    };
     nubo_listener::serve(
         listener,
         None,
@@ -155,7 +178,7 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
     )
     .await
     .context("the XML-RPC server failed")?;
-    for (name, server) in [("EC2", ec2), ("REST", api)] {
+    for (name, server) in [("EC2", ec2), ("REST", api), ("router", router)] {
         let Some(server) = server else { continue };
         match server.await {
             Ok(Ok(())) => {}
