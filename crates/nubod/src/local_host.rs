@@ -17,7 +17,9 @@
 //! - registers the container stack (`scripts/build-stack.sh`'s `debian-12.raw`, as soon as
 //!   it is there) as image [`STACK_IMAGE`] (OS, non-persistent, raw, in the default image
 //!   datastore, owned by oneadmin, usable by everyone: permissions 604) unless an image of
-//!   that name exists.
+//!   that name exists;
+//! - makes the apps network [`local_network::APPS_NETWORK`] and, as root, its bridge and
+//!   outbound NAT on this machine (see [`local_network`]), before the agents start.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -26,6 +28,8 @@ use nubo_core::model::{Datastore, Host, Image};
 use nubo_core::{Caller, Core};
 use nubo_types::{ONEADMIN_GID, ONEADMIN_UID, Oid};
 use tokio::sync::watch;
+
+use crate::local_network;
 
 /// The container host's name.
 pub const LXC_HOST: &str = "local-lxc";
@@ -83,6 +87,9 @@ pub enum LocalHostError {
     /// The core refused an operation.
     #[error("{0}")]
     Core(#[from] nubo_types::Error),
+    /// The apps network could not be made or set up on the host.
+    #[error("{0}")]
+    Network(#[from] local_network::NetworkError),
     /// A file could not be made, read or copied.
     #[error("cannot {what} {}: {source}", path.display())]
     Io {
@@ -141,11 +148,17 @@ pub async fn start(
     let caller = oneadmin(core)?;
     let data_dir = std::fs::canonicalize(data_dir).map_err(io("resolve", data_dir))?;
     let program = agent_program(settings.hostd.as_deref())?;
-    if !rustix::process::geteuid().is_root() {
+    let root = rustix::process::geteuid().is_root();
+    if !root {
         tracing::warn!(
             "nubod is not running as root: the local hosts' agents cannot make containers, \
-             bridges or taps"
+             bridges or taps, nor nubod the apps network's bridge and NAT"
         );
+    }
+    // before the agents start: they find the apps network's bridge made and addressed
+    let apps = local_network::ensure(core, &caller).await?;
+    if root {
+        local_network::set_up_host(&apps).await?;
     }
     let mut wanted = vec![(LXC_HOST, "lxc")];
     if settings

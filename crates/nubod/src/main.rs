@@ -6,6 +6,7 @@ mod config;
 mod first_start;
 mod host_key;
 mod local_host;
+mod local_network;
 
 use anyhow::Context;
 use clap::Parser;
