@@ -8,6 +8,13 @@ NUBO_TEST_STACK, else a busybox ext4 image made here and passed with --stack) ru
 with SCHED_REQUIREMENTS="HYPERVISOR=lxc" to RUNNING, whose init says it is ready on the
 console (the Debian stack's after running the context's START_SCRIPT once).
 
+The apps network: nubod makes network local-apps (bridge nubo-apps, 10.247.0.0/24, usable
+by every user) and, as root, puts the bridge with the gateway's address on this machine
+and masquerades the subnet's outbound traffic (nftables table ip nubo-local-nat), once
+however often it starts. A container a user puts on it reaches PyPI over HTTPS (with the
+host's CA bundle handed in: the machine's TLS-intercepting proxy is not in Debian's store)
+and serves HTTP that this process, on the host, fetches from the container's address.
+
 Environment:
   NUBO_TEST_STACK      the container stack (default target/stack/debian-12.raw if built)
   NUBO_REQUIRE_GUESTS  1: fail instead of skipping when root, runc or mke2fs is missing
@@ -18,6 +25,7 @@ Environment:
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import signal
@@ -27,7 +35,7 @@ from pathlib import Path
 
 import pytest
 
-from onehelpers import REPO_ROOT, Nubod, raw_call, wait_for
+from onehelpers import REPO_ROOT, Nubod, connect, raw_call, uniq, wait_for
 
 HOST_MONITORED = 2
 PENDING, ACTIVE, DONE = 1, 3, 6
@@ -109,6 +117,7 @@ def cloud():
     """nubod with --local-host (and --stack when a stack is at hand)."""
     work = Path(tempfile.mkdtemp(prefix="nubo-local-host-"))
     stack = _stack(work) if not _guests_missing() else None
+    had_network = _bridge_exists(), _nat_table() is not None
     args = ["--local-host"] + (["--stack", str(stack)] if stack else [])
     d = Nubod(extra_args=args).start()
     # containers run as an unprivileged user, who must reach the agent's state directory
@@ -126,6 +135,7 @@ def cloud():
         wait_for(lambda: not one.vmpool.info(-2, -1, -1, -1).VM, timeout=60, what="VMs gone")
     d.stop()
     shutil.rmtree(work, ignore_errors=True)
+    _remove_apps_network(*had_network)
 
 
 def _data(d: Nubod) -> Path:
@@ -157,6 +167,91 @@ def _agent_log(d: Nubod, name: str) -> str:
 
 def _monitored(one, name: str) -> bool:
     return _hosts(one).get(name) is not None and _hosts(one)[name].STATE == HOST_MONITORED
+
+
+# The apps network.
+
+APPS_NETWORK, APPS_BRIDGE, NAT_TABLE = "local-apps", "nubo-apps", "nubo-local-nat"
+SUBNET, GATEWAY = "10.247.0.0", "10.247.0.1"
+
+
+def _host_net_missing() -> list[str]:
+    missing = [] if os.geteuid() == 0 else ["root"]
+    return missing + [tool for tool in ("ip", "nft") if shutil.which(tool) is None]
+
+
+def _need_host_net() -> None:
+    missing = _host_net_missing()
+    if missing:
+        why = "nubod cannot set up the apps network here, missing: " + ", ".join(missing)
+        if os.environ.get("NUBO_REQUIRE_GUESTS") == "1":
+            pytest.fail(why, pytrace=False)
+        pytest.skip(why)
+
+
+def _bridge_exists() -> bool:
+    return Path(f"/sys/class/net/{APPS_BRIDGE}").exists()
+
+
+def _bridge() -> dict | None:
+    """`ip -j addr show` of the bridge, or None."""
+    r = subprocess.run(["ip", "-j", "addr", "show", "dev", APPS_BRIDGE],
+                       capture_output=True, text=True)
+    return json.loads(r.stdout)[0] if r.returncode == 0 and r.stdout.strip() else None
+
+
+def _nat_table() -> str | None:
+    """`nft list table ip nubo-local-nat`, or None without it (or without nft)."""
+    if shutil.which("nft") is None or os.geteuid() != 0:
+        return None
+    r = subprocess.run(["nft", "list", "table", "ip", NAT_TABLE], capture_output=True,
+                       text=True)
+    return r.stdout if r.returncode == 0 else None
+
+
+def _remove_apps_network(had_bridge: bool, had_table: bool) -> None:
+    """Takes away the bridge and the NAT table this module's nubods made, unless they were
+    there before or something still uses the bridge (another local host's containers)."""
+    if os.geteuid() != 0:
+        return
+    if not had_table and _nat_table() is not None:
+        subprocess.run(["nft", "delete", "table", "ip", NAT_TABLE], capture_output=True)
+    if not had_bridge and _bridge_exists():
+        ports = subprocess.run(["ip", "-o", "link", "show", "master", APPS_BRIDGE],
+                               capture_output=True, text=True).stdout.strip()
+        if not ports:
+            subprocess.run(["ip", "link", "del", "dev", APPS_BRIDGE], capture_output=True)
+
+
+def _host_dns() -> str | None:
+    """The DNS nubod gives the network: the host's IPv4 nameservers but loopback ones."""
+    for path in ("/etc/resolv.conf", "/run/systemd/resolve/resolv.conf"):
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError:
+            continue
+        found = []
+        for line in lines:
+            words = line.split()
+            if len(words) >= 2 and words[0] == "nameserver" and "." in words[1] \
+                    and not words[1].startswith("127.") and words[1] != "0.0.0.0" \
+                    and words[1] not in found:
+                found.append(words[1])
+        if found:
+            return " ".join(found)
+    return None
+
+
+def _apps_networks(one) -> list:
+    return [n for n in one.vnpool.info(-2, -1, -1).VNET if n.NAME == APPS_NETWORK]
+
+
+def _user(d: Nubod, group: int | None = None):
+    """A new core user (of group `group`, else users) and a connection as them."""
+    name, password = uniq("u"), "p-" + uniq("pw")
+    args = [name, password, "core"] + ([[group]] if group is not None else [])
+    uid = d.admin().call("user.allocate", *args)
+    return uid, connect(d.endpoint, f"{name}:{password}")
 
 
 def test_hosts_are_made_and_monitored(cloud):
@@ -270,9 +365,11 @@ def test_a_container_from_the_stack_runs(cloud):
 def test_stopping_nubod_stops_its_agents():
     """A nubod of its own: stopped, it takes its agents with it; started again on the same
     data dir, it makes no second host."""
+    had_network = _bridge_exists(), _nat_table() is not None
     d = Nubod(extra_args=["--local-host"]).start()
     try:
         pid = wait_for(lambda: _agent_pid(d, "local-lxc"), timeout=20, what="the agent")
+        net = _apps_networks(d.admin())
         d.proc.send_signal(signal.SIGTERM)
         d.proc.wait(timeout=30)
         assert d.proc.returncode == 0, d.stderr_tail()
@@ -280,6 +377,182 @@ def test_stopping_nubod_stops_its_agents():
         d.restart()
         names = [h.NAME for h in d.admin().hostpool.info().HOST]
         assert names.count("local-lxc") == 1, names
+        # the apps network is reused and the host's NAT replaced, not added to
+        assert [n.ID for n in _apps_networks(d.admin())] == [n.ID for n in net]
+        if not _host_net_missing():
+            table = _nat_table() or ""
+            assert table.count("masquerade") == 1, table
+            v4 = [a["local"] for a in (_bridge() or {}).get("addr_info", [])
+                  if a["family"] == "inet"]
+            assert v4 == [GATEWAY], v4
         wait_for(lambda: _agent_pid(d, "local-lxc"), timeout=20, what="the agent again")
     finally:
         d.stop()
+        _remove_apps_network(*had_network)
+
+
+def test_the_apps_network_is_made_for_every_user(cloud):
+    """Network local-apps: oneadmin's, bridge nubo-apps, 10.247.0.0/24 from .2 for 250
+    addresses, gateway .1, the host's nameservers, 604; a user of group users and one of a
+    group outside the default VDC both take a lease on it."""
+    one = cloud.admin()
+    nets = _apps_networks(one)
+    assert len(nets) == 1, [n.NAME for n in nets]
+    net = one.vn.info(nets[0].ID)
+    assert net.UNAME == "oneadmin" and net.VN_MAD == "bridge" and net.BRIDGE == APPS_BRIDGE
+    t = net.TEMPLATE
+    assert (t["NETWORK_ADDRESS"], t["NETWORK_MASK"], t["GATEWAY"]) == (
+        SUBNET, "255.255.255.0", GATEWAY), dict(t)
+    assert t.get("DNS") == _host_dns(), dict(t)
+    ars = net.AR_POOL.AR
+    assert len(ars) == 1 and (ars[0].TYPE, ars[0].IP, ars[0].SIZE) == ("IP4", "10.247.0.2", 250)
+    p = net.PERMISSIONS
+    assert (p.OWNER_U, p.OWNER_M, p.OWNER_A, p.GROUP_U, p.GROUP_M, p.GROUP_A,
+            p.OTHER_U, p.OTHER_M, p.OTHER_A) == (1, 1, 0, 0, 0, 0, 1, 0, 0)
+
+    # an outsider: a group whose default-VDC rule for networks is taken away
+    outsiders = one.group.allocate(uniq("grp"))
+    for rule in one.xml("acl.info").findall("ACL"):
+        if rule.findtext("STRING", "").startswith(f"@{outsiders} NET/"):
+            one.acl.delrule(int(rule.findtext("ID")))
+    for group in (None, outsiders):
+        _, user = _user(cloud, group)
+        vid = user.vm.allocate(
+            f'NAME="{uniq("held")}" CPU="0.1" MEMORY="64" '
+            f'NIC=[NETWORK="{APPS_NETWORK}", NETWORK_UNAME="oneadmin"]', True)
+        nic = user.vm.info(vid).TEMPLATE["NIC"]
+        assert nic["IP"].startswith("10.247.0.") and nic["GATEWAY"] == GATEWAY, nic
+        user.vm.action("terminate-hard", vid)
+        wait_for(lambda v=vid: one.vm.info(v).STATE == DONE, timeout=30, what=f"VM {vid} DONE")
+
+
+def test_the_host_carries_the_bridge_and_the_nat(cloud):
+    """As root: bridge nubo-apps up with 10.247.0.1/24, IPv4 forwarding on, and table ip
+    nubo-local-nat masquerading the subnet's traffic that leaves by another interface and
+    keeping new connections from elsewhere out of the subnet."""
+    _need_host_net()
+    bridge = _bridge()
+    assert bridge is not None, cloud.stderr_tail()
+    assert "UP" in bridge["flags"], bridge
+    v4 = [(a["local"], a["prefixlen"]) for a in bridge["addr_info"] if a["family"] == "inet"]
+    assert v4.count((GATEWAY, 24)) == 1, v4
+    assert Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == "1"
+    table = _nat_table()
+    assert table is not None, cloud.stderr_tail()
+    rule = f'ip saddr {SUBNET}/24 oifname != "{APPS_BRIDGE}" masquerade'
+    assert table.count(rule) == 1, table
+    assert table.count("masquerade") == 1, table
+    # new connections forwarded into the subnet from elsewhere are dropped
+    assert table.count(f'ip daddr {SUBNET}/24 iifname != "{APPS_BRIDGE}" ct state != '
+                       '{ established, related } drop') == 1, table
+
+
+def _exec(one, vid: int, command: str, stdin: bytes = b"", timeout: float = 60) -> dict:
+    """one.vm.exec of `command` (shell words, no shell) in container `vid`; its result."""
+    assert one.vm.exec(vid, command, base64.b64encode(stdin).decode()) == vid
+
+    def info():
+        e = one.xml("vm.info", vid).find("TEMPLATE/QEMU_GA_EXEC")
+        return {c.tag: (c.text or "") for c in e} if e is not None else {}
+
+    wait_for(lambda: info().get("STATUS") not in (None, "EXECUTING"), timeout=timeout,
+             interval=0.5, what=f"{command[:60]!r} finished: {info()}")
+    e = info()
+    e["OUT"] = base64.b64decode(e.get("STDOUT", "")).decode(errors="replace")
+    e["ERR"] = base64.b64decode(e.get("STDERR", "")).decode(errors="replace")
+    return e
+
+
+# Fetches PyPI's page of `six`, trusting the CA bundle given on standard input, or the
+# container's own store when none is given; prints the status and the page.
+FETCH_PYPI = ("python3 -c 'import sys, ssl, urllib.request; ca = sys.stdin.read(); "
+              "ctx = ssl.create_default_context(cadata=ca) if ca else "
+              "ssl.create_default_context(); "
+              "r = urllib.request.urlopen(\"https://pypi.org/simple/six/\", context=ctx, "
+              "timeout=30); print(r.status); print(r.read().decode()[:4000])'")
+
+# Serves /tmp/www on port 8080 from the container, in the background.
+HTTP_SERVER = b"""#!/bin/sh
+mkdir -p /tmp/www && echo "hello from $(hostname)" > /tmp/www/hello.txt
+nohup python3 -m http.server 8080 --bind 0.0.0.0 --directory /tmp/www >/tmp/http.log 2>&1 &
+"""
+
+
+def test_an_app_container_reaches_pypi_and_the_host_reaches_it(cloud):
+    """A user's container with a NIC on local-apps (and CONTEXT NETWORK=YES for its gateway
+    and DNS) fetches https://pypi.org/simple/six/ trusting the host's CA bundle, and the
+    HTTP server it runs answers this process at the container's address."""
+    if os.environ.get("NUBO_TEST_DATABASE") and os.environ.get("NUBO_PG_GUESTS") != "1":
+        pytest.skip("containers run once, on SQLite (NUBO_PG_GUESTS=1 runs them here too)")
+    _need_guests()
+    _need_host_net()
+    if cloud.stack is None or cloud.stack.name != "debian-12.raw":
+        why = "the Debian stack (python3) is needed: build it with scripts/build-stack.sh"
+        if os.environ.get("NUBO_REQUIRE_GUESTS") == "1":
+            pytest.fail(why, pytrace=False)
+        pytest.skip(why)
+    one = cloud.admin()
+    wait_for(lambda: any(i.NAME == "debian-12" and i.STATE == IMAGE_READY
+                         for i in one.imagepool.info(-2, -1, -1).IMAGE),
+             timeout=120, what="image debian-12 READY")
+    wait_for(lambda: _monitored(one, "local-lxc"), timeout=30, what="local-lxc MONITORED")
+    _, user = _user(cloud)
+    vid = user.vm.allocate(
+        'NAME="app1" CPU="0.5" MEMORY="512" '
+        'DISK=[IMAGE="debian-12", IMAGE_UNAME="oneadmin"] '
+        f'NIC=[NETWORK="{APPS_NETWORK}", NETWORK_UNAME="oneadmin"] '
+        'SCHED_REQUIREMENTS="HYPERVISOR=lxc" '
+        'CONTEXT=[NETWORK="YES", START_SCRIPT_BASE64="'
+        + base64.b64encode(HTTP_SERVER).decode() + '"]', False)
+    try:
+        def running():
+            vm = one.vm.info(vid)
+            if vm.STATE not in (PENDING, ACTIVE) or vm.LCM_STATE in FAILURES:
+                pytest.fail(f"VM {vid} went to {vm.STATE}/{vm.LCM_STATE}: "
+                            f"{vm.USER_TEMPLATE.get('ERROR')}\n"
+                            f"{_agent_log(cloud, 'local-lxc')}", pytrace=False)
+            return (vm.STATE, vm.LCM_STATE) == (ACTIVE, RUNNING)
+
+        wait_for(running, timeout=180, interval=0.5, what=f"VM {vid} RUNNING")
+        wait_for(lambda: "nubo-init: ready" in _console(cloud, vid), timeout=60, interval=0.5,
+                 what="nubo-init: ready on the console")
+        ip = one.vm.info(vid).TEMPLATE["NIC"]["IP"]
+        assert ip.startswith("10.247.0."), ip
+
+        # (b) nubod's side: this process, on the host, reaches the container's server
+        import urllib.request
+
+        def served():
+            try:
+                with urllib.request.urlopen(f"http://{ip}:8080/hello.txt", timeout=5) as r:
+                    return r.read().decode()
+            except OSError:
+                return None
+
+        page = wait_for(served, timeout=60, interval=0.5, what=f"http://{ip}:8080/ from the host")
+        assert page.startswith("hello from "), page
+
+        # nubod's own listeners bind 127.0.0.1: the container cannot reach them through the
+        # gateway (what listens on 0.0.0.0 it could, as from any host on its route)
+        e = _exec(user, vid, "python3 -c 'import socket, sys; socket.create_connection("
+                             f"(sys.argv[1], int(sys.argv[2])), 5)' {GATEWAY} {cloud.port}")
+        assert e.get("RETURN_CODE") != "0" and "refused" in e["ERR"], e
+
+        # (a) the outside: DNS through the host's nameservers, HTTPS through the NAT. The
+        # host's CA bundle is handed in on standard input: where the host reaches PyPI
+        # through a TLS-intercepting proxy, Debian's own store in the container does not
+        # trust the proxy's CA (printed below, not asserted: elsewhere it does).
+        own = _exec(user, vid, FETCH_PYPI)
+        print(f"the container's own CA store: return code {own.get('RETURN_CODE')}, "
+              f"{(own['ERR'].strip().splitlines() or [''])[-1]}")
+        host_ca = Path("/etc/ssl/certs/ca-certificates.crt").read_bytes()
+        e = _exec(user, vid, FETCH_PYPI, stdin=host_ca)
+        assert e.get("RETURN_CODE") == "0", e
+        status, _, page = e["OUT"].partition("\n")
+        assert status == "200" and "six-" in page, e["OUT"][:500]
+    finally:
+        try:
+            one.vm.action("terminate-hard", vid)
+        except Exception:  # noqa: BLE001 - best effort
+            pass
+    wait_for(lambda: one.vm.info(vid).STATE == DONE, timeout=60, what=f"VM {vid} DONE")
