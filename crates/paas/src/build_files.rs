@@ -1,5 +1,5 @@
 //! What the PaaS writes into a checkout before it becomes a build's `/app`: under `.nubo/`,
-//! the build script and the launcher ([`crate::buildpack`]), and the host's CA bundle and
+//! the build script ([`crate::buildpack`], which writes the launcher), and the host's CA bundle and
 //! pip and npm settings, so that builds reach the package registries the way the host does
 //! (the build script removes these when it is done).
 

@@ -189,11 +189,6 @@ impl Paas {
         self.log(build.id, &format!("       commit {commit}\n"))
             .await;
         let plan = crate::buildpack::detect(&dir).map_err(|e| Failure(e.to_string()))?;
-        self.log(
-            build.id,
-            &format!("-----> {} app detected\n", plan.language.name()),
-        )
-        .await;
         crate::build_files::write(&dir, &plan, &app.config, &config)
             .await
             .map_err(|e| Failure(format!("cannot write the build script: {e}")))?;
@@ -243,7 +238,7 @@ impl Paas {
         let template = format!(
             "NAME=\"build-{app}-{id}\"\nCPU=\"{cpu}\"\nVCPU=\"{vcpu}\"\nMEMORY=\"{memory}\"\n\
              DISK=[IMAGE_ID=\"{stack}\"]\nDISK=[IMAGE_ID=\"{source_image}\",TARGET=\"/app\"]\n\
-             {nic}OS=[INIT=\"/bin/sh /app/.nubo/build.sh\"]\nCONTEXT=[NETWORK=\"YES\"]\n\
+             {nic}OS=[INIT=\"/bin/sh {script}\"]\nCONTEXT=[NETWORK=\"YES\"]\n\
              SCHED_REQUIREMENTS=\"HYPERVISOR=lxc\"\nNUBO_APP=\"{app}\"\nNUBO_BUILD=\"{id}\"\n",
             app = app.name,
             id = build.id,
@@ -251,6 +246,7 @@ impl Paas {
             vcpu = limits.vcpu,
             memory = limits.memory_mb,
             stack = stack.image,
+            script = crate::buildpack::BUILD_SCRIPT_PATH,
         );
         self.log(build.id, "-----> Starting the build container\n")
             .await;
