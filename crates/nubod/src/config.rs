@@ -525,7 +525,7 @@ impl Settings {
         paas.network = file.paas.network.or_else(|| {
             local_host
                 .is_some()
-                .then(|| "local-apps".to_owned())
+                .then(|| crate::local_network::APPS_NETWORK.to_owned())
         });
         if let Some(mb) = file.paas.build_memory_mb {
             paas.build.memory_mb = mb;

@@ -7,6 +7,7 @@ mod first_start;
 mod host_key;
 mod local_host;
 mod local_network;
+mod local_stack;
 
 use anyhow::Context;
 use clap::Parser;
@@ -103,6 +104,7 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
                     .await
                     .context("cannot set up the local host")?,
             )
+            .inspect(|_| local_stack::register_when_ready(core.clone(), paas.clone()))
         }
         None => None,
     };

@@ -1,0 +1,197 @@
+"""The PaaS end to end on real containers: `nubod --local-host --api --router` builds apps
+from git repositories served from this machine (file://) in containers on the Debian
+stack, with their dependencies from PyPI, runs them as instances and routes HTTP to them
+by host name; config changes make releases that replace the instances; scaling starts and
+stops instances; deleting an app removes everything of it.
+
+Needs root, runc, mke2fs and the Debian stack (scripts/build-stack.sh; NUBO_TEST_STACK);
+skipped without them unless NUBO_REQUIRE_GUESTS=1. Runs in the SQLite pass only."""
+
+from __future__ import annotations
+
+import http.client
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from onehelpers import Nubod, free_port, uniq, wait_for
+from resthelpers import Rest, problem
+from test_local_host import (_bridge_exists, _nat_table, _need_guests, _remove_apps_network,
+                             _stack)
+
+DOMAIN = "apps.localhost"
+
+PYTHON_APP = {
+    "requirements.txt": "six==1.16.0\n",
+    "Procfile": "web: python3 app.py\nworker: python3 worker.py\n",
+    "app.py": '''\
+import os, socket, six
+from http.server import HTTPServer, BaseHTTPRequestHandler
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = "hello from {} six={} host={}".format(
+            os.environ.get("GREETING", "nubo"), six.__version__, socket.gethostname()).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
+''',
+    "worker.py": "import time\nprint('worker up', flush=True)\nwhile True:\n    time.sleep(1)\n",
+}
+
+
+def git_repo(where: Path, files: dict) -> str:
+    """A git repository of `files` on branch main; its file:// URL."""
+    where.mkdir(parents=True)
+    for name, text in files.items():
+        (where / name).write_text(text)
+    env = {"GIT_CONFIG_GLOBAL": "/dev/null", "PATH": "/usr/bin:/bin", "HOME": str(where)}
+    for cmd in (["git", "init", "-q", "-b", "main", "."], ["git", "add", "-A"],
+                ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "app"]):
+        subprocess.run(cmd, cwd=where, check=True, env=env, capture_output=True)
+    return f"file://{where}"
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    _need_guests()
+    work = Path(tempfile.mkdtemp(prefix="nubo-paas-"))
+    stack = _stack(work)
+    if stack is None or "debian" not in stack.name:
+        shutil.rmtree(work, ignore_errors=True)
+        pytest.skip("the PaaS needs the Debian stack (scripts/build-stack.sh)")
+    had_network = _bridge_exists(), _nat_table() is not None
+    router_port = free_port()
+    d = Nubod(extra_args=["--local-host", "--stack", str(stack),
+                          "--router", f"127.0.0.1:{router_port}"]).start()
+    d.tmp.chmod(0o711)
+    d.router_port = router_port
+    d.work = work
+    admin = Rest(d.api, "oneadmin", d.admin_password)
+    wait_for(lambda: any(s["name"] == "debian-12" for s in admin.get("/stacks").json()),
+             timeout=120, what="the stack registered with the PaaS")
+    yield d
+    one = d.admin()
+    for vm in one.vmpool.info(-2, -1, -1, -1).VM:
+        try:
+            one.vm.action("terminate-hard", vm.ID)
+        except Exception:  # noqa: BLE001 - best effort
+            pass
+    wait_for(lambda: not one.vmpool.info(-2, -1, -1, -1).VM, timeout=120, what="VMs gone")
+    d.stop()
+    shutil.rmtree(work, ignore_errors=True)
+    _remove_apps_network(*had_network)
+
+
+@pytest.fixture
+def user(cloud):
+    name, password = uniq("dev"), uniq("pw")
+    cloud.admin().user.allocate(name, password, "core")
+    return Rest(cloud.api, name, password)
+
+
+def routed(cloud, app: str, path: str = "/") -> tuple[int, str]:
+    """GET through the router with Host: <app>.<domain>."""
+    conn = http.client.HTTPConnection("127.0.0.1", cloud.router_port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Host": f"{app}.{DOMAIN}"})
+        reply = conn.getresponse()
+        return reply.status, reply.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def build(rest: Rest, app: str, url: str, ref: str | None = None) -> dict:
+    """Builds `app` from `url`, following its log to the end; the finished build."""
+    source = {"type": "git", "url": url} | ({"ref": ref} if ref else {})
+    reply = rest.post(f"/apps/{app}/builds", json={"source": source})
+    assert reply.status_code == 202, reply.text
+    bid = reply.json()["id"]
+    log = rest.get(f"/apps/{app}/builds/{bid}/log", params={"follow": "true"}, timeout=900)
+    assert log.status_code == 200
+    done = rest.get(f"/apps/{app}/builds/{bid}").json()
+    assert done["status"] in ("succeeded", "failed"), done
+    done["log"] = log.text
+    return done
+
+
+def instances(rest: Rest, app: str, state: str | None = None, kind: str | None = None) -> list:
+    return [i for i in rest.get(f"/apps/{app}/instances").json()
+            if (state is None or i["state"] == state) and (kind is None or i["type"] == kind)]
+
+
+def test_a_python_app_is_built_released_routed_configured_scaled_and_deleted(cloud, user):
+    rest = user
+    app = uniq("py").lower()
+    url = git_repo(cloud.work / app, PYTHON_APP)
+    assert rest.post("/apps", json={"name": app}).status_code == 201
+    assert routed(cloud, app)[0] == 503  # no instance yet
+
+    done = build(rest, app, url, "main")
+    assert done["status"] == "succeeded", done["log"][-3000:]
+    assert done["buildpack"] == "Python"
+    assert done["process_types"] == {"web": "python3 app.py", "worker": "python3 worker.py"}
+    assert done["slug"]["size"] > 0 and len(done["slug"]["sha256"]) == 64
+    assert "-----> Fetching" in done["log"] and "nubo-build: succeeded" in done["log"]
+    assert "six" in done["log"]
+    assert done["release"] == 2
+    shown = rest.get(f"/apps/{app}").json()
+    assert shown["release"] == 2 and shown["formation"] == {"web": 1}
+
+    wait_for(lambda: instances(rest, app, "up", "web"), timeout=180, what="web instance up")
+    status, body = routed(cloud, app)
+    assert status == 200, body
+    assert body.startswith("hello from nubo six=1.16.0"), body
+
+    # A config change: a new release whose instance replaces the old one.
+    assert rest.patch(f"/apps/{app}/config-vars", json={"GREETING": "world"}).status_code == 200
+    assert rest.get(f"/apps/{app}").json()["release"] == 3
+    wait_for(lambda: routed(cloud, app)[1].startswith("hello from world"), timeout=180,
+             what="the new release serving")
+    wait_for(lambda: [i["release"] for i in instances(rest, app)] == [3], timeout=120,
+             what="the old release's instance gone")
+
+    # Scale up: two web instances, both served; a worker.
+    assert rest.patch(f"/apps/{app}/formation", json={"web": 2, "worker": 1}).json() == {
+        "web": 2, "worker": 1}
+    wait_for(lambda: len(instances(rest, app, "up", "web")) == 2, timeout=180,
+             what="two web instances up")
+    wait_for(lambda: instances(rest, app, "up", "worker"), timeout=120, what="worker up")
+    hosts = {routed(cloud, app)[1].split("host=")[1] for _ in range(8)}
+    assert len(hosts) == 2, hosts
+    # Scale down.
+    rest.patch(f"/apps/{app}/formation", json={"web": 1, "worker": 0})
+    wait_for(lambda: len(instances(rest, app)) == 1, timeout=120, what="scaled down")
+
+    # Delete: instances go, the route goes.
+    assert rest.delete(f"/apps/{app}").status_code == 204
+    one = cloud.admin()
+    wait_for(lambda: not [vm for vm in one.vmpool.info(-2, -1, -1, -1).VM
+                          if vm.USER_TEMPLATE.get("NUBO_APP") is not None
+                          and vm.NAME.startswith(app)],
+             timeout=120, what="the app's containers gone")
+    assert routed(cloud, app)[0] == 404
+
+
+def test_a_failing_build_says_why_and_keeps_the_release(cloud, user):
+    rest = user
+    app = uniq("bad").lower()
+    url = git_repo(cloud.work / app, {"requirements.txt": "no-such-package-nubo-xyz==9.9\n",
+                                      "app.py": "print('x')\n"})
+    assert rest.post("/apps", json={"name": app}).status_code == 201
+    done = build(rest, app, url)
+    assert done["status"] == "failed"
+    assert "pip" in done["reason"], done["reason"]
+    assert "nubo-build: failed" in done["log"]
+    assert rest.get(f"/apps/{app}").json()["release"] == 1
+    problem(rest.patch(f"/apps/{app}/formation", json={"web": 1}), 422)
+    one = cloud.admin()
+    wait_for(lambda: not [vm for vm in one.vmpool.info(-2, -1, -1, -1).VM
+                          if vm.NAME.startswith(f"build-{app}")],
+             timeout=120, what="the build container gone")
