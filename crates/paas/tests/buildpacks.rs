@@ -8,7 +8,7 @@
 //!
 //! `chroot` is only this harness: the scripts do not know it (in production they run in a
 //! runc container). The tests skip, saying why, when not root or when the stack is missing
-//! (unless `NUBO_REQUIRE_STACK=1`); every mount and process is undone by guards, also when
+//! (unless `NUBO_REQUIRE_GUESTS=1`); every mount and process is undone by guards, also when
 //! a test fails.
 
 use std::collections::BTreeMap;
@@ -29,7 +29,7 @@ const GREETING: &str = "it's \"quoted\" $HOME `x` \\ ok";
 const BUILD_TIMEOUT_S: u32 = 600;
 
 fn stack_image() -> PathBuf {
-    match std::env::var_os("NUBO_STACK_IMAGE") {
+    match std::env::var_os("NUBO_TEST_STACK") {
         Some(path) => PathBuf::from(path),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/stack/debian-12.raw"),
     }
@@ -53,8 +53,8 @@ fn skip_reason() -> Option<String> {
             image.display()
         );
         assert!(
-            std::env::var("NUBO_REQUIRE_STACK").as_deref() != Ok("1"),
-            "NUBO_REQUIRE_STACK=1 but {reason}"
+            std::env::var("NUBO_REQUIRE_GUESTS").as_deref() != Ok("1"),
+            "NUBO_REQUIRE_GUESTS=1 but {reason}"
         );
         return Some(reason);
     }
