@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use nubo_paas::model::BuildSource;
@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use crate::auth::Authed;
 use crate::extract::{JsonBody, Param, QueryParams};
 use crate::problem::{ApiError, Problem};
-use crate::views::{BuildCreate, BuildView, SourceSpec};
+use crate::views::{BuildCreate, BuildView, SourceSpec, Tarball};
 use crate::{Api, BASE};
 
 /// How often a followed log is read again.
@@ -30,8 +30,15 @@ pub(crate) fn routes() -> OpenApiRouter<Api> {
         .routes(routes!(get_build_log))
 }
 
-/// Starts a build of the app (202: it runs in the background; follow its log).
-#[utoipa::path(post, path = "/apps/{app}/builds", tag = "builds", request_body = BuildCreate,
+/// Starts a build of the app (202: it runs in the background; follow its log): from a git
+/// repository (JSON), or from the tarball in the body (`application/gzip` or
+/// `application/x-tar`; a single top-level directory is taken as the root).
+#[utoipa::path(post, path = "/apps/{app}/builds", tag = "builds",
+    request_body(content(
+        (BuildCreate = "application/json"),
+        (Tarball = "application/gzip"),
+        (Tarball = "application/x-tar"),
+    )),
     params(("app" = String, Path, description = "The app's name")),
     responses(
         (status = 202, description = "Queued", body = BuildView, headers(("Location" = String))),
@@ -40,20 +47,43 @@ pub(crate) fn routes() -> OpenApiRouter<Api> {
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such app", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The app's stack is DISABLED", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The tarball is too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is neither JSON nor a tarball", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad repository URL or reference", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn create_build(
     State(api): State<Api>,
     Authed(caller): Authed,
     Param(name): Param<String>,
-    JsonBody(body): JsonBody<BuildCreate>,
+    req: Request,
 ) -> Result<Response, ApiError> {
-    let SourceSpec::Git { url, reference } = body.source;
-    let build = api
-        .paas
-        .build_create(&caller, &name, BuildSource::Git { url, reference })
-        .await?;
+    let media = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let build = match media.as_str() {
+        "application/gzip" | "application/x-gzip" | "application/x-tar" | "application/x-gtar" => {
+            api.paas.may_build(&caller, &name)?;
+            let config = api.paas.config();
+            let file = crate::upload::receive(
+                req.into_body(),
+                &config.upload_dir(),
+                config.build.source_max_bytes,
+            )
+            .await?;
+            api.paas.build_create_archive(&caller, &name, &file).await?
+        }
+        _ => {
+            let JsonBody(body) = JsonBody::<BuildCreate>::from_request(req, &api).await?;
+            let SourceSpec::Git { url, reference } = body.source;
+            api.paas
+                .build_create(&caller, &name, BuildSource::Git { url, reference })
+                .await?
+        }
+    };
     let location = HeaderValue::from_str(&format!("{BASE}/apps/{name}/builds/{}", build.id))
         .map_err(|_| ApiError::bad_request("the app name cannot be a URL"))?;
     Ok((

@@ -13,6 +13,7 @@ mod builds;
 mod extract;
 pub mod problem;
 mod stacks;
+mod upload;
 pub mod views;
 
 use axum::http::{StatusCode, Uri};

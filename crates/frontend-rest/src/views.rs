@@ -211,8 +211,12 @@ pub struct BuildView {
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// The repository.
-    pub source_url: String,
+    /// The repository (git builds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_url: Option<String>,
+    /// The uploaded tarball (archive builds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_archive: Option<ArchiveView>,
     /// The branch, tag or commit asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_ref: Option<String>,
@@ -242,6 +246,15 @@ pub struct BuildView {
     pub release: Option<u32>,
 }
 
+/// An uploaded source tarball.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ArchiveView {
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256 (hex).
+    pub sha256: String,
+}
+
 /// A slug.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SlugView {
@@ -255,13 +268,26 @@ pub struct SlugView {
 
 impl From<&nubo_paas::model::Build> for BuildView {
     fn from(b: &nubo_paas::model::Build) -> Self {
-        let nubo_paas::model::BuildSource::Git { url, reference } = &b.source;
+        let (url, reference, archive) = match &b.source {
+            nubo_paas::model::BuildSource::Git { url, reference } => {
+                (Some(url.clone()), reference.clone(), None)
+            }
+            nubo_paas::model::BuildSource::Archive { size, sha256 } => (
+                None,
+                None,
+                Some(ArchiveView {
+                    size: *size,
+                    sha256: sha256.clone(),
+                }),
+            ),
+        };
         BuildView {
             id: b.id,
             status: b.status.as_str().to_owned(),
             reason: b.reason.clone(),
-            source_url: url.clone(),
-            source_ref: reference.clone(),
+            source_url: url,
+            source_ref: reference,
+            source_archive: archive,
             commit: b.commit.clone(),
             buildpack: b.buildpack.clone(),
             stack: b.stack.clone(),
@@ -318,3 +344,8 @@ impl From<&nubo_paas::instances::Instance> for InstanceView {
         }
     }
 }
+
+/// A source tarball (`.tar` or `.tar.gz`), sent as the request body.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Tarball(pub Vec<u8>);

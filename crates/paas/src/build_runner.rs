@@ -43,7 +43,7 @@ const FAILED: &str = "nubo-build: failed: ";
 
 /// Why a build failed, as its owner reads it.
 #[derive(Debug)]
-struct Failure(String);
+pub(crate) struct Failure(pub(crate) String);
 
 impl From<PaasError> for Failure {
     fn from(e: PaasError) -> Self {
@@ -166,28 +166,50 @@ impl Paas {
                 .await
                 .map_err(|e| Failure(format!("cannot make the build directory: {e}")))?;
         }
-        let BuildSource::Git { url, reference } = &build.source;
-        self.log(
-            build.id,
-            &format!(
-                "-----> Fetching {url}{}\n",
-                reference
+        let commit = match &build.source {
+            BuildSource::Git { url, reference } => {
+                let at = reference
                     .as_deref()
                     .map(|r| format!(" at {r}"))
-                    .unwrap_or_default()
-            ),
-        )
-        .await;
-        let commit = source::fetch_git(
-            url,
-            reference.as_deref(),
-            &dir,
-            config.build.fetch_timeout,
-            config.build.source_max_bytes,
-        )
-        .await?;
-        self.log(build.id, &format!("       commit {commit}\n"))
-            .await;
+                    .unwrap_or_default();
+                self.log(build.id, &format!("-----> Fetching {url}{at}\n"))
+                    .await;
+                let commit = source::fetch_git(
+                    url,
+                    reference.as_deref(),
+                    &dir,
+                    config.build.fetch_timeout,
+                    config.build.source_max_bytes,
+                )
+                .await?;
+                self.log(build.id, &format!("       commit {commit}\n"))
+                    .await;
+                Some(commit)
+            }
+            BuildSource::Archive { size, sha256 } => {
+                self.log(
+                    build.id,
+                    &format!(
+                        "-----> Unpacking the uploaded source ({size} bytes, sha256 {sha256})\n"
+                    ),
+                )
+                .await;
+                let archive = config.upload_path(build.id);
+                let (from, to) = (archive.clone(), dir.clone());
+                let limits = crate::archive::ArchiveLimits {
+                    max_bytes: config.build.source_max_bytes,
+                    max_entries: 200_000,
+                };
+                tokio::fs::create_dir_all(&dir)
+                    .await
+                    .map_err(|e| Failure(format!("cannot make the build directory: {e}")))?;
+                tokio::task::spawn_blocking(move || crate::archive::unpack(&from, &to, limits))
+                    .await
+                    .map_err(|e| Failure(format!("unpacking stopped: {e}")))?
+                    .map_err(|e| Failure(format!("the uploaded source: {e}")))?;
+                None
+            }
+        };
         let plan = crate::buildpack::detect(&dir).map_err(|e| Failure(e.to_string()))?;
         crate::build_files::write(&dir, &plan, &app.config, &config)
             .await
@@ -206,7 +228,7 @@ impl Paas {
         let language = plan.language.name().to_owned();
         Ok(self
             .update_build(build.id, |b| {
-                b.commit = Some(commit);
+                b.commit = commit;
                 b.buildpack = Some(language);
                 b.process_types = types;
                 b.source_image = Some(image);
@@ -425,6 +447,7 @@ impl Paas {
     /// container is gone), its checkout.
     async fn clean_up_build(&self, build: &Build) {
         let _ = tokio::fs::remove_dir_all(self.config().build_dir(build.id)).await;
+        let _ = tokio::fs::remove_file(self.config().upload_path(build.id)).await;
         let Ok(app) = self.read(|s| Ok(s.apps.get(&build.app).cloned())) else {
             return;
         };
@@ -587,7 +610,7 @@ async fn run(cmd: &mut Command) -> std::result::Result<(), String> {
 }
 
 /// The size and SHA-256 of a file.
-async fn digest(path: &Path) -> Result<(u64, String), Failure> {
+pub(crate) async fn digest(path: &Path) -> Result<(u64, String), Failure> {
     use sha2::Digest;
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || {

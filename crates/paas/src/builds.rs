@@ -28,47 +28,98 @@ impl Paas {
                     source::check_reference(r)?;
                 }
             }
+            BuildSource::Archive { .. } => {
+                return Err(PaasError::Invalid(
+                    "an archive source is given by uploading it".into(),
+                ));
+            }
         }
-        let now = nubo_core::now();
-        let build = self
-            .write(|staged| {
-                let app = self.app_for(staged.state, caller, name, AuthOp::Manage)?;
-                let stack = staged
-                    .state
-                    .stack_by_name(&app.stack)
-                    .ok_or_else(|| PaasError::not_found("stack", &app.stack))?;
-                if stack.state == StackState::Disabled {
-                    return Err(PaasError::Conflict(format!(
-                        "stack {} is DISABLED: nothing builds on it",
-                        stack.name
-                    )));
-                }
-                let build = Build {
-                    id: staged.new_id(BUILD),
-                    app: app.id,
-                    uid: caller.uid,
-                    source,
-                    stack: stack.name.clone(),
-                    status: BuildStatus::Queued,
-                    reason: None,
-                    created: now,
-                    started: 0,
-                    finished: 0,
-                    commit: None,
-                    buildpack: None,
-                    source_image: None,
-                    vm: None,
-                    slug: None,
-                    process_types: Default::default(),
-                    release: None,
-                    console_offset: 0,
-                };
-                staged.push(Op::PutBuild(build.clone()));
-                Ok(build)
-            })
-            .await?;
+        let build = self.queue_build(caller, name, source).await?;
         self.start_build(build.id);
         Ok(build)
+    }
+
+    /// Checks that the caller may build the app (MANAGE), before an upload is received.
+    pub fn may_build(&self, caller: &Caller, name: &str) -> Result<()> {
+        self.read(|state| self.app_for(state, caller, name, AuthOp::Manage).map(drop))
+    }
+
+    /// Queues a build of the app from the archive `file` the caller uploaded (MANAGE) and
+    /// starts it; the file is kept for the build (and removed when it ends or fails here).
+    pub async fn build_create_archive(
+        &self,
+        caller: &Caller,
+        name: &str,
+        file: &std::path::Path,
+    ) -> Result<Build> {
+        let outcome = async {
+            let (size, sha256) = crate::build_runner::digest(file)
+                .await
+                .map_err(|e| PaasError::Invalid(e.0))?;
+            let build = self
+                .queue_build(caller, name, BuildSource::Archive { size, sha256 })
+                .await?;
+            tokio::fs::rename(file, self.config().upload_path(build.id))
+                .await
+                .map_err(|e| {
+                    PaasError::Core(nubo_types::Error::internal(format!(
+                        "cannot keep the upload: {e}"
+                    )))
+                })?;
+            Ok(build)
+        }
+        .await;
+        match outcome {
+            Ok(build) => {
+                self.start_build(build.id);
+                Ok(build)
+            }
+            Err(e) => {
+                let _ = tokio::fs::remove_file(file).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Records a queued build of the app from `source`.
+    async fn queue_build(&self, caller: &Caller, name: &str, source: BuildSource) -> Result<Build> {
+        let now = nubo_core::now();
+        self.write(|staged| {
+            let app = self.app_for(staged.state, caller, name, AuthOp::Manage)?;
+            let stack = staged
+                .state
+                .stack_by_name(&app.stack)
+                .ok_or_else(|| PaasError::not_found("stack", &app.stack))?;
+            if stack.state == StackState::Disabled {
+                return Err(PaasError::Conflict(format!(
+                    "stack {} is DISABLED: nothing builds on it",
+                    stack.name
+                )));
+            }
+            let build = Build {
+                id: staged.new_id(BUILD),
+                app: app.id,
+                uid: caller.uid,
+                source,
+                stack: stack.name.clone(),
+                status: BuildStatus::Queued,
+                reason: None,
+                created: now,
+                started: 0,
+                finished: 0,
+                commit: None,
+                buildpack: None,
+                source_image: None,
+                vm: None,
+                slug: None,
+                process_types: Default::default(),
+                release: None,
+                console_offset: 0,
+            };
+            staged.push(Op::PutBuild(build.clone()));
+            Ok(build)
+        })
+        .await
     }
 
     /// The app's builds, newest first (USE).

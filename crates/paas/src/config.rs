@@ -92,6 +92,16 @@ impl PaasConfig {
         self.work_dir.join("builds").join(id.to_string())
     }
 
+    /// Where uploads are received before they become a build's source.
+    pub fn upload_dir(&self) -> PathBuf {
+        self.work_dir.join("uploads")
+    }
+
+    /// The uploaded source archive of build `id`.
+    pub fn upload_path(&self, id: i64) -> PathBuf {
+        self.upload_dir().join(format!("build-{id}.archive"))
+    }
+
     /// The log of build `id`.
     pub fn build_log(&self, id: i64) -> PathBuf {
         self.work_dir.join("logs").join(format!("build-{id}.log"))

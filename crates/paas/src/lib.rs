@@ -8,6 +8,7 @@
 //! group and other bits, then ACL rules), as OpenNebula's OneFlow services are.
 
 mod apps;
+pub mod archive;
 mod build_files;
 mod build_runner;
 pub mod buildpack;

@@ -113,6 +113,13 @@ pub enum BuildSource {
         /// Branch, tag or commit.
         reference: Option<String>,
     },
+    /// A tarball (gzipped or not) uploaded by the caller.
+    Archive {
+        /// Its size in bytes.
+        size: u64,
+        /// Its SHA-256, in hex.
+        sha256: String,
+    },
 }
 
 /// Where a build is.
