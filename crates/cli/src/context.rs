@@ -116,7 +116,7 @@ impl Ctx {
 }
 
 /// Writes `text` and a newline to stdout (a closed pipe is not an error worth a message).
-fn emit(text: &str) -> anyhow::Result<()> {
+pub fn emit(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{text}").and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -5,7 +5,7 @@
 //! | 0 | success |
 //! | 1 | the server refused the request (API error, fault, unknown name) or a local file could not be read |
 //! | 2 | usage: bad flags or arguments (clap's errors, malformed octal modes, ACL rules, …) |
-//! | 3 | no conversation with the server: unreachable, not an XML-RPC server, or no credentials |
+//! | 3 | no conversation with the server: unreachable, not an XML-RPC server (or, for `app`, not the REST API), or no credentials |
 //! | N | `vm exec`: the command run in the VM ended with exit code N (nothing is reported) |
 
 use std::fmt;
@@ -13,6 +13,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use nubo_client::{Category, ClientError};
+
+use crate::rest::RestError;
 
 /// The request failed.
 const FAILED: u8 = 1;
@@ -87,6 +89,9 @@ fn code(err: &anyhow::Error) -> u8 {
         if cause.is::<Usage>() {
             return USAGE;
         }
+        if let Some(rest) = cause.downcast_ref::<RestError>() {
+            return rest.exit_code();
+        }
     }
     FAILED
 }
@@ -109,5 +114,12 @@ mod tests {
             .context("while connecting");
         assert_eq!(code(&wrapped), UNREACHABLE);
         assert_eq!(code(&anyhow::anyhow!("cannot read x")), FAILED);
+        let refused = anyhow::Error::from(RestError::Problem {
+            status: 422,
+            detail: "no process type worker".into(),
+        });
+        assert_eq!(code(&refused), FAILED);
+        let unreachable = anyhow::Error::from(RestError::Config("https".into()));
+        assert_eq!(code(&unreachable), UNREACHABLE);
     }
 }

@@ -12,18 +12,22 @@ Environment:
   ONE_AUTH            file holding one user:password line, or user:password itself
                       (default ~/.one/one_auth)
   ONE_XMLRPC_TIMEOUT  seconds a call may take (default: no limit)
+  NUBO_API            REST API URL for `nubo app` (else --api, else
+                      http://127.0.0.1:8080/api/v1); same credentials as above
 
 Output:
   Listings are tables and `show` prints attributes then the template; --json converts the
   server's XML reply to JSON (repeated elements become arrays) and --xml prints it as is.
+  `nubo app` prints the REST API's JSON with --json (--xml does not apply).
 
 Exit status:
-  0 success, 1 the server refused the request (or `vm wait` timed out, or the VM failed),
-  2 bad usage, 3 the server could not be reached or no credentials were found";
+  0 success, 1 the server refused the request (or `vm wait` timed out, or the VM failed,
+  or `app deploy`'s build failed), 2 bad usage, 3 the server could not be reached (or
+  is not the API asked for) or no credentials were found";
 
 /// Manage a Nubo (or OpenNebula 7.4) cloud: VMs, VM templates and groups, users, groups,
 /// ACLs, hosts, clusters, datastores, images, virtual networks, security groups, documents
-/// and zones.
+/// and zones; and apps on its PaaS (`nubo app`).
 ///
 /// Objects are named by id or, where the kind's pool can be listed, by name.
 #[derive(Debug, Parser)]

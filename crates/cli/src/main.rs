@@ -1,5 +1,6 @@
 //! `nubo`, Nubo's command-line tool: one subcommand per kind of object (`nubo user list`,
-//! `nubo image create …`), speaking OpenNebula's XML-RPC API.
+//! `nubo image create …`), speaking OpenNebula's XML-RPC API, and `nubo app …` for the
+//! PaaS, speaking the REST API ([`rest`]).
 //!
 //! Flags are parsed once ([`flags`]); the settings derived from them live in [`context`];
 //! exit codes and the one-line error report are decided in [`exit`].
@@ -11,6 +12,7 @@ mod flags;
 mod input;
 mod nouns;
 mod output;
+mod rest;
 
 use std::process::ExitCode;
 
@@ -24,8 +26,7 @@ fn main() -> ExitCode {
     exit::finish(run(cli))
 }
 
-/// Builds the context from the global flags and runs the command.
+/// Runs the command with the global flags.
 fn run(cli: flags::Cli) -> anyhow::Result<()> {
-    let ctx = context::Ctx::from_flags(&cli.global)?;
-    nouns::run(cli.command, &ctx)
+    nouns::run(cli.command, &cli.global)
 }

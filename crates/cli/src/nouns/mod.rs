@@ -2,6 +2,7 @@
 //! its own verbs; the shared verbs come from [`crate::common`].
 
 mod acl;
+pub mod app;
 mod cluster;
 mod datastore;
 mod document;
@@ -21,6 +22,7 @@ mod zone;
 use clap::Subcommand;
 
 use crate::context::Ctx;
+use crate::flags::Global;
 
 /// The kinds of objects `nubo` manages.
 #[derive(Debug, Subcommand)]
@@ -74,26 +76,32 @@ pub enum Command {
     /// EC2 access keys: create (prints the secret once), list, delete.
     #[command(subcommand)]
     Ec2Key(ec2_key::Cmd),
+    /// Apps on the PaaS, over the REST API: create, deploy (git, directory, tarball) and
+    /// follow the build, scale, config vars, releases, builds, instances, logs.
+    App(app::AppArgs),
 }
 
-/// Runs a command.
-pub fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
+/// Runs a command: the XML-RPC nouns with the context of the global flags, `app` (the
+/// REST API) with its own.
+pub fn run(command: Command, global: &Global) -> anyhow::Result<()> {
+    let ctx = || Ctx::from_flags(global);
     match command {
-        Command::Vm(cmd) => cmd.run(ctx),
-        Command::Template(cmd) => cmd.run(ctx),
-        Command::Vmgroup(cmd) => cmd.run(ctx),
-        Command::User(cmd) => cmd.run(ctx),
-        Command::Group(cmd) => cmd.run(ctx),
-        Command::Acl(cmd) => cmd.run(ctx),
-        Command::Host(cmd) => cmd.run(ctx),
-        Command::Cluster(cmd) => cmd.run(ctx),
-        Command::Datastore(cmd) => cmd.run(ctx),
-        Command::Image(cmd) => cmd.run(ctx),
-        Command::Vnet(cmd) => cmd.run(ctx),
-        Command::Vntemplate(cmd) => cmd.run(ctx),
-        Command::Secgroup(cmd) => cmd.run(ctx),
-        Command::Document(cmd) => cmd.run(ctx),
-        Command::Zone(cmd) => cmd.run(ctx),
-        Command::Ec2Key(cmd) => cmd.run(ctx),
+        Command::App(args) => app::run(args, global),
+        Command::Vm(cmd) => cmd.run(&ctx()?),
+        Command::Template(cmd) => cmd.run(&ctx()?),
+        Command::Vmgroup(cmd) => cmd.run(&ctx()?),
+        Command::User(cmd) => cmd.run(&ctx()?),
+        Command::Group(cmd) => cmd.run(&ctx()?),
+        Command::Acl(cmd) => cmd.run(&ctx()?),
+        Command::Host(cmd) => cmd.run(&ctx()?),
+        Command::Cluster(cmd) => cmd.run(&ctx()?),
+        Command::Datastore(cmd) => cmd.run(&ctx()?),
+        Command::Image(cmd) => cmd.run(&ctx()?),
+        Command::Vnet(cmd) => cmd.run(&ctx()?),
+        Command::Vntemplate(cmd) => cmd.run(&ctx()?),
+        Command::Secgroup(cmd) => cmd.run(&ctx()?),
+        Command::Document(cmd) => cmd.run(&ctx()?),
+        Command::Zone(cmd) => cmd.run(&ctx()?),
+        Command::Ec2Key(cmd) => cmd.run(&ctx()?),
     }
 }

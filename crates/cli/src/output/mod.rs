@@ -9,7 +9,7 @@ mod table;
 pub use cells::{bytes_mb, code_name, date, id_list, yes_no};
 pub use json::json;
 pub use show::{permissions, show, template_text};
-pub use table::table;
+pub use table::{rows, table};
 
 use nubo_client::Element;
 

@@ -14,6 +14,24 @@ pub fn table<'a>(objects: impl Iterator<Item = &'a Element>, columns: &[Column])
     render(&headers, &rows)
 }
 
+/// A table of ready-made rows (cells are shown on one line: control characters become
+/// spaces).
+pub fn rows(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let clean: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| {
+                    c.chars()
+                        .map(|ch| if ch.is_control() { ' ' } else { ch })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    render(headers, &clean)
+}
+
 /// Lays out `rows` under `headers`.
 fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     let widths: Vec<usize> = headers
