@@ -357,6 +357,19 @@ fn failure(url: &str, status: u16, response: &mut ureq::http::Response<ureq::Bod
         .then(|| serde_json::from_str(&text).ok())
         .flatten();
     match problem {
+        // The API's answer for a path outside it: the base URL is wrong, no object is
+        // missing (its problem has the same code as a missing app, only this detail).
+        Some(p)
+            if status == 404
+                && p["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("no resource at ")) =>
+        {
+            RestError::Foreign {
+                url: url.to_owned(),
+                what: "is no resource of the API".to_owned(),
+            }
+        }
         Some(p) => RestError::Problem {
             status,
             detail: p["detail"]
