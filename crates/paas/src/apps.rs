@@ -75,45 +75,8 @@ impl Paas {
         self.core()
             .read(|state| authorize_create(state, caller, ObjectKind::Document))?;
         let now = nubo_core::now();
-        self.write(|staged| {
-            if staged.state.app_by_name(&new.name).is_some() {
-                return Err(PaasError::Conflict(format!(
-                    "app name {} is already taken",
-                    new.name
-                )));
-            }
-            let stack = choose_stack(staged.state, new.stack.as_deref())?;
-            let id = staged.new_id(APP);
-            let app = App {
-                id,
-                name: new.name.clone(),
-                uid: caller.uid,
-                gid: caller.gid,
-                perms: Permissions::from_umask(nubo_core::ops::owner::DEFAULT_UMASK),
-                stack,
-                created: now,
-                updated: now,
-                revision: 1,
-                config: BTreeMap::new(),
-                formation: BTreeMap::new(),
-                release: 1,
-            };
-            let release = Release {
-                id: staged.new_id(RELEASE),
-                app: id,
-                version: 1,
-                description: "Initial release".into(),
-                uid: caller.uid,
-                created: now,
-                config: BTreeMap::new(),
-                build: None,
-                process_types: BTreeMap::new(),
-            };
-            staged.push(Op::PutApp(app.clone()));
-            staged.push(Op::PutRelease(release));
-            Ok(app)
-        })
-        .await
+        self.write(|staged| stage_app(staged, caller, &new, now))
+            .await
     }
 
     /// The apps the caller may see, by name, one page; and the token of the next page.
@@ -305,6 +268,54 @@ impl Paas {
     }
 }
 
+/// Stages a new app named `new.name` owned by the caller, with its first release.
+pub(crate) fn stage_app(
+    staged: &mut Staged<'_>,
+    caller: &Caller,
+    new: &NewApp,
+    now: i64,
+) -> Result<App> {
+    if staged.state.app_by_name(&new.name).is_some() {
+        return Err(PaasError::Conflict(format!(
+            "app name {} is already taken",
+            new.name
+        )));
+    }
+    let stack = choose_stack(staged.state, new.stack.as_deref())?;
+    let id = staged.new_id(APP);
+    let app = App {
+        id,
+        name: new.name.clone(),
+        uid: caller.uid,
+        gid: caller.gid,
+        perms: Permissions::from_umask(nubo_core::ops::owner::DEFAULT_UMASK),
+        stack,
+        created: now,
+        updated: now,
+        revision: 1,
+        config: BTreeMap::new(),
+        formation: BTreeMap::new(),
+        release: 1,
+        plan: None,
+        description: String::new(),
+        tags: Vec::new(),
+    };
+    let release = Release {
+        id: staged.new_id(RELEASE),
+        app: id,
+        version: 1,
+        description: "Initial release".into(),
+        uid: caller.uid,
+        created: now,
+        config: BTreeMap::new(),
+        build: None,
+        process_types: BTreeMap::new(),
+    };
+    staged.push(Op::PutApp(app.clone()));
+    staged.push(Op::PutRelease(release));
+    Ok(app)
+}
+
 /// Stages release `app.release + 1` with `config`, and the app pointing at it. The
 /// release runs `build` (with its process types) when given, else the current release's.
 pub(crate) fn stage_release(
@@ -373,7 +384,7 @@ fn choose_stack(state: &PaasState, wanted: Option<&str>) -> Result<String> {
 }
 
 /// Refuses when the caller expected another revision.
-fn check_revision(app: &App, if_match: Option<u64>) -> Result<()> {
+pub(crate) fn check_revision(app: &App, if_match: Option<u64>) -> Result<()> {
     match if_match {
         Some(expected) if expected != app.revision => Err(PaasError::Stale {
             what: format!("app {}", app.name),

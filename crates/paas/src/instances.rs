@@ -48,7 +48,7 @@ pub struct Instance {
     pub index: u32,
     /// The release it runs.
     pub release: u32,
-    /// `starting`, `up`, `crashed`, `stopping`, `failed`.
+    /// `starting`, `up`, `crashed`, `stopping`, `failed`, `unknown` (its host is unreachable).
     pub state: String,
     /// Its address on the PaaS's network.
     pub ip: Option<IpAddr>,
@@ -112,6 +112,8 @@ impl Paas {
                         "stopping"
                     }
                     (VmState::Poweroff, _) => "crashed",
+                    // The host stopped answering: nobody can say what the instance does.
+                    (VmState::Active, LcmState::Unknown) => "unknown",
                     (VmState::Active, lcm) if lcm.name().ends_with("FAILURE") => "failed",
                     _ => "starting",
                 };

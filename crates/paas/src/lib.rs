@@ -19,6 +19,7 @@ pub mod instances;
 mod logs;
 pub mod model;
 pub mod names;
+pub mod plans;
 pub mod source;
 mod stacks;
 pub mod state;

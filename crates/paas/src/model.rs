@@ -75,6 +75,15 @@ pub struct App {
     pub formation: BTreeMap<String, u32>,
     /// The current release's version (0 before the first).
     pub release: u32,
+    /// The CAMP plan it was deployed from, if any (a plan is kept while apps use it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<i64>,
+    /// Free text (CAMP's `description`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Free labels (CAMP's `tags`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// An immutable, numbered release of an app: a slug (once built), the config vars and the

@@ -8,12 +8,14 @@ use nubo_store::{PaasChange, PaasRecord, PaasSnapshot};
 
 use crate::error::{PaasError, Result};
 use crate::model::{App, Build, Release, Stack};
+use crate::plans::Plan;
 
 /// Record kinds, as the store keeps them.
 pub(crate) const STACK: &str = "stack";
 pub(crate) const APP: &str = "app";
 pub(crate) const RELEASE: &str = "release";
 pub(crate) const BUILD: &str = "build";
+pub(crate) const PLAN: &str = "plan";
 
 /// Every PaaS object, indexed as the operations look them up.
 #[derive(Debug, Default)]
@@ -28,6 +30,8 @@ pub struct PaasState {
     pub releases: BTreeMap<(i64, u32), Release>,
     /// Builds by id.
     pub builds: BTreeMap<i64, Build>,
+    /// Registered CAMP plans by id.
+    pub plans: BTreeMap<i64, Plan>,
     /// The last id handed out per record kind.
     last_ids: BTreeMap<String, i64>,
 }
@@ -39,7 +43,9 @@ pub(crate) enum Op {
     PutApp(App),
     PutRelease(Release),
     PutBuild(Build),
+    PutPlan(Plan),
     DeleteApp(i64),
+    DeletePlan(i64),
     LastId(&'static str, i64),
 }
 
@@ -57,6 +63,7 @@ impl PaasState {
                 APP => serde_json::from_str(&record.body).map(Op::PutApp),
                 RELEASE => serde_json::from_str(&record.body).map(Op::PutRelease),
                 BUILD => serde_json::from_str(&record.body).map(Op::PutBuild),
+                PLAN => serde_json::from_str(&record.body).map(Op::PutPlan),
                 other => {
                     tracing::warn!(kind = other, id = record.id, "unknown PaaS record skipped");
                     continue;
@@ -127,6 +134,12 @@ impl PaasState {
             Op::PutBuild(build) => {
                 self.builds.insert(build.id, build);
             }
+            Op::PutPlan(plan) => {
+                self.plans.insert(plan.id, plan);
+            }
+            Op::DeletePlan(id) => {
+                self.plans.remove(&id);
+            }
             Op::DeleteApp(id) => {
                 if let Some(app) = self.apps.remove(&id) {
                     self.app_names.remove(&app.name);
@@ -170,6 +183,11 @@ impl Op {
             Op::PutApp(a) => put(APP, a.id, a.id, a),
             Op::PutRelease(r) => put(RELEASE, r.id, r.app, r),
             Op::PutBuild(b) => put(BUILD, b.id, b.app, b),
+            Op::PutPlan(p) => put(PLAN, p.id, 0, p),
+            Op::DeletePlan(id) => Ok(PaasChange::Delete {
+                kind: PLAN.to_owned(),
+                id: *id,
+            }),
             Op::DeleteApp(id) => Ok(PaasChange::DeleteApp { app: *id }),
             Op::LastId(kind, last) => Ok(PaasChange::LastId {
                 kind: (*kind).to_owned(),
