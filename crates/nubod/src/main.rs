@@ -143,7 +143,8 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
             Some(tokio::spawn(nubo_listener::serve(
                 listener,
                 None,
-                nubo_frontend_rest::router(paas.clone()),
+                nubo_frontend_rest::router(paas.clone())
+                    .merge(nubo_frontend_camp::router(paas.clone())),
                 settings.limits.clone(),
                 stopped(stop_rx.clone()),
             )))
