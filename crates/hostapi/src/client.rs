@@ -18,6 +18,27 @@ use crate::{CONSOLE_PATH, ConsoleRequest, EXECUTE_PATH, MONITOR_PATH};
 const MONITOR_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long an operation may take (saves and migrations of large guests are slow).
 const EXECUTE_TIMEOUT: Duration = Duration::from_secs(1800);
+/// The first and the longest pause before an operation is sent again to an agent that was
+/// not reached.
+const RETRY_FIRST: Duration = Duration::from_millis(250);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+/// How long an operation is sent again to an agent that is not reached.
+const UNREACHED_FOR: Duration = Duration::from_secs(60);
+
+/// Why a call failed: no agent was reached, or one answered with a refusal.
+#[derive(Debug)]
+enum Failed {
+    Unreached(String),
+    Answered(String),
+}
+
+impl Failed {
+    fn text(self) -> String {
+        match self {
+            Failed::Unreached(e) | Failed::Answered(e) => e,
+        }
+    }
+}
 
 /// A host agent's (or nubod's) address: `http://HOST:PORT` or `https://HOST:PORT`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +96,38 @@ impl RemoteHost {
 
     /// One signed call; the verified body of a 200 answer.
     pub async fn call(&self, method: &str, path: &str, body: Vec<u8>) -> Result<Vec<u8>, String> {
+        self.attempt(method, path, body).await.map_err(Failed::text)
+    }
+
+    /// Like [`RemoteHost::call`], but a call that reached no agent (refused, or the
+    /// connection closed before an answer: an agent restarting) is made again, after a
+    /// pause doubling from 250 ms to 5 s, until `deadline`. Only for operations the agent
+    /// may receive twice (it carries each operation out once, by its number).
+    pub async fn call_retrying(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        deadline: tokio::time::Instant,
+    ) -> Result<Vec<u8>, String> {
+        let mut pause = RETRY_FIRST;
+        loop {
+            match self.attempt(method, path, body.clone()).await {
+                Err(Failed::Unreached(e)) if tokio::time::Instant::now() + pause < deadline => {
+                    tracing::debug!(
+                        host = self.name,
+                        error = e,
+                        "host agent unreached; trying again"
+                    );
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(RETRY_MAX);
+                }
+                outcome => return outcome.map_err(Failed::text),
+            }
+        }
+    }
+
+    async fn attempt(&self, method: &str, path: &str, body: Vec<u8>) -> Result<Vec<u8>, Failed> {
         let (signature, response) = send(
             &self.endpoint,
             &self.name,
@@ -84,30 +137,31 @@ impl RemoteHost {
             body,
             &[],
         )
-        .await?;
-        let answer = Answer::read(response)
-            .await
-            .map_err(|e| format!("host agent at {}: {e}", self.endpoint.authority))?;
+        .await
+        .map_err(Failed::Unreached)?;
+        let answer = Answer::read(response).await.map_err(|e| {
+            Failed::Answered(format!("host agent at {}: {e}", self.endpoint.authority))
+        })?;
         let (status, bytes) = (answer.status, &answer.body);
         if status == 401 || status == 403 {
-            return Err(format!(
+            return Err(Failed::Answered(format!(
                 "host agent at {} refused nubod: {}",
                 self.endpoint.authority,
                 answer.text()
-            ));
+            )));
         }
         answer.verify(&self.secret, &signature).map_err(|e| {
-            format!(
+            Failed::Answered(format!(
                 "the answer of {} is not from host {}'s agent: {e}",
                 self.endpoint.authority, self.name
-            )
+            ))
         })?;
         if status != 200 {
-            return Err(format!(
+            return Err(Failed::Answered(format!(
                 "host agent at {} answered {status}: {}",
                 self.endpoint.authority,
                 answer.text()
-            ));
+            )));
         }
         Ok(bytes.to_vec())
     }
@@ -267,7 +321,10 @@ impl Hypervisor for RemoteHost {
         let me = self.clone();
         Box::pin(async move {
             let body = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
-            let call = me.call("POST", EXECUTE_PATH, body);
+            // An agent restarting (its nubod's local host restarts it) is waited for: the
+            // operation carries its number, so the agent carries it out once.
+            let retry_until = tokio::time::Instant::now() + UNREACHED_FOR;
+            let call = me.call_retrying("POST", EXECUTE_PATH, body, retry_until);
             let bytes = tokio::time::timeout(EXECUTE_TIMEOUT, call)
                 .await
                 .map_err(|_| format!("host {} did not answer in time", me.name))??;

@@ -38,6 +38,12 @@ pub struct HostIdentity {
     pub secret: String,
 }
 
+/// How long a download waits for nubod when it cannot be reached, and the first and the
+/// longest pause between two attempts.
+const UNREACHED_FOR: std::time::Duration = std::time::Duration::from_secs(60);
+const RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(250);
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Splits `http(s)://HOST:PORT/PATH` into an endpoint and the path.
 pub fn split_url(url: &str) -> Result<(Endpoint, String), String> {
     let (tls, rest) =
@@ -60,16 +66,29 @@ pub async fn fetch(
 ) -> Result<Fetched, String> {
     let (endpoint, path) = split_url(url)?;
     let headers: Vec<(&str, &str)> = have.map(|h| (HAVE_HEADER, h)).into_iter().collect();
-    let (signature, response) = send(
-        &endpoint,
-        &who.name,
-        &who.secret,
-        "GET",
-        &path,
-        Vec::new(),
-        &headers,
-    )
-    .await?;
+    // nubod restarting is waited for (a minute): the download is only a GET.
+    let give_up = tokio::time::Instant::now() + UNREACHED_FOR;
+    let mut pause = RETRY_FIRST;
+    let (signature, response) = loop {
+        match send(
+            &endpoint,
+            &who.name,
+            &who.secret,
+            "GET",
+            &path,
+            Vec::new(),
+            &headers,
+        )
+        .await
+        {
+            Err(e) if tokio::time::Instant::now() + pause < give_up => {
+                tracing::debug!(url, error = e, "nubod unreached; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(RETRY_MAX);
+            }
+            sent => break sent?,
+        }
+    };
     let status = response.status().as_u16();
     if status != 200 {
         let answer = Answer::from_nubod(response, &who.secret, &signature, url).await?;

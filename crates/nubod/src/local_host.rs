@@ -307,6 +307,26 @@ fn write_secret(dir: &Path, name: &str, secret: &str) -> Result<()> {
         .map_err(io("write", &path))
 }
 
+/// The port of the host's recorded `HOSTD_ENDPOINT`, if any.
+fn recorded_port(core: &Core, host_id: Oid) -> Option<u16> {
+    core.read(|state| {
+        Ok(state
+            .get::<Host>(host_id)
+            .ok()
+            .and_then(|h| h.template.get(ENDPOINT_ATTR).map(str::to_owned)))
+    })
+    .ok()
+    .flatten()
+    .and_then(|endpoint| {
+        endpoint
+            .rsplit(':')
+            .next()?
+            .trim_end_matches('/')
+            .parse()
+            .ok()
+    })
+}
+
 /// A free port on 127.0.0.1: `previous` while nothing else holds it.
 fn free_port(previous: Option<u16>) -> Result<u16> {
     let bind = |port| std::net::TcpListener::bind(("127.0.0.1", port));
@@ -323,7 +343,9 @@ fn free_port(previous: Option<u16>) -> Result<u16> {
 
 /// Runs the agent of one host until `stop`, starting it again whenever it ends.
 async fn supervise(core: Core, caller: Caller, agent: Agent, mut stop: watch::Receiver<bool>) {
-    let mut port = None;
+    // The port the host's agent had (before a restart of nubod, say), kept while it is
+    // free: operations under way go on reaching the agent where they left it.
+    let mut port = recorded_port(&core, agent.host_id);
     let mut backoff = Duration::from_secs(1);
     loop {
         let started = Instant::now();
