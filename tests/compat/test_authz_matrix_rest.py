@@ -46,6 +46,7 @@ ROWS = {
     ("GET", "/apps/{app}/releases"): Row(),
     ("GET", "/apps/{app}/releases/{version}"): Row(),
     ("GET", "/apps/{app}/instances"): Row(),
+    ("GET", "/apps/{app}/logs"): Row(),
     ("GET", "/apps/{app}/builds"): Row(),
     ("POST", "/apps/{app}/builds"): Row(body={"source": {"type": "git", "url": "file:///srv/x.git"}}),
     ("GET", "/apps/{app}/builds/{build}"): Row(),

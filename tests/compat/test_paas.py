@@ -165,6 +165,34 @@ def test_a_python_app_is_built_released_routed_configured_scaled_and_deleted(clo
     wait_for(lambda: instances(rest, app, "up", "worker"), timeout=120, what="worker up")
     hosts = {routed(cloud, app)[1].split("host=")[1] for _ in range(8)}
     assert len(hosts) == 2, hosts
+
+    # The app's log: the router's lines, what the instances printed (http.server logs each
+    # request on stderr), the platform's events; by source, and the last lines only.
+    def log(**params) -> str:
+        reply = rest.get(f"/apps/{app}/logs", params=params)
+        assert reply.status_code == 200, reply.text
+        return reply.text
+    wait_for(lambda: '"GET / HTTP/1.1" 200' in log(source="web"), timeout=30,
+             what="the instances' output in the log")
+    router_lines = log(source="router", lines=1000).splitlines()
+    assert sum("status=200" in l for l in router_lines) >= 9, router_lines
+    assert all(" router: method=GET " in l for l in router_lines)
+    events = log(source="nubo")
+    assert "Release v3 created by" in events and "Scaled to web=2 worker=1" in events, events
+    assert "Build " in events and "succeeded: release v2" in events, events
+    assert len(log(lines=3).splitlines()) == 3
+    wait_for(lambda: "worker up" in log(source="worker.1"), timeout=30, what="the worker's line")
+    assert log(source="web.9") == ""
+    # Followed: a new request shows up on the open stream.
+    with rest.session.get(f"{rest.base}/apps/{app}/logs", params={"follow": "true", "lines": 0,
+                          "source": "router"}, stream=True, timeout=30) as stream:
+        routed(cloud, app, "/followed")
+        got = b""
+        for piece in stream.iter_content(chunk_size=None):
+            got += piece
+            if b"/followed" in got:
+                break
+        assert b'path="/followed" status=200' in got, got
     # Scale down.
     rest.patch(f"/apps/{app}/formation", json={"web": 1, "worker": 0})
     wait_for(lambda: len(instances(rest, app)) == 1, timeout=120, what="scaled down")
@@ -195,3 +223,94 @@ def test_a_failing_build_says_why_and_keeps_the_release(cloud, user):
     wait_for(lambda: not [vm for vm in one.vmpool.info(-2, -1, -1, -1).VM
                           if vm.NAME.startswith(f"build-{app}")],
              timeout=120, what="the build container gone")
+
+
+NODE_APP = {
+    "package.json": '{"name": "hello", "version": "1.0.0", "private": true,\n'
+                    ' "scripts": {"start": "node server.js"},\n'
+                    ' "dependencies": {"is-number": "7.0.0"}}\n',
+    "server.js": '''\
+const http = require("http");
+const isNumber = require("is-number");
+http.createServer((req, res) => {
+  res.end(`node is-number=${isNumber(process.env.PORT)} greeting=${process.env.GREETING || "none"}`);
+}).listen(Number(process.env.PORT), "0.0.0.0");
+''',
+}
+
+
+def tarball(files: dict, top: str = "") -> bytes:
+    """A .tar.gz of `files` (under directory `top` when given)."""
+    import io
+    import tarfile
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{top}/{name}" if top else name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def test_a_node_app_from_a_tarball_and_a_static_site_from_git(cloud, user):
+    rest = user
+    node = uniq("node").lower()
+    assert rest.post("/apps", json={"name": node}).status_code == 201
+    rest.patch(f"/apps/{node}/config-vars", json={"GREETING": "it's \"quoted\" $HOME"})
+    reply = rest.post(f"/apps/{node}/builds", data=tarball(NODE_APP, top="hello-1.0"),
+                      headers={"Content-Type": "application/gzip"})
+    assert reply.status_code == 202, reply.text
+    assert reply.json()["source_archive"]["size"] > 0
+    bid = reply.json()["id"]
+    rest.get(f"/apps/{node}/builds/{bid}/log", params={"follow": "true"}, timeout=900)
+    done = rest.get(f"/apps/{node}/builds/{bid}").json()
+    assert done["status"] == "succeeded", rest.get(f"/apps/{node}/builds/{bid}/log").text[-3000:]
+    assert done["buildpack"] == "Node.js" and done["process_types"] == {"web": "npm start"}
+    wait_for(lambda: instances(rest, node, "up", "web"), timeout=180, what="node web up")
+    status, body = routed(cloud, node)
+    assert (status, body) == (200, "node is-number=true greeting=it's \"quoted\" $HOME"), body
+
+    site = uniq("site").lower()
+    url = git_repo(cloud.work / site, {"index.html": "<h1>static nubo</h1>\n"})
+    assert rest.post("/apps", json={"name": site}).status_code == 201
+    done = build(rest, site, url)
+    assert done["status"] == "succeeded", done["log"][-3000:]
+    assert done["buildpack"] == "static"
+    wait_for(lambda: instances(rest, site, "up", "web"), timeout=180, what="static web up")
+    assert routed(cloud, site) == (200, "<h1>static nubo</h1>\n")
+    for app in (node, site):
+        assert rest.delete(f"/apps/{app}").status_code == 204
+
+
+def test_nubod_killed_during_a_build_and_a_deploy_recovers(cloud, user):
+    rest = user
+    app = uniq("crash").lower()
+    url = git_repo(cloud.work / app, PYTHON_APP)
+    assert rest.post("/apps", json={"name": app}).status_code == 201
+    bid = rest.post(f"/apps/{app}/builds",
+                    json={"source": {"type": "git", "url": url}}).json()["id"]
+    wait_for(lambda: "Starting the build container" in
+             rest.get(f"/apps/{app}/builds/{bid}/log").text, timeout=120,
+             what="the build container starting")
+    cloud.kill()
+    cloud.restart()
+    rest = Rest(cloud.api, *rest.session.auth)
+    done = wait_for(lambda: (b := rest.get(f"/apps/{app}/builds/{bid}").json())["status"]
+                    in ("succeeded", "failed") and b, timeout=600, what="the build to end")
+    assert done["status"] == "succeeded", rest.get(f"/apps/{app}/builds/{bid}/log").text[-3000:]
+    wait_for(lambda: instances(rest, app, "up", "web"), timeout=180, what="web up")
+    # A deploy cut short: the config change's release replaces the instance all the same.
+    rest.patch(f"/apps/{app}/config-vars", json={"GREETING": "after"})
+    cloud.kill()
+    cloud.restart()
+    rest = Rest(cloud.api, *rest.session.auth)
+    wait_for(lambda: routed(cloud, app)[1].startswith("hello from after"), timeout=180,
+             what="the new release serving after the restart")
+    wait_for(lambda: [(i["type"], i["index"], i["release"]) for i in instances(rest, app)]
+             == [("web", 1, 3)], timeout=120, what="exactly one instance, of the new release")
+    # No build container or source image was left behind.
+    one = cloud.admin()
+    assert not [vm for vm in one.vmpool.info(-2, -1, -1, -1).VM if vm.NAME.startswith("build-")]
+    assert not [i for i in one.imagepool.info(-2, -1, -1).IMAGE if i.NAME.endswith("-source")]
+    assert rest.delete(f"/apps/{app}").status_code == 204

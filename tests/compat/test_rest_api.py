@@ -100,7 +100,8 @@ def test_malformed_requests_get_problems(stack, user):
     problem(rest.get("/apps?limit=0"), 400)
     problem(rest.get("/apps?limit=abc"), 400)
     problem(rest.get("/apps?bogus=1"), 400)
-    problem(rest.get("/no/such/thing"), 404)
+    assert problem(rest.get("/no/such/thing"), 404)["code"] == "no_route"
+    assert problem(rest.get(f"/apps/{app_name()}"), 404)["code"] == "not_found"
     problem(rest.request("PUT", "/apps"), 405)
     problem(rest.get("/apps/x/releases/notanumber"), 400)
 
@@ -112,6 +113,7 @@ def test_config_vars_make_releases(stack, user):
     reply = rest.patch(f"/apps/{name}/config-vars", json={"B": "2", "A": "1"})
     assert reply.status_code == 200, reply.text
     assert reply.json() == {"A": "1", "B": "2"}
+    assert reply.headers["nubo-release"] == "2"
     etag1 = reply.headers["etag"]
     assert etag1 != etag0
     # Stale and current If-Match.

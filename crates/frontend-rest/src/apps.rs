@@ -69,7 +69,7 @@ async fn list_apps(
         },
     )?;
     Ok(Json(AppPage {
-        items: apps.iter().map(AppView::from).collect(),
+        items: apps.iter().map(|a| view(&api, a)).collect(),
         next,
     }))
 }
@@ -107,7 +107,7 @@ async fn create_app(
         StatusCode::CREATED,
         [(header::LOCATION, location)],
         etag(app.revision),
-        Json(AppView::from(&app)),
+        Json(view(&api, &app)),
     )
         .into_response())
 }
@@ -127,7 +127,7 @@ async fn get_app(
     Param(name): Param<String>,
 ) -> Result<Response, ApiError> {
     let app = api.paas.app_get(&caller, &name)?;
-    Ok((etag(app.revision), Json(AppView::from(&app))).into_response())
+    Ok((etag(app.revision), Json(view(&api, &app))).into_response())
 }
 
 /// Deletes an app and everything of it.
@@ -177,7 +177,8 @@ async fn get_config_vars(
     params(("app" = String, Path, description = "The app's name"),
         ("If-Match" = Option<String>, Header, description = "Only if the app is at this ETag")),
     responses(
-        (status = 200, description = "The config vars now", body = ConfigVars, headers(("ETag" = String))),
+        (status = 200, description = "The config vars now", body = ConfigVars,
+            headers(("ETag" = String), ("Nubo-Release" = u32, description = "The app's release now"))),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
@@ -197,7 +198,32 @@ async fn update_config_vars(
         .paas
         .config_update(&caller, &name, patch.0, if_match(&headers)?)
         .await?;
-    Ok((etag(app.revision), Json(ConfigVars(app.config))).into_response())
+    Ok((
+        etag(app.revision),
+        release_header(app.release),
+        Json(ConfigVars(app.config)),
+    )
+        .into_response())
+}
+
+/// The `Nubo-Release` header: the app's current release.
+fn release_header(version: u32) -> [(header::HeaderName, HeaderValue); 1] {
+    [(
+        header::HeaderName::from_static("nubo-release"),
+        HeaderValue::from(version),
+    )]
+}
+
+/// The view of `app`, with its host name when the router serves the apps.
+fn view(api: &Api, app: &nubo_paas::model::App) -> AppView {
+    let mut v = AppView::from(app);
+    v.hostname = api
+        .paas
+        .config()
+        .apps_domain
+        .as_ref()
+        .map(|d| format!("{}.{d}", app.name));
+    v
 }
 
 /// The process formation: instances wanted per process type.

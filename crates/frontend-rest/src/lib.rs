@@ -11,6 +11,7 @@ mod apps;
 mod auth;
 mod builds;
 mod extract;
+mod logs;
 pub mod problem;
 mod stacks;
 mod upload;
@@ -70,6 +71,7 @@ fn routes() -> OpenApiRouter<Api> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(apps::routes())
         .merge(builds::routes())
+        .merge(logs::routes())
         .merge(stacks::routes())
 }
 
@@ -111,7 +113,7 @@ pub fn router(paas: Paas) -> axum::Router {
 async fn not_found(uri: Uri) -> impl IntoResponse {
     problem::ApiError::new(
         StatusCode::NOT_FOUND,
-        "not_found",
+        "no_route",
         format!("no resource at {}", uri.path()),
     )
 }

@@ -32,6 +32,9 @@ pub struct AppView {
     pub formation: BTreeMap<String, u32>,
     /// Its revision; the `ETag` of the app is `"<revision>"`.
     pub revision: u64,
+    /// The host name the router serves it at, when the router is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
 }
 
 impl From<&App> for AppView {
@@ -48,6 +51,7 @@ impl From<&App> for AppView {
             release: app.release,
             formation: app.formation.clone(),
             revision: app.revision,
+            hostname: None,
         }
     }
 }

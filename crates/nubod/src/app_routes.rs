@@ -20,4 +20,8 @@ impl nubo_router::Routes for AppRoutes {
         }
         Some((app.to_owned(), self.paas.web_backends(app)))
     }
+
+    fn record(&self, app: &str, line: String) {
+        self.paas.router_log(app, line);
+    }
 }

@@ -545,6 +545,7 @@ impl Settings {
                 .to_ascii_lowercase();
             (listen, domain)
         });
+        paas.apps_domain = router.as_ref().map(|(_, domain)| domain.clone());
         Ok(Settings {
             local_host,
             ec2,

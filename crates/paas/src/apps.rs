@@ -159,50 +159,63 @@ impl Paas {
             names::check_config_var(key, value.as_deref().unwrap_or_default())?;
         }
         let now = nubo_core::now();
-        self.write(|staged| {
-            let mut app = self.app_for(staged.state, caller, name, AuthOp::Manage)?;
-            check_revision(&app, if_match)?;
-            let mut config = app.config.clone();
-            let (mut set, mut unset) = (Vec::new(), Vec::new());
-            for (key, value) in edit {
-                match value {
-                    Some(v) => {
-                        if config.get(&key) != Some(&v) {
-                            set.push(key.clone());
-                            config.insert(key, v);
+        let before = self.app_get(caller, name).map(|a| a.release).unwrap_or(0);
+        let app = self
+            .write(|staged| {
+                let mut app = self.app_for(staged.state, caller, name, AuthOp::Manage)?;
+                check_revision(&app, if_match)?;
+                let mut config = app.config.clone();
+                let (mut set, mut unset) = (Vec::new(), Vec::new());
+                for (key, value) in edit {
+                    match value {
+                        Some(v) => {
+                            if config.get(&key) != Some(&v) {
+                                set.push(key.clone());
+                                config.insert(key, v);
+                            }
                         }
-                    }
-                    None => {
-                        if config.remove(&key).is_some() {
-                            unset.push(key);
+                        None => {
+                            if config.remove(&key).is_some() {
+                                unset.push(key);
+                            }
                         }
                     }
                 }
-            }
-            if set.is_empty() && unset.is_empty() {
-                return Ok(app);
-            }
-            names::check_config_size(&config)?;
-            let mut description = Vec::new();
-            if !set.is_empty() {
-                description.push(format!("Set {} config vars", set.join(", ")));
-            }
-            if !unset.is_empty() {
-                description.push(format!("Remove {} config vars", unset.join(", ")));
-            }
-            stage_release(
-                staged,
-                &mut app,
-                caller.uid,
-                now,
-                description.join("; "),
-                config,
-                None,
-            )?;
-            Ok(app)
-        })
-        .await
-        .inspect(|_| self.wake())
+                if set.is_empty() && unset.is_empty() {
+                    return Ok(app);
+                }
+                names::check_config_size(&config)?;
+                let mut description = Vec::new();
+                if !set.is_empty() {
+                    description.push(format!("Set {} config vars", set.join(", ")));
+                }
+                if !unset.is_empty() {
+                    description.push(format!("Remove {} config vars", unset.join(", ")));
+                }
+                stage_release(
+                    staged,
+                    &mut app,
+                    caller.uid,
+                    now,
+                    description.join("; "),
+                    config,
+                    None,
+                )?;
+                Ok(app)
+            })
+            .await?;
+        if app.release != before {
+            self.wake();
+            self.app_event(
+                app.id,
+                &format!(
+                    "Release v{} created by {}: config vars changed",
+                    app.release, caller.uname
+                ),
+            )
+            .await;
+        }
+        Ok(app)
     }
 
     /// Sets how many instances of each process type the app wants (MANAGE). Only process
@@ -219,32 +232,44 @@ impl Paas {
             names::check_quantity(kind, *quantity)?;
         }
         let now = nubo_core::now();
-        self.write(|staged| {
-            let mut app = self.app_for(staged.state, caller, name, AuthOp::Manage)?;
-            check_revision(&app, if_match)?;
-            let release = staged
-                .state
-                .releases
-                .get(&(app.id, app.release))
-                .ok_or_else(|| PaasError::not_found("release", format!("v{}", app.release)))?;
-            for (kind, quantity) in quantities {
-                if quantity > 0 && !release.process_types.contains_key(&kind) {
-                    return Err(PaasError::Invalid(format!(
-                        "app {} has no process type {kind} in release v{}{}",
-                        app.name,
-                        release.version,
-                        declared(release)
-                    )));
+        let app = self
+            .write(|staged| {
+                let mut app = self.app_for(staged.state, caller, name, AuthOp::Manage)?;
+                check_revision(&app, if_match)?;
+                let release = staged
+                    .state
+                    .releases
+                    .get(&(app.id, app.release))
+                    .ok_or_else(|| PaasError::not_found("release", format!("v{}", app.release)))?;
+                for (kind, quantity) in quantities {
+                    if quantity > 0 && !release.process_types.contains_key(&kind) {
+                        return Err(PaasError::Invalid(format!(
+                            "app {} has no process type {kind} in release v{}{}",
+                            app.name,
+                            release.version,
+                            declared(release)
+                        )));
+                    }
+                    app.formation.insert(kind, quantity);
                 }
-                app.formation.insert(kind, quantity);
-            }
-            app.revision += 1;
-            app.updated = now;
-            staged.push(Op::PutApp(app.clone()));
-            Ok(app)
-        })
-        .await
-        .inspect(|_| self.wake())
+                app.revision += 1;
+                app.updated = now;
+                staged.push(Op::PutApp(app.clone()));
+                Ok(app)
+            })
+            .await?;
+        self.wake();
+        let scale: Vec<String> = app
+            .formation
+            .iter()
+            .map(|(t, q)| format!("{t}={q}"))
+            .collect();
+        self.app_event(
+            app.id,
+            &format!("Scaled to {} by {}", scale.join(" "), caller.uname),
+        )
+        .await;
+        Ok(app)
     }
 
     /// The app's releases, newest first (USE).
@@ -263,7 +288,9 @@ impl Paas {
                 .releases
                 .get(&(app.id, version))
                 .cloned()
-                .ok_or_else(|| PaasError::not_found("release", format!("v{version} of app {name}")))
+                .ok_or_else(|| PaasError::NotFound {
+                    what: format!("release v{version} of app {name}"),
+                })
         })
     }
 }

@@ -139,7 +139,9 @@ impl Paas {
                 .get(&id)
                 .filter(|b| b.app == app.id)
                 .cloned()
-                .ok_or_else(|| PaasError::not_found("build", format!("{id} of app {name}")))
+                .ok_or_else(|| PaasError::NotFound {
+                    what: format!("build {id} of app {name}"),
+                })
         })
     }
 

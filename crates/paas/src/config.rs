@@ -58,6 +58,8 @@ pub struct PaasConfig {
     pub pip_conf: Option<PathBuf>,
     /// The host's npm configuration, handed to builds.
     pub npmrc: Option<PathBuf>,
+    /// The domain the router serves apps under (`<app>.<domain>`), when it runs.
+    pub apps_domain: Option<String>,
 }
 
 impl PaasConfig {
@@ -84,6 +86,7 @@ impl PaasConfig {
             ca_bundle: existing(&["/etc/ssl/certs/ca-certificates.crt"]),
             pip_conf,
             npmrc,
+            apps_domain: None,
         }
     }
 

@@ -270,6 +270,11 @@ impl Paas {
                     "restarting a crashed instance"
                 );
                 self.forget(t.vm);
+                self.app_event(
+                    app.id,
+                    &format!("{}.{} exited; starting it again", t.process_type, t.index),
+                )
+                .await;
                 let _ = self.core().vm_action(&owner, "resume", t.vm).await;
             }
             if t.release == current
@@ -323,6 +328,13 @@ impl Paas {
                 t.name,
                 BOOT_DEADLINE.as_secs()
             );
+            if self.failed(app.id, t.release, &t.process_type).is_none() {
+                self.app_event(
+                    app.id,
+                    &format!("Release v{} failed to start: {reason}", t.release),
+                )
+                .await;
+            }
             self.mark_failed(app.id, t.release, &t.process_type, reason);
         }
     }

@@ -7,6 +7,7 @@
 //! [`Caller`]s, and apps are authorized with the core's rules for DOCUMENT objects (owner,
 //! group and other bits, then ACL rules), as OpenNebula's OneFlow services are.
 
+pub mod app_logs;
 mod apps;
 pub mod archive;
 mod build_files;
@@ -53,6 +54,10 @@ struct Inner {
     watch: std::sync::Mutex<instances::Watch>,
     /// Wakes the reconciler.
     wake: tokio::sync::Notify,
+    /// Where instances' consoles were read up to.
+    consoles: std::sync::Mutex<app_logs::Consoles>,
+    /// Router lines on their way to the apps' logs.
+    router_lines: tokio::sync::mpsc::Sender<(i64, String)>,
 }
 
 impl Paas {
@@ -66,6 +71,7 @@ impl Paas {
             stacks = state.stacks.len(),
             "PaaS loaded"
         );
+        let (router_lines, router_rx) = tokio::sync::mpsc::channel(app_logs::ROUTER_QUEUE);
         let paas = Paas {
             inner: Arc::new(Inner {
                 core,
@@ -75,8 +81,12 @@ impl Paas {
                 writer: tokio::sync::Mutex::new(()),
                 watch: std::sync::Mutex::new(instances::Watch::default()),
                 wake: tokio::sync::Notify::new(),
+                consoles: std::sync::Mutex::new(app_logs::Consoles::default()),
+                router_lines,
             }),
         };
+        paas.start_router_log_writer(router_rx);
+        paas.start_log_collector();
         paas.resume_builds();
         paas.start_reconciler();
         Ok(paas)

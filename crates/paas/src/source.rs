@@ -193,9 +193,17 @@ impl OutputChecked for Command {
             return Ok(());
         }
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        Err(fetch_failed(tail.join(" / ")))
+        let lines: Vec<&str> = stderr
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        // git's own verdict first (`fatal: …`), else its last words.
+        let reason = match lines.iter().find(|l| l.starts_with("fatal:")) {
+            Some(fatal) => (*fatal).to_owned(),
+            None => lines[lines.len().saturating_sub(2)..].join(" / "),
+        };
+        Err(fetch_failed(reason))
     }
 }
 

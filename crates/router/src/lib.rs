@@ -23,6 +23,10 @@ pub trait Routes: Send + Sync + std::fmt::Debug + 'static {
     /// The app serving `host` (lowercase, without port) and the addresses of its instances
     /// that are up; `None` when no app has the host.
     fn lookup(&self, host: &str) -> Option<(String, Vec<SocketAddr>)>;
+
+    /// Takes the router's line about one request of `app` (for the app's log); by
+    /// default, nothing is kept.
+    fn record(&self, _app: &str, _line: String) {}
 }
 
 /// The router's settings.

@@ -47,7 +47,7 @@ pub(crate) async fn forward(
         );
     };
     if backends.is_empty() {
-        log(&app, &req, 503, started, None);
+        record(shared, &app, &req, 503, started, None);
         return page(
             StatusCode::SERVICE_UNAVAILABLE,
             "Application unavailable",
@@ -99,7 +99,7 @@ pub(crate) async fn forward(
         }
     }
     let Some((addr, mut sender)) = connected else {
-        tracing::info!(target: "nubo_router", app, %method, path, status = 502, "no instance answered");
+        note(shared, &app, &method, &path, 502, started, None);
         return page(
             StatusCode::BAD_GATEWAY,
             "Bad gateway",
@@ -111,7 +111,8 @@ pub(crate) async fn forward(
     let mut response = match answered {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
-            tracing::info!(target: "nubo_router", app, %method, path, %addr, status = 502, error = %e, "the instance failed");
+            tracing::debug!(app, %addr, error = %e, "the instance failed");
+            note(shared, &app, &method, &path, 502, started, Some(addr));
             return page(
                 StatusCode::BAD_GATEWAY,
                 "Bad gateway",
@@ -119,7 +120,7 @@ pub(crate) async fn forward(
             );
         }
         Err(_) => {
-            tracing::info!(target: "nubo_router", app, %method, path, %addr, status = 504, "the instance did not answer in time");
+            note(shared, &app, &method, &path, 504, started, Some(addr));
             return page(
                 StatusCode::GATEWAY_TIMEOUT,
                 "Gateway timeout",
@@ -150,29 +151,54 @@ pub(crate) async fn forward(
     } else {
         strip_hop_by_hop(response.headers_mut(), false);
     }
-    tracing::info!(
-        target: "nubo_router",
-        app,
-        %method,
-        path,
-        %addr,
-        status = status.as_u16(),
-        ms = started.elapsed().as_millis() as u64,
-        "request"
+    note(
+        shared,
+        &app,
+        &method,
+        &path,
+        status.as_u16(),
+        started,
+        Some(addr),
     );
     response.map(Body::new)
 }
 
-fn log(app: &str, req: &Request, status: u16, started: Instant, addr: Option<SocketAddr>) {
-    tracing::info!(
-        target: "nubo_router",
+fn record(
+    shared: &Shared,
+    app: &str,
+    req: &Request,
+    status: u16,
+    started: Instant,
+    addr: Option<SocketAddr>,
+) {
+    note(
+        shared,
         app,
-        method = %req.method(),
-        path = req.uri().path(),
-        addr = ?addr,
+        req.method(),
+        req.uri().path(),
         status,
-        ms = started.elapsed().as_millis() as u64,
-        "request"
+        started,
+        addr,
+    );
+}
+
+/// The line about one request: to tracing, and to the app's log through the routes.
+fn note(
+    shared: &Shared,
+    app: &str,
+    method: &axum::http::Method,
+    path: &str,
+    status: u16,
+    started: Instant,
+    addr: Option<SocketAddr>,
+) {
+    let ms = started.elapsed().as_millis();
+    let instance = addr.map(|a| a.to_string()).unwrap_or_else(|| "-".into());
+    let path: String = path.chars().take(512).collect();
+    tracing::debug!(target: "nubo_router", app, %method, path, instance, status, ms, "request");
+    shared.routes.record(
+        app,
+        format!("method={method} path={path:?} status={status} instance={instance} ms={ms}"),
     );
 }
 

@@ -11,13 +11,20 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 #[derive(Debug, Default)]
-struct Table(Mutex<HashMap<String, Vec<SocketAddr>>>);
+struct Table(
+    Mutex<HashMap<String, Vec<SocketAddr>>>,
+    Mutex<Vec<(String, String)>>,
+);
 
 impl Routes for Table {
     fn lookup(&self, host: &str) -> Option<(String, Vec<SocketAddr>)> {
         let app = host.strip_suffix(".apps.test")?;
         let map = self.0.lock().expect("lock");
         map.get(app).map(|b| (app.to_owned(), b.clone()))
+    }
+
+    fn record(&self, app: &str, line: String) {
+        self.1.lock().expect("lock").push((app.to_owned(), line));
     }
 }
 
@@ -195,7 +202,7 @@ async fn requests_reach_the_apps_instances_in_turn() {
         .lock()
         .expect("lock")
         .insert("dead".into(), vec![refusing]);
-    let router = start_router(table).await;
+    let router = start_router(table.clone()).await;
 
     let mut seen = Vec::new();
     for _ in 0..6 {
@@ -229,6 +236,22 @@ async fn requests_reach_the_apps_instances_in_turn() {
     let (status, body) = request(router, "<script>", "GET", "/", b"").await;
     assert_eq!(status, 404);
     assert!(!String::from_utf8_lossy(&body).contains("<script>"));
+    // Every routed request left a line for its app's log.
+    let lines = table.1.lock().expect("lock").clone();
+    let of = |app: &str, status: &str| {
+        lines
+            .iter()
+            .filter(|(a, l)| a == app && l.contains(&format!("status={status} ")))
+            .count()
+    };
+    assert_eq!(of("shop", "200"), 6, "{lines:?}");
+    assert_eq!((of("empty", "503"), of("dead", "502")), (1, 1), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .all(|(_, l)| l.starts_with("method=GET path=\"/\" ")),
+        "{lines:?}"
+    );
 }
 
 #[tokio::test]

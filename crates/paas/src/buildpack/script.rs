@@ -27,7 +27,8 @@ pub struct BuildSettings {
     pub config: BTreeMap<String, String>,
     /// A CA bundle (PEM) that TLS clients of the build trust instead of the stack's
     /// (`SSL_CERT_FILE`, `PIP_CERT`, `REQUESTS_CA_BUNDLE`) or in addition to node's
-    /// (`NODE_EXTRA_CA_CERTS`), e.g. `/app/.nubo/ca.crt`: give a whole bundle.
+    /// (`NODE_EXTRA_CA_CERTS`), and npm's `cafile` (`NPM_CONFIG_CAFILE`), e.g.
+    /// `/app/.nubo/ca.crt`: give a whole bundle.
     pub ca_file: Option<String>,
     /// A pip configuration file (`PIP_CONFIG_FILE`), e.g. `/app/.nubo/pip.conf`.
     pub pip_config: Option<String>,
@@ -219,6 +220,9 @@ pub fn build_script(plan: &Plan, settings: &BuildSettings) -> String {
             "PIP_CERT",
             "REQUESTS_CA_BUNDLE",
             "NODE_EXTRA_CA_CERTS",
+            // Over a `cafile` the host's npm configuration names, which is not this bundle
+            // inside the container.
+            "NPM_CONFIG_CAFILE",
         ] {
             let _ = writeln!(s, "export {var}={ca}");
         }

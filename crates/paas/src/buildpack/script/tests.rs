@@ -215,7 +215,8 @@ fn a_build_runs_its_steps_and_writes_the_launch_script() {
                 "[ \"$PWD\" = /app ] && [ \"$SSL_CERT_FILE\" = /app/.nubo/ca.crt ] && \
                  [ \"$PIP_CONFIG_FILE\" = /app/.nubo/pip.conf ] && \
                  [ \"$NPM_CONFIG_USERCONFIG\" = /app/.nubo/npmrc ] && \
-                 [ \"$NODE_EXTRA_CA_CERTS\" = /app/.nubo/ca.crt ]",
+                 [ \"$NODE_EXTRA_CA_CERTS\" = /app/.nubo/ca.crt ] && \
+                 [ \"$NPM_CONFIG_CAFILE\" = /app/.nubo/ca.crt ]",
             ),
         ],
         &[("web", "true")],
