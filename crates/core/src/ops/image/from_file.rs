@@ -6,10 +6,10 @@
 use std::path::Path;
 
 use super::{Origin, alloc, image_files, is_dummy, parse_new_image, stage_allocate};
+use crate::Core;
 use crate::auth::{Caller, RestrictedKind};
 use crate::model::Datastore;
 use crate::ops::generic::parse_template;
-use crate::Core;
 use nubo_types::{Error, Oid, Result};
 
 impl Core {
