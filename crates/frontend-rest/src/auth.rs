@@ -5,14 +5,10 @@
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use base64::Engine;
 use nubo_core::Caller;
 
 use crate::Api;
 use crate::problem::ApiError;
-
-/// The longest `Authorization` header accepted.
-const MAX_AUTHORIZATION: usize = 8 * 1024;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
@@ -22,62 +18,13 @@ impl FromRequestParts<Api> for Authed {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, api: &Api) -> Result<Self, Self::Rejection> {
-        let value = parts
+        let header = parts
             .headers
             .get(header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthenticated("this call needs HTTP Basic credentials"))?;
-        if value.len() > MAX_AUTHORIZATION {
-            return Err(ApiError::unauthenticated(
-                "the Authorization header is too long",
-            ));
-        }
-        let session = basic_session(value.as_bytes()).ok_or_else(|| {
-            ApiError::unauthenticated("the Authorization header is not HTTP Basic user:password")
-        })?;
-        let caller = api
-            .paas
-            .authenticate(&session)
-            .map_err(|_| ApiError::unauthenticated("wrong user name or password"))?;
-        Ok(Authed(caller))
-    }
-}
-
-/// `user:password` from `Basic <base64>`.
-fn basic_session(value: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(value).ok()?;
-    let (scheme, encoded) = text.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let session = String::from_utf8(decoded).ok()?;
-    session.contains(':').then_some(session)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_credentials_are_read() {
-        assert_eq!(
-            basic_session(b"Basic dXNlcjpwYXNz").as_deref(),
-            Some("user:pass")
-        );
-        assert_eq!(
-            basic_session(b"basic dXNlcjpwYXNz").as_deref(),
-            Some("user:pass")
-        );
-        for bad in [
-            &b"Bearer abc"[..],
-            b"Basic",
-            b"Basic !!!",
-            b"Basic dXNlcg==",
-            b"\xff",
-        ] {
-            assert_eq!(basic_session(bad), None, "{bad:?}");
-        }
+            .map(|v| v.as_bytes());
+        api.paas
+            .authenticate_basic(header)
+            .map(Authed)
+            .map_err(|e| ApiError::unauthenticated(e.to_string()))
     }
 }

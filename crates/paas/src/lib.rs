@@ -10,6 +10,7 @@
 pub mod app_logs;
 mod apps;
 pub mod archive;
+pub mod basic_auth;
 mod build_files;
 mod build_runner;
 pub mod buildpack;
