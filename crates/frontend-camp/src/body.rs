@@ -9,8 +9,6 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::{HeaderMap, StatusCode, header};
-use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
 
 use crate::Camp;
 use crate::error::CampError;
@@ -90,53 +88,26 @@ pub fn scratch_path(dir: &Path, what: &str) -> Result<PathBuf, CampError> {
 }
 
 /// Writes a stream of pieces to a new file in `dir`, at most [`PDP_MAX`] bytes, with at
-/// most [`IDLE`] between pieces; removes what it wrote when it fails.
+/// most [`IDLE`] between pieces (`nubo_listener::upload`); nothing is left when it fails.
 async fn stream_to_file<S, E>(stream: S, dir: &Path) -> Result<PathBuf, CampError>
 where
     S: futures_util::Stream<Item = Result<axum::body::Bytes, E>>,
     E: std::fmt::Display,
 {
-    let mut stream = std::pin::pin!(stream);
+    use nubo_listener::upload::UploadError;
     let path = scratch_path(dir, "upload")?;
-    let outcome = async {
-        let internal =
-            |e: std::io::Error| CampError::internal(format!("cannot keep the upload: {e}"));
-        let mut file = tokio::fs::File::create(&path).await.map_err(internal)?;
-        let mut received = 0u64;
-        loop {
-            let piece = tokio::time::timeout(IDLE, stream.next())
-                .await
-                .map_err(|_| {
-                    CampError::new(
-                        StatusCode::REQUEST_TIMEOUT,
-                        format!("the upload stalled for more than {} s", IDLE.as_secs()),
-                    )
-                })?;
-            let Some(piece) = piece else { break };
-            let piece =
-                piece.map_err(|e| CampError::bad_request(format!("the upload broke off: {e}")))?;
-            received += piece.len() as u64;
-            if received > PDP_MAX {
-                return Err(CampError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    format!("the package is larger than {PDP_MAX} bytes"),
-                ));
-            }
-            file.write_all(&piece).await.map_err(internal)?;
+    match nubo_listener::upload::stream_to_file(stream, &path, PDP_MAX, IDLE).await {
+        Ok(_) => Ok(path),
+        Err(UploadError::TooLarge(_)) => Err(CampError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the package is larger than {PDP_MAX} bytes"),
+        )),
+        Err(e @ UploadError::Stalled(_)) => {
+            Err(CampError::new(StatusCode::REQUEST_TIMEOUT, e.to_string()))
         }
-        file.flush().await.map_err(internal)?;
-        if received == 0 {
-            return Err(CampError::bad_request("the package is empty"));
-        }
-        Ok(())
-    }
-    .await;
-    match outcome {
-        Ok(()) => Ok(path),
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&path).await;
-            Err(e)
-        }
+        Err(UploadError::Empty) => Err(CampError::bad_request("the package is empty")),
+        Err(e @ UploadError::Broken(_)) => Err(CampError::bad_request(e.to_string())),
+        Err(e @ UploadError::Io(_)) => Err(CampError::internal(format!("{e}"))),
     }
 }
 

@@ -18,6 +18,7 @@
 mod body;
 mod fd_limit;
 mod serve;
+pub mod upload;
 
 use std::time::Duration;
 
