@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from onehelpers import REPO_ROOT, Nubod, uniq
+from onehelpers import REPO_ROOT, Nubod, connect, uniq
 from resthelpers import PROBLEM, Rest, problem, register_stack
 
 
@@ -261,3 +261,19 @@ def test_builds_of_missing_repositories_fail_with_the_reason(stack, user):
     problem(rest.get(f"/apps/{name}/builds/999999"), 404)
     # No release came of it.
     assert rest.get(f"/apps/{name}").json()["release"] == 1
+
+
+def test_another_users_vm_tagged_as_an_apps_instance_is_not_one(nubod, stack, user):
+    """NUBO_* tags anyone may write: a VM of another user that claims to be an app's
+    instance is neither listed nor routed to (only the app owner's VMs count)."""
+    alice, bob_rest = user(), user()
+    name = app_name()
+    created = alice.post("/apps", json={"name": name}).json()
+    bob = bob_rest.session.auth
+    one = connect(nubod.endpoint, f"{bob[0]}:{bob[1]}")
+    vm = one.vm.allocate(f'NAME="spoof"\nCPU="0.1"\nMEMORY="64"\nNUBO_APP="{created["id"]}"\n'
+                         'NUBO_PROCESS="web"\nNUBO_INDEX="1"\nNUBO_RELEASE="1"\n', True)
+    try:
+        assert alice.get(f"/apps/{name}/instances").json() == []
+    finally:
+        one.vm.action("terminate-hard", vm)

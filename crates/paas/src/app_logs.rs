@@ -192,6 +192,9 @@ impl Paas {
     }
 
     async fn collect_consoles(&self, started: i64) {
+        let owners: HashMap<i64, Oid> = self
+            .read(|s| Ok(s.apps.values().map(|a| (a.id, a.uid)).collect()))
+            .unwrap_or_default();
         let running: Vec<(i64, Oid, String, i64, Oid)> = self
             .core()
             .read(|s| {
@@ -200,7 +203,11 @@ impl Paas {
                     .filter(|vm| vm.state == VmState::Active && vm.lcm_state == LcmState::Running)
                     .filter_map(|vm| {
                         let t = &vm.user_template;
-                        let app = t.get("NUBO_APP")?.parse().ok()?;
+                        let app: i64 = t.get("NUBO_APP")?.parse().ok()?;
+                        // Only the app owner's containers write into its log.
+                        if owners.get(&app) != Some(&vm.meta.uid) {
+                            return None;
+                        }
                         let source =
                             format!("app[{}.{}]", t.get("NUBO_PROCESS")?, t.get("NUBO_INDEX")?);
                         Some((app, vm.meta.id, source, vm.stime, vm.meta.uid))

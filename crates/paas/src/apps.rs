@@ -258,6 +258,7 @@ impl Paas {
                 Ok(app)
             })
             .await?;
+        self.clear_failed(app.id);
         self.wake();
         let scale: Vec<String> = app
             .formation

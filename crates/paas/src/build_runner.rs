@@ -244,7 +244,7 @@ impl Paas {
         owner: &Caller,
     ) -> Result<Build, Failure> {
         // A container made for this build by a nubod killed before it could record it.
-        if let Some(vm) = self.tagged_vm(build.id)? {
+        if let Some(vm) = self.tagged_vm(build.id, owner)? {
             return Ok(self.update_build(build.id, |b| b.vm = Some(vm)).await?);
         }
         let source_image = build
@@ -463,7 +463,7 @@ impl Paas {
             .ok()
             .flatten()
             .unwrap_or_else(|| build.clone());
-        if let Some(vm) = build.vm.or(self.tagged_vm(build.id).ok().flatten()) {
+        if let Some(vm) = build.vm.or(self.tagged_vm(build.id, &owner).ok().flatten()) {
             let _ = self.core().vm_action(&owner, "terminate-hard", vm).await;
             let deadline = Instant::now() + Duration::from_secs(120);
             while Instant::now() < deadline {
@@ -506,14 +506,16 @@ impl Paas {
         }
     }
 
-    /// The container a build made, found by its NUBO_BUILD tag (not yet DONE).
-    fn tagged_vm(&self, id: i64) -> Result<Option<Oid>> {
+    /// The container a build made, found by its NUBO_BUILD tag among the app owner's VMs
+    /// (not yet DONE).
+    fn tagged_vm(&self, id: i64, owner: &Caller) -> Result<Option<Oid>> {
         let tag = id.to_string();
         Ok(self.core().read(|s| {
             Ok(s.vms
                 .values()
                 .find(|vm| {
                     vm.state != VmState::Done
+                        && vm.meta.uid == owner.uid
                         && vm.user_template.get("NUBO_BUILD") == Some(tag.as_str())
                 })
                 .map(|vm| vm.meta.id))

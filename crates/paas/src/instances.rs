@@ -80,12 +80,14 @@ struct Tagged {
 
 impl Paas {
     /// The instances of app `app` (by id), from the core's VMs.
-    fn tagged_instances(&self, app: i64) -> Result<Vec<Tagged>> {
-        let tag = app.to_string();
+    /// Only the app owner's VMs count: a tag anyone may write must not let another user's
+    /// VM take the app's traffic or write into its log.
+    fn tagged_instances(&self, app: &App) -> Result<Vec<Tagged>> {
+        let tag = app.id.to_string();
         Ok(self.core().read(|s| {
             Ok(s.vms
                 .values()
-                .filter(|vm| vm.state != VmState::Done)
+                .filter(|vm| vm.state != VmState::Done && vm.meta.uid == app.uid)
                 .filter(|vm| vm.user_template.get("NUBO_APP") == Some(tag.as_str()))
                 .filter_map(|vm| tagged(vm))
                 .collect())
@@ -97,7 +99,7 @@ impl Paas {
         let app = self.app_get(caller, name)?;
         let watch = self.inner.watch.lock().map_err(|_| poisoned())?;
         let mut out: Vec<Instance> = self
-            .tagged_instances(app.id)?
+            .tagged_instances(&app)?
             .into_iter()
             .map(|t| {
                 let up = watch.seen.get(&t.vm).is_some_and(|(_, up)| *up);
@@ -146,7 +148,7 @@ impl Paas {
         let Ok(Some(app)) = self.read(|s| Ok(s.app_by_name(app_name).cloned())) else {
             return Vec::new();
         };
-        let Ok(tagged) = self.tagged_instances(app.id) else {
+        let Ok(tagged) = self.tagged_instances(&app) else {
             return Vec::new();
         };
         let Ok(watch) = self.inner.watch.lock() else {
@@ -189,17 +191,60 @@ impl Paas {
                 .map(|a| (a.clone(), s.releases.get(&(a.id, a.release)).cloned()))
                 .collect())
         })?;
+        let known: std::collections::BTreeSet<i64> = apps.iter().map(|(a, _)| a.id).collect();
         for (app, release) in apps {
             if let Err(e) = self.reconcile_app(&app, release.as_ref()).await {
                 tracing::warn!(app = app.name, error = %e, "cannot bring the app's instances in line");
             }
         }
+        self.sweep_orphans(&known).await;
         Ok(())
+    }
+
+    /// Stops the containers of apps that are gone (a delete whose clean-up a stopped nubod
+    /// did not finish): every VM tagged with an app id the PaaS does not know.
+    async fn sweep_orphans(&self, known: &std::collections::BTreeSet<i64>) {
+        let orphans: Vec<(Oid, Oid, LcmState)> = self
+            .core()
+            .read(|s| {
+                Ok(s.vms
+                    .values()
+                    .filter(|vm| vm.state != VmState::Done)
+                    .filter(|vm| tagged(vm).is_some())
+                    .filter(|vm| {
+                        vm.user_template
+                            .get("NUBO_APP")
+                            .and_then(|a| a.parse::<i64>().ok())
+                            .is_some_and(|a| !known.contains(&a))
+                    })
+                    .map(|vm| (vm.meta.id, vm.meta.uid, vm.lcm_state))
+                    .collect())
+            })
+            .unwrap_or_default();
+        for (vm, uid, lcm) in orphans {
+            if matches!(
+                lcm,
+                LcmState::Shutdown | LcmState::CleanupDelete | LcmState::Epilog
+            ) {
+                continue;
+            }
+            if let Ok(owner) = self.caller_of_uid(uid) {
+                tracing::info!(vm, "stopping a container of an app that is gone");
+                let _ = self.core().vm_action(&owner, "terminate-hard", vm).await;
+            }
+        }
+    }
+
+    /// Forgets the app's failed starts (its formation changed: try again).
+    pub(crate) fn clear_failed(&self, app: i64) {
+        if let Ok(mut w) = self.inner.watch.lock() {
+            w.failed.retain(|(a, _, _), _| *a != app);
+        }
     }
 
     async fn reconcile_app(&self, app: &App, release: Option<&Release>) -> Result<()> {
         let owner = self.caller_of_uid(app.uid)?;
-        let instances = self.tagged_instances(app.id)?;
+        let instances = self.tagged_instances(app)?;
         let slug = release.and_then(|r| {
             let build = r.build?;
             self.read(|s| Ok(s.builds.get(&build).and_then(|b| b.slug.clone())))
@@ -242,7 +287,13 @@ impl Paas {
                     if !exists {
                         let template =
                             self.instance_template(app, release, slug.image, kind, index)?;
-                        self.core().vm_allocate(&owner, &template, false).await?;
+                        if let Err(e) = self.core().vm_allocate(&owner, &template, false).await {
+                            // Not tried again until the formation or the release changes.
+                            let reason = format!("cannot start {kind}.{index}: {e}");
+                            self.app_event(app.id, &reason).await;
+                            self.mark_failed(app.id, current, kind, reason);
+                            break;
+                        }
                     }
                 }
             }
@@ -371,14 +422,14 @@ impl Paas {
         let Ok(owner) = self.caller_of_uid(app.uid) else {
             return;
         };
-        let instances = self.tagged_instances(app.id).unwrap_or_default();
+        let instances = self.tagged_instances(app).unwrap_or_default();
         for t in &instances {
             self.forget(t.vm);
             let _ = self.core().vm_action(&owner, "terminate-hard", t.vm).await;
         }
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline
-            && !self.tagged_instances(app.id).unwrap_or_default().is_empty()
+            && !self.tagged_instances(app).unwrap_or_default().is_empty()
         {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
