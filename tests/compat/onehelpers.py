@@ -584,6 +584,8 @@ class Nubod:
     home_files: dict = field(default_factory=dict)
     # the REST API's port (a free one, chosen at start)
     api_port: int = 0
+    # the apps' router's port (a free one, chosen at start, unless extra_args name one)
+    router_port: int = 0
 
     @property
     def endpoint(self) -> str:
@@ -615,6 +617,12 @@ class Nubod:
             path.write_text(text)
         self.port = free_port()
         self.api_port = free_port()
+        if "--router" in self.extra_args:
+            self.router_port = int(self.extra_args[self.extra_args.index("--router") + 1]
+                                   .rsplit(":", 1)[1])
+        else:
+            self.router_port = free_port()
+            self.extra_args = [*self.extra_args, "--router", f"127.0.0.1:{self.router_port}"]
         if not self.host_api:
             self.host_api = f"127.0.0.1:{free_port()}"
         pg = os.environ.get("NUBO_TEST_DATABASE")

@@ -47,6 +47,9 @@ ROWS = {
     ("GET", "/apps/{app}/releases/{version}"): Row(),
     ("GET", "/apps/{app}/instances"): Row(),
     ("GET", "/apps/{app}/logs"): Row(),
+    ("GET", "/apps/{app}/domains"): Row(),
+    ("POST", "/apps/{app}/domains"): Row(body={"hostname": "bob.example.com"}),
+    ("DELETE", "/apps/{app}/domains/{hostname}"): Row(),
     ("GET", "/apps/{app}/builds"): Row(),
     ("POST", "/apps/{app}/builds"): Row(body={"source": {"type": "git", "url": "file:///srv/x.git"}}),
     ("GET", "/apps/{app}/builds/{build}"): Row(),
@@ -82,7 +85,9 @@ def world(nubod):
     build_id = build.json()["id"]
     wait_for(lambda: alice.get(f"/apps/{app}/builds/{build_id}").json()["status"] == "failed",
              what="the build to fail")
-    return {"build": build_id,"admin": admin, "alice": alice, "bob": bob, "app": app, "stack": stack,
+    domain = f"{app}.example.org"
+    assert alice.post(f"/apps/{app}/domains", json={"hostname": domain}).status_code == 201
+    return {"build": build_id, "domain": domain,"admin": admin, "alice": alice, "bob": bob, "app": app, "stack": stack,
             "api": nubod.api}
 
 
@@ -94,6 +99,7 @@ def seen(world) -> dict:
         "formation": alice.get(f"/apps/{app}/formation").json(),
         "releases": alice.get(f"/apps/{app}/releases").json(),
         "builds": alice.get(f"/apps/{app}/builds").json(),
+        "domains": alice.get(f"/apps/{app}/domains").json(),
         "stacks": admin.get("/stacks").json(),
     }
 
@@ -101,6 +107,7 @@ def seen(world) -> dict:
 def concrete(path: str, world) -> str:
     return (path.replace("{app}", world["app"]).replace("{version}", "1")
             .replace("{build}", str(world["build"]))
+            .replace("{hostname}", world["domain"])
             .replace("{stack}", world["stack"]))
 
 

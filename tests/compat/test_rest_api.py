@@ -277,3 +277,45 @@ def test_another_users_vm_tagged_as_an_apps_instance_is_not_one(nubod, stack, us
         assert alice.get(f"/apps/{name}/instances").json() == []
     finally:
         one.vm.action("terminate-hard", vm)
+
+
+def test_custom_domains_route_to_their_app(nubod, stack, user):
+    import http.client
+
+    def routed(host: str) -> tuple[int, str]:
+        conn = http.client.HTTPConnection("127.0.0.1", nubod.router_port, timeout=10)
+        try:
+            conn.request("GET", "/", headers={"Host": host})
+            reply = conn.getresponse()
+            return reply.status, reply.read().decode()
+        finally:
+            conn.close()
+
+    rest, other = user(), user()
+    name, second = app_name(), app_name()
+    rest.post("/apps", json={"name": name})
+    other.post("/apps", json={"name": second})
+    shown = rest.get(f"/apps/{name}").json()
+    assert shown["hostname"] == f"{name}.apps.localhost"
+    assert rest.get(f"/apps/{name}/domains").json() == {"default": f"{name}.apps.localhost",
+                                                        "custom": []}
+    domain = f"{name}.example.com"
+    reply = rest.post(f"/apps/{name}/domains", json={"hostname": domain.upper() + "."})
+    assert reply.status_code == 201, reply.text
+    assert reply.json()["custom"] == [domain]
+    assert reply.headers["location"] == f"/api/v1/apps/{name}/domains/{domain}"
+    # Adding it again changes nothing; another app cannot take it.
+    assert rest.post(f"/apps/{name}/domains", json={"hostname": domain}).status_code == 201
+    problem(other.post(f"/apps/{second}/domains", json={"hostname": domain}), 409)
+    for bad in ["localhost", "a..b", "-x.com", "x y.com", f"x.{name}.apps.localhost", "apps.localhost"]:
+        problem(rest.post(f"/apps/{name}/domains", json={"hostname": bad}), 422)
+    # The router knows the app by either name (no instance yet: 503 naming the app).
+    for host in (f"{name}.apps.localhost", domain, f"{domain}:8000"):
+        status, body = routed(host)
+        assert status == 503 and name in body, (host, status, body)
+    assert routed("nobody.example.com")[0] == 404
+    assert rest.delete(f"/apps/{name}/domains/{domain}").status_code == 204
+    problem(rest.delete(f"/apps/{name}/domains/{domain}"), 404)
+    assert routed(domain)[0] == 404
+    # The domain is free again.
+    assert other.post(f"/apps/{second}/domains", json={"hostname": domain}).status_code == 201

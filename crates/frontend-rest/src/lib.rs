@@ -10,6 +10,7 @@
 mod apps;
 mod auth;
 mod builds;
+mod domains;
 mod extract;
 mod logs;
 pub mod problem;
@@ -72,6 +73,7 @@ fn routes() -> OpenApiRouter<Api> {
         .merge(apps::routes())
         .merge(builds::routes())
         .merge(logs::routes())
+        .merge(domains::routes())
         .merge(stacks::routes())
 }
 

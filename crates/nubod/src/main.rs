@@ -157,10 +157,7 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {listen} for the router"))?;
             tracing::info!(router = %listener.local_addr()?, domain, "serving the apps' router");
-            let routes = std::sync::Arc::new(app_routes::AppRoutes {
-                paas: paas.clone(),
-                domain,
-            });
+            let routes = std::sync::Arc::new(app_routes::AppRoutes { paas: paas.clone() });
             Some(tokio::spawn(nubo_listener::serve(
                 listener,
                 None,

@@ -312,6 +312,7 @@ pub(crate) fn stage_app(
     let stack = choose_stack(staged.state, new.stack.as_deref())?;
     let id = staged.new_id(APP);
     let app = App {
+        domains: Vec::new(),
         id,
         name: new.name.clone(),
         uid: caller.uid,

@@ -16,6 +16,7 @@ mod build_runner;
 pub mod buildpack;
 mod builds;
 pub mod config;
+pub mod domains;
 pub mod error;
 pub mod instances;
 mod logs;

@@ -84,6 +84,9 @@ pub struct App {
     /// Free labels (CAMP's `tags`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// Custom domains the router serves the app at besides `<name>.<apps domain>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub domains: Vec<String>,
 }
 
 /// An immutable, numbered release of an app: a slug (once built), the config vars and the

@@ -26,6 +26,8 @@ pub struct PaasState {
     pub apps: BTreeMap<i64, App>,
     /// App ids by name.
     app_names: HashMap<String, i64>,
+    /// App ids by custom domain.
+    app_domains: HashMap<String, i64>,
     /// Releases by (app id, version).
     pub releases: BTreeMap<(i64, u32), Release>,
     /// Builds by id.
@@ -91,6 +93,13 @@ impl PaasState {
         self.app_names.get(name).and_then(|id| self.apps.get(id))
     }
 
+    /// The app a custom domain belongs to.
+    pub fn app_by_domain(&self, domain: &str) -> Option<&App> {
+        self.app_domains
+            .get(domain)
+            .and_then(|id| self.apps.get(id))
+    }
+
     /// The stack named `name`.
     pub fn stack_by_name(&self, name: &str) -> Option<&Stack> {
         self.stacks.values().find(|s| s.name == name)
@@ -119,12 +128,18 @@ impl PaasState {
                 self.stacks.insert(stack.id, stack);
             }
             Op::PutApp(app) => {
-                if let Some(old) = self.apps.get(&app.id)
-                    && old.name != app.name
-                {
-                    self.app_names.remove(&old.name);
+                if let Some(old) = self.apps.get(&app.id) {
+                    if old.name != app.name {
+                        self.app_names.remove(&old.name);
+                    }
+                    for domain in &old.domains {
+                        self.app_domains.remove(domain);
+                    }
                 }
                 self.app_names.insert(app.name.clone(), app.id);
+                for domain in &app.domains {
+                    self.app_domains.insert(domain.clone(), app.id);
+                }
                 self.apps.insert(app.id, app);
             }
             Op::PutRelease(release) => {
@@ -143,6 +158,9 @@ impl PaasState {
             Op::DeleteApp(id) => {
                 if let Some(app) = self.apps.remove(&id) {
                     self.app_names.remove(&app.name);
+                    for domain in &app.domains {
+                        self.app_domains.remove(domain);
+                    }
                 }
                 let versions: Vec<_> = self.releases_of(id).map(|r| r.version).collect();
                 for version in versions {
