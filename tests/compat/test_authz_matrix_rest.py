@@ -48,6 +48,7 @@ ROWS = {
     ("GET", "/apps/{app}/instances"): Row(),
     ("GET", "/apps/{app}/logs"): Row(),
     ("GET", "/apps/{app}/domains"): Row(),
+    ("POST", "/apps/{app}/processes/{action}"): Row(),
     ("POST", "/apps/{app}/domains"): Row(body={"hostname": "bob.example.com"}),
     ("DELETE", "/apps/{app}/domains/{hostname}"): Row(),
     ("GET", "/apps/{app}/builds"): Row(),
@@ -107,7 +108,7 @@ def seen(world) -> dict:
 def concrete(path: str, world) -> str:
     return (path.replace("{app}", world["app"]).replace("{version}", "1")
             .replace("{build}", str(world["build"]))
-            .replace("{hostname}", world["domain"])
+            .replace("{hostname}", world["domain"]).replace("{action}", "stop")
             .replace("{stack}", world["stack"]))
 
 

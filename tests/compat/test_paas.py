@@ -197,6 +197,24 @@ def test_a_python_app_is_built_released_routed_configured_scaled_and_deleted(clo
     rest.patch(f"/apps/{app}/formation", json={"web": 1, "worker": 0})
     wait_for(lambda: len(instances(rest, app)) == 1, timeout=120, what="scaled down")
 
+    # Restart: a new instance replaces the old one, which serves until it is up.
+    before = instances(rest, app)[0]["vm_id"]
+    assert rest.post(f"/apps/{app}/processes/restart", params={"type": "web"}).status_code == 202
+    statuses = set()
+    def replaced():
+        statuses.add(routed(cloud, app)[0])
+        now = instances(rest, app)
+        return len(now) == 1 and now[0]["vm_id"] != before and now[0]["state"] == "up"
+    wait_for(replaced, timeout=180, interval=0.2, what="the web instance replaced")
+    assert statuses == {200}, statuses
+    # Stop keeps the quantity; start brings the instance back.
+    stopped = rest.post(f"/apps/{app}/processes/stop").json()
+    assert stopped["stopped"] == ["web", "worker"] and stopped["formation"] == {"web": 1, "worker": 0}
+    wait_for(lambda: not instances(rest, app), timeout=120, what="stopped")
+    assert routed(cloud, app)[0] == 503
+    rest.post(f"/apps/{app}/processes/start")
+    wait_for(lambda: instances(rest, app, "up", "web"), timeout=180, what="started again")
+
     # Delete: instances go, the route goes.
     assert rest.delete(f"/apps/{app}").status_code == 204
     one = cloud.admin()

@@ -319,3 +319,16 @@ def test_custom_domains_route_to_their_app(nubod, stack, user):
     assert routed(domain)[0] == 404
     # The domain is free again.
     assert other.post(f"/apps/{second}/domains", json={"hostname": domain}).status_code == 201
+
+
+def test_process_actions_without_a_build(stack, user):
+    rest = user()
+    name = app_name()
+    rest.post("/apps", json={"name": name})
+    for action in ("restart", "stop", "start"):
+        reply = rest.post(f"/apps/{name}/processes/{action}")
+        assert reply.status_code == 202, reply.text
+        problem(rest.post(f"/apps/{name}/processes/{action}", params={"type": "web"}), 422)
+    problem(rest.post(f"/apps/{name}/processes/explode"), 404)
+    problem(rest.post(f"/apps/{name}/processes/stop", params={"bogus": "1"}), 400)
+    assert "stopped" not in rest.get(f"/apps/{name}").json()

@@ -38,6 +38,7 @@ pub(crate) fn routes() -> OpenApiRouter<Api> {
 #[serde(deny_unknown_fields)]
 struct ListParams {
     /// The most items to return (1 to 500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<usize>,
     /// Start after this name (the `next` of the previous page).
     after: Option<String>,
@@ -133,7 +134,7 @@ async fn get_app(
 /// Deletes an app and everything of it.
 #[utoipa::path(delete, path = "/apps/{app}", tag = "apps",
     params(("app" = String, Path, description = "The app's name"),
-        ("If-Match" = Option<String>, Header, description = "Only if the app is at this ETag")),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Only if the app is at this ETag")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
@@ -175,7 +176,7 @@ async fn get_config_vars(
 #[utoipa::path(patch, path = "/apps/{app}/config-vars", tag = "apps",
     request_body = ConfigVarsPatch,
     params(("app" = String, Path, description = "The app's name"),
-        ("If-Match" = Option<String>, Header, description = "Only if the app is at this ETag")),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Only if the app is at this ETag")),
     responses(
         (status = 200, description = "The config vars now", body = ConfigVars,
             headers(("ETag" = String), ("Nubo-Release" = u32, description = "The app's release now"))),
@@ -215,7 +216,7 @@ fn release_header(version: u32) -> [(header::HeaderName, HeaderValue); 1] {
 }
 
 /// The view of `app`, with its host name when the router serves the apps.
-fn view(api: &Api, app: &nubo_paas::model::App) -> AppView {
+pub(crate) fn view(api: &Api, app: &nubo_paas::model::App) -> AppView {
     let mut v = AppView::from(app);
     v.hostname = api
         .paas
@@ -248,7 +249,7 @@ async fn get_formation(
 #[utoipa::path(patch, path = "/apps/{app}/formation", tag = "apps",
     request_body = Formation,
     params(("app" = String, Path, description = "The app's name"),
-        ("If-Match" = Option<String>, Header, description = "Only if the app is at this ETag")),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "Only if the app is at this ETag")),
     responses(
         (status = 200, description = "The formation now", body = Formation, headers(("ETag" = String))),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),

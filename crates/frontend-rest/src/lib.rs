@@ -14,6 +14,7 @@ mod domains;
 mod extract;
 mod logs;
 pub mod problem;
+mod processes;
 mod stacks;
 mod upload;
 pub mod views;
@@ -74,6 +75,7 @@ fn routes() -> OpenApiRouter<Api> {
         .merge(builds::routes())
         .merge(logs::routes())
         .merge(domains::routes())
+        .merge(processes::routes())
         .merge(stacks::routes())
 }
 

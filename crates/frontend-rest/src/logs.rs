@@ -31,6 +31,7 @@ pub(crate) fn routes() -> OpenApiRouter<Api> {
 #[serde(deny_unknown_fields)]
 struct LogParams {
     /// The last so many lines (default 100, at most 10000).
+    #[param(maximum = 10000)]
     lines: Option<usize>,
     /// Only lines from this time on (seconds since the epoch).
     since: Option<i64>,
@@ -98,4 +99,25 @@ async fn get_logs(
         },
     );
     Ok((text_plain, Body::from_stream(stream)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The document's bounds of `lines` are the ones the handler enforces: a client that
+    /// keeps to the document is not refused.
+    #[test]
+    fn the_documented_line_limit_is_the_enforced_one() {
+        let doc = serde_json::to_value(crate::openapi()).expect("the document is JSON");
+        let lines = doc["paths"]["/apps/{app}/logs"]["get"]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == "lines")
+            .expect("lines")
+            .clone();
+        assert_eq!(lines["schema"]["maximum"], LINES_MAX as u64, "{lines}");
+        assert_eq!(lines["schema"]["minimum"], 0, "{lines}");
+    }
 }

@@ -35,6 +35,9 @@ pub struct AppView {
     /// The host name the router serves it at, when the router is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hostname: Option<String>,
+    /// Process types stopped (`processes/stop`), whose quantities are kept.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stopped: Vec<String>,
 }
 
 impl From<&App> for AppView {
@@ -52,6 +55,7 @@ impl From<&App> for AppView {
             formation: app.formation.clone(),
             revision: app.revision,
             hostname: None,
+            stopped: app.stopped.iter().cloned().collect(),
         }
     }
 }
@@ -184,7 +188,7 @@ pub struct StackPatch {
 }
 
 /// Where a build's source comes from.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum SourceSpec {
     /// A git repository at a branch, tag or commit.
@@ -196,6 +200,45 @@ pub enum SourceSpec {
         reference: Option<String>,
     },
 }
+
+/// The schema of [`SourceSpec`], written out: the derived one leaves its variants open to
+/// other members, which the body refuses (`deny_unknown_fields`).
+impl utoipa::PartialSchema for SourceSpec {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, ObjectBuilder, OneOfBuilder, SchemaType, Type,
+        };
+        let git = ObjectBuilder::new()
+            .description(Some("A git repository at a branch, tag or commit."))
+            .property(
+                "ref",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .description(Some("Branch, tag or commit (default: the default branch).")),
+            )
+            .property(
+                "type",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["git"])),
+            )
+            .property(
+                "url",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("`file://`, `http://`, `https://` or `git://` URL.")),
+            )
+            .required("url")
+            .required("type")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        OneOfBuilder::new()
+            .item(git)
+            .description(Some("Where a build's source comes from."))
+            .into()
+    }
+}
+
+impl ToSchema for SourceSpec {}
 
 /// A build to start.
 #[derive(Debug, Deserialize, ToSchema)]

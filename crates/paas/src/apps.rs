@@ -313,6 +313,8 @@ pub(crate) fn stage_app(
     let id = staged.new_id(APP);
     let app = App {
         domains: Vec::new(),
+        generations: BTreeMap::new(),
+        stopped: Default::default(),
         id,
         name: new.name.clone(),
         uid: caller.uid,

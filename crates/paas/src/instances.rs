@@ -73,6 +73,8 @@ struct Tagged {
     process_type: String,
     index: u32,
     release: u32,
+    /// The restart generation of its process type it was started in.
+    generation: u32,
     state: VmState,
     lcm: LcmState,
     ip: Option<IpAddr>,
@@ -268,12 +270,19 @@ impl Paas {
             (Some(r), Some(_)) => app
                 .formation
                 .iter()
-                .filter(|(t, q)| **q > 0 && r.process_types.contains_key(*t))
+                .filter(|(t, q)| {
+                    **q > 0 && r.process_types.contains_key(*t) && !app.stopped.contains(*t)
+                })
                 .map(|(t, q)| (t.clone(), *q))
                 .collect(),
             _ => BTreeMap::new(),
         };
         let current = release.map(|r| r.version).unwrap_or(0);
+        // Whether an instance is of the current release and its type's restart generation.
+        let is_current = |t: &Tagged| {
+            t.release == current
+                && t.generation == app.generations.get(&t.process_type).copied().unwrap_or(0)
+        };
         // Start what is missing.
         if let (Some(release), Some(slug)) = (release, &slug) {
             for (kind, quantity) in &wanted {
@@ -281,9 +290,9 @@ impl Paas {
                     continue;
                 }
                 for index in 1..=*quantity {
-                    let exists = instances.iter().any(|t| {
-                        &t.process_type == kind && t.index == index && t.release == current
-                    });
+                    let exists = instances
+                        .iter()
+                        .any(|t| &t.process_type == kind && t.index == index && is_current(t));
                     if !exists {
                         let template =
                             self.instance_template(app, release, slug.image, kind, index)?;
@@ -304,16 +313,16 @@ impl Paas {
             let successor_up = instances.iter().any(|n| {
                 n.process_type == t.process_type
                     && n.index == t.index
-                    && n.release == current
+                    && is_current(n)
                     && (up(n.vm) || (n.process_type != "web" && n.lcm == LcmState::Running))
             });
-            // An instance of an older release serves until its successor is up.
-            let retire = !still_wanted || (t.release != current && successor_up);
+            // An instance of an older release (or restart) serves until its successor is up.
+            let retire = !still_wanted || (!is_current(t) && successor_up);
             if retire {
                 self.stop_instance(&owner, t).await;
                 continue;
             }
-            if t.release == current && t.state == VmState::Poweroff {
+            if is_current(t) && t.state == VmState::Poweroff {
                 // The process ended: start it again (its layer is kept).
                 tracing::info!(
                     app = app.name,
@@ -495,13 +504,19 @@ impl Paas {
             buildpack::LAUNCH_SCRIPT_PATH
         );
         Ok(format!(
-            "NAME=\"{app}-{kind}-{index}-v{version}\"\nCPU=\"0.1\"\nVCPU=\"1\"\nMEMORY=\"512\"\n\
+            "NAME=\"{app}-{kind}-{index}-v{version}{restarted}\"\nCPU=\"0.1\"\nVCPU=\"1\"\nMEMORY=\"512\"\n\
              DISK=[IMAGE_ID=\"{stack}\"]\nDISK=[IMAGE_ID=\"{slug}\",TARGET=\"/app\"]\n{nic}\
              OS=[INIT=\"{init}\"]\nCONTEXT=[{context}]\nSCHED_REQUIREMENTS=\"HYPERVISOR=lxc\"\n\
-             NUBO_APP=\"{id}\"\nNUBO_PROCESS=\"{kind}\"\nNUBO_RELEASE=\"{version}\"\nNUBO_INDEX=\"{index}\"\n",
+             NUBO_APP=\"{id}\"\nNUBO_PROCESS=\"{kind}\"\nNUBO_RELEASE=\"{version}\"\nNUBO_INDEX=\"{index}\"\n\
+             NUBO_GENERATION=\"{generation}\"\n",
             app = app.name,
             id = app.id,
             version = release.version,
+            generation = app.generations.get(kind).copied().unwrap_or(0),
+            restarted = match app.generations.get(kind) {
+                Some(g) if *g > 0 => format!("-r{g}"),
+                _ => String::new(),
+            },
             stack = stack.image,
             nic = self.network_nic()?,
         ))
@@ -528,6 +543,10 @@ fn tagged(vm: &Vm) -> Option<Tagged> {
         process_type: t.get("NUBO_PROCESS")?.to_owned(),
         index: t.get("NUBO_INDEX")?.parse().ok()?,
         release: t.get("NUBO_RELEASE")?.parse().ok()?,
+        generation: t
+            .get("NUBO_GENERATION")
+            .and_then(|g| g.parse().ok())
+            .unwrap_or(0),
         state: vm.state,
         lcm: vm.lcm_state,
         ip,

@@ -23,6 +23,7 @@ mod logs;
 pub mod model;
 pub mod names;
 pub mod plans;
+pub mod process_control;
 pub mod source;
 mod stacks;
 pub mod state;

@@ -87,6 +87,13 @@ pub struct App {
     /// Custom domains the router serves the app at besides `<name>.<apps domain>`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domains: Vec<String>,
+    /// Per process type, how many times it was restarted: instances started before the
+    /// last restart are replaced.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub generations: BTreeMap<String, u32>,
+    /// Process types stopped (their instances gone, their quantities kept).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub stopped: std::collections::BTreeSet<String>,
 }
 
 /// An immutable, numbered release of an app: a slug (once built), the config vars and the
