@@ -49,6 +49,9 @@ ROWS = {
     ("GET", "/apps/{app}/logs"): Row(),
     ("GET", "/apps/{app}/domains"): Row(),
     ("POST", "/apps/{app}/processes/{action}"): Row(),
+    ("POST", "/apps/{app}/runs"): Row(body={"command": "id"}),
+    ("GET", "/apps/{app}/runs/{run}"): Row(),
+    ("GET", "/apps/{app}/runs/{run}/log"): Row(),
     ("POST", "/apps/{app}/domains"): Row(body={"hostname": "bob.example.com"}),
     ("DELETE", "/apps/{app}/domains/{hostname}"): Row(),
     ("GET", "/apps/{app}/builds"): Row(),
@@ -109,6 +112,7 @@ def concrete(path: str, world) -> str:
     return (path.replace("{app}", world["app"]).replace("{version}", "1")
             .replace("{build}", str(world["build"]))
             .replace("{hostname}", world["domain"]).replace("{action}", "stop")
+            .replace("{run}", "1")
             .replace("{stack}", world["stack"]))
 
 

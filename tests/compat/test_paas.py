@@ -197,6 +197,26 @@ def test_a_python_app_is_built_released_routed_configured_scaled_and_deleted(clo
     rest.patch(f"/apps/{app}/formation", json={"web": 1, "worker": 0})
     wait_for(lambda: len(instances(rest, app)) == 1, timeout=120, what="scaled down")
 
+    # One-off runs: the release's code and config, the output, the exit status.
+    reply = rest.post(f"/apps/{app}/runs", json={
+        "command": "echo \"$GREETING\"; python3 -c 'import six; print(six.__version__)'; "
+                   "echo to-stderr >&2; exit 3"})
+    assert reply.status_code == 202, reply.text
+    run = reply.json()
+    assert run["release"] == 3 and run["status"] in ("starting", "running")
+    output = rest.get(f"/apps/{app}/runs/{run['id']}/log", params={"follow": "true"},
+                      timeout=300).text
+    assert "world\n1.16.0\n" in output and "to-stderr" in output, output
+    assert output.rstrip().endswith("nubo-run: exit 3"), output
+    done = rest.get(f"/apps/{app}/runs/{run['id']}").json()
+    assert (done["status"], done["exit_code"]) == ("failed", 3), done
+    ok = rest.post(f"/apps/{app}/runs", json={"command": "true"}).json()
+    wait_for(lambda: rest.get(f"/apps/{app}/runs/{ok['id']}").json()["status"] == "succeeded",
+             timeout=180, what="a run that succeeds")
+    one = cloud.admin()
+    wait_for(lambda: not [vm for vm in one.vmpool.info(-2, -1, -1, -1).VM
+                          if "-run-" in vm.NAME], timeout=120, what="the runs' containers gone")
+
     # Restart: a new instance replaces the old one, which serves until it is up.
     before = instances(rest, app)[0]["vm_id"]
     assert rest.post(f"/apps/{app}/processes/restart", params={"type": "web"}).status_code == 202

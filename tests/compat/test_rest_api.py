@@ -332,3 +332,15 @@ def test_process_actions_without_a_build(stack, user):
     problem(rest.post(f"/apps/{name}/processes/explode"), 404)
     problem(rest.post(f"/apps/{name}/processes/stop", params={"bogus": "1"}), 400)
     assert "stopped" not in rest.get(f"/apps/{name}").json()
+
+
+def test_runs_need_a_built_release_and_a_command(stack, user):
+    rest = user()
+    name = app_name()
+    rest.post("/apps", json={"name": name})
+    body = problem(rest.post(f"/apps/{name}/runs", json={"command": "echo hi"}), 409)
+    assert "deploy a build first" in body["detail"]
+    for bad in ["", "   ", "x" * (16 * 1024 + 1), "a\u0000b"]:
+        problem(rest.post(f"/apps/{name}/runs", json={"command": bad}), 422)
+    problem(rest.post(f"/apps/{name}/runs", json={"cmd": "x"}), 400)
+    problem(rest.get(f"/apps/{name}/runs/1"), 404)

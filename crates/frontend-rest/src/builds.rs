@@ -1,27 +1,20 @@
 //! `/apps/{app}/builds`: start a build from a git repository, list and show builds, read or
 //! follow a build's log.
 
-use std::time::Duration;
-
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use nubo_paas::model::BuildSource;
-use serde::Deserialize;
-use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Authed;
 use crate::extract::{JsonBody, Param, QueryParams};
+use crate::job_log::{self, LogParams};
 use crate::problem::{ApiError, Problem};
 use crate::views::{BuildCreate, BuildView, SourceSpec, Tarball};
 use crate::{Api, BASE};
-
-/// How often a followed log is read again.
-const FOLLOW_POLL: Duration = Duration::from_millis(250);
 
 pub(crate) fn routes() -> OpenApiRouter<Api> {
     OpenApiRouter::new()
@@ -133,17 +126,6 @@ async fn get_build(
     )))
 }
 
-/// Reading a log.
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-struct LogParams {
-    /// Start at this byte (default 0).
-    offset: Option<u64>,
-    /// Keep the response open and stream what the build prints until it ends.
-    follow: Option<bool>,
-}
-
 /// The build's log (text): what was fetched, detected, and everything the build printed.
 #[utoipa::path(get, path = "/apps/{app}/builds/{build}/log", tag = "builds",
     params(("app" = String, Path, description = "The app's name"),
@@ -163,54 +145,12 @@ async fn get_build_log(
     Param((name, id)): Param<(String, i64)>,
     QueryParams(params): QueryParams<LogParams>,
 ) -> Result<Response, ApiError> {
-    let offset = params.offset.unwrap_or(0);
-    let (data, next, _) = api.paas.build_log(&caller, &name, id, offset).await?;
-    let text_plain = (
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    if !params.follow.unwrap_or(false) {
-        let next =
-            HeaderValue::from_str(&next.to_string()).unwrap_or(HeaderValue::from_static("0"));
-        return Ok((
-            [
-                text_plain,
-                (header::HeaderName::from_static("nubo-log-next"), next),
-            ],
-            data,
-        )
-            .into_response());
-    }
-    // Followed: the first piece, then what comes, until the build has ended and all of
-    // its log is sent (or the client goes).
-    let stream = futures_util::stream::unfold(
-        (api, caller, name, id, next, Some(data), false),
-        |(api, caller, name, id, offset, first, done)| async move {
-            if let Some(first) = first {
-                return Some((
-                    Ok::<_, std::io::Error>(first),
-                    (api, caller, name, id, offset, None, false),
-                ));
-            }
-            if done {
-                return None;
-            }
-            loop {
-                let (data, next, build) = match api.paas.build_log(&caller, &name, id, offset).await
-                {
-                    Ok(read) => read,
-                    Err(_) => return None,
-                };
-                let ended = build.status.is_final();
-                if !data.is_empty() {
-                    return Some((Ok(data), (api, caller, name, id, next, None, false)));
-                }
-                if ended {
-                    return None;
-                }
-                tokio::time::sleep(FOLLOW_POLL).await;
-            }
-        },
-    );
-    Ok(([text_plain], Body::from_stream(stream)).into_response())
+    job_log::respond(params, move |offset| {
+        let (api, caller, name) = (api.clone(), caller.clone(), name.clone());
+        async move {
+            let (data, next, build) = api.paas.build_log(&caller, &name, id, offset).await?;
+            Ok((data, next, build.status.is_final()))
+        }
+    })
+    .await
 }

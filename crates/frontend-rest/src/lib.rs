@@ -12,9 +12,11 @@ mod auth;
 mod builds;
 mod domains;
 mod extract;
+mod job_log;
 mod logs;
 pub mod problem;
 mod processes;
+mod runs;
 mod stacks;
 mod upload;
 pub mod views;
@@ -76,6 +78,7 @@ fn routes() -> OpenApiRouter<Api> {
         .merge(logs::routes())
         .merge(domains::routes())
         .merge(processes::routes())
+        .merge(runs::routes())
         .merge(stacks::routes())
 }
 

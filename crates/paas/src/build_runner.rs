@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use nubo_core::Caller;
 use nubo_core::model::{Image, Vm};
 use nubo_types::Oid;
-use nubo_types::states::{ImageState, LcmState, VmState};
+use nubo_types::states::{ImageState, VmState};
 use tokio::process::Command;
 
 use crate::Paas;
@@ -285,58 +285,32 @@ impl Paas {
         deadline: Instant,
     ) -> Result<(), Failure> {
         let log_path = self.config().build_log(id);
-        let mut offset = self
+        let offset = self
             .read(|s| Ok(s.builds.get(&id).map(|b| b.console_offset)))?
             .unwrap_or(0);
-        loop {
-            let info = self.core().info::<Vm>(owner, vm)?;
-            if !info.history.is_empty()
-                && let Ok(chunk) = self.core().vm_console(owner, vm, offset).await
-                && !chunk.data.is_empty()
-            {
-                logs::append(&log_path, &chunk.data).await?;
-                offset = chunk.next;
-                self.update_build(id, |b| b.console_offset = offset).await?;
-            }
-            match (info.state, info.lcm_state) {
-                (VmState::Poweroff, _) => {
-                    // What the build printed last, before it ended.
-                    while let Ok(chunk) = self.core().vm_console(owner, vm, offset).await
-                        && !chunk.data.is_empty()
-                    {
-                        logs::append(&log_path, &chunk.data).await?;
-                        offset = chunk.next;
-                    }
-                    self.update_build(id, |b| b.console_offset = offset).await?;
-                    break;
-                }
-                (VmState::Pending | VmState::Hold | VmState::Init, _) => {}
-                (VmState::Active, lcm) if !is_failure(lcm) => {}
-                (state, lcm) => {
-                    let error = info
-                        .user_template
-                        .get("ERROR")
-                        .unwrap_or_default()
-                        .to_owned();
-                    return Err(Failure(format!(
-                        "the build container is {} {}{}",
-                        state.name(),
-                        lcm.name(),
-                        if error.is_empty() {
-                            String::new()
-                        } else {
-                            format!(": {error}")
-                        }
-                    )));
-                }
-            }
-            if Instant::now() >= deadline {
-                return Err(Failure(format!(
-                    "the build took more than {} s and was stopped",
-                    self.config().build.timeout.as_secs()
-                )));
-            }
-            tokio::time::sleep(POLL).await;
+        let save = |offset| async move {
+            self.update_build(id, |b| b.console_offset = offset)
+                .await
+                .map(drop)
+        };
+        let ended = self
+            .follow_console(
+                owner,
+                vm,
+                crate::console_watch::Follow {
+                    log: &log_path,
+                    offset,
+                    deadline: deadline.into(),
+                    what: "build",
+                },
+                save,
+            )
+            .await?;
+        if let crate::console_watch::Ended::TimedOut = ended {
+            return Err(Failure(format!(
+                "the build took more than {} s and was stopped",
+                self.config().build.timeout.as_secs()
+            )));
         }
         let tail = logs::tail(&log_path, 20).await;
         if tail.lines().any(|l| l.trim() == SUCCEEDED) {
@@ -556,10 +530,6 @@ impl Paas {
             nubo_core::auth::caller_of(s, user)
         })?)
     }
-}
-
-fn is_failure(lcm: LcmState) -> bool {
-    lcm.name().ends_with("_FAILURE") || lcm == LcmState::Unknown
 }
 
 /// Makes `dir` an ext4 filesystem of `size_mb` MB (qcow2 where qemu-img is); returns the

@@ -56,6 +56,16 @@ pub struct Instance {
     pub reason: Option<String>,
 }
 
+/// A container of a slug: its name, its launcher's argument (a process type, or `--run`),
+/// more context variables (`K="v",…`) and its template's tags (lines).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SlugContainer<'a> {
+    pub name: &'a str,
+    pub launch_arg: &'a str,
+    pub context: &'a str,
+    pub tags: &'a str,
+}
+
 /// What the PaaS remembers of instances between rounds (lost on restart, found again).
 #[derive(Debug, Default)]
 pub(crate) struct Watch {
@@ -474,6 +484,53 @@ impl Paas {
         kind: &str,
         index: u32,
     ) -> Result<String> {
+        let generation = app.generations.get(kind).copied().unwrap_or(0);
+        let restarted = if generation > 0 {
+            format!("-r{generation}")
+        } else {
+            String::new()
+        };
+        let mut context = format!("NUBO_PROCESS=\"{kind}\",NUBO_INSTANCE=\"{kind}.{index}\"");
+        if kind == "web" {
+            context.push_str(&format!(",PORT=\"{WEB_PORT}\""));
+        }
+        let name = format!(
+            "{}-{kind}-{index}-v{}{restarted}",
+            app.name, release.version
+        );
+        let tags = format!(
+            "NUBO_APP=\"{}\"\nNUBO_PROCESS=\"{kind}\"\nNUBO_RELEASE=\"{}\"\n\
+             NUBO_INDEX=\"{index}\"\nNUBO_GENERATION=\"{generation}\"\n",
+            app.id, release.version
+        );
+        self.slug_container_template(
+            app,
+            release,
+            slug,
+            SlugContainer {
+                name: &name,
+                launch_arg: kind,
+                context: &context,
+                tags: &tags,
+            },
+        )
+    }
+
+    /// The VM template of a container running the slug of `release` over the app's stack,
+    /// with the config vars (`NUBO_ENV_*`), as `c` says.
+    pub(crate) fn slug_container_template(
+        &self,
+        app: &App,
+        release: &Release,
+        slug: Oid,
+        c: SlugContainer<'_>,
+    ) -> Result<String> {
+        let SlugContainer {
+            name,
+            launch_arg,
+            context,
+            tags,
+        } = c;
         let stack = self.read(|s| {
             s.stack_by_name(&app.stack)
                 .cloned()
@@ -486,37 +543,24 @@ impl Paas {
             .chunks(ENV_PIECE)
             .map(|c| std::str::from_utf8(c).unwrap_or_default())
             .collect();
-        let mut context = String::from("NETWORK=\"YES\",");
+        let mut all = String::from("NETWORK=\"YES\",");
         let mut joined = String::new();
         for (i, piece) in pieces.iter().enumerate() {
-            context.push_str(&format!("NUBO_ENV_{i}=\"{piece}\","));
+            all.push_str(&format!("NUBO_ENV_{i}=\"{piece}\","));
             joined.push_str(&format!("$NUBO_ENV_{i}"));
         }
-        context.push_str(&format!(
-            "NUBO_APP=\"{}\",NUBO_PROCESS=\"{kind}\",NUBO_RELEASE=\"v{}\",NUBO_INSTANCE=\"{kind}.{index}\"",
+        all.push_str(&format!(
+            "NUBO_APP=\"{}\",NUBO_RELEASE=\"v{}\",{context}",
             app.name, release.version
         ));
-        if kind == "web" {
-            context.push_str(&format!(",PORT=\"{WEB_PORT}\""));
-        }
         let init = format!(
-            "NUBO_ENV={joined} exec /bin/sh {} {kind}",
+            "NUBO_ENV={joined} exec /bin/sh {} {launch_arg}",
             buildpack::LAUNCH_SCRIPT_PATH
         );
         Ok(format!(
-            "NAME=\"{app}-{kind}-{index}-v{version}{restarted}\"\nCPU=\"0.1\"\nVCPU=\"1\"\nMEMORY=\"512\"\n\
+            "NAME=\"{name}\"\nCPU=\"0.1\"\nVCPU=\"1\"\nMEMORY=\"512\"\n\
              DISK=[IMAGE_ID=\"{stack}\"]\nDISK=[IMAGE_ID=\"{slug}\",TARGET=\"/app\"]\n{nic}\
-             OS=[INIT=\"{init}\"]\nCONTEXT=[{context}]\nSCHED_REQUIREMENTS=\"HYPERVISOR=lxc\"\n\
-             NUBO_APP=\"{id}\"\nNUBO_PROCESS=\"{kind}\"\nNUBO_RELEASE=\"{version}\"\nNUBO_INDEX=\"{index}\"\n\
-             NUBO_GENERATION=\"{generation}\"\n",
-            app = app.name,
-            id = app.id,
-            version = release.version,
-            generation = app.generations.get(kind).copied().unwrap_or(0),
-            restarted = match app.generations.get(kind) {
-                Some(g) if *g > 0 => format!("-r{g}"),
-                _ => String::new(),
-            },
+             OS=[INIT=\"{init}\"]\nCONTEXT=[{all}]\nSCHED_REQUIREMENTS=\"HYPERVISOR=lxc\"\n{tags}",
             stack = stack.image,
             nic = self.network_nic()?,
         ))

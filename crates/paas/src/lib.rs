@@ -16,6 +16,7 @@ mod build_runner;
 pub mod buildpack;
 mod builds;
 pub mod config;
+mod console_watch;
 pub mod domains;
 pub mod error;
 pub mod instances;
@@ -24,6 +25,7 @@ pub mod model;
 pub mod names;
 pub mod plans;
 pub mod process_control;
+mod runs;
 pub mod source;
 mod stacks;
 pub mod state;
@@ -37,6 +39,7 @@ pub use apps::{AppFilter, ConfigEdit, NewApp};
 pub use builds::LOG_CHUNK_MAX;
 pub use config::{BuildLimits, PaasConfig};
 pub use error::{PaasError, Result};
+pub use runs::{COMMAND_MAX, RUN_TIMEOUT};
 pub use stacks::NewStack;
 use state::{Op, PaasState, Staged};
 
@@ -91,6 +94,7 @@ impl Paas {
         paas.start_router_log_writer(router_rx);
         paas.start_log_collector();
         paas.resume_builds();
+        paas.resume_runs();
         paas.start_reconciler();
         Ok(paas)
     }

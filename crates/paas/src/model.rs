@@ -224,3 +224,64 @@ pub struct Build {
     #[serde(default)]
     pub console_offset: u64,
 }
+
+/// Where a one-off run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Its container is being made.
+    Starting,
+    /// Its command runs.
+    Running,
+    /// The command exited 0.
+    Succeeded,
+    /// The command exited otherwise, or could not run (the reason says).
+    Failed,
+}
+
+impl RunStatus {
+    /// Its name as the APIs show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Starting => "starting",
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    /// Whether the run has ended.
+    pub fn is_final(self) -> bool {
+        matches!(self, RunStatus::Succeeded | RunStatus::Failed)
+    }
+}
+
+/// A one-off command in a fresh container of the app's current release (Heroku's `run`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    /// Record id.
+    pub id: i64,
+    /// The app.
+    pub app: i64,
+    /// Who asked for it.
+    pub uid: Oid,
+    /// The command, run by `/bin/sh -c` in `/app` with the config vars.
+    pub command: String,
+    /// The release it runs.
+    pub release: u32,
+    /// Where it is.
+    pub status: RunStatus,
+    /// The command's exit status, once it ended.
+    pub exit_code: Option<i32>,
+    /// Why it failed without an exit status.
+    pub reason: Option<String>,
+    /// When it was asked for and ended (epoch seconds; 0: not yet).
+    pub created: i64,
+    /// When it ended.
+    pub finished: i64,
+    /// Its container.
+    pub vm: Option<Oid>,
+    /// How much of its console is in its log.
+    #[serde(default)]
+    pub console_offset: u64,
+}

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use nubo_store::{PaasChange, PaasRecord, PaasSnapshot};
 
 use crate::error::{PaasError, Result};
-use crate::model::{App, Build, Release, Stack};
+use crate::model::{App, Build, Release, Run, Stack};
 use crate::plans::Plan;
 
 /// Record kinds, as the store keeps them.
@@ -15,6 +15,7 @@ pub(crate) const STACK: &str = "stack";
 pub(crate) const APP: &str = "app";
 pub(crate) const RELEASE: &str = "release";
 pub(crate) const BUILD: &str = "build";
+pub(crate) const RUN: &str = "run";
 pub(crate) const PLAN: &str = "plan";
 
 /// Every PaaS object, indexed as the operations look them up.
@@ -32,6 +33,8 @@ pub struct PaasState {
     pub releases: BTreeMap<(i64, u32), Release>,
     /// Builds by id.
     pub builds: BTreeMap<i64, Build>,
+    /// One-off runs by id.
+    pub runs: BTreeMap<i64, Run>,
     /// Registered CAMP plans by id.
     pub plans: BTreeMap<i64, Plan>,
     /// The last id handed out per record kind.
@@ -45,6 +48,7 @@ pub(crate) enum Op {
     PutApp(App),
     PutRelease(Release),
     PutBuild(Build),
+    PutRun(Run),
     PutPlan(Plan),
     DeleteApp(i64),
     DeletePlan(i64),
@@ -65,6 +69,7 @@ impl PaasState {
                 APP => serde_json::from_str(&record.body).map(Op::PutApp),
                 RELEASE => serde_json::from_str(&record.body).map(Op::PutRelease),
                 BUILD => serde_json::from_str(&record.body).map(Op::PutBuild),
+                RUN => serde_json::from_str(&record.body).map(Op::PutRun),
                 PLAN => serde_json::from_str(&record.body).map(Op::PutPlan),
                 other => {
                     tracing::warn!(kind = other, id = record.id, "unknown PaaS record skipped");
@@ -85,6 +90,7 @@ impl PaasState {
         let apps = &state.apps;
         state.releases.retain(|(app, _), _| apps.contains_key(app));
         state.builds.retain(|_, b| apps.contains_key(&b.app));
+        state.runs.retain(|_, r| apps.contains_key(&r.app));
         state
     }
 
@@ -149,6 +155,9 @@ impl PaasState {
             Op::PutBuild(build) => {
                 self.builds.insert(build.id, build);
             }
+            Op::PutRun(run) => {
+                self.runs.insert(run.id, run);
+            }
             Op::PutPlan(plan) => {
                 self.plans.insert(plan.id, plan);
             }
@@ -167,6 +176,7 @@ impl PaasState {
                     self.releases.remove(&(id, version));
                 }
                 self.builds.retain(|_, b| b.app != id);
+                self.runs.retain(|_, r| r.app != id);
             }
             Op::LastId(kind, id) => {
                 self.last_ids.insert(kind.to_owned(), id);
@@ -201,6 +211,7 @@ impl Op {
             Op::PutApp(a) => put(APP, a.id, a.id, a),
             Op::PutRelease(r) => put(RELEASE, r.id, r.app, r),
             Op::PutBuild(b) => put(BUILD, b.id, b.app, b),
+            Op::PutRun(r) => put(RUN, r.id, r.app, r),
             Op::PutPlan(p) => put(PLAN, p.id, 0, p),
             Op::DeletePlan(id) => Ok(PaasChange::Delete {
                 kind: PLAN.to_owned(),

@@ -120,6 +120,22 @@ pub fn launch_script(plan: &Plan) -> String {
     );
     s.push_str(&path_line(plan));
     s.push_str("export HOME=\"${HOME:-/app}\"\n");
+    // A one-off command (`--run`, which no process type can be called): the command comes
+    // base64 in NUBO_RUN; its exit status is printed last, for the platform to read.
+    s.push_str(
+        "if [ \"${1:-}\" = --run ]; then\n  \
+           if ! nubo_run=$(printf '%s' \"${NUBO_RUN:-}\" | base64 -d); then\n    \
+             echo 'nubo-launch: NUBO_RUN is not base64' >&2\n    \
+             exit 1\n  \
+           fi\n  \
+           unset NUBO_RUN\n  \
+           set +e\n  \
+           /bin/sh -c \"$nubo_run\"\n  \
+           nubo_status=$?\n  \
+           echo \"nubo-run: exit $nubo_status\"\n  \
+           exit $nubo_status\n\
+         fi\n",
+    );
     s.push_str("nubo_type=${1:-}\ncase $nubo_type in\n");
     for (name, command) in &plan.process_types {
         let _ = writeln!(

@@ -305,3 +305,28 @@ fn scripts_are_valid_sh() {
         assert!(out.status.success(), "{script}\n{out:?}");
     }
 }
+
+#[test]
+fn launch_runs_one_off_commands_and_says_how_they_ended() {
+    let dir = tempfile::tempdir().expect("ok");
+    let plan = test_plan(&[], &[("web", "true")]);
+    let env = env_file(&BTreeMap::from([("GREETING".to_owned(), "hi".to_owned())]));
+    let command = "echo \"$GREETING from $(basename \"$PWD\")\"; echo oops >&2; exit 4";
+    let out = launch(
+        &plan,
+        dir.path(),
+        &["--run"],
+        &[("NUBO_ENV", &base64(&env)), ("NUBO_RUN", &base64(command))],
+    );
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let name = dir
+        .path()
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(stdout(&out), format!("hi from {name}\nnubo-run: exit 4\n"));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "oops\n");
+    let out = launch(&plan, dir.path(), &["--run"], &[("NUBO_RUN", "!!")]);
+    assert_eq!(out.status.code(), Some(1));
+}
