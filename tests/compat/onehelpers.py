@@ -622,7 +622,6 @@ class Nubod:
                                    .rsplit(":", 1)[1])
         else:
             self.router_port = free_port()
-            self.extra_args = [*self.extra_args, "--router", f"127.0.0.1:{self.router_port}"]
         if not self.host_api:
             self.host_api = f"127.0.0.1:{free_port()}"
         pg = os.environ.get("NUBO_TEST_DATABASE")
@@ -657,6 +656,8 @@ class Nubod:
                 "--xmlrpc", f"127.0.0.1:{self.port}",
                 "--host-api", f"{self.host_api}",
                 "--api", f"127.0.0.1:{self.api_port}",
+                *([] if "--router" in self.extra_args
+                  else ["--router", f"127.0.0.1:{self.router_port}"]),
                 "--sim-delay-ms", "20", "--monitor-interval", str(self.monitor_interval),
                 *self.extra_args]
         if self.config:

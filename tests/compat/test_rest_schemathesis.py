@@ -11,7 +11,7 @@ so that the data the other operations read does not vanish mid-run.
 
 A nubod of its own serves it (free ports); the schemathesis report of a failing run is in
 the assertion message. Failures accepted until their fix lands are listed, with the request
-and the fix, in schemathesis-baseline.json (each has a strict xfail here too).
+and the fix, in schemathesis-baseline.json (none today; each would have a strict xfail here).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ SEED = 20261207
 MAX_EXAMPLES = 60
 # The failures accepted for now (schemathesis `--baseline`), each with the request, the
 # answer, what is expected and the fix; any other failure fails the run, and the entries
-# expire. test_build_log_offset_past_the_largest_file_offset fails once it is fixed.
+# expire (none today).
 BASELINE = Path(__file__).with_name("schemathesis-baseline.json")
 # One schemathesis run must end within this (seconds); the whole module is bounded too.
 RUN_TIMEOUT = 150
@@ -235,11 +235,9 @@ def test_documented_bounds_of_query_parameters_are_accepted(served, world):
             assert reply.status_code == 400, (path, name, value, reply.text)
 
 
-@pytest.mark.xfail(strict=True, reason="nubo-paas logs::read_from: 500 for an offset past "
-                   "i64::MAX (accepted in schemathesis-baseline.json until fixed)")
 def test_build_log_offset_past_the_largest_file_offset(served, world):
-    """The one failure schemathesis-baseline.json accepts: when it is fixed this passes, the
-    strict xfail fails, and the baseline's entries go with the xfail."""
+    """An offset past the end of a log (even past i64::MAX, which cannot be sought) reads
+    nothing; schemathesis found it answered 500."""
     rest = Rest(served.api, *world["user"])
     reply = rest.get(f"/apps/{world['user_app']}/builds/{world['user_build']}/log",
                      params={"offset": 2**63})

@@ -126,6 +126,30 @@ async fn connection(c: Connection) {
     }
 }
 
+/// Answers a request that carried a body with an error `Connection: close`: a front end
+/// that refuses a request (415, 401, 413, …) may not have read its body, and a connection
+/// with an unread body cannot carry the next request; saying so keeps clients from sending
+/// their next request on a connection that is about to close.
+async fn close_after_refusal(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::header;
+    let has_body = req.headers().contains_key(header::TRANSFER_ENCODING)
+        || req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    let mut response = next.run(req).await;
+    if has_body && response.status().as_u16() >= 400 {
+        response.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
+}
+
 /// The address a request came from, as an extension of every request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peer(pub SocketAddr);
@@ -146,7 +170,9 @@ async fn http<I>(
         .keep_alive(true)
         .max_buf_size(MAX_HEAD_BYTES)
         .max_headers(MAX_HEADERS);
-    let router = router.layer(axum::Extension(Peer(peer)));
+    let router = router
+        .layer(axum::middleware::from_fn(close_after_refusal))
+        .layer(axum::Extension(Peer(peer)));
     let conn = builder
         .serve_connection(TokioIo::new(io), TowerToHyperService::new(router))
         .with_upgrades();
