@@ -351,3 +351,27 @@ def test_runs_need_a_built_release_and_a_command(stack, user):
         problem(rest.post(f"/apps/{name}/runs", json={"command": bad}), 422)
     problem(rest.post(f"/apps/{name}/runs", json={"cmd": "x"}), 400)
     problem(rest.get(f"/apps/{name}/runs/1"), 404)
+
+
+def test_idempotency_keys_make_creates_happen_once(stack, user):
+    rest, other = user(), user()
+    name = app_name()
+    key = {"Idempotency-Key": uniq("key")}
+    first = rest.post("/apps", json={"name": name}, headers=key)
+    assert first.status_code == 201, first.text
+    again = rest.post("/apps", json={"name": name}, headers=key)
+    assert again.status_code == 201 and again.json() == first.json()
+    assert again.headers["idempotency-replayed"] == "true"
+    assert again.headers["location"] == first.headers["location"]
+    # Without the key (or with another) the create happens again: the name is taken.
+    problem(rest.post("/apps", json={"name": name}), 409)
+    # The key with another body; the key of another user is another key.
+    problem(rest.post("/apps", json={"name": app_name()}, headers=key), 422)
+    assert other.post("/apps", json={"name": app_name()}, headers=key).status_code == 201
+    # A refusal is kept too: the same request with the key gets the same refusal.
+    bad = {"Idempotency-Key": uniq("key")}
+    assert problem(rest.post("/apps", json={"name": "Bad Name"}, headers=bad), 422)
+    replay = rest.post("/apps", json={"name": "Bad Name"}, headers=bad)
+    assert replay.status_code == 422 and replay.headers["idempotency-replayed"] == "true"
+    problem(rest.post("/apps", json={"name": app_name()}, headers={"Idempotency-Key": "x" * 256}), 400)
+    assert len([a for a in rest.get("/apps").json()["items"] if a["name"] == name]) == 1

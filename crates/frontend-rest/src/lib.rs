@@ -1,7 +1,8 @@
 //! Nubo's REST/JSON API (`nubod --api`, under [`BASE`]): the PaaS's stacks, apps, config
 //! vars, formation and releases as resources, authenticated as Nubo users (HTTP Basic) and
 //! authorized by the core's rules. Errors are RFC 9457 problem details; updates take
-//! `If-Match` with the `ETag` they were read with (412 when it changed). The OpenAPI
+//! `If-Match` with the `ETag` they were read with (412 when it changed); creates take
+//! `Idempotency-Key` ([`idempotency`]). The OpenAPI
 //! document is generated from the handlers and their types ([`openapi`]), served at
 //! `/api/v1/openapi.json` and checked in as `docs/openapi.json`.
 //!
@@ -12,6 +13,7 @@ mod auth;
 mod builds;
 mod domains;
 mod extract;
+mod idempotency;
 mod job_log;
 mod logs;
 pub mod problem;
@@ -43,7 +45,7 @@ pub struct Api {
 #[openapi(
     info(
         title = "Nubo API",
-        description = "Nubo's PaaS: stacks, apps, builds, config vars, process formation and releases.",
+        description = "Nubo's PaaS: stacks, apps, builds, config vars, process formation and releases. Errors are RFC 9457 problem details. A POST with a JSON body and an `Idempotency-Key` header is carried out once: the same key again (same credentials, same body) gets the first answer back with `Idempotency-Replayed: true` for 24 hours; another body with it, 422; while the first is answered, 409.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     servers((url = "/api/v1")),
@@ -111,6 +113,10 @@ pub fn router(paas: Paas) -> axum::Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            idempotency::Keys::default(),
+            idempotency::layer,
+        ))
         .with_state(Api { paas });
     axum::Router::new()
         .nest(BASE, api_router)

@@ -1,0 +1,225 @@
+//! `Idempotency-Key` on the API's creates (IETF draft-ietf-httpapi-idempotency-key-header,
+//! as Stripe and others do it): a POST with a JSON body and the header is carried out once;
+//! the same key again, from the same credentials with the same body, gets the first answer
+//! back (`Idempotency-Replayed: true`) for 24 hours; with another body, 422; while the first
+//! is still being answered, 409. Answers of 5xx are not kept (the client may try again).
+//! The keys live in memory (at most [`KEYS_MAX`], the oldest forgotten first), so a retry
+//! after a restart of nubod is carried out again — for app and domain creates that is a
+//! 409 for the name already taken.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use crate::problem::ApiError;
+
+/// How long an answer is kept.
+const KEEP: Duration = Duration::from_secs(24 * 3600);
+/// The most keys kept.
+pub const KEYS_MAX: usize = 10_000;
+/// The longest key.
+const KEY_MAX: usize = 255;
+/// The largest body (and answer) kept.
+const BODY_MAX: usize = 1024 * 1024;
+
+const HEADER: &str = "idempotency-key";
+
+/// What is known of one key.
+#[derive(Debug, Clone)]
+enum Entry {
+    /// The first request is being answered.
+    Pending,
+    /// Its answer.
+    Done {
+        body: [u8; 32],
+        status: StatusCode,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        answer: Bytes,
+        at: Instant,
+    },
+}
+
+/// A key's scope: the SHA-256 of the credentials, the path and the key.
+type Scope = [u8; 32];
+
+/// The keys seen, and the order they came in (to forget the oldest).
+#[derive(Debug, Default)]
+struct Seen {
+    entries: HashMap<Scope, Entry>,
+    order: VecDeque<Scope>,
+}
+
+/// The keys seen, by scope.
+#[derive(Debug, Default, Clone)]
+pub struct Keys(Arc<Mutex<Seen>>);
+
+/// The middleware.
+pub async fn layer(keys: axum::extract::State<Keys>, req: Request, next: Next) -> Response {
+    let Some(key) = req.headers().get(HEADER).cloned() else {
+        return next.run(req).await;
+    };
+    if req.method() != Method::POST || !is_json(req.headers()) {
+        return next.run(req).await;
+    }
+    if key.is_empty() || key.len() > KEY_MAX || key.to_str().is_err() {
+        return ApiError::bad_request(format!(
+            "Idempotency-Key is 1 to {KEY_MAX} printable characters"
+        ))
+        .into_response();
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, BODY_MAX).await else {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the body is too large",
+        )
+        .into_response();
+    };
+    let scope = scope_of(&parts.headers, parts.uri.path(), key.as_bytes());
+    let body_hash: [u8; 32] = Sha256::digest(&bytes).into();
+    if let Some(response) = keys.begin(scope, body_hash) {
+        return response;
+    }
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    keys.finish(scope, body_hash, response).await
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The key's scope: who (their credentials), where, which key.
+fn scope_of(headers: &HeaderMap, path: &str, key: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(
+        headers
+            .get(header::AUTHORIZATION)
+            .map(|v| v.as_bytes())
+            .unwrap_or_default(),
+    );
+    h.update([0]);
+    h.update(path.as_bytes());
+    h.update([0]);
+    h.update(key);
+    h.finalize().into()
+}
+
+impl Keys {
+    /// Marks the key pending (`None`), or the answer to give from what is known of it.
+    fn begin(&self, scope: [u8; 32], body: [u8; 32]) -> Option<Response> {
+        let Ok(mut guard) = self.0.lock() else {
+            return None;
+        };
+        let Seen {
+            entries: map,
+            order,
+        } = &mut *guard;
+        match map.get(&scope) {
+            Some(Entry::Done { at, .. }) if at.elapsed() > KEEP => {}
+            Some(Entry::Pending) => {
+                return Some(
+                    ApiError::new(
+                        StatusCode::CONFLICT,
+                        "conflict",
+                        "a request with this Idempotency-Key is still being answered",
+                    )
+                    .into_response(),
+                );
+            }
+            Some(Entry::Done { body: b, .. }) if *b != body => {
+                return Some(
+                    ApiError::new(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "invalid",
+                        "this Idempotency-Key was used for another request",
+                    )
+                    .into_response(),
+                );
+            }
+            Some(Entry::Done {
+                status,
+                headers,
+                answer,
+                ..
+            }) => {
+                let mut response = (*status, answer.clone()).into_response();
+                for (k, v) in headers {
+                    response.headers_mut().insert(k.clone(), v.clone());
+                }
+                response
+                    .headers_mut()
+                    .insert("idempotency-replayed", HeaderValue::from_static("true"));
+                return Some(response);
+            }
+            None => {}
+        }
+        map.insert(scope, Entry::Pending);
+        order.push_back(scope);
+        while order.len() > KEYS_MAX {
+            if let Some(old) = order.pop_front() {
+                map.remove(&old);
+            }
+        }
+        None
+    }
+
+    /// Keeps the answer (unless a 5xx or too large) and gives it back.
+    async fn finish(&self, scope: [u8; 32], body: [u8; 32], response: Response) -> Response {
+        let (parts, answer) = response.into_parts();
+        let keep = !parts.status.is_server_error();
+        let Ok(bytes) = axum::body::to_bytes(answer, BODY_MAX).await else {
+            self.forget(scope);
+            return ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the answer is too large to keep",
+            )
+            .into_response();
+        };
+        if let Ok(mut guard) = self.0.lock() {
+            if keep {
+                let headers = parts
+                    .headers
+                    .iter()
+                    .filter(|(k, _)| {
+                        [header::CONTENT_TYPE, header::LOCATION, header::ETAG].contains(k)
+                    })
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                guard.entries.insert(
+                    scope,
+                    Entry::Done {
+                        body,
+                        status: parts.status,
+                        headers,
+                        answer: bytes.clone(),
+                        at: Instant::now(),
+                    },
+                );
+            } else {
+                guard.entries.remove(&scope);
+            }
+        }
+        Response::from_parts(parts, Body::from(bytes))
+    }
+
+    fn forget(&self, scope: [u8; 32]) {
+        if let Ok(mut guard) = self.0.lock() {
+            guard.entries.remove(&scope);
+        }
+    }
+}
