@@ -375,3 +375,21 @@ def test_idempotency_keys_make_creates_happen_once(stack, user):
     assert replay.status_code == 422 and replay.headers["idempotency-replayed"] == "true"
     problem(rest.post("/apps", json={"name": app_name()}, headers={"Idempotency-Key": "x" * 256}), 400)
     assert len([a for a in rest.get("/apps").json()["items"] if a["name"] == name]) == 1
+
+
+def test_bearer_tokens_from_user_login(nubod, stack, make_user):
+    u = make_user()
+    token = u.one.user.login(u.name, "", 3600, -1)
+    assert isinstance(token, str) and len(token) >= 16
+    bearer = Rest(nubod.api, "", "")
+    bearer.session.auth = None
+    bearer.session.headers["Authorization"] = f"Bearer {token}"
+    name = app_name()
+    created = bearer.post("/apps", json={"name": name})
+    assert created.status_code == 201, created.text
+    assert created.json()["owner_id"] == u.id
+    for bad in ["Bearer " + "0" * 40, "Bearer short", f"Bearer {u.name}:{token}"]:
+        bearer.session.headers["Authorization"] = bad
+        problem(bearer.get("/apps"), 401)
+    # The token also stands in for the password in HTTP Basic.
+    assert Rest(nubod.api, u.name, token).get(f"/apps/{name}").status_code == 200

@@ -1,6 +1,7 @@
-//! HTTP Basic credentials, as both HTTP front ends of the PaaS (REST and CAMP) take them:
-//! a Nubo user's name and password (or a login token from `one.user.login` in place of
-//! the password), checked by the core as an XML-RPC session would be.
+//! Credentials as both HTTP front ends of the PaaS (REST and CAMP) take them: HTTP Basic
+//! with a Nubo user's name and password (or a login token in place of the password), or
+//! `Bearer <token>` with a login token from `one.user.login`; checked by the core as an
+//! XML-RPC session would be.
 
 use base64::Engine;
 use nubo_core::Caller;
@@ -19,8 +20,8 @@ pub enum BasicAuthError {
     /// A header longer than [`MAX_AUTHORIZATION`].
     #[error("the Authorization header is too long")]
     TooLong,
-    /// Not `Basic <base64 of user:password>`.
-    #[error("the Authorization header is not HTTP Basic user:password")]
+    /// Neither `Basic <base64 of user:password>` nor `Bearer <token>`.
+    #[error("the Authorization header is neither HTTP Basic user:password nor a Bearer token")]
     Malformed,
     /// No such enabled user with that password or token.
     #[error("wrong user name or password")]
@@ -34,10 +35,23 @@ impl Paas {
         if value.len() > MAX_AUTHORIZATION {
             return Err(BasicAuthError::TooLong);
         }
+        if let Some(token) = bearer_token(value) {
+            return self
+                .core()
+                .authenticate_bearer(token)
+                .map_err(|_| BasicAuthError::Wrong);
+        }
         let session = basic_session(value).ok_or(BasicAuthError::Malformed)?;
         self.authenticate(&session)
             .map_err(|_| BasicAuthError::Wrong)
     }
+}
+
+/// The token of `Bearer <token>`.
+fn bearer_token(value: &[u8]) -> Option<&str> {
+    let text = std::str::from_utf8(value).ok()?;
+    let (scheme, token) = text.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// `user:password` from `Basic <base64>`.
