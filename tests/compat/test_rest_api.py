@@ -393,3 +393,36 @@ def test_bearer_tokens_from_user_login(nubod, stack, make_user):
         problem(bearer.get("/apps"), 401)
     # The token also stands in for the password in HTTP Basic.
     assert Rest(nubod.api, u.name, token).get(f"/apps/{name}").status_code == 200
+
+
+def test_the_router_serves_https_with_a_configured_certificate(tmp_path):
+    import http.client
+    import ssl
+    import subprocess
+    key, cert = tmp_path / "router.key", tmp_path / "router.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "2", "-subj", "/CN=apps.localhost",
+                    "-addext", "subjectAltName=DNS:*.apps.localhost"],
+                   check=True, capture_output=True, timeout=60)
+    d = Nubod(config=f'[router]\ntls_cert = "{cert}"\ntls_key = "{key}"\n').start()
+    try:
+        admin = Rest(d.api, "oneadmin", d.admin_password)
+        register_stack(d.admin(), admin)
+        name = app_name()
+        admin.post("/apps", json={"name": name})
+        context = ssl.create_default_context(cafile=str(cert))
+        conn = http.client.HTTPSConnection("127.0.0.1", d.router_port, timeout=10,
+                                           context=context)
+        context.check_hostname = False
+        conn.request("GET", "/", headers={"Host": f"{name}.apps.localhost"})
+        reply = conn.getresponse()
+        assert reply.status == 503 and name in reply.read().decode()
+        conn.close()
+        # Plain HTTP on the HTTPS port gets no page.
+        plain = http.client.HTTPConnection("127.0.0.1", d.router_port, timeout=10)
+        with pytest.raises((ConnectionError, http.client.HTTPException, OSError)):
+            plain.request("GET", "/", headers={"Host": f"{name}.apps.localhost"})
+            plain.getresponse().read()
+    finally:
+        d.stop()

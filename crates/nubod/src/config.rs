@@ -228,6 +228,21 @@ pub struct RouterFileConfig {
     pub listen: Option<String>,
     /// The apps domain: app `shop` is served at `shop.<domain>` (default apps.localhost).
     pub domain: Option<String>,
+    /// The certificate (PEM, with its chain) the router serves HTTPS with.
+    pub tls_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    pub tls_key: Option<PathBuf>,
+}
+
+/// Where and how the router is served.
+#[derive(Debug, Clone)]
+pub struct RouterSettings {
+    /// Listen address.
+    pub listen: String,
+    /// The apps domain.
+    pub domain: String,
+    /// The certificate and key it serves HTTPS with, if any.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// `[paas]` section.
@@ -403,8 +418,8 @@ pub struct Settings {
     pub api: Option<String>,
     /// The PaaS's settings.
     pub paas: nubo_paas::PaasConfig,
-    /// The router's listen address (when it is served) and the apps domain.
-    pub router: Option<(String, String)>,
+    /// The router, when it is served.
+    pub router: Option<RouterSettings>,
     /// The local hosts, when they are on.
     pub local_host: Option<crate::local_host::LocalHostSettings>,
 }
@@ -536,6 +551,11 @@ impl Settings {
         if let Some(s) = file.paas.build_timeout_s {
             paas.build.timeout = std::time::Duration::from_secs(s);
         }
+        let router_tls = match (file.router.tls_cert, file.router.tls_key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => anyhow::bail!("TLS for the router needs both tls_cert and tls_key"),
+        };
         let router = args.router.clone().or(file.router.listen).map(|listen| {
             let domain = file
                 .router
@@ -543,9 +563,13 @@ impl Settings {
                 .unwrap_or_else(|| DEFAULT_APPS_DOMAIN.to_owned())
                 .trim_matches('.')
                 .to_ascii_lowercase();
-            (listen, domain)
+            RouterSettings {
+                listen,
+                domain,
+                tls: router_tls,
+            }
         });
-        paas.apps_domain = router.as_ref().map(|(_, domain)| domain.clone());
+        paas.apps_domain = router.as_ref().map(|r| r.domain.clone());
         Ok(Settings {
             local_host,
             ec2,

@@ -152,16 +152,31 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
         None => None,
     };
     let router = match settings.router.clone() {
-        Some((listen, domain)) => {
+        Some(config::RouterSettings {
+            listen,
+            domain,
+            tls,
+        }) => {
+            let tls = match &tls {
+                Some((cert, key)) => Some(
+                    nubo_hostapi::tls::server_config(cert, key)
+                        .context("cannot set up TLS for the router")?,
+                ),
+                None => None,
+            };
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen} for the router"))?;
-            tracing::info!(router = %listener.local_addr()?, domain, "serving the apps' router");
+            tracing::info!(router = %listener.local_addr()?, domain, https = tls.is_some(), "serving the apps' router");
             let routes = std::sync::Arc::new(app_routes::AppRoutes { paas: paas.clone() });
+            let router_config = nubo_router::RouterConfig {
+                scheme: if tls.is_some() { "https" } else { "http" },
+                ..nubo_router::RouterConfig::default()
+            };
             Some(tokio::spawn(nubo_listener::serve(
                 listener,
-                None,
-                nubo_router::router(routes, nubo_router::RouterConfig::default(), |ext| {
+                tls,
+                nubo_router::router(routes, router_config, |ext| {
                     ext.get::<nubo_listener::Peer>().map(|p| p.0)
                 }),
                 settings.limits.clone(),
