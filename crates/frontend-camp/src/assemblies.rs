@@ -24,7 +24,7 @@ use crate::auth::Authed;
 use crate::body::{self, Media, Part};
 use crate::deploy::{self, Input};
 use crate::error::CampError;
-use crate::{Base, Camp, created, json, patch, select, select_attrs};
+use crate::{Base, Camp, created, json, select, select_attrs};
 
 /// The app an assembly id names, if the caller may see it (404 otherwise).
 fn app_of(camp: &Camp, caller: &Caller, id: &str) -> Result<App, CampError> {
@@ -230,15 +230,8 @@ pub async fn patch(
     req: Request,
 ) -> Result<Response, CampError> {
     let app = app_of(&camp, &caller, &id)?;
-    if body::media(req.headers()) != Media::JsonPatch {
-        return Err(CampError::media_type(
-            "PATCH takes application/json-patch+json",
-        ));
-    }
-    let ops = patch::parse(&body::small(req.into_body()).await?)
-        .map_err(|e| CampError::bad_request(e.to_string()))?;
     let old = view(&camp, &caller, &base, &app)?;
-    let new = patch::apply(&old, &ops).map_err(|e| CampError::unprocessable(e.to_string()))?;
+    let new = body::patched(req, &old).await?;
     let mut edit = AssemblyEdit::default();
     let (Value::Object(old_map), Value::Object(new_map)) = (&old, &new) else {
         return Err(CampError::unprocessable("an assembly is a JSON object"));
@@ -384,15 +377,8 @@ pub async fn patch_component(
     req: Request,
 ) -> Result<Response, CampError> {
     let (app, kind) = component_of(&camp, &caller, &id)?;
-    if body::media(req.headers()) != Media::JsonPatch {
-        return Err(CampError::media_type(
-            "PATCH takes application/json-patch+json",
-        ));
-    }
-    let ops = patch::parse(&body::small(req.into_body()).await?)
-        .map_err(|e| CampError::bad_request(e.to_string()))?;
     let old = component_view(&camp, &caller, &base, &app, &kind)?;
-    let new = patch::apply(&old, &ops).map_err(|e| CampError::unprocessable(e.to_string()))?;
+    let new = body::patched(req, &old).await?;
     if let (Value::Object(o), Value::Object(n)) = (&old, &new) {
         let changed = o
             .keys()

@@ -174,3 +174,19 @@ pub async fn multipart(req: Request, camp: &Camp, dir: &Path) -> Result<Part, Ca
     }
     found.ok_or_else(|| CampError::bad_request("the form has no pdp_file or plan_file part"))
 }
+
+/// The JSON Patch of a `PATCH` request (`application/json-patch+json`, else 415; malformed,
+/// 400) applied to `old` (a patch that does not apply, 422).
+pub async fn patched(
+    req: Request,
+    old: &serde_json::Value,
+) -> Result<serde_json::Value, CampError> {
+    if media(req.headers()) != Media::JsonPatch {
+        return Err(CampError::media_type(
+            "PATCH takes application/json-patch+json",
+        ));
+    }
+    let ops = crate::patch::parse(&small(req.into_body()).await?)
+        .map_err(|e| CampError::bad_request(e.to_string()))?;
+    crate::patch::apply(old, &ops).map_err(|e| CampError::unprocessable(e.to_string()))
+}

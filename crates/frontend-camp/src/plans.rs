@@ -13,7 +13,7 @@ use crate::auth::Authed;
 use crate::body::{self, Media, Part};
 use crate::deploy::{self, Scratch};
 use crate::error::CampError;
-use crate::{Base, Camp, created, json, patch, select, select_attrs};
+use crate::{Base, Camp, created, json, select, select_attrs};
 
 /// Attributes the platform sets: kept out of the stored document.
 const SERVER_SET: &[&str] = &["uri", "type", "representation_skew"];
@@ -242,15 +242,8 @@ pub async fn patch(
     req: Request,
 ) -> Result<Response, CampError> {
     let plan = get_plan(&camp, &caller, &id)?;
-    if body::media(req.headers()) != Media::JsonPatch {
-        return Err(CampError::media_type(
-            "PATCH takes application/json-patch+json",
-        ));
-    }
-    let ops = patch::parse(&body::small(req.into_body()).await?)
-        .map_err(|e| CampError::bad_request(e.to_string()))?;
     let old = view(&base, &plan);
-    let new = patch::apply(&old, &ops).map_err(|e| CampError::unprocessable(e.to_string()))?;
+    let new = body::patched(req, &old).await?;
     let document = document_from(&old, new)?;
     let plan = camp
         .paas
