@@ -226,13 +226,17 @@ def test_a_deploy_of_a_missing_repository_streams_the_failure_and_exits_1(cli):
                                          [str(bid), "failed", "file:///no/such/repo.git@main"]], rows
     assert cli.json("builds", name) == cli.rest.get(f"/apps/{name}/builds").json()
     # logs: the latest build's, a given build's, its tail, followed to its end.
-    assert "Fetching file:///no/such/repo.git\n" in cli.ok("logs", name)
+    assert "Fetching file:///no/such/repo.git\n" in cli.ok("logs", name, "--build", "latest")
     assert cli.ok("logs", name, "--build", str(bid)) == cli.rest.get(f"/apps/{name}/builds/{bid}/log").text
-    assert cli.ok("logs", name, "-n", "1").startswith("-----> Build failed")
+    assert cli.ok("logs", name, "--build", "latest", "-n", "1").startswith("-----> Build failed")
     assert cli.ok("logs", name, "-f", "--build", str(bid)) == cli.rest.get(f"/apps/{name}/builds/{bid}/log").text
-    err = cli.fails(USAGE, "logs", name, "--type", "web")
-    assert "not available yet" in err, err
     assert "not found" in cli.fails(REFUSED, "logs", name, "--build", "999999")
+    assert "--build takes" in cli.fails(USAGE, "logs", name, "--build", "x")
+    # The app's log: the platform's events (the failed builds), by source, the last lines.
+    events = cli.ok("logs", name, "--type", "nubo")
+    assert f"nubo: Build {bid} failed: cannot fetch the source" in events, events
+    assert cli.ok("logs", name, "-n", "1") == cli.rest.get(f"/apps/{name}/logs", params={"lines": 1}).text
+    assert cli.ok("logs", name, "--type", "web") == ""
     assert cli.json("show", name)["release"] == 1
 
 
@@ -304,3 +308,22 @@ HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
     assert (status, body) == (200, "hello from a directory"), (status, body)
     assert "v2" in web_up()[0][2]
     assert f"Deleted app {app}" in cli.ok("delete", app, "--yes")
+
+
+def test_runs_process_actions_and_domains(cli):
+    name = app_name()
+    cli.ok("create", name)
+    err = cli.fails(REFUSED, "run", name, "--", "echo", "hi there")
+    assert "deploy a build first" in err, err
+    usage = cli.run("run", name)
+    assert usage.returncode == USAGE and "required arguments" in usage.stderr, usage.stderr
+    for action in ("restart", "stop", "start"):
+        assert "of " + name in cli.ok(action, name)
+    assert "no process type web" in cli.fails(REFUSED, "restart", name, "--type", "web")
+    domain = f"{name}.example.net"
+    assert domain in cli.ok("domains", "add", name, domain)
+    listed = cli.ok("domains", name)
+    assert f"{name}.apps.localhost (default)" in listed and domain in listed, listed
+    cli.ok("domains", "remove", name, domain)
+    assert domain not in cli.ok("domains", name)
+    assert "not found" in cli.fails(REFUSED, "domains", "remove", name, domain)

@@ -268,7 +268,17 @@ impl Api {
         offset: u64,
         out: &mut dyn Write,
     ) -> Result<Followed, (u64, RestError)> {
-        let url = self.url(&format!("{path}?follow=true&offset={offset}"));
+        self.stream(&format!("{path}?follow=true&offset={offset}"), out)
+    }
+
+    /// `GET path_and_query`, its text written to `out` as it comes, until the server ends
+    /// it (or `out` is gone). A stream cut short is reported with the bytes that had come.
+    pub fn stream(
+        &self,
+        path_and_query: &str,
+        out: &mut dyn Write,
+    ) -> Result<Followed, (u64, RestError)> {
+        let url = self.url(path_and_query);
         let mut response = self
             .streams
             .get(&url)

@@ -88,6 +88,8 @@ impl Paas {
         if let Err(Failure(reason)) = &outcome {
             self.log(id, &format!("\n-----> Build failed: {reason}\n"))
                 .await;
+            self.app_event(build.app, &format!("Build {id} failed: {reason}"))
+                .await;
             let reason = reason.clone();
             let _ = self
                 .update_build(id, |b| {

@@ -54,17 +54,18 @@ pub struct DeployArgs {
 pub struct LogsArgs {
     /// The app.
     app: String,
-    /// The build whose log to print (default: the app's latest build).
+    /// Print this build's log instead of the app's (`latest`: the app's latest build).
     #[arg(long, value_name = "ID")]
-    build: Option<i64>,
-    /// Keep printing what the log gets until the build ends.
+    build: Option<String>,
+    /// Keep printing what the log gets (a build's: until it ends; the app's: until
+    /// interrupted).
     #[arg(long, short)]
     follow: bool,
-    /// Print only the last N lines (then, with -f, what comes).
+    /// Print only the last N lines (then, with -f, what comes); the app's log: 100.
     #[arg(long = "num", short = 'n', value_name = "N")]
     num: Option<usize>,
-    /// Logs of the app's instances of this process type (not available yet: only build
-    /// logs are).
+    /// Only the lines of this process type (`web`), instance (`web.1`), `router` or `nubo`
+    /// (the platform's events).
     #[arg(
         long = "type",
         short = 't',
@@ -141,19 +142,24 @@ impl DeployArgs {
 impl LogsArgs {
     /// Runs the command.
     pub fn run(self, ctx: &AppCtx) -> anyhow::Result<()> {
-        if let Some(kind) = &self.process_type {
-            return Err(usage_error(format!(
-                "instance logs (--type {kind}) are not available yet: only build logs are; \
-                 `nubo app logs {} [--build ID]` prints a build's log",
-                self.app
-            )));
-        }
         if ctx.json {
             return Err(usage_error("logs are text: --json does not apply to them"));
         }
-        let id = match self.build {
-            Some(id) => id,
-            None => {
+        let Some(build) = &self.build else {
+            return super::ops::app_log(
+                ctx,
+                &self.app,
+                self.num,
+                self.process_type.as_deref(),
+                self.follow,
+            );
+        };
+        let id = match build.parse::<i64>() {
+            Ok(id) => id,
+            Err(_) if build != "latest" => {
+                return Err(usage_error("--build takes a build id or `latest`"));
+            }
+            Err(_) => {
                 let builds = ctx.api.get(&app_path(&self.app, "/builds"))?;
                 items(&builds)
                     .first()

@@ -1,13 +1,15 @@
 //! `nubo app`: the PaaS from the command line, Heroku/Dokku-style, over the REST API
 //! (`crate::rest`) rather than XML-RPC: apps, deploys and their logs (`deploy.rs`, with
 //! directories packed by `pack.rs`), config vars and the process formation (`config.rs`),
-//! releases, builds and instances.
+//! releases, builds and instances; one-off runs, process actions, domains and the app's
+//! log (`ops.rs`).
 //!
 //! Tables by default; `--json` prints the API's JSON as it came (listings of apps: every
 //! page's items in one `{"items": [...]}`). Errors print the API's problem `detail`.
 
 mod config;
 mod deploy;
+mod ops;
 mod pack;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -78,8 +80,31 @@ enum Cmd {
     Releases(AppName),
     /// The app's builds, newest first.
     Builds(AppName),
-    /// The app's logs (for now: a build's log, the latest one's by default).
+    /// The app's log (its instances' output, the router's lines, the platform's events),
+    /// or a build's log with --build.
     Logs(deploy::LogsArgs),
+    /// Run a command in a fresh container of the current release: `nubo app run shop --
+    /// python3 manage.py migrate`; exits with the command's status.
+    Run(ops::RunArgs),
+    /// Restart the app's processes (each instance replaced; the old serves until the new
+    /// is up), all or one type.
+    Restart(ProcessFlags),
+    /// Stop the app's processes (their quantities kept), all or one type.
+    Stop(ProcessFlags),
+    /// Start stopped processes, all or one type.
+    Start(ProcessFlags),
+    /// The app's host names; `domains add APP HOST`, `domains remove APP HOST`.
+    Domains(ops::DomainsArgs),
+}
+
+/// An app and, optionally, one of its process types.
+#[derive(Debug, Args)]
+struct ProcessFlags {
+    /// The app.
+    app: String,
+    /// Only this process type.
+    #[arg(long = "type", short = 't', value_name = "TYPE")]
+    kind: Option<String>,
 }
 
 /// One app, named.
@@ -156,6 +181,11 @@ pub fn run(args: AppArgs, global: &Global) -> anyhow::Result<()> {
             ctx.print(&builds, builds_table)
         }
         Cmd::Logs(l) => l.run(&ctx),
+        Cmd::Run(r) => r.run(&ctx),
+        Cmd::Restart(p) => ops::processes(&ctx, "restart", &p.app, p.kind.as_deref()),
+        Cmd::Stop(p) => ops::processes(&ctx, "stop", &p.app, p.kind.as_deref()),
+        Cmd::Start(p) => ops::processes(&ctx, "start", &p.app, p.kind.as_deref()),
+        Cmd::Domains(d) => d.run(&ctx),
     }
 }
 
