@@ -61,6 +61,13 @@ struct Args {
     /// Seconds of load for each target and each load (after 1 s of warm-up).
     #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Rounds of the router measurements (the proxies' order alternates).
+    #[arg(long, default_value_t = 2)]
+    rounds: usize,
+    /// Seconds a proxy's measurement may wait for the connections to the instance left in
+    /// TIME_WAIT by the one before to go (0: no wait).
+    #[arg(long, default_value_t = 70)]
+    settle: u64,
     /// Connections of the throughput load.
     #[arg(long, default_value_t = 16)]
     connections: usize,
@@ -81,7 +88,9 @@ const WEB_PORT: u16 = 5000;
 const DOMAIN: &str = "apps.localhost";
 
 /// The app: stdlib only. One write per answer (buffered `wfile`, no Nagle), keep-alive
-/// (HTTP/1.1, a thread per connection), no line per request on stderr.
+/// (HTTP/1.1, a thread per connection), a listen backlog of 128 (socketserver's default of 5
+/// drops the SYNs of a proxy's burst of new connections: 1 s retransmits), no line per
+/// request on stderr.
 const APP_PY: &str = r#"import os, socket
 from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 
@@ -104,7 +113,7 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-ThreadingHTTPServer.daemon_threads = True
+ThreadingHTTPServer.request_queue_size = 128
 ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
 "#;
 const PROCFILE: &str = "web: python3 app.py\n";
@@ -1147,9 +1156,22 @@ struct Load {
     elapsed: Duration,
     latencies: Vec<Duration>,
     cpu: Option<f64>,
+    /// Connections from this machine to the instance in TIME_WAIT before the load.
+    time_wait: Option<usize>,
 }
 
 impl Load {
+    fn add(&mut self, other: &Load) {
+        self.ok += other.ok;
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+        self.latencies.extend_from_slice(&other.latencies);
+        self.cpu = match (self.cpu, other.cpu) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+    }
+
     fn rate(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
@@ -1263,6 +1285,7 @@ fn one_request(
 /// nginx run by the benchmark: a minimal reverse proxy to one instance.
 struct Nginx {
     child: Child,
+    error_log: PathBuf,
 }
 
 impl Nginx {
@@ -1295,7 +1318,10 @@ impl Nginx {
             .stderr(Stdio::null())
             .spawn()
             .with_context(|| format!("cannot start {binary}"))?;
-        let nginx = Nginx { child };
+        let nginx = Nginx {
+            child,
+            error_log: dir.join("error.log"),
+        };
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         wait_every(Duration::from_secs(10), "nginx answering", || {
             Ok(status_via(addr, "x") == 200)
@@ -1389,39 +1415,69 @@ fn router_figures(
         ));
     }
     let secs = Duration::from_secs(args.seconds.max(1));
-    let mut results: Vec<(String, Load, Load)> = Vec::new();
-    for (name, addr, host) in &targets {
-        eprintln!("load: {name}");
-        load(*addr, host, 1, Duration::from_secs(1))?;
-        let one = load(*addr, host, 1, secs)?;
-        load(*addr, host, args.connections, Duration::from_secs(1))?;
-        let cpu0 = proxy_cpu(name, nubod_pid, nginx.as_ref());
-        let mut many = load(*addr, host, args.connections, secs)?;
-        many.cpu = cpu0.map(|c| proxy_cpu(name, nubod_pid, nginx.as_ref()).unwrap_or(c) - c);
-        eprintln!(
-            "  1 connection: {:.0}/s p50 {:?}; {} connections: {:.0}/s p50 {:?} p99 {:?}, {} errors",
-            one.rate(),
-            one.pct(0.5),
-            args.connections,
-            many.rate(),
-            many.pct(0.5),
-            many.pct(0.99),
-            one.errors + many.errors
-        );
-        results.push((name.to_string(), one, many));
+    let mut results: Vec<(String, usize, Load, Load)> = Vec::new();
+    for round in 1..=args.rounds.max(1) {
+        // Every other round the proxies go in the other order: each leaves thousands of
+        // the instance's connections in TIME_WAIT for the next.
+        let mut order: Vec<usize> = (0..targets.len()).collect();
+        if round % 2 == 0 {
+            order[1..].reverse();
+        }
+        for k in order {
+            let (name, addr, host) = &targets[k];
+            if k > 0 && args.settle > 0 {
+                // The proxies' connections to the instance left in TIME_WAIT on this
+                // machine make every connect() search the ephemeral ports: let them go.
+                let until = Instant::now() + Duration::from_secs(args.settle);
+                while time_wait_to(backend) > 100 && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+            let waiting = time_wait_to(backend);
+            eprintln!(
+                "load, round {round}: {name} ({waiting} connections to the instance in TIME_WAIT)"
+            );
+            load(*addr, host, 1, Duration::from_secs(1))?;
+            let one = load(*addr, host, 1, secs)?;
+            load(*addr, host, args.connections, Duration::from_secs(1))?;
+            let cpu0 = proxy_cpu(name, nubod_pid, nginx.as_ref());
+            let mut many = load(*addr, host, args.connections, secs)?;
+            many.cpu = cpu0.map(|c| proxy_cpu(name, nubod_pid, nginx.as_ref()).unwrap_or(c) - c);
+            eprintln!(
+                "  1 connection: {:.0}/s p50 {:?}; {} connections: {:.0}/s p50 {:?} p99 {:?}, {} errors",
+                one.rate(),
+                one.pct(0.5),
+                args.connections,
+                many.rate(),
+                many.pct(0.5),
+                many.pct(0.99),
+                one.errors + many.errors
+            );
+            many.time_wait = Some(waiting);
+            results.push((name.to_string(), round, one, many));
+        }
+    }
+    if let Some(n) = &nginx {
+        let log = std::fs::read_to_string(&n.error_log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        eprintln!("nginx error log: {} lines", lines.len());
+        for l in lines.iter().rev().take(5) {
+            eprintln!("  {l}");
+        }
+        r.row("3. nginx: lines in its error log", lines.len().to_string());
     }
     drop(nginx);
     let us = |d: Duration| format!("{:.0} µs", d.as_secs_f64() * 1e6);
     let mut table = format!(
         "Router: `GET /` of the app (a {}-byte answer), {} s per measurement after 1 s of warm-up, the same load loop for all (keep-alive towards the target):\n\n\
-         | target | 1 connection: requests/s | p50 | p99 | {c} connections: requests/s | p50 | p99 | errors | CPU of the proxy |\n|---|---|---|---|---|---|---|---|---|\n",
+         | target | 1 connection: requests/s | p50 | p99 | {c} connections: requests/s | p50 | p99 | errors | CPU of the proxy | TIME_WAIT to the instance before |\n|---|---|---|---|---|---|---|---|---|---|\n",
         "hello from ".len() + 20,
         secs.as_secs(),
         c = args.connections
     );
-    for (name, one, many) in &results {
+    for (name, round, one, many) in &results {
         table.push_str(&format!(
-            "| {name} | {:.0} | {} | {} | {:.0} | {} | {} | {} | {} |\n",
+            "| {name} (round {round}) | {:.0} | {} | {} | {:.0} | {} | {} | {} | {} | {} |\n",
             one.rate(),
             us(one.pct(0.5)),
             us(one.pct(0.99)),
@@ -1433,10 +1489,22 @@ fn router_figures(
                 "{:.0} % of one core",
                 c * 100.0 / secs.as_secs_f64()
             )),
+            many.time_wait.map_or("–".into(), |n| n.to_string()),
         ));
     }
     r.tables.push(table);
-    let find = |k: &str| results.iter().find(|(n, _, _)| n.starts_with(k));
+    let merged: Vec<(String, Load, Load)> = targets
+        .iter()
+        .map(|(name, _, _)| {
+            let (mut one, mut many) = (Load::default(), Load::default());
+            for (_, _, o, m) in results.iter().filter(|(n, ..)| n == name) {
+                one.add(o);
+                many.add(m);
+            }
+            (name.to_string(), one, many)
+        })
+        .collect();
+    let find = |k: &str| merged.iter().find(|(n, _, _)| n.starts_with(k));
     if let (Some((_, d1, dn)), Some((_, r1, rn))) = (find("direct"), find("nubod")) {
         let added50 = r1.pct(0.5).saturating_sub(d1.pct(0.5));
         let added99 = r1.pct(0.99).saturating_sub(d1.pct(0.99));
@@ -1482,6 +1550,11 @@ fn router_figures(
         }
     }
     Ok(())
+}
+
+/// Connections from this machine to `backend` in TIME_WAIT.
+fn time_wait_to(backend: SocketAddr) -> usize {
+    sh(&format!("ss -Htan state time-wait dst {backend}")).map_or(0, |o| o.lines().count())
 }
 
 fn nginx_port(work: &Path) -> Result<u16> {
