@@ -352,3 +352,27 @@ def test_nubod_killed_during_a_build_and_a_deploy_recovers(cloud, user):
     assert not [vm for vm in one.vmpool.info(-2, -1, -1, -1).VM if vm.NAME.startswith("build-")]
     assert not [i for i in one.imagepool.info(-2, -1, -1).IMAGE if i.NAME.endswith("-source")]
     assert rest.delete(f"/apps/{app}").status_code == 204
+
+
+def test_a_web_process_that_never_listens_fails_its_release_and_the_old_one_serves(cloud, user):
+    rest = user
+    app = uniq("deaf").lower()
+    url = git_repo(cloud.work / app, PYTHON_APP)
+    assert rest.post("/apps", json={"name": app}).status_code == 201
+    assert build(rest, app, url)["status"] == "succeeded"
+    wait_for(lambda: instances(rest, app, "up", "web"), timeout=180, what="v2 up")
+    # v3: its web process runs but never listens on $PORT.
+    bad = dict(PYTHON_APP, Procfile="web: python3 worker.py\n")
+    bad_url = git_repo(cloud.work / f"{app}-bad", bad)
+    done = build(rest, app, bad_url)
+    assert done["status"] == "succeeded" and done["release"] == 3, done.get("log", "")[-2000:]
+    events = lambda: rest.get(f"/apps/{app}/logs", params={"source": "nubo"}).text
+    wait_for(lambda: "Release v3 failed to start" in events(), timeout=150,
+             what="the release's failure in the app's log")
+    assert "did not accept connections on port 5000 ($PORT) within 60 s" in events(), events()
+    # The old release serves on; the failed instance is stopped.
+    status, body = routed(cloud, app)
+    assert status == 200 and body.startswith("hello from nubo"), body
+    wait_for(lambda: [i["release"] for i in instances(rest, app)] == [2], timeout=120,
+             what="only v2's instance left")
+    assert rest.delete(f"/apps/{app}").status_code == 204

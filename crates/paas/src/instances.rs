@@ -326,8 +326,13 @@ impl Paas {
                     && is_current(n)
                     && (up(n.vm) || (n.process_type != "web" && n.lcm == LcmState::Running))
             });
-            // An instance of an older release (or restart) serves until its successor is up.
-            let retire = !still_wanted || (!is_current(t) && successor_up);
+            // An instance of an older release (or restart) serves until its successor is up;
+            // one of a release whose instances of this type failed to start is stopped (the
+            // older release keeps serving).
+            let failed_start = is_current(t)
+                && !up(t.vm)
+                && self.failed(app.id, current, &t.process_type).is_some();
+            let retire = !still_wanted || (!is_current(t) && successor_up) || failed_start;
             if retire {
                 self.stop_instance(&owner, t).await;
                 continue;
