@@ -558,8 +558,10 @@ impl Paas {
             "NUBO_APP=\"{}\",NUBO_RELEASE=\"v{}\",{context}",
             app.name, release.version
         ));
+        // tini as PID 1 (the stack has it): it passes SIGTERM on to the process, which as
+        // PID 1 itself would ignore it, and reaps what the process leaves.
         let init = format!(
-            "NUBO_ENV={joined} exec /bin/sh {} {launch_arg}",
+            "NUBO_ENV={joined} exec /usr/bin/tini -- /bin/sh {} {launch_arg}",
             buildpack::LAUNCH_SCRIPT_PATH
         );
         Ok(format!(
