@@ -1433,6 +1433,15 @@ fn router_figures(
                     std::thread::sleep(Duration::from_millis(500));
                 }
             }
+            let intruders: Vec<u32> = other_local_hosts()
+                .into_iter()
+                .filter(|p| *p != nubod_pid)
+                .collect();
+            if !intruders.is_empty() {
+                bail!(
+                    "another nubod --local-host started during the run (pids {intruders:?}): it shares the apps bridge and VM numbers, the figures would be wrong"
+                );
+            }
             let waiting = time_wait_to(backend);
             eprintln!(
                 "load, round {round}: {name} ({waiting} connections to the instance in TIME_WAIT)"
