@@ -1,0 +1,235 @@
+//! `nubo-bench-paas`: the PaaS end to end on this machine (root, runc, mke2fs, the Debian
+//! stack of `scripts/build-stack.sh`). It starts a release `nubod --local-host --api
+//! --router` on a fresh data directory and measures, over the REST API and through the
+//! router, as a user of the PaaS would see it:
+//!
+//! 1. **deploy**: a small Python app without dependencies (stdlib `http.server` on `$PORT`,
+//!    a `Procfile`, an empty `requirements.txt`) uploaded as a tarball to `POST
+//!    /apps/{app}/builds`, until the first 200 through the router; with its parts (the
+//!    build's status and log lines as they appear, the agent's log for the containers'
+//!    PROLOG and DEPLOY, the instance's VM RUNNING, its port accepting connections as seen
+//!    from this machine, the instance `up` in the API, the first 200). A new app per run;
+//!    the first run also fetches the stack onto the host;
+//! 2. **scale**: `PATCH /apps/{app}/formation` `web` 1 → N until all N are `up`, and back
+//!    to 1 until the others are gone;
+//! 3. **router**: requests/s and latency of one instance reached directly, through nubod's
+//!    router and through an nginx of this machine proxying the same instance (run by the
+//!    benchmark with a minimal configuration, on a free port), with the same load loop:
+//!    one connection sending requests one after the other (latency), then several
+//!    (throughput), each with keep-alive towards the server measured.
+//!
+//! Prints a Markdown report for docs/benchmarks.md; progress goes to standard error. It
+//! terminates every VM it made, stops nubod (which stops its agents) and nginx, and removes
+//! the apps bridge and NAT table when they were not there before.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use nubo_bench::machine::{median, meminfo_kib, ms, range};
+use nubo_bench::nubod::process_cpu_seconds;
+use nubo_client::Client;
+use nubo_xmlrpc::Value;
+use serde_json::json;
+
+/// Command-line options.
+#[derive(Debug, Parser)]
+#[command(about = "Benchmarks the PaaS: deploy, scale and the router, on a local host")]
+pub(crate) struct Args {
+    /// The nubod binary (its nubo-hostd beside it).
+    #[arg(long, default_value = "target/release/nubod")]
+    pub(crate) nubod: PathBuf,
+    /// The Debian stack (scripts/build-stack.sh).
+    #[arg(long, default_value = "target/stack/debian-12.raw")]
+    pub(crate) stack: PathBuf,
+    /// Deploys measured (a new app each).
+    #[arg(long, default_value_t = 5)]
+    pub(crate) runs: usize,
+    /// Instances of `web` to scale to (0: skip scaling).
+    #[arg(long, default_value_t = 20)]
+    pub(crate) scale: u32,
+    /// Scale-up and -down cycles measured.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) scale_runs: usize,
+    /// Seconds of load for each target and each load (after 1 s of warm-up).
+    #[arg(long, default_value_t = 5)]
+    pub(crate) seconds: u64,
+    /// Rounds of the router measurements (the proxies' order alternates).
+    #[arg(long, default_value_t = 2)]
+    pub(crate) rounds: usize,
+    /// Seconds a proxy's measurement may wait for the connections to the instance left in
+    /// TIME_WAIT by the one before to go (0: no wait).
+    #[arg(long, default_value_t = 70)]
+    pub(crate) settle: u64,
+    /// Connections of the throughput load.
+    #[arg(long, default_value_t = 16)]
+    pub(crate) connections: usize,
+    /// The nginx binary ("" to leave nginx out).
+    #[arg(long, default_value = "nginx")]
+    pub(crate) nginx: String,
+    /// How often the deploy's progress is looked at, in ms.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) poll_ms: u64,
+}
+
+/// The apps bridge and NAT table `--local-host` makes (docs/hosts.md).
+pub(crate) const APPS_BRIDGE: &str = "nubo-apps";
+pub(crate) const NAT_TABLE: &str = "nubo-local-nat";
+/// The port `web` instances listen on ($PORT).
+pub(crate) const WEB_PORT: u16 = 5000;
+/// The router's apps domain (nubod's default).
+pub(crate) const DOMAIN: &str = "apps.localhost";
+
+/// The app: stdlib only. One write per answer (buffered `wfile`, no Nagle), keep-alive
+/// (HTTP/1.1, a thread per connection), a listen backlog of 128 (socketserver's default of 5
+/// drops the SYNs of a proxy's burst of new connections: 1 s retransmits), no line per
+/// request on stderr.
+pub(crate) const APP_PY: &str = r#"import os, socket
+from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
+
+BODY = ("hello from " + socket.gethostname() + "\n").encode()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    wbufsize = -1
+    disable_nagle_algorithm = True
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(BODY)))
+        self.end_headers()
+        self.wfile.write(BODY)
+
+    def log_message(self, *args):
+        pass
+
+
+ThreadingHTTPServer.request_queue_size = 128
+ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
+"#;
+pub(crate) const PROCFILE: &str = "web: python3 app.py\n";
+
+pub(crate) fn main() -> Result<()> {
+    let args = Args::parse();
+    if !sh("id -u").is_ok_and(|u| u.trim() == "0") {
+        bail!("run as root: nubod --local-host runs containers");
+    }
+    let others = other_local_hosts();
+    if !others.is_empty() {
+        bail!(
+            "another nubod --local-host runs here (pids {others:?}): they would share the apps bridge"
+        );
+    }
+    let stack = std::fs::canonicalize(&args.stack).with_context(|| {
+        format!(
+            "no stack at {} (scripts/build-stack.sh)",
+            args.stack.display()
+        )
+    })?;
+    let work = tempfile::Builder::new()
+        .prefix("nubo-bench-paas-")
+        .tempdir()?;
+    chmod_711(work.path())?;
+    let machine = machine_line();
+    eprintln!("machine: {machine}");
+    let had = (bridge_exists(), nat_table_exists());
+    let result = run(&args, work.path(), &stack);
+    // The daemon is stopped by now (dropped in `run`), its VMs terminated.
+    if other_local_hosts().is_empty() && !bridge_in_use() {
+        if !had.1 && nat_table_exists() {
+            let _ = sh(&format!("nft delete table ip {NAT_TABLE}"));
+        }
+        if !had.0 && bridge_exists() {
+            let _ = sh(&format!("ip link del dev {APPS_BRIDGE}"));
+        }
+    }
+    let report = result?;
+    println!("Machine: {machine}; {}\n", now_utc());
+    println!("| measurement | result |\n|---|---|");
+    for (what, result) in &report.rows {
+        println!("| {what} | {result} |");
+    }
+    for table in &report.tables {
+        println!("\n{table}");
+    }
+    Ok(())
+}
+
+pub(crate) fn run(args: &Args, work: &Path, stack: &Path) -> Result<Report> {
+    let daemon = Daemon::start(args, work, stack)?;
+    let rest = daemon.rest();
+    let mut report = Report::default();
+    wait_every(Duration::from_secs(300), "the stack registered", || {
+        let (status, body) = rest.get("/stacks")?;
+        Ok(status == 200 && body.contains("\"debian-12\""))
+    })?;
+    let client = daemon.client();
+    wait_every(Duration::from_secs(120), "host local-lxc MONITORED", || {
+        let xml = client.call_string("one.hostpool.info", vec![])?;
+        Ok(xml
+            .split("<HOST>")
+            .any(|h| h.contains("<NAME>local-lxc</NAME>") && h.contains("<STATE>2</STATE>")))
+    })?;
+    let tarball = app_tarball(work)?;
+
+    // 1. Deploys.
+    let mut runs = Vec::new();
+    let mut last_app = String::new();
+    for i in 1..=args.runs.max(1) {
+        let app = format!("bench{i}");
+        if !last_app.is_empty() {
+            delete_app(&rest, &client, &last_app)?;
+        }
+        let (status, body) = rest.send(
+            "POST",
+            "/apps",
+            "application/json",
+            json!({"name": app}).to_string().as_bytes(),
+        )?;
+        if status != 201 {
+            bail!("POST /apps answered {status}: {body}");
+        }
+        let t = deploy(args, &daemon, &rest, &client, &app, &tarball)?;
+        eprintln!("run {i}: {}", t.summary());
+        runs.push(t);
+        last_app = app;
+    }
+    deploy_report(&runs, &mut report);
+
+    // 2. Scale.
+    if args.scale > 1 {
+        for k in 1..=args.scale_runs {
+            let (up, down) = scale(args, &rest, &client, &last_app, args.scale)?;
+            eprintln!("scale {k}: up {up:?}, down {down:?}");
+            report.scale.push((up, down));
+        }
+        scale_report(args.scale, &mut report);
+    }
+
+    // 3. The router.
+    router_figures(args, work, &daemon, &rest, &last_app, &mut report)?;
+    drop(daemon);
+    Ok(report)
+}
+
+mod daemon;
+mod deploy;
+mod http;
+mod report;
+mod router;
+mod scale;
+use daemon::*;
+use deploy::*;
+use http::*;
+use report::*;
+use router::*;
+use scale::*;
