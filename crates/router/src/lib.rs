@@ -58,6 +58,7 @@ struct Shared {
     routes: Arc<dyn Routes>,
     config: RouterConfig,
     next: AtomicUsize,
+    idle: proxy::Idle,
 }
 
 /// The router as an axum service: every request is proxied. `peer` reads a request's
@@ -71,6 +72,7 @@ pub fn router(
         routes,
         config,
         next: AtomicUsize::new(0),
+        idle: proxy::Idle::default(),
     });
     axum::Router::new().fallback(move |req: axum::extract::Request| {
         let shared = shared.clone();

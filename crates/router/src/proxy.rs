@@ -1,7 +1,9 @@
 //! Forwarding one request to an instance and its answer back.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::body::Body;
@@ -68,37 +70,28 @@ pub(crate) async fn forward(
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
 
     let start = shared.next.fetch_add(1, Ordering::Relaxed);
-    let mut connected = None;
-    for i in 0..backends.len() {
-        let addr = backends[(start + i) % backends.len()];
-        match tokio::time::timeout(
-            shared.config.connect_timeout,
-            tokio::net::TcpStream::connect(addr),
+    // A request without a body may go on an idle connection kept from an earlier one, and
+    // be sent again on a new connection if that one turns out closed: it can be rebuilt.
+    let reusable = !upgrade && bodiless(req.headers());
+    let again = reusable.then(|| {
+        (
+            req.method().clone(),
+            req.uri().clone(),
+            req.headers().clone(),
         )
-        .await
-        {
-            Ok(Ok(stream)) => {
-                let _ = stream.set_nodelay(true);
-                match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
-                    Ok((sender, conn)) => {
-                        tokio::spawn(async move {
-                            if let Err(e) = conn.with_upgrades().await {
-                                tracing::debug!(%addr, error = %e, "instance connection ended badly");
-                            }
-                        });
-                        connected = Some((addr, sender));
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::debug!(%addr, error = %e, "handshake with an instance failed")
-                    }
-                }
-            }
-            Ok(Err(e)) => tracing::debug!(%addr, error = %e, "an instance refused the connection"),
-            Err(_) => tracing::debug!(%addr, "connecting to an instance timed out"),
-        }
+    });
+    // Round robin: the instance whose turn it is, on a kept connection if it has one.
+    let mut connected = None;
+    if reusable {
+        let addr = backends[start % backends.len()];
+        connected = shared.idle.take(addr).map(|sender| (addr, sender, true));
     }
-    let Some((addr, mut sender)) = connected else {
+    if connected.is_none() {
+        connected = connect_any(shared, &backends, start)
+            .await
+            .map(|(addr, sender)| (addr, sender, false));
+    }
+    let Some((mut addr, mut sender, pooled)) = connected else {
         note(shared, &app, &method, &path, 502, started, None);
         return page(
             StatusCode::BAD_GATEWAY,
@@ -106,8 +99,22 @@ pub(crate) async fn forward(
             &format!("No instance of app {app} accepted the connection."),
         );
     };
-    let answered =
+    let mut answered =
         tokio::time::timeout(shared.config.response_timeout, sender.send_request(req)).await;
+    if pooled
+        && matches!(answered, Ok(Err(_)))
+        && let Some((m, u, h)) = again
+        && let Some((a, s)) = connect_any(shared, &backends, start).await
+    {
+        // The kept connection had been closed by the instance: once more, on a new one.
+        (addr, sender) = (a, s);
+        let mut retry = Request::new(Body::empty());
+        *retry.method_mut() = m;
+        *retry.uri_mut() = u;
+        *retry.headers_mut() = h;
+        answered =
+            tokio::time::timeout(shared.config.response_timeout, sender.send_request(retry)).await;
+    }
     let mut response = match answered {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
@@ -132,6 +139,15 @@ pub(crate) async fn forward(
         }
     };
     let status = response.status();
+    if reusable && status != StatusCode::SWITCHING_PROTOCOLS {
+        // Once the answer is read to its end the connection is idle again: keep it.
+        let idle = shared.idle.clone();
+        tokio::spawn(async move {
+            if sender.ready().await.is_ok() {
+                idle.put(addr, sender);
+            }
+        });
+    }
     if status == StatusCode::SWITCHING_PROTOCOLS
         && let Some(client_upgrade) = client_upgrade
     {
@@ -200,6 +216,85 @@ fn note(
         app,
         format!("method={method} path={path:?} status={status} instance={instance} ms={ms}"),
     );
+}
+
+/// A new connection to the first of `backends` (from `start`, round robin) that takes one.
+async fn connect_any(
+    shared: &Shared,
+    backends: &[SocketAddr],
+    start: usize,
+) -> Option<(SocketAddr, Sender)> {
+    for i in 0..backends.len() {
+        let addr = backends[(start + i) % backends.len()];
+        match tokio::time::timeout(
+            shared.config.connect_timeout,
+            tokio::net::TcpStream::connect(addr),
+        )
+        .await
+        {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                match hyper::client::conn::http1::handshake(TokioIo::new(stream)).await {
+                    Ok((sender, conn)) => {
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.with_upgrades().await {
+                                tracing::debug!(%addr, error = %e, "instance connection ended badly");
+                            }
+                        });
+                        return Some((addr, sender));
+                    }
+                    Err(e) => {
+                        tracing::debug!(%addr, error = %e, "handshake with an instance failed")
+                    }
+                }
+            }
+            Ok(Err(e)) => tracing::debug!(%addr, error = %e, "an instance refused the connection"),
+            Err(_) => tracing::debug!(%addr, "connecting to an instance timed out"),
+        }
+    }
+    None
+}
+
+/// Whether a request carries no body.
+fn bodiless(headers: &HeaderMap) -> bool {
+    !headers.contains_key(header::TRANSFER_ENCODING)
+        && headers
+            .get(header::CONTENT_LENGTH)
+            .is_none_or(|v| v.as_bytes() == b"0")
+}
+
+/// A connection to an instance, ready to send on.
+pub(crate) type Sender = hyper::client::conn::http1::SendRequest<Body>;
+
+/// Idle connections to instances, kept for the next requests without a body (as nginx's
+/// upstream keepalive), at most [`IDLE_PER_INSTANCE`] per instance.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Idle(Arc<Mutex<HashMap<SocketAddr, Vec<Sender>>>>);
+
+/// The most idle connections kept per instance.
+const IDLE_PER_INSTANCE: usize = 32;
+
+impl Idle {
+    /// An idle connection to `addr` still open, if one is kept.
+    fn take(&self, addr: SocketAddr) -> Option<Sender> {
+        let mut map = self.0.lock().ok()?;
+        let kept = map.get_mut(&addr)?;
+        while let Some(sender) = kept.pop() {
+            if sender.is_ready() {
+                return Some(sender);
+            }
+        }
+        None
+    }
+
+    fn put(&self, addr: SocketAddr, sender: Sender) {
+        if let Ok(mut map) = self.0.lock() {
+            let kept = map.entry(addr).or_default();
+            if kept.len() < IDLE_PER_INSTANCE {
+                kept.push(sender);
+            }
+        }
+    }
 }
 
 /// The request's host, lowercase, without port: from `Host`, else the URI's authority.

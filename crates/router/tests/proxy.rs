@@ -307,3 +307,75 @@ async fn upgraded_connections_are_joined() {
         assert_eq!(back, message);
     }
 }
+
+/// An instance that counts its connections; with `close_idle`, it closes each connection
+/// after its first answer without saying so (as an idle timeout does).
+async fn counting_instance(close_idle: bool) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            seen.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut reader = BufReader::new(stream);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).await.unwrap_or(0) == 0 || h == "\r\n" {
+                            break;
+                        }
+                    }
+                    let _ = reader
+                        .get_mut()
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                        .await;
+                    if close_idle {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, count)
+}
+
+#[tokio::test]
+async fn connections_to_instances_are_kept_and_a_closed_one_is_replaced() {
+    use std::sync::atomic::Ordering;
+    for close_idle in [false, true] {
+        let (addr, connections) = counting_instance(close_idle).await;
+        let table = Arc::new(Table::default());
+        table
+            .0
+            .lock()
+            .expect("lock")
+            .insert("shop".into(), vec![addr]);
+        let router = start_router(table).await;
+        for _ in 0..10 {
+            let (status, body) = request(router, "shop.apps.test", "GET", "/", b"").await;
+            assert_eq!((status, body.as_slice()), (200, &b"ok"[..]));
+            // Let the router put the connection back (and the instance close it).
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let n = connections.load(Ordering::SeqCst);
+        if close_idle {
+            // Every kept connection was found closed and the request sent again on a new one.
+            assert!(n >= 10, "{n}");
+        } else {
+            assert!(n < 5, "{n} connections for 10 requests");
+        }
+        // A request with a body never takes a kept connection (it could not be sent again).
+        let (status, _) = request(router, "shop.apps.test", "POST", "/", b"data").await;
+        assert_eq!(status, 200);
+    }
+}
