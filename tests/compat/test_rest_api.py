@@ -10,7 +10,7 @@ import json
 import pytest
 import requests
 
-from onehelpers import REPO_ROOT, Nubod, connect, uniq
+from onehelpers import REPO_ROOT, Nubod, connect, uniq, wait_for
 from resthelpers import PROBLEM, Rest, problem, register_stack
 
 
@@ -323,7 +323,8 @@ def test_custom_domains_route_to_their_app(nubod, stack, user):
     assert routed("nobody.example.com")[0] == 404
     assert rest.delete(f"/apps/{name}/domains/{domain}").status_code == 204
     problem(rest.delete(f"/apps/{name}/domains/{domain}"), 404)
-    assert routed(domain)[0] == 404
+    # The router keeps a route a quarter of a second.
+    wait_for(lambda: routed(domain)[0] == 404, timeout=5, what="the domain unrouted")
     # The domain is free again.
     assert other.post(f"/apps/{second}/domains", json={"hostname": domain}).status_code == 201
 

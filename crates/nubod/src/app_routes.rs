@@ -1,20 +1,64 @@
 //! The routes of nubod's in-process router: `<app>.<apps domain>` and the apps' custom
-//! domains to their `web` instances that are up, as the PaaS knows them.
+//! domains to their `web` instances that are up, as the PaaS knows them. An answer is
+//! kept for [`ROUTE_TTL`] (finding an app's instances reads every VM of the cloud), for at
+//! most [`ROUTES_MAX`] hosts (past it, every kept answer is dropped: hosts that name no
+//! app, sent by anyone, cannot make it grow).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a route is kept: an instance that goes down is skipped by the router when it
+/// refuses connections meanwhile, and a new one gets traffic this much later.
+const ROUTE_TTL: Duration = Duration::from_millis(250);
+/// The most hosts whose routes are kept.
+const ROUTES_MAX: usize = 10_000;
+
+/// What a host routes to.
+type Route = Option<(String, Vec<SocketAddr>)>;
 
 /// The PaaS's apps as the router's route table.
 #[derive(Debug)]
 pub struct AppRoutes {
     /// The PaaS (which knows the apps domain: app `shop` is `shop.apps.localhost`).
-    pub paas: nubo_paas::Paas,
+    paas: nubo_paas::Paas,
+    /// Routes found lately, by host.
+    kept: Mutex<HashMap<String, (Instant, Route)>>,
 }
 
-impl nubo_router::Routes for AppRoutes {
-    fn lookup(&self, host: &str) -> Option<(String, Vec<SocketAddr>)> {
+impl AppRoutes {
+    /// The routes of `paas`'s apps.
+    pub fn new(paas: nubo_paas::Paas) -> Self {
+        AppRoutes {
+            paas,
+            kept: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn find(&self, host: &str) -> Route {
         let app = self.paas.app_for_host(host)?;
         let backends = self.paas.web_backends(&app);
         Some((app, backends))
+    }
+}
+
+impl nubo_router::Routes for AppRoutes {
+    fn lookup(&self, host: &str) -> Route {
+        if let Ok(kept) = self.kept.lock()
+            && let Some((at, route)) = kept.get(host)
+            && at.elapsed() < ROUTE_TTL
+        {
+            return route.clone();
+        }
+        let route = self.find(host);
+        if let Ok(mut kept) = self.kept.lock() {
+            if kept.len() >= ROUTES_MAX {
+                kept.clear();
+            }
+            kept.insert(host.to_owned(), (Instant::now(), route.clone()));
+        }
+        route
     }
 
     fn record(&self, app: &str, line: String) {

@@ -168,7 +168,7 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {listen} for the router"))?;
             tracing::info!(router = %listener.local_addr()?, domain, https = tls.is_some(), "serving the apps' router");
-            let routes = std::sync::Arc::new(app_routes::AppRoutes { paas: paas.clone() });
+            let routes = std::sync::Arc::new(app_routes::AppRoutes::new(paas.clone()));
             let router_config = nubo_router::RouterConfig {
                 scheme: if tls.is_some() { "https" } else { "http" },
                 ..nubo_router::RouterConfig::default()
