@@ -49,6 +49,8 @@ const HYPERVISOR_ATTR: &str = "HYPERVISOR";
 const STOP_WAIT: Duration = Duration::from_secs(10);
 /// How often nubod looks for a container stack that is not there yet.
 const STACK_POLL: Duration = Duration::from_secs(10);
+/// Seconds a container of the local host gets between SIGTERM and SIGKILL.
+const CONTAINER_STOP_GRACE_S: u64 = 30;
 /// The longest pause between two starts of a failing agent.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -418,7 +420,14 @@ async fn run_once(
         .open(&log_path)
         .map_err(io("open", &log_path))?;
     let log_err = log.try_clone().map_err(io("open", &log_path))?;
-    let mut child = tokio::process::Command::new(&agent.program)
+    let mut command = tokio::process::Command::new(&agent.program);
+    if agent.driver == "lxc" {
+        // SIGTERM, then SIGKILL after 30 s, as Heroku and Cloud Foundry stop a process.
+        command
+            .arg("--shutdown-timeout")
+            .arg(CONTAINER_STOP_GRACE_S.to_string());
+    }
+    let mut child = command
         .arg("--name")
         .arg(name)
         .arg("--driver")

@@ -32,6 +32,16 @@ pub const BOOT_DEADLINE: Duration = Duration::from_secs(60);
 /// The longest base64 piece of the environment in one context variable (the container
 /// driver passes values up to 32 KiB into the environment).
 const ENV_PIECE: usize = 30_000;
+/// How long a new instance is up before its predecessor is retired (longer than the
+/// router keeps a route).
+const HANDOVER: Duration = Duration::from_secs(1);
+/// How long a retired instance is out of the routes before it is stopped: the router's
+/// route (a quarter of a second) and the requests it was answering end meanwhile.
+const DRAIN: Duration = Duration::from_secs(1);
+/// The least time between two restarts of a crashed instance.
+const RESTART_PAUSE: Duration = Duration::from_secs(2);
+/// How often the reconciler looks while instances are starting.
+const STARTING_POLL: Duration = Duration::from_millis(100);
 /// How long a port check waits for a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -73,6 +83,12 @@ pub(crate) struct Watch {
     seen: BTreeMap<Oid, (Instant, bool)>,
     /// Releases whose instances of a type failed to boot: (app, release, type) → reason.
     failed: BTreeMap<(i64, u32, String), String>,
+    /// When each instance was last started again after its process ended.
+    restarted: BTreeMap<Oid, Instant>,
+    /// When each instance was found up.
+    up_at: BTreeMap<Oid, Instant>,
+    /// Instances taken out of the routes to be stopped, and since when.
+    draining: BTreeMap<Oid, Instant>,
 }
 
 /// One instance as its VM's tags say.
@@ -189,8 +205,18 @@ impl Paas {
                 if let Err(e) = paas.reconcile().await {
                     tracing::warn!(error = %e, "PaaS reconcile round failed");
                 }
-                let _ =
-                    tokio::time::timeout(Duration::from_secs(1), paas.inner.wake.notified()).await;
+                // While instances are starting, look again soon: they count as up (and get
+                // traffic) as soon as their port accepts connections.
+                let pause = if paas
+                    .inner
+                    .probing
+                    .swap(false, std::sync::atomic::Ordering::Relaxed)
+                {
+                    STARTING_POLL
+                } else {
+                    Duration::from_secs(1)
+                };
+                let _ = tokio::time::timeout(pause, paas.inner.wake.notified()).await;
             }
         });
     }
@@ -267,6 +293,11 @@ impl Paas {
         for t in &instances {
             if t.state == VmState::Active && t.lcm == LcmState::Running {
                 self.check_up(app, t).await;
+            } else if matches!(t.state, VmState::Pending | VmState::Active) {
+                // Still being placed or deployed.
+                self.inner
+                    .probing
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
             }
         }
         let up = |vm: Oid| -> bool {
@@ -274,6 +305,15 @@ impl Paas {
                 .watch
                 .lock()
                 .map(|w| w.seen.get(&vm).is_some_and(|(_, up)| *up))
+                .unwrap_or(false)
+        };
+        // A successor takes over once it has been up for HANDOVER: the router has it in its
+        // routes by then, so retiring its predecessor loses no request.
+        let taken_over = |vm: Oid| -> bool {
+            self.inner
+                .watch
+                .lock()
+                .map(|w| w.up_at.get(&vm).is_some_and(|at| at.elapsed() >= HANDOVER))
                 .unwrap_or(false)
         };
         let wanted: BTreeMap<String, u32> = match (release, &slug) {
@@ -324,7 +364,7 @@ impl Paas {
                 n.process_type == t.process_type
                     && n.index == t.index
                     && is_current(n)
-                    && (up(n.vm) || (n.process_type != "web" && n.lcm == LcmState::Running))
+                    && (taken_over(n.vm) || (n.process_type != "web" && n.lcm == LcmState::Running))
             });
             // An instance of an older release (or restart) serves until its successor is up;
             // one of a release whose instances of this type failed to start is stopped (the
@@ -334,11 +374,15 @@ impl Paas {
                 && self.failed(app.id, current, &t.process_type).is_some();
             let retire = !still_wanted || (!is_current(t) && successor_up) || failed_start;
             if retire {
-                self.stop_instance(&owner, t).await;
+                // Out of the routes first; stopped once what it was answering is done.
+                if self.drained(t.vm) {
+                    self.stop_instance(&owner, t).await;
+                }
                 continue;
             }
-            if is_current(t) && t.state == VmState::Poweroff {
-                // The process ended: start it again (its layer is kept).
+            if is_current(t) && t.state == VmState::Poweroff && self.may_restart(t.vm) {
+                // The process ended: start it again (its layer is kept), at most every
+                // RESTART_PAUSE (a back-off is the next issue's).
                 tracing::info!(
                     app = app.name,
                     instance = t.name,
@@ -375,6 +419,9 @@ impl Paas {
             let Ok(mut watch) = self.inner.watch.lock() else {
                 return;
             };
+            if watch.draining.contains_key(&t.vm) {
+                return;
+            }
             let entry = watch.seen.entry(t.vm).or_insert((Instant::now(), false));
             if entry.1 {
                 return;
@@ -394,9 +441,13 @@ impl Paas {
         if up {
             if let Ok(mut watch) = self.inner.watch.lock() {
                 watch.seen.insert(t.vm, (first, true));
+                watch.up_at.insert(t.vm, Instant::now());
             }
             return;
         }
+        self.inner
+            .probing
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         if first.elapsed() > BOOT_DEADLINE {
             let reason = format!(
                 "{} did not accept connections on port {WEB_PORT} ($PORT) within {} s",
@@ -435,8 +486,45 @@ impl Paas {
         }
     }
 
+    /// Whether an instance to retire has been out of the routes for [`DRAIN`] (the first
+    /// call takes it out).
+    fn drained(&self, vm: Oid) -> bool {
+        let Ok(mut w) = self.inner.watch.lock() else {
+            return true;
+        };
+        let since = *w.draining.entry(vm).or_insert_with(Instant::now);
+        w.seen.remove(&vm);
+        w.up_at.remove(&vm);
+        if since.elapsed() >= DRAIN {
+            w.draining.remove(&vm);
+            true
+        } else {
+            self.inner
+                .probing
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            false
+        }
+    }
+
+    /// Whether a crashed instance may be started again now (not within [`RESTART_PAUSE`]
+    /// of its last restart); notes the restart when it may.
+    fn may_restart(&self, vm: Oid) -> bool {
+        let Ok(mut w) = self.inner.watch.lock() else {
+            return false;
+        };
+        if w.restarted
+            .get(&vm)
+            .is_some_and(|at| at.elapsed() < RESTART_PAUSE)
+        {
+            return false;
+        }
+        w.restarted.insert(vm, Instant::now());
+        true
+    }
+
     fn forget(&self, vm: Oid) {
         if let Ok(mut w) = self.inner.watch.lock() {
+            w.up_at.remove(&vm);
             w.seen.remove(&vm);
         }
     }

@@ -60,6 +60,8 @@ struct Inner {
     watch: std::sync::Mutex<instances::Watch>,
     /// Wakes the reconciler.
     wake: tokio::sync::Notify,
+    /// Whether instances are starting (the reconciler then looks again soon).
+    probing: std::sync::atomic::AtomicBool,
     /// Where instances' consoles were read up to.
     consoles: std::sync::Mutex<app_logs::Consoles>,
     /// Router lines on their way to the apps' logs.
@@ -87,6 +89,7 @@ impl Paas {
                 writer: tokio::sync::Mutex::new(()),
                 watch: std::sync::Mutex::new(instances::Watch::default()),
                 wake: tokio::sync::Notify::new(),
+                probing: std::sync::atomic::AtomicBool::new(false),
                 consoles: std::sync::Mutex::new(app_logs::Consoles::default()),
                 router_lines,
             }),
