@@ -346,6 +346,10 @@ impl Paas {
                     if !exists {
                         let template =
                             self.instance_template(app, release, slug.image, kind, index)?;
+                        // A new instance: look again soon, to route to it once it is up.
+                        self.inner
+                            .probing
+                            .store(true, std::sync::atomic::Ordering::Relaxed);
                         if let Err(e) = self.core().vm_allocate(&owner, &template, false).await {
                             // Not tried again until the formation or the release changes.
                             let reason = format!("cannot start {kind}.{index}: {e}");
