@@ -165,12 +165,6 @@ impl Paas {
         Ok(out)
     }
 
-    /// Whether an app of that name exists.
-    pub fn app_exists(&self, name: &str) -> bool {
-        self.read(|s| Ok(s.app_by_name(name).is_some()))
-            .unwrap_or(false)
-    }
-
     /// The addresses of the app's `web` instances that are up, for the router.
     pub fn web_backends(&self, app_name: &str) -> Vec<SocketAddr> {
         let Ok(Some(app)) = self.read(|s| Ok(s.app_by_name(app_name).cloned())) else {
