@@ -252,9 +252,7 @@ impl Paas {
                     }
                     app.formation.insert(kind, quantity);
                 }
-                app.revision += 1;
-                app.updated = now;
-                staged.push(Op::PutApp(app.clone()));
+                staged.put_changed_app(&mut app, now);
                 Ok(app)
             })
             .await?;

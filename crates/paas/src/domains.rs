@@ -7,7 +7,6 @@ use nubo_types::AuthOp;
 use crate::Paas;
 use crate::error::{PaasError, Result};
 use crate::model::App;
-use crate::state::Op;
 
 /// The most custom domains of one app.
 pub const DOMAINS_MAX: usize = 100;
@@ -84,9 +83,7 @@ impl Paas {
             }
             app.domains.push(domain);
             app.domains.sort();
-            app.revision += 1;
-            app.updated = now;
-            staged.push(Op::PutApp(app.clone()));
+            staged.put_changed_app(&mut app, now);
             Ok(app)
         })
         .await
@@ -105,9 +102,7 @@ impl Paas {
                     what: format!("domain {domain} of app {name}"),
                 });
             }
-            app.revision += 1;
-            app.updated = now;
-            staged.push(Op::PutApp(app.clone()));
+            staged.put_changed_app(&mut app, now);
             Ok(app)
         })
         .await

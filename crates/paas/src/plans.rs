@@ -344,9 +344,7 @@ impl Paas {
             if let Some(tags) = edit.tags {
                 app.tags = tags;
             }
-            app.revision += 1;
-            app.updated = now;
-            staged.push(Op::PutApp(app.clone()));
+            staged.put_changed_app(&mut app, now);
             Ok(app)
         })
         .await

@@ -9,7 +9,6 @@ use nubo_types::AuthOp;
 use crate::Paas;
 use crate::error::{PaasError, Result};
 use crate::model::App;
-use crate::state::Op;
 
 /// What to do with the processes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,9 +71,7 @@ impl Paas {
                         }
                     }
                 }
-                app.revision += 1;
-                app.updated = now;
-                staged.push(Op::PutApp(app.clone()));
+                staged.put_changed_app(&mut app, now);
                 Ok(app)
             })
             .await?;

@@ -257,6 +257,13 @@ impl<'a> Staged<'a> {
         self.ops.push(op);
     }
 
+    /// Stages a change of `app`: its revision (its ETag) and time move on.
+    pub(crate) fn put_changed_app(&mut self, app: &mut App, now: i64) {
+        app.revision += 1;
+        app.updated = now;
+        self.ops.push(Op::PutApp(app.clone()));
+    }
+
     /// Every op, the handed-out ids last.
     pub(crate) fn finish(self) -> Vec<Op> {
         let mut ops = self.ops;
