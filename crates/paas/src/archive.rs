@@ -269,3 +269,38 @@ mod tests {
         assert!(matches!(r, Err(ArchiveError::TooLarge(_))), "{r:?}");
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(nubo_testkit::cases(128))]
+
+        /// Any bytes, plain or behind a gzip header, are refused or unpacked: never a
+        /// panic, and nothing lands outside the destination.
+        #[test]
+        fn any_bytes_are_refused_or_unpacked_inside(
+            data in proptest::collection::vec(any::<u8>(), 0..4096),
+            gzip_header in any::<bool>(),
+        ) {
+            let tmp = tempfile::tempdir().expect("tmp");
+            let archive = tmp.path().join("a");
+            let mut bytes = if gzip_header { vec![0x1f, 0x8b] } else { Vec::new() };
+            bytes.extend(data);
+            std::fs::write(&archive, bytes).expect("write");
+            let dest = tmp.path().join("out");
+            std::fs::create_dir(&dest).expect("mkdir");
+            let limits = ArchiveLimits { max_bytes: 1 << 16, max_entries: 64 };
+            let _ = unpack(&archive, &dest, limits);
+            let mut names: Vec<_> = std::fs::read_dir(tmp.path())
+                .expect("read")
+                .map(|e| e.expect("entry").file_name())
+                .collect();
+            names.sort();
+            prop_assert_eq!(names, vec![std::ffi::OsString::from("a"), "out".into()]);
+        }
+    }
+}

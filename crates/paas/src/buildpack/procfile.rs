@@ -170,3 +170,29 @@ mod tests {
         assert!(parse_procfile(&[0u8; 4096]).is_err());
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(nubo_testkit::cases(256))]
+
+        /// Any bytes: refused, or process types that are names with commands of one line,
+        /// never more than the bound.
+        #[test]
+        fn any_bytes_give_names_and_one_line_commands(
+            lines in proptest::collection::vec("[a-z0-9_ :\\-\u{0}-\u{1f}é]{0,40}", 0..40),
+        ) {
+            if let Ok(types) = parse_procfile(lines.join("\n").as_bytes()) {
+                prop_assert!(types.len() <= PROCFILE_MAX_TYPES);
+                for (name, command) in types {
+                    prop_assert!(crate::names::check_process_type(&name).is_ok(), "{:?}", name);
+                    prop_assert!(!command.contains('\n') && !command.contains('\0'), "{:?}", command);
+                }
+            }
+        }
+    }
+}
