@@ -337,6 +337,11 @@ def test_nubod_killed_during_a_build_and_a_deploy_recovers(cloud, user):
     done = wait_for(lambda: (b := rest.get(f"/apps/{app}/builds/{bid}").json())["status"]
                     in ("succeeded", "failed") and b, timeout=600, what="the build to end")
     assert done["status"] == "succeeded", rest.get(f"/apps/{app}/builds/{bid}/log").text[-3000:]
+    # Killed again at once, while the build's container and source image are being removed:
+    # the restarted nubod finishes that clean-up.
+    cloud.kill()
+    cloud.restart()
+    rest = Rest(cloud.api, *rest.session.auth)
     wait_for(lambda: instances(rest, app, "up", "web"), timeout=180, what="web up")
     # A deploy cut short: the config change's release replaces the instance all the same.
     rest.patch(f"/apps/{app}/config-vars", json={"GREETING": "after"})
@@ -349,8 +354,10 @@ def test_nubod_killed_during_a_build_and_a_deploy_recovers(cloud, user):
              == [("web", 1, 3)], timeout=120, what="exactly one instance, of the new release")
     # No build container or source image was left behind.
     one = cloud.admin()
-    assert not [vm for vm in one.vmpool.info(-2, -1, -1, -1).VM if vm.NAME.startswith("build-")]
-    assert not [i for i in one.imagepool.info(-2, -1, -1).IMAGE if i.NAME.endswith("-source")]
+    wait_for(lambda: not [vm for vm in one.vmpool.info(-2, -1, -1, -1).VM
+                          if vm.NAME.startswith("build-")], timeout=60, what="no build container")
+    wait_for(lambda: not [i for i in one.imagepool.info(-2, -1, -1).IMAGE
+                          if i.NAME.endswith("-source")], timeout=60, what="no source image")
     assert rest.delete(f"/apps/{app}").status_code == 204
 
 

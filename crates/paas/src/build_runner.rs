@@ -64,20 +64,27 @@ impl Paas {
         tokio::spawn(async move { paas.run_build(id).await });
     }
 
-    /// Goes on with every build a previous nubod left queued or running.
+    /// Goes on with every build a previous nubod left queued or running, and finishes the
+    /// clean-up of every ended build whose container or source image is still recorded (a
+    /// nubod killed while it removed them).
     pub(crate) fn resume_builds(&self) {
-        let open: Vec<i64> = self
+        let (open, unclean): (Vec<Build>, Vec<Build>) = self
             .read(|s| {
                 Ok(s.builds
                     .values()
-                    .filter(|b| !b.status.is_final())
-                    .map(|b| b.id)
-                    .collect())
+                    .filter(|b| !b.status.is_final() || b.vm.is_some() || b.source_image.is_some())
+                    .cloned()
+                    .partition(|b| !b.status.is_final()))
             })
             .unwrap_or_default();
-        for id in open {
-            tracing::info!(build = id, "resuming a build");
-            self.start_build(id);
+        for build in open {
+            tracing::info!(build = build.id, "resuming a build");
+            self.start_build(build.id);
+        }
+        for build in unclean {
+            tracing::info!(build = build.id, "finishing a build's clean-up");
+            let paas = self.clone();
+            tokio::spawn(async move { paas.clean_up_build(&build).await });
         }
     }
 
@@ -218,6 +225,10 @@ impl Paas {
             .map_err(|e| Failure(format!("cannot write the build script: {e}")))?;
         let image_file = make_filesystem(&dir, config.build.disk_mb).await?;
         let _ = tokio::fs::remove_dir_all(&dir).await;
+        // An image made for this build by a nubod killed before it could record it.
+        if let Some(image) = self.tagged_source_image(build.id, owner)? {
+            self.core().image_delete(owner, image, false).await?;
+        }
         let template = format!(
             "NAME=\"build-{}-{}-source\"\nTYPE=\"DATABLOCK\"\nPERSISTENT=\"NO\"\nNUBO_APP=\"{}\"\nNUBO_BUILD=\"{}\"\n",
             app.name, build.id, app.name, build.id
@@ -442,18 +453,39 @@ impl Paas {
         if let Some(vm) = build.vm.or(self.tagged_vm(build.id, &owner).ok().flatten()) {
             let _ = self.core().vm_action(&owner, "terminate-hard", vm).await;
             let deadline = Instant::now() + Duration::from_secs(120);
-            while Instant::now() < deadline {
+            loop {
                 match self.core().info::<Vm>(&owner, vm) {
-                    Ok(v) if v.state != VmState::Done => tokio::time::sleep(POLL).await,
+                    Ok(v) if v.state != VmState::Done => {
+                        if Instant::now() >= deadline {
+                            tracing::warn!(
+                                build = build.id,
+                                vm,
+                                "a build's container does not end"
+                            );
+                            return;
+                        }
+                        tokio::time::sleep(POLL).await
+                    }
                     _ => break,
                 }
             }
         }
-        if let Some(image) = build.source_image
+        let image = build
+            .source_image
+            .or(self.tagged_source_image(build.id, &owner).ok().flatten());
+        if let Some(image) = image
             && let Err(e) = self.core().image_delete(&owner, image, false).await
         {
             tracing::warn!(build = build.id, image, error = %e, "cannot delete a build's source image");
+            return;
         }
+        // Both gone: recorded, so that a restarted nubod does not look for them again.
+        let _ = self
+            .update_build(build.id, |b| {
+                b.vm = None;
+                b.source_image = None;
+            })
+            .await;
     }
 
     /// Changes build `id` with `edit`, durably; returns it as it is now.
@@ -495,6 +527,21 @@ impl Paas {
                         && vm.user_template.get("NUBO_BUILD") == Some(tag.as_str())
                 })
                 .map(|vm| vm.meta.id))
+        })?)
+    }
+
+    /// The source image of build `id` of the owner's, made before a restart.
+    fn tagged_source_image(&self, id: i64, owner: &Caller) -> Result<Option<Oid>> {
+        let tag = id.to_string();
+        Ok(self.core().read(|s| {
+            Ok(s.images
+                .values()
+                .find(|i| {
+                    i.meta.uid == owner.uid
+                        && i.template.get("NUBO_BUILD") == Some(tag.as_str())
+                        && i.meta.name.ends_with("-source")
+                })
+                .map(|i| i.meta.id))
         })?)
     }
 
