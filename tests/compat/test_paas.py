@@ -235,13 +235,24 @@ def test_a_python_app_is_built_released_routed_configured_scaled_and_deleted(clo
     rest.post(f"/apps/{app}/processes/start")
     wait_for(lambda: instances(rest, app, "up", "web"), timeout=180, what="started again")
 
-    # Delete: instances go, the route goes.
+    # Delete, while a build and a run go on: instances, build and run containers, source
+    # images and slugs go, the route goes.
+    bid = rest.post(f"/apps/{app}/builds", json={"source": {"type": "git", "url": url}}).json()["id"]
+    wait_for(lambda: "Starting the build container" in
+             rest.get(f"/apps/{app}/builds/{bid}/log").text, timeout=120,
+             what="the build container starting")
+    long_run = rest.post(f"/apps/{app}/runs", json={"command": "sleep 600"}).json()
+    wait_for(lambda: rest.get(f"/apps/{app}/runs/{long_run['id']}").json()["status"] == "running",
+             timeout=120, what="a long run running")
     assert rest.delete(f"/apps/{app}").status_code == 204
     one = cloud.admin()
-    wait_for(lambda: not [vm for vm in one.vmpool.info(-2, -1, -1, -1).VM
+    wait_for(lambda: not [vm.NAME for vm in one.vmpool.info(-2, -1, -1, -1).VM
                           if vm.USER_TEMPLATE.get("NUBO_APP") is not None
-                          and vm.NAME.startswith(app)],
+                          and (vm.NAME.startswith(app) or vm.NAME.startswith(f"build-{app}-"))],
              timeout=120, what="the app's containers gone")
+    wait_for(lambda: not [i.NAME for i in one.imagepool.info(-2, -1, -1).IMAGE
+                          if i.NAME.startswith((f"slug-{app}-", f"build-{app}-"))],
+             timeout=120, what="the app's images gone")
     assert routed(cloud, app)[0] == 404
 
 

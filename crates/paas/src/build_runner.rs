@@ -64,34 +64,32 @@ impl Paas {
         tokio::spawn(async move { paas.run_build(id).await });
     }
 
-    /// Goes on with every build a previous nubod left queued or running, and finishes the
-    /// clean-up of every ended build whose container or source image is still recorded (a
-    /// nubod killed while it removed them).
+    /// Goes on with every build a previous nubod left queued or running. (What an ended
+    /// build had not yet removed, [`crate::leftovers`] removes.)
     pub(crate) fn resume_builds(&self) {
-        let (open, unclean): (Vec<Build>, Vec<Build>) = self
+        let open: Vec<i64> = self
             .read(|s| {
                 Ok(s.builds
                     .values()
-                    .filter(|b| !b.status.is_final() || b.vm.is_some() || b.source_image.is_some())
-                    .cloned()
-                    .partition(|b| !b.status.is_final()))
+                    .filter(|b| !b.status.is_final())
+                    .map(|b| b.id)
+                    .collect())
             })
             .unwrap_or_default();
-        for build in open {
-            tracing::info!(build = build.id, "resuming a build");
-            self.start_build(build.id);
-        }
-        for build in unclean {
-            tracing::info!(build = build.id, "finishing a build's clean-up");
-            let paas = self.clone();
-            tokio::spawn(async move { paas.clean_up_build(&build).await });
+        for id in open {
+            tracing::info!(build = id, "resuming a build");
+            self.start_build(id);
         }
     }
 
     async fn run_build(&self, id: i64) {
         let outcome = self.build_steps(id).await;
         let build = self.read(|s| Ok(s.builds.get(&id).cloned())).ok().flatten();
-        let Some(build) = build else { return };
+        let Some(build) = build else {
+            // Its app was deleted: what the build made is swept.
+            self.sweep_leftovers();
+            return;
+        };
         if let Err(Failure(reason)) = &outcome {
             self.log(id, &format!("\n-----> Build failed: {reason}\n"))
                 .await;
@@ -226,12 +224,14 @@ impl Paas {
         let image_file = make_filesystem(&dir, config.build.disk_mb).await?;
         let _ = tokio::fs::remove_dir_all(&dir).await;
         // An image made for this build by a nubod killed before it could record it.
-        if let Some(image) = self.tagged_source_image(build.id, owner)? {
+        let name = crate::leftovers::source_image_name(&app.name, build.id);
+        if let Some(image) = self.owned_image(&name, owner)? {
             self.core().image_delete(owner, image, false).await?;
         }
         let template = format!(
-            "NAME=\"build-{}-{}-source\"\nTYPE=\"DATABLOCK\"\nPERSISTENT=\"NO\"\nNUBO_APP=\"{}\"\nNUBO_BUILD=\"{}\"\n",
-            app.name, build.id, app.name, build.id
+            "NAME=\"{}\"\nTYPE=\"DATABLOCK\"\nPERSISTENT=\"NO\"\n{}",
+            crate::leftovers::source_image_name(&app.name, build.id),
+            crate::leftovers::build_image_tags(&app.name, build.id),
         );
         let image = self
             .core()
@@ -346,8 +346,8 @@ impl Paas {
         owner: &Caller,
         vm: Oid,
     ) -> Result<Slug, Failure> {
-        let name = format!("slug-{}-{}", app.name, build.id);
-        let image = match self.tagged_slug(&name, owner)? {
+        let name = crate::leftovers::slug_name(&app.name, build.id);
+        let image = match self.owned_image(&name, owner)? {
             Some(image) => image,
             None => {
                 self.log(build.id, "-----> Saving the slug\n").await;
@@ -356,6 +356,16 @@ impl Paas {
                     .await?
             }
         };
+        // Tagged with its build, so that it is found and removed if the build or its app
+        // goes away before the slug is recorded.
+        self.core()
+            .update_template::<Image>(
+                owner,
+                image,
+                &crate::leftovers::build_image_tags(&app.name, build.id),
+                1,
+            )
+            .await?;
         let deadline = Instant::now() + SAVE_TIMEOUT;
         let path = loop {
             let info = self.core().info::<Image>(owner, image)?;
@@ -442,7 +452,8 @@ impl Paas {
         let Ok(app) = self.read(|s| Ok(s.apps.get(&build.app).cloned())) else {
             return;
         };
-        let Some(owner) = app.and_then(|a| self.caller_of_uid(a.uid).ok()) else {
+        let Some(app) = app else { return };
+        let Ok(owner) = self.caller_of_uid(app.uid) else {
             return;
         };
         let build = self
@@ -470,9 +481,10 @@ impl Paas {
                 }
             }
         }
+        let name = crate::leftovers::source_image_name(&app.name, build.id);
         let image = build
             .source_image
-            .or(self.tagged_source_image(build.id, &owner).ok().flatten());
+            .or(self.owned_image(&name, &owner).ok().flatten());
         if let Some(image) = image
             && let Err(e) = self.core().image_delete(&owner, image, false).await
         {
@@ -530,23 +542,8 @@ impl Paas {
         })?)
     }
 
-    /// The source image of build `id` of the owner's, made before a restart.
-    fn tagged_source_image(&self, id: i64, owner: &Caller) -> Result<Option<Oid>> {
-        let tag = id.to_string();
-        Ok(self.core().read(|s| {
-            Ok(s.images
-                .values()
-                .find(|i| {
-                    i.meta.uid == owner.uid
-                        && i.template.get("NUBO_BUILD") == Some(tag.as_str())
-                        && i.meta.name.ends_with("-source")
-                })
-                .map(|i| i.meta.id))
-        })?)
-    }
-
-    /// A slug image named `name` of the owner's, made before a restart.
-    fn tagged_slug(&self, name: &str, owner: &Caller) -> Result<Option<Oid>> {
+    /// The owner's image named `name` (a source image or slug made before a restart).
+    fn owned_image(&self, name: &str, owner: &Caller) -> Result<Option<Oid>> {
         Ok(self.core().read(|s| {
             Ok(s.images
                 .values()

@@ -195,7 +195,12 @@ impl Paas {
     pub(crate) fn start_reconciler(&self) {
         let paas = self.clone();
         tokio::spawn(async move {
+            let mut sweep_at = Instant::now();
             loop {
+                if Instant::now() >= sweep_at {
+                    paas.sweep_leftovers();
+                    sweep_at = Instant::now() + crate::leftovers::SWEEP_EVERY;
+                }
                 if let Err(e) = paas.reconcile().await {
                     tracing::warn!(error = %e, "PaaS reconcile round failed");
                 }
@@ -548,6 +553,8 @@ impl Paas {
                 tracing::warn!(app = app.name, image, error = %e, "cannot delete a slug");
             }
         }
+        // Its builds' and runs' containers and images.
+        self.sweep_leftovers();
     }
 
     /// Stops an instance: SIGTERM, then SIGKILL after the driver's grace period; its VM is

@@ -20,6 +20,7 @@ mod console_watch;
 pub mod domains;
 pub mod error;
 pub mod instances;
+mod leftovers;
 mod logs;
 pub mod model;
 pub mod names;
@@ -62,6 +63,8 @@ struct Inner {
     wake: tokio::sync::Notify,
     /// Whether instances are starting (the reconciler then looks again soon).
     probing: std::sync::atomic::AtomicBool,
+    /// Whether a sweep of leftovers is under way.
+    sweeping: std::sync::atomic::AtomicBool,
     /// Where instances' consoles were read up to.
     consoles: std::sync::Mutex<app_logs::Consoles>,
     /// Router lines on their way to the apps' logs.
@@ -90,6 +93,7 @@ impl Paas {
                 watch: std::sync::Mutex::new(instances::Watch::default()),
                 wake: tokio::sync::Notify::new(),
                 probing: std::sync::atomic::AtomicBool::new(false),
+                sweeping: std::sync::atomic::AtomicBool::new(false),
                 consoles: std::sync::Mutex::new(app_logs::Consoles::default()),
                 router_lines,
             }),

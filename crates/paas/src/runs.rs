@@ -126,10 +126,11 @@ impl Paas {
         let paas = self.clone();
         tokio::spawn(async move {
             let outcome = paas.run_steps(id).await;
-            let vm = paas
-                .read(|s| Ok(s.runs.get(&id).and_then(|r| r.vm)))
-                .ok()
-                .flatten();
+            let Ok(Some(vm)) = paas.read(|s| Ok(s.runs.get(&id).map(|r| r.vm))) else {
+                // Its app was deleted: its container is swept.
+                paas.sweep_leftovers();
+                return;
+            };
             if let Err(Failure(reason)) = outcome {
                 let _ = paas
                     .update_run(id, |r| {
