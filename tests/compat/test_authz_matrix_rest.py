@@ -7,8 +7,8 @@ endpoint added without a row fails here). For each operation:
   for the stacks, on what only the oneadmin group may change: 403, or for listings 200
   without alice's app.
 
-Around every call alice's app (itself, config vars, formation, releases) and the stacks are
-read as their owners see them: a refused call changes nothing."""
+Around every call alice's app (itself, config vars, formation, releases, domains, health
+checks) and the stacks are read as their owners see them: a refused call changes nothing."""
 
 from __future__ import annotations
 
@@ -48,6 +48,8 @@ ROWS = {
     ("GET", "/apps/{app}/instances"): Row(),
     ("GET", "/apps/{app}/logs"): Row(),
     ("GET", "/apps/{app}/domains"): Row(),
+    ("GET", "/apps/{app}/health-checks"): Row(),
+    ("PATCH", "/apps/{app}/health-checks"): Row(body={"web": None, "worker": {"type": "process"}}),
     ("POST", "/apps/{app}/processes/{action}"): Row(),
     ("POST", "/apps/{app}/runs"): Row(body={"command": "id"}),
     ("GET", "/apps/{app}/runs/{run}"): Row(),
@@ -91,6 +93,8 @@ def world(nubod):
              what="the build to fail")
     domain = f"{app}.example.org"
     assert alice.post(f"/apps/{app}/domains", json={"hostname": domain}).status_code == 201
+    assert alice.patch(f"/apps/{app}/health-checks",
+                       json={"web": {"type": "http", "path": "/up"}}).status_code == 200
     return {"build": build_id, "domain": domain,"admin": admin, "alice": alice, "bob": bob, "app": app, "stack": stack,
             "api": nubod.api}
 
@@ -104,6 +108,7 @@ def seen(world) -> dict:
         "releases": alice.get(f"/apps/{app}/releases").json(),
         "builds": alice.get(f"/apps/{app}/builds").json(),
         "domains": alice.get(f"/apps/{app}/domains").json(),
+        "health": alice.get(f"/apps/{app}/health-checks").json(),
         "stacks": admin.get("/stacks").json(),
     }
 

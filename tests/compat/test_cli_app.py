@@ -175,6 +175,27 @@ def test_scale_refuses_a_process_type_the_release_does_not_declare(cli):
     assert cli.json("ps", name) == []
 
 
+def test_health_checks_are_listed_set_and_reset(cli):
+    name = app_name()
+    cli.ok("create", name)
+    assert table(cli.ok("health", name)) == [["TYPE", "CHECK", "TIMEOUT"]]
+    rows = table(cli.ok("health", name, "web", "--http", "/health", "--timeout", "30"))
+    assert rows == [["TYPE", "CHECK", "TIMEOUT"], ["web", "http /health", "30 s"]], rows
+    assert cli.json("health", name) == {"web": {"type": "http", "path": "/health", "timeout": 30}}
+    assert cli.json("health", name, "web", "--port", "--timeout", "90") == {
+        "web": {"type": "port", "timeout": 90}}
+    assert cli.json("health", name, "web", "--default") == {}
+    assert "only web processes get a $PORT" in cli.fails(
+        REFUSED, "health", name, "worker", "--http", "/health")
+    assert "timeout" in cli.fails(REFUSED, "health", name, "web", "--port", "--timeout", "0")
+    # A type needs a check; one check at a time; --timeout needs a type.
+    for args in [("web",), ("web", "--port", "--process"), ("--timeout", "5"), ("--port",)]:
+        p = cli.run("health", name, *args)
+        assert p.returncode == USAGE and "Usage: nubo app health" in p.stderr, (args, p.stderr)
+    assert cli.json("health", name) == {}
+    cli.ok("delete", name)
+
+
 def test_credentials_missing_apps_and_wrong_urls_are_reported(cli, tmp_path):
     name = app_name()
     bad = tmp_path / "bad_auth"

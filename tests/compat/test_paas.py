@@ -35,7 +35,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         body = "hello from {} six={} host={}".format(
             os.environ.get("GREETING", "nubo"), six.__version__, socket.gethostname()).encode()
-        self.send_response(200)
+        sick = self.path == "/health" and os.environ.get("HEALTHY", "yes") != "yes"
+        self.send_response(503 if sick else 200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -379,18 +380,38 @@ def test_a_web_process_that_never_listens_fails_its_release_and_the_old_one_serv
     assert rest.post("/apps", json={"name": app}).status_code == 201
     assert build(rest, app, url)["status"] == "succeeded"
     wait_for(lambda: instances(rest, app, "up", "web"), timeout=180, what="v2 up")
-    # v3: its web process runs but never listens on $PORT.
+    events = lambda: rest.get(f"/apps/{app}/logs", params={"source": "nubo"}).text
+    # An HTTP health check: v3 listens, but its /health answers 503.
+    checks = {"web": {"type": "http", "path": "/health", "timeout": 10}}
+    worker = {"type": "process", "timeout": 60}
+    assert rest.patch(f"/apps/{app}/health-checks", json=checks).json() == dict(checks,
+                                                                               worker=worker)
+    rest.patch(f"/apps/{app}/config-vars", json={"HEALTHY": "no"})
+    wait_for(lambda: "Release v3 failed to start" in events(), timeout=120,
+             what="v3's failed health check in the app's log")
+    assert ("did not answer GET /health on port 5000 ($PORT) with 2xx within 10 s "
+            "(last: GET /health answered 503 Service Unavailable)") in events(), events()
+    status, body = routed(cloud, app)
+    assert status == 200 and body.startswith("hello from nubo"), body
+    wait_for(lambda: [i["release"] for i in instances(rest, app)] == [2], timeout=120,
+             what="only v2's instance left")
+    # v4 answers 200 on /health: it replaces v2.
+    rest.patch(f"/apps/{app}/config-vars", json={"HEALTHY": "yes"})
+    wait_for(lambda: [(i["release"], i["state"]) for i in instances(rest, app)] == [(4, "up")],
+             timeout=120, what="v4 up and alone")
+    assert rest.patch(f"/apps/{app}/health-checks", json={"web": None}).json() == {
+        "web": {"type": "port", "timeout": 60}, "worker": worker}
+    # v5: its web process runs but never listens on $PORT.
     bad = dict(PYTHON_APP, Procfile="web: python3 worker.py\n")
     bad_url = git_repo(cloud.work / f"{app}-bad", bad)
     done = build(rest, app, bad_url)
-    assert done["status"] == "succeeded" and done["release"] == 3, done.get("log", "")[-2000:]
-    events = lambda: rest.get(f"/apps/{app}/logs", params={"source": "nubo"}).text
-    wait_for(lambda: "Release v3 failed to start" in events(), timeout=150,
+    assert done["status"] == "succeeded" and done["release"] == 5, done.get("log", "")[-2000:]
+    wait_for(lambda: "Release v5 failed to start" in events(), timeout=150,
              what="the release's failure in the app's log")
     assert "did not accept connections on port 5000 ($PORT) within 60 s" in events(), events()
     # The old release serves on; the failed instance is stopped.
     status, body = routed(cloud, app)
     assert status == 200 and body.startswith("hello from nubo"), body
-    wait_for(lambda: [i["release"] for i in instances(rest, app)] == [2], timeout=120,
-             what="only v2's instance left")
+    wait_for(lambda: [i["release"] for i in instances(rest, app)] == [4], timeout=120,
+             what="only v4's instance left")
     assert rest.delete(f"/apps/{app}").status_code == 204

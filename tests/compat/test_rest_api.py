@@ -166,6 +166,44 @@ def test_formation_needs_a_process_type(stack, user):
     assert rest.patch(f"/apps/{name}/formation", json={"web": 0}).json() == {"web": 0}
 
 
+def test_health_checks_are_set_checked_and_reset(stack, user):
+    rest = user()
+    name = app_name()
+    rest.post("/apps", json={"name": name})
+    url = f"/apps/{name}/health-checks"
+    reply = rest.get(url)
+    assert reply.status_code == 200 and reply.json() == {}, reply.text
+    etag = reply.headers["ETag"]
+    reply = rest.patch(url, json={"web": {"type": "http", "path": "/health?deep=1", "timeout": 30},
+                                  "worker": {"type": "process"}})
+    assert reply.status_code == 200, reply.text
+    # worker's is its default: not kept as a setting.
+    assert reply.json() == {"web": {"type": "http", "path": "/health?deep=1", "timeout": 30}}
+    assert reply.headers["ETag"] != etag
+    problem(rest.patch(url, json={"web": None}, headers={"If-Match": etag}), 412)
+    for bad in [{"web": {"type": "http"}},
+                {"web": {"type": "http", "path": "health"}},
+                {"web": {"type": "http", "path": "/a b"}},
+                {"web": {"type": "http", "path": "/" + "a" * 1024}},
+                {"web": {"type": "port", "path": "/health"}},
+                {"web": {"type": "port", "timeout": 0}},
+                {"web": {"type": "port", "timeout": 601}},
+                {"worker": {"type": "http", "path": "/health"}},
+                {"Web!": {"type": "port"}}]:
+        body = problem(rest.patch(url, json=bad), 422)
+        assert body["detail"], bad
+    for malformed in [{"web": {"type": "tcp"}}, {"web": {"type": "port", "extra": 1}},
+                      {"web": {"type": "port", "timeout": -1}}, {"web": "port"}, ["web"]]:
+        problem(rest.patch(url, json=malformed), 400)
+    problem(rest.patch(url, json={f"t{i}": {"type": "process", "timeout": 5} for i in range(33)}),
+            422)
+    # Nothing refused changed anything; null resets to the default.
+    assert rest.get(url).json() == {"web": {"type": "http", "path": "/health?deep=1", "timeout": 30}}
+    assert rest.patch(url, json={"web": None}).json() == {}
+    events = rest.get(f"/apps/{name}/logs", params={"source": "nubo"}).text
+    assert "a new instance is up once it can answer GET /health?deep=1 on port 5000" in events, events
+
+
 def test_listing_pages_by_name(stack, nubod, user):
     rest = user()
     names = sorted(app_name() for _ in range(5))

@@ -13,6 +13,7 @@ mod auth;
 mod builds;
 mod domains;
 mod extract;
+mod health;
 mod idempotency;
 mod job_log;
 mod logs;
@@ -79,6 +80,7 @@ fn routes() -> OpenApiRouter<Api> {
         .merge(builds::routes())
         .merge(logs::routes())
         .merge(domains::routes())
+        .merge(health::routes())
         .merge(processes::routes())
         .merge(runs::routes())
         .merge(stacks::routes())

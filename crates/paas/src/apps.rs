@@ -313,6 +313,7 @@ pub(crate) fn stage_app(
         domains: Vec::new(),
         generations: BTreeMap::new(),
         stopped: Default::default(),
+        health_checks: BTreeMap::new(),
         id,
         name: new.name.clone(),
         uid: caller.uid,

@@ -23,12 +23,10 @@ use base64::Engine;
 use crate::Paas;
 use crate::buildpack;
 use crate::error::Result;
-use crate::model::{App, Release};
+use crate::model::{App, HealthCheck, Release};
 
 /// The port `web` processes listen on (each instance has its own address).
 pub const WEB_PORT: u16 = 5000;
-/// How long a new `web` instance has to accept connections (Heroku's and Cloud Foundry's).
-pub const BOOT_DEADLINE: Duration = Duration::from_secs(60);
 /// The longest base64 piece of the environment in one context variable (the container
 /// driver passes values up to 32 KiB into the environment).
 const ENV_PIECE: usize = 30_000;
@@ -42,8 +40,6 @@ const DRAIN: Duration = Duration::from_secs(1);
 const RESTART_PAUSE: Duration = Duration::from_secs(2);
 /// How often the reconciler looks while instances are starting.
 const STARTING_POLL: Duration = Duration::from_millis(100);
-/// How long a port check waits for a connection.
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// What one instance is doing, as the APIs show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -415,8 +411,8 @@ impl Paas {
         Ok(())
     }
 
-    /// Whether a `web` instance accepts connections; marks the release failed when it has
-    /// not within [`BOOT_DEADLINE`] of running.
+    /// Whether an instance passes its process type's health check ([`crate::health`]);
+    /// marks the release failed when it has not within the check's timeout of running.
     async fn check_up(&self, app: &App, t: &Tagged) {
         let first = {
             let Ok(mut watch) = self.inner.watch.lock() else {
@@ -431,31 +427,30 @@ impl Paas {
             }
             entry.0
         };
-        let up = match (t.process_type.as_str(), t.ip) {
-            ("web", Some(ip)) => tokio::time::timeout(
-                CONNECT_TIMEOUT,
-                tokio::net::TcpStream::connect(SocketAddr::new(ip, WEB_PORT)),
-            )
-            .await
-            .is_ok_and(|r| r.is_ok()),
-            ("web", None) => false,
-            _ => true,
+        let check = HealthCheck::of(app, &t.process_type);
+        let host = match &self.config().apps_domain {
+            Some(domain) => format!("{}.{domain}", app.name),
+            None => app.name.clone(),
         };
-        if up {
-            if let Ok(mut watch) = self.inner.watch.lock() {
-                watch.seen.insert(t.vm, (first, true));
-                watch.up_at.insert(t.vm, Instant::now());
+        let last = match crate::health::probe(&check, t.ip, &host).await {
+            Ok(()) => {
+                if let Ok(mut watch) = self.inner.watch.lock() {
+                    watch.seen.insert(t.vm, (first, true));
+                    watch.up_at.insert(t.vm, Instant::now());
+                }
+                return;
             }
-            return;
-        }
+            Err(last) => last,
+        };
         self.inner
             .probing
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        if first.elapsed() > BOOT_DEADLINE {
+        if first.elapsed() > Duration::from_secs(check.timeout.into()) {
             let reason = format!(
-                "{} did not accept connections on port {WEB_PORT} ($PORT) within {} s",
+                "{} did not {} within {} s (last: {last})",
                 t.name,
-                BOOT_DEADLINE.as_secs()
+                check.expectation(),
+                check.timeout
             );
             if self.failed(app.id, t.release, &t.process_type).is_none() {
                 self.app_event(

@@ -19,6 +19,7 @@ pub mod config;
 mod console_watch;
 pub mod domains;
 pub mod error;
+pub mod health;
 pub mod instances;
 mod leftovers;
 mod logs;

@@ -94,6 +94,34 @@ pub struct App {
     /// Process types stopped (their instances gone, their quantities kept).
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub stopped: std::collections::BTreeSet<String>,
+    /// Health checks set per process type (the others have [`HealthCheck::default_for`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub health_checks: BTreeMap<String, HealthCheck>,
+}
+
+/// How an instance's health is checked (Cloud Foundry's health check types).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthCheckType {
+    /// Up as soon as its process runs (the default of types other than `web`).
+    Process,
+    /// Up when `$PORT` accepts connections (the default of `web`).
+    Port,
+    /// Up when `GET <path>` on `$PORT` answers 2xx.
+    Http,
+}
+
+/// When an instance of a process type counts as up, and how long it has to get there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthCheck {
+    /// How it is checked.
+    #[serde(rename = "type")]
+    pub kind: HealthCheckType,
+    /// The path an `http` check asks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Seconds a new instance has to pass the check; else its release fails to start.
+    pub timeout: u32,
 }
 
 /// An immutable, numbered release of an app: a slug (once built), the config vars and the

@@ -1,14 +1,15 @@
 //! `nubo app`: the PaaS from the command line, Heroku/Dokku-style, over the REST API
 //! (`crate::rest`) rather than XML-RPC: apps, deploys and their logs (`deploy.rs`, with
 //! directories packed by `pack.rs`), config vars and the process formation (`config.rs`),
-//! releases, builds and instances; one-off runs, process actions, domains and the app's
-//! log (`ops.rs`).
+//! health checks (`health.rs`), releases, builds and instances; one-off runs, process
+//! actions, domains and the app's log (`ops.rs`).
 //!
 //! Tables by default; `--json` prints the API's JSON as it came (listings of apps: every
 //! page's items in one `{"items": [...]}`). Errors print the API's problem `detail`.
 
 mod config;
 mod deploy;
+mod health;
 mod ops;
 mod pack;
 
@@ -95,6 +96,9 @@ enum Cmd {
     Start(ProcessFlags),
     /// The app's host names; `domains add APP HOST`, `domains remove APP HOST`.
     Domains(ops::DomainsArgs),
+    /// When instances count as up: list the health checks, or set one — `nubo app health
+    /// shop web --http /health --timeout 30`, `--port`, `--process`, `--default`.
+    Health(health::HealthArgs),
 }
 
 /// An app and, optionally, one of its process types.
@@ -186,6 +190,7 @@ pub fn run(args: AppArgs, global: &Global) -> anyhow::Result<()> {
         Cmd::Stop(p) => ops::processes(&ctx, "stop", &p.app, p.kind.as_deref()),
         Cmd::Start(p) => ops::processes(&ctx, "start", &p.app, p.kind.as_deref()),
         Cmd::Domains(d) => d.run(&ctx),
+        Cmd::Health(h) => h.run(&ctx),
     }
 }
 
