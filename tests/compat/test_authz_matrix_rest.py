@@ -64,6 +64,8 @@ ROWS = {
     ("POST", "/stacks"): Row(body={"name": "bobs", "version": "1", "image_id": 0}),
     ("GET", "/stacks/{stack}"): Row(status=200),
     ("PATCH", "/stacks/{stack}"): Row(body={"state": "DISABLED"}),
+    ("GET", "/router/routes"): Row(),  # the oneadmin group only
+    ("POST", "/router/log"): Row(body={"lines": [{"app": "any", "line": "bob was here"}]}),
 }
 
 

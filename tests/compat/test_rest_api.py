@@ -5,12 +5,18 @@ acknowledged survives kill -9 of nubod."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
+import signal
+import socket
+import subprocess
+from pathlib import Path
 
 import pytest
 import requests
 
-from onehelpers import REPO_ROOT, Nubod, connect, uniq, wait_for
+from onehelpers import REPO_ROOT, Nubod, connect, free_port, uniq, wait_for
 from resthelpers import PROBLEM, Rest, problem, register_stack
 
 
@@ -465,3 +471,120 @@ def test_the_router_serves_https_with_a_configured_certificate(tmp_path):
             plain.getresponse().read()
     finally:
         d.stop()
+
+
+@contextlib.contextmanager
+def nubo_router(d, work: Path):
+    """`nubo-router` (built beside nubod) on a free port, polling `d`'s REST API as
+    oneadmin every 50 ms; yields (port, its log file). Stopped by SIGTERM, which it must
+    obey with status 0."""
+    binary = Path(d.binary).parent / "nubo-router"
+    if not binary.is_file():
+        pytest.fail(f"nubo-router not found at {binary}; run `cargo build -p nubo-router-agent`",
+                    pytrace=False)
+    auth = work / "router-one_auth"
+    auth.write_text(f"oneadmin:{d.admin_password}\n")
+    auth.chmod(0o600)
+    port = free_port()
+    log_path = work / "nubo-router.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([str(binary), "--listen", f"127.0.0.1:{port}", "--api", d.api,
+                                 "--auth", str(auth), "--refresh-ms", "50"],
+                                stdout=log, stderr=subprocess.STDOUT)
+    try:
+        def listening():
+            assert proc.poll() is None, log_path.read_text()
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", port)) == 0
+        wait_for(listening, timeout=30, what="nubo-router listening")
+        yield port, log_path
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            assert proc.wait(timeout=30) == 0, log_path.read_text()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def get_through(port: int, host: str, path: str = "/") -> tuple[int, str]:
+    """GET through a router on `port` with `Host: host`."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path, headers={"Host": host})
+        reply = conn.getresponse()
+        return reply.status, reply.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+def test_the_route_table_and_log_for_routers_run_apart(nubod, stack, admin, user, tmp_path):
+    """What `nubo-router` reads and writes: GET /router/routes (every app, its host names
+    and instances up; an ETag, 304 while unchanged) and POST /router/log (lines into the
+    apps' logs); both for the oneadmin group only. Then the real nubo-router over it."""
+    rest = user()
+    name = app_name()
+    assert rest.post("/apps", json={"name": name}).status_code == 201
+    domain = f"{name}.example.net"
+    assert rest.post(f"/apps/{name}/domains", json={"hostname": domain}).status_code == 201
+    reply = admin.get("/router/routes")
+    assert reply.status_code == 200, reply.text
+    table = reply.json()
+    assert table["apps_domain"] == "apps.localhost"
+    assert [a for a in table["apps"] if a["app"] == name] == [
+        {"app": name, "hosts": [f"{name}.apps.localhost", domain], "backends": []}]
+    etag = reply.headers["etag"]
+    same = admin.get("/router/routes", headers={"If-None-Match": etag})
+    assert same.status_code == 304 and same.content == b"" and same.headers["etag"] == etag
+    assert admin.get("/router/routes", headers={"If-None-Match": '"other"'}).status_code == 200
+
+    # Only the oneadmin group: not even the app's owner.
+    assert problem(rest.get("/router/routes"), 403)["code"] == "forbidden"
+    problem(rest.post("/router/log", json={"lines": [{"app": name, "line": "forged line"}]}), 403)
+
+    def router_log() -> str:
+        return rest.get(f"/apps/{name}/logs", params={"source": "router"}).text
+
+    reply = admin.post("/router/log", json={"lines": [
+        {"app": name, "line": "method=GET path=\"/from-afar\" status=200"},
+        {"app": "no-such-app-" + uniq("x").lower(), "line": "skipped"}]})
+    assert reply.status_code == 204, reply.text
+    wait_for(lambda: "/from-afar" in router_log(), what="the line in the app's log")
+    assert "forged line" not in router_log()
+    # Bounds: 1000 lines of 8 KiB at most a call, 1 MiB a body, no unknown members.
+    line = {"app": name, "line": "x"}
+    problem(admin.post("/router/log", json={"lines": [line] * 1001}), 422)
+    problem(admin.post("/router/log", json={"lines": [{"app": name, "line": "x" * 8193}]}), 422)
+    problem(admin.post("/router/log", json={"lines": [{"app": name, "line": "x" * 8000}] * 200}),
+            413)
+    problem(admin.post("/router/log", json={"lines": [], "more": 1}), 400)
+    assert "x" * 100 not in router_log()
+
+    # A change of the table changes its ETag.
+    assert rest.delete(f"/apps/{name}/domains/{domain}").status_code == 204
+    changed = admin.get("/router/routes", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+    assert rest.post(f"/apps/{name}/domains", json={"hostname": domain}).status_code == 201
+
+    # The real nubo-router: the app by either name (no instance: 503), no app: 404, its
+    # line in the app's log; the password never in its log.
+    with nubo_router(nubod, tmp_path) as (port, log):
+        for host in (f"{name}.apps.localhost", domain):
+            wait_for(lambda: get_through(port, host)[0] == 503, what=f"{host} routed")
+            assert name in get_through(port, host)[1]
+        assert get_through(port, "nobody.apps.localhost")[0] == 404
+        wait_for(lambda: "status=503" in router_log(), what="nubo-router's line in the app's log")
+    assert nubod.admin_password not in log.read_text()
+
+
+def test_nubo_router_refuses_credentials_that_are_not_oneadmins(nubod, make_user, tmp_path):
+    u = make_user()
+    auth = tmp_path / "auth"
+    auth.write_text(f"{u.name}:{u.password}\n")
+    binary = Path(nubod.binary).parent / "nubo-router"
+    done = subprocess.run([str(binary), "--listen", f"127.0.0.1:{free_port()}", "--api",
+                           nubod.api, "--auth", str(auth)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode != 0 and "oneadmin" in done.stderr, done.stderr
+    assert u.password not in done.stderr

@@ -19,6 +19,7 @@ mod job_log;
 mod logs;
 pub mod problem;
 mod processes;
+mod router_api;
 mod runs;
 mod stacks;
 mod upload;
@@ -56,6 +57,7 @@ pub struct Api {
         (name = "apps", description = "Applications"),
         (name = "builds", description = "Builds of apps from source"),
         (name = "stacks", description = "Base root filesystems apps build and run on"),
+        (name = "router", description = "For routers run apart from nubod: the route table and the apps' logs"),
     ),
 )]
 struct ApiDoc;
@@ -82,6 +84,7 @@ fn routes() -> OpenApiRouter<Api> {
         .merge(domains::routes())
         .merge(health::routes())
         .merge(processes::routes())
+        .merge(router_api::routes())
         .merge(runs::routes())
         .merge(stacks::routes())
 }

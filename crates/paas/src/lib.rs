@@ -27,6 +27,7 @@ pub mod model;
 pub mod names;
 pub mod plans;
 pub mod process_control;
+pub mod route_table;
 mod runs;
 pub mod source;
 mod stacks;
