@@ -21,6 +21,7 @@ from onehelpers import Nubod, free_port, uniq, wait_for
 from resthelpers import Rest, problem
 from test_local_host import (_bridge_exists, _nat_table, _need_guests, _remove_apps_network,
                              _stack)
+from test_rest_api import get_through, nubo_router
 
 DOMAIN = "apps.localhost"
 
@@ -149,6 +150,17 @@ def test_a_python_app_is_built_released_routed_configured_scaled_and_deleted(clo
     status, body = routed(cloud, app)
     assert status == 200, body
     assert body.startswith("hello from nubo six=1.16.0"), body
+    # The same router run as its own process: nubo-router, its routes over the REST API.
+    with nubo_router(cloud, cloud.work) as (port, _):
+        host = f"{app}.{DOMAIN}"
+        wait_for(lambda: get_through(port, host, "/via-nubo-router")[0] == 200, timeout=30,
+                 what="the app through nubo-router")
+        status, body = get_through(port, host)
+        assert status == 200 and body.startswith("hello from nubo six=1.16.0"), body
+        assert get_through(port, f"nobody.{DOMAIN}")[0] == 404
+        wait_for(lambda: 'path="/via-nubo-router" status=200' in rest.get(
+            f"/apps/{app}/logs", params={"source": "router"}).text, timeout=30,
+            what="nubo-router's line in the app's log")
 
     # A config change: a new release whose instance replaces the old one.
     assert rest.patch(f"/apps/{app}/config-vars", json={"GREETING": "world"}).status_code == 200
