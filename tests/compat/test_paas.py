@@ -78,17 +78,20 @@ def cloud():
     admin = Rest(d.api, "oneadmin", d.admin_password)
     wait_for(lambda: any(s["name"] == "debian-12" for s in admin.get("/stacks").json()),
              timeout=120, what="the stack registered with the PaaS")
-    yield d
-    one = d.admin()
-    for vm in one.vmpool.info(-2, -1, -1, -1).VM:
-        try:
-            one.vm.action("terminate-hard", vm.ID)
-        except Exception:  # noqa: BLE001 - best effort
-            pass
-    wait_for(lambda: not one.vmpool.info(-2, -1, -1, -1).VM, timeout=120, what="VMs gone")
-    d.stop()
-    shutil.rmtree(work, ignore_errors=True)
-    _remove_apps_network(*had_network)
+    try:
+        yield d
+        one = d.admin()
+        for vm in one.vmpool.info(-2, -1, -1, -1).VM:
+            try:
+                one.vm.action("terminate-hard", vm.ID)
+            except Exception:  # noqa: BLE001 - best effort
+                pass
+        wait_for(lambda: not one.vmpool.info(-2, -1, -1, -1).VM, timeout=120, what="VMs gone")
+    finally:
+        # Always: a cloud left running would hand out the apps network's addresses twice.
+        d.stop()
+        shutil.rmtree(work, ignore_errors=True)
+        _remove_apps_network(*had_network)
 
 
 @pytest.fixture
@@ -421,9 +424,20 @@ def test_a_web_process_that_never_listens_fails_its_release_and_the_old_one_serv
     wait_for(lambda: "Release v5 failed to start" in events(), timeout=150,
              what="the release's failure in the app's log")
     assert "did not accept connections on port 5000 ($PORT) within 60 s" in events(), events()
+    assert "its output ends: worker up" in events(), events()
     # The old release serves on; the failed instance is stopped.
     status, body = routed(cloud, app)
     assert status == 200 and body.startswith("hello from nubo"), body
     wait_for(lambda: [i["release"] for i in instances(rest, app)] == [4], timeout=120,
              what="only v4's instance left")
+    # v6: a Procfile command that does not exist; the reason quotes the shell's complaint.
+    rest.patch(f"/apps/{app}/health-checks", json={"web": {"type": "port", "timeout": 10}})
+    missing = dict(PYTHON_APP, Procfile="web: nubo-no-such-command --port $PORT\n")
+    done = build(rest, app, git_repo(cloud.work / f"{app}-missing", missing))
+    assert done["status"] == "succeeded" and done["release"] == 6, done.get("log", "")[-2000:]
+    wait_for(lambda: "Release v6 failed to start" in events(), timeout=120,
+             what="v6's failure in the app's log")
+    failure = [line for line in events().splitlines() if "Release v6 failed" in line][0]
+    assert "within 10 s" in failure and "nubo-no-such-command: not found" in failure, failure
+    assert routed(cloud, app)[1].startswith("hello from nubo")
     assert rest.delete(f"/apps/{app}").status_code == 204

@@ -38,6 +38,10 @@ const HANDOVER: Duration = Duration::from_secs(1);
 const DRAIN: Duration = Duration::from_secs(1);
 /// The least time between two restarts of a crashed instance.
 const RESTART_PAUSE: Duration = Duration::from_secs(2);
+/// How many of an instance's last output lines a failure's reason quotes, and how much of
+/// each.
+const OUTPUT_LINES: usize = 3;
+const OUTPUT_LINE_MAX: usize = 300;
 /// How often the reconciler looks while instances are starting.
 const STARTING_POLL: Duration = Duration::from_millis(100);
 
@@ -387,7 +391,16 @@ impl Paas {
                     instance = t.name,
                     "restarting a crashed instance"
                 );
-                self.forget(t.vm);
+                // One that was never up keeps its first start: its boot time runs on.
+                if let Some(first) = self.booting_since(t.vm) {
+                    self.fail_if_overdue(app, t, first, "its process exited")
+                        .await;
+                    if self.failed(app.id, t.release, &t.process_type).is_some() {
+                        continue;
+                    }
+                } else {
+                    self.forget(t.vm);
+                }
                 self.app_event(
                     app.id,
                     &format!("{}.{} exited; starting it again", t.process_type, t.index),
@@ -445,22 +458,58 @@ impl Paas {
         self.inner
             .probing
             .store(true, std::sync::atomic::Ordering::Relaxed);
-        if first.elapsed() > Duration::from_secs(check.timeout.into()) {
-            let reason = format!(
-                "{} did not {} within {} s (last: {last})",
-                t.name,
-                check.expectation(),
-                check.timeout
-            );
-            if self.failed(app.id, t.release, &t.process_type).is_none() {
-                self.app_event(
-                    app.id,
-                    &format!("Release v{} failed to start: {reason}", t.release),
-                )
-                .await;
-            }
-            self.mark_failed(app.id, t.release, &t.process_type, reason);
+        self.fail_if_overdue(app, t, first, &last).await;
+    }
+
+    /// Marks the instance's release failed (once, with the reason in the app's log) when it
+    /// has not passed its health check within the check's timeout of `first` starting.
+    async fn fail_if_overdue(&self, app: &App, t: &Tagged, first: Instant, last: &str) {
+        let check = HealthCheck::of(app, &t.process_type);
+        if first.elapsed() <= Duration::from_secs(check.timeout.into())
+            || self.failed(app.id, t.release, &t.process_type).is_some()
+        {
+            return;
         }
+        let mut reason = format!(
+            "{} did not {} within {} s (last: {last})",
+            t.name,
+            check.expectation(),
+            check.timeout
+        );
+        if let Some(output) = self.output_tail(app, t.vm).await {
+            reason.push_str(&format!("; its output ends: {output}"));
+        }
+        self.app_event(
+            app.id,
+            &format!("Release v{} failed to start: {reason}", t.release),
+        )
+        .await;
+        self.mark_failed(app.id, t.release, &t.process_type, reason);
+    }
+
+    /// The last lines an instance printed, joined with ` | ` (bounded), to say why it did
+    /// not come up (`exec: gunicorn: not found`).
+    async fn output_tail(&self, app: &App, vm: Oid) -> Option<String> {
+        let owner = self.caller_of_uid(app.uid).ok()?;
+        let chunk = self
+            .core()
+            .vm_console(&owner, vm, nubo_driver::CONSOLE_TAIL)
+            .await
+            .ok()?;
+        let text = String::from_utf8_lossy(&chunk.data);
+        let lines: Vec<String> = text
+            .lines()
+            .map(|l| l.trim())
+            .filter(|l| !l.is_empty() && !l.starts_with("nubo-init:"))
+            .map(|l| {
+                l.chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .take(OUTPUT_LINE_MAX)
+                    .collect()
+            })
+            .collect();
+        let tail = &lines[lines.len().saturating_sub(OUTPUT_LINES)..];
+        (!tail.is_empty()).then(|| tail.join(" | "))
     }
 
     fn failed(&self, app: i64, release: u32, kind: &str) -> Option<String> {
@@ -518,6 +567,14 @@ impl Paas {
         }
         w.restarted.insert(vm, Instant::now());
         true
+    }
+
+    /// When an instance that has not been up yet was first seen running.
+    fn booting_since(&self, vm: Oid) -> Option<Instant> {
+        let w = self.inner.watch.lock().ok()?;
+        w.seen
+            .get(&vm)
+            .and_then(|(first, up)| (!*up).then_some(*first))
     }
 
     fn forget(&self, vm: Oid) {
