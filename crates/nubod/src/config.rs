@@ -556,20 +556,24 @@ impl Settings {
             (None, None) => None,
             _ => anyhow::bail!("TLS for the router needs both tls_cert and tls_key"),
         };
-        let router = args.router.clone().or(file.router.listen).map(|listen| {
-            let domain = file
-                .router
-                .domain
-                .unwrap_or_else(|| DEFAULT_APPS_DOMAIN.to_owned())
-                .trim_matches('.')
-                .to_ascii_lowercase();
-            RouterSettings {
+        // The apps domain is known when a router serves it: nubod's own, or one running
+        // elsewhere (`nubo-router`) for which `[router] domain` alone is configured.
+        let configured_domain = file.router.domain.clone();
+        let domain = configured_domain
+            .clone()
+            .unwrap_or_else(|| DEFAULT_APPS_DOMAIN.to_owned())
+            .trim_matches('.')
+            .to_ascii_lowercase();
+        let router = args
+            .router
+            .clone()
+            .or(file.router.listen)
+            .map(|listen| RouterSettings {
                 listen,
-                domain,
+                domain: domain.clone(),
                 tls: router_tls,
-            }
-        });
-        paas.apps_domain = router.as_ref().map(|r| r.domain.clone());
+            });
+        paas.apps_domain = (router.is_some() || configured_domain.is_some()).then_some(domain);
         Ok(Settings {
             local_host,
             ec2,
@@ -668,6 +672,34 @@ mod tests {
             toml::from_str("[local_host]\nenabled = true\nkvm = false").expect("valid");
         assert!(cfg.local_host.enabled && cfg.local_host.kvm == Some(false));
         assert!(toml::from_str::<FileConfig>("[local_host]\nenable = true").is_err());
+    }
+
+    #[test]
+    fn the_apps_domain_is_known_with_a_router_here_or_elsewhere() {
+        use clap::Parser;
+        let dir = tempfile::tempdir().expect("tmp");
+        let resolve = |extra: &[&str], file: &str| {
+            let path = dir.path().join("nubod.toml");
+            std::fs::write(&path, file).expect("write");
+            let mut args = vec!["nubod", "--data-dir", "/tmp/x", "--config"];
+            let path = path.display().to_string();
+            args.push(&path);
+            args.extend(extra);
+            Settings::resolve(&Args::parse_from(args))
+                .expect("ok")
+                .paas
+                .apps_domain
+        };
+        assert_eq!(resolve(&[], ""), None);
+        assert_eq!(
+            resolve(&["--router", "127.0.0.1:0"], "").as_deref(),
+            Some(DEFAULT_APPS_DOMAIN)
+        );
+        // No router in nubod, one elsewhere (nubo-router) for the configured domain.
+        assert_eq!(
+            resolve(&[], "[router]\ndomain = \".Apps.Example.COM.\"").as_deref(),
+            Some("apps.example.com")
+        );
     }
 
     #[test]
