@@ -8,10 +8,10 @@
 use std::net::SocketAddr;
 
 use nubo_core::Caller;
-use nubo_types::AuthOp;
 
 use crate::Paas;
 use crate::error::{PaasError, Result};
+use crate::stacks::require_admin;
 
 /// The most lines one call may bring into the apps' logs.
 pub const ROUTER_LOG_LINES_MAX: usize = 1000;
@@ -52,7 +52,7 @@ pub struct RouterLine {
 impl Paas {
     /// Every app's host names and `web` instances that are up (oneadmin group only).
     pub fn route_table(&self, caller: &Caller) -> Result<RouteTable> {
-        require_admin(caller, "read the route table")?;
+        require_admin(caller, "ROUTER", "read the route table")?;
         let apps_domain = self.config().apps_domain.clone();
         let named: Vec<(String, Vec<String>)> = self.read(|s| {
             let mut apps: Vec<(String, Vec<String>)> = s
@@ -87,7 +87,11 @@ impl Paas {
     /// only): at most [`ROUTER_LOG_LINES_MAX`] lines of at most [`ROUTER_LOG_LINE_MAX`]
     /// bytes each, else nothing is taken; lines of apps that do not exist are skipped.
     pub fn router_log_lines(&self, caller: &Caller, lines: Vec<RouterLine>) -> Result<()> {
-        require_admin(caller, "write the router's lines into the apps' logs")?;
+        require_admin(
+            caller,
+            "ROUTER",
+            "write the router's lines into the apps' logs",
+        )?;
         if lines.len() > ROUTER_LOG_LINES_MAX {
             return Err(PaasError::Invalid(format!(
                 "at most {ROUTER_LOG_LINES_MAX} lines at once ({} sent)",
@@ -107,15 +111,4 @@ impl Paas {
         }
         Ok(())
     }
-}
-
-fn require_admin(caller: &Caller, what: &str) -> Result<()> {
-    if caller.is_admin() {
-        return Ok(());
-    }
-    Err(PaasError::Core(nubo_types::Error::Authorization {
-        uid: caller.uid,
-        op: AuthOp::Admin.name().to_string(),
-        object: format!("ROUTER (only the oneadmin group may {what})"),
-    }))
 }

@@ -41,7 +41,7 @@ impl Paas {
 
     /// Registers a stack (oneadmin group only); the image must exist.
     pub async fn stack_create(&self, caller: &Caller, new: NewStack) -> Result<Stack> {
-        require_admin(caller, "register a stack")?;
+        require_admin(caller, "STACK", "register a stack")?;
         crate::names::check_app_name(&new.name).map_err(|_| {
             PaasError::Invalid(format!("stack name {:?} is not a DNS label", new.name))
         })?;
@@ -87,7 +87,7 @@ impl Paas {
         name: &str,
         to: StackState,
     ) -> Result<Stack> {
-        require_admin(caller, "change a stack")?;
+        require_admin(caller, "STACK", "change a stack")?;
         self.write(|staged| {
             let mut stack = staged
                 .state
@@ -102,13 +102,15 @@ impl Paas {
     }
 }
 
-fn require_admin(caller: &Caller, what: &str) -> Result<()> {
+/// Refuses `caller` unless in the oneadmin group; `object` and `what` say what was asked,
+/// e.g. `STACK`, `register a stack`.
+pub(crate) fn require_admin(caller: &Caller, object: &str, what: &str) -> Result<()> {
     if caller.is_admin() {
         return Ok(());
     }
     Err(PaasError::Core(nubo_types::Error::Authorization {
         uid: caller.uid,
         op: AuthOp::Admin.name().to_string(),
-        object: format!("STACK (only the oneadmin group may {what})"),
+        object: format!("{object} (only the oneadmin group may {what})"),
     }))
 }
