@@ -265,11 +265,20 @@ def test_acknowledged_changes_survive_kill_9():
         name = app_name()
         assert admin.post("/apps", json={"name": name}).status_code == 201
         assert admin.patch(f"/apps/{name}/config-vars", json={"K": "v"}).status_code == 200
+        keyed, key = app_name(), {"Idempotency-Key": uniq("key")}
+        first = admin.post("/apps", json={"name": keyed}, headers=key)
+        assert first.status_code == 201, first.text
         before = admin.get(f"/apps/{name}").json()
         d.kill()
         d.restart()
         admin = Rest(d.api, "oneadmin", d.admin_password)
         assert admin.get(f"/apps/{name}").json() == before
+        # The answer to a request with an Idempotency-Key is given again after the restart.
+        again = admin.post("/apps", json={"name": keyed}, headers=key)
+        assert (again.status_code, again.json()) == (201, first.json()), again.text
+        assert again.headers["idempotency-replayed"] == "true"
+        assert again.headers["location"] == first.headers["location"]
+        problem(admin.post("/apps", json={"name": app_name()}, headers=key), 422)
         assert admin.get(f"/apps/{name}/config-vars").json() == {"K": "v"}
         assert len(admin.get(f"/apps/{name}/releases").json()) == 2
         # Ids go on after a restart.

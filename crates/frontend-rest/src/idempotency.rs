@@ -3,11 +3,13 @@
 //! the same key again, from the same credentials with the same body, gets the first answer
 //! back (`Idempotency-Replayed: true`) for 24 hours; with another body, 422; while the first
 //! is still being answered, 409. Answers of 5xx are not kept (the client may try again).
-//! The keys live in memory (at most [`KEYS_MAX`], the oldest forgotten first), so a retry
-//! after a restart of nubod is carried out again — for app and domain creates that is a
-//! 409 for the name already taken.
+//! Answers are kept in memory (at most [`KEYS_MAX`], the oldest forgotten first) and in the
+//! store (`replays`, also at most [`KEYS_MAX`], older than 24 hours swept) before they are
+//! sent, so a retry after a restart of nubod gets the first answer too. (A nubod killed
+//! between carrying a request out and keeping its answer carries the retry out again.)
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,6 +18,9 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use nubo_store::{Replay, Store};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::problem::ApiError;
@@ -56,9 +61,26 @@ struct Seen {
     order: VecDeque<Scope>,
 }
 
-/// The keys seen, by scope.
-#[derive(Debug, Default, Clone)]
-pub struct Keys(Arc<Mutex<Seen>>);
+/// The keys seen, by scope, and the store that keeps their answers across restarts.
+#[derive(Debug, Clone)]
+pub struct Keys {
+    seen: Arc<Mutex<Seen>>,
+    store: Option<Store>,
+    /// Answers kept in the store since start (every [`SWEEP_EVERY`]th sweeps old ones).
+    kept: Arc<AtomicU64>,
+}
+
+/// How often (in answers kept) the store's old answers are swept.
+const SWEEP_EVERY: u64 = 256;
+
+/// An answer as the store keeps it.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredAnswer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    /// The body, base64.
+    body: String,
+}
 
 /// The middleware.
 pub async fn layer(keys: axum::extract::State<Keys>, req: Request, next: Next) -> Response {
@@ -85,6 +107,7 @@ pub async fn layer(keys: axum::extract::State<Keys>, req: Request, next: Next) -
     };
     let scope = scope_of(&parts.headers, parts.uri.path(), key.as_bytes());
     let body_hash: [u8; 32] = Sha256::digest(&bytes).into();
+    keys.recall(scope).await;
     if let Some(response) = keys.begin(scope, body_hash) {
         return response;
     }
@@ -119,9 +142,66 @@ fn scope_of(headers: &HeaderMap, path: &str, key: &[u8]) -> [u8; 32] {
 }
 
 impl Keys {
+    /// Keys whose answers `store` keeps too (none: in memory only).
+    pub fn new(store: Option<Store>) -> Self {
+        Keys {
+            seen: Arc::default(),
+            store,
+            kept: Arc::default(),
+        }
+    }
+
+    /// Brings the store's answer for `scope` into memory, when memory does not know the
+    /// key (nubod restarted, or forgot it) and the store kept one within [`KEEP`].
+    async fn recall(&self, scope: Scope) {
+        let Some(store) = &self.store else { return };
+        if self
+            .seen
+            .lock()
+            .map_or(true, |seen| seen.entries.contains_key(&scope))
+        {
+            return;
+        }
+        let stored = match store.replay_get(&hex::encode(scope)).await {
+            Ok(Some(stored)) => stored,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read a kept answer");
+                return;
+            }
+        };
+        let age = Duration::from_secs((now() - stored.kept).max(0) as u64);
+        let (Some(at), Some(body), Some(answer)) = (
+            Instant::now().checked_sub(age),
+            decode_digest(&stored.request),
+            decode_answer(&stored.answer),
+        ) else {
+            return;
+        };
+        if age > KEEP {
+            return;
+        }
+        let (status, headers, answer) = answer;
+        if let Ok(mut seen) = self.seen.lock()
+            && !seen.entries.contains_key(&scope)
+        {
+            seen.entries.insert(
+                scope,
+                Entry::Done {
+                    body,
+                    status,
+                    headers,
+                    answer,
+                    at,
+                },
+            );
+            seen.order.push_back(scope);
+        }
+    }
+
     /// Marks the key pending (`None`), or the answer to give from what is known of it.
     fn begin(&self, scope: [u8; 32], body: [u8; 32]) -> Option<Response> {
-        let Ok(mut guard) = self.0.lock() else {
+        let Ok(mut guard) = self.seen.lock() else {
             return None;
         };
         let Seen {
@@ -190,16 +270,19 @@ impl Keys {
             )
             .into_response();
         };
-        if let Ok(mut guard) = self.0.lock() {
+        let headers: Vec<(HeaderName, HeaderValue)> = parts
+            .headers
+            .iter()
+            .filter(|(k, _)| [header::CONTENT_TYPE, header::LOCATION, header::ETAG].contains(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if keep {
+            // Durable before it is sent: a retry after a restart gets it back.
+            self.keep_in_store(scope, body, parts.status, &headers, &bytes)
+                .await;
+        }
+        if let Ok(mut guard) = self.seen.lock() {
             if keep {
-                let headers = parts
-                    .headers
-                    .iter()
-                    .filter(|(k, _)| {
-                        [header::CONTENT_TYPE, header::LOCATION, header::ETAG].contains(k)
-                    })
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
                 guard.entries.insert(
                     scope,
                     Entry::Done {
@@ -217,9 +300,84 @@ impl Keys {
         Response::from_parts(parts, Body::from(bytes))
     }
 
+    async fn keep_in_store(
+        &self,
+        scope: Scope,
+        body: [u8; 32],
+        status: StatusCode,
+        headers: &[(HeaderName, HeaderValue)],
+        answer: &Bytes,
+    ) {
+        let Some(store) = &self.store else { return };
+        let stored = StoredAnswer {
+            status: status.as_u16(),
+            headers: headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.to_string(), v.to_str().ok()?.to_owned())))
+                .collect(),
+            body: base64::engine::general_purpose::STANDARD.encode(answer),
+        };
+        let Ok(answer) = serde_json::to_string(&stored) else {
+            return;
+        };
+        let replay = Replay {
+            scope: hex::encode(scope),
+            request: hex::encode(body),
+            answer,
+            kept: now(),
+        };
+        if let Err(e) = store.replay_put(&replay).await {
+            tracing::warn!(error = %e, "cannot keep an answer for replay");
+        }
+        if self
+            .kept
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SWEEP_EVERY)
+        {
+            let before = now() - KEEP.as_secs() as i64;
+            if let Err(e) = store.replay_expire(before, KEYS_MAX as i64).await {
+                tracing::warn!(error = %e, "cannot sweep old answers kept for replay");
+            }
+        }
+    }
+
     fn forget(&self, scope: [u8; 32]) {
-        if let Ok(mut guard) = self.0.lock() {
+        if let Ok(mut guard) = self.seen.lock() {
             guard.entries.remove(&scope);
         }
     }
+}
+
+/// Seconds since the epoch.
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn decode_digest(text: &str) -> Option<[u8; 32]> {
+    hex::decode(text).ok()?.try_into().ok()
+}
+
+/// An answer's status, the headers replayed with it, and its body.
+type Answer = (StatusCode, Vec<(HeaderName, HeaderValue)>, Bytes);
+
+/// A stored answer.
+fn decode_answer(text: &str) -> Option<Answer> {
+    let stored: StoredAnswer = serde_json::from_str(text).ok()?;
+    let status = StatusCode::from_u16(stored.status).ok()?;
+    let headers = stored
+        .headers
+        .into_iter()
+        .filter_map(|(k, v)| {
+            Some((
+                HeaderName::from_bytes(k.as_bytes()).ok()?,
+                HeaderValue::from_str(&v).ok()?,
+            ))
+        })
+        .collect();
+    let body = base64::engine::general_purpose::STANDARD
+        .decode(stored.body)
+        .ok()?;
+    Some((status, headers, Bytes::from(body)))
 }

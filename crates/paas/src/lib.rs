@@ -118,6 +118,12 @@ impl Paas {
         &self.inner.core
     }
 
+    /// The store the PaaS keeps its records in, for what its front ends keep themselves
+    /// (the REST API's answers kept for `Idempotency-Key` replays).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
     /// Authenticates a session (`user:secret`) with the core.
     pub fn authenticate(&self, session: &str) -> Result<Caller> {
         Ok(self.inner.core.authenticate(session)?)

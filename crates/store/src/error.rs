@@ -115,6 +115,9 @@ pub enum StoreError {
         /// Its id.
         id: i64,
     },
+    /// A kept answer holds U+0000, which PostgreSQL's text type cannot store.
+    #[error("an answer kept for replay contains a NUL character, which the store cannot hold")]
+    ReplayNul,
     /// A PaaS record's kind is not 1 to 32 of `[a-z0-9_]`. Nothing of the commit was applied.
     #[error("{kind:?} is not a PaaS record kind (1 to 32 of a-z, 0-9, _)")]
     PaasKind {

@@ -11,6 +11,7 @@ mod error;
 mod migrations;
 mod paas;
 mod postgres;
+mod replays;
 mod sqlite;
 
 use std::collections::HashMap;
@@ -20,6 +21,7 @@ use nubo_types::ObjectKind;
 pub use error::StoreError;
 pub use migrations::SCHEMA_VERSION;
 pub use paas::{PaasChange, PaasRecord, PaasSnapshot};
+pub use replays::Replay;
 
 /// One stored object.
 #[derive(Debug, Clone, PartialEq, Eq)]

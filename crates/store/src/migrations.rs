@@ -36,6 +36,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: crate::paas::SCHEMA,
         postgres: crate::paas::SCHEMA,
     },
+    Migration {
+        version: 4,
+        description: "answers kept for Idempotency-Key replays",
+        sqlite: crate::replays::SCHEMA,
+        postgres: crate::replays::SCHEMA,
+    },
 ];
 
 /// Version 2: named JSON documents kept outside the pools (default quotas, ...).
