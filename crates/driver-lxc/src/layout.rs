@@ -1,7 +1,8 @@
 //! Where a container's files live on the host: the QEMU driver's per-VM directory
 //! (`vms/<id>`: spec, operation number) with the container's own pieces beside them — the
 //! OCI bundle (`bundle/config.json`, `bundle/rootfs` where the root filesystem is mounted),
-//! the overlay's writable layer (`upper`, `work`), the id-mapped view of the image
+//! the overlay's writable layer (`upper`, `work`; inside `layer/mnt`, the mounted
+//! `layer/layer.img`, when the root disk bounds it), the id-mapped view of the image
 //! (`lower`), the context files, the console log and the runtime's log. Image files
 //! mounted for many containers live under `rootfs-images/`.
 
@@ -65,13 +66,35 @@ impl ContainerDir {
     pub fn lower(&self) -> PathBuf {
         self.vm.root.join("lower")
     }
-    /// The overlay's writable layer: everything the container changed.
+    /// The overlay's writable layer: everything the container changed. Inside the
+    /// layer's image (`layer/mnt/upper`, there while it is mounted) when the container has
+    /// one, else a directory beside the others.
     pub fn upper(&self) -> PathBuf {
-        self.vm.root.join("upper")
+        self.layer_place().join("upper")
     }
-    /// The overlay's work directory.
+    /// The overlay's work directory (beside `upper`, on the same filesystem).
     pub fn work(&self) -> PathBuf {
-        self.vm.root.join("work")
+        self.layer_place().join("work")
+    }
+    fn layer_place(&self) -> PathBuf {
+        if self.layer_image().exists() {
+            self.layer_mount()
+        } else {
+            self.vm.root.clone()
+        }
+    }
+    /// The directory of a bounded layer: its image and where it is mounted. Not a plain
+    /// file, so cold migration does not send the image (the layer travels packed).
+    pub fn layer_dir(&self) -> PathBuf {
+        self.vm.root.join("layer")
+    }
+    /// The ext4 image a bounded layer lives in (the root disk's SIZE).
+    pub fn layer_image(&self) -> PathBuf {
+        self.layer_dir().join("layer.img")
+    }
+    /// Where the layer's image is mounted.
+    pub fn layer_mount(&self) -> PathBuf {
+        self.layer_dir().join("mnt")
     }
     /// The image the root filesystem comes from (its key under `rootfs-images/`).
     pub fn image_key(&self) -> PathBuf {

@@ -512,7 +512,7 @@ impl LxcDriver {
         let ids = idmap::assign(dir, &cfg.ids).await?;
         let disk = rootfs::root_disk(&spec.disks)?;
         let image = rootfs::fetch(&cfg.state_dir, disk, self.inner.images.as_ref()).await?;
-        rootfs::mount(&cfg.state_dir, dir, &image, ids).await?;
+        rootfs::mount(&cfg.state_dir, dir, &image, ids, rootfs::layer_mb(disk)).await?;
         let rootfs = dir.rootfs();
         let init = bundle::init_args(spec);
         let program = init.first().map(String::as_str).unwrap_or("/sbin/init");

@@ -1,5 +1,7 @@
 //! Cold migration of a container: its layer (everything it changed on its image) moves to
 //! the next host. The leaving host ends the container, packs the layer into `layer.tar`
+//! (a layer bounded by the root disk's SIZE is read from its image, mounted for the
+//! while; the sparse image itself does not travel)
 //! (numeric owners, overlay whiteouts and their `trusted.overlay.*` attributes kept) with
 //! the first host id of its slot in `layer-ids`, and offers the container's files as the
 //! QEMU driver offers a VM's; the arriving host fetches and checks them, unpacks the layer
@@ -16,6 +18,7 @@ use nubo_driver_kvm::tools;
 use crate::error::LxcError;
 use crate::idmap::{self, IdRange, IdSlots};
 use crate::layout::ContainerDir;
+use crate::rootfs::{self, layer};
 
 /// The packed layer.
 const LAYER: &str = "layer.tar";
@@ -29,6 +32,26 @@ pub async fn offer(
     slots: &IdSlots,
     transport: &dyn FileTransport,
 ) -> Result<Offer, LxcError> {
+    let bounded = tokio::fs::metadata(dir.layer_image()).await.is_ok();
+    if bounded {
+        layer::mount_existing(dir).await?;
+    }
+    let packed = pack(dir, slots).await;
+    if bounded {
+        layer::unmount(dir).await;
+    }
+    packed?;
+    // What only this host's container means does not travel; its ids are free again.
+    idmap::release(dir, slots).await;
+    for name in ["id-slot", "image-key", "init.pid", "exec.pid", "frozen"] {
+        let _ = tokio::fs::remove_file(dir.root().join(name)).await;
+    }
+    Ok(cold_migration::offer(&dir.vm, vm_id, transport).await?)
+}
+
+/// Packs the layer (when the container has one) into `layer.tar`, its slot's first host
+/// id into `layer-ids`.
+async fn pack(dir: &ContainerDir, slots: &IdSlots) -> Result<(), LxcError> {
     let upper = dir.upper();
     if tokio::fs::metadata(&upper).await.is_ok() {
         let ids = idmap::assigned(dir, slots.base)
@@ -54,12 +77,7 @@ pub async fn offer(
             .await
             .map_err(|e| LxcError::file(&ids_file, e))?;
     }
-    // What only this host's container means does not travel; its ids are free again.
-    idmap::release(dir, slots).await;
-    for name in ["id-slot", "image-key", "init.pid", "exec.pid", "frozen"] {
-        let _ = tokio::fs::remove_file(dir.root().join(name)).await;
-    }
-    Ok(cold_migration::offer(&dir.vm, vm_id, transport).await?)
+    Ok(())
 }
 
 /// Fetches the offered files, unpacks the layer and gives it this host's ids.
@@ -72,10 +90,31 @@ pub async fn receive(
     images: &dyn ImageFiles,
 ) -> Result<(), LxcError> {
     cold_migration::receive(&dir.vm, spec, offer, transport, images).await?;
-    let outcome = unpack(dir, slots).await;
+    let layer_mb = rootfs::root_disk(&spec.disks)
+        .ok()
+        .and_then(rootfs::layer_mb);
+    let outcome = match layer_mb {
+        Some(mb) => unpack_bounded(dir, slots, mb).await,
+        None => unpack(dir, slots).await,
+    };
     if outcome.is_err() {
         let _ = dir.vm.remove().await;
     }
+    outcome
+}
+
+/// Unpacks the layer into a new image of `layer_mb` MB, mounted for the while.
+async fn unpack_bounded(
+    dir: &ContainerDir,
+    slots: &IdSlots,
+    layer_mb: u64,
+) -> Result<(), LxcError> {
+    if tokio::fs::metadata(dir.root().join(LAYER)).await.is_err() {
+        return Ok(());
+    }
+    layer::mount(dir, layer_mb).await?;
+    let outcome = unpack(dir, slots).await;
+    layer::unmount(dir).await;
     outcome
 }
 

@@ -102,14 +102,20 @@ impl LxcDriver {
     }
 }
 
-/// Space each disk takes on the host: the root disk its layer, the others their copies.
+/// Space each disk takes on the host: the root disk its layer (a bounded layer's image,
+/// mounted or not), the others their copies.
 async fn disk_sizes(dir: &ContainerDir, spec: &VmSpec) -> Vec<(i32, u64)> {
     let mut out = Vec::new();
     if let Ok(root) = rootfs::root_disk(&spec.disks) {
-        let upper = dir.upper();
-        let mb = tokio::task::spawn_blocking(move || cgroups::allocated_mb(&upper))
-            .await
-            .unwrap_or(0);
+        let mb = match rootfs::layer::allocated_mb(dir).await {
+            Some(mb) => mb,
+            None => {
+                let upper = dir.upper();
+                tokio::task::spawn_blocking(move || cgroups::allocated_mb(&upper))
+                    .await
+                    .unwrap_or(0)
+            }
+        };
         out.push((root.disk_id, mb));
     }
     for d in disks::extra(&spec.disks) {

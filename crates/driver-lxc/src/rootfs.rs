@@ -4,7 +4,9 @@
 //! container sees that tree through an id-mapped bind mount (its files owned by the
 //! container's own root, whatever slot of host ids it has) and writes into an overlay
 //! layer of its own, so one image serves many containers and each one's changes go away
-//! with it.
+//! with it. A root disk with SIZE bounds that layer to SIZE MB ([`layer`]).
+
+pub mod layer;
 
 use std::path::{Path, PathBuf};
 
@@ -101,12 +103,21 @@ async fn mkdir(path: &Path) -> Result<(), LxcError> {
         .map_err(|e| LxcError::file(path, e))
 }
 
-/// Mounts the container's root filesystem at its bundle's `rootfs` (idempotent).
+/// How many MB the container's writable layer may hold: the root disk's SIZE, which nubod
+/// passes on only when it is larger than the image (and refuses below it); `None`, no
+/// bound (the layer is plain directories on the host's filesystem).
+pub fn layer_mb(root: &DiskSpec) -> Option<u64> {
+    root.size_mb
+}
+
+/// Mounts the container's root filesystem at its bundle's `rootfs` (idempotent): with
+/// `layer_mb`, its writable layer lives in an image of that many MB.
 pub async fn mount(
     state_dir: &Path,
     dir: &ContainerDir,
     image: &Path,
     ids: IdRange,
+    layer_mb: Option<u64>,
 ) -> Result<(), LxcError> {
     let rootfs = dir.rootfs();
     if mounts::is_mounted(&rootfs).await {
@@ -136,6 +147,9 @@ pub async fn mount(
     if !mounts::is_mounted(&lower).await {
         mkdir(&lower).await?;
         crate::idmapped::bind(&shared, &lower, ids).await?;
+    }
+    if let Some(mb) = layer_mb {
+        layer::mount(dir, mb).await?;
     }
     let (upper, work) = (dir.upper(), dir.work());
     mkdir(&upper).await?;
