@@ -256,6 +256,11 @@ pub struct PaasFileConfig {
     pub build_memory_mb: Option<u32>,
     /// The size of a build's `/app` filesystem, in MB (default 2048).
     pub build_disk_mb: Option<u32>,
+    /// What a build may write to its root filesystem, in MB (default 2048).
+    pub build_root_mb: Option<u32>,
+    /// What an app's instance or run may write to its root filesystem, in MB (default
+    /// 1024).
+    pub instance_root_mb: Option<u32>,
     /// How long a build may run, in seconds (default 900).
     pub build_timeout_s: Option<u64>,
 }
@@ -547,6 +552,12 @@ impl Settings {
         }
         if let Some(mb) = file.paas.build_disk_mb {
             paas.build.disk_mb = mb;
+        }
+        if let Some(mb) = file.paas.build_root_mb {
+            paas.build.root_mb = mb;
+        }
+        if let Some(mb) = file.paas.instance_root_mb {
+            paas.instance_root_mb = mb;
         }
         if let Some(s) = file.paas.build_timeout_s {
             paas.build.timeout = std::time::Duration::from_secs(s);

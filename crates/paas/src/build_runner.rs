@@ -272,7 +272,8 @@ impl Paas {
         let nic = self.network_nic()?;
         let template = format!(
             "NAME=\"build-{app}-{id}\"\nCPU=\"{cpu}\"\nVCPU=\"{vcpu}\"\nMEMORY=\"{memory}\"\n\
-             DISK=[IMAGE_ID=\"{stack}\"]\nDISK=[IMAGE_ID=\"{source_image}\",TARGET=\"/app\"]\n\
+             DISK=[IMAGE_ID=\"{stack}\",SIZE=\"{root_mb}\"]\n\
+             DISK=[IMAGE_ID=\"{source_image}\",TARGET=\"/app\"]\n\
              {nic}OS=[INIT=\"/bin/sh {script}\"]\nCONTEXT=[NETWORK=\"YES\"]\n\
              SCHED_REQUIREMENTS=\"HYPERVISOR=lxc\"\nNUBO_APP=\"{app}\"\nNUBO_BUILD=\"{id}\"\n",
             app = app.name,
@@ -281,6 +282,7 @@ impl Paas {
             vcpu = limits.vcpu,
             memory = limits.memory_mb,
             stack = stack.image,
+            root_mb = limits.root_mb,
             script = crate::buildpack::BUILD_SCRIPT_PATH,
         );
         self.log(build.id, "-----> Starting the build container\n")

@@ -1,5 +1,5 @@
 //! The PaaS's settings: where it keeps its files, the network its containers join, what a
-//! build may take, and what of the host's package-registry setup builds are handed.
+//! build and an instance may take, and what of the host's package-registry setup builds are handed.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,6 +18,10 @@ pub struct BuildLimits {
     /// The size of its `/app` filesystem, in MB: what the source, the dependencies and the
     /// build's output may take together.
     pub disk_mb: u32,
+    /// What it may write to its root filesystem (`/tmp`, caches, …), in MB: the SIZE of
+    /// its stack disk, which bounds the container's writable layer, so that a build
+    /// filling it fails with "No space left on device" and leaves its host's disk alone.
+    pub root_mb: u32,
     /// How long it may run (Heroku: 15 minutes).
     pub timeout: Duration,
     /// The largest source, in bytes, after fetching.
@@ -33,6 +37,7 @@ impl Default for BuildLimits {
             vcpu: 1,
             memory_mb: 1024,
             disk_mb: 2048,
+            root_mb: 2048,
             timeout: Duration::from_secs(15 * 60),
             source_max_bytes: 512 * 1024 * 1024,
             fetch_timeout: Duration::from_secs(5 * 60),
@@ -51,6 +56,9 @@ pub struct PaasConfig {
     pub image_datastore: Oid,
     /// What a build may take.
     pub build: BuildLimits,
+    /// What an app's instance (or one-off run) may write to its root filesystem, in MB:
+    /// the SIZE of its stack disk (Cloud Foundry's default disk quota, 1024).
+    pub instance_root_mb: u32,
     /// The CA bundle builds trust (the host's, so that a TLS-intercepting proxy the host
     /// trusts is trusted inside too).
     pub ca_bundle: Option<PathBuf>,
@@ -83,6 +91,7 @@ impl PaasConfig {
             network: None,
             image_datastore: 1,
             build: BuildLimits::default(),
+            instance_root_mb: 1024,
             ca_bundle: existing(&["/etc/ssl/certs/ca-certificates.crt"]),
             pip_conf,
             npmrc,

@@ -711,9 +711,11 @@ impl Paas {
         );
         Ok(format!(
             "NAME=\"{name}\"\nCPU=\"0.1\"\nVCPU=\"1\"\nMEMORY=\"512\"\n\
-             DISK=[IMAGE_ID=\"{stack}\"]\nDISK=[IMAGE_ID=\"{slug}\",TARGET=\"/app\"]\n{nic}\
+             DISK=[IMAGE_ID=\"{stack}\",SIZE=\"{root_mb}\"]\n\
+             DISK=[IMAGE_ID=\"{slug}\",TARGET=\"/app\"]\n{nic}\
              OS=[INIT=\"{init}\"]\nCONTEXT=[{all}]\nSCHED_REQUIREMENTS=\"HYPERVISOR=lxc\"\n{tags}",
             stack = stack.image,
+            root_mb = self.config().instance_root_mb,
             nic = self.network_nic()?,
         ))
     }
