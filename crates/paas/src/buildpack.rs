@@ -94,7 +94,8 @@ pub enum BuildpackError {
 pub enum Language {
     /// The app's own `bin/build` script.
     Custom,
-    /// Python: a virtualenv and pip (`requirements.txt` or `pyproject.toml`).
+    /// Python: a virtualenv and pip (`requirements.txt` or `pyproject.toml`), or the stack's
+    /// `python3` alone when there is nothing to install.
     Python,
     /// Node.js: npm (`package.json`).
     Node,
@@ -169,10 +170,17 @@ pub fn detect(source: &Path) -> Result<Plan, BuildpackError> {
         custom()
     } else if let Some(requirements) = src.read("requirements.txt", MANIFEST_MAX_BYTES)? {
         let deps = manifest::requirement_names(&requirements);
-        python(&src, true, &deps)?
+        let install = if manifest::requirements_are_empty(&requirements)
+            && !pyproject_lists_dependencies(&src)?
+        {
+            PythonInstall::Nothing
+        } else {
+            PythonInstall::Requirements
+        };
+        python(&src, install, &deps)?
     } else if let Some(pyproject) = src.read("pyproject.toml", MANIFEST_MAX_BYTES)? {
         let deps = manifest::pyproject_dependencies(&pyproject)?;
-        python(&src, false, &deps)?
+        python(&src, PythonInstall::Project, &deps)?
     } else if let Some(package) = src.read("package.json", MANIFEST_MAX_BYTES)? {
         node(&src, &package)?
     } else if src.is_file("index.html")? {
@@ -213,28 +221,72 @@ fn custom() -> Recipe {
     )
 }
 
-/// A virtualenv in `/app/.venv` and pip; `web` is gunicorn when the app lists it, else
-/// `python3 app.py` or `python3 main.py`.
+/// What pip installs for a Python app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PythonInstall {
+    /// `pip install -r requirements.txt`.
+    Requirements,
+    /// `pip install .` (a `pyproject.toml` without `requirements.txt`).
+    Project,
+    /// Nothing: `requirements.txt` lists nothing (blank lines and comments only) and no
+    /// `pyproject.toml` lists dependencies. The app runs with the stack's `python3` and its
+    /// standard library, without a virtualenv (making one and running pip on nothing took
+    /// ~2.5 s of every such build).
+    Nothing,
+}
+
+/// Whether a `pyproject.toml` beside `requirements.txt` lists dependencies (one that cannot
+/// be read as TOML is taken to list some: the build keeps its virtualenv).
+fn pyproject_lists_dependencies(src: &manifest::Source) -> Result<bool, BuildpackError> {
+    Ok(match src.read("pyproject.toml", MANIFEST_MAX_BYTES)? {
+        None => false,
+        Some(pyproject) => {
+            manifest::pyproject_dependencies(&pyproject).map_or(true, |deps| !deps.is_empty())
+        }
+    })
+}
+
+/// A virtualenv in `/app/.venv` and pip (none when there is nothing to install: the stack's
+/// `python3` runs the app); `web` is gunicorn when the app lists it, else `python3 app.py`
+/// or `python3 main.py`.
 fn python(
     src: &manifest::Source,
-    requirements: bool,
+    install: PythonInstall,
     deps: &[String],
 ) -> Result<Recipe, BuildpackError> {
-    let mut steps = vec![Step::new(
+    let venv = Step::new(
         "Creating a virtualenv in /app/.venv",
         "python3 -m venv /app/.venv",
-    )];
-    if requirements {
-        steps.push(Step::new(
-            "Installing requirements.txt with pip",
-            "/app/.venv/bin/pip install -r requirements.txt",
-        ));
-    } else {
-        steps.push(Step::new(
-            "Installing the project (pyproject.toml) with pip",
-            "/app/.venv/bin/pip install .",
-        ));
-    }
+    );
+    let (steps, path) = match install {
+        PythonInstall::Requirements => (
+            vec![
+                venv,
+                Step::new(
+                    "Installing requirements.txt with pip",
+                    "/app/.venv/bin/pip install -r requirements.txt",
+                ),
+            ],
+            vec!["/app/.venv/bin"],
+        ),
+        PythonInstall::Project => (
+            vec![
+                venv,
+                Step::new(
+                    "Installing the project (pyproject.toml) with pip",
+                    "/app/.venv/bin/pip install .",
+                ),
+            ],
+            vec!["/app/.venv/bin"],
+        ),
+        PythonInstall::Nothing => (
+            vec![Step::new(
+                "requirements.txt lists no packages: no virtualenv, the stack's python3 runs the app",
+                "python3 --version",
+            )],
+            Vec::new(),
+        ),
+    };
     let gunicorn = deps.iter().any(|d| d == "gunicorn");
     let bind = "--bind 0.0.0.0:$PORT";
     let command = if gunicorn && src.is_file("app.py")? {
@@ -253,7 +305,7 @@ fn python(
     Ok((
         Language::Python,
         steps,
-        vec!["/app/.venv/bin"],
+        path,
         command.map(web).unwrap_or_default(),
     ))
 }

@@ -379,6 +379,32 @@ fn python_web_app() {
 }
 
 #[test]
+fn python_app_without_packages() {
+    let sb = sandbox_or_skip!("python-stdlib");
+    let (plan, log, ok) = sb.build();
+    assert!(ok, "{log}");
+    assert_eq!(plan.language, Language::Python);
+    assert!(
+        log.contains("-----> requirements.txt lists no packages"),
+        "{log}"
+    );
+    assert!(!log.contains("pip install"), "{log}");
+    assert!(
+        !sb.app.join(".venv").exists(),
+        "a virtualenv was made: {log}"
+    );
+    assert_eq!(sb.nubo_dir(), ["launch"], "build-only files are removed");
+    sb.freeze_app();
+    let (mut web, port) = sb.launch("web");
+    let page = http_get(port, &mut web);
+    assert!(
+        page.contains("hello from the stdlib, python /usr/bin/python3,"),
+        "{page}"
+    );
+    assert!(page.contains(&format!("GREETING={GREETING}\n")), "{page}");
+}
+
+#[test]
 fn python_pyproject_app() {
     let sb = sandbox_or_skip!("python-pyproject");
     let (plan, log, ok) = sb.build();

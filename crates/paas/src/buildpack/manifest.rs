@@ -131,6 +131,20 @@ pub(super) fn requirement_names(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// Whether `requirements.txt` asks pip for nothing at all: every line blank or a comment
+/// (`#` at its start or after a blank). A line with anything else — a name, an option such
+/// as `-r other.txt`, a URL or a path — needs pip; so does a file that is not UTF-8 (pip
+/// decides what it means).
+pub(super) fn requirements_are_empty(bytes: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    text.lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#')
+    })
+}
+
 /// The names `pyproject.toml` depends on: `[project] dependencies` (PEP 621) and the keys
 /// of `[tool.poetry.dependencies]`.
 pub(super) fn pyproject_dependencies(bytes: &[u8]) -> Result<Vec<String>, BuildpackError> {
@@ -215,6 +229,28 @@ mod tests {
             ["flask", "zope-interface", "gunicorn", "some-odd-name"]
         );
         assert!(requirement_names(b"\xff\xfe\x00").is_empty());
+    }
+
+    #[test]
+    fn only_blank_and_comment_lines_are_empty_requirements() {
+        for empty in [
+            &b""[..],
+            b"\n\n",
+            b"# nothing yet\n  \n\t# indented comment\r\n",
+        ] {
+            assert!(requirements_are_empty(empty), "{empty:?}");
+        }
+        for needs_pip in [
+            &b"six\n"[..],
+            b"# six\n-r other.txt\n",
+            b"--index-url https://x\n",
+            b"./local\n",
+            b"git+https://example.com/x.git\n",
+            b"\\\n",
+            b"\xff\n",
+        ] {
+            assert!(!requirements_are_empty(needs_pip), "{needs_pip:?}");
+        }
     }
 
     #[test]

@@ -115,6 +115,52 @@ fn python_plans() {
 }
 
 #[test]
+fn python_without_packages_has_no_virtualenv() {
+    for requirements in ["", "\n# none yet\n   \n"] {
+        let dir = app(&[("requirements.txt", requirements), ("app.py", "")]);
+        let plan = detect(dir.path()).expect("ok");
+        assert_eq!(plan.language, Language::Python);
+        assert_eq!(commands(&plan), ["python3 --version"]);
+        assert!(plan.path.is_empty());
+        assert_eq!(plan.process_types["web"], "python3 app.py");
+    }
+    // An option, a path or a URL is something for pip to install.
+    for requirements in [
+        "-r prod.txt\n",
+        "./vendor/x\n",
+        "git+https://example.com/x\n",
+    ] {
+        let dir = app(&[("requirements.txt", requirements), ("app.py", "")]);
+        let plan = detect(dir.path()).expect("ok");
+        assert_eq!(
+            commands(&plan)[0],
+            "python3 -m venv /app/.venv",
+            "{requirements}"
+        );
+        assert_eq!(plan.path, ["/app/.venv/bin"]);
+    }
+    // So are the dependencies of a pyproject.toml beside it (or one that cannot be read).
+    let pyproject = "[project]\nname = 'x'\ndependencies = ['six']\n";
+    for pyproject in [pyproject, "[project\n"] {
+        let dir = app(&[("requirements.txt", ""), ("pyproject.toml", pyproject)]);
+        let plan = detect(dir.path()).expect("ok");
+        assert_eq!(
+            commands(&plan)[0],
+            "python3 -m venv /app/.venv",
+            "{pyproject}"
+        );
+    }
+    let dir = app(&[
+        ("requirements.txt", ""),
+        ("pyproject.toml", "[project]\nname = 'x'\n"),
+    ]);
+    assert_eq!(
+        commands(&detect(dir.path()).expect("ok")),
+        ["python3 --version"]
+    );
+}
+
+#[test]
 fn node_plans() {
     let package = r#"{"scripts": {"build": "node build.js", "start": "node app.js"}}"#;
     let dir = app(&[("package.json", package), ("package-lock.json", "{}")]);
