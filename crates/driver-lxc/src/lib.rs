@@ -23,6 +23,7 @@ pub mod error;
 pub mod exec;
 pub mod idmap;
 mod idmapped;
+mod init_watch;
 pub mod layout;
 pub mod migration;
 mod monitor;
@@ -93,6 +94,7 @@ struct Inner {
     cpu_seen: Mutex<HashMap<i32, (u64, Instant)>>,
     execs: exec::Running,
     transport: OnceLock<Arc<dyn FileTransport>>,
+    inits: init_watch::InitWatch,
 }
 
 /// The container driver of one host.
@@ -121,6 +123,7 @@ impl LxcDriver {
                 cpu_seen: Mutex::new(HashMap::new()),
                 execs: exec::Running::default(),
                 transport: OnceLock::new(),
+                inits: init_watch::InitWatch::default(),
             }),
         }
     }
@@ -141,6 +144,13 @@ impl LxcDriver {
                     "this host cannot move container files to other hosts (no transport)".into(),
                 )
             })
+    }
+
+    /// Notified whenever the init of one of this driver's containers ends (the VM powered
+    /// itself off, or was stopped): a reason to look at the containers now rather than at
+    /// the next periodic look. One notification may stand for several ends.
+    pub fn init_ends(&self) -> Arc<tokio::sync::Notify> {
+        self.inner.inits.ended()
     }
 
     /// The files of VM `vm_id`'s container.
@@ -571,6 +581,7 @@ impl LxcDriver {
             .ok()
             .and_then(|t| t.trim().parse::<u32>().ok())
             .ok_or_else(|| LxcError::file(&pid, "the runtime wrote no pid"))?;
+        self.inner.inits.watch(vm_id, init_pid);
         netns::adopt(dir, init_pid, &spec.nics, &ctx).await?;
         self.inner.runtime.start(&id).await
     }

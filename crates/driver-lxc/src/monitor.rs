@@ -3,7 +3,8 @@
 //! each container the runtime knows — running (CPU time and memory from its cgroup,
 //! traffic of its veths, block traffic, disk sizes, the last `vm.exec` result), frozen, or
 //! powered off by its init's end — with the number of the last operation carried out on
-//! each VM.
+//! each VM. Running containers' inits are watched from their first report on
+//! ([`crate::init_watch`]), so that a restarted agent also notices their end at once.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -39,6 +40,14 @@ impl LxcDriver {
             let status = known
                 .get(&crate::layout::container_id(vm_id))
                 .map(|s| s.status.clone());
+            if let Some(live) = known.get(&crate::layout::container_id(vm_id))
+                && matches!(live.status.as_str(), "running" | "created" | "paused")
+                && let Ok(pid) = u32::try_from(live.pid)
+                && pid > 0
+            {
+                // Containers found running by a restarted agent are watched from here on.
+                self.inner.inits.watch(vm_id, pid);
+            }
             let (state, cpu, memory_kb) = match status.as_deref() {
                 Some("running" | "created") => {
                     let cpu = self.cpu_percent(vm_id);

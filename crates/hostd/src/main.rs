@@ -39,6 +39,7 @@ async fn main() -> anyhow::Result<()> {
         None => None,
     };
     let mut transfers = None;
+    let mut guest_ended = None;
     let driver: Arc<dyn Hypervisor> = match &settings.driver {
         config::DriverKind::Kvm(k) => {
             let mut k = k.clone();
@@ -94,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
             let lxc = nubo_driver_lxc::LxcDriver::new(l, Arc::new(runtime), Arc::new(images));
             lxc.set_transport(Arc::new(t.clone()));
             transfers = Some(t);
+            guest_ended = Some(lxc.init_ends());
             Arc::new(lxc)
         }
         config::DriverKind::Sim => Arc::new(
@@ -114,6 +116,7 @@ async fn main() -> anyhow::Result<()> {
             front,
             settings.advertise.clone(),
             settings.push_every,
+            guest_ended,
         ));
     }
     let app = server::router(server::Agent {
