@@ -32,8 +32,9 @@ use crate::model::{Build, BuildSource, BuildStatus, Slug};
 use crate::source;
 use crate::state::Op;
 
-/// How often the build container is looked at.
-const POLL: Duration = Duration::from_millis(500);
+/// How often the build container is looked at (while it ends) and the slug's image (while
+/// it is saved): both are in nubod's memory.
+const POLL: Duration = Duration::from_millis(50);
 /// How long saving the slug may take.
 const SAVE_TIMEOUT: Duration = Duration::from_secs(600);
 /// The line a successful build script ends with.
@@ -337,6 +338,13 @@ impl Paas {
             .find_map(|l| l.trim().strip_prefix(FAILED))
             .map(|step| format!("the build script failed at: {step}"))
             .unwrap_or_else(|| "the build script ended without succeeding".into());
+        if tail.contains("No space left on device") {
+            let limits = &self.config().build;
+            return Err(Failure(format!(
+                "{reason}: No space left on device (a build may write {} MB besides /app and                  {} MB in /app)",
+                limits.root_mb, limits.disk_mb
+            )));
+        }
         Err(Failure(reason))
     }
 

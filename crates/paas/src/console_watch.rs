@@ -1,5 +1,8 @@
 //! Following a PaaS container (a build, a one-off run) to its end: its console copied into
-//! a log as it runs, until it powers off (its init ended), fails, or its time is up.
+//! a log as it runs, until it powers off (its init ended), fails, or its time is up. The
+//! VM's state (in nubod's memory) is looked at every [`LOOK`], so that the end is seen
+//! soon after the host reports it; the console (a request to the host) is read every
+//! [`READ_CONSOLE_EVERY`], and once more at the end.
 
 use std::path::Path;
 
@@ -14,8 +17,10 @@ use crate::build_runner::Failure;
 use crate::error::Result;
 use crate::logs;
 
-/// How often the container is looked at.
-const POLL: std::time::Duration = std::time::Duration::from_millis(500);
+/// How often the container's state is looked at.
+const LOOK: std::time::Duration = std::time::Duration::from_millis(50);
+/// How often its console is read while it runs.
+const READ_CONSOLE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// What to follow and how long.
 #[derive(Debug)]
@@ -60,15 +65,19 @@ impl Paas {
             deadline,
             what,
         } = follow;
+        let mut console_read: Option<Instant> = None;
         loop {
             let info = self.core().info::<Vm>(owner, vm)?;
-            if !info.history.is_empty()
-                && let Ok(chunk) = self.core().vm_console(owner, vm, offset).await
-                && !chunk.data.is_empty()
-            {
-                logs::append(log, &chunk.data).await?;
-                offset = chunk.next;
-                save(offset).await?;
+            let read_due = console_read.is_none_or(|at| at.elapsed() >= READ_CONSOLE_EVERY);
+            if read_due && !info.history.is_empty() {
+                console_read = Some(Instant::now());
+                if let Ok(chunk) = self.core().vm_console(owner, vm, offset).await
+                    && !chunk.data.is_empty()
+                {
+                    logs::append(log, &chunk.data).await?;
+                    offset = chunk.next;
+                    save(offset).await?;
+                }
             }
             match (info.state, info.lcm_state) {
                 (VmState::Poweroff, _) => {
@@ -101,7 +110,7 @@ impl Paas {
             if Instant::now() >= deadline {
                 return Ok(Ended::TimedOut);
             }
-            tokio::time::sleep(POLL).await;
+            tokio::time::sleep(LOOK).await;
         }
     }
 }
