@@ -198,10 +198,15 @@ pub(crate) fn deploy(
             ("PROLOG", "started", "build prolog"),
             ("DEPLOY", "started", "build deploy"),
             ("DEPLOY", "done", "build running"),
+            ("DISKSAVEAS", "started", "build saveas"),
+            ("DISKSAVEAS", "done", "build saved"),
         ] {
             if let Some(d) = agent_time(&log, vm, op, what, wall) {
                 t.mark(key, d);
             }
+        }
+        if let Some(d) = agent_said(&log, vm, INIT_ENDED, wall) {
+            t.mark("build ended", d);
         }
     }
     if let Some((vm, _)) = instance {
@@ -227,6 +232,27 @@ pub(crate) fn day_seconds(stamp: &str) -> Option<f64> {
     let m: f64 = parts.next()?.parse().ok()?;
     let s: f64 = parts.next()?.parse().ok()?;
     Some(h * 3600.0 + m * 60.0 + s)
+}
+
+/// What the agent logs when a container's init ends (the container driver's init watch).
+const INIT_ENDED: &str = "a container's init ended";
+
+/// When the agent first logged `message` for VM `vid`, after `since`.
+pub(crate) fn agent_said(
+    log: &Path,
+    vid: i32,
+    message: &str,
+    since: SystemTime,
+) -> Option<Duration> {
+    let text = std::fs::read_to_string(log).ok()?;
+    let base = since.duration_since(UNIX_EPOCH).ok()?.as_secs_f64() % 86_400.0;
+    let vm = format!("vm_id={vid}");
+    text.lines()
+        .filter(|l| l.contains(message) && l.split_whitespace().any(|w| w == vm))
+        .filter_map(|l| day_seconds(l.split_whitespace().next()?))
+        .map(|at| at - base)
+        .find(|d| *d >= 0.0)
+        .map(Duration::from_secs_f64)
 }
 
 /// When the agent logged `op` `what` ("started", "done") for VM `vid`, after `since`.
@@ -269,7 +295,7 @@ pub(crate) fn delete_app(rest: &Rest, client: &Client, app: &str) -> Result<()> 
 }
 
 /// The parts of a deploy, in order: (label, from event, to event).
-pub(crate) const PARTS: [(&str, &str, &str); 11] = [
+pub(crate) const PARTS: [(&str, &str, &str); 13] = [
     ("POST answered (tarball stored)", "start", "accepted"),
     ("queued → building", "accepted", "building"),
     (
@@ -283,13 +309,23 @@ pub(crate) const PARTS: [(&str, &str, &str); 11] = [
         "build running",
     ),
     (
-        "build script (venv, pip on an empty requirements.txt) until its last line is copied (console read every 500 ms)",
+        "build script (no virtualenv nor pip: requirements.txt lists nothing) until the container's init ends (agent's log)",
         "build running",
-        "log:nubo-build: succeeded",
+        "build ended",
     ),
     (
-        "container powered off, slug saved (disk-saveas), SHA-256, release → `succeeded`",
-        "log:nubo-build: succeeded",
+        "init ended → agent's report → nubod sees POWEROFF → DISKSAVEAS asked (agent's log)",
+        "build ended",
+        "build saveas",
+    ),
+    (
+        "DISKSAVEAS on the agent (unmount, qcow2 of the /app disk, upload to nubod)",
+        "build saveas",
+        "build saved",
+    ),
+    (
+        "slug image READY seen, SHA-256, release → `succeeded`",
+        "build saved",
         "succeeded",
     ),
     (
@@ -308,7 +344,7 @@ pub(crate) const PARTS: [(&str, &str, &str); 11] = [
         "port",
     ),
     (
-        "port open → instance `up` (reconciler's next round)",
+        "port open → instance `up` (the reconciler's next 100 ms round)",
         "port",
         "up",
     ),
@@ -375,7 +411,7 @@ pub(crate) fn deploy_report(runs: &[Timeline], r: &mut Report) {
     }
     // Each run, every event and log line.
     let mut table = String::from(
-        "Each deploy, ms after the POST of the build:\n\n| run | building | log lines (ms) | build container RUNNING | succeeded | instance allocated | its PROLOG | its DEPLOY done | RUNNING seen | port open | `up` | first 200 |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "Each deploy, ms after the POST of the build:\n\n| run | building | log lines (ms) | build container RUNNING | its init ended | DISKSAVEAS asked | DISKSAVEAS done | succeeded | instance allocated | its PROLOG | its DEPLOY done | RUNNING seen | port open | `up` | first 200 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for (i, t) in runs.iter().enumerate() {
         let f = |k: &str| t.get(k).map_or("–".to_string(), ms);
@@ -386,11 +422,14 @@ pub(crate) fn deploy_report(runs: &[Timeline], r: &mut Report) {
             .collect::<Vec<_>>()
             .join("; ");
         table.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             i + 1,
             f("building"),
             lines,
             f("build running"),
+            f("build ended"),
+            f("build saveas"),
+            f("build saved"),
             f("succeeded"),
             f("instance"),
             f("instance prolog"),
