@@ -441,3 +441,32 @@ def test_a_web_process_that_never_listens_fails_its_release_and_the_old_one_serv
     assert "within 10 s" in failure and "nubo-no-such-command: not found" in failure, failure
     assert routed(cloud, app)[1].startswith("hello from nubo")
     assert rest.delete(f"/apps/{app}").status_code == 204
+
+
+def test_a_build_that_fills_its_disk_fails_with_the_reason_and_other_apps_serve(cloud, user):
+    rest = user
+    site = uniq("site").lower()
+    assert rest.post("/apps", json={"name": site}).status_code == 201
+    done = build(rest, site, git_repo(cloud.work / site, {"index.html": "still here\n"}))
+    assert done["status"] == "succeeded", done.get("log", "")[-2000:]
+    wait_for(lambda: instances(rest, site, "up", "web"), timeout=180, what="the site up")
+    # A build writing 4000 MB into /tmp: its root filesystem holds 2048 MB of its writes.
+    hog = uniq("hog").lower()
+    where = cloud.work / hog
+    (where / "bin").mkdir(parents=True)
+    (where / "bin" / "build").write_text(
+        "#!/bin/sh\ndd if=/dev/zero of=/tmp/fill bs=1M count=4000\n")
+    env = {"GIT_CONFIG_GLOBAL": "/dev/null", "PATH": "/usr/bin:/bin", "HOME": str(where)}
+    for cmd in (["git", "init", "-q", "-b", "main", "."], ["git", "add", "-A"],
+                ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "app"]):
+        subprocess.run(cmd, cwd=where, check=True, env=env, capture_output=True)
+    assert rest.post("/apps", json={"name": hog}).status_code == 201
+    done = build(rest, hog, f"file://{where}")
+    assert done["status"] == "failed", done.get("log", "")[-2000:]
+    assert "No space left on device" in done["log"], done["log"][-2000:]
+    assert "No space left on device" in done["reason"], done["reason"]
+    assert "2048 MB besides /app" in done["reason"], done["reason"]
+    status, body = routed(cloud, site)
+    assert status == 200 and "still here" in body, body
+    for app in (site, hog):
+        assert rest.delete(f"/apps/{app}").status_code == 204

@@ -341,7 +341,8 @@ impl Paas {
         if tail.contains("No space left on device") {
             let limits = &self.config().build;
             return Err(Failure(format!(
-                "{reason}: No space left on device (a build may write {} MB besides /app and                  {} MB in /app)",
+                "{reason}: No space left on device (a build may write {} MB besides /app and \
+                 {} MB in /app)",
                 limits.root_mb, limits.disk_mb
             )));
         }
