@@ -610,7 +610,7 @@ async fn prepare(
     let step = Instant::now();
     let disk = rootfs::root_disk(&s.disks)?;
     let file = rootfs::fetch(state, disk, &SharedFiles).await?;
-    rootfs::mount(state, &dir, &file, ids).await?;
+    rootfs::mount(state, &dir, &file, ids, rootfs::layer_mb(disk)).await?;
     phases.insert("rootfs", step.elapsed());
     let step = Instant::now();
     let ctx = context::container_context(None);
