@@ -1,8 +1,9 @@
 //! The routes of nubod's in-process router: `<app>.<apps domain>` and the apps' custom
 //! domains to their `web` instances that are up, as the PaaS knows them. An answer is
-//! kept for [`ROUTE_TTL`] (finding an app's instances reads every VM of the cloud), for at
-//! most [`ROUTES_MAX`] hosts (past it, every kept answer is dropped: hosts that name no
-//! app, sent by anyone, cannot make it grow).
+//! kept for [`ROUTE_TTL`] ([`EMPTY_ROUTE_TTL`] when no instance is up; finding an app's
+//! instances reads every VM of the cloud), for at most [`ROUTES_MAX`] hosts (past it,
+//! every kept answer is dropped: hosts that name no app, sent by anyone, cannot make it
+//! grow).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,6 +13,10 @@ use std::time::{Duration, Instant};
 /// How long a route is kept: an instance that goes down is skipped by the router when it
 /// refuses connections meanwhile, and a new one gets traffic this much later.
 const ROUTE_TTL: Duration = Duration::from_millis(250);
+/// How long a route with no instance up is kept: briefly (the first instance of a deploy
+/// gets traffic as soon as it is up), but long enough that a flood of requests to an app
+/// with nothing up does not read every VM for each of them.
+const EMPTY_ROUTE_TTL: Duration = Duration::from_millis(20);
 /// The most hosts whose routes are kept.
 const ROUTES_MAX: usize = 10_000;
 
@@ -47,7 +52,7 @@ impl nubo_router::Routes for AppRoutes {
     fn lookup(&self, host: &str) -> Route {
         if let Ok(kept) = self.kept.lock()
             && let Some((at, route)) = kept.get(host)
-            && at.elapsed() < ROUTE_TTL
+            && at.elapsed() < ttl(route)
         {
             return route.clone();
         }
@@ -63,5 +68,13 @@ impl nubo_router::Routes for AppRoutes {
 
     fn record(&self, app: &str, line: String) {
         self.paas.router_log(app, line);
+    }
+}
+
+/// How long `route` is kept.
+fn ttl(route: &Route) -> Duration {
+    match route {
+        Some((_, backends)) if backends.is_empty() => EMPTY_ROUTE_TTL,
+        _ => ROUTE_TTL,
     }
 }
