@@ -6,6 +6,11 @@
 //! several clouds on one machine never hand out the same ids; a claim whose container
 //! directory is gone (a crash, a wiped state directory) may be taken again. A container
 //! keeps its slot (also noted in its directory) until its directory goes.
+//!
+//! Agents are separate processes: a slot is looked for, claimed and given back under an
+//! exclusive `flock` of the registry's `.lock` file, and a claim file appears whole (written
+//! aside, then hard-linked into place), so no agent ever reads a claim half-written and
+//! takes it for a gone container's.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -86,7 +91,30 @@ fn holder(claim: &Path) -> Option<PathBuf> {
     owner.exists().then_some(owner)
 }
 
+/// Holds the registry's lock (between the agents of this machine) while it lives.
+struct RegistryLock {
+    _locked: std::fs::File,
+}
+
+impl RegistryLock {
+    /// Waits for the registry's lock (blocking: call it off the async threads).
+    fn take(registry: &Path) -> Result<Self, LxcError> {
+        std::fs::create_dir_all(registry).map_err(|e| LxcError::file(registry, e))?;
+        let path = registry.join(".lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| LxcError::file(&path, e))?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| LxcError::file(&path, std::io::Error::from(e)))?;
+        Ok(RegistryLock { _locked: file })
+    }
+}
+
 /// Claims `range` for `dir`: true when it is now `dir`'s (also when it already was).
+/// Called with the registry's lock held.
 fn claim(slots: &IdSlots, range: IdRange, dir: &ContainerDir) -> Result<bool, LxcError> {
     let file = slots.claim_file(range);
     let me = dir.root().to_path_buf();
@@ -98,16 +126,17 @@ fn claim(slots: &IdSlots, range: IdRange, dir: &ContainerDir) -> Result<bool, Lx
             let _ = std::fs::remove_file(&file);
         }
     }
-    match std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&file)
-    {
-        Ok(mut f) => {
-            f.write_all(me.display().to_string().as_bytes())
-                .map_err(|e| LxcError::file(&file, e))?;
-            Ok(true)
-        }
+    // Written aside, then linked into place: the claim appears whole or not at all.
+    let aside = slots
+        .registry
+        .join(format!(".claim-{}", std::process::id()));
+    std::fs::File::create(&aside)
+        .and_then(|mut f| f.write_all(me.display().to_string().as_bytes()))
+        .map_err(|e| LxcError::file(&aside, e))?;
+    let linked = std::fs::hard_link(&aside, &file);
+    let _ = std::fs::remove_file(&aside);
+    match linked {
+        Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(LxcError::file(&file, e)),
     }
@@ -118,8 +147,7 @@ pub async fn assign(dir: &ContainerDir, slots_of: &IdSlots) -> Result<IdRange, L
     let _guard = LOCK.lock().await;
     let (dir, slots_of) = (dir.clone(), slots_of.clone());
     tokio::task::spawn_blocking(move || {
-        std::fs::create_dir_all(&slots_of.registry)
-            .map_err(|e| LxcError::file(&slots_of.registry, e))?;
+        let _registry = RegistryLock::take(&slots_of.registry)?;
         let kept = std::fs::read_to_string(dir.id_slot())
             .ok()
             .and_then(|t| t.trim().parse::<u32>().ok())
@@ -157,14 +185,21 @@ pub async fn release(dir: &ContainerDir, slots_of: &IdSlots) {
     let Some(r) = assigned(dir, slots_of.base).await else {
         return;
     };
-    let file = slots_of.claim_file(r);
-    let mine = tokio::fs::read_to_string(&file)
-        .await
-        .is_ok_and(|owner| Path::new(owner.trim()) == dir.root());
-    if mine {
-        let _ = tokio::fs::remove_file(&file).await;
-    }
-    let _ = tokio::fs::remove_file(dir.id_slot()).await;
+    let _guard = LOCK.lock().await;
+    let (dir, slots_of) = (dir.clone(), slots_of.clone());
+    let _ = tokio::task::spawn_blocking(move || {
+        let Ok(_registry) = RegistryLock::take(&slots_of.registry) else {
+            return;
+        };
+        let file = slots_of.claim_file(r);
+        let mine =
+            std::fs::read_to_string(&file).is_ok_and(|owner| Path::new(owner.trim()) == dir.root());
+        if mine {
+            let _ = std::fs::remove_file(&file);
+        }
+        let _ = std::fs::remove_file(dir.id_slot());
+    })
+    .await;
 }
 
 #[cfg(test)]
@@ -217,5 +252,45 @@ mod tests {
             };
             assert!(bad.check().is_err(), "{base}");
         }
+    }
+
+    #[tokio::test]
+    async fn another_agent_holding_the_registry_makes_a_claim_wait() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let slots_of = IdSlots {
+            base: 2048 * IDS_PER_CONTAINER,
+            registry: tmp.path().join("registry"),
+        };
+        // Another agent (here: the lock taken through another open file) is mid-claim.
+        let other = RegistryLock::take(&slots_of.registry).expect("lock");
+        let dir = ContainerDir::new(&tmp.path().join("a"), 1);
+        tokio::fs::create_dir_all(dir.root()).await.expect("dir");
+        let waiting = tokio::spawn({
+            let (dir, slots_of) = (dir.clone(), slots_of.clone());
+            async move { assign(&dir, &slots_of).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        assert!(
+            !waiting.is_finished(),
+            "a claim went ahead under another agent's lock"
+        );
+        // What it sees once the other is done: the other's claim of slot 0, whole.
+        let others = ContainerDir::new(&tmp.path().join("b"), 0);
+        std::fs::create_dir_all(others.root()).expect("other dir");
+        let slot0 = slots_of.claim_file(range(slots_of.base, 0));
+        std::fs::write(slot0, others.root().display().to_string()).expect("claim");
+        drop(other);
+        let r = waiting.await.expect("join").expect("slot");
+        assert_eq!(
+            r.first,
+            slots_of.base + IDS_PER_CONTAINER,
+            "slot 0 is the other's"
+        );
+        // No file of a claim in the making is left behind.
+        let names: Vec<String> = std::fs::read_dir(&slots_of.registry)
+            .expect("registry")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.starts_with(".claim-")), "{names:?}");
     }
 }
