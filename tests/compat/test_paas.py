@@ -9,6 +9,7 @@ skipped without them unless NUBO_REQUIRE_GUESTS=1. Runs in the SQLite pass only.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import shutil
 import subprocess
@@ -60,8 +61,9 @@ def git_repo(where: Path, files: dict) -> str:
     return f"file://{where}"
 
 
-@pytest.fixture(scope="module")
-def cloud():
+@contextlib.contextmanager
+def paas_cloud(config: str = ""):
+    """A nubod with its local host, router and the Debian stack, with `config` (TOML)."""
     _need_guests()
     work = Path(tempfile.mkdtemp(prefix="nubo-paas-"))
     stack = _stack(work)
@@ -71,7 +73,7 @@ def cloud():
     had_network = _bridge_exists(), _nat_table() is not None
     router_port = free_port()
     d = Nubod(extra_args=["--local-host", "--stack", str(stack),
-                          "--router", f"127.0.0.1:{router_port}"]).start()
+                          "--router", f"127.0.0.1:{router_port}"], config=config).start()
     d.tmp.chmod(0o711)
     d.router_port = router_port
     d.work = work
@@ -92,6 +94,12 @@ def cloud():
         d.stop()
         shutil.rmtree(work, ignore_errors=True)
         _remove_apps_network(*had_network)
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    with paas_cloud() as d:
+        yield d
 
 
 @pytest.fixture
