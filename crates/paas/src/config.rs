@@ -1,5 +1,6 @@
 //! The PaaS's settings: where it keeps its files, the network its containers join, what a
-//! build and an instance may take, and what of the host's package-registry setup builds are handed.
+//! build and an instance may take, and what of the host's package-registry setup builds
+//! are handed.
 
 use std::path::PathBuf;
 use std::time::Duration;
