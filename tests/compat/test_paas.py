@@ -53,6 +53,7 @@ def git_repo(where: Path, files: dict) -> str:
     """A git repository of `files` on branch main; its file:// URL."""
     where.mkdir(parents=True)
     for name, text in files.items():
+        (where / name).parent.mkdir(parents=True, exist_ok=True)
         (where / name).write_text(text)
     env = {"GIT_CONFIG_GLOBAL": "/dev/null", "PATH": "/usr/bin:/bin", "HOME": str(where)}
     for cmd in (["git", "init", "-q", "-b", "main", "."], ["git", "add", "-A"],
@@ -460,16 +461,10 @@ def test_a_build_that_fills_its_disk_fails_with_the_reason_and_other_apps_serve(
     wait_for(lambda: instances(rest, site, "up", "web"), timeout=180, what="the site up")
     # A build writing 4000 MB into /tmp: its root filesystem holds 2048 MB of its writes.
     hog = uniq("hog").lower()
-    where = cloud.work / hog
-    (where / "bin").mkdir(parents=True)
-    (where / "bin" / "build").write_text(
-        "#!/bin/sh\ndd if=/dev/zero of=/tmp/fill bs=1M count=4000\n")
-    env = {"GIT_CONFIG_GLOBAL": "/dev/null", "PATH": "/usr/bin:/bin", "HOME": str(where)}
-    for cmd in (["git", "init", "-q", "-b", "main", "."], ["git", "add", "-A"],
-                ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "app"]):
-        subprocess.run(cmd, cwd=where, check=True, env=env, capture_output=True)
+    url = git_repo(cloud.work / hog,
+                   {"bin/build": "#!/bin/sh\ndd if=/dev/zero of=/tmp/fill bs=1M count=4000\n"})
     assert rest.post("/apps", json={"name": hog}).status_code == 201
-    done = build(rest, hog, f"file://{where}")
+    done = build(rest, hog, url)
     assert done["status"] == "failed", done.get("log", "")[-2000:]
     assert "No space left on device" in done["log"], done["log"][-2000:]
     assert "No space left on device" in done["reason"], done["reason"]

@@ -5,13 +5,11 @@ limit is nubod's configuration); the same needs as test_paas.py (root, runc, the
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from onehelpers import uniq, wait_for
 from resthelpers import Rest
-from test_paas import build, paas_cloud
+from test_paas import build, git_repo, paas_cloud
 
 LIMIT_S = 20
 
@@ -27,15 +25,10 @@ def test_a_build_that_runs_forever_is_stopped_at_the_limit(cloud):
     cloud.admin().user.allocate(name, password, "core")
     rest = Rest(cloud.api, name, password)
     app = uniq("forever").lower()
-    where = cloud.work / app
-    (where / "bin").mkdir(parents=True)
-    (where / "bin" / "build").write_text("#!/bin/sh\necho building forever\nsleep 100000\n")
-    env = {"GIT_CONFIG_GLOBAL": "/dev/null", "PATH": "/usr/bin:/bin", "HOME": str(where)}
-    for cmd in (["git", "init", "-q", "-b", "main", "."], ["git", "add", "-A"],
-                ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "app"]):
-        subprocess.run(cmd, cwd=where, check=True, env=env, capture_output=True)
+    url = git_repo(cloud.work / app,
+                   {"bin/build": "#!/bin/sh\necho building forever\nsleep 100000\n"})
     assert rest.post("/apps", json={"name": app}).status_code == 201
-    done = build(rest, app, f"file://{where}")
+    done = build(rest, app, url)
     assert done["status"] == "failed", done.get("log", "")[-2000:]
     assert done["reason"] == f"the build took more than {LIMIT_S} s and was stopped", done
     assert "building forever" in done["log"], done["log"][-2000:]
