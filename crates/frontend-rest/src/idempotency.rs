@@ -65,7 +65,7 @@ struct Seen {
 #[derive(Debug, Clone)]
 pub struct Keys {
     seen: Arc<Mutex<Seen>>,
-    store: Option<Store>,
+    store: Store,
     /// Answers kept in the store since start (every [`SWEEP_EVERY`]th sweeps old ones).
     kept: Arc<AtomicU64>,
 }
@@ -142,8 +142,8 @@ fn scope_of(headers: &HeaderMap, path: &str, key: &[u8]) -> [u8; 32] {
 }
 
 impl Keys {
-    /// Keys whose answers `store` keeps too (none: in memory only).
-    pub fn new(store: Option<Store>) -> Self {
+    /// Keys whose answers `store` keeps too.
+    pub fn new(store: Store) -> Self {
         Keys {
             seen: Arc::default(),
             store,
@@ -154,7 +154,7 @@ impl Keys {
     /// Brings the store's answer for `scope` into memory, when memory does not know the
     /// key (nubod restarted, or forgot it) and the store kept one within [`KEEP`].
     async fn recall(&self, scope: Scope) {
-        let Some(store) = &self.store else { return };
+        let store = &self.store;
         if self
             .seen
             .lock()
@@ -308,7 +308,7 @@ impl Keys {
         headers: &[(HeaderName, HeaderValue)],
         answer: &Bytes,
     ) {
-        let Some(store) = &self.store else { return };
+        let store = &self.store;
         let stored = StoredAnswer {
             status: status.as_u16(),
             headers: headers

@@ -119,7 +119,7 @@ pub fn router(paas: Paas) -> axum::Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
-            idempotency::Keys::new(Some(paas.store().clone())),
+            idempotency::Keys::new(paas.store().clone()),
             idempotency::layer,
         ))
         .with_state(Api { paas });
