@@ -324,6 +324,20 @@ mod tests {
         assert!(http("/").validate("Web!").is_err());
     }
 
+    proptest::proptest! {
+        /// Any path an owner sends is refused, or is one an HTTP request line carries as is.
+        #[test]
+        fn any_path_is_refused_or_a_request_path(path in "\\PC{0,40}|/[!-~]{0,1100}") {
+            let check = http(&path);
+            if check.validate("web").is_ok() {
+                proptest::prop_assert!(path.starts_with('/') && path.len() <= PATH_MAX);
+                proptest::prop_assert!(path.bytes().all(|b| b.is_ascii_graphic()));
+                let uri: hyper::Uri = path.parse().expect("accepted paths parse");
+                proptest::prop_assert_eq!(uri.path_and_query().map(|p| p.as_str()), Some(path.as_str()));
+            }
+        }
+    }
+
     /// A server on `ip`:5000 answering `/ok` with 204 and anything else with 503, and
     /// saying which Host it was asked for in a header.
     async fn serve(ip: IpAddr) -> tokio::task::JoinHandle<()> {
