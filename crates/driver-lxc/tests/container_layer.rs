@@ -9,7 +9,6 @@ mod common;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use common::*;
@@ -142,24 +141,14 @@ async fn a_bounded_layer_moves_to_another_host_in_an_image_of_its_size() {
     }
     let tmp = tempfile::tempdir().expect("tmp");
     let image = busybox_image(tmp.path());
-    let (state_a, state_b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let a = driver(&state_a);
-    let b = driver(&state_b);
-    a.set_transport(Arc::new(LocalTransport {
-        state: state_a.clone(),
-    }));
-    b.set_transport(Arc::new(LocalTransport {
-        state: state_b.clone(),
-    }));
     let vm_id = 90_023;
-    let _leftovers_a = Leftovers {
-        state: state_a.clone(),
-        vm_ids: vec![vm_id],
-    };
-    let _leftovers_b = Leftovers {
-        state: state_b.clone(),
-        vm_ids: vec![vm_id],
-    };
+    let TwoHosts {
+        a,
+        b,
+        state_a,
+        state_b,
+        _leftovers,
+    } = two_hosts(tmp.path(), vm_id);
     let s = bounded(vm_id, &image, 32);
     deploy(&a, vm_id, &s).await;
     let (code, _) = exec(&a, vm_id, "mkdir -p /srv && echo mine > /srv/note").await;

@@ -414,26 +414,16 @@ async fn a_container_moves_to_another_host_with_its_layer() {
     }
     let tmp = tempfile::tempdir().expect("tmp");
     let image = busybox_image(tmp.path());
-    let (state_a, state_b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let a = driver(&state_a);
-    let b = driver(&state_b);
-    a.set_transport(Arc::new(LocalTransport {
-        state: state_a.clone(),
-    }));
-    b.set_transport(Arc::new(LocalTransport {
-        state: state_b.clone(),
-    }));
+    let vm_id = 90_006;
+    let TwoHosts {
+        a,
+        b,
+        state_a,
+        state_b,
+        _leftovers,
+    } = two_hosts(tmp.path(), vm_id);
     // Another container holds host B's first id slot, so the layer's owners must move.
     occupy_first_slot(&state_b);
-    let _leftovers_a = Leftovers {
-        state: state_a.clone(),
-        vm_ids: vec![90_006],
-    };
-    let _leftovers_b = Leftovers {
-        state: state_b.clone(),
-        vm_ids: vec![90_006],
-    };
-    let vm_id = 90_006;
     let s = spec(vm_id, &image);
     deploy(&a, vm_id, &s).await;
     let (code, _) = exec(

@@ -324,3 +324,36 @@ impl nubo_driver_kvm::cold_migration::FileTransport for LocalTransport {
         })
     }
 }
+
+/// Two hosts for a cold migration: drivers on `<tmp>/a` and `<tmp>/b`, each fetching the
+/// other's offered files from its state directory, and what container `vm_id` leaves on
+/// either removed when the test ends.
+pub struct TwoHosts {
+    pub a: LxcDriver,
+    pub b: LxcDriver,
+    pub state_a: PathBuf,
+    pub state_b: PathBuf,
+    /// Kept until the test ends.
+    pub _leftovers: [Leftovers; 2],
+}
+
+pub fn two_hosts(tmp: &Path, vm_id: i32) -> TwoHosts {
+    let (state_a, state_b) = (tmp.join("a"), tmp.join("b"));
+    let (a, b) = (driver(&state_a), driver(&state_b));
+    for (d, state) in [(&a, &state_a), (&b, &state_b)] {
+        d.set_transport(Arc::new(LocalTransport {
+            state: state.clone(),
+        }));
+    }
+    let leftovers = |state: &PathBuf| Leftovers {
+        state: state.clone(),
+        vm_ids: vec![vm_id],
+    };
+    TwoHosts {
+        _leftovers: [leftovers(&state_a), leftovers(&state_b)],
+        a,
+        b,
+        state_a,
+        state_b,
+    }
+}
