@@ -263,6 +263,9 @@ pub struct PaasFileConfig {
     pub instance_root_mb: Option<u32>,
     /// How long a build may run, in seconds (default 900).
     pub build_timeout_s: Option<u64>,
+    /// How many of an app's newest releases keep their slugs for a rollback (default 20,
+    /// at least 1); older slugs are deleted once nothing runs them.
+    pub releases_kept: Option<u32>,
 }
 
 /// `[hosts]` section.
@@ -562,6 +565,10 @@ impl Settings {
         if let Some(s) = file.paas.build_timeout_s {
             paas.build.timeout = std::time::Duration::from_secs(s);
         }
+        if let Some(n) = file.paas.releases_kept {
+            anyhow::ensure!(n >= 1, "[paas] releases_kept must be at least 1");
+            paas.releases_kept = n;
+        }
         let router_tls = match (file.router.tls_cert, file.router.tls_key) {
             (Some(cert), Some(key)) => Some((cert, key)),
             (None, None) => None,
@@ -711,6 +718,23 @@ mod tests {
             resolve(&[], "[router]\ndomain = \".Apps.Example.COM.\"").as_deref(),
             Some("apps.example.com")
         );
+    }
+
+    #[test]
+    fn releases_kept_is_at_least_one() {
+        use clap::Parser;
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("nubod.toml");
+        let args = ["nubod", "--data-dir", "/tmp/x", "--config"];
+        let resolve = |file: &str| {
+            std::fs::write(&path, file).expect("write");
+            let path = path.display().to_string();
+            let args: Vec<&str> = args.iter().copied().chain([path.as_str()]).collect();
+            Settings::resolve(&Args::parse_from(args)).map(|s| s.paas.releases_kept)
+        };
+        assert_eq!(resolve("").expect("default"), 20);
+        assert_eq!(resolve("[paas]\nreleases_kept = 2").expect("set"), 2);
+        assert!(resolve("[paas]\nreleases_kept = 0").is_err());
     }
 
     #[test]

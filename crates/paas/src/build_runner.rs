@@ -447,6 +447,7 @@ impl Paas {
             })
             .await?;
         self.wake();
+        self.retain_releases();
         self.log(id, &format!("-----> Released v{version}\n")).await;
         if let Ok(Some(app)) = self.read(|s| Ok(s.builds.get(&id).map(|b| b.app))) {
             self.app_event(app, &format!("Build {id} succeeded: release v{version}"))

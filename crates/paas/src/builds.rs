@@ -115,6 +115,7 @@ impl Paas {
                 process_types: Default::default(),
                 release: None,
                 console_offset: 0,
+                pruned: false,
             };
             staged.push(Op::PutBuild(build.clone()));
             Ok(build)

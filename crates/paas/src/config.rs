@@ -69,6 +69,9 @@ pub struct PaasConfig {
     pub npmrc: Option<PathBuf>,
     /// The domain the router serves apps under (`<app>.<domain>`), when it runs.
     pub apps_domain: Option<String>,
+    /// How many of an app's newest releases keep their slugs for a rollback; older ones'
+    /// slugs are deleted when nothing uses them ([`crate::rollback`]). At least 1.
+    pub releases_kept: u32,
 }
 
 impl PaasConfig {
@@ -97,6 +100,7 @@ impl PaasConfig {
             pip_conf,
             npmrc,
             apps_domain: None,
+            releases_kept: crate::rollback::DEFAULT_RELEASES_KEPT,
         }
     }
 

@@ -29,6 +29,7 @@ pub mod plans;
 pub mod process_control;
 pub mod route_table;
 mod runs;
+pub mod rollback;
 pub mod source;
 mod stacks;
 pub mod state;
@@ -110,6 +111,7 @@ impl Paas {
 
     /// The PaaS's settings.
     pub fn config(&self) -> &PaasConfig {
+        paas.start_retention();
         &self.inner.config
     }
 

@@ -264,6 +264,10 @@ pub enum RunStatus {
     /// The command exited 0.
     Succeeded,
     /// The command exited otherwise, or could not run (the reason says).
+    /// Whether retention (`[paas] releases_kept`) deleted its slug: its releases stay
+    /// listed but can no longer be rolled back to.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pruned: bool,
     Failed,
 }
 
