@@ -106,12 +106,12 @@ impl Paas {
         paas.resume_builds();
         paas.resume_runs();
         paas.start_reconciler();
+        paas.start_retention();
         Ok(paas)
     }
 
     /// The PaaS's settings.
     pub fn config(&self) -> &PaasConfig {
-        paas.start_retention();
         &self.inner.config
     }
 

@@ -251,6 +251,10 @@ pub struct Build {
     /// How much of the build container's console is in the log.
     #[serde(default)]
     pub console_offset: u64,
+    /// Whether retention (`[paas] releases_kept`) deleted its slug: its releases stay
+    /// listed but can no longer be rolled back to.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pruned: bool,
 }
 
 /// Where a one-off run is.
@@ -264,10 +268,6 @@ pub enum RunStatus {
     /// The command exited 0.
     Succeeded,
     /// The command exited otherwise, or could not run (the reason says).
-    /// Whether retention (`[paas] releases_kept`) deleted its slug: its releases stay
-    /// listed but can no longer be rolled back to.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub pruned: bool,
     Failed,
 }
 
