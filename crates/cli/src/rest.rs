@@ -164,6 +164,11 @@ impl Api {
         })
     }
 
+    /// The API's base URL, e.g. `http://cloud:8080/api/v1`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
     /// The URL of `path` (which starts with `/`).
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
@@ -181,11 +186,12 @@ impl Api {
         json_of(&url, reply)
     }
 
-    /// `POST`/`PATCH path` with a JSON body: the JSON answered.
+    /// `POST`/`PATCH`/`PUT path` with a JSON body: the JSON answered.
     pub fn send_json(&self, method: &str, path: &str, body: &Value) -> Result<Value, RestError> {
         let url = self.url(path);
         let request = match method {
             "PATCH" => self.calls.patch(&url),
+            "PUT" => self.calls.put(&url),
             _ => self.calls.post(&url),
         };
         let reply = request

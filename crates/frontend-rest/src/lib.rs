@@ -24,6 +24,7 @@ mod runs;
 mod stacks;
 mod upload;
 pub mod views;
+mod webhooks;
 
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
@@ -87,6 +88,7 @@ fn routes() -> OpenApiRouter<Api> {
         .merge(router_api::routes())
         .merge(runs::routes())
         .merge(stacks::routes())
+        .merge(webhooks::routes())
 }
 
 /// The OpenAPI document of the API (paths relative to [`BASE`]).

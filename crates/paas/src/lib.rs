@@ -11,6 +11,7 @@ pub mod app_logs;
 mod apps;
 pub mod archive;
 pub mod basic_auth;
+mod branch_poll;
 mod build_files;
 mod build_runner;
 pub mod buildpack;
@@ -33,6 +34,7 @@ pub mod rollback;
 pub mod source;
 mod stacks;
 pub mod state;
+pub mod webhooks;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
@@ -106,6 +108,7 @@ impl Paas {
         paas.resume_builds();
         paas.resume_runs();
         paas.start_reconciler();
+        paas.start_auto_deploy();
         paas.start_retention();
         Ok(paas)
     }

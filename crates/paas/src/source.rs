@@ -144,7 +144,7 @@ fn fetch_failed(reason: String) -> PaasError {
 
 /// A git command with nothing of the machine's or user's configuration, no prompts, and
 /// only the transports allowed here.
-fn git(home: &Path, dir: Option<&Path>, args: &[&str]) -> Command {
+pub(crate) fn git(home: &Path, dir: Option<&Path>, args: &[&str]) -> Command {
     let mut cmd = Command::new("git");
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())

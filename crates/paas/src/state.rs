@@ -9,6 +9,7 @@ use nubo_store::{PaasChange, PaasRecord, PaasSnapshot};
 use crate::error::{PaasError, Result};
 use crate::model::{App, Build, Release, Run, Stack};
 use crate::plans::Plan;
+use crate::webhooks::Webhook;
 
 /// Record kinds, as the store keeps them.
 pub(crate) const STACK: &str = "stack";
@@ -17,6 +18,7 @@ pub(crate) const RELEASE: &str = "release";
 pub(crate) const BUILD: &str = "build";
 pub(crate) const RUN: &str = "run";
 pub(crate) const PLAN: &str = "plan";
+pub(crate) const WEBHOOK: &str = "webhook";
 
 /// Every PaaS object, indexed as the operations look them up.
 #[derive(Debug, Default)]
@@ -37,6 +39,8 @@ pub struct PaasState {
     pub runs: BTreeMap<i64, Run>,
     /// Registered CAMP plans by id.
     pub plans: BTreeMap<i64, Plan>,
+    /// Webhooks by app id.
+    pub webhooks: BTreeMap<i64, Webhook>,
     /// The last id handed out per record kind.
     last_ids: BTreeMap<String, i64>,
 }
@@ -52,6 +56,8 @@ pub(crate) enum Op {
     PutPlan(Plan),
     DeleteApp(i64),
     DeletePlan(i64),
+    PutWebhook(Webhook),
+    DeleteWebhook(i64),
     LastId(&'static str, i64),
 }
 
@@ -71,6 +77,7 @@ impl PaasState {
                 BUILD => serde_json::from_str(&record.body).map(Op::PutBuild),
                 RUN => serde_json::from_str(&record.body).map(Op::PutRun),
                 PLAN => serde_json::from_str(&record.body).map(Op::PutPlan),
+                WEBHOOK => serde_json::from_str(&record.body).map(Op::PutWebhook),
                 other => {
                     tracing::warn!(kind = other, id = record.id, "unknown PaaS record skipped");
                     continue;
@@ -91,6 +98,7 @@ impl PaasState {
         state.releases.retain(|(app, _), _| apps.contains_key(app));
         state.builds.retain(|_, b| apps.contains_key(&b.app));
         state.runs.retain(|_, r| apps.contains_key(&r.app));
+        state.webhooks.retain(|app, _| apps.contains_key(app));
         state
     }
 
@@ -164,6 +172,12 @@ impl PaasState {
             Op::DeletePlan(id) => {
                 self.plans.remove(&id);
             }
+            Op::PutWebhook(hook) => {
+                self.webhooks.insert(hook.app, hook);
+            }
+            Op::DeleteWebhook(app) => {
+                self.webhooks.remove(&app);
+            }
             Op::DeleteApp(id) => {
                 if let Some(app) = self.apps.remove(&id) {
                     self.app_names.remove(&app.name);
@@ -177,6 +191,7 @@ impl PaasState {
                 }
                 self.builds.retain(|_, b| b.app != id);
                 self.runs.retain(|_, r| r.app != id);
+                self.webhooks.remove(&id);
             }
             Op::LastId(kind, id) => {
                 self.last_ids.insert(kind.to_owned(), id);
@@ -213,6 +228,11 @@ impl Op {
             Op::PutBuild(b) => put(BUILD, b.id, b.app, b),
             Op::PutRun(r) => put(RUN, r.id, r.app, r),
             Op::PutPlan(p) => put(PLAN, p.id, 0, p),
+            Op::PutWebhook(h) => put(WEBHOOK, h.app, h.app, h),
+            Op::DeleteWebhook(app) => Ok(PaasChange::Delete {
+                kind: WEBHOOK.to_owned(),
+                id: *app,
+            }),
             Op::DeletePlan(id) => Ok(PaasChange::Delete {
                 kind: PLAN.to_owned(),
                 id: *id,

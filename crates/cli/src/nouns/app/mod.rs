@@ -12,6 +12,7 @@ mod deploy;
 mod health;
 mod ops;
 mod pack;
+mod webhook;
 
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -99,6 +100,9 @@ enum Cmd {
     /// When instances count as up: list the health checks, or set one — `nubo app health
     /// shop web --http /health --timeout 30`, `--port`, `--process`, `--default`.
     Health(health::HealthArgs),
+    /// Auto-deploy: show the app's webhook, or set it — `nubo app webhook shop --git URL
+    /// --branch main [--poll 60]`, `--rotate` (a new secret), `--delete`.
+    Webhook(webhook::WebhookArgs),
 }
 
 /// An app and, optionally, one of its process types.
@@ -191,6 +195,7 @@ pub fn run(args: AppArgs, global: &Global) -> anyhow::Result<()> {
         Cmd::Start(p) => ops::processes(&ctx, "start", &p.app, p.kind.as_deref()),
         Cmd::Domains(d) => d.run(&ctx),
         Cmd::Health(h) => h.run(&ctx),
+        Cmd::Webhook(w) => w.run(&ctx),
     }
 }
 
