@@ -60,6 +60,13 @@ ROWS = {
     ("POST", "/apps/{app}/builds"): Row(body={"source": {"type": "git", "url": "file:///srv/x.git"}}),
     ("GET", "/apps/{app}/builds/{build}"): Row(),
     ("GET", "/apps/{app}/builds/{build}/log"): Row(),
+    ("GET", "/apps/{app}/webhook"): Row(),
+    ("PUT", "/apps/{app}/webhook"): Row(body={"url": "file:///srv/evil.git", "branch": "main"}),
+    ("DELETE", "/apps/{app}/webhook"): Row(),
+    ("POST", "/apps/{app}/webhook/rotate"): Row(),
+    # Deliveries know no users: bob's credentials count for nothing, only the webhook's
+    # secret would (401 without it, as for no credentials at all).
+    ("POST", "/apps/{app}/webhook"): Row(status=401, body={"ref": "refs/heads/main"}),
     ("GET", "/stacks"): Row(status=200),
     ("POST", "/stacks"): Row(body={"name": "bobs", "version": "1", "image_id": 0}),
     ("GET", "/stacks/{stack}"): Row(status=200),
@@ -93,6 +100,9 @@ def world(nubod):
     build_id = build.json()["id"]
     wait_for(lambda: alice.get(f"/apps/{app}/builds/{build_id}").json()["status"] == "failed",
              what="the build to fail")
+    hook = alice.request("PUT", f"/apps/{app}/webhook",
+                         json={"url": "file:///no/such/repo.git", "branch": "main"})
+    assert hook.status_code == 201, hook.text
     domain = f"{app}.example.org"
     assert alice.post(f"/apps/{app}/domains", json={"hostname": domain}).status_code == 201
     assert alice.patch(f"/apps/{app}/health-checks",
@@ -111,6 +121,7 @@ def seen(world) -> dict:
         "builds": alice.get(f"/apps/{app}/builds").json(),
         "domains": alice.get(f"/apps/{app}/domains").json(),
         "health": alice.get(f"/apps/{app}/health-checks").json(),
+        "webhook": alice.get(f"/apps/{app}/webhook").json(),
         "stacks": admin.get("/stacks").json(),
     }
 
