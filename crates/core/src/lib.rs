@@ -24,7 +24,7 @@ pub use auth::{Caller, RestrictedAttrs, RestrictedKind};
 pub use bootstrap::BootstrapConfig;
 pub use clock::now;
 pub use ops::pool::PoolFilter;
-pub use runtime::{HostKey, RuntimeConfig};
+pub use runtime::{HostKey, PlacementObserver, RuntimeConfig};
 use state::State;
 use tx::Tx;
 

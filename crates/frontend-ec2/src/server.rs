@@ -12,7 +12,7 @@ use axum::routing::get;
 use nubo_core::Core;
 use nubo_listener::{BodyError, BodyRules};
 
-use crate::actions::{Ctx, dispatch};
+use crate::actions::{ACTIONS, Ctx, dispatch};
 use crate::auth::authenticate;
 use crate::error::Ec2Error;
 use crate::params::Params;
@@ -57,7 +57,10 @@ async fn handle(
 ) -> Response {
     let request_id = request_id();
     let (action, version, outcome) = serve(&shared, &method, &uri, &headers, body).await;
-    match outcome {
+    // Actions outside the table are one label value: a client cannot make up others.
+    let operation = nubo_metrics::Operation::from_table(action.as_deref().unwrap_or(""), ACTIONS)
+        .with_outcome(outcome.is_ok());
+    let mut response = match outcome {
         Ok(inner) => {
             let action = action.unwrap_or_default();
             let body = format!(
@@ -80,7 +83,9 @@ async fn handle(
             let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{}", x.finish());
             reply(e.status, body, &request_id)
         }
-    }
+    };
+    response.extensions_mut().insert(operation);
+    response
 }
 
 /// Reads, authenticates and runs one request: (action, API version, inner XML or error).

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use nubo_core::Core;
 use nubo_listener::{BodyError, BodyRules};
+use nubo_metrics::Operation;
 use nubo_xmlrpc::{MethodResponse, Value, fault, parse_call, write_response};
 
 use crate::handlers::dispatch;
@@ -56,22 +57,30 @@ async fn rpc(State(shared): State<Shared>, body: Body) -> Response {
             if !matches!(e, BodyError::TooLarge { .. }) {
                 *r.status_mut() = e.status();
             }
-            return r;
+            return named(
+                r,
+                Operation::named(nubo_metrics::UNKNOWN).with_outcome(false),
+            );
         }
     };
     let call = match parse_call(&bytes) {
         Ok(c) => c,
         Err(e) => {
-            return xml_response(&MethodResponse::Fault {
+            let r = xml_response(&MethodResponse::Fault {
                 code: fault::PARSE,
                 message: format!("Cannot parse the XML-RPC request: {e}"),
             });
+            return named(
+                r,
+                Operation::named(nubo_metrics::UNKNOWN).with_outcome(false),
+            );
         }
     };
     if call.method == "system.listMethods" {
         // XML-RPC introspection, as xmlrpc-c answers it for oned: the plain list, no session.
         let names = METHODS.iter().map(|m| Value::String(m.to_string()));
-        return xml_response(&MethodResponse::Success(Value::Array(names.collect())));
+        let r = xml_response(&MethodResponse::Success(Value::Array(names.collect())));
+        return named(r, Operation::named("system.listMethods").with_outcome(true));
     }
     let params = Params::new(call.params);
     let work = dispatch(&shared.core, &call.method, &params);
@@ -85,7 +94,15 @@ async fn rpc(State(shared): State<Shared>, body: Body) -> Response {
     if let Err(crate::params::CallError::Core(e, _)) = &outcome {
         tracing::debug!(method = %call.method, error = %e, "call failed");
     }
-    xml_response(&respond(&call.method, outcome))
+    let operation = Operation::from_table(&call.method, METHODS).with_outcome(outcome.is_ok());
+    named(xml_response(&respond(&call.method, outcome)), operation)
+}
+
+/// `response`, naming the call it answers for the metrics (method names outside
+/// [`METHODS`] are all one, so a client cannot make up label values).
+fn named(mut response: Response, operation: Operation) -> Response {
+    response.extensions_mut().insert(operation);
+    response
 }
 
 /// Whether this runs on a multi-threaded runtime (nubod's), where a thread may block.

@@ -3,7 +3,7 @@
 //! kept for [`ROUTE_TTL`] ([`EMPTY_ROUTE_TTL`] when no instance is up; finding an app's
 //! instances reads every VM of the cloud), for at most [`ROUTES_MAX`] hosts (past it,
 //! every kept answer is dropped: hosts that name no app, sent by anyone, cannot make it
-//! grow).
+//! grow). Each request the router answers is counted in the metrics.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -30,14 +30,17 @@ pub struct AppRoutes {
     paas: nubo_paas::Paas,
     /// Routes found lately, by host.
     kept: Mutex<HashMap<String, (Instant, Route)>>,
+    /// Where each request is counted.
+    metrics: nubo_metrics::Metrics,
 }
 
 impl AppRoutes {
     /// The routes of `paas`'s apps.
-    pub fn new(paas: nubo_paas::Paas) -> Self {
+    pub fn new(paas: nubo_paas::Paas, metrics: nubo_metrics::Metrics) -> Self {
         AppRoutes {
             paas,
             kept: Mutex::new(HashMap::new()),
+            metrics,
         }
     }
 
@@ -68,6 +71,10 @@ impl nubo_router::Routes for AppRoutes {
 
     fn record(&self, app: &str, line: String) {
         self.paas.router_log(app, line);
+    }
+
+    fn observe(&self, app: &str, status: u16, took: Duration) {
+        self.metrics.observe_router(app, status, took);
     }
 }
 

@@ -127,6 +127,9 @@ pub struct FileConfig {
     /// `[paas]`: the PaaS's builds and instances.
     #[serde(default)]
     pub paas: PaasFileConfig,
+    /// `[metrics]`: who may scrape `/metrics` on the API listener.
+    #[serde(default)]
+    pub metrics: MetricsFileConfig,
     /// `[router]`: the PaaS's HTTP router.
     #[serde(default)]
     pub router: RouterFileConfig,
@@ -219,6 +222,18 @@ pub struct ApiFileConfig {
     /// Listen address (ADDR:PORT).
     pub listen: Option<String>,
 }
+
+/// `[metrics]` section: `/metrics` on the API listener takes members of the oneadmin
+/// group (HTTP Basic, as the REST API) and, when set, `Authorization: Bearer <token>`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsFileConfig {
+    /// The bearer token scrapers may present (at least [`METRICS_TOKEN_MIN`] characters).
+    pub token: Option<String>,
+}
+
+/// The shortest `[metrics] token` taken.
+pub const METRICS_TOKEN_MIN: usize = 16;
 
 /// `[router]` section: the router is served when `listen` is set.
 #[derive(Debug, Default, Deserialize)]
@@ -424,6 +439,8 @@ pub struct Settings {
     pub ec2: Option<(String, nubo_frontend_ec2::Ec2Config)>,
     /// The REST API's listen address, when it is served.
     pub api: Option<String>,
+    /// The bearer token that may scrape `/metrics`, if any.
+    pub metrics_token: Option<String>,
     /// The PaaS's settings.
     pub paas: nubo_paas::PaasConfig,
     /// The router, when it is served.
@@ -544,6 +561,14 @@ impl Settings {
             }
         });
         let api = args.api.clone().or(file.api.listen);
+        let metrics_token = file.metrics.token.filter(|t| !t.is_empty());
+        if metrics_token.as_ref().is_some_and(|t| {
+            t.len() < METRICS_TOKEN_MIN || t.bytes().any(|b| !b.is_ascii_graphic())
+        }) {
+            anyhow::bail!(
+                "[metrics] token must be at least {METRICS_TOKEN_MIN} printable characters without spaces"
+            );
+        }
         let mut paas = nubo_paas::PaasConfig::for_data_dir(&data_dir);
         paas.network = file.paas.network.or_else(|| {
             local_host
@@ -596,6 +621,7 @@ impl Settings {
             local_host,
             ec2,
             api,
+            metrics_token,
             paas,
             router,
             data_dir,

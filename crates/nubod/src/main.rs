@@ -8,6 +8,7 @@ mod host_key;
 mod local_host;
 mod local_network;
 mod local_stack;
+mod metrics;
 
 use anyhow::Context;
 use clap::Parser;
@@ -43,6 +44,12 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
         .await
         .context("cannot open the database")?;
     let datastore_base = settings.data_dir.join("datastores");
+    let metrics = nubo_metrics::Metrics::new();
+    let mut runtime = settings.runtime.clone();
+    runtime.placement_observer = {
+        let metrics = metrics.clone();
+        nubo_core::PlacementObserver::new(move |waited| metrics.observe_placement(waited))
+    };
     let core_config = nubo_core::CoreConfig {
         bootstrap: nubo_core::BootstrapConfig {
             admin_password: std::env::var("NUBO_ADMIN_PASSWORD")
@@ -52,7 +59,7 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
         datastore_base: datastore_base.clone(),
         private_dirs: vec![settings.data_dir.clone()],
         images: settings.images.clone(),
-        runtime: settings.runtime.clone(),
+        runtime,
         restricted: settings.restricted.clone(),
     };
     nubo_hostapi::tls::trust(&settings.ca_files).context("cannot set up TLS")?;
@@ -127,7 +134,10 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
             Some(tokio::spawn(nubo_listener::serve(
                 listener,
                 None,
-                nubo_frontend_ec2::router(core.clone(), config),
+                metrics.instrument(
+                    nubo_frontend_ec2::router(core.clone(), config),
+                    nubo_metrics::Interface::Ec2,
+                ),
                 settings.limits.clone(),
                 stopped(stop_rx.clone()),
             )))
@@ -143,8 +153,20 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
             Some(tokio::spawn(nubo_listener::serve(
                 listener,
                 None,
-                nubo_frontend_rest::router(paas.clone())
-                    .merge(nubo_frontend_camp::router(paas.clone())),
+                metrics
+                    .instrument(
+                        nubo_frontend_rest::router(paas.clone()),
+                        nubo_metrics::Interface::Rest,
+                    )
+                    .merge(metrics.instrument(
+                        nubo_frontend_camp::router(paas.clone()),
+                        nubo_metrics::Interface::Camp,
+                    ))
+                    .merge(metrics::router(
+                        metrics.clone(),
+                        paas.clone(),
+                        settings.metrics_token.clone(),
+                    )),
                 settings.limits.clone(),
                 stopped(stop_rx.clone()),
             )))
@@ -168,7 +190,8 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {listen} for the router"))?;
             tracing::info!(router = %listener.local_addr()?, domain, https = tls.is_some(), "serving the apps' router");
-            let routes = std::sync::Arc::new(app_routes::AppRoutes::new(paas.clone()));
+            let routes =
+                std::sync::Arc::new(app_routes::AppRoutes::new(paas.clone(), metrics.clone()));
             let router_config = nubo_router::RouterConfig {
                 scheme: if tls.is_some() { "https" } else { "http" },
                 ..nubo_router::RouterConfig::default()
@@ -188,7 +211,10 @@ async fn run(settings: config::Settings) -> anyhow::Result<()> {
     nubo_listener::serve(
         listener,
         None,
-        nubo_frontend_xmlrpc::router(core.clone(), settings.xmlrpc_bodies.clone()),
+        metrics.instrument(
+            nubo_frontend_xmlrpc::router(core.clone(), settings.xmlrpc_bodies.clone()),
+            nubo_metrics::Interface::Xmlrpc,
+        ),
         settings.limits.clone(),
         stopped(stop_rx),
     )

@@ -24,6 +24,7 @@ pub mod health;
 pub mod instances;
 mod leftovers;
 mod logs;
+pub mod metrics_view;
 pub mod model;
 pub mod names;
 pub mod plans;

@@ -27,6 +27,10 @@ pub trait Routes: Send + Sync + std::fmt::Debug + 'static {
     /// Takes the router's line about one request of `app` (for the app's log); by
     /// default, nothing is kept.
     fn record(&self, _app: &str, _line: String) {}
+
+    /// Told of one request of `app`: the status it was answered with and how long the
+    /// answer's head took (for metrics); by default, nothing is counted.
+    fn observe(&self, _app: &str, _status: u16, _took: Duration) {}
 }
 
 /// The router's settings.

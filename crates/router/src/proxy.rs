@@ -208,7 +208,9 @@ fn note(
     started: Instant,
     addr: Option<SocketAddr>,
 ) {
-    let ms = started.elapsed().as_millis();
+    let took = started.elapsed();
+    shared.routes.observe(app, status, took);
+    let ms = took.as_millis();
     let instance = addr.map(|a| a.to_string()).unwrap_or_else(|| "-".into());
     let path: String = path.chars().take(512).collect();
     tracing::debug!(target: "nubo_router", app, %method, path, instance, status, ms, "request");

@@ -7,6 +7,7 @@ mod context_cdrom;
 mod drivers;
 mod monitor;
 mod placement;
+mod placement_wait;
 mod scheduler;
 mod sg_updates;
 mod spec;
@@ -20,6 +21,7 @@ use tokio::sync::{Notify, mpsc};
 pub(crate) use drivers::Drivers;
 pub use drivers::HostKey;
 pub(crate) use monitor::Monitored;
+pub use placement_wait::PlacementObserver;
 
 use crate::Core;
 use crate::ops::vm::Followup;
@@ -41,6 +43,8 @@ pub struct RuntimeConfig {
     /// Where host agents fetch image files (`http://ADDR:PORT`); none: agents open the
     /// images' paths themselves (shared storage).
     pub host_api_url: Option<String>,
+    /// Told how long each VM the scheduler placed had waited (nubod's metrics).
+    pub placement_observer: PlacementObserver,
 }
 
 impl Default for RuntimeConfig {
@@ -52,6 +56,7 @@ impl Default for RuntimeConfig {
             sched_policy: nubo_scheduler::Policy::Striping,
             host_key: HostKey::default(),
             host_api_url: None,
+            placement_observer: PlacementObserver::default(),
         }
     }
 }

@@ -5,6 +5,7 @@
 use nubo_scheduler::place;
 
 use super::placement::{candidates, pending, rescheduled};
+use super::placement_wait::Waits;
 use crate::Core;
 
 /// Placements committed per write.
@@ -21,16 +22,25 @@ const WINDOW: std::time::Duration = std::time::Duration::from_millis(10);
 pub(crate) async fn run(core: Core) {
     let notify = core.inner.runtime.schedule.clone();
     let retry = core.inner.runtime.config.sched_retry;
+    let mut waits = Waits::default();
     loop {
-        tokio::select! {
-            () = notify.notified() => tokio::time::sleep(WINDOW).await,
-            () = tokio::time::sleep(retry) => {}
+        let notified = tokio::select! {
+            () = notify.notified() => true,
+            () = tokio::time::sleep(retry) => false,
+        };
+        let woken = std::time::Instant::now();
+        if notified {
+            tokio::time::sleep(WINDOW).await;
         }
         let mut after = None;
+        waits.begin();
         loop {
-            match round(&core, after).await {
+            match round(&core, after, &mut waits, woken).await {
                 Ok(Some(last)) => after = Some(last),
-                Ok(None) => break,
+                Ok(None) => {
+                    waits.end();
+                    break;
+                }
                 Err(e) => {
                     tracing::error!(error = %e, "scheduler round failed");
                     break;
@@ -46,8 +56,14 @@ pub(crate) async fn run(core: Core) {
 /// One round: plan up to [`ROUND`] pending VMs with ids above `after`, commit what could
 /// be placed and the reasons for the rest. Returns the last id planned when more pending
 /// VMs wait behind it. The plan is made on a copy of what it needs, so writers are not
-/// held up meanwhile.
-async fn round(core: &Core, after: Option<i32>) -> nubo_types::Result<Option<i32>> {
+/// held up meanwhile. `waits` learns which VMs wait (since `woken` at the latest) and
+/// which were placed.
+async fn round(
+    core: &Core,
+    after: Option<i32>,
+    waits: &mut Waits,
+    woken: std::time::Instant,
+) -> nubo_types::Result<Option<i32>> {
     let (requests, broken, mut hosts, more) = core.read(|state| {
         let (requests, broken, more) = pending(state, after, ROUND);
         let hosts = if requests.is_empty() {
@@ -74,8 +90,26 @@ async fn round(core: &Core, after: Option<i32>) -> nubo_types::Result<Option<i32
     let mut outcomes: Vec<(i32, Result<i32, String>)> =
         decisions.into_iter().map(|d| (d.vm, d.host)).collect();
     outcomes.extend(broken.into_iter().map(|(vm, m)| (vm, Err(m))));
+    waits.seen(outcomes.iter().map(|(vm, _)| *vm), woken);
+    let observer = &core.inner.runtime.config.placement_observer;
     for chunk in outcomes.chunks(BATCH) {
         core.place_vms(chunk.to_vec()).await?;
+        if observer.is_on() {
+            let placed = core.read(|state| {
+                Ok(chunk
+                    .iter()
+                    .filter(|(_, host)| host.is_ok())
+                    .filter(|(vm, _)| {
+                        state
+                            .vms
+                            .get(vm)
+                            .is_some_and(|v| v.state != nubo_types::states::VmState::Pending)
+                    })
+                    .map(|(vm, _)| *vm)
+                    .collect::<Vec<_>>())
+            })?;
+            waits.placed(placed, observer);
+        }
     }
     Ok(last.filter(|_| more))
 }

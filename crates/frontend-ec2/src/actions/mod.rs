@@ -95,7 +95,7 @@ impl Ctx {
 }
 
 /// Every action this front end knows.
-const ACTIONS: &[&str] = &[
+pub(crate) const ACTIONS: &[&str] = &[
     "DescribeRegions",
     "DescribeAvailabilityZones",
     "DescribeAccountAttributes",

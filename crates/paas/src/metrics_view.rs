@@ -1,0 +1,41 @@
+//! The PaaS as nubod's metrics count it, over every app whoever scrapes: the number of
+//! apps and each app's instances (process type and state) as the app's owner sees them
+//! through [`Paas::instances`]. Read-only.
+
+use crate::Paas;
+use crate::error::Result;
+
+/// One instance as the metrics count it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceState {
+    /// Its app's name.
+    pub app: String,
+    /// Its process type.
+    pub process_type: String,
+    /// What it does (`starting`, `up`, `crashed`, …, as the APIs say).
+    pub state: String,
+}
+
+impl Paas {
+    /// How many apps there are, and the instances of all of them. An app that goes away
+    /// meanwhile, or whose owner does, is left out.
+    pub fn metrics_view(&self) -> Result<(usize, Vec<InstanceState>)> {
+        let apps: Vec<(String, nubo_types::Oid)> =
+            self.read(|s| Ok(s.apps.values().map(|a| (a.name.clone(), a.uid)).collect()))?;
+        let mut out = Vec::new();
+        for (name, uid) in &apps {
+            let Ok(owner) = self.caller_of_uid(*uid) else {
+                continue;
+            };
+            let Ok(instances) = self.instances(&owner, name) else {
+                continue;
+            };
+            out.extend(instances.into_iter().map(|i| InstanceState {
+                app: name.clone(),
+                process_type: i.process_type,
+                state: i.state,
+            }));
+        }
+        Ok((apps.len(), out))
+    }
+}
