@@ -16,6 +16,7 @@ import json
 from dataclasses import dataclass
 
 import pytest
+import requests
 
 from onehelpers import REPO_ROOT, uniq, wait_for
 from resthelpers import Rest, problem, register_stack
@@ -161,3 +162,17 @@ def test_refused(world, op):
         body = problem(reply, row.status)
         assert "s3cr3t" not in json.dumps(body)
     assert seen(world) == before
+
+
+def test_metrics_are_for_the_oneadmin_group(nubod):
+    """/metrics, on the API listener but not an operation of the OpenAPI document
+    (docs/metrics.md): no credentials 401, a user of group users 403, oneadmin 200."""
+    url = nubod.api.removesuffix("/api/v1") + "/metrics"
+    assert "/metrics" not in DOC["paths"]
+    name, password = uniq("u"), uniq("pw")
+    nubod.admin().user.allocate(name, password, "core")
+    assert requests.get(url, timeout=10).status_code == 401
+    assert requests.get(url, auth=("oneadmin", "wrong"), timeout=10).status_code == 401
+    refused = requests.get(url, auth=(name, password), timeout=10)
+    assert refused.status_code == 403 and "nubo_" not in refused.text
+    assert requests.get(url, auth=("oneadmin", nubod.admin_password), timeout=10).status_code == 200
