@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::Paas;
 use crate::error::{PaasError, Result};
 use crate::source;
-use crate::webhooks::is_commit;
+use crate::webhooks::{POLL, is_commit};
 
 /// How often the loop looks.
 const TICK: Duration = Duration::from_secs(1);
@@ -80,24 +80,27 @@ impl Paas {
         for hook in due {
             polls.last.insert(hook.app, Instant::now());
             let home = self.config().work_dir.join("poll.home");
-            match branch_head(&home, &hook.url, &hook.branch).await {
-                Ok(head) => {
+            let outcome = match branch_head(&home, &hook.url, &hook.branch).await {
+                Ok(head) if self.already_built(hook.app, &head) => Ok(()),
+                Ok(head) => self
+                    .webhook_build(hook.app, Some(head.clone()), POLL)
+                    .await
+                    .map(drop)
+                    .map_err(|e| {
+                        format!("the poll of {} ({head:.12}) not built: {e}", hook.branch)
+                    }),
+                Err(e) => Err(format!(
+                    "Polling {} of {} failed: {e}",
+                    hook.branch, hook.url
+                )),
+            };
+            match outcome {
+                Ok(()) => {
                     polls.failure.remove(&hook.app);
-                    if self.already_built(hook.app, &head) {
-                        continue;
-                    }
-                    if let Err(error) = self.webhook_build(hook.app, Some(head), "poll").await {
-                        tracing::warn!(app = hook.app, %error, "a polled head was not built");
-                    }
                 }
-                Err(error) => {
-                    let text = error.to_string();
+                Err(text) => {
                     if polls.failure.get(&hook.app) != Some(&text) {
-                        self.app_event(
-                            hook.app,
-                            &format!("Polling {} of {} failed: {text}", hook.branch, hook.url),
-                        )
-                        .await;
+                        self.app_event(hook.app, &text).await;
                         polls.failure.insert(hook.app, text);
                     }
                 }

@@ -35,6 +35,8 @@ pub const SECRET_BYTES: usize = 32;
 pub const POLL_MIN: u32 = 10;
 /// The longest poll interval, in seconds (a day).
 pub const POLL_MAX: u32 = 86_400;
+/// The trigger of builds the poller starts.
+pub(crate) const POLL: &str = "poll";
 /// The largest delivery read (pushes are a few KiB; GitHub caps payloads at 25 MB).
 pub const BODY_MAX: usize = 1024 * 1024;
 
@@ -543,6 +545,10 @@ impl Paas {
             Ok(build) => build,
             Err(e) => {
                 let _ = self.update_webhook(app, |h| h.pending = None).await;
+                if trigger == POLL {
+                    // The poller reports its failures once, not at every poll.
+                    return Err(e);
+                }
                 self.app_event(app, &format!("{trigger} of {} not built: {e}", hook.branch))
                     .await;
                 return Err(e);
