@@ -47,6 +47,12 @@ ROWS = {
     ("GET", "/apps/{app}/releases"): Row(),
     ("GET", "/apps/{app}/releases/{version}"): Row(),
     ("GET", "/apps/{app}/instances"): Row(),
+    ("GET", "/apps/{app}/deployments"): Row(),
+    ("POST", "/apps/{app}/deployments"): Row(body={"max_in_flight": 2}),
+    ("GET", "/apps/{app}/deployments/{deployment}"): Row(),
+    ("POST", "/apps/{app}/deployments/{deployment}/{action}"): Row(),
+    ("GET", "/apps/{app}/rollout"): Row(),
+    ("PATCH", "/apps/{app}/rollout"): Row(body={"strategy": "recreate"}),
     ("GET", "/apps/{app}/logs"): Row(),
     ("GET", "/apps/{app}/domains"): Row(),
     ("GET", "/apps/{app}/health-checks"): Row(),
@@ -123,6 +129,8 @@ def seen(world) -> dict:
         "domains": alice.get(f"/apps/{app}/domains").json(),
         "health": alice.get(f"/apps/{app}/health-checks").json(),
         "webhook": alice.get(f"/apps/{app}/webhook").json(),
+        "rollout": alice.get(f"/apps/{app}/rollout").json(),
+        "deployments": alice.get(f"/apps/{app}/deployments").json(),
         "stacks": admin.get("/stacks").json(),
     }
 
@@ -131,7 +139,7 @@ def concrete(path: str, world) -> str:
     return (path.replace("{app}", world["app"]).replace("{version}", "1")
             .replace("{build}", str(world["build"]))
             .replace("{hostname}", world["domain"]).replace("{action}", "stop")
-            .replace("{run}", "1")
+            .replace("{run}", "1").replace("{deployment}", "1")
             .replace("{stack}", world["stack"]))
 
 

@@ -178,16 +178,23 @@ def test_scale_refuses_a_process_type_the_release_does_not_declare(cli):
 def test_health_checks_are_listed_set_and_reset(cli):
     name = app_name()
     cli.ok("create", name)
-    assert table(cli.ok("health", name)) == [["TYPE", "CHECK", "TIMEOUT"]]
-    rows = table(cli.ok("health", name, "web", "--http", "/health", "--timeout", "30"))
-    assert rows == [["TYPE", "CHECK", "TIMEOUT"], ["web", "http /health", "30 s"]], rows
-    assert cli.json("health", name) == {"web": {"type": "http", "path": "/health", "timeout": 30}}
+    head = ["TYPE", "CHECK", "TIMEOUT", "INTERVAL", "FAILURES"]
+    assert table(cli.ok("health", name)) == [head]
+    rows = table(cli.ok("health", name, "web", "--http", "/health", "--timeout", "30",
+                        "--status", "204", "--interval", "5", "--failures", "2"))
+    assert rows == [head, ["web", "http /health = 204", "30 s", "5 s", "2"]], rows
+    assert cli.json("health", name) == {"web": {"type": "http", "path": "/health", "timeout": 30,
+                                                "status": 204, "interval": 5, "failures": 2}}
     assert cli.json("health", name, "web", "--port", "--timeout", "90") == {
-        "web": {"type": "port", "timeout": 90}}
+        "web": {"type": "port", "timeout": 90, "interval": 2, "failures": 3}}
     assert cli.json("health", name, "web", "--default") == {}
     assert "only web processes get a $PORT" in cli.fails(
         REFUSED, "health", name, "worker", "--http", "/health")
     assert "timeout" in cli.fails(REFUSED, "health", name, "web", "--port", "--timeout", "0")
+    assert "interval" in cli.fails(REFUSED, "health", name, "web", "--port", "--interval", "0")
+    # --status goes with --http only.
+    assert "only an http health check expects a status" in cli.fails(
+        REFUSED, "health", name, "web", "--port", "--status", "200")
     # A type needs a check; one check at a time; --timeout needs a type.
     for args in [("web",), ("web", "--port", "--process"), ("--timeout", "5"), ("--port",)]:
         p = cli.run("health", name, *args)
@@ -348,3 +355,21 @@ def test_runs_process_actions_and_domains(cli):
     cli.ok("domains", "remove", name, domain)
     assert domain not in cli.ok("domains", name)
     assert "not found" in cli.fails(REFUSED, "domains", "remove", name, domain)
+
+
+def test_rollout_policy_and_deployments_of_an_app_without_a_build(cli):
+    name = app_name()
+    cli.ok("create", name)
+    assert table(cli.ok("rollout", name)) == [["STRATEGY", "MAX IN FLIGHT", "CANARY"],
+                                              ["rolling", "1", "10%"]]
+    assert cli.json("rollout", name, "--strategy", "canary", "--canary-percent", "20") == {
+        "strategy": "canary", "max_in_flight": 1, "canary_percent": 20}
+    assert "max_in_flight must be 1 to 100" in cli.fails(
+        REFUSED, "rollout", name, "--max-in-flight", "0")
+    assert cli.json("rollout", name)["canary_percent"] == 20
+    assert cli.json("deployments", name) == []
+    assert table(cli.ok("deployments", name))[0][:4] == ["ID", "RELEASE", "STRATEGY", "STATE"]
+    assert "no deployment under way" in cli.fails(REFUSED, "cancel", name)
+    assert "no build yet" in cli.fails(REFUSED, "redeploy", name)
+    assert "not found" in cli.fails(REFUSED, "promote", name, "12345")
+    cli.ok("delete", name)

@@ -406,8 +406,9 @@ def test_a_web_process_that_never_listens_fails_its_release_and_the_old_one_serv
     wait_for(lambda: instances(rest, app, "up", "web"), timeout=180, what="v2 up")
     events = lambda: rest.get(f"/apps/{app}/logs", params={"source": "nubo"}).text
     # An HTTP health check: v3 listens, but its /health answers 503.
-    checks = {"web": {"type": "http", "path": "/health", "timeout": 10}}
-    worker = {"type": "process", "timeout": 60}
+    checks = {"web": {"type": "http", "path": "/health", "timeout": 10, "interval": 2,
+                      "failures": 3}}
+    worker = {"type": "process", "timeout": 60, "interval": 2, "failures": 3}
     assert rest.patch(f"/apps/{app}/health-checks", json=checks).json() == dict(checks,
                                                                                worker=worker)
     rest.patch(f"/apps/{app}/config-vars", json={"HEALTHY": "no"})
@@ -419,12 +420,20 @@ def test_a_web_process_that_never_listens_fails_its_release_and_the_old_one_serv
     assert status == 200 and body.startswith("hello from nubo"), body
     wait_for(lambda: [i["release"] for i in instances(rest, app)] == [2], timeout=120,
              what="only v2's instance left")
+    # Rolled back: v3's deployment FAILED with the reason, the app is on v2 and its config.
+    failed = rest.get(f"/apps/{app}/deployments").json()[0]
+    assert (failed["release"], failed["from_release"], failed["state"]) == (3, 2, "FAILED"), failed
+    assert "GET /health answered 503 Service Unavailable" in failed["reason"], failed
+    assert "Deployment %d of v3 failed; v2 serves on" % failed["id"] in events(), events()
+    shown = rest.get(f"/apps/{app}").json()
+    assert shown["release"] == 2, shown
+    assert rest.get(f"/apps/{app}/config-vars").json() == {}
     # v4 answers 200 on /health: it replaces v2.
     rest.patch(f"/apps/{app}/config-vars", json={"HEALTHY": "yes"})
     wait_for(lambda: [(i["release"], i["state"]) for i in instances(rest, app)] == [(4, "up")],
              timeout=120, what="v4 up and alone")
     assert rest.patch(f"/apps/{app}/health-checks", json={"web": None}).json() == {
-        "web": {"type": "port", "timeout": 60}, "worker": worker}
+        "web": {"type": "port", "timeout": 60, "interval": 2, "failures": 3}, "worker": worker}
     # v5: its web process runs but never listens on $PORT.
     bad = dict(PYTHON_APP, Procfile="web: python3 worker.py\n")
     bad_url = git_repo(cloud.work / f"{app}-bad", bad)

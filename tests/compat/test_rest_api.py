@@ -180,11 +180,14 @@ def test_health_checks_are_set_checked_and_reset(stack, user):
     reply = rest.get(url)
     assert reply.status_code == 200 and reply.json() == {}, reply.text
     etag = reply.headers["ETag"]
-    reply = rest.patch(url, json={"web": {"type": "http", "path": "/health?deep=1", "timeout": 30},
+    reply = rest.patch(url, json={"web": {"type": "http", "path": "/health?deep=1", "timeout": 30,
+                                          "status": 204, "interval": 5, "failures": 4},
                                   "worker": {"type": "process"}})
     assert reply.status_code == 200, reply.text
     # worker's is its default: not kept as a setting.
-    assert reply.json() == {"web": {"type": "http", "path": "/health?deep=1", "timeout": 30}}
+    web = {"type": "http", "path": "/health?deep=1", "timeout": 30, "status": 204, "interval": 5,
+           "failures": 4}
+    assert reply.json() == {"web": web}
     assert reply.headers["ETag"] != etag
     problem(rest.patch(url, json={"web": None}, headers={"If-Match": etag}), 412)
     for bad in [{"web": {"type": "http"}},
@@ -194,6 +197,13 @@ def test_health_checks_are_set_checked_and_reset(stack, user):
                 {"web": {"type": "port", "path": "/health"}},
                 {"web": {"type": "port", "timeout": 0}},
                 {"web": {"type": "port", "timeout": 601}},
+                {"web": {"type": "port", "interval": 0}},
+                {"web": {"type": "port", "interval": 601}},
+                {"web": {"type": "port", "failures": 0}},
+                {"web": {"type": "port", "failures": 101}},
+                {"web": {"type": "port", "status": 200}},
+                {"web": {"type": "http", "path": "/", "status": 99}},
+                {"web": {"type": "http", "path": "/", "status": 600}},
                 {"worker": {"type": "http", "path": "/health"}},
                 {"Web!": {"type": "port"}}]:
         body = problem(rest.patch(url, json=bad), 422)
@@ -204,10 +214,10 @@ def test_health_checks_are_set_checked_and_reset(stack, user):
     problem(rest.patch(url, json={f"t{i}": {"type": "process", "timeout": 5} for i in range(33)}),
             422)
     # Nothing refused changed anything; null resets to the default.
-    assert rest.get(url).json() == {"web": {"type": "http", "path": "/health?deep=1", "timeout": 30}}
+    assert rest.get(url).json() == {"web": web}
     assert rest.patch(url, json={"web": None}).json() == {}
     events = rest.get(f"/apps/{name}/logs", params={"source": "nubo"}).text
-    assert "a new instance is up once it can answer GET /health?deep=1 on port 5000" in events, events
+    assert "a new instance is up once it can answer GET /health?deep=1 on port 5000 ($PORT) with 204" in events, events
 
 
 def test_listing_pages_by_name(stack, nubod, user):

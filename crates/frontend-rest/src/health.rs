@@ -51,6 +51,19 @@ pub struct HealthCheckView {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 600)]
     pub timeout: Option<u32>,
+    /// The status an `http` check wants (default: any 2xx).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 100, maximum = 599)]
+    pub status: Option<u16>,
+    /// Seconds between checks of an instance that is up (1 to 600; default 2).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 600)]
+    pub interval: Option<u32>,
+    /// Failed checks in a row after which an instance that was up is replaced (1 to 100;
+    /// default 3); the first takes it out of the routes.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 100)]
+    pub failures: Option<u32>,
 }
 
 /// Health checks by process type.
@@ -102,6 +115,9 @@ impl From<HealthCheck> for HealthCheckView {
             },
             path: check.path,
             timeout: Some(check.timeout),
+            status: check.status,
+            interval: Some(check.interval),
+            failures: Some(check.failures),
         }
     }
 }
@@ -116,6 +132,9 @@ impl From<HealthCheckView> for HealthCheck {
             },
             path: view.path,
             timeout: view.timeout.unwrap_or(nubo_paas::health::DEFAULT_TIMEOUT),
+            status: view.status,
+            interval: view.interval.unwrap_or(nubo_paas::health::DEFAULT_INTERVAL),
+            failures: view.failures.unwrap_or(nubo_paas::health::DEFAULT_FAILURES),
         }
     }
 }

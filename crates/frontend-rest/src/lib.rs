@@ -11,6 +11,7 @@
 mod apps;
 mod auth;
 mod builds;
+mod deployments;
 mod domains;
 mod extract;
 mod health;
@@ -82,6 +83,7 @@ fn routes() -> OpenApiRouter<Api> {
         .merge(apps::routes())
         .merge(builds::routes())
         .merge(logs::routes())
+        .merge(deployments::routes())
         .merge(domains::routes())
         .merge(health::routes())
         .merge(processes::routes())

@@ -291,6 +291,10 @@ pub struct BuildView {
     /// The release made from it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub release: Option<u32>,
+    /// Whether retention (`[paas] releases_kept`) deleted its slug: its releases can no
+    /// longer be rolled back to.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub slug_pruned: bool,
 }
 
 /// An uploaded source tarball.
@@ -349,6 +353,7 @@ impl From<&nubo_paas::model::Build> for BuildView {
                 sha256: s.sha256.clone(),
             }),
             release: b.release,
+            slug_pruned: b.pruned,
         }
     }
 }
@@ -367,7 +372,8 @@ pub struct InstanceView {
     pub index: u32,
     /// The release it runs.
     pub release: u32,
-    /// `starting`, `up`, `crashed`, `stopping` or `failed`.
+    /// `starting`, `up`, `unhealthy` (up, but failing its health check: out of the routes),
+    /// `crashed`, `stopping`, `failed` or `unknown` (its host does not answer).
     pub state: String,
     /// Its address on the apps' network.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -314,6 +314,7 @@ pub(crate) fn stage_app(
         generations: BTreeMap::new(),
         stopped: Default::default(),
         health_checks: BTreeMap::new(),
+        rollout: Default::default(),
         id,
         name: new.name.clone(),
         uid: caller.uid,
@@ -358,7 +359,17 @@ pub(crate) fn stage_release(
     build: Option<(i64, BTreeMap<String, String>)>,
 ) -> Result<u32> {
     let current = staged.state.releases.get(&(app.id, app.release)).cloned();
-    let version = app.release + 1;
+    // After a rollback the newest release is not the current one: numbers go on from it.
+    let version = staged
+        .state
+        .releases_of(app.id)
+        .next_back()
+        .map_or(app.release, |r| r.version.max(app.release))
+        + 1;
+    let from = current
+        .as_ref()
+        .filter(|r| r.build.is_some())
+        .map_or(0, |r| r.version);
     let (build, process_types) = match build {
         Some((id, types)) => (Some(id), types),
         None => (
@@ -370,7 +381,7 @@ pub(crate) fn stage_release(
         id: staged.new_id(RELEASE),
         app: app.id,
         version,
-        description,
+        description: description.clone(),
         uid,
         created: now,
         config: config.clone(),
@@ -383,6 +394,16 @@ pub(crate) fn stage_release(
     app.updated = now;
     staged.push(Op::PutRelease(release));
     staged.push(Op::PutApp(app.clone()));
+    if build.is_some() {
+        crate::deployments::stage_deployment(
+            staged,
+            app,
+            uid,
+            format!("Release v{version}: {description}"),
+            from,
+            now,
+        );
+    }
     Ok(version)
 }
 

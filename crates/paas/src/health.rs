@@ -24,6 +24,24 @@ use crate::names;
 
 /// How long a new instance has by default (Heroku's and Cloud Foundry's 60 s).
 pub const DEFAULT_TIMEOUT: u32 = 60;
+/// Seconds between checks of an instance that is up, by default.
+pub const DEFAULT_INTERVAL: u32 = 2;
+/// The longest interval an owner may set.
+pub const INTERVAL_MAX: u32 = 600;
+/// Failed checks in a row that replace an instance, by default.
+pub const DEFAULT_FAILURES: u32 = 3;
+/// The most failed checks in a row an owner may allow.
+pub const FAILURES_MAX: u32 = 100;
+
+/// [`DEFAULT_INTERVAL`], for checks kept before intervals existed.
+pub(crate) fn default_interval() -> u32 {
+    DEFAULT_INTERVAL
+}
+
+/// [`DEFAULT_FAILURES`], for checks kept before thresholds existed.
+pub(crate) fn default_failures() -> u32 {
+    DEFAULT_FAILURES
+}
 /// The longest timeout an owner may set.
 pub const TIMEOUT_MAX: u32 = 600;
 /// The longest path of an `http` check.
@@ -49,6 +67,9 @@ impl HealthCheck {
             },
             path: None,
             timeout: DEFAULT_TIMEOUT,
+            status: None,
+            interval: DEFAULT_INTERVAL,
+            failures: DEFAULT_FAILURES,
         }
     }
 
@@ -67,6 +88,25 @@ impl HealthCheck {
             return Err(PaasError::Invalid(format!(
                 "a health check's timeout is 1 to {TIMEOUT_MAX} seconds, not {}",
                 self.timeout
+            )));
+        }
+        if !(1..=INTERVAL_MAX).contains(&self.interval) {
+            return Err(PaasError::Invalid(format!(
+                "a health check's interval is 1 to {INTERVAL_MAX} seconds, not {}",
+                self.interval
+            )));
+        }
+        if !(1..=FAILURES_MAX).contains(&self.failures) {
+            return Err(PaasError::Invalid(format!(
+                "a health check's failure threshold is 1 to {FAILURES_MAX}, not {}",
+                self.failures
+            )));
+        }
+        if let Some(status) = self.status
+            && (self.kind != HealthCheckType::Http || !(100..=599).contains(&status))
+        {
+            return Err(PaasError::Invalid(format!(
+                "only an http health check expects a status, 100 to 599 (not {status})"
             )));
         }
         if self.kind != HealthCheckType::Process && process_type != "web" {
@@ -91,7 +131,8 @@ impl HealthCheck {
     pub(crate) fn expectation(&self) -> String {
         match (self.kind, &self.path) {
             (HealthCheckType::Http, Some(path)) => {
-                format!("answer GET {path} on port {WEB_PORT} ($PORT) with 2xx")
+                let status = self.status.map_or("2xx".to_owned(), |s| s.to_string());
+                format!("answer GET {path} on port {WEB_PORT} ($PORT) with {status}")
             }
             (HealthCheckType::Process, _) => "keep its process running".into(),
             _ => format!("accept connections on port {WEB_PORT} ($PORT)"),
@@ -141,7 +182,7 @@ pub(crate) async fn probe(
     let (HealthCheckType::Http, Some(path)) = (check.kind, &check.path) else {
         return Ok(());
     };
-    tokio::time::timeout(ANSWER_TIMEOUT, http_get(stream, host, path))
+    tokio::time::timeout(ANSWER_TIMEOUT, http_get(stream, host, path, check.status))
         .await
         .map_err(|_| format!("no answer within {} s", ANSWER_TIMEOUT.as_secs()))?
 }
@@ -151,6 +192,7 @@ async fn http_get(
     stream: tokio::net::TcpStream,
     host: &str,
     path: &str,
+    wanted: Option<u16>,
 ) -> std::result::Result<(), String> {
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -165,7 +207,7 @@ async fn http_get(
     let answer = sender.send_request(request).await;
     connection.abort();
     let status = answer.map_err(|e| format!("HTTP: {e}"))?.status();
-    if status.is_success() {
+    if wanted.map_or(status.is_success(), |w| status.as_u16() == w) {
         Ok(())
     } else {
         Err(format!("GET {path} answered {status}"))
@@ -262,6 +304,7 @@ mod tests {
             kind: HealthCheckType::Http,
             path: Some(path.into()),
             timeout: 30,
+            ..HealthCheck::default_for("web")
         }
     }
 
@@ -322,6 +365,32 @@ mod tests {
             );
         }
         assert!(http("/").validate("Web!").is_err());
+        for interval in [0, INTERVAL_MAX + 1] {
+            let check = HealthCheck {
+                interval,
+                ..http("/")
+            };
+            assert!(check.validate("web").is_err(), "interval {interval}");
+        }
+        for failures in [0, FAILURES_MAX + 1] {
+            let check = HealthCheck {
+                failures,
+                ..http("/")
+            };
+            assert!(check.validate("web").is_err(), "failures {failures}");
+        }
+        let expects = |status| HealthCheck {
+            status: Some(status),
+            ..http("/")
+        };
+        assert!(expects(204).validate("web").is_ok());
+        assert!(expects(99).validate("web").is_err());
+        assert!(expects(600).validate("web").is_err());
+        let port_with_status = HealthCheck {
+            status: Some(200),
+            ..HealthCheck::default_for("web")
+        };
+        assert!(port_with_status.validate("web").is_err());
     }
 
     proptest::proptest! {
@@ -390,6 +459,19 @@ mod tests {
         assert_eq!(
             other,
             Err("GET /health answered 503 Service Unavailable".into())
+        );
+        let wants_503 = HealthCheck {
+            status: Some(503),
+            ..http("/health")
+        };
+        assert_eq!(probe(&wants_503, Some(ip), "app.example").await, Ok(()));
+        let wants_200 = HealthCheck {
+            status: Some(200),
+            ..http("/ok")
+        };
+        assert_eq!(
+            probe(&wants_200, Some(ip), "app.example").await,
+            Err("GET /ok answered 204 No Content".into())
         );
         let wrong_host = probe(&http("/ok"), Some(ip), "other.example").await;
         assert!(wrong_host.is_err(), "{wrong_host:?}");

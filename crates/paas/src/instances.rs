@@ -18,26 +18,19 @@ use nubo_core::model::Vm;
 use nubo_types::Oid;
 use nubo_types::states::{LcmState, VmState};
 
-use base64::Engine;
-
 use crate::Paas;
-use crate::buildpack;
 use crate::error::Result;
 use crate::model::{App, HealthCheck, Release};
+use crate::rollout::{Member, Pace};
 
 /// The port `web` processes listen on (each instance has its own address).
 pub const WEB_PORT: u16 = 5000;
-/// The longest base64 piece of the environment in one context variable (the container
-/// driver passes values up to 32 KiB into the environment).
-const ENV_PIECE: usize = 30_000;
 /// How long a new instance is up before its predecessor is retired (longer than the
 /// router keeps a route).
 const HANDOVER: Duration = Duration::from_secs(1);
 /// How long a retired instance is out of the routes before it is stopped: the router's
 /// route (a quarter of a second) and the requests it was answering end meanwhile.
 const DRAIN: Duration = Duration::from_secs(1);
-/// The least time between two restarts of a crashed instance.
-const RESTART_PAUSE: Duration = Duration::from_secs(2);
 /// How many of an instance's last output lines a failure's reason quotes, and how much of
 /// each.
 const OUTPUT_LINES: usize = 3;
@@ -58,22 +51,13 @@ pub struct Instance {
     pub index: u32,
     /// The release it runs.
     pub release: u32,
-    /// `starting`, `up`, `crashed`, `stopping`, `failed`, `unknown` (its host is unreachable).
+    /// `starting`, `up`, `unhealthy` (failing its check: out of the routes), `crashed`,
+    /// `stopping`, `failed`, `unknown` (its host is unreachable).
     pub state: String,
     /// Its address on the PaaS's network.
     pub ip: Option<IpAddr>,
     /// Why it failed.
     pub reason: Option<String>,
-}
-
-/// A container of a slug: its name, its launcher's argument (a process type, or `--run`),
-/// more context variables (`K="v",…`) and its template's tags (lines).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SlugContainer<'a> {
-    pub name: &'a str,
-    pub launch_arg: &'a str,
-    pub context: &'a str,
-    pub tags: &'a str,
 }
 
 /// What the PaaS remembers of instances between rounds (lost on restart, found again).
@@ -83,27 +67,43 @@ pub(crate) struct Watch {
     seen: BTreeMap<Oid, (Instant, bool)>,
     /// Releases whose instances of a type failed to boot: (app, release, type) → reason.
     failed: BTreeMap<(i64, u32, String), String>,
-    /// When each instance was last started again after its process ended.
-    restarted: BTreeMap<Oid, Instant>,
+    /// Each instance's crashes and restarts.
+    pub(crate) crashes: BTreeMap<Oid, crate::liveness::Crashes>,
+    /// The liveness checks of instances that are up.
+    pub(crate) live: BTreeMap<Oid, crate::liveness::Live>,
+    /// Instances up that failed their last check: out of the routes.
+    pub(crate) unhealthy: std::collections::BTreeSet<Oid>,
     /// When each instance was found up.
     up_at: BTreeMap<Oid, Instant>,
     /// Instances taken out of the routes to be stopped, and since when.
     draining: BTreeMap<Oid, Instant>,
 }
 
+impl Watch {
+    /// Forgets what it knew of instances that are gone.
+    fn forget_gone(&mut self, alive: &std::collections::BTreeSet<Oid>) {
+        self.seen.retain(|vm, _| alive.contains(vm));
+        self.up_at.retain(|vm, _| alive.contains(vm));
+        self.draining.retain(|vm, _| alive.contains(vm));
+        self.crashes.retain(|vm, _| alive.contains(vm));
+        self.live.retain(|vm, _| alive.contains(vm));
+        self.unhealthy.retain(|vm| alive.contains(vm));
+    }
+}
+
 /// One instance as its VM's tags say.
 #[derive(Debug, Clone)]
-struct Tagged {
-    vm: Oid,
-    name: String,
-    process_type: String,
-    index: u32,
-    release: u32,
+pub(crate) struct Tagged {
+    pub vm: Oid,
+    pub name: String,
+    pub process_type: String,
+    pub index: u32,
+    pub release: u32,
     /// The restart generation of its process type it was started in.
-    generation: u32,
-    state: VmState,
-    lcm: LcmState,
-    ip: Option<IpAddr>,
+    pub generation: u32,
+    pub state: VmState,
+    pub lcm: LcmState,
+    pub ip: Option<IpAddr>,
 }
 
 impl Paas {
@@ -136,6 +136,13 @@ impl Paas {
                     .get(&(app.id, t.release, t.process_type.clone()))
                     .cloned();
                 let state = match (t.state, t.lcm) {
+                    // Out of the routes, to be stopped once its requests are answered.
+                    (VmState::Active, LcmState::Running) if watch.draining.contains_key(&t.vm) => {
+                        "stopping"
+                    }
+                    (VmState::Active, LcmState::Running) if watch.unhealthy.contains(&t.vm) => {
+                        "unhealthy"
+                    }
                     (VmState::Active, LcmState::Running) if up => "up",
                     (VmState::Active, LcmState::Running) if failed.is_some() => "failed",
                     (VmState::Active, LcmState::Shutdown | LcmState::ShutdownPoweroff) => {
@@ -176,14 +183,31 @@ impl Paas {
         let Ok(watch) = self.inner.watch.lock() else {
             return Vec::new();
         };
-        tagged
+        let up: Vec<&Tagged> = tagged
             .iter()
             .filter(|t| {
                 t.process_type == "web" && t.state == VmState::Active && t.lcm == LcmState::Running
             })
             .filter(|t| watch.seen.get(&t.vm).is_some_and(|(_, up)| *up))
-            .filter_map(|t| t.ip.map(|ip| SocketAddr::new(ip, WEB_PORT)))
-            .collect()
+            .filter(|t| !watch.unhealthy.contains(&t.vm))
+            .collect();
+        drop(watch);
+        let addr = |t: &&Tagged| t.ip.map(|ip| SocketAddr::new(ip, WEB_PORT));
+        let canary = self
+            .active_deployment(app.id)
+            .filter(|d| d.canary_waiting() && d.release == app.release);
+        match canary {
+            Some(d) => {
+                let generation = app.generations.get("web").copied().unwrap_or(0);
+                let (new, old): (Vec<&Tagged>, Vec<&Tagged>) = up
+                    .into_iter()
+                    .partition(|t| t.release == d.release && t.generation == generation);
+                let new: Vec<SocketAddr> = new.iter().filter_map(addr).collect();
+                let old: Vec<SocketAddr> = old.iter().filter_map(addr).collect();
+                crate::rollout::weighted(&new, &old, d.policy.canary_percent)
+            }
+            None => up.iter().filter_map(addr).collect(),
+        }
     }
 
     /// Wakes the reconciler now (after a release or a formation change).
@@ -235,6 +259,16 @@ impl Paas {
             }
         }
         self.sweep_orphans(&known).await;
+        let alive: std::collections::BTreeSet<Oid> = self.core().read(|s| {
+            Ok(s.vms
+                .values()
+                .filter(|vm| vm.state != VmState::Done && tagged(vm).is_some())
+                .map(|vm| vm.meta.id)
+                .collect())
+        })?;
+        if let Ok(mut w) = self.inner.watch.lock() {
+            w.forget_gone(&alive);
+        }
         Ok(())
     }
 
@@ -332,17 +366,35 @@ impl Paas {
             t.release == current
                 && t.generation == app.generations.get(&t.process_type).copied().unwrap_or(0)
         };
-        // Start what is missing.
+        let ready = |t: &Tagged| {
+            taken_over(t.vm) || (t.process_type != "web" && t.lcm == LcmState::Running)
+        };
+        let members: Vec<Member> = instances
+            .iter()
+            .map(|t| Member {
+                kind: t.process_type.clone(),
+                index: t.index,
+                current: is_current(t),
+                ready: ready(t),
+            })
+            .collect();
+        let deployment = self.active_deployment(app.id);
+        let pace = Pace::of(deployment.as_ref(), app.rollout);
+        // Start what is missing, at the deployment's pace.
         if let (Some(release), Some(slug)) = (release, &slug) {
             for (kind, quantity) in &wanted {
                 if self.failed(app.id, current, kind).is_some() {
                     continue;
                 }
-                for index in 1..=*quantity {
-                    let exists = instances
-                        .iter()
-                        .any(|t| &t.process_type == kind && t.index == index && is_current(t));
-                    if !exists {
+                let missing: Vec<u32> = (1..=*quantity)
+                    .filter(|index| {
+                        !instances
+                            .iter()
+                            .any(|t| &t.process_type == kind && t.index == *index && is_current(t))
+                    })
+                    .collect();
+                for index in pace.may_start(kind, &missing, &members) {
+                    {
                         let template =
                             self.instance_template(app, release, slug.image, kind, index)?;
                         // A new instance: look again soon, to route to it once it is up.
@@ -364,10 +416,7 @@ impl Paas {
         for t in &instances {
             let still_wanted = wanted.get(&t.process_type).is_some_and(|q| t.index <= *q);
             let successor_up = instances.iter().any(|n| {
-                n.process_type == t.process_type
-                    && n.index == t.index
-                    && is_current(n)
-                    && (taken_over(n.vm) || (n.process_type != "web" && n.lcm == LcmState::Running))
+                n.process_type == t.process_type && n.index == t.index && is_current(n) && ready(n)
             });
             // An instance of an older release (or restart) serves until its successor is up;
             // one of a release whose instances of this type failed to start is stopped (the
@@ -375,7 +424,8 @@ impl Paas {
             let failed_start = is_current(t)
                 && !up(t.vm)
                 && self.failed(app.id, current, &t.process_type).is_some();
-            let retire = !still_wanted || (!is_current(t) && successor_up) || failed_start;
+            let retire =
+                !still_wanted || (!is_current(t) && pace.retires_old(successor_up)) || failed_start;
             if retire {
                 // Out of the routes first; stopped once what it was answering is done.
                 if self.drained(t.vm) {
@@ -383,29 +433,28 @@ impl Paas {
                 }
                 continue;
             }
-            if is_current(t) && t.state == VmState::Poweroff && self.may_restart(t.vm) {
-                // The process ended: start it again (its layer is kept), at most every
-                // RESTART_PAUSE (a back-off is the next issue's).
-                tracing::info!(
-                    app = app.name,
-                    instance = t.name,
-                    "restarting a crashed instance"
-                );
+            if is_current(t) && t.state == VmState::Poweroff {
+                // The process ended: start it again (its layer is kept), with a back-off.
                 // One that was never up keeps its first start: its boot time runs on.
-                if let Some(first) = self.booting_since(t.vm) {
+                let booting = self.booting_since(t.vm);
+                if let Some(first) = booting {
                     self.fail_if_overdue(app, t, first, "its process exited")
                         .await;
                     if self.failed(app.id, t.release, &t.process_type).is_some() {
                         continue;
                     }
-                } else {
+                }
+                if !self.restart_due(app, t).await {
+                    continue;
+                }
+                if booting.is_none() {
                     self.forget(t.vm);
                 }
-                self.app_event(
-                    app.id,
-                    &format!("{}.{} exited; starting it again", t.process_type, t.index),
-                )
-                .await;
+                tracing::info!(
+                    app = app.name,
+                    instance = t.name,
+                    "restarting a crashed instance"
+                );
                 let _ = self.core().vm_action(&owner, "resume", t.vm).await;
             }
             if t.release == current
@@ -421,6 +470,10 @@ impl Paas {
                 self.stop_instance(&owner, t).await;
             }
         }
+        if let Some(d) = deployment {
+            let wanted: Vec<(String, u32)> = wanted.into_iter().collect();
+            self.advance_deployment(app, &d, &wanted, &members).await;
+        }
         Ok(())
     }
 
@@ -435,17 +488,15 @@ impl Paas {
                 return;
             }
             let entry = watch.seen.entry(t.vm).or_insert((Instant::now(), false));
-            if entry.1 {
-                return;
-            }
-            entry.0
+            (entry.0, entry.1)
         };
         let check = HealthCheck::of(app, &t.process_type);
-        let host = match &self.config().apps_domain {
-            Some(domain) => format!("{}.{domain}", app.name),
-            None => app.name.clone(),
-        };
-        let last = match crate::health::probe(&check, t.ip, &host).await {
+        if first.1 {
+            self.check_live(app, t, &check).await;
+            return;
+        }
+        let first = first.0;
+        let last = match crate::health::probe(&check, t.ip, &self.app_host(app)).await {
             Ok(()) => {
                 if let Ok(mut watch) = self.inner.watch.lock() {
                     watch.seen.insert(t.vm, (first, true));
@@ -489,7 +540,7 @@ impl Paas {
 
     /// The last lines an instance printed, joined with ` | ` (bounded), to say why it did
     /// not come up (`exec: gunicorn: not found`).
-    async fn output_tail(&self, app: &App, vm: Oid) -> Option<String> {
+    pub(crate) async fn output_tail(&self, app: &App, vm: Oid) -> Option<String> {
         let owner = self.caller_of_uid(app.uid).ok()?;
         let chunk = self
             .core()
@@ -512,7 +563,7 @@ impl Paas {
         (!tail.is_empty()).then(|| tail.join(" | "))
     }
 
-    fn failed(&self, app: i64, release: u32, kind: &str) -> Option<String> {
+    pub(crate) fn failed(&self, app: i64, release: u32, kind: &str) -> Option<String> {
         self.inner
             .watch
             .lock()
@@ -553,22 +604,6 @@ impl Paas {
         }
     }
 
-    /// Whether a crashed instance may be started again now (not within [`RESTART_PAUSE`]
-    /// of its last restart); notes the restart when it may.
-    fn may_restart(&self, vm: Oid) -> bool {
-        let Ok(mut w) = self.inner.watch.lock() else {
-            return false;
-        };
-        if w.restarted
-            .get(&vm)
-            .is_some_and(|at| at.elapsed() < RESTART_PAUSE)
-        {
-            return false;
-        }
-        w.restarted.insert(vm, Instant::now());
-        true
-    }
-
     /// When an instance that has not been up yet was first seen running.
     fn booting_since(&self, vm: Oid) -> Option<Instant> {
         let w = self.inner.watch.lock().ok()?;
@@ -581,6 +616,8 @@ impl Paas {
         if let Ok(mut w) = self.inner.watch.lock() {
             w.up_at.remove(&vm);
             w.seen.remove(&vm);
+            w.live.remove(&vm);
+            w.unhealthy.remove(&vm);
         }
     }
 
@@ -611,7 +648,7 @@ impl Paas {
 
     /// Stops an instance: SIGTERM, then SIGKILL after the driver's grace period; its VM is
     /// terminated (nothing of it is kept).
-    async fn stop_instance(&self, owner: &nubo_core::Caller, t: &Tagged) {
+    pub(crate) async fn stop_instance(&self, owner: &nubo_core::Caller, t: &Tagged) {
         self.forget(t.vm);
         let action = if t.state == VmState::Active && t.lcm == LcmState::Running {
             "terminate"
@@ -623,101 +660,6 @@ impl Paas {
         if let Err(e) = self.core().vm_action(owner, action, t.vm).await {
             tracing::debug!(instance = t.name, error = %e, "cannot stop an instance yet");
         }
-    }
-
-    /// The VM template of an instance.
-    fn instance_template(
-        &self,
-        app: &App,
-        release: &Release,
-        slug: Oid,
-        kind: &str,
-        index: u32,
-    ) -> Result<String> {
-        let generation = app.generations.get(kind).copied().unwrap_or(0);
-        let restarted = if generation > 0 {
-            format!("-r{generation}")
-        } else {
-            String::new()
-        };
-        let mut context = format!("NUBO_PROCESS=\"{kind}\",NUBO_INSTANCE=\"{kind}.{index}\"");
-        if kind == "web" {
-            context.push_str(&format!(",PORT=\"{WEB_PORT}\""));
-        }
-        let name = format!(
-            "{}-{kind}-{index}-v{}{restarted}",
-            app.name, release.version
-        );
-        let tags = format!(
-            "NUBO_APP=\"{}\"\nNUBO_PROCESS=\"{kind}\"\nNUBO_RELEASE=\"{}\"\n\
-             NUBO_INDEX=\"{index}\"\nNUBO_GENERATION=\"{generation}\"\n",
-            app.id, release.version
-        );
-        self.slug_container_template(
-            app,
-            release,
-            slug,
-            SlugContainer {
-                name: &name,
-                launch_arg: kind,
-                context: &context,
-                tags: &tags,
-            },
-        )
-    }
-
-    /// The VM template of a container running the slug of `release` over the app's stack,
-    /// with the config vars (`NUBO_ENV_*`), as `c` says.
-    pub(crate) fn slug_container_template(
-        &self,
-        app: &App,
-        release: &Release,
-        slug: Oid,
-        c: SlugContainer<'_>,
-    ) -> Result<String> {
-        let SlugContainer {
-            name,
-            launch_arg,
-            context,
-            tags,
-        } = c;
-        let stack = self.read(|s| {
-            s.stack_by_name(&app.stack)
-                .cloned()
-                .ok_or_else(|| crate::error::PaasError::not_found("stack", &app.stack))
-        })?;
-        let env =
-            base64::engine::general_purpose::STANDARD.encode(buildpack::env_file(&release.config));
-        let pieces: Vec<&str> = env
-            .as_bytes()
-            .chunks(ENV_PIECE)
-            .map(|c| std::str::from_utf8(c).unwrap_or_default())
-            .collect();
-        let mut all = String::from("NETWORK=\"YES\",");
-        let mut joined = String::new();
-        for (i, piece) in pieces.iter().enumerate() {
-            all.push_str(&format!("NUBO_ENV_{i}=\"{piece}\","));
-            joined.push_str(&format!("$NUBO_ENV_{i}"));
-        }
-        all.push_str(&format!(
-            "NUBO_APP=\"{}\",NUBO_RELEASE=\"v{}\",{context}",
-            app.name, release.version
-        ));
-        // tini as PID 1 (the stack has it): it passes SIGTERM on to the process, which as
-        // PID 1 itself would ignore it, and reaps what the process leaves.
-        let init = format!(
-            "NUBO_ENV={joined} exec /usr/bin/tini -- /bin/sh {} {launch_arg}",
-            buildpack::LAUNCH_SCRIPT_PATH
-        );
-        Ok(format!(
-            "NAME=\"{name}\"\nCPU=\"0.1\"\nVCPU=\"1\"\nMEMORY=\"512\"\n\
-             DISK=[IMAGE_ID=\"{stack}\",SIZE=\"{root_mb}\"]\n\
-             DISK=[IMAGE_ID=\"{slug}\",TARGET=\"/app\"]\n{nic}\
-             OS=[INIT=\"{init}\"]\nCONTEXT=[{all}]\nSCHED_REQUIREMENTS=\"HYPERVISOR=lxc\"\n{tags}",
-            stack = stack.image,
-            root_mb = self.config().instance_root_mb,
-            nic = self.network_nic()?,
-        ))
     }
 }
 

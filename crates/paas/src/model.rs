@@ -97,6 +97,9 @@ pub struct App {
     /// Health checks set per process type (the others have [`HealthCheck::default_for`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub health_checks: BTreeMap<String, HealthCheck>,
+    /// How its deployments go.
+    #[serde(default)]
+    pub rollout: crate::deployments::RolloutPolicy,
 }
 
 /// How an instance's health is checked (Cloud Foundry's health check types).
@@ -122,6 +125,16 @@ pub struct HealthCheck {
     pub path: Option<String>,
     /// Seconds a new instance has to pass the check; else its release fails to start.
     pub timeout: u32,
+    /// The status an `http` check wants (any 2xx when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Seconds between two checks of an instance that is up.
+    #[serde(default = "crate::health::default_interval")]
+    pub interval: u32,
+    /// Failed checks in a row after which an instance that was up is replaced (the first
+    /// takes it out of the routes).
+    #[serde(default = "crate::health::default_failures")]
+    pub failures: u32,
 }
 
 /// An immutable, numbered release of an app: a slug (once built), the config vars and the

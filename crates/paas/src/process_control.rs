@@ -71,6 +71,22 @@ impl Paas {
                         }
                     }
                 }
+                let built = staged
+                    .state
+                    .releases
+                    .get(&(app.id, app.release))
+                    .is_some_and(|r| r.build.is_some());
+                if action == ProcessAction::Restart && built {
+                    // A restart replaces instances as a deployment does, a few at a time.
+                    crate::deployments::stage_deployment(
+                        staged,
+                        &app,
+                        caller.uid,
+                        format!("Restart of {}", kind.unwrap_or("all processes")),
+                        app.release,
+                        now,
+                    );
+                }
                 staged.put_changed_app(&mut app, now);
                 Ok(app)
             })

@@ -187,7 +187,7 @@ impl Paas {
                     &app,
                     &release,
                     slug.image,
-                    crate::instances::SlugContainer {
+                    crate::slug_container::SlugContainer {
                         name: &format!("{}-run-{id}", app.name),
                         launch_arg: "--run",
                         context: &format!("NUBO_RUN=\"{encoded}\""),

@@ -8,6 +8,7 @@ use nubo_store::{PaasChange, PaasRecord, PaasSnapshot};
 
 use crate::error::{PaasError, Result};
 use crate::model::{App, Build, Release, Run, Stack};
+use crate::deployments::Deployment;
 use crate::plans::Plan;
 use crate::webhooks::Webhook;
 
@@ -19,6 +20,7 @@ pub(crate) const BUILD: &str = "build";
 pub(crate) const RUN: &str = "run";
 pub(crate) const PLAN: &str = "plan";
 pub(crate) const WEBHOOK: &str = "webhook";
+pub(crate) const DEPLOYMENT: &str = "deployment";
 
 /// Every PaaS object, indexed as the operations look them up.
 #[derive(Debug, Default)]
@@ -41,6 +43,8 @@ pub struct PaasState {
     pub plans: BTreeMap<i64, Plan>,
     /// Webhooks by app id.
     pub webhooks: BTreeMap<i64, Webhook>,
+    /// Deployments by id.
+    pub deployments: BTreeMap<i64, Deployment>,
     /// The last id handed out per record kind.
     last_ids: BTreeMap<String, i64>,
 }
@@ -54,6 +58,8 @@ pub(crate) enum Op {
     PutBuild(Build),
     PutRun(Run),
     PutPlan(Plan),
+    PutDeployment(Deployment),
+    DeleteDeployment(i64),
     DeleteApp(i64),
     DeletePlan(i64),
     PutWebhook(Webhook),
@@ -78,6 +84,7 @@ impl PaasState {
                 RUN => serde_json::from_str(&record.body).map(Op::PutRun),
                 PLAN => serde_json::from_str(&record.body).map(Op::PutPlan),
                 WEBHOOK => serde_json::from_str(&record.body).map(Op::PutWebhook),
+                DEPLOYMENT => serde_json::from_str(&record.body).map(Op::PutDeployment),
                 other => {
                     tracing::warn!(kind = other, id = record.id, "unknown PaaS record skipped");
                     continue;
@@ -99,6 +106,7 @@ impl PaasState {
         state.builds.retain(|_, b| apps.contains_key(&b.app));
         state.runs.retain(|_, r| apps.contains_key(&r.app));
         state.webhooks.retain(|app, _| apps.contains_key(app));
+        state.deployments.retain(|_, d| apps.contains_key(&d.app));
         state
     }
 
@@ -129,6 +137,11 @@ impl PaasState {
     /// The builds of app `app`, oldest first.
     pub fn builds_of(&self, app: i64) -> impl DoubleEndedIterator<Item = &Build> {
         self.builds.values().filter(move |b| b.app == app)
+    }
+
+    /// The deployments of app `app`, oldest first.
+    pub fn deployments_of(&self, app: i64) -> impl DoubleEndedIterator<Item = &Deployment> {
+        self.deployments.values().filter(move |d| d.app == app)
     }
 
     /// The next id of `kind` (not yet recorded: stage [`Op::LastId`] with it).
@@ -178,6 +191,12 @@ impl PaasState {
             Op::DeleteWebhook(app) => {
                 self.webhooks.remove(&app);
             }
+            Op::PutDeployment(deployment) => {
+                self.deployments.insert(deployment.id, deployment);
+            }
+            Op::DeleteDeployment(id) => {
+                self.deployments.remove(&id);
+            }
             Op::DeleteApp(id) => {
                 if let Some(app) = self.apps.remove(&id) {
                     self.app_names.remove(&app.name);
@@ -192,6 +211,7 @@ impl PaasState {
                 self.builds.retain(|_, b| b.app != id);
                 self.runs.retain(|_, r| r.app != id);
                 self.webhooks.remove(&id);
+                self.deployments.retain(|_, d| d.app != id);
             }
             Op::LastId(kind, id) => {
                 self.last_ids.insert(kind.to_owned(), id);
@@ -235,6 +255,11 @@ impl Op {
             }),
             Op::DeletePlan(id) => Ok(PaasChange::Delete {
                 kind: PLAN.to_owned(),
+                id: *id,
+            }),
+            Op::PutDeployment(d) => put(DEPLOYMENT, d.id, d.app, d),
+            Op::DeleteDeployment(id) => Ok(PaasChange::Delete {
+                kind: DEPLOYMENT.to_owned(),
                 id: *id,
             }),
             Op::DeleteApp(id) => Ok(PaasChange::DeleteApp { app: *id }),

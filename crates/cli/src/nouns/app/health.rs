@@ -1,6 +1,7 @@
 //! `nubo app health`: when an app's instances count as up — list each process type's
-//! health check, or set one (`--http PATH`, `--port`, `--process`, with `--timeout`) or put
-//! it back to its default (`--default`), over `/apps/{app}/health-checks`.
+//! health check, or set one (`--http PATH [--status N]`, `--port`, `--process`, with
+//! `--timeout`, `--interval`, `--failures`) or put it back to its default (`--default`),
+//! over `/apps/{app}/health-checks`.
 
 use clap::{ArgGroup, Args};
 use serde_json::{Value, json};
@@ -37,6 +38,25 @@ pub struct HealthArgs {
         conflicts_with = "default"
     )]
     timeout: Option<u32>,
+    /// The status `--http` wants (default: any 2xx).
+    #[arg(
+        long,
+        value_name = "STATUS",
+        requires = "kind",
+        conflicts_with = "default"
+    )]
+    status: Option<u16>,
+    /// Seconds between checks of an instance that is up (1 to 600; default 2).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        requires = "kind",
+        conflicts_with = "default"
+    )]
+    interval: Option<u32>,
+    /// Failed checks in a row that replace an instance that was up (1 to 100; default 3).
+    #[arg(long, value_name = "N", requires = "kind", conflicts_with = "default")]
+    failures: Option<u32>,
 }
 
 impl HealthArgs {
@@ -53,12 +73,22 @@ impl HealthArgs {
             (None, true, _) => json!({ "type": "port" }),
             _ => json!({ "type": "process" }),
         };
-        let check = match (check, self.timeout) {
-            (Value::Object(mut c), Some(timeout)) => {
-                c.insert("timeout".into(), Value::from(timeout));
+        let check = match check {
+            Value::Object(mut c) => {
+                let extra = [
+                    ("timeout", self.timeout),
+                    ("interval", self.interval),
+                    ("failures", self.failures),
+                    ("status", self.status.map(u32::from)),
+                ];
+                for (key, value) in extra {
+                    if let Some(value) = value {
+                        c.insert(key.into(), Value::from(value));
+                    }
+                }
                 Value::Object(c)
             }
-            (check, _) => check,
+            check => check,
         };
         let shown = ctx.api.send_json("PATCH", &path, &json!({ kind: check }))?;
         ctx.print(&shown, table)
@@ -76,8 +106,21 @@ fn table(checks: &Value) -> String {
                 Some(path) => format!("{} {path}", text(&c["type"])),
                 None => text(&c["type"]),
             };
-            vec![kind.clone(), check, format!("{} s", text(&c["timeout"]))]
+            let check = match c["status"].as_u64() {
+                Some(status) => format!("{check} = {status}"),
+                None => check,
+            };
+            vec![
+                kind.clone(),
+                check,
+                format!("{} s", text(&c["timeout"])),
+                format!("{} s", text(&c["interval"])),
+                text(&c["failures"]),
+            ]
         })
         .collect();
-    rows(&["TYPE", "CHECK", "TIMEOUT"], &table)
+    rows(
+        &["TYPE", "CHECK", "TIMEOUT", "INTERVAL", "FAILURES"],
+        &table,
+    )
 }

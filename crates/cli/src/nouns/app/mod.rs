@@ -9,6 +9,7 @@
 
 mod config;
 mod deploy;
+mod deployments;
 mod health;
 mod ops;
 mod pack;
@@ -82,6 +83,17 @@ enum Cmd {
     Releases(AppName),
     /// The app's builds, newest first.
     Builds(AppName),
+    /// The app's deployments (each release, restart and redeploy makes one), newest first.
+    Deployments(AppName),
+    /// Replace every instance of the current release, the old serving meanwhile
+    /// (`--strategy rolling|recreate|canary`, `--max-in-flight N`, `--canary-percent P`).
+    Redeploy(deployments::PolicyArgs),
+    /// Cancel the deployment under way (or ID): the release it left gets its instances back.
+    Cancel(deployments::DeploymentArg),
+    /// Promote the canary under way (or ID): it goes on as a rolling deployment.
+    Promote(deployments::DeploymentArg),
+    /// How deployments go: show the app's rollout policy, or set it with the flags.
+    Rollout(deployments::PolicyArgs),
     /// The app's log (its instances' output, the router's lines, the platform's events),
     /// or a build's log with --build.
     Logs(deploy::LogsArgs),
@@ -188,6 +200,11 @@ pub fn run(args: AppArgs, global: &Global) -> anyhow::Result<()> {
             let builds = ctx.api.get(&app_path(&a.app, "/builds"))?;
             ctx.print(&builds, builds_table)
         }
+        Cmd::Deployments(a) => deployments::list(&ctx, &a.app),
+        Cmd::Redeploy(p) => deployments::redeploy(&ctx, &p),
+        Cmd::Cancel(d) => deployments::act(&ctx, "cancel", &d),
+        Cmd::Promote(d) => deployments::act(&ctx, "promote", &d),
+        Cmd::Rollout(p) => deployments::rollout(&ctx, &p),
         Cmd::Logs(l) => l.run(&ctx),
         Cmd::Run(r) => r.run(&ctx),
         Cmd::Restart(p) => ops::processes(&ctx, "restart", &p.app, p.kind.as_deref()),

@@ -1,0 +1,123 @@
+//! The VM templates of containers that run an app's slug: instances of its process types
+//! (tagged with the app, process type, release, index and restart generation) and one-off
+//! runs. Each has the stack as its root, the slug at `/app`, the config vars in its context
+//! and tini running the slug's launcher as its init.
+
+use base64::Engine;
+use nubo_types::Oid;
+
+use crate::Paas;
+use crate::buildpack;
+use crate::error::Result;
+use crate::instances::WEB_PORT;
+use crate::model::{App, Release};
+
+/// The longest base64 piece of the environment in one context variable (the container
+/// driver passes values up to 32 KiB into the environment).
+const ENV_PIECE: usize = 30_000;
+/// A container of a slug: its name, its launcher's argument (a process type, or `--run`),
+/// more context variables (`K="v",…`) and its template's tags (lines).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SlugContainer<'a> {
+    pub name: &'a str,
+    pub launch_arg: &'a str,
+    pub context: &'a str,
+    pub tags: &'a str,
+}
+
+impl Paas {
+    /// The VM template of an instance.
+    pub(crate) fn instance_template(
+        &self,
+        app: &App,
+        release: &Release,
+        slug: Oid,
+        kind: &str,
+        index: u32,
+    ) -> Result<String> {
+        let generation = app.generations.get(kind).copied().unwrap_or(0);
+        let restarted = if generation > 0 {
+            format!("-r{generation}")
+        } else {
+            String::new()
+        };
+        let mut context = format!("NUBO_PROCESS=\"{kind}\",NUBO_INSTANCE=\"{kind}.{index}\"");
+        if kind == "web" {
+            context.push_str(&format!(",PORT=\"{WEB_PORT}\""));
+        }
+        let name = format!(
+            "{}-{kind}-{index}-v{}{restarted}",
+            app.name, release.version
+        );
+        let tags = format!(
+            "NUBO_APP=\"{}\"\nNUBO_PROCESS=\"{kind}\"\nNUBO_RELEASE=\"{}\"\n\
+             NUBO_INDEX=\"{index}\"\nNUBO_GENERATION=\"{generation}\"\n",
+            app.id, release.version
+        );
+        self.slug_container_template(
+            app,
+            release,
+            slug,
+            SlugContainer {
+                name: &name,
+                launch_arg: kind,
+                context: &context,
+                tags: &tags,
+            },
+        )
+    }
+
+    /// The VM template of a container running the slug of `release` over the app's stack,
+    /// with the config vars (`NUBO_ENV_*`), as `c` says.
+    pub(crate) fn slug_container_template(
+        &self,
+        app: &App,
+        release: &Release,
+        slug: Oid,
+        c: SlugContainer<'_>,
+    ) -> Result<String> {
+        let SlugContainer {
+            name,
+            launch_arg,
+            context,
+            tags,
+        } = c;
+        let stack = self.read(|s| {
+            s.stack_by_name(&app.stack)
+                .cloned()
+                .ok_or_else(|| crate::error::PaasError::not_found("stack", &app.stack))
+        })?;
+        let env =
+            base64::engine::general_purpose::STANDARD.encode(buildpack::env_file(&release.config));
+        let pieces: Vec<&str> = env
+            .as_bytes()
+            .chunks(ENV_PIECE)
+            .map(|c| std::str::from_utf8(c).unwrap_or_default())
+            .collect();
+        let mut all = String::from("NETWORK=\"YES\",");
+        let mut joined = String::new();
+        for (i, piece) in pieces.iter().enumerate() {
+            all.push_str(&format!("NUBO_ENV_{i}=\"{piece}\","));
+            joined.push_str(&format!("$NUBO_ENV_{i}"));
+        }
+        all.push_str(&format!(
+            "NUBO_APP=\"{}\",NUBO_RELEASE=\"v{}\",{context}",
+            app.name, release.version
+        ));
+        // tini as PID 1 (the stack has it): it passes SIGTERM on to the process, which as
+        // PID 1 itself would ignore it, and reaps what the process leaves.
+        let init = format!(
+            "NUBO_ENV={joined} exec /usr/bin/tini -- /bin/sh {} {launch_arg}",
+            buildpack::LAUNCH_SCRIPT_PATH
+        );
+        Ok(format!(
+            "NAME=\"{name}\"\nCPU=\"0.1\"\nVCPU=\"1\"\nMEMORY=\"512\"\n\
+             DISK=[IMAGE_ID=\"{stack}\",SIZE=\"{root_mb}\"]\n\
+             DISK=[IMAGE_ID=\"{slug}\",TARGET=\"/app\"]\n{nic}\
+             OS=[INIT=\"{init}\"]\nCONTEXT=[{all}]\nSCHED_REQUIREMENTS=\"HYPERVISOR=lxc\"\n{tags}",
+            stack = stack.image,
+            root_mb = self.config().instance_root_mb,
+            nic = self.network_nic()?,
+        ))
+    }
+}
