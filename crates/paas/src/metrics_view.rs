@@ -2,6 +2,10 @@
 //! apps and each app's instances (process type and state) as the app's owner sees them
 //! through [`Paas::instances`]. Read-only.
 
+use std::collections::BTreeSet;
+
+use nubo_types::states::VmState;
+
 use crate::Paas;
 use crate::error::Result;
 
@@ -18,10 +22,26 @@ pub struct InstanceState {
 
 impl Paas {
     /// How many apps there are, and the instances of all of them. An app that goes away
-    /// meanwhile, or whose owner does, is left out.
+    /// meanwhile, or whose owner does, is left out. Only apps some VM is tagged with are
+    /// asked for their instances (each ask reads every VM).
     pub fn metrics_view(&self) -> Result<(usize, Vec<InstanceState>)> {
-        let apps: Vec<(String, nubo_types::Oid)> =
-            self.read(|s| Ok(s.apps.values().map(|a| (a.name.clone(), a.uid)).collect()))?;
+        let tagged: BTreeSet<String> = self.core().read(|s| {
+            Ok(s.vms
+                .values()
+                .filter(|vm| vm.state != VmState::Done)
+                .filter_map(|vm| vm.user_template.get("NUBO_APP").map(str::to_owned))
+                .collect())
+        })?;
+        let (count, apps): (usize, Vec<(String, nubo_types::Oid)>) = self.read(|s| {
+            Ok((
+                s.apps.len(),
+                s.apps
+                    .values()
+                    .filter(|a| tagged.contains(&a.id.to_string()))
+                    .map(|a| (a.name.clone(), a.uid))
+                    .collect(),
+            ))
+        })?;
         let mut out = Vec::new();
         for (name, uid) in &apps {
             let Ok(owner) = self.caller_of_uid(*uid) else {
@@ -36,6 +56,6 @@ impl Paas {
                 state: i.state,
             }));
         }
-        Ok((apps.len(), out))
+        Ok((count, out))
     }
 }
