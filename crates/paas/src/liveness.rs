@@ -36,6 +36,8 @@ pub(crate) struct Live {
 pub(crate) struct Crashes {
     /// Crashes in a row.
     count: u32,
+    /// Restarts after a crash since nubod started.
+    total: u32,
     /// When it was last started again.
     restarted: Option<Instant>,
     /// When the crash being waited out may be restarted.
@@ -143,6 +145,17 @@ impl Paas {
         }
     }
 
+    /// How many times instance `vm` was started again after its process ended (since
+    /// this nubod started).
+    pub fn instance_restarts(&self, vm: Oid) -> u32 {
+        self.inner
+            .watch
+            .lock()
+            .ok()
+            .and_then(|w| w.crashes.get(&vm).map(|c| c.total))
+            .unwrap_or(0)
+    }
+
     /// The host name an `http` check asks for: the app's under the apps domain.
     pub(crate) fn app_host(&self, app: &App) -> String {
         match &self.config().apps_domain {
@@ -202,6 +215,7 @@ impl Paas {
             Some(due) if now >= due => {
                 crashes.due = None;
                 crashes.restarted = Some(now);
+                crashes.total += 1;
                 CrashStep::Restart
             }
             Some(_) => CrashStep::Waiting,
