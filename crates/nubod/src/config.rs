@@ -764,6 +764,29 @@ mod tests {
     }
 
     #[test]
+    fn the_metrics_token_is_long_and_printable() {
+        use clap::Parser;
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("nubod.toml");
+        let args = ["nubod", "--data-dir", "/tmp/x", "--config"];
+        let resolve = |file: &str| {
+            std::fs::write(&path, file).expect("write");
+            let path = path.display().to_string();
+            let args: Vec<&str> = args.iter().copied().chain([path.as_str()]).collect();
+            Settings::resolve(&Args::parse_from(args)).map(|s| s.metrics_token)
+        };
+        assert_eq!(resolve("").expect("default"), None);
+        assert_eq!(resolve("[metrics]\ntoken = \"\"").expect("empty"), None);
+        assert_eq!(
+            resolve("[metrics]\ntoken = \"0123456789abcdef\"").expect("set"),
+            Some("0123456789abcdef".to_owned())
+        );
+        assert!(resolve("[metrics]\ntoken = \"short\"").is_err());
+        assert!(resolve("[metrics]\ntoken = \"0123456789 abcdef\"").is_err());
+        assert!(resolve("[metrics]\ntokens = \"0123456789abcdef\"").is_err());
+    }
+
+    #[test]
     fn unknown_keys_are_refused() {
         assert!(toml::from_str::<FileConfig>("colour = 1").is_err());
     }
