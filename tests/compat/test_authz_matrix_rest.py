@@ -46,6 +46,7 @@ ROWS = {
     ("PATCH", "/apps/{app}/formation"): Row(body={"web": 0}),
     ("GET", "/apps/{app}/releases"): Row(),
     ("GET", "/apps/{app}/releases/{version}"): Row(),
+    ("POST", "/apps/{app}/rollback"): Row(body={"release": 1}),
     ("GET", "/apps/{app}/instances"): Row(),
     ("GET", "/apps/{app}/deployments"): Row(),
     ("POST", "/apps/{app}/deployments"): Row(body={"max_in_flight": 2}),

@@ -20,6 +20,7 @@ mod job_log;
 mod logs;
 pub mod problem;
 mod processes;
+mod rollback;
 mod router_api;
 mod runs;
 mod stacks;
@@ -87,6 +88,7 @@ fn routes() -> OpenApiRouter<Api> {
         .merge(domains::routes())
         .merge(health::routes())
         .merge(processes::routes())
+        .merge(rollback::routes())
         .merge(router_api::routes())
         .merge(runs::routes())
         .merge(stacks::routes())

@@ -13,6 +13,7 @@ mod deployments;
 mod health;
 mod ops;
 mod pack;
+mod rollback;
 mod webhook;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -83,6 +84,9 @@ enum Cmd {
     Releases(AppName),
     /// The app's builds, newest first.
     Builds(AppName),
+    /// Roll back to an earlier release (`v3` or `3`; default: the previous one with a
+    /// slug): a new release of its slug, process types and config vars, without a build.
+    Rollback(rollback::RollbackArgs),
     /// The app's deployments (each release, restart and redeploy makes one), newest first.
     Deployments(AppName),
     /// Replace every instance of the current release, the old serving meanwhile
@@ -205,6 +209,7 @@ pub fn run(args: AppArgs, global: &Global) -> anyhow::Result<()> {
         Cmd::Cancel(d) => deployments::act(&ctx, "cancel", &d),
         Cmd::Promote(d) => deployments::act(&ctx, "promote", &d),
         Cmd::Rollout(p) => deployments::rollout(&ctx, &p),
+        Cmd::Rollback(r) => r.run(&ctx),
         Cmd::Logs(l) => l.run(&ctx),
         Cmd::Run(r) => r.run(&ctx),
         Cmd::Restart(p) => ops::processes(&ctx, "restart", &p.app, p.kind.as_deref()),
