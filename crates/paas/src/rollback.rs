@@ -259,7 +259,8 @@ fn no_slug(app: &App, release: &Release) -> PaasError {
 /// The builds of `app` whose slugs retention deletes now (not yet pruned), and those
 /// already pruned whose slug image may still be there (with it): every succeeded build
 /// with a slug that none of the newest `kept` releases, the current release, the releases
-/// in `running` nor a build in progress uses.
+/// in `running`, those of a deployment under way (the one it brings and the one it may go
+/// back to) nor a build in progress uses.
 pub(crate) fn prune_candidates(
     state: &PaasState,
     app: &App,
@@ -273,10 +274,19 @@ pub(crate) fn prune_candidates(
         .take(kept as usize)
         .map(|r| r.version)
         .collect();
+    // A deployment under way may still go back to the release it started from.
+    let deploying: BTreeSet<u32> = state
+        .deployments_of(app.id)
+        .filter(|d| d.state.is_active())
+        .flat_map(|d| [d.release, d.from_release])
+        .collect();
     let used: BTreeSet<i64> = releases
         .iter()
         .filter(|r| {
-            newest.contains(&r.version) || r.version == app.release || running.contains(&r.version)
+            newest.contains(&r.version)
+                || r.version == app.release
+                || running.contains(&r.version)
+                || deploying.contains(&r.version)
         })
         .filter_map(|r| r.build)
         .collect();
@@ -430,6 +440,17 @@ mod tests {
         assert_eq!(prune_candidates(&s, &rolled, 1, &none).0, vec![2, 3]);
         // The current release is kept even when it is not the newest.
         rolled.release = 4;
+        assert_eq!(prune_candidates(&s, &rolled, 1, &none).0, vec![3]);
+        // A deployment under way from v2 keeps v2's slug for its way back.
+        let deployment = serde_json::json!({
+            "id": 1, "app": 1, "uid": 2, "cause": "Release v4", "from_release": 2,
+            "release": 4, "policy": crate::deployments::RolloutPolicy::default(),
+            "state": "DEPLOYING", "reason": null, "created": 0, "updated": 0,
+        });
+        let deployment = serde_json::from_value(deployment).expect("a deployment");
+        s.apply(Op::PutDeployment(deployment));
+        assert_eq!(prune_candidates(&s, &rolled, 1, &none).0, vec![3]);
+        rolled.release = 6;
         assert_eq!(prune_candidates(&s, &rolled, 1, &none).0, vec![3]);
         // Pruned builds whose slug is still there are tried again.
         let mut pruned = build(3, BuildStatus::Succeeded, true);
