@@ -3,7 +3,8 @@
 //! kept for [`ROUTE_TTL`] ([`EMPTY_ROUTE_TTL`] when no instance is up; finding an app's
 //! instances reads every VM of the cloud), for at most [`ROUTES_MAX`] hosts (past it,
 //! every kept answer is dropped: hosts that name no app, sent by anyone, cannot make it
-//! grow). Each request the router answers is counted in the metrics.
+//! grow). Each request the router answers is counted in the metrics and in the app's
+//! monitoring (`nubo_paas::app_metrics`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -75,6 +76,7 @@ impl nubo_router::Routes for AppRoutes {
 
     fn observe(&self, app: &str, status: u16, took: Duration) {
         self.metrics.observe_router(app, status, took);
+        self.paas.observe_request(app, status, took);
     }
 }
 

@@ -7,7 +7,9 @@
 //! [`Caller`]s, and apps are authorized with the core's rules for DOCUMENT objects (owner,
 //! group and other bits, then ACL rules), as OpenNebula's OneFlow services are.
 
+pub mod app_events;
 pub mod app_logs;
+pub mod app_metrics;
 mod apps;
 pub mod archive;
 pub mod basic_auth;
@@ -23,9 +25,11 @@ pub mod domains;
 pub mod error;
 pub mod health;
 pub mod instances;
+pub mod latency;
 mod leftovers;
 mod liveness;
 mod logs;
+pub mod metrics_history;
 pub mod metrics_view;
 pub mod model;
 pub mod names;
@@ -37,8 +41,10 @@ pub(crate) mod rollout;
 mod runs;
 pub mod source;
 mod stacks;
+pub mod stack_patch;
 mod slug_container;
 pub mod state;
+mod webhook_delivery;
 pub mod webhooks;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -52,6 +58,7 @@ pub use config::{BuildLimits, PaasConfig};
 pub use error::{PaasError, Result};
 pub use runs::{COMMAND_MAX, RUN_TIMEOUT};
 pub use stacks::NewStack;
+pub use stack_patch::NewStackVersion;
 use state::{Op, PaasState, Staged};
 
 /// The PaaS service: one per `nubod`, cheap to clone.
@@ -79,6 +86,8 @@ struct Inner {
     consoles: std::sync::Mutex<app_logs::Consoles>,
     /// Router lines on their way to the apps' logs.
     router_lines: tokio::sync::mpsc::Sender<(i64, String)>,
+    /// The apps' monitoring series (the last 24 hours, per minute).
+    monitor: std::sync::Mutex<metrics_history::Monitor>,
 }
 
 impl Paas {
@@ -106,6 +115,7 @@ impl Paas {
                 sweeping: std::sync::atomic::AtomicBool::new(false),
                 consoles: std::sync::Mutex::new(app_logs::Consoles::default()),
                 router_lines,
+                monitor: std::sync::Mutex::new(metrics_history::Monitor::default()),
             }),
         };
         paas.start_router_log_writer(router_rx);
@@ -115,6 +125,7 @@ impl Paas {
         paas.start_reconciler();
         paas.start_auto_deploy();
         paas.start_retention();
+        paas.start_app_monitor();
         Ok(paas)
     }
 
