@@ -16,7 +16,12 @@
 //!    router and through an nginx of this machine proxying the same instance (run by the
 //!    benchmark with a minimal configuration, on a free port), with the same load loop:
 //!    one connection sending requests one after the other (latency), then several
-//!    (throughput), each with keep-alive towards the server measured.
+//!    (throughput), each with keep-alive towards the server measured;
+//! 4. **rollouts** (`--rollout N`): an app of its own at N `web` instances, a steady load
+//!    through the router, and config changes rolled out with each `--max-in-flight`: the
+//!    time to `DEPLOYED`, failed requests, latency during the rollout against just before;
+//! 5. **faults** (`--detect N`): at N instances, one made dead (`/die`) or hung (`/hang`)
+//!    under the load: the time until it leaves the route table, and the requests it cost.
 //!
 //! Prints a Markdown report for docs/benchmarks.md; progress goes to standard error. It
 //! terminates every VM it made, stops nubod (which stops its agents) and nginx, and removes
@@ -49,7 +54,7 @@ pub(crate) struct Args {
     /// The Debian stack (scripts/build-stack.sh).
     #[arg(long, default_value = "target/stack/debian-12.raw")]
     pub(crate) stack: PathBuf,
-    /// Deploys measured (a new app each).
+    /// Deploys measured (a new app each; 0: none, and no scale nor router part).
     #[arg(long, default_value_t = 5)]
     pub(crate) runs: usize,
     /// Instances of `web` to scale to (0: skip scaling).
@@ -77,6 +82,33 @@ pub(crate) struct Args {
     /// How often the deploy's progress is looked at, in ms.
     #[arg(long, default_value_t = 20)]
     pub(crate) poll_ms: u64,
+    /// `web` instances of the rolling deploys of part 4 (0: skip it).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) rollout: u32,
+    /// Rolling deploys measured for each `--max-in-flight`.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) rollout_runs: usize,
+    /// The `max_in_flight` values of part 4.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 5])]
+    pub(crate) max_in_flight: Vec<u32>,
+    /// Seconds of load before each rolling deploy (its baseline latency), after 1 s.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) baseline: u64,
+    /// `web` instances of part 5, dead and hung instances (0: skip it).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) detect: u32,
+    /// Faults of each kind measured in part 5.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) detect_runs: usize,
+    /// Seconds of load after each fault of part 5.
+    #[arg(long, default_value_t = 8)]
+    pub(crate) detect_seconds: u64,
+    /// Requests a second of the steady load of parts 4 and 5 (due on a schedule).
+    #[arg(long, default_value_t = 200)]
+    pub(crate) load_rate: u32,
+    /// Kept-alive connections of the steady load at most (each request takes a free one).
+    #[arg(long, default_value_t = 256)]
+    pub(crate) load_connections: usize,
 }
 
 /// The apps bridge and NAT table `--local-host` makes (docs/hosts.md).
@@ -184,7 +216,7 @@ pub(crate) fn run(args: &Args, work: &Path, stack: &Path) -> Result<Report> {
     // 1. Deploys.
     let mut runs = Vec::new();
     let mut last_app = String::new();
-    for i in 1..=args.runs.max(1) {
+    for i in 1..=args.runs {
         let app = format!("bench{i}");
         if !last_app.is_empty() {
             delete_app(&rest, &client, &last_app)?;
@@ -203,10 +235,12 @@ pub(crate) fn run(args: &Args, work: &Path, stack: &Path) -> Result<Report> {
         runs.push(t);
         last_app = app;
     }
-    deploy_report(&runs, &mut report);
+    if !runs.is_empty() {
+        deploy_report(&runs, &mut report);
+    }
 
     // 2. Scale.
-    if args.scale > 1 {
+    if args.scale > 1 && !last_app.is_empty() {
         for k in 1..=args.scale_runs {
             let (up, down) = scale(args, &rest, &client, &last_app, args.scale)?;
             eprintln!("scale {k}: up {up:?}, down {down:?}");
@@ -216,20 +250,41 @@ pub(crate) fn run(args: &Args, work: &Path, stack: &Path) -> Result<Report> {
     }
 
     // 3. The router.
-    router_figures(args, work, &daemon, &rest, &last_app, &mut report)?;
+    if !last_app.is_empty() {
+        router_figures(args, work, &daemon, &rest, &last_app, &mut report)?;
+    }
+
+    // 4 and 5. Rollouts and faults, on an app of their own.
+    if args.rollout > 0 || args.detect > 0 {
+        if !last_app.is_empty() {
+            delete_app(&rest, &client, &last_app)?;
+        }
+        let app = rollout_app(args, &daemon, &rest, &client, work)?;
+        if args.rollout > 0 {
+            rollouts(args, &daemon, &rest, &client, &app, &mut report)?;
+        }
+        if args.detect > 0 {
+            detections(args, &daemon, &rest, &client, &app, &mut report)?;
+        }
+    }
     drop(daemon);
     Ok(report)
 }
 
 mod daemon;
 mod deploy;
+mod detect;
 mod http;
 mod report;
+mod rollout;
 mod router;
 mod scale;
+mod steady;
 use daemon::*;
 use deploy::*;
+use detect::*;
 use http::*;
 use report::*;
+use rollout::*;
 use router::*;
 use scale::*;
