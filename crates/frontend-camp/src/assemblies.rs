@@ -7,9 +7,9 @@
 //! when it is deleted (its instances are stopped in the background), so DELETE answers 204
 //! and the assembly is gone (404) from then on: DESTROYING is never shown.
 //!
-//! Component `status`: STOPPED (no instance wanted), ERROR (an instance failed or
-//! crashed), UNKNOWN (an instance's host is unreachable), RUNNING (every wanted instance up),
-//! STARTING otherwise. The extension attribute `quantity` (instances wanted) is the one a
+//! Component `status`: STOPPED (no instance wanted, or the type stopped), ERROR (an
+//! instance failed or crashed), UNKNOWN (an instance's host is unreachable), RUNNING (every
+//! wanted instance up), STARTING otherwise. The extension attribute `quantity` (instances wanted) is the one a
 //! consumer may change, with JSON Patch.
 
 use axum::extract::{Path, Request, State};
@@ -27,7 +27,7 @@ use crate::error::CampError;
 use crate::{Base, Camp, created, json, select, select_attrs};
 
 /// The app an assembly id names, if the caller may see it (404 otherwise).
-fn app_of(camp: &Camp, caller: &Caller, id: &str) -> Result<App, CampError> {
+pub(crate) fn app_of(camp: &Camp, caller: &Caller, id: &str) -> Result<App, CampError> {
     let missing = || CampError::not_found(format!("assembly \"{id}\" not found"));
     let id: i64 = id.parse().map_err(|_| missing())?;
     let name = camp
@@ -39,12 +39,16 @@ fn app_of(camp: &Camp, caller: &Caller, id: &str) -> Result<App, CampError> {
         .map_err(|e| CampError::hidden(e, &format!("assembly \"{id}\"")))
 }
 
-fn assembly_uri(base: &Base, app: &App) -> String {
+pub(crate) fn assembly_uri(base: &Base, app: &App) -> String {
     base.v1(&format!("assemblies/{}", app.id))
 }
 
 /// The process types of the app's current release.
-fn process_types(camp: &Camp, caller: &Caller, app: &App) -> Result<Vec<String>, CampError> {
+pub(crate) fn process_types(
+    camp: &Camp,
+    caller: &Caller,
+    app: &App,
+) -> Result<Vec<String>, CampError> {
     Ok(camp
         .paas
         .release(caller, &app.name, app.release)
@@ -74,14 +78,17 @@ fn view(camp: &Camp, caller: &Caller, base: &Base, app: &App) -> Result<Value, C
         .map(|t| json!({"href": base.v1(&format!("components/{}-{t}", app.id)), "target_name": t}))
         .collect();
     let rest = |path: &str| base.url(&format!("/api/v1/apps/{}{path}", app.name));
+    let uri = assembly_uri(base, app);
     let mut v = json!({
-        "uri": assembly_uri(base, app),
+        "uri": uri,
         "name": app.name,
         "type": "assembly",
         "description": app.description,
         "tags": app.tags,
         "representation_skew": skew,
         "components": components,
+        "operations_uri": format!("{uri}/operations"),
+        "sensors_uri": format!("{uri}/sensors"),
         "rest_uri": rest(""),
         "builds_uri": rest("/builds"),
         "releases_uri": rest("/releases"),
@@ -294,7 +301,11 @@ pub async fn delete(
 }
 
 /// The app and process type a component id (`{app id}-{type}`) names.
-fn component_of(camp: &Camp, caller: &Caller, id: &str) -> Result<(App, String), CampError> {
+pub(crate) fn component_of(
+    camp: &Camp,
+    caller: &Caller,
+    id: &str,
+) -> Result<(App, String), CampError> {
     let missing = || CampError::not_found(format!("component \"{id}\" not found"));
     let (app_id, kind) = id.split_once('-').ok_or_else(missing)?;
     let app = app_of(camp, caller, app_id).map_err(|_| missing())?;
@@ -326,7 +337,7 @@ fn component_view(
         "ERROR"
     } else if instances.iter().any(|i| i.state == "unknown") {
         "UNKNOWN"
-    } else if quantity == 0 {
+    } else if quantity == 0 || app.stopped.contains(kind) {
         "STOPPED"
     } else if up >= quantity as usize {
         "RUNNING"
@@ -339,13 +350,16 @@ fn component_view(
         .ok()
         .and_then(|r| r.process_types.get(kind).cloned())
         .unwrap_or_default();
+    let uri = base.v1(&format!("components/{}-{kind}", app.id));
     Ok(json!({
-        "uri": base.v1(&format!("components/{}-{kind}", app.id)),
+        "uri": uri,
         "name": kind,
         "type": "component",
         "description": command,
         "assemblies": [{"href": assembly_uri(base, app), "target_name": app.name}],
         "status": status,
+        "operations_uri": format!("{uri}/operations"),
+        "sensors_uri": format!("{uri}/sensors"),
         "quantity": quantity,
         "instances": instances.iter().map(|i| json!({
             "name": i.name, "state": i.state, "reason": i.reason,

@@ -16,10 +16,13 @@ mod body;
 mod defs;
 mod deploy;
 pub mod error;
+mod operations;
 pub mod patch;
 pub mod pdp;
 mod plans;
 mod platform;
+mod sensors;
+mod subject;
 pub mod yaml;
 
 use axum::Router;
@@ -90,6 +93,40 @@ pub fn router(paas: Paas) -> Router {
         .route(
             "/components/{id}",
             get(assemblies::component).patch(assemblies::patch_component),
+        )
+        .route(
+            "/assemblies/{id}/operations",
+            get(operations::assembly_list),
+        )
+        .route(
+            "/assemblies/{id}/operations/{name}",
+            get(operations::assembly_show).post(operations::assembly_invoke),
+        )
+        .route(
+            "/components/{id}/operations",
+            get(operations::component_list),
+        )
+        .route(
+            "/components/{id}/operations/{name}",
+            get(operations::component_show).post(operations::component_invoke),
+        )
+        .route("/assemblies/{id}/sensors", get(sensors::assembly_list))
+        .route(
+            "/assemblies/{id}/sensors/{name}",
+            get(sensors::assembly_show),
+        )
+        .route("/components/{id}/sensors", get(sensors::component_list))
+        .route(
+            "/components/{id}/sensors/{name}",
+            get(sensors::component_show),
+        )
+        .route(
+            "/parameter_definitions/operations/{kind}/{operation}",
+            get(operations::parameter_definitions),
+        )
+        .route(
+            "/parameter_definitions/operations/{kind}/{operation}/{parameter}",
+            get(operations::parameter_definition),
         );
     let camp = Router::new()
         .route("/platform_endpoints", get(platform::endpoints))
