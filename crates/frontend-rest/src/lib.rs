@@ -8,6 +8,7 @@
 //!
 //! The front end translates, nothing more: every rule lives in `nubo-paas` or the core.
 
+mod app_metrics;
 mod apps;
 mod auth;
 mod builds;
@@ -81,6 +82,7 @@ impl utoipa::Modify for BasicAuth {
 
 fn routes() -> OpenApiRouter<Api> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(app_metrics::routes())
         .merge(apps::routes())
         .merge(builds::routes())
         .merge(logs::routes())
