@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use crate::Paas;
 use crate::error::{PaasError, Result};
 use crate::source;
-use crate::webhooks::{POLL, is_commit};
+use crate::webhook_delivery::is_commit;
+use crate::webhooks::POLL;
 
 /// How often the loop looks.
 const TICK: Duration = Duration::from_secs(1);
