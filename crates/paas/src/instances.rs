@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use nubo_core::model::Vm;
 use nubo_types::Oid;
-use nubo_types::states::{LcmState, VmState};
+use nubo_types::states::{HostState, LcmState, VmState};
 
 use crate::Paas;
 use crate::error::Result;
@@ -35,6 +35,8 @@ const DRAIN: Duration = Duration::from_secs(1);
 /// each.
 const OUTPUT_LINES: usize = 3;
 const OUTPUT_LINE_MAX: usize = 300;
+/// How many instances of a release and type may fail to boot before its release fails.
+const BOOT_TRIES: u32 = 3;
 /// How often the reconciler looks while instances are starting.
 const STARTING_POLL: Duration = Duration::from_millis(100);
 
@@ -64,7 +66,7 @@ pub struct Instance {
 #[derive(Debug, Default)]
 pub(crate) struct Watch {
     /// When each instance was first seen RUNNING, and whether it has been up since.
-    seen: BTreeMap<Oid, (Instant, bool)>,
+    pub(crate) seen: BTreeMap<Oid, (Instant, bool)>,
     /// Releases whose instances of a type failed to boot: (app, release, type) → reason.
     failed: BTreeMap<(i64, u32, String), String>,
     /// Each instance's crashes and restarts.
@@ -73,6 +75,12 @@ pub(crate) struct Watch {
     pub(crate) live: BTreeMap<Oid, crate::liveness::Live>,
     /// Instances up that failed their last check: out of the routes.
     pub(crate) unhealthy: std::collections::BTreeSet<Oid>,
+    /// Boot failures per (app, release, type).
+    boot_failures: BTreeMap<(i64, u32, String), u32>,
+    /// Hosts the instance at (app, type, index) was replaced on lately, and when.
+    pub(crate) avoid: BTreeMap<(i64, String, u32), (std::collections::BTreeSet<Oid>, Instant)>,
+    /// Instances being replaced (out of the routes, a successor at their index).
+    pub(crate) replacing: BTreeMap<Oid, crate::liveness::Replacing>,
     /// When each instance was found up.
     up_at: BTreeMap<Oid, Instant>,
     /// Instances taken out of the routes to be stopped, and since when.
@@ -88,6 +96,7 @@ impl Watch {
         self.crashes.retain(|vm, _| alive.contains(vm));
         self.live.retain(|vm, _| alive.contains(vm));
         self.unhealthy.retain(|vm| alive.contains(vm));
+        self.replacing.retain(|vm, _| alive.contains(vm));
     }
 }
 
@@ -104,6 +113,10 @@ pub(crate) struct Tagged {
     pub state: VmState,
     pub lcm: LcmState,
     pub ip: Option<IpAddr>,
+    /// The host it was placed on.
+    pub host: Option<Oid>,
+    /// Whether that host stopped answering (ERROR) or was taken offline.
+    pub host_down: bool,
 }
 
 impl Paas {
@@ -117,7 +130,14 @@ impl Paas {
                 .values()
                 .filter(|vm| vm.state != VmState::Done && vm.meta.uid == app.uid)
                 .filter(|vm| vm.user_template.get("NUBO_APP") == Some(tag.as_str()))
-                .filter_map(|vm| tagged(vm))
+                .filter_map(|vm| {
+                    let mut t = tagged(vm)?;
+                    t.host_down = t
+                        .host
+                        .and_then(|h| s.get::<nubo_core::model::Host>(h).ok())
+                        .is_some_and(|h| matches!(h.state, HostState::Error | HostState::Offline));
+                    Some(t)
+                })
                 .collect())
         })?)
     }
@@ -136,6 +156,8 @@ impl Paas {
                     .get(&(app.id, t.release, t.process_type.clone()))
                     .cloned();
                 let state = match (t.state, t.lcm) {
+                    _ if t.host_down => "lost",
+                    _ if watch.replacing.contains_key(&t.vm) => "stopping",
                     // Out of the routes, to be stopped once its requests are answered.
                     (VmState::Active, LcmState::Running) if watch.draining.contains_key(&t.vm) => {
                         "stopping"
@@ -190,6 +212,7 @@ impl Paas {
             })
             .filter(|t| watch.seen.get(&t.vm).is_some_and(|(_, up)| *up))
             .filter(|t| !watch.unhealthy.contains(&t.vm))
+            .filter(|t| !t.host_down && !watch.replacing.contains_key(&t.vm))
             .collect();
         drop(watch);
         let addr = |t: &&Tagged| t.ip.map(|ip| SocketAddr::new(ip, WEB_PORT));
@@ -310,12 +333,30 @@ impl Paas {
     pub(crate) fn clear_failed(&self, app: i64) {
         if let Ok(mut w) = self.inner.watch.lock() {
             w.failed.retain(|(a, _, _), _| *a != app);
+            w.boot_failures.retain(|(a, _, _), _| *a != app);
         }
     }
 
     async fn reconcile_app(&self, app: &App, release: Option<&Release>) -> Result<()> {
         let owner = self.caller_of_uid(app.uid)?;
-        let instances = self.tagged_instances(app)?;
+        let mut instances = self.tagged_instances(app)?;
+        // Instances whose host stopped answering are replaced; those being replaced only
+        // need their replacement finished: the rest of the round does not see them.
+        for t in &instances {
+            if t.host_down && !self.replacing(t.vm) {
+                let why = format!(
+                    "{}.{}'s host {} stopped answering: starting it elsewhere",
+                    t.process_type,
+                    t.index,
+                    t.host.unwrap_or(-1)
+                );
+                self.replace_instance(app, t, &why).await;
+            }
+            if self.replacing(t.vm) {
+                self.finish_replacement(t).await;
+            }
+        }
+        instances.retain(|t| !self.replacing(t.vm));
         let slug = release.and_then(|r| {
             let build = r.build?;
             self.read(|s| Ok(s.builds.get(&build).and_then(|b| b.slug.clone())))
@@ -395,8 +436,12 @@ impl Paas {
                     .collect();
                 for index in pace.may_start(kind, &missing, &members) {
                     {
-                        let template =
-                            self.instance_template(app, release, slug.image, kind, index)?;
+                        let template = self.away_from_lost_hosts(
+                            self.instance_template(app, release, slug.image, kind, index)?,
+                            app.id,
+                            kind,
+                            index,
+                        );
                         // A new instance: look again soon, to route to it once it is up.
                         self.inner
                             .probing
@@ -461,13 +506,16 @@ impl Paas {
                 && t.state == VmState::Active
                 && t.lcm.name().ends_with("FAILURE")
             {
-                self.mark_failed(
-                    app.id,
-                    current,
-                    &t.process_type,
-                    format!("instance {} is {}", t.name, t.lcm.name()),
-                );
-                self.stop_instance(&owner, t).await;
+                // A host that failed it may be at fault: another try elsewhere, then the
+                // release's instances of the type fail.
+                let reason = format!("instance {} is {}", t.name, t.lcm.name());
+                if self.boot_failure(app.id, current, &t.process_type) < BOOT_TRIES {
+                    self.replace_instance(app, t, &format!("{reason}: starting another"))
+                        .await;
+                } else {
+                    self.mark_failed(app.id, current, &t.process_type, reason);
+                    self.stop_instance(&owner, t).await;
+                }
             }
         }
         if let Some(d) = deployment {
@@ -584,6 +632,19 @@ impl Paas {
         }
     }
 
+    /// Counts a boot failure of the app's release's instances of `kind`; how many before.
+    fn boot_failure(&self, app: i64, release: u32, kind: &str) -> u32 {
+        let Ok(mut w) = self.inner.watch.lock() else {
+            return BOOT_TRIES;
+        };
+        let count = w
+            .boot_failures
+            .entry((app, release, kind.to_owned()))
+            .or_insert(0);
+        *count += 1;
+        *count - 1
+    }
+
     /// Whether an instance to retire has been out of the routes for [`DRAIN`] (the first
     /// call takes it out).
     fn drained(&self, vm: Oid) -> bool {
@@ -690,6 +751,8 @@ fn tagged(vm: &Vm) -> Option<Tagged> {
         state: vm.state,
         lcm: vm.lcm_state,
         ip,
+        host: vm.host_id(),
+        host_down: false,
     })
 }
 

@@ -4,6 +4,12 @@
 //! three times at once, then after 30 s, doubling up to 16 minutes; a run of at least
 //! [`CRASH_RESET`] forgets earlier crashes. Each of these is an event in the app's log,
 //! with the instance's last output lines.
+//!
+//! An instance is **replaced** when it fails its checks `failures` times or its host stops
+//! answering (the core marks the host ERROR): it leaves the routes, a new instance starts
+//! at its index at once, and it is stopped — or, when its host is down or it has not gone
+//! within [`REPLACE_GRACE`], deleted by the cloud's administrator without asking its host
+//! (`recover --delete`).
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +27,28 @@ const FIRST_WAIT: Duration = Duration::from_secs(30);
 const LONGEST_WAIT: Duration = Duration::from_secs(960);
 /// How long an instance runs before its earlier crashes are forgotten.
 pub(crate) const CRASH_RESET: Duration = Duration::from_secs(300);
+/// How long a replaced instance has to stop (its SIGTERM, then SIGKILL after 30 s) before
+/// it is deleted without its host.
+const REPLACE_GRACE: Duration = Duration::from_secs(40);
+/// Between two deletes of a replaced instance still there.
+const DELETE_RETRY: Duration = Duration::from_secs(10);
+/// `vm.recover`'s delete operation (its host cleans up).
+const RECOVER_DELETE: i32 = 3;
+/// `vm.recover`'s delete-db operation (its host is not asked).
+const RECOVER_DELETE_DB: i32 = 5;
+/// How long the successor of a replaced instance keeps away from the host it was on.
+const AVOID_FOR: Duration = Duration::from_secs(600);
+/// What an instance's template asks of its host.
+const REQUIREMENT: &str = "SCHED_REQUIREMENTS=\"HYPERVISOR=lxc\"";
+
+/// An instance being replaced.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Replacing {
+    /// Since when.
+    since: Instant,
+    /// When it was last deleted without its host.
+    deleted: Option<Instant>,
+}
 
 /// The liveness of an instance that is up.
 #[derive(Debug, Clone, Copy)]
@@ -138,10 +166,125 @@ impl Paas {
             if let Some(output) = self.output_tail(app, t.vm).await {
                 text.push_str(&format!("; its output ends: {output}"));
             }
-            self.app_event(app.id, &text).await;
-            if let Ok(owner) = self.caller_of_uid(app.uid) {
-                self.stop_instance(&owner, t).await;
+            self.replace_instance(app, t, &text).await;
+        }
+    }
+
+    /// Replaces an instance (see the module's doc); `why` goes to the app's log.
+    pub(crate) async fn replace_instance(&self, app: &App, t: &Tagged, why: &str) {
+        if let Ok(mut w) = self.inner.watch.lock() {
+            w.replacing.entry(t.vm).or_insert(Replacing {
+                since: Instant::now(),
+                deleted: None,
+            });
+            w.seen.remove(&t.vm);
+            if let Some(host) = t.host {
+                let avoid = w
+                    .avoid
+                    .entry((app.id, t.process_type.clone(), t.index))
+                    .or_insert_with(|| (Default::default(), Instant::now()));
+                avoid.0.insert(host);
+                avoid.1 = Instant::now();
             }
+        }
+        self.app_event(app.id, why).await;
+        if !t.host_down
+            && let Ok(owner) = self.caller_of_uid(app.uid)
+        {
+            self.stop_instance(&owner, t).await;
+        }
+        self.wake();
+    }
+
+    /// `template` kept away from the hosts the instance at `(app, kind, index)` was
+    /// replaced on lately, while another container host is up to take it (on a cloud of
+    /// one host, the successor goes where its predecessor was).
+    pub(crate) fn away_from_lost_hosts(
+        &self,
+        template: String,
+        app: i64,
+        kind: &str,
+        index: u32,
+    ) -> String {
+        let avoided: Vec<Oid> = {
+            let Ok(mut w) = self.inner.watch.lock() else {
+                return template;
+            };
+            w.avoid.retain(|_, (_, at)| at.elapsed() < AVOID_FOR);
+            match w.avoid.get(&(app, kind.to_owned(), index)) {
+                Some((hosts, _)) => hosts.iter().copied().collect(),
+                None => return template,
+            }
+        };
+        let others = self
+            .core()
+            .read(|s| {
+                Ok(s.hosts
+                    .values()
+                    .filter(|h| h.state == nubo_types::states::HostState::Monitored)
+                    .filter(|h| h.vm_mad == "lxc" && !avoided.contains(&h.id))
+                    .count())
+            })
+            .unwrap_or(0);
+        if others == 0 {
+            return template;
+        }
+        let away: String = avoided.iter().map(|h| format!(" & ID != {h}")).collect();
+        template.replacen(
+            REQUIREMENT,
+            &format!("SCHED_REQUIREMENTS=\"HYPERVISOR=lxc{away}\""),
+            1,
+        )
+    }
+
+    /// Whether instance `vm` is being replaced.
+    pub(crate) fn replacing(&self, vm: Oid) -> bool {
+        self.inner
+            .watch
+            .lock()
+            .is_ok_and(|w| w.replacing.contains_key(&vm))
+    }
+
+    /// Goes on with an instance's replacement: deletes it without its host once the host
+    /// is down or it has not stopped within [`REPLACE_GRACE`].
+    pub(crate) async fn finish_replacement(&self, t: &Tagged) {
+        let due = {
+            let Ok(mut w) = self.inner.watch.lock() else {
+                return;
+            };
+            let Some(r) = w.replacing.get_mut(&t.vm) else {
+                return;
+            };
+            let due = (t.host_down || r.since.elapsed() >= REPLACE_GRACE)
+                && r.deleted.is_none_or(|at| at.elapsed() >= DELETE_RETRY);
+            if due {
+                r.deleted = Some(Instant::now());
+            }
+            due
+        };
+        if !due {
+            return;
+        }
+        tracing::info!(
+            instance = t.name,
+            host_down = t.host_down,
+            "deleting a replaced instance"
+        );
+        let admin = match self.caller_of_uid(0) {
+            Ok(admin) => admin,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot act as the cloud's administrator");
+                return;
+            }
+        };
+        // A host that does not answer cannot clean up: the VM is only taken off the books.
+        let op = if t.host_down {
+            RECOVER_DELETE_DB
+        } else {
+            RECOVER_DELETE
+        };
+        if let Err(e) = self.core().vm_recover(&admin, t.vm, op).await {
+            tracing::warn!(instance = t.name, error = %e, "cannot delete a replaced instance");
         }
     }
 

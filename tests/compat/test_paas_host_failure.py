@@ -1,0 +1,143 @@
+"""A host that fails under a running app: the cloud has the local container host and a
+second one (another nubo-hostd on this machine, on the same apps bridge); an app's two
+web instances are spread over both (striping). The second host's agent and its
+containers are killed: under a steady load through the router, its instance leaves the
+routes at its first failed check and is started again on the host that is left; the lost
+one is deleted without its host. Its own cloud (host monitoring every 2 s).
+
+Needs what test_paas.py needs (root, runc, the Debian stack)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from hostd import hostd_binary
+from onehelpers import free_port, uniq, wait_for
+from resthelpers import Rest
+from test_paas import instances, paas_cloud
+from test_paas_rollout import Load, new_app
+
+SPARE = "spare-lxc"
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    config = '[runtime]\nmonitor_interval_s = 2\nsched_policy = "striping"\n'
+    with paas_cloud(config) as d:
+        yield d
+
+
+class SpareHost:
+    """A second container host: nubo-hostd on this machine, registered as SPARE."""
+
+    def __init__(self, cloud):
+        self.cloud = cloud
+        self.tmp = Path(tempfile.mkdtemp(prefix="nubo-spare-"))
+        self.tmp.chmod(0o711)
+        self.state = self.tmp / "state"
+        self.state.mkdir(mode=0o711)
+        self.state.chmod(0o711)
+        self.port = free_port()
+        secret = subprocess.run(
+            [str(cloud.binary), "--data-dir", str(cloud.tmp / "data"), "host-secret", SPARE],
+            capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+        self.secret = self.tmp / "secret"
+        self.secret.write_text(secret + "\n")
+        self.secret.chmod(0o600)
+        self.log = open(self.tmp / "hostd.log", "ab")
+        self.proc = subprocess.Popen(
+            [str(hostd_binary()), "--name", SPARE, "--driver", "lxc",
+             "--listen", f"127.0.0.1:{self.port}", "--advertise", f"http://127.0.0.1:{self.port}",
+             "--secret-file", str(self.secret), "--state-dir", str(self.state),
+             "--nubod", f"http://{cloud.host_api}", "--shutdown-timeout", "5"],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, start_new_session=True)
+        one = cloud.admin()
+        self.id = one.host.allocate(SPARE, "lxc", "lxc", -1)
+        wait_for(lambda: one.host.info(self.id).STATE == 2, timeout=60,
+                 what="the spare host MONITORED")
+
+    def vms(self) -> set[int]:
+        ids = self.cloud.admin().host.info(self.id).VMS.ID
+        return set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
+
+    def fail(self):
+        """The host dies: its agent, then every container it ran (kill -9)."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=15)
+        for state in list(self.state.rglob("state.json")):
+            root, cid = state.parent.parent, state.parent.name
+            subprocess.run(["runc", "--root", str(root), "kill", cid, "KILL"],
+                           capture_output=True, timeout=30)
+
+    def remove(self):
+        one = self.cloud.admin()
+        for vm in self.vms():
+            try:
+                one.vm.recover(vm, 3)
+            except Exception:  # noqa: BLE001 - best effort
+                pass
+        for state in list(self.state.rglob("state.json")):
+            root, cid = state.parent.parent, state.parent.name
+            subprocess.run(["runc", "--root", str(root), "delete", "--force", cid],
+                           capture_output=True, timeout=30)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=15)
+
+
+def test_instances_of_a_failed_host_are_started_elsewhere_and_leave_the_routes(cloud):
+    name, password = uniq("dev"), uniq("pw")
+    cloud.admin().user.allocate(name, password, "core")
+    rest = Rest(cloud.api, name, password)
+    spare = SpareHost(cloud)
+    try:
+        app = new_app(cloud, rest, 2)
+        on_spare = [i for i in instances(rest, app) if i["vm_id"] in spare.vms()]
+        assert len(on_spare) == 1, (instances(rest, app), spare.vms())
+        lost = on_spare[0]
+        admin = Rest(cloud.api, "oneadmin", cloud.admin_password)
+
+        def routed_ips() -> set[str]:
+            table = admin.get("/router/routes").json()
+            return {b.split(":")[0] for a in table["apps"] if a["app"] == app
+                    for b in a["backends"]}
+        assert lost["ip"] in routed_ips()
+        with Load(cloud, rest, app) as load:
+            time.sleep(1)
+            spare.fail()
+            wait_for(lambda: lost["ip"] not in routed_ips(), timeout=30, interval=0.2,
+                     what="the lost instance out of the routes")
+            try:
+                wait_for(lambda: len(instances(rest, app, "up", "web")) == 2
+                         and lost["vm_id"] not in {i["vm_id"] for i in instances(rest, app)},
+                         timeout=180, what="a new instance in its place and the lost one gone")
+            except BaseException:
+                one = cloud.admin()
+                vm = one.vm.info(lost["vm_id"])
+                print("instances:", instances(rest, app))
+                print("lost VM:", vm.STATE, vm.LCM_STATE, "host", one.host.info(spare.id).STATE)
+                print(rest.get(f"/apps/{app}/logs", params={"source": "nubo"}).text)
+                raise
+        now = instances(rest, app)
+        assert not spare.vms() & {i["vm_id"] for i in now}, (now, spare.vms())
+        assert sorted(i["index"] for i in now) == [1, 2], now
+        one = cloud.admin()
+        assert one.host.info(spare.id).STATE == 3  # ERROR
+        assert one.vm.info(lost["vm_id"]).STATE == 6  # DONE, deleted without its host
+        events = rest.get(f"/apps/{app}/logs", params={"source": "nubo"}).text
+        assert (f"web.{lost['index']} failed its health check" in events
+                or f"web.{lost['index']}'s host {spare.id} stopped answering" in events), events
+        # Requests to the lost instance failed only until it left the routes: the router
+        # tries the next instance when one does not take the connection.
+        failed = load.failures()
+        assert len(failed) <= 3, failed[:5]
+        assert len(load.results) > 20
+        assert rest.delete(f"/apps/{app}").status_code == 204
+    finally:
+        spare.remove()
