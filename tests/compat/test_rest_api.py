@@ -260,6 +260,74 @@ def test_stacks(nubod, admin, stack, user):
     assert made["stack"] != other
 
 
+def _stack_image(one, public: bool = True) -> int:
+    """A READY image for a stack version; `public`: usable by every user (604)."""
+    image = one.image.allocate(f'NAME="{uniq("stack-img")}"\nTYPE="DATABLOCK"\nSIZE="1"\n', 1)
+    wait_for(lambda: one.image.info(image).STATE == 1, what="image READY")
+    if public:
+        one.image.chmod(image, 1, 1, 0, 0, 0, 0, 1, 0, 0)
+    return image
+
+
+def test_stack_patching_is_checked_and_lists_the_apps_on_a_stack(nubod, admin, stack, user):
+    """Without containers: who may patch a stack and what is refused; the stack's versions
+    and its apps (as each caller may see them), `GET /apps?stack=`. An app without a slug
+    gets no release (test_paas_stack_patch.py rolls built apps out on real containers)."""
+    one = nubod.admin()
+    name = register_stack(one, admin)
+    first = admin.get(f"/stacks/{name}").json()
+    assert first["previous_versions"] == [] and first["apps"] == [], first
+    alice, bob = user(), user()
+    mine = app_name()
+    assert alice.post("/apps", json={"name": mine, "stack": name}).status_code == 201
+    assert bob.post("/apps", json={"name": app_name(), "stack": stack}).status_code == 201
+    two = _stack_image(one)
+    # Only the oneadmin group patches; a refused call changes nothing.
+    problem(alice.patch(f"/stacks/{name}", json={"version": "2", "image_id": two}), 403)
+    for body in ({"version": "2"}, {"image_id": two}, {}, {"version": "", "image_id": two},
+                 {"version": "x" * 65, "image_id": two}):
+        problem(admin.patch(f"/stacks/{name}", json=body), 422)
+    problem(admin.patch(f"/stacks/{name}", json={"version": "2", "image_id": 999999}), 404)
+    problem(admin.patch(f"/stacks/{name}", json={"version": "2", "image": two}), 400)
+    body = problem(admin.patch(f"/stacks/{name}", json={"version": "1", "image_id": two}), 409)
+    assert "already had version 1" in body["detail"], body
+    body = problem(admin.patch(f"/stacks/{name}",
+                               json={"version": "2", "image_id": first["image_id"]}), 409)
+    assert "is already stack" in body["detail"], body
+    # An image the apps' owners may not use is refused, naming one.
+    private = _stack_image(one, public=False)
+    body = problem(admin.patch(f"/stacks/{name}", json={"version": "2", "image_id": private}), 409)
+    assert f"owner of app {mine}" in body["detail"] and "604" in body["detail"], body
+    assert admin.get(f"/stacks/{name}").json()["version"] == "1"
+    # Patched: the old version is remembered; the app (no slug yet) keeps its release.
+    reply = admin.patch(f"/stacks/{name}", json={"version": "2026.12.2", "image_id": two})
+    assert reply.status_code == 200, reply.text
+    patched = reply.json()
+    assert (patched["version"], patched["image_id"]) == ("2026.12.2", two), patched
+    [old] = patched["previous_versions"]
+    assert (old["version"], old["image_id"]) == ("1", first["image_id"]) and old["replaced_at"] > 0
+    assert patched["apps"] == [{"name": mine, "release": 1, "stack_image_id": None,
+                                "stack_version": None}], patched["apps"]
+    assert len(alice.get(f"/apps/{mine}/releases").json()) == 1
+    # The same again changes nothing.
+    again = admin.patch(f"/stacks/{name}", json={"version": "2026.12.2", "image_id": two})
+    assert again.status_code == 200 and len(again.json()["previous_versions"]) == 1, again.text
+    # Everyone sees the stack, and only the apps on it they may see.
+    assert [a["name"] for a in alice.get(f"/stacks/{name}").json()["apps"]] == [mine]
+    assert bob.get(f"/stacks/{name}").json()["apps"] == []
+    assert "apps" not in bob.get("/stacks").json()[0]
+    # A version and a state at once: deprecated, its apps listed.
+    three = _stack_image(one)
+    done = admin.patch(f"/stacks/{name}",
+                       json={"state": "DEPRECATED", "version": "3", "image_id": three}).json()
+    assert (done["state"], done["version"]) == ("DEPRECATED", "3"), done
+    assert [v["version"] for v in done["previous_versions"]] == ["1", "2026.12.2"], done
+    assert [a["name"] for a in alice.get("/apps", params={"stack": name}).json()["items"]] == [mine]
+    assert bob.get("/apps", params={"stack": name}).json()["items"] == []
+    assert admin.get("/apps", params={"stack": "no-such-stack"}).json()["items"] == []
+    problem(admin.patch("/stacks/no-such-stack", json={"version": "2", "image_id": two}), 404)
+
+
 def test_the_served_openapi_document_is_the_checked_in_one(nubod):
     reply = Rest(nubod.api, "", "").get("/openapi.json")
     assert reply.status_code == 200

@@ -42,6 +42,8 @@ struct ListParams {
     limit: Option<usize>,
     /// Start after this name (the `next` of the previous page).
     after: Option<String>,
+    /// Only the apps on this stack (e.g. the apps still on a DEPRECATED one).
+    stack: Option<String>,
 }
 
 /// Lists the apps the caller may see.
@@ -62,12 +64,13 @@ async fn list_apps(
             "limit must be 1 to {PAGE_MAX}"
         )));
     }
-    let (apps, next) = api.paas.app_list(
+    let (apps, next) = api.paas.app_list_on(
         &caller,
         &AppFilter {
             after: params.after,
             limit,
         },
+        params.stack.as_deref(),
     )?;
     Ok(Json(AppPage {
         items: apps.iter().map(|a| view(&api, a)).collect(),

@@ -1,19 +1,21 @@
-//! `/stacks`: the base root filesystems apps build and run on; everyone lists them, the
-//! oneadmin group registers them and changes their state.
+//! `/stacks`: the base root filesystems apps build and run on; everyone lists them (and
+//! sees the apps on one they may see), the oneadmin group registers them, changes their
+//! state and patches them (a new version: every app on it rolls out on the new image).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use nubo_paas::NewStack;
+use nubo_paas::model::Stack;
 use nubo_paas::model::StackState;
+use nubo_paas::{NewStack, NewStackVersion};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Authed;
 use crate::extract::{JsonBody, Param};
 use crate::problem::{ApiError, Problem};
-use crate::views::{StackCreate, StackPatch, StackView};
+use crate::views::{StackAppView, StackCreate, StackPatch, StackView};
 use crate::{Api, BASE};
 
 pub(crate) fn routes() -> OpenApiRouter<Api> {
@@ -75,11 +77,11 @@ async fn create_stack(
         .into_response())
 }
 
-/// Shows a stack.
+/// Shows a stack, its earlier versions and the apps on it the caller may see.
 #[utoipa::path(get, path = "/stacks/{stack}", tag = "stacks",
     params(("stack" = String, Path, description = "The stack's name")),
     responses(
-        (status = 200, description = "The stack", body = StackView),
+        (status = 200, description = "The stack, with `apps`", body = StackView),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such stack", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -88,20 +90,34 @@ async fn get_stack(
     Authed(caller): Authed,
     Param(name): Param<String>,
 ) -> Result<Json<StackView>, ApiError> {
-    Ok(Json(StackView::from(&api.paas.stack_get(&caller, &name)?)))
+    let stack = api.paas.stack_get(&caller, &name)?;
+    Ok(Json(with_apps(&api, &caller, &stack)?))
 }
 
-/// Changes a stack's state (oneadmin group).
+/// The view of `stack` with the apps on it `caller` may see.
+fn with_apps(api: &Api, caller: &nubo_core::Caller, stack: &Stack) -> Result<StackView, ApiError> {
+    let apps = api.paas.stack_apps(caller, &stack.name)?;
+    let mut view = StackView::from(stack);
+    view.apps = Some(apps.iter().map(StackAppView::from).collect());
+    Ok(view)
+}
+
+/// Changes a stack's state, or patches it (oneadmin group): with `version` and `image_id`,
+/// the stack gets that version and image, and every app on it whose current release has a
+/// slug gets a release `Stack NAME patched to VERSION` of the same slug, process types and
+/// config vars on the new image — a deployment each, without a build. The same version and
+/// image again changes nothing.
 #[utoipa::path(patch, path = "/stacks/{stack}", tag = "stacks", request_body = StackPatch,
     params(("stack" = String, Path, description = "The stack's name")),
     responses(
-        (status = 200, description = "The stack now", body = StackView),
+        (status = 200, description = "The stack now, with `apps` (their releases)", body = StackView),
         (status = 400, description = "Malformed body", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Not authenticated", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such stack", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such stack or image", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A version the stack had, its current image, an image not READY or that an app's owner may not use", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "No such state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "No such state, a version without an image (or the other way), an invalid version, or nothing to change", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn update_stack(
     State(api): State<Api>,
@@ -109,19 +125,42 @@ async fn update_stack(
     Param(name): Param<String>,
     JsonBody(body): JsonBody<StackPatch>,
 ) -> Result<Json<StackView>, ApiError> {
-    let state = match body.state.as_str() {
-        "ACTIVE" => StackState::Active,
-        "DEPRECATED" => StackState::Deprecated,
-        "DISABLED" => StackState::Disabled,
-        other => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid",
-                format!("{other:?} is no stack state: ACTIVE, DEPRECATED or DISABLED"),
+    let invalid =
+        |detail: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid", detail);
+    let state = match body.state.as_deref() {
+        None => None,
+        Some("ACTIVE") => Some(StackState::Active),
+        Some("DEPRECATED") => Some(StackState::Deprecated),
+        Some("DISABLED") => Some(StackState::Disabled),
+        Some(other) => {
+            return Err(invalid(format!(
+                "{other:?} is no stack state: ACTIVE, DEPRECATED or DISABLED"
+            )));
+        }
+    };
+    let patch = match (body.version, body.image_id) {
+        (Some(version), Some(image)) => Some(NewStackVersion { version, image }),
+        (None, None) => None,
+        _ => {
+            return Err(invalid(
+                "a new version of a stack needs both version and image_id".into(),
             ));
         }
     };
-    Ok(Json(StackView::from(
-        &api.paas.stack_set_state(&caller, &name, state).await?,
-    )))
+    if state.is_none() && patch.is_none() {
+        return Err(invalid(
+            "nothing to change: give state, or version and image_id".into(),
+        ));
+    }
+    let mut stack = None;
+    if let Some(patch) = patch {
+        stack = Some(api.paas.stack_patch(&caller, &name, patch).await?.0);
+    }
+    if let Some(state) = state {
+        stack = Some(api.paas.stack_set_state(&caller, &name, state).await?);
+    }
+    match stack {
+        Some(stack) => Ok(Json(with_apps(&api, &caller, &stack)?)),
+        None => Err(invalid("nothing to change".into())),
+    }
 }

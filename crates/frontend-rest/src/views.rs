@@ -116,6 +116,10 @@ pub struct ReleaseView {
     pub config_var_names: Vec<String>,
     /// Whether it is the app's current release.
     pub current: bool,
+    /// The stack image its instances run on (releases with a slug; absent in those made
+    /// before stacks were versioned, which run on the stack's current image).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack_image_id: Option<i32>,
 }
 
 impl ReleaseView {
@@ -130,6 +134,7 @@ impl ReleaseView {
             process_types: release.process_types.clone(),
             config_var_names: release.config.keys().cloned().collect(),
             current: release.version == current,
+            stack_image_id: release.stack_image,
         }
     }
 }
@@ -149,6 +154,49 @@ pub struct StackView {
     pub description: String,
     /// When it was registered (seconds since the epoch).
     pub created_at: i64,
+    /// Its earlier versions, oldest first (the newest 20): their images stay for the
+    /// releases made on them.
+    pub previous_versions: Vec<StackVersionView>,
+    /// The apps on it the caller may see, by name (`GET /stacks/{stack}` and its `PATCH`
+    /// only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apps: Option<Vec<StackAppView>>,
+}
+
+/// An earlier version of a stack.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StackVersionView {
+    /// Its version.
+    pub version: String,
+    /// The image that held its root filesystem.
+    pub image_id: i32,
+    /// When a newer version replaced it (seconds since the epoch).
+    pub replaced_at: i64,
+}
+
+/// An app on a stack.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StackAppView {
+    /// Its name.
+    pub name: String,
+    /// Its current release.
+    pub release: u32,
+    /// The stack image the current release runs on (null: no slug yet).
+    pub stack_image_id: Option<i32>,
+    /// That image's version of the stack (null: no slug yet, or a version the stack no
+    /// longer remembers).
+    pub stack_version: Option<String>,
+}
+
+impl From<&nubo_paas::stack_patch::StackApp> for StackAppView {
+    fn from(a: &nubo_paas::stack_patch::StackApp) -> Self {
+        StackAppView {
+            name: a.name.clone(),
+            release: a.release,
+            stack_image_id: a.stack_image,
+            stack_version: a.stack_version.clone(),
+        }
+    }
 }
 
 impl From<&Stack> for StackView {
@@ -160,6 +208,16 @@ impl From<&Stack> for StackView {
             state: s.state.as_str().to_owned(),
             description: s.description.clone(),
             created_at: s.created,
+            previous_versions: s
+                .previous
+                .iter()
+                .map(|v| StackVersionView {
+                    version: v.version.clone(),
+                    image_id: v.image,
+                    replaced_at: v.replaced,
+                })
+                .collect(),
+            apps: None,
         }
     }
 }
@@ -179,12 +237,21 @@ pub struct StackCreate {
     pub description: String,
 }
 
-/// A change of a stack.
+/// A change of a stack: its state, or a new version (an OS update) with its image — then
+/// every app on it whose current release has a slug gets a release of that slug on the new
+/// image and rolls out, without a build. Both may be given (the version changes first).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StackPatch {
     /// `ACTIVE`, `DEPRECATED` or `DISABLED`.
-    pub state: String,
+    #[serde(default)]
+    pub state: Option<String>,
+    /// A new version, e.g. `2026.12.2` (with `image_id`).
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The new version's image (with `version`): READY, and usable by the apps' owners.
+    #[serde(default)]
+    pub image_id: Option<i32>,
 }
 
 /// Where a build's source comes from.
@@ -295,6 +362,9 @@ pub struct BuildView {
     /// longer be rolled back to.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub slug_pruned: bool,
+    /// The stack image its container ran on, once started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack_image_id: Option<i32>,
 }
 
 /// An uploaded source tarball.
@@ -354,6 +424,7 @@ impl From<&nubo_paas::model::Build> for BuildView {
             }),
             release: b.release,
             slug_pruned: b.pruned,
+            stack_image_id: b.stack_image,
         }
     }
 }

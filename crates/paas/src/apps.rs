@@ -85,10 +85,21 @@ impl Paas {
         caller: &Caller,
         filter: &AppFilter,
     ) -> Result<(Vec<App>, Option<String>)> {
+        self.app_list_on(caller, filter, None)
+    }
+
+    /// As [`Paas::app_list`], only the apps on stack `stack` when given.
+    pub fn app_list_on(
+        &self,
+        caller: &Caller,
+        filter: &AppFilter,
+        stack: Option<&str>,
+    ) -> Result<(Vec<App>, Option<String>)> {
         self.read(|state| {
             let mut visible: Vec<&App> = state
                 .apps
                 .values()
+                .filter(|a| stack.is_none_or(|s| a.stack == s))
                 .filter(|a| {
                     filter
                         .after
@@ -315,6 +326,7 @@ pub(crate) fn stage_app(
         stopped: Default::default(),
         health_checks: BTreeMap::new(),
         rollout: Default::default(),
+        autoscaling: BTreeMap::new(),
         id,
         name: new.name.clone(),
         uid: caller.uid,
@@ -341,6 +353,7 @@ pub(crate) fn stage_app(
         config: BTreeMap::new(),
         build: None,
         process_types: BTreeMap::new(),
+        stack_image: None,
     };
     staged.push(Op::PutApp(app.clone()));
     staged.push(Op::PutRelease(release));
@@ -348,7 +361,8 @@ pub(crate) fn stage_app(
 }
 
 /// Stages release `app.release + 1` with `config`, and the app pointing at it. The
-/// release runs `build` (with its process types) when given, else the current release's.
+/// release runs `build` (with its process types) when given, else the current release's,
+/// on the stack's current image.
 pub(crate) fn stage_release(
     staged: &mut Staged<'_>,
     app: &mut App,
@@ -377,6 +391,9 @@ pub(crate) fn stage_release(
             current.map(|r| r.process_types).unwrap_or_default(),
         ),
     };
+    // The image its instances run on: the stack's as this write leaves it (a stack patch
+    // stages the stack's new image before its releases).
+    let stack_image = build.and(staged.stack_by_name(&app.stack).map(|s| s.image));
     let release = Release {
         id: staged.new_id(RELEASE),
         app: app.id,
@@ -387,6 +404,7 @@ pub(crate) fn stage_release(
         config: config.clone(),
         build,
         process_types,
+        stack_image,
     };
     app.config = config;
     app.release = version;

@@ -289,7 +289,12 @@ impl Paas {
         self.log(build.id, "-----> Starting the build container\n")
             .await;
         let vm = self.core().vm_allocate(owner, &template, false).await?;
-        Ok(self.update_build(build.id, |b| b.vm = Some(vm)).await?)
+        Ok(self
+            .update_build(build.id, |b| {
+                b.vm = Some(vm);
+                b.stack_image = Some(stack.image);
+            })
+            .await?)
     }
 
     /// Step 5: the console into the log, until the container powers off or the time is up.

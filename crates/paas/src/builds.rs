@@ -116,6 +116,7 @@ impl Paas {
                 release: None,
                 console_offset: 0,
                 pruned: false,
+                stack_image: None,
             };
             staged.push(Op::PutBuild(build.clone()));
             Ok(build)

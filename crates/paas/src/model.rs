@@ -46,6 +46,22 @@ pub struct Stack {
     pub description: String,
     /// When it was registered (epoch seconds).
     pub created: i64,
+    /// The versions it had before the current one, oldest first (the newest
+    /// [`crate::stack_patch::VERSIONS_KEPT`]): their images stay for the releases that
+    /// ran on them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous: Vec<StackVersion>,
+}
+
+/// A version a stack had: its image, and when a patch replaced it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackVersion {
+    /// Version, e.g. `2026.12`.
+    pub version: String,
+    /// The Nubo image that held its root filesystem.
+    pub image: Oid,
+    /// When a newer version replaced it (epoch seconds).
+    pub replaced: i64,
 }
 
 /// An application: what its owner configured; builds, releases and instances hang off it.
@@ -100,6 +116,9 @@ pub struct App {
     /// How its deployments go.
     #[serde(default)]
     pub rollout: crate::deployments::RolloutPolicy,
+    /// Autoscaling policies per process type.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub autoscaling: BTreeMap<String, crate::autoscale::AutoscalePolicy>,
 }
 
 /// How an instance's health is checked (Cloud Foundry's health check types).
@@ -159,6 +178,12 @@ pub struct Release {
     pub build: Option<i64>,
     /// Process types and their commands, from the build.
     pub process_types: BTreeMap<String, String>,
+    /// The image of the app's stack when it was made: its instances run on it, so a stack
+    /// patch (a new release) does not change the image of a release that already runs, and
+    /// a failed deployment goes back to the image that served. Absent in releases made
+    /// before stacks were versioned: they run on the stack's current image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_image: Option<Oid>,
 }
 
 /// Where a build's source comes from.
@@ -268,6 +293,9 @@ pub struct Build {
     /// listed but can no longer be rolled back to.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pruned: bool,
+    /// The stack's image its container ran on, once started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_image: Option<Oid>,
 }
 
 /// Where a one-off run is.

@@ -337,6 +337,7 @@ mod tests {
             config: BTreeMap::from([("GREETING".to_owned(), greeting.to_owned())]),
             build,
             process_types: BTreeMap::from([("web".to_owned(), format!("run {version}"))]),
+            stack_image: None,
         }
     }
 
@@ -368,6 +369,7 @@ mod tests {
             release: None,
             console_offset: 0,
             pruned: false,
+            stack_image: None,
         }
     }
 

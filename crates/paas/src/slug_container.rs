@@ -67,8 +67,9 @@ impl Paas {
         )
     }
 
-    /// The VM template of a container running the slug of `release` over the app's stack,
-    /// with the config vars (`NUBO_ENV_*`), as `c` says.
+    /// The VM template of a container running the slug of `release` over the app's stack
+    /// (the image the release was made on, see [`Paas::release_image`]), with the config
+    /// vars (`NUBO_ENV_*`), as `c` says.
     pub(crate) fn slug_container_template(
         &self,
         app: &App,
@@ -87,6 +88,7 @@ impl Paas {
                 .cloned()
                 .ok_or_else(|| crate::error::PaasError::not_found("stack", &app.stack))
         })?;
+        let root = self.release_image(release, stack.image);
         let env =
             base64::engine::general_purpose::STANDARD.encode(buildpack::env_file(&release.config));
         let pieces: Vec<&str> = env
@@ -115,9 +117,28 @@ impl Paas {
              DISK=[IMAGE_ID=\"{stack}\",SIZE=\"{root_mb}\"]\n\
              DISK=[IMAGE_ID=\"{slug}\",TARGET=\"/app\"]\n{nic}\
              OS=[INIT=\"{init}\"]\nCONTEXT=[{all}]\nSCHED_REQUIREMENTS=\"HYPERVISOR=lxc\"\n{tags}",
-            stack = stack.image,
+            stack = root,
             root_mb = self.config().instance_root_mb,
             nic = self.network_nic()?,
         ))
+    }
+
+    /// The image a container of `release` has as its root: the stack image the release was
+    /// made on, so that restarts, scale-ups and a failed deployment's way back run on the
+    /// image the release served with; `current` (the stack's image now) for releases made
+    /// before stacks were versioned, and for one whose image an administrator deleted.
+    pub(crate) fn release_image(&self, release: &Release, current: Oid) -> Oid {
+        match release.stack_image {
+            Some(image)
+                if image != current
+                    && self
+                        .core()
+                        .read(|s| Ok(s.images.contains_key(&image)))
+                        .unwrap_or(false) =>
+            {
+                image
+            }
+            _ => current,
+        }
     }
 }

@@ -45,14 +45,7 @@ impl Paas {
         crate::names::check_app_name(&new.name).map_err(|_| {
             PaasError::Invalid(format!("stack name {:?} is not a DNS label", new.name))
         })?;
-        if new.version.is_empty()
-            || new.version.len() > 64
-            || new.version.chars().any(char::is_control)
-        {
-            return Err(PaasError::Invalid(
-                "a stack version is 1 to 64 printable characters".into(),
-            ));
-        }
+        check_version(&new.version)?;
         if new.description.len() > 1024 {
             return Err(PaasError::Invalid(
                 "a stack description is at most 1024 bytes".into(),
@@ -73,6 +66,7 @@ impl Paas {
                 state: StackState::Active,
                 description: new.description,
                 created: now,
+                previous: Vec::new(),
             };
             staged.push(Op::PutStack(stack.clone()));
             Ok(stack)
@@ -100,6 +94,16 @@ impl Paas {
         })
         .await
     }
+}
+
+/// Refuses a stack version that is not 1 to 64 printable characters.
+pub(crate) fn check_version(version: &str) -> Result<()> {
+    if version.is_empty() || version.len() > 64 || version.chars().any(char::is_control) {
+        return Err(PaasError::Invalid(
+            "a stack version is 1 to 64 printable characters".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses `caller` unless in the oneadmin group; `object` and `what` say what was asked,

@@ -302,6 +302,18 @@ impl<'a> Staged<'a> {
         self.ops.push(op);
     }
 
+    /// The stack named `name` as this write leaves it so far (a staged change first).
+    pub(crate) fn stack_by_name(&self, name: &str) -> Option<&Stack> {
+        self.ops
+            .iter()
+            .rev()
+            .find_map(|op| match op {
+                Op::PutStack(s) if s.name == name => Some(s),
+                _ => None,
+            })
+            .or_else(|| self.state.stack_by_name(name))
+    }
+
     /// Stages a change of `app`: its revision (its ETag) and time move on.
     pub(crate) fn put_changed_app(&mut self, app: &mut App, now: i64) {
         app.revision += 1;
