@@ -171,7 +171,8 @@ def test_scale_refuses_a_process_type_the_release_does_not_declare(cli):
     assert cli.json("show", name)["formation"] == {}
     assert "TYPE=COUNT" in cli.fails(USAGE, "scale", name, "web=-1")
     assert "TYPE=COUNT" in cli.fails(USAGE, "scale", name, "web")
-    assert table(cli.ok("ps", name)) == [["NAME", "TYPE", "RELEASE", "STATE", "IP", "VM", "REASON"]]
+    assert table(cli.ok("ps", name)) == [
+        ["NAME", "TYPE", "RELEASE", "STATE", "IP", "VM", "CPU", "MEM", "RESTARTS", "REASON"]]
     assert cli.json("ps", name) == []
 
 
@@ -213,6 +214,7 @@ def test_credentials_missing_apps_and_wrong_urls_are_reported(cli, tmp_path):
     assert "no credentials" in err, err
     for verb in (["show", name], ["config", name], ["releases", name], ["builds", name],
                  ["ps", name], ["logs", name], ["scale", name, "web=1"],
+                 ["metrics", name], ["metrics", name, "--history", "5"], ["events", name],
                  ["config", "set", name, "A=1"], ["deploy", name, "--git", "file:///x"]):
         err = cli.fails(REFUSED, *verb)
         assert name in err and "not found" in err, (verb, err)

@@ -2,7 +2,8 @@
 //! (`crate::rest`) rather than XML-RPC: apps, deploys and their logs (`deploy.rs`, with
 //! directories packed by `pack.rs`), config vars and the process formation (`config.rs`),
 //! health checks (`health.rs`), releases, builds and instances; one-off runs, process
-//! actions, domains and the app's log (`ops.rs`).
+//! actions, domains and the app's log (`ops.rs`); `ps`, `metrics` and `events`
+//! (`metrics.rs`).
 //!
 //! Tables by default; `--json` prints the API's JSON as it came (listings of apps: every
 //! page's items in one `{"items": [...]}`). Errors print the API's problem `detail`.
@@ -11,6 +12,7 @@ mod config;
 mod deploy;
 mod deployments;
 mod health;
+mod metrics;
 mod ops;
 mod pack;
 mod rollback;
@@ -76,8 +78,14 @@ enum Cmd {
         #[arg(required = true, value_name = "TYPE=COUNT")]
         counts: Vec<String>,
     },
-    /// The app's instances: process, release, state, address.
+    /// The app's instances: process, release, state, address, CPU, memory, restarts.
     Ps(AppName),
+    /// The app's figures: per process type, instances desired and up, CPU, memory,
+    /// requests per second, 5xx share, latency p50/p99, restarts (`--history N`: per
+    /// minute over the last N minutes).
+    Metrics(metrics::MetricsArgs),
+    /// The app's events: builds, deployments, rollbacks, crashes, scaling, health changes.
+    Events(metrics::EventsArgs),
     /// Config vars: list them, or `set`, `unset`, `get` them (changes make a release).
     Config(config::ConfigArgs),
     /// The app's releases, newest first.
@@ -197,7 +205,9 @@ pub fn run(args: AppArgs, global: &Global) -> anyhow::Result<()> {
         Cmd::Delete { app, yes } => delete(&ctx, &app, yes),
         Cmd::Deploy(d) => d.run(&ctx),
         Cmd::Scale { app, counts } => config::scale(&ctx, &app, &counts),
-        Cmd::Ps(a) => ps(&ctx, &a.app),
+        Cmd::Ps(a) => metrics::ps(&ctx, &a.app),
+        Cmd::Metrics(m) => m.run(&ctx),
+        Cmd::Events(e) => e.run(&ctx),
         Cmd::Config(c) => c.run(&ctx),
         Cmd::Releases(a) => releases(&ctx, &a.app),
         Cmd::Builds(a) => {
@@ -324,30 +334,6 @@ fn delete(ctx: &AppCtx, app: &str, yes: bool) -> anyhow::Result<()> {
         return emit(&json!({ "deleted": app }).to_string());
     }
     emit(&format!("Deleted app {app}"))
-}
-
-fn ps(ctx: &AppCtx, app: &str) -> anyhow::Result<()> {
-    let instances = ctx.api.get(&app_path(app, "/instances"))?;
-    ctx.print(&instances, |all| {
-        let table: Vec<Vec<String>> = items(all)
-            .iter()
-            .map(|i| {
-                vec![
-                    text(&i["name"]),
-                    text(&i["type"]),
-                    format!("v{}", text(&i["release"])),
-                    text(&i["state"]),
-                    text(&i["ip"]),
-                    text(&i["vm_id"]),
-                    text(&i["reason"]),
-                ]
-            })
-            .collect();
-        rows(
-            &["NAME", "TYPE", "RELEASE", "STATE", "IP", "VM", "REASON"],
-            &table,
-        )
-    })
 }
 
 fn releases(ctx: &AppCtx, app: &str) -> anyhow::Result<()> {
