@@ -231,3 +231,18 @@ def test_deleting_the_app_deletes_its_webhook(nubod, owner):
     problem(rest.get(f"/apps/{app}/webhook"), 404)
     body = push()
     problem(deliver(nubod, app, body, github(secret, body)), 401)
+
+
+def test_secrets_are_kept_by_no_cache_and_no_replay(nubod, owner):
+    rest, app = owner
+    made = rest.request("PUT", f"/apps/{app}/webhook", json={"url": REPO, "branch": "main"})
+    assert made.status_code == 201 and made.headers["cache-control"] == "no-store", made.headers
+    # An Idempotency-Key does not keep the answer that holds the secret: the same key again
+    # rotates again rather than showing the secret a second time.
+    key = {"Idempotency-Key": uniq("key")}
+    first = rest.post(f"/apps/{app}/webhook/rotate", json={}, headers=key)
+    again = rest.post(f"/apps/{app}/webhook/rotate", json={}, headers=key)
+    assert first.status_code == again.status_code == 200, (first.text, again.text)
+    assert first.headers["cache-control"] == "no-store"
+    assert "idempotency-replayed" not in again.headers
+    assert first.json()["secret"] != again.json()["secret"]

@@ -2,7 +2,8 @@
 //! as Stripe and others do it): a POST with a JSON body and the header is carried out once;
 //! the same key again, from the same credentials with the same body, gets the first answer
 //! back (`Idempotency-Replayed: true`) for 24 hours; with another body, 422; while the first
-//! is still being answered, 409. Answers of 5xx are not kept (the client may try again).
+//! is still being answered, 409. Answers of 5xx are not kept (the client may try again),
+//! nor answers marked `Cache-Control: no-store` (they hold a secret shown once).
 //! Answers are kept in memory (at most [`KEYS_MAX`], the oldest forgotten first) and in the
 //! store (`replays`, also at most [`KEYS_MAX`], older than 24 hours swept) before they are
 //! sent, so a retry after a restart of nubod gets the first answer too. (A nubod killed
@@ -257,10 +258,14 @@ impl Keys {
         None
     }
 
-    /// Keeps the answer (unless a 5xx or too large) and gives it back.
+    /// Keeps the answer (unless a 5xx, `no-store` or too large) and gives it back.
     async fn finish(&self, scope: [u8; 32], body: [u8; 32], response: Response) -> Response {
         let (parts, answer) = response.into_parts();
-        let keep = !parts.status.is_server_error();
+        let no_store = parts
+            .headers
+            .get(header::CACHE_CONTROL)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"no-store"));
+        let keep = !parts.status.is_server_error() && !no_store;
         let Ok(bytes) = axum::body::to_bytes(answer, BODY_MAX).await else {
             self.forget(scope);
             return ApiError::new(

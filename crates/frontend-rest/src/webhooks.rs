@@ -20,6 +20,10 @@ use crate::problem::{ApiError, Problem};
 use crate::views::BuildView;
 use crate::{Api, BASE};
 
+/// Answers holding a secret are kept by no cache, nor for `Idempotency-Key` replays.
+const NO_STORE: [(header::HeaderName, HeaderValue); 1] =
+    [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
+
 pub(crate) fn routes() -> OpenApiRouter<Api> {
     OpenApiRouter::new()
         .routes(routes!(get_webhook, put_webhook, delete_webhook, deliver))
@@ -154,7 +158,7 @@ async fn put_webhook(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(view(&name, &hook, secret.as_ref()))).into_response())
+    Ok((status, NO_STORE, Json(view(&name, &hook, secret.as_ref()))).into_response())
 }
 
 /// Removes the app's webhook: deliveries are refused and polling stops.
@@ -175,7 +179,8 @@ async fn delete_webhook(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Gives the app's webhook a new secret, shown this once; the old one is refused at once.
+/// Gives the app's webhook a new secret, shown this once (`Cache-Control: no-store`; an
+/// `Idempotency-Key` does not replay it); the old one is refused at once.
 #[utoipa::path(post, path = "/apps/{app}/webhook/rotate", tag = "apps",
     params(("app" = String, Path, description = "The app's name")),
     responses(
@@ -188,9 +193,9 @@ async fn rotate_secret(
     State(api): State<Api>,
     Authed(caller): Authed,
     Param(name): Param<String>,
-) -> Result<Json<WebhookView>, ApiError> {
+) -> Result<Response, ApiError> {
     let (hook, secret) = api.paas.webhook_rotate(&caller, &name).await?;
-    Ok(Json(view(&name, &hook, Some(&secret))))
+    Ok((NO_STORE, Json(view(&name, &hook, Some(&secret)))).into_response())
 }
 
 /// Delivers a push (no HTTP authentication: the signature is the credential). GitHub:
