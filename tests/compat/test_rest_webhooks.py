@@ -2,7 +2,7 @@
 (`GET|PUT|DELETE /apps/{app}/webhook`, `POST …/rotate`), its secret shown once, and
 deliveries (`POST /apps/{app}/webhook`) authenticated by their signature alone — GitHub's,
 Gitea's, GitLab's and the plain one — with a bad signature and an unknown app refused
-alike. The builds started fail at once (the repository does not exist); that a build is
+alike; secrets kept by no cache nor Idempotency-Key replay; a webhook survives kill -9. The builds started fail at once (the repository does not exist); that a build is
 started, of the pushed commit, is what is checked here (tests/compat/test_paas_webhooks.py
 builds and serves for real)."""
 
@@ -16,7 +16,7 @@ import re
 import pytest
 import requests
 
-from onehelpers import uniq, wait_for
+from onehelpers import Nubod, uniq, wait_for
 from resthelpers import Rest, problem, register_stack
 
 REPO = "file:///no/such/webhook-repo.git"
@@ -246,3 +246,22 @@ def test_secrets_are_kept_by_no_cache_and_no_replay(nubod, owner):
     assert first.headers["cache-control"] == "no-store"
     assert "idempotency-replayed" not in again.headers
     assert first.json()["secret"] != again.json()["secret"]
+
+
+def test_a_webhook_survives_kill_9():
+    d = Nubod().start()
+    try:
+        admin = Rest(d.api, "oneadmin", d.admin_password)
+        register_stack(d.admin(), admin)
+        app = uniq("app")
+        assert admin.post("/apps", json={"name": app}).status_code == 201
+        secret = make_hook(admin, app, poll_interval=3600)
+        before = admin.get(f"/apps/{app}/webhook").json()
+        d.kill()
+        d.restart()
+        admin = Rest(d.api, "oneadmin", d.admin_password)
+        assert admin.get(f"/apps/{app}/webhook").json() == before
+        reply = deliver(d, app, b"{}", github(secret, b"{}", "ping"))
+        assert reply.status_code == 200 and reply.json()["status"] == "pong", reply.text
+    finally:
+        d.stop()
