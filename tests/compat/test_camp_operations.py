@@ -69,6 +69,8 @@ def check_sensors(camp: Camp, target: dict) -> dict[str, dict]:
         assert s["uri"] == link["href"] and s["target_resource"] == target["uri"]
         assert s["sensor_type"].startswith("org.nubo:"), s
         assert "value" in s and TIMESTAMP.match(s["timestamp"]), s
+        assert s["rest_uri"] == listing["rest_uri"] and s["rest_uri"].endswith("/metrics"), s
+        assert s["rest_uri"] == listing["rest_uri"] and s["rest_uri"].endswith("/metrics"), s
         found[s["name"]] = s
     return found
 

@@ -529,8 +529,15 @@ async fn invoke(
         }
     }
     if outcome.deployment.is_none() {
-        // A restart or a rollback makes a deployment of its own.
-        outcome.deployment = newest_deployment(camp, caller, &app).filter(|d| Some(d.id) != before);
+        // A restart (of a built release) or a rollback makes a deployment of its own.
+        outcome.deployment = newest_deployment(camp, caller, &app).filter(|d| {
+            Some(d.id) != before
+                && match (op.name, outcome.release) {
+                    ("rollback", Some(release)) => d.release == release,
+                    ("restart", _) => d.cause.starts_with("Restart of"),
+                    _ => false,
+                }
+        });
     }
     accepted(base, &subject, op, &app, outcome)
 }

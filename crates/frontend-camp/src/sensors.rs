@@ -4,7 +4,8 @@
 //! `timestamp`). An assembly's sensors are the app's totals, a component's its process
 //! type's. The request sensors read the router, which sends requests to `web` instances
 //! only: a component of another type has none (`value` null), as the latencies have none
-//! without requests. Reading them takes what reading the app takes (USE).
+//! without requests. Reading them takes what reading the app takes (USE). The extension
+//! attribute `rest_uri` names the REST resource of the same figures.
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
@@ -169,7 +170,13 @@ fn view(base: &Base, subject: &Subject, sensor: &Sensor, f: &Figures, at: i64) -
         "sensor_type": sensor_type,
         "value": reading(f, name),
         "timestamp": timestamp(at),
+        "rest_uri": metrics_uri(base, subject),
     })
+}
+
+/// The REST resource the figures come from.
+fn metrics_uri(base: &Base, subject: &Subject) -> String {
+    base.url(&format!("/api/v1/apps/{}/metrics", subject.app().name))
 }
 
 fn list_view(base: &Base, subject: &Subject) -> Value {
@@ -184,6 +191,7 @@ fn list_view(base: &Base, subject: &Subject) -> Value {
         "description": "What it does now, from the PaaS's monitoring",
         "target_resource": subject.uri(base),
         "sensor_links": links,
+        "rest_uri": metrics_uri(base, subject),
     })
 }
 
