@@ -243,3 +243,16 @@ def test_another_user_is_refused_and_nothing_changes(world, row):
     found = error(reply, 404)
     assert "s3cr3t" not in json.dumps(found)
     assert seen(world) == before
+
+
+# The parameter definitions are the platform's, not an app's: any user reads them.
+SHARED = ["parameter_definitions/operations/assembly/scale",
+          "parameter_definitions/operations/assembly/scale/quantities",
+          "parameter_definitions/operations/component/scale/quantity"]
+
+
+@pytest.mark.parametrize("path", SHARED)
+def test_parameter_definitions_need_a_user_and_are_anyones(world, path):
+    anonymous = Camp(world["nubod"], None, None)
+    error(anonymous.get(path), 401)
+    assert ok(world["bob"].get(path))["uri"] == world["bob"].url(path)
