@@ -13,12 +13,21 @@ Needs what test_paas.py needs (root, runc, the Debian stack); its own cloud. Run
 
 from __future__ import annotations
 
+import pytest
+
 from onehelpers import uniq, wait_for
 from test_camp import Camp, error, ok
 from test_camp_operations import (ASSEMBLY_OPERATIONS, COMPONENT_OPERATIONS, check_operations,
                                   check_sensors)
-from test_paas import instances, routed
-from test_paas_rollout import cloud, deployment, new_app, settled, user  # noqa: F401 - fixtures
+from test_paas import instances, paas_cloud, routed
+from test_paas_rollout import deployment, new_app, settled, user  # noqa: F401 - fixture
+
+
+@pytest.fixture(scope="module")
+def cloud():
+    # Monitored every 2 s, so that the CPU and memory sensors have figures soon.
+    with paas_cloud("[runtime]\nmonitor_interval_s = 2\n") as d:
+        yield d
 
 
 def assembly_of(camp: Camp, app: str) -> dict:
@@ -69,6 +78,11 @@ def test_a_component_is_scaled_restarted_stopped_and_started_through_its_operati
     assert sensor(camp, a, "latency_p50") is not None
     assert sensor(camp, a, "latency_p99") >= sensor(camp, a, "latency_p50")
     assert check_sensors(camp, a)["instances_up"]["value"] == 2
+    # CPU and memory come with the VMs' monitoring samples; the REST API shows the same.
+    wait_for(lambda: sensor(camp, web, "memory") > 0, timeout=60, what="the memory sensor")
+    assert sensor(camp, a, "memory") > 0 and sensor(camp, a, "cpu") >= 0
+    figures = rest.get(f"/apps/{app}/metrics").json()
+    assert figures["desired"] == sensor(camp, a, "instances_desired") == 2, figures
 
     # restart: every instance replaced, as a deployment
     before = vm_ids(rest, app)
