@@ -5,7 +5,11 @@ request; a rollback afterwards runs on the current stack image; a broken version
 python3) fails its deployment and the app goes back, by itself, to the release and image
 that served; a version back on the image that worked leaves it as it is.
 
-Needs what test_paas.py needs (root, runc, the Debian stack) and debugfs; its own cloud."""
+Without containers (the session's nubod): `nubo app stack` lists the stacks, shows one
+with its apps, and patches one as oneadmin only; `nubo app list --stack`.
+
+With containers: needs what test_paas.py needs (root, runc, the Debian stack) and
+debugfs; its own cloud."""
 
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ import time
 import pytest
 
 from onehelpers import uniq, wait_for
-from resthelpers import Rest, problem
+from resthelpers import Rest, problem, register_stack
+from test_cli_app import REFUSED, USAGE, NuboApp, nubo_binary
 from test_local_host import _stack
 from test_paas import paas_cloud, routed
 from test_paas_rollout import Load, deployment, instances, new_app, settled
@@ -71,6 +76,38 @@ def user(cloud):
     name, password = uniq("dev"), uniq("pw")
     cloud.admin().user.allocate(name, password, "core")
     return Rest(cloud.api, name, password)
+
+
+def test_the_cli_lists_shows_and_patches_stacks(nubod, make_user, tmp_path):
+    one = nubod.admin()
+    admin_rest = Rest(nubod.api, "oneadmin", nubod.admin_password)
+    name = register_stack(one, admin_rest)
+    u = make_user()
+    cli = NuboApp(nubo_binary(nubod), nubod.api, u.name, u.password, tmp_path / "user")
+    admin = NuboApp(nubo_binary(nubod), nubod.api, "oneadmin", nubod.admin_password,
+                    tmp_path / "admin")
+    app = uniq("cli").lower()
+    cli.ok("create", app, "--stack", name)
+    assert any(line.split()[:2] == [name, "1"] for line in cli.ok("stack").splitlines())
+    shown = cli.ok("stack", name)
+    assert "VERSION     : 1" in shown and "APPS" in shown, shown
+    assert any(line.split()[:2] == [app, "v1"] for line in shown.splitlines()), shown
+    assert cli.json("stack", name) == Rest(nubod.api, u.name, u.password).get(
+        f"/stacks/{name}").json()
+    image = one.image.allocate(f'NAME="{uniq("stack-img")}"\nTYPE="DATABLOCK"\nSIZE="1"\n', 1)
+    wait_for(lambda: one.image.info(image).STATE == 1, what="image READY")
+    one.image.chmod(image, 1, 1, 0, 0, 0, 0, 1, 0, 0)
+    refused = cli.fails(REFUSED, "stack", name, "--patch", "2", "--image", image)
+    assert "only the oneadmin group may patch a stack" in refused, refused
+    p = cli.run("stack", name, "--patch", "2")
+    assert p.returncode == USAGE and "--image" in p.stderr, p.stderr
+    out = admin.ok("stack", name, "--patch", "2", "--image", image, "--state", "deprecated")
+    assert "VERSION     : 2" in out and "STATE       : DEPRECATED" in out, out
+    assert "EARLIER VERSIONS" in out and app in out, out
+    listed = cli.ok("list", "--stack", name).splitlines()
+    assert len(listed) == 2 and app in listed[1], listed
+    assert cli.json("list", "--stack", "no-such-stack") == {"items": []}
+    cli.ok("delete", app)
 
 
 def stack_image(cloud, label: str, commands: list[str]) -> int:

@@ -16,6 +16,7 @@ mod metrics;
 mod ops;
 mod pack;
 mod rollback;
+mod stack;
 mod webhook;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -53,8 +54,12 @@ enum Cmd {
         #[arg(long, value_name = "STACK")]
         stack: Option<String>,
     },
-    /// List the apps you may see.
-    List,
+    /// List the apps you may see (--stack: only those on a stack, e.g. a DEPRECATED one).
+    List {
+        /// Only the apps on this stack.
+        #[arg(long, value_name = "STACK")]
+        stack: Option<String>,
+    },
     /// Show an app: stack, current release, formation.
     Show(AppName),
     /// Delete an app and everything of it: builds, releases, instances, route.
@@ -127,6 +132,11 @@ enum Cmd {
     /// Auto-deploy: show the app's webhook, or set it — `nubo app webhook shop --git URL
     /// --branch main [--poll 60]`, `--rotate` (a new secret), `--delete`.
     Webhook(webhook::WebhookArgs),
+    /// The stacks: list them, show one with the apps on it and the stack version each runs
+    /// on; the oneadmin group patches one (`nubo app stack debian-12 --patch 2026.12.2
+    /// --image 42`: every app on it rolls out on the new image, without a build) or changes
+    /// its state (`--state DEPRECATED`).
+    Stack(stack::StackArgs),
 }
 
 /// An app and, optionally, one of its process types.
@@ -197,7 +207,7 @@ pub fn run(args: AppArgs, global: &Global) -> anyhow::Result<()> {
     };
     match args.cmd {
         Cmd::Create { name, stack } => create(&ctx, &name, stack),
-        Cmd::List => list(&ctx),
+        Cmd::List { stack } => list(&ctx, stack.as_deref()),
         Cmd::Show(a) => {
             let app = ctx.api.get(&app_path(&a.app, ""))?;
             ctx.print(&app, show_app)
@@ -228,6 +238,7 @@ pub fn run(args: AppArgs, global: &Global) -> anyhow::Result<()> {
         Cmd::Domains(d) => d.run(&ctx),
         Cmd::Health(h) => h.run(&ctx),
         Cmd::Webhook(w) => w.run(&ctx),
+        Cmd::Stack(s) => s.run(&ctx),
     }
 }
 
@@ -248,13 +259,14 @@ fn create(ctx: &AppCtx, name: &str, stack: Option<String>) -> anyhow::Result<()>
 }
 
 /// Every page of `/apps`.
-fn list(ctx: &AppCtx) -> anyhow::Result<()> {
+fn list(ctx: &AppCtx, stack: Option<&str>) -> anyhow::Result<()> {
     let mut items = Vec::new();
     let mut after: Option<String> = None;
+    let on = stack.map_or(String::new(), |s| format!("&stack={}", segment(s)));
     loop {
         let path = match &after {
-            Some(a) => format!("/apps?limit=500&after={}", segment(a)),
-            None => "/apps?limit=500".to_owned(),
+            Some(a) => format!("/apps?limit=500{on}&after={}", segment(a)),
+            None => format!("/apps?limit=500{on}"),
         };
         let mut page = ctx.api.get(&path)?;
         if let Some(Value::Array(more)) = page.get_mut("items").map(Value::take) {
