@@ -100,7 +100,7 @@ fn show(s: &Value) -> String {
         .collect();
     if !previous.is_empty() {
         out.push_str("\n\nEARLIER VERSIONS\n");
-        out.push_str(&rows(&["VERSION", "IMAGE", "REPLACED"], &previous));
+        out.push_str(rows(&["VERSION", "IMAGE", "REPLACED"], &previous).trim_end());
     }
     let current = text(&s["version"]);
     let apps: Vec<Vec<String>> = items(&s["apps"])
