@@ -53,6 +53,9 @@ ROWS = {
     ("GET", "/apps/{app}/deployments/{deployment}"): Row(),
     ("POST", "/apps/{app}/deployments/{deployment}/{action}"): Row(),
     ("GET", "/apps/{app}/rollout"): Row(),
+    ("GET", "/apps/{app}/autoscaling"): Row(),
+    ("PATCH", "/apps/{app}/autoscaling"): Row(
+        body={"web": {"min": 1, "max": 9, "metric": "cpu", "target": 10}}),
     ("PATCH", "/apps/{app}/rollout"): Row(body={"strategy": "recreate"}),
     ("GET", "/apps/{app}/logs"): Row(),
     ("GET", "/apps/{app}/metrics"): Row(),
@@ -134,6 +137,7 @@ def seen(world) -> dict:
         "health": alice.get(f"/apps/{app}/health-checks").json(),
         "webhook": alice.get(f"/apps/{app}/webhook").json(),
         "rollout": alice.get(f"/apps/{app}/rollout").json(),
+        "autoscaling": alice.get(f"/apps/{app}/autoscaling").json(),
         "deployments": alice.get(f"/apps/{app}/deployments").json(),
         "stacks": admin.get("/stacks").json(),
     }

@@ -375,3 +375,26 @@ def test_rollout_policy_and_deployments_of_an_app_without_a_build(cli):
     assert "no build yet" in cli.fails(REFUSED, "redeploy", name)
     assert "not found" in cli.fails(REFUSED, "promote", name, "12345")
     cli.ok("delete", name)
+
+
+def test_autoscaling_policies_are_set_listed_and_removed(cli):
+    name = app_name()
+    cli.ok("create", name)
+    head = ["TYPE", "MIN", "MAX", "TARGET PER INSTANCE"]
+    assert table(cli.ok("autoscale", name)) == [head]
+    rows = table(cli.ok("autoscale", name, "web", "--requests", "50", "--min", "1", "--max", "5"))
+    assert rows == [head, ["web", "1", "5", "50 requests/s"]], rows
+    assert cli.json("autoscale", name, "worker", "--cpu", "60", "--min", "0", "--max", "2") == {
+        "web": {"min": 1, "max": 5, "metric": "requests", "target": 50},
+        "worker": {"min": 0, "max": 2, "metric": "cpu", "target": 60}}
+    assert "only web gets requests" in cli.fails(
+        REFUSED, "autoscale", name, "worker", "--requests", "5", "--min", "1", "--max", "2")
+    assert "min <= max" in cli.fails(
+        REFUSED, "autoscale", name, "web", "--cpu", "5", "--min", "3", "--max", "2")
+    # A type needs a target and bounds; --off takes none.
+    for args in [("web",), ("web", "--cpu", "50"), ("web", "--off", "--min", "1"), ("--off",)]:
+        p = cli.run("autoscale", name, *args)
+        assert p.returncode == USAGE and "Usage: nubo app autoscale" in p.stderr, (args, p.stderr)
+    assert cli.json("autoscale", name, "worker", "--off") == {
+        "web": {"min": 1, "max": 5, "metric": "requests", "target": 50}}
+    cli.ok("delete", name)

@@ -325,3 +325,35 @@ def test_nubod_killed_mid_rollout_resumes_without_a_lost_or_doubled_instance(clo
              what="exactly four instances, of the new release")
     assert {routed(cloud, app)[1].split()[0] for _ in range(8)} == {"v-after"}
     assert rest.delete(f"/apps/{app}").status_code == 204
+
+
+def test_autoscaling_adds_instances_under_load_within_its_bounds(cloud, user):
+    rest = user
+    app = new_app(cloud, rest, 1)
+    url = f"/apps/{app}/autoscaling"
+    assert rest.get(url).json() == {}
+    for bad in [{"web": {"min": 3, "max": 2, "metric": "requests", "target": 5}},
+                {"web": {"min": 0, "max": 101, "metric": "cpu", "target": 50}},
+                {"web": {"min": 1, "max": 2, "metric": "cpu", "target": 0}},
+                {"worker": {"min": 1, "max": 2, "metric": "requests", "target": 5}}]:
+        problem(rest.patch(url, json=bad), 422)
+    for malformed in [{"web": {"min": 1, "max": 2, "metric": "bytes", "target": 5}},
+                      {"web": {"min": 1, "max": 2, "metric": "cpu"}},
+                      {"web": {"min": -1, "max": 2, "metric": "cpu", "target": 5}}]:
+        problem(rest.patch(url, json=malformed), 400)
+    policy = {"min": 1, "max": 3, "metric": "requests", "target": 2}
+    assert rest.patch(url, json={"web": policy}).json() == {"web": policy}
+    with Load(cloud, rest, app) as load:
+        wait_for(lambda: rest.get(f"/apps/{app}/formation").json()["web"] == 3, timeout=150,
+                 what="autoscaled to its max, 3")
+        wait_for(lambda: len(instances(rest, app, "up", "web")) == 3, timeout=120,
+                 what="three web instances up")
+    assert load.failures() == [], load.failures()[:5]
+    events = rest.get(f"/apps/{app}/logs", params={"source": "nubo"}).text
+    assert "Autoscaled web from 1 to 3 (" in events and "for 2 requests/s per instance" in events
+    # Never above max, however high the load was.
+    assert rest.get(f"/apps/{app}/formation").json()["web"] == 3
+    # Without its policy the type keeps its instances.
+    assert rest.patch(url, json={"web": None}).json() == {}
+    assert rest.get(f"/apps/{app}/formation").json()["web"] == 3
+    assert rest.delete(f"/apps/{app}").status_code == 204

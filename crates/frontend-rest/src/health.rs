@@ -79,20 +79,26 @@ pub struct HealthChecksPatch(pub BTreeMap<String, Option<HealthCheckView>>);
 // utoipa derives no schema for a map of optional structs: written out.
 impl utoipa::PartialSchema for HealthChecksPatch {
     fn schema() -> RefOr<Schema> {
-        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
-        let value = OneOfBuilder::new()
-            .item(Ref::from_schema_name(HealthCheckView::name()))
-            .item(ObjectBuilder::new().schema_type(Type::Null));
-        ObjectBuilder::new()
-            .description(Some(
-                "Health check changes by process type: a check sets it, `null` goes back to \
-                 the default.",
-            ))
-            .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(Schema::OneOf(
-                value.build(),
-            )))))
-            .into()
+        nullable_map_schema(
+            &HealthCheckView::name(),
+            "Health check changes by process type: a check sets it, `null` goes back to the \
+             default.",
+        )
     }
+}
+
+/// The schema of a JSON object whose values are `item` (a schema's name) or `null`.
+pub(crate) fn nullable_map_schema(item: &str, description: &str) -> RefOr<Schema> {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
+    let value = OneOfBuilder::new()
+        .item(Ref::from_schema_name(item))
+        .item(ObjectBuilder::new().schema_type(Type::Null));
+    ObjectBuilder::new()
+        .description(Some(description))
+        .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(Schema::OneOf(
+            value.build(),
+        )))))
+        .into()
 }
 
 impl ToSchema for HealthChecksPatch {

@@ -11,6 +11,7 @@
 mod app_metrics;
 mod apps;
 mod auth;
+mod autoscale;
 mod builds;
 mod deployments;
 mod domains;
@@ -84,6 +85,7 @@ fn routes() -> OpenApiRouter<Api> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(app_metrics::routes())
         .merge(apps::routes())
+        .merge(autoscale::routes())
         .merge(builds::routes())
         .merge(logs::routes())
         .merge(deployments::routes())

@@ -12,6 +12,7 @@ pub mod app_logs;
 pub mod app_metrics;
 mod apps;
 pub mod archive;
+pub mod autoscale;
 pub mod basic_auth;
 mod branch_poll;
 mod build_files;
@@ -123,6 +124,7 @@ impl Paas {
         paas.resume_builds();
         paas.resume_runs();
         paas.start_reconciler();
+        paas.start_autoscaler();
         paas.start_auto_deploy();
         paas.start_retention();
         paas.start_app_monitor();

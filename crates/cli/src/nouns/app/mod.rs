@@ -8,6 +8,7 @@
 //! Tables by default; `--json` prints the API's JSON as it came (listings of apps: every
 //! page's items in one `{"items": [...]}`). Errors print the API's problem `detail`.
 
+mod autoscale;
 mod config;
 mod deploy;
 mod deployments;
@@ -111,6 +112,9 @@ enum Cmd {
     Promote(deployments::DeploymentArg),
     /// How deployments go: show the app's rollout policy, or set it with the flags.
     Rollout(deployments::PolicyArgs),
+    /// Autoscaling: list the policies, or set one — `nubo app autoscale shop web
+    /// --requests 50 --min 1 --max 5`, `--cpu 60`, `--off`.
+    Autoscale(autoscale::AutoscaleArgs),
     /// The app's log (its instances' output, the router's lines, the platform's events),
     /// or a build's log with --build.
     Logs(deploy::LogsArgs),
@@ -229,6 +233,7 @@ pub fn run(args: AppArgs, global: &Global) -> anyhow::Result<()> {
         Cmd::Cancel(d) => deployments::act(&ctx, "cancel", &d),
         Cmd::Promote(d) => deployments::act(&ctx, "promote", &d),
         Cmd::Rollout(p) => deployments::rollout(&ctx, &p),
+        Cmd::Autoscale(a) => a.run(&ctx),
         Cmd::Rollback(r) => r.run(&ctx),
         Cmd::Logs(l) => l.run(&ctx),
         Cmd::Run(r) => r.run(&ctx),
