@@ -210,6 +210,16 @@ pub(crate) fn detections(
         &format!("/apps/{app}/health-checks"),
         json!({"web": {"type": "http", "path": "/health", "interval": 1, "failures": 3}}),
     )?;
+    // Health checks apply to instances started after them: a redeploy replaces them all.
+    let (status, body) = rest.send(
+        "POST",
+        &format!("/apps/{app}/deployments"),
+        "application/json",
+        b"{}",
+    )?;
+    if status != 201 {
+        bail!("POST /apps/{app}/deployments answered {status}: {body}");
+    }
     settle(rest, client, app, args.detect, Duration::from_secs(300))?;
     let mut runs = Vec::new();
     for fault in [Fault::Dead, Fault::Hung] {
