@@ -301,24 +301,8 @@ impl Paas {
         let Some(series) = monitor.apps.get(&app.id) else {
             return Ok(Vec::new());
         };
-        // Per point (its first minute): the traffic and each type's usage.
         let step = i64::from(resolution);
-        let mut points: BTreeMap<i64, (Traffic, BTreeMap<String, Usage>)> = BTreeMap::new();
-        let point_of = |m: i64| m.div_euclid(step) * step;
-        for (m, t) in series.traffic.range(from, to) {
-            points.entry(point_of(m)).or_default().0.merge(t);
-        }
-        for (kind, ring) in &series.types {
-            for (m, u) in ring.range(from, to) {
-                points
-                    .entry(point_of(m))
-                    .or_default()
-                    .1
-                    .entry(kind.clone())
-                    .or_default()
-                    .merge(u);
-            }
-        }
+        let points = series.points(from, to, step);
         drop(monitor);
         Ok(points
             .into_iter()

@@ -138,6 +138,35 @@ pub struct AppSeries {
     pub types: BTreeMap<String, Ring<Usage>>,
 }
 
+/// One point of history: the traffic of its minutes and each type's usage.
+pub type Point = (Traffic, BTreeMap<String, Usage>);
+
+impl AppSeries {
+    /// The minutes from `from` to `to` (both included) that have any figure, merged into
+    /// points of `step` minutes each (keyed by their first minute, a multiple of `step`),
+    /// oldest first.
+    pub fn points(&self, from: i64, to: i64, step: i64) -> BTreeMap<i64, Point> {
+        let step = step.max(1);
+        let point_of = |m: i64| m.div_euclid(step) * step;
+        let mut points: BTreeMap<i64, Point> = BTreeMap::new();
+        for (m, t) in self.traffic.range(from, to) {
+            points.entry(point_of(m)).or_default().0.merge(t);
+        }
+        for (kind, ring) in &self.types {
+            for (m, u) in ring.range(from, to) {
+                points
+                    .entry(point_of(m))
+                    .or_default()
+                    .1
+                    .entry(kind.clone())
+                    .or_default()
+                    .merge(u);
+            }
+        }
+        points
+    }
+}
+
 /// Every app's series, by app id.
 #[derive(Debug, Default)]
 pub(crate) struct Monitor {
@@ -238,6 +267,50 @@ mod tests {
         let t = s.traffic.get(10).copied().unwrap_or_default();
         assert_eq!((t.requests, t.errors, t.latency.count()), (3, 1, 3));
         assert_eq!(s.traffic.get(11).map(|t| t.errors), Some(1));
+    }
+
+    #[test]
+    fn points_merge_minutes_at_a_coarser_resolution() {
+        let mut m = Monitor::default();
+        let usage = |cpu: f64, up: u32| Usage {
+            cpu_sum: cpu,
+            memory_sum: 100.0,
+            up,
+            desired: 2,
+            ..Usage::default()
+        };
+        // Minutes 58 and 59 (one point of an hour from 0), 60 and 61 (the next).
+        for (minute, requests) in [(58, 2), (59, 3), (60, 5), (61, 7)] {
+            for _ in 0..requests {
+                m.request(1, minute, 200, 2.0);
+            }
+        }
+        m.request(1, 61, 502, 900.0);
+        m.usage(1, "web", 59, usage(10.0, 1));
+        m.usage(1, "web", 60, usage(20.0, 1));
+        m.usage(1, "web", 61, usage(40.0, 2));
+        let s = &m.apps[&1];
+        let per_minute = s.points(0, 61, 1);
+        assert_eq!(
+            per_minute.keys().copied().collect::<Vec<_>>(),
+            [58, 59, 60, 61]
+        );
+        assert!(per_minute[&58].1.is_empty());
+        let hourly = s.points(0, 61, 60);
+        assert_eq!(hourly.keys().copied().collect::<Vec<_>>(), [0, 60]);
+        let (t, types) = &hourly[&60];
+        assert_eq!((t.requests, t.errors, t.latency.count()), (13, 1, 13));
+        let web = types["web"];
+        // The mean of its samples, the counts of the last one.
+        assert_eq!(
+            (web.cpu(), web.memory(), web.up, web.desired),
+            (30.0, 100, 2, 2)
+        );
+        assert_eq!(hourly[&0].0.requests, 5);
+        // Only what is asked for.
+        let last = s.points(61, 61, 1);
+        assert_eq!(last.len(), 1);
+        assert_eq!(last[&61].0.requests, 8);
     }
 
     #[test]
