@@ -9,6 +9,7 @@ Needs what test_paas.py needs (root, runc, the Debian stack)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import tempfile
@@ -66,11 +67,19 @@ class SpareHost:
         ids = self.cloud.admin().host.info(self.id).VMS.ID
         return set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
 
+    def containers(self) -> list[Path]:
+        """The runtime's state files of the host's containers (directories may vanish)."""
+        found = []
+        for root, _dirs, files in os.walk(self.state):
+            if "state.json" in files:
+                found.append(Path(root) / "state.json")
+        return found
+
     def fail(self):
         """The host dies: its agent, then every container it ran (kill -9)."""
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(timeout=15)
-        for state in list(self.state.rglob("state.json")):
+        for state in self.containers():
             root, cid = state.parent.parent, state.parent.name
             subprocess.run(["runc", "--root", str(root), "kill", cid, "KILL"],
                            capture_output=True, timeout=30)
@@ -82,7 +91,7 @@ class SpareHost:
                 one.vm.recover(vm, 3)
             except Exception:  # noqa: BLE001 - best effort
                 pass
-        for state in list(self.state.rglob("state.json")):
+        for state in self.containers():
             root, cid = state.parent.parent, state.parent.name
             subprocess.run(["runc", "--root", str(root), "delete", "--force", cid],
                            capture_output=True, timeout=30)
