@@ -3,7 +3,8 @@ and 500 by the app) show in `GET /apps/{app}/metrics` as a request rate, the 5xx
 sent and p50 ≤ p99; instances desired and up are the formation's and what runs, each
 instance has its CPU and memory from the VM monitoring; `…/metrics/history` has the
 minute's points; `GET /apps/{app}/events` lists the build, the deployment and the scaling
-with their types; `nubo app metrics`, `events` and `ps` show the same.
+with their types; `nubo app metrics`, `events` and `ps` show the same; a crash counts as
+a restart of its instance and is a `crash` event.
 
 Needs what test_paas.py needs (root, runc, the Debian stack); its own cloud, monitored
 every 2 s."""
@@ -20,7 +21,8 @@ from test_cli_app import NuboApp, nubo_binary, table
 from test_paas import DOMAIN, instances, paas_cloud
 from test_paas_rollout import new_app
 
-# A web app with no packages: 500 on /boom, 404 on /missing, 200 otherwise.
+# A web app with no packages: 500 on /boom, 404 on /missing, its process ends on /crash,
+# 200 otherwise.
 APP = {
     "requirements.txt": "",
     "Procfile": "web: python3 app.py\n",
@@ -30,6 +32,8 @@ from http.server import ThreadingHTTPServer, BaseHTTPRequestHandler
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
+        if self.path == "/crash":
+            os._exit(3)
         status = {"/boom": 500, "/missing": 404}.get(self.path, 200)
         body = b"ok" if status == 200 else b"no"
         self.send_response(status)
@@ -162,6 +166,19 @@ def test_an_apps_requests_usage_history_and_events_are_shown(cloud, user):
     assert ev[0] == ["TIME", "TYPE", "MESSAGE"]
     assert ["scale", f"Scaled to web=2 by {rest.name}"] in [row[1:] for row in ev[1:]], ev
     assert cli.json("events", app) == rest.get(f"/apps/{app}/events").json()
+
+    # A crash: the instance is started again, a restart and a `crash` event.
+    assert send(cloud, app, ["/crash"]).keys() <= {502, 503}
+    def restarted():
+        m = rest.get(f"/apps/{app}/metrics").json()
+        return m["restarts"] == 1 and m["up"] == 2 and m
+    m = wait_for(restarted, timeout=120, what="the crashed instance started again")
+    assert sorted(i["restarts"] for i in m["instances"]) == [0, 1], m["instances"]
+    assert m["process_types"][0]["restarts"] == 1
+    crashes = [e for e in rest.get(f"/apps/{app}/events").json() if e["type"] == "crash"]
+    assert len(crashes) == 1 and "exited (crash 1 in a row)" in crashes[0]["message"], crashes
+    ps = table(cli.ok("ps", app))
+    assert sorted(row[8] for row in ps[1:]) == ["0", "1"], ps
 
     # Gone with the app.
     assert rest.delete(f"/apps/{app}").status_code in (200, 202, 204)
