@@ -178,8 +178,24 @@ pub fn classify(text: &str) -> EventType {
     ]) {
         return EventType::Deploy;
     }
-    if starts(&["Scaled to ", "Stopped ", "Started "]) {
+    if starts(&[
+        "Scaled to ",
+        "Stopped ",
+        "Started ",
+        "Autoscaled ",
+        "Autoscaling of ",
+    ]) {
         return EventType::Scale;
+    }
+    // `instance shop-web-1-v2 is BOOT_FAILURE: starting another`.
+    if text.starts_with("instance ") && text.contains("FAILURE: starting another") {
+        return EventType::Health;
+    }
+    // `web.1's host 3 stopped answering: starting it elsewhere`.
+    if text.split_once("'s host ").is_some_and(|(label, rest)| {
+        about_instance(&format!("{label} x")).is_some() && rest.contains(" stopped answering")
+    }) {
+        return EventType::Health;
     }
     if starts(&["Health check of "]) {
         return EventType::Health;
@@ -255,6 +271,22 @@ mod tests {
                 EventType::Crash,
             ),
             ("Scaled to web=2 by alice", EventType::Scale),
+            (
+                "Autoscaled web from 1 to 3 (9.50 requests/s for 2 requests/s per instance)",
+                EventType::Scale,
+            ),
+            (
+                "Autoscaling of web set by alice: 1 to 5 instances, 50 requests/s per instance",
+                EventType::Scale,
+            ),
+            (
+                "web.2's host 3 stopped answering: starting it elsewhere",
+                EventType::Health,
+            ),
+            (
+                "instance shop-web-1-v2 is BOOT_FAILURE: starting another",
+                EventType::Health,
+            ),
             ("Scaled to web=2 worker=1 by bob", EventType::Scale),
             ("Stopped worker by alice", EventType::Scale),
             ("Started all processes by alice", EventType::Scale),
