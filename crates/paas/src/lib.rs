@@ -37,13 +37,13 @@ pub mod names;
 pub mod plans;
 pub mod process_control;
 pub mod rollback;
-pub mod route_table;
 pub(crate) mod rollout;
+pub mod route_table;
 mod runs;
-pub mod source;
-mod stacks;
-pub mod stack_patch;
 mod slug_container;
+pub mod source;
+pub mod stack_patch;
+mod stacks;
 pub mod state;
 mod webhook_delivery;
 pub mod webhooks;
@@ -58,8 +58,8 @@ pub use builds::LOG_CHUNK_MAX;
 pub use config::{BuildLimits, PaasConfig};
 pub use error::{PaasError, Result};
 pub use runs::{COMMAND_MAX, RUN_TIMEOUT};
-pub use stacks::NewStack;
 pub use stack_patch::NewStackVersion;
+pub use stacks::NewStack;
 use state::{Op, PaasState, Staged};
 
 /// The PaaS service: one per `nubod`, cheap to clone.

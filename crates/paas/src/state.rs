@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use nubo_store::{PaasChange, PaasRecord, PaasSnapshot};
 
+use crate::deployments::Deployment;
 use crate::error::{PaasError, Result};
 use crate::model::{App, Build, Release, Run, Stack};
-use crate::deployments::Deployment;
 use crate::plans::Plan;
 use crate::webhooks::Webhook;
 
