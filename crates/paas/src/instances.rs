@@ -6,9 +6,11 @@
 //! The PaaS keeps no record of instances: what runs is read from the core's VMs by those
 //! tags, so a nubod killed at any moment finds its instances again. [`Paas::reconcile`]
 //! brings what runs to what the formation and the current release want: it starts missing
-//! instances, checks that a new `web` instance accepts connections on its port within the
-//! boot deadline, retires instances of older releases once their successor is up, stops
-//! those scaled away, and restarts crashed ones.
+//! instances at the pace of the deployment under way ([`crate::rollout`]), checks that a
+//! new instance passes its health check within its timeout, retires instances of older
+//! releases once their successor is up, stops those scaled away, restarts crashed ones and
+//! replaces lost ones ([`crate::liveness`]), and ends the deployment
+//! ([`crate::deployments`]).
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -363,7 +365,7 @@ impl Paas {
                 .ok()
                 .flatten()
         });
-        // Health of the current release's web instances.
+        // The instances' health checks: for those starting, and liveness for those up.
         for t in &instances {
             if t.state == VmState::Active && t.lcm == LcmState::Running {
                 self.check_up(app, t).await;
@@ -435,24 +437,22 @@ impl Paas {
                     })
                     .collect();
                 for index in pace.may_start(kind, &missing, &members) {
-                    {
-                        let template = self.away_from_lost_hosts(
-                            self.instance_template(app, release, slug.image, kind, index)?,
-                            app.id,
-                            kind,
-                            index,
-                        );
-                        // A new instance: look again soon, to route to it once it is up.
-                        self.inner
-                            .probing
-                            .store(true, std::sync::atomic::Ordering::Relaxed);
-                        if let Err(e) = self.core().vm_allocate(&owner, &template, false).await {
-                            // Not tried again until the formation or the release changes.
-                            let reason = format!("cannot start {kind}.{index}: {e}");
-                            self.app_event(app.id, &reason).await;
-                            self.mark_failed(app.id, current, kind, reason);
-                            break;
-                        }
+                    let template = self.away_from_lost_hosts(
+                        self.instance_template(app, release, slug.image, kind, index)?,
+                        app.id,
+                        kind,
+                        index,
+                    );
+                    // A new instance: look again soon, to route to it once it is up.
+                    self.inner
+                        .probing
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    if let Err(e) = self.core().vm_allocate(&owner, &template, false).await {
+                        // Not tried again until the formation or the release changes.
+                        let reason = format!("cannot start {kind}.{index}: {e}");
+                        self.app_event(app.id, &reason).await;
+                        self.mark_failed(app.id, current, kind, reason);
+                        break;
                     }
                 }
             }
