@@ -21,7 +21,10 @@
 //!    through the router, and config changes rolled out with each `--max-in-flight`: the
 //!    time to `DEPLOYED`, failed requests, latency during the rollout against just before;
 //! 5. **faults** (`--detect N`): at N instances, one made dead (`/die`) or hung (`/hang`)
-//!    under the load: the time until it leaves the route table, and the requests it cost.
+//!    under the load: the time until it leaves the route table, and the requests it cost;
+//! 6. **autoscaling** (`--autoscale N`): a new app at 1 instance with a policy of at most N
+//!    on requests per instance, then the steady load: the time until the autoscaler scales
+//!    and until the instances it asked for are up.
 //!
 //! Prints a Markdown report for docs/benchmarks.md; progress goes to standard error. It
 //! terminates every VM it made, stops nubod (which stops its agents) and nginx, and removes
@@ -103,7 +106,16 @@ pub(crate) struct Args {
     /// Seconds of load after each fault of part 5.
     #[arg(long, default_value_t = 8)]
     pub(crate) detect_seconds: u64,
-    /// Requests a second of the steady load of parts 4 and 5 (due on a schedule).
+    /// The most instances of part 6's autoscaling policy (0: skip it).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) autoscale: u32,
+    /// Requests a second per instance part 6's policy keeps.
+    #[arg(long, default_value_t = 50)]
+    pub(crate) autoscale_target: u32,
+    /// Autoscaling runs of part 6 (a new app each).
+    #[arg(long, default_value_t = 3)]
+    pub(crate) autoscale_runs: usize,
+    /// Requests a second of the steady load of parts 4, 5 and 6 (due on a schedule).
     #[arg(long, default_value_t = 200)]
     pub(crate) load_rate: u32,
     /// Kept-alive connections of the steady load at most (each request takes a free one).
@@ -255,22 +267,29 @@ pub(crate) fn run(args: &Args, work: &Path, stack: &Path) -> Result<Report> {
     }
 
     // 4 and 5. Rollouts and faults, on an app of their own.
+    if !last_app.is_empty() && (args.rollout > 0 || args.detect > 0 || args.autoscale > 0) {
+        delete_app(&rest, &client, &last_app)?;
+    }
     if args.rollout > 0 || args.detect > 0 {
-        if !last_app.is_empty() {
-            delete_app(&rest, &client, &last_app)?;
-        }
-        let app = rollout_app(args, &daemon, &rest, &client, work)?;
+        let app = rollout_app(args, &daemon, &rest, &client, work, ROLLOUT_APP)?;
         if args.rollout > 0 {
             rollouts(args, &daemon, &rest, &client, &app, &mut report)?;
         }
         if args.detect > 0 {
             detections(args, &daemon, &rest, &client, &app, &mut report)?;
         }
+        delete_app(&rest, &client, &app)?;
+    }
+
+    // 6. Autoscaling, a new app each run.
+    if args.autoscale > 0 {
+        autoscaling(args, work, &daemon, &rest, &client, &mut report)?;
     }
     drop(daemon);
     Ok(report)
 }
 
+mod autoscale;
 mod daemon;
 mod deploy;
 mod detect;
@@ -280,6 +299,7 @@ mod rollout;
 mod router;
 mod scale;
 mod steady;
+use autoscale::*;
 use daemon::*;
 use deploy::*;
 use detect::*;

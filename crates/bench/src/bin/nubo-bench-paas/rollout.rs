@@ -69,13 +69,14 @@ pub(crate) struct RolloutRun {
     pub(crate) old_after: usize,
 }
 
-/// The app of parts 4 and 5, built from its tarball and up (one instance).
+/// An app `name` of [`ROLLOUT_APP_PY`], built from its tarball and up (one instance).
 pub(crate) fn rollout_app(
     args: &Args,
     daemon: &Daemon,
     rest: &Rest,
     client: &Client,
     work: &Path,
+    name: &str,
 ) -> Result<String> {
     let dir = work.join("rollout-app");
     std::fs::create_dir_all(&dir)?;
@@ -89,7 +90,7 @@ pub(crate) fn rollout_app(
         file.display()
     ))?;
     let tarball = std::fs::read(file)?;
-    let app = ROLLOUT_APP.to_string();
+    let app = name.to_string();
     let (status, body) = rest.send(
         "POST",
         "/apps",
