@@ -202,8 +202,9 @@ pub(crate) fn stage_deployment(
     let mut from_release = from_release;
     let mut earlier: Vec<Deployment> = staged.state.deployments_of(app.id).cloned().collect();
     if let Some(active) = earlier.last().filter(|d| d.state.is_active()) {
-        // What served before the one under way is what serves if this one fails too.
-        from_release = active.from_release;
+        // What served before the one under way is what serves if this one fails too; when
+        // nothing did (a first deploy), the release it was bringing.
+        from_release = superseded_from(active);
         let mut superseded = active.clone();
         superseded.state = DeploymentState::Superseded;
         superseded.reason = Some(format!("{cause} came before it ended"));
@@ -517,6 +518,15 @@ impl Paas {
     }
 }
 
+/// The release a deployment that supersedes `active` goes back to if it fails.
+fn superseded_from(active: &Deployment) -> u32 {
+    if active.from_release == 0 {
+        active.release
+    } else {
+        active.from_release
+    }
+}
+
 /// The app's deployment `id`.
 fn deployment_of(staged: &Staged<'_>, app: &App, id: i64, name: &str) -> Result<Deployment> {
     staged
@@ -537,4 +547,57 @@ fn previous_release(staged: &Staged<'_>, d: &Deployment) -> Option<crate::model:
         .flatten()
         .filter(|r| r.build.is_some())
         .cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(from_release: u32, release: u32) -> Deployment {
+        Deployment {
+            id: 1,
+            app: 1,
+            uid: 0,
+            cause: "Release".into(),
+            from_release,
+            release,
+            policy: RolloutPolicy::default(),
+            promoted: false,
+            state: DeploymentState::Deploying,
+            reason: None,
+            created: 0,
+            updated: 0,
+        }
+    }
+
+    #[test]
+    fn a_superseded_deployment_hands_on_what_served_before_it() {
+        // v2 was replacing v1: v1 is what serves if the next fails too.
+        assert_eq!(superseded_from(&deployment(1, 2)), 1);
+        // A first deploy (nothing before it): the release it was bringing.
+        assert_eq!(superseded_from(&deployment(0, 2)), 2);
+    }
+
+    #[test]
+    fn policies_out_of_bounds_are_refused() {
+        let edit = |max_in_flight, canary_percent| RolloutEdit {
+            strategy: None,
+            max_in_flight: Some(max_in_flight),
+            canary_percent: Some(canary_percent),
+        };
+        let base = RolloutPolicy::default();
+        assert!(edit(1, 10).over(base).is_ok());
+        assert!(edit(MAX_IN_FLIGHT, 99).over(base).is_ok());
+        for (m, c) in [(0, 10), (MAX_IN_FLIGHT + 1, 10), (1, 0), (1, 100)] {
+            assert!(edit(m, c).over(base).is_err(), "{m} {c}");
+        }
+        let canary = RolloutEdit {
+            strategy: Some(Strategy::Canary),
+            ..RolloutEdit::default()
+        };
+        assert_eq!(
+            canary.over(base).map(|p| p.strategy).ok(),
+            Some(Strategy::Canary)
+        );
+    }
 }
