@@ -6,14 +6,20 @@
 //! each VM. Running containers' inits are watched from their first report on
 //! ([`crate::init_watch`]), so that a restarted agent also notices their end at once.
 
-use std::collections::BTreeMap;
-use std::time::Instant;
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 use nubo_driver::{GuestState, HostReport, VmReport, VmSpec};
 use nubo_driver_kvm::monitor as host;
 
 use crate::layout::ContainerDir;
+use crate::runtime::{ContainerState, Runtime};
 use crate::{LxcDriver, cgroups, deploy_name, disks, rootfs};
+
+/// How many times a failed list of the runtime's containers is tried.
+const LIST_TRIES: u32 = 3;
+/// The pause between two tries.
+const LIST_PAUSE: Duration = Duration::from_millis(20);
 
 impl LxcDriver {
     /// Reports the host and its containers.
@@ -24,13 +30,7 @@ impl LxcDriver {
         // meanwhile has a number the report does not claim, so nubod does not read the
         // container's absence (or old state) as the outcome of that operation.
         let seqs = self.inner.ledger.last_seqs(&cfg.state_dir, &vm_ids).await;
-        let known = match self.inner.runtime.list().await {
-            Ok(k) => k,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot list the runtime's containers");
-                Default::default()
-            }
-        };
+        let known = known_containers(self.inner.runtime.as_ref(), &vm_ids).await;
         let mut vms = Vec::new();
         for vm_id in vm_ids {
             let dir = self.dir(vm_id);
@@ -134,4 +134,150 @@ async fn disk_sizes(dir: &ContainerDir, spec: &VmSpec) -> Vec<(i32, u64)> {
         }
     }
     out
+}
+
+/// What the runtime knows of the containers of `vm_ids`: one `list`, tried again when it
+/// fails (runc's fails when a container's directory goes while it lists them, as a
+/// stopped container's does), then each container asked on its own. A report must never
+/// take a failed list for an empty host: nubod would take every running container for
+/// gone (UNKNOWN) and the router would lose every instance on the host.
+pub(crate) async fn known_containers(
+    runtime: &dyn Runtime,
+    vm_ids: &[i32],
+) -> HashMap<String, ContainerState> {
+    for attempt in 1..=LIST_TRIES {
+        match runtime.list().await {
+            Ok(known) => return known,
+            Err(e) => {
+                tracing::debug!(attempt, error = %e, "cannot list the runtime's containers");
+                tokio::time::sleep(LIST_PAUSE).await;
+            }
+        }
+    }
+    tracing::warn!("cannot list the runtime's containers: asking each of them");
+    let mut known = HashMap::new();
+    for vm_id in vm_ids {
+        let id = crate::layout::container_id(*vm_id);
+        match runtime.state(&id).await {
+            Ok(Some(state)) => {
+                known.insert(id, state);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!(vm_id, error = %e, "cannot ask the runtime of a container"),
+        }
+    }
+    known
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use nubo_driver::BoxFuture;
+
+    use super::*;
+    use crate::error::LxcError;
+    use crate::runtime::{CreateFiles, ExecCommand, ExecOutput, Limits};
+
+    /// A runtime whose `list` fails `failures` times (as runc's does when a container's
+    /// directory goes meanwhile) and that knows one running container.
+    #[derive(Debug)]
+    struct Flaky {
+        failures: u32,
+        lists: AtomicU32,
+    }
+
+    fn refused<T: Send + 'static>() -> BoxFuture<'static, Result<T, LxcError>> {
+        Box::pin(async { Err(LxcError::BadRequest("not in this test".into())) })
+    }
+
+    fn running() -> ContainerState {
+        ContainerState {
+            status: "running".into(),
+            pid: 42,
+        }
+    }
+
+    impl Runtime for Flaky {
+        fn name(&self) -> &str {
+            "flaky"
+        }
+        fn create<'a>(
+            &'a self,
+            _: &'a str,
+            _: CreateFiles<'a>,
+        ) -> BoxFuture<'a, Result<(), LxcError>> {
+            refused()
+        }
+        fn start<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), LxcError>> {
+            refused()
+        }
+        fn state<'a>(
+            &'a self,
+            id: &'a str,
+        ) -> BoxFuture<'a, Result<Option<ContainerState>, LxcError>> {
+            let known = id == crate::layout::container_id(7);
+            Box::pin(async move { Ok(known.then(running)) })
+        }
+        fn list(&self) -> BoxFuture<'_, Result<HashMap<String, ContainerState>, LxcError>> {
+            let n = self.lists.fetch_add(1, Ordering::SeqCst);
+            let fail = n < self.failures;
+            Box::pin(async move {
+                if fail {
+                    Err(LxcError::Runtime {
+                        program: "runc".into(),
+                        message: "stat /x/runtime/one-6: no such file or directory".into(),
+                    })
+                } else {
+                    Ok(HashMap::from([(crate::layout::container_id(7), running())]))
+                }
+            })
+        }
+        fn kill<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a str,
+            _: bool,
+        ) -> BoxFuture<'a, Result<(), LxcError>> {
+            refused()
+        }
+        fn delete<'a>(&'a self, _: &'a str, _: bool) -> BoxFuture<'a, Result<(), LxcError>> {
+            refused()
+        }
+        fn pause<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), LxcError>> {
+            refused()
+        }
+        fn resume<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<(), LxcError>> {
+            refused()
+        }
+        fn update<'a>(&'a self, _: &'a str, _: &'a Limits) -> BoxFuture<'a, Result<(), LxcError>> {
+            refused()
+        }
+        fn exec<'a>(
+            &'a self,
+            _: &'a str,
+            _: &'a ExecCommand,
+        ) -> BoxFuture<'a, Result<ExecOutput, LxcError>> {
+            refused()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_list_is_never_an_empty_host() {
+        let id = crate::layout::container_id(7);
+        for failures in [0, 1, LIST_TRIES - 1, LIST_TRIES, 100] {
+            let runtime = Flaky {
+                failures,
+                lists: AtomicU32::new(0),
+            };
+            let known = known_containers(&runtime, &[6, 7]).await;
+            assert_eq!(known.len(), 1, "{failures} failures: {known:?}");
+            assert_eq!(
+                known.get(&id).map(|s| s.pid),
+                Some(42),
+                "{failures} failures"
+            );
+            assert!(runtime.lists.load(Ordering::SeqCst) <= LIST_TRIES);
+        }
+    }
 }
