@@ -24,6 +24,8 @@ mod console_watch;
 pub mod deployments;
 pub mod domains;
 pub mod error;
+#[cfg(test)]
+mod fixtures;
 pub mod health;
 pub mod instances;
 pub mod latency;

@@ -314,7 +314,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::model::{Build, BuildSource, Slug};
+    use crate::model::Build;
 
     fn app(release: u32) -> App {
         serde_json::from_value(serde_json::json!({
@@ -342,35 +342,7 @@ mod tests {
     }
 
     fn build(id: i64, status: BuildStatus, slug: bool) -> Build {
-        Build {
-            id,
-            app: 1,
-            uid: 2,
-            source: BuildSource::Archive {
-                size: 1,
-                sha256: String::new(),
-            },
-            stack: "s".into(),
-            status,
-            reason: None,
-            created: 0,
-            started: 0,
-            finished: 0,
-            commit: None,
-            buildpack: None,
-            source_image: None,
-            vm: None,
-            slug: slug.then(|| Slug {
-                image: 100 + id as Oid,
-                size: 1,
-                sha256: String::new(),
-            }),
-            process_types: BTreeMap::new(),
-            release: None,
-            console_offset: 0,
-            pruned: false,
-            stack_image: None,
-        }
+        crate::fixtures::build(id, 1, status, slug)
     }
 
     /// v1 initial; v2 build 1; v3 config; v4 build 2; v5 build 3; current `current`.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::deployments::DeploymentState;
-use crate::model::{Build, BuildSource, BuildStatus, Release, Slug, StackState};
+use crate::model::{Build, BuildStatus, Release, StackState};
 
 fn stack(image: Oid) -> Stack {
     Stack {
@@ -47,33 +47,9 @@ fn release(app: i64, version: u32, build: Option<i64>, image: Option<Oid>) -> Re
 
 fn build(id: i64, app: i64, slug: bool) -> Build {
     Build {
-        id,
-        app,
-        uid: 2,
-        source: BuildSource::Archive {
-            size: 1,
-            sha256: String::new(),
-        },
         stack: "debian-12".into(),
-        status: BuildStatus::Succeeded,
-        reason: None,
-        created: 0,
-        started: 0,
-        finished: 0,
-        commit: None,
-        buildpack: None,
-        source_image: None,
-        vm: None,
-        slug: slug.then(|| Slug {
-            image: 100 + id as Oid,
-            size: 1,
-            sha256: String::new(),
-        }),
-        process_types: BTreeMap::new(),
-        release: None,
-        console_offset: 0,
-        pruned: false,
         stack_image: Some(10),
+        ..crate::fixtures::build(id, app, BuildStatus::Succeeded, slug)
     }
 }
 
