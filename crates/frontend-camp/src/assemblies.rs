@@ -24,7 +24,7 @@ use crate::auth::Authed;
 use crate::body::{self, Media, Part};
 use crate::deploy::{self, Input};
 use crate::error::CampError;
-use crate::{Base, Camp, created, json, select, select_attrs};
+use crate::{Base, Camp, created, json, shown};
 
 /// The app an assembly id names, if the caller may see it (404 otherwise).
 pub(crate) fn app_of(camp: &Camp, caller: &Caller, id: &str) -> Result<App, CampError> {
@@ -224,7 +224,7 @@ pub async fn show(
 ) -> Result<Response, CampError> {
     let app = app_of(&camp, &caller, &id)?;
     let v = view(&camp, &caller, &base, &app)?;
-    Ok(json(StatusCode::OK, &select(v, &select_attrs(&uri))))
+    Ok(shown(v, &uri))
 }
 
 /// `PATCH /camp/v1_1/assemblies/{id}`: `name`, `description` and `tags` may change (403
@@ -378,7 +378,7 @@ pub async fn component(
 ) -> Result<Response, CampError> {
     let (app, kind) = component_of(&camp, &caller, &id)?;
     let v = component_view(&camp, &caller, &base, &app, &kind)?;
-    Ok(json(StatusCode::OK, &select(v, &select_attrs(&uri))))
+    Ok(shown(v, &uri))
 }
 
 /// `PATCH /camp/v1_1/components/{id}`: only `quantity` may change (it scales the process

@@ -228,6 +228,11 @@ pub(crate) fn select(mut value: serde_json::Value, attrs: &[String]) -> serde_js
     value
 }
 
+/// `200 OK` with `value`, cut to the attributes the request's `select_attr` names.
+pub(crate) fn shown(value: serde_json::Value, uri: &Uri) -> Response {
+    json(StatusCode::OK, &select(value, &select_attrs(uri)))
+}
+
 /// The `select_attr` query parameters (repeated or comma-separated).
 pub(crate) fn select_attrs(uri: &Uri) -> Vec<String> {
     uri.query()

@@ -30,7 +30,7 @@ use crate::auth::Authed;
 use crate::body::{self, Media};
 use crate::error::CampError;
 use crate::subject::{Kind, Subject};
-use crate::{Base, Camp, json, select, select_attrs};
+use crate::{Base, Camp, json, shown};
 
 /// One parameter of an operation: (name, parameter_type, required, description).
 type Param = (&'static str, &'static str, bool, &'static str);
@@ -283,10 +283,6 @@ pub async fn component_show(
     let subject = Subject::component(&camp, &caller, &id)?;
     let op = find(&subject, &name)?;
     Ok(shown(view(&base, &subject, op), &uri))
-}
-
-fn shown(v: Value, uri: &Uri) -> Response {
-    json(StatusCode::OK, &select(v, &select_attrs(uri)))
 }
 
 /// `POST /camp/v1_1/assemblies/{id}/operations/{name}`: carries the operation out.

@@ -8,7 +8,7 @@
 //! attribute `rest_uri` names the REST resource of the same figures.
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::Uri;
 use axum::response::Response;
 use nubo_core::Caller;
 use nubo_paas::app_metrics::{AppMetrics, Requests};
@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::auth::Authed;
 use crate::error::CampError;
 use crate::subject::Subject;
-use crate::{Base, Camp, json, select, select_attrs};
+use crate::{Base, Camp, shown};
 
 /// A sensor: (name, sensor_type, description).
 type Sensor = (&'static str, &'static str, &'static str);
@@ -208,7 +208,7 @@ fn one(
     })?;
     let (f, at) = read(camp, caller, subject)?;
     let v = view(base, subject, sensor, &f, at);
-    Ok(json(StatusCode::OK, &select(v, &select_attrs(uri))))
+    Ok(shown(v, uri))
 }
 
 /// `GET /camp/v1_1/assemblies/{id}/sensors`.
@@ -221,7 +221,7 @@ pub async fn assembly_list(
 ) -> Result<Response, CampError> {
     let subject = Subject::assembly(&camp, &caller, &id)?;
     let v = list_view(&base, &subject);
-    Ok(json(StatusCode::OK, &select(v, &select_attrs(&uri))))
+    Ok(shown(v, &uri))
 }
 
 /// `GET /camp/v1_1/components/{id}/sensors`.
@@ -234,7 +234,7 @@ pub async fn component_list(
 ) -> Result<Response, CampError> {
     let subject = Subject::component(&camp, &caller, &id)?;
     let v = list_view(&base, &subject);
-    Ok(json(StatusCode::OK, &select(v, &select_attrs(&uri))))
+    Ok(shown(v, &uri))
 }
 
 /// `GET /camp/v1_1/assemblies/{id}/sensors/{name}`.
