@@ -437,12 +437,7 @@ impl Paas {
                     })
                     .collect();
                 for index in pace.may_start(kind, &missing, &members) {
-                    let template = self.away_from_lost_hosts(
-                        self.instance_template(app, release, slug.image, kind, index)?,
-                        app.id,
-                        kind,
-                        index,
-                    );
+                    let template = self.instance_template(app, release, slug.image, kind, index)?;
                     // A new instance: look again soon, to route to it once it is up.
                     self.inner
                         .probing

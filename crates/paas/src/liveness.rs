@@ -38,8 +38,6 @@ const RECOVER_DELETE: i32 = 3;
 const RECOVER_DELETE_DB: i32 = 5;
 /// How long the successor of a replaced instance keeps away from the host it was on.
 const AVOID_FOR: Duration = Duration::from_secs(600);
-/// What an instance's template asks of its host.
-const REQUIREMENT: &str = "SCHED_REQUIREMENTS=\"HYPERVISOR=lxc\"";
 
 /// An instance being replaced.
 #[derive(Debug, Clone, Copy)]
@@ -196,24 +194,18 @@ impl Paas {
         self.wake();
     }
 
-    /// `template` kept away from the hosts the instance at `(app, kind, index)` was
+    /// The hosts the instance at `(app, kind, index)` keeps away from: those it was
     /// replaced on lately, while another container host is up to take it (on a cloud of
     /// one host, the successor goes where its predecessor was).
-    pub(crate) fn away_from_lost_hosts(
-        &self,
-        template: String,
-        app: i64,
-        kind: &str,
-        index: u32,
-    ) -> String {
+    pub(crate) fn lost_hosts(&self, app: i64, kind: &str, index: u32) -> Vec<Oid> {
         let avoided: Vec<Oid> = {
             let Ok(mut w) = self.inner.watch.lock() else {
-                return template;
+                return Vec::new();
             };
             w.avoid.retain(|_, (_, at)| at.elapsed() < AVOID_FOR);
             match w.avoid.get(&(app, kind.to_owned(), index)) {
                 Some((hosts, _)) => hosts.iter().copied().collect(),
-                None => return template,
+                None => return Vec::new(),
             }
         };
         let others = self
@@ -227,14 +219,9 @@ impl Paas {
             })
             .unwrap_or(0);
         if others == 0 {
-            return template;
+            return Vec::new();
         }
-        let away: String = avoided.iter().map(|h| format!(" & ID != {h}")).collect();
-        template.replacen(
-            REQUIREMENT,
-            &format!("SCHED_REQUIREMENTS=\"HYPERVISOR=lxc{away}\""),
-            1,
-        )
+        avoided
     }
 
     /// Whether instance `vm` is being replaced.

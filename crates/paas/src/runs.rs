@@ -192,6 +192,7 @@ impl Paas {
                         launch_arg: "--run",
                         context: &format!("NUBO_RUN=\"{encoded}\""),
                         tags: &format!("NUBO_RUN_ID=\"{id}\"\n"),
+                        avoid_hosts: &[],
                     },
                 )?;
                 let vm = self.core().vm_allocate(&owner, &template, false).await?;

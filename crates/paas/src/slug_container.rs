@@ -16,17 +16,20 @@ use crate::model::{App, Release};
 /// driver passes values up to 32 KiB into the environment).
 const ENV_PIECE: usize = 30_000;
 /// A container of a slug: its name, its launcher's argument (a process type, or `--run`),
-/// more context variables (`K="v",…`) and its template's tags (lines).
+/// more context variables (`K="v",…`), its template's tags (lines) and the hosts it must
+/// not be placed on.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SlugContainer<'a> {
     pub name: &'a str,
     pub launch_arg: &'a str,
     pub context: &'a str,
     pub tags: &'a str,
+    pub avoid_hosts: &'a [Oid],
 }
 
 impl Paas {
-    /// The VM template of an instance.
+    /// The VM template of an instance, kept off the hosts it lost lately
+    /// ([`Paas::lost_hosts`]).
     pub(crate) fn instance_template(
         &self,
         app: &App,
@@ -35,6 +38,7 @@ impl Paas {
         kind: &str,
         index: u32,
     ) -> Result<String> {
+        let avoid_hosts = self.lost_hosts(app.id, kind, index);
         let generation = app.generations.get(kind).copied().unwrap_or(0);
         let restarted = if generation > 0 {
             format!("-r{generation}")
@@ -63,6 +67,7 @@ impl Paas {
                 launch_arg: kind,
                 context: &context,
                 tags: &tags,
+                avoid_hosts: &avoid_hosts,
             },
         )
     }
@@ -82,7 +87,12 @@ impl Paas {
             launch_arg,
             context,
             tags,
+            avoid_hosts,
         } = c;
+        let away: String = avoid_hosts
+            .iter()
+            .map(|h| format!(" & ID != {h}"))
+            .collect();
         let stack = self.read(|s| {
             s.stack_by_name(&app.stack)
                 .cloned()
@@ -116,7 +126,7 @@ impl Paas {
             "NAME=\"{name}\"\nCPU=\"0.1\"\nVCPU=\"1\"\nMEMORY=\"512\"\n\
              DISK=[IMAGE_ID=\"{stack}\",SIZE=\"{root_mb}\"]\n\
              DISK=[IMAGE_ID=\"{slug}\",TARGET=\"/app\"]\n{nic}\
-             OS=[INIT=\"{init}\"]\nCONTEXT=[{all}]\nSCHED_REQUIREMENTS=\"HYPERVISOR=lxc\"\n{tags}",
+             OS=[INIT=\"{init}\"]\nCONTEXT=[{all}]\nSCHED_REQUIREMENTS=\"HYPERVISOR=lxc{away}\"\n{tags}",
             stack = root,
             root_mb = self.config().instance_root_mb,
             nic = self.network_nic()?,
