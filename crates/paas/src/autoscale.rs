@@ -316,6 +316,22 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any policy an owner sends is refused, or keeps every load within its bounds.
+        #[test]
+        fn any_policy_is_refused_or_keeps_within_bounds(
+            min in 0u32..200, max in 0u32..200, target in 0u32..2_000_000,
+            cpu in proptest::bool::ANY, load in proptest::num::f64::ANY,
+        ) {
+            let metric = if cpu { AutoscaleMetric::Cpu } else { AutoscaleMetric::Requests };
+            let p = policy(metric, min, max, target);
+            if p.validate("web").is_ok() {
+                let wanted = p.wanted(load);
+                proptest::prop_assert!(min <= wanted && wanted <= max && max <= MAX_INSTANCES);
+            }
+        }
+    }
+
     #[test]
     fn policies_out_of_bounds_are_refused() {
         let ok = policy(AutoscaleMetric::Requests, 1, 3, 5);

@@ -578,6 +578,21 @@ mod tests {
         assert_eq!(superseded_from(&deployment(0, 2)), 2);
     }
 
+    proptest::proptest! {
+        /// Any rollout change is refused, or gives a policy within bounds.
+        #[test]
+        fn any_rollout_edit_is_refused_or_in_bounds(
+            max_in_flight in proptest::option::of(proptest::num::u32::ANY),
+            canary_percent in proptest::option::of(proptest::num::u8::ANY),
+        ) {
+            let edit = RolloutEdit { strategy: None, max_in_flight, canary_percent };
+            if let Ok(p) = edit.over(RolloutPolicy::default()) {
+                proptest::prop_assert!((1..=MAX_IN_FLIGHT).contains(&p.max_in_flight));
+                proptest::prop_assert!((1..=99).contains(&p.canary_percent));
+            }
+        }
+    }
+
     #[test]
     fn policies_out_of_bounds_are_refused() {
         let edit = |max_in_flight, canary_percent| RolloutEdit {
