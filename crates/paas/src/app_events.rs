@@ -127,13 +127,19 @@ fn epoch_seconds(at: &str) -> Option<i64> {
 /// Whether `text` begins with an instance's label and a space (`web.1 `, `worker.12 `).
 fn about_instance(text: &str) -> Option<&str> {
     let (label, rest) = text.split_once(' ')?;
-    let (kind, index) = label.rsplit_once('.')?;
+    instance_label(label).then_some(rest)
+}
+
+/// Whether `label` names an instance: `TYPE.INDEX`.
+fn instance_label(label: &str) -> bool {
+    let Some((kind, index)) = label.rsplit_once('.') else {
+        return false;
+    };
     let kind_ok = !kind.is_empty()
         && kind
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
-    let index_ok = !index.is_empty() && index.chars().all(|c| c.is_ascii_digit());
-    (kind_ok && index_ok).then_some(rest)
+    kind_ok && !index.is_empty() && index.chars().all(|c| c.is_ascii_digit())
 }
 
 /// The type of an event from its text, as the PaaS writes them. Only the text's head is
@@ -192,9 +198,10 @@ pub fn classify(text: &str) -> EventType {
         return EventType::Health;
     }
     // `web.1's host 3 stopped answering: starting it elsewhere`.
-    if text.split_once("'s host ").is_some_and(|(label, rest)| {
-        about_instance(&format!("{label} x")).is_some() && rest.contains(" stopped answering")
-    }) {
+    if text
+        .split_once("'s host ")
+        .is_some_and(|(label, rest)| instance_label(label) && rest.contains(" stopped answering"))
+    {
         return EventType::Health;
     }
     if starts(&["Health check of "]) {
