@@ -189,6 +189,15 @@ def test_health_checks_are_listed_set_and_reset(cli):
     assert cli.json("health", name, "web", "--port", "--timeout", "90") == {
         "web": {"type": "port", "timeout": 90, "interval": 2, "failures": 3}}
     assert cli.json("health", name, "web", "--default") == {}
+    # A command check, for any type: shown with its command.
+    rows = table(cli.ok("health", name, "worker", "--command", "test -f /tmp/ready"))
+    assert rows == [head, ["worker", "command test -f /tmp/ready", "60 s", "2 s", "3"]], rows
+    assert cli.json("health", name)["worker"] == {
+        "type": "command", "command": "test -f /tmp/ready", "timeout": 60, "interval": 2,
+        "failures": 3}
+    assert "one line of at most 4096 bytes" in cli.fails(
+        REFUSED, "health", name, "worker", "--command", "a\nb")
+    assert cli.json("health", name, "worker", "--default") == {}
     assert "only web processes get a $PORT" in cli.fails(
         REFUSED, "health", name, "worker", "--http", "/health")
     assert "timeout" in cli.fails(REFUSED, "health", name, "web", "--port", "--timeout", "0")
@@ -197,7 +206,8 @@ def test_health_checks_are_listed_set_and_reset(cli):
     assert "only an http health check expects a status" in cli.fails(
         REFUSED, "health", name, "web", "--port", "--status", "200")
     # A type needs a check; one check at a time; --timeout needs a type.
-    for args in [("web",), ("web", "--port", "--process"), ("--timeout", "5"), ("--port",)]:
+    for args in [("web",), ("web", "--port", "--process"), ("--timeout", "5"), ("--port",),
+                 ("web", "--command", "true", "--http", "/")]:
         p = cli.run("health", name, *args)
         assert p.returncode == USAGE and "Usage: nubo app health" in p.stderr, (args, p.stderr)
     assert cli.json("health", name) == {}

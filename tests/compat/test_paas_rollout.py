@@ -121,8 +121,21 @@ def deployment(rest: Rest, app: str) -> dict:
 
 
 def settled(rest: Rest, app: str, state: str = "DEPLOYED", timeout: float = 300) -> dict:
-    return wait_for(lambda: (d := deployment(rest, app))["state"] == state and d,
-                    timeout=timeout, interval=0.5, what=f"the deployment {state}")
+    """The app's last deployment once it is in `state`; on a time-out, what it was, the
+    instances and the app's events say why."""
+    last = {}
+
+    def reached():
+        last["deployment"] = deployment(rest, app)
+        return last["deployment"]["state"] == state and last["deployment"]
+
+    try:
+        return wait_for(reached, timeout=timeout, interval=0.5, what=f"the deployment {state}")
+    except BaseException:
+        events = rest.get(f"/apps/{app}/logs", params={"source": "nubo"}).text[-4000:]
+        pytest.fail(f"the deployment was not {state} within {timeout} s: last seen "
+                    f"{last.get('deployment')}\ninstances: {instances(rest, app)}\n"
+                    f"events:\n{events}", pytrace=False)
 
 
 def serving(rest: Rest, app: str, release: int, count: int) -> list:
@@ -202,6 +215,51 @@ def test_a_release_that_never_listens_is_rolled_back_while_the_old_one_serves(cl
     d = settled(rest, app)
     assert (d["release"], d["from_release"]) == (4, 2), d
     assert routed(cloud, app)[1].startswith("v-four")
+    assert rest.delete(f"/apps/{app}").status_code == 204
+
+
+def test_command_checks_gate_a_rollout_and_replace_an_instance_that_fails_them(cloud, user):
+    rest = user
+    files = dict(APP, Procfile="web: python3 app.py\n"
+                 "worker: sh -c 'touch /tmp/ready; sleep 6; rm /tmp/ready; exec sleep 100000'\n")
+    app = new_app(cloud, rest, 2, files)
+    events = lambda: rest.get(f"/apps/{app}/logs", params={"source": "nubo"}).text
+    # A web check command that v2's instances pass and v3's never do (it reads the
+    # instance's environment): v3 fails and is rolled back, v2 serves throughout.
+    command = 'test "$GREETING" != bad || { echo not ready; exit 7; }'
+    never = {"web": {"type": "command", "command": command, "timeout": 8}}
+    reply = rest.patch(f"/apps/{app}/health-checks", json=never)
+    assert reply.status_code == 200 and reply.json()["web"]["command"] == command
+    with Load(cloud, rest, app) as load:
+        rest.patch(f"/apps/{app}/config-vars", json={"GREETING": "bad"})
+        failed = settled(rest, app, "FAILED", timeout=120)
+        wait_for(lambda: sorted(i["release"] for i in instances(rest, app)) == [2, 2],
+                 timeout=120, what="only v2's instances left")
+    assert (failed["release"], failed["from_release"]) == (3, 2), failed
+    assert f"did not pass its check command ({command}) within 8 s" in failed["reason"], failed
+    assert "(last: the command exited 7: not ready)" in failed["reason"], failed
+    assert load.failures() == [] and load.bodies() == {"v-one"}, load.failures()[:5]
+    # One that passes in the instance's environment ($PORT and a config var): v4 serves.
+    passing = {"web": {"type": "command", "timeout": 30,
+                       "command": 'test "$PORT" = 5000 && test "$GREETING" != bad'}}
+    assert rest.patch(f"/apps/{app}/health-checks", json=passing).status_code == 200
+    rest.patch(f"/apps/{app}/config-vars", json={"GREETING": "v-four"})
+    d = settled(rest, app, timeout=120)
+    assert (d["release"], d["from_release"]) == (4, 2), d
+    assert routed(cloud, app)[1].startswith("v-four")
+    # A worker whose check passes, then fails twice in a row, is replaced.
+    worker = {"worker": {"type": "command", "command": "test -f /tmp/ready", "timeout": 30,
+                         "interval": 1, "failures": 2}}
+    assert rest.patch(f"/apps/{app}/health-checks", json=worker).status_code == 200
+    rest.patch(f"/apps/{app}/formation", json={"worker": 1})
+    wait_for(lambda: instances(rest, app, "up", "worker"), timeout=120, what="the worker up")
+    [first] = instances(rest, app, "up", "worker")
+    wait_for(lambda: "worker.1 failed its health check 2 times in a row (last: the command "
+             "exited 1): replacing it" in events(), timeout=60, what="the worker replaced")
+    wait_for(lambda: any(i["vm_id"] != first["vm_id"]
+                         for i in instances(rest, app, "up", "worker")),
+             timeout=120, what="a new worker up in its place")
+    assert "worker.1 failed its health check (the command exited 1)" in events()
     assert rest.delete(f"/apps/{app}").status_code == 204
 
 

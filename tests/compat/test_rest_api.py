@@ -205,6 +205,11 @@ def test_health_checks_are_set_checked_and_reset(stack, user):
                 {"web": {"type": "http", "path": "/", "status": 99}},
                 {"web": {"type": "http", "path": "/", "status": 600}},
                 {"worker": {"type": "http", "path": "/health"}},
+                {"worker": {"type": "command"}},
+                {"worker": {"type": "command", "command": "  "}},
+                {"worker": {"type": "command", "command": "a\nb"}},
+                {"worker": {"type": "command", "command": "x" * 4097}},
+                {"web": {"type": "port", "command": "true"}},
                 {"Web!": {"type": "port"}}]:
         body = problem(rest.patch(url, json=bad), 422)
         assert body["detail"], bad
@@ -216,6 +221,11 @@ def test_health_checks_are_set_checked_and_reset(stack, user):
     # Nothing refused changed anything; null resets to the default.
     assert rest.get(url).json() == {"web": web}
     assert rest.patch(url, json={"web": None}).json() == {}
+    # A command check, on any type.
+    worker = {"type": "command", "command": 'test "$(cat /tmp/state)" = ok', "timeout": 60,
+              "interval": 2, "failures": 3}
+    assert rest.patch(url, json={"worker": worker}).json() == {"worker": worker}
+    assert rest.patch(url, json={"worker": None}).json() == {}
     events = rest.get(f"/apps/{name}/logs", params={"source": "nubo"}).text
     assert "a new instance is up once it can answer GET /health?deep=1 on port 5000 ($PORT) with 204" in events, events
 

@@ -4,16 +4,18 @@
 //! with the runtime's `exec` in the background. When it ends, its result — exit code and
 //! the first 64 KiB of each output, base64 — is kept in the container's directory and
 //! reported with every report until the next command, as QEMU_GA_EXEC. A cancel kills it.
+//! Health checks' commands run the same way, but waited for and bounded in time
+//! ([`LxcDriver::check_command`]).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use base64::Engine;
-use nubo_driver::{ExecReport, ExecSpec};
+use nubo_driver::{CheckOutcome, ExecReport, ExecSpec};
 
 use crate::LxcDriver;
 use crate::error::LxcError;
@@ -57,6 +59,19 @@ pub fn words(command: &str) -> Result<Vec<String>, LxcError> {
         return Err(LxcError::BadRequest("no command to run".into()));
     }
     Ok(words)
+}
+
+/// Kills the process whose pid (on the host) the runtime wrote into `pid_file`.
+async fn kill_pid_in(pid_file: &std::path::Path) {
+    let pid = tokio::fs::read_to_string(pid_file)
+        .await
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok())
+        .and_then(rustix::process::Pid::from_raw);
+    if let Some(pid) = pid {
+        // Gone already is as good as killed.
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
 }
 
 impl LxcDriver {
@@ -135,6 +150,40 @@ impl LxcDriver {
         Ok(String::new())
     }
 
+    /// Runs a health check's command in VM `vm_id`'s running container, as its process
+    /// runs (its environment, user and directory), and waits for it; one that outlives
+    /// `timeout` is killed, in the container too.
+    pub(crate) async fn check_command(
+        &self,
+        vm_id: i32,
+        args: Vec<String>,
+        timeout: Duration,
+    ) -> Result<CheckOutcome, LxcError> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let pid_file = self.dir(vm_id).root().join(format!(
+            "check-{}.pid",
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let command = ExecCommand {
+            args,
+            timeout: timeout.min(nubo_driver::CHECK_TIMEOUT_MAX),
+            pid_file: Some(pid_file.clone()),
+            ..ExecCommand::default()
+        };
+        let out = self.exec(vm_id, &command).await;
+        if matches!(&out, Ok(o) if o.timed_out) {
+            kill_pid_in(&pid_file).await;
+        }
+        let _ = tokio::fs::remove_file(&pid_file).await;
+        let out = out?;
+        Ok(CheckOutcome::new(
+            if out.timed_out { -1 } else { out.code },
+            out.timed_out,
+            &out.stdout,
+            &out.stderr,
+        ))
+    }
+
     fn running_exec(&self, vm_id: i32) -> Option<Handle> {
         self.execs()
             .by_vm
@@ -152,15 +201,7 @@ impl LxcDriver {
             ));
         };
         handle.cancelled.store(true, Ordering::SeqCst);
-        let pid = tokio::fs::read_to_string(&handle.pid_file)
-            .await
-            .ok()
-            .and_then(|t| t.trim().parse::<i32>().ok())
-            .and_then(rustix::process::Pid::from_raw);
-        if let Some(pid) = pid {
-            // Gone already is as good as killed.
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-        }
+        kill_pid_in(&handle.pid_file).await;
         Ok(String::new())
     }
 

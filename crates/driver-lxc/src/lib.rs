@@ -755,4 +755,18 @@ impl Hypervisor for LxcDriver {
         let log = self.dir(vm_id).console_log();
         Box::pin(async move { nubo_driver_kvm::console::read(&log, offset).await })
     }
+
+    fn run_check(
+        &self,
+        vm_id: i32,
+        command: Vec<String>,
+        timeout: std::time::Duration,
+    ) -> BoxFuture<'static, Result<nubo_driver::CheckOutcome, String>> {
+        let me = self.clone();
+        Box::pin(async move {
+            me.check_command(vm_id, command, timeout)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use nubo_driver::{
-    Change, ContextSpec, DiskKind, DiskSource, DiskSpec, ExecSpec, GuestState, NicSpec, Operation,
-    VmSpec,
+    Change, ContextSpec, DiskKind, DiskSource, DiskSpec, ExecSpec, GuestState, Hypervisor, NicSpec,
+    Operation, VmSpec,
 };
 use nubo_driver_lxc::layout::ContainerDir;
 
@@ -91,6 +91,41 @@ async fn a_container_runs_isolated_limited_and_goes_through_its_life_cycle() {
     );
     let bad = run_exec_err(&d, vm_id, &s, "echo 'unterminated").await;
     assert!(bad.contains("does not parse"), "{bad}");
+
+    // Health check commands: waited for, in the container's environment; one that
+    // outlives its time is killed, in the container too.
+    let check = |words: &[&str], secs| {
+        let words = words.iter().map(|w| w.to_string()).collect();
+        d.run_check(vm_id, words, Duration::from_secs(secs))
+    };
+    let passed = check(
+        &["sh", "-c", "test \"$GREETING\" = \"it's me\" && echo ok"],
+        10,
+    )
+    .await
+    .expect("a check");
+    assert_eq!((passed.code, passed.timed_out), (0, false), "{passed:?}");
+    assert_eq!(passed.output, "ok\n");
+    let failed = check(&["sh", "-c", "echo out; echo no >&2; exit 4"], 10)
+        .await
+        .expect("a failing check");
+    assert_eq!((failed.code, failed.output.as_str()), (4, "out\nno\n"));
+    let started = Instant::now();
+    let hung = check(&["sleep", "37"], 1).await.expect("a hung check");
+    assert!(hung.timed_out && hung.code == -1, "{hung:?}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, ps) = exec(&d, vm_id, "ps -o args").await;
+    assert!(!ps.contains("sleep 37"), "{ps}");
+    let missing = check(&["no-such-check"], 5)
+        .await
+        .expect("a missing command");
+    assert_ne!(missing.code, 0, "{missing:?}");
+    assert!(
+        d.run_check(90_999, vec!["true".into()], Duration::from_secs(1))
+            .await
+            .is_err()
+    );
 
     // Isolation: the container sees only its own processes, its root is not the host's.
     let (_, ps) = exec(&d, vm_id, "ps -o pid,comm").await;

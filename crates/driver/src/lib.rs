@@ -273,6 +273,40 @@ pub struct ConsoleChunk {
     pub next: u64,
 }
 
+/// How a check command run in a guest ended ([`Hypervisor::run_check`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CheckOutcome {
+    /// Its exit code (-1: killed, or it did not end in time).
+    pub code: i32,
+    /// Whether it ran out of time (and was killed).
+    pub timed_out: bool,
+    /// The end of what it printed, standard output then standard error (at most
+    /// [`CHECK_OUTPUT_MAX`] bytes).
+    pub output: String,
+}
+
+impl CheckOutcome {
+    /// The outcome of a command that printed `stdout` and `stderr`: their end is kept.
+    pub fn new(code: i32, timed_out: bool, stdout: &[u8], stderr: &[u8]) -> CheckOutcome {
+        let text = String::from_utf8_lossy(&[stdout, stderr].concat()).into_owned();
+        let mut start = text.len().saturating_sub(CHECK_OUTPUT_MAX);
+        while !text.is_char_boundary(start) {
+            start += 1;
+        }
+        CheckOutcome {
+            code,
+            timed_out,
+            output: text[start..].to_owned(),
+        }
+    }
+}
+
+/// The most of a check command's output an outcome carries.
+pub const CHECK_OUTPUT_MAX: usize = 1024;
+
+/// The longest a check command may run.
+pub const CHECK_TIMEOUT_MAX: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A hypervisor on one host.
 pub trait Hypervisor: Send + Sync + std::fmt::Debug {
     /// Carries out one operation.
@@ -306,5 +340,33 @@ pub trait Hypervisor: Send + Sync + std::fmt::Debug {
         _offset: u64,
     ) -> BoxFuture<'static, Result<ConsoleChunk, String>> {
         Box::pin(async { Err("this host keeps no console output".to_string()) })
+    }
+    /// Runs `command` (a program and its arguments) in VM `vm_id`'s running guest and
+    /// waits for it to end, killing it after `timeout` (at most [`CHECK_TIMEOUT_MAX`]): a
+    /// health check's probe. Nothing of the VM changes and nothing is recorded.
+    fn run_check(
+        &self,
+        _vm_id: i32,
+        _command: Vec<String>,
+        _timeout: std::time::Duration,
+    ) -> BoxFuture<'static, Result<CheckOutcome, String>> {
+        Box::pin(async { Err("this host cannot run commands in its guests".to_string()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_outcome_keeps_the_end_of_the_output_on_a_character_boundary() {
+        let small = CheckOutcome::new(1, false, b"out\n", b"err\n");
+        assert_eq!(small.output, "out\nerr\n");
+        let long = "é".repeat(CHECK_OUTPUT_MAX);
+        let cut = CheckOutcome::new(0, true, long.as_bytes(), b"!");
+        assert!(cut.output.len() <= CHECK_OUTPUT_MAX && cut.output.ends_with("é!"));
+        assert!(cut.timed_out);
+        let bad = CheckOutcome::new(2, false, &[0xff, b'x'], b"");
+        assert_eq!(bad.output, "\u{fffd}x");
     }
 }

@@ -33,6 +33,9 @@ pub enum CheckType {
     Port,
     /// Up when `GET path` on `$PORT` answers 2xx (`web` only).
     Http,
+    /// Up when `command`, run in the instance by `/bin/sh -c` with its environment, exits
+    /// 0 within 10 s (any process type).
+    Command,
 }
 
 /// A process type's health check.
@@ -46,6 +49,11 @@ pub struct HealthCheckView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 1024, pattern = "^/")]
     pub path: Option<String>,
+    /// The shell command a `command` check runs in the instance, such as
+    /// `test -f /tmp/ready` (only for `command`; one line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 4096)]
+    pub command: Option<String>,
     /// Seconds a new instance has to pass it (1 to 600; default 60), else its release
     /// fails to start.
     #[serde(default)]
@@ -118,8 +126,10 @@ impl From<HealthCheck> for HealthCheckView {
                 HealthCheckType::Process => CheckType::Process,
                 HealthCheckType::Port => CheckType::Port,
                 HealthCheckType::Http => CheckType::Http,
+                HealthCheckType::Command => CheckType::Command,
             },
             path: check.path,
+            command: check.command,
             timeout: Some(check.timeout),
             status: check.status,
             interval: Some(check.interval),
@@ -135,8 +145,10 @@ impl From<HealthCheckView> for HealthCheck {
                 CheckType::Process => HealthCheckType::Process,
                 CheckType::Port => HealthCheckType::Port,
                 CheckType::Http => HealthCheckType::Http,
+                CheckType::Command => HealthCheckType::Command,
             },
             path: view.path,
+            command: view.command,
             timeout: view.timeout.unwrap_or(nubo_paas::health::DEFAULT_TIMEOUT),
             status: view.status,
             interval: view.interval.unwrap_or(nubo_paas::health::DEFAULT_INTERVAL),

@@ -9,10 +9,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request as HttpRequest;
-use nubo_driver::{BoxFuture, ConsoleChunk, HostReport, Hypervisor, Outcome, Request};
+use nubo_driver::{
+    BoxFuture, CheckOutcome, ConsoleChunk, HostReport, Hypervisor, Outcome, Request,
+};
 
 use crate::auth;
-use crate::{CONSOLE_PATH, ConsoleRequest, EXECUTE_PATH, MONITOR_PATH};
+use crate::{CHECK_PATH, CONSOLE_PATH, CheckRequest, ConsoleRequest, EXECUTE_PATH, MONITOR_PATH};
 
 /// How long a monitoring call may take.
 const MONITOR_TIMEOUT: Duration = Duration::from_secs(20);
@@ -367,6 +369,30 @@ impl Hypervisor for RemoteHost {
                 .await
                 .map_err(|_| format!("host {} did not answer in time", me.name))??;
             serde_json::from_slice::<Result<ConsoleChunk, String>>(&bytes)
+                .map_err(|e| format!("bad answer from host {}: {e}", me.name))?
+        })
+    }
+
+    fn run_check(
+        &self,
+        vm_id: i32,
+        command: Vec<String>,
+        timeout: Duration,
+    ) -> BoxFuture<'static, Result<CheckOutcome, String>> {
+        let me = self.clone();
+        Box::pin(async move {
+            let timeout = timeout.min(nubo_driver::CHECK_TIMEOUT_MAX);
+            let request = CheckRequest {
+                vm_id,
+                command,
+                timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            };
+            let body = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
+            let call = me.call("POST", CHECK_PATH, body);
+            let bytes = tokio::time::timeout(timeout + MONITOR_TIMEOUT, call)
+                .await
+                .map_err(|_| format!("host {} did not answer in time", me.name))??;
+            serde_json::from_slice::<Result<CheckOutcome, String>>(&bytes)
                 .map_err(|e| format!("bad answer from host {}: {e}", me.name))?
         })
     }

@@ -1,7 +1,9 @@
 //! The wire between nubod and `nubo-hostd`: nubod asks a host's agent to carry out an
 //! operation (`POST /v1/execute`, a JSON [`nubo_driver::Request`], answered with a JSON
 //! [`nubo_driver::Outcome`]) and to report (`GET /v1/monitor`, a JSON
-//! [`nubo_driver::HostReport`]) and what a guest's console printed (`POST /v1/console`). Both directions are signed with the host's secret
+//! [`nubo_driver::HostReport`]), what a guest's console printed (`POST /v1/console`) and
+//! how a health check's command run in a guest ended (`POST /v1/check`). Both directions
+//! are signed with the host's secret
 //! ([`auth`]); [`client::RemoteHost`] is nubod's side. Agents fetch image files from
 //! nubod the same way ([`images`]), and each other's VM files
 //! for a cold migration ([`transfer`]).
@@ -42,6 +44,21 @@ pub struct ConsoleRequest {
     /// From which byte on (`nubo_driver::CONSOLE_TAIL`: the log's last piece).
     pub offset: u64,
 }
+/// Where an agent runs a health check's command in a guest and answers how it ended.
+pub const CHECK_PATH: &str = "/v1/check";
+
+/// The body of a check request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CheckRequest {
+    /// The VM.
+    pub vm_id: i32,
+    /// The program and its arguments.
+    pub command: Vec<String>,
+    /// How long it may run, milliseconds (the agent allows at most
+    /// [`nubo_driver::CHECK_TIMEOUT_MAX`]).
+    pub timeout_ms: u64,
+}
+
 /// The agent's default TCP port.
 pub const DEFAULT_PORT: u16 = 2634;
 

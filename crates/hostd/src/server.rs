@@ -1,10 +1,12 @@
 //! The agent's HTTP API: every request must carry nubod's signature for this host, and
 //! every answer carries the agent's, bound to that request. `POST /v1/execute` runs one
 //! operation and answers its outcome; `GET /v1/monitor` answers the host report;
-//! `POST /v1/console` what a guest's serial console printed. Other agents fetch VM files
+//! `POST /v1/console` what a guest's serial console printed; `POST /v1/check` runs a
+//! health check's command in a guest and answers how it ended. Other agents fetch VM files
 //! for a cold migration with a token instead (`GET /v1/transfer/…`, [`crate::transfer`]).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -13,10 +15,15 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use nubo_driver::{Hypervisor, Request};
 use nubo_hostapi::transfer::TRANSFER_PATH;
-use nubo_hostapi::{CONSOLE_PATH, ConsoleRequest, EXECUTE_PATH, MONITOR_PATH, auth};
+use nubo_hostapi::{
+    CHECK_PATH, CONSOLE_PATH, CheckRequest, ConsoleRequest, EXECUTE_PATH, MONITOR_PATH, auth,
+};
 use nubo_listener::BodyRules;
 
 use crate::transfer::Transfers;
+
+/// The most bytes a check command's words may hold.
+const CHECK_WORDS_MAX: usize = 64 * 1024;
 
 /// Largest request body (a VM spec with its context files).
 pub const BODY_LIMIT: usize = 8 * 1024 * 1024;
@@ -101,9 +108,30 @@ async fn handle(
                 format!("bad request: {e}").into_bytes(),
             ),
         },
+        ("POST", CHECK_PATH) => match serde_json::from_slice::<CheckRequest>(&body) {
+            Ok(r) => run_check(&agent, r).await,
+            Err(e) => (
+                StatusCode::BAD_REQUEST,
+                format!("bad request: {e}").into_bytes(),
+            ),
+        },
         _ => (StatusCode::NOT_FOUND, b"no such call".to_vec()),
     };
     signed(&agent, &signature, status, answer)
+}
+
+/// Runs a health check's command in a guest: at most [`CHECK_WORDS_MAX`] bytes of words,
+/// for at most [`nubo_driver::CHECK_TIMEOUT_MAX`].
+async fn run_check(agent: &Agent, r: CheckRequest) -> (StatusCode, Vec<u8>) {
+    let size: usize = r.command.iter().map(String::len).sum();
+    if r.command.is_empty() || size > CHECK_WORDS_MAX {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("a check command has 1 to {CHECK_WORDS_MAX} bytes of words").into_bytes(),
+        );
+    }
+    let timeout = Duration::from_millis(r.timeout_ms).min(nubo_driver::CHECK_TIMEOUT_MAX);
+    json(&agent.driver.run_check(r.vm_id, r.command, timeout).await)
 }
 
 async fn execute(agent: &Agent, body: &[u8]) -> (StatusCode, Vec<u8>) {

@@ -1,6 +1,7 @@
 //! Health checks of process types: what the owner may set (checked here), and the probes
 //! that tell whether a new instance is up — its process runs (`process`), `$PORT` accepts
-//! connections (`port`, the default of `web`), or `GET <path>` answers 2xx (`http`).
+//! connections (`port`, the default of `web`), `GET <path>` answers 2xx (`http`), or a
+//! command run in it exits 0 (`command`, run by [`crate::check_command`]).
 //! The reconciler ([`crate::instances`]) runs the probes; an instance that does not pass
 //! within the check's timeout fails its release.
 
@@ -66,6 +67,7 @@ impl HealthCheck {
                 HealthCheckType::Process
             },
             path: None,
+            command: None,
             timeout: DEFAULT_TIMEOUT,
             status: None,
             interval: DEFAULT_INTERVAL,
@@ -109,11 +111,28 @@ impl HealthCheck {
                 "only an http health check expects a status, 100 to 599 (not {status})"
             )));
         }
-        if self.kind != HealthCheckType::Process && process_type != "web" {
+        let needs_port = matches!(self.kind, HealthCheckType::Port | HealthCheckType::Http);
+        if needs_port && process_type != "web" {
             return Err(PaasError::Invalid(format!(
                 "only web processes get a $PORT: a {process_type} process's health check can \
-                 only be of type process"
+                 only be of type process or command"
             )));
+        }
+        match (self.kind, &self.command) {
+            (HealthCheckType::Command, None) => {
+                return Err(PaasError::Invalid(
+                    "a command health check needs a command, such as `test -f /tmp/ready`".into(),
+                ));
+            }
+            (HealthCheckType::Command, Some(command)) => {
+                crate::check_command::check_command(command).map_err(PaasError::Invalid)?;
+            }
+            (_, Some(_)) => {
+                return Err(PaasError::Invalid(
+                    "only a command health check has a command".into(),
+                ));
+            }
+            (_, None) => {}
         }
         match (self.kind, &self.path) {
             (HealthCheckType::Http, None) => Err(PaasError::Invalid(
@@ -135,6 +154,10 @@ impl HealthCheck {
                 format!("answer GET {path} on port {WEB_PORT} ($PORT) with {status}")
             }
             (HealthCheckType::Process, _) => "keep its process running".into(),
+            (HealthCheckType::Command, _) => format!(
+                "pass its check command ({})",
+                self.command.as_deref().unwrap_or_default()
+            ),
             _ => format!("accept connections on port {WEB_PORT} ($PORT)"),
         }
     }
@@ -168,8 +191,10 @@ pub(crate) async fn probe(
     ip: Option<IpAddr>,
     host: &str,
 ) -> std::result::Result<(), String> {
-    if check.kind == HealthCheckType::Process {
-        return Ok(());
+    match check.kind {
+        HealthCheckType::Process => return Ok(()),
+        HealthCheckType::Command => return Err("a check command runs in the instance".into()),
+        HealthCheckType::Port | HealthCheckType::Http => {}
     }
     let ip = ip.ok_or("it has no address yet")?;
     let stream = tokio::time::timeout(
@@ -325,6 +350,37 @@ mod tests {
         assert!(err.contains("only web processes get a $PORT"), "{err}");
         let port = HealthCheck::default_for("web");
         assert!(port.validate("clock").is_err());
+    }
+
+    #[test]
+    fn any_type_may_have_a_command_check_and_only_it_a_command() {
+        let command = |c: Option<&str>| HealthCheck {
+            kind: HealthCheckType::Command,
+            command: c.map(str::to_owned),
+            ..HealthCheck::default_for("worker")
+        };
+        for kind in ["web", "worker", "clock"] {
+            assert!(command(Some("test -f /tmp/ready")).validate(kind).is_ok());
+        }
+        let none = command(None).validate("worker").expect_err("no command");
+        assert!(none.to_string().contains("needs a command"), "{none}");
+        assert!(command(Some("a\nb")).validate("worker").is_err());
+        assert!(command(Some(" ")).validate("worker").is_err());
+        let port_with_command = HealthCheck {
+            command: Some("true".into()),
+            ..HealthCheck::default_for("web")
+        };
+        let err = port_with_command
+            .validate("web")
+            .expect_err("port + command");
+        assert!(
+            err.to_string().contains("only a command health check"),
+            "{err}"
+        );
+        assert_eq!(
+            command(Some("test -f /tmp/ready")).expectation(),
+            "pass its check command (test -f /tmp/ready)"
+        );
     }
 
     #[test]

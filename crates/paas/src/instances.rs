@@ -87,6 +87,10 @@ pub(crate) struct Watch {
     up_at: BTreeMap<Oid, Instant>,
     /// Instances taken out of the routes to be stopped, and since when.
     draining: BTreeMap<Oid, Instant>,
+    /// Instances that have been up at least once (kept across their restarts).
+    ever_up: std::collections::BTreeSet<Oid>,
+    /// Each instance's `command` health check run under way, or its result.
+    pub(crate) command_runs: BTreeMap<Oid, crate::check_command::Runs>,
 }
 
 impl Watch {
@@ -99,6 +103,8 @@ impl Watch {
         self.live.retain(|vm, _| alive.contains(vm));
         self.unhealthy.retain(|vm| alive.contains(vm));
         self.replacing.retain(|vm, _| alive.contains(vm));
+        self.command_runs.retain(|vm, _| alive.contains(vm));
+        self.ever_up.retain(|vm| alive.contains(vm));
     }
 }
 
@@ -475,7 +481,8 @@ impl Paas {
             }
             if is_current(t) && t.state == VmState::Poweroff {
                 // The process ended: start it again (its layer is kept), with a back-off.
-                // One that was never up keeps its first start: its boot time runs on.
+                // One that was never up keeps its first start: its boot time runs on (from
+                // now if no round saw it running: it may end before a round looks).
                 let booting = self.booting_since(t.vm);
                 if let Some(first) = booting {
                     self.fail_if_overdue(app, t, first, "its process exited")
@@ -539,11 +546,21 @@ impl Paas {
             return;
         }
         let first = first.0;
-        let last = match crate::health::probe(&check, t.ip, &self.app_host(app)).await {
+        let Some(result) = self.probe_instance(app, t, &check).await else {
+            // A check command runs: its result comes in a later round.
+            self.inner
+                .probing
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            let last = self.pending_reason(t.vm);
+            self.fail_if_overdue(app, t, first, &last).await;
+            return;
+        };
+        let last = match result {
             Ok(()) => {
                 if let Ok(mut watch) = self.inner.watch.lock() {
                     watch.seen.insert(t.vm, (first, true));
                     watch.up_at.insert(t.vm, Instant::now());
+                    watch.ever_up.insert(t.vm);
                 }
                 return;
             }
@@ -660,9 +677,14 @@ impl Paas {
         }
     }
 
-    /// When an instance that has not been up yet was first seen running.
+    /// When an instance not up now was first seen running since its last restart; for one
+    /// never up, since it was first seen at all (now, if no round saw it run: it may end
+    /// before a round looks). `None` for one that is, or was until it ended, up.
     fn booting_since(&self, vm: Oid) -> Option<Instant> {
-        let w = self.inner.watch.lock().ok()?;
+        let mut w = self.inner.watch.lock().ok()?;
+        if !w.ever_up.contains(&vm) {
+            w.seen.entry(vm).or_insert((Instant::now(), false));
+        }
         w.seen
             .get(&vm)
             .and_then(|(first, up)| (!*up).then_some(*first))
@@ -674,6 +696,7 @@ impl Paas {
             w.seen.remove(&vm);
             w.live.remove(&vm);
             w.unhealthy.remove(&vm);
+            w.command_runs.remove(&vm);
         }
     }
 

@@ -19,6 +19,7 @@ mod build_files;
 mod build_runner;
 pub mod buildpack;
 mod builds;
+pub mod check_command;
 pub mod config;
 mod console_watch;
 pub mod deployments;

@@ -111,9 +111,16 @@ impl Paas {
             if now < live.next {
                 return;
             }
-            live.next = now + interval;
         }
-        let result = crate::health::probe(check, t.ip, &self.app_host(app)).await;
+        let Some(result) = self.probe_instance(app, t, check).await else {
+            // A check command runs: its end wakes the reconciler.
+            return;
+        };
+        if let Ok(mut w) = self.inner.watch.lock()
+            && let Some(live) = w.live.get_mut(&t.vm)
+        {
+            live.next = Instant::now() + interval;
+        }
         let (failures, healthy_again) = {
             let Ok(mut w) = self.inner.watch.lock() else {
                 return;

@@ -131,6 +131,8 @@ pub enum HealthCheckType {
     Port,
     /// Up when `GET <path>` on `$PORT` answers 2xx.
     Http,
+    /// Up when a command run in the instance (`sh -c`, as its process runs) exits 0.
+    Command,
 }
 
 /// When an instance of a process type counts as up, and how long it has to get there.
@@ -142,6 +144,9 @@ pub struct HealthCheck {
     /// The path an `http` check asks for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// The shell command a `command` check runs in the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
     /// Seconds a new instance has to pass the check; else its release fails to start.
     pub timeout: u32,
     /// The status an `http` check wants (any 2xx when absent).

@@ -311,7 +311,6 @@ pub(crate) fn prune_candidates(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::*;
     use crate::model::Build;
@@ -327,18 +326,7 @@ mod tests {
     }
 
     fn release(version: u32, build: Option<i64>, greeting: &str) -> Release {
-        Release {
-            id: version as i64,
-            app: 1,
-            version,
-            description: format!("v{version}"),
-            uid: 2,
-            created: 0,
-            config: BTreeMap::from([("GREETING".to_owned(), greeting.to_owned())]),
-            build,
-            process_types: BTreeMap::from([("web".to_owned(), format!("run {version}"))]),
-            stack_image: None,
-        }
+        crate::fixtures::release(version, build, greeting)
     }
 
     fn build(id: i64, status: BuildStatus, slug: bool) -> Build {

@@ -27,6 +27,19 @@ pub(crate) struct SlugContainer<'a> {
     pub avoid_hosts: &'a [Oid],
 }
 
+/// The release's config vars as the launch script reads them: base64 of an env file.
+fn env_base64(release: &Release) -> String {
+    base64::engine::general_purpose::STANDARD.encode(buildpack::env_file(&release.config))
+}
+
+/// The shell words that join the pieces of the release's config vars, which a slug
+/// container has in its environment as `NUBO_ENV_0`, `NUBO_ENV_1`, …, back into the
+/// launch script's `NUBO_ENV`: `$NUBO_ENV_0$NUBO_ENV_1`.
+pub(crate) fn env_joined(release: &Release) -> String {
+    let pieces = env_base64(release).len().div_ceil(ENV_PIECE);
+    (0..pieces).map(|i| format!("$NUBO_ENV_{i}")).collect()
+}
+
 impl Paas {
     /// The VM template of an instance, kept off the hosts it lost lately
     /// ([`Paas::lost_hosts`]).
@@ -99,19 +112,13 @@ impl Paas {
                 .ok_or_else(|| crate::error::PaasError::not_found("stack", &app.stack))
         })?;
         let root = self.release_image(release, stack.image);
-        let env =
-            base64::engine::general_purpose::STANDARD.encode(buildpack::env_file(&release.config));
-        let pieces: Vec<&str> = env
-            .as_bytes()
-            .chunks(ENV_PIECE)
-            .map(|c| std::str::from_utf8(c).unwrap_or_default())
-            .collect();
+        let env = env_base64(release);
         let mut all = String::from("NETWORK=\"YES\",");
-        let mut joined = String::new();
-        for (i, piece) in pieces.iter().enumerate() {
+        for (i, piece) in env.as_bytes().chunks(ENV_PIECE).enumerate() {
+            let piece = std::str::from_utf8(piece).unwrap_or_default();
             all.push_str(&format!("NUBO_ENV_{i}=\"{piece}\","));
-            joined.push_str(&format!("$NUBO_ENV_{i}"));
         }
+        let joined = env_joined(release);
         all.push_str(&format!(
             "NUBO_APP=\"{}\",NUBO_RELEASE=\"v{}\",{context}",
             app.name, release.version

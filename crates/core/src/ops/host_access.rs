@@ -1,7 +1,8 @@
 //! Host agents and the front-end: the secret that checks an agent's signatures, what an
 //! agent may ask (the file of an image a VM on its host uses) and send (a disk saved as
 //! an image, or a persistent image given back, by a VM on its host), an agent's hello (its
-//! address, and "look at me now"), and a VM's serial console, asked of its host.
+//! address, and "look at me now"), and a VM's serial console and health check commands,
+//! asked of its host.
 
 use std::path::PathBuf;
 
@@ -109,6 +110,38 @@ impl Core {
             self.inner.runtime.drivers.of(host).map_err(Error::action)
         })?;
         driver.console(id, offset).await.map_err(Error::action)
+    }
+
+    /// Runs `command` (a program and its arguments) in VM `id`'s guest, on the host it runs
+    /// on, and waits for it, at most `timeout` (MANAGE rights on the VM): a health check's
+    /// probe. Unlike `vm.exec`, nothing of the VM changes and nothing is recorded.
+    pub async fn vm_run_check(
+        &self,
+        caller: &crate::Caller,
+        id: i32,
+        command: Vec<String>,
+        timeout: std::time::Duration,
+    ) -> Result<nubo_driver::CheckOutcome> {
+        use crate::model::{Host, Vm};
+        use crate::ops::generic::fetch_for;
+        use nubo_types::AuthOp;
+        use nubo_types::states::{LcmState, VmState};
+        let driver = self.read(|state| {
+            let vm = fetch_for::<Vm>(state, caller, id, AuthOp::Manage)?;
+            if (vm.state, vm.lcm_state) != (VmState::Active, LcmState::Running) {
+                return Err(Error::action(format!("VM {id} is not RUNNING")));
+            }
+            let hid = vm
+                .current()
+                .map(|h| h.hid)
+                .ok_or_else(|| Error::action(format!("VM {id} has not run on any host")))?;
+            let host = state.get::<Host>(hid)?;
+            self.inner.runtime.drivers.of(host).map_err(Error::action)
+        })?;
+        driver
+            .run_check(id, command, timeout)
+            .await
+            .map_err(Error::action)
     }
 
     /// A host agent said hello (when it starts): its address is

@@ -1,5 +1,6 @@
 //! `nubo app health`: when an app's instances count as up — list each process type's
-//! health check, or set one (`--http PATH [--status N]`, `--port`, `--process`, with
+//! health check, or set one (`--http PATH [--status N]`, `--port`, `--process`,
+//! `--command CMD`, with
 //! `--timeout`, `--interval`, `--failures`) or put it back to its default (`--default`),
 //! over `/apps/{app}/health-checks`.
 
@@ -9,9 +10,10 @@ use serde_json::{Value, json};
 use super::{AppCtx, app_path, text};
 use crate::output::rows;
 
-/// `nubo app health APP [TYPE (--http PATH | --port | --process | --default) [--timeout S]]`.
+/// `nubo app health APP [TYPE (--http PATH | --port | --process | --command CMD |
+/// --default) [--timeout S]]`.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("check").args(["http", "port", "process", "default"]).requires("kind")))]
+#[command(group(ArgGroup::new("check").args(["http", "port", "process", "command", "default"]).requires("kind")))]
 pub struct HealthArgs {
     /// The app.
     app: String,
@@ -27,6 +29,10 @@ pub struct HealthArgs {
     /// Up as soon as the process runs (the other types' default).
     #[arg(long)]
     process: bool,
+    /// Up once CMD, run in the instance by /bin/sh -c with its environment, exits 0
+    /// within 10 s (any type).
+    #[arg(long, value_name = "CMD")]
+    command: Option<String>,
     /// Back to the type's default.
     #[arg(long)]
     default: bool,
@@ -67,10 +73,11 @@ impl HealthArgs {
             let shown = ctx.api.get(&path)?;
             return ctx.print(&shown, table);
         };
-        let check = match (self.http, self.port, self.process) {
+        let check = match (self.http, self.command, self.port) {
             _ if self.default => Value::Null,
             (Some(http), _, _) => json!({ "type": "http", "path": http }),
-            (None, true, _) => json!({ "type": "port" }),
+            (None, Some(command), _) => json!({ "type": "command", "command": command }),
+            (None, None, true) => json!({ "type": "port" }),
             _ => json!({ "type": "process" }),
         };
         let check = match check {
@@ -102,9 +109,10 @@ fn table(checks: &Value) -> String {
         .into_iter()
         .flatten()
         .map(|(kind, c)| {
-            let check = match c["path"].as_str() {
-                Some(path) => format!("{} {path}", text(&c["type"])),
-                None => text(&c["type"]),
+            let check = match (c["path"].as_str(), c["command"].as_str()) {
+                (Some(path), _) => format!("{} {path}", text(&c["type"])),
+                (None, Some(command)) => format!("{} {command}", text(&c["type"])),
+                (None, None) => text(&c["type"]),
             };
             let check = match c["status"].as_u64() {
                 Some(status) => format!("{check} = {status}"),
