@@ -83,13 +83,23 @@ def paas_cloud(config: str = ""):
              timeout=120, what="the stack registered with the PaaS")
     try:
         yield d
+        # Apps a failed test left would start their instances again: deleted first.
+        for app in admin.get("/apps").json()["items"]:
+            admin.delete(f"/apps/{app['name']}")
         one = d.admin()
         for vm in one.vmpool.info(-2, -1, -1, -1).VM:
             try:
                 one.vm.action("terminate-hard", vm.ID)
             except Exception:  # noqa: BLE001 - best effort
                 pass
-        wait_for(lambda: not one.vmpool.info(-2, -1, -1, -1).VM, timeout=120, what="VMs gone")
+        try:
+            wait_for(lambda: not one.vmpool.info(-2, -1, -1, -1).VM, timeout=120,
+                     what="VMs gone")
+        except BaseException:
+            left = [(vm.ID, vm.NAME, vm.STATE, vm.LCM_STATE)
+                    for vm in one.vmpool.info(-2, -1, -1, -1).VM]
+            pytest.fail(f"VMs not gone within 120 s: {left}\n--- nubod stderr ---\n"
+                        f"{d.stderr_tail(4000)}", pytrace=False)
     finally:
         # Always: a cloud left running would hand out the apps network's addresses twice.
         d.stop()
