@@ -24,7 +24,6 @@ from resthelpers import Rest
 from test_paas import instances, paas_cloud
 from test_paas_rollout import Load, new_app
 
-SPARE = "spare-lxc"
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +34,12 @@ def cloud():
 
 
 class SpareHost:
-    """A second container host: nubo-hostd on this machine, registered as SPARE."""
+    """A second container host: nubo-hostd on this machine, registered under a name of its
+    own (spare-…)."""
 
     def __init__(self, cloud):
         self.cloud = cloud
+        self.name = uniq("spare")
         self.tmp = Path(tempfile.mkdtemp(prefix="nubo-spare-"))
         self.tmp.chmod(0o711)
         self.state = self.tmp / "state"
@@ -46,22 +47,27 @@ class SpareHost:
         self.state.chmod(0o711)
         self.port = free_port()
         secret = subprocess.run(
-            [str(cloud.binary), "--data-dir", str(cloud.tmp / "data"), "host-secret", SPARE],
+            [str(cloud.binary), "--data-dir", str(cloud.tmp / "data"), "host-secret", self.name],
             capture_output=True, text=True, check=True, timeout=30).stdout.strip()
         self.secret = self.tmp / "secret"
         self.secret.write_text(secret + "\n")
         self.secret.chmod(0o600)
         self.log = open(self.tmp / "hostd.log", "ab")
+        self.start()
+        one = cloud.admin()
+        self.id = one.host.allocate(self.name, "lxc", "lxc", -1)
+        wait_for(lambda: one.host.info(self.id).STATE == 2, timeout=60,
+                 what="the spare host MONITORED")
+
+    def start(self):
+        """Its agent (again: its containers and their state are kept)."""
+        cloud = self.cloud
         self.proc = subprocess.Popen(
-            [str(hostd_binary()), "--name", SPARE, "--driver", "lxc",
+            [str(hostd_binary()), "--name", self.name, "--driver", "lxc",
              "--listen", f"127.0.0.1:{self.port}", "--advertise", f"http://127.0.0.1:{self.port}",
              "--secret-file", str(self.secret), "--state-dir", str(self.state),
              "--nubod", f"http://{cloud.host_api}", "--shutdown-timeout", "5"],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, start_new_session=True)
-        one = cloud.admin()
-        self.id = one.host.allocate(SPARE, "lxc", "lxc", -1)
-        wait_for(lambda: one.host.info(self.id).STATE == 2, timeout=60,
-                 what="the spare host MONITORED")
 
     def vms(self) -> set[int]:
         ids = self.cloud.admin().host.info(self.id).VMS.ID
@@ -100,10 +106,15 @@ class SpareHost:
             self.proc.wait(timeout=15)
 
 
-def test_instances_of_a_failed_host_are_started_elsewhere_and_leave_the_routes(cloud):
+@pytest.fixture
+def rest(cloud) -> Rest:
+    """A new user's REST client."""
     name, password = uniq("dev"), uniq("pw")
     cloud.admin().user.allocate(name, password, "core")
-    rest = Rest(cloud.api, name, password)
+    return Rest(cloud.api, name, password)
+
+
+def test_instances_of_a_failed_host_are_started_elsewhere_and_leave_the_routes(cloud, rest):
     spare = SpareHost(cloud)
     try:
         app = new_app(cloud, rest, 2)
@@ -147,6 +158,35 @@ def test_instances_of_a_failed_host_are_started_elsewhere_and_leave_the_routes(c
         failed = load.failures()
         assert len(failed) <= 3, failed[:5]
         assert len(load.results) > 20
+        assert rest.delete(f"/apps/{app}").status_code == 204
+    finally:
+        spare.remove()
+
+
+def test_a_host_that_comes_back_drops_the_instances_the_cloud_deleted_without_it(cloud, rest):
+    """Only the agent dies: its containers run on. The lost instance is replaced and deleted
+    without its host; when the agent is back, its report names the deleted VM's container
+    and the cloud has it dropped (it would keep an address the network gave back)."""
+    spare = SpareHost(cloud)
+    try:
+        app = new_app(cloud, rest, 2)
+        [lost] = [i for i in instances(rest, app) if i["vm_id"] in spare.vms()]
+        spare.proc.send_signal(signal.SIGKILL)
+        spare.proc.wait(timeout=15)
+        one = cloud.admin()
+        wait_for(lambda: one.vm.info(lost["vm_id"]).STATE == 6, timeout=180,
+                 what="the lost instance deleted without its host")
+        wait_for(lambda: len(instances(rest, app, "up", "web")) == 2, timeout=180,
+                 what="a new instance in its place")
+        assert len(spare.containers()) == 1, spare.containers()
+        spare.start()
+        wait_for(lambda: one.host.info(spare.id).STATE == 2, timeout=60,
+                 what="the spare host MONITORED again")
+        wait_for(lambda: not spare.containers(), timeout=120,
+                 what="the deleted VM's container dropped")
+        assert one.vm.info(lost["vm_id"]).STATE == 6
+        now = instances(rest, app, "up", "web")
+        assert len(now) == 2 and lost["vm_id"] not in {i["vm_id"] for i in now}, now
         assert rest.delete(f"/apps/{app}").status_code == 204
     finally:
         spare.remove()

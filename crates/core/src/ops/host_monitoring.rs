@@ -1,7 +1,8 @@
 //! Committing a monitoring round: host capacity and state, and what the hypervisor says of
 //! the VMs: gone (RUNNING → UNKNOWN), powered off by the guest (RUNNING → POWEROFF), or
-//! running again (UNKNOWN or POWEROFF → RUNNING); from rounds nubod runs and from reports
-//! host agents push.
+//! running again (UNKNOWN or POWEROFF → RUNNING), or still there though the cloud deleted
+//! it (a zombie, dropped: [`crate::runtime::zombies`]); from rounds nubod runs and from
+//! reports host agents push.
 
 use std::collections::HashMap;
 
@@ -17,6 +18,7 @@ use crate::model::{Host, MAX_HOST_CPU, MAX_HOST_MEMORY_KB, Vm};
 use crate::monitoring::{HostSample, VmSample};
 use crate::ops::pool::PoolFilter;
 use crate::runtime::Monitored;
+use crate::runtime::zombies;
 
 /// Seconds after which an unchanged host's monitoring time is stored again.
 const STORE_EVERY: i64 = 300;
@@ -51,6 +53,17 @@ impl Core {
                 (v.vm_id, sample)
             }));
         }
+        let zombies: Vec<(i32, Vec<i32>)> = self.read(|state| {
+            Ok(results
+                .iter()
+                .filter_map(|m| {
+                    let host = state.hosts.get(&m.host_id)?;
+                    let report = m.report.as_ref().ok()?;
+                    Some((m.host_id, zombies::in_report(state, host, report, now)))
+                })
+                .filter(|(_, vms)| !vms.is_empty())
+                .collect())
+        })?;
         let follow = self
             .write(move |tx| {
                 let mut follow = Followup::default();
@@ -161,6 +174,9 @@ impl Core {
             })
             .await?;
         self.follow_up(follow);
+        for (host_id, vms) in zombies {
+            zombies::drop_zombies(self, host_id, vms);
+        }
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ mod scheduler;
 mod sg_updates;
 mod spec;
 mod timer;
+pub(crate) mod zombies;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,6 +78,8 @@ pub(crate) struct Runtime {
     pub config: RuntimeConfig,
     /// When each host's agent last pushed a report that covered all its VMs.
     pub pushed: std::sync::Mutex<std::collections::HashMap<i32, std::time::Instant>>,
+    /// Guests of deleted VMs that hosts were asked to drop.
+    pub zombies: zombies::Zombies,
 }
 
 impl Runtime {
@@ -93,6 +96,7 @@ impl Runtime {
                 sg_updates: Arc::new(Notify::new()),
                 config,
                 pushed: std::sync::Mutex::default(),
+                zombies: zombies::Zombies::default(),
             },
             rx,
         )
