@@ -97,24 +97,14 @@ impl Core {
         id: i32,
         offset: u64,
     ) -> Result<nubo_driver::ConsoleChunk> {
-        use crate::model::{Host, Vm};
-        use crate::ops::generic::fetch_for;
-        use nubo_types::AuthOp;
-        let driver = self.read(|state| {
-            let vm = fetch_for::<Vm>(state, caller, id, AuthOp::Manage)?;
-            let hid = vm
-                .current()
-                .map(|h| h.hid)
-                .ok_or_else(|| Error::action(format!("VM {id} has not run on any host")))?;
-            let host = state.get::<Host>(hid)?;
-            self.inner.runtime.drivers.of(host).map_err(Error::action)
-        })?;
+        let driver = self.driver_of_vm(caller, id, false)?;
         driver.console(id, offset).await.map_err(Error::action)
     }
 
     /// Runs `command` (a program and its arguments) in VM `id`'s guest, on the host it runs
-    /// on, and waits for it, at most `timeout` (MANAGE rights on the VM): a health check's
-    /// probe. Unlike `vm.exec`, nothing of the VM changes and nothing is recorded.
+    /// on, and waits for it, at most `timeout` (MANAGE rights on the VM, which must be
+    /// RUNNING): a health check's probe. Unlike `vm.exec`, nothing of the VM changes and
+    /// nothing is recorded.
     pub async fn vm_run_check(
         &self,
         caller: &crate::Caller,
@@ -122,13 +112,28 @@ impl Core {
         command: Vec<String>,
         timeout: std::time::Duration,
     ) -> Result<nubo_driver::CheckOutcome> {
+        let driver = self.driver_of_vm(caller, id, true)?;
+        driver
+            .run_check(id, command, timeout)
+            .await
+            .map_err(Error::action)
+    }
+
+    /// The driver of the host VM `id` runs (or last ran) on, for a caller with MANAGE
+    /// rights on it; only while it is RUNNING when `running`.
+    fn driver_of_vm(
+        &self,
+        caller: &crate::Caller,
+        id: i32,
+        running: bool,
+    ) -> Result<std::sync::Arc<dyn nubo_driver::Hypervisor>> {
         use crate::model::{Host, Vm};
         use crate::ops::generic::fetch_for;
         use nubo_types::AuthOp;
         use nubo_types::states::{LcmState, VmState};
-        let driver = self.read(|state| {
+        self.read(|state| {
             let vm = fetch_for::<Vm>(state, caller, id, AuthOp::Manage)?;
-            if (vm.state, vm.lcm_state) != (VmState::Active, LcmState::Running) {
+            if running && (vm.state, vm.lcm_state) != (VmState::Active, LcmState::Running) {
                 return Err(Error::action(format!("VM {id} is not RUNNING")));
             }
             let hid = vm
@@ -137,11 +142,7 @@ impl Core {
                 .ok_or_else(|| Error::action(format!("VM {id} has not run on any host")))?;
             let host = state.get::<Host>(hid)?;
             self.inner.runtime.drivers.of(host).map_err(Error::action)
-        })?;
-        driver
-            .run_check(id, command, timeout)
-            .await
-            .map_err(Error::action)
+        })
     }
 
     /// A host agent said hello (when it starts): its address is
