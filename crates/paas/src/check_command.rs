@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use crate::Paas;
-use crate::instances::Tagged;
 use base64::Engine;
 
+use crate::Paas;
+use crate::instances::Tagged;
 use crate::model::{App, HealthCheck, HealthCheckType, Release};
 
 /// How long one run of a check command may take before it is killed and fails.
@@ -109,6 +109,12 @@ impl Paas {
         let (HealthCheckType::Command, Some(command)) = (check.kind, &check.command) else {
             return Some(crate::health::probe(check, t.ip, &self.app_host(app)).await);
         };
+        let release = self.read(|s| Ok(s.releases.get(&(app.id, t.release)).cloned()));
+        let (owner, release) = match (self.caller_of_uid(app.uid), release) {
+            (Ok(owner), Ok(Some(release))) => (owner, release),
+            (Err(e), _) | (_, Err(e)) => return Some(Err(e.to_string())),
+            (_, Ok(None)) => return Some(Err(format!("release v{} is gone", t.release))),
+        };
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let number = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         {
@@ -123,12 +129,6 @@ impl Paas {
             }
             runs.running = Some(number);
         }
-        let release = self.read(|s| Ok(s.releases.get(&(app.id, t.release)).cloned()));
-        let (owner, release) = match (self.caller_of_uid(app.uid), release) {
-            (Ok(owner), Ok(Some(release))) => (owner, release),
-            (Err(e), _) | (_, Err(e)) => return Some(Err(e.to_string())),
-            (_, Ok(None)) => return Some(Err(format!("release v{} is gone", t.release))),
-        };
         let paas = self.clone();
         let vm = t.vm;
         let words = vec![
