@@ -11,6 +11,7 @@ Needs what test_paas.py needs (root, runc, the Debian stack); its own cloud."""
 from __future__ import annotations
 
 import http.client
+import os
 import threading
 import time
 
@@ -382,7 +383,27 @@ def test_nubod_killed_mid_rollout_resumes_without_a_lost_or_doubled_instance(clo
              == [("web", n, 3) for n in range(1, 5)], timeout=120,
              what="exactly four instances, of the new release")
     assert {routed(cloud, app)[1].split()[0] for _ in range(8)} == {"v-after"}
+    # The host's agent restarting with nubod is not a lost host: no instance was replaced
+    # (and deleted without its host, leaving its container running with its address).
+    events = rest.get(f"/apps/{app}/logs", params={"source": "nubo"}).text
+    assert "stopped answering" not in events, events
     assert rest.delete(f"/apps/{app}").status_code == 204
+    wait_for(lambda: not processes_of(app), timeout=60, what="no process of the app left")
+
+
+def processes_of(app: str) -> list[int]:
+    """The processes on this machine that run as an instance of `app` (by environment)."""
+    mark = f"NUBO_APP={app}\0".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if mark in f.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
 
 
 def test_autoscaling_adds_instances_under_load_within_its_bounds(cloud, user):

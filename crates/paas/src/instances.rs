@@ -89,6 +89,8 @@ pub(crate) struct Watch {
     draining: BTreeMap<Oid, Instant>,
     /// Instances that have been up at least once (kept across their restarts).
     ever_up: std::collections::BTreeSet<Oid>,
+    /// Hosts of instances seen down (ERROR or OFFLINE), since when.
+    pub(crate) hosts_down: BTreeMap<Oid, Instant>,
     /// Each instance's `command` health check run under way, or its result.
     pub(crate) command_runs: BTreeMap<Oid, crate::check_command::Runs>,
 }
@@ -351,7 +353,7 @@ impl Paas {
         // Instances whose host stopped answering are replaced; those being replaced only
         // need their replacement finished: the rest of the round does not see them.
         for t in &instances {
-            if t.host_down && !self.replacing(t.vm) {
+            if self.host_lost(t) && !self.replacing(t.vm) {
                 let why = format!(
                     "{}.{}'s host {} stopped answering: starting it elsewhere",
                     t.process_type,

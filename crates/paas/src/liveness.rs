@@ -5,9 +5,10 @@
 //! [`CRASH_RESET`] forgets earlier crashes. Each of these is an event in the app's log,
 //! with the instance's last output lines.
 //!
-//! An instance is **replaced** when it fails its checks `failures` times or its host stops
-//! answering (the core marks the host ERROR): it leaves the routes, a new instance starts
-//! at its index at once, and it is stopped — or, when its host is down or it has not gone
+//! An instance is **replaced** when it fails its checks `failures` times or its host has
+//! not answered for [`HOST_DOWN_GRACE`] (the core marks the host ERROR; its instances are
+//! out of the routes at once): it leaves the routes, a new instance starts at its index at
+//! once, and it is stopped — or, when its host is down or it has not gone
 //! within [`REPLACE_GRACE`], deleted by the cloud's administrator without asking its host
 //! (`recover --delete`).
 
@@ -36,6 +37,10 @@ const DELETE_RETRY: Duration = Duration::from_secs(10);
 const RECOVER_DELETE: i32 = 3;
 /// `vm.recover`'s delete-db operation (its host is not asked).
 const RECOVER_DELETE_DB: i32 = 5;
+/// How long an instance's host must have been down (ERROR, OFFLINE) before the instance is
+/// replaced: a host whose agent restarts, or that missed one monitoring round, keeps its
+/// instances (they are out of the routes meanwhile).
+pub(crate) const HOST_DOWN_GRACE: Duration = Duration::from_secs(20);
 /// How long the successor of a replaced instance keeps away from the host it was on.
 const AVOID_FOR: Duration = Duration::from_secs(600);
 
@@ -173,6 +178,20 @@ impl Paas {
             }
             self.replace_instance(app, t, &text).await;
         }
+    }
+
+    /// Whether the instance's host has been down for [`HOST_DOWN_GRACE`] (it is replaced
+    /// then); notes when a host was first seen down, and forgets it once it is up.
+    pub(crate) fn host_lost(&self, t: &Tagged) -> bool {
+        let (Some(host), Ok(mut w)) = (t.host, self.inner.watch.lock()) else {
+            return false;
+        };
+        if !t.host_down {
+            w.hosts_down.remove(&host);
+            return false;
+        }
+        let since = *w.hosts_down.entry(host).or_insert_with(Instant::now);
+        since.elapsed() >= HOST_DOWN_GRACE
     }
 
     /// Replaces an instance (see the module's doc); `why` goes to the app's log.
