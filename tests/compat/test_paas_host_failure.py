@@ -9,7 +9,9 @@ Needs what test_paas.py needs (root, runc, the Debian stack)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -104,6 +106,17 @@ class SpareHost:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=15)
+        # What a dead agent could not clean: its containers' mounts, network namespaces
+        # (named after its state directory, as the driver's agent_key) and directory.
+        mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()
+                  if line.split()[1].startswith(str(self.tmp) + "/")]
+        for mount in sorted(mounts, reverse=True):
+            subprocess.run(["umount", "-l", mount], capture_output=True, timeout=30)
+        key = hashlib.sha256(str(self.state).encode()).hexdigest()[:8]
+        for ns in os.listdir("/run/netns") if os.path.isdir("/run/netns") else []:
+            if ns.startswith(f"nubo-{key}-"):
+                subprocess.run(["ip", "netns", "delete", ns], capture_output=True, timeout=30)
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 @pytest.fixture
