@@ -702,7 +702,8 @@ class Nubod:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """SIGTERM (SIGKILL after 15 s): nubod stops; its data dir and database are kept."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -710,6 +711,9 @@ class Nubod:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
+
+    def stop(self) -> None:
+        self.halt()
         if self.db is not None:
             self.db.drop()
             self.db = None

@@ -25,6 +25,8 @@ Environment:
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -237,6 +239,33 @@ def _remove_apps_network(had_bridge: bool, had_table: bool) -> None:
         subprocess.run(["nft", "delete", "table", "ip", NAT_TABLE], capture_output=True)
     if not had_bridge and _bridge_exists():
         subprocess.run(["ip", "link", "del", "dev", APPS_BRIDGE], capture_output=True)
+
+
+def _sweep_containers(nubod) -> list[str]:
+    """Stops what a stopped cloud's local container host left running (it should leave
+    nothing: a leftover keeps its address on the shared apps bridge, which a later cloud
+    hands out again) and unmounts what its containers left; the network namespaces it
+    found in use. Namespaces carry the agent's key, as the driver's `agent_key`."""
+    state = str(nubod.tmp / "data" / "local-hosts" / "local-lxc")
+    key = hashlib.sha256(state.encode()).hexdigest()[:8]
+    found = []
+    netns = Path("/run/netns")
+    for ns in sorted(p.name for p in netns.iterdir()) if netns.is_dir() else []:
+        if not ns.startswith(f"nubo-{key}-"):
+            continue
+        pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
+                              text=True).stdout.split()
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(int(pid), signal.SIGKILL)
+        if pids:
+            found.append(ns)
+        subprocess.run(["ip", "netns", "delete", ns], capture_output=True, timeout=30)
+    mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()
+              if line.split()[1].startswith(f"{nubod.tmp}/")]
+    for mount in sorted(mounts, reverse=True):
+        subprocess.run(["umount", "-l", mount], capture_output=True, timeout=30)
+    return found
 
 
 def _host_dns() -> str | None:

@@ -14,6 +14,7 @@ import http.client
 import shutil
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ import pytest
 from onehelpers import Nubod, free_port, uniq, wait_for
 from resthelpers import Rest, problem
 from test_local_host import (_bridge_exists, _nat_table, _need_guests, _remove_apps_network,
-                             _stack)
+                             _stack, _sweep_containers)
 from test_rest_api import get_through, nubo_router
 
 DOMAIN = "apps.localhost"
@@ -102,6 +103,10 @@ def paas_cloud(config: str = ""):
                         f"{d.stderr_tail(4000)}", pytrace=False)
     finally:
         # Always: a cloud left running would hand out the apps network's addresses twice.
+        d.halt()
+        left = _sweep_containers(d)
+        if left:
+            warnings.warn(f"containers left running after the cloud stopped: {left}")
         d.stop()
         shutil.rmtree(work, ignore_errors=True)
         _remove_apps_network(*had_network)
