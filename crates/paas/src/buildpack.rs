@@ -19,8 +19,8 @@ use std::path::Path;
 
 pub use procfile::{PROCFILE_MAX_BYTES, PROCFILE_MAX_TYPES, parse_procfile};
 pub use script::{
-    BUILD_SCRIPT_PATH, BuildSettings, LAUNCH_SCRIPT_PATH, NUBO_DIR, build_script, env_file,
-    launch_script, shell_quote,
+    BUILD_SCRIPT_PATH, BuildSettings, LAUNCH_SCRIPT_PATH, NUBO_DIR, RUN_EXIT_LINE, build_script,
+    env_file, launch_script, shell_quote,
 };
 
 /// Where the slug lives in build and app containers.

@@ -19,9 +19,6 @@ pub const RUN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest command an owner may set (bytes).
 pub const COMMAND_MAX: usize = 4096;
 
-/// The line the launch script ends a one-off command's output with (`nubo-run: exit 3`).
-const RUN_STATUS_LINE: &str = "nubo-run: exit ";
-
 /// An instance's check command runs.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Runs {
@@ -64,16 +61,7 @@ fn verdict(outcome: &nubo_driver::CheckOutcome) -> Result<(), String> {
     if outcome.code == 0 && !outcome.timed_out {
         return Ok(());
     }
-    let printable: String = outcome
-        .output
-        .chars()
-        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
-        .collect();
-    let printed = printable
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with(RUN_STATUS_LINE))
-        .collect::<Vec<_>>()
+    let printed = crate::instances::printed_lines(&outcome.output, crate::buildpack::RUN_EXIT_LINE)
         .join(" | ");
     let how = if outcome.timed_out {
         format!("the command did not end within {} s", RUN_TIMEOUT.as_secs())

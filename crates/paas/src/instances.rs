@@ -129,6 +129,22 @@ pub(crate) struct Tagged {
     pub host_down: bool,
 }
 
+/// The lines of what a process printed, as one-line texts can quote them: control
+/// characters made spaces, each line trimmed, blank ones and those starting with `noise`
+/// (the platform's own) left out.
+pub(crate) fn printed_lines(text: &str, noise: &str) -> Vec<String> {
+    let printable: String = text
+        .chars()
+        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+        .collect();
+    printable
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with(noise))
+        .map(str::to_owned)
+        .collect()
+}
+
 impl Paas {
     /// The instances of app `app` (by id), from the core's VMs.
     /// Only the app owner's VMs count: a tag anyone may write must not let another user's
@@ -609,17 +625,9 @@ impl Paas {
             .vm_console(&owner, vm, nubo_driver::CONSOLE_TAIL)
             .await
             .ok()?;
-        let text = String::from_utf8_lossy(&chunk.data);
-        let lines: Vec<String> = text
-            .lines()
-            .map(|l| l.trim())
-            .filter(|l| !l.is_empty() && !l.starts_with("nubo-init:"))
-            .map(|l| {
-                l.chars()
-                    .map(|c| if c.is_control() { ' ' } else { c })
-                    .take(OUTPUT_LINE_MAX)
-                    .collect()
-            })
+        let lines: Vec<String> = printed_lines(&String::from_utf8_lossy(&chunk.data), "nubo-init:")
+            .into_iter()
+            .map(|l| l.chars().take(OUTPUT_LINE_MAX).collect())
             .collect();
         let tail = &lines[lines.len().saturating_sub(OUTPUT_LINES)..];
         (!tail.is_empty()).then(|| tail.join(" | "))

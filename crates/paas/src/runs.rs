@@ -22,8 +22,6 @@ use crate::state::{Op, RUN};
 pub const COMMAND_MAX: usize = 16 * 1024;
 /// How long a run may take.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(3600);
-/// The line the launcher ends a run with.
-const EXIT: &str = "nubo-run: exit ";
 
 impl Paas {
     /// Starts `command` in a fresh container of the app's current release (MANAGE).
@@ -237,7 +235,7 @@ impl Paas {
         let code = tail
             .lines()
             .rev()
-            .find_map(|l| l.trim().strip_prefix(EXIT)?.parse::<i32>().ok())
+            .find_map(|l| l.trim().strip_prefix(crate::buildpack::RUN_EXIT_LINE)?.parse::<i32>().ok())
             .ok_or_else(|| Failure("the command ended without an exit status (the release's launcher may predate runs: deploy again)".into()))?;
         self.update_run(id, |r| {
             r.exit_code = Some(code);

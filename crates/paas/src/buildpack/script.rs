@@ -16,6 +16,9 @@ pub const NUBO_DIR: &str = "/app/.nubo";
 pub const BUILD_SCRIPT_PATH: &str = "/app/.nubo/build";
 /// Where the build writes the launch script, run as `/bin/sh /app/.nubo/launch <type>`.
 pub const LAUNCH_SCRIPT_PATH: &str = "/app/.nubo/launch";
+/// What the launch script's last line of a one-off command (`--run`) starts with; its exit
+/// status follows (`nubo-run: exit 3`).
+pub const RUN_EXIT_LINE: &str = "nubo-run: exit ";
 
 /// `PATH` when the environment has none: Debian's default for root.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
