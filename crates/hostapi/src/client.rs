@@ -101,6 +101,22 @@ impl RemoteHost {
         self.attempt(method, path, body).await.map_err(Failed::text)
     }
 
+    /// POSTs `request` (JSON) to `path` and reads the agent's JSON `Result<T, String>`
+    /// answer, waiting at most `wait`.
+    async fn ask<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        request: &impl serde::Serialize,
+        wait: Duration,
+    ) -> Result<T, String> {
+        let body = serde_json::to_vec(request).map_err(|e| e.to_string())?;
+        let bytes = tokio::time::timeout(wait, self.call("POST", path, body))
+            .await
+            .map_err(|_| format!("host {} did not answer in time", self.name))??;
+        serde_json::from_slice::<Result<T, String>>(&bytes)
+            .map_err(|e| format!("bad answer from host {}: {e}", self.name))?
+    }
+
     /// Like [`RemoteHost::call`], but a call that reached no agent (refused, or the
     /// connection closed before an answer: an agent restarting) is made again, after a
     /// pause doubling from 250 ms to 5 s, until `deadline`. Only for operations the agent
@@ -362,14 +378,12 @@ impl Hypervisor for RemoteHost {
     fn console(&self, vm_id: i32, offset: u64) -> BoxFuture<'static, Result<ConsoleChunk, String>> {
         let me = self.clone();
         Box::pin(async move {
-            let body =
-                serde_json::to_vec(&ConsoleRequest { vm_id, offset }).map_err(|e| e.to_string())?;
-            let call = me.call("POST", CONSOLE_PATH, body);
-            let bytes = tokio::time::timeout(MONITOR_TIMEOUT, call)
-                .await
-                .map_err(|_| format!("host {} did not answer in time", me.name))??;
-            serde_json::from_slice::<Result<ConsoleChunk, String>>(&bytes)
-                .map_err(|e| format!("bad answer from host {}: {e}", me.name))?
+            me.ask(
+                CONSOLE_PATH,
+                &ConsoleRequest { vm_id, offset },
+                MONITOR_TIMEOUT,
+            )
+            .await
         })
     }
 
@@ -387,13 +401,8 @@ impl Hypervisor for RemoteHost {
                 command,
                 timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
             };
-            let body = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
-            let call = me.call("POST", CHECK_PATH, body);
-            let bytes = tokio::time::timeout(timeout + MONITOR_TIMEOUT, call)
+            me.ask(CHECK_PATH, &request, timeout + MONITOR_TIMEOUT)
                 .await
-                .map_err(|_| format!("host {} did not answer in time", me.name))??;
-            serde_json::from_slice::<Result<CheckOutcome, String>>(&bytes)
-                .map_err(|e| format!("bad answer from host {}: {e}", me.name))?
         })
     }
 }

@@ -101,23 +101,27 @@ async fn handle(
             Ok(report) => json(&report),
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.into_bytes()),
         },
-        ("POST", CONSOLE_PATH) => match serde_json::from_slice::<ConsoleRequest>(&body) {
+        ("POST", CONSOLE_PATH) => match parsed::<ConsoleRequest>(&body) {
             Ok(r) => json(&agent.driver.console(r.vm_id, r.offset).await),
-            Err(e) => (
-                StatusCode::BAD_REQUEST,
-                format!("bad request: {e}").into_bytes(),
-            ),
+            Err(bad) => bad,
         },
-        ("POST", CHECK_PATH) => match serde_json::from_slice::<CheckRequest>(&body) {
+        ("POST", CHECK_PATH) => match parsed::<CheckRequest>(&body) {
             Ok(r) => run_check(&agent, r).await,
-            Err(e) => (
-                StatusCode::BAD_REQUEST,
-                format!("bad request: {e}").into_bytes(),
-            ),
+            Err(bad) => bad,
         },
         _ => (StatusCode::NOT_FOUND, b"no such call".to_vec()),
     };
     signed(&agent, &signature, status, answer)
+}
+
+/// A JSON request body, or the 400 answer that says why it is not one.
+fn parsed<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, (StatusCode, Vec<u8>)> {
+    serde_json::from_slice(body).map_err(|e| {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("bad request: {e}").into_bytes(),
+        )
+    })
 }
 
 /// Runs a health check's command in a guest: at most [`CHECK_WORDS_MAX`] bytes of words,
@@ -135,14 +139,9 @@ async fn run_check(agent: &Agent, r: CheckRequest) -> (StatusCode, Vec<u8>) {
 }
 
 async fn execute(agent: &Agent, body: &[u8]) -> (StatusCode, Vec<u8>) {
-    let request: Request = match serde_json::from_slice(body) {
+    let request: Request = match parsed(body) {
         Ok(r) => r,
-        Err(e) => {
-            return (
-                StatusCode::BAD_REQUEST,
-                format!("bad request: {e}").into_bytes(),
-            );
-        }
+        Err(bad) => return bad,
     };
     let (vm_id, op) = (request.vm_id, request.operation.name());
     tracing::info!(vm_id, op, "operation started");
