@@ -177,7 +177,7 @@ impl LxcDriver {
         let _ = tokio::fs::remove_file(&pid_file).await;
         let out = out?;
         Ok(CheckOutcome::new(
-            if out.timed_out { -1 } else { out.code },
+            out.code,
             out.timed_out,
             &out.stdout,
             &out.stderr,
