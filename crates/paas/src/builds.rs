@@ -6,7 +6,7 @@ use nubo_types::AuthOp;
 
 use crate::Paas;
 use crate::error::{PaasError, Result};
-use crate::model::{Build, BuildSource, BuildStatus, StackState};
+use crate::model::{Build, BuildSource, StackState};
 use crate::source;
 use crate::state::{BUILD, Op};
 
@@ -96,28 +96,14 @@ impl Paas {
                     stack.name
                 )));
             }
-            let build = Build {
-                id: staged.new_id(BUILD),
-                app: app.id,
-                uid: caller.uid,
+            let build = Build::queued(
+                staged.new_id(BUILD),
+                app.id,
+                caller.uid,
                 source,
-                stack: stack.name.clone(),
-                status: BuildStatus::Queued,
-                reason: None,
-                created: now,
-                started: 0,
-                finished: 0,
-                commit: None,
-                buildpack: None,
-                source_image: None,
-                vm: None,
-                slug: None,
-                process_types: Default::default(),
-                release: None,
-                console_offset: 0,
-                pruned: false,
-                stack_image: None,
-            };
+                stack.name.clone(),
+                now,
+            );
             staged.push(Op::PutBuild(build.clone()));
             Ok(build)
         })

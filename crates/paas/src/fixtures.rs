@@ -9,34 +9,18 @@ use crate::model::{Build, BuildSource, BuildStatus, Release, Slug};
 /// Build `id` of app `app` (owner 2, stack `s`) in `status`; with `slug`, its slug is
 /// image `100 + id`.
 pub(crate) fn build(id: i64, app: i64, status: BuildStatus, slug: bool) -> Build {
+    let source = BuildSource::Archive {
+        size: 1,
+        sha256: String::new(),
+    };
     Build {
-        id,
-        app,
-        uid: 2,
-        source: BuildSource::Archive {
-            size: 1,
-            sha256: String::new(),
-        },
-        stack: "s".into(),
         status,
-        reason: None,
-        created: 0,
-        started: 0,
-        finished: 0,
-        commit: None,
-        buildpack: None,
-        source_image: None,
-        vm: None,
         slug: slug.then(|| Slug {
             image: 100 + id as Oid,
             size: 1,
             sha256: String::new(),
         }),
-        process_types: BTreeMap::new(),
-        release: None,
-        console_offset: 0,
-        pruned: false,
-        stack_image: None,
+        ..Build::queued(id, app, 2, source, "s".into(), 0)
     }
 }
 

@@ -303,6 +303,41 @@ pub struct Build {
     pub stack_image: Option<Oid>,
 }
 
+impl Build {
+    /// A build just queued: nothing of it done yet.
+    pub fn queued(
+        id: i64,
+        app: i64,
+        uid: Oid,
+        source: BuildSource,
+        stack: String,
+        created: i64,
+    ) -> Build {
+        Build {
+            id,
+            app,
+            uid,
+            source,
+            stack,
+            status: BuildStatus::Queued,
+            reason: None,
+            created,
+            started: 0,
+            finished: 0,
+            commit: None,
+            buildpack: None,
+            source_image: None,
+            vm: None,
+            slug: None,
+            process_types: Default::default(),
+            release: None,
+            console_offset: 0,
+            pruned: false,
+            stack_image: None,
+        }
+    }
+}
+
 /// Where a one-off run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
