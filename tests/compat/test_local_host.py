@@ -245,9 +245,15 @@ def _sweep_containers(nubod) -> list[str]:
     """Stops what a stopped cloud's local container host left running (it should leave
     nothing: a leftover keeps its address on the shared apps bridge, which a later cloud
     hands out again) and unmounts what its containers left; the network namespaces it
-    found in use. Namespaces carry the agent's key, as the driver's `agent_key`."""
-    state = str(nubod.tmp / "data" / "local-hosts" / "local-lxc")
-    key = hashlib.sha256(state.encode()).hexdigest()[:8]
+    found in use."""
+    return sweep_agent(nubod.tmp / "data" / "local-hosts" / "local-lxc", nubod.tmp)
+
+
+def sweep_agent(state: Path, under: Path) -> list[str]:
+    """Stops what the container agent with state directory `state` left (processes in its
+    network namespaces, named with the driver's `agent_key` of `state`, and the
+    namespaces) and unmounts everything under `under`; the namespaces found in use."""
+    key = hashlib.sha256(str(state).encode()).hexdigest()[:8]
     found = []
     netns = Path("/run/netns")
     for ns in sorted(p.name for p in netns.iterdir()) if netns.is_dir() else []:
@@ -262,7 +268,7 @@ def _sweep_containers(nubod) -> list[str]:
             found.append(ns)
         subprocess.run(["ip", "netns", "delete", ns], capture_output=True, timeout=30)
     mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()
-              if line.split()[1].startswith(f"{nubod.tmp}/")]
+              if line.split()[1].startswith(f"{under}/")]
     for mount in sorted(mounts, reverse=True):
         subprocess.run(["umount", "-l", mount], capture_output=True, timeout=30)
     return found

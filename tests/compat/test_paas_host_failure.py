@@ -9,7 +9,6 @@ Needs what test_paas.py needs (root, runc, the Debian stack)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import signal
@@ -23,6 +22,7 @@ import pytest
 from hostd import hostd_binary
 from onehelpers import free_port, uniq, wait_for
 from resthelpers import Rest
+from test_local_host import sweep_agent
 from test_paas import instances, paas_cloud
 from test_paas_rollout import Load, new_app
 
@@ -106,16 +106,8 @@ class SpareHost:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=15)
-        # What a dead agent could not clean: its containers' mounts, network namespaces
-        # (named after its state directory, as the driver's agent_key) and directory.
-        mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()
-                  if line.split()[1].startswith(str(self.tmp) + "/")]
-        for mount in sorted(mounts, reverse=True):
-            subprocess.run(["umount", "-l", mount], capture_output=True, timeout=30)
-        key = hashlib.sha256(str(self.state).encode()).hexdigest()[:8]
-        for ns in os.listdir("/run/netns") if os.path.isdir("/run/netns") else []:
-            if ns.startswith(f"nubo-{key}-"):
-                subprocess.run(["ip", "netns", "delete", ns], capture_output=True, timeout=30)
+        # What a dead agent could not clean: its containers' mounts, network namespaces.
+        sweep_agent(self.state, self.tmp)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
